@@ -1,0 +1,19 @@
+"""Helpers shared by the command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tmdlearn.config import load_config
+
+CONFIG_OPTION = typer.Option(None, "--config", "-c", help="YAML config file.")
+SET_OPTION = typer.Option(
+    None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
+)
+
+
+def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict) -> dict:
+    """The effective config of a command: defaults < YAML file < ``--set`` overrides."""
+    return load_config(path, overrides, defaults)

@@ -1,0 +1,234 @@
+"""Typed containers: values with their physical axes and units.
+
+Units are fixed by the container: AFM heights and pixel sizes in nm, STEM pixel size in Å,
+spectral axes in cm⁻¹ (Raman shift), eV (photon energy) or nm (wavelength), map steps in µm.
+Readers convert into these units; nothing downstream guesses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Planck constant times speed of light, eV·nm (CODATA 2018).
+HC_EV_NM = 1239.841984
+#: One electronvolt expressed as a wavenumber, cm⁻¹ (CODATA 2018).
+EV_IN_CM1 = 8065.543937
+
+SPECTRAL_UNITS = ("cm-1", "eV", "nm")
+
+
+def nm_to_ev(wavelength_nm: np.ndarray | float) -> np.ndarray | float:
+    """Photon energy in eV of a wavelength in nm."""
+    return HC_EV_NM / np.asarray(wavelength_nm, dtype=float)
+
+
+def ev_to_nm(energy_ev: np.ndarray | float) -> np.ndarray | float:
+    """Wavelength in nm of a photon energy in eV."""
+    return HC_EV_NM / np.asarray(energy_ev, dtype=float)
+
+
+def wavelength_to_raman_shift(wavelength_nm: np.ndarray | float, excitation_nm: float):
+    """Raman (Stokes) shift in cm⁻¹ of scattered light at ``wavelength_nm`` for a laser line."""
+    return 1e7 / excitation_nm - 1e7 / np.asarray(wavelength_nm, dtype=float)
+
+
+def raman_shift_to_wavelength(shift_cm1: np.ndarray | float, excitation_nm: float):
+    """Absolute wavelength in nm of a Stokes Raman shift in cm⁻¹ for a laser line."""
+    return 1e7 / (1e7 / excitation_nm - np.asarray(shift_cm1, dtype=float))
+
+
+def _as_2d(values: np.ndarray, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {values.shape}")
+    return values
+
+
+@dataclass
+class HeightMap:
+    """An AFM image: ``height_nm`` (ny, nx) with square pixels of ``pixel_size_nm``.
+
+    ``channel`` names the recorded signal ("height", "amplitude", "phase", ...); for channels
+    other than height the values keep the instrument's unit, named in ``metadata["unit"]``.
+    """
+
+    height_nm: np.ndarray
+    pixel_size_nm: float
+    channel: str = "height"
+    source: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.height_nm = _as_2d(self.height_nm, "height_nm")
+        if not self.pixel_size_nm > 0:
+            raise ValueError(f"pixel_size_nm must be positive, got {self.pixel_size_nm}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height_nm.shape  # type: ignore[return-value]
+
+    @property
+    def scan_size_nm(self) -> tuple[float, float]:
+        """Physical size (height, width) of the scan in nm."""
+        ny, nx = self.shape
+        return ny * self.pixel_size_nm, nx * self.pixel_size_nm
+
+    @property
+    def scan_size_um(self) -> float:
+        """Fast-axis scan size in µm (the number an AFM user quotes)."""
+        return self.scan_size_nm[1] / 1000.0
+
+    def with_values(self, height_nm: np.ndarray, **changes) -> HeightMap:
+        """A copy with new values (e.g. after levelling), same axes and metadata."""
+        return replace(self, height_nm=height_nm, metadata=dict(self.metadata), **changes)
+
+
+@dataclass
+class Spectra:
+    """N spectra on one axis: ``intensity`` (N, L), ``axis`` (L,) ascending, in ``unit``.
+
+    ``unit`` is "cm-1" (Raman shift), "eV" (photon energy) or "nm" (wavelength).
+    ``excitation_nm`` is the laser line, needed to convert between shift and wavelength.
+    """
+
+    intensity: np.ndarray
+    axis: np.ndarray
+    unit: str
+    excitation_nm: float | None = None
+    source: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        intensity = np.asarray(self.intensity, dtype=float)
+        if intensity.ndim == 1:
+            intensity = intensity[None, :]
+        self.intensity = _as_2d(intensity, "intensity")
+        self.axis = np.asarray(self.axis, dtype=float)
+        if self.unit not in SPECTRAL_UNITS:
+            raise ValueError(f"unit must be one of {SPECTRAL_UNITS}, got {self.unit!r}")
+        if self.axis.ndim != 1 or self.axis.size != self.intensity.shape[1]:
+            raise ValueError(
+                f"axis has {self.axis.size} points but spectra have {self.intensity.shape[1]}"
+            )
+        if self.axis.size > 1 and np.any(np.diff(self.axis) < 0):
+            order = np.argsort(self.axis)
+            self.axis = self.axis[order]
+            self.intensity = self.intensity[:, order]
+
+    def __len__(self) -> int:
+        return self.intensity.shape[0]
+
+    @property
+    def n_points(self) -> int:
+        return self.axis.size
+
+    def to_unit(self, unit: str, excitation_nm: float | None = None) -> Spectra:
+        """The same spectra on an axis in ``unit`` (intensities per channel are unchanged)."""
+        if unit == self.unit:
+            return self
+        excitation = excitation_nm or self.excitation_nm
+        wavelength = {
+            "nm": lambda a: a,
+            "eV": ev_to_nm,
+            "cm-1": lambda a: raman_shift_to_wavelength(a, _need(excitation)),
+        }[self.unit](self.axis)
+        new_axis = {
+            "nm": lambda w: w,
+            "eV": nm_to_ev,
+            "cm-1": lambda w: wavelength_to_raman_shift(w, _need(excitation)),
+        }[unit](wavelength)
+        return replace(
+            self,
+            axis=new_axis,
+            unit=unit,
+            excitation_nm=excitation,
+            metadata=dict(self.metadata),
+        )
+
+    def with_values(self, intensity: np.ndarray, axis: np.ndarray | None = None) -> Spectra:
+        """A copy with new intensities (and optionally a new axis), same unit and metadata."""
+        return replace(
+            self,
+            intensity=intensity,
+            axis=self.axis if axis is None else axis,
+            metadata=dict(self.metadata),
+        )
+
+
+def _need(excitation_nm: float | None) -> float:
+    if excitation_nm is None:
+        raise ValueError("converting a Raman shift needs the excitation wavelength (nm)")
+    return float(excitation_nm)
+
+
+@dataclass
+class SpectralMap:
+    """A hyperspectral map: ``intensity`` (ny, nx, L) on ``axis`` with ``step_um`` between pixels.
+
+    ``origin_um`` is the (x, y) stage position of pixel (0, 0).
+    """
+
+    intensity: np.ndarray
+    axis: np.ndarray
+    unit: str
+    step_um: float
+    excitation_nm: float | None = None
+    origin_um: tuple[float, float] = (0.0, 0.0)
+    source: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.intensity = np.asarray(self.intensity, dtype=float)
+        if self.intensity.ndim != 3:
+            raise ValueError(f"intensity must be (ny, nx, L), got shape {self.intensity.shape}")
+        spectra = self.spectra()  # validates and sorts the axis
+        self.axis = spectra.axis
+        self.intensity = spectra.intensity.reshape(self.intensity.shape[:2] + (-1,))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Spatial shape (ny, nx)."""
+        return self.intensity.shape[:2]  # type: ignore[return-value]
+
+    def coordinates_um(self) -> tuple[np.ndarray, np.ndarray]:
+        """Stage coordinates (x_um, y_um), each (ny, nx)."""
+        ny, nx = self.shape
+        y, x = np.mgrid[0:ny, 0:nx].astype(float)
+        return self.origin_um[0] + x * self.step_um, self.origin_um[1] + y * self.step_um
+
+    def spectra(self, mask: np.ndarray | None = None) -> Spectra:
+        """The map's spectra flattened row-major, only the pixels where ``mask`` is true."""
+        flat = self.intensity.reshape(-1, self.intensity.shape[-1])
+        if mask is not None:
+            flat = flat[np.asarray(mask, dtype=bool).ravel()]
+        return Spectra(flat, self.axis, self.unit, self.excitation_nm, self.source)
+
+
+@dataclass
+class StemImage:
+    """A HAADF-STEM image: ``intensity`` (ny, nx) in detector counts, ``pixel_size_angstrom``."""
+
+    intensity: np.ndarray
+    pixel_size_angstrom: float
+    source: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.intensity = _as_2d(self.intensity, "intensity")
+        if not self.pixel_size_angstrom > 0:
+            raise ValueError(
+                f"pixel_size_angstrom must be positive, got {self.pixel_size_angstrom}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.intensity.shape  # type: ignore[return-value]
+
+    @property
+    def field_of_view_angstrom(self) -> tuple[float, float]:
+        ny, nx = self.shape
+        return ny * self.pixel_size_angstrom, nx * self.pixel_size_angstrom

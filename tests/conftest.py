@@ -1,0 +1,25 @@
+"""Shared fixtures: paths to the committed test data and to ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATA = ROOT / "tests" / "data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    """Small real files committed with their licenses (tests/data/)."""
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real files in ../shared/data (present beside every clone in CI)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} is missing: clone tmdlearn next to shared/")
+    return SHARED_DATA
