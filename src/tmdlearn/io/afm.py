@@ -27,6 +27,8 @@ AFM_FORMATS = {
 NANOSCOPE_NUMBERED = re.compile(r"^\.\d{3}$")  # NanoScope .000, .001, ...
 NANOSCOPE_MAGIC = b"\\*File list"
 GWY_MAGIC = b"GWYP"
+#: Channel names that hold the topography, in order of preference (spaces removed).
+HEIGHT_SYNONYMS = ("height", "zsensor", "heightsensor", "topography", "topo", "z")
 
 
 def afm_format(path: Path, head: bytes = b"") -> str | None | bool:
@@ -75,10 +77,11 @@ def read_afm_instrument(
     pixel_x_nm, pixel_y_nm = sizes[0] * lateral_nm / nx, sizes[1] * lateral_nm / ny
     if pixel_size_nm is not None:
         pixel_x_nm = pixel_y_nm = float(pixel_size_nm)
-    is_height = "height" in names[index].lower() or "topo" in names[index].lower()
+    is_height = any(w in names[index].lower().replace(" ", "") for w in HEIGHT_SYNONYMS)
     metadata = {
         "unit": "nm" if is_height else str(unit), "channels": names,
-        "format": format or "auto", "pixel_size_y_nm": pixel_y_nm,
+        "format": format or "auto", "pixel_size_y_nm": float(pixel_y_nm),
+        "instrument_channel": names[index],
     }
     if not np.all(np.isfinite(values)):
         metadata["undefined_pixels"] = int(np.sum(~np.isfinite(values)))
@@ -87,7 +90,7 @@ def read_afm_instrument(
         metadata["instrument"] = {k: str(v) for k, v in instrument.items()}
     return HeightMap(
         values * lateral_nm if is_height else values, pixel_x_nm,
-        channel=names[index].lower() if isinstance(channel, str) else names[index],
+        channel="height" if is_height else names[index].lower(),
         source=path, metadata=metadata,
     )
 
@@ -115,12 +118,16 @@ def _channel_index(path: Path, names: list[str], channel: str | int) -> int:
             raise InputError(f"channel {index} out of range: the file has {names}", path)
         return index
     wanted = str(channel).lower()
-    for i, name in enumerate(names):
-        if name.lower() == wanted:
-            return i
-    for i, name in enumerate(names):
-        if wanted in name.lower():
-            return i
+    synonyms = HEIGHT_SYNONYMS if wanted == "height" else (wanted,)
+    lowered = [name.lower().replace(" ", "") for name in names]
+    for word in synonyms:
+        for i, name in enumerate(lowered):
+            if name == word:
+                return i
+    for word in synonyms:
+        for i, name in enumerate(lowered):
+            if word in name:
+                return i
     raise InputError(f"no channel {channel!r}: the file has {names}", path)
 
 

@@ -26,6 +26,9 @@ from tmdlearn.errors import InputError
 RAMAN_SHIFT_EV_MAX = 0.6
 #: Highest axis value read as a photon energy in eV.
 PHOTON_EV_MAX = 6.0
+#: A stitched multi-window acquisition has at most this many windows of at least this length.
+MAX_WINDOWS = 32
+MIN_WINDOW_POINTS = 8
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".xy", ".asc", ".prn")
 
 _UNIT_ALIASES = {
@@ -152,7 +155,8 @@ def read_text_spectra(path: Path, unit: str | None = None,
                 f"data lines have {data.shape[1] - leading} intensities but the axis line has "
                 f"{axis.size} values", path,
             )
-        _check_monotonic(axis, path)
+        order = _monotonic_order(axis, path, metadata)
+        axis, data = axis[order], data[:, np.r_[:leading, order + leading]]
         unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
                                    path)
         if leading == 2:
@@ -161,19 +165,45 @@ def read_text_spectra(path: Path, unit: str | None = None,
         return Spectra(data[:, 1:], axis, unit, excitation_nm, source=path, metadata=metadata)
     if data.shape[1] < 2:
         raise InputError("need at least two columns (axis and intensity)", path)
+    data = data[_monotonic_order(data[:, 0], path, metadata)]
     axis = data[:, 0]
-    _check_monotonic(axis, path)
     unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
     return Spectra(data[:, 1:].T, axis, unit, excitation_nm, source=path, metadata=metadata)
 
 
-def _check_monotonic(axis: np.ndarray, path: Path) -> None:
+def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray:
+    """Indices putting the axis in monotonic order, or InputError if it is not.
+
+    A sorted axis (either direction) is kept. An axis made of a few long sorted runs that
+    overlap, each starting and ending beyond the previous one, is a multi-window acquisition
+    stitched by the instrument: each overlap is cut at its middle (recorded in metadata).
+    Anything else (shuffled, zig-zag, repeated points) is an error.
+    """
     if axis.size < 2:
         raise InputError("a spectrum needs at least two points", path)
     steps = np.diff(axis)
-    if not (np.all(steps > 0) or np.all(steps < 0)):
-        where = int(np.argmax(steps <= 0) if steps[0] > 0 else np.argmax(steps >= 0)) + 1
+    if np.all(steps > 0) or np.all(steps < 0):
+        return np.arange(axis.size)
+    direction = 1.0 if np.sum(steps > 0) >= np.sum(steps < 0) else -1.0
+    values = axis * direction
+    bounds = [0, *(np.flatnonzero(np.diff(values) <= 0) + 1).tolist(), axis.size]
+    runs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    stitched = len(runs) <= MAX_WINDOWS and all(b - a >= MIN_WINDOW_POINTS for a, b in runs)
+    stitched = stitched and all(
+        values[b0] > values[a0] and values[b1 - 1] > values[a1 - 1]
+        for (a0, a1), (b0, b1) in zip(runs[:-1], runs[1:], strict=True)
+    )
+    if not stitched:
+        where = bounds[1]
         raise InputError(f"the spectral axis is not monotonic (point {where + 1})", path)
+    cuts = [-np.inf]
+    for (_, a1), (b0, _) in zip(runs[:-1], runs[1:], strict=True):
+        cuts.append(0.5 * (values[a1 - 1] + values[b0]))
+    cuts.append(np.inf)
+    keep = [np.arange(a, b)[(values[a:b] >= lo) & (values[a:b] < hi)]
+            for (a, b), lo, hi in zip(runs, cuts[:-1], cuts[1:], strict=True)]
+    metadata["stitched_windows"] = len(runs)
+    return np.concatenate(keep)
 
 
 def _laser_nm(header: dict[str, str]) -> float | None:
@@ -278,7 +308,8 @@ def read_wdf(path: Path, unit: str | None = None,
         raise InputError(f"cannot read as a Renishaw WDF file: {err}", path) from err
     if intensity.ndim != 2 or intensity.shape[1] != axis.size or axis.size < 2:
         raise InputError("spectra and axis sizes disagree", path)
-    _check_monotonic(axis, path)
+    order = _monotonic_order(axis, path, metadata := {"format": "wdf", "title": title})
+    axis, intensity = axis[order], intensity[:, order]
     if not np.all(np.isfinite(intensity)):
         raise InputError("NaN or infinite intensities", path)
     if excitation_nm is None and laser_cm1 > 0:
@@ -286,7 +317,6 @@ def read_wdf(path: Path, unit: str | None = None,
     chosen = normalise_unit(unit, path) if unit else file_unit
     if chosen is None:
         raise InputError("the file's axis unit is not cm-1, nm or eV: pass unit=", path)
-    metadata = {"format": "wdf", "title": title}
     if grid and grid[0] * grid[1] == count and step_um > 0:
         return SpectralMap(intensity.reshape(grid + (-1,)), axis, chosen, step_um,
                            excitation_nm, origin_um=origin, source=path, metadata=metadata)
