@@ -14,6 +14,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap
 from tmdlearn.errors import InputError
+from tmdlearn.io.arrays import as_image
 
 #: File extensions handed to SurfaceTopography, with its format name (None: let it detect).
 AFM_FORMATS = {
@@ -139,21 +140,41 @@ def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float |
             "the file stores no pixel size: pass pixel_size_nm= (AFM) or "
             "pixel_size_angstrom= (STEM)", path,
         )
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 2 or min(values.shape) < 2:
-        raise InputError(f"expected a 2-D image, got shape {values.shape}", path)
+    values = as_image(path, values)
     if not float(pixel_size_nm) > 0:
         raise InputError(f"pixel_size_nm must be positive, got {pixel_size_nm}", path)
     return HeightMap(values, float(pixel_size_nm), channel=channel, source=path,
                      metadata={"unit": "nm"})
 
 
-def height_map_from_npz(path: Path, archive, pixel_size_nm: float | None = None) -> HeightMap:
+def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = None
+                        ) -> HeightMap:
     """A HeightMap from tmdlearn's .npz (keys height_nm, pixel_size_nm, channel, metadata)."""
-    values = np.asarray(archive["height_nm"], dtype=float)
-    stored = float(archive["pixel_size_nm"]) if "pixel_size_nm" in archive else None
-    hm = height_map_from_array(path, values, pixel_size_nm or stored,
-                               str(archive["channel"]) if "channel" in archive else "height")
-    if "metadata" in archive:
-        hm.metadata.update(json.loads(str(archive["metadata"])))
+    stored = npz_scalar(path, arrays, "pixel_size_nm")
+    channel = str(arrays["channel"]) if "channel" in arrays else "height"
+    hm = height_map_from_array(path, arrays["height_nm"], pixel_size_nm or stored, channel)
+    hm.metadata.update(npz_metadata(path, arrays))
     return hm
+
+
+def npz_scalar(path: Path, arrays: dict, key: str) -> float | None:
+    """The number stored under ``key`` in an .npz (None when absent)."""
+    if key not in arrays:
+        return None
+    value = np.asarray(arrays[key])
+    if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+        raise InputError(f"{key} must be one number, got {value.dtype} {value.shape}", path)
+    return float(value.reshape(()))
+
+
+def npz_metadata(path: Path, arrays: dict) -> dict:
+    """The JSON metadata dictionary stored in an .npz (empty when absent)."""
+    if "metadata" not in arrays:
+        return {}
+    try:
+        metadata = json.loads(str(arrays["metadata"]))
+    except ValueError as err:
+        raise InputError(f"metadata is not valid JSON: {err}", path) from err
+    if not isinstance(metadata, dict):
+        raise InputError("metadata must be a JSON object", path)
+    return metadata

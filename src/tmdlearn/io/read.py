@@ -11,7 +11,7 @@ Options (all optional):
 
 from __future__ import annotations
 
-import zipfile
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io import afm, spectra, stem
+from tmdlearn.io.arrays import as_image
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
 _OPTIONS = {"modality", "channel", "pixel_size_nm", "pixel_size_angstrom", "unit",
@@ -90,9 +91,7 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _read_array(path: Path, values: np.ndarray, options: dict, modality: str | None):
-    if not np.issubdtype(values.dtype, np.number) or values.ndim < 2:
-        raise InputError(f"expected a 2-D numeric image, got {values.dtype} {values.shape}",
-                         path)
+    values = as_image(path, values)
     if modality == "stem":
         return stem.stem_from_array(path, values, options.get("pixel_size_angstrom"))
     if modality == "afm":
@@ -107,18 +106,16 @@ def _read_array(path: Path, values: np.ndarray, options: dict, modality: str | N
 def _read_npz(path: Path, options: dict, modality: str | None):
     try:
         with np.load(path, allow_pickle=False) as archive:
-            keys = set(archive.files)
-            if "height_nm" in keys and modality in (None, "afm"):
-                return afm.height_map_from_npz(path, archive, options.get("pixel_size_nm"))
-            if "intensity" in keys and modality in (None, "stem"):
-                return stem.stem_from_npz(path, archive, options.get("pixel_size_angstrom"))
-            if len(keys) == 1 and modality in ("afm", "stem"):
-                return _read_array(path, archive[next(iter(keys))], options, modality)
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+            arrays = {key: archive[key] for key in archive.files}
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as a NumPy archive: {err}", path) from err
-    described = ", ".join(sorted(keys)[:6])
+    if "height_nm" in arrays and modality in (None, "afm"):
+        return afm.height_map_from_npz(path, arrays, options.get("pixel_size_nm"))
+    if "intensity" in arrays and modality in (None, "stem"):
+        return stem.stem_from_npz(path, arrays, options.get("pixel_size_angstrom"))
+    if len(arrays) == 1 and modality in ("afm", "stem"):
+        return _read_array(path, next(iter(arrays.values())), options, modality)
+    described = ", ".join(sorted(arrays)[:6])
     raise InputError(
         f"not an instrument file: a NumPy archive with arrays {described} "
         "(tmdlearn reads .npz with height_nm or intensity + pixel size)", path,
@@ -128,6 +125,9 @@ def _read_npz(path: Path, options: dict, modality: str | None):
 def _read_tiff(path: Path, options: dict, modality: str | None):
     import tifffile
 
+    quiet = logging.getLogger("tifffile")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # damaged tags end in InputError, not in log lines
     try:
         with tifffile.TiffFile(path) as tif:
             pixel_angstrom = stem.tiff_pixel_size_angstrom(tif)
@@ -135,6 +135,8 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
             values = tif.pages[0].asarray()
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as a TIFF image: {err}", path) from err
+    finally:
+        quiet.setLevel(level)
     if is_park and modality in (None, "afm"):
         return afm.read_afm_instrument(path, options.get("channel", "height"),
                                        options.get("pixel_size_nm"), "ps")

@@ -3,13 +3,13 @@ rosettasciio (GPL, optional: ``pip install tmdlearn[gpl]``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
+from tmdlearn.io.arrays import as_image
 
 GPL_FORMATS = (".dm3", ".dm4", ".emd")
 #: Length units a file may give its pixel size in, in Å.
@@ -24,25 +24,21 @@ def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float |
     """A StemImage from a plain 2-D array; the pixel size must be known."""
     if pixel_size_angstrom is None:
         raise InputError("the file stores no pixel size: pass pixel_size_angstrom=", path)
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 3 and values.shape[-1] in (3, 4):  # an RGB(A) export: use luminance
-        values = values[..., :3].mean(axis=-1)
-    if values.ndim != 2 or min(values.shape) < 2:
-        raise InputError(f"expected a 2-D image, got shape {values.shape}", path)
-    if not np.all(np.isfinite(values)):
-        raise InputError("the image contains NaN or infinite values", path)
+    values = as_image(path, values)
     if not float(pixel_size_angstrom) > 0:
         raise InputError(f"pixel size must be positive, got {pixel_size_angstrom}", path)
     return StemImage(values, float(pixel_size_angstrom), source=path,
                      metadata=dict(metadata or {}))
 
 
-def stem_from_npz(path: Path, archive, pixel_size_angstrom: float | None = None) -> StemImage:
+def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = None
+                  ) -> StemImage:
     """A StemImage from tmdlearn's .npz (keys intensity, pixel_size_angstrom, metadata)."""
-    stored = (float(archive["pixel_size_angstrom"]) if "pixel_size_angstrom" in archive
-              else None)
-    metadata = json.loads(str(archive["metadata"])) if "metadata" in archive else {}
-    return stem_from_array(path, archive["intensity"], pixel_size_angstrom or stored, metadata)
+    from tmdlearn.io.afm import npz_metadata, npz_scalar
+
+    stored = npz_scalar(path, arrays, "pixel_size_angstrom")
+    return stem_from_array(path, arrays["intensity"], pixel_size_angstrom or stored,
+                           npz_metadata(path, arrays))
 
 
 def tiff_pixel_size_angstrom(tif) -> float | None:
