@@ -149,3 +149,12 @@ def test_gpl_formats_without_rosettasciio(tmp_path):
             read(path)
     else:
         pytest.skip("rosettasciio is installed")
+
+
+@pytest.mark.parametrize("name", ["WSe2_Raman.txt", "MoSe2_Raman.txt", "HS_Raman.txt"])
+def test_silicon_substrate_line_lands_at_520_cm1(test_data, name):
+    """The Si substrate's optical phonon (520.7 cm-1) checks the eV -> cm-1 conversion."""
+    spectrum = read(test_data / "spectra-wse2mose2" / name)
+    window = (spectrum.axis > 480) & (spectrum.axis < 560)
+    peak = spectrum.axis[window][np.argmax(spectrum.intensity[0, window])]
+    assert peak == pytest.approx(520.7, abs=2.0)
