@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
-from synth_checks import fit_peaks
 
+from synth_checks import fit_peaks
 from tmdlearn.cli import main
 from tmdlearn.data import Dataset
 from tmdlearn.synth.film import GrowthParameters, film_state, sample_growth
