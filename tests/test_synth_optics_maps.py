@@ -159,3 +159,11 @@ def test_bad_arguments_one_line_exit_2(args, tmp_path, capsys):
     assert done.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
+
+
+def test_unknown_material_is_input_error():
+    from tmdlearn.errors import InputError
+    from tmdlearn.synth.materials import material_state
+
+    with pytest.raises(InputError, match="unknown material"):
+        material_state("graphene", 0)

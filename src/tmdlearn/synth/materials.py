@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.data import HeightMap
+from tmdlearn.errors import InputError
 from tmdlearn.io import write_height_map
 from tmdlearn.progress import track
 from tmdlearn.synth.dataset import check_count, write_tables
@@ -48,10 +49,9 @@ HABITS = {
 
 
 def material_state(material: str, seed=None) -> FilmState:
-    """A sample's film state drawn from ``material``'s habit (InputError-free: ValueError if
-    the material is unknown; the CLI checks names first)."""
+    """A sample's film state drawn from ``material``'s habit (InputError if unknown)."""
     if material not in HABITS:
-        raise ValueError(f"unknown material {material!r}: use {list(HABITS)}")
+        raise InputError(f"unknown material {material!r}: use {list(HABITS)}")
     rng = _rng(seed)
     habit = HABITS[material]
     lo, hi = np.log(habit.nucleation_um2[0]), np.log(habit.nucleation_um2[1])
@@ -100,8 +100,6 @@ def write_tmd_materials(out: str | Path, scale: float = 1.0, pixels: int = 128,
     Each sample gives 1-3 crops (about 1.6 on average, as in the study) until the class has
     its count.
     """
-    from tmdlearn.errors import InputError
-
     if not 0 < scale <= 10:
         raise InputError(f"scale must be in (0, 10], got {scale}")
     pixels = check_count("pixels", pixels, 16)
