@@ -560,9 +560,12 @@ def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
         y, p, c0, cost, a, g, ssr, lam = state
         d = a[:, diag, diag]
         d = xp.maximum(d, 1e-12 * d.sum(axis=1)[:, None] + 1e-30)
-        damped = be.copy(a)
-        damped[:, diag, diag] += lam[:, None] * d
-        step = be.solve(damped, g)
+        # parameters held at a bound by a gradient pushing outwards leave the step (active set)
+        held = ((p <= problem.lo) & (g < 0)) | ((p >= problem.hi) & (g > 0))
+        free = 1.0 - 1.0 * held
+        damped = a * (free[:, :, None] * free[:, None, :])
+        damped[:, diag, diag] += lam[:, None] * d * free + (1.0 - free)
+        step = be.solve(damped, g * free)
         step = xp.where(xp.isfinite(step), step, 0.0 * step)
         trial = xp.clip(p + step, problem.lo, problem.hi)
         cost_new, a_new, g_new, ssr_new = problem.linearise(trial, y, c0)
