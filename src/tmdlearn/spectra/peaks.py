@@ -95,7 +95,7 @@ def fit_peaks(
     max_iter: int | None = None,
     position_weight: float = 0.0,
     initial: dict[str, float | np.ndarray] | None = None,
-    learning_rate: float = 0.02,
+    learning_rate: float = 0.005,
     progress: bool = True,
 ) -> PeakFit:
     """Fit ``model`` to every spectrum.
@@ -165,7 +165,7 @@ def fit_peaks(
     values[failed] = np.nan
     stderr[failed] = np.nan
     return PeakFit(model, names, values, stderr, r2, rmse, status.astype(np.int8), n_iter,
-                   metadata={"solver": solver, "backend": backend})
+                   metadata={"solver": solver, "backend": "torch" if solver == "radam" else backend})
 
 
 def fit_map(smap: SpectralMap, model: PeakModel | str, mask: np.ndarray | None = None,
@@ -598,8 +598,8 @@ def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
     return out_p, out_sd, out_ssr, out_conv, out_iter
 
 
-def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.02,
-           check_every=100, rtol=1e-6):
+def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.005,
+           check_every=100, rtol=1e-3):
     """RAdam (torch) on z with p = lo + (hi - lo) · sigmoid(z), batch by batch; a spectrum has
     converged when its loss changed by less than ``rtol`` (relative) over ``check_every``
     steps at the end. Returns the same as :func:`_levenberg_marquardt`."""
@@ -625,7 +625,8 @@ def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.02,
             loss = ((y - f) ** 2).sum(axis=1)
             if problem.reg is not None:
                 loss = loss + ((params[:, problem.c_index] - c0) ** 2 * problem.reg).sum(axis=1)
-            loss.sum().backward()
+            # per point: RAdam's first steps are plain momentum steps on the raw gradient
+            (loss.sum() / ys.shape[1]).backward()
             optimiser.step()
             if step % check_every == 0 or step == max_iter:
                 history.append(loss.detach())
