@@ -183,11 +183,14 @@ def test_map_fit_gives_parameter_maps_with_mask():
     assert table["x_um"].iloc[0] == 10.5 and table["y_um"].iloc[-1] == 21.0
 
 
-def test_model_curves_sum_to_model(planted):
-    _, _, fit = planted
+def test_model_curves_sum_to_model_and_follow_the_data(planted):
+    y, _, fit = planted
     curves = model_curves(fit, X, 0)
     total = curves["background"] + curves["E2g"] + curves["A1g"] + curves["2LA"]
     np.testing.assert_allclose(total, curves["model"])
+    # the sloped background is drawn where it was fitted: residuals centre on zero
+    residual = y[0] - curves["model"]
+    assert abs(residual.mean()) < 0.5 and residual.std() < 2.5
 
 
 def test_presets_and_yaml_models(tmp_path):

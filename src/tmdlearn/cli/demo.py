@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from tmdlearn.cli import spectra, synth
 from tmdlearn.errors import InputError
 from tmdlearn.report.html import Section
 
@@ -69,7 +70,11 @@ def inspect_examples(out: Path) -> Section:
 
 
 #: The demo, in order; each workflow appends its step.
-STEPS: list[Callable[[Path], Section]] = [inspect_examples]
+STEPS: list[Callable[[Path], Section]] = [
+    synth.demo_step,
+    inspect_examples,
+    spectra.demo_step,
+]
 
 
 def demo(out: Path = typer.Option(Path("demo-output"), help="Run folder to write.")) -> None:
