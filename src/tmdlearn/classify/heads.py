@@ -9,6 +9,8 @@ Hyper-parameters can be tuned by grid search over inner folds grouped by sample
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -197,8 +199,9 @@ class _PlattSVC(ClassifierMixin, BaseEstimator):
 
 
 def fit_head(head, X, y, groups=None):
-    """Fit ``head``, passing ``groups`` to grouped searches and ensembles; returns the head."""
-    if groups is not None and isinstance(head, GridSearchCV | SoftVote):
+    """Fit ``head``, passing ``groups`` to estimators whose ``fit`` takes them (grouped
+    searches, ensembles, image classifiers, the MLP); returns the head."""
+    if groups is not None and "groups" in inspect.signature(head.fit).parameters:
         return head.fit(X, y, groups=groups)
     if groups is not None and isinstance(head, Pipeline) and isinstance(
             head.steps[-1][1], MLPClassifier):

@@ -97,7 +97,8 @@ def train_model(model: nn.Module, x, y, *, config: TrainConfig | None = None,
         Settings; defaults when None.
     x_val, y_val : optional validation set for early stopping (best weights restored).
     augment : callable ``(batch, generator) -> batch``, applied to training batches only.
-    parameters : iterable of tensors to optimise (default: those of ``model`` requiring grad).
+    parameters : tensors or AdamW parameter groups (dicts with their own ``lr``) to optimise;
+        default: the parameters of ``model`` that require grad.
     """
     config = config or TrainConfig()
     device = resolve_device(config.device)
@@ -112,7 +113,8 @@ def train_model(model: nn.Module, x, y, *, config: TrainConfig | None = None,
     y_t = torch.as_tensor(y_np, dtype=torch.long if classification else torch.float32)
     loss_fn = _loss(loss, config, y_np, model, device)
     model.to(device)
-    params = [p for p in (parameters or model.parameters()) if p.requires_grad]
+    params = (list(parameters) if parameters is not None
+              else [p for p in model.parameters() if p.requires_grad])
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     has_val = x_val is not None and len(x_val) > 0
     if has_val:
