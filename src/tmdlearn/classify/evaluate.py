@@ -7,6 +7,7 @@ Optional sample pooling averages the class probabilities of all test images of o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,8 +98,10 @@ def summarise(result: CVResult, n_boot: int = 1000, level: float = 0.95,
     summary: dict = {}
     for name, metric in (("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy)):
         per_fold = np.array([metric(t, p) for t, p in pairs])
-        ci = bootstrap_ci(metric, result.y_true, result.y_pred, n_boot=n_boot, level=level,
-                          groups=result.groups, seed=seed)
+        with warnings.catch_warnings():  # a resample may lack a class: harmless there
+            warnings.filterwarnings("ignore", "y_pred contains classes", UserWarning)
+            ci = bootstrap_ci(metric, result.y_true, result.y_pred, n_boot=n_boot,
+                              level=level, groups=result.groups, seed=seed)
         summary[name] = {"pooled": ci.estimate, "ci_low": ci.low, "ci_high": ci.high,
                          "fold_mean": float(per_fold.mean()), "fold_std": float(per_fold.std()),
                          "folds": per_fold.tolist()}

@@ -19,7 +19,8 @@ from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
 
 DEFAULTS: dict = {
-    "data": {"features": None, "images": None, "latent_features": None},
+    "data": {"manifest": None, "target": "material", "images": None, "features": None,
+             "latent_features": None},
     "cv": {"n_splits": 5, "seed": 0, "n_boot": 1000, "pool_samples": True},
     "heads": list(HEADS),
     "tune": True,

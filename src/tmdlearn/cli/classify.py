@@ -43,20 +43,25 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
-    """Run the workflow of a config: heads on features (data.features) or strategies on
-    images (data.images)."""
+    """Run the workflow of a config: strategies on AFM images (data.manifest or data.images)
+    or heads on features (data.features)."""
     from tmdlearn.classify.workflow import DEFAULTS, run_features, run_images
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
     data = cfg["data"]
-    if data.get("images"):
+    if data.get("manifest"):
+        heights, targets, groups, properties = _load_manifest(Path(data["manifest"]),
+                                                              data.get("target", "material"))
+        outcome = run_images(heights, targets, groups, cfg, properties=properties)
+    elif data.get("images"):
         heights, targets, groups, properties = _load_images(Path(data["images"]))
         outcome = run_images(heights, targets, groups, cfg, properties=properties)
     elif data.get("features"):
         outcome = _features_run(cfg, run_features)
     else:
-        raise InputError("the config names no data: set data.features or data.images",
+        raise InputError("the config names no data: set data.manifest, data.images or "
+                         "data.features",
                          config)
     _write_run(out, cfg, outcome, started)
 
@@ -109,6 +114,26 @@ def _load_images(path: Path):
         if value.shape == (len(heights),) and np.issubdtype(value.dtype, np.number):
             properties[key] = value
     return heights, targets, groups, pd.DataFrame(properties)
+
+
+def _load_manifest(path: Path, target: str):
+    """AFM height maps (nm) listed by a manifest, their classes (column ``target``) and samples;
+    the numeric columns of the manifest are per-image properties for the latent analysis."""
+    from tmdlearn.data.manifest import Dataset
+
+    dataset = Dataset.open(path).filter(modality="afm")
+    if len(dataset) == 0:
+        raise InputError("the manifest lists no afm rows", path)
+    if target not in dataset.table.columns:
+        raise InputError(f"no column {target!r} in the manifest (set data.target)", path)
+    heights = [height_map.height_nm for _, height_map in dataset]
+    table = dataset.table
+    properties = pd.DataFrame({"rms_roughness_nm": [float(np.nanstd(h)) for h in heights]})
+    for column in table.select_dtypes("number").columns:
+        if table[column].nunique() > 1:
+            properties[column] = table[column].to_numpy()
+    return (heights, table[target].to_numpy(dtype=str), table["sample_id"].to_numpy(dtype=str),
+            properties)
 
 
 def _write_run(out: Path, cfg: dict, outcome, started: float) -> None:
