@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from tmdlearn.classify.heads import fit_head
 from tmdlearn.learn import (
@@ -118,14 +117,3 @@ def summarise(result: CVResult, n_boot: int = 1000, level: float = 0.95,
     summary["n_splits"], summary["ci_level"] = len(folds), level
     return summary
 
-
-def comparison_row(name: str, summary: dict) -> dict:
-    """One row of a comparison table from a :func:`summarise` output."""
-    row = {"model": name}
-    for metric in ("accuracy", "balanced_accuracy"):
-        s = summary[metric]
-        row[f"{metric}"] = round(s["pooled"], 4)
-        row[f"{metric}_ci"] = f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]"
-        row[f"{metric}_folds"] = f"{s['fold_mean']:.3f} ± {s['fold_std']:.3f}"
-    row["macro_f1"] = round(float(pd.DataFrame(summary["per_class"])["f1"].mean()), 4)
-    return row
