@@ -5,6 +5,7 @@ written to a run folder by the command line."""
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,7 +100,7 @@ def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict) 
 
 
 def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_").replace("__", "_")
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def head_models(config: dict) -> dict:
