@@ -40,11 +40,11 @@ class Habit:
 
 
 HABITS = {
-    "MoS2": Habit(0.30, (5.0, 80.0), (0.0, 0.10), 3.0, 0.70),
-    "WS2": Habit(0.20, (2.0, 30.0), (0.0, 0.08), 2.5, 0.75),
-    "WSe2": Habit(0.55, (5.0, 60.0), (0.05, 0.20), 3.5, 0.75),
-    "MoSe2": Habit(0.70, (10.0, 100.0), (0.0, 0.12), 4.0, 0.72),
-    "Mo-WSe2": Habit(0.50, (10.0, 120.0), (0.02, 0.15), 8.0, 0.75),
+    "MoS2": Habit(0.20, (3.0, 30.0), (0.0, 0.06), 2.0, 0.70),
+    "WS2": Habit(0.05, (1.0, 8.0), (0.0, 0.04), 1.5, 0.75),
+    "WSe2": Habit(0.55, (6.0, 40.0), (0.10, 0.30), 3.0, 0.75),
+    "MoSe2": Habit(0.85, (20.0, 120.0), (0.0, 0.10), 4.0, 0.72),
+    "Mo-WSe2": Habit(0.50, (40.0, 200.0), (0.05, 0.15), 10.0, 0.75),
 }
 
 
@@ -61,7 +61,7 @@ def material_state(material: str, seed=None) -> FilmState:
         coverage=coverage,
         nucleation_density_um2=nucleation,
         domain_size_nm=float(1000 * np.sqrt(coverage / nucleation)),
-        hexagonality=float(np.clip(rng.normal(habit.hexagonality, 0.18), 0, 1)),
+        hexagonality=float(np.clip(rng.normal(habit.hexagonality, 0.12), 0, 1)),
         orientation_spread_deg=float(rng.uniform(3.0, 20.0)),
         bilayer_fraction=float(rng.uniform(*habit.bilayer)),
         defect_density_cm2=0.0,
