@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.signal import find_peaks
 from skimage.filters import threshold_otsu
 from skimage.transform import resize
 
@@ -25,17 +26,19 @@ def _image(h) -> np.ndarray:
     return h
 
 
-def plane_fit(h: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Subtract the least-squares plane z = a + b x + c y fitted to the pixels outside ``mask``."""
+def plane_fit(h: np.ndarray, mask: np.ndarray | None = None, order: int = 1) -> np.ndarray:
+    """Subtract the least-squares polynomial surface of total ``order`` in x and y (1: the plane
+    z = a + b x + c y; 2 adds x², xy, y² for scanner bow) fitted to the pixels outside ``mask``."""
     h = _image(h)
     ny, nx = h.shape
-    y, x = np.mgrid[0:ny, 0:nx]
+    y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
     use = np.isfinite(h) if mask is None else np.isfinite(h) & ~mask
-    if use.sum() < 3:
+    terms = [x**i * y**j for i in range(order + 1) for j in range(order + 1 - i)]
+    if use.sum() < 2 * len(terms):
         use = np.isfinite(h)
-    design = np.column_stack([np.ones(use.sum()), x[use], y[use]])
+    design = np.column_stack([t[use] for t in terms])
     coef, *_ = np.linalg.lstsq(design, h[use], rcond=None)
-    return h - (coef[0] + coef[1] * x + coef[2] * y)
+    return h - sum(c * t for c, t in zip(coef, terms, strict=True))
 
 
 def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
@@ -68,10 +71,23 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
     return h - coef @ basis.T
 
 
-def align_rows(h: np.ndarray, quantile: float = 0.5, mask: np.ndarray | None = None) -> np.ndarray:
-    """Remove line offsets: subtract from each row its ``quantile`` (median by default, as
-    TopoStats' ``row_alignment_quantile``) over the pixels outside ``mask``."""
+def align_rows(h: np.ndarray, method: str = "median", quantile: float = 0.5,
+               mask: np.ndarray | None = None) -> np.ndarray:
+    """Remove line offsets (scanner jumps between lines).
+
+    ``method="median"``: subtract from each row its ``quantile`` (median by default, TopoStats'
+    ``row_alignment_quantile``) over the pixels outside ``mask``; the result depends on how much
+    of each row is covered by raised features. ``method="difference"``: shift each row by the
+    median of its difference to the previous row (Gwyddion's "median of differences"), which is
+    insensitive to features and keeps the true profile across rows (tilt, bow).
+    """
     h = _image(h)
+    if method == "difference":
+        steps = np.nanmedian(np.diff(h, axis=0), axis=1)
+        offsets = np.concatenate([[0.0], np.cumsum(np.nan_to_num(steps))])
+        return h - offsets[:, None]
+    if method != "median":
+        raise InputError(f"row alignment method must be 'median' or 'difference', got {method!r}")
     values = np.where(mask, np.nan, h) if mask is not None else h
     offsets = np.nanquantile(values, quantile, axis=1)
     fallback = np.nanquantile(h, quantile, axis=1)
@@ -85,6 +101,25 @@ def otsu_in_window(values: np.ndarray, window_nm: float = 1.5) -> float:
     values = values[np.isfinite(values)]
     centre = np.median(values)
     return float(threshold_otsu(np.clip(values, centre - window_nm, centre + window_nm)))
+
+
+def substrate_level(h: np.ndarray, min_fraction: float = 0.02, bin_nm: float = 0.01,
+                    window_nm: float = 3.0) -> float:
+    """Height (nm) of the substrate: the lowest peak of the height histogram (within median ±
+    ``window_nm``, ``bin_nm`` bins, smoothed over 3 bins) holding at least ``min_fraction`` of the
+    pixels within ±0.1 nm of it; the median when no peak qualifies."""
+    values = np.asarray(h, dtype=float)
+    values = values[np.isfinite(values)]
+    centre = np.median(values)
+    edges = np.arange(centre - window_nm, centre + window_nm + bin_nm, bin_nm)
+    counts, _ = np.histogram(values, edges)
+    smooth = ndimage.gaussian_filter1d(counts.astype(float), 3.0)
+    peaks, _ = find_peaks(smooth, prominence=0.02 * smooth.max())
+    half = int(round(0.1 / bin_nm))
+    for peak in peaks:  # ascending heights
+        if counts[max(peak - half, 0):peak + half + 1].sum() >= min_fraction * values.size:
+            return float(0.5 * (edges[peak] + edges[peak + 1]))
+    return float(centre)
 
 
 def feature_mask(h: np.ndarray, threshold: str | float = "otsu", dilation_px: int = 2) -> np.ndarray:
@@ -107,34 +142,34 @@ def feature_mask(h: np.ndarray, threshold: str | float = "otsu", dilation_px: in
 
 
 def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "otsu",
-                     dilation_px: int = 2, passes: int = 2) -> np.ndarray:
-    """Two-pass levelling: plane fit and line flattening, then mask raised features
-    (:func:`feature_mask`) and redo both fits without them.
+                     dilation_px: int = 2, passes: int = 3) -> np.ndarray:
+    """Two-pass levelling for layered films: a first pass (rows aligned by the median of
+    differences, quadratic surface), then raised features are masked (:func:`feature_mask`) and a
+    quadratic surface plus per-line polynomials of ``order`` are refitted without them.
 
-    Unlike a plain masked refit, the first raised level (a film one layer above the substrate)
-    is kept in the refit with its height offset estimated and subtracted, so lines that are
-    almost fully covered still have points; pixels near feature edges (``dilation_px``) and
-    anything higher than the first level (second layers, particles) stay masked. ``passes``
-    refits refine the masks.
+    Unlike a plain masked refit (TopoStats), pixels one layer above or below the main level are
+    kept in the refit with the layer step (estimated from the mask) subtracted, so lines that are
+    almost fully covered, or hold only a few holes, still constrain the fit; pixels within
+    ``dilation_px`` of a level change and pixels between levels or further away (particles,
+    second layers) stay out. ``passes`` refits refine the level assignment.
     """
     h = _image(h)
-    out = flatten_lines(plane_fit(h), order=order)
+    out = plane_fit(align_rows(h, "difference"), order=2)
     for _ in range(passes):
         raised = feature_mask(out, threshold, dilation_px=0)
-        band = np.zeros_like(raised)
-        if dilation_px > 0:
-            band = ndimage.binary_dilation(raised, iterations=dilation_px) & ~ndimage.binary_erosion(
-                raised, iterations=dilation_px, border_value=1)
-        substrate = ~raised & ~band & np.isfinite(out)
-        if not substrate.any():
+        if raised.all() or not raised.any():
             break
-        base = np.median(out[substrate])
-        cut = otsu_in_window(out) if isinstance(threshold, str) else out[raised].min()
-        first = raised & ~band & (out < base + 2.0 * (cut - base) * 1.5)
-        step = np.median(out[first]) - base if first.any() else 0.0
-        skip = band | (raised & ~first)
-        flat = np.where(first, h - step, h)
-        out = flatten_lines(plane_fit(flat, skip), order=order, mask=skip) + step * first
+        base, top = np.median(out[~raised]), np.median(out[raised])
+        step = top - base
+        rel = (out - base) / step if step > 0.2 else np.zeros_like(out)
+        k = np.clip(np.round(np.nan_to_num(rel)), -1, 1)
+        skip = ~np.isfinite(out) | (np.abs(rel - k) > 0.35) | (np.abs(rel) > 1.5)
+        if dilation_px > 0:
+            change = ndimage.morphological_gradient(k, size=3) > 0
+            skip |= ndimage.binary_dilation(change, iterations=dilation_px)
+        shift = np.where(skip, 0.0, k * step)
+        out = flatten_lines(plane_fit(h - shift, skip, 2), order=order, mask=skip) + shift
+        # pixels left out of the fits keep their levelled height: add back nothing for them
     return out
 
 
@@ -197,7 +232,8 @@ def level(h, method: str = "two-pass", order: int = 2, threshold: str | float = 
     order : line polynomial order 0-2 (2 removes the scanner bow along the fast axis).
     threshold : feature mask of the two-pass method ("otsu" or a number of std devs).
     scars : remove scars after flattening (:func:`remove_scars`, TopoStats defaults).
-    zero : "substrate" (median of the pixels below the Otsu threshold is 0 nm), "median",
+    zero : "substrate" (the substrate peak of the histogram, :func:`substrate_level`, is 0 nm),
+        "median",
         or "none".
     """
     if isinstance(h, HeightMap):
@@ -213,7 +249,7 @@ def level(h, method: str = "two-pass", order: int = 2, threshold: str | float = 
     if scars:
         out = remove_scars(out)
     if zero == "substrate":
-        out = zero_height(out, mask=~feature_mask(out, "otsu", dilation_px=0))
+        out = out - substrate_level(out)
     elif zero == "median":
         out = zero_height(out)
     elif zero != "none":

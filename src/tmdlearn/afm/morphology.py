@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 from skimage.feature import blob_dog, canny, graycomatrix, graycoprops
-from skimage.morphology import disk, h_maxima, skeletonize
+from skimage.morphology import black_tophat, disk, h_maxima, skeletonize
 
-from tmdlearn.afm.level import otsu_in_window
+from tmdlearn.afm.level import otsu_in_window, substrate_level
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
 from tmdlearn.progress import track
@@ -26,32 +26,47 @@ from tmdlearn.progress import track
 MONOLAYER_NM = 0.65
 
 
-def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "otsu",
-              opening_px: int = 1, window_nm: float = 1.5,
-              particle_nm: float | None = 2.0) -> np.ndarray:
-    """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold ("otsu": Otsu on the
-    heights clipped to median ± ``window_nm``, or a height in nm), then a binary opening with a disk of radius ``opening_px`` to drop isolated pixels.
+def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "step",
+              opening_px: int = 1, window_nm: float = 1.5, particle_nm: float | None = 2.0,
+              monolayer_nm: float = MONOLAYER_NM) -> np.ndarray:
+    """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold, then a binary opening with a disk of radius ``opening_px`` to drop isolated pixels.
+
+    ``threshold``: "step" (default) puts it half a monolayer (``monolayer_nm``) above the
+    substrate peak of the height histogram (:func:`~tmdlearn.afm.level.substrate_level`), which
+    stays right when the film covers most of the image or carries second layers; "otsu" (the
+    studies) is Otsu's threshold of the heights clipped to median ± ``window_nm``; a number is a
+    height in nm.
 
     Pixels more than ``particle_nm`` above the substrate (and a 3-pixel margin) are particles,
     not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel variant (each pixel thresholded on
     its own).
     """
     smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
-    if isinstance(threshold, str):
-        if threshold != "otsu":
-            raise InputError(f"threshold must be 'otsu' or a height in nm, got {threshold!r}")
+    if threshold == "step":
+        level = substrate_level(smooth) + 0.5 * monolayer_nm
+    elif threshold == "otsu":
         level = otsu_in_window(smooth, window_nm)
+    elif isinstance(threshold, str):
+        raise InputError(f"threshold must be 'step', 'otsu' or a height in nm, got {threshold!r}")
     else:
         level = float(threshold)
     mask = smooth > level
     if particle_nm is not None and (~mask).any():
         # Particles (residue, oxide clusters) stand > particle_nm above the substrate: drop them
         # with a 3-pixel margin for their flanks.
-        tall = smooth - np.median(smooth[~mask]) > particle_nm
+        tall = smooth - substrate_level(smooth) > particle_nm
         mask &= ~ndimage.binary_dilation(tall, iterations=3)
     if opening_px > 0:
         mask = ndimage.binary_opening(mask, structure=disk(opening_px))
     return mask
+
+
+def grain_boundaries(h: np.ndarray, depth_nm: float = 0.1, sigma_px: float = 0.7,
+                     radius_px: int = 2) -> np.ndarray:
+    """Grooves such as grain boundaries between coalesced domains: pixels where the black
+    top-hat (disk of ``radius_px``) of the image smoothed by ``sigma_px`` exceeds ``depth_nm``."""
+    smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    return black_tophat(smooth, disk(radius_px)) > depth_nm
 
 
 def count_domains(mask: np.ndarray, min_area_px: int = 4, method: str = "split",
@@ -135,19 +150,20 @@ def glcm_features(h: np.ndarray, distances: Sequence[int] = (1,),
 
 
 def bilayer_fraction(h: np.ndarray, mask: np.ndarray, monolayer_nm: float = MONOLAYER_NM) -> float:
-    """Fraction of the film pixels (``mask``) whose height above the substrate (median of the
-    pixels outside ``mask``) falls in the second-layer window [1.5, 2.5] x ``monolayer_nm``."""
+    """Fraction of the film pixels (``mask``) whose height above the substrate
+    (:func:`~tmdlearn.afm.level.substrate_level`) falls in the second-layer window [1.5, 2.5] x ``monolayer_nm``."""
     if not mask.any():
         return 0.0
-    substrate = np.median(h[~mask]) if (~mask).any() else np.median(h) - monolayer_nm
+    substrate = substrate_level(h)
     above = h[mask] - substrate
     second = (above > 1.5 * monolayer_nm) & (above < 2.5 * monolayer_nm)
     return float(second.mean())
 
 
 def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float = 1.0,
-                        threshold: str | float = "otsu", opening_px: int = 1,
+                        threshold: str | float = "step", opening_px: int = 1,
                         min_domain_px: int = 4, domain_method: str = "split",
+                        boundary_depth_nm: float | None = 0.1,
                         edge_sigma_px: float = 2.0,
                         smooth_sigma_px: float = 2.0, blob_threshold_nm: float = 0.1,
                         glcm_distances: Sequence[int] = (1,),
@@ -157,7 +173,9 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
 
     ``h`` is a :class:`HeightMap` (its pixel size is used) or a 2-D array in nm with
     ``pixel_size_nm``. Parameters are those of :func:`film_mask`, :func:`count_domains`,
-    :func:`step_edges`, :func:`roughness`, :func:`dog_blob_count`, :func:`glcm_features` and
+    :func:`grain_boundaries` (domains are
+    counted after cutting the film mask along grooves deeper than ``boundary_depth_nm``; None
+    skips this), :func:`step_edges`, :func:`roughness`, :func:`dog_blob_count`, :func:`glcm_features` and
     :func:`bilayer_fraction`.
     """
     if isinstance(h, HeightMap):
@@ -171,8 +189,9 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
     if not np.isfinite(h).all():
         h = np.where(np.isfinite(h), h, np.nanmedian(h))
     area_um2 = h.size * (pixel_size_nm / 1000.0) ** 2
-    mask = film_mask(h, sigma_px, threshold, opening_px)
-    n_domains = count_domains(mask, min_domain_px, domain_method)
+    mask = film_mask(h, sigma_px, threshold, opening_px, monolayer_nm=monolayer_nm)
+    domains = mask if boundary_depth_nm is None else mask & ~grain_boundaries(h, boundary_depth_nm)
+    n_domains = count_domains(domains, min_domain_px, domain_method)
     n_edges, edge_px = step_edges(h, edge_sigma_px)
     coverage = float(mask.mean())
     row = {
