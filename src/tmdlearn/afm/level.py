@@ -63,7 +63,8 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
     good = weight.sum(axis=1) >= max(min_points, order + 1)
     coef = np.zeros((ny, order + 1))
     if good.any():
-        coef[good] = np.linalg.solve(gram[good] + 1e-9 * np.eye(order + 1), rhs[good][..., None])[..., 0]
+        lhs = gram[good] + 1e-9 * np.eye(order + 1)
+        coef[good] = np.linalg.solve(lhs, rhs[good][..., None])[..., 0]
         if not good.all():
             rows = np.arange(ny)
             for k in range(order + 1):
@@ -122,7 +123,8 @@ def substrate_level(h: np.ndarray, min_fraction: float = 0.02, bin_nm: float = 0
     return float(centre)
 
 
-def feature_mask(h: np.ndarray, threshold: str | float = "otsu", dilation_px: int = 2) -> np.ndarray:
+def feature_mask(h: np.ndarray, threshold: str | float = "otsu",
+                 dilation_px: int = 2) -> np.ndarray:
     """Raised features of a first-pass levelled image: pixels above the Otsu threshold
     (``threshold="otsu"``, :func:`otsu_in_window`) or above ``median + threshold * std`` (a
     number: TopoStats uses 1.0), grown by ``dilation_px`` pixels so feature edges stay out of the

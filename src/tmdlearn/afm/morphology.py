@@ -29,7 +29,8 @@ MONOLAYER_NM = 0.65
 def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "step",
               opening_px: int = 1, window_nm: float = 1.5, particle_nm: float | None = 2.0,
               monolayer_nm: float = MONOLAYER_NM) -> np.ndarray:
-    """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold, then a binary opening with a disk of radius ``opening_px`` to drop isolated pixels.
+    """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold, then a binary
+    opening with a disk of radius ``opening_px`` to drop isolated pixels.
 
     ``threshold``: "step" (default) puts it half a monolayer (``monolayer_nm``) above the
     substrate peak of the height histogram (:func:`~tmdlearn.afm.level.substrate_level`), which
@@ -38,8 +39,8 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
     height in nm.
 
     Pixels more than ``particle_nm`` above the substrate (and a 3-pixel margin) are particles,
-    not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel variant (each pixel thresholded on
-    its own).
+    not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel
+    variant (each pixel thresholded on its own).
     """
     smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
     if threshold == "step":
@@ -149,9 +150,11 @@ def glcm_features(h: np.ndarray, distances: Sequence[int] = (1,),
             for prop in ("dissimilarity", "contrast", "homogeneity")}
 
 
-def bilayer_fraction(h: np.ndarray, mask: np.ndarray, monolayer_nm: float = MONOLAYER_NM) -> float:
+def bilayer_fraction(h: np.ndarray, mask: np.ndarray,
+                     monolayer_nm: float = MONOLAYER_NM) -> float:
     """Fraction of the film pixels (``mask``) whose height above the substrate
-    (:func:`~tmdlearn.afm.level.substrate_level`) falls in the second-layer window [1.5, 2.5] x ``monolayer_nm``."""
+    (:func:`~tmdlearn.afm.level.substrate_level`) falls in the second-layer window
+    [1.5, 2.5] x ``monolayer_nm``."""
     if not mask.any():
         return 0.0
     substrate = substrate_level(h)
@@ -173,10 +176,9 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
 
     ``h`` is a :class:`HeightMap` (its pixel size is used) or a 2-D array in nm with
     ``pixel_size_nm``. Parameters are those of :func:`film_mask`, :func:`count_domains`,
-    :func:`grain_boundaries` (domains are
-    counted after cutting the film mask along grooves deeper than ``boundary_depth_nm``; None
-    skips this), :func:`step_edges`, :func:`roughness`, :func:`dog_blob_count`, :func:`glcm_features` and
-    :func:`bilayer_fraction`.
+    :func:`grain_boundaries` (domains are counted after cutting the film mask along grooves
+    deeper than ``boundary_depth_nm``; None skips this), :func:`step_edges`, :func:`roughness`,
+    :func:`dog_blob_count`, :func:`glcm_features` and :func:`bilayer_fraction`.
     """
     if isinstance(h, HeightMap):
         pixel_size_nm = h.pixel_size_nm if pixel_size_nm is None else pixel_size_nm
