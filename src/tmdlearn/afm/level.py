@@ -104,7 +104,7 @@ def otsu_in_window(values: np.ndarray, window_nm: float = 1.5) -> float:
     return float(threshold_otsu(np.clip(values, centre - window_nm, centre + window_nm)))
 
 
-def substrate_level(h: np.ndarray, min_fraction: float = 0.02, bin_nm: float = 0.01,
+def substrate_level(h: np.ndarray, min_fraction: float = 0.05, bin_nm: float = 0.01,
                     window_nm: float = 3.0) -> float:
     """Height (nm) of the substrate: the lowest peak of the height histogram (within median ±
     ``window_nm``, ``bin_nm`` bins, smoothed over 3 bins) holding at least ``min_fraction`` of the
@@ -143,20 +143,59 @@ def feature_mask(h: np.ndarray, threshold: str | float = "otsu",
     return mask
 
 
+def _robust_first_pass(h: np.ndarray) -> np.ndarray:
+    """Rows aligned by the median of differences (removes anything that depends on y only:
+    line offsets, y tilt and bow), then the x curvature and slope from the medians of the
+    second and first differences along the rows, which steps and features barely move."""
+    out = align_rows(h, "difference")
+    x = np.arange(out.shape[1], dtype=float)
+    curvature = np.nanmedian(np.diff(out, n=2, axis=1)) / 2.0
+    out = out - curvature * x**2
+    slope = np.nanmedian(np.diff(out, axis=1))
+    out = out - slope * x
+    return out - np.nanmedian(out)
+
+
 def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "otsu",
                      dilation_px: int = 2, passes: int = 3) -> np.ndarray:
-    """Two-pass levelling for layered films: a first pass (rows aligned by the median of
-    differences, quadratic surface), then raised features are masked (:func:`feature_mask`) and a
-    quadratic surface plus per-line polynomials of ``order`` are refitted without them.
+    """Two-pass levelling for layered films.
+
+    A first pass (rows aligned by the median of differences, then either the x slope and
+    curvature from medians of differences or a quadratic surface; the start that ends with fewer
+    off-level pixels wins), then raised features are masked (:func:`feature_mask`) and a
+    quadratic surface plus per-line polynomials of ``order`` are refitted.
 
     Unlike a plain masked refit (TopoStats), pixels one layer above or below the main level are
-    kept in the refit with the layer step (estimated from the mask) subtracted, so lines that are
-    almost fully covered, or hold only a few holes, still constrain the fit; pixels within
-    ``dilation_px`` of a level change and pixels between levels or further away (particles,
-    second layers) stay out. ``passes`` refits refine the level assignment.
+    kept in the refit with the layer step (fitted jointly with the surface) subtracted, so lines
+    that are almost fully covered, or hold only a few holes, still constrain the fit; pixels
+    within ``dilation_px`` of a level change and pixels between levels or further away
+    (particles, second layers) stay out. ``passes`` refits refine the level assignment.
     """
     h = _image(h)
-    out = plane_fit(align_rows(h, "difference"), order=2)
+    best, best_misfit = None, np.inf
+    for start in (_robust_first_pass(h), plane_fit(align_rows(h, "difference"), order=2)):
+        out, misfit = _refine(h, start, order, threshold, dilation_px, passes)
+        if misfit < best_misfit:
+            best, best_misfit = out, misfit
+    return best
+
+
+def _surface_and_step(h: np.ndarray, levels: np.ndarray, skip: np.ndarray) -> float:
+    """Layer step (nm) fitted jointly with a quadratic surface to the pixels outside ``skip``,
+    whose layer index relative to the main level is ``levels`` (-1, 0 or 1)."""
+    ny, nx = h.shape
+    y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
+    use = ~skip & np.isfinite(h)
+    terms = [x**i * y**j for i in range(3) for j in range(3 - i)] + [levels]
+    design = np.column_stack([t[use] for t in terms])
+    coef, *_ = np.linalg.lstsq(design, h[use], rcond=None)
+    return float(coef[-1])
+
+
+def _refine(h, out, order, threshold, dilation_px, passes) -> tuple[np.ndarray, float]:
+    """Refits of :func:`flatten_two_pass` from a first-pass image; returns the levelled image
+    and its misfit (fraction of pixels more than 0.35 layer steps from every level)."""
+    misfit = 1.0
     for _ in range(passes):
         raised = feature_mask(out, threshold, dilation_px=0)
         if raised.all() or not raised.any():
@@ -165,14 +204,18 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
         step = top - base
         rel = (out - base) / step if step > 0.2 else np.zeros_like(out)
         k = np.clip(np.round(np.nan_to_num(rel)), -1, 1)
-        skip = ~np.isfinite(out) | (np.abs(rel - k) > 0.35) | (np.abs(rel) > 1.5)
+        off_level = ~np.isfinite(out) | (np.abs(rel - k) > 0.35) | (np.abs(rel) > 1.5)
+        skip = off_level.copy()
         if dilation_px > 0:
             change = ndimage.morphological_gradient(k, size=3) > 0
             skip |= ndimage.binary_dilation(change, iterations=dilation_px)
-        shift = np.where(skip, 0.0, k * step)
-        out = flatten_lines(plane_fit(h - shift, skip, 2), order=order, mask=skip) + shift
-        # pixels left out of the fits keep their levelled height: add back nothing for them
-    return out
+        k = np.where(skip, 0.0, k)
+        step = _surface_and_step(h, k, skip)
+        if step < 0.2:  # no layer step left: this start has lost the film
+            return out, 1.0
+        out = flatten_lines(plane_fit(h - step * k, skip, 2), order=order, mask=skip) + step * k
+        misfit = float(off_level.mean())
+    return out, misfit
 
 
 def remove_scars(h: np.ndarray, threshold_nm: float = 0.666, max_width: int = 4,
