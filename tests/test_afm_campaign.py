@@ -46,7 +46,7 @@ def _check_embedding(maps, truths, method):
 
 
 def test_campaign_coverage_and_domain_density():
-    maps, truths = _campaign(10, pixels=384)
+    maps, truths = _campaign(12)
     _check_features(maps, truths)
 
 

@@ -29,7 +29,7 @@ DEFAULTS = {
                  "smooth_sigma_px": 2.0, "blob_threshold_nm": 0.1, "monolayer_nm": 0.65},
     "embed": {"backbone": "efficientnet-lite0", "weights": "default", "batch_size": 32,
               "device": "auto", "clip_nm": 1.5, "size": 224, "cache": True,
-              "n_neighbors": None, "seed": 0, "n_boot": 1000},
+              "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0, "n_boot": 1000},
 }
 INPUTS = typer.Argument(..., help="AFM files, folders, or a manifest (folder or manifest.csv).")
 OUT = typer.Option(Path("afm-out"), "--out", "-o", help="Output folder.")
@@ -177,8 +177,8 @@ def embed_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
     features = _features(levelled, names, cfg)
     vectors = embed(levelled, e["backbone"], e["batch_size"], e["device"],
                     out / "cache" if e["cache"] else None, e["weights"], e["size"], e["clip_nm"])
-    coords = {"umap": reduce(vectors, "umap", 2, e["n_neighbors"], e["seed"]),
-              "pca": reduce(vectors, "pca", 2, seed=e["seed"])}
+    methods = [e["methods"]] if isinstance(e["methods"], str) else list(e["methods"])
+    coords = {m: reduce(vectors, m, 2, e["n_neighbors"], e["seed"]) for m in methods}
     embedding = pd.DataFrame({"image": names})
     tables = []
     for method, xy in coords.items():
