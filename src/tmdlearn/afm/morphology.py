@@ -28,7 +28,7 @@ MONOLAYER_NM = 0.65
 
 def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "step",
               opening_px: int = 1, window_nm: float = 1.5, particle_nm: float | None = 2.0,
-              monolayer_nm: float = MONOLAYER_NM) -> np.ndarray:
+              monolayer_nm: float = MONOLAYER_NM, substrate_nm: float | None = None) -> np.ndarray:
     """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold, then a binary
     opening with a disk of radius ``opening_px`` to drop isolated pixels.
 
@@ -36,15 +36,17 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
     substrate peak of the height histogram (:func:`~tmdlearn.afm.level.substrate_level`), which
     stays right when the film covers most of the image or carries second layers; "otsu" (the
     studies) is Otsu's threshold of the heights clipped to median ± ``window_nm``; a number is a
-    height in nm.
+    height in nm. ``substrate_nm`` skips the histogram search when the substrate height is known.
 
     Pixels more than ``particle_nm`` above the substrate (and a 3-pixel margin) are particles,
     not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel
     variant (each pixel thresholded on its own).
     """
     smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    if substrate_nm is None and (threshold == "step" or particle_nm is not None):
+        substrate_nm = substrate_level(smooth)
     if threshold == "step":
-        level = substrate_level(smooth) + 0.5 * monolayer_nm
+        level = substrate_nm + 0.5 * monolayer_nm
     elif threshold == "otsu":
         level = otsu_in_window(smooth, window_nm)
     elif isinstance(threshold, str):
@@ -55,7 +57,7 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
     if particle_nm is not None and (~mask).any():
         # Particles (residue, oxide clusters) stand > particle_nm above the substrate: drop them
         # with a 3-pixel margin for their flanks.
-        tall = smooth - substrate_level(smooth) > particle_nm
+        tall = smooth - substrate_nm > particle_nm
         mask &= ~ndimage.binary_dilation(tall, iterations=3)
     if opening_px > 0:
         mask = ndimage.binary_opening(mask, structure=disk(opening_px))
@@ -71,18 +73,21 @@ def grain_boundaries(h: np.ndarray, depth_nm: float = 0.1, sigma_px: float = 0.7
 
 
 def count_domains(mask: np.ndarray, min_area_px: int = 4, method: str = "split",
-                  split_px: float = 3.0) -> int:
+                  split_px: float = 3.0, downsample: int = 2) -> int:
     """Number of domains in ``mask``.
 
     ``method="components"`` (the studies): connected components (8-connectivity) with at least
     ``min_area_px`` pixels; coalesced domains count once. ``method="split"`` (default): regional
     maxima of the distance transform of ``mask`` with a dynamic of at least ``split_px`` pixels
     (h-maxima), i.e. one per domain core, so coalesced domains joined by a neck are split as a
-    watershed would split them.
+    watershed would split them; computed on the mask subsampled by ``downsample`` for speed
+    (``split_px`` stays in full-resolution pixels).
     """
     if method == "split":
-        distance = ndimage.distance_transform_edt(mask)
-        cores = h_maxima(distance, split_px) if distance.max() > split_px else distance > 0
+        step = max(int(downsample), 1)
+        distance = ndimage.distance_transform_edt(mask[::step, ::step])
+        dynamic = split_px / step
+        cores = h_maxima(distance, dynamic) if distance.max() > dynamic else distance > 0
         labels, n = ndimage.label(cores, structure=np.ones((3, 3)))
         return int(n)
     if method != "components":
@@ -150,14 +155,14 @@ def glcm_features(h: np.ndarray, distances: Sequence[int] = (1,),
             for prop in ("dissimilarity", "contrast", "homogeneity")}
 
 
-def bilayer_fraction(h: np.ndarray, mask: np.ndarray,
-                     monolayer_nm: float = MONOLAYER_NM) -> float:
+def bilayer_fraction(h: np.ndarray, mask: np.ndarray, monolayer_nm: float = MONOLAYER_NM,
+                     substrate_nm: float | None = None) -> float:
     """Fraction of the film pixels (``mask``) whose height above the substrate
     (:func:`~tmdlearn.afm.level.substrate_level`) falls in the second-layer window
     [1.5, 2.5] x ``monolayer_nm``."""
     if not mask.any():
         return 0.0
-    substrate = substrate_level(h)
+    substrate = substrate_level(h) if substrate_nm is None else substrate_nm
     above = h[mask] - substrate
     second = (above > 1.5 * monolayer_nm) & (above < 2.5 * monolayer_nm)
     return float(second.mean())
@@ -191,7 +196,9 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
     if not np.isfinite(h).all():
         h = np.where(np.isfinite(h), h, np.nanmedian(h))
     area_um2 = h.size * (pixel_size_nm / 1000.0) ** 2
-    mask = film_mask(h, sigma_px, threshold, opening_px, monolayer_nm=monolayer_nm)
+    substrate = substrate_level(ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h)
+    mask = film_mask(h, sigma_px, threshold, opening_px, monolayer_nm=monolayer_nm,
+                     substrate_nm=substrate)
     domains = mask if boundary_depth_nm is None else mask & ~grain_boundaries(h, boundary_depth_nm)
     n_domains = count_domains(domains, min_domain_px, domain_method)
     n_edges, edge_px = step_edges(h, edge_sigma_px)
@@ -208,7 +215,7 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
     row.update(roughness(h, smooth_sigma_px))
     row["dog_blob_count"] = dog_blob_count(h, threshold_nm=blob_threshold_nm)
     row.update(glcm_features(h, glcm_distances, glcm_angles))
-    row["bilayer_fraction"] = bilayer_fraction(h, mask, monolayer_nm)
+    row["bilayer_fraction"] = bilayer_fraction(h, mask, monolayer_nm, substrate)
     return row
 
 
