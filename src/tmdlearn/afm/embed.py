@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -176,8 +177,6 @@ def reduce(features: np.ndarray, method: str = "umap", n_components: int = 2,
         return pca.transform(x) * signs
     if method != "umap":
         raise InputError(f"reduction method must be 'umap' or 'pca', got {method!r}")
-    import warnings
-
     import umap
 
     k = max(2, x.shape[0] // 2) if n_neighbors is None else int(n_neighbors)
