@@ -50,14 +50,17 @@ def test_campaign_coverage_and_domain_density():
     _check_features(maps, truths)
 
 
+@pytest.fixture(scope="module")
+def campaign40():
+    return _campaign(40)
+
+
 @pytest.mark.slow
-def test_campaign_coverage_and_domain_density_large():
-    maps, truths = _campaign(40)
-    _check_features(maps, truths)
+def test_campaign_coverage_and_domain_density_large(campaign40):
+    _check_features(*campaign40)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["pca", "umap"])
-def test_campaign_embedding_axes_follow_the_film_state(method):
-    maps, truths = _campaign(40)
-    _check_embedding(maps, truths, method)
+def test_campaign_embedding_axes_follow_the_film_state(campaign40, method):
+    _check_embedding(*campaign40, method)
