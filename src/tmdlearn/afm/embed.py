@@ -1,4 +1,5 @@
-"""Deep embeddings of AFM height maps: image preparation, backbone features and a feature cache.
+"""Deep embeddings of AFM height maps: image preparation, backbone features with a cache,
+UMAP/PCA reduction and the correlation of embedding axes with physical features.
 
 The pipeline follows the MoS2 cross-modal study: heights clipped to a ±1.5 nm window, scaled to
 [0, 1], grey copied to three channels, ImageNet normalisation, resized to 224 x 224, then the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -98,7 +100,7 @@ def _cache_folder(cache_dir: Path, net: Backbone) -> Path:
 def _features(net: Backbone, images: list[np.ndarray], batch_size: int, size: int,
               clip_nm: float) -> np.ndarray:
     device = next(net.parameters()).device
-    net = net.to(memory_format=torch.channels_last)
+    net = net.for_inference()
     starts = range(0, len(images), batch_size)
     out = []
     for start in track(starts, f"embedding ({net.name})", total=len(starts)):
@@ -152,3 +154,96 @@ def embed(images: Images, backbone: str | Backbone = DEFAULT_BACKBONE, batch_siz
             with atomic_path(folder / f"{keys[i]}.npy") as tmp:
                 np.save(tmp, row)
     return out
+
+
+def reduce(features: np.ndarray, method: str = "umap", n_components: int = 2,
+           n_neighbors: int | None = None, seed: int = 0) -> np.ndarray:
+    """Low-dimensional coordinates (N, n_components) of backbone features (N, D).
+
+    ``method="umap"``: umap-learn with the cosine metric, ``n_neighbors`` = half the sample count
+    by default (the MoS2 study; at least 2), ``random_state=seed``. ``method="pca"``:
+    scikit-learn PCA of the centred features (deterministic up to the sign of each axis, fixed
+    here so that the largest-magnitude loading is positive).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 3:
+        raise InputError(f"need at least 3 feature vectors (N, D), got shape {x.shape}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=n_components, random_state=seed).fit(x)
+        signs = np.sign(pca.components_[np.arange(n_components),
+                                        np.abs(pca.components_).argmax(axis=1)])
+        return pca.transform(x) * signs
+    if method != "umap":
+        raise InputError(f"reduction method must be 'umap' or 'pca', got {method!r}")
+    import umap
+
+    k = max(2, x.shape[0] // 2) if n_neighbors is None else int(n_neighbors)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns that random_state disables parallelism
+        reducer = umap.UMAP(n_components=n_components, n_neighbors=min(k, x.shape[0] - 1),
+                            metric="cosine", random_state=seed)
+        return reducer.fit_transform(x)
+
+
+def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of matching rows of a and b (B, N)."""
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(axis=1) / denom
+
+
+def axis_correlations(embedding: np.ndarray, features, axis_names: Sequence[str] | None = None,
+                      n_boot: int = 1000, ci: float = 0.95, seed: int = 0):
+    """Pearson and Spearman correlation of every embedding axis with every physical feature.
+
+    Returns a long table (pandas DataFrame), one row per (axis, feature): ``pearson_r``,
+    ``pearson_p``, ``spearman_rho``, ``spearman_p`` (scipy.stats, two-sided) and percentile
+    bootstrap confidence intervals at level ``ci`` from ``n_boot`` resamples of the images
+    (``*_ci_low``, ``*_ci_high``; resamples with a constant column are left out). Constant
+    features give NaN.
+    """
+    import pandas as pd
+    from scipy import stats
+
+    emb = np.asarray(embedding, dtype=float)
+    table = pd.DataFrame(features).reset_index(drop=True)
+    if emb.ndim != 2 or emb.shape[0] != len(table):
+        raise InputError(f"embedding has {emb.shape[0]} rows but features {len(table)}")
+    names = list(axis_names) if axis_names is not None else [
+        f"axis_{i + 1}" for i in range(emb.shape[1])]
+    rng = np.random.default_rng(seed)
+    n = emb.shape[0]
+    boots = rng.integers(0, n, size=(n_boot, n))
+    alpha = (1.0 - ci) / 2.0
+    rows = []
+    numeric = table.select_dtypes("number")
+    for j, axis in enumerate(names):
+        x = emb[:, j]
+        xb = x[boots]
+        xr = stats.rankdata(xb, axis=1)
+        for column in numeric.columns:
+            y = numeric[column].to_numpy(dtype=float)
+            row = {"axis": axis, "feature": column, "n": n}
+            if np.ptp(y) == 0 or np.ptp(x) == 0:
+                row.update(dict.fromkeys(
+                    ["pearson_r", "pearson_p", "pearson_ci_low", "pearson_ci_high",
+                     "spearman_rho", "spearman_p", "spearman_ci_low", "spearman_ci_high"], np.nan))
+                rows.append(row)
+                continue
+            pr = stats.pearsonr(x, y)
+            sr = stats.spearmanr(x, y)
+            yb = y[boots]
+            rb = _pearson_rows(xb, yb)
+            sb = _pearson_rows(xr, stats.rankdata(yb, axis=1))
+            row.update(pearson_r=float(pr.statistic), pearson_p=float(pr.pvalue),
+                       pearson_ci_low=float(np.nanquantile(rb, alpha)),
+                       pearson_ci_high=float(np.nanquantile(rb, 1 - alpha)),
+                       spearman_rho=float(sr.statistic), spearman_p=float(sr.pvalue),
+                       spearman_ci_low=float(np.nanquantile(sb, alpha)),
+                       spearman_ci_high=float(np.nanquantile(sb, 1 - alpha)))
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,302 @@
+"""Levelling of AFM height maps (heights in nm, fast scan along rows): plane fit, per-line
+polynomial flattening (NanoScope "flatten", orders 0-2), the two-pass variant that masks raised
+features before refitting (as TopoStats does), row alignment, scar removal, zeroing, clipping to a
+height window and resizing for CNN input.
+
+All functions take and return 2-D float arrays; masks are boolean arrays of the same shape whose
+True pixels are *excluded* from the fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.signal import find_peaks
+from skimage.filters import threshold_otsu
+from skimage.transform import resize
+
+from tmdlearn.data import HeightMap
+from tmdlearn.errors import InputError
+
+
+def _image(h) -> np.ndarray:
+    h = np.asarray(h, dtype=float)
+    if h.ndim != 2:
+        raise InputError(f"a height map must be 2-D, got shape {h.shape}")
+    return h
+
+
+def plane_fit(h: np.ndarray, mask: np.ndarray | None = None, order: int = 1) -> np.ndarray:
+    """Subtract the least-squares polynomial surface of total ``order`` in x and y (1: the plane
+    z = a + b x + c y; 2 adds x², xy, y² for scanner bow) fitted to the pixels outside ``mask``."""
+    h = _image(h)
+    ny, nx = h.shape
+    y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
+    use = np.isfinite(h) if mask is None else np.isfinite(h) & ~mask
+    terms = [x**i * y**j for i in range(order + 1) for j in range(order + 1 - i)]
+    if use.sum() < 2 * len(terms):
+        use = np.isfinite(h)
+    design = np.column_stack([t[use] for t in terms])
+    coef, *_ = np.linalg.lstsq(design, h[use], rcond=None)
+    return h - sum(c * t for c, t in zip(coef, terms, strict=True))
+
+
+def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
+                  min_points: int = 8) -> np.ndarray:
+    """Subtract from every scan line (row) its own least-squares polynomial of ``order`` 0-2.
+
+    Pixels in ``mask`` are left out of the fits. A line with fewer than ``max(min_points,
+    order + 1)`` usable pixels gets the polynomial interpolated from its nearest fitted lines.
+    """
+    h = _image(h)
+    if order not in (0, 1, 2):
+        raise InputError(f"line flattening order must be 0, 1 or 2, got {order}")
+    ny, nx = h.shape
+    x = np.linspace(-1.0, 1.0, nx)
+    basis = np.vander(x, order + 1, increasing=True)  # (nx, k)
+    weight = np.isfinite(h).astype(float)
+    if mask is not None:
+        weight[mask] = 0.0
+    values = np.nan_to_num(h)
+    gram = np.einsum("rx,xi,xj->rij", weight, basis, basis)
+    rhs = np.einsum("rx,xi->ri", weight * values, basis)
+    good = weight.sum(axis=1) >= max(min_points, order + 1)
+    coef = np.zeros((ny, order + 1))
+    if good.any():
+        lhs = gram[good] + 1e-9 * np.eye(order + 1)
+        coef[good] = np.linalg.solve(lhs, rhs[good][..., None])[..., 0]
+        if not good.all():
+            rows = np.arange(ny)
+            for k in range(order + 1):
+                coef[~good, k] = np.interp(rows[~good], rows[good], coef[good, k])
+    return h - coef @ basis.T
+
+
+def align_rows(h: np.ndarray, method: str = "median", quantile: float = 0.5,
+               mask: np.ndarray | None = None) -> np.ndarray:
+    """Remove line offsets (scanner jumps between lines).
+
+    ``method="median"``: subtract from each row its ``quantile`` (median by default, TopoStats'
+    ``row_alignment_quantile``) over the pixels outside ``mask``; the result depends on how much
+    of each row is covered by raised features. ``method="difference"``: shift each row by the
+    median of its difference to the previous row (Gwyddion's "median of differences"), which is
+    insensitive to features and keeps the true profile across rows (tilt, bow).
+    """
+    h = _image(h)
+    if method == "difference":
+        steps = np.nanmedian(np.diff(h, axis=0), axis=1)
+        offsets = np.concatenate([[0.0], np.cumsum(np.nan_to_num(steps))])
+        return h - offsets[:, None]
+    if method != "median":
+        raise InputError(f"row alignment method must be 'median' or 'difference', got {method!r}")
+    values = np.where(mask, np.nan, h) if mask is not None else h
+    offsets = np.nanquantile(values, quantile, axis=1)
+    fallback = np.nanquantile(h, quantile, axis=1)
+    offsets = np.where(np.isfinite(offsets), offsets, fallback)
+    return h - offsets[:, None]
+
+
+def otsu_in_window(values: np.ndarray, window_nm: float = 1.5) -> float:
+    """Otsu threshold of heights clipped to median ± ``window_nm`` nm, so that tall particles do
+    not pull the threshold away from the substrate/film step."""
+    values = values[np.isfinite(values)]
+    centre = np.median(values)
+    return float(threshold_otsu(np.clip(values, centre - window_nm, centre + window_nm)))
+
+
+def substrate_level(h: np.ndarray, min_fraction: float = 0.05, bin_nm: float = 0.01,
+                    window_nm: float = 3.0) -> float:
+    """Height (nm) of the substrate: the lowest peak of the height histogram (within median ±
+    ``window_nm``, ``bin_nm`` bins, smoothed over 3 bins) holding at least ``min_fraction`` of the
+    pixels within ±0.1 nm of it; the median when no peak qualifies."""
+    values = np.asarray(h, dtype=float)
+    values = values[np.isfinite(values)]
+    centre = np.median(values)
+    edges = np.arange(centre - window_nm, centre + window_nm + bin_nm, bin_nm)
+    counts, _ = np.histogram(values, edges)
+    smooth = ndimage.gaussian_filter1d(counts.astype(float), 3.0)
+    peaks, _ = find_peaks(smooth, prominence=0.02 * smooth.max())
+    half = int(round(0.1 / bin_nm))
+    for peak in peaks:  # ascending heights
+        if counts[max(peak - half, 0):peak + half + 1].sum() >= min_fraction * values.size:
+            return float(0.5 * (edges[peak] + edges[peak + 1]))
+    return float(centre)
+
+
+def feature_mask(h: np.ndarray, threshold: str | float = "otsu",
+                 dilation_px: int = 2) -> np.ndarray:
+    """Raised features of a first-pass levelled image: pixels above the Otsu threshold
+    (``threshold="otsu"``, :func:`otsu_in_window`) or above ``median + threshold * std`` (a
+    number: TopoStats uses 1.0), grown by ``dilation_px`` pixels so feature edges stay out of the
+    refit."""
+    h = _image(h)
+    finite = h[np.isfinite(h)]
+    if isinstance(threshold, str):
+        if threshold != "otsu":
+            raise InputError(f"threshold must be 'otsu' or a number, got {threshold!r}")
+        level = otsu_in_window(finite)
+    else:
+        level = np.median(finite) + float(threshold) * finite.std()
+    mask = np.nan_to_num(h, nan=-np.inf) > level
+    if dilation_px > 0:
+        mask = ndimage.binary_dilation(mask, iterations=dilation_px)
+    return mask
+
+
+def _robust_first_pass(h: np.ndarray) -> np.ndarray:
+    """Rows aligned by the median of differences (removes anything that depends on y only:
+    line offsets, y tilt and bow), then the x curvature and slope from the medians of the
+    second and first differences along the rows, which steps and features barely move."""
+    out = align_rows(h, "difference")
+    x = np.arange(out.shape[1], dtype=float)
+    curvature = np.nanmedian(np.diff(out, n=2, axis=1)) / 2.0
+    out = out - curvature * x**2
+    slope = np.nanmedian(np.diff(out, axis=1))
+    out = out - slope * x
+    return out - np.nanmedian(out)
+
+
+def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "otsu",
+                     dilation_px: int = 2, passes: int = 3) -> np.ndarray:
+    """Two-pass levelling for layered films.
+
+    A first pass (rows aligned by the median of differences, then either the x slope and
+    curvature from medians of differences or a quadratic surface; the start that ends with fewer
+    off-level pixels wins), then raised features are masked (:func:`feature_mask`) and a
+    quadratic surface plus per-line polynomials of ``order`` are refitted.
+
+    Unlike a plain masked refit (TopoStats), pixels one layer above or below the main level are
+    kept in the refit with the layer step (fitted jointly with the surface) subtracted, so lines
+    that are almost fully covered, or hold only a few holes, still constrain the fit; pixels
+    within ``dilation_px`` of a level change and pixels between levels or further away
+    (particles, second layers) stay out. ``passes`` refits refine the level assignment.
+    """
+    h = _image(h)
+    best, best_misfit = None, np.inf
+    for start in (_robust_first_pass(h), plane_fit(align_rows(h, "difference"), order=2)):
+        out, misfit = _refine(h, start, order, threshold, dilation_px, passes)
+        if misfit < best_misfit:
+            best, best_misfit = out, misfit
+    return best
+
+
+def _surface_and_step(h: np.ndarray, levels: np.ndarray, skip: np.ndarray) -> float:
+    """Layer step (nm) fitted jointly with a quadratic surface to the pixels outside ``skip``,
+    whose layer index relative to the main level is ``levels`` (-1, 0 or 1)."""
+    ny, nx = h.shape
+    y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
+    use = ~skip & np.isfinite(h)
+    terms = [x**i * y**j for i in range(3) for j in range(3 - i)] + [levels]
+    design = np.column_stack([t[use] for t in terms])
+    coef, *_ = np.linalg.lstsq(design, h[use], rcond=None)
+    return float(coef[-1])
+
+
+def _refine(h, out, order, threshold, dilation_px, passes) -> tuple[np.ndarray, float]:
+    """Refits of :func:`flatten_two_pass` from a first-pass image; returns the levelled image
+    and its misfit (fraction of pixels more than 0.35 layer steps from every level)."""
+    misfit = 1.0
+    for _ in range(passes):
+        raised = feature_mask(out, threshold, dilation_px=0)
+        if raised.all() or not raised.any():
+            break
+        base, top = np.median(out[~raised]), np.median(out[raised])
+        step = top - base
+        rel = (out - base) / step if step > 0.2 else np.zeros_like(out)
+        k = np.clip(np.round(np.nan_to_num(rel)), -1, 1)
+        off_level = ~np.isfinite(out) | (np.abs(rel - k) > 0.35) | (np.abs(rel) > 1.5)
+        skip = off_level.copy()
+        if dilation_px > 0:
+            change = ndimage.morphological_gradient(k, size=3) > 0
+            skip |= ndimage.binary_dilation(change, iterations=dilation_px)
+        k = np.where(skip, 0.0, k)
+        step = _surface_and_step(h, k, skip)
+        if step < 0.2:  # no layer step left: this start has lost the film
+            return out, 1.0
+        out = flatten_lines(plane_fit(h - step * k, skip, 2), order=order, mask=skip) + step * k
+        misfit = float(off_level.mean())
+    return out, misfit
+
+
+def remove_scars(h: np.ndarray, threshold_nm: float = 0.666, max_width: int = 4,
+                 min_length: int = 16) -> np.ndarray:
+    """Replace scars (streaks along the fast-scan axis, 1 to ``max_width`` lines thick and at
+    least ``min_length`` pixels long, standing more than ``threshold_nm`` above or below both the
+    line before and the line after) by linear interpolation between those two lines.
+
+    Defaults are TopoStats' (threshold 0.666, max width 4 lines, min length 16 pixels).
+    """
+    h = _image(h).copy()
+    ny = h.shape[0]
+    along_rows = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 0]])
+    for width in range(1, min(max_width, ny - 2) + 1):
+        above, below = h[: ny - width - 1], h[width + 1:]
+        bands = np.stack([h[1 + j: ny - width + j] for j in range(width)])
+        for sign in (1.0, -1.0):
+            scar = np.all(sign * (bands - above) > threshold_nm, axis=0)
+            scar &= np.all(sign * (bands - below) > threshold_nm, axis=0)
+            labels, _ = ndimage.label(scar, structure=along_rows)
+            long_runs = np.flatnonzero(np.bincount(labels.ravel()) >= min_length)
+            tops, cols = np.nonzero(np.isin(labels, long_runs[long_runs > 0]))
+            for j in range(width):
+                t = (j + 1) / (width + 1)
+                h[tops + 1 + j, cols] = above[tops, cols] * (1 - t) + below[tops, cols] * t
+    return h
+
+
+def zero_height(h: np.ndarray, mask: np.ndarray | None = None, stat: str = "median") -> np.ndarray:
+    """Shift heights so that the ``stat`` ("median", "mean" or "min") of the pixels selected by
+    ``mask`` (all pixels when None; e.g. the substrate) is 0 nm."""
+    h = _image(h)
+    ref = h[mask] if mask is not None and mask.any() else h
+    funcs = {"median": np.nanmedian, "mean": np.nanmean, "min": np.nanmin}
+    if stat not in funcs:
+        raise InputError(f"stat must be one of {', '.join(funcs)}, got {stat!r}")
+    return h - funcs[stat](ref)
+
+
+def clip_height(h: np.ndarray, window_nm: float = 1.5) -> np.ndarray:
+    """Clip heights to [-window_nm, window_nm] nm (±1.5 nm in the MoS2 study)."""
+    if not window_nm > 0:
+        raise InputError(f"window_nm must be positive, got {window_nm}")
+    return np.clip(_image(h), -window_nm, window_nm)
+
+
+def resize_image(h: np.ndarray, size: int = 224) -> np.ndarray:
+    """Resize to ``size`` x ``size`` pixels (antialiased, values kept in nm) for CNN input."""
+    return resize(_image(h), (size, size), order=1, anti_aliasing=True, preserve_range=True)
+
+
+def level(h, method: str = "two-pass", order: int = 2, threshold: str | float = "otsu",
+          scars: bool = True, zero: str = "substrate"):
+    """The default levelling pipeline; array in, array out (a :class:`HeightMap` gives one back).
+
+    Parameters
+    ----------
+    method : "two-pass" (default), "lines" (plane + line flattening) or "plane".
+    order : line polynomial order 0-2 (2 removes the scanner bow along the fast axis).
+    threshold : feature mask of the two-pass method ("otsu" or a number of std devs).
+    scars : remove scars after flattening (:func:`remove_scars`, TopoStats defaults).
+    zero : "substrate" (the substrate peak of the histogram, :func:`substrate_level`, is 0 nm),
+        "median",
+        or "none".
+    """
+    if isinstance(h, HeightMap):
+        return h.with_values(level(h.height_nm, method, order, threshold, scars, zero))
+    if method == "two-pass":
+        out = flatten_two_pass(h, order=order, threshold=threshold)
+    elif method == "lines":
+        out = flatten_lines(plane_fit(h), order=order)
+    elif method == "plane":
+        out = plane_fit(h)
+    else:
+        raise InputError(f"method must be 'two-pass', 'lines' or 'plane', got {method!r}")
+    if scars:
+        out = remove_scars(out)
+    if zero == "substrate":
+        out = out - substrate_level(out)
+    elif zero == "median":
+        out = zero_height(out)
+    elif zero != "none":
+        raise InputError(f"zero must be 'substrate', 'median' or 'none', got {zero!r}")
+    return out

@@ -1,0 +1,67 @@
+"""`tmdlearn afm level|features|embed` on real Bruker files and a small synthetic set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmdlearn.cli import main
+from tmdlearn.io import write_height_map
+from tmdlearn.synth.film import film_state, render_afm, sample_growth
+
+BRUKER = ("di-1.di", "di-5.di")
+
+
+def _run(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code
+
+
+def test_level_and_features_on_real_bruker_files(test_data, tmp_path):
+    files = [str(test_data / "afm-bruker" / name) for name in BRUKER]
+    assert _run(["afm", "level", *files, "-o", str(tmp_path)]) in (0, None)
+    rms = pd.read_csv(tmp_path / "rms.csv")
+    assert (rms.levelled_sq_nm < rms.raw_sq_nm).all()
+    assert np.isfinite(rms[["raw_sq_nm", "levelled_sq_nm"]].to_numpy()).all()
+    assert (tmp_path / "previews" / "di-1.png").stat().st_size > 1000
+    assert (tmp_path / "levelled" / "di-5.npz").is_file()
+    assert _run(["afm", "features", *files, "-o", str(tmp_path)]) in (0, None)
+    features = pd.read_csv(tmp_path / "features.csv")
+    assert len(features) == 2
+    assert np.isfinite(features.drop(columns="image").to_numpy(dtype=float)).all()
+    assert (tmp_path / "features.md").read_text().startswith("| image |")
+
+
+def test_bad_inputs_exit_2_with_one_line(test_data, tmp_path, capsys):
+    assert _run(["afm", "features", str(test_data / "afm-bruker" / "di_corrupted.di"),
+                 "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "di_corrupted.di" in err and "\n" not in err
+    assert _run(["afm", "level", str(tmp_path / "missing.spm"), "-o", str(tmp_path)]) == 2
+    assert _run(["afm", "level", str(test_data / "afm-bruker" / "di-5.di"), "-o",
+                 str(tmp_path), "--set", "level.nonsense=1"]) == 2
+    assert not (tmp_path / "rms.csv").exists()
+
+
+def test_embed_on_a_folder_of_synthetic_maps(tmp_path):
+    folder = tmp_path / "maps"
+    for i in range(5):
+        rng = np.random.default_rng(i)
+        hm, _ = render_afm(film_state(sample_growth(rng), "center", rng), 1.0, 128, rng)
+        write_height_map(folder / f"m{i}.npz", hm)
+    out = tmp_path / "out"
+    code = _run(["afm", "embed", str(folder), "-o", str(out), "--set", "embed.n_boot=50",
+                 "--set", "embed.size=64", "--set", "embed.device=cpu",
+                 "--set", "embed.methods=[pca]"])
+    assert code in (0, None)
+    embedding = pd.read_csv(out / "embedding.csv")
+    assert list(embedding.columns) == ["image", "pca_1", "pca_2"]
+    assert len(embedding) == 5
+    corr = pd.read_csv(out / "correlations.csv")
+    assert set(corr.axis) == {"pca_1", "pca_2"}
+    assert set(corr.feature) >= {"coverage", "domain_density_um2", "sq_nm"}
+    for name in ("thumbnails_pca.png", "correlations_pca.png"):
+        assert (out / name).stat().st_size > 1000
+    assert any((out / "cache").rglob("*.npy"))
