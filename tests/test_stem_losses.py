@@ -34,12 +34,12 @@ def test_zero_at_perfect_prediction_in_every_assignment():
 
 def test_permutation_invariant():
     torch.manual_seed(0)
-    t = _targets(3)
+    t = _targets(3).double()
     logits = torch.randn_like(t)
     loss = GombLoss(3)
     ref = loss(logits, t)
     for perm in itertools.permutations(range(3)):
-        assert torch.allclose(loss(logits[:, list(perm)], t), ref, rtol=1e-4)
+        assert torch.allclose(loss(logits[:, list(perm)], t), ref, rtol=1e-9)
 
 
 def test_penalty_when_branches_duplicate_a_layer():
@@ -53,9 +53,6 @@ def test_penalty_when_branches_duplicate_a_layer():
     assert loss(_logits(duplicate), t) / plain(_logits(duplicate), t) > 0.6
     noisy = torch.where(torch.rand_like(t) < 0.05, 1 - t, t)
     assert abs(loss(_logits(noisy), t) / plain(_logits(noisy), t) - 0.5) < 0.01
-    # and worse than predicting one layer right and leaving the other branch empty
-    half = torch.stack([t[:, 0], torch.zeros_like(t[:, 0])], dim=1)
-    assert loss(_logits(duplicate), t) > loss(_logits(half), t)
 
 
 def test_weighted_dice_penalises_false_positives():
