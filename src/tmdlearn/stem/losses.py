@@ -49,7 +49,7 @@ class GombLoss(nn.Module):
 
         D[b, c] = weighted_dice(P_b, T_c, alpha)
         L_pred  = 1 / sum_{pi in perms(B)} 1 / (sum_b D[b, pi(b)] + eps)     (harmonic)
-        L_sim   = sigmoid( sum_{b < c} (D1(P_b, P_c) - D1(T_b, T_c))**2 )
+        L_sim   = sigmoid( sum_{b < c} (D1(P_b, P_c) - D1(T_pi*(b), T_pi*(c)))**2 )
         L       = L_pred * L_sim,   averaged over the batch.
 
     L_pred is small as soon as *one* assignment of branches to layers fits; L_sim grows when the
@@ -57,7 +57,9 @@ class GombLoss(nn.Module):
     branches from predicting the same layer. For B = 2 this is the paper's Eq. 1 with two
     fixes: the weighted Dice is zero at a perfect prediction (the paper's ``2 TP / (alpha sum P
     + sum T)`` is not), and the similarity term uses the symmetric Dice D1 (alpha = 1), since an
-    asymmetric D(P_b, P_c) would make the loss depend on which branch is called b.
+    asymmetric D(P_b, P_c) would make the loss depend on which branch is called b. For B > 2
+    the branch pairs are compared with the layer pairs of the best assignment pi* (the
+    permutation with the smallest summed Dice); for B = 2 every assignment gives the same L_sim.
     """
 
     def __init__(self, layers: int = 2, alpha: float = 2.0, eps: float = 1e-6,
@@ -78,8 +80,10 @@ class GombLoss(nn.Module):
         loss = 1 / (1 / (totals + self.eps)).sum(-1)
         if self.similarity and b > 1:
             i, j = torch.triu_indices(b, b, offset=1, device=logits.device)
+            best = perms[totals.argmin(-1)]  # (n, B): layer of each branch, best assignment
+            rows = torch.arange(n, device=logits.device)[:, None]
             d_pred = weighted_dice(p[:, i], p[:, j], 1.0, self.eps)
-            d_true = weighted_dice(t[:, i], t[:, j], 1.0, self.eps)
+            d_true = weighted_dice(t[rows, best[:, i]], t[rows, best[:, j]], 1.0, self.eps)
             loss = loss * torch.sigmoid(((d_pred - d_true) ** 2).sum(-1))
         return loss.mean()
 
