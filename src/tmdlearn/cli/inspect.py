@@ -4,9 +4,103 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
+
+from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
+from tmdlearn.errors import InputError
+
+
+def describe(path: Path) -> list[str]:
+    """Lines describing ``path``: modality, shape, axes with units, key metadata."""
+    from tmdlearn.io import read
+
+    try:
+        item = read(path)
+    except InputError as err:
+        feature_table = _feature_table(path)
+        if feature_table is None:
+            raise err from None
+        return feature_table
+    if isinstance(item, HeightMap):
+        ny, nx = item.shape
+        height_y, height_x = item.scan_size_nm
+        unit = item.metadata.get("unit", "nm")
+        return [
+            f"{path}: AFM image, channel {item.channel}"
+            + (f" ({item.metadata['instrument_channel']})"
+               if "instrument_channel" in item.metadata else ""),
+            f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_nm:.4g} nm; "
+            f"scan size {height_x / 1000:.4g} x {height_y / 1000:.4g} µm",
+            f"  values {np.nanmin(item.height_nm):.4g} .. {np.nanmax(item.height_nm):.4g} {unit}",
+        ]
+    if isinstance(item, SpectralMap):
+        ny, nx = item.shape
+        return [
+            f"{path}: {_kind(item.unit)} map",
+            f"  shape {ny} x {nx} pixels x {item.axis.size} points; step {item.step_um:.4g} µm; "
+            f"origin ({item.origin_um[0]:.4g}, {item.origin_um[1]:.4g}) µm",
+            _axis_line(item.axis, item.unit, item.excitation_nm, item.metadata),
+        ]
+    if isinstance(item, Spectra):
+        count = "1 spectrum" if len(item) == 1 else f"{len(item)} spectra"
+        return [
+            f"{path}: {_kind(item.unit)} spectra, {count} x {item.n_points} points",
+            _axis_line(item.axis, item.unit, item.excitation_nm, item.metadata),
+        ]
+    if isinstance(item, StemImage):
+        ny, nx = item.shape
+        fov_y, fov_x = item.field_of_view_angstrom
+        return [
+            f"{path}: STEM image",
+            f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_angstrom:.4g} Å; "
+            f"field of view {fov_x / 10:.4g} x {fov_y / 10:.4g} nm",
+        ]
+    raise TypeError(f"unexpected container {type(item).__name__}")
+
+
+def _kind(unit: str) -> str:
+    return "Raman" if unit == "cm-1" else "PL"
+
+
+def _axis_line(axis: np.ndarray, unit: str, excitation_nm: float | None, metadata: dict) -> str:
+    name = {"cm-1": "Raman shift", "eV": "photon energy", "nm": "wavelength"}[unit]
+    line = f"  axis: {name} {axis[0]:.6g} .. {axis[-1]:.6g} {unit}"
+    line += f" (unit from {metadata['unit_source']})" if "unit_source" in metadata else ""
+    if "axis_converted" in metadata:
+        line += f"; converted: {metadata['axis_converted']}"
+    if excitation_nm:
+        line += f"; excitation {excitation_nm:.6g} nm"
+    return line
+
+
+def _feature_table(path: Path) -> list[str] | None:
+    """A one-line description of a .npz that is a feature table, not an instrument file."""
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            shapes = {key: archive[key].shape for key in archive.files}
+    except Exception:  # noqa: BLE001 - not a readable archive: report the reader's error
+        return None
+    arrays = ", ".join(f"{key} {'x'.join(map(str, shape))}" for key, shape in shapes.items())
+    return [f"{path}: feature table (not an instrument file): {arrays}"]
 
 
 def inspect(files: list[Path] = typer.Argument(..., help="Instrument files to describe.")) -> None:
-    """Print modality, shape, axes with units and key metadata of each file."""
-    raise NotImplementedError("filled by the readers work (issue 2)")
+    """Print modality, shape, axes with units and key metadata of each file.
+
+    A file that cannot be read gives one ``error:`` line; the others are still described and
+    the command exits with code 2.
+    """
+    failed = 0
+    for path in files:
+        try:
+            typer.echo("\n".join(describe(path)))
+        except InputError as err:
+            if len(files) == 1:
+                raise
+            typer.echo(f"error: {err}", err=True)
+            failed += 1
+    if failed:
+        raise typer.Exit(2)

@@ -1,0 +1,180 @@
+"""AFM readers: instrument files through SurfaceTopography, plus .tif/.npy/.npz arrays.
+
+Heights are converted to nm from the unit SurfaceTopography reports; the image is returned
+as (ny, nx) rows of the slow scan axis (SurfaceTopography stores (nx, ny)).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from tmdlearn.data.containers import HeightMap
+from tmdlearn.errors import InputError
+from tmdlearn.io.arrays import as_image
+
+#: File extensions handed to SurfaceTopography, with its format name (None: let it detect).
+AFM_FORMATS = {
+    ".spm": "di", ".di": "di", ".gwy": "gwy", ".nid": "ezd", ".ezd": "ezd", ".ibw": "ibw",
+    ".jpk": "jpk", ".mdt": "mdt", ".stp": "wsxm", ".top": "wsxm", ".cur": "wsxm",
+    ".tom": "wsxm", ".sdf": "sdf", ".x3p": "x3p", ".opd": "opd", ".opdx": "opdx",
+    ".datx": "datx", ".sur": "sur", ".plu": "plu", ".plux": "plux", ".mi": "mi",
+    ".al3d": "al3d", ".lext": "lext", ".vk4": "vk", ".vk6": "vk", ".vk7": "vk",
+    ".zon": "zon", ".frt": "frt", ".mnt": "mnt", ".nms": "nms", ".bcr": "bcr",
+}
+NANOSCOPE_NUMBERED = re.compile(r"^\.\d{3}$")  # NanoScope .000, .001, ...
+NANOSCOPE_MAGIC = b"\\*File list"
+GWY_MAGIC = b"GWYP"
+#: Channel names that hold the topography, in order of preference (spaces removed).
+HEIGHT_SYNONYMS = ("height", "zsensor", "heightsensor", "topography", "topo", "z")
+
+
+def afm_format(path: Path, head: bytes = b"") -> str | None | bool:
+    """SurfaceTopography format name for ``path`` (None: autodetect; False: not AFM)."""
+    suffix = path.suffix.lower()
+    if head.startswith(NANOSCOPE_MAGIC) or NANOSCOPE_NUMBERED.match(suffix):
+        return "di"
+    if head.startswith(GWY_MAGIC):
+        return "gwy"
+    return AFM_FORMATS.get(suffix, False)
+
+
+def read_afm_instrument(
+    path: Path, channel: str | int = "height", pixel_size_nm: float | None = None,
+    format: str | None = None,
+) -> HeightMap:
+    """Read one channel of an AFM instrument file with SurfaceTopography.
+
+    ``channel`` is a channel name (case-insensitive; the first match, so "height" is the
+    trace height channel of a NanoScope file) or an index. Heights come back in nm; other
+    channels keep their unit (``metadata["unit"]``).
+    """
+    from SurfaceTopography import open_topography
+
+    try:
+        reader = open_topography(str(path), format=format)
+        names = [c.name for c in reader.channels]
+        index = _channel_index(path, names, channel)
+        info = reader.channels[index]
+        kwargs = {}
+        if info.physical_sizes is None:
+            if pixel_size_nm is None:
+                raise InputError("the file stores no scan size: pass pixel_size_nm=", path)
+            nx, ny = info.nb_grid_pts
+            kwargs = {"physical_sizes": (nx * pixel_size_nm, ny * pixel_size_nm), "unit": "nm"}
+        topography = reader.topography(channel_index=index, **kwargs)
+        values = np.asarray(topography.heights(), dtype=float).T
+        unit = topography.unit
+        sizes = topography.physical_sizes
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
+        raise InputError(f"cannot read as an AFM file: {_first_line(err)}", path) from err
+    lateral_nm = _to_nm(unit, path)
+    ny, nx = values.shape
+    pixel_x_nm, pixel_y_nm = sizes[0] * lateral_nm / nx, sizes[1] * lateral_nm / ny
+    if pixel_size_nm is not None:
+        pixel_x_nm = pixel_y_nm = float(pixel_size_nm)
+    is_height = any(w in names[index].lower().replace(" ", "") for w in HEIGHT_SYNONYMS)
+    metadata = {
+        "unit": "nm" if is_height else str(unit), "channels": names,
+        "format": format or "auto", "pixel_size_y_nm": float(pixel_y_nm),
+        "instrument_channel": names[index],
+    }
+    if not np.all(np.isfinite(values)):
+        metadata["undefined_pixels"] = int(np.sum(~np.isfinite(values)))
+    instrument = reader.channels[index].info.get("instrument")
+    if instrument:
+        metadata["instrument"] = {k: str(v) for k, v in instrument.items()}
+    return HeightMap(
+        values * lateral_nm if is_height else values, pixel_x_nm,
+        channel="height" if is_height else names[index].lower(),
+        source=path, metadata=metadata,
+    )
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def _to_nm(unit, path: Path) -> float:
+    from SurfaceTopography.Support.UnitConversion import length_units
+
+    if isinstance(unit, tuple):
+        unit = unit[0]
+    if unit not in length_units:
+        raise InputError(f"unknown length unit {unit!r} in the file", path)
+    return length_units[unit] / length_units["nm"]
+
+
+def _channel_index(path: Path, names: list[str], channel: str | int) -> int:
+    if isinstance(channel, int) or str(channel).isdigit():
+        index = int(channel)
+        if not 0 <= index < len(names):
+            raise InputError(f"channel {index} out of range: the file has {names}", path)
+        return index
+    wanted = str(channel).lower()
+    synonyms = HEIGHT_SYNONYMS if wanted == "height" else (wanted,)
+    lowered = [name.lower().replace(" ", "") for name in names]
+    for word in synonyms:
+        for i, name in enumerate(lowered):
+            if name == word:
+                return i
+    for word in synonyms:
+        for i, name in enumerate(lowered):
+            if word in name:
+                return i
+    raise InputError(f"no channel {channel!r}: the file has {names}", path)
+
+
+def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float | None,
+                          channel: str = "height") -> HeightMap:
+    """A HeightMap from a plain array file; the pixel size must come from the caller."""
+    if pixel_size_nm is None:
+        raise InputError(
+            "the file stores no pixel size: pass pixel_size_nm= (AFM) or "
+            "pixel_size_angstrom= (STEM)", path,
+        )
+    values = as_image(path, values)
+    if not float(pixel_size_nm) > 0:
+        raise InputError(f"pixel_size_nm must be positive, got {pixel_size_nm}", path)
+    return HeightMap(values, float(pixel_size_nm), channel=channel, source=path,
+                     metadata={"unit": "nm"})
+
+
+def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = None
+                        ) -> HeightMap:
+    """A HeightMap from tmdlearn's .npz (keys height_nm, pixel_size_nm, channel, metadata)."""
+    stored = npz_scalar(path, arrays, "pixel_size_nm")
+    channel = str(arrays["channel"]) if "channel" in arrays else "height"
+    hm = height_map_from_array(path, arrays["height_nm"], pixel_size_nm or stored, channel)
+    hm.metadata.update(npz_metadata(path, arrays))
+    return hm
+
+
+def npz_scalar(path: Path, arrays: dict, key: str) -> float | None:
+    """The number stored under ``key`` in an .npz (None when absent)."""
+    if key not in arrays:
+        return None
+    value = np.asarray(arrays[key])
+    if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+        raise InputError(f"{key} must be one number, got {value.dtype} {value.shape}", path)
+    return float(value.reshape(()))
+
+
+def npz_metadata(path: Path, arrays: dict) -> dict:
+    """The JSON metadata dictionary stored in an .npz (empty when absent)."""
+    if "metadata" not in arrays:
+        return {}
+    try:
+        metadata = json.loads(str(arrays["metadata"]))
+    except ValueError as err:
+        raise InputError(f"metadata is not valid JSON: {err}", path) from err
+    if not isinstance(metadata, dict):
+        raise InputError("metadata must be a JSON object", path)
+    return metadata

@@ -1,0 +1,150 @@
+"""``read(path, **options)``: one entry point for every supported file, by content and extension.
+
+Options (all optional):
+
+* ``modality``: "afm", "stem" or "spectra" when a file could be either (a bare .tif/.npy);
+* ``channel``: AFM channel name or index (default "height");
+* ``pixel_size_nm`` (AFM) / ``pixel_size_angstrom`` (STEM): needed for files without one,
+  and overriding the file's value otherwise;
+* ``unit`` ("cm-1", "eV", "nm") and ``excitation_nm`` for spectra.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
+from tmdlearn.errors import InputError
+from tmdlearn.io import afm, spectra, stem
+from tmdlearn.io.arrays import as_image
+
+Container = HeightMap | Spectra | SpectralMap | StemImage
+_OPTIONS = {"modality", "channel", "pixel_size_nm", "pixel_size_angstrom", "unit",
+            "excitation_nm"}
+_TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
+def read(path: str | Path, **options) -> Container:
+    """Read an instrument or array file into a typed container with physical units.
+
+    Returns a :class:`HeightMap` (AFM), :class:`Spectra` or :class:`SpectralMap` (Raman/PL),
+    or a :class:`StemImage`. Raises :class:`InputError` naming the file and the problem for
+    anything unreadable (missing, empty, truncated, unknown format, NaNs, bad axis).
+    """
+    path = Path(path)
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise InputError(f"unknown read option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+    if not path.is_file():
+        raise InputError("no such file" if not path.exists() else "not a file", path)
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if not head:
+        raise InputError("the file is empty", path)
+    modality = _modality(path, options)
+    suffix = path.suffix.lower()
+    if suffix == ".npz" or head.startswith(b"PK\x03\x04") and suffix not in afm.AFM_FORMATS:
+        return _read_npz(path, options, modality)
+    if suffix == ".npy" or head.startswith(b"\x93NUMPY"):
+        return _read_array(path, _load_npy(path), options, modality)
+    if suffix in (".tif", ".tiff") or head.startswith(_TIFF_MAGIC):
+        return _read_tiff(path, options, modality)
+    if suffix in stem.GPL_FORMATS:
+        return stem.read_stem_gpl(path, options.get("pixel_size_angstrom"))
+    if suffix == ".wdf" or head.startswith(b"WDF1"):
+        return spectra.read_wdf(path, options.get("unit"), options.get("excitation_nm"))
+    fmt = afm.afm_format(path, head)
+    if fmt is not False and modality != "spectra":
+        return afm.read_afm_instrument(path, options.get("channel", "height"),
+                                       options.get("pixel_size_nm"), fmt)
+    if suffix in spectra.TEXT_SUFFIXES or modality == "spectra":
+        return spectra.read_text_spectra(path, options.get("unit"),
+                                         options.get("excitation_nm"))
+    raise InputError(f"unknown file format (extension {suffix or 'none'!r})", path)
+
+
+def _modality(path: Path, options: dict) -> str | None:
+    modality = options.get("modality")
+    if modality is None:
+        if options.get("pixel_size_nm") is not None:
+            return "afm"
+        if options.get("pixel_size_angstrom") is not None:
+            return "stem"
+        return None
+    modality = str(modality).lower()
+    aliases = {"afm": "afm", "stem": "stem", "haadf": "stem", "spectra": "spectra",
+               "raman": "spectra", "pl": "spectra", "raman_map": "spectra",
+               "pl_map": "spectra"}
+    if modality not in aliases:
+        raise InputError(f"unknown modality {modality!r}: use afm, stem or spectra", path)
+    return aliases[modality]
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
+        raise InputError(f"cannot read as a NumPy array: {err}", path) from err
+
+
+def _read_array(path: Path, values: np.ndarray, options: dict, modality: str | None):
+    values = as_image(path, values)
+    if modality == "stem":
+        return stem.stem_from_array(path, values, options.get("pixel_size_angstrom"))
+    if modality == "afm":
+        return afm.height_map_from_array(path, values, options.get("pixel_size_nm"),
+                                         options.get("channel", "height"))
+    raise InputError(
+        "the file stores no pixel size: pass pixel_size_nm= (AFM) or "
+        "pixel_size_angstrom= (STEM)", path,
+    )
+
+
+def _read_npz(path: Path, options: dict, modality: str | None):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
+        raise InputError(f"cannot read as a NumPy archive: {err}", path) from err
+    if "height_nm" in arrays and modality in (None, "afm"):
+        return afm.height_map_from_npz(path, arrays, options.get("pixel_size_nm"))
+    if "intensity" in arrays and modality in (None, "stem"):
+        return stem.stem_from_npz(path, arrays, options.get("pixel_size_angstrom"))
+    if len(arrays) == 1 and modality in ("afm", "stem"):
+        return _read_array(path, next(iter(arrays.values())), options, modality)
+    described = ", ".join(sorted(arrays)[:6])
+    raise InputError(
+        f"not an instrument file: a NumPy archive with arrays {described} "
+        "(tmdlearn reads .npz with height_nm or intensity + pixel size)", path,
+    )
+
+
+def _read_tiff(path: Path, options: dict, modality: str | None):
+    import tifffile
+
+    quiet = logging.getLogger("tifffile")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # damaged tags end in InputError, not in log lines
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pixel_angstrom = stem.tiff_pixel_size_angstrom(tif)
+            is_park = any(tag.code == 50432 for tag in tif.pages[0].tags)  # Park PSIA magic
+            values = tif.pages[0].asarray()
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
+        raise InputError(f"cannot read as a TIFF image: {err}", path) from err
+    finally:
+        quiet.setLevel(level)
+    if is_park and modality in (None, "afm"):
+        return afm.read_afm_instrument(path, options.get("channel", "height"),
+                                       options.get("pixel_size_nm"), "ps")
+    if modality == "afm":
+        return afm.height_map_from_array(path, values, options.get("pixel_size_nm"),
+                                         options.get("channel", "height"))
+    if modality == "stem" or pixel_angstrom is not None:
+        return stem.stem_from_array(
+            path, values, options.get("pixel_size_angstrom") or pixel_angstrom
+        )
+    return _read_array(path, values, options, modality)

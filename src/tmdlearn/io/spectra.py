@@ -1,0 +1,340 @@
+"""Spectra readers: column text/CSV, Horiba LabSpec 6 text exports, Renishaw .wdf.
+
+Unit of the spectral axis, in order of precedence:
+
+1. the ``unit=`` option ("cm-1", "eV", "nm");
+2. words in the header: a LabSpec ``#Range (cm-¹)=`` key, or column names with cm-1, cm^-1,
+   1/cm, "Raman shift", wavenumber (cm-1); eV, energy (eV); nm, wavelength (nm);
+3. the value range: an axis lying wholly below 0.6 is a Raman shift given in eV (converted
+   to cm-1, x ``EV_IN_CM1``), 0.6–6 is photon energy in eV, anything larger is a Raman
+   shift in cm-1 unless it lies beyond a known laser line (then wavelength in nm).
+
+The conversion made and where the unit came from are recorded in ``metadata``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from tmdlearn.data.containers import EV_IN_CM1, SPECTRAL_UNITS, Spectra, SpectralMap
+from tmdlearn.errors import InputError
+
+#: Highest axis value (eV) read as a Raman shift in eV rather than a photon energy.
+RAMAN_SHIFT_EV_MAX = 0.6
+#: Highest axis value read as a photon energy in eV.
+PHOTON_EV_MAX = 6.0
+#: A stitched multi-window acquisition has at most this many windows of at least this length.
+MAX_WINDOWS = 32
+MIN_WINDOW_POINTS = 8
+TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".xy", ".asc", ".prn")
+
+_UNIT_ALIASES = {
+    "cm-1": "cm-1", "cm^-1": "cm-1", "1/cm": "cm-1", "cm-\u00b9": "cm-1", "cm\u207b\u00b9": "cm-1",
+    "wavenumber": "cm-1", "raman shift": "cm-1", "ev": "eV", "energy": "eV", "nm": "nm",
+    "wavelength": "nm",
+}
+_UNIT_PATTERNS = [
+    ("cm-1", re.compile(r"cm\s*(\^?-\s*1|-\u00b9|\u207b\u00b9|-1)|1\s*/\s*cm|wavenumber", re.I)),
+    ("eV", re.compile(r"(?<![a-z])ev(?![a-z])|photon energy", re.I)),
+    ("nm", re.compile(r"(?<![a-z])nm(?![a-z])|wavelength", re.I)),
+]
+_SHIFT = re.compile(r"raman\s*shift|(?<![a-z])shift", re.I)
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def normalise_unit(unit: str, path: Path | None = None) -> str:
+    """The container unit ("cm-1", "eV", "nm") for a user-given unit name."""
+    key = str(unit).strip().lower()
+    if key in _UNIT_ALIASES:
+        return _UNIT_ALIASES[key]
+    raise InputError(f"unknown spectral unit {unit!r}: use one of {SPECTRAL_UNITS}", path)
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError("the file is empty", path)
+    if b"\0" in raw[:4096]:
+        raise InputError("binary content where a text spectrum was expected", path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # LabSpec writes Latin-1
+
+
+def _split(line: str) -> list[str]:
+    if "\t" in line:
+        return [f.strip() for f in line.rstrip("\r\n").split("\t")]
+    for delimiter in (",", ";"):
+        if delimiter in line:
+            return [f.strip() for f in line.split(delimiter)]
+    return line.split()
+
+
+def _floats(fields: list[str]) -> list[float] | None:
+    try:
+        return [float(f) for f in fields]
+    except ValueError:
+        return None
+
+
+def parse_header_line(line: str) -> tuple[str, str] | None:
+    """``#Key=<TAB>Value`` -> (key, value); the value may itself contain '='."""
+    body = line.lstrip("#").strip()
+    if "=" not in body:
+        return None
+    key, value = body.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def read_text_spectra(path: Path, unit: str | None = None,
+                      excitation_nm: float | None = None) -> Spectra | SpectralMap:
+    """Read column text / CSV spectra or a LabSpec 6 export (single, series or map)."""
+    text = _decode(path)
+    header: dict[str, str] = {}
+    header_text: list[str] = []
+    rows: list[list[float]] = []
+    axis_line: list[float] | None = None
+    leading = 0  # empty leading fields of a LabSpec series (1) or map (2) axis line
+    first_row_line = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not rows and axis_line is None:
+            if line.lstrip().startswith("#"):
+                pair = parse_header_line(line)
+                if pair:
+                    header[pair[0]] = pair[1]
+                else:
+                    header_text.append(line.lstrip("#").strip())
+                continue
+            fields = _split(line)
+            lead = 0
+            while lead < len(fields) and fields[lead] == "":
+                lead += 1
+            values = _floats(fields[lead:]) if fields[lead:] else None
+            if values is None or (lead == 0 and len(values) < 2):
+                header_text.append(line.strip())
+                continue
+            if lead:
+                axis_line, leading = values, min(lead, 2)
+                continue
+            rows.append(values)
+            first_row_line = number
+            continue
+        fields = _split(line)
+        values = _floats(fields)
+        if values is None:
+            raise InputError(f"line {number} is not numeric: {line.strip()[:40]!r}", path)
+        rows.append(values)
+        if not first_row_line:
+            first_row_line = number
+        width = len(rows[0])
+        if len(values) != width:
+            raise InputError(
+                f"line {number} has {len(values)} columns, the first data line has {width}", path
+            )
+    if not rows:
+        raise InputError("no numeric data found", path)
+    data = np.asarray(rows, dtype=float)
+    if not np.all(np.isfinite(data)) or (axis_line and not np.all(np.isfinite(axis_line))):
+        bad = int(np.argwhere(~np.isfinite(data))[0][0]) if not np.all(np.isfinite(data)) else 0
+        raise InputError(f"NaN or infinite values (data row {bad + 1})", path)
+    metadata: dict = {"header": header} if header else {}
+    if header_text:
+        metadata["column_names"] = header_text[-1]
+    if excitation_nm is None:
+        excitation_nm = _laser_nm(header)
+    if axis_line is not None:
+        axis = np.asarray(axis_line, dtype=float)
+        if data.shape[1] != leading + axis.size:
+            raise InputError(
+                f"data lines have {data.shape[1] - leading} intensities but the axis line has "
+                f"{axis.size} values", path,
+            )
+        order = _monotonic_order(axis, path, metadata)
+        axis, data = axis[order], data[:, np.r_[:leading, order + leading]]
+        unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
+                                   path)
+        if leading == 2:
+            return _labspec_map(path, data, axis, unit, excitation_nm, metadata)
+        metadata["series"] = data[:, 0].tolist()
+        return Spectra(data[:, 1:], axis, unit, excitation_nm, source=path, metadata=metadata)
+    if data.shape[1] < 2:
+        raise InputError("need at least two columns (axis and intensity)", path)
+    data = data[_monotonic_order(data[:, 0], path, metadata)]
+    axis = data[:, 0]
+    unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
+    return Spectra(data[:, 1:].T, axis, unit, excitation_nm, source=path, metadata=metadata)
+
+
+def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray:
+    """Indices putting the axis in monotonic order, or InputError if it is not.
+
+    A sorted axis (either direction) is kept. An axis made of a few long sorted runs that
+    overlap, each starting and ending beyond the previous one, is a multi-window acquisition
+    stitched by the instrument: each overlap is cut at its middle (recorded in metadata).
+    Anything else (shuffled, zig-zag, repeated points) is an error.
+    """
+    if axis.size < 2:
+        raise InputError("a spectrum needs at least two points", path)
+    steps = np.diff(axis)
+    if np.all(steps > 0) or np.all(steps < 0):
+        return np.arange(axis.size)
+    direction = 1.0 if np.sum(steps > 0) >= np.sum(steps < 0) else -1.0
+    values = axis * direction
+    bounds = [0, *(np.flatnonzero(np.diff(values) <= 0) + 1).tolist(), axis.size]
+    runs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    stitched = len(runs) <= MAX_WINDOWS and all(b - a >= MIN_WINDOW_POINTS for a, b in runs)
+    stitched = stitched and all(
+        values[b0] > values[a0] and values[b1 - 1] > values[a1 - 1]
+        for (a0, a1), (b0, b1) in zip(runs[:-1], runs[1:], strict=True)
+    )
+    if not stitched:
+        where = bounds[1]
+        raise InputError(f"the spectral axis is not monotonic (point {where + 1})", path)
+    cuts = [-np.inf]
+    for (_, a1), (b0, _) in zip(runs[:-1], runs[1:], strict=True):
+        cuts.append(0.5 * (values[a1 - 1] + values[b0]))
+    cuts.append(np.inf)
+    keep = [np.arange(a, b)[(values[a:b] >= lo) & (values[a:b] < hi)]
+            for (a, b), lo, hi in zip(runs, cuts[:-1], cuts[1:], strict=True)]
+    metadata["stitched_windows"] = len(runs)
+    return np.concatenate(keep)
+
+
+def _laser_nm(header: dict[str, str]) -> float | None:
+    for key, value in header.items():
+        if key.lower().startswith(("laser", "excitation")):
+            match = _NUMBER.search(value)
+            if match:
+                number = float(match.group(0))
+                if "cm" in (key + value).lower():  # a laser line given as a wavenumber
+                    return 1e7 / number if number > 0 else None
+                return number if number > 0 else None
+    return None
+
+
+def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | None, bool]:
+    """Unit named by the header (or None) and whether it says the axis is a Raman shift."""
+    keys = [k for k in header if k.lower().startswith(("range", "spectro", "x unit", "axis"))]
+    candidates = [k + " " + header[k] for k in keys] + header_text[-1:]
+    for text in candidates:
+        first_field = re.split(r"[\t,;]", text)[0] if text in header_text else text
+        for unit, pattern in _UNIT_PATTERNS:
+            if pattern.search(first_field):
+                return unit, bool(_SHIFT.search(first_field))
+        if _SHIFT.search(first_field):
+            return "cm-1", True
+    return None, False
+
+
+def _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
+    """(unit, axis) following the precedence in the module docstring."""
+    if unit is not None:
+        metadata["unit_source"] = "option"
+        return normalise_unit(unit, path), axis
+    named, is_shift = _header_unit(header, header_text)
+    top = float(np.max(np.abs(axis)))
+    if named is not None:
+        metadata["unit_source"] = "header"
+        if named == "eV" and (is_shift or top < RAMAN_SHIFT_EV_MAX):
+            return _shift_ev_to_cm1(axis, metadata)
+        return named, axis
+    metadata["unit_source"] = "value range"
+    if top < RAMAN_SHIFT_EV_MAX:
+        return _shift_ev_to_cm1(axis, metadata)
+    if float(np.min(axis)) > 0 and top <= PHOTON_EV_MAX:
+        return "eV", axis
+    if excitation_nm is not None and float(np.min(axis)) > excitation_nm:
+        return "nm", axis
+    return "cm-1", axis
+
+
+def _shift_ev_to_cm1(axis: np.ndarray, metadata: dict) -> tuple[str, np.ndarray]:
+    metadata["axis_converted"] = f"Raman shift in eV x {EV_IN_CM1} -> cm-1"
+    return "cm-1", axis * EV_IN_CM1
+
+
+def _labspec_map(path, data, axis, unit, excitation_nm, metadata) -> SpectralMap:
+    x, y = data[:, 0], data[:, 1]
+    xs, ys = np.unique(x), np.unique(y)
+    if xs.size * ys.size != len(data):
+        raise InputError(
+            f"map rows do not form a grid: {len(data)} rows, {xs.size} X x {ys.size} Y values",
+            path,
+        )
+    steps = [float(np.median(np.diff(v))) for v in (xs, ys) if v.size > 1]
+    step = steps[0] if steps else 1.0
+    if len(steps) == 2 and not np.isclose(steps[0], steps[1], rtol=1e-3):
+        metadata["step_y_um"] = steps[1]
+    cube = np.empty((ys.size, xs.size, axis.size))
+    cube[np.searchsorted(ys, y), np.searchsorted(xs, x)] = data[:, 2:]
+    return SpectralMap(cube, axis, unit, abs(step), excitation_nm,
+                       origin_um=(float(xs[0]), float(ys[0])), source=path, metadata=metadata)
+
+
+def read_wdf(path: Path, unit: str | None = None,
+             excitation_nm: float | None = None) -> Spectra | SpectralMap:
+    """Read a Renishaw .wdf file with ``renishaw-wdf`` (rosettasciio as a fallback)."""
+    try:
+        from wdf import Wdf, WdfDataUnit
+    except ImportError:
+        return _read_wdf_rsciio(path, unit, excitation_nm)
+    units = {WdfDataUnit.RamanShift: "cm-1", WdfDataUnit.Nanometre: "nm",
+             WdfDataUnit.ElectronVolt: "eV"}
+    try:
+        with Wdf(str(path)) as wdf:
+            xlist = wdf.xlist()
+            axis = np.asarray(xlist, dtype=float)
+            count = len(wdf)
+            intensity = np.asarray([wdf.spectrum(i) for i in range(count)], dtype=float)
+            laser_cm1 = float(wdf.hdr.laser_wavenumber)
+            file_unit = units.get(xlist.units)
+            title = wdf.hdr.title
+            try:
+                area = wdf.map_area
+                grid = (int(area.count.y), int(area.count.x))
+                step_um = float(area.step.x)
+                origin = (float(area.start.x), float(area.start.y))
+            except Exception:  # noqa: BLE001 - no map area: a single spectrum or a series
+                grid = None
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
+        raise InputError(f"cannot read as a Renishaw WDF file: {err}", path) from err
+    if intensity.ndim != 2 or intensity.shape[1] != axis.size or axis.size < 2:
+        raise InputError("spectra and axis sizes disagree", path)
+    order = _monotonic_order(axis, path, metadata := {"format": "wdf", "title": title})
+    axis, intensity = axis[order], intensity[:, order]
+    if not np.all(np.isfinite(intensity)):
+        raise InputError("NaN or infinite intensities", path)
+    if excitation_nm is None and laser_cm1 > 0:
+        excitation_nm = 1e7 / laser_cm1
+    chosen = normalise_unit(unit, path) if unit else file_unit
+    if chosen is None:
+        raise InputError("the file's axis unit is not cm-1, nm or eV: pass unit=", path)
+    if grid and grid[0] * grid[1] == count and step_um > 0:
+        return SpectralMap(intensity.reshape(grid + (-1,)), axis, chosen, step_um,
+                           excitation_nm, origin_um=origin, source=path, metadata=metadata)
+    return Spectra(intensity, axis, chosen, excitation_nm, source=path, metadata=metadata)
+
+
+def _read_wdf_rsciio(path: Path, unit: str | None, excitation_nm: float | None) -> Spectra:
+    try:
+        from rsciio.renishaw import file_reader
+    except ImportError as err:
+        raise InputError("reading .wdf needs renishaw-wdf: pip install renishaw-wdf",
+                         path) from err
+    try:
+        signal = file_reader(str(path))[0]
+    except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
+        raise InputError(f"cannot read as a Renishaw WDF file: {err}", path) from err
+    spectral = signal["axes"][-1]
+    axis = spectral["offset"] + spectral["scale"] * np.arange(spectral["size"])
+    chosen = normalise_unit(unit or spectral.get("units", "cm-1"), path)
+    data = np.asarray(signal["data"], dtype=float).reshape(-1, axis.size)
+    return Spectra(data, axis, chosen, excitation_nm, source=path, metadata={"format": "wdf"})

@@ -1,0 +1,79 @@
+"""report.html: one self-contained page embedding a run folder's tables and figures."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from tmdlearn.io.atomic import write_text
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
+td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th{background:#f3f3f3}img{max-width:100%}pre{background:#f6f6f6;padding:.5rem}"""
+
+Item = str | Path
+Section = tuple[str, Sequence[Item]]
+
+
+def write_report(run_dir: str | Path, title: str, sections: Sequence[Section]) -> Path:
+    """Write ``run_dir/report.html`` and return its path.
+
+    ``sections`` is an ordered list of ``(heading, items)``; each item is a path (relative
+    to ``run_dir`` or absolute) to a ``.md`` / ``.csv`` table, a ``.png`` figure or a ``.txt``
+    block; a string that names no file in ``run_dir`` is shown as a paragraph. Figures are
+    embedded as base64, so the page has no external files.
+    """
+    run_dir = Path(run_dir)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for heading, items in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.extend(_item(run_dir, item) for item in items)
+    parts.append("</body></html>\n")
+    return write_text(run_dir / "report.html", "\n".join(parts))
+
+
+def _item(run_dir: Path, item: Item) -> str:
+    path = Path(item) if Path(item).is_absolute() else run_dir / item
+    if isinstance(item, str) and not path.is_file():
+        return f"<p>{html.escape(item)}</p>"
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"<figure><img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}'>" \
+               f"<figcaption>{html.escape(path.name)}</figcaption></figure>"
+    if suffix == ".csv":
+        return pd.read_csv(path).to_html(index=False, border=0, na_rep="")
+    if suffix == ".md":
+        return _markdown(path.read_text(encoding="utf-8"))
+    return f"<pre>{html.escape(path.read_text(encoding='utf-8'))}</pre>"
+
+
+def _markdown(text: str) -> str:
+    """Markdown tables become HTML tables; other lines become paragraphs."""
+    out, rows = [], []
+
+    def flush():
+        if rows:
+            header, body = rows[0], [r for r in rows[1:] if not set("".join(r)) <= set("-: ")]
+            cells = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+            lines = [f"<tr>{cells}</tr>"] + [
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
+            ]
+            out.append("<table>" + "".join(lines) + "</table>")
+            rows.clear()
+
+    for line in text.splitlines():
+        if line.strip().startswith("|"):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+            continue
+        flush()
+        if line.strip():
+            out.append(f"<p>{html.escape(line.strip().lstrip('#').strip())}</p>")
+    flush()
+    return "\n".join(out)
