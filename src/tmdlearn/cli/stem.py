@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import typer
 
+from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
 
@@ -60,3 +62,90 @@ def simulate(
         with atomic_path(out / f"{split}_atoms.csv") as tmp:
             atoms[["image", "x_px", "y_px", "layer", "species", "n_se"]].to_csv(tmp, index=False)
         typer.echo(f"{split}: {count} images -> {out / f'{split}.npz'}")
+
+
+@app.command("train")
+def train_command(
+    config: Path = CONFIG_OPTION,
+    out: Path = typer.Option(Path("runs/stem"), "--out", "-o", help="Run folder."),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
+    overrides: list[str] = SET_OPTION,
+) -> None:
+    """Train Gomb-Net (or a U-Net baseline) on simulated images; see configs/stem-*.yaml.
+
+    Writes OUT/model.pt (best validation mean IoU), OUT/checkpoint.pt, OUT/history.csv and
+    OUT/run.json.
+    """
+    import time
+
+    from tmdlearn.report.run import write_run_json
+    from tmdlearn.stem.train import DEFAULTS, train
+
+    started = time.time()
+    cfg = config_from_cli(config, overrides, DEFAULTS)
+    final = train(cfg, out, resume=resume, log=typer.echo)
+    write_run_json(out, cfg, started, validation=final)
+    typer.echo(f"model -> {out / 'model.pt'}")
+
+
+def _check_single_channel(path: Path) -> None:
+    """Refuse colour images before the reader averages their channels."""
+    suffix = path.suffix.lower()
+    shape = None
+    try:
+        if suffix == ".npy":
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                shape = tif.series[0].shape
+    except (OSError, ValueError):
+        return  # the reader reports unreadable files
+    if shape is not None and len(shape) == 3 and shape[-1] in (3, 4):
+        raise InputError(f"colour (RGB) image of shape {shape}: HAADF-STEM needs the "
+                         "single-channel detector image", path)
+
+
+@app.command()
+def predict(
+    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd)."),
+    pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
+                                     "the file's)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    model: Path = typer.Option(None, help="Model file (default: the shipped one)."),
+    material: str = typer.Option("graphene", help="Shipped model to use when --model is not "
+                                 "given."),
+    threshold: str = typer.Option("logit0", help="logit0, otsu or a probability."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay."""
+    from tmdlearn.io import read
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.stem.figures import overlay_figure
+    from tmdlearn.stem.inference import identify_atoms, load_model
+
+    if threshold not in ("logit0", "otsu"):
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise InputError(
+                f"threshold must be logit0, otsu or a number, got {threshold!r}") from None
+        if not 0 < threshold < 1:
+            raise InputError(f"threshold probability must be in (0, 1), got {threshold}")
+    if pixel_size is not None and not pixel_size > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
+    if image.is_file():
+        _check_single_channel(image)
+    stem_image = read(image, modality="stem", pixel_size_angstrom=pixel_size)
+    net, meta = load_model(model, material, device)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold)
+    with atomic_path(out / "atoms.csv") as tmp:
+        atoms.to_csv(tmp, index=False)
+    with atomic_path(out / "masks.npz") as tmp:
+        np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
+                            pixel_size_angstrom=stem_image.pixel_size_angstrom)
+    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom)
+    save_figure(fig, out / "overlay.png")
+    counts = atoms.groupby("layer").size().to_dict()
+    typer.echo(f"{len(atoms)} atoms {counts} -> {out / 'atoms.csv'}")

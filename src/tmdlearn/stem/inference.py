@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
+from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.models.unet import UNet
+from tmdlearn.stem.atoms import find_atoms
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -77,3 +80,51 @@ def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
     out = model(torch.from_numpy(x).to(device))[:, :, :h, :w].float().cpu().numpy()
     out = out.reshape(n, layers, -1, h, w)
     return out[0] if batch is None else out
+
+
+#: Smallest side, in model pixels, an image may have (a few lattice constants of graphene).
+MIN_SIDE_PX = 48
+#: Largest accepted ratio between the image's pixel size and the model's (either way).
+MAX_SCALE = 2.5
+
+
+def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
+                   threshold: str | float = "logit0") -> tuple[pd.DataFrame, np.ndarray]:
+    """Atoms per layer and species in a HAADF image, and the per-layer masks.
+
+    The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
+    centroids are mapped back to the image's own pixel grid. Returns a table (x_px, y_px, layer,
+    species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
+    Raises InputError for a pixel size far from the model's or an image too small for it.
+    """
+    from skimage.transform import resize
+
+    model_pixel = float(meta["pixel_size_angstrom"])
+    ratio = image.pixel_size_angstrom / model_pixel
+    where = image.source
+    if not 1 / MAX_SCALE <= ratio <= MAX_SCALE:
+        raise InputError(
+            f"pixel size {image.pixel_size_angstrom:g} Å is far from the model's "
+            f"{model_pixel:g} Å (accepted {model_pixel / MAX_SCALE:.3g}-"
+            f"{model_pixel * MAX_SCALE:.3g} Å); check the unit (Å, not nm)", where)
+    ny, nx = image.shape
+    shape = (max(1, round(ny * ratio)), max(1, round(nx * ratio)))
+    if min(shape) < MIN_SIDE_PX:
+        raise InputError(
+            f"image of {ny}x{nx} px at {image.pixel_size_angstrom:g} Å is smaller than the "
+            f"model's field: needs at least {MIN_SIDE_PX * model_pixel:.3g} Å per side", where)
+    values = np.asarray(image.intensity, dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise InputError("the image contains NaN or infinite values", where)
+    if np.ptp(values) == 0:
+        raise InputError("the image is constant", where)
+    resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
+    logits = predict_logits(model, resampled, int(meta["layers"]))
+    atoms = find_atoms(logits, threshold)
+    # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
+    atoms["x_px"] = (atoms["x_px"] + 0.5) * nx / shape[1] - 0.5
+    atoms["y_px"] = (atoms["y_px"] + 0.5) * ny / shape[0] - 0.5
+    atoms["species"] = np.asarray(meta["species"])[atoms["species"].to_numpy()]
+    back = resize(logits, logits.shape[:2] + (ny, nx), order=1, preserve_range=True)
+    cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
+    return atoms[["x_px", "y_px", "layer", "species", "score"]], back > cut
