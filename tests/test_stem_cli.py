@@ -100,3 +100,25 @@ def test_simulate_command(tmp_path):
     assert data["image"].shape == (2, 32, 32) and data["labels"].shape == (2, 8, 32, 32)
     atoms = pd.read_csv(tmp_path / "train_atoms.csv")
     assert set(atoms.species) <= {"W", "S2", "SSe", "Se2"} and set(atoms.image) == {0, 1}
+
+
+def test_analyze_truth_tables(tmp_path):
+    flat = {"magnification_jitter": 0.0, "thermal_sigma_angstrom": 0.0, "size_px": 160,
+            "hole_probability": 0.0, "edge_probability": 0.0}
+    for material, extra in (("graphene", {}), ("ws2", {"se_scenario": "both",
+                                                       "se_fraction": (0.5, 0.5)})):
+        s = simulate_image(StemSimConfig(material=material, **flat, **extra), seed=3)
+        atoms = s.atoms.assign(species=np.array(s.species)[s.atoms.species])
+        atoms.to_csv(tmp_path / f"{material}.csv", index=False)
+        out = tmp_path / material
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "analyze", str(tmp_path / f"{material}.csv"), "--pixel-size",
+                  str(s.pixel_size_angstrom), "--out", str(out), "--material", material,
+                  "--n-boot", "20"])
+        assert exit_.value.code in (0, None)
+        lattice = pd.read_csv(out / "lattice.csv")
+        expected = 2.46 if material == "graphene" else 3.153
+        assert np.allclose(lattice.lattice_constant_angstrom, expected, atol=0.01)
+        assert (out / "order_parameter.png").is_file()
+    assert (tmp_path / "graphene" / "bond_histogram.png").is_file()
+    assert (tmp_path / "ws2" / "se_vs_moire_kde.png").is_file()

@@ -149,3 +149,53 @@ def predict(
     save_figure(fig, out / "overlay.png")
     counts = atoms.groupby("layer").size().to_dict()
     typer.echo(f"{len(atoms)} atoms {counts} -> {out / 'atoms.csv'}")
+
+
+@app.command()
+def analyze(
+    atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`."),
+    pixel_size: float = typer.Option(..., "--pixel-size", help="Pixel size in Å."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    material: str = typer.Option("graphene", help="graphene or ws2."),
+    masks: Path = typer.Option(None, help="masks.npz beside atoms.csv (for the map size)."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
+    a_ws2: float = typer.Option(3.153, help="WS2 lattice constant, Å (Vegard)."),
+    a_wse2: float = typer.Option(3.282, help="WSe2 lattice constant, Å (Vegard)."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Bond lengths, lattice constant per layer, Vegard Se fraction, moiré maps, KDEs."""
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.report.run import write_json
+    from tmdlearn.report.tables import write_table
+    from tmdlearn.stem.analysis import analyse_atoms
+    from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
+
+    if not pixel_size > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size}")
+    if material not in ("graphene", "ws2"):
+        raise InputError(f"material must be graphene or ws2, got {material!r}")
+    try:
+        atoms = pd.read_csv(atoms_csv)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
+    missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
+    if missing:
+        raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
+    masks = masks or atoms_csv.parent / "masks.npz"
+    if masks.is_file():
+        shape = tuple(np.load(masks)["masks"].shape[-2:])
+    else:
+        shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
+    result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2)
+    write_table(result["lattice"], out / "lattice")
+    summary = {"lattice": result["lattice"].to_dict("records")}
+    if "bonds" in result and len(result["bonds"]):
+        save_figure(bond_histogram_figure(result["bonds"]), out / "bond_histogram.png")
+        summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
+    if result.get("maps"):
+        save_figure(order_parameter_figure(result["maps"]), out / "order_parameter.png")
+    if "kde" in result:
+        save_figure(kde_figure(result["kde"], n_boot), out / "se_vs_moire_kde.png")
+        summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
+    write_json(out / "analysis.json", summary)
+    typer.echo(result["lattice"].to_string(index=False))

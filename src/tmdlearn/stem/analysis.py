@@ -6,7 +6,10 @@ Positions come in pixels (x_px, y_px) and are converted with the pixel size in �
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
 from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde
@@ -118,3 +121,66 @@ def density_mse(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000,
     boots = ((ba - bb) ** 2).mean(axis=1)
     return {"mse": float(((fa - fb) ** 2).mean()), "mse_low": float(np.percentile(boots, 2.5)),
             "mse_high": float(np.percentile(boots, 97.5))}
+
+
+def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str = "graphene",
+                  shape: tuple[int, int] | None = None, n_boot: int = 1000,
+                  seed: int = 0, a_ws2: float = A_WS2_ANGSTROM,
+                  a_wse2: float = A_WSE2_ANGSTROM) -> dict[str, Any]:
+    """All analyses of one image's layer-resolved atoms (columns x_px, y_px, layer, species).
+
+    Returns ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
+    fraction), ``bonds`` (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order
+    parameter maps on the image grid, if ``shape`` is given) and for WS2 with Se sites
+    ``kde`` (Se-site against all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
+    """
+    pix = pixel_size_angstrom
+    xy = {layer: g for layer, g in atoms.groupby("layer")}
+    rows, out = [], {}
+    metal = "C" if material == "graphene" else "W"
+    for layer, g in sorted(xy.items()):
+        sites = g[g.species == metal][["x_px", "y_px"]].to_numpy()
+        row = {"layer": layer, "atoms": len(g)}
+        if material == "graphene":
+            row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "honeycomb")
+        else:
+            row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "triangular")
+            row["vegard_se_fraction"] = vegard_se_fraction(row["lattice_constant_angstrom"],
+                                                           a_ws2, a_wse2)
+        rows.append(row)
+    out["lattice"] = pd.DataFrame(rows)
+    if material == "graphene":
+        out["bonds"] = np.concatenate([
+            neighbour_distances(g[["x_px", "y_px"]].to_numpy(), pix, 3, max_angstrom=2.0)
+            for g in xy.values()]) if xy else np.empty(0)
+    if len(xy) < 2:
+        return out
+    lower, upper = xy[min(xy)], xy[max(xy)]
+    maps: dict[str, np.ndarray] = {}
+    if material == "graphene":
+        pairs = {"u": (lower, upper)}
+    else:
+        pairs = {"u_WX": (lower[lower.species == "W"], upper[upper.species != "W"]),
+                 "u_XW": (lower[lower.species != "W"], upper[upper.species == "W"])}
+    values = {}
+    for name, (src, dst) in pairs.items():
+        if len(src) < 4 or len(dst) < 1:
+            continue
+        values[name] = order_parameter(src[["x_px", "y_px"]], dst[["x_px", "y_px"]], pix)
+        if shape is not None:
+            maps[name] = order_parameter_map(src[["x_px", "y_px"]].to_numpy(), values[name], shape)
+    if shape is not None and {"u_WX", "u_XW"} <= set(maps):
+        tol = 0.25 * A_WS2_ANGSTROM
+        stacking = local_stacking(maps["u_WX"], maps["u_XW"], tol).astype(float)
+        stacking[~np.isfinite(maps["u_WX"] + maps["u_XW"])] = np.nan
+        maps["stacking"] = stacking
+    out["maps"] = maps
+    out["order_parameters"] = values
+    if material != "graphene" and "u_XW" in values:
+        chalcogen = lower[lower.species != "W"]
+        se = chalcogen.species.isin(["SSe", "Se2"]).to_numpy()
+        if 3 <= se.sum() < len(se):
+            u = values["u_XW"]
+            out["kde"] = {"se_sites": u[se], "all_sites": u,
+                          **density_mse(u[se], u, seed=seed, n_boot=n_boot)}
+    return out
