@@ -94,12 +94,16 @@ def test_predict_bad_input_one_line_exit_2(tiny_run, tmp_path, capsys):
 def test_simulate_command(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["stem", "simulate", "--out", str(tmp_path), "--n-train", "2", "--n-val", "1",
-              "--n-test", "0", "--size", "32", "--material", "ws2"])
+              "--n-test", "1", "--size", "32", "--material", "ws2", "--tif", "1"])
     assert exit_.value.code in (0, None)
     data = np.load(tmp_path / "train.npz")
     assert data["image"].shape == (2, 32, 32) and data["labels"].shape == (2, 8, 32, 32)
     atoms = pd.read_csv(tmp_path / "train_atoms.csv")
     assert set(atoms.species) <= {"W", "S2", "SSe", "Se2"} and set(atoms.image) == {0, 1}
+    from tmdlearn.io import read
+
+    image = read(tmp_path / "test_0.tif", modality="stem")
+    assert np.array_equal(image.intensity, np.load(tmp_path / "test.npz")["image"][0])
 
 
 def test_analyze_truth_tables(tmp_path):

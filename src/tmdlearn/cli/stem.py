@@ -32,12 +32,15 @@ def simulate(
     pixel_size: float = typer.Option(0.1, help="Nominal pixel size in Å (jittered)."),
     se_scenario: str = typer.Option("random", help="none, sublayer, layer, both or random."),
     seed: int = typer.Option(0, help="Seed: same seed, same images."),
+    tif: int = typer.Option(0, help="Also write the first TIF test images as OUT/test_K.tif."),
 ) -> None:
     """Simulate twisted-bilayer HAADF images with per-layer labels and true atom positions.
 
     Writes OUT/{train,val,test}.npz (image (N, ny, nx) counts, labels (N, layers*species, ny, nx),
     pixel_size_angstrom (N,)) and OUT/{split}_atoms.csv (image, x_px, y_px, layer, species, n_se).
     """
+    from tmdlearn.data.containers import StemImage
+    from tmdlearn.io import write_stem
     from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
     cfg = StemSimConfig(material=material, size_px=size, pixel_size_angstrom=pixel_size,
@@ -52,6 +55,8 @@ def simulate(
             labels.append(s.labels.reshape(-1, size, size))
             pixels.append(s.pixel_size_angstrom)
             tables.append(s.atoms.assign(image=k))
+            if split == "test" and k < tif:
+                write_stem(out / f"test_{k}.tif", StemImage(s.image, s.pixel_size_angstrom))
         with atomic_path(out / f"{split}.npz") as tmp:
             np.savez_compressed(tmp, image=np.stack(images),
                                 labels=np.stack(labels).astype(np.uint8),
