@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import typer
+
+from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.errors import InputError
+from tmdlearn.io.atomic import atomic_path
+from tmdlearn.progress import track
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -10,3 +19,188 @@ app = typer.Typer(no_args_is_help=True)
 @app.callback()
 def _group() -> None:
     """Gomb-Net: per-layer atom identification in twisted bilayers (HAADF-STEM)."""
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    material: str = typer.Option("graphene", help="graphene or ws2."),
+    n_train: int = typer.Option(100, help="Training images."),
+    n_val: int = typer.Option(20, help="Validation images."),
+    n_test: int = typer.Option(20, help="Test images."),
+    size: int = typer.Option(256, help="Image size in pixels."),
+    pixel_size: float = typer.Option(0.1, help="Nominal pixel size in Å (jittered)."),
+    se_scenario: str = typer.Option("random", help="none, sublayer, layer, both or random."),
+    seed: int = typer.Option(0, help="Seed: same seed, same images."),
+    tif: int = typer.Option(0, help="Also write the first TIF test images as OUT/test_K.tif."),
+) -> None:
+    """Simulate twisted-bilayer HAADF images with per-layer labels and true atom positions.
+
+    Writes OUT/{train,val,test}.npz (image (N, ny, nx) counts, labels (N, layers*species, ny, nx),
+    pixel_size_angstrom (N,)) and OUT/{split}_atoms.csv (image, x_px, y_px, layer, species, n_se).
+    """
+    from tmdlearn.data.containers import StemImage
+    from tmdlearn.io import write_stem
+    from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+
+    cfg = StemSimConfig(material=material, size_px=size, pixel_size_angstrom=pixel_size,
+                        se_scenario=se_scenario)
+    for split, count in (("train", n_train), ("val", n_val), ("test", n_test)):
+        if count <= 0:
+            continue
+        images, labels, pixels, tables = [], [], [], []
+        for k in track(range(count), f"simulating {split}"):
+            s = simulate_image(cfg, split_seed(seed, split, k))
+            images.append(s.image)
+            labels.append(s.labels.reshape(-1, size, size))
+            pixels.append(s.pixel_size_angstrom)
+            tables.append(s.atoms.assign(image=k))
+            if split == "test" and k < tif:
+                write_stem(out / f"test_{k}.tif", StemImage(s.image, s.pixel_size_angstrom))
+        with atomic_path(out / f"{split}.npz") as tmp:
+            np.savez_compressed(tmp, image=np.stack(images),
+                                labels=np.stack(labels).astype(np.uint8),
+                                pixel_size_angstrom=np.array(pixels),
+                                species=np.array(cfg.species))
+        atoms = pd.concat(tables, ignore_index=True)
+        atoms["species"] = np.array(cfg.species)[atoms["species"]]
+        with atomic_path(out / f"{split}_atoms.csv") as tmp:
+            atoms[["image", "x_px", "y_px", "layer", "species", "n_se"]].to_csv(tmp, index=False)
+        typer.echo(f"{split}: {count} images -> {out / f'{split}.npz'}")
+
+
+@app.command("train")
+def train_command(
+    config: Path = CONFIG_OPTION,
+    out: Path = typer.Option(Path("runs/stem"), "--out", "-o", help="Run folder."),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
+    overrides: list[str] = SET_OPTION,
+) -> None:
+    """Train Gomb-Net (or a U-Net baseline) on simulated images; see configs/stem-*.yaml.
+
+    Writes OUT/model.pt (best validation mean IoU), OUT/checkpoint.pt, OUT/history.csv and
+    OUT/run.json.
+    """
+    import time
+
+    from tmdlearn.report.run import write_run_json
+    from tmdlearn.stem.train import DEFAULTS, train
+
+    started = time.time()
+    cfg = config_from_cli(config, overrides, DEFAULTS)
+    final = train(cfg, out, resume=resume, log=typer.echo)
+    write_run_json(out, cfg, started, validation=final)
+    typer.echo(f"model -> {out / 'model.pt'}")
+
+
+def _check_single_channel(path: Path) -> None:
+    """Refuse colour images before the reader averages their channels."""
+    suffix = path.suffix.lower()
+    shape = None
+    try:
+        if suffix == ".npy":
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                shape = tif.series[0].shape
+    except (OSError, ValueError):
+        return  # the reader reports unreadable files
+    if shape is not None and len(shape) == 3 and shape[-1] in (3, 4):
+        raise InputError(f"colour (RGB) image of shape {shape}: HAADF-STEM needs the "
+                         "single-channel detector image", path)
+
+
+@app.command()
+def predict(
+    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd)."),
+    pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
+                                     "the file's)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    model: Path = typer.Option(None, help="Model file (default: the shipped one)."),
+    material: str = typer.Option("graphene", help="Shipped model to use when --model is not "
+                                 "given."),
+    threshold: str = typer.Option("logit0", help="logit0, otsu or a probability."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay."""
+    from tmdlearn.io import read
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.stem.figures import overlay_figure
+    from tmdlearn.stem.inference import identify_atoms, load_model
+
+    if threshold not in ("logit0", "otsu"):
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise InputError(
+                f"threshold must be logit0, otsu or a number, got {threshold!r}") from None
+        if not 0 < threshold < 1:
+            raise InputError(f"threshold probability must be in (0, 1), got {threshold}")
+    if pixel_size is not None and not pixel_size > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
+    if image.is_file():
+        _check_single_channel(image)
+    stem_image = read(image, modality="stem", pixel_size_angstrom=pixel_size)
+    net, meta = load_model(model, material, device)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold)
+    with atomic_path(out / "atoms.csv") as tmp:
+        atoms.to_csv(tmp, index=False)
+    with atomic_path(out / "masks.npz") as tmp:
+        np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
+                            pixel_size_angstrom=stem_image.pixel_size_angstrom)
+    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom)
+    save_figure(fig, out / "overlay.png")
+    counts = atoms.groupby("layer").size().to_dict()
+    typer.echo(f"{len(atoms)} atoms {counts} -> {out / 'atoms.csv'}")
+
+
+@app.command()
+def analyze(
+    atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`."),
+    pixel_size: float = typer.Option(..., "--pixel-size", help="Pixel size in Å."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    material: str = typer.Option("graphene", help="graphene or ws2."),
+    masks: Path = typer.Option(None, help="masks.npz beside atoms.csv (for the map size)."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
+    a_ws2: float = typer.Option(3.153, help="WS2 lattice constant, Å (Vegard)."),
+    a_wse2: float = typer.Option(3.282, help="WSe2 lattice constant, Å (Vegard)."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Bond lengths, lattice constant per layer, Vegard Se fraction, moiré maps, KDEs."""
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.report.run import write_json
+    from tmdlearn.report.tables import write_table
+    from tmdlearn.stem.analysis import analyse_atoms
+    from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
+
+    if not pixel_size > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size}")
+    if material not in ("graphene", "ws2"):
+        raise InputError(f"material must be graphene or ws2, got {material!r}")
+    try:
+        atoms = pd.read_csv(atoms_csv)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
+    missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
+    if missing:
+        raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
+    masks = masks or atoms_csv.parent / "masks.npz"
+    if masks.is_file():
+        shape = tuple(np.load(masks)["masks"].shape[-2:])
+    else:
+        shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
+    result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2)
+    write_table(result["lattice"], out / "lattice")
+    summary = {"lattice": result["lattice"].to_dict("records")}
+    if "bonds" in result and len(result["bonds"]):
+        save_figure(bond_histogram_figure(result["bonds"]), out / "bond_histogram.png")
+        summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
+    if result.get("maps"):
+        save_figure(order_parameter_figure(result["maps"]), out / "order_parameter.png")
+    if "kde" in result:
+        save_figure(kde_figure(result["kde"], n_boot), out / "se_vs_moire_kde.png")
+        summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
+    write_json(out / "analysis.json", summary)
+    typer.echo(result["lattice"].to_string(index=False))

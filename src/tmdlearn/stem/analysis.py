@@ -1,0 +1,186 @@
+"""Lattice analyses of layer-resolved atom positions: bonds, lattice constants, Vegard's law,
+moiré order parameters and bootstrap KDEs.
+
+Positions come in pixels (x_px, y_px) and are converted with the pixel size in Å.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import griddata
+from scipy.spatial import cKDTree
+from scipy.stats import gaussian_kde
+
+#: Lattice constants (Å) of the Vegard end members: WS2 and WSe2.
+A_WS2_ANGSTROM = 3.153
+A_WSE2_ANGSTROM = 3.282
+
+
+def neighbour_distances(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 3,
+                        max_angstrom: float | None = None) -> np.ndarray:
+    """Distances (Å) from every atom to its ``k`` nearest neighbours, flattened.
+
+    For graphene k = 3 gives the C–C bonds (1.42 Å); distances above ``max_angstrom`` (edges,
+    vacancies) are dropped.
+    """
+    xy = np.asarray(xy_px, float).reshape(-1, 2) * pixel_size_angstrom
+    if len(xy) <= k:
+        return np.empty(0)
+    dist, _ = cKDTree(xy).query(xy, k=k + 1)
+    dist = dist[:, 1:].ravel()
+    return dist if max_angstrom is None else dist[dist <= max_angstrom]
+
+
+def lattice_constant(xy_px: np.ndarray, pixel_size_angstrom: float,
+                     sublattice: str = "triangular") -> float:
+    """Lattice constant (Å) from the median nearest-neighbour distance.
+
+    ``sublattice`` "triangular" (one atom per cell: W sites, a = d_nn) or "honeycomb" (graphene
+    C sites: a = sqrt(3) d_nn).
+    """
+    d = neighbour_distances(xy_px, pixel_size_angstrom, k=1)
+    factor = {"triangular": 1.0, "honeycomb": np.sqrt(3.0)}[sublattice]
+    return float(np.median(d) * factor) if d.size else float("nan")
+
+
+def vegard_se_fraction(a_angstrom: float, a_ws2: float = A_WS2_ANGSTROM,
+                       a_wse2: float = A_WSE2_ANGSTROM) -> float:
+    """Se fraction x of WS2(1-x)Se2x from its lattice constant by Vegard's law (not clipped)."""
+    return (a_angstrom - a_ws2) / (a_wse2 - a_ws2)
+
+
+def order_parameter(from_xy_px: np.ndarray, to_xy_px: np.ndarray,
+                    pixel_size_angstrom: float) -> np.ndarray:
+    """|u| (Å) at each site of one layer: distance to the nearest chosen site of the other.
+
+    With W sites of the lower layer and chalcogen sites of the upper one this is u^{W/X};
+    swapping gives u^{X/W}; for graphene, layer 0 against layer 1 gives the AA (u = 0) to
+    AB/BA (u = 1.42 Å) stacking coordinate.
+    """
+    to = np.asarray(to_xy_px, float).reshape(-1, 2) * pixel_size_angstrom
+    dist, _ = cKDTree(to).query(np.asarray(from_xy_px, float).reshape(-1, 2) * pixel_size_angstrom)
+    return dist
+
+
+def order_parameter_map(xy_px: np.ndarray, values: np.ndarray, shape: tuple[int, int],
+                        smooth_px: float = 0.0) -> np.ndarray:
+    """Values at scattered sites interpolated (linear) onto the image grid (NaN outside)."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    grid = griddata(np.asarray(xy_px, float), np.asarray(values, float), (xx, yy), "linear")
+    if smooth_px > 0:
+        from scipy.ndimage import gaussian_filter
+
+        filled = np.where(np.isfinite(grid), grid, np.nanmean(grid))
+        grid = np.where(np.isfinite(grid), gaussian_filter(filled, smooth_px), np.nan)
+    return grid
+
+
+def local_stacking(u_wx: np.ndarray, u_xw: np.ndarray, tolerance_angstrom: float) -> np.ndarray:
+    """Stacking label per site from the two order parameters: 0 = W on X (u^{W/X} ≈ 0),
+    1 = X on W (u^{X/W} ≈ 0), 2 = neither (within ``tolerance_angstrom``)."""
+    label = np.full(np.shape(u_wx), 2)
+    label[np.asarray(u_xw) < tolerance_angstrom] = 1
+    label[np.asarray(u_wx) < tolerance_angstrom] = 0
+    return label
+
+
+def bootstrap_kde(samples: np.ndarray, grid: np.ndarray, n_boot: int = 1000,
+                  seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian KDE of 1-D ``samples`` on ``grid`` and its bootstrap resamples.
+
+    The bandwidth is scipy's Scott-rule bandwidth of the full sample, kept for every resample,
+    so a resample's density is a weighted sum of the same kernels (one matrix product for all
+    ``n_boot`` resamples). Returns (density, resampled densities (n_boot, len(grid))).
+    """
+    rng = np.random.default_rng(seed)
+    samples = np.asarray(samples, float).ravel()
+    kde = gaussian_kde(samples)
+    full = kde(grid)
+    width = float(np.sqrt(kde.covariance[0, 0]))
+    kernels = np.exp(-0.5 * ((np.asarray(grid)[None, :] - samples[:, None]) / width) ** 2)
+    kernels /= width * np.sqrt(2 * np.pi)
+    counts = np.stack([np.bincount(rng.integers(0, len(samples), len(samples)),
+                                   minlength=len(samples)) for _ in range(n_boot)])
+    return full, counts @ kernels / len(samples)
+
+
+def density_mse(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000,
+                points: int = 200) -> dict[str, float]:
+    """Mean squared difference between the KDEs of two samples, with a bootstrap 95 % interval.
+
+    Used to compare where Se sits with where the moiré puts sites (same order-parameter axis).
+    """
+    lo = min(np.min(a), np.min(b))
+    hi = max(np.max(a), np.max(b))
+    grid = np.linspace(lo, hi, points)
+    fa, ba = bootstrap_kde(a, grid, n_boot, seed)
+    fb, bb = bootstrap_kde(b, grid, n_boot, seed + 1)
+    boots = ((ba - bb) ** 2).mean(axis=1)
+    return {"mse": float(((fa - fb) ** 2).mean()), "mse_low": float(np.percentile(boots, 2.5)),
+            "mse_high": float(np.percentile(boots, 97.5))}
+
+
+def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str = "graphene",
+                  shape: tuple[int, int] | None = None, n_boot: int = 1000,
+                  seed: int = 0, a_ws2: float = A_WS2_ANGSTROM,
+                  a_wse2: float = A_WSE2_ANGSTROM) -> dict[str, Any]:
+    """All analyses of one image's layer-resolved atoms (columns x_px, y_px, layer, species).
+
+    Returns ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
+    fraction), ``bonds`` (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order
+    parameter maps on the image grid, if ``shape`` is given) and for WS2 with Se sites
+    ``kde`` (Se-site against all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
+    """
+    pix = pixel_size_angstrom
+    xy = {layer: g for layer, g in atoms.groupby("layer")}
+    rows, out = [], {}
+    metal = "C" if material == "graphene" else "W"
+    for layer, g in sorted(xy.items()):
+        sites = g[g.species == metal][["x_px", "y_px"]].to_numpy()
+        row = {"layer": layer, "atoms": len(g)}
+        if material == "graphene":
+            row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "honeycomb")
+        else:
+            row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "triangular")
+            row["vegard_se_fraction"] = vegard_se_fraction(row["lattice_constant_angstrom"],
+                                                           a_ws2, a_wse2)
+        rows.append(row)
+    out["lattice"] = pd.DataFrame(rows)
+    if material == "graphene":
+        out["bonds"] = np.concatenate([
+            neighbour_distances(g[["x_px", "y_px"]].to_numpy(), pix, 3, max_angstrom=2.0)
+            for g in xy.values()]) if xy else np.empty(0)
+    if len(xy) < 2:
+        return out
+    lower, upper = xy[min(xy)], xy[max(xy)]
+    maps: dict[str, np.ndarray] = {}
+    if material == "graphene":
+        pairs = {"u": (lower, upper)}
+    else:
+        pairs = {"u_WX": (lower[lower.species == "W"], upper[upper.species != "W"]),
+                 "u_XW": (lower[lower.species != "W"], upper[upper.species == "W"])}
+    values = {}
+    for name, (src, dst) in pairs.items():
+        if len(src) < 4 or len(dst) < 1:
+            continue
+        values[name] = order_parameter(src[["x_px", "y_px"]], dst[["x_px", "y_px"]], pix)
+        if shape is not None:
+            maps[name] = order_parameter_map(src[["x_px", "y_px"]].to_numpy(), values[name], shape)
+    if shape is not None and {"u_WX", "u_XW"} <= set(maps):
+        tol = 0.25 * A_WS2_ANGSTROM
+        stacking = local_stacking(maps["u_WX"], maps["u_XW"], tol).astype(float)
+        stacking[~np.isfinite(maps["u_WX"] + maps["u_XW"])] = np.nan
+        maps["stacking"] = stacking
+    out["maps"] = maps
+    out["order_parameters"] = values
+    if material != "graphene" and "u_XW" in values:
+        chalcogen = lower[lower.species != "W"]
+        se = chalcogen.species.isin(["SSe", "Se2"]).to_numpy()
+        if 3 <= se.sum() < len(se):
+            u = values["u_XW"]
+            out["kde"] = {"se_sites": u[se], "all_sites": u,
+                          **density_mse(u[se], u, seed=seed, n_boot=n_boot)}
+    return out

@@ -1,0 +1,88 @@
+"""Figures of layer-resolved atom finding (matplotlib figures; saving is the caller's)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+LAYER_COLOURS = ("tab:red", "tab:cyan", "tab:green", "tab:orange")
+
+
+def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
+                   pixel_size_angstrom: float) -> plt.Figure:
+    """The image with each layer's atoms as coloured dots, beside each layer's mask."""
+    layers = masks.shape[0]
+    fig, axes = plt.subplots(1, 1 + layers, figsize=(4 * (1 + layers), 4.2))
+    axes[0].imshow(image, cmap="gray")
+    for layer in range(layers):
+        a = atoms[atoms.layer == layer]
+        colour = LAYER_COLOURS[layer % len(LAYER_COLOURS)]
+        axes[0].plot(a.x_px, a.y_px, ".", ms=3, color=colour, label=f"layer {layer} ({len(a)})")
+        axes[1 + layer].imshow(masks[layer].any(axis=0), cmap="gray")
+        axes[1 + layer].set_title(f"layer {layer} mask")
+    axes[0].legend(loc="upper right", fontsize=7)
+    ny, nx = image.shape
+    axes[0].set_title(f"{nx} x {ny} px, {pixel_size_angstrom:g} Å/px")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def bond_histogram_figure(bonds_angstrom: np.ndarray, reference_angstrom: float = 1.42
+                          ) -> plt.Figure:
+    """Histogram of nearest-neighbour distances with the reference bond length marked."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ax.hist(bonds_angstrom, bins=60, color="0.4")
+    ax.axvline(reference_angstrom, color="tab:red", ls="--", label=f"{reference_angstrom} Å")
+    if len(bonds_angstrom):
+        ax.set_title(f"median {np.median(bonds_angstrom):.3f} Å (n = {len(bonds_angstrom)})")
+    ax.set_xlabel("nearest-neighbour distance (Å)")
+    ax.set_ylabel("count")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def order_parameter_figure(maps: dict[str, np.ndarray]) -> plt.Figure:
+    """Order-parameter maps |u| (Å) and, when present, the local stacking map."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 3.8), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], maps.items(), strict=True):
+        if name == "stacking":
+            im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=2)
+            cbar = fig.colorbar(im, ax=ax, ticks=[0, 1, 2])
+            cbar.ax.set_yticklabels(["W/X", "X/W", "other"])
+        else:
+            im = ax.imshow(grid, cmap="magma")
+            fig.colorbar(im, ax=ax, label="|u| (Å)")
+        ax.set_title(name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def kde_figure(kde: dict, n_boot: int) -> plt.Figure:
+    """Densities of u at Se sites and at all sites, with 95 % bootstrap bands."""
+    from tmdlearn.stem.analysis import bootstrap_kde
+
+    both = np.concatenate([kde["se_sites"], kde["all_sites"]])
+    grid = np.linspace(both.min(), both.max(), 200)
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for key, colour in (("se_sites", "tab:red"), ("all_sites", "tab:blue")):
+        full, boots = bootstrap_kde(kde[key], grid, n_boot)
+        lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
+        ax.fill_between(grid, lo, hi, color=colour, alpha=0.25)
+        ax.plot(grid, full, color=colour, label=key.replace("_", " "))
+    ax.set_xlabel("u$^{X/W}$ (Å)")
+    ax.set_ylabel("density")
+    ax.set_title(f"MSE {kde['mse']:.3g} [{kde['mse_low']:.3g}, {kde['mse_high']:.3g}]")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,130 @@
+"""Saving, loading and running trained segmentation models on STEM images.
+
+A saved model is one torch file holding the U-Net's constructor arguments, its weights and
+what inference needs to know: material, species, layers, training pixel size (Å) and label
+radius (Å). The shipped graphene model lives in ``tmdlearn/stem/weights/graphene.pt``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tmdlearn.data.containers import StemImage
+from tmdlearn.errors import InputError
+from tmdlearn.io.atomic import atomic_path
+from tmdlearn.models.unet import UNet
+from tmdlearn.stem.atoms import find_atoms
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" -> CUDA when present, else CPU; otherwise the named device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-variance float32 copy of an image (counts, any dose)."""
+    image = np.asarray(image, dtype=np.float32)
+    return (image - image.mean()) / max(float(image.std()), 1e-6)
+
+
+def save_model(path: str | Path, model: UNet, meta: dict[str, Any]) -> Path:
+    """Write the model's arguments, weights (float32, CPU) and ``meta`` atomically."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"unet": model.config, "state_dict": state, "meta": meta}, tmp)
+    return Path(path)
+
+
+def shipped_model_path(material: str = "graphene") -> Path:
+    """Path of the model shipped inside the package for ``material``."""
+    return Path(str(resources.files("tmdlearn.stem") / "weights" / f"{material}.pt"))
+
+
+def load_model(path: str | Path | None = None, material: str = "graphene",
+               device: str = "auto") -> tuple[UNet, dict[str, Any]]:
+    """The model at ``path`` (default: the shipped one for ``material``) in eval mode."""
+    path = Path(path) if path is not None else shipped_model_path(material)
+    if not path.is_file():
+        raise InputError("model file not found", path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model = UNet(**payload["unet"])
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})", path) from None
+    return model.to(resolve_device(device)).eval(), payload["meta"]
+
+
+@torch.no_grad()
+def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
+                   batch: np.ndarray | None = None) -> np.ndarray:
+    """Logits (layers, species, H, W) of one image (any size: reflect-padded to the model).
+
+    ``batch`` (N, H, W) runs several images at once and returns (N, layers, species, H, W).
+    """
+    images = np.asarray(image)[None] if batch is None else np.asarray(batch)
+    n, h, w = images.shape
+    m = model.multiple
+    ph, pw = (-h) % m, (-w) % m
+    x = np.stack([normalise(im) for im in images])[:, None]
+    x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
+    device = next(model.parameters()).device
+    out = model(torch.from_numpy(x).to(device))[:, :, :h, :w].float().cpu().numpy()
+    out = out.reshape(n, layers, -1, h, w)
+    return out[0] if batch is None else out
+
+
+#: Smallest side, in model pixels, an image may have (a few lattice constants of graphene).
+MIN_SIDE_PX = 48
+#: Largest accepted ratio between the image's pixel size and the model's (either way).
+MAX_SCALE = 2.5
+
+
+def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
+                   threshold: str | float = "logit0") -> tuple[pd.DataFrame, np.ndarray]:
+    """Atoms per layer and species in a HAADF image, and the per-layer masks.
+
+    The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
+    centroids are mapped back to the image's own pixel grid. Returns a table (x_px, y_px, layer,
+    species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
+    Raises InputError for a pixel size far from the model's or an image too small for it.
+    """
+    from skimage.transform import resize
+
+    model_pixel = float(meta["pixel_size_angstrom"])
+    ratio = image.pixel_size_angstrom / model_pixel
+    where = image.source
+    if not 1 / MAX_SCALE <= ratio <= MAX_SCALE:
+        raise InputError(
+            f"pixel size {image.pixel_size_angstrom:g} Å is far from the model's "
+            f"{model_pixel:g} Å (accepted {model_pixel / MAX_SCALE:.3g}-"
+            f"{model_pixel * MAX_SCALE:.3g} Å); check the unit (Å, not nm)", where)
+    ny, nx = image.shape
+    shape = (max(1, round(ny * ratio)), max(1, round(nx * ratio)))
+    if min(shape) < MIN_SIDE_PX:
+        raise InputError(
+            f"image of {ny}x{nx} px at {image.pixel_size_angstrom:g} Å is smaller than the "
+            f"model's field: needs at least {MIN_SIDE_PX * model_pixel:.3g} Å per side", where)
+    values = np.asarray(image.intensity, dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise InputError("the image contains NaN or infinite values", where)
+    if np.ptp(values) == 0:
+        raise InputError("the image is constant", where)
+    resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
+    logits = predict_logits(model, resampled, int(meta["layers"]))
+    atoms = find_atoms(logits, threshold)
+    # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
+    atoms["x_px"] = (atoms["x_px"] + 0.5) * nx / shape[1] - 0.5
+    atoms["y_px"] = (atoms["y_px"] + 0.5) * ny / shape[0] - 0.5
+    atoms["species"] = np.asarray(meta["species"])[atoms["species"].to_numpy()]
+    back = resize(logits, logits.shape[:2] + (ny, nx), order=1, preserve_range=True)
+    cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
+    return atoms[["x_px", "y_px", "layer", "species", "score"]], back > cut

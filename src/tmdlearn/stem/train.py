@@ -1,0 +1,149 @@
+"""Training segmentation U-Nets on simulated twisted-bilayer images generated on the fly.
+
+Every step draws a fresh batch from the simulator (image k of the "train" stream of the seed),
+so the network never sees the same image twice; validation uses the fixed "val" stream.
+Checkpoints (model, optimiser, step, history) are written atomically and a run resumes from
+them; the model with the best validation mean IoU is kept as ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tmdlearn.errors import InputError
+from tmdlearn.io.atomic import atomic_path
+from tmdlearn.models.unet import UNet
+from tmdlearn.progress import track
+from tmdlearn.stem.atoms import atom_scores, find_atoms
+from tmdlearn.stem.inference import normalise, predict_logits, resolve_device, save_model
+from tmdlearn.stem.losses import make_loss
+from tmdlearn.stem.metrics import segmentation_scores
+from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch, simulate_image, split_seed
+
+#: CPU-friendly defaults (configs/stem-graphene.yaml spells them out).
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "device": "auto",
+    "threads": 2,
+    "data": {"material": "graphene", "size_px": 128},
+    "model": {"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0, "norm": "batch"},
+    "loss": {"name": "gomb", "alpha": 2.0},
+    "train": {"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
+              "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
+}
+
+
+def build_model(config: dict[str, Any]) -> UNet:
+    """The U-Net of a config: ``branches`` decoders of S species each, or one decoder of B*S."""
+    species = len(StemSimConfig.from_dict(config["data"]).species)
+    m = config["model"]
+    branches = int(m["branches"])
+    out = species if branches > 1 else N_LAYERS * species
+    return UNet(1, out, branches, int(m["depth"]), int(m["filters"]), float(m["dropout"]),
+                m["norm"])
+
+
+def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
+             match_radius_angstrom: float = 0.5, split: str = "val") -> dict[str, float]:
+    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``."""
+    model.eval()
+    acc, iou, rows = [], [], []
+    for k in range(n_images):
+        s = simulate_image(sim, split_seed(seed, split, k))
+        logits = predict_logits(model, s.image, N_LAYERS)
+        scores = segmentation_scores(logits > 0, s.labels)
+        acc.append(scores["pixel_accuracy"])
+        iou.append(scores["mean_iou"])
+        found = find_atoms(logits)
+        table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
+                            assignment=scores["assignment"], border_px=4, shape=s.image.shape)
+        rows.append(table.assign(rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
+    atoms = pd.concat(rows).groupby("layer")[["precision", "recall", "rms_error_angstrom"]].mean()
+    out = {"pixel_accuracy": float(np.mean(acc)), "mean_iou": float(np.nanmean(iou))}
+    for layer, row in atoms.iterrows():
+        for key, value in row.items():
+            out[f"{key}_layer{layer}"] = float(value)
+    return out
+
+
+def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
+          log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train a model described by ``config`` (see DEFAULTS) into ``out_dir``.
+
+    Writes ``checkpoint.pt`` (resumable), ``model.pt`` (best validation mean IoU) and
+    ``history.csv``; returns the final validation scores. ``train.minutes`` stops early on a
+    wall-clock budget.
+    """
+    config = copy.deepcopy(config)
+    out_dir = Path(out_dir)
+    torch.set_num_threads(int(config.get("threads") or torch.get_num_threads()))
+    seed = int(config["seed"])
+    torch.manual_seed(seed)
+    sim = StemSimConfig.from_dict(config["data"])
+    tc = config["train"]
+    device = resolve_device(config.get("device", "auto"))
+    model = build_model(config).to(device)
+    loss_fn = make_loss(config["loss"]["name"], N_LAYERS, float(config["loss"].get("alpha", 2.0)))
+    opt = torch.optim.Adam(model.parameters(), lr=float(tc["lr"]))
+    steps = int(tc["steps"])
+    start, history, best = 0, [], -1.0
+    ckpt_path = out_dir / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.is_file():
+            raise InputError("no checkpoint to resume from", ckpt_path)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
+        torch.set_rng_state(ckpt["torch_rng"])
+    meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
+            "pixel_size_angstrom": sim.pixel_size_angstrom,
+            "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
+            "config": config}
+    batch_size, began = int(tc["batch_size"]), time.time()
+    minutes = tc.get("minutes")
+    running = []
+    step = start
+    for step in track(range(start, steps), "training", total=steps - start):
+        model.train()
+        images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size, batch_size)
+        x = torch.from_numpy(np.stack([normalise(im) for im in images])[:, None]).to(device)
+        y = torch.from_numpy(labels).float().to(device)
+        for group in opt.param_groups:  # cosine decay to 5 % of lr, resumable at any step
+            group["lr"] = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running.append(loss.item())
+        done = step + 1
+        out_of_time = minutes is not None and time.time() - began > 60 * float(minutes)
+        if done % int(tc["eval_every"]) == 0 or done == steps or out_of_time:
+            scores = evaluate(model, sim, seed, int(tc["val_images"]),
+                              float(tc["match_radius_angstrom"]))
+            scores.update(step=done, loss=float(np.mean(running)),
+                          seconds=round(time.time() - began, 1))
+            running = []
+            history.append(scores)
+            log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))
+            if scores["mean_iou"] > best:
+                best = scores["mean_iou"]
+                save_model(out_dir / "model.pt", model, {**meta, "step": done, "val": scores})
+            with atomic_path(ckpt_path) as tmp:
+                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "step": done, "history": history,
+                            "best": best, "torch_rng": torch.get_rng_state(),
+                            "config": config}, tmp)
+            with atomic_path(out_dir / "history.csv") as tmp:
+                pd.DataFrame(history).to_csv(tmp, index=False)
+        if out_of_time:
+            break
+    return history[-1] if history else {}

@@ -1,0 +1,128 @@
+"""`tmdlearn stem train / predict / simulate` end to end with a tiny model, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+import torch
+
+from tmdlearn.cli import main
+from tmdlearn.data.containers import StemImage
+from tmdlearn.io import write_stem
+from tmdlearn.synth.stem import StemSimConfig, simulate_image
+
+TINY = ["data.size_px=32", "model.depth=2", "model.filters=4", "train.steps=2",
+        "train.eval_every=2", "train.val_images=1", "train.batch_size=2", "threads=1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    args = ["stem", "train", "--out", str(out)]
+    for item in TINY:
+        args += ["--set", item]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code in (0, None)
+    return out
+
+
+def test_train_writes_model_and_resumes(tiny_run):
+    history = pd.read_csv(tiny_run / "history.csv")
+    assert history.step.tolist() == [2]
+    assert {"pixel_accuracy", "mean_iou", "precision_layer0", "recall_layer1"} <= set(history)
+    args = ["stem", "train", "--out", str(tiny_run), "--resume"]
+    for item in [*TINY[:-4], "train.steps=4", "train.eval_every=2", "train.val_images=1",
+                 "train.batch_size=2"]:
+        args += ["--set", item]
+    with pytest.raises(SystemExit):
+        main(args)
+    assert pd.read_csv(tiny_run / "history.csv").step.tolist() == [2, 4]
+    payload = torch.load(tiny_run / "model.pt", weights_only=True)
+    assert payload["meta"]["species"] == ["C"] and payload["unet"]["branches"] == 2
+
+
+def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
+    sample = simulate_image(StemSimConfig(size_px=96), seed=0)
+    path = write_stem(tmp_path / "img.tif", StemImage(sample.image, sample.pixel_size_angstrom))
+    out = tmp_path / "pred"
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(path), "--out", str(out), "--model",
+              str(tiny_run / "model.pt")])
+    assert exit_.value.code in (0, None)
+    atoms = pd.read_csv(out / "atoms.csv")
+    assert list(atoms.columns[:4]) == ["x_px", "y_px", "layer", "species"]
+    masks = np.load(out / "masks.npz")["masks"]
+    assert masks.shape == (2, 1, 96, 96)
+    assert (out / "overlay.png").stat().st_size > 1000
+
+
+def _bad_inputs(tmp_path):
+    img = simulate_image(StemSimConfig(size_px=96), seed=1).image
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.stack([img] * 3, axis=-1).astype(np.uint8))
+    nan = tmp_path / "nan.npy"
+    bad = img.copy()
+    bad[3, 4] = np.nan
+    np.save(nan, bad)
+    good = tmp_path / "good.npy"
+    np.save(good, img)
+    small = tmp_path / "small.npy"
+    np.save(small, img[:20, :20])
+    return [([str(rgb), "--pixel-size", "0.1"], "RGB"),
+            ([str(nan), "--pixel-size", "0.1"], "NaN"),
+            ([str(good), "--pixel-size", "0.01"], "pixel size"),
+            ([str(good), "--pixel-size", "-1"], "positive"),
+            ([str(good)], "pixel size"),
+            ([str(small), "--pixel-size", "0.1"], "smaller than the model"),
+            ([str(tmp_path / "missing.tif"), "--pixel-size", "0.1"], "no such file")]
+
+
+def test_predict_bad_input_one_line_exit_2(tiny_run, tmp_path, capsys):
+    for args, words in _bad_inputs(tmp_path):
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "predict", *args, "--out", str(tmp_path / "o"), "--model",
+                  str(tiny_run / "model.pt")])
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2, args
+        assert err.startswith("error:") and "\n" not in err and words in err, err
+    assert not (tmp_path / "o" / "atoms.csv").exists()
+
+
+def test_simulate_command(tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "simulate", "--out", str(tmp_path), "--n-train", "2", "--n-val", "1",
+              "--n-test", "1", "--size", "32", "--material", "ws2", "--tif", "1"])
+    assert exit_.value.code in (0, None)
+    data = np.load(tmp_path / "train.npz")
+    assert data["image"].shape == (2, 32, 32) and data["labels"].shape == (2, 8, 32, 32)
+    atoms = pd.read_csv(tmp_path / "train_atoms.csv")
+    assert set(atoms.species) <= {"W", "S2", "SSe", "Se2"} and set(atoms.image) == {0, 1}
+    from tmdlearn.io import read
+
+    image = read(tmp_path / "test_0.tif", modality="stem")
+    assert np.array_equal(image.intensity, np.load(tmp_path / "test.npz")["image"][0])
+
+
+def test_analyze_truth_tables(tmp_path):
+    flat = {"magnification_jitter": 0.0, "thermal_sigma_angstrom": 0.0, "size_px": 160,
+            "hole_probability": 0.0, "edge_probability": 0.0}
+    for material, extra in (("graphene", {}), ("ws2", {"se_scenario": "both",
+                                                       "se_fraction": (0.5, 0.5)})):
+        s = simulate_image(StemSimConfig(material=material, **flat, **extra), seed=3)
+        atoms = s.atoms.assign(species=np.array(s.species)[s.atoms.species])
+        atoms.to_csv(tmp_path / f"{material}.csv", index=False)
+        out = tmp_path / material
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "analyze", str(tmp_path / f"{material}.csv"), "--pixel-size",
+                  str(s.pixel_size_angstrom), "--out", str(out), "--material", material,
+                  "--n-boot", "20"])
+        assert exit_.value.code in (0, None)
+        lattice = pd.read_csv(out / "lattice.csv")
+        expected = 2.46 if material == "graphene" else 3.153
+        assert np.allclose(lattice.lattice_constant_angstrom, expected, atol=0.01)
+        assert (out / "order_parameter.png").is_file()
+    assert (tmp_path / "graphene" / "bond_histogram.png").is_file()
+    assert (tmp_path / "ws2" / "se_vs_moire_kde.png").is_file()

@@ -1,0 +1,78 @@
+"""Metrics and atom finding against planted truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tmdlearn.stem.atoms import atom_scores, find_atoms, match_points
+from tmdlearn.stem.metrics import best_assignment, segmentation_scores
+from tmdlearn.synth.stem import StemSimConfig, simulate_image
+
+CFG = StemSimConfig(size_px=128, hole_probability=0, edge_probability=0)
+
+
+def _logits(masks: np.ndarray) -> np.ndarray:
+    return np.where(masks, 8.0, -8.0)
+
+
+def test_perfect_masks_in_either_assignment():
+    s = simulate_image(CFG, seed=0)
+    for pred in (s.labels, s.labels[::-1]):
+        scores = segmentation_scores(pred, s.labels)
+        assert scores["pixel_accuracy"] == 1.0 and scores["mean_iou"] == 1.0
+        assert scores["mean_dice"] == 1.0
+    assert best_assignment(s.labels[::-1], s.labels) == (1, 0)
+
+
+def test_scores_of_a_known_corruption():
+    target = np.zeros((2, 1, 10, 10), bool)
+    target[0, 0, :5] = True  # 50 px
+    target[1, 0, 5:] = True
+    pred = target.copy()
+    pred[0, 0, :5, :5] = False  # 25 missed pixels in class 0
+    scores = segmentation_scores(pred, target)
+    assert np.isclose(scores["iou"][0], 0.5) and np.isclose(scores["iou"][1], 1.0)
+    assert np.isclose(scores["dice"][0], 2 * 25 / 75)
+    assert np.isclose(scores["pixel_accuracy"], 1 - 25 / 200)
+
+
+def test_perfect_masks_recover_planted_atoms():
+    s = simulate_image(CFG, seed=1)
+    radius_px = 0.5 / s.pixel_size_angstrom
+    for pred, assignment in ((s.labels, (0, 1)), (s.labels[::-1], (1, 0))):
+        found = find_atoms(_logits(pred))
+        scores = atom_scores(found, s.atoms, radius_px, assignment=assignment, border_px=4,
+                             shape=s.image.shape)
+        assert (scores.precision == 1).all() and (scores.recall == 1).all()
+        assert (scores.rms_error_px < 0.15).all()
+        assert (scores.species_accuracy == 1).all()
+
+
+def test_otsu_threshold_and_smooth_maps():
+    s = simulate_image(CFG, seed=2)
+    # soft maps: a Gaussian bump at every atom; weighted centroids land on the atoms
+    yy, xx = np.mgrid[:128, :128]
+    logits = np.full((2, 1, 128, 128), -10.0)
+    for layer in range(2):
+        a = s.atoms[s.atoms.layer == layer]
+        d2 = (xx[None] - a.x_px.to_numpy()[:, None, None]) ** 2 + \
+             (yy[None] - a.y_px.to_numpy()[:, None, None]) ** 2
+        logits[layer, 0] = 10 * np.exp(-d2 / (2 * 2.0**2)).max(0) - 5
+    found = find_atoms(logits, threshold="otsu")
+    scores = atom_scores(found, s.atoms, 5.0, border_px=4, shape=(128, 128))
+    assert (scores.precision > 0.97).all() and (scores.recall > 0.97).all()
+    assert (scores.rms_error_px < 0.3).all()
+
+
+def test_match_points_is_one_to_one_within_radius():
+    true = np.array([[0.0, 0.0], [10.0, 0.0]])
+    pred = np.array([[0.5, 0.0], [0.2, 0.0], [30.0, 0.0]])
+    pairs = match_points(pred, true, radius=1.0)
+    assert pairs.tolist() == [[1, 0]]
+    scores = atom_scores(pd.DataFrame({"x_px": pred[:, 0], "y_px": pred[:, 1], "layer": 0,
+                                       "species": 0}),
+                         pd.DataFrame({"x_px": true[:, 0], "y_px": true[:, 1], "layer": 0,
+                                       "species": 0}), 1.0, n_layers=1)
+    assert np.isclose(scores.precision[0], 1 / 3) and np.isclose(scores.recall[0], 1 / 2)
+    assert np.isclose(scores.rms_error_px[0], 0.2)
