@@ -36,14 +36,20 @@ def neighbour_distances(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 
 
 def lattice_constant(xy_px: np.ndarray, pixel_size_angstrom: float,
                      sublattice: str = "triangular") -> float:
-    """Lattice constant (Å) from the median nearest-neighbour distance.
+    """Lattice constant (Å) from the median distance to the first neighbour shell.
 
-    ``sublattice`` "triangular" (one atom per cell: W sites, a = d_nn) or "honeycomb" (graphene
-    C sites: a = sqrt(3) d_nn).
+    ``sublattice`` "triangular" (one atom per cell: W sites, 6 neighbours at a) or "honeycomb"
+    (graphene C sites: 3 neighbours at a / sqrt(3)). All shell distances count (not only the
+    nearest, which is biased short by position noise); distances beyond 1.25 x the median
+    nearest one (missing neighbours at edges and vacancies) are dropped.
     """
-    d = neighbour_distances(xy_px, pixel_size_angstrom, k=1)
-    factor = {"triangular": 1.0, "honeycomb": np.sqrt(3.0)}[sublattice]
-    return float(np.median(d) * factor) if d.size else float("nan")
+    k, factor = {"triangular": (6, 1.0), "honeycomb": (3, np.sqrt(3.0))}[sublattice]
+    nearest = neighbour_distances(xy_px, pixel_size_angstrom, k=1)
+    if not nearest.size:
+        return float("nan")
+    shell = neighbour_distances(xy_px, pixel_size_angstrom, k=k,
+                                max_angstrom=1.25 * float(np.median(nearest)))
+    return float(np.median(shell) * factor)
 
 
 def vegard_se_fraction(a_angstrom: float, a_ws2: float = A_WS2_ANGSTROM,
