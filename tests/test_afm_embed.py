@@ -37,7 +37,7 @@ def test_prepare_images_accepts_heightmaps_of_different_sizes():
 def test_embed_is_deterministic_and_cached(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     images = rng.normal(0, 0.5, size=(3, 64, 64))
-    first = embed(images, batch_size=2, device="cpu", cache_dir=tmp_path)
+    first = embed(images, batch_size=2, device="cpu", cache_dir=tmp_path, size=64)
     assert first.shape == (3, 1280) and np.isfinite(first).all()
     (folder,) = tmp_path.iterdir()
     assert folder.name.startswith("efficientnet-lite0")
@@ -57,10 +57,10 @@ def test_embed_is_deterministic_and_cached(tmp_path, monkeypatch):
 
     monkeypatch.setattr(module, "_features", spy)
     more = np.concatenate([images, rng.normal(0, 0.5, size=(1, 64, 64))])
-    second = embed(more, device="cpu", cache_dir=tmp_path)
+    second = embed(more, device="cpu", cache_dir=tmp_path, size=64)
     assert computed == [1]
     np.testing.assert_allclose(second[:3], first, rtol=1e-6)
-    np.testing.assert_allclose(second[:3], embed(images, device="cpu"), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(second[:3], embed(images, device="cpu", size=64), rtol=1e-4, atol=1e-5)
     # Changing the preparation changes the key.
-    embed(images[:1], device="cpu", cache_dir=tmp_path, clip_nm=3.0)
+    embed(images[:1], device="cpu", cache_dir=tmp_path, size=64, clip_nm=3.0)
     assert computed == [1, 3, 1]  # the uncached call above computed 3

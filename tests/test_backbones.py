@@ -111,3 +111,18 @@ def test_bad_names_and_files_are_input_errors(tmp_path):
     (tmp_path / "junk.pth").write_text("not a checkpoint")
     with pytest.raises(InputError, match="cannot read"):
         build_backbone("efficientnet-lite0", weights=tmp_path / "junk.pth")
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "resnet18"])
+def test_inference_copy_gives_the_same_features(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = build_backbone(name, weights=None if name != "efficientnet-lite0" else "default",
+                             device="cpu")
+    fast = net.for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # original intact
+    x = _cat_batch()
+    with torch.inference_mode():
+        np.testing.assert_allclose(fast(x.contiguous(memory_format=torch.channels_last)).numpy(),
+                                   net(x).numpy(), rtol=1e-3, atol=1e-4)

@@ -98,7 +98,7 @@ def _cache_folder(cache_dir: Path, net: Backbone) -> Path:
 def _features(net: Backbone, images: list[np.ndarray], batch_size: int, size: int,
               clip_nm: float) -> np.ndarray:
     device = next(net.parameters()).device
-    net = net.to(memory_format=torch.channels_last)
+    net = net.for_inference()
     starts = range(0, len(images), batch_size)
     out = []
     for start in track(starts, f"embedding ({net.name})", total=len(starts)):

@@ -15,6 +15,7 @@ by :func:`tmdlearn.afm.embed.prepare_images`.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from functools import cached_property
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from tmdlearn.errors import InputError
 
@@ -31,6 +33,12 @@ DEFAULT_BACKBONE = "efficientnet-lite0"
 #: ImageNet channel statistics (RGB) used to normalise inputs of every backbone.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: (convolution, batch norm) attribute pairs inside EfficientNet MBConv and ResNet blocks.
+_CONV_BN_PAIRS = (
+    ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"),
+    ("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"),
+)
 
 _RESNET_WEIGHTS = {
     "resnet18": ("resnet18", "ResNet18_Weights"),
@@ -77,6 +85,36 @@ class Backbone(nn.Module):
         """The top-level feature blocks in order, stem first; unfreeze ``blocks()[-k:]`` to
         fine-tune the last k."""
         return list(self.features)
+
+    def for_inference(self) -> Backbone:
+        """A faster copy for feature extraction (same outputs to float rounding): batch norms
+        folded into the preceding convolutions, TensorFlow 'same' paddings that are symmetric
+        turned into convolution padding, in-place activations, channels-last memory layout.
+        The copy cannot be fine-tuned; ``self`` is left unchanged."""
+        net = copy.deepcopy(self).eval()
+        for module in list(net.modules()):
+            for conv_name, bn_name in _CONV_BN_PAIRS:
+                conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                    setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
+                    setattr(module, bn_name, nn.Identity())
+            if isinstance(module, nn.Sequential):
+                names = list(module._modules)
+                for first, second in zip(names, names[1:], strict=False):
+                    conv, bn = module._modules[first], module._modules[second]
+                    if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                        module._modules[first] = fuse_conv_bn_eval(conv, bn)
+                        module._modules[second] = nn.Identity()
+        for module in net.modules():
+            if isinstance(module, nn.ReLU | nn.ReLU6):
+                module.inplace = True
+            pad = getattr(module, "static_padding", None)
+            if isinstance(module, nn.Conv2d) and isinstance(pad, nn.ZeroPad2d):
+                left, right, top, bottom = pad.padding
+                if left == right and top == bottom:
+                    module.padding = (top, left)
+                    module.static_padding = nn.Identity()
+        return net.to(memory_format=torch.channels_last)
 
     @cached_property
     def weights_id(self) -> str:
