@@ -132,7 +132,9 @@ def fit_peaks(
     n_iter = np.zeros(n, dtype=np.int32)
     chunks = [slice(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
     for region in model.regions:
-        inside = (axis >= region.window[0]) & (axis <= region.window[1])
+        # the axis is ascending, so the window is a slice: a view, not a copy of the data
+        inside = slice(np.searchsorted(axis, region.window[0], "left"),
+                       np.searchsorted(axis, region.window[1], "right"))
         x, y = axis[inside], intensity[:, inside]
         names += _param_names(region)
         v = np.full((n, region.n_params), np.nan)
@@ -149,13 +151,14 @@ def fit_peaks(
             )
             v[chunk], s[chunk], st[chunk], r_ssr[chunk], it = out
             n_iter[chunk] = np.maximum(n_iter[chunk], it)
+            if x.size:
+                block = y[chunk].astype(float)
+                sst[chunk] += np.sum((block - block.mean(axis=1, keepdims=True)) ** 2, axis=1)
         values.append(v)
         stderr.append(s)
         # A failure anywhere wins; otherwise max_iter wins over ok.
         status = np.where((st > _MAXITER) & (status <= _MAXITER), st, np.maximum(status, st))
         ssr += r_ssr
-        ybar = np.mean(y, axis=1, keepdims=True) if y.shape[1] else 0.0
-        sst += np.sum((y - ybar) ** 2, axis=1) if y.shape[1] else 0.0
         npts += x.size
     failed = status > _MAXITER
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -242,7 +245,9 @@ def _arrays(spectra, axis, model: PeakModel) -> tuple[np.ndarray, np.ndarray]:
         return spectra.intensity, spectra.axis
     if axis is None:
         raise InputError("an axis (L,) is needed with an intensity array")
-    intensity = np.asarray(spectra, dtype=float)
+    intensity = np.asarray(spectra)
+    if not np.issubdtype(intensity.dtype, np.floating):
+        intensity = intensity.astype(float)
     if intensity.ndim == 1:
         intensity = intensity[None, :]
     axis = np.asarray(axis, dtype=float)

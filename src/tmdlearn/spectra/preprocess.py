@@ -29,43 +29,51 @@ def _interpolate_flagged(intensity: np.ndarray, flagged: np.ndarray) -> np.ndarr
     return out
 
 
-def despike_difference(intensity, threshold: float = 5.0, width: int = 2) -> np.ndarray:
-    """Remove cosmic-ray spikes by the first-difference threshold (the WSe2 study's method).
+def _spikes(score: np.ndarray, threshold: float, width: int) -> np.ndarray:
+    """Channels (N, L) of spikes: a rise above ``threshold`` from a quiet channel followed
+    within ``width`` channels by a fall below -``threshold`` back to a quiet one (``score``
+    (N, L-1) scores the first differences). A real peak's flanks rise and fall over many
+    channels and are left alone."""
+    quiet = np.abs(score) < threshold / 2
+    edge = np.ones((score.shape[0], 1), dtype=bool)
+    # a spike rises from and falls back to quiet channels; a peak's flanks do not
+    up = (score > threshold) & np.hstack([edge, quiet[:, :-1]])
+    down = (score < -threshold) & np.hstack([quiet[:, 1:], edge])
+    flagged = np.zeros((score.shape[0], score.shape[1] + 1), dtype=bool)
+    for k in range(1, width + 1):
+        both = up[:, :-k] & down[:, k:]  # rise into channel d + 1, fall out of channel d + k
+        for j in range(1, k + 1):
+            flagged[:, j:j + both.shape[1]] |= both
+    margin = flagged.copy()  # one channel each side for the spike's shoulders
+    margin[:, 1:] |= flagged[:, :-1]
+    margin[:, :-1] |= flagged[:, 1:]
+    return margin
 
-    A channel is a spike where the absolute first difference exceeds ``threshold`` times the
-    spectrum's robust spread of differences (1.4826 x median absolute deviation); flagged
-    channels, widened by ``width`` on each side, are replaced by linear interpolation.
+
+def despike_difference(intensity, threshold: float = 8.0, width: int = 3) -> np.ndarray:
+    """Remove cosmic-ray spikes by a first-difference threshold (the WSe2 study's method).
+
+    A spike is a jump up larger than ``threshold`` times the spectrum's robust spread of first
+    differences (1.4826 x median absolute deviation) followed, within ``width`` channels, by a
+    jump down as large; its channels (plus one each side) are replaced by linear interpolation.
     """
     y = _as_batch(intensity)
     diff = np.diff(y, axis=1)
-    mad = 1.4826 * np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
-    jump = np.abs(diff) > threshold * np.maximum(mad, 1e-12)[:, None]
-    flagged = np.zeros_like(y, dtype=bool)
-    flagged[:, 1:] |= jump
-    flagged[:, :-1] |= jump
-    return _interpolate_flagged(y, _widen(flagged, width))
+    spread = 1.4826 * np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
+    score = diff / np.maximum(spread, 1e-12)[:, None]
+    return _interpolate_flagged(y, _spikes(score, threshold, width))
 
 
-def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 2) -> np.ndarray:
-    """Whitaker–Hayes despiking: modified z-score of the first differences above ``threshold``
-    (Whitaker & Hayes, Chemom. Intell. Lab. Syst. 179, 82 (2018)); spikes, widened by
-    ``width``, are replaced by linear interpolation."""
+def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 3) -> np.ndarray:
+    """Whitaker–Hayes despiking: modified z-scores of the first differences (Whitaker & Hayes,
+    Chemom. Intell. Lab. Syst. 179, 82 (2018)) above ``threshold``, a rise then a fall within
+    ``width`` channels; spike channels are replaced by linear interpolation."""
     y = _as_batch(intensity)
     diff = np.diff(y, axis=1)
     median = np.median(diff, axis=1, keepdims=True)
     mad = np.median(np.abs(diff - median), axis=1, keepdims=True)
     z = 0.6745 * (diff - median) / np.maximum(mad, 1e-12)
-    spikes = np.zeros_like(y, dtype=bool)
-    spikes[:, 1:] = np.abs(z) > threshold
-    return _interpolate_flagged(y, _widen(spikes, width))
-
-
-def _widen(flagged: np.ndarray, width: int) -> np.ndarray:
-    out = flagged.copy()
-    for shift in range(1, width + 1):
-        out[:, shift:] |= flagged[:, :-shift]
-        out[:, :-shift] |= flagged[:, shift:]
-    return out
+    return _interpolate_flagged(y, _spikes(z, threshold, width))
 
 
 def baseline(intensity, axis, method: str = "arpls", progress: bool = False,

@@ -1,0 +1,79 @@
+"""`tmdlearn spectra fit|features` on real and planted files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tmdlearn.cli import app, main
+
+RUNNER = CliRunner()
+
+
+def test_fit_real_wse2_raman_with_figure(test_data, tmp_path):
+    src = test_data / "spectra-wse2mose2"
+    out = tmp_path / "fit.csv"
+    result = RUNNER.invoke(app, ["spectra", "fit", str(src / "WSe2_Raman.txt"),
+                                 str(src / "MoSe2_Raman.txt"), "--model", "wse2-raman",
+                                 "--out", str(out), "--figure", str(tmp_path / "fits.png")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table["source"]) == ["WSe2_Raman.txt", "MoSe2_Raman.txt"]
+    assert (tmp_path / "fit.md").exists() and (tmp_path / "fits.png").stat().st_size > 10_000
+    wse2 = table.iloc[0]
+    assert wse2["converged"] and wse2["r2"] > 0.99
+    assert wse2["A1p_center"] == pytest.approx(250.3, abs=0.5)  # the strongest line
+    assert wse2["2LA_center"] == pytest.approx(257.5, abs=1.0)
+    assert list(table.columns[-4:]) == ["r2", "rmse", "converged", "status"]
+
+
+def test_features_wse2_vectors(test_data, tmp_path):
+    src = test_data / "spectra-wse2mose2"
+    result = RUNNER.invoke(app, ["spectra", "features", str(src / "WSe2_Raman.txt"),
+                                 "--model", "wse2-raman", "--out", str(tmp_path / "v.csv")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "v.csv")
+    assert table.shape[1] == 2 + 24 + 1  # source, spectrum, the study's 24 values, converged
+    result = RUNNER.invoke(app, ["spectra", "features", str(src / "WSe2_PL.txt"),
+                                 "--model", "wse2-pl", "--out", str(tmp_path / "pl.csv")])
+    assert result.exit_code == 0, result.output
+    pl = pd.read_csv(tmp_path / "pl.csv")
+    assert pl["A_center"].iloc[0] == pytest.approx(1.61, abs=0.02)  # the PL maximum
+
+
+def test_folder_manifest_and_config_overrides(tmp_path):
+    x = np.linspace(340, 500, 321)
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    for i, shift in enumerate((0.0, 1.0)):
+        y = (80 / (1 + ((x - 385 - shift) / 2) ** 2) + 100 / (1 + ((x - 405 - shift) / 2.5) ** 2)
+             + 15 / (1 + ((x - 455) / 6) ** 2) + 10 + rng.normal(0, 0.5, x.size))
+        np.savetxt(folder / f"s{i}.txt", np.column_stack([x, y]))
+    (tmp_path / "manifest.csv").write_text("sample,path\na,spectra/s1.txt\n")
+    out = tmp_path / "out.csv"
+    result = RUNNER.invoke(app, ["spectra", "fit", str(folder), str(tmp_path / "manifest.csv"),
+                                 "--model", "mos2-raman", "--out", str(out),
+                                 "--set", "fit.dtype=float32",
+                                 "--set", "preprocess.normalise=max"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table["source"]) == ["s0.txt", "s1.txt", "s1.txt"]
+    np.testing.assert_allclose(table["split_A1g_E2g"], 20.0, atol=0.05)
+    np.testing.assert_allclose(table["E2g_center"], [385, 386, 386], atol=0.05)
+    assert np.all(table["A1g_height"] < 1.0)  # normalised to the maximum
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
+    for argv in (["spectra", "fit", str(tmp_path / "missing.txt"), "--model", "mos2-raman",
+                  "--out", str(tmp_path / "o.csv")],
+                 ["spectra", "fit", str(tmp_path), "--model", "no-such-model",
+                  "--out", str(tmp_path / "o.csv")]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
