@@ -64,15 +64,19 @@ def test_grouped_cv_gives_no_credit_for_memorising_samples():
     assert summarise(result, n_boot=100)["accuracy"]["pooled"] < 0.62
 
 
-def test_real_afm_features_svm_reaches_published_baseline(test_data):
+def test_real_afm_features_beat_published_baselines(test_data):
+    from threadpoolctl import threadpool_limits
+
     data = np.load(test_data / "tmd-afm-features" / "resnet18_imagenet_512.npz")
     x, y, groups = data["features"].astype(float), data["targets"], data["sample_id"]
-    result = cross_validate(lambda: make_head("svm"), x, y, groups, n_splits=5, seed=0)
+    with threadpool_limits(1):  # BLAS threads thrash on small problems
+        result = cross_validate(lambda: make_head("logreg"), x, y, groups, n_splits=5, seed=0)
     image = summarise(result, n_boot=200)
     pooled = summarise(result.pooled(), n_boot=200)
     assert len(np.unique(groups)) == 626 and len(y) == 1026
-    # plain RBF-SVM baseline on these features: about 0.78 accuracy (grouped 5-fold)
-    assert image["accuracy"]["pooled"] > 0.78
-    assert pooled["accuracy"]["pooled"] > 0.81 and pooled["balanced_accuracy"]["pooled"] > 0.78
+    # plain logistic-regression baseline on these features (grouped 5-fold): accuracy about
+    # 0.75, balanced accuracy about 0.73; sqrt + L2 + class weights lift the balanced accuracy
+    assert image["accuracy"]["pooled"] > 0.75 and image["balanced_accuracy"]["pooled"] > 0.75
+    assert pooled["accuracy"]["pooled"] > 0.80 and pooled["balanced_accuracy"]["pooled"] > 0.80
     acc = image["accuracy"]
     assert acc["ci_low"] < acc["pooled"] < acc["ci_high"]

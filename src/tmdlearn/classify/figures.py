@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 import tmdlearn.report.figures  # noqa: F401  (selects the non-interactive Agg backend)
+
 import matplotlib.pyplot as plt  # noqa: E402  isort: skip
 
 

@@ -201,7 +201,9 @@ class _PlattSVC(ClassifierMixin, BaseEstimator):
 def fit_head(head, X, y, groups=None):
     """Fit ``head``, passing ``groups`` to estimators whose ``fit`` takes them (grouped
     searches, ensembles, image classifiers, the MLP); returns the head."""
-    if groups is not None and "groups" in inspect.signature(head.fit).parameters:
+    takes_groups = isinstance(head, GridSearchCV) or "groups" in inspect.signature(
+        head.fit).parameters
+    if groups is not None and takes_groups:
         return head.fit(X, y, groups=groups)
     if groups is not None and isinstance(head, Pipeline) and isinstance(
             head.steps[-1][1], MLPClassifier):

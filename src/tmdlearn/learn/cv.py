@@ -37,8 +37,10 @@ def grouped_folds(targets, groups, n_splits: int = 5,
     if targets.shape != groups.shape or targets.ndim != 1:
         raise InputError(f"targets {targets.shape} and groups {groups.shape} must be equal 1-D")
     n_groups = len(np.unique(groups))
-    if n_splits < 2 or n_splits > n_groups:
-        raise InputError(f"n_splits={n_splits} needs 2 <= n_splits <= {n_groups} groups")
+    largest = int(np.unique(targets, return_counts=True)[1].max()) if len(targets) else 0
+    if n_splits < 2 or n_splits > min(n_groups, largest):
+        raise InputError(f"n_splits={n_splits} needs 2 <= n_splits <= {min(n_groups, largest)} "
+                         "(the number of groups and of items in the largest class)")
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     placeholder = np.zeros((len(targets), 1))
     return [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(placeholder, targets, groups)]
@@ -48,14 +50,16 @@ def grouped_holdout(targets, groups, fraction: float = 0.2,
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One stratified grouped split: (train_index, held_out_index) with about ``fraction`` held out.
 
-    Used for a validation split inside a training fold (early stopping). With fewer than two
-    groups there is nothing to hold out: all items train and the held-out index is empty.
+    Used for a validation split inside a training fold (early stopping). With few items the
+    held-out share grows (at most one of two folds); with fewer than two groups there is
+    nothing to hold out: all items train and the held-out index is empty.
     """
     targets, groups = np.asarray(targets), np.asarray(groups)
     if not 0.0 < fraction < 1.0:
         raise InputError(f"fraction must lie in (0, 1), got {fraction}")
     n_groups = len(np.unique(groups))
-    n_splits = min(max(2, round(1.0 / fraction)), n_groups)
+    largest = int(np.unique(targets, return_counts=True)[1].max()) if len(targets) else 0
+    n_splits = min(max(2, round(1.0 / fraction)), n_groups, largest)
     if n_splits < 2:
         return np.arange(len(targets)), np.array([], dtype=int)
     return grouped_folds(targets, groups, n_splits=n_splits, seed=seed)[0]

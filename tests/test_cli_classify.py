@@ -1,0 +1,98 @@
+"""`tmdlearn classify features|run`: run folders from features and from images; bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tmdlearn.cli import app, main
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*random initialisation")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def small_features(tmp_path_factory, test_data):
+    data = np.load(test_data / "tmd-afm-features" / "resnet18_imagenet_512.npz")
+    keep = np.isin(data["sample_id"], np.unique(data["sample_id"])[::3])
+    path = tmp_path_factory.mktemp("feat") / "small.npz"
+    np.savez(path, features=data["features"][keep], targets=data["targets"][keep],
+             sample_id=data["sample_id"][keep])
+    return path
+
+
+def test_features_command_writes_run_folder(small_features, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["classify", "features", str(small_features), "--out",
+                                      str(out), "--set", "heads=[logreg]", "--set", "tune=false",
+                                      "--set", "cv.n_boot=50", "--set", "cv.n_splits=3"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["logreg"]["accuracy"]["pooled"] > 0.6  # five classes: chance is ~0.46
+    assert metrics["logreg"]["n_splits"] == 3
+    assert {"logreg", "logreg (sample-pooled)", "best"} <= set(metrics)
+    for name in ("comparison", "per_class_logreg", "confusion_counts_logreg", "latent_pca"):
+        assert (out / "tables" / f"{name}.csv").is_file()
+        assert (out / "tables" / f"{name}.md").is_file()
+    assert (out / "figures" / "confusion_logreg.png").is_file()
+    assert (out / "figures" / "comparison.png").is_file()
+    assert json.loads((out / "run.json").read_text())["config"]["heads"] == ["logreg"]
+
+
+def _texture_images(path, n_samples=9, size=32, seed=0):
+    """Two images per sample; classes differ in step density (more steps, more roughness)."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["MoS2", "WS2", "WSe2"])
+    heights, targets, groups = [], [], []
+    for s in range(n_samples):
+        k = s % 3
+        for _ in range(2):
+            x = np.cumsum(rng.random((size, size)) < 0.05 * (k + 1), axis=1) * 0.65
+            heights.append(x - x.mean() + rng.normal(0, 0.05, (size, size)))
+            targets.append(names[k])
+            groups.append(f"s{s}")
+    np.savez(path, heights=np.array(heights, np.float32), targets=np.array(targets),
+             sample_id=np.array(groups), coverage=rng.random(len(targets)))
+
+
+def test_run_command_compares_all_strategies_from_images(tmp_path):
+    images = tmp_path / "images.npz"
+    _texture_images(images)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "classify", "run", "--out", str(out), "--set", f"data.images={images}",
+        "--set", "image.backbone=resnet18", "--set", "image.weights=null",
+        "--set", "image.size=32", "--set", "image.epochs=1", "--set", "image.batch_size=8",
+        "--set", "tune=false", "--set", "cv.n_splits=2", "--set", "cv.n_boot=20",
+        "--set", "device=cpu"])
+    assert result.exit_code == 0, result.output
+    table = (out / "tables" / "comparison.csv").read_text()
+    for name in ("frozen + logreg", "finetune-last", "finetune-full", "sequential"):
+        assert name in table
+    corr = (out / "tables" / "latent_correlation.csv").read_text()
+    assert "rms_roughness_nm" in corr and "coverage" in corr
+    assert (out / "figures" / "latent_correlation.png").is_file()
+
+
+def test_bad_inputs_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, features=np.zeros((4, 3)))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", "features", str(bad), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "missing arrays" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", "features", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "metrics.json").exists()
