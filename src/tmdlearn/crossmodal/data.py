@@ -3,8 +3,7 @@
 Rows of a manifest are filtered per modality (AFM: 1 µm scans; Raman and PL: one laser power),
 aligned by (sample_id, location), and preprocessed as in the MoS2 study: Raman resampled onto
 the fixed 202-point window 360–480 cm⁻¹ (default), PL onto a fixed energy grid, every spectrum
-min-max normalised to [0, 1]; AFM height maps have line offsets and a quadratic background
-removed.
+min-max normalised to [0, 1]; AFM height maps levelled with :func:`tmdlearn.afm.level.level`.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tmdlearn.data import Dataset, grouped_holdout, grouped_kfold
+from tmdlearn.afm.level import level
+from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.errors import InputError
 from tmdlearn.spectra import normalise, resample
 
@@ -51,13 +51,13 @@ PL_GRID = SpectrumGrid((1.6, 2.2), 200, "eV")
 class CrossModalData:
     """Aligned measurements of N (sample, location) keys; a modality absent for a key is NaN.
 
-    ``heights`` holds (ny, nx) nm height maps (None where absent); ``raman`` (N, 202) and
+    ``heights`` holds levelled :class:`HeightMap` (None where absent); ``raman`` (N, 202) and
     ``pl`` (N, L) min-max normalised spectra on ``raman_axis`` (cm⁻¹) / ``pl_axis`` (eV);
     ``groups`` the sample id of each key; ``image_features`` (N, D) when computed.
     """
 
     keys: list[tuple[str, str]]
-    heights: list[np.ndarray | None]
+    heights: list[HeightMap | None]
     raman: np.ndarray
     pl: np.ndarray
     raman_axis: np.ndarray
@@ -93,20 +93,6 @@ class CrossModalData:
                 raise InputError("image features are not computed: call embed_images first")
             return self.image_features
         return self.raman if modality == "raman" else self.pl
-
-
-def level_heights(height_nm: np.ndarray) -> np.ndarray:
-    """Remove per-line median offsets and a least-squares quadratic surface; median set to 0."""
-    z = np.asarray(height_nm, dtype=np.float64)
-    z = z - np.nanmedian(z, axis=1, keepdims=True)
-    ny, nx = z.shape
-    y, x = np.mgrid[0:ny, 0:nx]
-    x, y = x.ravel() / nx - 0.5, y.ravel() / ny - 0.5
-    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
-    good = np.isfinite(z.ravel())
-    coef, *_ = np.linalg.lstsq(design[good], z.ravel()[good], rcond=None)
-    z = z - (design @ coef).reshape(ny, nx)
-    return (z - np.nanmedian(z)).astype(np.float32)
 
 
 def preprocess_spectrum(intensity: np.ndarray, axis: np.ndarray, grid: SpectrumGrid,
@@ -180,7 +166,7 @@ def load_pairs(folder: str | Path, scan_size_um: float | None = 1.0,
             item, path = entries[key]
             data.files[modality][i] = path
             if modality == "afm":
-                data.heights[i] = level_heights(item.height_nm)
+                data.heights[i] = level(item)
                 continue
             grid = raman_grid if modality == "raman" else pl_grid
             spectra = item.to_unit(grid.unit) if item.unit != grid.unit else item
@@ -189,16 +175,3 @@ def load_pairs(folder: str | Path, scan_size_um: float | None = 1.0,
                                             path)
     used = {m: {k: v for k, v in f.items() if v is not None} for m, f in filters.items()}
     return data, used
-
-
-def split(groups, test_size: float = 0.2, n_folds: int = 5,
-          seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Held-out test samples and grouped CV folds on the rest.
-
-    Returns ``(train, test, folds)``: indices into ``groups``; the folds index into ``train``
-    (positions within it). No sample id is ever on both sides of any split.
-    """
-    groups = np.asarray(groups)
-    train, test = grouped_holdout(groups, test_size=test_size, seed=seed)
-    folds = grouped_kfold(groups[train], n_splits=n_folds, seed=seed)
-    return train, test, folds

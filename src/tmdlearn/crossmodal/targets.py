@@ -48,3 +48,22 @@ def embedding_targets(features: np.ndarray, fit_rows: np.ndarray, methods=METHOD
             column[good] = values[:, axis]
             out[f"{method.upper()}-{axis}"] = column
     return out
+
+
+def physical_targets(heights, names) -> dict[str, np.ndarray]:
+    """Physical morphology features (``names`` of :func:`tmdlearn.afm.morphology.
+    morphology_features`, e.g. ``coverage``, ``domain_density_um2``) of each levelled
+    :class:`HeightMap` in ``heights``; NaN where a map is None."""
+    from tmdlearn.afm.morphology import morphology_features
+    from tmdlearn.progress import track
+
+    out = {name: np.full(len(heights), np.nan) for name in names}
+    for i, image in track(list(enumerate(heights)), "AFM features"):
+        if image is None:
+            continue
+        row = morphology_features(image)
+        for name in names:
+            if name not in row:
+                raise InputError(f"unknown AFM feature {name!r}: use {sorted(row)}")
+            out[name][i] = row[name]
+    return out

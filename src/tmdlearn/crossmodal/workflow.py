@@ -3,14 +3,13 @@ feature heads and read-outs, collected into tables, figures, models and headline
 
 from __future__ import annotations
 
-import json
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tmdlearn.config import load_config
 from tmdlearn.crossmodal import figures
 from tmdlearn.crossmodal.data import TASKS, CrossModalData
 from tmdlearn.crossmodal.generate import (
@@ -22,7 +21,7 @@ from tmdlearn.crossmodal.generate import (
 from tmdlearn.crossmodal.published import published_value
 from tmdlearn.crossmodal.readout import READOUTS, read_feature
 from tmdlearn.crossmodal.regress import MODELS, fit_mlp, fit_ridge, fit_svr, score, tune_mlp
-from tmdlearn.crossmodal.targets import embedding_targets
+from tmdlearn.crossmodal.targets import embedding_targets, physical_targets
 from tmdlearn.data import grouped_holdout, grouped_kfold
 from tmdlearn.errors import InputError
 from tmdlearn.learn.regression import pearson_rows, r2
@@ -48,6 +47,7 @@ DEFAULTS: dict = {
                   "clip_nm": 1.5, "methods": ["umap", "pca"], "umap_neighbors": 15},
     "regression": {
         "inputs": ["raman", "pl"], "models": list(MODELS), "bootstrap": 30,
+        "physical": ["coverage", "domain_density_um2", "bilayer_fraction", "sq_nm"],
         "ridge_alphas": [1.0, 10.0, 100.0, 1000.0, 10000.0],
         "svr_grid": {"C": [0.1, 1.0, 10.0], "gamma": ["scale"], "kernel": ["rbf", "poly"],
                      "degree": [2]},
@@ -86,7 +86,7 @@ class Outcome:
     info: dict = field(default_factory=dict)
 
 
-def test_samples(groups, test_size: float, seed: int) -> np.ndarray:
+def held_out_samples(groups, test_size: float, seed: int) -> np.ndarray:
     """The sample ids held out for testing (about ``test_size`` of the samples)."""
     groups = np.asarray(groups)
     _, test = grouped_holdout(groups, test_size=test_size, seed=seed)
@@ -116,7 +116,7 @@ def run(data: CrossModalData, config: dict, storage: str | Path | None = None) -
     cfg = _merged(config)
     seed = int(cfg["seed"])
     outcome = Outcome()
-    held_out = test_samples(data.groups, cfg["split"]["test_size"], seed)
+    held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
     if cfg["regression"]["inputs"]:
         _regression(data, cfg, held_out, storage, outcome)
@@ -125,19 +125,15 @@ def run(data: CrossModalData, config: dict, storage: str | Path | None = None) -
     return outcome
 
 
-def _merged(config: dict) -> dict:
-    """DEFAULTS updated by a (possibly partial) config, through the config loader's overrides."""
-    return load_config(None, _dotted(config), DEFAULTS)
-
-
-def _dotted(config: dict, prefix: str = "") -> list[str]:
-    items = []
+def _merged(config: dict, base: dict = DEFAULTS) -> dict:
+    """``base`` (DEFAULTS) updated by a possibly partial ``config``, section by section."""
+    out = copy.deepcopy(base)
     for key, value in config.items():
-        if isinstance(value, dict) and value:
-            items += _dotted(value, f"{prefix}{key}.")
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(value, out[key])
         else:
-            items.append(f"{prefix}{key}={json.dumps(value)}")
-    return items
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
@@ -147,6 +143,8 @@ def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
     emb = cfg["embedding"]
     targets = embedding_targets(data.image_features, fit_rows, emb["methods"], seed,
                                 emb["umap_neighbors"])
+    if reg["physical"]:
+        targets.update(physical_targets(data.heights, reg["physical"]))
     names = list(targets)
     y_all = np.stack([targets[n] for n in names], axis=1)
     records = []
@@ -193,15 +191,20 @@ def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
             names, ytr, yte, predictions, best, title=f"{modality} → AFM embedding")
     table = pd.DataFrame(records)
     outcome.tables["table3_regression"] = table
-    trained = table[table["model"] != "mean"]
+    embedding_names = [n for n in names if n.split("-")[0] in ("UMAP", "PCA")]
     for modality in reg["inputs"]:
-        sub = trained[trained["input"] == modality]
-        best = sub.groupby("target")["r2_test"].max()
-        outcome.metrics[f"regression_{modality}_best_r2_test_mean"] = float(best.mean())
-        outcome.metrics[f"regression_{modality}_mean_predictor_r2_test_mean"] = float(
-            table[(table["input"] == modality) & (table["model"] == "mean")]["r2_test"].mean())
+        sub = table[table["input"] == modality]
+        best = sub[sub["model"] != "mean"].groupby("target")["r2_test"].max()
+        mean = sub[sub["model"] == "mean"].set_index("target")["r2_test"]
         for target, value in best.items():
             outcome.metrics[f"regression_{modality}_{target}_r2_test"] = float(value)
+        for group, members in (("embedding", embedding_names),
+                               ("physical", [n for n in names if n not in embedding_names])):
+            if members:
+                outcome.metrics[f"regression_{modality}_{group}_best_r2_test_mean"] = float(
+                    best[members].mean())
+                outcome.metrics[f"regression_{modality}_{group}_mean_predictor_r2_test"] = float(
+                    mean[members].mean())
 
 
 def _axis(data: CrossModalData, modality: str):

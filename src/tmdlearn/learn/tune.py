@@ -29,9 +29,13 @@ def check_space(space: dict[str, dict]) -> None:
             raise InputError(f"search space entry {name!r} needs type one of {_TYPES}")
         if kind == "categorical" and not spec.get("choices"):
             raise InputError(f"search space entry {name!r} needs a non-empty choices list")
-        if kind != "categorical" and not ("low" in spec and "high" in spec
-                                          and spec["low"] <= spec["high"]):
-            raise InputError(f"search space entry {name!r} needs low <= high")
+        if kind != "categorical":
+            try:
+                ordered = float(spec["low"]) <= float(spec["high"])
+            except (KeyError, TypeError, ValueError):
+                ordered = False
+            if not ordered:
+                raise InputError(f"search space entry {name!r} needs numbers low <= high")
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict[str, Any]:
