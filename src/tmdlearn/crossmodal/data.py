@@ -16,7 +16,7 @@ import numpy as np
 from tmdlearn.afm.level import level
 from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.errors import InputError
-from tmdlearn.spectra import normalise, resample
+from tmdlearn.spectra import despike_whitaker_hayes, normalise, resample
 
 MODALITIES = ("afm", "raman", "pl")
 #: The pairs of the study: inputs → output (Tables 3–6, S2–S6).
@@ -96,9 +96,13 @@ class CrossModalData:
 
 
 def preprocess_spectrum(intensity: np.ndarray, axis: np.ndarray, grid: SpectrumGrid,
-                        source: str = "") -> np.ndarray:
-    """One spectrum resampled onto ``grid`` and min-max normalised to [0, 1]."""
-    values = resample(np.asarray(intensity, dtype=float)[None], axis, grid.axis)
+                        source: str = "", despike: bool = True) -> np.ndarray:
+    """One spectrum despiked (Whitaker–Hayes: a cosmic ray would otherwise set the maximum),
+    resampled onto ``grid`` and min-max normalised to [0, 1]."""
+    values = np.asarray(intensity, dtype=float)[None]
+    if despike:
+        values = despike_whitaker_hayes(values)
+    values = resample(values, axis, grid.axis)
     if not np.isfinite(values).all():
         raise InputError(f"the spectrum axis [{np.min(axis):g}, {np.max(axis):g}] {grid.unit} "
                          f"does not cover the window {list(grid.window)} {grid.unit}", source)
