@@ -104,6 +104,7 @@ def fit_generator(kind: str, in_dims: tuple[int, ...], x, y, params: dict, *,
     x_std = x[:, :d].std(0) + 1e-6 if kind != "spectrum" else np.ones(0, np.float32)
     torch.manual_seed(seed)
     model = build_generator(kind, in_dims, y.shape[1], params)
+    _start_at_mean(model, y)
     generator = Generator(kind, tuple(in_dims), y.shape[1], dict(params), model, x_mean, x_std)
     config = TrainConfig(epochs=epochs, batch_size=int(params.get("batch_size", 32)),
                          lr=float(params.get("lr", 1e-3)), weight_decay=0.0,
@@ -116,6 +117,16 @@ def fit_generator(kind: str, in_dims: tuple[int, ...], x, y, params: dict, *,
                           loss=torch.nn.BCELoss(), description=f"{kind} generator", **val)
     model.cpu().eval()
     return generator, history.best_epoch
+
+
+def _start_at_mean(model: torch.nn.Module, y: np.ndarray) -> None:
+    """Set the output layer so that the untrained model gives the mean training spectrum
+    (bias = logit of the mean, small weights): training then learns the deviations."""
+    output = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    mean = np.clip(y.mean(axis=0), 1e-3, 1 - 1e-3)
+    with torch.no_grad():
+        output.bias.copy_(torch.as_tensor(np.log(mean / (1 - mean)), dtype=torch.float32))
+        output.weight.mul_(0.1)
 
 
 def spectrum_scores(true, generated) -> dict:
