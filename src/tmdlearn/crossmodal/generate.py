@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from tmdlearn.learn import TrainConfig, predict, train_model
-from tmdlearn.learn.regression import pearson_rows, rmse_rows
+from tmdlearn.learn.regression import pearson_rows, rmse_rows, safe_scale
 from tmdlearn.learn.tune import tune
 from tmdlearn.models.autoencoders import FusionToSpectrum, ImageToSpectrum, SpectrumAutoencoder
 
@@ -100,8 +100,8 @@ def fit_generator(kind: str, in_dims: tuple[int, ...], x, y, params: dict, *,
     kept."""
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
     d = in_dims[0]
-    x_mean = x[:, :d].mean(0) if kind != "spectrum" else np.zeros(0, np.float32)
-    x_std = x[:, :d].std(0) + 1e-6 if kind != "spectrum" else np.ones(0, np.float32)
+    x_mean, x_std = (safe_scale(x[:, :d]) if kind != "spectrum"
+                     else (np.zeros(0, np.float32), np.ones(0, np.float32)))
     torch.manual_seed(seed)
     model = build_generator(kind, in_dims, y.shape[1], params)
     _start_at_mean(model, y)

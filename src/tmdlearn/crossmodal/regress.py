@@ -21,7 +21,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import SVR
 
 from tmdlearn.learn import TrainConfig, bootstrap_ci, predict, train_model
-from tmdlearn.learn.regression import r2
+from tmdlearn.learn.regression import r2, safe_scale
 from tmdlearn.learn.tune import tune
 from tmdlearn.models.autoencoders import RegressionMLP
 
@@ -81,8 +81,7 @@ def fit_mlp(x, y, params: dict, *, epochs: int = 200, patience: int = 20, seed: 
     regressor and the epoch kept (early stopping on the validation loss when given).
     """
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32).reshape(len(x), -1)
-    x_mean, x_std = x.mean(0), x.std(0) + 1e-6
-    y_mean, y_std = y.mean(0), y.std(0) + 1e-6
+    (x_mean, x_std), (y_mean, y_std) = safe_scale(x), safe_scale(y, floor=1e-6)
     hidden = tuple(max(int(params["units"]) // 2 ** i, 8) for i in range(int(params["n_layers"])))
     torch.manual_seed(seed)
     model = RegressionMLP(x.shape[1], y.shape[1], hidden, params["activation"],

@@ -29,3 +29,13 @@ def pearson_rows(true, pred) -> np.ndarray:
     b = b - b.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+
+def safe_scale(x, axis: int = 0, floor: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the columns of ``x`` for standardisation, with the
+    deviation floored at ``floor`` x its mean over columns (1 for all-constant data): a
+    column (nearly) constant in training cannot blow up new data by dividing by ~0."""
+    x = np.asarray(x, dtype=np.float32)
+    mean, std = x.mean(axis), x.std(axis)
+    level = float(std.mean()) if std.size and std.mean() > 0 else 1.0
+    return mean, np.maximum(std, floor * level).astype(np.float32)
