@@ -1,0 +1,97 @@
+"""Apply a run's saved models to new measurements (single-input models; fusion models need
+paired inputs and are applied through :func:`tmdlearn.crossmodal.workflow.run`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tmdlearn.crossmodal.data import SpectrumGrid, preprocess_spectrum
+from tmdlearn.crossmodal.generate import generator_from_state
+from tmdlearn.crossmodal.readout import read_feature
+from tmdlearn.data import HeightMap, Spectra
+from tmdlearn.errors import InputError
+
+
+def load_run(folder: str | Path) -> dict:
+    """The config and saved models of a ``tmdlearn crossmodal run`` folder."""
+    folder = Path(folder)
+    run_json = folder / "run.json"
+    if not run_json.is_file():
+        raise InputError("not a crossmodal run folder (no run.json)", folder)
+    config = json.loads(run_json.read_text(encoding="utf-8"))["config"]
+    models = {}
+    for path in sorted((folder / "models").glob("*.pt")):
+        # our own files: regression bundles hold scikit-learn estimators (pickled objects)
+        models[path.stem] = torch.load(path, map_location="cpu", weights_only=False)
+    if not models:
+        raise InputError("the run folder holds no models", folder / "models")
+    return {"config": config, "models": models, "folder": folder}
+
+
+def _grids(config: dict) -> dict[str, SpectrumGrid]:
+    d = config["data"]
+    return {"raman": SpectrumGrid(tuple(d["raman_window_cm1"]), int(d["raman_points"]), "cm-1"),
+            "pl": SpectrumGrid(tuple(d["pl_window_ev"]), int(d["pl_points"]), "eV")}
+
+
+def modality_of(item) -> str:
+    """``afm`` for a height map, ``raman`` for spectra in cm⁻¹, ``pl`` for eV or nm."""
+    if isinstance(item, HeightMap):
+        return "afm"
+    if isinstance(item, Spectra):
+        return "raman" if item.unit == "cm-1" else "pl"
+    raise InputError(f"cannot use a {type(item).__name__} here: give AFM maps or spectra")
+
+
+def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
+    """Predictions for each file: a table (one row per file) and generated spectra
+    ``{name: (axis, values, unit)}``."""
+    from tmdlearn.afm.embed import embed
+    from tmdlearn.afm.level import level
+    from tmdlearn.io import read
+
+    config, models, grids = run["config"], run["models"], _grids(run["config"])
+    rows, generated = [], {}
+    for path in files:
+        item = read(path)
+        modality = modality_of(item)
+        row: dict = {"file": str(path), "modality": modality}
+        if modality == "afm":
+            emb = config["embedding"]
+            x = embed([level(item)], backbone=emb["backbone"], weights=emb["weights"],
+                      device="cpu", clip_nm=float(emb["clip_nm"]))
+        else:
+            grid = grids[modality]
+            spectra = item.to_unit(grid.unit) if item.unit != grid.unit else item
+            x = preprocess_spectrum(spectra.intensity.mean(axis=0), spectra.axis, grid,
+                                    str(path))[None]
+            bundle = models.get(f"regression_{modality}")
+            if bundle is not None:
+                for model in ("ridge", "svr"):
+                    for target, estimator in (bundle.get(model) or {}).items():
+                        row[f"{target} ({model})"] = float(estimator.predict(x)[0])
+                if "mlp" in bundle:
+                    values = bundle["mlp"].predict(x)[0]
+                    for target, value in zip(bundle["targets"], values, strict=True):
+                        row[f"{target} (mlp)"] = float(value)
+        for output in ("raman", "pl"):
+            task = f"{modality}->{output}"
+            state = models.get(f"generator_{task}")
+            if state is None:
+                continue
+            spectrum = generator_from_state(state).predict(x)
+            axis = grids[output].axis
+            name = f"{Path(path).stem}_{modality}_to_{output}"
+            generated[name] = (axis, spectrum[0], grids[output].unit)
+            row[f"{output}_feature_from_generated"] = float(read_feature(spectrum, axis,
+                                                                         output)[0])
+            head = models.get(f"head_{task}")
+            if head is not None:
+                row[f"{output}_feature_head"] = float(np.ravel(head.predict(x))[0])
+        rows.append(row)
+    return pd.DataFrame(rows), generated

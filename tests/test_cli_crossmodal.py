@@ -1,0 +1,70 @@
+"""`tmdlearn crossmodal`: bad input ends in one line and exit code 2; on the embedded campaign
+with held-out samples the study's findings hold (slow: the whole workflow)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tmdlearn.cli import app, main
+
+
+def test_run_without_data_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crossmodal", "run", "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "--data" in err and "\n" not in err
+
+
+def test_predict_needs_a_run_folder(tmp_path, capsys):
+    spectrum = tmp_path / "s.txt"
+    spectrum.write_text("380 1\n400 2\n420 1\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crossmodal", "predict", str(spectrum), "--models", str(tmp_path),
+              "--out", str(tmp_path / "p")])
+    assert exit_info.value.code == 2
+    assert "run.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_campaign_reproduces_the_study_findings(tmp_path):
+    from tmdlearn.synth.campaign import write_mos2_campaign
+
+    data = tmp_path / "campaign"
+    write_mos2_campaign(data, samples=40, seed=0, pixels=256, powers=(0.5, 1.0))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "crossmodal", "run", "--data", str(data), "--out", str(run),
+        "--set", "threads=1", "--set", "device=cpu",
+        "--set", "generation.tasks=[afm->raman, raman->pl]",
+        "--set", "regression.physical=[coverage]"])
+    assert result.exit_code == 0, result.output
+    m = json.loads((run / "metrics.json").read_text())
+    # Raman predicts the AFM embedding better than PL (as the study found); both beat the mean
+    assert (m["regression_raman_embedding_best_r2_test_mean"]
+            > m["regression_pl_embedding_best_r2_test_mean"])
+    assert (m["regression_pl_embedding_best_r2_test_mean"]
+            > m["regression_pl_embedding_mean_predictor_r2_test"])
+    assert m["generation_afm_to_raman_test_pearson"] >= 0.9
+    assert m["readout_afm_to_raman_split_A1g_E2g_r2"] > 0.3
+    for name in ("table3_regression", "table4_generation", "table6_readouts"):
+        assert (run / "tables" / f"{name}.csv").is_file()
+        assert (run / "tables" / f"{name}.md").is_file()
+    assert (run / "figures" / "generated_afm_to_raman.png").is_file()
+    info = json.loads((run / "run.json").read_text())
+    assert info["filters"]["afm"] == {"scan_size_um": 1.0}
+    # predict applies the saved models to new files
+    files = [str(data / "afm" / "S001_center_1um.npz"), str(data / "raman" /
+                                                            "S001_center_0.5mW.txt")]
+    out = tmp_path / "pred"
+    result = CliRunner().invoke(app, ["crossmodal", "predict", *files, "--models", str(run),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "predictions.csv")
+    assert list(table["modality"]) == ["afm", "raman"]
+    assert (out / "generated" / "S001_center_1um_afm_to_raman.csv").is_file()
+    assert (out / "generated" / "S001_center_0.5mW_raman_to_pl.csv").is_file()
