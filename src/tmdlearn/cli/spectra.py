@@ -2,11 +2,195 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import typer
 
+from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.errors import InputError
+
 app = typer.Typer(no_args_is_help=True)
+
+#: Defaults of ``spectra fit`` / ``spectra features``; any key can be set with ``--set``.
+DEFAULTS = {
+    "read": {"unit": None, "excitation_nm": None},
+    "preprocess": {"despike": "none", "baseline": "none", "normalise": "none"},
+    "mask": {"method": "none", "k": 3.0, "corner": 3},
+    "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
+            "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
+}
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf")
+
+INPUTS = typer.Argument(..., help="Spectrum / map files, folders of them, or a manifest CSV "
+                        "with a 'path' column.")
+MODEL = typer.Option(..., "--model", "-m", help="Preset (mos2-raman, mos2-pl, wse2-raman, "
+                     "wse2-pl) or a peak-model YAML file.")
+OUT = typer.Option(..., "--out", "-o", help="Output table (.csv; a .md copy is written too).")
+WITH = typer.Option(None, "--with", help="Optional peak of the model to include "
+                    "(repeatable), e.g. --with sapphire.")
+FIGURE = typer.Option(None, "--figure", help="PNG of a few fits with components and "
+                      "residuals.")
 
 
 @app.callback()
 def _group() -> None:
     """Preprocess and fit Raman / PL spectra and maps."""
+
+
+@app.command()
+def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
+        include: list[str] = WITH, figure: Path = FIGURE, config: Path = CONFIG_OPTION,
+        overrides: list[str] = SET_OPTION) -> None:
+    """Fit a peak model to every spectrum (and every map pixel): one table row each."""
+    table, _ = _fit_all(inputs, model, include, config, overrides, figure)
+    csv_path, _ = _write(table, out)
+    n_ok = int(table["converged"].sum())
+    typer.echo(f"fitted {len(table)} spectra ({n_ok} converged) -> {csv_path}")
+
+
+@app.command()
+def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
+             include: list[str] = WITH, config: Path = CONFIG_OPTION,
+             overrides: list[str] = SET_OPTION) -> None:
+    """The model's feature vector per spectrum (e.g. the WSe2 study's 24 Raman values)."""
+    from tmdlearn.spectra import vector_columns
+
+    table, peak_model = _fit_all(inputs, model, include, config, overrides, None)
+    ids = [c for c in ("source", "spectrum", "x_um", "y_um") if c in table.columns]
+    columns = ids + vector_columns(peak_model) + ["converged"]
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"model {peak_model.name!r}: feature columns {missing} are not "
+                         "produced by its peaks or features")
+    csv_path, _ = _write(table[columns], out)
+    typer.echo(f"{len(table)} feature vectors of {len(columns) - len(ids) - 1} values "
+               f"-> {csv_path}")
+
+
+def _write(table: pd.DataFrame, out: Path):
+    from tmdlearn.report.tables import write_table
+
+    if out.suffix.lower() not in (".csv", ""):
+        raise InputError("the output table must be a .csv path", out)
+    return write_table(table, out.with_suffix(".csv"))
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
+    relative to the manifest's folder)."""
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir()
+                           if p.is_file() and p.suffix.lower() in SPECTRA_SUFFIXES)
+            if not found:
+                raise InputError(f"no spectrum files ({', '.join(SPECTRA_SUFFIXES)})", item)
+            files += found
+        elif item.is_file() and _is_manifest(item):
+            with open(item, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            files += [(item.parent / row["path"]).resolve() for row in rows if row["path"]]
+        elif item.exists():
+            files.append(item)
+        else:
+            raise InputError("no such file or folder", item)
+    return files
+
+
+def _is_manifest(path: Path) -> bool:
+    if path.suffix.lower() != ".csv":
+        return False
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    return "path" in [h.strip().lower() for h in header.split(",")]
+
+
+def _fit_all(inputs, model_name, include, config_path, overrides, figure):
+    from tmdlearn.io import read
+    from tmdlearn.progress import track
+    from tmdlearn.spectra import fit_peaks, load_model
+    from tmdlearn.spectra.preprocess import background_mask
+
+    cfg = config_from_cli(config_path, overrides, DEFAULTS)
+    peak_model = load_model(model_name, tuple(include or ()))
+    read_options = {k: v for k, v in cfg["read"].items() if v is not None}
+    fit_options = {k: v for k, v in cfg["fit"].items() if v is not None}
+    files = expand_inputs(inputs)
+    tables, shown = [], []
+    for path in track(files, "reading and fitting", total=len(files)):
+        data = read(path, **read_options)
+        if isinstance(data, SpectralMap):
+            mask = np.ones(data.shape, dtype=bool)
+            if cfg["mask"]["method"] == "corners":
+                mask = background_mask(data.intensity, float(cfg["mask"]["k"]),
+                                       int(cfg["mask"]["corner"]))
+            elif cfg["mask"]["method"] != "none":
+                raise InputError("mask.method must be none or corners")
+            spectra = data.spectra(mask)
+            x_um, y_um = (c[mask] for c in data.coordinates_um())
+        elif isinstance(data, Spectra):
+            spectra, x_um, y_um = data, None, None
+        else:
+            raise InputError(f"not a spectrum or spectral map ({type(data).__name__})", path)
+        spectra = _converted(spectra, peak_model.unit, path)
+        intensity = _preprocess(spectra.intensity, spectra.axis, cfg["preprocess"])
+        try:
+            result = fit_peaks(intensity, peak_model, spectra.axis, **fit_options)
+        except TypeError as err:
+            raise InputError(f"bad fit option in the config: {err}") from None
+        if x_um is not None:
+            result.metadata.update(x_um=x_um, y_um=y_um)
+        table = result.table()
+        table.insert(0, "spectrum", np.arange(len(table)))
+        table.insert(0, "source", path.name)
+        tables.append(table)
+        if figure is not None and len(shown) < 4:
+            shown.append((result, spectra.axis, intensity, path.name))
+    if not tables:
+        raise InputError("no input files")
+    if figure is not None:
+        _figure(shown, figure, peak_model.unit)
+    return pd.concat(tables, ignore_index=True), peak_model
+
+
+def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
+    if spectra.unit == unit:
+        return spectra
+    try:
+        return spectra.to_unit(unit)
+    except ValueError:
+        raise InputError(f"the spectra are in {spectra.unit} but the model in {unit}; set "
+                         "read.excitation_nm (or read.unit)", path) from None
+
+
+def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+    from tmdlearn.spectra import preprocess
+
+    despike = {"none": None, "difference": preprocess.despike_difference,
+               "whitaker-hayes": preprocess.despike_whitaker_hayes}
+    if options["despike"] not in despike:
+        raise InputError(f"preprocess.despike must be one of {sorted(despike)}")
+    if despike[options["despike"]] is not None:
+        intensity = despike[options["despike"]](intensity)
+    if options["baseline"] != "none":
+        intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
+    if options["normalise"] != "none":
+        intensity = preprocess.normalise(intensity, options["normalise"], axis)
+    return intensity
+
+
+def _figure(shown, path: Path, unit: str) -> None:
+    """Four spectra of a single input, or the first spectrum of each of up to four inputs."""
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.report.fit_figure import fit_figure, spread_indices
+
+    if len(shown) == 1:
+        result, axis, intensity, name = shown[0]
+        panels = [(result, axis, intensity, i, f"{name} #{i}") for i in spread_indices(result)]
+    else:
+        panels = [(result, axis, intensity, 0, name) for result, axis, intensity, name in shown]
+    save_figure(fit_figure(panels, unit), path)

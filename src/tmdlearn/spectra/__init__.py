@@ -1,0 +1,53 @@
+"""Raman / PL spectroscopy: preprocessing, batched peak fitting and peak features.
+
+>>> from tmdlearn.spectra import fit_peaks, load_model
+>>> fit = fit_peaks(intensity, "mos2-raman", axis=shift_cm1)   # (N, L), (L,)
+>>> table = fit.table()          # E2g_center, ..., split_A1g_E2g, r2, rmse, converged
+"""
+
+from tmdlearn.spectra.features import derived_features, feature_vector, fit_table, vector_columns
+from tmdlearn.spectra.peakmodel import PRESETS, Peak, PeakModel, Region, load_model
+from tmdlearn.spectra.peaks import (
+    STATUS,
+    PeakFit,
+    fit_map,
+    fit_peaks,
+    model_curves,
+    parameter_maps,
+)
+from tmdlearn.spectra.preprocess import (
+    anchor_baseline,
+    background_mask,
+    baseline,
+    crop,
+    despike_difference,
+    despike_whitaker_hayes,
+    normalise,
+    resample,
+)
+
+__all__ = [
+    "PRESETS",
+    "STATUS",
+    "Peak",
+    "PeakFit",
+    "PeakModel",
+    "Region",
+    "anchor_baseline",
+    "background_mask",
+    "baseline",
+    "crop",
+    "derived_features",
+    "despike_difference",
+    "despike_whitaker_hayes",
+    "feature_vector",
+    "fit_map",
+    "fit_peaks",
+    "fit_table",
+    "load_model",
+    "model_curves",
+    "normalise",
+    "parameter_maps",
+    "resample",
+    "vector_columns",
+]

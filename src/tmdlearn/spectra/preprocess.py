@@ -1,0 +1,175 @@
+"""Preprocessing of spectra, batched over N spectra (N, L) on one axis (L,).
+
+Maps are flattened first (``SpectralMap.spectra(mask)``); :func:`background_mask` gives the
+flake/background mask of a map. Every function takes and returns plain arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import trapezoid
+
+from tmdlearn.errors import InputError
+from tmdlearn.progress import track
+
+
+def _as_batch(intensity) -> np.ndarray:
+    intensity = np.asarray(intensity, dtype=float)
+    return intensity[None, :] if intensity.ndim == 1 else intensity
+
+
+def _interpolate_flagged(intensity: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """Replace flagged channels by linear interpolation between their unflagged neighbours."""
+    out = intensity.copy()
+    channels = np.arange(intensity.shape[1])
+    for i in np.flatnonzero(flagged.any(axis=1)):
+        keep = ~flagged[i]
+        if keep.sum() >= 2:
+            out[i, ~keep] = np.interp(channels[~keep], channels[keep], intensity[i, keep])
+    return out
+
+
+def despike_difference(intensity, threshold: float = 5.0, width: int = 2) -> np.ndarray:
+    """Remove cosmic-ray spikes by the first-difference threshold (the WSe2 study's method).
+
+    A channel is a spike where the absolute first difference exceeds ``threshold`` times the
+    spectrum's robust spread of differences (1.4826 x median absolute deviation); flagged
+    channels, widened by ``width`` on each side, are replaced by linear interpolation.
+    """
+    y = _as_batch(intensity)
+    diff = np.diff(y, axis=1)
+    mad = 1.4826 * np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
+    jump = np.abs(diff) > threshold * np.maximum(mad, 1e-12)[:, None]
+    flagged = np.zeros_like(y, dtype=bool)
+    flagged[:, 1:] |= jump
+    flagged[:, :-1] |= jump
+    return _interpolate_flagged(y, _widen(flagged, width))
+
+
+def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 2) -> np.ndarray:
+    """Whitaker–Hayes despiking: modified z-score of the first differences above ``threshold``
+    (Whitaker & Hayes, Chemom. Intell. Lab. Syst. 179, 82 (2018)); spikes, widened by
+    ``width``, are replaced by linear interpolation."""
+    y = _as_batch(intensity)
+    diff = np.diff(y, axis=1)
+    median = np.median(diff, axis=1, keepdims=True)
+    mad = np.median(np.abs(diff - median), axis=1, keepdims=True)
+    z = 0.6745 * (diff - median) / np.maximum(mad, 1e-12)
+    spikes = np.zeros_like(y, dtype=bool)
+    spikes[:, 1:] = np.abs(z) > threshold
+    return _interpolate_flagged(y, _widen(spikes, width))
+
+
+def _widen(flagged: np.ndarray, width: int) -> np.ndarray:
+    out = flagged.copy()
+    for shift in range(1, width + 1):
+        out[:, shift:] |= flagged[:, :-shift]
+        out[:, :-shift] |= flagged[:, shift:]
+    return out
+
+
+def baseline(intensity, axis, method: str = "arpls", progress: bool = False,
+             **params) -> np.ndarray:
+    """Baselines (N, L) from any pybaselines 1-D algorithm by name (``arpls``, ``asls``,
+    ``modpoly``, ``snip``, ``imodpoly``, ...), with that algorithm's keyword ``params``."""
+    from pybaselines import Baseline
+
+    y = _as_batch(intensity)
+    fitter = Baseline(x_data=np.asarray(axis, dtype=float))
+    if not hasattr(fitter, method):
+        raise InputError(f"unknown pybaselines method {method!r}")
+    function = getattr(fitter, method)
+    rows = track(range(y.shape[0]), f"baseline {method}") if progress else range(y.shape[0])
+    return np.stack([function(y[i], **params)[0] for i in rows])
+
+
+def anchor_baseline(intensity, axis, anchors, half_width: float = 2.0) -> np.ndarray:
+    """Piecewise-linear baseline through anchor points (the WSe2 study's baseline).
+
+    Each anchor (axis units) takes the spectrum's mean within ± ``half_width`` of it;
+    the baseline interpolates linearly between anchors and is constant beyond the outer ones.
+    """
+    y = _as_batch(intensity)
+    axis = np.asarray(axis, dtype=float)
+    anchors = np.sort(np.asarray(anchors, dtype=float))
+    levels = []
+    for anchor in anchors:
+        near = np.abs(axis - anchor) <= half_width
+        if not near.any():
+            near = np.abs(axis - anchor) == np.abs(axis - anchor).min()
+        levels.append(y[:, near].mean(axis=1))
+    levels = np.stack(levels, axis=1)
+    # vectorised interpolation: weights of each axis point on its two neighbouring anchors
+    j = np.clip(np.searchsorted(anchors, axis) - 1, 0, anchors.size - 2) if anchors.size > 1 \
+        else np.zeros(axis.size, dtype=int)
+    if anchors.size == 1:
+        return np.repeat(levels, axis.size, axis=1)
+    t = np.clip((axis - anchors[j]) / (anchors[j + 1] - anchors[j]), 0.0, 1.0)
+    return levels[:, j] * (1.0 - t) + levels[:, j + 1] * t
+
+
+def normalise(intensity, method: str = "minmax", axis=None) -> np.ndarray:
+    """Normalise each spectrum: ``minmax`` to [0, 1] (the MoS2 study), ``max`` (divide by the
+    maximum) or ``area`` (unit trapezoid area over ``axis``). Flat spectra become NaN."""
+    y = _as_batch(intensity)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "minmax":
+            low = y.min(axis=1, keepdims=True)
+            span = y.max(axis=1, keepdims=True) - low
+            return (y - low) / np.where(span > 0, span, np.nan)
+        if method == "max":
+            top = y.max(axis=1, keepdims=True)
+            return y / np.where(top != 0, top, np.nan)
+        if method == "area":
+            if axis is None:
+                raise InputError("area normalisation needs the axis")
+            area = trapezoid(y, np.asarray(axis, dtype=float), axis=1)[:, None]
+            return y / np.where(area != 0, area, np.nan)
+    raise InputError(f"normalisation must be minmax, max or area, got {method!r}")
+
+
+def crop(intensity, axis, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """The channels with ``low <= axis <= high``: (intensity (N, L'), axis (L',))."""
+    y = _as_batch(intensity)
+    axis = np.asarray(axis, dtype=float)
+    keep = (axis >= low) & (axis <= high)
+    if keep.sum() < 2:
+        raise InputError(f"the window [{low}, {high}] holds fewer than 2 points of the axis "
+                         f"[{axis.min():g}, {axis.max():g}]")
+    return y[:, keep], axis[keep]
+
+
+def resample(intensity, axis, grid) -> np.ndarray:
+    """Linear interpolation of every spectrum onto ``grid`` (e.g. the MoS2 study's 202-point
+    Raman window: ``np.linspace(360, 480, 202)``); points outside the axis are NaN."""
+    y = _as_batch(intensity)
+    axis = np.asarray(axis, dtype=float)
+    grid = np.asarray(grid, dtype=float)
+    order = np.argsort(axis)
+    axis, y = axis[order], y[:, order]
+    j = np.clip(np.searchsorted(axis, grid) - 1, 0, axis.size - 2)
+    t = (grid - axis[j]) / (axis[j + 1] - axis[j])
+    out = y[:, j] * (1.0 - t) + y[:, j + 1] * t
+    out[:, (grid < axis[0]) | (grid > axis[-1])] = np.nan
+    return out
+
+
+def background_mask(intensity_map, k: float = 3.0, corner: int = 3,
+                    signal: np.ndarray | None = None) -> np.ndarray:
+    """Flake mask (ny, nx) of a map: pixels whose signal exceeds mean + ``k`` · sigma of the
+    four ``corner`` x ``corner`` corner blocks (assumed bare substrate).
+
+    ``signal`` (ny, nx) is the per-pixel quantity (default: integrated intensity of the map
+    ``intensity_map`` (ny, nx, L)).
+    """
+    cube = np.asarray(intensity_map, dtype=float)
+    if signal is None:
+        if cube.ndim != 3:
+            raise InputError(f"a map must be (ny, nx, L), got shape {cube.shape}")
+        signal = np.nansum(cube, axis=2)
+    signal = np.asarray(signal, dtype=float)
+    ny, nx = signal.shape
+    c = max(1, min(corner, ny // 2, nx // 2))
+    corners = np.concatenate([signal[:c, :c].ravel(), signal[:c, -c:].ravel(),
+                              signal[-c:, :c].ravel(), signal[-c:, -c:].ravel()])
+    return signal > corners.mean() + k * corners.std()
