@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import typer
+
+from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -10,3 +18,111 @@ app = typer.Typer(no_args_is_help=True)
 @app.callback()
 def _group() -> None:
     """Transfer-learning material classification from AFM."""
+
+
+@app.command("features")
+def features(
+    path: Path = typer.Argument(..., help="An .npz with arrays features, targets, sample_id."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    config: Path | None = CONFIG_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Compare classification heads on precomputed features (grouped CV by sample)."""
+    from tmdlearn.classify.workflow import DEFAULTS, run_features
+
+    started = time.time()
+    cfg = config_from_cli(config, overrides, DEFAULTS)
+    cfg["data"]["features"] = str(path)
+    outcome = _features_run(cfg, run_features)
+    _write_run(out, cfg, outcome, started)
+
+
+@app.command("run")
+def run(
+    config: Path | None = CONFIG_OPTION,
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Run the workflow of a config: heads on features (data.features) or strategies on
+    images (data.images)."""
+    from tmdlearn.classify.workflow import DEFAULTS, run_features, run_images
+
+    started = time.time()
+    cfg = config_from_cli(config, overrides, DEFAULTS)
+    data = cfg["data"]
+    if data.get("images"):
+        heights, targets, groups, properties = _load_images(Path(data["images"]))
+        outcome = run_images(heights, targets, groups, cfg, properties=properties)
+    elif data.get("features"):
+        outcome = _features_run(cfg, run_features)
+    else:
+        raise InputError("the config names no data: set data.features or data.images",
+                         config)
+    _write_run(out, cfg, outcome, started)
+
+
+def _features_run(cfg: dict, run_features):
+    path = Path(cfg["data"]["features"])
+    arrays = _load_npz(path, ("features", "targets", "sample_id"))
+    if arrays["features"].ndim != 2 or len(arrays["features"]) != len(arrays["targets"]):
+        raise InputError(f"features must be (N, D) with N = len(targets), got "
+                         f"{arrays['features'].shape}", path)
+    latent = None
+    if cfg["data"].get("latent_features"):
+        latent_path = Path(cfg["data"]["latent_features"])
+        latent = _load_npz(latent_path, ("features",))["features"]
+        if len(latent) != len(arrays["targets"]):
+            raise InputError(f"{len(latent)} rows, {len(arrays['targets'])} expected",
+                             latent_path)
+    return run_features(arrays["features"], arrays["targets"], arrays["sample_id"], cfg,
+                        latent_features=latent)
+
+
+def _load_npz(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise InputError("file not found", path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"not a readable .npz file ({err.__class__.__name__})", path) from None
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise InputError(f"missing arrays {missing} (has {sorted(arrays)})", path)
+    n = len(arrays[required[0]])
+    for key in ("targets", "sample_id"):
+        if key in arrays and len(arrays[key]) != n:
+            raise InputError(f"{key} has {len(arrays[key])} rows, {n} expected", path)
+    return arrays
+
+
+def _load_images(path: Path):
+    """Height maps (N, H, W) in nm with targets and sample ids; other 1-D numeric arrays of
+    length N are per-image physical properties for the latent analysis."""
+    arrays = _load_npz(path, ("heights", "targets", "sample_id"))
+    heights = arrays.pop("heights").astype(np.float32)
+    if heights.ndim != 3:
+        raise InputError(f"heights must be (N, H, W) in nm, got {heights.shape}", path)
+    targets, groups = arrays.pop("targets"), arrays.pop("sample_id")
+    properties = {"rms_roughness_nm": heights.reshape(len(heights), -1).std(axis=1)}
+    for key, value in arrays.items():
+        if value.shape == (len(heights),) and np.issubdtype(value.dtype, np.number):
+            properties[key] = value
+    return heights, targets, groups, pd.DataFrame(properties)
+
+
+def _write_run(out: Path, cfg: dict, outcome, started: float) -> None:
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.report.run import write_json, write_run_json
+    from tmdlearn.report.tables import write_table
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in outcome.tables.items():
+        write_table(table, out / "tables" / name)
+    for name, figure in outcome.figures.items():
+        save_figure(figure, out / "figures" / f"{name}.png")
+    write_json(out / "metrics.json", outcome.metrics)
+    write_run_json(out, cfg, started)
+    best = outcome.metrics["best"]
+    typer.echo(f"best: {best['model']}  accuracy {best['accuracy']:.3f}  balanced accuracy "
+               f"{best['balanced_accuracy']:.3f}  -> {out}")
