@@ -2,7 +2,8 @@
 
 Eight Lorentzians at the wse2-raman positions with spatially varying heights; one PL Gaussian
 whose height follows the A1' height strongly in the pristine half of a disc flake
-(``coupling``) and only weakly in the defect half; ``coupling=0`` removes the relation.
+(``coupling``) and only weakly in the defect half (marked in the Raman by a broader A1' and a
+stronger 2LA); ``coupling=0`` removes the relation.
 """
 
 import numpy as np
@@ -35,6 +36,9 @@ def planted_pair(n=30, coupling=1.0, seed=0, noise=2.0):
     heights = np.clip(heights, 0.2 * HEIGHT, None) * flake[..., None]
     centers = CENTERS + 0.4 * rng.normal(size=(n, n, 8))
     widths = FWHM * (1 + 0.05 * rng.normal(size=(n, n, 8)))
+    defect = truth == 2                 # defect signature: broader A1', stronger 2LA
+    widths[defect, 2] *= 1.5
+    heights[defect, 3] *= 1.5
     profile = heights[..., None] / (1 + ((shift - centers[..., None]) / (widths[..., None] / 2)) ** 2)
     raman = profile.sum(axis=2) + 50 + 0.05 * shift + noise * rng.normal(size=(n, n, shift.size))
     a1 = (heights[..., 2] - HEIGHT[2]) / HEIGHT[2]          # relative A1' height

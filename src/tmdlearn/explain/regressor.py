@@ -38,9 +38,9 @@ class CNNSettings:
     hidden: tuple[int, int] = (64, 32)
     dropout: float = 0.5
     residual: bool = False
-    length: int = 64
-    half_window: float = 16.0
-    epochs: int = 200
+    length: int = 32
+    half_window: float = 12.0
+    epochs: int = 150
     batch_size: int = 128
     lr: float = 1e-3
     patience: int | None = 25
