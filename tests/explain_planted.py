@@ -39,7 +39,8 @@ def planted_pair(n=30, coupling=1.0, seed=0, noise=2.0):
     defect = truth == 2                 # defect signature: broader A1', stronger 2LA
     widths[defect, 2] *= 1.5
     heights[defect, 3] *= 1.5
-    profile = heights[..., None] / (1 + ((shift - centers[..., None]) / (widths[..., None] / 2)) ** 2)
+    offset = (shift - centers[..., None]) / (widths[..., None] / 2)
+    profile = heights[..., None] / (1 + offset ** 2)
     raman = profile.sum(axis=2) + 50 + 0.05 * shift + noise * rng.normal(size=(n, n, shift.size))
     a1 = (heights[..., 2] - HEIGHT[2]) / HEIGHT[2]          # relative A1' height
     pristine = truth == 1
@@ -51,7 +52,8 @@ def planted_pair(n=30, coupling=1.0, seed=0, noise=2.0):
     pl_center = 1.65 + 0.005 * rng.normal(size=(n, n))
     pl_fwhm = 0.05 * (1 + 0.05 * rng.normal(size=(n, n)))
     sigma = pl_fwhm / 2.3548
-    pl = pl_height[..., None] * np.exp(-0.5 * ((energy - pl_center[..., None]) / sigma[..., None]) ** 2)
+    z = (energy - pl_center[..., None]) / sigma[..., None]
+    pl = pl_height[..., None] * np.exp(-0.5 * z ** 2)
     pl = pl + 20 + 5 * rng.normal(size=(n, n, energy.size))
     return {"raman": SpectralMap(raman, shift, "cm-1", 1.0, 532.0),
             "pl": SpectralMap(pl, energy, "eV", 1.0, 532.0),

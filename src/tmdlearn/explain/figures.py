@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import tmdlearn.report.figures  # noqa: F401  (selects the non-interactive Agg backend)
+
 import matplotlib.pyplot as plt  # noqa: E402  isort: skip
 
 from tmdlearn.explain.ice import slope_maps  # noqa: E402

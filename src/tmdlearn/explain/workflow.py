@@ -48,7 +48,7 @@ PL_UNITS = ("eV", "eV", "counts")
 DEFAULTS: dict = {
     "data": {"pairs": [], "synth": None},
     "preprocess": {
-        "mask_k": 3.0, "corner": 3, "mask_from": "raman", "despike": "map",
+        "mask_k": 3.0, "corner": 3, "mask_from": "both", "despike": "map",
         "despike_threshold": 5.0, "despike_spatial_k": 6.0,
         "raman_anchors_cm1": [185.0, 300.0, 316.0, 408.0], "pl_anchors_ev": [1.47, 1.83],
         "anchor_half_width": 2.0,
@@ -105,8 +105,12 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
     if raman.shape != pl.shape:
         raise InputError(f"pair {name!r}: Raman map {raman.shape} and PL map {pl.shape} differ "
                          "in shape; they must cover the same pixels")
-    source = raman if pre["mask_from"] == "raman" else pl
-    mask = background_mask(source.intensity, k=pre["mask_k"], corner=pre["corner"])
+    sources = {"raman": [raman], "pl": [pl], "both": [raman, pl]}.get(pre["mask_from"])
+    if sources is None:
+        raise InputError(f"preprocess.mask_from must be raman, pl or both, got "
+                         f"{pre['mask_from']!r}")
+    mask = np.logical_and.reduce([background_mask(m.intensity, k=pre["mask_k"],
+                                                  corner=pre["corner"]) for m in sources])
     if mask.sum() < 20:
         raise InputError(f"pair {name!r}: the flake mask holds {int(mask.sum())} pixels "
                          "(< 20); lower preprocess.mask_k")
