@@ -2,11 +2,83 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+OUT_ARGUMENT = typer.Argument(..., help="Folder to write (manifest.csv, truth.csv, files).")
+SEED_OPTION = typer.Option(0, "--seed", help="Random seed: same seed, same data.")
 
 
 @app.callback()
 def _group() -> None:
     """Generate the embedded datasets (simulators with stored ground truth)."""
+
+
+@app.command("mos2-campaign")
+def mos2_campaign(
+    out: Path = OUT_ARGUMENT,
+    samples: int = typer.Option(40, "--samples", help="Growth runs (each: center + edge)."),
+    pixels: int = typer.Option(512, "--pixels", help="AFM pixels per side."),
+    seed: int = SEED_OPTION,
+    small: bool = typer.Option(False, "--small", help="Demo size: 12 samples, 256 px, 1 power."),
+) -> None:
+    """MOCVD MoS2 campaign: AFM (1 and 5 µm), Raman (532 nm), PL, with the film state."""
+    from tmdlearn.synth.campaign import write_mos2_campaign
+
+    if small:
+        write_mos2_campaign(out, min(samples, 12), seed, min(pixels, 256), (1.0,), 3)
+    else:
+        write_mos2_campaign(out, samples, seed, pixels)
+    typer.echo(f"wrote {out / 'manifest.csv'}")
+
+
+@app.command("wse2-maps")
+def wse2_maps(
+    out: Path = OUT_ARGUMENT,
+    flakes: int = typer.Option(6, "--flakes", help="Flakes (triangles and stars alternate)."),
+    pixels: int = typer.Option(96, "--pixels", help="Map pixels per side (64-128 typical)."),
+    seed: int = SEED_OPTION,
+    small: bool = typer.Option(False, "--small", help="Demo size: 2 flakes of 48 px."),
+) -> None:
+    """WSe2 flake Raman + PL maps at 2.33 eV (resonant) and 1.96 eV, with defect regions."""
+    from tmdlearn.synth.maps import write_wse2_maps
+
+    if small:
+        write_wse2_maps(out, min(flakes, 2), min(pixels, 48), seed)
+    else:
+        write_wse2_maps(out, flakes, pixels, seed)
+    typer.echo(f"wrote {out / 'manifest.csv'}")
+
+
+@app.command("tmd-materials")
+def tmd_materials(
+    out: Path = OUT_ARGUMENT,
+    scale: float = typer.Option(1.0, "--scale", help="Fraction of the 1026 crops (476:182:"
+                                "137:129:102) to write."),
+    pixels: int = typer.Option(128, "--pixels", help="Crop pixels per side."),
+    seed: int = SEED_OPTION,
+    small: bool = typer.Option(False, "--small", help="Demo size: 1/10 of the crops, 64 px."),
+) -> None:
+    """Five-material AFM set (MoS2, WS2, WSe2, MoSe2, Mo-WSe2), several crops per sample."""
+    from tmdlearn.synth.materials import write_tmd_materials
+
+    if small:
+        write_tmd_materials(out, min(scale, 0.1), min(pixels, 64), seed)
+    else:
+        write_tmd_materials(out, scale, pixels, seed)
+    typer.echo(f"wrote {out / 'manifest.csv'}")
+
+
+@app.command("all")
+def all_(
+    out: Path = OUT_ARGUMENT,
+    seed: int = SEED_OPTION,
+    small: bool = typer.Option(False, "--small", help="Demo size (under 2 minutes)."),
+) -> None:
+    """All three datasets into OUT/mos2-campaign, OUT/wse2-maps, OUT/tmd-materials."""
+    mos2_campaign(out / "mos2-campaign", 40, 512, seed, small)
+    wse2_maps(out / "wse2-maps", 6, 96, seed, small)
+    tmd_materials(out / "tmd-materials", 1.0, 128, seed, small)

@@ -1,0 +1,368 @@
+"""MOCVD MoS2 growth -> latent film state -> AFM height maps, with stored ground truth.
+
+The chain is: growth parameters (temperature °C, Mo precursor flux, H2S/Mo ratio, time min)
+-> a latent film state (coverage, nucleation density µm⁻², domain shape, bilayer fraction,
+point-defect density cm⁻², strain %, doping 10¹³ cm⁻², substrate terrace width nm)
+-> a rendered film (layer number and grain label per pixel) -> an AFM height map in nm with
+sapphire terraces, particles, scanner tilt and bow, line offsets and noise.
+
+Domains grow as convex polygons between a triangle and a hexagon (a truncated triangle).
+Every nucleus ``i`` covers the pixels where ``gauge_i(x - c_i) + delay_i <= r``: the gauge is the
+polygon's norm (1 on the edge of the unit-apothem polygon), the delay is its late nucleation
+(Johnson-Mehl-Avrami-Kolmogorov growth at a common edge speed), and the common radius ``r`` is the
+quantile of the field ``min_i(gauge_i + delay_i)`` that gives the planted coverage exactly. The
+argmin is the grain label, so coalesced domains meet at grain boundaries. The physics and its
+literature sources are in docs/synthetic-data.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from tmdlearn.data import HeightMap
+
+#: Boltzmann constant, eV/K.
+K_B_EV = 8.617333e-5
+#: c-plane sapphire single step height c/6, nm (c = 1.2991 nm).
+SAPPHIRE_STEP_NM = 0.2165
+#: AFM step of a MoS2 monolayer on sapphire, nm; interlayer spacing of 2H-MoS2, nm.
+MONOLAYER_NM = 0.70
+INTERLAYER_NM = 0.615
+
+LOCATIONS = ("center", "edge")
+
+
+@dataclass(frozen=True)
+class GrowthParameters:
+    """One MOCVD run: temperature (°C), Mo precursor flux (relative to the reference recipe),
+    H2S/Mo molar ratio, growth time (min)."""
+
+    temperature_c: float
+    mo_flux: float
+    s_mo_ratio: float
+    time_min: float
+
+
+@dataclass(frozen=True)
+class FilmState:
+    """The latent state of the film at one location (what every measurement shares).
+
+    coverage: substrate fraction covered by film (0-1); nucleation_density_um2: nuclei per µm²;
+    domain_size_nm: sqrt(coverage / nucleation density); hexagonality: 0 triangle .. 1 hexagon;
+    orientation_spread_deg: in-plane misorientation of domains about the epitaxial directions;
+    bilayer_fraction: fraction of the covered area with a second layer;
+    defect_density_cm2: sulfur-vacancy density; strain_pct: biaxial tensile strain;
+    doping_1e13_cm2: electron density; terrace_width_nm: sapphire step spacing;
+    particle_density_um2: precursor/oxide particles; edge_roughness_nm: domain edge roughness.
+    """
+
+    coverage: float
+    nucleation_density_um2: float
+    domain_size_nm: float
+    hexagonality: float
+    orientation_spread_deg: float
+    bilayer_fraction: float
+    defect_density_cm2: float
+    strain_pct: float
+    doping_1e13_cm2: float
+    terrace_width_nm: float
+    particle_density_um2: float
+    edge_roughness_nm: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+def _rng(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def sample_growth(seed=None) -> GrowthParameters:
+    """Draw one growth recipe from the campaign's design space (log-uniform flux, ratio, time)."""
+    rng = _rng(seed)
+    return GrowthParameters(
+        temperature_c=float(rng.uniform(550.0, 850.0)),
+        mo_flux=float(np.exp(rng.uniform(np.log(0.25), np.log(4.0)))),
+        s_mo_ratio=float(np.exp(rng.uniform(np.log(100.0), np.log(5000.0)))),
+        time_min=float(np.exp(rng.uniform(np.log(10.0), np.log(120.0)))),
+    )
+
+
+def _arrhenius(energy_ev: float, temperature_c: float, reference_c: float = 700.0) -> float:
+    """exp(E/kB (1/T - 1/T_ref)): > 1 below the reference temperature for E > 0."""
+    t, t_ref = temperature_c + 273.15, reference_c + 273.15
+    return float(np.exp(energy_ev / K_B_EV * (1.0 / t - 1.0 / t_ref)))
+
+
+def film_state(growth: GrowthParameters, location: str = "center", seed=None) -> FilmState:
+    """The latent film state at ``location`` ("center" or "edge") of a wafer grown with ``growth``.
+
+    The edge sees a depleted precursor flux (x0.6) and a 15 °C cooler susceptor; every quantity
+    then carries its own location-to-location scatter drawn from ``seed``.
+    """
+    if location not in LOCATIONS:
+        raise ValueError(f"location must be one of {LOCATIONS}, got {location!r}")
+    rng = _rng(seed)
+    edge = location == "edge"
+    flux = growth.mo_flux * (0.6 if edge else 1.0)
+    temp = growth.temperature_c - (15.0 if edge else 0.0)
+    ratio = growth.s_mo_ratio
+
+    def scatter(sigma: float) -> float:
+        return float(np.exp(rng.normal(0.0, sigma)))
+
+    # Mean-field nucleation theory: N ~ F^(i/(i+2)) exp(E/kT), critical nucleus i = 1.
+    nucleation = 40.0 * flux ** (1 / 3) * _arrhenius(1.1, temp) * scatter(0.15)
+    # Areal growth rate (monolayer per min): supply limited (flux), thermally activated.
+    rate = 0.012 * flux / _arrhenius(0.35, temp) * scatter(0.1)
+    coverage = float(np.clip(1.0 - np.exp(-((rate * growth.time_min) ** 1.3)), 0.08, 0.9))
+    # Shape: S-rich growth gives triangles, Mo-rich truncated triangles and hexagons.
+    hexagonality = float(
+        np.clip(1.0 / (1.0 + np.exp(2.2 * (np.log10(ratio) - 2.7))) + rng.normal(0, 0.05), 0, 1)
+    )
+    orientation = float(np.clip(12.0 * _arrhenius(0.6, temp) * scatter(0.2), 1.0, 30.0))
+    # Second layers nucleate once the first layer coalesces, faster under high flux.
+    bilayer = float(
+        np.clip(0.22 * coverage**3 * flux / (flux + 1.0) * scatter(0.25), 0.0, 0.15)
+    )
+    # Sulfur vacancies: fewer with more sulfur and at higher temperature.
+    defects = 6e12 * (ratio / 700.0) ** -0.5 * _arrhenius(0.4, temp) * scatter(0.25)
+    # Sulfur vacancies are donors; the sapphire interface adds a fixed n-doping.
+    doping = 0.25 + 0.3 * defects / 1e13 + rng.normal(0.0, 0.05)
+    # Thermal-expansion mismatch strain frozen in on cooling, relaxed in small domains.
+    domain_size = 1000.0 * np.sqrt(coverage / nucleation)
+    relax = domain_size / (domain_size + 150.0)
+    strain = 3.0e-6 * (temp - 25.0) * 100.0 * relax + rng.normal(0.0, 0.02)
+    particles = 1.5 * flux / _arrhenius(-0.5, temp) * scatter(0.4)
+    return FilmState(
+        coverage=coverage,
+        nucleation_density_um2=float(nucleation),
+        domain_size_nm=float(domain_size),
+        hexagonality=hexagonality,
+        orientation_spread_deg=orientation,
+        bilayer_fraction=bilayer,
+        defect_density_cm2=float(defects),
+        strain_pct=float(strain),
+        doping_1e13_cm2=float(max(doping, 0.0)),
+        terrace_width_nm=float(np.exp(rng.uniform(np.log(60.0), np.log(250.0)))),
+        particle_density_um2=float(particles),
+        edge_roughness_nm=float(2.0 + 4.0 * (1.0 - hexagonality) * rng.uniform(0.5, 1.5)),
+    )
+
+
+@dataclass
+class FilmMorphology:
+    """A rendered film: ``layers`` (ny, nx) layer number (0 bare), ``grains`` (ny, nx) grain
+    label (-1 bare), and ``truth`` (realised coverage, bilayer fraction, domain counts)."""
+
+    layers: np.ndarray
+    grains: np.ndarray
+    grain_boundaries: np.ndarray
+    truth: dict[str, float]
+
+
+def smooth_noise(shape, sigma_px: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian-correlated noise of unit standard deviation and correlation length ``sigma_px``."""
+    spectrum = np.fft.rfft2(rng.standard_normal(shape))
+    field = np.fft.irfft2(ndimage.fourier_gaussian(spectrum, sigma_px, n=shape[1]), s=shape)
+    return field / max(field.std(), 1e-12)
+
+
+def _polygon_area(hexagonality: float) -> float:
+    """Area of the unit-apothem truncated triangle (3√3 triangle .. 2√3 hexagon)."""
+    return 2.0 * np.sqrt(3.0) + np.sqrt(3.0) * (1.0 - hexagonality) ** 2
+
+
+def grow_film(
+    state: FilmState,
+    shape: tuple[int, int] = (512, 512),
+    pixel_size_nm: float = 1000.0 / 512,
+    seed=None,
+    epitaxy_deg: float | None = None,
+) -> FilmMorphology:
+    """Render the film of ``state`` on a ``shape`` grid of ``pixel_size_nm`` pixels.
+
+    Nuclei are a Poisson process of ``state.nucleation_density_um2`` (including a margin so that
+    domains enter from outside the field); the realised coverage equals ``state.coverage`` to
+    within one pixel. ``epitaxy_deg`` is the substrate's epitaxial direction (random if None).
+    """
+    rng = _rng(seed)
+    ny, nx = shape
+    px_um = pixel_size_nm / 1000.0
+    density_px = state.nucleation_density_um2 * px_um**2
+    h = float(np.clip(state.hexagonality, 0.0, 1.0))
+    apothem = np.sqrt(-np.log1p(-state.coverage) / density_px / _polygon_area(h))
+    margin = int(np.ceil(2.5 * apothem)) + 2
+    area = (ny + 2 * margin) * (nx + 2 * margin)
+    n = max(int(rng.poisson(density_px * area)), 1)
+    cy = rng.uniform(-margin, ny + margin, n)
+    cx = rng.uniform(-margin, nx + margin, n)
+    delay = rng.uniform(0.0, 0.5, n) * apothem
+    epitaxy = np.deg2rad(rng.uniform(0, 120) if epitaxy_deg is None else epitaxy_deg)
+    theta = (epitaxy + rng.integers(0, 2, n) * np.pi / 3
+             + np.deg2rad(rng.normal(0.0, state.orientation_spread_deg, n)))
+    bilayer_seed = np.zeros(n, dtype=bool)
+    if state.bilayer_fraction > 0:
+        # Second layers nucleate on the earliest (largest) domains.
+        order = np.argsort(delay)
+        bilayer_seed[order[: max(1, int(round(0.6 * n)))]] = True
+    rough = smooth_noise(shape, 1.5, rng) * state.edge_roughness_nm / pixel_size_nm
+
+    reach = 1.25 * apothem + delay.max()
+    span = 2.0 - 0.8 * h  # farthest vertex of the unit-apothem truncated triangle
+    while True:
+        gauge = np.full(shape, np.inf)
+        label = np.full(shape, -1, dtype=np.int64)
+        gauge2 = np.full(shape, np.inf)
+        for i in range(n):
+            r_i = reach - delay[i]
+            if r_i <= 0:
+                continue
+            half = int(np.ceil(span * r_i)) + 2
+            y0, y1 = max(int(cy[i]) - half, 0), min(int(cy[i]) + half + 1, ny)
+            x0, x1 = max(int(cx[i]) - half, 0), min(int(cx[i]) + half + 1, nx)
+            if y0 >= y1 or x0 >= x1:
+                continue
+            dy = np.arange(y0, y1)[:, None] - cy[i]
+            dx = np.arange(x0, x1)[None, :] - cx[i]
+            p = [dx * np.cos(a) + dy * np.sin(a) for a in theta[i] + np.arange(3) * 2 * np.pi / 3]
+            g = np.maximum(np.maximum(np.maximum(p[0], p[1]), p[2]),
+                           -np.minimum(np.minimum(p[0], p[1]), p[2]) / (2.0 - h))
+            total = g + delay[i]
+            view = gauge[y0:y1, x0:x1]
+            better = total < view
+            view[better] = total[better]
+            label[y0:y1, x0:x1][better] = i
+            if bilayer_seed[i]:
+                np.minimum(gauge2[y0:y1, x0:x1], g, out=gauge2[y0:y1, x0:x1])
+        field = gauge + rough
+        k = int(round(state.coverage * field.size))
+        k = min(max(k, 1), field.size - 1)
+        radius = np.partition(field.ravel(), k)[k]
+        if np.isfinite(radius) and radius < reach - 1.0:
+            break
+        reach *= 1.3
+    covered = field < radius
+    layers = covered.astype(np.int8)
+    if state.bilayer_fraction > 0 and covered.any():
+        field2 = gauge2 + 0.5 * rough
+        inside = field2[covered]
+        k2 = int(round(state.bilayer_fraction * inside.size))
+        if k2 > 0:
+            radius2 = np.partition(inside, min(k2, inside.size - 1))[min(k2, inside.size - 1)]
+            layers[covered & (field2 < radius2)] = 2
+    grains = np.where(covered, label, -1)
+    boundaries = np.zeros(shape, dtype=bool)
+    boundaries[:, 1:] |= (grains[:, 1:] != grains[:, :-1]) & covered[:, 1:] & covered[:, :-1]
+    boundaries[1:, :] |= (grains[1:, :] != grains[:-1, :]) & covered[1:, :] & covered[:-1, :]
+    in_view = (cy >= 0) & (cy < ny) & (cx >= 0) & (cx < nx)
+    visible = np.unique(grains[covered])
+    scan_area_um2 = ny * nx * px_um**2
+    truth = {
+        "coverage": float(covered.mean()),
+        "bilayer_fraction": float((layers == 2).sum() / max(covered.sum(), 1)),
+        "mean_layers": float(layers[covered].mean()) if covered.any() else 0.0,
+        "nucleation_density_um2": float(state.nucleation_density_um2),
+        "nuclei_in_view": int(in_view.sum()),
+        "nuclei_density_in_view_um2": float(in_view.sum() / scan_area_um2),
+        "domain_count": int(visible.size),
+        "domain_density_um2": float(visible.size / scan_area_um2),
+        "grain_boundary_fraction": float(boundaries.mean()),
+        "domain_radius_nm": float(radius * pixel_size_nm),
+    }
+    return FilmMorphology(layers, grains, boundaries, truth)
+
+
+def substrate_terraces(shape, pixel_size_nm: float, terrace_width_nm: float,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Sapphire step-terrace surface in nm: straight, slightly wavy steps of one c/6 height."""
+    ny, nx = shape
+    y, x = np.mgrid[0:ny, 0:nx] * pixel_size_nm
+    phi = rng.uniform(0.0, np.pi)
+    wave = smooth_noise(shape, 40.0, rng) * 0.15 * terrace_width_nm
+    u = x * np.cos(phi) + y * np.sin(phi) + wave
+    return SAPPHIRE_STEP_NM * np.floor(u / terrace_width_nm)
+
+
+def scanner_artifacts(shape, scan_size_um: float, rng: np.random.Generator) -> np.ndarray:
+    """Tilt, bow (grows with the square of the scan size) and line offsets, nm."""
+    ny, nx = shape
+    y, x = np.mgrid[0:ny, 0:nx] / max(ny, nx) - 0.5
+    tilt = rng.normal(0, 1.5, 2) * scan_size_um
+    bow = rng.uniform(0.5, 2.0) * scan_size_um**2
+    rows = rng.normal(0.0, 0.08, ny)
+    glitches = rng.random(ny) < 0.01
+    rows[glitches] += rng.normal(0.0, 0.5, glitches.sum())
+    return tilt[0] * x + tilt[1] * y + bow * (x**2 + y**2) + rows[:, None]
+
+
+def particles(shape, pixel_size_nm: float, density_um2: float, rng: np.random.Generator):
+    """Particles (precursor residue, oxide clusters) as Gaussian bumps of 1.5-8 nm height."""
+    ny, nx = shape
+    area_um2 = ny * nx * (pixel_size_nm / 1000.0) ** 2
+    count = int(rng.poisson(density_um2 * area_um2))
+    out = np.zeros(shape)
+    for _ in range(count):
+        height = rng.uniform(1.5, 8.0)
+        sigma = max(rng.uniform(4.0, 12.0) / pixel_size_nm, 0.6)
+        py, px = rng.uniform(0, ny), rng.uniform(0, nx)
+        half = int(np.ceil(4 * sigma)) + 1
+        y0, y1 = max(int(py) - half, 0), min(int(py) + half + 1, ny)
+        x0, x1 = max(int(px) - half, 0), min(int(px) + half + 1, nx)
+        yy = np.arange(y0, y1)[:, None] - py
+        xx = np.arange(x0, x1)[None, :] - px
+        out[y0:y1, x0:x1] += height * np.exp(-(yy**2 + xx**2) / (2 * sigma**2))
+    return out
+
+
+def heights_from_layers(morph: FilmMorphology, monolayer_nm: float = MONOLAYER_NM,
+                        interlayer_nm: float = INTERLAYER_NM,
+                        boundary_depth_nm: float = 0.12) -> np.ndarray:
+    """Film topography in nm: first layer ``monolayer_nm``, each further layer ``interlayer_nm``,
+    grain boundaries a shallow groove."""
+    layers = morph.layers.astype(float)
+    film = np.where(layers > 0, monolayer_nm + (layers - 1) * interlayer_nm, 0.0)
+    return film - boundary_depth_nm * morph.grain_boundaries
+
+
+def render_afm(
+    state: FilmState,
+    scan_size_um: float = 1.0,
+    pixels: int = 512,
+    seed=None,
+    noise_nm: float = 0.04,
+) -> tuple[HeightMap, dict[str, float]]:
+    """An AFM height map (nm) of the film of ``state`` and its ground truth.
+
+    Parameters
+    ----------
+    state : the latent film state at the scanned location.
+    scan_size_um : square scan size, µm (1 µm for morphology, 5 µm overview scans).
+    pixels : pixels per side.
+    seed : int or Generator.
+    noise_nm : white height noise, nm rms.
+
+    Returns
+    -------
+    (HeightMap, truth): truth holds the realised coverage, bilayer fraction, domain and
+    nucleation densities (µm⁻²), particle count and the film state.
+    """
+    if scan_size_um <= 0 or pixels < 8:
+        raise ValueError("scan_size_um must be positive and pixels at least 8")
+    rng = _rng(seed)
+    shape = (pixels, pixels)
+    pixel_nm = scan_size_um * 1000.0 / pixels
+    morph = grow_film(state, shape, pixel_nm, rng)
+    film = heights_from_layers(morph)
+    substrate = substrate_terraces(shape, pixel_nm, state.terrace_width_nm, rng)
+    bumps = particles(shape, pixel_nm, state.particle_density_um2, rng)
+    height = (substrate + film + bumps + scanner_artifacts(shape, scan_size_um, rng)
+              + rng.normal(0.0, noise_nm, shape))
+    truth = dict(morph.truth)
+    truth["particle_fraction"] = float((bumps > 0.5).mean())
+    truth.update({f"state_{k}": v for k, v in state.to_dict().items()})
+    meta = {"synthetic": True, "unit": "nm", "scan_size_um": scan_size_um}
+    return HeightMap(height.astype(np.float32), pixel_nm, "height", None, meta), truth
