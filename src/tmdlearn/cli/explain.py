@@ -66,12 +66,27 @@ def load_pairs(data: dict) -> list[dict]:
 
 
 def _synth_pairs(settings: dict) -> list[dict]:
-    try:
-        from tmdlearn.synth import maps
-    except ImportError:
-        raise InputError("the synthetic WSe2 maps (tmdlearn.synth.maps) are not available in "
-                         "this install; set data.pairs to map files") from None
-    return maps.explain_pairs(**settings)
+    """The embedded synthetic WSe2 flake under resonant (2.33 eV) and non-resonant (1.96 eV)
+    excitation, with its truth regions (``tmdlearn.synth.maps``)."""
+    from tmdlearn.synth import maps
+
+    settings = dict(settings) if isinstance(settings, dict) else {}
+    unknown = sorted(set(settings) - {"seed", "pixels", "shape"})
+    if unknown:
+        raise InputError(f"unknown data.synth keys {unknown}; known: seed, pixels, shape")
+    seed, pixels = int(settings.get("seed", 0)), int(settings.get("pixels", 48))
+    shape = str(settings.get("shape", "triangle"))
+    if pixels < 16 or shape not in ("triangle", "star"):
+        raise InputError("data.synth needs pixels >= 16 and shape triangle or star")
+    rng = np.random.default_rng(seed)
+    fields = maps.flake_fields(pixels, shape, rng)
+    regions = dict(enumerate(maps.REGIONS))
+    pairs = []
+    for name, ev in (("resonant", 2.33), ("nonresonant", 1.96)):
+        flake = maps.flake_maps(pixels, shape, ev, rng, fields=fields)
+        pairs.append({"name": name, "raman": flake.raman, "pl": flake.pl,
+                      "truth": flake.regions, "regions": regions})
+    return pairs
 
 
 def write_run(out: Path, cfg: dict, results, started: float) -> None:

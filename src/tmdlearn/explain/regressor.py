@@ -43,7 +43,7 @@ class CNNSettings:
     epochs: int = 150
     batch_size: int = 128
     lr: float = 1e-3
-    patience: int | None = 25
+    patience: int | None = 50
     early_stopping_fraction: float = 0.15
     seed: int = 0
     device: str = "auto"

@@ -50,7 +50,7 @@ DEFAULTS: dict = {
     "preprocess": {
         "mask_k": 3.0, "corner": 3, "mask_from": "both", "despike": "map",
         "despike_threshold": 5.0, "despike_spatial_k": 6.0,
-        "raman_anchors_cm1": [185.0, 300.0, 316.0, 408.0], "pl_anchors_ev": [1.47, 1.83],
+        "raman_anchors_cm1": [186.0, 316.0, 408.0], "pl_anchors_ev": [1.47, 1.83],
         "anchor_half_width": 2.0,
     },
     "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100},
@@ -118,7 +118,7 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
     X, raman_ok, raman_r2 = _fit(raman, mask, "cm-1", pre["raman_anchors_cm1"], raman_model,
                                  pre, fit)
     Y, pl_ok, pl_r2 = _fit(pl, mask, "eV", pre["pl_anchors_ev"], pl_model, pre, fit)
-    keep = raman_ok & pl_ok
+    keep = raman_ok & pl_ok & (Y[:, 2] > 0)     # a PL height <= 0 is no PL peak
     if keep.sum() < 20:
         raise InputError(f"pair {name!r}: only {int(keep.sum())} pixels fitted in both maps")
     final = mask.copy()
