@@ -50,9 +50,10 @@ def test_scores_verdict_and_ranking_tables():
     verdict = wf.overfit_verdict(scores).set_index("parameter")
     assert not verdict.loc["position", "flagged"] and verdict.loc["intensity", "flagged"]
     assert verdict.loc["intensity", "gap"] > 0.5
-    ranking = wf.mode_ranking({"A_center": 0.1, "A_height": 3.0, "B_fwhm": 1.0,
-                               "B_height": 0.2}, ["B", "A"])
+    ranges = {"A_center": 0.1, "A_height": 3.0, "B_fwhm": 5.0, "B_height": 0.2}
+    ranking = wf.mode_ranking(ranges, ["B", "A"])
     assert list(ranking["mode"]) == ["A", "B"] and list(ranking["rank"]) == [1, 2]
+    assert list(wf.mode_ranking(ranges, ["B", "A"], "any")["mode"]) == ["B", "A"]
     table = wf.region_slope_table(np.array([[1.0, 2.0], [np.nan, 5.0]]),
                                   np.array([[1, 1], [2, 2]]), {1: "pristine", 2: "defect"})
     assert table.set_index("region").loc["defect", "mean_slope"] == 5.0
@@ -84,7 +85,7 @@ def test_must_show_on_planted_pair():
     results = wf.run([{"name": "resonant", **strong}, {"name": "nonresonant", **weak}], config)
     metrics = wf.metrics(results)
     assert metrics["r2_val_intensity_resonant"] >= 0.6
-    assert metrics["pdp_rank_A1_resonant"] == 1
+    assert metrics["pdp_rank_A1_resonant"] == 1, results[0].ranking
     assert metrics["ice_slope_pristine_vs_defect_resonant"] > 0
     assert metrics["overfit_nonresonant"]
     tables = wf.tables(results)

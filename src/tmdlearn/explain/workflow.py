@@ -12,8 +12,9 @@ Overfitting verdict (per PL parameter): flagged when ``R²_train - R²_val > ove
 (0.1) or ``R²_val < overfit.min_val_r2`` (0.5): the model either memorises the training pixels
 or finds no relation that carries to unseen pixels; either way its PDPs are not to be read.
 
-Mode ranking: a mode's importance is the largest PDP range (max - min over the 5-95 % grid) of
-the target PL parameter over the mode's three inputs (centre, FWHM, height); rank 1 = largest.
+Mode ranking: a mode's importance is the PDP range (max - min over the 5-95 % grid) of the
+target PL parameter over the mode's height (its intensity; ``interpret.rank_by: any`` takes the
+largest over centre, FWHM and height); rank 1 = largest.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ DEFAULTS: dict = {
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
     "overfit": {"max_gap": 0.1, "min_val_r2": 0.5},
-    "interpret": {"target": "intensity", "mode": "A1p", "label": "A1", "grid_resolution": 20,
+    "interpret": {"target": "intensity", "mode": "A1p", "label": "A1", "rank_by": "height",
+                  "grid_resolution": 20,
                   "pdp_samples": 300, "ice_curves": 60, "seed": 0,
                   "pristine": "pristine", "ignore_regions": ["substrate", "background"]},
 }
@@ -222,12 +224,17 @@ def overfit_verdict(scores: pd.DataFrame, max_gap: float = 0.1,
                          "flagged": flagged.to_numpy()})
 
 
-def mode_ranking(ranges: dict[str, float], modes: list[str]) -> pd.DataFrame:
-    """Importance of each mode = its largest PDP range over ``<mode>_center/_fwhm/_height``."""
+def mode_ranking(ranges: dict[str, float], modes: list[str],
+                 rank_by: str = "height") -> pd.DataFrame:
+    """Importance of each mode: the PDP range of its height (``rank_by="height"``, the mode's
+    intensity, as the study's Fig. 3) or its largest over centre, FWHM and height (``"any"``)."""
+    if rank_by not in ("height", "any"):
+        raise InputError(f"interpret.rank_by must be 'height' or 'any', got {rank_by!r}")
     rows = []
     for mode in modes:
         parts = {p: ranges.get(f"{mode}_{p}", np.nan) for p in ("center", "fwhm", "height")}
-        rows.append({"mode": mode, "importance": np.nanmax(list(parts.values())),
+        importance = parts["height"] if rank_by == "height" else np.nanmax(list(parts.values()))
+        rows.append({"mode": mode, "importance": importance,
                      **{f"range_{p}": v for p, v in parts.items()}})
     table = pd.DataFrame(rows).sort_values("importance", ascending=False, kind="stable")
     table.insert(1, "rank", np.arange(1, len(table) + 1))
@@ -272,7 +279,7 @@ def analyse_pair(data: PairData, config: dict) -> PairResult:
                                            n_samples=interp["pdp_samples"], seed=interp["seed"])
         pdp[column] = (grid, average)
         ranges[column] = float(pdp_range(average)[target])
-    ranking = mode_ranking(ranges, data.modes)
+    ranking = mode_ranking(ranges, data.modes, interp["rank_by"])
     slopes = ice_slopes(final, data.X)
     height = data.columns.index(f"{interp['mode']}_height")
     rng = np.random.default_rng(interp["seed"])
