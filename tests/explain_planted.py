@@ -31,8 +31,8 @@ def planted_pair(n=30, coupling=1.0, seed=0, noise=2.0):
     truth = np.where(flake, np.where(x < n / 2, 1, 2), 0)
     shift = np.arange(170.0, 420.0, 1.0)
     energy = np.linspace(1.40, 1.90, 200)
-    heights = HEIGHT[None, None, :] * (1 + 0.3 * np.stack(
-        [_smooth_field(rng, (n, n)) for _ in CENTERS], axis=2))
+    # independent per-pixel variations: smooth random fields would correlate by chance
+    heights = HEIGHT[None, None, :] * (1 + 0.3 * rng.standard_normal((n, n, CENTERS.size)))
     heights = np.clip(heights, 0.2 * HEIGHT, None) * flake[..., None]
     centers = CENTERS + 0.4 * rng.normal(size=(n, n, 8))
     widths = FWHM * (1 + 0.05 * rng.normal(size=(n, n, 8)))
