@@ -1,0 +1,151 @@
+"""Raman peak vector -> PL peak vector: the study's CNN as a scikit-learn-style regressor.
+
+``fit(X, Y)`` takes the (N, 24) Raman vectors (centre, FWHM, height of eight Lorentzians) and the
+(N, 3) PL vectors (position eV, FWHM eV, height counts); it renders X as (N, 8, L) peak profiles
+(:class:`~tmdlearn.explain.render.PeakRenderer`), standardises Y on the training rows, and trains
+:class:`~tmdlearn.models.cnn1d.PeakCNN1d` with Adam (learning rate 1e-3, batch 128 by default)
+and early stopping on a held-out share of the rows it is given. ``predict(X)`` returns Y in
+physical units, so PDP/ICE read the model on the physical peak parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tmdlearn.errors import InputError
+from tmdlearn.explain.render import PeakRenderer
+from tmdlearn.io.atomic import atomic_path
+from tmdlearn.learn.train import History, TrainConfig, predict, train_model
+from tmdlearn.models.cnn1d import PeakCNN1d
+
+
+@dataclass
+class CNNSettings:
+    """Architecture and training settings (see :class:`PeakCNN1d`; ``epochs`` and ``patience``
+    are CPU-sized, the study trained 1,000-10,000 epochs).
+
+    ``early_stopping_fraction``: share of the rows given to :meth:`fit` held out for early
+    stopping (0: train all ``epochs``).
+    """
+
+    n_blocks: int = 10
+    pool_every: int = 2
+    width: int = 16
+    hidden: tuple[int, int] = (64, 32)
+    dropout: float = 0.5
+    residual: bool = False
+    length: int = 32
+    half_window: float = 12.0
+    epochs: int = 150
+    batch_size: int = 128
+    lr: float = 1e-3
+    patience: int | None = 50
+    early_stopping_fraction: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> CNNSettings:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown model settings {unknown}; known: {sorted(known)}")
+        values = dict(values)
+        if "hidden" in values:
+            values["hidden"] = tuple(int(v) for v in values["hidden"])
+        return cls(**values)
+
+
+class RamanPLRegressor:
+    """The study's CNN on rendered Raman peak profiles, predicting PL peak parameters."""
+
+    def __init__(self, settings: CNNSettings | None = None):
+        self.settings = settings or CNNSettings()
+        self.renderer: PeakRenderer | None = None
+        self.model: PeakCNN1d | None = None
+        self.y_mean: np.ndarray | None = None
+        self.y_std: np.ndarray | None = None
+        self.history: History | None = None
+
+    def fit(self, X, Y) -> RamanPLRegressor:
+        X, Y = _check(X, Y)
+        s = self.settings
+        rng = np.random.default_rng(s.seed)
+        order = rng.permutation(len(X))
+        n_stop = int(round(s.early_stopping_fraction * len(X)))
+        stop, train = order[:n_stop], order[n_stop:]
+        self.renderer = PeakRenderer(s.length, s.half_window).fit(X[train])
+        self.y_mean, self.y_std = Y[train].mean(axis=0), Y[train].std(axis=0)
+        self.y_std = np.where(self.y_std > 0, self.y_std, 1.0)
+        torch.manual_seed(s.seed)
+        self.model = PeakCNN1d(X.shape[1] // 3, Y.shape[1], n_blocks=s.n_blocks,
+                               pool_every=s.pool_every, width=s.width, hidden=s.hidden,
+                               dropout=s.dropout, residual=s.residual)
+        x = self.renderer.transform(X)
+        y = ((Y - self.y_mean) / self.y_std).astype(np.float32)
+        config = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
+                             weight_decay=0.0, patience=s.patience if n_stop else None,
+                             seed=s.seed, device=s.device)
+        # AdamW with weight_decay 0 is Adam (the study's optimiser)
+        self.history = train_model(
+            self.model, x[train], y[train], config=config, loss="mse",
+            x_val=x[stop] if n_stop else None, y_val=y[stop] if n_stop else None,
+            augment=None, description="training CNN")
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """PL vectors (N, 3) in physical units for Raman vectors X (N, 24)."""
+        if self.model is None:
+            raise InputError("the regressor is not fitted")
+        X = np.asarray(X, dtype=float)
+        out = predict(self.model, self.renderer.transform(X), batch_size=4096,
+                      device=self.settings.device)
+        return out * self.y_std + self.y_mean
+
+    def save(self, path: str | Path) -> Path:
+        """Write weights, renderer and target scaling to one torch file (atomically)."""
+        path = Path(path)
+        payload = {"settings": asdict(self.settings), "renderer": self.renderer.state(),
+                   "y_mean": self.y_mean.tolist(), "y_std": self.y_std.tolist(),
+                   "n_inputs": int(self.model.in_channels) * 3,
+                   "n_outputs": int(self.model.out_features),
+                   "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()}}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> RamanPLRegressor:
+        """A regressor saved by :meth:`save`."""
+        path = Path(path)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError) as err:
+            raise InputError(f"not a saved RamanPLRegressor ({err.__class__.__name__})",
+                             path) from None
+        settings = CNNSettings.from_dict({**payload["settings"], "device": device})
+        self = cls(settings)
+        self.renderer = PeakRenderer.from_state(payload["renderer"])
+        self.y_mean = np.asarray(payload["y_mean"])
+        self.y_std = np.asarray(payload["y_std"])
+        s = settings
+        self.model = PeakCNN1d(payload["n_inputs"] // 3, payload["n_outputs"],
+                               n_blocks=s.n_blocks, pool_every=s.pool_every, width=s.width,
+                               hidden=s.hidden, dropout=s.dropout, residual=s.residual)
+        self.model.load_state_dict(payload["state_dict"])
+        self.model.eval()
+        return self
+
+
+def _check(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    if X.ndim != 2 or X.shape[1] % 3 or Y.ndim != 2 or len(X) != len(Y) or len(X) < 10:
+        raise InputError(f"need X (N, 3K) and Y (N, T) with N >= 10, got {X.shape} and "
+                         f"{Y.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        raise InputError("X and Y must be finite (drop pixels whose fits failed)")
+    return X, Y

@@ -1,0 +1,368 @@
+"""The explainable correlative workflow of the WSe2 study, for any pair of Raman / PL maps.
+
+Per map pair (same pixels): flake mask from corner statistics (mean + k·σ), first-difference
+despiking, piecewise-linear anchor baseline, batched fits (``wse2-raman``: eight Lorentzians in
+two windows; ``wse2-pl``: one Gaussian), the 24-value Raman vector X and 3-value PL vector Y
+(position eV, FWHM eV, intensity = height counts). Then a 7:3 random split, the CNN trained on
+the 70 % (:class:`~tmdlearn.explain.regressor.RamanPLRegressor`), MAPE and R² of each PL
+parameter on both parts and the overfitting verdict, retraining on all pixels, PDPs of all 24
+inputs, the ranking of the eight modes, and per-pixel ICE slopes as maps.
+
+Overfitting verdict (per PL parameter): flagged when ``R²_train - R²_val > overfit.max_gap``
+(0.1) or ``R²_val < overfit.min_val_r2`` (0.5): the model either memorises the training pixels
+or finds no relation that carries to unseen pixels; either way its PDPs are not to be read.
+
+Mode ranking: a mode's importance is the PDP range (max - min over the 5-95 % grid) of the
+target PL parameter over the mode's height (its intensity; ``interpret.rank_by: any`` takes the
+largest over centre, FWHM and height); rank 1 = largest.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import mean_absolute_percentage_error, r2_score
+
+from tmdlearn.data.containers import SpectralMap
+from tmdlearn.errors import InputError
+from tmdlearn.explain.ice import ice_curves, ice_slopes, slope_maps
+from tmdlearn.explain.pdp import partial_dependence, pdp_range
+from tmdlearn.explain.regressor import CNNSettings, RamanPLRegressor
+from tmdlearn.progress import track
+from tmdlearn.spectra import (
+    anchor_baseline,
+    background_mask,
+    despike_difference,
+    feature_vector,
+    fit_peaks,
+    fit_table,
+    load_model,
+    vector_columns,
+)
+
+PL_NAMES = ("position", "fwhm", "intensity")
+PL_UNITS = ("eV", "eV", "counts")
+
+DEFAULTS: dict = {
+    "data": {"pairs": [], "synth": None},
+    "preprocess": {
+        "mask_k": 3.0, "corner": 3, "mask_from": "both", "despike": "map",
+        "despike_threshold": 5.0, "despike_spatial_k": 6.0,
+        "raman_anchors_cm1": [186.0, 316.0, 408.0], "pl_anchors_ev": [1.47, 1.83],
+        "anchor_half_width": 2.0,
+    },
+    "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100},
+    "model": {},
+    "split": {"val_fraction": 0.3, "seed": 0},
+    "retrain": True,
+    "overfit": {"max_gap": 0.1, "min_val_r2": 0.5},
+    "interpret": {"target": "intensity", "mode": "A1p", "label": "A1", "rank_by": "height",
+                  "grid_resolution": 20,
+                  "pdp_samples": 300, "ice_curves": 60, "seed": 0,
+                  "pristine": "pristine", "ignore_regions": ["substrate", "background"]},
+}
+
+
+@dataclass
+class PairData:
+    """Fitted features of one map pair: X (N, 24) Raman, Y (N, 3) PL on the ``mask`` pixels."""
+
+    name: str
+    mask: np.ndarray
+    X: np.ndarray
+    Y: np.ndarray
+    columns: list[str]
+    modes: list[str]
+    truth: np.ndarray | None = None
+    regions: dict[int, str] | None = None
+    fit_quality: dict = field(default_factory=dict)
+
+
+@dataclass
+class PairResult:
+    """Everything the workflow learned about one pair (arrays, tables, models)."""
+
+    data: PairData
+    split: np.ndarray                      # (N,) True where the pixel is in the training 70 %
+    prediction: np.ndarray                 # (N, 3) of the split model
+    scores: pd.DataFrame                   # parameter, part, mape, r2
+    verdict: pd.DataFrame                  # parameter, r2_train, r2_val, gap, flagged
+    pdp: dict[str, tuple[np.ndarray, np.ndarray]]   # input column -> (grid, (G, 3))
+    ranking: pd.DataFrame                  # mode, importance, rank, per-input ranges
+    slopes: np.ndarray                     # (N, 24, 3) ICE slopes of the final model
+    ice: tuple[np.ndarray, np.ndarray]     # ICE curves of the mode's height (grid, (n, G, 3))
+    region_slopes: pd.DataFrame | None
+    split_model: RamanPLRegressor
+    final_model: RamanPLRegressor
+    metrics: dict = field(default_factory=dict)
+
+
+def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = "pair",
+                 truth=None, regions: dict[int, str] | None = None) -> PairData:
+    """Mask, despike, baseline and fit both maps; keep pixels where both fits converged."""
+    pre, fit = config["preprocess"], config["fit"]
+    if raman.shape != pl.shape:
+        raise InputError(f"pair {name!r}: Raman map {raman.shape} and PL map {pl.shape} differ "
+                         "in shape; they must cover the same pixels")
+    sources = {"raman": [raman], "pl": [pl], "both": [raman, pl]}.get(pre["mask_from"])
+    if sources is None:
+        raise InputError(f"preprocess.mask_from must be raman, pl or both, got "
+                         f"{pre['mask_from']!r}")
+    mask = np.logical_and.reduce([background_mask(m.intensity, k=pre["mask_k"],
+                                                  corner=pre["corner"]) for m in sources])
+    if mask.sum() < 20:
+        raise InputError(f"pair {name!r}: the flake mask holds {int(mask.sum())} pixels "
+                         "(< 20); lower preprocess.mask_k")
+    raman_model, pl_model = load_model(fit["raman_model"]), load_model(fit["pl_model"])
+    X, raman_ok, raman_r2 = _fit(raman, mask, "cm-1", pre["raman_anchors_cm1"], raman_model,
+                                 pre, fit)
+    Y, pl_ok, pl_r2 = _fit(pl, mask, "eV", pre["pl_anchors_ev"], pl_model, pre, fit)
+    keep = raman_ok & pl_ok & (Y[:, 2] > 0)     # a PL height <= 0 is no PL peak
+    if keep.sum() < 20:
+        raise InputError(f"pair {name!r}: only {int(keep.sum())} pixels fitted in both maps")
+    final = mask.copy()
+    final[mask] = keep
+    columns = vector_columns(raman_model)
+    quality = {"pixels_flake": int(mask.sum()), "pixels_used": int(keep.sum()),
+               "raman_fit_r2_median": float(np.nanmedian(raman_r2)),
+               "pl_fit_r2_median": float(np.nanmedian(pl_r2))}
+    truth = None if truth is None else np.asarray(truth)
+    if truth is not None and truth.shape != raman.shape:
+        raise InputError(f"pair {name!r}: truth map {truth.shape} differs from the maps "
+                         f"{raman.shape}")
+    return PairData(name, final, X[keep], Y[keep], columns, [p.name for p in raman_model.peaks],
+                    truth, regions, quality)
+
+
+def despike_map(cube, mask=None, threshold: float = 5.0, spatial_k: float = 6.0,
+               chunk: int = 128) -> np.ndarray:
+    """Despike a map (ny, nx, L): a channel is replaced by its first-difference interpolation
+    (:func:`~tmdlearn.spectra.despike_difference`, the study's method) only where it also
+    stands ``spatial_k`` robust σ above the median of its 3 x 3 neighbours within ``mask``
+    (σ: 1.4826 MAD of that channel's residuals over the mask), so narrow, strong Raman peaks,
+    present in every flake pixel, are kept while single-pixel cosmic rays are removed."""
+    cube = np.asarray(cube, dtype=float)
+    ny, nx, n_channels = cube.shape
+    mask = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
+    cleaned = despike_difference(cube.reshape(-1, n_channels), threshold=threshold)
+    cleaned = cleaned.reshape(cube.shape)
+    out = cube.copy()
+    for start in range(0, n_channels, chunk):
+        part = np.where(mask[..., None], cube[..., start:start + chunk], np.nan)
+        padded = np.pad(part, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
+        shifted = [padded[1 + dy:1 + dy + ny, 1 + dx:1 + dx + nx]
+                   for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            residual = part - np.nanmedian(np.stack(shifted), axis=0)
+            centred = residual - np.nanmedian(residual[mask], axis=0)
+            sigma = 1.4826 * np.nanmedian(np.abs(centred[mask]), axis=0)
+            outlier = residual > spatial_k * np.maximum(sigma, 1e-12)
+        outlier[..., 1:] |= outlier[..., :-1]
+        outlier[..., :-1] |= outlier[..., 1:]
+        window = slice(start, start + chunk)
+        changed = outlier & (cleaned[..., window] != cube[..., window]) & mask[..., None]
+        out[..., window] = np.where(changed, cleaned[..., window], cube[..., window])
+    return out
+
+
+def _fit(smap: SpectralMap, mask, unit, anchors, model, pre, fit):
+    cube = smap.intensity
+    if pre["despike"] == "map":
+        cube = despike_map(cube, mask, pre["despike_threshold"], pre["despike_spatial_k"])
+    elif pre["despike"] != "none":
+        raise InputError(f"preprocess.despike must be 'map' or 'none', got {pre['despike']!r}")
+    spectra = replace(smap, intensity=cube).spectra(mask)
+    if spectra.unit != unit:
+        try:
+            spectra = spectra.to_unit(unit)
+        except (ValueError, InputError) as err:
+            raise InputError(f"map in {spectra.unit} cannot be converted to {unit}: {err}",
+                             smap.source) from None
+    y = spectra.intensity
+    y = y - anchor_baseline(y, spectra.axis, anchors, pre["anchor_half_width"])
+    result = fit_peaks(y, model, axis=spectra.axis, max_iter=fit["max_iter"])
+    vectors = feature_vector(fit_table(result), model)
+    ok = np.asarray(result.converged, dtype=bool) & np.isfinite(vectors).all(axis=1)
+    return vectors, ok, result.r2
+
+
+def random_split(n: int, val_fraction: float = 0.3, seed=0) -> np.ndarray:
+    """Boolean (n,) True for the training share (7:3 by default), drawn with ``seed``."""
+    if not 0.0 < val_fraction < 1.0:
+        raise InputError(f"split.val_fraction must be in (0, 1), got {val_fraction}")
+    train = np.zeros(n, dtype=bool)
+    n_train = int(round((1.0 - val_fraction) * n))
+    train[np.random.default_rng(seed).permutation(n)[:n_train]] = True
+    return train
+
+
+def scores_table(Y, prediction, train: np.ndarray) -> pd.DataFrame:
+    """MAPE (%) and R² of each PL parameter on the training and validation pixels."""
+    rows = []
+    for part, rows_of in (("train", train), ("val", ~train)):
+        for j, name in enumerate(PL_NAMES[:Y.shape[1]]):
+            true, pred = Y[rows_of, j], prediction[rows_of, j]
+            rows.append({"parameter": name, "part": part, "n": int(rows_of.sum()),
+                         "mape_percent": 100.0 * mean_absolute_percentage_error(true, pred),
+                         "r2": float(r2_score(true, pred))})
+    return pd.DataFrame(rows)
+
+
+def overfit_verdict(scores: pd.DataFrame, max_gap: float = 0.1,
+                    min_val_r2: float = 0.5) -> pd.DataFrame:
+    """Per parameter: flagged when R²_train - R²_val > ``max_gap`` or R²_val < ``min_val_r2``."""
+    wide = scores.pivot(index="parameter", columns="part", values="r2")
+    wide = wide.reindex([p for p in PL_NAMES if p in wide.index])
+    gap = wide["train"] - wide["val"]
+    flagged = (gap > max_gap) | (wide["val"] < min_val_r2)
+    return pd.DataFrame({"parameter": wide.index, "r2_train": wide["train"].to_numpy(),
+                         "r2_val": wide["val"].to_numpy(), "gap": gap.to_numpy(),
+                         "flagged": flagged.to_numpy()})
+
+
+def mode_ranking(ranges: dict[str, float], modes: list[str],
+                 rank_by: str = "height") -> pd.DataFrame:
+    """Importance of each mode: the PDP range of its height (``rank_by="height"``, the mode's
+    intensity, as the study's Fig. 3) or its largest over centre, FWHM and height (``"any"``)."""
+    if rank_by not in ("height", "any"):
+        raise InputError(f"interpret.rank_by must be 'height' or 'any', got {rank_by!r}")
+    rows = []
+    for mode in modes:
+        parts = {p: ranges.get(f"{mode}_{p}", np.nan) for p in ("center", "fwhm", "height")}
+        importance = parts["height"] if rank_by == "height" else np.nanmax(list(parts.values()))
+        rows.append({"mode": mode, "importance": importance,
+                     **{f"range_{p}": v for p, v in parts.items()}})
+    table = pd.DataFrame(rows).sort_values("importance", ascending=False, kind="stable")
+    table.insert(1, "rank", np.arange(1, len(table) + 1))
+    return table.reset_index(drop=True)
+
+
+def region_slope_table(slope_map: np.ndarray, truth: np.ndarray, regions: dict[int, str],
+                       ignore=()) -> pd.DataFrame:
+    """Mean, median and pixel count of an ICE-slope map in each labelled truth region."""
+    rows = []
+    for label, name in sorted(regions.items()):
+        if name in ignore:
+            continue
+        values = slope_map[(truth == label) & np.isfinite(slope_map)]
+        rows.append({"region": name, "pixels": int(values.size),
+                     "mean_slope": float(values.mean()) if values.size else np.nan,
+                     "median_slope": float(np.median(values)) if values.size else np.nan})
+    return pd.DataFrame(rows)
+
+
+def analyse_pair(data: PairData, config: dict) -> PairResult:
+    """Split, train, score, retrain and interpret one prepared pair."""
+    settings = CNNSettings.from_dict(config.get("model") or {})
+    interp = config["interpret"]
+    if interp["target"] not in PL_NAMES:
+        raise InputError(f"interpret.target must be one of {PL_NAMES}, got {interp['target']!r}")
+    if interp["mode"] not in data.modes:
+        raise InputError(f"interpret.mode {interp['mode']!r} is not a Raman mode of the model: "
+                         f"{data.modes}")
+    target = PL_NAMES.index(interp["target"])
+    train = random_split(len(data.X), config["split"]["val_fraction"], config["split"]["seed"])
+    split_model = RamanPLRegressor(settings).fit(data.X[train], data.Y[train])
+    prediction = split_model.predict(data.X)
+    scores = scores_table(data.Y, prediction, train)
+    verdict = overfit_verdict(scores, **config["overfit"])
+    final = (RamanPLRegressor(settings).fit(data.X, data.Y) if config["retrain"]
+             else split_model)
+
+    pdp, ranges = {}, {}
+    for j, column in enumerate(track(data.columns, f"PDP {data.name}")):
+        grid, average = partial_dependence(final, data.X, j, resolution=interp["grid_resolution"],
+                                           n_samples=interp["pdp_samples"], seed=interp["seed"])
+        pdp[column] = (grid, average)
+        ranges[column] = float(pdp_range(average)[target])
+    ranking = mode_ranking(ranges, data.modes, interp["rank_by"])
+    slopes = ice_slopes(final, data.X)
+    height = data.columns.index(f"{interp['mode']}_height")
+    rng = np.random.default_rng(interp["seed"])
+    some = rng.choice(len(data.X), min(interp["ice_curves"], len(data.X)), replace=False)
+    ice = ice_curves(final, data.X[some], height, pdp[data.columns[height]][0])
+
+    region_slopes, metrics = None, {}
+    if data.truth is not None and data.regions:
+        slope_map = slope_maps(slopes[:, height, target], data.mask)
+        region_slopes = region_slope_table(slope_map, data.truth, data.regions,
+                                           interp["ignore_regions"])
+        metrics.update(_region_metrics(region_slopes, interp["pristine"], data.name))
+    result = PairResult(data, train, prediction, scores, verdict, pdp, ranking, slopes, ice,
+                        region_slopes, split_model, final)
+    result.metrics = _headline(result, interp, target) | metrics
+    return result
+
+
+def _region_metrics(table: pd.DataFrame, pristine: str, name: str) -> dict:
+    if pristine not in set(table["region"]):
+        return {}
+    pristine_mean = float(table.loc[table["region"] == pristine, "mean_slope"].iloc[0])
+    others = table[(table["region"] != pristine) & (table["pixels"] > 0)]
+    defect_mean = float(np.average(others["mean_slope"], weights=others["pixels"])) \
+        if len(others) else np.nan
+    return {f"ice_slope_pristine_{name}": pristine_mean,
+            f"ice_slope_defect_{name}": defect_mean,
+            f"ice_slope_pristine_vs_defect_{name}": pristine_mean - defect_mean}
+
+
+def _headline(result: PairResult, interp: dict, target: int) -> dict:
+    name, out = result.data.name, {}
+    for row in result.scores.itertuples():
+        out[f"r2_{row.part}_{row.parameter}_{name}"] = row.r2
+        out[f"mape_{row.part}_{row.parameter}_{name}"] = row.mape_percent
+    for row in result.verdict.itertuples():
+        out[f"overfit_{row.parameter}_{name}"] = bool(row.flagged)
+    out[f"overfit_{name}"] = bool(
+        result.verdict.loc[result.verdict["parameter"] == PL_NAMES[target], "flagged"].iloc[0])
+    ranking = result.ranking
+    out[f"pdp_rank_{interp['label']}_{name}"] = int(
+        ranking.loc[ranking["mode"] == interp["mode"], "rank"].iloc[0])
+    out[f"pdp_top_mode_{name}"] = str(ranking["mode"].iloc[0])
+    out[f"pixels_{name}"] = int(len(result.data.X))
+    return out
+
+
+def run(pairs: list[dict], config: dict) -> list[PairResult]:
+    """Prepare and analyse every pair: dicts with ``name``, ``raman``, ``pl`` (SpectralMaps)
+    and optional ``truth`` (ny, nx) labels with ``regions`` {label: name}."""
+    if not pairs:
+        raise InputError("no map pairs: set data.pairs or data.synth in the config")
+    results = []
+    for pair in pairs:
+        data = prepare_pair(pair["raman"], pair["pl"], config, pair["name"], pair.get("truth"),
+                            pair.get("regions"))
+        results.append(analyse_pair(data, config))
+    return results
+
+
+def metrics(results: list[PairResult]) -> dict:
+    """All headline figures of a run, by name (see docs/explain.md)."""
+    out: dict = {}
+    for result in results:
+        out.update(result.metrics)
+    return out
+
+
+def tables(results: list[PairResult]) -> dict[str, pd.DataFrame]:
+    """The run's tables: scores, overfitting verdicts, mode rankings, region slopes, PDPs."""
+    def stack(attribute):
+        frames = [getattr(r, attribute).assign(pair=r.data.name) for r in results
+                  if getattr(r, attribute) is not None]
+        return (pd.concat(frames, ignore_index=True)[["pair", *frames[0].columns[:-1]]]
+                if frames else None)
+
+    out = {"scores": stack("scores"), "overfit": stack("verdict"),
+           "mode_ranking": stack("ranking"), "region_slopes": stack("region_slopes")}
+    rows = []
+    for r in results:
+        for column, (grid, average) in r.pdp.items():
+            for value, row in zip(grid, average, strict=True):
+                rows.append({"pair": r.data.name, "input": column, "value": value,
+                             **{f"pd_{n}": v for n, v in zip(PL_NAMES, row, strict=False)}})
+    out["pdp"] = pd.DataFrame(rows)
+    return {k: v for k, v in out.items() if v is not None}
