@@ -69,11 +69,91 @@ def inspect_examples(out: Path) -> Section:
                               "tmdlearn.io.read.", Path("inspect.md"), Path("examples.png")])
 
 
+ROOT = EXAMPLES.parents[1]
+
+
+def _run(args: list[str]) -> None:
+    """Run a ``tmdlearn`` sub-command in this process (its errors propagate)."""
+    from tmdlearn.cli import app
+
+    typer.main.get_command(app).main(args=[str(a) for a in args], prog_name="tmdlearn",
+                                      standalone_mode=False)
+
+
+def _outputs(folder: Path, out: Path, names: tuple[str, ...]) -> list[Path]:
+    """The named files of a step's folder that exist, relative to the run folder."""
+    return [(folder / n).relative_to(out) for n in names if (folder / n).is_file()]
+
+
+def afm_step(out: Path) -> Section:
+    """AFM features and EfficientNet-Lite0 embedding of the campaign's 1 µm scans."""
+    folder = out / "afm"
+    scans = sorted((out / "data" / "mos2-campaign" / "afm").glob("*_1um.npz"))
+    _run(["afm", "embed", *scans, "--out", folder])
+    return ("AFM morphology and embedding", [
+        "Levelled 1 µm scans of the campaign: physical features, EfficientNet-Lite0 embedding "
+        "reduced with UMAP and PCA, and every axis correlated with every feature (`tmdlearn "
+        "afm embed`).", *_outputs(folder, out, ("thumbnails_umap.png", "correlations_umap.png",
+                                                "correlations.md"))])
+
+
+def classify_step(out: Path) -> Section:
+    """Material classification: real ResNet18 features, then the synthetic image set."""
+    real, images = out / "classify-real", out / "classify-images"
+    features = EXAMPLES / "tmd-afm-features" / "resnet18_imagenet_512.npz"
+    _run(["classify", "features", features, "--out", real, "--set", "heads=[logreg,svm]",
+          "--set", "tune=false", "--set", "cv.n_boot=200"])
+    _run(["classify", "run", "--config", ROOT / "configs" / "classify.yaml", "--out", images,
+          "--set", "data.features=null", "--set", "data.latent_features=null",
+          "--set", f"data.manifest={out / 'data' / 'tmd-materials'}",
+          "--set", "strategies=[frozen,finetune-last]", "--set", "image.size=96",
+          "--set", "image.epochs=2", "--set", "cv.n_splits=3", "--set", "cv.n_boot=200"])
+    return ("Material classification", [
+        "Real AFM features of 1026 images (626 samples), stratified grouped 5-fold CV:",
+        *_outputs(real, out, ("tables/comparison.md", "figures/comparison.png")),
+        "Synthetic five-material AFM crops, frozen backbone vs fine-tuning the last block:",
+        *_outputs(images, out, ("tables/comparison.md", "figures/confusion_frozen_logreg.png",
+                                "figures/latent_correlation.png"))])
+
+
+def stem_step(out: Path) -> Section:
+    """Gomb-Net: the shipped graphene model on a simulated twisted-bilayer image."""
+    folder = out / "stem"
+    _run(["stem", "simulate", "--out", folder / "sim", "--n-train", 0, "--n-val", 0,
+          "--n-test", 1, "--tif", 1, "--seed", 7])
+    _run(["stem", "predict", folder / "sim" / "test_0.tif", "--out", folder / "predict"])
+    _run(["stem", "analyze", folder / "predict" / "atoms.csv", "--pixel-size", 0.1,
+          "--out", folder / "analysis", "--n-boot", 200])
+    return ("Gomb-Net (HAADF-STEM)", [
+        "Per-layer atoms found by the shipped graphene model in a simulated twisted bilayer:",
+        *_outputs(folder, out, ("predict/overlay.png", "analysis/lattice.md",
+                                "analysis/bond_histogram.png",
+                                "analysis/order_parameter.png"))])
+
+
+def crossmodal_step(out: Path) -> Section:
+    """Cross-modal regression and AFM -> Raman generation on the campaign (demo size)."""
+    folder = out / "crossmodal"
+    _run(["crossmodal", "run", "--config", ROOT / "configs" / "crossmodal.yaml",
+          "--data", out / "data" / "mos2-campaign", "--out", folder,
+          "--set", "embedding.methods=[pca]", "--set", "generation.tasks=[afm->raman]",
+          "--set", "generation.trials=1", "--set", "generation.folds=2",
+          "--set", "regression.mlp.trials=1"])
+    return ("Cross-modal learning", [
+        "AFM embedding and features predicted from Raman and PL; Raman generated from AFM.",
+        *_outputs(folder, out, ("regression.md", "generation.md", "readout.md",
+                                "generation_afm-raman.png"))])
+
+
 #: The demo, in order; each workflow appends its step.
 STEPS: list[Callable[[Path], Section]] = [
     synth.demo_step,
     inspect_examples,
     spectra.demo_step,
+    afm_step,
+    classify_step,
+    stem_step,
+    crossmodal_step,
 ]
 
 

@@ -131,12 +131,14 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
         h = np.where(oxy, 0.5 * h, h)
         heights[name] = np.where(mask, h, 0.0)
     strain = smooth_noise(mask.shape, pixels / 12, rng) * 0.3
-    a1_center = MODES["A1'"][0] - strain + np.where(vac, 0.8, 0.0)
+    # O substitution p-dopes and stiffens A1' and broadens every mode (model choice): without a
+    # Raman signature of its own an O site would look like a dim pristine pixel.
+    a1_center = MODES["A1'"][0] - strain + np.where(vac, 0.8, 0.0) + np.where(oxy, 1.2, 0.0)
     axis = RAMAN_AXIS_CM1
     raman = np.zeros(mask.shape + axis.shape)
     for name, (center, fwhm, *_rest) in MODES.items():
         centers = a1_center if name == "A1'" else np.full(mask.shape, center)
-        width = fwhm * np.where(vac, 1.4, 1.0)[..., None]
+        width = fwhm * np.where(vac, 1.4, np.where(oxy, 1.25, 1.0))[..., None]
         raman += heights[name][..., None] * _lorentz(axis, centers, width)
     raman += 25.0 * _lorentz(axis, np.full(mask.shape, SI_2TA[0]), SI_2TA[1])
     slope = rng.uniform(0.02, 0.08)
