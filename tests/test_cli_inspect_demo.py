@@ -62,10 +62,27 @@ def test_write_report_embeds_tables_and_figures(tmp_path):
 
 
 def test_demo_writes_report(tmp_path):
-    _run("demo", "--out", tmp_path / "run")
+    _run("demo", "--out", tmp_path / "run", "--step", "examples")
     run = tmp_path / "run"
     assert {"report.html", "inspect.csv", "inspect.md", "examples.png", "run.json"} <= {
         p.name for p in run.iterdir()}
     table = pd.read_csv(run / "inspect.csv")
     assert len(table) == 6 and table["content"].str.contains("Raman").sum() == 2
     assert "Example files" in (run / "report.html").read_text()
+
+
+def test_demo_rejects_an_unknown_step(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "run"), "--step", "nonsense"])
+    assert exit_info.value.code == 2
+    assert "unknown demo step" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_full_demo_reports_every_workflow(tmp_path):
+    _run("demo", "--out", tmp_path / "run")
+    report = (tmp_path / "run" / "report.html").read_text()
+    for heading in ("Embedded data", "Raman peak fitting", "AFM morphology", "Material "
+                    "classification", "Gomb-Net", "Cross-modal learning"):
+        assert heading in report
+    assert report.count("<img") >= 10

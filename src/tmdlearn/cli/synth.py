@@ -23,13 +23,13 @@ def mos2_campaign(
     samples: int = typer.Option(40, "--samples", help="Growth runs (each: center + edge)."),
     pixels: int = typer.Option(512, "--pixels", help="AFM pixels per side."),
     seed: int = SEED_OPTION,
-    small: bool = typer.Option(False, "--small", help="Demo size: 12 samples, 256 px, 1 power."),
+    small: bool = typer.Option(False, "--small", help="Demo size: 40 samples, 256 px, 1 power."),
 ) -> None:
     """MOCVD MoS2 campaign: AFM (1 and 5 µm), Raman (532 nm), PL, with the film state."""
     from tmdlearn.synth.campaign import write_mos2_campaign
 
     if small:
-        write_mos2_campaign(out, min(samples, 12), seed, min(pixels, 256), (1.0,), 3)
+        write_mos2_campaign(out, min(samples, 40), seed, min(pixels, 256), (1.0,), 3)
     else:
         write_mos2_campaign(out, samples, seed, pixels)
     typer.echo(f"wrote {out / 'manifest.csv'}")
