@@ -121,8 +121,12 @@ def stem_step(out: Path) -> Section:
     folder = out / "stem"
     _run(["stem", "simulate", "--out", folder / "sim", "--n-train", 0, "--n-val", 0,
           "--n-test", 1, "--tif", 1, "--seed", 7])
-    _run(["stem", "predict", folder / "sim" / "test_0.tif", "--out", folder / "predict"])
-    _run(["stem", "analyze", folder / "predict" / "atoms.csv", "--pixel-size", 0.1,
+    from tmdlearn.io import read
+
+    image = folder / "sim" / "test_0.tif"
+    _run(["stem", "predict", image, "--out", folder / "predict"])
+    _run(["stem", "analyze", folder / "predict" / "atoms.csv",
+          "--pixel-size", read(image).pixel_size_angstrom,
           "--out", folder / "analysis", "--n-boot", 200])
     return ("Gomb-Net (HAADF-STEM)", [
         "Per-layer atoms found by the shipped graphene model in a simulated twisted bilayer:",
