@@ -123,8 +123,11 @@ def test_backends_chunks_and_dtype_agree(planted):
     ref = reference.values[:60]
     torch_fit = fit_peaks(sub, "mos2-raman", X, backend="torch", progress=False)
     np.testing.assert_allclose(torch_fit.values, ref, rtol=1e-6, atol=1e-6)
-    chunked = fit_peaks(sub, "mos2-raman", X, chunk_size=7, batch_size=5, progress=False)
-    np.testing.assert_allclose(chunked.values, ref, rtol=1e-6, atol=1e-6)
+    for workers in (1, 3):  # chunks fitted one by one or in threads, in any order
+        chunked = fit_peaks(sub, "mos2-raman", X, chunk_size=7, batch_size=5, progress=False,
+                            workers=workers)
+        np.testing.assert_allclose(chunked.values, ref, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(chunked.r2, reference.r2[:60], rtol=1e-9)
     single = fit_peaks(sub, "mos2-raman", X, dtype="float32", progress=False)
     centers = [reference.names.index(f"{p}_center") for p in ("E2g", "A1g", "2LA")]
     np.testing.assert_allclose(single.values[:, centers], ref[:, centers], atol=0.01)
