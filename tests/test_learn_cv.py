@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tmdlearn.errors import InputError
@@ -16,6 +16,8 @@ def test_no_group_on_both_sides(n_groups, n_classes, k, seed):
     sizes = rng.integers(1, 4, n_groups)
     groups = np.repeat(np.arange(n_groups), sizes)
     targets = np.repeat(rng.integers(0, n_classes, n_groups), sizes)
+    # grouped_folds refuses more folds than items in the largest class (tested below)
+    assume(min(k, n_groups) <= np.unique(targets, return_counts=True)[1].max())
     folds = grouped_folds(targets, groups, n_splits=min(k, n_groups), seed=seed)
     tested = np.concatenate([te for _, te in folds])
     assert np.array_equal(np.sort(tested), np.arange(len(targets)))  # each item tested once
@@ -42,5 +44,7 @@ def test_holdout_fraction_and_errors():
     assert len(held) == 20 and not set(groups[train]) & set(groups[held])
     with pytest.raises(InputError):
         grouped_folds(targets, groups, n_splits=51)
+    with pytest.raises(InputError, match="largest class"):
+        grouped_folds(np.array([0, 0, 1, 2, 3, 4]), np.arange(6), n_splits=5)
     with pytest.raises(InputError):
         grouped_holdout(targets, groups, fraction=1.5)
