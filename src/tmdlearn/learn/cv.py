@@ -24,7 +24,8 @@ def grouped_folds(targets, groups, n_splits: int = 5,
     groups : array (N,)
         Group of each item (sample id); all items of a group fall on the same side.
     n_splits : int
-        Number of folds K (>= 2, at most the number of groups).
+        Number of folds K (>= 2, at most the number of groups and the size of the largest
+        class).
     seed : int
         Seed of the shuffling; same seed, same folds.
 
