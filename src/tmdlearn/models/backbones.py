@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from tmdlearn.errors import InputError
+from tmdlearn.learn.train import resolve_device
 
 BACKBONES = ("efficientnet-lite0", "resnet18", "resnet50", "resnet152")
 DEFAULT_BACKBONE = "efficientnet-lite0"
@@ -45,13 +46,6 @@ _RESNET_WEIGHTS = {
     "resnet50": ("resnet50", "ResNet50_Weights"),
     "resnet152": ("resnet152", "ResNet152_Weights"),
 }
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` gives CUDA when present, else CPU; anything else is passed to torch.device."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class Backbone(nn.Module):

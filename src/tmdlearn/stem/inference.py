@@ -18,15 +18,9 @@ import torch
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
+from tmdlearn.learn.train import resolve_device
 from tmdlearn.models.unet import UNet
 from tmdlearn.stem.atoms import find_atoms
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" -> CUDA when present, else CPU; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def normalise(image: np.ndarray) -> np.ndarray:

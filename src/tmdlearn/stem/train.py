@@ -20,10 +20,11 @@ import torch
 
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
+from tmdlearn.learn.train import resolve_device
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import normalise, predict_logits, resolve_device, save_model
+from tmdlearn.stem.inference import normalise, predict_logits, save_model
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch, simulate_image, split_seed
