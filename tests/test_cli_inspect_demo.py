@@ -61,6 +61,13 @@ def test_write_report_embeds_tables_and_figures(tmp_path):
     assert "data:image/png;base64," in text and "src='f.png'" not in text
 
 
+def test_write_report_shows_a_long_text_as_a_paragraph(tmp_path):
+    text = "A paragraph longer than any file name can be. " * 12      # > 255 bytes
+    page = write_report(tmp_path, "Run", [("Notes", [text, "short / with slash"])])
+    body = page.read_text()
+    assert f"<p>{text}</p>" in body and "<p>short / with slash</p>" in body
+
+
 def test_demo_writes_report(tmp_path):
     _run("demo", "--out", tmp_path / "run", "--step", "examples")
     run = tmp_path / "run"
@@ -83,6 +90,7 @@ def test_full_demo_reports_every_workflow(tmp_path):
     _run("demo", "--out", tmp_path / "run")
     report = (tmp_path / "run" / "report.html").read_text()
     for heading in ("Embedded data", "Raman peak fitting", "AFM morphology", "Material "
-                    "classification", "Gomb-Net", "Cross-modal learning"):
+                    "classification", "Gomb-Net", "Cross-modal learning",
+                    "Explainable correlative spectroscopy"):
         assert heading in report
     assert report.count("<img") >= 10

@@ -110,6 +110,17 @@ def test_pl_follows_a1_in_pristine_regions_only_under_resonance():
     assert abs(r_off) < 0.35
 
 
+def test_under_resonance_pl_follows_a1_and_not_the_other_modes():
+    fields = flake_fields(64, "triangle", 12)
+    pristine = fields["regions"] == 1
+    maps = flake_maps(64, "triangle", 2.33, 13, fields=fields)
+    rho = {name: spearmanr(h[pristine], maps.pl_height[pristine]).statistic
+           for name, h in maps.heights.items()}
+    others = max(abs(v) for name, v in rho.items() if name != "A1'")
+    assert rho["A1'"] > 0.8
+    assert others < 0.5 and rho["A1'"] - others > 0.4, rho
+
+
 def test_defect_regions_change_pl():
     fields = flake_fields(64, "star", 8)
     maps = flake_maps(64, "star", 2.33, 9, fields=fields)

@@ -20,6 +20,7 @@ largest over centre, FWHM and height); rank 1 = largest.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -58,6 +59,7 @@ DEFAULTS: dict = {
     "model": {},
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
+    "threads": 1,
     "overfit": {"max_gap": 0.1, "min_val_r2": 0.5},
     "interpret": {"target": "intensity", "mode": "A1p", "label": "A1", "rank_by": "height",
                   "grid_resolution": 20,
@@ -333,11 +335,31 @@ def run(pairs: list[dict], config: dict) -> list[PairResult]:
     if not pairs:
         raise InputError("no map pairs: set data.pairs or data.synth in the config")
     results = []
-    for pair in pairs:
-        data = prepare_pair(pair["raman"], pair["pl"], config, pair["name"], pair.get("truth"),
-                            pair.get("regions"))
-        results.append(analyse_pair(data, config))
+    with torch_threads(config.get("threads", 1)):
+        for pair in pairs:
+            data = prepare_pair(pair["raman"], pair["pl"], config, pair["name"],
+                                pair.get("truth"), pair.get("regions"))
+            results.append(analyse_pair(data, config))
     return results
+
+
+@contextmanager
+def torch_threads(threads):
+    """Run the block with ``threads`` torch CPU threads (None: leave torch's setting), then
+    restore the previous number."""
+    import torch
+
+    if threads is None:
+        yield
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise InputError(f"threads must be a positive integer or null, got {threads!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def metrics(results: list[PairResult]) -> dict:
@@ -348,16 +370,29 @@ def metrics(results: list[PairResult]) -> dict:
     return out
 
 
+def metrics_table(results: list[PairResult]) -> pd.DataFrame:
+    """The headline figures side by side: one row per metric (name without the pair suffix),
+    one column per pair."""
+    columns = {}
+    for r in results:
+        suffix = f"_{r.data.name}"
+        columns[r.data.name] = {k.removesuffix(suffix): v for k, v in r.metrics.items()}
+    table = pd.DataFrame(columns, dtype=object)
+    return table.rename_axis("metric").reset_index()
+
+
 def tables(results: list[PairResult]) -> dict[str, pd.DataFrame]:
-    """The run's tables: scores, overfitting verdicts, mode rankings, region slopes, PDPs."""
+    """The run's tables: headline metrics per pair, scores, overfitting verdicts, mode
+    rankings, region slopes, PDPs."""
     def stack(attribute):
         frames = [getattr(r, attribute).assign(pair=r.data.name) for r in results
                   if getattr(r, attribute) is not None]
         return (pd.concat(frames, ignore_index=True)[["pair", *frames[0].columns[:-1]]]
                 if frames else None)
 
-    out = {"scores": stack("scores"), "overfit": stack("verdict"),
-           "mode_ranking": stack("ranking"), "region_slopes": stack("region_slopes")}
+    out = {"metrics": metrics_table(results), "scores": stack("scores"),
+           "overfit": stack("verdict"), "mode_ranking": stack("ranking"),
+           "region_slopes": stack("region_slopes")}
     rows = []
     for r in results:
         for column, (grid, average) in r.pdp.items():

@@ -40,7 +40,7 @@ def write_report(run_dir: str | Path, title: str, sections: Sequence[Section]) -
 
 def _item(run_dir: Path, item: Item) -> str:
     path = Path(item) if Path(item).is_absolute() else run_dir / item
-    if isinstance(item, str) and not path.is_file():
+    if isinstance(item, str) and not _is_file(path):
         return f"<p>{html.escape(item)}</p>"
     suffix = path.suffix.lower()
     if suffix == ".png":
@@ -52,6 +52,15 @@ def _item(run_dir: Path, item: Item) -> str:
     if suffix == ".md":
         return _markdown(path.read_text(encoding="utf-8"))
     return f"<pre>{html.escape(path.read_text(encoding='utf-8'))}</pre>"
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a text no file system accepts as a name (a paragraph
+    longer than the 255-byte name limit raises OSError otherwise)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _markdown(text: str) -> str:

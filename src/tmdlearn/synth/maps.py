@@ -4,9 +4,9 @@ under resonant (2.33 eV, 532 nm) and non-resonant (1.96 eV, 633 nm) excitation.
 Monolayer triangles and six-pointed stars on SiO2/Si carry two defect fields: Se vacancies
 (first-order modes suppressed, PL quenched) and O substitution (Raman suppressed, PL raised).
 A smooth "exciton quality" field ``q`` drives both the A1' intensity under resonance and the PL,
-so the PL rises with the A1' intensity in pristine regions at 2.33 eV; off resonance the Raman
-intensity follows its own field and couples to ``q`` only weakly. Sources in
-docs/synthetic-data.md.
+so the PL rises with the A1' intensity in pristine regions at 2.33 eV; the other modes, and every
+mode off resonance, follow a Raman-efficiency field ``r`` (off resonance with a weak trace of
+``q``). Sources in docs/synthetic-data.md.
 """
 
 from __future__ import annotations
@@ -116,13 +116,14 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
     q, r = fields["q"], fields["r"]
     resonant = excitation_ev == 2.33
     column = 2 if resonant else 3
-    # Resonant Raman goes through the exciton: the A1' intensity follows q. Off resonance the
-    # Raman efficiency follows its own field r with a weak trace of q.
-    raman_factor = q if resonant else r * q**0.15
+    # At 2.33 eV only A1' is resonantly enhanced through the A exciton (Carvalho et al., PRB
+    # 91, 205413 (2015)), so its intensity follows q; every other mode, and every mode off
+    # resonance, follows the Raman-efficiency field r (off resonance with a weak trace of q).
     vac, oxy = regions == 2, regions == 3
     heights = {}
     scale = 600.0 if resonant else 350.0
     for name, params in MODES.items():
+        raman_factor = (q if name == "A1'" else r) if resonant else r * q**0.15
         h = scale * params[column] * raman_factor * np.exp(rng.normal(0, 0.07, mask.shape))
         if name in FIRST_ORDER:
             h = np.where(vac, 0.35 * h, h)
@@ -133,7 +134,7 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
     strain = smooth_noise(mask.shape, pixels / 12, rng) * 0.3
     # O substitution p-dopes and stiffens A1' and broadens every mode (model choice): without a
     # Raman signature of its own an O site would look like a dim pristine pixel.
-    a1_center = MODES["A1'"][0] - strain + np.where(vac, 0.8, 0.0) + np.where(oxy, 1.2, 0.0)
+    a1_center = MODES["A1'"][0] - strain + np.where(vac, 0.8, 0.0) + np.where(oxy, 2.5, 0.0)
     axis = RAMAN_AXIS_CM1
     raman = np.zeros(mask.shape + axis.shape)
     for name, (center, fwhm, *_rest) in MODES.items():
@@ -143,7 +144,10 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
     raman += 25.0 * _lorentz(axis, np.full(mask.shape, SI_2TA[0]), SI_2TA[1])
     slope = rng.uniform(0.02, 0.08)
     raman += 40.0 + slope * (axis - axis[0]) + (mask * rng.uniform(10, 30))[..., None]
-    pl_height = 3000.0 * q**1.2 * np.exp(rng.normal(0, 0.07, mask.shape))
+    # PL follows q in pristine regions; in defect regions defect-bound states dominate and it
+    # responds only weakly (exponent 0.1, a model choice).
+    exponent = np.where(vac | oxy, 0.1, 1.2)
+    pl_height = 3000.0 * q**exponent * np.exp(rng.normal(0, 0.07, mask.shape))
     pl_height = np.where(vac, 0.3 * pl_height, np.where(oxy, 1.8 * pl_height, pl_height))
     pl_height = np.where(mask, pl_height, 0.0)
     pl_center = PL_A_EV - 0.03 * strain + np.where(oxy, 0.01, 0.0)
