@@ -71,15 +71,9 @@ def test_bad_pairs_raise_input_error():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the CPU-default CNN reads the rendered A1' height too coarsely: val R² 0.22 on this pair "
-    "while gradient boosting on the same 24-value vectors reaches 0.84-0.89 (5-fold)"))
 def test_must_show_on_planted_pair():
     """Resonant-like pair: val R² >= 0.8 for PL intensity, A1' ranked first, ICE slope higher
     in the pristine half; a pair without the relation is flagged by the overfitting check."""
-    import torch
-
-    torch.set_num_threads(1)
     config = copy.deepcopy(wf.DEFAULTS)
     strong = planted_pair(coupling=1.0, seed=0)
     weak = planted_pair(coupling=0.0, seed=0)
@@ -95,19 +89,59 @@ def test_must_show_on_planted_pair():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "synth.maps gives O-substituted regions no Raman signature (all modes x0.5, PL x1.8), so "
-    "PL intensity cannot be predicted from Raman there: 5-fold R² with the TRUE Raman heights "
-    "is about 0.2 (0.93 within pristine pixels); remove this marker once synth marks them"))
 def test_must_show_on_synthetic_wse2_maps():
-    import torch
+    """The embedded maps with configs/explain.yaml: the issue's must-show figures."""
+    from pathlib import Path
 
     from tmdlearn.cli.explain import load_pairs
+    from tmdlearn.config import load_config
 
-    torch.set_num_threads(1)
-    results = wf.run(load_pairs({"synth": {"seed": 0, "pixels": 48}}), wf.DEFAULTS)
+    config = load_config(Path(__file__).parents[1] / "configs" / "explain.yaml", None,
+                         wf.DEFAULTS)
+    results = wf.run(load_pairs(config["data"]), config)
     metrics = wf.metrics(results)
     assert metrics["r2_val_intensity_resonant"] >= 0.8
     assert metrics["pdp_rank_A1_resonant"] == 1
     assert metrics["ice_slope_pristine_vs_defect_resonant"] > 0
     assert metrics["overfit_nonresonant"]
+
+
+def test_threads_are_set_for_the_run_and_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    with wf.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    for bad in (0, "two", True):
+        with pytest.raises(InputError, match="threads"):
+            with wf.torch_threads(bad):
+                pass
+
+
+def test_ibn_ratio_reaches_the_network():
+    import torch
+
+    from tmdlearn.explain.regressor import CNNSettings, _network
+
+    def instance_channels(ratio):
+        net = _network(CNNSettings.from_dict({"ibn_ratio": ratio, "width": 4}), 8, 3)
+        return sum(m.num_features for m in net.modules()
+                   if isinstance(m, torch.nn.InstanceNorm1d))
+
+    assert CNNSettings().ibn_ratio == 0.0 and instance_channels(0.0) == 0
+    assert instance_channels(1.0) > instance_channels(0.5) > 0
+    with pytest.raises(InputError, match="ibn_ratio"):
+        instance_channels(1.5)
+
+
+def test_metrics_table_puts_pairs_side_by_side():
+    results = [wf.PairResult.__new__(wf.PairResult) for _ in range(2)]
+    for result, name, r2 in zip(results, ("resonant", "off"), (0.9, 0.4), strict=True):
+        result.data = wf.PairData(name, np.ones((1, 1), bool), np.zeros((1, 24)),
+                                  np.zeros((1, 3)), [], [])
+        result.metrics = {f"r2_val_intensity_{name}": r2, f"overfit_{name}": r2 < 0.5}
+    table = wf.metrics_table(results).set_index("metric")
+    assert list(table.columns) == ["resonant", "off"]
+    assert table.loc["r2_val_intensity", "off"] == 0.4
+    assert table.loc["overfit", "off"] and not table.loc["overfit", "resonant"]
