@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
-from skimage.morphology import black_tophat, closing, dilation, disk, erosion
+from skimage.feature import blob_dog
+from skimage.morphology import black_tophat, closing, dilation, disk, erosion, h_maxima
 
 from tmdlearn.afm import shifts
+from tmdlearn.afm.blobs import count_dog_blobs
+from tmdlearn.afm.maxima import count_h_maxima
 
 
 def _images():
@@ -59,3 +62,31 @@ def test_long_row_runs_equal_labelled_runs(min_length):
     sizes = np.bincount(labels.ravel())
     expected = (sizes[labels] >= min_length) & mask
     np.testing.assert_array_equal(shifts.long_row_runs(mask, min_length), expected)
+
+
+def _h_maxima_cases():
+    rng = np.random.default_rng(6)
+    yield rng.random((23, 31)), 0.3  # rough: many maxima
+    for sigma in (1.0, 3.0):
+        yield ndimage.gaussian_filter(rng.normal(size=(64, 80)), sigma), 0.05
+    yield np.round(ndimage.gaussian_filter(rng.normal(size=(60, 60)), 2) * 20), 2.0  # plateaus
+    spots = ndimage.gaussian_filter(rng.normal(size=(128, 128)), 4) > 0.02  # domain masks
+    for h in (0.7, 1.5, 3.0):
+        yield ndimage.distance_transform_edt(spots), h
+
+
+def test_count_h_maxima_equals_scikit_image():
+    for image, h in _h_maxima_cases():
+        labels, expected = ndimage.label(h_maxima(image, h), structure=np.ones((3, 3)))
+        assert count_h_maxima(image, h) == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dog_blob_count_equals_scikit_image(seed):
+    rng = np.random.default_rng(seed)
+    image = ndimage.gaussian_filter(rng.normal(size=(96, 120)), 1.0) * 2
+    image[30:40, 50:58] += 1.5  # a plateau among bumps
+    for low, high, threshold in ((1.0, 4.0, 0.1), (0.5, 8.0, 0.05), (2.0, 3.0, 0.2)):
+        expected = len(blob_dog(image, min_sigma=low, max_sigma=high, threshold=threshold,
+                                exclude_border=False))
+        assert count_dog_blobs(image, low, high, threshold) == expected
