@@ -10,6 +10,7 @@ from skimage.morphology import black_tophat, closing, dilation, disk, erosion, h
 
 from tmdlearn.afm import shifts
 from tmdlearn.afm.blobs import count_dog_blobs
+from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.maxima import count_h_maxima
 
 
@@ -90,3 +91,13 @@ def test_dog_blob_count_equals_scikit_image(seed):
         expected = len(blob_dog(image, min_sigma=low, max_sigma=high, threshold=threshold,
                                 exclude_border=False))
         assert count_dog_blobs(image, low, high, threshold) == expected
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_gaussian_filter_is_bit_identical_to_scipy(mode):
+    rng = np.random.default_rng(7)
+    for shape in ((64, 64), (37, 90), (9, 200)):
+        image = rng.normal(size=shape) * 3 + 1
+        for sigma in (0.7, 1.0, 2.0, 4.096):
+            np.testing.assert_array_equal(gaussian_filter(image, sigma, mode),
+                                          ndimage.gaussian_filter(image, sigma, mode=mode))

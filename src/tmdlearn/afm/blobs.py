@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage, spatial
+from scipy import spatial
 from skimage.feature import peak_local_max
+
+from tmdlearn.afm.gauss import gaussian_filter
 
 
 def _disk_overlap(d, r1, r2) -> np.ndarray:
@@ -65,7 +67,7 @@ def count_dog_blobs(image: np.ndarray, min_sigma: float, max_sigma: float, thres
     image = np.asarray(image, dtype=float)
     k = int(np.mean(np.log(max_sigma / min_sigma) / np.log(sigma_ratio) + 1))
     sigmas = np.array([min_sigma * sigma_ratio**i for i in range(k + 1)])
-    smoothed = [ndimage.gaussian_filter(image, s, mode="reflect") for s in sigmas]
+    smoothed = [gaussian_filter(image, s, mode="reflect") for s in sigmas]
     cube = np.stack([smoothed[i] - smoothed[i + 1] for i in range(k)], axis=-1)
     cube *= 1 / (sigma_ratio - 1)
     peaks = peak_local_max(cube, threshold_abs=threshold, exclude_border=False,

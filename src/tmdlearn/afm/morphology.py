@@ -18,6 +18,7 @@ from skimage.feature import canny, graycomatrix, graycoprops
 from skimage.morphology import black_tophat, disk, skeletonize
 
 from tmdlearn.afm.blobs import count_dog_blobs
+from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.level import otsu_in_window, substrate_level
 from tmdlearn.afm.maxima import count_h_maxima
 from tmdlearn.afm.shifts import dilate_cross, erode_cross, grey_dilate_diamond, grey_erode_diamond
@@ -48,7 +49,7 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
     not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel
     variant (each pixel thresholded on its own).
     """
-    smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
     return _mask_of_smoothed(smooth, threshold, opening_px, window_nm, particle_nm, monolayer_nm,
                              substrate_nm)
 
@@ -84,7 +85,7 @@ def grain_boundaries(h: np.ndarray, depth_nm: float = 0.1, sigma_px: float = 0.7
                      radius_px: int = 2) -> np.ndarray:
     """Grooves such as grain boundaries between coalesced domains: pixels where the black
     top-hat (disk of ``radius_px``) of the image smoothed by ``sigma_px`` exceeds ``depth_nm``."""
-    smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
     if radius_px <= 2:  # disk(1), disk(2) are diamonds: closing by shifts
         closed = grey_erode_diamond(grey_dilate_diamond(smooth, radius_px), radius_px)
         return closed - smooth > depth_nm
@@ -139,7 +140,7 @@ def roughness(h: np.ndarray, smooth_sigma_px: float = 2.0) -> dict[str, float]:
     """RMS roughness Sq and mean absolute roughness Ra about the mean plane (nm), and the study's
     RMS of the image minus its Gaussian-smoothed copy (σ = ``smooth_sigma_px``), nm."""
     dev = h - h.mean()
-    fine = h - ndimage.gaussian_filter(h, smooth_sigma_px)
+    fine = h - gaussian_filter(h, smooth_sigma_px)
     return {"sq_nm": float(np.sqrt(np.mean(dev**2))), "ra_nm": float(np.mean(np.abs(dev))),
             "rms_vs_smoothed_nm": float(np.sqrt(np.mean(fine**2)))}
 
@@ -211,7 +212,7 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
     if not np.isfinite(h).all():
         h = np.where(np.isfinite(h), h, np.nanmedian(h))
     area_um2 = h.size * (pixel_size_nm / 1000.0) ** 2
-    smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
     substrate = substrate_level(smooth)
     mask = _mask_of_smoothed(smooth, threshold, opening_px, WINDOW_NM, PARTICLE_NM,
                              monolayer_nm, substrate)

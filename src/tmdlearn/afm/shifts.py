@@ -24,7 +24,12 @@ def _reduce3(a: np.ndarray, op, axis: int) -> np.ndarray:
 
 def _cross_reduce(a: np.ndarray, op) -> np.ndarray:
     """``op`` over each pixel and its in-image cross neighbours."""
-    return op(_reduce3(a, op, 0), _reduce3(a, op, 1))
+    out = a.copy()
+    op(out[1:], a[:-1], out=out[1:])
+    op(out[:-1], a[1:], out=out[:-1])
+    op(out[:, 1:], a[:, :-1], out=out[:, 1:])
+    op(out[:, :-1], a[:, 1:], out=out[:, :-1])
+    return out
 
 
 def grey_dilate_diamond(a: np.ndarray, radius: int) -> np.ndarray:

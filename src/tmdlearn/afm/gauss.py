@@ -1,0 +1,85 @@
+"""2-D Gaussian smoothing bit-identical to ``scipy.ndimage.gaussian_filter`` (float64,
+'reflect' or 'constant' border, truncate 4) and several times faster on 512 x 512 images.
+
+scipy filters one line at a time with scalar loops; here every output element gets the same
+operations in the same order (centre tap, then the symmetric tap pairs from the outermost in),
+but whole rows at once, which the compiler vectorises. Checked side by side in
+tests/test_afm_fast_paths.py.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from scipy import ndimage
+
+_PAD_MODES = {"reflect": "symmetric", "constant": "constant"}
+
+
+@numba.njit(cache=True, nogil=True)
+def _along_rows(src: np.ndarray, taps: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    """Correlate every row of ``src`` with the symmetric ``taps`` (centre first, then taps
+    1..r); ``index`` maps the padded row (r extra pixels each side) to source columns, -1 for
+    zeros."""
+    r = len(taps) - 1
+    ny, nx = out.shape
+    line = np.empty(nx + 2 * r)
+    for i in range(ny):
+        for m in range(nx + 2 * r):
+            line[m] = src[i, index[m]] if index[m] >= 0 else 0.0
+        res = out[i]
+        for c in range(nx):
+            res[c] = line[c + r] * taps[0]
+        for j in range(r, 0, -1):
+            w = taps[j]
+            for c in range(nx):
+                res[c] += (line[c + r - j] + line[c + r + j]) * w
+
+
+@numba.njit(cache=True, nogil=True)
+def _along_columns(src: np.ndarray, taps: np.ndarray, index: np.ndarray,
+                   out: np.ndarray) -> None:
+    """Correlate every column of ``src`` with ``taps``; ``index`` maps padded rows to source
+    rows, -1 for zeros."""
+    r = len(taps) - 1
+    ny, nx = out.shape
+    zero = np.zeros(nx)
+    for i in range(ny):
+        res = out[i]
+        for c in range(nx):
+            res[c] = src[index[i + r], c] * taps[0]
+        for j in range(r, 0, -1):
+            w, a, b = taps[j], index[i + r - j], index[i + r + j]
+            up = src[a] if a >= 0 else zero
+            down = src[b] if b >= 0 else zero
+            for c in range(nx):
+                res[c] += (up[c] + down[c]) * w
+
+
+def gaussian_taps(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """scipy's Gaussian weights for ``sigma`` (px): centre, then taps 1..r, r = int(truncate
+    sigma + 0.5); read off scipy's own filter applied to an impulse, so they are its numbers."""
+    radius = int(truncate * float(sigma) + 0.5)
+    impulse = np.zeros(2 * radius + 1)
+    impulse[radius] = 1.0
+    return ndimage.gaussian_filter1d(impulse, sigma, mode="constant", truncate=truncate)[radius:]
+
+
+def gaussian_filter(image: np.ndarray, sigma: float, mode: str = "reflect") -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(image, sigma, mode=mode)`` of a 2-D image (float64)."""
+    image = np.asarray(image, dtype=float)
+    taps = gaussian_taps(sigma)
+    r = len(taps) - 1
+    if image.ndim != 2 or mode not in _PAD_MODES or not 0 < r < min(image.shape):
+        return ndimage.gaussian_filter(image, sigma, mode=mode)
+    first, out = np.empty_like(image), np.empty_like(image)
+    _along_columns(image, taps, _padded_index(image.shape[0], r, mode), first)
+    _along_rows(first, taps, _padded_index(image.shape[1], r, mode), out)
+    return out
+
+
+def _padded_index(n: int, r: int, mode: str) -> np.ndarray:
+    """Source index of each of n + 2r padded positions (scipy's border rule), -1 for zeros."""
+    if mode == "constant":
+        return np.pad(np.arange(n), r, mode="constant", constant_values=-1)
+    return np.pad(np.arange(n), r, mode=_PAD_MODES[mode])
