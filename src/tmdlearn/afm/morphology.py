@@ -17,6 +17,7 @@ from scipy import ndimage
 from skimage.feature import canny, graycomatrix, graycoprops
 from skimage.morphology import black_tophat, disk, skeletonize
 
+from tmdlearn.afm.batch import map_images
 from tmdlearn.afm.blobs import count_dog_blobs
 from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.level import otsu_in_window, substrate_level
@@ -24,7 +25,6 @@ from tmdlearn.afm.maxima import count_h_maxima
 from tmdlearn.afm.shifts import dilate_cross, erode_cross, grey_dilate_diamond, grey_erode_diamond
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
-from tmdlearn.progress import track
 
 #: Apparent AFM step of a MoS2 monolayer on sapphire or SiO2, nm (0.6-0.7 nm reported).
 MONOLAYER_NM = 0.65
@@ -237,10 +237,11 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
 
 
 def features_table(images: Sequence[HeightMap], names: Sequence[str] | None = None,
-                   **params) -> pd.DataFrame:
+                   workers: int = 1, **params) -> pd.DataFrame:
     """One row of :func:`morphology_features` per height map, indexed by ``names`` (or the file
-    names of the maps' sources, else their positions)."""
-    rows = [morphology_features(image, **params) for image in track(images, "features")]
+    names of the maps' sources, else their positions); ``workers`` threads share the images."""
+    rows = map_images(lambda image: morphology_features(image, **params), images, workers,
+                      "features")
     if names is None:
         names = [str(getattr(im, "source", None) or i) for i, im in enumerate(images)]
     return pd.DataFrame(rows, index=pd.Index(list(names), name="image"))
