@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
-from skimage.feature import blob_dog
+from skimage.feature import blob_dog, canny
 from skimage.morphology import black_tophat, closing, dilation, disk, erosion, h_maxima
 
-from tmdlearn.afm import shifts
+from tmdlearn.afm import edges, shifts
 from tmdlearn.afm.blobs import count_dog_blobs
 from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.maxima import count_h_maxima
@@ -101,3 +101,21 @@ def test_gaussian_filter_is_bit_identical_to_scipy(mode):
         for sigma in (0.7, 1.0, 2.0, 4.096):
             np.testing.assert_array_equal(gaussian_filter(image, sigma, mode),
                                           ndimage.gaussian_filter(image, sigma, mode=mode))
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
+def test_canny_equals_scikit_image(sigma):
+    rng = np.random.default_rng(8)
+    terraces = np.cumsum(rng.random((90, 110)) < 0.02, axis=1) * 0.3
+    for image in (terraces + rng.normal(0, 0.05, terraces.shape),
+                  ndimage.gaussian_filter(rng.normal(size=(70, 64)), 1.5) * 5,
+                  rng.normal(size=(12, 15))):
+        expected = canny(image, sigma=sigma)
+        assert expected.any()
+        np.testing.assert_array_equal(edges.canny(image, sigma), expected)
+
+
+def test_smoothed_ones_equals_scipy():
+    for shape in ((64, 80), (17, 40), (5, 5)):
+        np.testing.assert_array_equal(edges._smoothed_ones(shape, 2.0), ndimage.gaussian_filter(
+            np.ones(shape), 2.0, mode="constant"))

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import ndimage
-from skimage.feature import canny, graycomatrix, graycoprops
+from skimage.feature import graycomatrix, graycoprops
 from skimage.morphology import black_tophat, disk, skeletonize
 
 from tmdlearn.afm.batch import map_images
 from tmdlearn.afm.blobs import count_dog_blobs
+from tmdlearn.afm.edges import canny
 from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.level import otsu_in_window, substrate_level
 from tmdlearn.afm.maxima import count_h_maxima
