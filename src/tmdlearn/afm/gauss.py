@@ -23,17 +23,17 @@ def _along_rows(src: np.ndarray, taps: np.ndarray, index: np.ndarray, out: np.nd
     zeros."""
     r = len(taps) - 1
     ny, nx = out.shape
-    line = np.empty(nx + 2 * r)
+    line, acc = np.empty(nx + 2 * r), np.empty(nx)
     for i in range(ny):
         for m in range(nx + 2 * r):
             line[m] = src[i, index[m]] if index[m] >= 0 else 0.0
-        res = out[i]
         for c in range(nx):
-            res[c] = line[c + r] * taps[0]
+            acc[c] = line[c + r] * taps[0]
         for j in range(r, 0, -1):
             w = taps[j]
             for c in range(nx):
-                res[c] += (line[c + r - j] + line[c + r + j]) * w
+                acc[c] += (line[c + r - j] + line[c + r + j]) * w
+        out[i, :] = acc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -43,17 +43,18 @@ def _along_columns(src: np.ndarray, taps: np.ndarray, index: np.ndarray,
     rows, -1 for zeros."""
     r = len(taps) - 1
     ny, nx = out.shape
-    zero = np.zeros(nx)
+    zero, acc = np.zeros(nx), np.empty(nx)
     for i in range(ny):
-        res = out[i]
+        centre = src[index[i + r]] if index[i + r] >= 0 else zero
         for c in range(nx):
-            res[c] = src[index[i + r], c] * taps[0]
+            acc[c] = centre[c] * taps[0]
         for j in range(r, 0, -1):
             w, a, b = taps[j], index[i + r - j], index[i + r + j]
             up = src[a] if a >= 0 else zero
             down = src[b] if b >= 0 else zero
             for c in range(nx):
-                res[c] += (up[c] + down[c]) * w
+                acc[c] += (up[c] + down[c]) * w
+        out[i, :] = acc
 
 
 def gaussian_taps(sigma: float, truncate: float = 4.0) -> np.ndarray:
