@@ -67,6 +67,8 @@ def test_long_row_runs_equal_labelled_runs(min_length):
 
 def _h_maxima_cases():
     rng = np.random.default_rng(6)
+    yield np.zeros((5, 5)), 0.5  # flat: none
+    yield np.pad(np.ones((3, 3)), 2), 0.5  # one plateau
     yield rng.random((23, 31)), 0.3  # rough: many maxima
     for sigma in (1.0, 3.0):
         yield ndimage.gaussian_filter(rng.normal(size=(64, 80)), sigma), 0.05

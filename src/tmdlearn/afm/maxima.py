@@ -9,7 +9,8 @@ higher pixel descends to m - h or lower. Pixels are added from the highest down 
 their already-added 8-neighbours; each component keeps its top height and the number of plateaus
 at that height that have not yet met a higher component. When a component meets a strictly
 higher one at level v, its plateaus are counted if m - v >= h; plateaus never met by a higher
-component are counted at the end.
+component are counted at the end. Pixels at the image minimum are not visited: they join all
+components at the end, at the minimum level.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _count(values: np.ndarray, order: np.ndarray, ny: int, nx: int, h: float) -> int:
+def _count(values: np.ndarray, order: np.ndarray, low: float, ny: int, nx: int,
+           h: float) -> int:
     parent = np.full(ny * nx, -1, dtype=np.int64)
     top = np.empty(ny * nx)
     alive = np.zeros(ny * nx, dtype=np.int64)
@@ -56,10 +58,13 @@ def _count(values: np.ndarray, order: np.ndarray, ny: int, nx: int, h: float) ->
                 elif top[b] - level >= h:  # b's plateaus meet a higher one deep enough below
                     count += alive[b]
                 parent[b] = a
-    for p in range(ny * nx):
-        if parent[p] == p:
+    # The pixels at the image minimum (left out of ``order``) join everything at level ``low``:
+    # components with the highest top are never met by a higher one, the others then are.
+    highest = top[order[0]] if len(order) else low
+    for p in order:
+        if parent[p] == p and (top[p] == highest or top[p] - low >= h):
             count += alive[p]
-    return count
+    return count if len(order) else 0  # a flat image has none (as scikit-image)
 
 
 def count_h_maxima(image: np.ndarray, h: float) -> int:
@@ -68,9 +73,8 @@ def count_h_maxima(image: np.ndarray, h: float) -> int:
     if image.ndim != 2 or not h > 0 or not np.isfinite(image).all():
         raise ValueError("count_h_maxima needs a finite 2-D image and h > 0")
     values = image.ravel()
-    # Highest first; pixels at the minimum (the background of a distance map) need no sorting.
+    # Highest first, leaving out the pixels at the minimum (the background of a distance map).
     low = values.min()
     above = np.flatnonzero(values > low)
-    order = np.concatenate([above[np.argsort(-values[above], kind="stable")],
-                            np.flatnonzero(values == low)])
-    return int(_count(values, order, image.shape[0], image.shape[1], float(h)))
+    order = above[np.argsort(-values[above], kind="stable")]
+    return int(_count(values, order, float(low), image.shape[0], image.shape[1], float(h)))
