@@ -86,7 +86,7 @@ def long_row_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
     change = np.diff(padded.ravel())
     starts, ends = np.flatnonzero(change == 1) + 1, np.flatnonzero(change == -1) + 1
     keep = ends - starts >= min_length
-    marks = np.zeros(padded.size + 1, dtype=np.int32)
-    np.add.at(marks, starts[keep], 1)
-    np.add.at(marks, ends[keep], -1)
+    marks = np.zeros(padded.size + 1, dtype=np.int8)
+    marks[starts[keep]] = 1  # runs are separated by zeros: starts and ends never coincide
+    marks[ends[keep]] = -1
     return (np.cumsum(marks[:-1]) > 0).reshape(ny, nx + 2)[:, 1:-1]
