@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
-from skimage.feature import blob_dog, canny
+from skimage.feature import blob_dog, canny, peak_local_max
 from skimage.morphology import black_tophat, closing, dilation, disk, erosion, h_maxima
 
 from tmdlearn.afm import edges, shifts
-from tmdlearn.afm.blobs import count_dog_blobs
+from tmdlearn.afm.blobs import count_dog_blobs, local_maxima
 from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.maxima import count_h_maxima
 
@@ -121,3 +121,22 @@ def test_smoothed_ones_equals_scipy():
     for shape in ((64, 80), (17, 40), (5, 5)):
         np.testing.assert_array_equal(edges._smoothed_ones(shape, 2.0), ndimage.gaussian_filter(
             np.ones(shape), 2.0, mode="constant"))
+
+
+def test_local_maxima_equal_peak_local_max_in_order():
+    rng = np.random.default_rng(9)
+    cube = ndimage.gaussian_filter(rng.normal(size=(40, 50, 3)), (2, 2, 0))
+    cube[5:8, 5:8, :] = cube.max()  # a plateau: ties kept in array order
+    for threshold in (0.0, 0.05):
+        expected = peak_local_max(cube, threshold_abs=threshold, exclude_border=False,
+                                  footprint=np.ones((3, 3, 3)))
+        np.testing.assert_array_equal(local_maxima(cube, threshold), expected)
+    assert len(local_maxima(np.zeros((4, 4, 3)), -1.0)) == 0
+
+
+def test_sobel_pair_is_bit_identical_to_scipy():
+    rng = np.random.default_rng(10)
+    for image in (rng.normal(size=(33, 47)), ndimage.gaussian_filter(rng.normal(size=(64, 64)), 2)):
+        di, dj = edges.sobel_pair(image)
+        np.testing.assert_array_equal(di, ndimage.sobel(image, axis=0))
+        np.testing.assert_array_equal(dj, ndimage.sobel(image, axis=1))

@@ -6,7 +6,8 @@ all-ones image, Sobel gradients, non-maximum suppression along the gradient with
 interpolation between the two nearest neighbours, then hysteresis between the low (0.1) and high
 (0.2) magnitude thresholds. The smoothing is :mod:`tmdlearn.afm.gauss` (bit-identical to scipy);
 the smoothed all-ones image takes one value per distance to the border, so it is computed on a
-(2r + 1)-pixel square and indexed out; the suppression is a compiled loop.
+(2r + 1)-pixel square and indexed out; the Sobel gradients (scipy's arithmetic) and the
+suppression are compiled loops.
 """
 
 from __future__ import annotations
@@ -36,6 +37,36 @@ def _smoothed_ones(shape: tuple[int, int], sigma: float) -> np.ndarray:
         return i
 
     return small[np.ix_(index(shape[0]), index(shape[1]))]
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth3(a: np.ndarray, out: np.ndarray) -> None:
+    """``out = a * 2 + (left + right)`` along a line, the end elements their own neighbours:
+    scipy's [1, 2, 1] correlation with a 'reflect' border."""
+    n = len(a)
+    for j in range(n):
+        out[j] = a[j] * 2.0 + (a[max(j - 1, 0)] + a[min(j + 1, n - 1)]) * 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def sobel_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scipy.ndimage.sobel(x, axis=0), scipy.ndimage.sobel(x, axis=1))`` with scipy's
+    arithmetic: [-1, 0, 1] along the axis (``x * 0 + (previous - next) * -1``), then [1, 2, 1]
+    across it, 'reflect' borders."""
+    ny, nx = x.shape
+    di, dj, across = np.empty((ny, nx)), np.empty((ny, nx)), np.empty((ny, nx))
+    along = np.empty(nx)
+    for i in range(ny):
+        row, up, down = x[i], x[max(i - 1, 0)], x[min(i + 1, ny - 1)]
+        for j in range(nx):
+            along[j] = row[j] * 0.0 + (up[j] - down[j]) * -1.0
+            across[i, j] = row[j] * 0.0 + (row[max(j - 1, 0)] - row[min(j + 1, nx - 1)]) * -1.0
+        _smooth3(along, di[i])
+    for i in range(ny):
+        mid, up, down = across[i], across[max(i - 1, 0)], across[min(i + 1, ny - 1)]
+        for j in range(nx):
+            dj[i, j] = mid[j] * 2.0 + (up[j] + down[j]) * 1.0
+    return di, dj
 
 
 @numba.njit(cache=True, nogil=True)
@@ -78,8 +109,7 @@ def canny(image: np.ndarray, sigma: float) -> np.ndarray:
     image = np.asarray(image, dtype=float)
     smoothed = gaussian_filter(image, sigma, "constant")
     smoothed /= _smoothed_ones(image.shape, sigma) + np.finfo(float).eps
-    dj = ndimage.sobel(smoothed, axis=1)
-    di = ndimage.sobel(smoothed, axis=0)
+    di, dj = sobel_pair(smoothed)
     magnitude = di * di
     magnitude += dj * dj
     np.sqrt(magnitude, out=magnitude)

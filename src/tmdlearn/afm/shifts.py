@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def _reduce3(a: np.ndarray, op, axis: int) -> np.ndarray:
-    """``op`` (a binary ufunc such as np.maximum) over each pixel and its two neighbours along
-    ``axis``; pixels outside the image are ignored, which equals scipy's 'reflect' and 'nearest'
-    borders for a one-pixel reach."""
+def reduce3(a: np.ndarray, op, axis: int) -> np.ndarray:
+    """``op`` (a binary ufunc such as np.maximum) over each element and its two neighbours along
+    ``axis`` of an n-D array; elements outside are ignored, which equals scipy's 'reflect' and
+    'nearest' borders for a one-element reach (``maximum_filter1d(a, 3, axis)``)."""
     out = a.copy()
     dst, src = np.moveaxis(out, axis, 0), np.moveaxis(a, axis, 0)
     op(dst[1:], src[:-1], out=dst[1:])
@@ -51,8 +51,8 @@ def grey_erode_diamond(a: np.ndarray, radius: int) -> np.ndarray:
 def window3_nonconstant(a: np.ndarray) -> np.ndarray:
     """True where the 3 x 3 window (in-image part) holds more than one value: equals
     ``scipy.ndimage.morphological_gradient(a, size=3) > 0``."""
-    return (_reduce3(_reduce3(a, np.maximum, 0), np.maximum, 1)
-            != _reduce3(_reduce3(a, np.minimum, 0), np.minimum, 1))
+    return (reduce3(reduce3(a, np.maximum, 0), np.maximum, 1)
+            != reduce3(reduce3(a, np.minimum, 0), np.minimum, 1))
 
 
 def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
