@@ -11,6 +11,7 @@ from skimage.morphology import black_tophat, closing, dilation, disk, erosion, h
 from tmdlearn.afm import edges, shifts
 from tmdlearn.afm.blobs import count_dog_blobs, local_maxima
 from tmdlearn.afm.gauss import gaussian_filter
+from tmdlearn.afm.level import histogram_counts
 from tmdlearn.afm.maxima import count_h_maxima
 
 
@@ -140,3 +141,10 @@ def test_sobel_pair_is_bit_identical_to_scipy():
         di, dj = edges.sobel_pair(image)
         np.testing.assert_array_equal(di, ndimage.sobel(image, axis=0))
         np.testing.assert_array_equal(dj, ndimage.sobel(image, axis=1))
+
+
+def test_histogram_counts_equal_numpy():
+    rng = np.random.default_rng(11)
+    edges = np.arange(-3.0, 3.0 + 0.01, 0.01)
+    values = np.concatenate([rng.normal(0, 1.5, 20000), edges, [edges[-1], 7.0, -7.0]])
+    np.testing.assert_array_equal(histogram_counts(values, edges), np.histogram(values, edges)[0])
