@@ -85,9 +85,10 @@ def count_dog_blobs(image: np.ndarray, min_sigma: float, max_sigma: float, thres
     k = int(np.mean(np.log(max_sigma / min_sigma) / np.log(sigma_ratio) + 1))
     sigmas = np.array([min_sigma * sigma_ratio**i for i in range(k + 1)])
     smoothed = [gaussian_filter(image, s, mode="reflect") for s in sigmas]
-    cube = np.stack([smoothed[i] - smoothed[i + 1] for i in range(k)], axis=-1)
+    # scikit-image's (y, x, scale) cube, stored scale-first so the filters run on whole planes
+    cube = np.stack([smoothed[i] - smoothed[i + 1] for i in range(k)])
     cube *= 1 / (sigma_ratio - 1)
-    peaks = local_maxima(cube, threshold)
+    peaks = local_maxima(np.moveaxis(cube, 0, -1), threshold)
     if len(peaks) == 0:
         return 0
     blobs = np.column_stack([peaks[:, :2].astype(float), sigmas[peaks[:, 2]]])

@@ -15,7 +15,7 @@ def reduce3(a: np.ndarray, op, axis: int) -> np.ndarray:
     """``op`` (a binary ufunc such as np.maximum) over each element and its two neighbours along
     ``axis`` of an n-D array; elements outside are ignored, which equals scipy's 'reflect' and
     'nearest' borders for a one-element reach (``maximum_filter1d(a, 3, axis)``)."""
-    out = a.copy()
+    out = a.copy(order="K")  # keeps a transposed view's memory order
     dst, src = np.moveaxis(out, axis, 0), np.moveaxis(a, axis, 0)
     op(dst[1:], src[:-1], out=dst[1:])
     op(dst[:-1], src[1:], out=dst[:-1])
