@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torchvision.models as tvm
 from scipy import ndimage
-from skimage.feature import blob_dog
+from skimage.feature import blob_dog, canny
 from skimage.morphology import dilation, disk, erosion, h_maxima
 
 import tmdlearn.afm.level as level_module
@@ -75,9 +75,11 @@ def _library_path():
     stack.enter_context(mock.patch.multiple(
         level_module, _fit_surface=_design_fit, _nanmedian=np.nanmedian,
         _nan_to_num=np.nan_to_num, dilate_cross=dilate, long_row_runs=runs,
+        histogram_counts=lambda values, edges: np.histogram(values, edges)[0],
         window3_nonconstant=lambda k: ndimage.morphological_gradient(k, size=3) > 0))
     stack.enter_context(mock.patch.multiple(
         morphology_module, dilate_cross=dilate, erode_cross=erode,
+        canny=lambda image, sigma: canny(image, sigma=sigma),
         gaussian_filter=lambda image, sigma, mode="reflect": ndimage.gaussian_filter(
             image, sigma, mode=mode),
         grey_dilate_diamond=lambda a, r: dilation(a, disk(r)),
