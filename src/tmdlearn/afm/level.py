@@ -9,6 +9,7 @@ True pixels are *excluded* from the fits.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy import ndimage
 from scipy.signal import find_peaks
@@ -53,30 +54,65 @@ def _powers(n: int, degree: int) -> np.ndarray:
     return np.vander(np.linspace(-1.0, 1.0, n), degree + 1, increasing=True)
 
 
+@numba.njit(cache=True, nogil=True)
+def _weighted_sums(h, use, extra, xp, yp, order):
+    """Sums over the pixels in ``use`` of y^b x^a (a, b <= 2 order), h y^j x^i and extra y^j x^i
+    (i, j <= order), extra² and h extra, accumulated row by row (``extra`` of shape (0, 0):
+    none)."""
+    ny, nx = h.shape
+    deg, has_extra = 2 * order, extra.shape[0] == ny
+    moments, hx = np.zeros((deg + 1, deg + 1)), np.zeros((order + 1, order + 1))
+    ex = np.zeros((order + 1, order + 1))
+    kk = hk = 0.0
+    rw, rh, rk = np.empty(deg + 1), np.empty(order + 1), np.empty(order + 1)
+    for r in range(ny):
+        rw[:], rh[:], rk[:] = 0.0, 0.0, 0.0
+        for c in range(nx):
+            if not use[r, c]:
+                continue
+            v = h[r, c]
+            for a in range(deg + 1):
+                rw[a] += xp[c, a]
+            for a in range(order + 1):
+                rh[a] += v * xp[c, a]
+            if has_extra:
+                k = extra[r, c]
+                for a in range(order + 1):
+                    rk[a] += k * xp[c, a]
+                kk += k * k
+                hk += v * k
+        for b in range(deg + 1):
+            for a in range(deg + 1):
+                moments[b, a] += yp[r, b] * rw[a]
+        for b in range(order + 1):
+            for a in range(order + 1):
+                hx[b, a] += yp[r, b] * rh[a]
+                ex[b, a] += yp[r, b] * rk[a]
+    return moments, hx, ex, kk, hk
+
+
 def _fit_surface(h: np.ndarray, use: np.ndarray, order: int,
                  extra: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Least-squares polynomial surface of total ``order`` in x (columns) and y (rows), plus
     ``extra`` times a free coefficient when given, fitted to the pixels in ``use``.
 
-    Solves the normal equations, whose sums over the image are separable in x and y
-    (``Y.T @ W @ X`` with the power tables ``X``, ``Y``), so no design matrix of one row per
-    pixel is built. Returns (the surface on the whole image, the ``extra`` coefficient or 0).
+    Solves the normal equations, whose sums over the image separate into sums along each row
+    times powers of y, in one pass and without a design matrix of one row per pixel. Returns
+    (the surface on the whole image, the ``extra`` coefficient or 0).
     """
     ny, nx = h.shape
     xp, yp = _powers(nx, 2 * order), _powers(ny, 2 * order)
-    weight = use.astype(float)
-    moments = yp.T @ weight @ xp  # [b, a] = sum w y^b x^a
-    values = np.where(use, h, 0.0)
+    moments, hx, ex, kk, hk = _weighted_sums(
+        np.ascontiguousarray(h, dtype=float), np.ascontiguousarray(use),
+        np.zeros((0, 0)) if extra is None else np.ascontiguousarray(extra, dtype=float),
+        xp, yp, order)
     pairs = [(i, j) for i in range(order + 1) for j in range(order + 1 - i)]
     gram = np.array([[moments[j + jj, i + ii] for ii, jj in pairs] for i, j in pairs])
-    hx = yp[:, :order + 1].T @ values @ xp[:, :order + 1]
     rhs = np.array([hx[j, i] for i, j in pairs])
     if extra is not None:
-        ex = yp[:, :order + 1].T @ (weight * extra) @ xp[:, :order + 1]
         column = np.array([ex[j, i] for i, j in pairs])
-        gram = np.block([[gram, column[:, None]],
-                         [column[None, :], np.array([[np.sum(weight * extra**2)]])]])
-        rhs = np.append(rhs, np.sum(values * extra))
+        gram = np.block([[gram, column[:, None]], [column[None, :], np.array([[kk]])]])
+        rhs = np.append(rhs, hk)
     coef = np.linalg.lstsq(gram, rhs, rcond=None)[0]
     table = np.zeros((order + 1, order + 1))
     for (i, j), c in zip(pairs, coef[:len(pairs)], strict=True):
