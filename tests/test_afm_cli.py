@@ -32,6 +32,10 @@ def test_level_and_features_on_real_bruker_files(test_data, tmp_path):
     assert len(features) == 2
     assert np.isfinite(features.drop(columns="image").to_numpy(dtype=float)).all()
     assert (tmp_path / "features.md").read_text().startswith("| image |")
+    threaded = tmp_path / "threaded"
+    assert _run(["afm", "features", *files, "-o", str(threaded), "--set", "run.workers=2"]) in (
+        0, None)
+    pd.testing.assert_frame_equal(pd.read_csv(threaded / "features.csv"), features)
 
 
 def test_bad_inputs_exit_2_with_one_line(test_data, tmp_path, capsys):
@@ -42,6 +46,8 @@ def test_bad_inputs_exit_2_with_one_line(test_data, tmp_path, capsys):
     assert _run(["afm", "level", str(tmp_path / "missing.spm"), "-o", str(tmp_path)]) == 2
     assert _run(["afm", "level", str(test_data / "afm-bruker" / "di-5.di"), "-o",
                  str(tmp_path), "--set", "level.nonsense=1"]) == 2
+    assert _run(["afm", "level", str(test_data / "afm-bruker" / "di-5.di"), "-o",
+                 str(tmp_path), "--set", "run.workers=0"]) == 2
     assert not (tmp_path / "rms.csv").exists()
 
 

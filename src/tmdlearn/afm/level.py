@@ -9,14 +9,37 @@ True pixels are *excluded* from the fits.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy import ndimage
 from scipy.signal import find_peaks
 from skimage.filters import threshold_otsu
 from skimage.transform import resize
 
+from tmdlearn.afm.shifts import dilate_cross, long_row_runs, window3_nonconstant
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
+
+
+def _nanmedian(a: np.ndarray, axis: int | None = None):
+    """np.nanmedian, through np.median's faster path when ``a`` holds no NaN."""
+    return np.nanmedian(a, axis=axis) if np.isnan(a).any() else np.median(a, axis=axis)
+
+
+def _nan_to_num(a: np.ndarray) -> np.ndarray:
+    """np.nan_to_num, skipped when ``a`` is all finite."""
+    return a if np.isfinite(a).all() else np.nan_to_num(a)
+
+
+def histogram_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(values, edges)[0]`` for evenly spaced ``edges``, without numpy's sort:
+    each value's bin from its offset, corrected against the actual edges."""
+    step = (edges[-1] - edges[0]) / (len(edges) - 1)
+    inside = values[(values >= edges[0]) & (values <= edges[-1])]
+    index = np.clip(((inside - edges[0]) / step).astype(np.intp), 0, len(edges) - 2)
+    index -= inside < edges[index]
+    index += (inside >= edges[index + 1]) & (index < len(edges) - 2)
+    return np.bincount(index, minlength=len(edges) - 1)
 
 
 def _image(h) -> np.ndarray:
@@ -26,19 +49,86 @@ def _image(h) -> np.ndarray:
     return h
 
 
+def _powers(n: int, degree: int) -> np.ndarray:
+    """(n, degree + 1) powers 0..degree of n coordinates evenly spaced over [-1, 1]."""
+    return np.vander(np.linspace(-1.0, 1.0, n), degree + 1, increasing=True)
+
+
+@numba.njit(cache=True, nogil=True)
+def _weighted_sums(h, use, extra, xp, yp, order):
+    """Sums over the pixels in ``use`` of y^b x^a (a, b <= 2 order), h y^j x^i and extra y^j x^i
+    (i, j <= order), extra² and h extra, accumulated row by row (``extra`` of shape (0, 0):
+    none)."""
+    ny, nx = h.shape
+    deg, has_extra = 2 * order, extra.shape[0] == ny
+    moments, hx = np.zeros((deg + 1, deg + 1)), np.zeros((order + 1, order + 1))
+    ex = np.zeros((order + 1, order + 1))
+    kk = hk = 0.0
+    rw, rh, rk = np.empty(deg + 1), np.empty(order + 1), np.empty(order + 1)
+    for r in range(ny):
+        rw[:], rh[:], rk[:] = 0.0, 0.0, 0.0
+        for c in range(nx):
+            if not use[r, c]:
+                continue
+            v = h[r, c]
+            for a in range(deg + 1):
+                rw[a] += xp[c, a]
+            for a in range(order + 1):
+                rh[a] += v * xp[c, a]
+            if has_extra:
+                k = extra[r, c]
+                for a in range(order + 1):
+                    rk[a] += k * xp[c, a]
+                kk += k * k
+                hk += v * k
+        for b in range(deg + 1):
+            for a in range(deg + 1):
+                moments[b, a] += yp[r, b] * rw[a]
+        for b in range(order + 1):
+            for a in range(order + 1):
+                hx[b, a] += yp[r, b] * rh[a]
+                ex[b, a] += yp[r, b] * rk[a]
+    return moments, hx, ex, kk, hk
+
+
+def _fit_surface(h: np.ndarray, use: np.ndarray, order: int,
+                 extra: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Least-squares polynomial surface of total ``order`` in x (columns) and y (rows), plus
+    ``extra`` times a free coefficient when given, fitted to the pixels in ``use``.
+
+    Solves the normal equations, whose sums over the image separate into sums along each row
+    times powers of y, in one pass and without a design matrix of one row per pixel. Returns
+    (the surface on the whole image, the ``extra`` coefficient or 0).
+    """
+    ny, nx = h.shape
+    xp, yp = _powers(nx, 2 * order), _powers(ny, 2 * order)
+    moments, hx, ex, kk, hk = _weighted_sums(
+        np.ascontiguousarray(h, dtype=float), np.ascontiguousarray(use),
+        np.zeros((0, 0)) if extra is None else np.ascontiguousarray(extra, dtype=float),
+        xp, yp, order)
+    pairs = [(i, j) for i in range(order + 1) for j in range(order + 1 - i)]
+    gram = np.array([[moments[j + jj, i + ii] for ii, jj in pairs] for i, j in pairs])
+    rhs = np.array([hx[j, i] for i, j in pairs])
+    if extra is not None:
+        column = np.array([ex[j, i] for i, j in pairs])
+        gram = np.block([[gram, column[:, None]], [column[None, :], np.array([[kk]])]])
+        rhs = np.append(rhs, hk)
+    coef = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    table = np.zeros((order + 1, order + 1))
+    for (i, j), c in zip(pairs, coef[:len(pairs)], strict=True):
+        table[j, i] = c
+    surface = yp[:, :order + 1] @ table @ xp[:, :order + 1].T
+    return surface, float(coef[-1]) if extra is not None else 0.0
+
+
 def plane_fit(h: np.ndarray, mask: np.ndarray | None = None, order: int = 1) -> np.ndarray:
     """Subtract the least-squares polynomial surface of total ``order`` in x and y (1: the plane
     z = a + b x + c y; 2 adds x², xy, y² for scanner bow) fitted to the pixels outside ``mask``."""
     h = _image(h)
-    ny, nx = h.shape
-    y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
     use = np.isfinite(h) if mask is None else np.isfinite(h) & ~mask
-    terms = [x**i * y**j for i in range(order + 1) for j in range(order + 1 - i)]
-    if use.sum() < 2 * len(terms):
+    if use.sum() < (order + 1) * (order + 2):
         use = np.isfinite(h)
-    design = np.column_stack([t[use] for t in terms])
-    coef, *_ = np.linalg.lstsq(design, h[use], rcond=None)
-    return h - sum(c * t for c, t in zip(coef, terms, strict=True))
+    return h - _fit_surface(h, use, order)[0]
 
 
 def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
@@ -57,9 +147,10 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
     weight = np.isfinite(h).astype(float)
     if mask is not None:
         weight[mask] = 0.0
-    values = np.nan_to_num(h)
-    gram = np.einsum("rx,xi,xj->rij", weight, basis, basis)
-    rhs = np.einsum("rx,xi->ri", weight * values, basis)
+    values = _nan_to_num(h)
+    gram = (weight @ (basis[:, :, None] * basis[:, None, :]).reshape(nx, -1)).reshape(
+        ny, order + 1, order + 1)
+    rhs = (weight * values) @ basis
     good = weight.sum(axis=1) >= max(min_points, order + 1)
     coef = np.zeros((ny, order + 1))
     if good.any():
@@ -84,7 +175,7 @@ def align_rows(h: np.ndarray, method: str = "median", quantile: float = 0.5,
     """
     h = _image(h)
     if method == "difference":
-        steps = np.nanmedian(np.diff(h, axis=0), axis=1)
+        steps = _nanmedian(np.diff(h, axis=0), axis=1)
         offsets = np.concatenate([[0.0], np.cumsum(np.nan_to_num(steps))])
         return h - offsets[:, None]
     if method != "median":
@@ -113,7 +204,7 @@ def substrate_level(h: np.ndarray, min_fraction: float = 0.05, bin_nm: float = 0
     values = values[np.isfinite(values)]
     centre = np.median(values)
     edges = np.arange(centre - window_nm, centre + window_nm + bin_nm, bin_nm)
-    counts, _ = np.histogram(values, edges)
+    counts = histogram_counts(values, edges)
     smooth = ndimage.gaussian_filter1d(counts.astype(float), 3.0)
     peaks, _ = find_peaks(smooth, prominence=0.02 * smooth.max())
     half = int(round(0.1 / bin_nm))
@@ -137,9 +228,9 @@ def feature_mask(h: np.ndarray, threshold: str | float = "otsu",
         level = otsu_in_window(finite)
     else:
         level = np.median(finite) + float(threshold) * finite.std()
-    mask = np.nan_to_num(h, nan=-np.inf) > level
+    mask = h > level  # NaN is never above
     if dilation_px > 0:
-        mask = ndimage.binary_dilation(mask, iterations=dilation_px)
+        mask = dilate_cross(mask, dilation_px)
     return mask
 
 
@@ -149,11 +240,11 @@ def _robust_first_pass(h: np.ndarray) -> np.ndarray:
     second and first differences along the rows, which steps and features barely move."""
     out = align_rows(h, "difference")
     x = np.arange(out.shape[1], dtype=float)
-    curvature = np.nanmedian(np.diff(out, n=2, axis=1)) / 2.0
+    curvature = _nanmedian(np.diff(out, n=2, axis=1)) / 2.0
     out = out - curvature * x**2
-    slope = np.nanmedian(np.diff(out, axis=1))
+    slope = _nanmedian(np.diff(out, axis=1))
     out = out - slope * x
-    return out - np.nanmedian(out)
+    return out - _nanmedian(out)
 
 
 def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "otsu",
@@ -183,13 +274,7 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
 def _surface_and_step(h: np.ndarray, levels: np.ndarray, skip: np.ndarray) -> float:
     """Layer step (nm) fitted jointly with a quadratic surface to the pixels outside ``skip``,
     whose layer index relative to the main level is ``levels`` (-1, 0 or 1)."""
-    ny, nx = h.shape
-    y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
-    use = ~skip & np.isfinite(h)
-    terms = [x**i * y**j for i in range(3) for j in range(3 - i)] + [levels]
-    design = np.column_stack([t[use] for t in terms])
-    coef, *_ = np.linalg.lstsq(design, h[use], rcond=None)
-    return float(coef[-1])
+    return _fit_surface(h, ~skip & np.isfinite(h), 2, extra=levels)[1]
 
 
 def _refine(h, out, order, threshold, dilation_px, passes) -> tuple[np.ndarray, float]:
@@ -203,12 +288,11 @@ def _refine(h, out, order, threshold, dilation_px, passes) -> tuple[np.ndarray, 
         base, top = np.median(out[~raised]), np.median(out[raised])
         step = top - base
         rel = (out - base) / step if step > 0.2 else np.zeros_like(out)
-        k = np.clip(np.round(np.nan_to_num(rel)), -1, 1)
+        k = np.clip(np.round(_nan_to_num(rel)), -1, 1)
         off_level = ~np.isfinite(out) | (np.abs(rel - k) > 0.35) | (np.abs(rel) > 1.5)
         skip = off_level.copy()
         if dilation_px > 0:
-            change = ndimage.morphological_gradient(k, size=3) > 0
-            skip |= ndimage.binary_dilation(change, iterations=dilation_px)
+            skip |= dilate_cross(window3_nonconstant(k), dilation_px)
         k = np.where(skip, 0.0, k)
         step = _surface_and_step(h, k, skip)
         if step < 0.2:  # no layer step left: this start has lost the film
@@ -228,16 +312,20 @@ def remove_scars(h: np.ndarray, threshold_nm: float = 0.666, max_width: int = 4,
     """
     h = _image(h).copy()
     ny = h.shape[0]
-    along_rows = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 0]])
     for width in range(1, min(max_width, ny - 2) + 1):
         above, below = h[: ny - width - 1], h[width + 1:]
-        bands = np.stack([h[1 + j: ny - width + j] for j in range(width)])
-        for sign in (1.0, -1.0):
-            scar = np.all(sign * (bands - above) > threshold_nm, axis=0)
-            scar &= np.all(sign * (bands - below) > threshold_nm, axis=0)
-            labels, _ = ndimage.label(scar, structure=along_rows)
-            long_runs = np.flatnonzero(np.bincount(labels.ravel()) >= min_length)
-            tops, cols = np.nonzero(np.isin(labels, long_runs[long_runs > 0]))
+        raised = np.ones(above.shape, dtype=bool)
+        sunk = raised.copy()
+        for j in range(width):
+            band = h[1 + j: ny - width + j]
+            for side in (above, below):
+                step = band - side
+                raised &= step > threshold_nm
+                sunk &= -step > threshold_nm
+        for scar in (raised, sunk):
+            if not scar.any():
+                continue
+            tops, cols = np.nonzero(long_row_runs(scar, min_length))
             for j in range(width):
                 t = (j + 1) / (width + 1)
                 h[tops + 1 + j, cols] = above[tops, cols] * (1 - t) + below[tops, cols] * t

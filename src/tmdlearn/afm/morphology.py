@@ -14,20 +14,28 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import ndimage
-from skimage.feature import blob_dog, canny, graycomatrix, graycoprops
-from skimage.morphology import black_tophat, disk, h_maxima, skeletonize
+from skimage.feature import graycomatrix, graycoprops
+from skimage.morphology import black_tophat, disk, skeletonize
 
+from tmdlearn.afm.batch import map_images
+from tmdlearn.afm.blobs import count_dog_blobs
+from tmdlearn.afm.edges import canny
+from tmdlearn.afm.gauss import gaussian_filter
 from tmdlearn.afm.level import otsu_in_window, substrate_level
+from tmdlearn.afm.maxima import count_h_maxima
+from tmdlearn.afm.shifts import dilate_cross, erode_cross, grey_dilate_diamond, grey_erode_diamond
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
-from tmdlearn.progress import track
 
 #: Apparent AFM step of a MoS2 monolayer on sapphire or SiO2, nm (0.6-0.7 nm reported).
 MONOLAYER_NM = 0.65
+#: Film mask defaults: Otsu window about the median, nm; particle height above the substrate, nm.
+WINDOW_NM, PARTICLE_NM = 1.5, 2.0
 
 
 def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "step",
-              opening_px: int = 1, window_nm: float = 1.5, particle_nm: float | None = 2.0,
+              opening_px: int = 1, window_nm: float = WINDOW_NM,
+              particle_nm: float | None = PARTICLE_NM,
               monolayer_nm: float = MONOLAYER_NM, substrate_nm: float | None = None) -> np.ndarray:
     """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold, then a binary
     opening with a disk of radius ``opening_px`` to drop isolated pixels.
@@ -42,7 +50,14 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
     not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel
     variant (each pixel thresholded on its own).
     """
-    smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    return _mask_of_smoothed(smooth, threshold, opening_px, window_nm, particle_nm, monolayer_nm,
+                             substrate_nm)
+
+
+def _mask_of_smoothed(smooth, threshold, opening_px, window_nm, particle_nm, monolayer_nm,
+                      substrate_nm) -> np.ndarray:
+    """:func:`film_mask` of an already smoothed image."""
     if substrate_nm is None and (threshold == "step" or particle_nm is not None):
         substrate_nm = substrate_level(smooth)
     if threshold == "step":
@@ -58,8 +73,11 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
         # Particles (residue, oxide clusters) stand > particle_nm above the substrate: drop them
         # with a 3-pixel margin for their flanks.
         tall = smooth - substrate_nm > particle_nm
-        mask &= ~ndimage.binary_dilation(tall, iterations=3)
-    if opening_px > 0:
+        if tall.any():
+            mask &= ~dilate_cross(tall, 3)
+    if opening_px == 1:  # disk(1) is the cross
+        mask = dilate_cross(erode_cross(mask))
+    elif opening_px > 1:
         mask = ndimage.binary_opening(mask, structure=disk(opening_px))
     return mask
 
@@ -68,7 +86,10 @@ def grain_boundaries(h: np.ndarray, depth_nm: float = 0.1, sigma_px: float = 0.7
                      radius_px: int = 2) -> np.ndarray:
     """Grooves such as grain boundaries between coalesced domains: pixels where the black
     top-hat (disk of ``radius_px``) of the image smoothed by ``sigma_px`` exceeds ``depth_nm``."""
-    smooth = ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    if radius_px <= 2:  # disk(1), disk(2) are diamonds: closing by shifts
+        closed = grey_erode_diamond(grey_dilate_diamond(smooth, radius_px), radius_px)
+        return closed - smooth > depth_nm
     return black_tophat(smooth, disk(radius_px)) > depth_nm
 
 
@@ -87,9 +108,9 @@ def count_domains(mask: np.ndarray, min_area_px: int = 4, method: str = "split",
         step = max(int(downsample), 1)
         distance = ndimage.distance_transform_edt(mask[::step, ::step])
         dynamic = split_px / step
-        cores = h_maxima(distance, dynamic) if distance.max() > dynamic else distance > 0
-        labels, n = ndimage.label(cores, structure=np.ones((3, 3)))
-        return int(n)
+        if distance.max() > dynamic:
+            return count_h_maxima(distance, dynamic)
+        return int(ndimage.label(distance > 0, structure=np.ones((3, 3)))[1])
     if method != "components":
         raise InputError(f"domain method must be 'split' or 'components', got {method!r}")
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
@@ -106,9 +127,7 @@ def step_edges(h: np.ndarray, sigma_px: float = 2.0, closing_px: int = 1,
     ``min_length_px`` pixels, their total length in pixels)."""
     edges = canny(h, sigma=sigma_px)
     if closing_px > 0:
-        edges = ndimage.binary_erosion(
-            ndimage.binary_dilation(edges, iterations=closing_px), iterations=closing_px,
-            border_value=1)
+        edges = erode_cross(dilate_cross(edges, closing_px), closing_px, border_value=True)
     skeleton = skeletonize(edges)
     labels, n = ndimage.label(skeleton, structure=np.ones((3, 3)))
     if n == 0:
@@ -122,7 +141,7 @@ def roughness(h: np.ndarray, smooth_sigma_px: float = 2.0) -> dict[str, float]:
     """RMS roughness Sq and mean absolute roughness Ra about the mean plane (nm), and the study's
     RMS of the image minus its Gaussian-smoothed copy (σ = ``smooth_sigma_px``), nm."""
     dev = h - h.mean()
-    fine = h - ndimage.gaussian_filter(h, smooth_sigma_px)
+    fine = h - gaussian_filter(h, smooth_sigma_px)
     return {"sq_nm": float(np.sqrt(np.mean(dev**2))), "ra_nm": float(np.mean(np.abs(dev))),
             "rms_vs_smoothed_nm": float(np.sqrt(np.mean(fine**2)))}
 
@@ -136,9 +155,7 @@ def dog_blob_count(h: np.ndarray, min_sigma_px: float = 2.0, max_sigma_px: float
         ny, nx = (s - s % downsample for s in h.shape)
         h = h[:ny, :nx].reshape(ny // downsample, downsample, nx // downsample,
                                 downsample).mean(axis=(1, 3))
-    blobs = blob_dog(h, min_sigma=min_sigma_px / downsample, max_sigma=max_sigma_px / downsample,
-                     threshold=threshold_nm, exclude_border=False)
-    return int(len(blobs))
+    return count_dog_blobs(h, min_sigma_px / downsample, max_sigma_px / downsample, threshold_nm)
 
 
 def glcm_features(h: np.ndarray, distances: Sequence[int] = (1,),
@@ -196,9 +213,10 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
     if not np.isfinite(h).all():
         h = np.where(np.isfinite(h), h, np.nanmedian(h))
     area_um2 = h.size * (pixel_size_nm / 1000.0) ** 2
-    substrate = substrate_level(ndimage.gaussian_filter(h, sigma_px) if sigma_px > 0 else h)
-    mask = film_mask(h, sigma_px, threshold, opening_px, monolayer_nm=monolayer_nm,
-                     substrate_nm=substrate)
+    smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
+    substrate = substrate_level(smooth)
+    mask = _mask_of_smoothed(smooth, threshold, opening_px, WINDOW_NM, PARTICLE_NM,
+                             monolayer_nm, substrate)
     domains = mask if boundary_depth_nm is None else mask & ~grain_boundaries(h, boundary_depth_nm)
     n_domains = count_domains(domains, min_domain_px, domain_method)
     n_edges, edge_px = step_edges(h, edge_sigma_px)
@@ -220,10 +238,11 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
 
 
 def features_table(images: Sequence[HeightMap], names: Sequence[str] | None = None,
-                   **params) -> pd.DataFrame:
+                   workers: int = 1, **params) -> pd.DataFrame:
     """One row of :func:`morphology_features` per height map, indexed by ``names`` (or the file
-    names of the maps' sources, else their positions)."""
-    rows = [morphology_features(image, **params) for image in track(images, "features")]
+    names of the maps' sources, else their positions); ``workers`` threads share the images."""
+    rows = map_images(lambda image: morphology_features(image, **params), images, workers,
+                      "features")
     if names is None:
         names = [str(getattr(im, "source", None) or i) for i, im in enumerate(images)]
     return pd.DataFrame(rows, index=pd.Index(list(names), name="image"))

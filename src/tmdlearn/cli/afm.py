@@ -30,6 +30,8 @@ DEFAULTS = {
     "embed": {"backbone": "efficientnet-lite0", "weights": "default", "batch_size": 32,
               "device": "auto", "clip_nm": 1.5, "size": 224, "cache": True,
               "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0, "n_boot": 1000},
+    # Threads levelling and featurising images at once (one BLAS thread each).
+    "run": {"workers": 1},
 }
 INPUTS = typer.Argument(..., help="AFM files, folders, or a manifest (folder or manifest.csv).")
 OUT = typer.Option(Path("afm-out"), "--out", "-o", help="Output folder.")
@@ -81,14 +83,16 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
 
 
 def _level_all(items, cfg: dict) -> list[HeightMap]:
+    from tmdlearn.afm.batch import map_images
     from tmdlearn.afm.level import level
 
-    return [level(image, **cfg["level"]) for _, image in track(items, "levelling")]
+    return map_images(lambda item: level(item[1], **cfg["level"]), items, cfg["run"]["workers"],
+                      "levelling")
 
 
 def _start(out: Path, config: Path | None, overrides: list[str] | None):
     cfg = config_from_cli(config, overrides, DEFAULTS)
-    for section in ("level", "features", "embed"):
+    for section in DEFAULTS:
         unknown = set(cfg.get(section, {})) - set(DEFAULTS[section])
         if unknown:
             raise InputError(f"unknown {section} option(s) {sorted(unknown)}; known: "
@@ -100,7 +104,7 @@ def _start(out: Path, config: Path | None, overrides: list[str] | None):
 def _features(levelled, names, cfg) -> pd.DataFrame:
     from tmdlearn.afm.morphology import features_table
 
-    table = features_table(levelled, names, **cfg["features"])
+    table = features_table(levelled, names, cfg["run"]["workers"], **cfg["features"])
     return table.reset_index()
 
 
