@@ -42,9 +42,18 @@ def shipped_model_path(material: str = "graphene") -> Path:
     return Path(str(resources.files("tmdlearn.stem") / "weights" / f"{material}.pt"))
 
 
+def fast_model(model: UNet) -> UNet:
+    """Eval-mode copy for inference: batch norm folded into the convolutions, channels-last."""
+    return model.fold_batchnorm().to(memory_format=torch.channels_last)
+
+
 def load_model(path: str | Path | None = None, material: str = "graphene",
-               device: str = "auto") -> tuple[UNet, dict[str, Any]]:
-    """The model at ``path`` (default: the shipped one for ``material``) in eval mode."""
+               device: str = "auto", fast: bool = True) -> tuple[UNet, dict[str, Any]]:
+    """The model at ``path`` (default: the shipped one for ``material``) in eval mode.
+
+    ``fast`` returns :func:`fast_model` of it (same outputs to rounding, about twice as fast
+    on a CPU); ``fast=False`` the plain module, e.g. to train it further.
+    """
     path = Path(path) if path is not None else shipped_model_path(material)
     if not path.is_file():
         raise InputError("model file not found", path)
@@ -54,7 +63,8 @@ def load_model(path: str | Path | None = None, material: str = "graphene",
         model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})", path) from None
-    return model.to(resolve_device(device)).eval(), payload["meta"]
+    model = model.to(resolve_device(device)).eval()
+    return (fast_model(model) if fast else model), payload["meta"]
 
 
 @torch.no_grad()
@@ -71,7 +81,8 @@ def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
     x = np.stack([normalise(im) for im in images])[:, None]
     x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
     device = next(model.parameters()).device
-    out = model(torch.from_numpy(x).to(device))[:, :, :h, :w].float().cpu().numpy()
+    x = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
+    out = model(x)[:, :, :h, :w].float().cpu().numpy()
     out = out.reshape(n, layers, -1, h, w)
     return out[0] if batch is None else out
 
