@@ -4,8 +4,8 @@ In a twisted bilayer each layer is a honeycomb (graphene; a TMD in projection) o
 orientation. A network sometimes puts an atom, or a whole blob of pixels, into the wrong layer
 where the layers' contrasts merge. :func:`reassign_layers` fits each predicted layer's lattice
 (bond length and orientation from its atoms' nearest-neighbour vectors), then gives every atom
-to the layer on whose lattice the most of that layer's atoms around it sit, and moves its blob
-of mask pixels with it. It needs layers twisted apart (default more than 5 degrees): at smaller
+to the layer whose atoms around it fit that layer's lattice best, and moves its mask
+pixels with it. It needs layers twisted apart (default more than 5 degrees): at smaller
 twists the lattices cannot be told apart locally and nothing is changed. Positions in pixels.
 """
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
-from skimage.measure import label
 
 #: Honeycomb sites in fractional coordinates of the Bravais lattice, relative to any site.
 HONEYCOMB_SITES = np.array([[0.0, 0.0], [1 / 3, 1 / 3], [2 / 3, 2 / 3]])
@@ -86,20 +85,28 @@ def lattice_misfit(xy: np.ndarray, others: np.ndarray, lattice: Lattice) -> np.n
     return misfit
 
 
-def _move_blobs(masks: np.ndarray, moved: pd.DataFrame, source: np.ndarray) -> np.ndarray:
-    """Copy of masks (B, S, H, W) with the blob under each moved atom moved to its new layer."""
+def _move_pixels(masks: np.ndarray, atoms: pd.DataFrame, source: np.ndarray,
+                 radius_px: float) -> np.ndarray:
+    """Copy of masks (B, S, H, W) with the pixels of each moved atom moved to its new layer.
+
+    A moved atom's pixels are those of its old layer's mask that are nearer to it than to any
+    other atom of that layer and species, and within ``radius_px`` of it (touching blobs are
+    split between their atoms).
+    """
     masks = masks.copy()
-    h, w = masks.shape[-2:]
-    for (layer, species), group in moved.groupby(["layer", "species"]):
-        for old in np.unique(source[group.index]):
-            rows = group[source[group.index] == old]
-            blobs = label(masks[old, species])
-            i = np.clip(np.round(rows.y_px).astype(int), 0, h - 1)
-            j = np.clip(np.round(rows.x_px).astype(int), 0, w - 1)
-            ids = np.setdiff1d(blobs[i, j], [0])
-            pixels = np.isin(blobs, ids)
-            masks[old, species] &= ~pixels
-            masks[layer, species] |= pixels
+    for (old, species), group in atoms.groupby([source, atoms.species.to_numpy()]):
+        moved = group[group.layer.to_numpy() != old]
+        if moved.empty:
+            continue
+        iy, ix = np.nonzero(masks[old, species])
+        if len(iy) == 0:
+            continue
+        dist, nearest = cKDTree(group[["x_px", "y_px"]].to_numpy(float)).query(np.c_[ix, iy])
+        owner = group.index.to_numpy()[nearest]
+        for i, layer in zip(moved.index, moved.layer.to_numpy(), strict=True):
+            take = (owner == i) & (dist < radius_px)
+            masks[old, species, iy[take], ix[take]] = False
+            masks[layer, species, iy[take], ix[take]] = True
     return masks
 
 
@@ -132,7 +139,7 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
         if not better.any():
             break
         atoms.loc[better, "layer"] = np.asarray(layers)[best[better]]
-    moved = atoms[atoms.layer.to_numpy() != original]
-    if masks is not None and len(moved):
-        masks = _move_blobs(np.asarray(masks, bool), moved, original)
+        bond = float(np.mean([f.bond_px for f in fits]))
+    if masks is not None and (atoms.layer.to_numpy() != original).any():
+        masks = _move_pixels(np.asarray(masks, bool), atoms, original, 0.6 * bond)
     return atoms, masks

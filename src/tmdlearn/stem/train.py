@@ -27,6 +27,7 @@ from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
 from tmdlearn.stem.inference import normalise, predict_logits, save_model
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch, simulate_image, split_seed
@@ -74,26 +75,46 @@ def warm_start(model: UNet, path: str | Path) -> float:
     return float(history[-1].get("cpu_minutes", 0.0))
 
 
+def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
+             suffix: str = "") -> dict[str, float]:
+    """Means over images: pixel accuracy, IoU, and atom scores per layer (keys + suffix)."""
+    atoms = pd.concat(tables).groupby("layer")[["precision", "recall", "rms_error_angstrom"]]
+    out = {f"pixel_accuracy{suffix}": float(np.mean(acc)),
+           f"mean_iou{suffix}": float(np.nanmean(iou))}
+    for layer, row in atoms.mean().iterrows():
+        for key, value in row.items():
+            out[f"{key}_layer{layer}{suffix}"] = float(value)
+    return out
+
+
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-             match_radius_angstrom: float = 0.5, split: str = "val") -> dict[str, float]:
-    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``."""
+             match_radius_angstrom: float = 0.5, split: str = "val",
+             lattice: bool = False) -> dict[str, float]:
+    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``.
+
+    ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
+    ``_lattice``).
+    """
     model.eval()
-    acc, iou, rows = [], [], []
+    runs = {"": ([], [], [])} | ({"_lattice": ([], [], [])} if lattice else {})
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_logits(model, s.image, N_LAYERS)
-        scores = segmentation_scores(logits > 0, s.labels)
-        acc.append(scores["pixel_accuracy"])
-        iou.append(scores["mean_iou"])
-        found = find_atoms(logits)
-        table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
-                            assignment=scores["assignment"], border_px=4, shape=s.image.shape)
-        rows.append(table.assign(rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
-    atoms = pd.concat(rows).groupby("layer")[["precision", "recall", "rms_error_angstrom"]].mean()
-    out = {"pixel_accuracy": float(np.mean(acc)), "mean_iou": float(np.nanmean(iou))}
-    for layer, row in atoms.iterrows():
-        for key, value in row.items():
-            out[f"{key}_layer{layer}"] = float(value)
+        found, masks = find_atoms(logits), logits > 0
+        for suffix, (acc, iou, tables) in runs.items():
+            if suffix:
+                found, masks = reassign_layers(found, masks)
+            scores = segmentation_scores(masks, s.labels)
+            acc.append(scores["pixel_accuracy"])
+            iou.append(scores["mean_iou"])
+            table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
+                                assignment=scores["assignment"], border_px=4,
+                                shape=s.image.shape)
+            tables.append(table.assign(
+                rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
+    out: dict[str, float] = {}
+    for suffix, lists in runs.items():
+        out |= _summary(*lists, suffix=suffix)
     return out
 
 
