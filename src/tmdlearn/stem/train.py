@@ -178,7 +178,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
                               float(tc["match_radius_angstrom"]))
             scores.update(step=done, loss=float(np.mean(running)),
                           seconds=round(time.time() - began, 1),
-                          cpu_minutes=round(cpu_before + (time.process_time() - cpu_began) / 60, 2))
+                          cpu_minutes=round(cpu_before + (time.process_time() - cpu_began) / 60, 4))
             running = []
             history.append(scores)
             log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))
