@@ -44,6 +44,28 @@ def test_train_writes_model_and_resumes(tiny_run):
     assert payload["meta"]["species"] == ["C"] and payload["unet"]["branches"] == 2
 
 
+def _train(out, *items):
+    args = ["stem", "train", "--out", str(out)]
+    for item in [*TINY, *items]:
+        args += ["--set", item]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    return exit_.value.code
+
+
+def test_warm_start_continues_from_the_init_weights(tiny_run, tmp_path, capsys):
+    init = torch.load(tiny_run / "model.pt", weights_only=True)
+    assert _train(tmp_path / "warm", f"init={tiny_run / 'model.pt'}", "train.lr=1e-12") in (0, None)
+    warm = torch.load(tmp_path / "warm" / "model.pt", weights_only=True)
+    fresh = init["state_dict"]["encoder.blocks.0.0.weight"]
+    torch.testing.assert_close(warm["state_dict"]["encoder.blocks.0.0.weight"], fresh)
+    # the CPU time of the init model's training is carried over
+    before = pd.read_csv(tiny_run / "history.csv").cpu_minutes.iloc[0]
+    assert pd.read_csv(tmp_path / "warm" / "history.csv").cpu_minutes.iloc[-1] >= before > 0
+    assert _train(tmp_path / "bad", f"init={tmp_path / 'missing.pt'}") == 2
+    assert "init model not found" in capsys.readouterr().err
+
+
 def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
     sample = simulate_image(StemSimConfig(size_px=96), seed=0)
     path = write_stem(tmp_path / "img.tif", StemImage(sample.image, sample.pixel_size_angstrom))

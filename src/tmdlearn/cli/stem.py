@@ -123,6 +123,8 @@ def predict(
                                  "given."),
     threshold: str = typer.Option("logit0", help="logit0, otsu or a probability."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Move atoms to the layer "
+                                 "whose lattice they fit (twists above 5°)."),
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay."""
     from tmdlearn.io import read
@@ -144,7 +146,7 @@ def predict(
         _check_single_channel(image)
     stem_image = read(image, modality="stem", pixel_size_angstrom=pixel_size)
     net, meta = load_model(model, material, device)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice)
     with atomic_path(out / "atoms.csv") as tmp:
         atoms.to_csv(tmp, index=False)
     with atomic_path(out / "masks.npz") as tmp:

@@ -8,6 +8,8 @@ along the channel axis: (N, branches * out_channels, H, W) logits.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -104,6 +106,31 @@ class UNet(nn.Module):
     def multiple(self) -> int:
         """Input height and width must be multiples of this."""
         return 2 ** (self.config["depth"] - 1)
+
+    @torch.no_grad()
+    def fold_batchnorm(self) -> UNet:
+        """An eval-mode copy with every BatchNorm folded into the convolution before it.
+
+        With running mean m, variance v, scale g and shift b, conv(x) * g / sqrt(v + eps) + b
+        - m * g / sqrt(v + eps) is one convolution; outputs are equal to rounding, inference is
+        faster. The copy cannot be trained further; models without batch norm come back as is.
+        """
+        folded = copy.deepcopy(self).eval()
+        for block in folded.modules():
+            if not isinstance(block, ConvBlock):
+                continue
+            for k in range(len(block) - 1):
+                conv, norm = block[k], block[k + 1]
+                if not (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)):
+                    continue
+                scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                                  padding=conv.padding, bias=True)
+                fused.weight.copy_(conv.weight * scale[:, None, None, None])
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+                fused.bias.copy_(norm.bias + (bias - norm.running_mean) * scale)
+                block[k], block[k + 1] = fused, nn.Identity()
+        return folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = self.encoder(x)

@@ -21,6 +21,7 @@ from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device
 from tmdlearn.models.unet import UNet
 from tmdlearn.stem.atoms import find_atoms
+from tmdlearn.stem.lattice import reassign_layers
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -42,9 +43,18 @@ def shipped_model_path(material: str = "graphene") -> Path:
     return Path(str(resources.files("tmdlearn.stem") / "weights" / f"{material}.pt"))
 
 
+def fast_model(model: UNet) -> UNet:
+    """Eval-mode copy for inference: batch norm folded into the convolutions, channels-last."""
+    return model.fold_batchnorm().to(memory_format=torch.channels_last)
+
+
 def load_model(path: str | Path | None = None, material: str = "graphene",
-               device: str = "auto") -> tuple[UNet, dict[str, Any]]:
-    """The model at ``path`` (default: the shipped one for ``material``) in eval mode."""
+               device: str = "auto", fast: bool = True) -> tuple[UNet, dict[str, Any]]:
+    """The model at ``path`` (default: the shipped one for ``material``) in eval mode.
+
+    ``fast`` returns :func:`fast_model` of it (same outputs to rounding, about twice as fast
+    on a CPU); ``fast=False`` the plain module, e.g. to train it further.
+    """
     path = Path(path) if path is not None else shipped_model_path(material)
     if not path.is_file():
         raise InputError("model file not found", path)
@@ -54,7 +64,8 @@ def load_model(path: str | Path | None = None, material: str = "graphene",
         model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})", path) from None
-    return model.to(resolve_device(device)).eval(), payload["meta"]
+    model = model.to(resolve_device(device)).eval()
+    return (fast_model(model) if fast else model), payload["meta"]
 
 
 @torch.no_grad()
@@ -71,7 +82,8 @@ def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
     x = np.stack([normalise(im) for im in images])[:, None]
     x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
     device = next(model.parameters()).device
-    out = model(torch.from_numpy(x).to(device))[:, :, :h, :w].float().cpu().numpy()
+    x = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
+    out = model(x)[:, :, :h, :w].float().cpu().numpy()
     out = out.reshape(n, layers, -1, h, w)
     return out[0] if batch is None else out
 
@@ -83,12 +95,15 @@ MAX_SCALE = 2.5
 
 
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
-                   threshold: str | float = "logit0") -> tuple[pd.DataFrame, np.ndarray]:
+                   threshold: str | float = "logit0",
+                   lattice: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
     centroids are mapped back to the image's own pixel grid. Returns a table (x_px, y_px, layer,
     species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
+    ``lattice`` moves atoms (and their mask blobs) to the layer whose lattice they fit
+    (:func:`tmdlearn.stem.lattice.reassign_layers`; acts only at twists above 5°).
     Raises InputError for a pixel size far from the model's or an image too small for it.
     """
     from skimage.transform import resize
@@ -115,10 +130,13 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
     logits = predict_logits(model, resampled, int(meta["layers"]))
     atoms = find_atoms(logits, threshold)
+    cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
+    masks = logits > cut
+    if lattice:
+        atoms, masks = reassign_layers(atoms, masks)
     # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
     atoms["x_px"] = (atoms["x_px"] + 0.5) * nx / shape[1] - 0.5
     atoms["y_px"] = (atoms["y_px"] + 0.5) * ny / shape[0] - 0.5
     atoms["species"] = np.asarray(meta["species"])[atoms["species"].to_numpy()]
-    back = resize(logits, logits.shape[:2] + (ny, nx), order=1, preserve_range=True)
-    cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
-    return atoms[["x_px", "y_px", "layer", "species", "score"]], back > cut
+    back = resize(masks.astype(np.float32), masks.shape[:2] + (ny, nx), order=1)
+    return atoms[["x_px", "y_px", "layer", "species", "score"]], back > 0.5

@@ -3,7 +3,9 @@
 Every step draws a fresh batch from the simulator (image k of the "train" stream of the seed),
 so the network never sees the same image twice; validation uses the fixed "val" stream.
 Checkpoints (model, optimiser, step, history) are written atomically and a run resumes from
-them; the model with the best validation mean IoU is kept as ``model.pt``.
+them; the model with the best validation mean IoU is kept as ``model.pt``. ``init`` warm-starts
+from the weights of an earlier model (e.g. the shipped one). The history records the process
+CPU time (``cpu_minutes``, all threads, including the CPU time of the ``init`` model).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
 from tmdlearn.stem.inference import normalise, predict_logits, save_model
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch, simulate_image, split_seed
@@ -34,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "auto",
     "threads": 2,
+    "init": None,
     "data": {"material": "graphene", "size_px": 128},
     "model": {"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0, "norm": "batch"},
     "loss": {"name": "gomb", "alpha": 2.0},
@@ -52,26 +56,65 @@ def build_model(config: dict[str, Any]) -> UNet:
                 m["norm"])
 
 
+def warm_start(model: UNet, path: str | Path) -> float:
+    """Load the weights of a saved model or checkpoint at ``path`` into ``model``.
+
+    Returns the CPU minutes that model's training recorded (0 when it recorded none).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("init model not found", path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(payload["state_dict"] if "state_dict" in payload
+                              else payload["model"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        raise InputError(f"init is not a model of this architecture "
+                         f"({err.__class__.__name__})", path) from None
+    history = payload.get("history") or [payload.get("meta", {}).get("val", {})]
+    return float(history[-1].get("cpu_minutes", 0.0))
+
+
+def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
+             suffix: str = "") -> dict[str, float]:
+    """Means over images: pixel accuracy, IoU, and atom scores per layer (keys + suffix)."""
+    atoms = pd.concat(tables).groupby("layer")[["precision", "recall", "rms_error_angstrom"]]
+    out = {f"pixel_accuracy{suffix}": float(np.mean(acc)),
+           f"mean_iou{suffix}": float(np.nanmean(iou))}
+    for layer, row in atoms.mean().iterrows():
+        for key, value in row.items():
+            out[f"{key}_layer{layer}{suffix}"] = float(value)
+    return out
+
+
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-             match_radius_angstrom: float = 0.5, split: str = "val") -> dict[str, float]:
-    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``."""
+             match_radius_angstrom: float = 0.5, split: str = "val",
+             lattice: bool = False) -> dict[str, float]:
+    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``.
+
+    ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
+    ``_lattice``).
+    """
     model.eval()
-    acc, iou, rows = [], [], []
+    runs = {"": ([], [], [])} | ({"_lattice": ([], [], [])} if lattice else {})
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_logits(model, s.image, N_LAYERS)
-        scores = segmentation_scores(logits > 0, s.labels)
-        acc.append(scores["pixel_accuracy"])
-        iou.append(scores["mean_iou"])
-        found = find_atoms(logits)
-        table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
-                            assignment=scores["assignment"], border_px=4, shape=s.image.shape)
-        rows.append(table.assign(rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
-    atoms = pd.concat(rows).groupby("layer")[["precision", "recall", "rms_error_angstrom"]].mean()
-    out = {"pixel_accuracy": float(np.mean(acc)), "mean_iou": float(np.nanmean(iou))}
-    for layer, row in atoms.iterrows():
-        for key, value in row.items():
-            out[f"{key}_layer{layer}"] = float(value)
+        found, masks = find_atoms(logits), logits > 0
+        for suffix, (acc, iou, tables) in runs.items():
+            if suffix:
+                found, masks = reassign_layers(found, masks)
+            scores = segmentation_scores(masks, s.labels)
+            acc.append(scores["pixel_accuracy"])
+            iou.append(scores["mean_iou"])
+            table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
+                                assignment=scores["assignment"], border_px=4,
+                                shape=s.image.shape)
+            tables.append(table.assign(
+                rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
+    out: dict[str, float] = {}
+    for suffix, lists in runs.items():
+        out |= _summary(*lists, suffix=suffix)
     return out
 
 
@@ -95,7 +138,9 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
     loss_fn = make_loss(config["loss"]["name"], N_LAYERS, float(config["loss"].get("alpha", 2.0)))
     opt = torch.optim.Adam(model.parameters(), lr=float(tc["lr"]))
     steps = int(tc["steps"])
-    start, history, best = 0, [], -1.0
+    start, history, best, cpu_before = 0, [], -1.0, 0.0
+    if config.get("init") and not resume:
+        cpu_before = warm_start(model, config["init"])
     ckpt_path = out_dir / "checkpoint.pt"
     if resume:
         if not ckpt_path.is_file():
@@ -105,11 +150,12 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
         opt.load_state_dict(ckpt["optimizer"])
         start, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
         torch.set_rng_state(ckpt["torch_rng"])
+        cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
             "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
             "config": config}
-    batch_size, began = int(tc["batch_size"]), time.time()
+    batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
     step = start
@@ -131,7 +177,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
             scores = evaluate(model, sim, seed, int(tc["val_images"]),
                               float(tc["match_radius_angstrom"]))
             scores.update(step=done, loss=float(np.mean(running)),
-                          seconds=round(time.time() - began, 1))
+                          seconds=round(time.time() - began, 1),
+                          cpu_minutes=round(cpu_before + (time.process_time() - cpu_began) / 60, 4))
             running = []
             history.append(scores)
             log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))

@@ -1,0 +1,66 @@
+"""Inference speed of the shipped Gomb-Net at 256 x 256 px: folded batch norm + channels-last
+against the plain torch module (same weights, same outputs to 1e-5).
+
+Runs batches of 4 noisy 256 x 256 images through both, alternating, and reports the median
+images/s of the repeats. Prints one JSON object.
+
+    python benchmarks/stem_inference.py --threads 2 --n 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from tmdlearn.stem.inference import fast_model, load_model, predict_logits
+
+
+def throughput(model: torch.nn.Module, size: int = 256, n: int = 16) -> tuple[float, float]:
+    """Images/s (wall) and CPU seconds per image (all threads) of :func:`predict_logits` on
+    ``n`` images of ``size`` x ``size`` px in batches of 4."""
+    batch = np.random.default_rng(0).poisson(100, (4, size, size)).astype(np.float32)
+    predict_logits(model, batch[0])  # warm-up
+    began, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n // 4):
+        predict_logits(model, None, batch=batch)
+    done = 4 * (n // 4)
+    return done / (time.perf_counter() - began), (time.process_time() - cpu) / done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n", type=int, default=64, help="images per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", type=int, default=256)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    plain, _ = load_model(device="cpu", fast=False)
+    fast = fast_model(plain)
+    image = np.random.default_rng(1).poisson(100, (args.size, args.size)).astype(np.float32)
+    max_diff = float(np.abs(predict_logits(fast, image) - predict_logits(plain, image)).max())
+    runs = {"plain": [], "folded": []}
+    cpu = time.process_time()
+    for _ in range(args.repeats):
+        runs["plain"].append(throughput(plain, args.size, args.n))
+        runs["folded"].append(throughput(fast, args.size, args.n))
+    result = {"size_px": args.size, "threads": args.threads, "images_per_repeat": args.n,
+              "repeats": args.repeats}
+    for name, values in runs.items():
+        speed, cpu_per_image = np.median(np.asarray(values), axis=0)
+        result[f"{name}_images_per_s"] = round(float(speed), 2)
+        result[f"{name}_cpu_ms_per_image"] = round(1000 * float(cpu_per_image), 1)
+    result |= {"speedup": round(result["folded_images_per_s"] / result["plain_images_per_s"], 2),
+               "max_abs_logit_difference": max_diff,
+               "cpu_seconds": round(time.process_time() - cpu, 1),
+               "load_average_1min": os.getloadavg()[0]}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

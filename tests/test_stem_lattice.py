@@ -1,0 +1,73 @@
+"""Layer reassignment by lattice fit, against the simulator's planted atoms and layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tmdlearn.stem.atoms import atom_scores
+from tmdlearn.stem.lattice import fit_lattice, reassign_layers, twist_deg
+from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+
+
+def _bilayer(twist: float, k: int = 0):
+    return simulate_image(StemSimConfig(size_px=160, twist_deg=(twist, twist)),
+                          split_seed(5, "test", k))
+
+
+def _swap(atoms, fraction: float, seed: int = 0):
+    swapped = atoms.copy()
+    flip = np.random.default_rng(seed).random(len(atoms)) < fraction
+    swapped.loc[flip, "layer"] = 1 - swapped.layer[flip]
+    return swapped
+
+
+def test_fitted_lattices_give_bond_length_and_twist():
+    s = _bilayer(17.0)
+    fits = [fit_lattice(s.atoms[s.atoms.layer == layer][["x_px", "y_px"]]) for layer in (0, 1)]
+    bond_px = 1.42 / s.pixel_size_angstrom
+    assert all(f.bond_px == pytest.approx(bond_px, rel=0.02) for f in fits)
+    assert twist_deg(*fits) == pytest.approx(17.0, abs=0.5)
+
+
+@pytest.mark.parametrize("twist", [8.0, 21.0])
+def test_swapped_atoms_go_back_to_their_layer(twist):
+    s = _bilayer(twist)
+    swapped = _swap(s.atoms, 0.15)
+    fixed, _ = reassign_layers(swapped)
+    assert (fixed.layer.to_numpy() == s.atoms.layer.to_numpy()).mean() > 0.97
+    radius = 0.5 / s.pixel_size_angstrom
+    before = atom_scores(swapped, s.atoms, radius)
+    after = atom_scores(fixed, s.atoms, radius)
+    assert (after.precision > before.precision + 0.05).all()
+    assert (after.recall > before.recall + 0.05).all()
+    assert (after.precision > 0.95).all() and (after.recall > 0.95).all()
+
+
+def test_correct_layers_stay_and_small_twists_are_left_alone():
+    s = _bilayer(12.0, k=1)
+    fixed, _ = reassign_layers(s.atoms)
+    assert (fixed.layer.to_numpy() == s.atoms.layer.to_numpy()).mean() > 0.98
+    small = _bilayer(2.0)
+    swapped = _swap(small.atoms, 0.15)
+    unchanged, _ = reassign_layers(swapped)
+    assert (unchanged.layer.to_numpy() == swapped.layer.to_numpy()).all()
+
+
+def test_mask_blobs_move_with_their_atoms():
+    s = _bilayer(15.0, k=1)
+    atoms = s.atoms.reset_index(drop=True)
+    masks = s.labels.astype(bool)  # (2, 1, H, W): disks on the true atoms
+    upper = atoms[atoms.layer == 1]
+    moved = np.hypot(upper.x_px - 80, upper.y_px - 80).nsmallest(3).index
+    wrong, wrong_masks = atoms.copy(), masks.copy()
+    wrong.loc[moved, "layer"] = 0
+    yy, xx = np.mgrid[:160, :160]
+    for i in moved:
+        disk = masks[1, 0] & (np.hypot(yy - atoms.y_px[i], xx - atoms.x_px[i]) < 4)
+        wrong_masks[0, 0] |= disk
+        wrong_masks[1, 0] &= ~disk
+    fixed, fixed_masks = reassign_layers(wrong, wrong_masks)
+    assert (fixed.layer[moved] == 1).all()
+    wrong_pixels = (wrong_masks != masks).sum()
+    assert wrong_pixels > 50 and (fixed_masks != masks).sum() < 0.2 * wrong_pixels
