@@ -41,11 +41,13 @@ TRANSFORMS = ("none", "standardise", "power-l2", "pca-whiten")
 # Classifier grids searched over inner grouped folds when tune=True (with every transform).
 GRIDS = {
     "logreg": {"clf__C": [0.01, 0.1, 1.0]},
-    "svm": {"clf__C": [1.0, 3.0, 10.0, 30.0]},
+    "svm": {"clf__C": [1.0, 3.0, 10.0, 30.0], "clf__gamma_scale": [0.5, 1.0, 2.0]},
     "mlp": {},
     "lda": {"clf__shrinkage": ["auto", 0.3, 0.7]},
     "knn": {"clf__n_neighbors": [5, 15, 30]},
 }
+# The MLP needs standardised inputs and costs ~50x an SVM fit: it searches these two only.
+HEAD_TRANSFORMS = {"mlp": ("standardise", "power-l2")}
 
 
 class FeatureTransform(TransformerMixin, BaseEstimator):
@@ -147,16 +149,19 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
 
 class _PlattSVC(ClassifierMixin, BaseEstimator):
-    """RBF SVC whose probabilities come from sigmoid calibration on 3 internal folds, fitted on
+    """RBF SVC with kernel width gamma = ``gamma_scale`` / (D var(X)) (1: scikit-learn's
+    "scale") whose probabilities come from sigmoid calibration on 3 internal folds, fitted on
     the first ``predict_proba`` call (a search scoring decisions only never pays for it)."""
 
-    def __init__(self, C=10.0, gamma="scale", class_weight="balanced"):
-        self.C, self.gamma, self.class_weight = C, gamma, class_weight
+    def __init__(self, C=10.0, gamma_scale=1.0, class_weight="balanced"):
+        self.C, self.gamma_scale, self.class_weight = C, gamma_scale, class_weight
 
     def _svc(self):
-        return SVC(C=self.C, gamma=self.gamma, class_weight=self.class_weight)
+        return SVC(C=self.C, gamma=self.gamma_, class_weight=self.class_weight)
 
     def fit(self, X, y):
+        X = np.asarray(X, dtype=float)
+        self.gamma_ = self.gamma_scale / (X.shape[1] * X.var())
         self.svc_ = self._svc().fit(X, y)
         self.classes_ = self.svc_.classes_
         self.calibrated_, self._train = None, (X, y)
@@ -197,10 +202,11 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
 
     Untuned, the head is ``transform`` (a :class:`FeatureTransform` kind) then the classifier
     with its defaults updated by ``params`` (e.g. ``C=10`` for svm, ``epochs=50`` for mlp).
-    ``tune=True`` (always for "selected") returns a grid search over ``transforms`` x
-    ``GRIDS[name]`` (for "selected": over the heads in ``among``, each with its grid) scored by
-    ``scoring`` in ``inner_splits``-fold stratified CV grouped by sample inside the training
-    data only. ``params`` are passed to the MLP only for "selected".
+    ``tune=True`` (always for "selected") returns a grid search over ``transforms`` (those of
+    ``HEAD_TRANSFORMS`` for the MLP) x ``GRIDS[name]`` (for "selected": over the heads in
+    ``among``, each with its grid) scored by ``scoring`` in ``inner_splits``-fold stratified
+    CV grouped by sample inside the training data only. For "selected", ``params`` go to the
+    MLP only.
     """
     if name == "selected":
         tune = True
@@ -211,7 +217,9 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
     for head in names:
         head_params = params if name != "selected" or head == "mlp" else {}
         clf = _classifier(head, class_weight, seed, device, head_params)
-        grids.append({"transform__kind": list(transforms), "clf": [clf], **GRIDS[head]})
+        kinds = [t for t in transforms if t in HEAD_TRANSFORMS.get(head, TRANSFORMS)]
+        grids.append({"transform__kind": kinds or list(transforms), "clf": [clf],
+                      **GRIDS[head]})
     pipeline = Pipeline([("transform", FeatureTransform(transform)), ("clf", grids[0]["clf"][0])])
     if not tune:
         return pipeline

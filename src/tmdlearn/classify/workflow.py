@@ -20,7 +20,7 @@ from tmdlearn.classify.evaluate import (
     soft_vote,
     summarise,
 )
-from tmdlearn.classify.heads import BASE_HEADS, HEADS, make_head
+from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
 from tmdlearn.errors import InputError
@@ -34,6 +34,7 @@ DEFAULTS: dict = {
     "heads": list(HEADS),
     "tune": True,
     "transform": "power-l2",
+    "transforms": list(TRANSFORMS),
     "soft_vote": ["logreg", "svm", "mlp"],
     "mlp": {"epochs": 150},
     "strategies": list(STRATEGIES),
@@ -135,7 +136,8 @@ def head_models(config: dict) -> dict:
     def factory(name):
         params = dict(config["mlp"]) if name == "mlp" else {}
         return lambda: make_head(name, tune=config["tune"], transform=config["transform"],
-                                 seed=seed, device=device, **params)
+                                 transforms=config["transforms"], seed=seed, device=device,
+                                 **params)
 
     return {name: factory(name) for name in config["heads"] if name != "selected"}
 
@@ -159,7 +161,8 @@ def run_features(features, targets, groups, config: dict, latent_features=None) 
         else:
             results["selected"] = cross_validate(
                 lambda: make_head("selected", among=list(results) or BASE_HEADS,
-                                  seed=cv["seed"], device=config["device"], **config["mlp"]),
+                                  transforms=config["transforms"], seed=cv["seed"],
+                                  device=config["device"], **config["mlp"]),
                 X, targets, groups, n_splits=cv["n_splits"], seed=cv["seed"],
                 description="selected")
     voters = [name for name in config["soft_vote"] if name in results]
@@ -214,7 +217,8 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
         if strategy == "frozen":
             head = image["frozen_head"]
             models[f"frozen + {head}"] = lambda h=head: make_head(
-                h, tune=config["tune"], transform=config["transform"], seed=seed, device=device,
+                h, tune=config["tune"], transform=config["transform"],
+                transforms=config["transforms"], seed=seed, device=device,
                 **(config["mlp"] if h == "mlp" else {}))
             inputs[f"frozen + {head}"] = frozen
         else:
