@@ -68,6 +68,8 @@ def test_tuning_searches_transforms_in_inner_grouped_folds():
         assert not set(groups[train]) & set(groups[test])
     with pytest.raises(InputError, match="unknown head"):
         make_head("forest")
+    with pytest.raises(InputError, match="unknown feature transform"):
+        make_head("svm", tune=True, transforms=("log",))
 
 
 def test_select_per_fold_equals_the_selected_head():

@@ -208,6 +208,10 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
     CV grouped by sample inside the training data only. For "selected", ``params`` go to the
     MLP only.
     """
+    unknown = sorted({transform, *transforms} - set(TRANSFORMS))
+    if unknown:
+        raise InputError(f"unknown feature transform(s) {unknown}: choose from "
+                         f"{', '.join(TRANSFORMS)}")
     if name == "selected":
         tune = True
         names = list(among)

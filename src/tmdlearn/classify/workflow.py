@@ -147,16 +147,16 @@ def run_features(features, targets, groups, config: dict, latent_features=None) 
     ``latent_features`` (or of ``features``).
 
     "selected" is the per-fold inner-CV pick among the other tuned heads
-    (:func:`~tmdlearn.classify.evaluate.select_per_fold`; with fewer than two of them, or
-    without tuning, a search over every head). ``soft_vote`` lists heads whose probabilities
-    are averaged into one more model.
+    (:func:`~tmdlearn.classify.evaluate.select_per_fold`; without tuning, its own search over
+    the other heads, or over every head when it is alone). ``soft_vote`` lists heads whose
+    probabilities are averaged into one more model.
     """
     X, cv = np.asarray(features, float), config["cv"]
     results = {name: cross_validate(factory, X, targets, groups, n_splits=cv["n_splits"],
                                     seed=cv["seed"], description=name)
                for name, factory in head_models(config).items()}
     if "selected" in config["heads"]:
-        if config["tune"] and len(results) >= 2:
+        if config["tune"] and results:
             results["selected"] = select_per_fold(dict(results))
         else:
             results["selected"] = cross_validate(
