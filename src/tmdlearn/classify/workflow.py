@@ -62,8 +62,8 @@ def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:
     """Summaries, tables and figures of out-of-fold ``results`` by model name.
 
     With ``cv.pool_samples``, models with class probabilities get two more rows: the sample
-    decision (mean probabilities over the test images of a sample) scored per image and per
-    sample. ``best`` is the best image-level row (balanced accuracy, then accuracy).
+    decision (mean probabilities over the test images of a sample) scored per image (tables
+    only) and per sample. ``best`` is the best image-level row (balanced accuracy, then accuracy).
     """
     cv = config["cv"]
     outcome = Outcome()
@@ -77,7 +77,8 @@ def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:
             summary = summarise(res, n_boot=cv["n_boot"], seed=cv["seed"])
             outcome.metrics[label] = summary
             rows.append({**_row(label, summary), "level": _level(label)})
-            _add_details(outcome, label, res, summary)
+            _add_details(outcome, label, res, summary, figure=_level(label) != "image, "
+                         "sample-pooled")
     table = pd.DataFrame(rows)
     outcome.tables["comparison"] = table
     outcome.figures["comparison"] = figures.comparison_figure(table)
@@ -108,7 +109,8 @@ def _row(name: str, summary: dict) -> dict:
     return row
 
 
-def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict) -> None:
+def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict,
+                 figure: bool = True) -> None:
     stem = _slug(label)
     labels = summary["classes"]
     outcome.tables[f"per_class_{stem}"] = per_class_scores(result.y_true, result.y_pred, labels)
@@ -116,6 +118,8 @@ def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict) 
         np.round(summary["confusion_mean_counts"], 2), labels)
     outcome.tables[f"confusion_normalised_{stem}"] = confusion_table(
         np.round(summary["confusion_row_normalised"], 4), labels)
+    if not figure:
+        return
     outcome.figures[f"confusion_{stem}"] = figures.confusion_figure(
         np.array(summary["confusion_mean_counts"]),
         np.array(summary["confusion_row_normalised"]), labels, title=label)
