@@ -75,11 +75,12 @@ def test_tuning_searches_transforms_in_inner_grouped_folds():
 def test_select_per_fold_equals_the_selected_head():
     x, y, groups = _planted(n=180, seed=3)
     x[:, 8:12] = 0.3 * x[:, 8:12] + 0.7 * np.random.default_rng(3).gamma(1.0, 0.5, (180, 4))
-    among = ("logreg", "lda", "knn")
-    tuned = {name: cross_validate(lambda n=name: make_head(n, tune=True), x, y, groups,
-                                  n_splits=3) for name in among}
+    among, kinds = ("logreg", "lda", "knn"), ("standardise", "power-l2")
+    tuned = {name: cross_validate(lambda n=name: make_head(n, tune=True, transforms=kinds), x,
+                                  y, groups, n_splits=3) for name in among}
     picked = select_per_fold(tuned)
-    direct = cross_validate(lambda: make_head("selected", among=among), x, y, groups, n_splits=3)
+    direct = cross_validate(lambda: make_head("selected", among=among, transforms=kinds), x, y,
+                            groups, n_splits=3)
     assert np.array_equal(picked.y_pred, direct.y_pred)
     assert np.allclose(picked.proba, direct.proba)
     assert [c["head"] for c in picked.choices] == [c["head"] for c in direct.choices]
