@@ -1,12 +1,21 @@
-"""Feature heads: planted classes, grouped tuning, and the real AFM features baseline."""
+"""Feature heads: planted classes, feature transforms, nested selection, voting, pooling, and
+the real AFM features baseline."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV
 
-from tmdlearn.classify.evaluate import cross_validate, pool_by_group, summarise
-from tmdlearn.classify.heads import HEADS, fit_head, make_head
+from tmdlearn.classify.evaluate import (
+    CVResult,
+    cross_validate,
+    per_sample,
+    pool_by_group,
+    select_per_fold,
+    soft_vote,
+    summarise,
+)
+from tmdlearn.classify.heads import BASE_HEADS, FeatureTransform, fit_head, make_head
 from tmdlearn.errors import InputError
 
 
@@ -20,7 +29,7 @@ def _planted(n=240, d=32, seed=0):
     return x, y, np.arange(n) // 2
 
 
-@pytest.mark.parametrize("name", HEADS)
+@pytest.mark.parametrize("name", BASE_HEADS)
 def test_heads_learn_planted_classes(name):
     torch.set_num_threads(1)
     x, y, groups = _planted()
@@ -32,23 +41,81 @@ def test_heads_learn_planted_classes(name):
     assert proba.shape == (80, 3) and np.allclose(proba.sum(axis=1), 1.0)
 
 
-def test_tuning_searches_inner_grouped_folds():
+def test_feature_transforms():
+    rng = np.random.default_rng(0)
+    x = rng.gamma(1.0, 1.0, (200, 12))
+    assert np.array_equal(FeatureTransform("none").fit_transform(x), x)
+    z = FeatureTransform("standardise").fit_transform(x)
+    assert np.allclose(z.mean(axis=0), 0) and np.allclose(z.std(axis=0), 1)
+    # power + L2 removes the image-wide activation level: rows scaled by any factor map alike
+    power = FeatureTransform("power-l2").fit(x)
+    assert np.allclose(power.transform(x * rng.uniform(0.1, 10, (200, 1))), power.transform(x))
+    white = FeatureTransform("pca-whiten", variance=0.999).fit_transform(x)
+    assert np.allclose(np.cov(white, rowvar=False), np.eye(white.shape[1]), atol=1e-6)
+    with pytest.raises(InputError, match="unknown feature transform"):
+        FeatureTransform("log").fit(x)
+
+
+def test_tuning_searches_transforms_in_inner_grouped_folds():
     x, y, groups = _planted()
-    head = make_head("logreg", tune=True)
+    x[:, :4] *= 1000.0  # channels of a huge scale: an unscaled RBF SVM sees only those
+    head = make_head("svm", tune=True, transforms=("none", "standardise"))
     assert isinstance(head, GridSearchCV)
     fit_head(head, x, y, groups)
-    assert head.best_params_["clf__C"] in (0.01, 0.1, 1.0)
+    assert head.best_params_["transform__kind"] == "standardise"
     # the inner folds were grouped: no sample on both sides of any inner split
     for train, test in head.cv.split(x, y, groups):
         assert not set(groups[train]) & set(groups[test])
     with pytest.raises(InputError, match="unknown head"):
         make_head("forest")
+    with pytest.raises(InputError, match="unknown feature transform"):
+        make_head("svm", tune=True, transforms=("log",))
 
 
-def test_pooling_averages_within_samples():
-    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
-    pooled = pool_by_group(proba, ["a", "b", "a"])
-    assert np.allclose(pooled, [[0.6, 0.4], [0.2, 0.8], [0.6, 0.4]])
+def test_select_per_fold_equals_the_selected_head():
+    x, y, groups = _planted(n=180, seed=3)
+    x[:, 8:12] = 0.3 * x[:, 8:12] + 0.7 * np.random.default_rng(3).gamma(1.0, 0.5, (180, 4))
+    among, kinds = ("logreg", "lda", "knn"), ("standardise", "power-l2")
+    tuned = {name: cross_validate(lambda n=name: make_head(n, tune=True, transforms=kinds), x,
+                                  y, groups, n_splits=3) for name in among}
+    picked = select_per_fold(tuned)
+    direct = cross_validate(lambda: make_head("selected", among=among, transforms=kinds), x, y,
+                            groups, n_splits=3)
+    assert np.array_equal(picked.y_pred, direct.y_pred)
+    assert np.allclose(picked.proba, direct.proba)
+    assert [c["head"] for c in picked.choices] == [c["head"] for c in direct.choices]
+    for k, choice in enumerate(picked.choices):
+        best = max(tuned[n].choices[k]["inner_score"] for n in among)
+        assert choice["inner_score"] == best
+    with pytest.raises(ValueError, match="tuned heads"):
+        select_per_fold({"logreg": cross_validate(lambda: make_head("logreg"), x, y, groups,
+                                                  n_splits=3)})
+
+
+def _result(proba, y, groups, fold):
+    classes = np.array(["a", "b"])
+    proba = np.asarray(proba, float)
+    return CVResult(classes, np.array(y), classes[proba.argmax(axis=1)], proba,
+                    np.array(fold), np.array(groups))
+
+
+def test_soft_vote_and_per_sample_pooling():
+    one = _result([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7]], ["a", "b", "a"], ["s", "t", "s"],
+                  [0, 1, 0])
+    two = _result([[0.5, 0.5], [0.0, 1.0], [0.9, 0.1]], ["a", "b", "a"], ["s", "t", "s"],
+                  [0, 1, 0])
+    vote = soft_vote([one, two])
+    assert np.allclose(vote.proba, [[0.7, 0.3], [0.2, 0.8], [0.6, 0.4]])
+    assert list(vote.y_pred) == ["a", "b", "a"]
+    samples = per_sample(one)  # sample s: mean (0.6, 0.4) -> a; sample t -> b
+    assert list(samples.groups) == ["s", "t"] and list(samples.y_pred) == ["a", "b"]
+    assert np.allclose(samples.proba, [[0.6, 0.4], [0.4, 0.6]])
+    assert np.allclose(one.pooled().proba, [[0.6, 0.4], [0.4, 0.6], [0.6, 0.4]])
+    assert np.allclose(pool_by_group(one.proba, one.groups), one.pooled().proba)
+    with pytest.raises(InputError, match="one label per sample"):
+        per_sample(_result(one.proba, ["a", "b", "b"], ["s", "t", "s"], [0, 1, 0]))
+    with pytest.raises(ValueError, match="same items and folds"):
+        soft_vote([one, _result(one.proba, ["a", "b", "a"], ["s", "t", "s"], [1, 0, 1])])
 
 
 def test_grouped_cv_gives_no_credit_for_memorising_samples():

@@ -34,19 +34,27 @@ def small_features(tmp_path_factory, test_data):
 def test_features_command_writes_run_folder(small_features, tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["classify", "features", str(small_features), "--out",
-                                      str(out), "--set", "heads=[logreg]", "--set", "tune=false",
+                                      str(out), "--head", "logreg", "--head", "lda", "--head",
+                                      "selected", "--set", "transforms=[standardise]",
                                       "--set", "cv.n_boot=50", "--set", "cv.n_splits=3"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["logreg"]["accuracy"]["pooled"] > 0.6  # five classes: chance is ~0.46
     assert metrics["logreg"]["n_splits"] == 3
-    assert {"logreg", "logreg (sample-pooled)", "best"} <= set(metrics)
+    assert {"logreg", "logreg (sample-pooled, per image)", "logreg (sample-pooled, per sample)",
+            "lda", "selected", "best"} <= set(metrics)
+    # nested: every outer fold names the transform and head its inner CV picked
+    assert len(metrics["selected"]["choices"]) == 3
+    assert {c["head"] for c in metrics["selected"]["choices"]} <= {"logreg", "lda"}
+    assert metrics["logreg (sample-pooled, per sample)"]["n_items"] == metrics["logreg"]["n_groups"]
+    assert "not computed" in metrics["latent_correlation"]
     for name in ("comparison", "per_class_logreg", "confusion_counts_logreg", "latent_pca"):
         assert (out / "tables" / f"{name}.csv").is_file()
         assert (out / "tables" / f"{name}.md").is_file()
     assert (out / "figures" / "confusion_logreg.png").is_file()
     assert (out / "figures" / "comparison.png").is_file()
-    assert json.loads((out / "run.json").read_text())["config"]["heads"] == ["logreg"]
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert config["heads"] == ["logreg", "lda", "selected"]
 
 
 def _texture_images(path, n_samples=9, size=32, seed=0):
@@ -80,7 +88,10 @@ def test_run_command_compares_all_strategies_from_images(tmp_path):
     for name in ("frozen + logreg", "finetune-last", "finetune-full", "sequential"):
         assert name in table
     corr = (out / "tables" / "latent_correlation.csv").read_text()
-    assert "rms_roughness_nm" in corr and "coverage" in corr
+    # afm.morphology of the levelled maps (pixel units: no pixel_size_nm) and the given array
+    for name in ("rms_vs_smoothed_nm", "step_edge_count", "coverage", "coverage (given)"):
+        assert f",{name}," in corr
+    assert "domain_density_um2" not in corr
     assert (out / "figures" / "latent_correlation.png").is_file()
 
 

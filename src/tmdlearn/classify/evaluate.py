@@ -1,19 +1,24 @@
 """Cross-validated evaluation of a classifier: out-of-fold predictions and their summary.
 
 Folds are stratified by class and grouped by sample (``tmdlearn.learn.grouped_folds``).
-Optional sample pooling averages the class probabilities of all test images of one sample
-(sample ids only, never labels): the prediction for a sample, given to each of its images.
+Tuned heads pick their feature transform and hyper-parameters in inner grouped folds of each
+training fold (nested CV); :func:`select_per_fold` picks, per outer fold, the head with the best
+inner score. :func:`soft_vote` averages the out-of-fold class probabilities of several heads.
+Sample pooling averages the class probabilities of all test images of one sample (sample ids
+only, never labels): :meth:`CVResult.pooled` gives that sample decision to each of its images,
+:func:`per_sample` scores one row per sample.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tmdlearn.classify.heads import fit_head
+from tmdlearn.classify.heads import describe_choice, fit_head
+from tmdlearn.errors import InputError
 from tmdlearn.learn import (
     accuracy,
     balanced_accuracy,
@@ -37,14 +42,20 @@ class CVResult:
     proba: np.ndarray | None
     fold: np.ndarray
     groups: np.ndarray
+    #: Per outer fold, the inner-CV pick of a tuned head (see ``heads.describe_choice``).
+    choices: list[dict] = field(default_factory=list)
 
     def pooled(self) -> CVResult:
-        """Predictions pooled by sample: mean class probabilities over the images of a sample."""
-        if self.proba is None:
-            raise ValueError("sample pooling needs class probabilities")
-        proba = pool_by_group(self.proba, self.groups)
-        return CVResult(self.classes, self.y_true, self.classes[proba.argmax(axis=1)], proba,
-                        self.fold, self.groups)
+        """Predictions pooled by sample: mean class probabilities over the images of a sample,
+        the sample's decision given to each of its images (scored per image)."""
+        proba = pool_by_group(_needs_proba(self), self.groups)
+        return replace(self, y_pred=self.classes[proba.argmax(axis=1)], proba=proba)
+
+
+def _needs_proba(result: CVResult) -> np.ndarray:
+    if result.proba is None:
+        raise ValueError("sample pooling and voting need class probabilities")
+    return result.proba
 
 
 def pool_by_group(proba: np.ndarray, groups) -> np.ndarray:
@@ -53,6 +64,55 @@ def pool_by_group(proba: np.ndarray, groups) -> np.ndarray:
     sums = np.zeros((inverse.max() + 1, proba.shape[1]))
     np.add.at(sums, inverse, proba)
     return (sums / np.bincount(inverse)[:, None])[inverse]
+
+
+def per_sample(result: CVResult) -> CVResult:
+    """One row per sample (group): the mean class probabilities of its test images and the
+    sample's label (InputError if the images of one sample carry different labels)."""
+    proba = pool_by_group(_needs_proba(result), result.groups)
+    _, first, inverse = np.unique(result.groups, return_index=True, return_inverse=True)
+    if np.any(result.y_true != result.y_true[first][inverse]):
+        raise InputError("per-sample scoring needs one label per sample")
+    return CVResult(result.classes, result.y_true[first],
+                    result.classes[proba[first].argmax(axis=1)], proba[first],
+                    result.fold[first], result.groups[first], result.choices)
+
+
+def soft_vote(results: list[CVResult]) -> CVResult:
+    """Soft voting of out-of-fold results of the same items and folds: the mean of the heads'
+    class probabilities (no weights fitted, so nothing is chosen on the test folds)."""
+    first = results[0]
+    for other in results[1:]:
+        if not (np.array_equal(other.y_true, first.y_true)
+                and np.array_equal(other.fold, first.fold)):
+            raise ValueError("soft voting needs results of the same items and folds")
+    proba = np.mean([_needs_proba(r) for r in results], axis=0)
+    return replace(first, y_pred=first.classes[proba.argmax(axis=1)], proba=proba, choices=[])
+
+
+def select_per_fold(results: dict[str, CVResult]) -> CVResult:
+    """Nested selection among tuned heads: in each outer fold, the out-of-fold predictions of
+    the head whose inner-CV score (on that fold's training part) is best; ties go to the first.
+
+    The heads must come from the same outer folds with the same inner folds (same seeds), as
+    :func:`cross_validate` of ``make_head(name, tune=True)`` gives; then this equals
+    cross-validating ``make_head("selected", among=results)`` without fitting twice.
+    """
+    names = list(results)
+    first = results[names[0]]
+    if any(not r.choices for r in results.values()):
+        raise ValueError("select_per_fold needs tuned heads (inner-CV scores per fold)")
+    y_pred, proba = first.y_pred.copy(), None if first.proba is None else first.proba.copy()
+    choices = []
+    for k in range(len(first.choices)):
+        scores = [results[n].choices[k]["inner_score"] for n in names]
+        pick = results[names[int(np.argmax(scores))]]
+        test = first.fold == k
+        y_pred[test] = pick.y_pred[test]
+        if proba is not None:
+            proba[test] = _needs_proba(pick)[test]
+        choices.append(pick.choices[k])
+    return replace(first, y_pred=y_pred, proba=proba, choices=choices)
 
 
 def cross_validate(make_model: Callable[[], object], X, y, groups, n_splits: int = 5,
@@ -70,6 +130,7 @@ def cross_validate(make_model: Callable[[], object], X, y, groups, n_splits: int
     proba = np.zeros((len(y), len(classes)))
     has_proba = True
     fold = np.full(len(y), -1)
+    choices = []
     folds = grouped_folds(y, groups, n_splits=n_splits, seed=seed)
     for k, (train, test) in enumerate(track(folds, description)):
         model = fit(make_model(), _take(X, train), y[train], groups[train])
@@ -81,7 +142,9 @@ def cross_validate(make_model: Callable[[], object], X, y, groups, n_splits: int
         else:
             has_proba = False
         fold[test] = k
-    return CVResult(classes, y, y_pred, proba if has_proba else None, fold, groups)
+        if hasattr(model, "best_params_"):
+            choices.append(describe_choice(model))
+    return CVResult(classes, y, y_pred, proba if has_proba else None, fold, groups, choices)
 
 
 def _take(X, index):
@@ -115,5 +178,7 @@ def summarise(result: CVResult, n_boot: int = 1000, level: float = 0.95,
         confusion_counts(result.y_true, result.y_pred, labels)).tolist()
     summary["n_items"], summary["n_groups"] = len(result.y_true), len(np.unique(result.groups))
     summary["n_splits"], summary["ci_level"] = len(folds), level
+    if result.choices:
+        summary["choices"] = result.choices
     return summary
 

@@ -1,10 +1,15 @@
 """Classification heads on frozen features, scikit-learn style.
 
-Every head is a :class:`sklearn.pipeline.Pipeline`: a feature transform suited to ReLU-pooled
-CNN features (power transform, L2 row normalisation, standardisation) then a classifier:
-logistic regression, RBF SVM, a small torch MLP, or a soft-voting ensemble of the three.
-Hyper-parameters can be tuned by grid search over inner folds grouped by sample
-(``tune=True``): fit with ``fit_head(head, X, y, groups)`` so that the groups reach the search.
+Every head is a :class:`sklearn.pipeline.Pipeline` with two steps: ``transform``, a
+:class:`FeatureTransform` of the ReLU-pooled CNN features (none, standardise, power + L2 +
+standardise, or standardise + PCA whitening), and ``clf``: logistic regression, RBF SVM, a small
+torch MLP, linear discriminant analysis or k nearest neighbours.
+
+``tune=True`` makes the head a grouped grid search: an inner stratified K-fold grouped by sample,
+run on the training data it is fitted on, picks the feature transform and the classifier's
+hyper-parameters (fit with ``fit_head(head, X, y, groups)`` so that the groups reach the
+search). The ``selected`` head searches every head's grid at once: the inner CV picks the head
+too. In an outer cross-validation this is the nested protocol: nothing is chosen on a test fold.
 """
 
 from __future__ import annotations
@@ -13,46 +18,73 @@ import inspect
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, Normalizer, StandardScaler
+from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.svm import SVC
 
 from tmdlearn.errors import InputError
 from tmdlearn.learn import TrainConfig, grouped_holdout, predict, train_model
 from tmdlearn.models.mlp import MLP
 
-HEADS = ("logreg", "svm", "mlp", "ensemble")
+#: Single heads; "selected" is the inner-CV pick among them (and their grids).
+BASE_HEADS = ("logreg", "svm", "mlp", "lda", "knn")
+HEADS = (*BASE_HEADS, "selected")
+TRANSFORMS = ("none", "standardise", "power-l2", "pca-whiten")
 
-# Grids searched over inner grouped folds when tune=True (step names of the pipeline).
+# Classifier grids searched over inner grouped folds when tune=True (with every transform).
 GRIDS = {
     "logreg": {"clf__C": [0.01, 0.1, 1.0]},
-    "svm": {"clf__C": [1.0, 3.0, 10.0], "clf__gamma": ["scale", 0.5 / 512]},
-    "mlp": {"clf__noise": [0.1, 0.3], "clf__dropout": [0.3, 0.5]},
+    "svm": {"clf__C": [1.0, 3.0, 10.0, 30.0], "clf__gamma_scale": [0.5, 1.0, 2.0]},
+    "mlp": {},
+    "lda": {"clf__shrinkage": ["auto", 0.3, 0.7]},
+    "knn": {"clf__n_neighbors": [5, 15, 30]},
 }
+# The MLP needs standardised inputs and costs ~50x an SVM fit: it searches these two only.
+HEAD_TRANSFORMS = {"mlp": ("standardise", "power-l2")}
 
 
-def _signed_power(x, power):
-    return np.sign(x) * np.abs(x) ** power
+class FeatureTransform(TransformerMixin, BaseEstimator):
+    """Transform of ReLU-pooled CNN features (N, D), fitted on training rows only.
 
-
-def feature_transform(power: float | None = 0.5, l2: bool = True) -> list[tuple[str, object]]:
-    """Pipeline steps for ReLU-pooled CNN features.
-
-    ``power``: signed power transform x -> sign(x)|x|^power (0.5: square root, which tames the
-    heavy tails of average-pooled activations; None: off). ``l2``: scale each row to unit norm
-    (removes the image-wide activation level). Standardisation always follows.
+    ``kind``: "none"; "standardise" (zero mean, unit variance per feature); "power-l2" (signed
+    power x -> sign(x)|x|^``power``, 0.5 taming the heavy tails of average-pooled activations,
+    then unit L2 norm per row, removing the image-wide activation level, then standardise);
+    "pca-whiten" (standardise, then PCA keeping ``variance`` of the variance, whitened).
     """
-    steps: list[tuple[str, object]] = []
-    if power is not None:
-        steps.append(("power", FunctionTransformer(_signed_power, kw_args={"power": power})))
-    if l2:
-        steps.append(("l2", Normalizer()))
-    steps.append(("scale", StandardScaler()))
-    return steps
+
+    def __init__(self, kind: str = "power-l2", power: float = 0.5, variance: float = 0.95):
+        self.kind, self.power, self.variance = kind, power, variance
+
+    def fit(self, X, y=None):
+        if self.kind not in TRANSFORMS:
+            raise InputError(f"unknown feature transform {self.kind!r}: choose one of "
+                             f"{', '.join(TRANSFORMS)}")
+        X = self._powered(X)
+        self.scaler_ = StandardScaler().fit(X) if self.kind != "none" else None
+        self.pca_ = None
+        if self.kind == "pca-whiten":
+            self.pca_ = PCA(n_components=self.variance, whiten=True, svd_solver="full",
+                            random_state=0).fit(self.scaler_.transform(X))
+        return self
+
+    def _powered(self, X):
+        X = np.asarray(X, dtype=float)
+        if self.kind == "power-l2":
+            X = normalize(np.sign(X) * np.abs(X) ** self.power)
+        return X
+
+    def transform(self, X):
+        X = self._powered(X)
+        if self.scaler_ is not None:
+            X = self.scaler_.transform(X)
+        return self.pca_.transform(X) if self.pca_ is not None else X
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
@@ -60,7 +92,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     Training uses ``tmdlearn.learn.train_model``: AdamW, label smoothing, class weights
     ("balanced") or oversampling, Gaussian noise of standard deviation ``noise`` added to the
-    (standardised) features of each training batch, and, with ``val_fraction`` > 0, early
+    (transformed) features of each training batch, and, with ``val_fraction`` > 0, early
     stopping on a validation split grouped by ``groups``.
     """
 
@@ -116,91 +148,108 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return self.model_.embed(x.to(next(self.model_.parameters()).device)).cpu().numpy()
 
 
-class SoftVote(ClassifierMixin, BaseEstimator):
-    """Soft voting: the mean of the members' class probabilities.
-
-    Unlike :class:`sklearn.ensemble.VotingClassifier`, ``fit`` passes ``groups`` on to members
-    that are grouped searches (see :func:`fit_head`).
-    """
-
-    def __init__(self, members):
-        self.members = members
-
-    def fit(self, X, y, groups=None):
-        self.fitted_ = [fit_head(clone(m), X, y, groups) for m in self.members]
-        self.classes_ = self.fitted_[0].classes_
-        return self
-
-    def predict_proba(self, X):
-        return np.mean([m.predict_proba(X) for m in self.fitted_], axis=0)
-
-    def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
-def make_head(name: str, *, power: float | None = 0.5, l2: bool = True,
-              class_weight: str | None = "balanced", tune: bool = False, inner_splits: int = 3,
-              scoring: str = "balanced_accuracy", seed: int = 0, device: str = "auto",
-              **params):
-    """A head by name: "logreg", "svm", "mlp" or "ensemble" (soft vote of the three; with
-    ``tune=True`` its logreg and svm members are tuned, the MLP keeps its defaults).
-
-    ``params`` go to the classifier (e.g. ``C=10`` for svm, ``epochs=50`` for mlp). With
-    ``tune=True`` the grid ``GRIDS[name]`` is searched by ``inner_splits``-fold stratified CV
-    grouped by sample inside the training data only (never the test fold), scored by
-    ``scoring``.
-    """
-    if name == "ensemble":
-        # The MLP member keeps its defaults: a grid over it would cost ~10x the whole head.
-        members = [make_head(n, power=power, l2=l2, class_weight=class_weight,
-                             tune=tune and n != "mlp", inner_splits=inner_splits,
-                             scoring=scoring, seed=seed, device=device)
-                   for n in ("logreg", "svm", "mlp")]
-        return SoftVote(members)
-    if name == "logreg":
-        clf = LogisticRegression(**{"C": 0.1, "max_iter": 5000, "class_weight": class_weight,
-                                    **params})
-    elif name == "svm":
-        svc_params = {"C": 10.0, "class_weight": class_weight, **params}
-        # Platt scaling gives the class probabilities used for voting and sample pooling.
-        clf = _PlattSVC(**svc_params)
-    elif name == "mlp":
-        clf = MLPClassifier(**{"class_weight": class_weight, "seed": seed, "device": device,
-                               **params})
-    else:
-        raise InputError(f"unknown head {name!r}: choose one of {', '.join(HEADS)}")
-    pipeline = Pipeline([*feature_transform(power, l2), ("clf", clf)])
-    if not tune:
-        return pipeline
-    inner = StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
-    return GridSearchCV(pipeline, GRIDS[name], cv=inner, scoring=scoring, n_jobs=1)
-
-
 class _PlattSVC(ClassifierMixin, BaseEstimator):
-    """RBF SVC whose probabilities come from sigmoid calibration on 3 internal folds."""
+    """RBF SVC with kernel width gamma = ``gamma_scale`` / (D var(X)) (1: scikit-learn's
+    "scale") whose probabilities come from sigmoid calibration on 3 internal folds, fitted on
+    the first ``predict_proba`` call (a search scoring decisions only never pays for it)."""
 
-    def __init__(self, C=10.0, gamma="scale", class_weight="balanced"):
-        self.C, self.gamma, self.class_weight = C, gamma, class_weight
+    def __init__(self, C=10.0, gamma_scale=1.0, class_weight="balanced"):
+        self.C, self.gamma_scale, self.class_weight = C, gamma_scale, class_weight
+
+    def _svc(self):
+        return SVC(C=self.C, gamma=self.gamma_, class_weight=self.class_weight)
 
     def fit(self, X, y):
-        svc = SVC(C=self.C, gamma=self.gamma, class_weight=self.class_weight)
-        self.svc_ = svc.fit(X, y)
-        self.calibrated_ = CalibratedClassifierCV(SVC(C=self.C, gamma=self.gamma,
-                                                      class_weight=self.class_weight),
-                                                  method="sigmoid", cv=3).fit(X, y)
+        X = np.asarray(X, dtype=float)
+        self.gamma_ = self.gamma_scale / (X.shape[1] * X.var())
+        self.svc_ = self._svc().fit(X, y)
         self.classes_ = self.svc_.classes_
+        self.calibrated_, self._train = None, (X, y)
         return self
 
     def predict(self, X):
         return self.svc_.predict(X)
 
     def predict_proba(self, X):
+        if self.calibrated_ is None:
+            self.calibrated_ = CalibratedClassifierCV(self._svc(), method="sigmoid",
+                                                      cv=3).fit(*self._train)
         return self.calibrated_.predict_proba(X)
+
+
+def _classifier(name: str, class_weight, seed: int, device: str, params: dict):
+    if name == "logreg":
+        return LogisticRegression(**{"C": 0.1, "max_iter": 5000, "class_weight": class_weight,
+                                     **params})
+    if name == "svm":
+        # Platt scaling gives the class probabilities used for voting and sample pooling.
+        return _PlattSVC(**{"C": 10.0, "class_weight": class_weight, **params})
+    if name == "mlp":
+        return MLPClassifier(**{"class_weight": class_weight, "seed": seed, "device": device,
+                                **params})
+    if name == "lda":
+        return LinearDiscriminantAnalysis(**{"solver": "lsqr", "shrinkage": "auto", **params})
+    if name == "knn":
+        return KNeighborsClassifier(**{"n_neighbors": 15, "weights": "distance", **params})
+    raise InputError(f"unknown head {name!r}: choose one of {', '.join(HEADS)}")
+
+
+def make_head(name: str, *, transform: str = "power-l2", class_weight: str | None = "balanced",
+              tune: bool = False, transforms=TRANSFORMS, among=BASE_HEADS, inner_splits: int = 3,
+              scoring: str = "balanced_accuracy", seed: int = 0, device: str = "auto",
+              **params):
+    """A head by name: one of ``HEADS``.
+
+    Untuned, the head is ``transform`` (a :class:`FeatureTransform` kind) then the classifier
+    with its defaults updated by ``params`` (e.g. ``C=10`` for svm, ``epochs=50`` for mlp).
+    ``tune=True`` (always for "selected") returns a grid search over ``transforms`` (those of
+    ``HEAD_TRANSFORMS`` for the MLP) x ``GRIDS[name]`` (for "selected": over the heads in
+    ``among``, each with its grid) scored by ``scoring`` in ``inner_splits``-fold stratified
+    CV grouped by sample inside the training data only. For "selected", ``params`` go to the
+    MLP only.
+    """
+    unknown = sorted({transform, *transforms} - set(TRANSFORMS))
+    if unknown:
+        raise InputError(f"unknown feature transform(s) {unknown}: choose from "
+                         f"{', '.join(TRANSFORMS)}")
+    if name == "selected":
+        tune = True
+        names = list(among)
+    else:
+        names = [name]
+    grids = []
+    for head in names:
+        head_params = params if name != "selected" or head == "mlp" else {}
+        clf = _classifier(head, class_weight, seed, device, head_params)
+        kinds = [t for t in transforms if t in HEAD_TRANSFORMS.get(head, TRANSFORMS)]
+        grids.append({"transform__kind": kinds or list(transforms), "clf": [clf],
+                      **GRIDS[head]})
+    pipeline = Pipeline([("transform", FeatureTransform(transform)), ("clf", grids[0]["clf"][0])])
+    if not tune:
+        return pipeline
+    inner = StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
+    return GridSearchCV(pipeline, grids, cv=inner, scoring=scoring, n_jobs=1)
+
+
+_NAMES = {LogisticRegression: "logreg", _PlattSVC: "svm", MLPClassifier: "mlp",
+          LinearDiscriminantAnalysis: "lda", KNeighborsClassifier: "knn"}
+
+
+def describe_choice(search: GridSearchCV) -> dict:
+    """The pick of a fitted grid search in words: head, transform, classifier parameters and
+    the inner-CV score."""
+    params = dict(search.best_params_)
+    clf = params.pop("clf")
+    choice = {"head": _NAMES.get(type(clf), type(clf).__name__),
+              "transform": params.pop("transform__kind")}
+    choice.update({key.removeprefix("clf__"): value for key, value in params.items()})
+    choice["inner_score"] = float(search.best_score_)
+    return choice
 
 
 def fit_head(head, X, y, groups=None):
     """Fit ``head``, passing ``groups`` to estimators whose ``fit`` takes them (grouped
-    searches, ensembles, image classifiers, the MLP); returns the head."""
+    searches, image classifiers, the MLP); returns the head."""
     takes_groups = isinstance(head, GridSearchCV) or "groups" in inspect.signature(
         head.fit).parameters
     if groups is not None and takes_groups:

@@ -12,12 +12,20 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.classify import figures
-from tmdlearn.classify.evaluate import CVResult, cross_validate, summarise
-from tmdlearn.classify.heads import HEADS, make_head
-from tmdlearn.classify.latent import correlate, latent_map
+from tmdlearn.classify.evaluate import (
+    CVResult,
+    cross_validate,
+    per_sample,
+    select_per_fold,
+    soft_vote,
+    summarise,
+)
+from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
+from tmdlearn.classify.latent import correlate, latent_map, physical_properties
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
+from tmdlearn.progress import track
 
 DEFAULTS: dict = {
     "data": {"manifest": None, "target": "material", "images": None, "features": None,
@@ -25,14 +33,18 @@ DEFAULTS: dict = {
     "cv": {"n_splits": 5, "seed": 0, "n_boot": 1000, "pool_samples": True},
     "heads": list(HEADS),
     "tune": True,
+    "transform": "power-l2",
+    "transforms": list(TRANSFORMS),
+    "soft_vote": ["logreg", "svm", "mlp"],
     "mlp": {"epochs": 150},
     "strategies": list(STRATEGIES),
-    "image": {"backbone": "efficientnet-lite0", "weights": "default", "size": 224,
+    "image": {"level": "two-pass", "backbone": "efficientnet-lite0", "weights": "default",
+              "size": 224,
               "clip_nm": 1.5, "frozen_head": "logreg", "unfreeze": 1, "epochs": 10,
               "batch_size": 16, "lr": 1e-3, "backbone_lr": 1e-4, "oversample": True,
               "class_weight": None, "augment": True, "val_fraction": 0.2, "patience": 3,
               "stages": None},
-    "latent": {"method": "pca"},
+    "latent": {"method": "pca", "physical": True},
     "device": "auto",
 }
 
@@ -46,33 +58,44 @@ class Outcome:
     figures: dict = field(default_factory=dict)
 
 
-def compare(models: dict, X, y, groups, config: dict) -> Outcome:
-    """Cross-validate each ``models[name]()`` factory and tabulate the comparison.
+def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:
+    """Summaries, tables and figures of out-of-fold ``results`` by model name.
 
-    With ``cv.pool_samples`` a second, sample-pooled row is added for models with class
-    probabilities.
+    With ``cv.pool_samples``, models with class probabilities get two more rows: the sample
+    decision (mean probabilities over the test images of a sample) scored per image (tables
+    only) and per sample. ``best`` is the best image-level row (balanced accuracy, then accuracy).
     """
     cv = config["cv"]
     outcome = Outcome()
     rows = []
-    for name, factory in models.items():
-        result = cross_validate(factory, X, y, groups, n_splits=cv["n_splits"], seed=cv["seed"],
-                                description=name)
+    for name, result in results.items():
         variants = [(name, result)]
         if cv["pool_samples"] and result.proba is not None:
-            variants.append((f"{name} (sample-pooled)", result.pooled()))
+            variants += [(f"{name} (sample-pooled, per image)", result.pooled()),
+                         (f"{name} (sample-pooled, per sample)", per_sample(result))]
         for label, res in variants:
             summary = summarise(res, n_boot=cv["n_boot"], seed=cv["seed"])
             outcome.metrics[label] = summary
-            rows.append(_row(label, summary))
-            _add_details(outcome, label, res, summary)
+            rows.append({**_row(label, summary), "level": _level(label)})
+            _add_details(outcome, label, res, summary, figure=_level(label) != "image, "
+                         "sample-pooled")
     table = pd.DataFrame(rows)
     outcome.tables["comparison"] = table
     outcome.figures["comparison"] = figures.comparison_figure(table)
-    best = table.sort_values(["balanced_accuracy", "accuracy"], ascending=False).iloc[0]
-    outcome.metrics["best"] = {"model": best["model"], "accuracy": best["accuracy"],
-                               "balanced_accuracy": best["balanced_accuracy"]}
+    outcome.metrics["best"] = _best(table)
     return outcome
+
+
+def _level(label: str) -> str:
+    return "sample" if label.endswith("per sample)") else (
+        "image, sample-pooled" if label.endswith("per image)") else "image")
+
+
+def _best(table: pd.DataFrame) -> dict:
+    images = table[table["level"] == "image"]
+    best = images.sort_values(["balanced_accuracy", "accuracy"], ascending=False).iloc[0]
+    return {"model": best["model"], "accuracy": best["accuracy"],
+            "balanced_accuracy": best["balanced_accuracy"]}
 
 
 def _row(name: str, summary: dict) -> dict:
@@ -86,7 +109,8 @@ def _row(name: str, summary: dict) -> dict:
     return row
 
 
-def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict) -> None:
+def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict,
+                 figure: bool = True) -> None:
     stem = _slug(label)
     labels = summary["classes"]
     outcome.tables[f"per_class_{stem}"] = per_class_scores(result.y_true, result.y_pred, labels)
@@ -94,6 +118,8 @@ def _add_details(outcome: Outcome, label: str, result: CVResult, summary: dict) 
         np.round(summary["confusion_mean_counts"], 2), labels)
     outcome.tables[f"confusion_normalised_{stem}"] = confusion_table(
         np.round(summary["confusion_row_normalised"], 4), labels)
+    if not figure:
+        return
     outcome.figures[f"confusion_{stem}"] = figures.confusion_figure(
         np.array(summary["confusion_mean_counts"]),
         np.array(summary["confusion_row_normalised"]), labels, title=label)
@@ -104,7 +130,8 @@ def _slug(text: str) -> str:
 
 
 def head_models(config: dict) -> dict:
-    """Factories of the feature heads named in ``config["heads"]``."""
+    """Factories of the single feature heads named in ``config["heads"]`` ("selected" is
+    handled by :func:`run_features`)."""
     unknown = set(config["heads"]) - set(HEADS)
     if unknown:
         raise InputError(f"unknown heads {sorted(unknown)}: choose from {', '.join(HEADS)}")
@@ -112,28 +139,58 @@ def head_models(config: dict) -> dict:
 
     def factory(name):
         params = dict(config["mlp"]) if name == "mlp" else {}
-        return lambda: make_head(name, tune=config["tune"], seed=seed, device=device, **params)
+        return lambda: make_head(name, tune=config["tune"], transform=config["transform"],
+                                 transforms=config["transforms"], seed=seed, device=device,
+                                 **params)
 
-    return {name: factory(name) for name in config["heads"]}
+    return {name: factory(name) for name in config["heads"] if name != "selected"}
 
 
 def run_features(features, targets, groups, config: dict, latent_features=None) -> Outcome:
-    """Compare heads on precomputed features (N, D); latent map of ``latent_features`` (or of
-    ``features``)."""
-    outcome = compare(head_models(config), np.asarray(features, float), targets, groups, config)
+    """Compare heads on precomputed features (N, D) under (nested) grouped CV; latent map of
+    ``latent_features`` (or of ``features``).
+
+    "selected" is the per-fold inner-CV pick among the other tuned heads
+    (:func:`~tmdlearn.classify.evaluate.select_per_fold`; without tuning, its own search over
+    the other heads, or over every head when it is alone). ``soft_vote`` lists heads whose
+    probabilities are averaged into one more model.
+    """
+    X, cv = np.asarray(features, float), config["cv"]
+    results = {name: cross_validate(factory, X, targets, groups, n_splits=cv["n_splits"],
+                                    seed=cv["seed"], description=name)
+               for name, factory in head_models(config).items()}
+    if "selected" in config["heads"]:
+        if config["tune"] and results:
+            results["selected"] = select_per_fold(dict(results))
+        else:
+            results["selected"] = cross_validate(
+                lambda: make_head("selected", among=list(results) or BASE_HEADS,
+                                  transforms=config["transforms"], seed=cv["seed"],
+                                  device=config["device"], **config["mlp"]),
+                X, targets, groups, n_splits=cv["n_splits"], seed=cv["seed"],
+                description="selected")
+    voters = [name for name in config["soft_vote"] if name in results]
+    if len(voters) >= 2:
+        results[f"soft vote ({'+'.join(voters)})"] = soft_vote([results[n] for n in voters])
+    outcome = tabulate(results, config)
     _latent(outcome, latent_features if latent_features is not None else features, targets,
             None, config)
     return outcome
 
 
-def run_images(heights, targets, groups, config: dict, properties: pd.DataFrame | None = None,
-               ) -> Outcome:
+def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
+               properties: pd.DataFrame | None = None) -> Outcome:
     """Compare transfer-learning strategies on AFM height maps (N, H, W) in nm.
 
-    ``properties``: per-image physical features (e.g. morphology) correlated with the latent
-    map of the frozen backbone features.
+    Maps are levelled first (``image.level``: a :func:`tmdlearn.afm.level.level` method, or
+    None to take them as given). The latent map of the frozen backbone features is correlated
+    with the physical properties of the levelled maps
+    (:func:`~tmdlearn.classify.latent.physical_properties`, with ``latent.physical``; lengths
+    in µm where ``pixel_size_nm``, one number or one per map, is known) and with the columns of
+    ``properties`` (other per-image numbers, e.g. from a manifest).
     """
     from tmdlearn.afm.embed import embed, prepare_images
+    from tmdlearn.afm.level import level
     from tmdlearn.models.backbones import build_backbone
 
     image = config["image"]
@@ -141,6 +198,15 @@ def run_images(heights, targets, groups, config: dict, properties: pd.DataFrame 
     if unknown:
         raise InputError(f"unknown strategies {sorted(unknown)}: choose from "
                          f"{', '.join(STRATEGIES)}")
+    if image["level"]:
+        heights = [level(np.asarray(h, dtype=float), method=image["level"])
+                   for h in track(list(heights), "levelling")]
+    physical = (physical_properties(heights, pixel_size_nm) if config["latent"]["physical"]
+                else pd.DataFrame(index=range(len(heights))))
+    if properties is not None:
+        given = properties.reset_index(drop=True)
+        given.columns = [f"{c} (given)" if c in physical.columns else c for c in given.columns]
+        physical = pd.concat([physical, given], axis=1)
     X = prepare_images(heights, size=image["size"], clip_nm=image["clip_nm"])
     backbone = build_backbone(image["backbone"], image["weights"], config["device"],
                               seed=config["cv"]["seed"])
@@ -155,7 +221,8 @@ def run_images(heights, targets, groups, config: dict, properties: pd.DataFrame 
         if strategy == "frozen":
             head = image["frozen_head"]
             models[f"frozen + {head}"] = lambda h=head: make_head(
-                h, tune=config["tune"], seed=seed, device=device,
+                h, tune=config["tune"], transform=config["transform"],
+                transforms=config["transforms"], seed=seed, device=device,
                 **(config["mlp"] if h == "mlp" else {}))
             inputs[f"frozen + {head}"] = frozen
         else:
@@ -163,20 +230,12 @@ def run_images(heights, targets, groups, config: dict, properties: pd.DataFrame 
                 s, backbone=image["backbone"], weights=image["weights"], seed=seed,
                 device=device, **trained)
             inputs[strategy] = X
-    outcome = Outcome()
-    for name, factory in models.items():
-        part = compare({name: factory}, inputs[name], targets, groups, config)
-        outcome.metrics.update({k: v for k, v in part.metrics.items() if k != "best"})
-        outcome.tables.update({k: v for k, v in part.tables.items() if k != "comparison"})
-        outcome.figures.update({k: v for k, v in part.figures.items() if k != "comparison"})
-        outcome.tables["comparison"] = pd.concat(
-            [outcome.tables.get("comparison"), part.tables["comparison"]], ignore_index=True)
-    table = outcome.tables["comparison"]
-    outcome.figures["comparison"] = figures.comparison_figure(table)
-    best = table.sort_values(["balanced_accuracy", "accuracy"], ascending=False).iloc[0]
-    outcome.metrics["best"] = {"model": best["model"], "accuracy": best["accuracy"],
-                               "balanced_accuracy": best["balanced_accuracy"]}
-    _latent(outcome, frozen, targets, properties, config)
+    cv = config["cv"]
+    results = {name: cross_validate(factory, inputs[name], targets, groups,
+                                    n_splits=cv["n_splits"], seed=cv["seed"], description=name)
+               for name, factory in models.items()}
+    outcome = tabulate(results, config)
+    _latent(outcome, frozen, targets, physical, config)
     return outcome
 
 
@@ -189,10 +248,14 @@ def _latent(outcome: Outcome, features, targets, properties, config: dict) -> No
                           "target": np.asarray(targets)})
     outcome.tables[f"latent_{method}"] = table
     if properties is not None and len(properties.columns):
-        corr = correlate(latent, properties, prefix=prefix)
+        corr = correlate(latent, properties, prefix=prefix, seed=config["cv"]["seed"])
         outcome.tables["latent_correlation"] = corr
         outcome.figures["latent_correlation"] = figures.correlation_figure(corr)
         outcome.metrics["latent_correlation"] = corr.to_dict(orient="records")
+    else:
+        outcome.metrics["latent_correlation"] = (
+            "not computed: no per-image physical properties (they are measured on the AFM "
+            "images, and a features file carries none)")
 
 
 def with_defaults(config: dict | None) -> dict:

@@ -24,6 +24,12 @@ def _group() -> None:
 def features(
     path: Path = typer.Argument(..., help="An .npz with arrays features, targets, sample_id."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    heads: list[str] | None = typer.Option(
+        None, "--head", help="Head to compare (repeatable): logreg, svm, mlp, lda, knn, selected "
+        "(the per-fold inner-CV pick among the others). Default: the config's heads."),
+    tune: bool | None = typer.Option(
+        None, "--tune/--no-tune", help="Pick the feature transform and hyper-parameters in inner "
+        "grouped 3-fold CV of each training fold (nested). Default: the config's tune."),
     config: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
@@ -33,6 +39,10 @@ def features(
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
     cfg["data"]["features"] = str(path)
+    if heads:
+        cfg["heads"] = list(heads)
+    if tune is not None:
+        cfg["tune"] = tune
     outcome = _features_run(cfg, run_features)
     _write_run(out, cfg, outcome, started)
 
@@ -51,12 +61,11 @@ def run(
     cfg = config_from_cli(config, overrides, DEFAULTS)
     data = cfg["data"]
     if data.get("manifest"):
-        heights, targets, groups, properties = _load_manifest(Path(data["manifest"]),
-                                                              data.get("target", "material"))
-        outcome = run_images(heights, targets, groups, cfg, properties=properties)
+        loaded = _load_manifest(Path(data["manifest"]), data.get("target", "material"))
+        outcome = run_images(*loaded[:3], cfg, pixel_size_nm=loaded[3], properties=loaded[4])
     elif data.get("images"):
-        heights, targets, groups, properties = _load_images(Path(data["images"]))
-        outcome = run_images(heights, targets, groups, cfg, properties=properties)
+        loaded = _load_images(Path(data["images"]))
+        outcome = run_images(*loaded[:3], cfg, pixel_size_nm=loaded[3], properties=loaded[4])
     elif data.get("features"):
         outcome = _features_run(cfg, run_features)
     else:
@@ -102,23 +111,29 @@ def _load_npz(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def _load_images(path: Path):
-    """Height maps (N, H, W) in nm with targets and sample ids; other 1-D numeric arrays of
-    length N are per-image physical properties for the latent analysis."""
+    """Height maps (N, H, W) in nm, targets, sample ids, the optional ``pixel_size_nm`` (one
+    number or one per image) and, as a table, the other 1-D numeric arrays of length N
+    (per-image properties for the latent analysis)."""
     arrays = _load_npz(path, ("heights", "targets", "sample_id"))
     heights = arrays.pop("heights").astype(np.float32)
     if heights.ndim != 3:
         raise InputError(f"heights must be (N, H, W) in nm, got {heights.shape}", path)
     targets, groups = arrays.pop("targets"), arrays.pop("sample_id")
-    properties = {"rms_roughness_nm": heights.reshape(len(heights), -1).std(axis=1)}
-    for key, value in arrays.items():
-        if value.shape == (len(heights),) and np.issubdtype(value.dtype, np.number):
-            properties[key] = value
-    return heights, targets, groups, pd.DataFrame(properties)
+    pixel_size = arrays.pop("pixel_size_nm", None)
+    if pixel_size is not None and (pixel_size.size not in (1, len(heights))
+                                   or not np.all(pixel_size > 0)):
+        raise InputError("pixel_size_nm must be one positive number or one per image", path)
+    properties = pd.DataFrame({key: value for key, value in arrays.items()
+                               if value.shape == (len(heights),)
+                               and np.issubdtype(value.dtype, np.number)})
+    return (heights, targets, groups, None if pixel_size is None else pixel_size.ravel(),
+            properties)
 
 
 def _load_manifest(path: Path, target: str):
-    """AFM height maps (nm) listed by a manifest, their classes (column ``target``) and samples;
-    the numeric columns of the manifest are per-image properties for the latent analysis."""
+    """AFM height maps (nm) listed by a manifest, their classes (column ``target``), samples,
+    pixel sizes (nm) and the varying numeric columns of the manifest (per-image properties for
+    the latent analysis)."""
     from tmdlearn.data.manifest import Dataset
 
     dataset = Dataset.open(path).filter(modality="afm")
@@ -126,13 +141,12 @@ def _load_manifest(path: Path, target: str):
         raise InputError("the manifest lists no afm rows", path)
     if target not in dataset.table.columns:
         raise InputError(f"no column {target!r} in the manifest (set data.target)", path)
-    heights = [height_map.height_nm for _, height_map in dataset]
+    maps = [height_map for _, height_map in dataset]
     table = dataset.table
-    properties = pd.DataFrame({"rms_roughness_nm": [float(np.nanstd(h)) for h in heights]})
-    for column in table.select_dtypes("number").columns:
-        if table[column].nunique() > 1:
-            properties[column] = table[column].to_numpy()
-    return (heights, table[target].to_numpy(dtype=str), table["sample_id"].to_numpy(dtype=str),
+    numeric = table.select_dtypes("number")
+    properties = numeric.loc[:, numeric.nunique() > 1].reset_index(drop=True)
+    return ([m.height_nm for m in maps], table[target].to_numpy(dtype=str),
+            table["sample_id"].to_numpy(dtype=str), np.array([m.pixel_size_nm for m in maps]),
             properties)
 
 

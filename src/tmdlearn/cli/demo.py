@@ -102,7 +102,7 @@ def classify_step(out: Path) -> Section:
     real, images = out / "classify-real", out / "classify-images"
     features = EXAMPLES / "tmd-afm-features" / "resnet18_imagenet_512.npz"
     _run(["classify", "features", features, "--out", real, "--set", "heads=[logreg,svm]",
-          "--set", "tune=false", "--set", "cv.n_boot=200"])
+          "--set", "tune=false", "--set", "soft_vote=[]", "--set", "cv.n_boot=200"])
     _run(["classify", "run", "--config", ROOT / "configs" / "classify.yaml", "--out", images,
           "--set", "data.features=null", "--set", "data.latent_features=null",
           "--set", f"data.manifest={out / 'data' / 'tmd-materials'}",
