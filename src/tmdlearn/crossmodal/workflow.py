@@ -52,7 +52,7 @@ DEFAULTS: dict = {
         "ridge_alphas": [1.0, 10.0, 100.0, 1000.0, 10000.0],
         "svr_grid": {"C": [0.1, 1.0, 10.0], "gamma": ["scale"], "kernel": ["rbf", "poly"],
                      "degree": [2]},
-        "mlp": {"trials": 3, "epochs": 150,
+        "mlp": {"trials": 2, "epochs": 120,
                 "space": {"n_layers": {"type": "int", "low": 1, "high": 3},
                           "units": {"type": "categorical", "choices": [32, 64, 128, 256]},
                           "activation": {"type": "categorical",
@@ -63,7 +63,7 @@ DEFAULTS: dict = {
                           "batch_size": {"type": "categorical", "choices": [16, 32]}}},
     },
     "generation": {
-        "tasks": list(TASKS), "folds": 3, "trials": 2, "epochs": 100, "patience": 15,
+        "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
         "storage": None, "n_figure": 4,
         "space": {"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
                   "fusion": {**_DECODER, **_SPECTRAL,
