@@ -38,7 +38,7 @@ _SPECTRAL = {"n_layers": {"type": "int", "low": 1, "high": 3},
 DEFAULTS: dict = {
     "seed": 0,
     "device": "auto",
-    "threads": 2,
+    "threads": 1,
     "data": {"folder": None, "scan_size_um": 1.0, "raman_power_mw": None, "pl_power_mw": None,
              "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
              "pl_window_ev": [1.6, 2.2], "pl_points": 200},
