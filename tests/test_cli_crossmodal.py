@@ -4,12 +4,16 @@ with held-out samples the study's findings hold (slow: the whole workflow)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from tmdlearn.cli import app, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_run_without_data_is_a_one_line_error(tmp_path, capsys):
@@ -18,6 +22,21 @@ def test_run_without_data_is_a_one_line_error(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "--data" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("name", ["crossmodal.yaml", "crossmodal-study.yaml"])
+def test_shipped_configs_use_only_known_keys(name):
+    from tmdlearn.crossmodal.workflow import DEFAULTS
+
+    def unknown(config, defaults, prefix=""):
+        for key, value in config.items():
+            if key not in defaults:
+                yield prefix + key
+            elif isinstance(value, dict) and isinstance(defaults[key], dict):
+                yield from unknown(value, defaults[key], f"{prefix}{key}.")
+
+    config = yaml.safe_load((ROOT / "configs" / name).read_text(encoding="utf-8"))
+    assert list(unknown(config, DEFAULTS)) == []
 
 
 def test_predict_needs_a_run_folder(tmp_path, capsys):
@@ -35,13 +54,13 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     from tmdlearn.synth.campaign import write_mos2_campaign
 
     data = tmp_path / "campaign"
-    write_mos2_campaign(data, samples=40, seed=0, pixels=256, powers=(0.5, 1.0))
+    # the campaign `tmdlearn demo` embeds (`synth mos2-campaign --small`): Raman at 1 mW
+    write_mos2_campaign(data, samples=40, seed=0, pixels=256, powers=(1.0,), overview_every=3)
     run = tmp_path / "run"
     result = CliRunner().invoke(app, [
         "crossmodal", "run", "--data", str(data), "--out", str(run),
         "--set", "threads=1", "--set", "device=cpu",
-        "--set", "generation.tasks=[afm->raman, raman->pl]",
-        "--set", "regression.physical=[coverage]"])
+        "--set", "generation.tasks=[afm->raman, raman->pl]"])
     assert result.exit_code == 0, result.output
     m = json.loads((run / "metrics.json").read_text())
     # Raman predicts the AFM embedding better than PL (as the study found); both beat the mean
@@ -49,17 +68,25 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
             > m["regression_pl_embedding_best_r2_test_mean"])
     assert (m["regression_pl_embedding_best_r2_test_mean"]
             > m["regression_pl_embedding_mean_predictor_r2_test"])
+    assert (m["regression_raman_embedding_best_r2_test_mean"]
+            > m["regression_raman_embedding_mean_predictor_r2_test"])
+    # generated Raman from AFM: the saved model on the held-out samples, and the fold models
     assert m["generation_afm_to_raman_test_pearson"] >= 0.9
+    assert m["generation_afm_to_raman_fold_mean"] >= 0.9
+    assert m["generation_afm_to_raman_fold_std"] >= 0.0
+    # the A1g-E2g split read from generated Raman follows the true split
     assert m["readout_afm_to_raman_split_A1g_E2g_r2"] > 0.3
+    assert "Values transcribed" in (run / "published.md").read_text()
     for name in ("table3_regression", "table4_generation", "table6_readouts"):
         assert (run / "tables" / f"{name}.csv").is_file()
         assert (run / "tables" / f"{name}.md").is_file()
     assert (run / "figures" / "generated_afm_to_raman.png").is_file()
     info = json.loads((run / "run.json").read_text())
     assert info["filters"]["afm"] == {"scan_size_um": 1.0}
+    assert 0 < len(info["test_samples"]) < 40
     # predict applies the saved models to new files
     files = [str(data / "afm" / "S001_center_1um.npz"), str(data / "raman" /
-                                                            "S001_center_0.5mW.txt")]
+                                                            "S001_center_1mW.txt")]
     out = tmp_path / "pred"
     result = CliRunner().invoke(app, ["crossmodal", "predict", *files, "--models", str(run),
                                       "--out", str(out)])
@@ -67,4 +94,4 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     table = pd.read_csv(out / "predictions.csv")
     assert list(table["modality"]) == ["afm", "raman"]
     assert (out / "generated" / "S001_center_1um_afm_to_raman.csv").is_file()
-    assert (out / "generated" / "S001_center_0.5mW_raman_to_pl.csv").is_file()
+    assert (out / "generated" / "S001_center_1mW_raman_to_pl.csv").is_file()

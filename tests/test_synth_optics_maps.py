@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.ndimage import median_filter
 from scipy.stats import spearmanr
 
 from synth_checks import fit_peaks
 from tmdlearn.cli import main
 from tmdlearn.data import Dataset
+from tmdlearn.synth.campaign import write_mos2_campaign
 from tmdlearn.synth.film import GrowthParameters, film_state, sample_growth
 from tmdlearn.synth.maps import flake_fields, flake_maps
 from tmdlearn.synth.materials import CLASS_COUNTS, write_tmd_materials
@@ -91,6 +94,38 @@ def test_raman_tracks_morphology_more_than_pl():
         pl.append(p.intensity[0].max())
     assert spearmanr(cov, a1g).statistic > 0.8
     assert spearmanr(cov, pl).statistic < spearmanr(cov, a1g).statistic - 0.2
+
+
+def _pl_peak_ev(spectra) -> tuple[float, float]:
+    """A-exciton energy (eV) of a PL file: vertex of a parabola through log intensity near the
+    maximum in 1.78-1.98 eV; and the peak's signal-to-noise ratio."""
+    x, raw = spectra.axis, spectra.intensity.mean(axis=0)
+    y = median_filter(raw, 7) - np.median(raw[x < 1.62])
+    window = np.flatnonzero((x > 1.78) & (x < 1.98))
+    top = window[np.argmax(y[window])]
+    near = np.abs(x - x[top]) < 0.025
+    c2, c1, _ = np.polyfit(x[near] - x[top], np.log(np.clip(y[near], 1.0, None)), 2)
+    return x[top] - c1 / (2 * c2), y[top] / np.std(np.diff(raw[x > 2.15]))
+
+
+def test_pl_exciton_energy_carries_a_spot_environment_the_film_state_does_not_explain(tmp_path):
+    write_mos2_campaign(tmp_path, samples=30, seed=0, pixels=16, powers=(0.5,),
+                        overview_every=1000)
+    data = Dataset.open(tmp_path)
+    truth = pd.read_csv(tmp_path / "truth.csv").set_index("file")
+    rows = [i for i, m in enumerate(data.table["modality"]) if m == "pl"]
+    measured = np.array([_pl_peak_ev(data.load(i)) for i in rows])
+    pl = truth.loc[data.table["file"].iloc[rows]]
+    bright = measured[:, 1] > 20                     # low-coverage spots emit too little
+    assert bright.sum() >= 15
+    # the film state moves the exciton through strain (band gap) and doping (trion mixing)
+    state = np.column_stack([np.ones(len(pl)), pl["state_strain_pct"],
+                             pl["state_doping_1e13_cm2"]])[bright]
+    coef, *_ = np.linalg.lstsq(state, measured[bright, 0], rcond=None)
+    residual = measured[bright, 0] - state @ coef
+    # planted: 12 meV per spot (without it the residual is ~2 meV of spot strain scatter)
+    assert 0.008 < residual.std() < 0.018
+    assert np.corrcoef(residual, pl["spot_env_exciton_shift_ev"][bright])[0, 1] > 0.7
 
 
 def _a1_and_pl(maps):

@@ -61,7 +61,7 @@ def _write(out: Path, cfg: dict, outcome, started: float, **extra) -> None:
     import torch
 
     from tmdlearn.crossmodal.generate import Generator
-    from tmdlearn.crossmodal.published import citation
+    from tmdlearn.crossmodal.published import citation, note
     from tmdlearn.io.atomic import atomic_path
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.run import write_json, write_run_json
@@ -78,6 +78,8 @@ def _write(out: Path, cfg: dict, outcome, started: float, **extra) -> None:
         with atomic_path(out / "models" / f"{name}.pt") as tmp:
             torch.save(payload, tmp)
     write_json(out / "metrics.json", outcome.metrics)
+    with atomic_path(out / "published.md") as tmp:
+        tmp.write_text(note(), encoding="utf-8")
     write_run_json(out, cfg, started, published=citation(), **outcome.info, **extra)
 
 

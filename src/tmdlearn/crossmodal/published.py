@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 _FILE = Path(__file__).with_name("published.yaml")
+SECTIONS = ("regression", "generation", "readout")
 
 
 @cache
@@ -18,6 +19,33 @@ def _values() -> dict:
 def citation() -> str:
     """The reference the published values come from."""
     return str(_values().get("citation", "")).strip()
+
+
+def status() -> str:
+    """What was transcribed, and why not more."""
+    return str(_values().get("status", "")).strip()
+
+
+def count() -> int:
+    """How many published values are transcribed."""
+
+    def leaves(node) -> int:
+        if isinstance(node, dict):
+            return sum(leaves(v) for v in node.values())
+        return int(node is not None)
+
+    return sum(leaves(_values().get(section) or {}) for section in SECTIONS)
+
+
+def note() -> str:
+    """Markdown for the run folder's ``published.md``: source, what was transcribed, where the
+    values sit beside this run's."""
+    return (f"# The study's published numbers\n\nSource: {citation()}\n\n"
+            f"Values transcribed: {count()}. {status()}\n\n"
+            "Where present they sit in the `published_*` columns of tables/table3_regression, "
+            "tables/table4_generation and tables/table6_readouts, next to this run's values. "
+            "The data differ (this run's dataset vs the study's wafers), so the numbers are not "
+            "expected to match.\n")
 
 
 def published_value(section: str, first: str, second: str, metric: str) -> float | None:

@@ -1,7 +1,11 @@
 """AFM morphology targets: 2-D embedding axes (UMAP-0/1, PCA-0/1) of pooled image features.
 
-The embeddings are fitted on the training rows only and applied to the others, so held-out
-images never shape the axes they are scored on.
+Both embeddings see the backbone features standardised (centred, unit variance per feature,
+statistics of the training rows). PCA takes them as they are; UMAP compares them by cosine
+distance, i.e. by the pattern of a feature vector rather than its length, so one image with
+unusually strong activations (a particle, a scratch) is not pushed far from its neighbours
+and does not stretch an axis on its own. The embeddings are fitted on the training rows only
+and applied to the others, so held-out images never shape the axes they are scored on.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ METHODS = ("umap", "pca")
 
 
 def embedding_targets(features: np.ndarray, fit_rows: np.ndarray, methods=METHODS,
-                      seed: int = 0, n_neighbors: int = 15) -> dict[str, np.ndarray]:
+                      seed: int = 0, n_neighbors: int = 15,
+                      umap_metric: str = "cosine") -> dict[str, np.ndarray]:
     """Embedding axes of ``features`` (N, D): ``{"UMAP-0": (N,), "UMAP-1", "PCA-0", ...}``.
 
     Rows with non-finite features get NaN. ``fit_rows`` index the rows the embeddings are
-    fitted on (the training samples).
+    fitted on (the training samples); ``umap_metric`` is UMAP's distance (cosine by default).
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -41,7 +46,7 @@ def embedding_targets(features: np.ndarray, fit_rows: np.ndarray, methods=METHOD
             import umap
 
             reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, fit_rows.size - 1),
-                                random_state=seed, n_jobs=1).fit(z_fit)
+                                metric=umap_metric, random_state=seed, n_jobs=1).fit(z_fit)
             values = reducer.transform(z_all)
         for axis in range(2):
             column = np.full(len(features), np.nan)

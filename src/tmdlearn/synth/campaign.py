@@ -12,9 +12,17 @@ from tmdlearn.io import write_height_map, write_labspec
 from tmdlearn.progress import track
 from tmdlearn.synth.dataset import check_count, write_tables
 from tmdlearn.synth.film import LOCATIONS, film_state, render_afm, sample_growth
-from tmdlearn.synth.optics import RAMAN_EXCITATION_NM, local_spot, pl_spectrum, raman_spectrum
+from tmdlearn.synth.optics import (
+    RAMAN_EXCITATION_NM,
+    local_spot,
+    pl_spectrum,
+    raman_spectrum,
+    spot_environment,
+)
 
 LASER_POWERS_MW = (0.5, 1.0, 2.0)
+#: Seed-sequence tag of the spot-environment draws ((seed, sample, location, tag)).
+ENVIRONMENT_STREAM = 7
 
 
 def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixels: int = 512,
@@ -26,8 +34,9 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
     Parameters
     ----------
     samples : number of growth runs (wafers); each has a center and an edge location.
-    seed : the campaign's seed; sample ``i`` draws from ``(seed, i)``, so adding samples keeps
-        the earlier ones unchanged.
+    seed : the campaign's seed; sample ``i`` draws from ``(seed, i)`` and the environment of
+        its spots from ``(seed, i, location, 7)``, so adding samples keeps the earlier ones
+        unchanged.
     pixels : AFM pixels per side of the 1 µm scans (the 5 µm overview scans use the same).
     powers : Raman laser powers (mW), one spectrum each per location.
     overview_every : a 5 µm AFM overview scan at the center of every n-th sample.
@@ -46,7 +55,7 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
                   "growth_mo_flux": round(growth.mo_flux, 4),
                   "growth_s_mo_ratio": round(growth.s_mo_ratio, 1),
                   "growth_time_min": round(growth.time_min, 1)}
-        for location in LOCATIONS:
+        for place, location in enumerate(LOCATIONS):
             state = film_state(growth, location, rng)
             base = {**common, "location": location}
             state_cols = {f"state_{k}": v for k, v in state.to_dict().items()}
@@ -59,7 +68,9 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
                 manifest.append({**base, "modality": "afm", "file": name,
                                  "scan_size_um": scan})
                 truth.append({"file": name, **base, "modality": "afm", **afm_truth})
-            spot = local_spot(state, rng)
+            # The spot's environment has its own stream: the film and AFM draws stay as before.
+            spot = local_spot(state, rng) | spot_environment(
+                np.random.default_rng([seed, index, place, ENVIRONMENT_STREAM]))
             for power in powers:
                 spectrum, peaks = raman_spectrum(state, power, rng, spot=spot)
                 name = f"raman/{sample_id}_{location}_{power:g}mW.txt"

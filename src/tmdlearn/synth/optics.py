@@ -4,8 +4,9 @@ A measurement probes a laser spot: its local coverage and bilayer fraction scatt
 location's film state, and each spectrum adds its own randomness (collection efficiency,
 laser power, shot noise, cosmic-ray spikes, background). Raman shares many factors with the
 AFM morphology (coverage, bilayer fraction, domain size through edge disorder, defects, strain,
-doping); PL shares few (it is dominated by defects, doping and an unsteady collection
-efficiency). Every coefficient and its literature source is in docs/synthetic-data.md.
+doping); PL shares few (it is dominated by defects, doping, an unsteady collection efficiency
+and the spot's dielectric and adsorbate environment, which shifts the exciton and dopes the
+film). Every coefficient and its literature source is in docs/synthetic-data.md.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ SAPPHIRE_LINES = ((378.0, 0.12, 3.0), (418.0, 1.0, 3.0), (576.0, 0.25, 4.0), (64
 PL_A_EV, PL_B_EV, PL_DEFECT_EV = 1.88, 2.03, 1.75
 #: Band-gap shift under biaxial strain, eV per % (Lloyd et al. 2016).
 PL_STRAIN_EV_PER_PCT = -0.099
+#: Per-spot environment (spread of a normal draw): exciton shift by dielectric screening of the
+#: substrate and adsorbates, eV (Lin et al. 2014; Buscema et al. 2014), and the charge that
+#: physisorbed O2/H2O withdraws or donates, 10¹³ cm⁻² (Tongay et al. 2013).
+ENV_EXCITON_SHIFT_EV = 0.012
+ENV_DOPING_1E13_CM2 = 0.1
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,24 @@ def local_spot(state: FilmState, seed=None) -> dict[str, float]:
     }
 
 
+def spot_environment(seed=None) -> dict[str, float]:
+    """The dielectric and charge environment of one spot: ``env_exciton_shift_ev`` (eV, PL
+    only) and ``env_doping_1e13_cm2`` (adsorbate charge transfer, added to the film doping)."""
+    rng = _rng(seed)
+    return {"env_exciton_shift_ev": float(rng.normal(0.0, ENV_EXCITON_SHIFT_EV)),
+            "env_doping_1e13_cm2": float(rng.normal(0.0, ENV_DOPING_1E13_CM2))}
+
+
+def _electron_density(spot: dict[str, float]) -> float:
+    """Electrons (10¹³ cm⁻²) of the spot: film doping plus adsorbate charge, never below 0."""
+    return max(spot["doping_1e13_cm2"] + spot.get("env_doping_1e13_cm2", 0.0), 0.0)
+
+
 def raman_peaks(layers: int, spot: dict[str, float], laser_power_mw: float,
                 scale: float = 1.0) -> list[Peak]:
     """True MoS2 peaks (cm⁻¹, counts) of ``layers`` layers under ``spot``'s conditions."""
     n_d = spot["defect_density_cm2"] * 1e-14  # per nm²
-    eps, dop = spot["strain_pct"], spot["doping_1e13_cm2"]
+    eps, dop = spot["strain_pct"], _electron_density(spot)
     heat = HEATING_K_PER_MW * laser_power_mw
     width = 0.012 * heat + 15.0 * n_d
     e_center = (E2G_CM1[layers] * (1 - 2 * GRUNEISEN["E2g"] * eps / 100)
@@ -123,7 +142,7 @@ def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
     if laser_power_mw <= 0:
         raise ValueError("laser_power_mw must be positive")
     rng = _rng(seed)
-    spot = local_spot(state, rng) if spot is None else spot
+    spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
     axis = RAMAN_AXIS_CM1
     efficiency = float(np.exp(rng.normal(0.0, 0.1)))
     scale = 900.0 * laser_power_mw * efficiency
@@ -155,9 +174,9 @@ def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
 def pl_peaks(spot: dict[str, float], layers: int = 1, scale: float = 1.0) -> list[Peak]:
     """True PL peaks (eV, counts) of ``layers`` layers: A exciton, trion, B exciton,
     defect-bound exciton; a bilayer adds its indirect-gap peak and loses most direct emission."""
-    eps, dop = spot["strain_pct"], spot["doping_1e13_cm2"]
+    eps, dop = spot["strain_pct"], _electron_density(spot)
     defects = spot["defect_density_cm2"] / 1e13
-    shift = PL_STRAIN_EV_PER_PCT * eps
+    shift = PL_STRAIN_EV_PER_PCT * eps + spot.get("env_exciton_shift_ev", 0.0)
     # Non-radiative capture at defects and Auger/doping quench the yield.
     yield_ = scale / ((1.0 + 2.0 * defects) * (1.0 + 0.6 * dop))
     if layers > 1:
@@ -182,7 +201,7 @@ def pl_spectrum(state: FilmState, laser_power_mw: float = 0.5, seed=None,
     if laser_power_mw <= 0:
         raise ValueError("laser_power_mw must be positive")
     rng = _rng(seed)
-    spot = local_spot(state, rng) if spot is None else spot
+    spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
     axis = PL_AXIS_EV
     # Focus and collection vary a lot from spot to spot: PL carries little morphology.
     efficiency = float(np.exp(rng.normal(0.0, 0.45)))
