@@ -94,3 +94,11 @@ def test_full_demo_reports_every_workflow(tmp_path):
                     "Explainable correlative spectroscopy"):
         assert heading in report
     assert report.count("<img") >= 10
+
+
+def test_markdown_tables_show_missing_values_as_a_dash():
+    from tmdlearn.report.tables import to_markdown
+
+    table = pd.DataFrame({"model": ["ridge", None], "r2": [0.5, float("nan")]})
+    rows = to_markdown(table).splitlines()
+    assert rows[2] == "| ridge | 0.5 |" and rows[3] == "| — | — |"

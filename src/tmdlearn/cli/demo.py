@@ -140,7 +140,7 @@ def crossmodal_step(out: Path) -> Section:
     folder = out / "crossmodal"
     _run(["crossmodal", "run", "--config", ROOT / "configs" / "crossmodal.yaml",
           "--data", out / "data" / "mos2-campaign", "--out", folder,
-          "--set", "embedding.methods=[pca]", "--set", "generation.tasks=[afm->raman]",
+          "--set", "generation.tasks=[afm->raman]",
           "--set", "generation.folds=2", "--set", "regression.mlp.trials=1"])
     return ("Cross-modal learning", [
         "AFM embedding and features predicted from Raman and PL; Raman generated from AFM.",

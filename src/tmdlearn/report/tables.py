@@ -10,10 +10,13 @@ from tmdlearn.io.atomic import atomic_path, write_text
 
 
 def to_markdown(table: pd.DataFrame, float_format: str = ".4g") -> str:
-    """A GitHub-flavoured Markdown table (no optional dependency on tabulate)."""
+    """A GitHub-flavoured Markdown table (no optional dependency on tabulate); missing
+    values (None, NaN) are shown as an em dash."""
     columns = [str(c) for c in table.columns]
 
     def cell(value) -> str:
+        if pd.api.types.is_scalar(value) and pd.isna(value):
+            return "—"
         if isinstance(value, float):
             return format(value, float_format)
         return str(value)
