@@ -110,19 +110,6 @@ def test_must_show_on_synthetic_wse2_maps():
     assert metrics["overfit_nonresonant"]
 
 
-def test_threads_are_set_for_the_run_and_restored():
-    import torch
-
-    before = torch.get_num_threads()
-    with wf.torch_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    for bad in (0, "two", True):
-        with pytest.raises(InputError, match="threads"):
-            with wf.torch_threads(bad):
-                pass
-
-
 def test_ibn_ratio_reaches_the_network():
     import torch
 

@@ -1,14 +1,17 @@
 """The shared torch loop learns a planted rule, stops early, weights and oversamples classes."""
 
 import numpy as np
+import pytest
 import torch
 
+from tmdlearn.errors import InputError
 from tmdlearn.learn import (
     TrainConfig,
     balanced_class_weights,
     dihedral,
     oversampled_indices,
     predict,
+    torch_threads,
     train_model,
 )
 from tmdlearn.models.mlp import MLP
@@ -64,3 +67,14 @@ def test_dihedral_keeps_content_and_varies():
         symmetries += [torch.flip(s, (-1,)) for s in symmetries]
         assert any(torch.equal(s, b) for s in symmetries)
     assert len({tuple(o.flatten()[:4].tolist()) for o in out}) > 4
+
+
+def test_threads_are_set_for_the_run_and_restored():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    for bad in (0, "two", True):
+        with pytest.raises(InputError, match="threads"):
+            with torch_threads(bad):
+                pass

@@ -29,11 +29,10 @@ def run(
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
-    import torch
-
     from tmdlearn.crossmodal.data import SpectrumGrid, load_pairs
     from tmdlearn.crossmodal.workflow import DEFAULTS, compute_image_features
     from tmdlearn.crossmodal.workflow import run as run_workflow
+    from tmdlearn.learn import torch_threads
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
@@ -42,16 +41,15 @@ def run(
     d = cfg["data"]
     if not d.get("folder"):
         raise InputError("no dataset: give --data FOLDER or set data.folder", config)
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg["threads"]))
-    pairs, filters = load_pairs(
-        d["folder"], d["scan_size_um"], d["raman_power_mw"], d["pl_power_mw"],
-        SpectrumGrid(tuple(d["raman_window_cm1"]), int(d["raman_points"]), "cm-1"),
-        SpectrumGrid(tuple(d["pl_window_ev"]), int(d["pl_points"]), "eV"))
-    emb = cfg["embedding"]
-    compute_image_features(pairs, emb, cfg["device"], emb["cache_dir"] or out / "cache")
-    storage = cfg["generation"]["storage"] or out / "optuna.db"
-    outcome = run_workflow(pairs, cfg, storage=storage)
+    with torch_threads(cfg.get("threads") or None):
+        pairs, filters = load_pairs(
+            d["folder"], d["scan_size_um"], d["raman_power_mw"], d["pl_power_mw"],
+            SpectrumGrid(tuple(d["raman_window_cm1"]), int(d["raman_points"]), "cm-1"),
+            SpectrumGrid(tuple(d["pl_window_ev"]), int(d["pl_points"]), "eV"))
+        emb = cfg["embedding"]
+        compute_image_features(pairs, emb, cfg["device"], emb["cache_dir"] or out / "cache")
+        storage = cfg["generation"]["storage"] or out / "optuna.db"
+        outcome = run_workflow(pairs, cfg, storage=storage)
     _write(out, cfg, outcome, started, filters=filters, n_keys=len(pairs),
            n_samples=int(np.unique(pairs.groups).size))
     typer.echo(f"wrote {out / 'metrics.json'}")

@@ -20,7 +20,6 @@ largest over centre, FWHM and height); rank 1 = largest.
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,6 +31,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.explain.ice import ice_curves, ice_slopes, slope_maps
 from tmdlearn.explain.pdp import partial_dependence, pdp_range
 from tmdlearn.explain.regressor import CNNSettings, RamanPLRegressor
+from tmdlearn.learn import torch_threads
 from tmdlearn.progress import track
 from tmdlearn.spectra import (
     anchor_baseline,
@@ -341,25 +341,6 @@ def run(pairs: list[dict], config: dict) -> list[PairResult]:
                                 pair.get("truth"), pair.get("regions"))
             results.append(analyse_pair(data, config))
     return results
-
-
-@contextmanager
-def torch_threads(threads):
-    """Run the block with ``threads`` torch CPU threads (None: leave torch's setting), then
-    restore the previous number."""
-    import torch
-
-    if threads is None:
-        yield
-        return
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise InputError(f"threads must be a positive integer or null, got {threads!r}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def metrics(results: list[PairResult]) -> dict:

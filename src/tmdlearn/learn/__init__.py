@@ -19,6 +19,7 @@ from tmdlearn.learn.train import (
     oversampled_indices,
     predict,
     resolve_device,
+    torch_threads,
     train_model,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "per_class_scores",
     "predict",
     "resolve_device",
+    "torch_threads",
     "row_normalised",
     "train_model",
 ]

@@ -22,7 +22,7 @@ import torch
 
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
-from tmdlearn.learn.train import resolve_device
+from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
@@ -126,9 +126,12 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
     ``history.csv``; returns the final validation scores. ``train.minutes`` stops early on a
     wall-clock budget.
     """
-    config = copy.deepcopy(config)
-    out_dir = Path(out_dir)
-    torch.set_num_threads(int(config.get("threads") or torch.get_num_threads()))
+    with torch_threads(config.get("threads") or None):
+        return _train(copy.deepcopy(config), Path(out_dir), resume, log)
+
+
+def _train(config: dict[str, Any], out_dir: Path, resume: bool,
+           log: Callable[[str], None]) -> dict[str, Any]:
     seed = int(config["seed"])
     torch.manual_seed(seed)
     sim = StemSimConfig.from_dict(config["data"])
