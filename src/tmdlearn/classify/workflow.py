@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,15 +136,25 @@ def head_models(config: dict) -> dict:
     unknown = set(config["heads"]) - set(HEADS)
     if unknown:
         raise InputError(f"unknown heads {sorted(unknown)}: choose from {', '.join(HEADS)}")
-    seed, device = config["cv"]["seed"], config["device"]
+    return {name: _head_factory(name, config) for name in config["heads"] if name != "selected"}
 
-    def factory(name):
-        params = dict(config["mlp"]) if name == "mlp" else {}
-        return lambda: make_head(name, tune=config["tune"], transform=config["transform"],
-                                 transforms=config["transforms"], seed=seed, device=device,
-                                 **params)
 
-    return {name: factory(name) for name in config["heads"] if name != "selected"}
+def _head_factory(name: str, config: dict) -> Callable[[], object]:
+    """Factory of the feature head ``name`` with the config's transforms, tuning, MLP settings,
+    seed and device."""
+    params = dict(config["mlp"]) if name == "mlp" else {}
+    return lambda: make_head(name, tune=config["tune"], transform=config["transform"],
+                             transforms=config["transforms"], seed=config["cv"]["seed"],
+                             device=config["device"], **params)
+
+
+def _cross_validate_all(models: dict, inputs: dict, targets, groups,
+                        config: dict) -> dict[str, CVResult]:
+    """Out-of-fold results of every ``models[name]()`` factory on ``inputs[name]``."""
+    cv = config["cv"]
+    return {name: cross_validate(factory, inputs[name], targets, groups,
+                                 n_splits=cv["n_splits"], seed=cv["seed"], description=name)
+            for name, factory in models.items()}
 
 
 def run_features(features, targets, groups, config: dict, latent_features=None) -> Outcome:
@@ -156,9 +167,8 @@ def run_features(features, targets, groups, config: dict, latent_features=None) 
     probabilities are averaged into one more model.
     """
     X, cv = np.asarray(features, float), config["cv"]
-    results = {name: cross_validate(factory, X, targets, groups, n_splits=cv["n_splits"],
-                                    seed=cv["seed"], description=name)
-               for name, factory in head_models(config).items()}
+    models = head_models(config)
+    results = _cross_validate_all(models, dict.fromkeys(models, X), targets, groups, config)
     if "selected" in config["heads"]:
         if config["tune"] and results:
             results["selected"] = select_per_fold(dict(results))
@@ -220,20 +230,14 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
     for strategy in config["strategies"]:
         if strategy == "frozen":
             head = image["frozen_head"]
-            models[f"frozen + {head}"] = lambda h=head: make_head(
-                h, tune=config["tune"], transform=config["transform"],
-                transforms=config["transforms"], seed=seed, device=device,
-                **(config["mlp"] if h == "mlp" else {}))
+            models[f"frozen + {head}"] = _head_factory(head, config)
             inputs[f"frozen + {head}"] = frozen
         else:
             models[strategy] = lambda s=strategy: ImageClassifier(
                 s, backbone=image["backbone"], weights=image["weights"], seed=seed,
                 device=device, **trained)
             inputs[strategy] = X
-    cv = config["cv"]
-    results = {name: cross_validate(factory, inputs[name], targets, groups,
-                                    n_splits=cv["n_splits"], seed=cv["seed"], description=name)
-               for name, factory in models.items()}
+    results = _cross_validate_all(models, inputs, targets, groups, config)
     outcome = tabulate(results, config)
     _latent(outcome, frozen, targets, physical, config)
     return outcome
