@@ -2,9 +2,13 @@
 against the plain torch module (same weights, same outputs to 1e-5).
 
 Runs batches of 4 noisy 256 x 256 images through both, alternating, and reports the median
-images/s of the repeats. Prints one JSON object.
+images/s of the repeats. ``--score N`` adds the model's scores on the first N simulated test
+images (pixel accuracy, mean IoU, atom precision/recall/RMS error per layer, before and after
+the lattice step; docs/stem.md quotes N = 50); ``--model`` times and scores another saved model,
+e.g. one from ``tmdlearn stem train``. Prints one JSON object.
 
     python benchmarks/stem_inference.py --threads 2 --n 64
+    python benchmarks/stem_inference.py --score 50 [--model runs/stem-graphene/model.pt]
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import numpy as np
 import torch
 
 from tmdlearn.stem.inference import fast_model, load_model, predict_logits
+from tmdlearn.stem.train import evaluate
+from tmdlearn.synth.stem import StemSimConfig
 
 
 def throughput(model: torch.nn.Module, size: int = 256, n: int = 16) -> tuple[float, float]:
@@ -38,9 +44,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64, help="images per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--model", default=None, help="saved model.pt (default: the shipped one)")
+    parser.add_argument("--score", type=int, default=0, help="test images to score (0: none)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    plain, _ = load_model(device="cpu", fast=False)
+    plain, _ = load_model(args.model, device="cpu", fast=False)
     fast = fast_model(plain)
     image = np.random.default_rng(1).poisson(100, (args.size, args.size)).astype(np.float32)
     max_diff = float(np.abs(predict_logits(fast, image) - predict_logits(plain, image)).max())
@@ -59,6 +67,10 @@ def main() -> None:
                "max_abs_logit_difference": max_diff,
                "cpu_seconds": round(time.process_time() - cpu, 1),
                "load_average_1min": os.getloadavg()[0]}
+    if args.score > 0:
+        scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split="test",
+                          lattice=True)
+        result |= {"test_images": args.score} | {k: round(v, 4) for k, v in scores.items()}
     print(json.dumps(result))
 
 
