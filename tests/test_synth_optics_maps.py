@@ -237,6 +237,10 @@ def test_campaign_afm_does_not_depend_on_how_spectra_are_simulated(tmp_path, mon
             (tmp_path / "a" / name).read_bytes() != (tmp_path / "b" / name).read_bytes())
     assert not any(changed["afm"])                   # the film and its AFM stay as they were
     assert all(changed["raman"]) and all(changed["pl"])
+    truth = pd.read_csv(tmp_path / "b" / "truth.csv")
+    for name in ("exciton_shift_ev", "doping_1e13_cm2", "pl_yield", "exciton_broadening_ev",
+                 "adsorbate_occupancy"):
+        assert truth[f"spot_env_{name}"].notna().sum() == 2 * len(changed["pl"])
 
 
 def _above_baseline(spectra, lo, hi, base_lo, base_hi) -> float:
@@ -280,3 +284,18 @@ def test_defect_bound_band_needs_adsorbates():
         "env_adsorbate_occupancy": occupancy})[0], 1.70, 1.76, 2.17, 2.25)
         for occupancy in (0.0, 1.0)]
     assert band[1] > band[0] + 30                    # vacuum-clean vacancies do not emit
+
+
+def test_dielectric_disorder_broadens_the_exciton_at_constant_area():
+    spot = _spot() | {"env_exciton_shift_ev": 0.0, "env_doping_1e13_cm2": 0.0}
+    widths, areas = [], []
+    for disorder in (0.0, 0.06):
+        spectra, _ = pl_spectrum(STATE, 0.5, 10, spot=spot | {"env_exciton_broadening_ev":
+                                                              disorder})
+        x, y = spectra.axis, median_filter(spectra.intensity[0], 5)
+        y = y - np.median(y[x > 2.17])
+        above = x[y > y.max() / 2]
+        widths.append(above.max() - above.min())
+        areas.append(y[(x > 1.6) & (x < 2.17)].sum())
+    assert widths[1] > widths[0] + 0.015            # sqrt(0.055² + 0.06²) - 0.055 = 0.026 eV
+    assert areas[1] == pytest.approx(areas[0], rel=0.15)
