@@ -21,10 +21,8 @@ from tmdlearn.synth.optics import (
 )
 
 LASER_POWERS_MW = (0.5, 1.0, 2.0)
-#: Seed-sequence tags of the spot-environment and the spectrum draws ((seed, sample, location,
-#: tag)): the film and AFM draws never depend on how the spectra are simulated.
+#: Seed-sequence tag of the spot-environment draws ((seed, sample, location, tag)).
 ENVIRONMENT_STREAM = 7
-SPECTRA_STREAM = 8
 
 
 def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixels: int = 512,
@@ -36,9 +34,9 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
     Parameters
     ----------
     samples : number of growth runs (wafers); each has a center and an edge location.
-    seed : the campaign's seed; sample ``i`` draws from ``(seed, i)``, the environment of its
-        spots from ``(seed, i, location, 7)`` and their spectra from ``(seed, i, location, 8)``,
-        so adding samples keeps the earlier ones unchanged.
+    seed : the campaign's seed; sample ``i`` draws from ``(seed, i)`` and the environment of
+        its spots from ``(seed, i, location, 7)``, so adding samples keeps the earlier ones
+        unchanged.
     pixels : AFM pixels per side of the 1 µm scans (the 5 µm overview scans use the same).
     powers : Raman laser powers (mW), one spectrum each per location.
     overview_every : a 5 µm AFM overview scan at the center of every n-th sample.
@@ -70,13 +68,11 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
                 manifest.append({**base, "modality": "afm", "file": name,
                                  "scan_size_um": scan})
                 truth.append({"file": name, **base, "modality": "afm", **afm_truth})
-            # The spot's environment and the spectra have their own streams, so the film and
-            # AFM draws of the next locations do not depend on how the spectra are simulated.
+            # The spot's environment has its own stream: the film and AFM draws stay as before.
             spot = local_spot(state, rng) | spot_environment(
                 np.random.default_rng([seed, index, place, ENVIRONMENT_STREAM]))
-            light = np.random.default_rng([seed, index, place, SPECTRA_STREAM])
             for power in powers:
-                spectrum, peaks = raman_spectrum(state, power, light, spot=spot)
+                spectrum, peaks = raman_spectrum(state, power, rng, spot=spot)
                 name = f"raman/{sample_id}_{location}_{power:g}mW.txt"
                 write_labspec(out / name, spectrum, {"Title": f"{sample_id} {location}",
                                                      "Grating": "1800 gr/mm"})
@@ -84,7 +80,7 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
                                  "laser_power_mw": power, "excitation_nm": RAMAN_EXCITATION_NM,
                                  "grating": 1800})
                 truth.append({"file": name, **base, "modality": "raman", **state_cols, **peaks})
-            spectrum, peaks = pl_spectrum(state, 0.5, light, spot=spot)
+            spectrum, peaks = pl_spectrum(state, 0.5, rng, spot=spot)
             name = f"pl/{sample_id}_{location}.txt"
             write_labspec(out / name, spectrum, {"Title": f"{sample_id} {location}",
                                                  "Grating": "300 gr/mm"})

@@ -49,13 +49,6 @@ PL_STRAIN_EV_PER_PCT = -0.099
 #: physisorbed O2/H2O withdraws or donates, 10¹³ cm⁻² (Tongay et al. 2013).
 ENV_EXCITON_SHIFT_EV = 0.012
 ENV_DOPING_1E13_CM2 = 0.1
-#: Log-normal spread of the spot's PL quantum yield (non-radiative channels of adsorbates,
-#: trapped charge and substrate contact; Tongay et al. 2013 modulate it over 100x with O2/H2O).
-ENV_PL_YIELD_SIGMA = 0.7
-#: Inhomogeneous exciton broadening by dielectric disorder under the spot (half-normal scale,
-#: eV, added in quadrature to the exciton widths): Raja et al., Nat. Nanotechnol. 14, 832
-#: (2019) find it often the dominant source of exciton inhomogeneity.
-ENV_EXCITON_BROADENING_EV = 0.02
 
 
 @dataclass(frozen=True)
@@ -98,18 +91,10 @@ def local_spot(state: FilmState, seed=None) -> dict[str, float]:
 
 def spot_environment(seed=None) -> dict[str, float]:
     """The dielectric and charge environment of one spot: ``env_exciton_shift_ev`` (eV, PL
-    only), ``env_doping_1e13_cm2`` (adsorbate charge transfer, added to the film doping),
-    ``env_pl_yield`` (PL quantum-yield factor, log-normal about 1),
-    ``env_exciton_broadening_ev`` (eV, inhomogeneous, PL only) and
-    ``env_adsorbate_occupancy`` (0-1, the share of sulfur vacancies holding a physisorbed
-    O2/H2O molecule, which the defect-bound exciton needs; Tongay et al., Sci. Rep. 3, 2657
-    (2013): the bound-exciton band vanishes in vacuum). None of them depends on morphology."""
+    only) and ``env_doping_1e13_cm2`` (adsorbate charge transfer, added to the film doping)."""
     rng = _rng(seed)
     return {"env_exciton_shift_ev": float(rng.normal(0.0, ENV_EXCITON_SHIFT_EV)),
-            "env_doping_1e13_cm2": float(rng.normal(0.0, ENV_DOPING_1E13_CM2)),
-            "env_pl_yield": float(np.exp(rng.normal(0.0, ENV_PL_YIELD_SIGMA))),
-            "env_exciton_broadening_ev": float(abs(rng.normal(0.0, ENV_EXCITON_BROADENING_EV))),
-            "env_adsorbate_occupancy": float(rng.uniform(0.0, 1.0))}
+            "env_doping_1e13_cm2": float(rng.normal(0.0, ENV_DOPING_1E13_CM2))}
 
 
 def _electron_density(spot: dict[str, float]) -> float:
@@ -193,25 +178,17 @@ def pl_peaks(spot: dict[str, float], layers: int = 1, scale: float = 1.0) -> lis
     defects = spot["defect_density_cm2"] / 1e13
     shift = PL_STRAIN_EV_PER_PCT * eps + spot.get("env_exciton_shift_ev", 0.0)
     # Non-radiative capture at defects and Auger/doping quench the yield.
-    yield_ = scale * spot.get("env_pl_yield", 1.0) / ((1.0 + 2.0 * defects) * (1.0 + 0.6 * dop))
+    yield_ = scale / ((1.0 + 2.0 * defects) * (1.0 + 0.6 * dop))
     if layers > 1:
         yield_ *= 0.06
     a_center = PL_A_EV - 0.02 * (layers - 1) + shift
     trion_binding = 0.020 + 0.018 * dop
     trion_ratio = 0.8 * dop
-    disorder = spot.get("env_exciton_broadening_ev", 0.0)
-
-    def exciton(name: str, center: float, intrinsic: float, height: float) -> Peak:
-        """Gaussian exciton band, broadened by the dielectric disorder at constant area."""
-        fwhm = float(np.hypot(intrinsic, disorder))
-        return Peak(name, center, fwhm, height * intrinsic / fwhm, "gaussian")
-
     peaks = [
-        exciton("A", a_center, 0.055 + 0.01 * dop + 0.02 * defects, yield_),
-        exciton("trion", a_center - trion_binding, 0.07, yield_ * trion_ratio),
-        exciton("B", PL_B_EV + shift, 0.09, 0.15 * yield_ * (1 + trion_ratio)),
-        Peak("defect", PL_DEFECT_EV + 0.5 * shift, 0.12,
-             yield_ * 0.16 * defects * spot.get("env_adsorbate_occupancy", 0.5), "gaussian"),
+        Peak("A", a_center, 0.055 + 0.01 * dop + 0.02 * defects, yield_, "gaussian"),
+        Peak("trion", a_center - trion_binding, 0.07, yield_ * trion_ratio, "gaussian"),
+        Peak("B", PL_B_EV + shift, 0.09, 0.15 * yield_ * (1 + trion_ratio), "gaussian"),
+        Peak("defect", PL_DEFECT_EV + 0.5 * shift, 0.12, yield_ * 0.08 * defects, "gaussian"),
     ]
     if layers > 1:
         peaks.append(Peak("indirect", 1.55 - 0.12 * eps, 0.12, scale * 0.05, "gaussian"))
