@@ -15,7 +15,16 @@ from tmdlearn.classify.evaluate import (
     soft_vote,
     summarise,
 )
-from tmdlearn.classify.heads import BASE_HEADS, FeatureTransform, fit_head, make_head
+from tmdlearn.classify.heads import (
+    BASE_HEADS,
+    BaggedRefit,
+    FeatureTransform,
+    MLPClassifier,
+    accuracy_and_balanced,
+    describe_choice,
+    fit_head,
+    make_head,
+)
 from tmdlearn.errors import InputError
 
 
@@ -29,16 +38,58 @@ def _planted(n=240, d=32, seed=0):
     return x, y, np.arange(n) // 2
 
 
-@pytest.mark.parametrize("name", BASE_HEADS)
+@pytest.mark.parametrize("name", (*BASE_HEADS, "mlp-bag"))
 def test_heads_learn_planted_classes(name):
     torch.set_num_threads(1)
     x, y, groups = _planted()
-    params = {"epochs": 30} if name == "mlp" else {}
+    params = {"epochs": 30} if name.startswith("mlp") else {}
     head = make_head(name, seed=0, device="cpu", **params)
     fit_head(head, x[:160], y[:160], groups[:160])
     assert (head.predict(x[160:]) == y[160:]).mean() > 0.9
     proba = head.predict_proba(x[160:])
     assert proba.shape == (80, 3) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_mlp_bag_averages_its_seeds_and_beats_its_weakest_member():
+    torch.set_num_threads(1)
+    x, y, _ = _planted(n=300, seed=5)
+    x += np.random.default_rng(5).gamma(1.0, 1.2, x.shape)  # noisy: members disagree
+    z = FeatureTransform("standardise").fit(x[:200])
+    train, test = z.transform(x[:200]), z.transform(x[200:])
+    settings = {"epochs": 15, "noise": 0.0, "device": "cpu"}
+    bag = MLPClassifier(n_models=3, seed=0, **settings).fit(train, y[:200])
+    members = [MLPClassifier(seed=k, **settings).fit(train, y[:200]) for k in range(3)]
+    probas = [m.predict_proba(test) for m in members]
+    # the bag of seeds 0, 1, 2 is the mean of the three single MLPs trained with those seeds
+    assert np.allclose(bag.predict_proba(test), np.mean(probas, axis=0), atol=1e-5)
+    codes = np.searchsorted(bag.classes_, y[200:])
+    losses = [-np.log(p[np.arange(100), codes]).mean() for p in probas]
+    bag_loss = -np.log(bag.predict_proba(test)[np.arange(100), codes]).mean()
+    assert bag_loss <= np.mean(losses) and bag_loss < max(losses)
+    accuracies = [(m.predict(test) == y[200:]).mean() for m in members]
+    assert (bag.predict(test) == y[200:]).mean() >= min(accuracies)
+    assert min(accuracies) > 0.5
+
+
+def test_tuned_mlp_bag_picks_on_one_model_and_refits_the_bag():
+    torch.set_num_threads(1)
+    x, y, groups = _planted(n=180, seed=2)
+    head = make_head("mlp-bag", tune=True, n_models=2, epochs=10, device="cpu")
+    assert isinstance(head, BaggedRefit)
+    fit_head(head, x, y, groups)
+    searched = head.search.param_grid[0]
+    assert searched["clf__class_weight"] == ["balanced", None]
+    assert searched["clf"][0].n_models == 1  # inner folds fit one MLP per setting
+    clf = head.best_estimator_.named_steps["clf"]
+    assert len(clf.models_) == 2 and clf.class_weight == head.best_params_["clf__class_weight"]
+    choice = describe_choice(head)
+    assert choice["head"] == "mlp-bag" and choice["n_models"] == 2
+    assert choice["transform"] in ("standardise", "power-l2") and 0.9 < choice["inner_score"]
+
+
+def test_inner_scoring_is_the_mean_of_accuracy_and_balanced_accuracy():
+    # accuracy 3/4, balanced accuracy (1 + 0) / 2 = 1/2
+    assert accuracy_and_balanced(["a", "a", "a", "b"], ["a", "a", "a", "a"]) == 0.625
 
 
 def test_feature_transforms():

@@ -3,13 +3,15 @@
 Every head is a :class:`sklearn.pipeline.Pipeline` with two steps: ``transform``, a
 :class:`FeatureTransform` of the ReLU-pooled CNN features (none, standardise, power + L2 +
 standardise, or standardise + PCA whitening), and ``clf``: logistic regression, RBF SVM, a small
-torch MLP, linear discriminant analysis or k nearest neighbours.
+torch MLP (``mlp-bag``: a bag of them over seeds), linear discriminant analysis or k nearest
+neighbours.
 
 ``tune=True`` makes the head a grouped grid search: an inner stratified K-fold grouped by sample,
 run on the training data it is fitted on, picks the feature transform and the classifier's
 hyper-parameters (fit with ``fit_head(head, X, y, groups)`` so that the groups reach the
-search). The ``selected`` head searches every head's grid at once: the inner CV picks the head
-too. In an outer cross-validation this is the nested protocol: nothing is chosen on a test fold.
+search), scored by :data:`SCORING` (the mean of accuracy and balanced accuracy). The
+``selected`` head searches every head's grid at once: the inner CV picks the head too. In an outer
+cross-validation this is the nested protocol: nothing is chosen on a test fold.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import inspect
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
@@ -35,7 +38,8 @@ from tmdlearn.models.mlp import MLP
 
 #: Single heads; "selected" is the inner-CV pick among them (and their grids).
 BASE_HEADS = ("logreg", "svm", "mlp", "lda", "knn")
-HEADS = (*BASE_HEADS, "selected")
+#: "mlp-bag": the MLP tuned on one model per setting, refitted as a bag of seeds.
+HEADS = (*BASE_HEADS, "mlp-bag", "selected")
 TRANSFORMS = ("none", "standardise", "power-l2", "pca-whiten")
 
 # Classifier grids searched over inner grouped folds when tune=True (with every transform).
@@ -45,9 +49,19 @@ GRIDS = {
     "mlp": {},
     "lda": {"clf__shrinkage": ["auto", 0.3, 0.7]},
     "knn": {"clf__n_neighbors": [5, 15, 30]},
+    "mlp-bag": {"clf__class_weight": ["balanced", None]},
 }
 # The MLP needs standardised inputs and costs ~50x an SVM fit: it searches these two only.
-HEAD_TRANSFORMS = {"mlp": ("standardise", "power-l2")}
+HEAD_TRANSFORMS = {"mlp": ("standardise", "power-l2"), "mlp-bag": ("standardise", "power-l2")}
+
+
+def accuracy_and_balanced(y_true, y_pred) -> float:
+    """The mean of accuracy and balanced accuracy (both in [0, 1])."""
+    return 0.5 * (accuracy_score(y_true, y_pred) + balanced_accuracy_score(y_true, y_pred))
+
+
+#: Inner-CV criterion of tuned heads: targets are set on accuracy and balanced accuracy both.
+SCORING = make_scorer(accuracy_and_balanced)
 
 
 class FeatureTransform(TransformerMixin, BaseEstimator):
@@ -93,55 +107,63 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     Training uses ``tmdlearn.learn.train_model``: AdamW, label smoothing, class weights
     ("balanced") or oversampling, Gaussian noise of standard deviation ``noise`` added to the
     (transformed) features of each training batch, and, with ``val_fraction`` > 0, early
-    stopping on a validation split grouped by ``groups``.
+    stopping on a validation split grouped by ``groups``. ``n_models`` > 1 trains a bag of
+    MLPs with seeds ``seed``, ``seed + 1``, ... and averages their class probabilities.
     """
 
     def __init__(self, hidden=(256,), dropout=0.5, input_dropout=0.2, noise=0.3,
                  label_smoothing=0.1, epochs=150, batch_size=64, lr=1e-3, weight_decay=1e-3,
                  class_weight="balanced", oversample=False, val_fraction=0.0, patience=15,
-                 seed=0, device="auto"):
+                 n_models=1, seed=0, device="auto"):
         self.hidden, self.dropout, self.input_dropout = hidden, dropout, input_dropout
         self.noise, self.label_smoothing, self.epochs = noise, label_smoothing, epochs
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
         self.class_weight, self.oversample = class_weight, oversample
         self.val_fraction, self.patience, self.seed, self.device = (
             val_fraction, patience, seed, device)
+        self.n_models = n_models
 
     def fit(self, X, y, groups=None):
         X = np.asarray(X, dtype=np.float32)
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        self.models_ = [self._fit_one(X, codes, groups, self.seed + k)
+                        for k in range(self.n_models)]
+        self.model_ = self.models_[0]
+        return self
+
+    def _fit_one(self, X, codes, groups, seed: int) -> MLP:
         train, val = np.arange(len(X)), np.array([], dtype=int)
         if self.val_fraction > 0:
             groups = np.arange(len(X)) if groups is None else np.asarray(groups)
-            train, val = grouped_holdout(codes, groups, self.val_fraction, seed=self.seed)
-        torch.manual_seed(self.seed)
-        self.model_ = MLP(X.shape[1], len(self.classes_), hidden=tuple(self.hidden),
-                          dropout=self.dropout, input_dropout=self.input_dropout)
+            train, val = grouped_holdout(codes, groups, self.val_fraction, seed=seed)
+        torch.manual_seed(seed)
+        model = MLP(X.shape[1], len(self.classes_), hidden=tuple(self.hidden),
+                    dropout=self.dropout, input_dropout=self.input_dropout)
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                              weight_decay=self.weight_decay, patience=self.patience,
                              label_smoothing=self.label_smoothing,
                              class_weight=self.class_weight, oversample=self.oversample,
-                             seed=self.seed, device=self.device)
+                             seed=seed, device=self.device)
         noise = self.noise
 
         def jitter(batch, generator):
             return batch + noise * torch.randn(batch.shape, generator=generator)
 
-        self.history_ = train_model(self.model_, X[train], codes[train], config=config,
-                                    x_val=X[val] if len(val) else None, y_val=codes[val],
-                                    augment=jitter if noise > 0 else None,
-                                    description="MLP head")
-        return self
+        train_model(model, X[train], codes[train], config=config,
+                    x_val=X[val] if len(val) else None, y_val=codes[val],
+                    augment=jitter if noise > 0 else None, description="MLP head")
+        return model
 
     def predict_proba(self, X):
-        logits = predict(self.model_, np.asarray(X, dtype=np.float32), device=self.device)
-        return torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+        X = np.asarray(X, dtype=np.float32)
+        return np.mean([torch.softmax(torch.as_tensor(predict(m, X, device=self.device)),
+                                      dim=1).numpy() for m in self.models_], axis=0)
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def transform(self, X):
-        """The hidden representation of the trained MLP (for latent analysis)."""
+        """The hidden representation of the (first) trained MLP (for latent analysis)."""
         self.model_.eval()
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(X, dtype=np.float32))
@@ -177,6 +199,31 @@ class _PlattSVC(ClassifierMixin, BaseEstimator):
         return self.calibrated_.predict_proba(X)
 
 
+class BaggedRefit(ClassifierMixin, BaseEstimator):
+    """A grid search over one-MLP heads (``search``, with ``refit=False``) whose pick is refitted
+    as a bag of ``n_models`` MLPs: the inner folds pay for one model per setting, the fitted head
+    averages the bag's class probabilities. ``best_params_`` / ``best_score_`` are the search's.
+    """
+
+    def __init__(self, search=None, n_models=5):
+        self.search, self.n_models = search, n_models
+
+    def fit(self, X, y, groups=None):
+        search = clone(self.search).fit(X, y, groups=groups)
+        self.best_params_, self.best_score_ = search.best_params_, search.best_score_
+        self.best_estimator_ = clone(search.estimator).set_params(**self.best_params_)
+        self.best_estimator_.set_params(clf__n_models=self.n_models)
+        fit_head(self.best_estimator_, X, y, groups)
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict(self, X):
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        return self.best_estimator_.predict_proba(X)
+
+
 def _classifier(name: str, class_weight, seed: int, device: str, params: dict):
     if name == "logreg":
         return LogisticRegression(**{"C": 0.1, "max_iter": 5000, "class_weight": class_weight,
@@ -184,7 +231,7 @@ def _classifier(name: str, class_weight, seed: int, device: str, params: dict):
     if name == "svm":
         # Platt scaling gives the class probabilities used for voting and sample pooling.
         return _PlattSVC(**{"C": 10.0, "class_weight": class_weight, **params})
-    if name == "mlp":
+    if name in ("mlp", "mlp-bag"):
         return MLPClassifier(**{"class_weight": class_weight, "seed": seed, "device": device,
                                 **params})
     if name == "lda":
@@ -196,8 +243,7 @@ def _classifier(name: str, class_weight, seed: int, device: str, params: dict):
 
 def make_head(name: str, *, transform: str = "power-l2", class_weight: str | None = "balanced",
               tune: bool = False, transforms=TRANSFORMS, among=BASE_HEADS, inner_splits: int = 3,
-              scoring: str = "balanced_accuracy", seed: int = 0, device: str = "auto",
-              **params):
+              scoring=SCORING, seed: int = 0, device: str = "auto", **params):
     """A head by name: one of ``HEADS``.
 
     Untuned, the head is ``transform`` (a :class:`FeatureTransform` kind) then the classifier
@@ -206,7 +252,8 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
     ``HEAD_TRANSFORMS`` for the MLP) x ``GRIDS[name]`` (for "selected": over the heads in
     ``among``, each with its grid) scored by ``scoring`` in ``inner_splits``-fold stratified
     CV grouped by sample inside the training data only. For "selected", ``params`` go to the
-    MLP only.
+    MLP only. "mlp-bag" is an MLP of ``n_models`` seeds (default 5); tuned, its inner folds fit
+    one MLP per setting and the pick is refitted as the bag (:class:`BaggedRefit`).
     """
     unknown = sorted({transform, *transforms} - set(TRANSFORMS))
     if unknown:
@@ -217,6 +264,9 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
         names = list(among)
     else:
         names = [name]
+    n_bag = params.pop("n_models", 5) if name == "mlp-bag" else 1
+    if name == "mlp-bag" and not tune:
+        params["n_models"] = n_bag
     grids = []
     for head in names:
         head_params = params if name != "selected" or head == "mlp" else {}
@@ -228,6 +278,9 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
     if not tune:
         return pipeline
     inner = StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
+    if name == "mlp-bag":
+        search = GridSearchCV(pipeline, grids, cv=inner, scoring=scoring, n_jobs=1, refit=False)
+        return BaggedRefit(search, n_models=n_bag)
     return GridSearchCV(pipeline, grids, cv=inner, scoring=scoring, n_jobs=1)
 
 
@@ -235,7 +288,7 @@ _NAMES = {LogisticRegression: "logreg", _PlattSVC: "svm", MLPClassifier: "mlp",
           LinearDiscriminantAnalysis: "lda", KNeighborsClassifier: "knn"}
 
 
-def describe_choice(search: GridSearchCV) -> dict:
+def describe_choice(search: GridSearchCV | BaggedRefit) -> dict:
     """The pick of a fitted grid search in words: head, transform, classifier parameters and
     the inner-CV score."""
     params = dict(search.best_params_)
@@ -243,6 +296,8 @@ def describe_choice(search: GridSearchCV) -> dict:
     choice = {"head": _NAMES.get(type(clf), type(clf).__name__),
               "transform": params.pop("transform__kind")}
     choice.update({key.removeprefix("clf__"): value for key, value in params.items()})
+    if isinstance(search, BaggedRefit):
+        choice["head"], choice["n_models"] = "mlp-bag", search.n_models
     choice["inner_score"] = float(search.best_score_)
     return choice
 

@@ -142,7 +142,7 @@ def head_models(config: dict) -> dict:
 def _head_factory(name: str, config: dict) -> Callable[[], object]:
     """Factory of the feature head ``name`` with the config's transforms, tuning, MLP settings,
     seed and device."""
-    params = dict(config["mlp"]) if name == "mlp" else {}
+    params = dict(config["mlp"]) if name in ("mlp", "mlp-bag") else {}
     return lambda: make_head(name, tune=config["tune"], transform=config["transform"],
                              transforms=config["transforms"], seed=config["cv"]["seed"],
                              device=config["device"], **params)

@@ -25,8 +25,9 @@ def features(
     path: Path = typer.Argument(..., help="An .npz with arrays features, targets, sample_id."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
     heads: list[str] | None = typer.Option(
-        None, "--head", help="Head to compare (repeatable): logreg, svm, mlp, lda, knn, selected "
-        "(the per-fold inner-CV pick among the others). Default: the config's heads."),
+        None, "--head", help="Head to compare (repeatable): logreg, svm, mlp, lda, knn, mlp-bag "
+        "(5 MLPs), selected (the per-fold inner-CV pick among the others). Default: the "
+        "config's heads."),
     tune: bool | None = typer.Option(
         None, "--tune/--no-tune", help="Pick the feature transform and hyper-parameters in inner "
         "grouped 3-fold CV of each training fold (nested). Default: the config's tune."),
