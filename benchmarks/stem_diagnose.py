@@ -101,9 +101,11 @@ def _rate(hit: pd.Series) -> dict:
     return {"n": int(len(hit)), "rate": round(float(hit.mean()), 4) if len(hit) else None}
 
 
-def _binned(values: pd.Series, by: pd.Series, edges: list[float]) -> dict:
-    """:func:`_rate` (or the mean, for floats) of ``values`` per bin of ``by``."""
-    groups = values.groupby(pd.cut(by.astype(float), edges), observed=True)
+def _binned(values: pd.Series, by: pd.Series, edges: list[float] | None = None) -> dict:
+    """:func:`_rate` (or the mean, for floats) of ``values`` per bin of ``by`` (per value
+    without ``edges``)."""
+    groups = values.groupby(by if edges is None else pd.cut(by.astype(float), edges),
+                            observed=True)
     if values.dtype == bool:
         return {str(k): _rate(g) for k, g in groups}
     return {str(k): round(float(g.mean()), 4) for k, g in groups}
@@ -142,12 +144,12 @@ def main() -> None:
     img = pd.DataFrame(images)
     result = {"test_images": args.n, "border_px": args.border, "lattice": args.lattice,
               "recall": _rate(t.hit), "precision": _rate(f.hit)}
-    for name, column, edges in (("layer", "layer", [-1, 0, 1]), ("dose", "dose", DOSE_BINS),
+    for name, column, edges in (("layer", "layer", None), ("dose", "dose", DOSE_BINS),
                                 ("twist", "twist", TWIST_BINS),
                                 ("edge_px", "edge_px", [0, 6, 10, 20, 300])):
         for what, table in (("recall", t), ("precision", f)):
             result[f"{what}_by_{name}"] = _binned(table.hit, table[column], edges)
-    result["recall_by_under_coordinated"] = _binned(t.hit, t.under_coordinated, [-1, 0, 1])
+    result["recall_by_under_coordinated"] = _binned(t.hit, t.under_coordinated)
     result["recall_by_other_layer_px"] = _binned(t.hit, t.other_layer_px, [0, 1, 2.5, 5, 100])
     misses = t[~t.hit]
     result["misses"] = {"n": int(len(misses)), "swapped": int(misses.swapped.sum()),
