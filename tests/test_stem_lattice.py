@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tmdlearn.stem.atoms import atom_scores
@@ -68,6 +69,18 @@ def test_a_swapped_patch_goes_back_to_its_layers(twist):
     assert patch.mean() > 0.1
     fixed, _ = reassign_layers(swapped)
     assert (fixed.layer.to_numpy() == atoms.layer.to_numpy()).mean() > 0.98
+
+
+def test_a_column_found_in_both_layers_stays_only_in_its_own():
+    s = simulate_image(StemSimConfig(size_px=256, twist_deg=(9.0, 9.0)), split_seed(5, "test", 0))
+    atoms = s.atoms.reset_index(drop=True)
+    doubles = atoms[atoms.layer == 1].sample(frac=0.2, random_state=0).assign(layer=0)
+    doubles[["x_px", "y_px"]] += 0.4  # found a little off, as a second blob would be
+    fixed, _ = reassign_layers(pd.concat([atoms, doubles], ignore_index=True))
+    assert len(doubles) > 30 and len(fixed) == len(atoms)
+    radius = 0.5 / s.pixel_size_angstrom
+    scores = atom_scores(fixed, atoms, radius)
+    assert (scores.precision == 1).all() and (scores.recall == 1).all()
 
 
 def test_correct_layers_stay_and_distorted_small_twists_are_left_alone():

@@ -180,14 +180,17 @@ def fit_honeycomb(xy: np.ndarray, tol: float = 0.25) -> Honeycomb | None:
 
 def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin: float = 0.15,
                    explained: float = 0.8) -> np.ndarray | None:
-    """Layers (0/1) of points after the two-honeycomb fit, or None where it does not apply.
+    """Layers (0/1; -1: drop) of points after the two-honeycomb fit, or None where it does not
+    apply.
 
     The better-fitting layer's honeycomb is fitted first, the other layer's to its points off
     that honeycomb (so a patch of swapped atoms cannot make both fits the same lattice). A
     point moves when it sits within ``near`` bonds of a site of the other honeycomb and more
     than ``margin`` bonds farther from its own layer's nearest site (or shares that site with
-    a point of its layer that sits closer). None unless the two honeycombs differ and put more than
-    ``explained`` of the points within 0.25 bonds of a site.
+    a point of its layer that sits closer); it is dropped instead when a point of the other
+    layer already holds that site (one column detected in both layers). None unless the two
+    honeycombs differ and put more than ``explained`` of the points within 0.25 bonds of a
+    site.
     """
     fits = [fit_honeycomb(xy[layer == k]) for k in (0, 1)]
     if any(f is None for f in fits):
@@ -216,12 +219,19 @@ def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin:
         closest = table.groupby(["a", "b"]).d.transform("min").to_numpy()
         own[idx[table.d.to_numpy() > closest]] = np.inf
     move = (other < near) & (own > other + margin)
-    return np.where(move, 1 - layer, layer)
+    new = np.where(move, 1 - layer, layer)
+    for k in (0, 1):  # the site it would move to already holds a point: a double detection
+        stay = np.flatnonzero((layer == k) & ~move & (dist[:, k] < near))
+        held = {tuple(key) for key in keys[k][stay]}
+        incoming = np.flatnonzero(move & (layer != k))
+        new[[i for i in incoming if tuple(keys[k][i]) in held]] = -1
+    return new
 
 
 def _move_pixels(masks: np.ndarray, atoms: pd.DataFrame, source: np.ndarray,
                  radius_px: float) -> np.ndarray:
-    """Copy of masks (B, S, H, W) with the pixels of each moved atom moved to its new layer.
+    """Copy of masks (B, S, H, W) with the pixels of each moved atom moved to its new layer
+    (cleared for an atom whose new layer is -1).
 
     A moved atom's pixels are those of its old layer's mask that are nearer to it than to any
     other atom of that layer and species, and within ``radius_px`` of it (touching blobs are
@@ -240,7 +250,8 @@ def _move_pixels(masks: np.ndarray, atoms: pd.DataFrame, source: np.ndarray,
         for i, layer in zip(moved.index, moved.layer.to_numpy(), strict=True):
             take = (owner == i) & (dist < radius_px)
             masks[old, species, iy[take], ix[take]] = False
-            masks[layer, species, iy[take], ix[take]] = True
+            if layer >= 0:
+                masks[layer, species, iy[take], ix[take]] = True
     return masks
 
 
@@ -249,7 +260,8 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
                     ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Atoms (x_px, y_px, layer, species) and masks with atoms moved to the layer they fit.
 
-    Two layers are first reassigned by their whole-image honeycombs (:func:`_global_layers`).
+    Two layers are first reassigned by their whole-image honeycombs (:func:`_global_layers`;
+    an atom found in both layers at one layer's site is kept only there).
     Where that does not apply, each of ``rounds`` local rounds fits every layer's lattice to its
     atoms and moves an atom to the layer whose atoms around it fit that layer's lattice best
     (:func:`lattice_misfit`) when the misfit is smaller than in its own layer by more than
@@ -262,7 +274,7 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
     xy = atoms[["x_px", "y_px"]].to_numpy(float)
     moved = _global_layers(xy, np.searchsorted(layers, original)) if len(layers) == 2 else None
     if moved is not None:
-        atoms["layer"] = np.asarray(layers)[moved]
+        atoms["layer"] = np.where(moved < 0, -1, np.asarray(layers)[moved])
     for _ in range(rounds if moved is None else 0):
         fits = [fit_lattice(xy[atoms.layer.to_numpy() == layer]) for layer in layers]
         if len(layers) < 2 or any(f is None for f in fits) or min(
@@ -282,4 +294,4 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
         bond = float(np.mean([f.bond_px for f in (
             fit_lattice(xy[original == layer]) for layer in layers) if f is not None]))
         masks = _move_pixels(np.asarray(masks, bool), atoms, original, 0.6 * bond)
-    return atoms, masks
+    return atoms[atoms.layer >= 0].reset_index(drop=True), masks
