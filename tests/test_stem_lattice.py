@@ -113,3 +113,10 @@ def test_mask_blobs_move_with_their_atoms():
     assert (fixed.layer[moved] == 1).all()
     wrong_pixels = (wrong_masks != masks).sum()
     assert wrong_pixels > 50 and (fixed_masks != masks).sum() < 0.2 * wrong_pixels
+
+
+def test_no_lattice_from_points_that_all_coincide_in_threes():
+    """Every point three times over: the median bond is 0 and no vector is near it."""
+    s = _bilayer(10.0)
+    xy = np.repeat(s.atoms[s.atoms.layer == 0][["x_px", "y_px"]].to_numpy(), 3, axis=0)
+    assert fit_lattice(xy) is None

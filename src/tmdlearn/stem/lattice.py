@@ -45,7 +45,8 @@ def fit_lattice(xy: np.ndarray) -> Lattice | None:
     Bond length: median distance to the 3 nearest neighbours of the points whose 3 neighbours
     are equidistant within 10 % and whose 4th is farther (well-ordered honeycomb sites; all
     points' nearest-neighbour distance when fewer than 5 are); orientation: circular mean of
-    the six-fold bond angles of the vectors within 25 % of it. None for fewer than 10 points.
+    the six-fold bond angles of the vectors within 25 % of it. None for fewer than 10 points or
+    no such vectors.
     """
     xy = np.asarray(xy, float)
     if len(xy) < 10:
@@ -55,6 +56,8 @@ def fit_lattice(xy: np.ndarray) -> Lattice | None:
     bond = float(np.median(dist[clean, 1:4]) if clean.sum() >= 5 else np.median(dist[:, 1]))
     vec = xy[idx[:, 1:4]] - xy[:, None]
     keep = np.abs(dist[:, 1:4] - bond) < 0.25 * bond
+    if not keep.any():
+        return None
     angles = np.arctan2(vec[..., 1], vec[..., 0])[keep]
     mean = np.angle(np.exp(6j * angles).mean()) / 6
     return Lattice(bond, float(mean))
