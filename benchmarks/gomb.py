@@ -7,7 +7,14 @@ layer within 0.5 Å, before and after the lattice layer reassignment (keys endin
 ``_lattice``), training CPU minutes, and inference images/s at 256 x 256 on this machine's
 CPU threads (folded batch norm). Prints one JSON object.
 
+``--reuse`` scores the models already in OUT/<variant>/model.pt (e.g. trained by
+``tmdlearn stem train``) and takes their training record from OUT/<variant>/history.csv:
+steps done, total training CPU minutes and wall seconds (evaluations included), and the step
+and CPU minutes of the kept (best validation mean IoU) model; ``training_finished`` is false
+when fewer than ``--train-steps`` steps were done.
+
     python benchmarks/gomb.py --n-test 800 --train-steps 700
+    python benchmarks/gomb.py --out /work/bench-gomb --reuse --n-test 800 --train-steps 8000
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from stem_inference import throughput
@@ -39,6 +47,17 @@ def _plain(value):
     if isinstance(value, float):
         return None if np.isnan(value) else round(value, 4)
     return value
+
+
+def _training_record(run: Path, meta: dict, steps: int) -> dict:
+    """Steps done, total training CPU minutes and wall seconds (last row of history.csv), and
+    the step and CPU minutes of the kept model (its metadata)."""
+    last = pd.read_csv(run / "history.csv").iloc[-1]
+    return {"train_steps_done": int(last["step"]), "training_finished": int(last["step"]) >= steps,
+            "train_cpu_minutes": float(last["cpu_minutes"]),
+            "train_wall_seconds": float(last["seconds"]),
+            "kept_model_step": int(meta["step"]),
+            "kept_model_cpu_minutes": meta["val"].get("cpu_minutes")}
 
 
 def main() -> None:
@@ -72,9 +91,7 @@ def main() -> None:
         scores = evaluate(model, sim, int(cfg["seed"]), args.n_test, 0.5, split="test",
                           lattice=True)
         scores["eval_cpu_minutes"] = round((time.process_time() - cpu) / 60, 2)
-        scores["train_seconds"] = meta["val"]["seconds"]
-        scores["train_cpu_minutes"] = meta["val"].get("cpu_minutes")
-        scores["train_steps_done"] = int(meta["step"])
+        scores |= _training_record(run, meta, args.train_steps)
         scores["inference_images_per_s_256"] = round(throughput(model, args.size)[0], 2)
         result[name] = {k: _plain(v) for k, v in scores.items()}
     print(json.dumps(result))

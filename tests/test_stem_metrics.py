@@ -76,3 +76,24 @@ def test_match_points_is_one_to_one_within_radius():
                                        "species": 0}), 1.0, n_layers=1)
     assert np.isclose(scores.precision[0], 1 / 3) and np.isclose(scores.recall[0], 1 / 2)
     assert np.isclose(scores.rms_error_px[0], 0.2)
+
+
+def _table(xy: list[tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(xy, columns=["x_px", "y_px"]).assign(layer=0, species=0)
+
+
+def test_border_band_is_a_dont_care_zone_for_matched_pairs():
+    """A true atom just inside the 4-px band found just outside it is a hit (and the reverse
+    is ignored), not a miss plus a false positive; unmatched atoms count where they lie."""
+    truth = _table([(4.3, 50.0), (3.7, 20.0), (50.0, 50.0), (60.0, 60.0), (2.0, 80.0)])
+    found = _table([(3.8, 50.0), (4.2, 20.0), (50.4, 50.0), (30.0, 30.0), (1.0, 30.0)])
+    scores = atom_scores(found, truth, 1.0, n_layers=1, border_px=4, shape=(100, 100))
+    # hits: (4.3, 50) and (50, 50); miss: (60, 60); false positive: (30, 30); the pair at
+    # (3.7, 20) and the lone atoms at x = 1 and 2 lie in the band and are ignored
+    assert scores.matched[0] == 2 and scores.n_true[0] == 3 and scores.n_found[0] == 3
+    assert np.isclose(scores.precision[0], 2 / 3) and np.isclose(scores.recall[0], 2 / 3)
+    assert np.isclose(scores.rms_error_px[0], np.sqrt((0.5**2 + 0.4**2) / 2))
+    # filtering both tables before matching would score the first pair as a miss and the
+    # second as a false positive; the same atoms without the band are all counted
+    whole = atom_scores(found, truth, 1.0, n_layers=1)
+    assert whole.n_true[0] == 5 and whole.matched[0] == 3

@@ -124,7 +124,7 @@ def predict(
     threshold: str = typer.Option("logit0", help="logit0, otsu or a probability."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Move atoms to the layer "
-                                 "whose lattice they fit (twists above 5°)."),
+                                 "whose honeycomb they sit on."),
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay."""
     from tmdlearn.io import read

@@ -71,31 +71,40 @@ def atom_scores(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_la
                 shape: tuple[int, int] | None = None) -> pd.DataFrame:
     """Precision, recall and RMS localisation error (px) per layer.
 
-    ``assignment[b]`` is the true layer of predicted branch b (identity by default). Atoms of
-    both tables closer than ``border_px`` to the edge of an image of ``shape`` are ignored.
-    Also reports the fraction of matched atoms with the right species.
+    ``assignment[b]`` is the true layer of predicted branch b (identity by default). With an
+    image ``shape``, a band of ``border_px`` along the edges is a don't-care zone: all atoms
+    are matched first, then a pair counts (as a hit) when its true atom is inside the band's
+    inner edge, an unmatched true atom (a miss) or found atom (a false positive) when it is
+    itself inside. Filtering both tables before matching would instead turn an atom found
+    just inside the line for a true atom just outside it into a false positive (and the
+    reverse into a miss). Also reports the fraction of hits with the right species.
     """
     found = found.copy()
     if assignment is not None:
         found["layer"] = np.asarray(assignment)[found["layer"].to_numpy()]
-    if shape is not None and border_px > 0:
-        def inner(t: pd.DataFrame) -> pd.DataFrame:
-            ok = (t.x_px >= border_px) & (t.x_px <= shape[1] - 1 - border_px) & \
-                 (t.y_px >= border_px) & (t.y_px <= shape[0] - 1 - border_px)
-            return t[ok]
-        found, truth = inner(found), inner(truth)
+
+    def inner(xy: np.ndarray) -> np.ndarray:
+        if shape is None or border_px <= 0:
+            return np.ones(len(xy), bool)
+        return ((xy >= border_px) & (xy <= np.array(shape[::-1]) - 1 - border_px)).all(axis=1)
+
     rows = []
     for layer in range(n_layers):
         f, t = found[found.layer == layer], truth[truth.layer == layer]
-        pairs = match_points(f[["x_px", "y_px"]].to_numpy(), t[["x_px", "y_px"]].to_numpy(),
-                             radius_px)
-        tp = len(pairs)
-        fi, ti = pairs[:, 0], pairs[:, 1]
-        err = np.hypot(*(f[["x_px", "y_px"]].to_numpy()[fi] - t[["x_px", "y_px"]].to_numpy()[ti]).T)
+        fxy, txy = f[["x_px", "y_px"]].to_numpy(float), t[["x_px", "y_px"]].to_numpy(float)
+        pairs = match_points(fxy, txy, radius_px)
+        f_in, t_in = inner(fxy), inner(txy)
+        hits = pairs[t_in[pairs[:, 1]]]
+        fi, ti = hits[:, 0], hits[:, 1]
+        tp = len(hits)
+        false_pos = int(f_in.sum() - f_in[pairs[:, 0]].sum())
+        misses = int(t_in.sum()) - tp
+        err = np.hypot(*(fxy[fi] - txy[ti]).T)
         same = f.species.to_numpy()[fi] == t.species.to_numpy()[ti]
-        rows.append({"layer": layer, "n_true": len(t), "n_found": len(f), "matched": tp,
-                     "precision": tp / len(f) if len(f) else float("nan"),
-                     "recall": tp / len(t) if len(t) else float("nan"),
+        n_found, n_true = tp + false_pos, tp + misses
+        rows.append({"layer": layer, "n_true": n_true, "n_found": n_found, "matched": tp,
+                     "precision": tp / n_found if n_found else float("nan"),
+                     "recall": tp / n_true if n_true else float("nan"),
                      "rms_error_px": float(np.sqrt(np.mean(err**2))) if tp else float("nan"),
                      "species_accuracy": float(np.mean(same)) if tp else float("nan")})
     return pd.DataFrame(rows)

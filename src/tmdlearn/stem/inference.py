@@ -103,7 +103,7 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     centroids are mapped back to the image's own pixel grid. Returns a table (x_px, y_px, layer,
     species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
     ``lattice`` moves atoms (and their mask blobs) to the layer whose lattice they fit
-    (:func:`tmdlearn.stem.lattice.reassign_layers`; acts only at twists above 5°).
+    (:func:`tmdlearn.stem.lattice.reassign_layers`).
     Raises InputError for a pixel size far from the model's or an image too small for it.
     """
     from skimage.transform import resize

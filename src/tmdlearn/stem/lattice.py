@@ -1,12 +1,15 @@
 """Layer reassignment by lattice fit: an atom belongs to the layer whose lattice it sits on.
 
 In a twisted bilayer each layer is a honeycomb (graphene; a TMD in projection) of its own
-orientation. A network sometimes puts an atom, or a whole blob of pixels, into the wrong layer
-where the layers' contrasts merge. :func:`reassign_layers` fits each predicted layer's lattice
-(bond length and orientation from its atoms' nearest-neighbour vectors), then gives every atom
-to the layer whose atoms around it fit that layer's lattice best, and moves its mask
-pixels with it. It needs layers twisted apart (default more than 5 degrees): at smaller
-twists the lattices cannot be told apart locally and nothing is changed. Positions in pixels.
+orientation and position. A network sometimes puts an atom, or a whole patch of atoms, into
+the wrong layer where the layers' contrasts merge. :func:`reassign_layers` first fits one
+honeycomb to each predicted layer over the whole image (:func:`fit_honeycomb`: affine lattice
+vectors and origin, grown by least squares from seed points) and moves an atom that sits on
+the other layer's sites and off its own layer's to the other layer. Where two honeycombs do
+not describe the atoms (e.g. a distorted or polycrystalline field) it falls back to a local
+test that compares only the bond vectors around each atom with each layer's lattice and needs
+the layers twisted apart (default more than 5 degrees). Mask pixels move with their atoms.
+Positions in pixels.
 """
 
 from __future__ import annotations
@@ -39,16 +42,22 @@ class Lattice:
 def fit_lattice(xy: np.ndarray) -> Lattice | None:
     """The honeycomb of points (n, 2) px, from the vectors to their 3 nearest neighbours.
 
-    Bond length: median nearest-neighbour distance; orientation: circular mean of the
-    six-fold bond angles of the vectors within 25 % of it. None for fewer than 10 points.
+    Bond length: median distance to the 3 nearest neighbours of the points whose 3 neighbours
+    are equidistant within 10 % and whose 4th is farther (well-ordered honeycomb sites; all
+    points' nearest-neighbour distance when fewer than 5 are); orientation: circular mean of
+    the six-fold bond angles of the vectors within 25 % of it. None for fewer than 10 points or
+    no such vectors.
     """
     xy = np.asarray(xy, float)
     if len(xy) < 10:
         return None
-    dist, idx = cKDTree(xy).query(xy, k=4)
-    bond = float(np.median(dist[:, 1]))
-    vec = xy[idx[:, 1:]] - xy[:, None]
-    keep = np.abs(dist[:, 1:] - bond) < 0.25 * bond
+    dist, idx = cKDTree(xy).query(xy, k=5)
+    clean = (dist[:, 3] < 1.1 * dist[:, 1]) & (dist[:, 4] > 1.25 * dist[:, 3])
+    bond = float(np.median(dist[clean, 1:4]) if clean.sum() >= 5 else np.median(dist[:, 1]))
+    vec = xy[idx[:, 1:4]] - xy[:, None]
+    keep = np.abs(dist[:, 1:4] - bond) < 0.25 * bond
+    if not keep.any():
+        return None
     angles = np.arctan2(vec[..., 1], vec[..., 0])[keep]
     mean = np.angle(np.exp(6j * angles).mean()) / 6
     return Lattice(bond, float(mean))
@@ -85,9 +94,147 @@ def lattice_misfit(xy: np.ndarray, others: np.ndarray, lattice: Lattice) -> np.n
     return misfit
 
 
+#: Fractional offset of the second honeycomb sublattice from the first.
+THIRD = np.array([1 / 3, 1 / 3])
+
+
+@dataclass(frozen=True)
+class Honeycomb:
+    """A honeycomb placed in the image: Bravais vectors as rows (2, 2) px (an affine fit, so
+    magnification, shear and linear drift are absorbed) and the origin (2,) px of one site;
+    the other sublattice is at origin + (v1 + v2) / 3."""
+
+    vectors: np.ndarray
+    origin: np.ndarray
+
+    @property
+    def bond_px(self) -> float:
+        return float(np.linalg.norm(self.vectors, axis=1).mean() / np.sqrt(3))
+
+    def sites(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (px) of each point (n, 2) to its nearest site, and that site's fractional
+        coordinates (n, 2; multiples of 1/3)."""
+        f = (np.asarray(xy, float) - self.origin) @ np.linalg.inv(self.vectors)
+        dist, site = np.full(len(f), np.inf), np.zeros_like(f)
+        for sub in (np.zeros(2), THIRD):
+            s = np.round(f - sub) + sub
+            d = np.linalg.norm((f - s) @ self.vectors, axis=1)
+            take = d < dist
+            dist[take], site[take] = d[take], s[take]
+        return dist, site
+
+
+def _origin(xy: np.ndarray, vectors: np.ndarray, seed: np.ndarray, bond: float) -> np.ndarray:
+    """A honeycomb site (px) for points near ``seed`` on a lattice of ``vectors``.
+
+    The three-fold phase of the points' fractional coordinates fixes the sites modulo a third
+    of a cell; of those 9 candidates the most populated is one sublattice, and the more
+    populated of its two diagonal neighbours (±(1/3, 1/3)) tells which one.
+    """
+    f = (xy - seed) @ np.linalg.inv(vectors)
+    phase = np.angle(np.exp(6j * np.pi * f).mean(axis=0)) / (6 * np.pi)
+
+    def count(q: np.ndarray) -> int:
+        off = f - q
+        off -= np.round(off)
+        return int(np.sum(np.linalg.norm(off @ vectors, axis=1) < 0.3 * bond))
+
+    grid = [phase + np.array([j, k]) / 3 for j in range(3) for k in range(3)]
+    first = grid[int(np.argmax([count(q) for q in grid]))]
+    origin = first if count(first + THIRD) >= count(first - THIRD) else first - THIRD
+    return seed + origin @ vectors
+
+
+def fit_honeycomb(xy: np.ndarray, tol: float = 0.25) -> Honeycomb | None:
+    """The honeycomb that puts most points (n, 2) px within ``tol`` bonds of a site.
+
+    From each of 5 seeds (centre and quarter points of the points' extent), starting with
+    :func:`fit_lattice`'s bond and orientation and :func:`_origin`, the affine lattice is
+    refitted by least squares to the points within ``tol`` bonds of their nearest site, over
+    disks of 4, 8 and 16 bonds around the seed and then all points; the seed whose lattice
+    fits most points wins (a patch of another layer's atoms cannot take over). None for
+    fewer than 10 points.
+    """
+    xy = np.asarray(xy, float)
+    start = fit_lattice(xy)
+    if start is None:
+        return None
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    best, best_n = None, 0
+    for t in ((0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        seed = lo + (hi - lo) * np.asarray(t)
+        away = np.hypot(*(xy - seed).T) / start.bond_px
+        if (away < 4).sum() < 6:
+            continue
+        fit = Honeycomb(start.vectors, _origin(xy[away < 4], start.vectors, seed, start.bond_px))
+        for radius in (4, 8, 16, np.inf):
+            dist, site = fit.sites(xy[away < radius])
+            ok = dist < tol * fit.bond_px
+            if ok.sum() < 6:
+                break
+            design = np.column_stack([site[ok], np.ones(ok.sum())])
+            solution = np.linalg.lstsq(design, xy[away < radius][ok], rcond=None)[0]
+            fit = Honeycomb(solution[:2], solution[2])
+        n = int((fit.sites(xy)[0] < tol * fit.bond_px).sum())
+        if n > best_n:
+            best, best_n = fit, n
+    return best
+
+
+def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin: float = 0.15,
+                   explained: float = 0.8) -> np.ndarray | None:
+    """Layers (0/1; -1: drop) of points after the two-honeycomb fit, or None where it does not
+    apply.
+
+    The better-fitting layer's honeycomb is fitted first, the other layer's to its points off
+    that honeycomb (so a patch of swapped atoms cannot make both fits the same lattice). A
+    point moves when it sits within ``near`` bonds of a site of the other honeycomb and more
+    than ``margin`` bonds farther from its own layer's nearest site (or shares that site with
+    a point of its layer that sits closer); it is dropped instead when a point of the other
+    layer already holds that site (one column detected in both layers). None unless the two
+    honeycombs differ and put more than ``explained`` of the points within 0.25 bonds of a
+    site.
+    """
+    fits = [fit_honeycomb(xy[layer == k]) for k in (0, 1)]
+    if any(f is None for f in fits):
+        return None
+    first = int(np.argmax([(f.sites(xy[layer == k])[0] < 0.25 * f.bond_px).mean()
+                           for k, f in enumerate(fits)]))
+    second = 1 - first
+    mine = xy[layer == second]
+    fits[second] = fit_honeycomb(mine[fits[first].sites(mine)[0] > 0.25 * fits[first].bond_px])
+    if fits[second] is None:
+        return None
+    dist, keys = [], []
+    for fit in fits:
+        d, site = fit.sites(xy)
+        dist.append(d / fit.bond_px)
+        keys.append(np.round(3 * site).astype(int))
+    dist = np.column_stack(dist)
+    on = dist < 0.25
+    if on.any(axis=1).mean() < explained or on.all(axis=1).mean() > 0.5:
+        return None
+    rows = np.arange(len(xy))
+    own, other = dist[rows, layer].copy(), dist[rows, 1 - layer]
+    for k in (0, 1):  # a site of a layer holds one point of it: the closest
+        idx = np.flatnonzero(layer == k)
+        table = pd.DataFrame({"a": keys[k][idx, 0], "b": keys[k][idx, 1], "d": own[idx]})
+        closest = table.groupby(["a", "b"]).d.transform("min").to_numpy()
+        own[idx[table.d.to_numpy() > closest]] = np.inf
+    move = (other < near) & (own > other + margin)
+    new = np.where(move, 1 - layer, layer)
+    for k in (0, 1):  # the site it would move to already holds a point: a double detection
+        stay = np.flatnonzero((layer == k) & ~move & (dist[:, k] < near))
+        held = {tuple(key) for key in keys[k][stay]}
+        incoming = np.flatnonzero(move & (layer != k))
+        new[[i for i in incoming if tuple(keys[k][i]) in held]] = -1
+    return new
+
+
 def _move_pixels(masks: np.ndarray, atoms: pd.DataFrame, source: np.ndarray,
                  radius_px: float) -> np.ndarray:
-    """Copy of masks (B, S, H, W) with the pixels of each moved atom moved to its new layer.
+    """Copy of masks (B, S, H, W) with the pixels of each moved atom moved to its new layer
+    (cleared for an atom whose new layer is -1).
 
     A moved atom's pixels are those of its old layer's mask that are nearer to it than to any
     other atom of that layer and species, and within ``radius_px`` of it (touching blobs are
@@ -106,7 +253,8 @@ def _move_pixels(masks: np.ndarray, atoms: pd.DataFrame, source: np.ndarray,
         for i, layer in zip(moved.index, moved.layer.to_numpy(), strict=True):
             take = (owner == i) & (dist < radius_px)
             masks[old, species, iy[take], ix[take]] = False
-            masks[layer, species, iy[take], ix[take]] = True
+            if layer >= 0:
+                masks[layer, species, iy[take], ix[take]] = True
     return masks
 
 
@@ -115,16 +263,22 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
                     ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Atoms (x_px, y_px, layer, species) and masks with atoms moved to the layer they fit.
 
-    Each round fits every layer's lattice to its atoms and moves an atom to the layer whose
-    atoms around it fit that layer's lattice best (:func:`lattice_misfit`) when the misfit is
-    smaller than in its own layer by more than ``margin`` bonds. Nothing moves when
-    a layer has fewer than 10 atoms or two layers are twisted by less than ``min_twist_deg``.
+    Two layers are first reassigned by their whole-image honeycombs (:func:`_global_layers`;
+    an atom found in both layers at one layer's site is kept only there).
+    Where that does not apply, each of ``rounds`` local rounds fits every layer's lattice to its
+    atoms and moves an atom to the layer whose atoms around it fit that layer's lattice best
+    (:func:`lattice_misfit`) when the misfit is smaller than in its own layer by more than
+    ``margin`` bonds; nothing moves when a layer has fewer than 10 atoms or two layers are
+    twisted by less than ``min_twist_deg``.
     """
     atoms = atoms.reset_index(drop=True)
     original = atoms.layer.to_numpy().copy()
     layers = sorted(set(original))
-    for _ in range(rounds):
-        xy = atoms[["x_px", "y_px"]].to_numpy(float)
+    xy = atoms[["x_px", "y_px"]].to_numpy(float)
+    moved = _global_layers(xy, np.searchsorted(layers, original)) if len(layers) == 2 else None
+    if moved is not None:
+        atoms["layer"] = np.where(moved < 0, -1, np.asarray(layers)[moved])
+    for _ in range(rounds if moved is None else 0):
         fits = [fit_lattice(xy[atoms.layer.to_numpy() == layer]) for layer in layers]
         if len(layers) < 2 or any(f is None for f in fits) or min(
                 twist_deg(a, b) for k, a in enumerate(fits) for b in fits[k + 1:]) < min_twist_deg:
@@ -139,7 +293,8 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
         if not better.any():
             break
         atoms.loc[better, "layer"] = np.asarray(layers)[best[better]]
-        bond = float(np.mean([f.bond_px for f in fits]))
     if masks is not None and (atoms.layer.to_numpy() != original).any():
+        bond = float(np.mean([f.bond_px for f in (
+            fit_lattice(xy[original == layer]) for layer in layers) if f is not None]))
         masks = _move_pixels(np.asarray(masks, bool), atoms, original, 0.6 * bond)
-    return atoms, masks
+    return atoms[atoms.layer >= 0].reset_index(drop=True), masks
