@@ -39,6 +39,18 @@ class Lattice:
         return a * np.column_stack([np.cos(t), np.sin(t)])
 
 
+def nearest_site(f: np.ndarray, vectors: np.ndarray, subs: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (px) from fractional points f (n, 2) to the nearest point of the lattice
+    shifted by any of ``subs`` (k, 2), and that point's fractional coordinates (n, 2); ties go
+    to the first of ``subs``."""
+    s = np.round(f[:, None] - subs[None]) + subs[None]
+    d = np.linalg.norm((f[:, None] - s) @ vectors, axis=-1)
+    k = d.argmin(axis=1)
+    rows = np.arange(len(f))
+    return d[rows, k], s[rows, k]
+
+
 def fit_lattice(xy: np.ndarray) -> Lattice | None:
     """The honeycomb of points (n, 2) px, from the vectors to their 3 nearest neighbours.
 
@@ -87,15 +99,13 @@ def lattice_misfit(xy: np.ndarray, others: np.ndarray, lattice: Lattice) -> np.n
         d = d[np.hypot(*d.T) > 0.5 * lattice.bond_px]
         if len(d) < 2:
             continue
-        off = (d @ inverse)[:, None] - HONEYCOMB_SITES[None]
-        off -= np.round(off)
-        miss = np.linalg.norm(off @ vectors, axis=-1).min(axis=1)
-        misfit[i] = np.median(miss) / lattice.bond_px
+        misfit[i] = np.median(nearest_site(d @ inverse, vectors, HONEYCOMB_SITES)[0]) \
+            / lattice.bond_px
     return misfit
 
 
 #: Fractional offset of the second honeycomb sublattice from the first.
-THIRD = np.array([1 / 3, 1 / 3])
+THIRD = HONEYCOMB_SITES[1]
 
 
 @dataclass(frozen=True)
@@ -115,13 +125,7 @@ class Honeycomb:
         """Distance (px) of each point (n, 2) to its nearest site, and that site's fractional
         coordinates (n, 2; multiples of 1/3)."""
         f = (np.asarray(xy, float) - self.origin) @ np.linalg.inv(self.vectors)
-        dist, site = np.full(len(f), np.inf), np.zeros_like(f)
-        for sub in (np.zeros(2), THIRD):
-            s = np.round(f - sub) + sub
-            d = np.linalg.norm((f - s) @ self.vectors, axis=1)
-            take = d < dist
-            dist[take], site[take] = d[take], s[take]
-        return dist, site
+        return nearest_site(f, self.vectors, HONEYCOMB_SITES[:2])
 
 
 def _origin(xy: np.ndarray, vectors: np.ndarray, seed: np.ndarray, bond: float) -> np.ndarray:
