@@ -12,6 +12,7 @@ from tmdlearn.stem.analysis import (
     neighbour_distances,
     order_parameter,
     order_parameter_map,
+    species_se_fraction,
     vegard_se_fraction,
 )
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
@@ -37,6 +38,16 @@ def test_ws2_lattice_constant_and_vegard():
     assert abs(vegard_se_fraction(a)) < 0.1
     assert np.isclose(vegard_se_fraction((3.153 + 3.282) / 2), 0.5)
     assert np.isclose(vegard_se_fraction(3.30, a_ws2=3.2, a_wse2=3.4), 0.5)
+
+
+def test_species_se_fraction_counts_the_planted_se():
+    cfg = StemSimConfig(**FLAT, material="ws2", se_scenario="layer", se_fraction=(0.6, 0.6))
+    s = simulate_image(cfg, seed=4)
+    names = np.asarray(s.species)[s.atoms.species]
+    fractions = [species_se_fraction(names[s.atoms.layer == k]) for k in range(2)]
+    assert sorted(np.round(fractions, 1)) == [0.0, 0.6]  # one layer substituted, at 60 %
+    assert species_se_fraction(np.array(["W", "S2", "SSe", "Se2"])) == 0.5
+    assert np.isnan(species_se_fraction(np.array(["W"])))
 
 
 def test_order_parameter_spans_the_moire():

@@ -81,6 +81,28 @@ def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
     assert (out / "overlay.png").stat().st_size > 1000
 
 
+def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
+    """`stem predict --material ws2` at 0.1 Å/px (the model works at 0.15 Å/px)."""
+    cfg = StemSimConfig(material="ws2", size_px=160, pixel_size_angstrom=0.1,
+                        magnification_jitter=0.0, dose=(1000.0, 1000.0),
+                        contamination=(0.0, 0.1), se_scenario="layer", se_fraction=(0.5, 0.5))
+    sample = simulate_image(cfg, seed=2)
+    path = tmp_path / "ws2.npy"
+    np.save(path, sample.image)
+    out = tmp_path / "pred"
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(path), "--pixel-size", "0.1", "--material", "ws2",
+              "--out", str(out)])
+    assert exit_.value.code in (0, None)
+    atoms = pd.read_csv(out / "atoms.csv")
+    assert list(atoms.columns[:4]) == ["x_px", "y_px", "layer", "species"]
+    assert set(atoms.species) == {"W", "S2", "SSe", "Se2"} and set(atoms.layer) == {0, 1}
+    # as many columns as planted (the truth counts those whose centre is in the image)
+    assert abs(len(atoms) / len(sample.atoms) - 1) < 0.1
+    assert np.load(out / "masks.npz")["masks"].shape == (2, 4, 160, 160)
+    assert (out / "overlay.png").stat().st_size > 1000
+
+
 def _bad_inputs(tmp_path):
     img = simulate_image(StemSimConfig(size_px=96), seed=1).image
     rgb = tmp_path / "rgb.tif"

@@ -58,6 +58,17 @@ def vegard_se_fraction(a_angstrom: float, a_ws2: float = A_WS2_ANGSTROM,
     return (a_angstrom - a_ws2) / (a_wse2 - a_ws2)
 
 
+#: Se atoms in a chalcogen column of each species (two chalcogen atoms per column).
+SE_PER_COLUMN = {"S2": 0, "SSe": 1, "Se2": 2}
+
+
+def species_se_fraction(species: pd.Series | np.ndarray) -> float:
+    """Se fraction x of WS2(1-x)Se2x counted from column species (W, S2, SSe, Se2): Se atoms
+    over all chalcogen atoms (NaN without chalcogen columns)."""
+    counts = pd.Series(np.asarray(species)).map(SE_PER_COLUMN).dropna()
+    return float(counts.sum() / (2 * len(counts))) if len(counts) else float("nan")
+
+
 def order_parameter(from_xy_px: np.ndarray, to_xy_px: np.ndarray,
                     pixel_size_angstrom: float) -> np.ndarray:
     """|u| (Å) at each site of one layer: distance to the nearest chosen site of the other.
@@ -136,9 +147,10 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     """All analyses of one image's layer-resolved atoms (columns x_px, y_px, layer, species).
 
     Returns ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
-    fraction), ``bonds`` (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order
-    parameter maps on the image grid, if ``shape`` is given) and for WS2 with Se sites
-    ``kde`` (Se-site against all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
+    fraction and the Se fraction counted from the column species), ``bonds``
+    (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order parameter maps on the
+    image grid, if ``shape`` is given) and for WS2 with Se sites ``kde`` (Se-site against
+    all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
     """
     pix = pixel_size_angstrom
     xy = {layer: g for layer, g in atoms.groupby("layer")}
@@ -153,6 +165,7 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
             row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "triangular")
             row["vegard_se_fraction"] = vegard_se_fraction(row["lattice_constant_angstrom"],
                                                            a_ws2, a_wse2)
+            row["species_se_fraction"] = species_se_fraction(g.species)
         rows.append(row)
     out["lattice"] = pd.DataFrame(rows)
     if material == "graphene":

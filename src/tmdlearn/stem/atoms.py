@@ -66,6 +66,30 @@ def match_points(pred_xy: np.ndarray, true_xy: np.ndarray, radius: float) -> np.
     return np.column_stack([rows[keep], cols[keep]])
 
 
+def _layer_matches(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_layers: int,
+                   assignment: tuple[int, ...] | None, border_px: float,
+                   shape: tuple[int, int] | None):
+    """Per layer: (layer, found rows, true rows, hit pairs (k, 2), false positives, misses),
+    with the border band of :func:`atom_scores` as a don't-care zone."""
+    found = found.copy()
+    if assignment is not None:
+        found["layer"] = np.asarray(assignment)[found["layer"].to_numpy()]
+
+    def inner(xy: np.ndarray) -> np.ndarray:
+        if shape is None or border_px <= 0:
+            return np.ones(len(xy), bool)
+        return ((xy >= border_px) & (xy <= np.array(shape[::-1]) - 1 - border_px)).all(axis=1)
+
+    for layer in range(n_layers):
+        f, t = found[found.layer == layer], truth[truth.layer == layer]
+        fxy, txy = f[["x_px", "y_px"]].to_numpy(float), t[["x_px", "y_px"]].to_numpy(float)
+        pairs = match_points(fxy, txy, radius_px)
+        f_in, t_in = inner(fxy), inner(txy)
+        hits = pairs[t_in[pairs[:, 1]]]
+        false_pos = int(f_in.sum() - f_in[pairs[:, 0]].sum())
+        yield layer, f, t, hits, false_pos, int(t_in.sum()) - len(hits)
+
+
 def atom_scores(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_layers: int = 2,
                 assignment: tuple[int, ...] | None = None, border_px: float = 0.0,
                 shape: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -79,27 +103,13 @@ def atom_scores(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_la
     just inside the line for a true atom just outside it into a false positive (and the
     reverse into a miss). Also reports the fraction of hits with the right species.
     """
-    found = found.copy()
-    if assignment is not None:
-        found["layer"] = np.asarray(assignment)[found["layer"].to_numpy()]
-
-    def inner(xy: np.ndarray) -> np.ndarray:
-        if shape is None or border_px <= 0:
-            return np.ones(len(xy), bool)
-        return ((xy >= border_px) & (xy <= np.array(shape[::-1]) - 1 - border_px)).all(axis=1)
-
     rows = []
-    for layer in range(n_layers):
-        f, t = found[found.layer == layer], truth[truth.layer == layer]
-        fxy, txy = f[["x_px", "y_px"]].to_numpy(float), t[["x_px", "y_px"]].to_numpy(float)
-        pairs = match_points(fxy, txy, radius_px)
-        f_in, t_in = inner(fxy), inner(txy)
-        hits = pairs[t_in[pairs[:, 1]]]
+    for layer, f, t, hits, false_pos, misses in _layer_matches(
+            found, truth, radius_px, n_layers, assignment, border_px, shape):
         fi, ti = hits[:, 0], hits[:, 1]
         tp = len(hits)
-        false_pos = int(f_in.sum() - f_in[pairs[:, 0]].sum())
-        misses = int(t_in.sum()) - tp
-        err = np.hypot(*(fxy[fi] - txy[ti]).T)
+        err = np.hypot(*(f[["x_px", "y_px"]].to_numpy(float)[fi]
+                         - t[["x_px", "y_px"]].to_numpy(float)[ti]).T)
         same = f.species.to_numpy()[fi] == t.species.to_numpy()[ti]
         n_found, n_true = tp + false_pos, tp + misses
         rows.append({"layer": layer, "n_true": n_true, "n_found": n_found, "matched": tp,
@@ -108,3 +118,16 @@ def atom_scores(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_la
                      "rms_error_px": float(np.sqrt(np.mean(err**2))) if tp else float("nan"),
                      "species_accuracy": float(np.mean(same)) if tp else float("nan")})
     return pd.DataFrame(rows)
+
+
+def species_confusion(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
+                      n_species: int, n_layers: int = 2,
+                      assignment: tuple[int, ...] | None = None, border_px: float = 0.0,
+                      shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Counts (n_species true, n_species found) of the atoms matched as in
+    :func:`atom_scores` (same layer, within ``radius_px``), all layers pooled."""
+    out = np.zeros((n_species, n_species), dtype=int)
+    for _, f, t, hits, _, _ in _layer_matches(found, truth, radius_px, n_layers, assignment,
+                                              border_px, shape):
+        np.add.at(out, (t.species.to_numpy()[hits[:, 1]], f.species.to_numpy()[hits[:, 0]]), 1)
+    return out

@@ -11,18 +11,23 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 LAYER_COLOURS = ("tab:red", "tab:cyan", "tab:green", "tab:orange")
+#: Marker of each species (WS2: metal, pure-S, mixed and pure-Se chalcogen columns).
+SPECIES_MARKERS = {"W": "o", "S2": ".", "SSe": "^", "Se2": "s"}
 
 
 def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
                    pixel_size_angstrom: float) -> plt.Figure:
-    """The image with each layer's atoms as coloured dots, beside each layer's mask."""
+    """The image with each layer's atoms as coloured markers (one marker per species: see
+    SPECIES_MARKERS), beside each layer's mask."""
     layers = masks.shape[0]
     fig, axes = plt.subplots(1, 1 + layers, figsize=(4 * (1 + layers), 4.2))
     axes[0].imshow(image, cmap="gray")
     for layer in range(layers):
-        a = atoms[atoms.layer == layer]
         colour = LAYER_COLOURS[layer % len(LAYER_COLOURS)]
-        axes[0].plot(a.x_px, a.y_px, ".", ms=3, color=colour, label=f"layer {layer} ({len(a)})")
+        for species, a in atoms[atoms.layer == layer].groupby("species", sort=False):
+            marker = SPECIES_MARKERS.get(str(species), ".")
+            axes[0].plot(a.x_px, a.y_px, marker, ms=3, color=colour,
+                         label=f"layer {layer} {species} ({len(a)})")
         axes[1 + layer].imshow(masks[layer].any(axis=0), cmap="gray")
         axes[1 + layer].set_title(f"layer {layer} mask")
     axes[0].legend(loc="upper right", fontsize=7)

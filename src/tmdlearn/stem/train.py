@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,14 @@ from tmdlearn.stem.inference import normalise, predict_logits, save_model
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
-from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch, simulate_image, split_seed
+from tmdlearn.synth.stem import (
+    N_LAYERS,
+    StemSample,
+    StemSimConfig,
+    simulate_batch,
+    simulate_image,
+    split_seed,
+)
 
 #: CPU-friendly defaults (configs/stem-graphene.yaml spells them out).
 DEFAULTS: dict[str, Any] = {
@@ -78,7 +85,8 @@ def warm_start(model: UNet, path: str | Path) -> float:
 def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
              suffix: str = "") -> dict[str, float]:
     """Means over images: pixel accuracy, IoU, and atom scores per layer (keys + suffix)."""
-    atoms = pd.concat(tables).groupby("layer")[["precision", "recall", "rms_error_angstrom"]]
+    atoms = pd.concat(tables).groupby("layer")[["precision", "recall", "rms_error_angstrom",
+                                                "species_accuracy"]]
     out = {f"pixel_accuracy{suffix}": float(np.mean(acc)),
            f"mean_iou{suffix}": float(np.nanmean(iou))}
     for layer, row in atoms.mean().iterrows():
@@ -87,31 +95,40 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
     return out
 
 
-def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-             match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False) -> dict[str, float]:
-    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``.
-
-    ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``).
-    """
+def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
+                  split: str = "val", lattice: bool = False
+                  ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
+    """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
+    scores), with suffix "" for the network's output and, with ``lattice``, "_lattice" after
+    :func:`reassign_layers`. The scores' ``assignment`` maps branches to true layers."""
     model.eval()
-    runs = {"": ([], [], [])} | ({"_lattice": ([], [], [])} if lattice else {})
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_logits(model, s.image, N_LAYERS)
         found, masks = find_atoms(logits), logits > 0
-        for suffix, (acc, iou, tables) in runs.items():
+        for suffix in ("", "_lattice") if lattice else ("",):
             if suffix:
                 found, masks = reassign_layers(found, masks)
-            scores = segmentation_scores(masks, s.labels)
-            acc.append(scores["pixel_accuracy"])
-            iou.append(scores["mean_iou"])
-            table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
-                                assignment=scores["assignment"], border_px=4,
-                                shape=s.image.shape)
-            tables.append(table.assign(
-                rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
+            yield s, suffix, found, segmentation_scores(masks, s.labels)
+
+
+def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
+             match_radius_angstrom: float = 0.5, split: str = "val",
+             lattice: bool = False) -> dict[str, float]:
+    """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
+    of the matched atoms per layer over ``n_images``.
+
+    ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
+    ``_lattice``).
+    """
+    runs: dict[str, tuple[list, list, list]] = {}
+    for s, suffix, found, scores in scored_images(model, sim, seed, n_images, split, lattice):
+        acc, iou, tables = runs.setdefault(suffix, ([], [], []))
+        acc.append(scores["pixel_accuracy"])
+        iou.append(scores["mean_iou"])
+        table = atom_scores(found, s.atoms, match_radius_angstrom / s.pixel_size_angstrom,
+                            assignment=scores["assignment"], border_px=4, shape=s.image.shape)
+        tables.append(table.assign(rms_error_angstrom=table.rms_error_px * s.pixel_size_angstrom))
     out: dict[str, float] = {}
     for suffix, lists in runs.items():
         out |= _summary(*lists, suffix=suffix)

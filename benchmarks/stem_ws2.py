@@ -1,0 +1,91 @@
+"""Scores of a WS2 / WS2(1-x)Se2x Gomb-Net (default: the shipped one) on simulated test images.
+
+On the first N "test" images of the model's own simulator settings at 256 x 256 px: pixel
+accuracy, mean IoU, atom precision / recall / RMS error (Å) and species accuracy per layer
+within 0.5 Å, before and after the lattice step (``evaluate(..., lattice=True)``); the species
+confusion of the matched atoms after the lattice step (rows true W, S2, SSe, Se2; columns
+found); and, on M images of each Se scenario (fraction drawn in 0.2-0.8), the Se fraction per
+layer counted from the predicted species against the simulator's truth. Prints one JSON object.
+
+    python benchmarks/stem_ws2.py --n 50 --per-scenario 4 [--model runs/stem-ws2/model.pt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from tmdlearn.stem.analysis import species_se_fraction
+from tmdlearn.stem.atoms import species_confusion
+from tmdlearn.stem.inference import load_model
+from tmdlearn.stem.train import evaluate, scored_images
+from tmdlearn.synth.stem import StemSimConfig
+
+
+def confusion(model, sim: StemSimConfig, seed: int, n: int) -> np.ndarray:
+    """Species confusion (true x found) of matched atoms after the lattice step, N images."""
+    out = np.zeros((len(sim.species),) * 2, dtype=int)
+    for s, suffix, found, scores in scored_images(model, sim, seed, n, "test", lattice=True):
+        if suffix:
+            out += species_confusion(found, s.atoms, 0.5 / s.pixel_size_angstrom,
+                                     len(sim.species), assignment=scores["assignment"],
+                                     border_px=4, shape=s.image.shape)
+    return out
+
+
+def se_fractions(model, sim: StemSimConfig, seed: int, n: int) -> list[dict]:
+    """Per image and layer: true and predicted (species-counted) Se fraction."""
+    rows = []
+    names = np.asarray(sim.species)
+    for s, suffix, found, scores in scored_images(model, sim, seed, n, "test", lattice=True):
+        if not suffix:
+            continue
+        layer_of = np.asarray(scores["assignment"])[found.layer.to_numpy()]
+        for layer in range(2):
+            rows.append({
+                "true": species_se_fraction(names[s.atoms.species[s.atoms.layer == layer]]),
+                "predicted": species_se_fraction(names[found.species[layer_of == layer]]),
+                "layer": layer})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="saved model.pt (default: shipped ws2)")
+    parser.add_argument("--n", type=int, default=50, help="test images to score")
+    parser.add_argument("--per-scenario", type=int, default=4, help="images per Se scenario")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    began, cpu = time.time(), time.process_time()
+    model, meta = load_model(args.model, "ws2", device="cpu")
+    data = {**meta["config"]["data"], "size_px": 256}
+    sim = StemSimConfig.from_dict(data)
+    result = {"model": args.model or "shipped ws2", "n_test": args.n, "size_px": 256,
+              "pixel_size_angstrom": sim.pixel_size_angstrom, "seed": args.seed,
+              "scores": evaluate(model, sim, args.seed, args.n, split="test", lattice=True),
+              "species": list(sim.species),
+              "confusion_lattice": confusion(model, sim, args.seed, args.n).tolist()}
+    se = {}
+    for scenario in ("none", "sublayer", "layer", "both"):
+        cfg = StemSimConfig.from_dict({**data, "se_scenario": scenario,
+                                       "se_fraction": (0.2, 0.8)})
+        rows = se_fractions(model, cfg, args.seed + 1, args.per_scenario)
+        err = [r["predicted"] - r["true"] for r in rows]
+        se[scenario] = {"rows": rows, "mean_abs_error": float(np.mean(np.abs(err))),
+                        "max_abs_error": float(np.max(np.abs(err)))}
+    result["se_fraction"] = se
+    result.update(cpu_seconds=round(time.process_time() - cpu, 1),
+                  wall_seconds=round(time.time() - began, 1),
+                  load_average=list(os.getloadavg()))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
