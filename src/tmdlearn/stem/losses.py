@@ -14,17 +14,21 @@ from torch import nn
 
 
 def weighted_dice(pred: torch.Tensor, target: torch.Tensor, alpha: float = 2.0,
-                  eps: float = 1e-6) -> torch.Tensor:
+                  eps: float = 1e-6, per_species: bool = False) -> torch.Tensor:
     """Dice loss weighted against false positives over all but the leading dims' last three.
 
     ``D = 1 - 2 TP / (2 TP + alpha FP + FN)`` summed over (S, H, W); alpha = 1 is the ordinary
     soft Dice, alpha > 1 penalises false positives more. Zero for a perfect prediction.
+    ``per_species`` sums over (H, W) only and averages D over the S species instead, so a rare
+    species weighs as much as a common one (the same for S = 1).
     ``pred`` and ``target`` broadcast to (..., S, H, W) with values in [0, 1].
     """
-    tp = (pred * target).sum(dim=(-3, -2, -1))
-    fp = pred.sum(dim=(-3, -2, -1)) - tp
-    fn = target.sum(dim=(-3, -2, -1)) - tp
-    return 1 - (2 * tp + eps) / (2 * tp + alpha * fp + fn + eps)
+    dims = (-2, -1) if per_species else (-3, -2, -1)
+    tp = (pred * target).sum(dim=dims)
+    fp = pred.sum(dim=dims) - tp
+    fn = target.sum(dim=dims) - tp
+    dice = 1 - (2 * tp + eps) / (2 * tp + alpha * fp + fn + eps)
+    return dice.mean(dim=-1) if per_species else dice
 
 
 class DiceLoss(nn.Module):
@@ -60,12 +64,16 @@ class GombLoss(nn.Module):
     asymmetric D(P_b, P_c) would make the loss depend on which branch is called b. For B > 2
     the branch pairs are compared with the layer pairs of the best assignment pi* (the
     permutation with the smallest summed Dice); for B = 2 every assignment gives the same L_sim.
+    ``per_species`` averages D[b, c] over the species instead of pooling them (see
+    :func:`weighted_dice`): with pooled species a rare, hard species (Se columns in WS2) is
+    cheaper left out than guessed, and the network learns never to predict it.
     """
 
     def __init__(self, layers: int = 2, alpha: float = 2.0, eps: float = 1e-6,
-                 similarity: bool = True):
+                 similarity: bool = True, per_species: bool = False):
         super().__init__()
         self.layers, self.alpha, self.eps, self.similarity = layers, alpha, eps, similarity
+        self.per_species = per_species
         self.perms = torch.tensor(list(itertools.permutations(range(layers))))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -73,7 +81,8 @@ class GombLoss(nn.Module):
         b = self.layers
         p = torch.sigmoid(logits).reshape(n, b, c // b, h, w)
         t = target.to(p.dtype).reshape(n, b, c // b, h, w)
-        d = weighted_dice(p[:, :, None], t[:, None, :], self.alpha, self.eps)  # (n, B, B)
+        d = weighted_dice(p[:, :, None], t[:, None, :], self.alpha, self.eps,
+                          self.per_species)  # (n, B, B)
         perms = self.perms.to(logits.device)
         branch = torch.arange(b, device=logits.device)
         totals = d[:, branch[None, :], perms].sum(-1)  # (n, n_perms)
@@ -88,10 +97,11 @@ class GombLoss(nn.Module):
         return loss.mean()
 
 
-def make_loss(name: str, layers: int = 2, alpha: float = 2.0) -> nn.Module:
-    """"gomb" (GombLoss) or "dice" (DiceLoss) by name."""
+def make_loss(name: str, layers: int = 2, alpha: float = 2.0,
+              per_species: bool = False) -> nn.Module:
+    """"gomb" (GombLoss, ``per_species`` Dice optional) or "dice" (DiceLoss) by name."""
     if name == "gomb":
-        return GombLoss(layers, alpha)
+        return GombLoss(layers, alpha, per_species=per_species)
     if name == "dice":
         return DiceLoss()
     raise ValueError(f"loss must be 'gomb' or 'dice', got {name!r}")

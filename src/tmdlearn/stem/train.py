@@ -155,7 +155,8 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     tc = config["train"]
     device = resolve_device(config.get("device", "auto"))
     model = build_model(config).to(device)
-    loss_fn = make_loss(config["loss"]["name"], N_LAYERS, float(config["loss"].get("alpha", 2.0)))
+    loss_fn = make_loss(config["loss"]["name"], N_LAYERS, float(config["loss"].get("alpha", 2.0)),
+                        bool(config["loss"].get("per_species", False)))
     opt = torch.optim.Adam(model.parameters(), lr=float(tc["lr"]))
     steps = int(tc["steps"])
     start, history, best, cpu_before = 0, [], -1.0, 0.0
