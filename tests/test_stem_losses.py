@@ -66,6 +66,24 @@ def test_weighted_dice_penalises_false_positives():
     assert weighted_dice(under, t, alpha=2) == weighted_dice(under, t, alpha=1)
 
 
+def test_per_species_dice_weighs_a_rare_species_like_a_common_one():
+    t = torch.zeros(2, 20, 20)
+    t[0, :10] = 1  # common species: 200 px
+    t[1, 0, :4] = 1  # rare species: 4 px
+    missed = t.clone()
+    missed[1] = 0  # the rare species left out
+    pooled = weighted_dice(missed, t)
+    averaged = weighted_dice(missed, t, per_species=True)
+    assert abs(pooled - 4 / 404) < 1e-4 and abs(averaged - 0.5) < 1e-4
+    one = t[:1]  # a single species: the same either way
+    assert torch.isclose(weighted_dice(one * 0.5, one), weighted_dice(one * 0.5, one,
+                                                                      per_species=True))
+    logits = torch.randn(3, 2, 8, 8)
+    targets = (torch.rand(3, 2, 8, 8) > 0.5).float()
+    assert torch.isclose(GombLoss(2)(logits, targets), GombLoss(2, per_species=True)(logits,
+                                                                                     targets))
+
+
 def test_gradients_finite_through_unet():
     torch.manual_seed(0)
     model = UNet(1, out_channels=1, branches=2, depth=2, filters=4)
