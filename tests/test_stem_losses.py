@@ -74,7 +74,13 @@ def test_per_species_dice_weighs_a_rare_species_like_a_common_one():
     missed[1] = 0  # the rare species left out
     pooled = weighted_dice(missed, t)
     averaged = weighted_dice(missed, t, per_species=True)
-    assert abs(pooled - 4 / 404) < 1e-4 and abs(averaged - 0.5) < 1e-4
+    assert abs(pooled - 4 / 404) < 1e-4 and abs(averaged - (pooled + 0.5) / 2) < 1e-4
+    flood = t.clone()
+    flood[1] = 1  # an absent species' channel all on: the pooled half still penalises it
+    t_absent = t.clone()
+    t_absent[1] = 0
+    assert weighted_dice(flood, t_absent, per_species=True) > weighted_dice(
+        t_absent, t_absent, per_species=True) + 0.4
     one = t[:1]  # a single species: the same either way
     assert torch.isclose(weighted_dice(one * 0.5, one), weighted_dice(one * 0.5, one,
                                                                       per_species=True))

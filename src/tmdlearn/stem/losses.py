@@ -19,16 +19,20 @@ def weighted_dice(pred: torch.Tensor, target: torch.Tensor, alpha: float = 2.0,
 
     ``D = 1 - 2 TP / (2 TP + alpha FP + FN)`` summed over (S, H, W); alpha = 1 is the ordinary
     soft Dice, alpha > 1 penalises false positives more. Zero for a perfect prediction.
-    ``per_species`` sums over (H, W) only and averages D over the S species instead, so a rare
-    species weighs as much as a common one (the same for S = 1).
+    ``per_species`` returns ½ (D + mean over species of D computed per species over (H, W)):
+    the per-species half makes a rare species weigh as much as a common one, the pooled half
+    keeps penalising false positives in a species absent from the image (whose own Dice is
+    saturated at 1, without gradient). The same as D for S = 1.
     ``pred`` and ``target`` broadcast to (..., S, H, W) with values in [0, 1].
     """
-    dims = (-2, -1) if per_species else (-3, -2, -1)
-    tp = (pred * target).sum(dim=dims)
-    fp = pred.sum(dim=dims) - tp
-    fn = target.sum(dim=dims) - tp
-    dice = 1 - (2 * tp + eps) / (2 * tp + alpha * fp + fn + eps)
-    return dice.mean(dim=-1) if per_species else dice
+    tp = (pred * target).sum(dim=(-2, -1))
+    fp = pred.sum(dim=(-2, -1)) - tp
+    fn = target.sum(dim=(-2, -1)) - tp
+    pooled = 1 - (2 * tp.sum(-1) + eps) / (2 * tp.sum(-1) + alpha * fp.sum(-1) + fn.sum(-1) + eps)
+    if not per_species:
+        return pooled
+    each = 1 - (2 * tp + eps) / (2 * tp + alpha * fp + fn + eps)
+    return 0.5 * (pooled + each.mean(dim=-1))
 
 
 class DiceLoss(nn.Module):
@@ -64,9 +68,9 @@ class GombLoss(nn.Module):
     asymmetric D(P_b, P_c) would make the loss depend on which branch is called b. For B > 2
     the branch pairs are compared with the layer pairs of the best assignment pi* (the
     permutation with the smallest summed Dice); for B = 2 every assignment gives the same L_sim.
-    ``per_species`` averages D[b, c] over the species instead of pooling them (see
-    :func:`weighted_dice`): with pooled species a rare, hard species (Se columns in WS2) is
-    cheaper left out than guessed, and the network learns never to predict it.
+    ``per_species`` adds the species-averaged Dice to the pooled one (see
+    :func:`weighted_dice`): with pooled species only, a rare, hard species (Se columns in WS2)
+    is cheaper left out than guessed, and the network learns never to predict it.
     """
 
     def __init__(self, layers: int = 2, alpha: float = 2.0, eps: float = 1e-6,
