@@ -128,11 +128,17 @@ def stem_step(out: Path) -> Section:
     _run(["stem", "analyze", folder / "predict" / "atoms.csv",
           "--pixel-size", read(image).pixel_size_angstrom,
           "--out", folder / "analysis", "--n-boot", 200])
+    _run(["stem", "simulate", "--out", folder / "sim-ws2", "--material", "ws2", "--n-train", 0,
+          "--n-val", 0, "--n-test", 1, "--tif", 1, "--seed", 7, "--se-scenario", "layer"])
+    _run(["stem", "predict", folder / "sim-ws2" / "test_0.tif", "--material", "ws2",
+          "--out", folder / "predict-ws2"])
     return ("Gomb-Net (HAADF-STEM)", [
         "Per-layer atoms found by the shipped graphene model in a simulated twisted bilayer:",
         *_outputs(folder, out, ("predict/overlay.png", "analysis/lattice.md",
                                 "analysis/bond_histogram.png",
-                                "analysis/order_parameter.png"))])
+                                "analysis/order_parameter.png")),
+        "W, S2, SSe and Se2 columns per layer found by the shipped WS2 model (Se in one layer):",
+        *_outputs(folder, out, ("predict-ws2/overlay.png",))])
 
 
 def crossmodal_step(out: Path) -> Section:
