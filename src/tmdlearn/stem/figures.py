@@ -30,7 +30,8 @@ def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
                          label=f"layer {layer} {species} ({len(a)})")
         axes[1 + layer].imshow(masks[layer].any(axis=0), cmap="gray")
         axes[1 + layer].set_title(f"layer {layer} mask")
-    axes[0].legend(loc="upper right", fontsize=7)
+    if len(atoms):
+        axes[0].legend(loc="upper right", fontsize=7)
     ny, nx = image.shape
     axes[0].set_title(f"{nx} x {ny} px, {pixel_size_angstrom:g} Å/px")
     for ax in axes:
