@@ -125,6 +125,8 @@ def predict(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Move atoms to the layer "
                                  "whose honeycomb they sit on."),
+    views: int = typer.Option(1, help="Average the model over 1, 2 or 4 mirror images "
+                              "(test-time augmentation; 4 is slower and a little more accurate)."),
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay."""
     from tmdlearn.io import read
@@ -146,7 +148,7 @@ def predict(
         _check_single_channel(image)
     stem_image = read(image, modality="stem", pixel_size_angstrom=pixel_size)
     net, meta = load_model(model, material, device)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views)
     with atomic_path(out / "atoms.csv") as tmp:
         atoms.to_csv(tmp, index=False)
     with atomic_path(out / "masks.npz") as tmp:

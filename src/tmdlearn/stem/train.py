@@ -26,7 +26,7 @@ from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import normalise, predict_logits, save_model
+from tmdlearn.stem.inference import normalise, predict_views, save_model
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
@@ -89,9 +89,10 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False) -> dict[str, float]:
+             lattice: bool = False, views: int = 1) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) over ``n_images``.
 
+    ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
     ``_lattice``).
     """
@@ -99,7 +100,7 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     runs = {"": ([], [], [])} | ({"_lattice": ([], [], [])} if lattice else {})
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
-        logits = predict_logits(model, s.image, N_LAYERS)
+        logits = predict_views(model, s.image, N_LAYERS, views)
         found, masks = find_atoms(logits), logits > 0
         for suffix, (acc, iou, tables) in runs.items():
             if suffix:
