@@ -81,6 +81,34 @@ def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
     assert (out / "overlay.png").stat().st_size > 1000
 
 
+def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for k in range(2):
+        sample = simulate_image(StemSimConfig(size_px=64), seed=k)
+        write_stem(folder / f"img{k}.tif", StemImage(sample.image, sample.pixel_size_angstrom))
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "pred"
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(folder), "--out", str(out), "--model",
+              str(tiny_run / "model.pt")])
+    assert exit_.value.code in (0, None)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.file) == ["img0.tif", "img1.tif"]
+    for name, row in zip(summary.file, summary.itertuples(), strict=True):
+        atoms = pd.read_csv(out / name / "atoms.csv")
+        assert row.atoms == len(atoms) == row.atoms_layer0 + row.atoms_layer1
+        assert (out / name / "overlay.png").is_file()
+    # a bad file names itself, exits 2 and keeps what the images before it wrote
+    np.save(folder / "z_nan.npy", np.full((64, 64), np.nan))
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(folder), "--out", str(tmp_path / "again"), "--model",
+              str(tiny_run / "model.pt"), "--pixel-size", "0.1"])
+    assert exit_.value.code == 2
+    assert (tmp_path / "again" / "img1.tif" / "atoms.csv").is_file()
+    assert not (tmp_path / "again" / "summary.csv").exists()
+
+
 def _bad_inputs(tmp_path):
     img = simulate_image(StemSimConfig(size_px=96), seed=1).image
     rgb = tmp_path / "rgb.tif"
@@ -93,7 +121,10 @@ def _bad_inputs(tmp_path):
     np.save(good, img)
     small = tmp_path / "small.npy"
     np.save(small, img[:20, :20])
-    return [([str(rgb), "--pixel-size", "0.1"], "RGB"),
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return [([str(empty), "--pixel-size", "0.1"], "no STEM images"),
+            ([str(rgb), "--pixel-size", "0.1"], "RGB"),
             ([str(nan), "--pixel-size", "0.1"], "NaN"),
             ([str(good), "--pixel-size", "0.01"], "pixel size"),
             ([str(good), "--pixel-size", "-1"], "positive"),
