@@ -5,7 +5,8 @@ configs/stem-graphene.yaml and scored on the same N test images (the simulator's
 stream, 256 x 256 px): pixel accuracy, mean IoU, atom precision / recall / RMS error per
 layer within 0.5 Å, before and after the lattice layer reassignment (keys ending in
 ``_lattice``), training CPU minutes, and inference images/s at 256 x 256 on this machine's
-CPU threads (folded batch norm). Prints one JSON object.
+CPU threads (folded batch norm; ``--views`` averages mirror images at inference, for all
+models). Prints one JSON object.
 
 ``--reuse`` scores the models already in OUT/<variant>/model.pt (e.g. trained by
 ``tmdlearn stem train``) and takes their training record from OUT/<variant>/history.csv:
@@ -70,11 +71,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="test image side, px")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-gomb"))
     parser.add_argument("--reuse", action="store_true", help="reuse trained models in --out")
+    parser.add_argument("--views", type=int, default=1,
+                        help="mirror views averaged at inference (1, 2 or 4)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = {"n_test_images": args.n_test, "test_size_px": args.size,
               "train_steps": args.train_steps, "train_minutes_cap": args.train_minutes,
-              "threads": args.threads,
+              "threads": args.threads, "views": args.views,
               "match_radius_angstrom": 0.5}
     for name, overrides in VARIANTS.items():
         cfg = load_config(ROOT / "configs" / "stem-graphene.yaml",
@@ -89,10 +92,11 @@ def main() -> None:
         sim = StemSimConfig.from_dict({**cfg["data"], "size_px": args.size})
         cpu = time.process_time()
         scores = evaluate(model, sim, int(cfg["seed"]), args.n_test, 0.5, split="test",
-                          lattice=True)
+                          lattice=True, views=args.views)
         scores["eval_cpu_minutes"] = round((time.process_time() - cpu) / 60, 2)
         scores |= _training_record(run, meta, args.train_steps)
-        scores["inference_images_per_s_256"] = round(throughput(model, args.size)[0], 2)
+        speed = throughput(model, args.size, views=args.views)[0]
+        scores["inference_images_per_s_256"] = round(speed, 2)
         result[name] = {k: _plain(v) for k, v in scores.items()}
     print(json.dumps(result))
 

@@ -21,19 +21,25 @@ import time
 import numpy as np
 import torch
 
-from tmdlearn.stem.inference import fast_model, load_model, predict_logits
+from tmdlearn.stem.inference import fast_model, load_model, predict_logits, predict_views
 from tmdlearn.stem.train import evaluate
 from tmdlearn.synth.stem import StemSimConfig
 
 
-def throughput(model: torch.nn.Module, size: int = 256, n: int = 16) -> tuple[float, float]:
+def throughput(model: torch.nn.Module, size: int = 256, n: int = 16,
+               views: int = 1) -> tuple[float, float]:
     """Images/s (wall) and CPU seconds per image (all threads) of :func:`predict_logits` on
-    ``n`` images of ``size`` x ``size`` px in batches of 4."""
+    ``n`` images of ``size`` x ``size`` px in batches of 4 (with ``views`` > 1: of
+    :func:`predict_views`, one image at a time)."""
     batch = np.random.default_rng(0).poisson(100, (4, size, size)).astype(np.float32)
     predict_logits(model, batch[0])  # warm-up
     began, cpu = time.perf_counter(), time.process_time()
     for _ in range(n // 4):
-        predict_logits(model, None, batch=batch)
+        if views == 1:
+            predict_logits(model, None, batch=batch)
+        else:
+            for image in batch:
+                predict_views(model, image, views=views)
     done = 4 * (n // 4)
     return done / (time.perf_counter() - began), (time.process_time() - cpu) / done
 

@@ -66,14 +66,19 @@ def test_warm_start_continues_from_the_init_weights(tiny_run, tmp_path, capsys):
     assert "init model not found" in capsys.readouterr().err
 
 
+def _predict(tiny_run, target, out, *extra):
+    """Exit code of `tmdlearn stem predict TARGET --out OUT` with the tiny model."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(target), "--out", str(out), "--model",
+              str(tiny_run / "model.pt"), *extra])
+    return exit_.value.code
+
+
 def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
     sample = simulate_image(StemSimConfig(size_px=96), seed=0)
     path = write_stem(tmp_path / "img.tif", StemImage(sample.image, sample.pixel_size_angstrom))
     out = tmp_path / "pred"
-    with pytest.raises(SystemExit) as exit_:
-        main(["stem", "predict", str(path), "--out", str(out), "--model",
-              str(tiny_run / "model.pt")])
-    assert exit_.value.code in (0, None)
+    assert _predict(tiny_run, path, out) in (0, None)
     atoms = pd.read_csv(out / "atoms.csv")
     assert list(atoms.columns[:4]) == ["x_px", "y_px", "layer", "species"]
     masks = np.load(out / "masks.npz")["masks"]
@@ -103,6 +108,28 @@ def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
     assert (out / "overlay.png").stat().st_size > 1000
 
 
+def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for k in range(2):
+        sample = simulate_image(StemSimConfig(size_px=64), seed=k)
+        write_stem(folder / f"img{k}.tif", StemImage(sample.image, sample.pixel_size_angstrom))
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "pred"
+    assert _predict(tiny_run, folder, out) in (0, None)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.file) == ["img0.tif", "img1.tif"]
+    for name, row in zip(summary.file, summary.itertuples(), strict=True):
+        atoms = pd.read_csv(out / name / "atoms.csv")
+        assert row.atoms == len(atoms) == row.atoms_layer0 + row.atoms_layer1
+        assert (out / name / "overlay.png").is_file()
+    # a bad file names itself, exits 2 and keeps what the images before it wrote
+    np.save(folder / "z_nan.npy", np.full((64, 64), np.nan))
+    assert _predict(tiny_run, folder, tmp_path / "again", "--pixel-size", "0.1") == 2
+    assert (tmp_path / "again" / "img1.tif" / "atoms.csv").is_file()
+    assert not (tmp_path / "again" / "summary.csv").exists()
+
+
 def _bad_inputs(tmp_path):
     img = simulate_image(StemSimConfig(size_px=96), seed=1).image
     rgb = tmp_path / "rgb.tif"
@@ -115,22 +142,24 @@ def _bad_inputs(tmp_path):
     np.save(good, img)
     small = tmp_path / "small.npy"
     np.save(small, img[:20, :20])
-    return [([str(rgb), "--pixel-size", "0.1"], "RGB"),
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return [([str(empty), "--pixel-size", "0.1"], "no STEM images"),
+            ([str(rgb), "--pixel-size", "0.1"], "RGB"),
             ([str(nan), "--pixel-size", "0.1"], "NaN"),
             ([str(good), "--pixel-size", "0.01"], "pixel size"),
             ([str(good), "--pixel-size", "-1"], "positive"),
             ([str(good)], "pixel size"),
             ([str(small), "--pixel-size", "0.1"], "smaller than the model"),
+            ([str(good), "--pixel-size", "0.1", "--views", "3"], "views must be 1, 2 or 4"),
             ([str(tmp_path / "missing.tif"), "--pixel-size", "0.1"], "no such file")]
 
 
 def test_predict_bad_input_one_line_exit_2(tiny_run, tmp_path, capsys):
     for args, words in _bad_inputs(tmp_path):
-        with pytest.raises(SystemExit) as exit_:
-            main(["stem", "predict", *args, "--out", str(tmp_path / "o"), "--model",
-                  str(tiny_run / "model.pt")])
+        code = _predict(tiny_run, args[0], tmp_path / "o", *args[1:])
         err = capsys.readouterr().err.strip()
-        assert exit_.value.code == 2, args
+        assert code == 2, args
         assert err.startswith("error:") and "\n" not in err and words in err, err
     assert not (tmp_path / "o" / "atoms.csv").exists()
 

@@ -112,9 +112,35 @@ def _check_single_channel(path: Path) -> None:
                          "single-channel detector image", path)
 
 
+def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | None,
+                 threshold: str | float, lattice: bool, views: int) -> dict:
+    """Atoms, masks and overlay of one image into ``out``; returns its summary row."""
+    from tmdlearn.io import read
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.stem.figures import overlay_figure
+    from tmdlearn.stem.inference import identify_atoms
+
+    if path.is_file():
+        _check_single_channel(path)
+    stem_image = read(path, modality="stem", pixel_size_angstrom=pixel_size)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views)
+    with atomic_path(out / "atoms.csv") as tmp:
+        atoms.to_csv(tmp, index=False)
+    with atomic_path(out / "masks.npz") as tmp:
+        np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
+                            pixel_size_angstrom=stem_image.pixel_size_angstrom)
+    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom)
+    save_figure(fig, out / "overlay.png")
+    counts = atoms.groupby("layer").size()
+    return {"file": path.name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
+            "atoms": len(atoms),
+            **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))}}
+
+
 @app.command()
 def predict(
-    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd)."),
+    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd), or "
+                                 "a folder of them."),
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
                                      "the file's)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
@@ -125,12 +151,15 @@ def predict(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Move atoms to the layer "
                                  "whose honeycomb they sit on."),
+    views: int = typer.Option(1, help="Average the model over 1, 2 or 4 mirror images "
+                              "(test-time augmentation; 4 is slower and a little more accurate)."),
 ) -> None:
-    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay."""
-    from tmdlearn.io import read
-    from tmdlearn.report.figures import save_figure
-    from tmdlearn.stem.figures import overlay_figure
-    from tmdlearn.stem.inference import identify_atoms, load_model
+    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay.
+
+    For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms.
+    """
+    from tmdlearn.io.stem import STEM_FORMATS
+    from tmdlearn.stem.inference import load_model
 
     if threshold not in ("logit0", "otsu"):
         try:
@@ -142,20 +171,21 @@ def predict(
             raise InputError(f"threshold probability must be in (0, 1), got {threshold}")
     if pixel_size is not None and not pixel_size > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
-    if image.is_file():
-        _check_single_channel(image)
-    stem_image = read(image, modality="stem", pixel_size_angstrom=pixel_size)
     net, meta = load_model(model, material, device)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice)
-    with atomic_path(out / "atoms.csv") as tmp:
-        atoms.to_csv(tmp, index=False)
-    with atomic_path(out / "masks.npz") as tmp:
-        np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
-                            pixel_size_angstrom=stem_image.pixel_size_angstrom)
-    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom)
-    save_figure(fig, out / "overlay.png")
-    counts = atoms.groupby("layer").size().to_dict()
-    typer.echo(f"{len(atoms)} atoms {counts} -> {out / 'atoms.csv'}")
+    if not image.is_dir():
+        row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views)
+        layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
+        typer.echo(f"{row['atoms']} atoms ({layers} per layer) -> {out / 'atoms.csv'}")
+        return
+    files = sorted(p for p in image.iterdir() if p.is_file() and p.suffix.lower() in STEM_FORMATS)
+    if not files:
+        raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
+    rows = [_predict_one(path, out / path.name, net, meta, pixel_size, threshold, lattice, views)
+            for path in track(files, "finding atoms")]
+    with atomic_path(out / "summary.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms -> "
+               f"{out / 'summary.csv'}")
 
 
 @app.command()

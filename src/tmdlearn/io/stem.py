@@ -12,6 +12,8 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.arrays import as_image
 
 GPL_FORMATS = (".dm3", ".dm4", ".emd")
+#: Every file suffix the STEM readers take (the GPL ones need the optional extra).
+STEM_FORMATS = (".tif", ".tiff", ".npy", ".npz", *GPL_FORMATS)
 #: Length units a file may give its pixel size in, in Å.
 ANGSTROM_PER_UNIT = {
     "pm": 0.01, "a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "µm": 1e4, "um": 1e4,

@@ -22,6 +22,7 @@ from tmdlearn.learn.train import resolve_device
 from tmdlearn.models.unet import UNet
 from tmdlearn.stem.atoms import find_atoms
 from tmdlearn.stem.lattice import reassign_layers
+from tmdlearn.stem.metrics import best_assignment
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -88,6 +89,37 @@ def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
     return out[0] if batch is None else out
 
 
+#: Mirror views for test-time augmentation, as (flip rows, flip columns): they keep the shape.
+VIEWS = ((False, False), (False, True), (True, False), (True, True))
+
+
+def _mirror(array: np.ndarray, rows: bool, cols: bool) -> np.ndarray:
+    """``array`` flipped along its last two axes (rows, columns) as asked."""
+    return array[..., ::-1 if rows else 1, ::-1 if cols else 1]
+
+
+def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 1) -> np.ndarray:
+    """Logits (layers, species, H, W) averaged over ``views`` mirror images of ``image``.
+
+    ``views`` is 1 (the image), 2 (and its left-right mirror) or 4 (and the up-down and
+    double mirrors); the cost grows in proportion. A permutation-invariant model may put the
+    layers in other branches for a mirrored image, so each view's branches are first matched
+    to the first view's (:func:`tmdlearn.stem.metrics.best_assignment` of the masks).
+    """
+    if views not in (1, 2, 4):
+        raise InputError(f"views must be 1, 2 or 4, got {views}")
+    image = np.asarray(image)
+    batch = np.stack([_mirror(image, *view) for view in VIEWS[:views]])
+    out = predict_logits(model, None, layers, batch=batch)
+    total = out[0].copy()
+    for view, logits in zip(VIEWS[1:views], out[1:], strict=True):
+        logits = _mirror(logits, *view)
+        aligned = np.empty_like(logits)
+        aligned[list(best_assignment(logits > 0, out[0] > 0))] = logits
+        total += aligned
+    return total / views
+
+
 #: Smallest side, in model pixels, an image may have (a few lattice constants of graphene).
 MIN_SIDE_PX = 48
 #: Largest accepted ratio between the image's pixel size and the model's (either way).
@@ -96,14 +128,15 @@ MAX_SCALE = 2.5
 
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
                    threshold: str | float = "logit0",
-                   lattice: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+                   lattice: bool = True, views: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
     centroids are mapped back to the image's own pixel grid. Returns a table (x_px, y_px, layer,
     species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
     ``lattice`` moves atoms (and their mask blobs) to the layer whose lattice they fit
-    (:func:`tmdlearn.stem.lattice.reassign_layers`).
+    (:func:`tmdlearn.stem.lattice.reassign_layers`); ``views`` averages mirror images
+    (:func:`predict_views`).
     Raises InputError for a pixel size far from the model's or an image too small for it.
     """
     from skimage.transform import resize
@@ -128,7 +161,7 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     if np.ptp(values) == 0:
         raise InputError("the image is constant", where)
     resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
-    logits = predict_logits(model, resampled, int(meta["layers"]))
+    logits = predict_views(model, resampled, int(meta["layers"]), views)
     atoms = find_atoms(logits, threshold)
     cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
     masks = logits > cut

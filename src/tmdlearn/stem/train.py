@@ -26,7 +26,7 @@ from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import normalise, predict_logits, save_model
+from tmdlearn.stem.inference import normalise, predict_views, save_model
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
@@ -96,15 +96,16 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 
 def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-                  split: str = "val", lattice: bool = False
+                  split: str = "val", lattice: bool = False, views: int = 1
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
     scores), with suffix "" for the network's output and, with ``lattice``, "_lattice" after
-    :func:`reassign_layers`. The scores' ``assignment`` maps branches to true layers."""
+    :func:`reassign_layers`. The scores' ``assignment`` maps branches to true layers.
+    ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`)."""
     model.eval()
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
-        logits = predict_logits(model, s.image, N_LAYERS)
+        logits = predict_views(model, s.image, N_LAYERS, views)
         found, masks = find_atoms(logits), logits > 0
         for suffix in ("", "_lattice") if lattice else ("",):
             if suffix:
@@ -114,15 +115,17 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False) -> dict[str, float]:
+             lattice: bool = False, views: int = 1) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
     of the matched atoms per layer over ``n_images``.
 
+    ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
     ``_lattice``).
     """
     runs: dict[str, tuple[list, list, list]] = {}
-    for s, suffix, found, scores in scored_images(model, sim, seed, n_images, split, lattice):
+    images = scored_images(model, sim, seed, n_images, split, lattice, views)
+    for s, suffix, found, scores in images:
         acc, iou, tables = runs.setdefault(suffix, ([], [], []))
         acc.append(scores["pixel_accuracy"])
         iou.append(scores["mean_iou"])
