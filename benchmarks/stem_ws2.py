@@ -5,7 +5,9 @@ accuracy, mean IoU, atom precision / recall / RMS error (Å) and species accurac
 within 0.5 Å, before and after the lattice step (``evaluate(..., lattice=True)``); the species
 confusion of the matched atoms after the lattice step (rows true W, S2, SSe, Se2; columns
 found); and, on M images of each Se scenario (fraction drawn in 0.2-0.8), the Se fraction per
-layer counted from the predicted species against the simulator's truth. Prints one JSON object.
+layer counted from the predicted species against the simulator's truth, and read by Vegard's
+law from the lattice constant of the predicted W columns (true pixel size) against the planted
+one (the simulator scales each layer by Vegard's law). Prints one JSON object.
 
     python benchmarks/stem_ws2.py --n 50 --per-scenario 4 [--model runs/stem-ws2/model.pt]
 """
@@ -20,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from tmdlearn.stem.analysis import species_se_fraction
+from tmdlearn.stem.analysis import lattice_constant, species_se_fraction, vegard_se_fraction
 from tmdlearn.stem.atoms import species_confusion
 from tmdlearn.stem.inference import load_model
 from tmdlearn.stem.train import evaluate, scored_images
@@ -39,7 +41,8 @@ def confusion(model, sim: StemSimConfig, seed: int, n: int) -> np.ndarray:
 
 
 def se_fractions(model, sim: StemSimConfig, seed: int, n: int) -> list[dict]:
-    """Per image and layer: true and predicted (species-counted) Se fraction."""
+    """Per image and layer: true and predicted (species-counted) Se fraction, and the planted
+    and Vegard-read (predicted W columns) one."""
     rows = []
     names = np.asarray(sim.species)
     for s, suffix, found, scores in scored_images(model, sim, seed, n, "test", lattice=True):
@@ -47,9 +50,12 @@ def se_fractions(model, sim: StemSimConfig, seed: int, n: int) -> list[dict]:
             continue
         layer_of = np.asarray(scores["assignment"])[found.layer.to_numpy()]
         for layer in range(2):
+            w = found[(layer_of == layer) & (found.species == 0)][["x_px", "y_px"]].to_numpy()
             rows.append({
                 "true": species_se_fraction(names[s.atoms.species[s.atoms.layer == layer]]),
                 "predicted": species_se_fraction(names[found.species[layer_of == layer]]),
+                "planted": float(np.mean(s.params["se_probability"][layer])),
+                "vegard": vegard_se_fraction(lattice_constant(w, s.pixel_size_angstrom)),
                 "layer": layer})
     return rows
 
@@ -78,8 +84,11 @@ def main() -> None:
                                        "se_fraction": (0.2, 0.8)})
         rows = se_fractions(model, cfg, args.seed + 1, args.per_scenario)
         err = [r["predicted"] - r["true"] for r in rows]
+        vegard = [r["vegard"] - r["planted"] for r in rows]
         se[scenario] = {"rows": rows, "mean_abs_error": float(np.mean(np.abs(err))),
-                        "max_abs_error": float(np.max(np.abs(err)))}
+                        "max_abs_error": float(np.max(np.abs(err))),
+                        "vegard_mean_abs_error": float(np.mean(np.abs(vegard))),
+                        "vegard_max_abs_error": float(np.max(np.abs(vegard)))}
     result["se_fraction"] = se
     result.update(cpu_seconds=round(time.process_time() - cpu, 1),
                   wall_seconds=round(time.time() - began, 1),

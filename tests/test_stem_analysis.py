@@ -31,13 +31,25 @@ def test_graphene_bonds_and_lattice_constant():
 
 
 def test_ws2_lattice_constant_and_vegard():
-    s = simulate_image(StemSimConfig(**FLAT, material="ws2"), seed=1)
+    s = simulate_image(StemSimConfig(**FLAT, material="ws2", se_scenario="none"), seed=1)
     w = s.atoms[(s.atoms.layer == 0) & (s.atoms.species == 0)][["x_px", "y_px"]].to_numpy()
     a = lattice_constant(w, s.pixel_size_angstrom)
     assert abs(a - 3.153) < 0.01
     assert abs(vegard_se_fraction(a)) < 0.1
     assert np.isclose(vegard_se_fraction((3.153 + 3.282) / 2), 0.5)
     assert np.isclose(vegard_se_fraction(3.30, a_ws2=3.2, a_wse2=3.4), 0.5)
+
+
+def test_vegard_recovers_the_planted_se_fraction_of_each_layer():
+    cfg = StemSimConfig(**FLAT, material="ws2", se_scenario="layer", se_fraction=(0.6, 0.6))
+    s = simulate_image(cfg, seed=2)
+    planted = np.mean(s.params["se_probability"], axis=1)  # one layer 0.6, the other 0
+    assert sorted(planted) == [0.0, 0.6]
+    for layer in range(2):
+        w = s.atoms[(s.atoms.layer == layer) & (s.atoms.species == 0)][["x_px", "y_px"]]
+        a = lattice_constant(w.to_numpy(), s.pixel_size_angstrom)
+        assert abs(a - s.params["lattice_constant_angstrom"][layer]) < 0.005
+        assert abs(vegard_se_fraction(a) - planted[layer]) < 0.04
 
 
 def test_species_se_fraction_counts_the_planted_se():

@@ -14,9 +14,10 @@ from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde
 
-#: Lattice constants (Å) of the Vegard end members: WS2 and WSe2.
-A_WS2_ANGSTROM = 3.153
-A_WSE2_ANGSTROM = 3.282
+from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM
+
+#: Lattice constants (Å) of the Vegard end members: WS2 and WSe2 (the simulator's).
+A_WS2_ANGSTROM = LATTICE_ANGSTROM["ws2"]
 
 
 def neighbour_distances(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 3,

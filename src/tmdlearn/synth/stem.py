@@ -25,6 +25,8 @@ from tmdlearn.errors import InputError
 Z = {"C": 6, "S": 16, "Se": 34, "W": 74}
 #: Lattice constants in Å: graphene (2.46 Å, C–C 1.42 Å), WS2 3.153 Å (Vegard end members).
 LATTICE_ANGSTROM = {"graphene": 2.46, "ws2": 3.153}
+#: WSe2 lattice constant, Å: a WS2(1-x)Se2x layer has a = (1 - x) a_WS2 + x a_WSe2 (Vegard).
+A_WSE2_ANGSTROM = 3.282
 #: Species (output channels) of one layer, per material.
 SPECIES = {"graphene": ("C",), "ws2": ("W", "S2", "SSe", "Se2")}
 #: Se substitution scenarios: which chalcogen sublayers (layer, sublayer) receive Se.
@@ -246,6 +248,8 @@ def simulate_image(config: StemSimConfig | None = None,
     xs, ys, layers, kinds, weights, n_se = [], [], [], [], [], []
     for layer in range(N_LAYERS):
         xy, basis = _layer_columns(material, radius, rng, rotation + layer * twist)
+        if material == "ws2":  # Vegard: the layer's mean Se fraction sets its lattice constant
+            xy = xy * (1 + se_p[layer].mean() * (A_WSE2_ANGSTROM / LATTICE_ANGSTROM["ws2"] - 1))
         xy = xy + rng.normal(0, thermal, xy.shape) if thermal > 0 else xy
         keep = rng.random(len(xy)) >= _draw(rng, cfg.vacancy_fraction)
         if rng.random() < cfg.hole_probability:
@@ -313,6 +317,8 @@ def simulate_image(config: StemSimConfig | None = None,
               "material": material}
     if material != "graphene":
         params["se_probability"] = se_p.tolist()
+        params["lattice_constant_angstrom"] = (LATTICE_ANGSTROM["ws2"] + se_p.mean(axis=1) * (
+            A_WSE2_ANGSTROM - LATTICE_ANGSTROM["ws2"])).tolist()
     return StemSample(image, labels, atoms, pix, species, params)
 
 
