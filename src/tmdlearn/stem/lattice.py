@@ -139,9 +139,7 @@ def _origin(xy: np.ndarray, vectors: np.ndarray, seed: np.ndarray, bond: float) 
     phase = np.angle(np.exp(6j * np.pi * f).mean(axis=0)) / (6 * np.pi)
 
     def count(q: np.ndarray) -> int:
-        off = f - q
-        off -= np.round(off)
-        return int(np.sum(np.linalg.norm(off @ vectors, axis=1) < 0.3 * bond))
+        return int(np.sum(nearest_site(f - q, vectors, HONEYCOMB_SITES[:1])[0] < 0.3 * bond))
 
     grid = [phase + np.array([j, k]) / 3 for j in range(3) for k in range(3)]
     first = grid[int(np.argmax([count(q) for q in grid]))]

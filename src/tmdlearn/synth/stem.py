@@ -245,11 +245,14 @@ def simulate_image(config: StemSimConfig | None = None,
     _, _, members = _cell(material)
     se_p = _se_probabilities(cfg.se_scenario, _draw(rng, cfg.se_fraction), rng)
 
+    # Vegard: each layer's mean Se fraction sets its lattice constant (graphene: no Se)
+    a0 = LATTICE_ANGSTROM[material]
+    se_mean = se_p.mean(axis=1) if material == "ws2" else np.zeros(N_LAYERS)
+    lattice = a0 + se_mean * (A_WSE2_ANGSTROM - a0)
     xs, ys, layers, kinds, weights, n_se = [], [], [], [], [], []
     for layer in range(N_LAYERS):
         xy, basis = _layer_columns(material, radius, rng, rotation + layer * twist)
-        if material == "ws2":  # Vegard: the layer's mean Se fraction sets its lattice constant
-            xy = xy * (1 + se_p[layer].mean() * (A_WSE2_ANGSTROM / LATTICE_ANGSTROM["ws2"] - 1))
+        xy = xy * (lattice[layer] / a0)
         xy = xy + rng.normal(0, thermal, xy.shape) if thermal > 0 else xy
         keep = rng.random(len(xy)) >= _draw(rng, cfg.vacancy_fraction)
         if rng.random() < cfg.hole_probability:
@@ -317,8 +320,7 @@ def simulate_image(config: StemSimConfig | None = None,
               "material": material}
     if material != "graphene":
         params["se_probability"] = se_p.tolist()
-        params["lattice_constant_angstrom"] = (LATTICE_ANGSTROM["ws2"] + se_p.mean(axis=1) * (
-            A_WSE2_ANGSTROM - LATTICE_ANGSTROM["ws2"])).tolist()
+        params["lattice_constant_angstrom"] = lattice.tolist()
     return StemSample(image, labels, atoms, pix, species, params)
 
 
