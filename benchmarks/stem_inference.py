@@ -5,10 +5,13 @@ Runs batches of 4 noisy 256 x 256 images through both, alternating, and reports 
 images/s of the repeats. ``--score N`` adds the model's scores on the first N simulated test
 images (pixel accuracy, mean IoU, atom precision/recall/RMS error per layer, before and after
 the lattice step; docs/stem.md quotes N = 50); ``--model`` times and scores another saved model,
-e.g. one from ``tmdlearn stem train``. Prints one JSON object.
+e.g. one from ``tmdlearn stem train``. ``--views 1 2 4`` also times the folded model averaged
+over 2 and 4 mirror views (``folded_views2_*``, ...), and ``--score`` then scores with the
+last of them. Prints one JSON object.
 
     python benchmarks/stem_inference.py --threads 2 --n 64
     python benchmarks/stem_inference.py --score 50 [--model runs/stem-graphene/model.pt]
+    python benchmarks/stem_inference.py --threads 1 --n 16 --repeats 1 --views 1 2 4
 """
 
 from __future__ import annotations
@@ -52,17 +55,22 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--model", default=None, help="saved model.pt (default: the shipped one)")
     parser.add_argument("--score", type=int, default=0, help="test images to score (0: none)")
+    parser.add_argument("--views", type=int, nargs="+", default=[1],
+                        help="mirror views to time the folded model with (1, 2, 4)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     plain, _ = load_model(args.model, device="cpu", fast=False)
     fast = fast_model(plain)
     image = np.random.default_rng(1).poisson(100, (args.size, args.size)).astype(np.float32)
     max_diff = float(np.abs(predict_logits(fast, image) - predict_logits(plain, image)).max())
-    runs = {"plain": [], "folded": []}
+    extra = [v for v in args.views if v != 1]
+    runs = {"plain": [], "folded": []} | {f"folded_views{v}": [] for v in extra}
     cpu = time.process_time()
     for _ in range(args.repeats):
         runs["plain"].append(throughput(plain, args.size, args.n))
         runs["folded"].append(throughput(fast, args.size, args.n))
+        for v in extra:
+            runs[f"folded_views{v}"].append(throughput(fast, args.size, args.n, views=v))
     result = {"size_px": args.size, "threads": args.threads, "images_per_repeat": args.n,
               "repeats": args.repeats}
     for name, values in runs.items():
@@ -75,8 +83,9 @@ def main() -> None:
                "load_average_1min": os.getloadavg()[0]}
     if args.score > 0:
         scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split="test",
-                          lattice=True)
-        result |= {"test_images": args.score} | {k: round(v, 4) for k, v in scores.items()}
+                          lattice=True, views=args.views[-1])
+        result |= {"test_images": args.score, "score_views": args.views[-1]} | {
+            k: round(v, 4) for k, v in scores.items()}
     print(json.dumps(result))
 
 
