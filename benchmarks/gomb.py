@@ -6,7 +6,9 @@ stream, 256 x 256 px): pixel accuracy, mean IoU, atom precision / recall / RMS e
 layer within 0.5 Å, before and after the lattice layer reassignment (keys ending in
 ``_lattice``), training CPU minutes, and inference images/s at 256 x 256 on this machine's
 CPU threads (folded batch norm; ``--views`` averages mirror images at inference, for all
-models). Prints one JSON object.
+models); ``--prior P`` also scores the atoms and masks after pulling the positions P of the
+way to each layer's fitted honeycomb (keys ending in ``_prior``; see
+``tmdlearn.stem.lattice.pull_to_lattice``). Prints one JSON object.
 
 ``--reuse`` scores the models already in OUT/<variant>/model.pt (e.g. trained by
 ``tmdlearn stem train``) and takes their training record from OUT/<variant>/history.csv:
@@ -73,11 +75,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse trained models in --out")
     parser.add_argument("--views", type=int, default=1,
                         help="mirror views averaged at inference (1, 2 or 4)")
+    parser.add_argument("--prior", type=float, default=0.0,
+                        help="lattice prior pull (0-1) scored after the lattice step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = {"n_test_images": args.n_test, "test_size_px": args.size,
               "train_steps": args.train_steps, "train_minutes_cap": args.train_minutes,
-              "threads": args.threads, "views": args.views,
+              "threads": args.threads, "views": args.views, "prior": args.prior,
               "match_radius_angstrom": 0.5}
     for name, overrides in VARIANTS.items():
         cfg = load_config(ROOT / "configs" / "stem-graphene.yaml",
@@ -92,7 +96,7 @@ def main() -> None:
         sim = StemSimConfig.from_dict({**cfg["data"], "size_px": args.size})
         cpu = time.process_time()
         scores = evaluate(model, sim, int(cfg["seed"]), args.n_test, 0.5, split="test",
-                          lattice=True, views=args.views)
+                          lattice=True, views=args.views, prior=args.prior)
         scores["eval_cpu_minutes"] = round((time.process_time() - cpu) / 60, 2)
         scores |= _training_record(run, meta, args.train_steps)
         speed = throughput(model, args.size, views=args.views)[0]

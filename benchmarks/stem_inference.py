@@ -7,7 +7,8 @@ images (pixel accuracy, mean IoU, atom precision/recall/RMS error per layer, bef
 the lattice step; docs/stem.md quotes N = 50); ``--model`` times and scores another saved model,
 e.g. one from ``tmdlearn stem train``. ``--views 1 2 4`` also times the folded model averaged
 over 2 and 4 mirror views (``folded_views2_*``, ...), and ``--score`` then scores with the
-last of them. Prints one JSON object.
+last of them; ``--prior P`` also scores with the lattice prior (keys ending in ``_prior``).
+Prints one JSON object.
 
     python benchmarks/stem_inference.py --threads 2 --n 64
     python benchmarks/stem_inference.py --score 50 [--model runs/stem-graphene/model.pt]
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--score", type=int, default=0, help="test images to score (0: none)")
     parser.add_argument("--views", type=int, nargs="+", default=[1],
                         help="mirror views to time the folded model with (1, 2, 4)")
+    parser.add_argument("--prior", type=float, default=0.0,
+                        help="lattice prior pull (0-1) also scored with --score")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     plain, _ = load_model(args.model, device="cpu", fast=False)
@@ -83,8 +86,9 @@ def main() -> None:
                "load_average_1min": os.getloadavg()[0]}
     if args.score > 0:
         scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split="test",
-                          lattice=True, views=args.views[-1])
-        result |= {"test_images": args.score, "score_views": args.views[-1]} | {
+                          lattice=True, views=args.views[-1], prior=args.prior)
+        result |= {"test_images": args.score, "score_views": args.views[-1],
+                   "score_prior": args.prior} | {
             k: round(v, 4) for k, v in scores.items()}
     print(json.dumps(result))
 

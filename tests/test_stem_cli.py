@@ -152,6 +152,7 @@ def _bad_inputs(tmp_path):
             ([str(good)], "pixel size"),
             ([str(small), "--pixel-size", "0.1"], "smaller than the model"),
             ([str(good), "--pixel-size", "0.1", "--views", "3"], "views must be 1, 2 or 4"),
+            ([str(good), "--pixel-size", "0.1", "--lattice-prior", "1.5"], "lattice-prior"),
             ([str(tmp_path / "missing.tif"), "--pixel-size", "0.1"], "no such file")]
 
 

@@ -113,7 +113,7 @@ def _check_single_channel(path: Path) -> None:
 
 
 def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | None,
-                 threshold: str | float, lattice: bool, views: int) -> dict:
+                 threshold: str | float, lattice: bool, views: int, prior: float) -> dict:
     """Atoms, masks and overlay of one image into ``out``; returns its summary row."""
     from tmdlearn.io import read
     from tmdlearn.report.figures import save_figure
@@ -123,7 +123,7 @@ def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | Non
     if path.is_file():
         _check_single_channel(path)
     stem_image = read(path, modality="stem", pixel_size_angstrom=pixel_size)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views, prior)
     with atomic_path(out / "atoms.csv") as tmp:
         atoms.to_csv(tmp, index=False)
     with atomic_path(out / "masks.npz") as tmp:
@@ -153,6 +153,10 @@ def predict(
                                  "whose honeycomb they sit on."),
     views: int = typer.Option(1, help="Average the model over 1, 2 or 4 mirror images "
                               "(test-time augmentation; 4 is slower and a little more accurate)."),
+    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="Pull each atom this "
+                                        "fraction (0-1) of the way to its layer's fitted "
+                                        "honeycomb site and repaint the masks there; only for "
+                                        "rigid lattices (it flattens strain alike)."),
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay.
 
@@ -171,16 +175,20 @@ def predict(
             raise InputError(f"threshold probability must be in (0, 1), got {threshold}")
     if pixel_size is not None and not pixel_size > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
+    if not 0 <= lattice_prior <= 1:
+        raise InputError(f"--lattice-prior must be in [0, 1], got {lattice_prior}")
     net, meta = load_model(model, material, device)
     if not image.is_dir():
-        row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views)
+        row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views,
+                           lattice_prior)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
         typer.echo(f"{row['atoms']} atoms ({layers} per layer) -> {out / 'atoms.csv'}")
         return
     files = sorted(p for p in image.iterdir() if p.is_file() and p.suffix.lower() in STEM_FORMATS)
     if not files:
         raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
-    rows = [_predict_one(path, out / path.name, net, meta, pixel_size, threshold, lattice, views)
+    rows = [_predict_one(path, out / path.name, net, meta, pixel_size, threshold, lattice, views,
+                         lattice_prior)
             for path in track(files, "finding atoms")]
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)

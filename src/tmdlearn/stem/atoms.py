@@ -12,6 +12,8 @@ from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 
+from tmdlearn.synth.stem import disk_masks
+
 COLUMNS = ["x_px", "y_px", "layer", "species"]
 
 
@@ -42,6 +44,16 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
                     rows.append((x, y, layer, species, int(region.area), region.intensity_mean))
     return pd.DataFrame(rows, columns=[*COLUMNS, "area_px", "score"]).astype(
         {"layer": int, "species": int, "area_px": int})
+
+
+def atom_masks(atoms: pd.DataFrame, shape: tuple[int, int, int, int],
+               radius_px: float) -> np.ndarray:
+    """Boolean masks ``shape`` (layers, species, H, W) painted as disks of ``radius_px`` at the
+    atoms' positions (x_px, y_px, layer, species), as the simulator paints its labels."""
+    layers, species, ny, nx = shape
+    channel = atoms.layer.to_numpy(int) * species + atoms.species.to_numpy(int)
+    return disk_masks((ny, nx), atoms.x_px.to_numpy(float), atoms.y_px.to_numpy(float),
+                      channel, layers * species, radius_px).reshape(shape)
 
 
 def match_points(pred_xy: np.ndarray, true_xy: np.ndarray, radius: float) -> np.ndarray:

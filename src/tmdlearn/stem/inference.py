@@ -20,9 +20,10 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device
 from tmdlearn.models.unet import UNet
-from tmdlearn.stem.atoms import find_atoms
-from tmdlearn.stem.lattice import reassign_layers
+from tmdlearn.stem.atoms import atom_masks, find_atoms
+from tmdlearn.stem.lattice import pull_to_lattice, reassign_layers
 from tmdlearn.stem.metrics import best_assignment
+from tmdlearn.synth.stem import LATTICE_ANGSTROM
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -120,6 +121,22 @@ def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
     return total / views
 
 
+def lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], pull: float, meta: dict[str, Any],
+                  pixel_size_angstrom: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Atoms pulled ``pull`` of the way to their layer's honeycomb
+    (:func:`tmdlearn.stem.lattice.pull_to_lattice`) and masks ``shape`` (layers, species, H, W)
+    repainted as the model's label disks there.
+
+    The disk radius (Å in ``meta``) is converted to pixels with the fitted lattice constant and
+    the material's (:data:`tmdlearn.synth.stem.LATTICE_ANGSTROM`), i.e. at the image's true
+    magnification as the training labels were; with no honeycomb, with ``pixel_size_angstrom``.
+    """
+    atoms, a_px = pull_to_lattice(atoms, pull)
+    a_angstrom = LATTICE_ANGSTROM.get(str(meta.get("material")), float("nan"))
+    scale = a_px / a_angstrom if np.isfinite(a_px / a_angstrom) else 1 / pixel_size_angstrom
+    return atoms, atom_masks(atoms, shape, float(meta["label_radius_angstrom"]) * scale)
+
+
 #: Smallest side, in model pixels, an image may have (a few lattice constants of graphene).
 MIN_SIDE_PX = 48
 #: Largest accepted ratio between the image's pixel size and the model's (either way).
@@ -128,7 +145,8 @@ MAX_SCALE = 2.5
 
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
                    threshold: str | float = "logit0",
-                   lattice: bool = True, views: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
+                   lattice: bool = True, views: int = 1, prior: float = 0.0
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
@@ -136,7 +154,10 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
     ``lattice`` moves atoms (and their mask blobs) to the layer whose lattice they fit
     (:func:`tmdlearn.stem.lattice.reassign_layers`); ``views`` averages mirror images
-    (:func:`predict_views`).
+    (:func:`predict_views`); ``prior`` (0-1) pulls the positions that fraction of the way to
+    their layer's fitted honeycomb (:func:`tmdlearn.stem.lattice.pull_to_lattice`: for rigid
+    lattices only, it flattens real strain alike) and repaints the masks as the training
+    label disks there.
     Raises InputError for a pixel size far from the model's or an image too small for it.
     """
     from skimage.transform import resize
@@ -167,6 +188,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     masks = logits > cut
     if lattice:
         atoms, masks = reassign_layers(atoms, masks)
+    if prior > 0:
+        atoms, masks = lattice_prior(atoms, masks.shape, prior, meta, model_pixel)
     # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
     atoms["x_px"] = (atoms["x_px"] + 0.5) * nx / shape[1] - 0.5
     atoms["y_px"] = (atoms["y_px"] + 0.5) * ny / shape[0] - 0.5

@@ -300,3 +300,37 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
             fit_lattice(xy[original == layer]) for layer in layers) if f is not None]))
         masks = _move_pixels(np.asarray(masks, bool), atoms, original, 0.6 * bond)
     return atoms[atoms.layer >= 0].reset_index(drop=True), masks
+
+
+def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35
+                    ) -> tuple[pd.DataFrame, float]:
+    """Copy of atoms (x_px, y_px, layer, ...) with each position moved ``pull`` (0-1) of the
+    way to the nearest site of its layer's whole-image honeycomb (:func:`fit_honeycomb`, all
+    species of the layer together), and the mean lattice constant (px) of those honeycombs
+    (NaN when none fits).
+
+    A prior for rigid lattices: where the columns of the two layers partly overlap, the
+    network misplaces them by a bias that follows the moiré, whereas the sites of a honeycomb
+    fitted to the whole layer are off only by the thermal jitter. Real displacements (strain,
+    lattice reconstruction, a dislocation) shrink by the same fraction, so keep ``pull`` 0 to
+    measure them. Atoms farther than ``tol`` bonds from every site, and layers with no
+    honeycomb (fewer than 10 atoms), stay where they are.
+    """
+    if not 0 <= pull <= 1:
+        raise ValueError(f"pull must be in [0, 1], got {pull}")
+    atoms = atoms.copy()
+    xy = atoms[["x_px", "y_px"]].to_numpy(float, copy=True)
+    layer = atoms.layer.to_numpy()
+    constants = []
+    for k in np.unique(layer):
+        rows = np.flatnonzero(layer == k)
+        fit = fit_honeycomb(xy[rows])
+        if fit is None:
+            continue
+        constants.append(np.sqrt(3) * fit.bond_px)
+        dist, site = fit.sites(xy[rows])
+        near = rows[dist < tol * fit.bond_px]
+        target = fit.origin + site[dist < tol * fit.bond_px] @ fit.vectors
+        xy[near] += pull * (target - xy[near])
+    atoms["x_px"], atoms["y_px"] = xy[:, 0], xy[:, 1]
+    return atoms, float(np.mean(constants)) if constants else float("nan")

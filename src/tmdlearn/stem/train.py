@@ -26,7 +26,7 @@ from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import normalise, predict_views, save_model
+from tmdlearn.stem.inference import lattice_prior, normalise, predict_views, save_model
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
@@ -96,35 +96,42 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 
 def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-                  split: str = "val", lattice: bool = False, views: int = 1
+                  split: str = "val", lattice: bool = False, views: int = 1, prior: float = 0.0
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
-    scores), with suffix "" for the network's output and, with ``lattice``, "_lattice" after
-    :func:`reassign_layers`. The scores' ``assignment`` maps branches to true layers.
-    ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`)."""
+    scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
+    (with ``lattice``) and "_prior" after that (or the network's output) with positions pulled
+    ``prior`` of the way to the layers' honeycombs and the masks repainted as label disks
+    there (:func:`tmdlearn.stem.inference.lattice_prior`). The scores' ``assignment`` maps
+    branches to true layers. ``views`` averages mirror images
+    (:func:`tmdlearn.stem.inference.predict_views`)."""
     model.eval()
+    meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom}
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_views(model, s.image, N_LAYERS, views)
         found, masks = find_atoms(logits), logits > 0
-        for suffix in ("", "_lattice") if lattice else ("",):
-            if suffix:
-                found, masks = reassign_layers(found, masks)
-            yield s, suffix, found, segmentation_scores(masks, s.labels)
+        yield s, "", found, segmentation_scores(masks, s.labels)
+        if lattice:
+            found, masks = reassign_layers(found, masks)
+            yield s, "_lattice", found, segmentation_scores(masks, s.labels)
+        if prior > 0:
+            found, masks = lattice_prior(found, masks.shape, prior, meta, sim.pixel_size_angstrom)
+            yield s, "_prior", found, segmentation_scores(masks, s.labels)
 
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False, views: int = 1) -> dict[str, float]:
+             lattice: bool = False, views: int = 1, prior: float = 0.0) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
     of the matched atoms per layer over ``n_images``.
 
     ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``).
+    ``_lattice``), ``prior`` > 0 after :func:`pull_to_lattice` (keys ending in ``_prior``).
     """
     runs: dict[str, tuple[list, list, list]] = {}
-    images = scored_images(model, sim, seed, n_images, split, lattice, views)
+    images = scored_images(model, sim, seed, n_images, split, lattice, views, prior)
     for s, suffix, found, scores in images:
         acc, iou, tables = runs.setdefault(suffix, ([], [], []))
         acc.append(scores["pixel_accuracy"])
