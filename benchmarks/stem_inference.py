@@ -8,6 +8,8 @@ the lattice step; docs/stem.md quotes N = 50); ``--model`` times and scores anot
 e.g. one from ``tmdlearn stem train``. ``--views 1 2 4`` also times the folded model averaged
 over 2 and 4 mirror views (``folded_views2_*``, ...), and ``--score`` then scores with the
 last of them; ``--prior P`` also scores with the lattice prior (keys ending in ``_prior``).
+``stages_cpu_ms`` times the steps after the network on simulated 256 x 256 test images (one
+view): atom finding, lattice step and, with ``--prior``, the lattice prior.
 Prints one JSON object.
 
     python benchmarks/stem_inference.py --threads 2 --n 64
@@ -25,9 +27,17 @@ import time
 import numpy as np
 import torch
 
-from tmdlearn.stem.inference import fast_model, load_model, predict_logits, predict_views
+from tmdlearn.stem.atoms import find_atoms
+from tmdlearn.stem.inference import (
+    fast_model,
+    lattice_prior,
+    load_model,
+    predict_logits,
+    predict_views,
+)
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.train import evaluate
-from tmdlearn.synth.stem import StemSimConfig
+from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
 
 def throughput(model: torch.nn.Module, size: int = 256, n: int = 16,
@@ -48,6 +58,26 @@ def throughput(model: torch.nn.Module, size: int = 256, n: int = 16,
     return done / (time.perf_counter() - began), (time.process_time() - cpu) / done
 
 
+def stage_times(model: torch.nn.Module, meta: dict, prior: float, n: int = 16) -> dict:
+    """CPU ms per image of each step of :func:`identify_atoms` on ``n`` simulated test images."""
+    times = dict.fromkeys(["network", "find_atoms", "lattice"] + (["prior"] if prior else []), 0.0)
+    for k in range(n):
+        image = simulate_image(StemSimConfig(size_px=256), split_seed(0, "test", k)).image
+        clock = [time.process_time()]
+        logits = predict_views(model, image)
+        clock.append(time.process_time())
+        atoms = find_atoms(logits)
+        clock.append(time.process_time())
+        atoms, masks = reassign_layers(atoms, logits > 0)
+        clock.append(time.process_time())
+        if prior:
+            lattice_prior(atoms, masks.shape, prior, meta, float(meta["pixel_size_angstrom"]))
+            clock.append(time.process_time())
+        for name, began, ended in zip(times, clock[:-1], clock[1:], strict=True):
+            times[name] += 1000 * (ended - began) / n
+    return {name: round(value, 1) for name, value in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -62,7 +92,7 @@ def main() -> None:
                         help="lattice prior pull (0-1) also scored with --score")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    plain, _ = load_model(args.model, device="cpu", fast=False)
+    plain, meta = load_model(args.model, device="cpu", fast=False)
     fast = fast_model(plain)
     image = np.random.default_rng(1).poisson(100, (args.size, args.size)).astype(np.float32)
     max_diff = float(np.abs(predict_logits(fast, image) - predict_logits(plain, image)).max())
@@ -84,6 +114,7 @@ def main() -> None:
                "max_abs_logit_difference": max_diff,
                "cpu_seconds": round(time.process_time() - cpu, 1),
                "load_average_1min": os.getloadavg()[0]}
+    result["stages_cpu_ms"] = stage_times(fast, meta, args.prior)
     if args.score > 0:
         scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split="test",
                           lattice=True, views=args.views[-1], prior=args.prior)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
-from skimage.measure import label, regionprops
 
 from tmdlearn.synth.stem import disk_masks
 
@@ -28,7 +28,9 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
     """
     logits = np.asarray(logits, dtype=float)
     prob = 1 / (1 + np.exp(-np.clip(logits, -50, 50)))
-    rows = []
+    ny, nx = prob.shape[-2:]
+    yy, xx = np.mgrid[:ny, :nx]
+    parts = []
     for layer in range(prob.shape[0]):
         for species in range(prob.shape[1]):
             p = prob[layer, species]
@@ -38,12 +40,15 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
                 cut = threshold_otsu(p) if np.ptp(p) > 0 else 0.5
             else:
                 cut = float(threshold)
-            for region in regionprops(label(p > cut), intensity_image=p):
-                if region.area >= min_area_px:
-                    y, x = region.centroid_weighted
-                    rows.append((x, y, layer, species, int(region.area), region.intensity_mean))
-    return pd.DataFrame(rows, columns=[*COLUMNS, "area_px", "score"]).astype(
-        {"layer": int, "species": int, "area_px": int})
+            blobs, n = ndimage.label(p > cut, structure=np.ones((3, 3)))  # 8-connected
+            area, weight, wx, wy = (np.bincount(blobs.ravel(), v.ravel(), n + 1)[1:]
+                                    for v in (np.ones_like(p), p, p * xx, p * yy))
+            keep = area >= min_area_px
+            parts.append(pd.DataFrame({"x_px": wx[keep] / weight[keep],
+                                       "y_px": wy[keep] / weight[keep], "layer": layer,
+                                       "species": species, "area_px": area[keep].astype(int),
+                                       "score": weight[keep] / area[keep]}))
+    return pd.concat(parts, ignore_index=True).astype({"layer": int, "species": int})
 
 
 def atom_masks(atoms: pd.DataFrame, shape: tuple[int, int, int, int],
