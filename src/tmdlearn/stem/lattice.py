@@ -147,15 +147,17 @@ def _origin(xy: np.ndarray, vectors: np.ndarray, seed: np.ndarray, bond: float) 
     return seed + origin @ vectors
 
 
-def fit_honeycomb(xy: np.ndarray, tol: float = 0.25) -> Honeycomb | None:
+def fit_honeycomb(xy: np.ndarray, tol: float = 0.25, enough: float = 0.95
+                  ) -> Honeycomb | None:
     """The honeycomb that puts most points (n, 2) px within ``tol`` bonds of a site.
 
     From each of 5 seeds (centre and quarter points of the points' extent), starting with
     :func:`fit_lattice`'s bond and orientation and :func:`_origin`, the affine lattice is
     refitted by least squares to the points within ``tol`` bonds of their nearest site, over
     disks of 4, 8 and 16 bonds around the seed and then all points; the seed whose lattice
-    fits most points wins (a patch of another layer's atoms cannot take over). None for
-    fewer than 10 points.
+    fits most points wins (a patch of another layer's atoms cannot take over). A seed whose
+    lattice fits more than ``enough`` of the points ends the search. None for fewer than 10
+    points.
     """
     xy = np.asarray(xy, float)
     start = fit_lattice(xy)
@@ -180,6 +182,8 @@ def fit_honeycomb(xy: np.ndarray, tol: float = 0.25) -> Honeycomb | None:
         n = int((fit.sites(xy)[0] < tol * fit.bond_px).sum())
         if n > best_n:
             best, best_n = fit, n
+        if best_n > enough * len(xy):
+            break
     return best
 
 
@@ -220,9 +224,10 @@ def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin:
     own, other = dist[rows, layer].copy(), dist[rows, 1 - layer]
     for k in (0, 1):  # a site of a layer holds one point of it: the closest
         idx = np.flatnonzero(layer == k)
-        table = pd.DataFrame({"a": keys[k][idx, 0], "b": keys[k][idx, 1], "d": own[idx]})
-        closest = table.groupby(["a", "b"]).d.transform("min").to_numpy()
-        own[idx[table.d.to_numpy() > closest]] = np.inf
+        _, site = np.unique(keys[k][idx], axis=0, return_inverse=True)
+        closest = np.full(len(idx), np.inf)
+        np.minimum.at(closest, site.ravel(), own[idx])
+        own[idx[own[idx] > closest[site.ravel()]]] = np.inf
     move = (other < near) & (own > other + margin)
     new = np.where(move, 1 - layer, layer)
     for k in (0, 1):  # the site it would move to already holds a point: a double detection
