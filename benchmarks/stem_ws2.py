@@ -25,18 +25,19 @@ import torch
 from tmdlearn.stem.analysis import lattice_constant, species_se_fraction, vegard_se_fraction
 from tmdlearn.stem.atoms import species_confusion
 from tmdlearn.stem.inference import load_model
-from tmdlearn.stem.train import evaluate, scored_images
+from tmdlearn.stem.train import scored_images, summarise_images
 from tmdlearn.synth.stem import StemSimConfig
 
 
-def confusion(model, sim: StemSimConfig, seed: int, n: int) -> np.ndarray:
-    """Species confusion (true x found) of matched atoms after the lattice step, N images."""
-    out = np.zeros((len(sim.species),) * 2, dtype=int)
-    for s, suffix, found, scores in scored_images(model, sim, seed, n, "test", lattice=True):
+def confusion(images: list, n_species: int) -> np.ndarray:
+    """Species confusion (true x found) of matched atoms after the lattice step over the items
+    of ``scored_images``."""
+    out = np.zeros((n_species,) * 2, dtype=int)
+    for s, suffix, found, scores in images:
         if suffix:
-            out += species_confusion(found, s.atoms, 0.5 / s.pixel_size_angstrom,
-                                     len(sim.species), assignment=scores["assignment"],
-                                     border_px=4, shape=s.image.shape)
+            out += species_confusion(found, s.atoms, 0.5 / s.pixel_size_angstrom, n_species,
+                                     assignment=scores["assignment"], border_px=4,
+                                     shape=s.image.shape)
     return out
 
 
@@ -73,11 +74,11 @@ def main() -> None:
     model, meta = load_model(args.model, "ws2", device="cpu")
     data = {**meta["config"]["data"], "size_px": 256}
     sim = StemSimConfig.from_dict(data)
+    images = list(scored_images(model, sim, args.seed, args.n, "test", lattice=True))
     result = {"model": args.model or "shipped ws2", "n_test": args.n, "size_px": 256,
               "pixel_size_angstrom": sim.pixel_size_angstrom, "seed": args.seed,
-              "scores": evaluate(model, sim, args.seed, args.n, split="test", lattice=True),
-              "species": list(sim.species),
-              "confusion_lattice": confusion(model, sim, args.seed, args.n).tolist()}
+              "scores": summarise_images(images), "species": list(sim.species),
+              "confusion_lattice": confusion(images, len(sim.species)).tolist()}
     se = {}
     for scenario in ("none", "sublayer", "layer", "both"):
         cfg = StemSimConfig.from_dict({**data, "se_scenario": scenario,

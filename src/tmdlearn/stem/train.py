@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +124,22 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
              lattice: bool = False, views: int = 1, prior: float = 0.0) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
-    of the matched atoms per layer over ``n_images``.
+    of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
+    :func:`scored_images`).
 
     ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``), ``prior`` > 0 after :func:`pull_to_lattice` (keys ending in ``_prior``).
+    ``_lattice``), ``prior`` > 0 after the lattice prior (keys ending in ``_prior``).
     """
+    return summarise_images(
+        scored_images(model, sim, seed, n_images, split, lattice, views, prior),
+        match_radius_angstrom)
+
+
+def summarise_images(images: Iterable[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]],
+                     match_radius_angstrom: float = 0.5) -> dict[str, float]:
+    """The means of :func:`evaluate` over the items of :func:`scored_images`, per suffix."""
     runs: dict[str, tuple[list, list, list]] = {}
-    images = scored_images(model, sim, seed, n_images, split, lattice, views, prior)
     for s, suffix, found, scores in images:
         acc, iou, tables = runs.setdefault(suffix, ([], [], []))
         acc.append(scores["pixel_accuracy"])
