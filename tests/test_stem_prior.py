@@ -54,6 +54,24 @@ def test_pull_moves_positions_the_given_fraction_toward_the_planted_sites():
         pull_to_lattice(noisy, 1.5)
 
 
+@pytest.mark.parametrize("amplitude", [0.3, 0.5, 1.0])
+def test_a_distorted_layer_is_left_alone_and_the_rigid_one_pulled(amplitude):
+    """A wave of ``amplitude`` bonds on layer 1 (no affine fit absorbs it): its atoms keep
+    their places; layer 0 (rigid, 0.6 px noise) is still pulled onto its sites."""
+    s = _rigid_sample()
+    atoms = s.atoms.copy()
+    rng = np.random.default_rng(1)
+    bond = 1.42 / s.pixel_size_angstrom
+    one = (atoms.layer == 1).to_numpy()
+    atoms.loc[one, "x_px"] += amplitude * bond * np.sin(2 * np.pi * atoms.y_px[one] / 60)
+    atoms.loc[~one, ["x_px", "y_px"]] += rng.normal(0, 0.6, (int((~one).sum()), 2))
+    pulled, _ = pull_to_lattice(atoms, 1.0)
+    xy, new = atoms[["x_px", "y_px"]].to_numpy(float), pulled[["x_px", "y_px"]].to_numpy(float)
+    np.testing.assert_array_equal(new[one], xy[one])
+    truth = s.atoms[["x_px", "y_px"]].to_numpy(float)
+    assert _rms(new[~one], truth[~one]) < 0.2 < _rms(xy[~one], truth[~one])
+
+
 def test_repainted_masks_reproduce_the_labels_at_the_true_magnification():
     s = _rigid_sample()
     atoms = s.atoms.drop(columns="n_se")

@@ -155,8 +155,9 @@ def predict(
                               "(test-time augmentation; 4 is slower and a little more accurate)."),
     lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="Pull each atom this "
                                         "fraction (0-1) of the way to its layer's fitted "
-                                        "honeycomb site and repaint the masks there; only for "
-                                        "rigid lattices (it flattens strain alike)."),
+                                        "honeycomb site and repaint the masks there; for "
+                                        "rigid lattices (it flattens mild strain alike; layers "
+                                        "far from a honeycomb are left as found)."),
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay.
 

@@ -307,8 +307,8 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
     return atoms[atoms.layer >= 0].reset_index(drop=True), masks
 
 
-def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35
-                    ) -> tuple[pd.DataFrame, float]:
+def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35,
+                    max_rms: float = 0.15, min_on: float = 0.8) -> tuple[pd.DataFrame, float]:
     """Copy of atoms (x_px, y_px, layer, ...) with each position moved ``pull`` (0-1) of the
     way to the nearest site of its layer's whole-image honeycomb (:func:`fit_honeycomb`, all
     species of the layer together), and the mean lattice constant (px) of those honeycombs
@@ -318,8 +318,11 @@ def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35
     network misplaces them by a bias that follows the moiré, whereas the sites of a honeycomb
     fitted to the whole layer are off only by the thermal jitter. Real displacements (strain,
     lattice reconstruction, a dislocation) shrink by the same fraction, so keep ``pull`` 0 to
-    measure them. Atoms farther than ``tol`` bonds from every site, and layers with no
-    honeycomb (fewer than 10 atoms), stay where they are.
+    measure them. Atoms farther than ``tol`` bonds from every site stay where they are, and
+    so do all atoms of a layer that is not rigid: no honeycomb (fewer than 10 atoms), fewer
+    than ``min_on`` of its atoms within ``tol`` of a site, or their RMS distance to the sites
+    above ``max_rms`` bonds (strain or distortion beyond what the affine fit absorbs; thermal
+    jitter and network errors are about 0.05 bonds).
     """
     if not 0 <= pull <= 1:
         raise ValueError(f"pull must be in [0, 1], got {pull}")
@@ -334,8 +337,9 @@ def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35
             continue
         constants.append(np.sqrt(3) * fit.bond_px)
         dist, site = fit.sites(xy[rows])
-        near = rows[dist < tol * fit.bond_px]
-        target = fit.origin + site[dist < tol * fit.bond_px] @ fit.vectors
-        xy[near] += pull * (target - xy[near])
+        on = dist < tol * fit.bond_px
+        if on.mean() < min_on or np.sqrt(np.mean(dist[on] ** 2)) > max_rms * fit.bond_px:
+            continue
+        xy[rows[on]] += pull * (fit.origin + site[on] @ fit.vectors - xy[rows[on]])
     atoms["x_px"], atoms["y_px"] = xy[:, 0], xy[:, 1]
     return atoms, float(np.mean(constants)) if constants else float("nan")
