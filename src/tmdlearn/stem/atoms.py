@@ -41,12 +41,13 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
             else:
                 cut = float(threshold)
             blobs, n = ndimage.label(p > cut, structure=np.ones((3, 3)))  # 8-connected
-            area, weight, wx, wy = (np.bincount(blobs.ravel(), v.ravel(), n + 1)[1:]
-                                    for v in (np.ones_like(p), p, p * xx, p * yy))
+            area = np.bincount(blobs.ravel(), minlength=n + 1)[1:]
+            weight, wx, wy = (np.bincount(blobs.ravel(), v.ravel(), n + 1)[1:]
+                              for v in (p, p * xx, p * yy))
             keep = area >= min_area_px
             parts.append(pd.DataFrame({"x_px": wx[keep] / weight[keep],
                                        "y_px": wy[keep] / weight[keep], "layer": layer,
-                                       "species": species, "area_px": area[keep].astype(int),
+                                       "species": species, "area_px": area[keep],
                                        "score": weight[keep] / area[keep]}))
     return pd.concat(parts, ignore_index=True).astype({"layer": int, "species": int})
 

@@ -224,10 +224,10 @@ def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin:
     own, other = dist[rows, layer].copy(), dist[rows, 1 - layer]
     for k in (0, 1):  # a site of a layer holds one point of it: the closest
         idx = np.flatnonzero(layer == k)
-        _, site = np.unique(keys[k][idx], axis=0, return_inverse=True)
+        site = np.unique(keys[k][idx], axis=0, return_inverse=True)[1].ravel()
         closest = np.full(len(idx), np.inf)
-        np.minimum.at(closest, site.ravel(), own[idx])
-        own[idx[own[idx] > closest[site.ravel()]]] = np.inf
+        np.minimum.at(closest, site, own[idx])
+        own[idx[own[idx] > closest[site]]] = np.inf
     move = (other < near) & (own > other + margin)
     new = np.where(move, 1 - layer, layer)
     for k in (0, 1):  # the site it would move to already holds a point: a double detection
