@@ -9,9 +9,13 @@ near holes / edges / vacancies (a true atom with fewer than 3 same-layer neighbo
 bonds), at AA-like sites (an atom of the other layer within the match radius), and as layer
 swaps (a miss whose atom was found in the other layer). Wrong pixels are split into the 1-px
 ring around the label-disk boundaries and the rest, and compared with label disks redrawn at
-the true positions shifted by the model's own localisation error. Prints one JSON object.
+the true positions shifted by the model's own localisation error, at the found positions, and
+at the true positions of the found atoms (same atoms, same layers, exact places); the RMS
+position error of the hits is binned by the distance to the nearest atom of the other layer;
+the network's pixel accuracy is given for several mask cuts (logits). ``--split val`` runs on
+validation images instead. Prints one JSON object.
 
-    python benchmarks/stem_diagnose.py --n 50 [--model PATH] [--lattice]
+    python benchmarks/stem_diagnose.py --n 50 [--model PATH] [--lattice] [--split val]
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 from scipy.ndimage import binary_dilation, binary_erosion
 from scipy.spatial import cKDTree
 
-from tmdlearn.stem.atoms import find_atoms, match_points
+from tmdlearn.stem.atoms import atom_masks, find_atoms, match_points
 from tmdlearn.stem.inference import load_model, predict_logits
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
@@ -35,6 +39,7 @@ from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, disk_masks, simulate_im
 BOND_ANGSTROM = 1.42
 DOSE_BINS = [0, 100, 300, 1000, 3001]
 TWIST_BINS = [0, 2, 5, 10, 20, 30.01]
+LOGIT_CUTS = (-3.0, -1.0, 0.0, 0.5)
 
 
 def _atoms(found: pd.DataFrame, truth: pd.DataFrame, assignment, radius: float, shape,
@@ -53,6 +58,8 @@ def _atoms(found: pd.DataFrame, truth: pd.DataFrame, assignment, radius: float, 
         pairs = match_points(fxy, txy, radius)
         t_hit = np.zeros(len(t), bool)
         t_hit[pairs[:, 1]] = True
+        error = np.full(len(t), np.nan)
+        error[pairs[:, 1]] = np.hypot(*(fxy[pairs[:, 0]] - txy[pairs[:, 1]]).T)
         f_hit = np.zeros(len(f), bool)
         f_hit[pairs[:, 0]] = True
         other_t = txy_all[truth.layer.to_numpy() != layer]
@@ -65,7 +72,7 @@ def _atoms(found: pd.DataFrame, truth: pd.DataFrame, assignment, radius: float, 
             if len(f) else np.empty(0)
         d_truth = cKDTree(txy_all).query(fxy)[0] if len(f) else np.empty(0)
         tables_t.append(pd.DataFrame({
-            "layer": layer, "hit": t_hit, "edge_px": edge_t,
+            "layer": layer, "hit": t_hit, "edge_px": edge_t, "error_px": error,
             "under_coordinated": (neighbours < 3) & (edge_t > 1.5 * bond),
             "other_layer_px": d_other, "swapped": ~t_hit & (d_swap < radius)}))
         pair_edge = edge_f.copy()  # a hit counts where its true atom lies (as atom_scores)
@@ -97,6 +104,21 @@ def _jittered_disks(s, sigma_px: float, rng: np.random.Generator) -> np.ndarray:
                       radius).reshape(s.labels.shape)
 
 
+def _repainted(found: pd.DataFrame, s, assignment, radius: float) -> tuple[float, float]:
+    """Pixel accuracy of label disks redrawn at the found atoms (layers by ``assignment``),
+    and with every found atom matched within ``radius`` px moved to its true position."""
+    found = found.assign(layer=np.asarray(assignment)[found.layer.to_numpy()])
+    disk = StemSimConfig().label_radius_angstrom / s.pixel_size_angstrom
+    moved = found.copy()
+    for layer in range(N_LAYERS):
+        rows = np.flatnonzero(found.layer.to_numpy() == layer)
+        txy = s.atoms[s.atoms.layer == layer][["x_px", "y_px"]].to_numpy(float)
+        pairs = match_points(found[["x_px", "y_px"]].to_numpy(float)[rows], txy, radius)
+        moved.loc[rows[pairs[:, 0]], ["x_px", "y_px"]] = txy[pairs[:, 1]]
+    return tuple(float((atom_masks(f, s.labels.shape, disk) == s.labels).mean())
+                 for f in (found, moved))
+
+
 def _rate(hit: pd.Series) -> dict:
     return {"n": int(len(hit)), "rate": round(float(hit.mean()), 4) if len(hit) else None}
 
@@ -118,6 +140,7 @@ def main() -> None:
     parser.add_argument("--border", type=float, default=4.0, help="px ignored at the edge")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lattice", action="store_true", help="after the lattice step")
+    parser.add_argument("--split", default="test", choices=("test", "val"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, _ = load_model(args.model, device="cpu")
@@ -126,8 +149,10 @@ def main() -> None:
     cpu = time.process_time()
     true_rows, found_rows, images = [], [], []
     for k in range(args.n):
-        s = simulate_image(sim, split_seed(0, "test", k))
+        s = simulate_image(sim, split_seed(0, args.split, k))
         logits = predict_logits(model, s.image, N_LAYERS)
+        cuts = {f"cut_{c:g}": segmentation_scores(logits > c, s.labels)["pixel_accuracy"]
+                for c in LOGIT_CUTS}
         found, masks = find_atoms(logits), logits > 0
         if args.lattice:
             found, masks = reassign_layers(found, masks)
@@ -139,10 +164,14 @@ def main() -> None:
         true_rows.append(t.assign(**info))
         found_rows.append(f.assign(**info))
         px = _pixels(scores["aligned"], s.labels)
-        images.append(info | px | {"pixel_accuracy": scores["pixel_accuracy"]})
+        at_found, at_truth = _repainted(found, s, scores["assignment"], radius)
+        images.append(info | px | cuts | {"pixel_accuracy": scores["pixel_accuracy"],
+                                          "disks_at_found": at_found,
+                                          "disks_at_truth": at_truth})
     t, f = pd.concat(true_rows), pd.concat(found_rows)
     img = pd.DataFrame(images)
-    result = {"test_images": args.n, "border_px": args.border, "lattice": args.lattice,
+    result = {"images": args.n, "split": args.split, "border_px": args.border,
+              "lattice": args.lattice,
               "recall": _rate(t.hit), "precision": _rate(f.hit)}
     for name, column, edges in (("layer", "layer", None), ("dose", "dose", DOSE_BINS),
                                 ("twist", "twist", TWIST_BINS),
@@ -151,6 +180,14 @@ def main() -> None:
             result[f"{what}_by_{name}"] = _binned(table.hit, table[column], edges)
     result["recall_by_under_coordinated"] = _binned(t.hit, t.under_coordinated)
     result["recall_by_other_layer_px"] = _binned(t.hit, t.other_layer_px, [0, 1, 2.5, 5, 100])
+    result["rms_error_px_by_other_layer_px"] = {
+        str(k): round(float(np.sqrt(np.nanmean(g**2))), 3) for k, g in t.error_px.groupby(
+            pd.cut(t.other_layer_px, [0, 1, 2, 3, 4, 6, 8, 100]), observed=True)}
+    result["pixel_accuracy_by_logit_cut"] = {c: round(float(img[f"cut_{c:g}"].mean()), 4)
+                                             for c in LOGIT_CUTS}
+    result["pixel_accuracy_disks_at_found"] = round(float(img.disks_at_found.mean()), 4)
+    result["pixel_accuracy_disks_at_true_positions_of_found"] = round(
+        float(img.disks_at_truth.mean()), 4)
     misses = t[~t.hit]
     result["misses"] = {"n": int(len(misses)), "swapped": int(misses.swapped.sum()),
                         "under_coordinated": int(misses.under_coordinated.sum()),
@@ -176,7 +213,7 @@ def main() -> None:
     for sigma_angstrom in (0.035, 0.05):
         accs = []
         for k in range(min(args.n, 10)):
-            s = simulate_image(sim, split_seed(0, "test", k))
+            s = simulate_image(sim, split_seed(0, args.split, k))
             accs.append(float((_jittered_disks(s, sigma_angstrom / s.pixel_size_angstrom, rng)
                                == s.labels).mean()))
         result[f"pixel_accuracy_perfect_detector_error_{sigma_angstrom}A"] = round(

@@ -7,7 +7,8 @@ images (pixel accuracy, mean IoU, atom precision/recall/RMS error per layer, bef
 the lattice step; docs/stem.md quotes N = 50); ``--model`` times and scores another saved model,
 e.g. one from ``tmdlearn stem train``. ``--views 1 2 4`` also times the folded model averaged
 over 2 and 4 mirror views (``folded_views2_*``, ...), and ``--score`` then scores with the
-last of them; ``--prior P`` also scores with the lattice prior (keys ending in ``_prior``).
+last of them; ``--prior P`` also scores with the lattice prior (keys ending in ``_prior``);
+``--split val`` scores validation images instead (to choose settings without the test set).
 ``stages_cpu_ms`` times the steps after the network on simulated 256 x 256 test images (one
 view): atom finding, lattice step and, with ``--prior``, the lattice prior.
 Prints one JSON object.
@@ -90,6 +91,8 @@ def main() -> None:
                         help="mirror views to time the folded model with (1, 2, 4)")
     parser.add_argument("--prior", type=float, default=0.0,
                         help="lattice prior pull (0-1) also scored with --score")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="images scored with --score")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     plain, meta = load_model(args.model, device="cpu", fast=False)
@@ -116,9 +119,10 @@ def main() -> None:
                "load_average_1min": os.getloadavg()[0]}
     result["stages_cpu_ms"] = stage_times(fast, meta, args.prior)
     if args.score > 0:
-        scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split="test",
+        scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split=args.split,
                           lattice=True, views=args.views[-1], prior=args.prior)
-        result |= {"test_images": args.score, "score_views": args.views[-1],
+        result |= {"scored_images": args.score, "score_split": args.split,
+                   "score_views": args.views[-1],
                    "score_prior": args.prior} | {
             k: round(v, 4) for k, v in scores.items()}
     print(json.dumps(result))

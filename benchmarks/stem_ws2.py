@@ -7,9 +7,12 @@ confusion of the matched atoms after the lattice step (rows true W, S2, SSe, Se2
 found); and, on M images of each Se scenario (fraction drawn in 0.2-0.8), the Se fraction per
 layer counted from the predicted species against the simulator's truth, and read by Vegard's
 law from the lattice constant of the predicted W columns (true pixel size) against the planted
-one (the simulator scales each layer by Vegard's law). Prints one JSON object.
+one (the simulator scales each layer by Vegard's law). ``--views`` averages mirror images;
+``--prior P`` also scores the lattice prior (keys ending in ``_prior``; the confusion and Se
+fractions stay those of the lattice step). Prints one JSON object.
 
     python benchmarks/stem_ws2.py --n 50 --per-scenario 4 [--model runs/stem-ws2/model.pt]
+    python benchmarks/stem_ws2.py --n 50 --per-scenario 0 --prior 0.5 [--views 4]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def confusion(images: list, n_species: int) -> np.ndarray:
     of ``scored_images``."""
     out = np.zeros((n_species,) * 2, dtype=int)
     for s, suffix, found, scores in images:
-        if suffix:
+        if suffix == "_lattice":
             out += species_confusion(found, s.atoms, 0.5 / s.pixel_size_angstrom, n_species,
                                      assignment=scores["assignment"], border_px=4,
                                      shape=s.image.shape)
@@ -65,22 +68,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="saved model.pt (default: shipped ws2)")
     parser.add_argument("--n", type=int, default=50, help="test images to score")
-    parser.add_argument("--per-scenario", type=int, default=4, help="images per Se scenario")
+    parser.add_argument("--per-scenario", type=int, default=4,
+                        help="images per Se scenario (0: no Se-fraction part)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--views", type=int, default=1, help="mirror views (1, 2 or 4)")
+    parser.add_argument("--prior", type=float, default=0.0, help="lattice prior pull (0-1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     began, cpu = time.time(), time.process_time()
     model, meta = load_model(args.model, "ws2", device="cpu")
     data = {**meta["config"]["data"], "size_px": 256}
     sim = StemSimConfig.from_dict(data)
-    images = list(scored_images(model, sim, args.seed, args.n, "test", lattice=True))
+    images = list(scored_images(model, sim, args.seed, args.n, "test", lattice=True,
+                                views=args.views, prior=args.prior))
     result = {"model": args.model or "shipped ws2", "n_test": args.n, "size_px": 256,
+              "views": args.views, "prior": args.prior,
               "pixel_size_angstrom": sim.pixel_size_angstrom, "seed": args.seed,
               "scores": summarise_images(images), "species": list(sim.species),
               "confusion_lattice": confusion(images, len(sim.species)).tolist()}
     se = {}
-    for scenario in ("none", "sublayer", "layer", "both"):
+    for scenario in ("none", "sublayer", "layer", "both") if args.per_scenario else ():
         cfg = StemSimConfig.from_dict({**data, "se_scenario": scenario,
                                        "se_fraction": (0.2, 0.8)})
         rows = se_fractions(model, cfg, args.seed + 1, args.per_scenario)
