@@ -113,7 +113,8 @@ def _check_single_channel(path: Path) -> None:
 
 
 def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | None,
-                 threshold: str | float, lattice: bool, views: int, prior: float) -> dict:
+                 threshold: str | float, lattice: bool, views: int, prior: float,
+                 tile: int = 0) -> dict:
     """Atoms, masks and overlay of one image into ``out``; returns its summary row."""
     from tmdlearn.io import read
     from tmdlearn.report.figures import save_figure
@@ -123,7 +124,8 @@ def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | Non
     if path.is_file():
         _check_single_channel(path)
     stem_image = read(path, modality="stem", pixel_size_angstrom=pixel_size)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views, prior)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views, prior,
+                                  tile)
     with atomic_path(out / "atoms.csv") as tmp:
         atoms.to_csv(tmp, index=False)
     with atomic_path(out / "masks.npz") as tmp:
@@ -158,13 +160,16 @@ def predict(
                                         "honeycomb site and repaint the masks there; for "
                                         "rigid lattices (it flattens mild strain alike; layers "
                                         "far from a honeycomb are left as found)."),
+    tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
+                             "per side in overlapping tiles of this size (bounds memory; 0: "
+                             "always the whole image at once)."),
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay.
 
     For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms.
     """
     from tmdlearn.io.stem import STEM_FORMATS
-    from tmdlearn.stem.inference import load_model
+    from tmdlearn.stem.inference import TILE_OVERLAP_PX, load_model
 
     if threshold not in ("logit0", "otsu"):
         try:
@@ -178,10 +183,12 @@ def predict(
         raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
     if not 0 <= lattice_prior <= 1:
         raise InputError(f"--lattice-prior must be in [0, 1], got {lattice_prior}")
+    if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
+        raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
     net, meta = load_model(model, material, device)
     if not image.is_dir():
         row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views,
-                           lattice_prior)
+                           lattice_prior, tile)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
         typer.echo(f"{row['atoms']} atoms ({layers} per layer) -> {out / 'atoms.csv'}")
         return
@@ -189,7 +196,7 @@ def predict(
     if not files:
         raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
     rows = [_predict_one(path, out / path.name, net, meta, pixel_size, threshold, lattice, views,
-                         lattice_prior)
+                         lattice_prior, tile)
             for path in track(files, "finding atoms")]
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
