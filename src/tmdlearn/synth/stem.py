@@ -28,6 +28,8 @@ from tmdlearn.synth.microscope import (
     draw_microscope,
     draw_scan,
     electron_wavelength_angstrom,
+    probe_intensity,
+    probe_offset,
     probe_otf,
     sample_grid,
 )
@@ -399,7 +401,8 @@ def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, p
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
                               indexing="ij"))
     sigma = draw(rng, cfg.atom_sigma_angstrom)
-    transfer = probe_otf(size, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
+    probe = probe_intensity(size, p_native, micro)
+    transfer = probe_otf(probe, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
     clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
     clean /= _reference_peak(transfer, size, exponent, cfg.material)
     field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)
@@ -410,7 +413,9 @@ def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, p
     if n_native != n:
         image = resize(image, (n, n), order=1, anti_aliasing=n < n_native,
                        preserve_range=True).astype(np.float32)
-    xn, yn = scan.pixels(cols.x, cols.y)
+    # an atom at X is brightest where the probe's maximum meets it: at beam position X - offset
+    dx, dy = probe_offset(probe, p_native)
+    xn, yn = scan.pixels(cols.x - dx, cols.y - dy)
     cols.params.update(micro, native_pixel_angstrom=p_native, atom_sigma_angstrom=sigma,
                        **amorphous)
     return image, (xn + 0.5) * n / n_native - 0.5, (yn + 0.5) * n / n_native - 0.5
