@@ -144,3 +144,9 @@ def test_amorphous_carbon_density(coverage):
               for seed in range(20)]
     expected = 0.1 * 5.0 * 60.0**2 * coverage
     assert np.mean(counts) == pytest.approx(expected, rel=0.12)
+
+
+def test_monolayer_probability():
+    cfg = StemSimConfig(size_px=64, monolayer_probability=0.3)
+    layers = [simulate_image(cfg, seed).params["layers"] for seed in range(200)]
+    assert np.mean(np.asarray(layers) == 1) == pytest.approx(0.3, abs=0.08)

@@ -54,7 +54,9 @@ class StemSimConfig:
     Lengths in Å, angles in degrees, probe convergence semi-angle in mrad, energy in keV,
     ``dose`` is the mean electron count per pixel on an atom peak (log-uniform).
 
-    ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal).
+    ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal);
+    with ``monolayer_probability`` a bilayer image is a monolayer instead (its second layer's
+    labels empty: the network learns not to invent a layer).
     ``microscope`` None forms the image with the ideal microscope (Airy probe, Poisson noise:
     ``convergence_mrad``, ``energy_kev``, ``dose``); a mapping (``{}`` for the defaults) with a
     real one (:class:`tmdlearn.synth.microscope.MicroscopeConfig`), which also records the
@@ -86,6 +88,7 @@ class StemSimConfig:
     se_fraction: tuple[float, float] = (0.0, 1.0)
     label_radius_angstrom: float = 0.35
     layers: int = 2
+    monolayer_probability: float = 0.0
     microscope: dict[str, Any] | None = None
     native_ratio: tuple[float, float] = (0.7, 1.4)
     amorphous_coverage: tuple[float, float] = (0.0, 0.4)
@@ -265,8 +268,11 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
     a0 = LATTICE_ANGSTROM[material]
     se_mean = se_p.mean(axis=1) if material == "ws2" else np.zeros(N_LAYERS)
     lattice = a0 + se_mean * (A_WSE2_ANGSTROM - a0)
+    layers = cfg.layers
+    if layers == 2 and cfg.monolayer_probability > 0 and rng.random() < cfg.monolayer_probability:
+        layers = 1
     parts = []
-    for layer in range(cfg.layers):
+    for layer in range(layers):
         xy, basis = _layer_columns(material, radius, rng, rotation + layer * twist)
         xy = xy * (lattice[layer] / a0)
         xy = xy + rng.normal(0, thermal, xy.shape) if thermal > 0 else xy
@@ -296,7 +302,7 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
                                                            empty)]), strict=True)]
     params = {"pixel_size_angstrom": pix, "twist_deg": twist, "rotation_deg": rotation,
               "z_exponent": exponent, "thermal_sigma_angstrom": thermal, "material": material,
-              "layers": cfg.layers}
+              "layers": layers}
     if material != "graphene":
         params["se_probability"] = se_p.tolist()
         params["lattice_constant_angstrom"] = lattice.tolist()
