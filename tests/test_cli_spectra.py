@@ -26,7 +26,8 @@ def test_fit_real_wse2_raman_with_figure(test_data, tmp_path):
     assert wse2["converged"] and wse2["r2"] > 0.99
     assert wse2["A1p_center"] == pytest.approx(250.3, abs=0.5)  # the strongest line
     assert wse2["2LA_center"] == pytest.approx(257.5, abs=1.0)
-    assert list(table.columns[-4:]) == ["r2", "rmse", "converged", "status"]
+    assert list(table.columns[-8:]) == ["r2", "rmse", "noise", "chi2", "converged", "status",
+                                        "verdict", "reasons"]
 
 
 def test_features_wse2_vectors(test_data, tmp_path):
