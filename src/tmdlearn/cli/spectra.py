@@ -22,6 +22,10 @@ DEFAULTS = {
     "mask": {"method": "none", "k": 3.0, "corner": 3},
     "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
             "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
+    # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
+    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
+                "chi2_max": None, "chi2_min": None, "misfit_max": None,
+                "saturation_run": None, "saturation_snr": None},
 }
 SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf")
 
@@ -50,6 +54,27 @@ def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     csv_path, _ = _write(table, out)
     n_ok = int(table["converged"].sum())
     typer.echo(f"fitted {len(table)} spectra ({n_ok} converged) -> {csv_path}")
+    for line in verdict_summary(table):
+        typer.echo(line)
+
+
+def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
+    """Lines counting the verdicts and the ``top`` most frequent reasons of a fit table, e.g.
+    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``."""
+    if "verdict" not in table.columns:
+        return []
+    from tmdlearn.spectra import VERDICTS
+
+    counts = table["verdict"].value_counts()
+    lines = ["verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS)]
+    reasons = table.loc[table["verdict"] != "ok", "reasons"].astype(str)
+    frequent = reasons.str.split("; ").explode()
+    # a number in a reason (reduced χ² 14) is dropped so that alike reasons are counted together
+    frequent = frequent.str.replace(r" [0-9.e+]+( \(misfit [0-9]+ % of the peak\))?$", "",
+                                    regex=True)
+    for reason, count in frequent[frequent != ""].value_counts().head(top).items():
+        lines.append(f"{count} of {len(table)} spectra: {reason}")
+    return lines
 
 
 @app.command()
@@ -119,6 +144,8 @@ def _fit_all(inputs, model_name, include, config_path, overrides, figure):
     peak_model = load_model(model_name, tuple(include or ()))
     read_options = {k: v for k, v in cfg["read"].items() if v is not None}
     fit_options = {k: v for k, v in cfg["fit"].items() if v is not None}
+    verdict = {k: v for k, v in cfg["verdict"].items() if v is not None and k != "enabled"}
+    fit_options["verdict"] = verdict if cfg["verdict"]["enabled"] else False
     files = expand_inputs(inputs)
     tables, shown = [], []
     for path in track(files, "reading and fitting", total=len(files)):

@@ -36,14 +36,14 @@ def derived_features(columns: dict[str, np.ndarray], model: PeakModel) -> dict[s
     return out
 
 
-def fit_table(fit) -> pd.DataFrame:
+def fit_table(fit, blank_absent: bool = True) -> pd.DataFrame:
     """One row per spectrum: ``x_um, y_um`` (maps), per peak ``<peak>_center``, ``_fwhm``,
     ``_height`` each followed by its ``_stderr``, then (judged fits) ``<peak>_snr``,
     ``_dbic``, ``_present``; the derived features, then ``r2, rmse``, (judged) ``noise,
     chi2``, ``converged, status``, (judged) ``verdict, reasons``.
 
-    The values of a peak that is not present are NaN here (and so are the features built
-    from them); ``fit.values`` keeps what the solver returned.
+    With ``blank_absent``, the values of a peak that is not present are NaN here (and so are
+    the features built from them); ``fit.values`` keeps what the solver returned.
     """
     table: dict[str, np.ndarray] = {}
     judged = fit.quality
@@ -52,7 +52,7 @@ def fit_table(fit) -> pd.DataFrame:
             table[key] = np.asarray(fit.metadata[key])
     peak_columns = {}
     for k, peak in enumerate(fit.model.peaks):
-        absent = None if judged is None else ~judged["present"][:, k]
+        absent = None if judged is None or not blank_absent else ~judged["present"][:, k]
         for part in _PARTS:
             name = f"{peak.name}_{part}"
             if name in fit.names:

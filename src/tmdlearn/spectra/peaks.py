@@ -50,7 +50,9 @@ class PeakFit:
     ``names`` are the columns of ``values`` / ``stderr`` (N, P): ``<peak>_center``,
     ``<peak>_fwhm``, ``<peak>_height`` (and ``<peak>_eta`` for pseudo-Voigt peaks) in axis and
     intensity units, then the background terms. ``r2`` and ``rmse`` (intensity units) are over
-    all points of all fit windows; ``status`` holds one of :data:`STATUS` per spectrum.
+    all points of all fit windows; ``status`` holds one of :data:`STATUS` per spectrum (what
+    the solver did). ``quality`` (judged fits, :func:`tmdlearn.spectra.quality.judge`) holds
+    the noise, reduced χ², per-peak SNR / ΔBIC / presence and the verdict codes.
     """
 
     model: PeakModel
@@ -93,11 +95,12 @@ class PeakFit:
         """One fitted parameter (N,), e.g. ``fit["A1g_center"]``."""
         return self.values[:, self.names.index(name)]
 
-    def table(self) -> pd.DataFrame:
-        """One row per spectrum: peak columns with stderr, the model's features, quality."""
+    def table(self, blank_absent: bool = True) -> pd.DataFrame:
+        """One row per spectrum: peak columns with stderr, the model's features, quality;
+        peaks that are not present are NaN unless ``blank_absent`` is False."""
         from tmdlearn.spectra.features import fit_table
 
-        return fit_table(self)
+        return fit_table(self, blank_absent)
 
 
 def fit_peaks(
@@ -645,13 +648,22 @@ class _Problem:
         return a
 
     def stderr(self, a, ssr, n_points):
-        """Standard errors from (JᵀJ)⁻¹ · SSR / (L - P) (regulariser removed from JᵀJ)."""
-        be = self.be
+        """Standard errors from (JᵀJ)⁻¹ · SSR / (L - P) (regulariser removed from JᵀJ).
+
+        Parameters with no effect on the model (the centre and width of a peak whose height
+        went to zero: zero Jacobian columns) get NaN and are left out of the inverse, so
+        they do not take the other parameters' errors with them."""
+        be, xp = self.be, self.be.xp
         n_params = a.shape[1]
         a = self.unregularised(a)
         diag = be.arange(n_params)
+        d = a[:, diag, diag]
+        dead = d <= 1e-13 * xp.amax(d, 1)[:, None]
+        live = 1.0 - 1.0 * dead
+        a = a * (live[:, :, None] * live[:, None, :])
+        a[:, diag, diag] += 1.0 - live
         var = be.inv(a)[:, diag, diag] * (ssr / (n_points - n_params))[:, None]
-        return be.xp.sqrt(be.xp.where(var >= 0, var, be.xp.nan * var))
+        return xp.sqrt(xp.where((var >= 0) & ~dead, var, xp.nan * var))
 
 
 def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):

@@ -81,6 +81,8 @@ def options(model_options: dict | None, overrides: dict | bool | None) -> dict:
             raise InputError(f"unknown verdict options {sorted(unknown)}; known: "
                              f"{sorted(DEFAULTS)}")
         out.update(layer)
+    if isinstance(out["main"], str):  # "E2g,A1g" from the command line
+        out["main"] = [name.strip() for name in out["main"].split(",") if name.strip()]
     return out
 
 
