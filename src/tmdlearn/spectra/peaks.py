@@ -617,12 +617,14 @@ class _Problem:
         median = r.median(dim=1).values if self.be.torch else np.median(r, axis=1)
         return 1.4826 * median
 
-    def peak_dssr(self, a, p):
+    def peak_dssr(self, a, p, g):
         """Rise (n, K) of the SSR when each peak is removed and the other parameters are
         re-optimised, to first order: h² / [(J_sᵀJ_s)⁻¹]_hh without the peak's shape columns.
 
-        A small ridge keeps the reduced normal equations solvable where another peak has
-        vanished (its shape columns are then zero)."""
+        A peak held at height 0 by its bound gets minus the fall a negative height would
+        bring, [(J_sᵀJ_s)⁻¹]_hh · g_h² (``g`` = Jᵀr): the score stays continuous through 0
+        and ranks flat noise below a dip. A small ridge keeps the reduced normal equations
+        solvable where another peak has vanished (its shape columns are then zero)."""
         be, xp = self.be, self.be.xp
         a = self.unregularised(a)
         n_params = a.shape[1]
@@ -636,7 +638,8 @@ class _Problem:
             unit = 0.0 * sub[:, 0]
             unit[:, keep.index(k)] = 1.0
             hh = be.solve(sub, unit)[:, keep.index(k)]
-            out.append(p[:, k] * p[:, k] / hh)
+            below = xp.clip(g[:, k], None, 0.0) if be.torch else np.minimum(g[:, k], 0.0)
+            out.append(xp.where(p[:, k] > 0, p[:, k] * p[:, k] / hh, -hh * below * below))
         return xp.stack(out, 1) if out else p[:, :0]
 
     def unregularised(self, a):
@@ -742,7 +745,7 @@ def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
             out_conv[finished] = conv_np[done_np]
             out_iter[finished] = iters[done_np]
             if problem.significance:
-                out_dssr[finished] = be.numpy(problem.peak_dssr(a[done], p[done]))
+                out_dssr[finished] = be.numpy(problem.peak_dssr(a[done], p[done], g[done]))
                 out_scale[finished] = be.numpy(problem.residual_scale(p[done], y[done]))
             keep = be.mask(~done_np)
             state = [s[keep] for s in state]
@@ -788,7 +791,7 @@ def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.005,
             sd = problem.stderr(a, ssr, ys.shape[1])
             gain = (g * be.solve(a, g)).sum(axis=1)
             if problem.significance:
-                out[5][rows] = be.numpy(problem.peak_dssr(a, params))
+                out[5][rows] = be.numpy(problem.peak_dssr(a, params, g))
                 out[6][rows] = be.numpy(problem.residual_scale(params, y))
         out[0][rows], out[1][rows], out[2][rows] = be.numpy(params), be.numpy(sd), be.numpy(ssr)
         out[3][rows] = be.numpy(gain <= rtol * cost).astype(bool)

@@ -30,8 +30,9 @@ Everything here is vectorised over spectra (no loop over spectra).
 - **Verdict** per spectrum (:data:`VERDICTS`): ``absent`` when a main peak of the model is
   not present (or the spectrum is flat / the model's peaks lie outside the axis); ``poor``
   when the data or the fit cannot be trusted (saturated or non-finite input, solver at its
-  iteration limit, reduced χ² outside [``chi2_min``, ``chi2_max``], a main peak's centre or
-  width at its bound, no standard error); ``weak`` when the main peaks are present but one
+  iteration limit, reduced χ² outside [``chi2_min``, ``chi2_max``] with a residual RMS above
+  ``misfit_max`` x the largest main-peak height, a main peak's centre or width at its bound,
+  no standard error); ``weak`` when the main peaks are present but one
   has an SNR below ``weak_snr``; otherwise ``ok``. Every reason found is kept in a bit mask
   and written out as short text by :func:`reason_text`.
 """
