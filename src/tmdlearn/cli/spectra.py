@@ -243,11 +243,12 @@ def demo_step(out: Path):
     table.insert(0, "file", data.table["file"].to_numpy())
     planted = truth.loc[table["file"]]
     table["true_split"] = _planted_split(planted).to_numpy()
-    ok = table["converged"].to_numpy(bool)
+    ok = (table["verdict"] == "ok").to_numpy(bool)  # weak, absent and poor fits left out
     error = (table["split_A1g_E2g"] - table["true_split"]).abs()[ok]
     rho = spearmanr(table["split_A1g_E2g"][ok], planted["spot_bilayer_fraction"][ok]).statistic
     write_table(table[["file", "E2g_center", "A1g_center", "split_A1g_E2g", "true_split",
-                       "ratio_2LA_A1g", "r2", "converged"]], out / "spectra_fits")
+                       "ratio_2LA_A1g", "r2", "converged", "verdict", "reasons"]],
+                out / "spectra_fits")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     axes[0].scatter(table["true_split"][ok], table["split_A1g_E2g"][ok], s=12)
     lims = [table["true_split"].min() - 0.3, table["true_split"].max() + 0.3]
@@ -262,7 +263,8 @@ def demo_step(out: Path):
             "cm-1")
     return ("Raman peak fitting", [
         f"{len(table)} campaign spectra fitted at once with the mos2-raman preset "
-        f"(+ sapphire lines); {ok.sum()} converged; median |fitted − planted split| "
+        f"(+ sapphire lines); {int(table['converged'].sum())} converged, {ok.sum()} with an ok "
+        f"verdict ({verdict_summary(table)[0]}); on those, median |fitted − planted split| "
         f"{np.median(error):.2f} cm⁻¹; split vs bilayer fraction Spearman ρ = {rho:.2f}.",
         Path("spectra_split.png"), Path("spectra_fit_examples.png"), Path("spectra_fits.md")])
 
