@@ -36,7 +36,8 @@ def test_features_wse2_vectors(test_data, tmp_path):
                                  "--model", "wse2-raman", "--out", str(tmp_path / "v.csv")])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "v.csv")
-    assert table.shape[1] == 2 + 24 + 1  # source, spectrum, the study's 24 values, converged
+    # source, spectrum, the study's 24 values, converged, verdict
+    assert table.shape[1] == 2 + 24 + 2 and table["verdict"][0] == "ok"
     result = RUNNER.invoke(app, ["spectra", "features", str(src / "WSe2_PL.txt"),
                                  "--model", "wse2-pl", "--out", str(tmp_path / "pl.csv")])
     assert result.exit_code == 0, result.output

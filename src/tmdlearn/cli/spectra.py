@@ -87,13 +87,16 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     table, peak_model = _fit_all(inputs, model, include, config, overrides, None)
     ids = [c for c in ("source", "spectrum", "x_um", "y_um") if c in table.columns]
     columns = ids + vector_columns(peak_model) + ["converged"]
+    columns += [c for c in ("verdict",) if c in table.columns]
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(f"model {peak_model.name!r}: feature columns {missing} are not "
                          "produced by its peaks or features")
     csv_path, _ = _write(table[columns], out)
-    typer.echo(f"{len(table)} feature vectors of {len(columns) - len(ids) - 1} values "
-               f"-> {csv_path}")
+    n_values = len(vector_columns(peak_model))
+    typer.echo(f"{len(table)} feature vectors of {n_values} values -> {csv_path}")
+    for line in verdict_summary(table):
+        typer.echo(line)
 
 
 def _write(table: pd.DataFrame, out: Path):
