@@ -33,7 +33,6 @@ from tmdlearn.progress import track
 from tmdlearn.spectra import quality
 from tmdlearn.spectra.lineshapes import evaluate, region_layout
 from tmdlearn.spectra.peakmodel import PeakModel, Region, load_model
-from tmdlearn.spectra.quality import noise_sigma, saturated
 
 STATUS = ("ok", "max_iter", "nonfinite_input", "flat", "too_few_points",
           "peak_outside_window", "numerical")
@@ -438,11 +437,11 @@ def _fit_region(y, x, region: Region, *, solver, backend, device, dtype, max_ite
     status = np.zeros(n, dtype=np.int8)
     ssr = np.full(n, np.nan)
     n_iter = np.zeros(n, dtype=np.int32)
-    quality = None
+    extra = None
     if verdict is not None:
-        quality = (np.full(n, np.nan), np.zeros(n, dtype=bool),
+        extra = (np.full(n, np.nan), np.zeros(n, dtype=bool),
                    np.full((n, len(region.peaks)), np.nan), np.full(n, np.nan))
-    out = values, stderr, status, ssr, n_iter, quality
+    out = values, stderr, status, ssr, n_iter, extra
     centers = np.array([p.center for p in region.peaks])
     if n_points <= n_params:
         status[:] = _FEW
@@ -456,11 +455,11 @@ def _fit_region(y, x, region: Region, *, solver, backend, device, dtype, max_ite
     ptp = np.ptp(np.where(finite[:, None], y, 0.0), axis=1)
     flat = finite & ~(ptp > 1e-9 * np.maximum(scale, 1e-300))
     status[flat] = _FLAT
-    if quality is not None:
+    if extra is not None:
         # a floor keeps noiseless (synthetic) data finite: 1e-9 of the spectrum's scale
-        sigma = np.maximum(noise_sigma(y), 1e-9 * scale)
-        quality[0][:] = np.where(finite, sigma, np.nan)
-        quality[1][:] = finite & saturated(y, sigma, int(verdict["saturation_run"]),
+        sigma = np.maximum(quality.noise_sigma(y), 1e-9 * scale)
+        extra[0][:] = np.where(finite, sigma, np.nan)
+        extra[1][:] = finite & quality.saturated(y, sigma, int(verdict["saturation_run"]),
                                            float(verdict["saturation_snr"]))
     good = np.flatnonzero(status == _OK)
     if good.size == 0:
@@ -492,9 +491,9 @@ def _fit_region(y, x, region: Region, *, solver, backend, device, dtype, max_ite
     status[good] = st
     ssr[good] = r_ssr * scale[good] ** 2
     n_iter[good] = iters
-    if quality is not None:
-        quality[2][good] = np.where(bad[:, None], np.nan, dssr * scale[good, None] ** 2)
-        quality[3][good] = spread * scale[good]
+    if extra is not None:
+        extra[2][good] = np.where(bad[:, None], np.nan, dssr * scale[good, None] ** 2)
+        extra[3][good] = spread * scale[good]
     return out
 
 
