@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from tmdlearn.stem.inference import load_model, predict_tiled
+from tmdlearn.stem.inference import load_model, predict_tiled, prepare_image
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
@@ -63,7 +63,8 @@ def main() -> None:
             whole = None
             for tile in rows:
                 start = time.process_time()
-                logits = predict_tiled(model, s.image, int(meta["layers"]), tile=tile)
+                logits = predict_tiled(model, prepare_image(s.image, meta), int(meta["layers"]),
+                                       tile=tile)
                 seconds = time.process_time() - start
                 whole = logits if tile == 0 else whole
                 scores = segmentation_scores(logits > 0, s.labels)

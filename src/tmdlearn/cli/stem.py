@@ -31,6 +31,9 @@ def simulate(
     size: int = typer.Option(256, help="Image size in pixels."),
     pixel_size: float = typer.Option(0.1, help="Nominal pixel size in Å (jittered)."),
     se_scenario: str = typer.Option("random", help="none, sublayer, layer, both or random."),
+    microscope: str = typer.Option("real", help="real: aberrated probe, scan distortion, "
+                                   "detector, contamination (docs/stem.md); ideal: Airy "
+                                   "probe and Poisson noise only."),
     seed: int = typer.Option(0, help="Seed: same seed, same images."),
     tif: int = typer.Option(0, help="Also write the first TIF test images as OUT/test_K.tif."),
 ) -> None:
@@ -43,8 +46,11 @@ def simulate(
     from tmdlearn.io import write_stem
     from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
+    if microscope not in ("real", "ideal"):
+        raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
+    real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
     cfg = StemSimConfig(material=material, size_px=size, pixel_size_angstrom=pixel_size,
-                        se_scenario=se_scenario)
+                        se_scenario=se_scenario, **real)
     for split, count in (("train", n_train), ("val", n_val), ("test", n_test)):
         if count <= 0:
             continue

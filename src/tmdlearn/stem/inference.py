@@ -33,6 +33,41 @@ def normalise(image: np.ndarray) -> np.ndarray:
     return (image - image.mean()) / max(float(image.std()), 1e-6)
 
 
+#: The robust normalisation of models trained on the realistic microscope (their
+#: ``meta["normalisation"]``): background smoothed over 10 Å removed, outer 0.1 % clipped.
+ROBUST = {"name": "robust", "background_angstrom": 10.0, "clip_percent": [0.1, 99.9]}
+
+
+def _background(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``image`` smoothed by a Gaussian of ``sigma_px``, computed on a grid 1/4 σ coarse."""
+    from scipy.ndimage import gaussian_filter
+    from skimage.transform import resize
+
+    factor = max(1, int(sigma_px / 4))
+    small = resize(image, (max(1, image.shape[0] // factor), max(1, image.shape[1] // factor)),
+                   order=1, anti_aliasing=factor > 1, preserve_range=True)
+    small = gaussian_filter(small, sigma_px * small.shape[0] / image.shape[0], mode="reflect")
+    return resize(small, image.shape, order=1, preserve_range=True)
+
+
+def prepare_image(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """The network's input: ``image`` (counts at the model's pixel size) normalised as the
+    model was trained (``meta["normalisation"]``; :func:`normalise` for models without one).
+
+    Robust normalisation: the background smoothed over ``background_angstrom`` is removed
+    (contamination and thickness gradients), the values are clipped to the percentiles
+    ``clip_percent`` (hot pixels, dead lines, saturation), then zero mean, unit variance.
+    """
+    spec = meta.get("normalisation")
+    if not spec:
+        return normalise(image)
+    image = np.asarray(image, dtype=np.float32)
+    sigma_px = float(spec["background_angstrom"]) / float(meta["pixel_size_angstrom"])
+    image = image - _background(image, sigma_px)
+    lo, hi = np.percentile(image, spec["clip_percent"])
+    return normalise(np.clip(image, lo, hi))
+
+
 def save_model(path: str | Path, model: UNet, meta: dict[str, Any]) -> Path:
     """Write the model's arguments, weights (float32, CPU) and ``meta`` atomically."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -179,11 +214,11 @@ def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
                   tile: int = 256, overlap: int = TILE_OVERLAP_PX) -> np.ndarray:
     """Logits (layers, species, H, W) of an image of any size, ``tile`` x ``tile`` px at a time.
 
-    The whole image is normalised once (:func:`normalise`), so every tile keeps the image's
-    intensity scale (a tile normalised on its own makes a monolayer region look like a bilayer
-    one). Tiles overlap their neighbours by at least ``overlap`` px; each is predicted by
-    :func:`predict_views`, its branches are
-    matched to the part of the image already assembled on their overlap
+    The whole image is normalised once (:func:`normalise`; :func:`identify_atoms` passes it
+    through :func:`prepare_image` first), so every tile keeps the image's intensity scale (a
+    tile normalised on its own makes a monolayer region look like a bilayer one). Tiles overlap
+    their neighbours by at least ``overlap`` px; each is predicted by :func:`predict_views`,
+    its branches are matched to the part of the image already assembled on their overlap
     (:func:`match_branches`, weighted by both tiles' blending weights: a permutation-invariant
     model may put the layers in the other order in another tile), and the tiles are blended
     with raised-cosine weights (:func:`blend_window`) over the overlaps. The network's memory
@@ -287,7 +322,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     if np.ptp(values) == 0:
         raise InputError("the image is constant", where)
     resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
-    logits = predict_tiled(model, resampled, int(meta["layers"]), views, tile)
+    logits = predict_tiled(model, prepare_image(resampled, meta), int(meta["layers"]), views,
+                           tile)
     atoms = find_atoms(logits, threshold)
     cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
     masks = logits > cut

@@ -18,8 +18,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from tmdlearn.errors import InputError
+from tmdlearn.synth.microscope import (
+    MicroscopeConfig,
+    detect,
+    draw,
+    draw_microscope,
+    draw_scan,
+    electron_wavelength_angstrom,
+    probe_intensity,
+    probe_offset,
+    probe_otf,
+    sample_grid,
+)
 
 #: Atomic numbers used in the Z-contrast weights.
 Z = {"C": 6, "S": 16, "Se": 34, "W": 74}
@@ -34,18 +47,22 @@ SE_SCENARIOS = ("none", "sublayer", "layer", "both", "random")
 N_LAYERS = 2
 
 
-def _electron_wavelength_angstrom(energy_kev: float) -> float:
-    """Relativistic electron wavelength in Å at ``energy_kev``."""
-    volts = energy_kev * 1e3
-    return 12.2643 / np.sqrt(volts * (1 + 0.97845e-6 * volts))
-
-
 @dataclass
 class StemSimConfig:
     """Parameters of the simulator; a pair ``(lo, hi)`` is drawn uniformly for every image.
 
     Lengths in Å, angles in degrees, probe convergence semi-angle in mrad, energy in keV,
     ``dose`` is the mean electron count per pixel on an atom peak (log-uniform).
+
+    ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal);
+    with ``monolayer_probability`` a bilayer image is a monolayer instead (its second layer's
+    labels empty: the network learns not to invent a layer).
+    ``microscope`` None forms the image with the ideal microscope (Airy probe, Poisson noise:
+    ``convergence_mrad``, ``energy_kev``, ``dose``); a mapping (``{}`` for the defaults) with a
+    real one (:class:`tmdlearn.synth.microscope.MicroscopeConfig`), which also records the
+    image at ``native_ratio`` × the pixel size and resamples it (log-uniform) and adds
+    amorphous-carbon patches (``amorphous_*``: covered fraction, thickness in Å, patch scale in
+    Å, log-uniform).
     """
 
     material: str = "graphene"
@@ -70,12 +87,21 @@ class StemSimConfig:
     se_scenario: str = "random"
     se_fraction: tuple[float, float] = (0.0, 1.0)
     label_radius_angstrom: float = 0.35
+    layers: int = 2
+    monolayer_probability: float = 0.0
+    microscope: dict[str, Any] | None = None
+    native_ratio: tuple[float, float] = (0.7, 1.4)
+    amorphous_coverage: tuple[float, float] = (0.0, 0.4)
+    amorphous_thickness_angstrom: tuple[float, float] = (1.0, 8.0)
+    amorphous_scale_angstrom: tuple[float, float] = (3.0, 50.0)
 
     def __post_init__(self):
         if self.material not in SPECIES:
             raise InputError(f"material must be one of {sorted(SPECIES)}, got {self.material!r}")
         if self.se_scenario not in SE_SCENARIOS:
             raise InputError(f"se_scenario must be one of {SE_SCENARIOS}, got {self.se_scenario!r}")
+        if self.layers not in (0, 1, 2):
+            raise InputError(f"layers must be 0, 1 or 2, got {self.layers}")
         if self.size_px < 16 or not self.pixel_size_angstrom > 0:
             raise InputError("size_px must be >= 16 and pixel_size_angstrom positive")
 
@@ -115,15 +141,6 @@ class StemSample:
     pixel_size_angstrom: float
     species: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
-
-
-def _draw(rng: np.random.Generator, value, log: bool = False) -> float:
-    if np.isscalar(value):
-        return float(value)
-    lo, hi = float(value[0]), float(value[1])
-    if log:
-        return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    return float(rng.uniform(lo, hi))
 
 
 def _unit_cell(material: str) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
@@ -223,41 +240,46 @@ def disk_masks(shape: tuple[int, int], x_px: np.ndarray, y_px: np.ndarray, chann
     return out
 
 
-def simulate_image(config: StemSimConfig | None = None,
-                   seed: int | np.random.Generator | None = 0,
-                   twist_deg: float | None = None) -> StemSample:
-    """Simulate one twisted-bilayer HAADF-STEM image with labels and truth (see module doc).
+@dataclass
+class _Columns:
+    """Projected columns of the specimen: position (Å from the image centre), layer, species
+    index, Se atoms and HAADF weight; ``params`` what was drawn for them."""
 
-    ``twist_deg`` fixes the twist angle (degrees) instead of drawing it from the config.
-    """
-    cfg = config or StemSimConfig()
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    material, species = cfg.material, cfg.species
-    n = cfg.size_px
-    pix = cfg.pixel_size_angstrom * (1 + rng.uniform(-1, 1) * cfg.magnification_jitter)
-    twist = _draw(rng, cfg.twist_deg) if twist_deg is None else float(twist_deg)
-    rotation = _draw(rng, cfg.rotation_deg)
-    exponent = _draw(rng, cfg.z_exponent)
-    thermal = _draw(rng, cfg.thermal_sigma_angstrom)
-    pad = int(np.ceil(2.5 / pix))
-    half = (n - 1) / 2
-    radius = (n / 2 + pad) * pix * np.sqrt(2) + 1.0
+    x: np.ndarray
+    y: np.ndarray
+    layer: np.ndarray
+    kind: np.ndarray
+    n_se: np.ndarray
+    weight: np.ndarray
+    params: dict[str, Any]
+
+
+def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: float,
+              twist_deg: float | None) -> _Columns:
+    """The twisted bilayer's columns within ``radius`` Å of the centre (see module doc)."""
+    material, n = cfg.material, cfg.size_px
+    twist = draw(rng, cfg.twist_deg) if twist_deg is None else float(twist_deg)
+    rotation = draw(rng, cfg.rotation_deg)
+    exponent = draw(rng, cfg.z_exponent)
+    thermal = draw(rng, cfg.thermal_sigma_angstrom)
     _, _, members = _cell(material)
-    se_p = _se_probabilities(cfg.se_scenario, _draw(rng, cfg.se_fraction), rng)
-
+    se_p = _se_probabilities(cfg.se_scenario, draw(rng, cfg.se_fraction), rng)
     # Vegard: each layer's mean Se fraction sets its lattice constant (graphene: no Se)
     a0 = LATTICE_ANGSTROM[material]
     se_mean = se_p.mean(axis=1) if material == "ws2" else np.zeros(N_LAYERS)
     lattice = a0 + se_mean * (A_WSE2_ANGSTROM - a0)
-    xs, ys, layers, kinds, weights, n_se = [], [], [], [], [], []
-    for layer in range(N_LAYERS):
+    layers = cfg.layers
+    if layers == 2 and cfg.monolayer_probability > 0 and rng.random() < cfg.monolayer_probability:
+        layers = 1
+    parts = []
+    for layer in range(layers):
         xy, basis = _layer_columns(material, radius, rng, rotation + layer * twist)
         xy = xy * (lattice[layer] / a0)
         xy = xy + rng.normal(0, thermal, xy.shape) if thermal > 0 else xy
-        keep = rng.random(len(xy)) >= _draw(rng, cfg.vacancy_fraction)
+        keep = rng.random(len(xy)) >= draw(rng, cfg.vacancy_fraction)
         if rng.random() < cfg.hole_probability:
             centre = rng.uniform(-n / 2, n / 2, 2) * pix
-            keep &= np.hypot(*(xy - centre).T) > _draw(rng, cfg.hole_radius_angstrom)
+            keep &= np.hypot(*(xy - centre).T) > draw(rng, cfg.hole_radius_angstrom)
         if rng.random() < cfg.edge_probability:
             normal = rng.normal(size=2)
             normal /= np.linalg.norm(normal)
@@ -274,54 +296,167 @@ def simulate_image(config: StemSimConfig | None = None,
             kind = np.where(metal, 0, 1 + count_se)
             weight = np.where(metal, Z["W"] ** exponent,
                               count_se * Z["Se"] ** exponent + (2 - count_se) * Z["S"] ** exponent)
-        xs.append(xy[:, 0] / pix + half)
-        ys.append(xy[:, 1] / pix + half)
-        layers.append(np.full(len(xy), layer))
-        kinds.append(kind)
-        weights.append(weight)
-        n_se.append(count_se)
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    layer, kind = np.concatenate(layers), np.concatenate(kinds)
-    weight, count_se = np.concatenate(weights), np.concatenate(n_se)
+        parts.append((xy[:, 0], xy[:, 1], np.full(len(xy), layer), kind, count_se, weight))
+    empty, none = np.zeros(0), np.zeros(0, dtype=int)
+    columns = [np.concatenate(c) for c in zip(*(parts or [(empty, empty, none, none, none,
+                                                           empty)]), strict=True)]
+    params = {"pixel_size_angstrom": pix, "twist_deg": twist, "rotation_deg": rotation,
+              "z_exponent": exponent, "thermal_sigma_angstrom": thermal, "material": material,
+              "layers": layers}
+    if material != "graphene":
+        params["se_probability"] = se_p.tolist()
+        params["lattice_constant_angstrom"] = lattice.tolist()
+    return _Columns(*columns, params=params)
 
-    # image formation on a padded grid: splat, blur by atom size and Airy probe, crop
+
+def _reference_peak(transfer: np.ndarray, size: int, exponent: float, material: str) -> float:
+    """Peak value of one isolated reference column (C or W) through ``transfer`` (rfft2)."""
+    full_sum = 2 * transfer.sum().real - transfer[:, 0].sum().real  # rfft stores half the plane
+    return max(Z["C" if material == "graphene" else "W"] ** exponent * full_sum / size**2, 1e-12)
+
+
+def _smooth_field(rng: np.random.Generator, size: int, q: np.ndarray, scale_angstrom: float
+                  ) -> np.ndarray:
+    """A Gaussian random field on a size × size grid (spatial frequencies ``q``, 1/Å), smooth
+    over ``scale_angstrom``."""
+    smooth = np.exp(-2 * (np.pi * scale_angstrom * q) ** 2)
+    return np.fft.irfft2(np.fft.rfft2(rng.normal(size=(size, size))) * smooth, s=(size, size))
+
+
+def _render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, pix: float,
+                  pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image (counts) through the aberration-free Airy probe, and the columns' pixel
+    coordinates: the original, idealised microscope (``microscope: None``)."""
+    n = cfg.size_px
+    half = (n - 1) / 2
+    x, y = cols.x / pix + half, cols.y / pix + half
     size = n + 2 * pad
-    potential = _splat((size, size), x + pad, y + pad, weight)
+    potential = _splat((size, size), x + pad, y + pad, cols.weight)
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pix), np.fft.rfftfreq(size, pix),
                               indexing="ij"))
-    cutoff = 2 * _draw(rng, cfg.convergence_mrad) * 1e-3 / _electron_wavelength_angstrom(
-        cfg.energy_kev)
-    sigma = _draw(rng, cfg.atom_sigma_angstrom)
+    convergence = draw(rng, cfg.convergence_mrad)
+    cutoff = 2 * convergence * 1e-3 / electron_wavelength_angstrom(cfg.energy_kev)
+    sigma = draw(rng, cfg.atom_sigma_angstrom)
     transfer = _airy_otf(q, cutoff) * np.exp(-2 * (np.pi * sigma * q) ** 2)
     clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
-    full_sum = 2 * transfer.sum() - transfer[:, 0].sum()  # rfft stores half the plane
-    scale = Z["C" if material == "graphene" else "W"] ** exponent * full_sum / size**2
-    clean = clean[pad:pad + n, pad:pad + n] / max(scale, 1e-12)
-    smooth = np.exp(-2 * (np.pi * cfg.contamination_scale_angstrom * q) ** 2)
-    field_ = np.fft.irfft2(np.fft.rfft2(rng.normal(size=(size, size))) * smooth, s=(size, size))
-    field_ = field_[pad:pad + n, pad:pad + n]
+    peak = _reference_peak(transfer, size, cols.params["z_exponent"], cfg.material)
+    clean = clean[pad:pad + n, pad:pad + n] / peak
+    field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)[pad:pad + n,
+                                                                           pad:pad + n]
     field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
-    signal = np.clip(clean, 0, None) + _draw(rng, cfg.background) + \
-        _draw(rng, cfg.contamination) * field_
-    dose = _draw(rng, cfg.dose, log=True)
-    image = rng.poisson(signal * dose).astype(np.float32)
+    signal = np.clip(clean, 0, None) + draw(rng, cfg.background) + \
+        draw(rng, cfg.contamination) * field_
+    dose = draw(rng, cfg.dose, log=True)
+    cols.params.update(dose=dose, probe_cutoff_inv_angstrom=cutoff, atom_sigma_angstrom=sigma)
+    return rng.poisson(signal * dose).astype(np.float32), x, y
 
+
+def _amorphous(cfg: StemSimConfig, rng: np.random.Generator, radius: float, exponent: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    """Amorphous-carbon contamination atoms (x, y Å; weights) within ``radius`` Å: patches of
+    a random field smooth over 3-50 Å covering a drawn fraction, a drawn thickness of carbon
+    at 0.1 atoms/Å³ (2 g/cm³) in them, random positions (granular at the atom scale); and
+    the values drawn."""
+    coverage = draw(rng, cfg.amorphous_coverage)
+    if coverage <= 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0), {"amorphous_coverage": 0.0}
+    thickness = draw(rng, cfg.amorphous_thickness_angstrom)
+    scale = draw(rng, cfg.amorphous_scale_angstrom, log=True)
+    step = scale / 4
+    m = int(np.ceil(2 * radius / step)) + 1
+    field_ = ndimage.gaussian_filter(rng.normal(size=(m, m)), 4, mode="wrap")
+    field_ = (field_ - field_.mean()) / max(field_.std(), 1e-12)
+    cut = np.quantile(field_, 1 - coverage)
+    area = (2 * radius) ** 2
+    count = rng.poisson(0.1 * thickness * area)
+    xy = rng.uniform(-radius, radius, (count, 2))
+    at = ndimage.map_coordinates(field_, ((xy[:, 1] + radius) / step, (xy[:, 0] + radius) / step),
+                                 order=1, mode="nearest")
+    keep = rng.random(count) < np.clip((at - cut) / 0.5 + 0.5, 0, 1)
+    drawn = {"amorphous_coverage": coverage, "amorphous_thickness_angstrom": thickness,
+             "amorphous_scale_angstrom": scale}
+    xy = xy[keep]
+    return xy[:, 0], xy[:, 1], np.full(len(xy), Z["C"] ** exponent), drawn
+
+
+def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, pix: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image (counts) as a real microscope records it (:mod:`tmdlearn.synth.microscope`), and
+    the columns' pixel coordinates on the model grid of ``pix`` Å.
+
+    The image is recorded at a native pixel size (``native_ratio`` × ``pix``), through the
+    aberrated probe and scan distortion, counted by the detector, and resampled to the
+    ``size_px`` grid as :func:`tmdlearn.stem.inference.identify_atoms` resamples."""
+    from skimage.transform import resize
+
+    micro = draw_microscope(MicroscopeConfig.from_dict(cfg.microscope), rng)
+    n = cfg.size_px
+    ratio = draw(rng, cfg.native_ratio, log=True)
+    n_native = max(16, int(round(n / ratio)))
+    p_native = pix * n / n_native
+    scan = draw_scan(n_native, p_native, micro, rng)
+    sx, sy = scan.positions()
+    reach = float(max(np.abs(sx).max(), np.abs(sy).max())) + 6.0
+    exponent = cols.params["z_exponent"]
+    ax, ay, aw, amorphous = _amorphous(cfg, rng, reach, exponent)
+    size = 2 * int(np.ceil(reach / p_native)) + 1
+    c = (size - 1) / 2
+    potential = _splat((size, size), np.concatenate([cols.x, ax]) / p_native + c,
+                       np.concatenate([cols.y, ay]) / p_native + c,
+                       np.concatenate([cols.weight, aw]))
+    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
+                              indexing="ij"))
+    sigma = draw(rng, cfg.atom_sigma_angstrom)
+    probe = probe_intensity(size, p_native, micro)
+    transfer = probe_otf(probe, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
+    clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
+    clean /= _reference_peak(transfer, size, exponent, cfg.material)
+    field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)
+    field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
+    signal = np.clip(clean, 0, None) + draw(rng, cfg.background) + \
+        draw(rng, cfg.contamination) * field_
+    image = detect(sample_grid(signal, p_native, sx, sy), micro, rng)
+    if n_native != n:
+        image = resize(image, (n, n), order=1, anti_aliasing=n < n_native,
+                       preserve_range=True).astype(np.float32)
+    # an atom at X is brightest where the probe's maximum meets it: at beam position X - offset
+    dx, dy = probe_offset(probe, p_native)
+    xn, yn = scan.pixels(cols.x - dx, cols.y - dy)
+    cols.params.update(micro, native_pixel_angstrom=p_native, atom_sigma_angstrom=sigma,
+                       **amorphous)
+    return image, (xn + 0.5) * n / n_native - 0.5, (yn + 0.5) * n / n_native - 0.5
+
+
+def simulate_image(config: StemSimConfig | None = None,
+                   seed: int | np.random.Generator | None = 0,
+                   twist_deg: float | None = None) -> StemSample:
+    """Simulate one twisted-bilayer HAADF-STEM image with labels and truth (see module doc).
+
+    ``twist_deg`` fixes the twist angle (degrees) instead of drawing it from the config. With
+    ``config.microscope`` set (a mapping, ``{}`` for the default ranges) the image is formed by
+    a realistic microscope (:mod:`tmdlearn.synth.microscope`), otherwise by the ideal one.
+    """
+    cfg = config or StemSimConfig()
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n, species = cfg.size_px, cfg.species
+    pix = cfg.pixel_size_angstrom * (1 + rng.uniform(-1, 1) * cfg.magnification_jitter)
+    if cfg.microscope is None:
+        pad = int(np.ceil(2.5 / pix))
+        cols = _specimen(cfg, rng, pix, (n / 2 + pad) * pix * np.sqrt(2) + 1.0, twist_deg)
+        image, x, y = _render_ideal(cfg, rng, cols, pix, pad)
+    else:
+        reach = n / 2 * pix * np.sqrt(2) * (1 + 2 * 0.1) + 8.0
+        cols = _specimen(cfg, rng, pix, reach, twist_deg)
+        image, x, y = _render_real(cfg, rng, cols, pix)
     inside = (x >= -0.5) & (x < n - 0.5) & (y >= -0.5) & (y < n - 0.5)
-    channel = layer * len(species) + kind
+    channel = cols.layer * len(species) + cols.kind
     radius_px = cfg.label_radius_angstrom / pix
     near = (x > -radius_px - 1) & (x < n + radius_px) & (y > -radius_px - 1) & (y < n + radius_px)
     labels = disk_masks((n, n), x[near], y[near], channel[near], N_LAYERS * len(species),
                         radius_px).reshape(N_LAYERS, len(species), n, n)
-    atoms = pd.DataFrame({"x_px": x[inside], "y_px": y[inside], "layer": layer[inside],
-                          "species": kind[inside], "n_se": count_se[inside]})
-    params = {"pixel_size_angstrom": pix, "twist_deg": twist, "rotation_deg": rotation,
-              "z_exponent": exponent, "thermal_sigma_angstrom": thermal, "dose": dose,
-              "probe_cutoff_inv_angstrom": cutoff, "atom_sigma_angstrom": sigma,
-              "material": material}
-    if material != "graphene":
-        params["se_probability"] = se_p.tolist()
-        params["lattice_constant_angstrom"] = lattice.tolist()
-    return StemSample(image, labels, atoms, pix, species, params)
+    atoms = pd.DataFrame({"x_px": x[inside], "y_px": y[inside], "layer": cols.layer[inside],
+                          "species": cols.kind[inside], "n_se": cols.n_se[inside]})
+    return StemSample(image, labels, atoms, pix, species, cols.params)
 
 
 SPLITS = ("train", "val", "test")
