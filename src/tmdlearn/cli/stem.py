@@ -223,6 +223,10 @@ def analyze(
     bond_max: float = typer.Option(None, "--bond-max", help="Leave nearest-neighbour distances "
                                    "above this (Å) out of the bond mean and FWHM (default: "
                                    "none, as the Gomb-Net study)."),
+    undistort: bool = typer.Option(True, "--undistort/--no-undistort", help="Remove the "
+                                   "anisotropic scan distortion both layers' honeycombs share "
+                                   "before measuring lattice constants and bonds (for "
+                                   "unstrained layers)."),
     seed: int = typer.Option(0),
 ) -> None:
     """Bond lengths, lattice constant per layer, Vegard Se fraction, moiré maps, KDEs.
@@ -256,11 +260,12 @@ def analyze(
     if bond_max is not None and not bond_max > 0:
         raise InputError(f"--bond-max must be positive, got {bond_max}")
     result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2,
-                           bond_max)
+                           bond_max, undistort)
     write_table(result["lattice"], out / "lattice")
     bonds = result["bond_statistics"]
     write_table(bonds, out / "bonds")
-    summary = {"lattice": result["lattice"].to_dict("records"),
+    summary = {"scan_distortion": result.get("scan_distortion"),
+               "lattice": result["lattice"].to_dict("records"),
                "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
     if "bonds" in result and len(result["bonds"]):
         save_figure(bond_histogram_figure(result["bonds"]), out / "bond_histogram.png")

@@ -14,6 +14,8 @@ from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde, median_abs_deviation
 
+from tmdlearn.stem.distortion import scan_distortion
+from tmdlearn.stem.distortion import undistort as remove_distortion
 from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM
 
 #: Lattice constants (Å) of the Vegard end members: WS2 and WSe2 (the simulator's).
@@ -255,8 +257,14 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
                   shape: tuple[int, int] | None = None, n_boot: int = 1000,
                   seed: int = 0, a_ws2: float = A_WS2_ANGSTROM,
                   a_wse2: float = A_WSE2_ANGSTROM,
-                  bond_max_angstrom: float | None = None) -> dict[str, Any]:
+                  bond_max_angstrom: float | None = None, undistort: bool = True
+                  ) -> dict[str, Any]:
     """All analyses of one image's layer-resolved atoms (columns x_px, y_px, layer, species).
+
+    With ``undistort`` the lattice constants and bond statistics are measured after the scan
+    distortion that the layers' honeycombs share is removed
+    (:func:`tmdlearn.stem.distortion.scan_distortion`; ``scan_distortion`` in the result, as
+    the matrix and its anisotropy in per cent); the maps stay on the image grid.
 
     Returns ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
     fraction and the Se fraction counted from the column species), ``bond_statistics``
@@ -267,8 +275,19 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
     """
     pix = pixel_size_angstrom
-    xy = {layer: g for layer, g in atoms.groupby("layer")}
-    rows, out = [], {}
+    out: dict[str, Any] = {}
+    measured = atoms
+    if undistort:
+        distortion = scan_distortion(atoms)
+        xy_px = atoms[["x_px", "y_px"]].to_numpy(float)
+        centre = xy_px.mean(axis=0) if len(xy_px) else np.zeros(2)
+        fixed = remove_distortion(xy_px - centre, distortion) + centre
+        measured = atoms.assign(x_px=fixed[:, 0], y_px=fixed[:, 1])
+        stretch = np.linalg.eigvalsh(distortion)
+        out["scan_distortion"] = {"matrix": distortion.round(6).tolist(),
+                                  "anisotropy_percent": float(100 * (stretch[1] / stretch[0] - 1))}
+    xy = {layer: g for layer, g in measured.groupby("layer")}
+    rows = []
     metal = "C" if material == "graphene" else "W"
     for layer, g in sorted(xy.items()):
         sites = g[g.species == metal][["x_px", "y_px"]].to_numpy()
@@ -282,13 +301,14 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
             row["species_se_fraction"] = species_se_fraction(g.species)
         rows.append(row)
     out["lattice"] = pd.DataFrame(rows)
-    out["bond_statistics"] = bond_table(atoms, pix, material, max_angstrom=bond_max_angstrom)
+    out["bond_statistics"] = bond_table(measured, pix, material, max_angstrom=bond_max_angstrom)
     if material == "graphene":
         out["bonds"] = np.concatenate([
             neighbour_distances(g[["x_px", "y_px"]].to_numpy(), pix, 3, max_angstrom=2.0)
             for g in xy.values()]) if xy else np.empty(0)
     if len(xy) < 2:
         return out
+    xy = {layer: g for layer, g in atoms.groupby("layer")}
     lower, upper = xy[min(xy)], xy[max(xy)]
     maps: dict[str, np.ndarray] = {}
     if material == "graphene":
