@@ -150,3 +150,19 @@ def test_monolayer_probability():
     cfg = StemSimConfig(size_px=64, monolayer_probability=0.3)
     layers = [simulate_image(cfg, seed).params["layers"] for seed in range(200)]
     assert np.mean(np.asarray(layers) == 1) == pytest.approx(0.3, abs=0.08)
+
+
+@pytest.mark.parametrize("n, n_metal", [(1.6, 1.6), (1.6, 1.3)])
+def test_metal_weight_against_the_chalcogens(n, n_metal):
+    # a W column weighs Z_S^n (Z_W / Z_S)^n_W against an S2 column's 2 Z_S^n
+    cfg = StemSimConfig(material="ws2", pixel_size_angstrom=0.1, size_px=160, layers=1,
+                        se_scenario="none", z_exponent=(n, n), metal_z_exponent=(n_metal, n_metal),
+                        dose=1e7, background=0.0, contamination=0.0, hole_probability=0.0,
+                        edge_probability=0.0, vacancy_fraction=0.0, thermal_sigma_angstrom=0.0,
+                        atom_sigma_angstrom=(0.05, 0.05), convergence_mrad=(35.0, 35.0))
+    sample = simulate_image(cfg, 0)
+    atoms = sample.atoms[(sample.atoms.x_px > 8) & (sample.atoms.x_px < 151)
+                         & (sample.atoms.y_px > 8) & (sample.atoms.y_px < 151)]
+    peak = sample.image[np.round(atoms.y_px).astype(int), np.round(atoms.x_px).astype(int)]
+    ratio = peak[atoms.species.to_numpy() == 0].mean() / peak[atoms.species.to_numpy() == 1].mean()
+    assert ratio == pytest.approx((74 / 16) ** n_metal / 2, rel=0.12)
