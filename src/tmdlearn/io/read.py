@@ -18,7 +18,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.io import afm, spectra, stem
+from tmdlearn.io import afm, spc, spectra, stem
 from tmdlearn.io.arrays import as_image
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
@@ -56,6 +56,8 @@ def read(path: str | Path, **options) -> Container:
         return stem.read_stem_gpl(path, options.get("pixel_size_angstrom"))
     if suffix == ".wdf" or head.startswith(b"WDF1"):
         return spectra.read_wdf(path, options.get("unit"), options.get("excitation_nm"))
+    if suffix == ".spc":
+        return spc.read_spc(path, options.get("unit"), options.get("excitation_nm"))
     fmt = afm.afm_format(path, head)
     if fmt is not False and modality != "spectra":
         return afm.read_afm_instrument(path, options.get("channel", "height"),

@@ -147,7 +147,7 @@ def read_text_spectra(path: Path, unit: str | None = None,
     if header_text:
         metadata["column_names"] = header_text[-1]
     if excitation_nm is None:
-        excitation_nm = _laser_nm(header)
+        excitation_nm = laser_nm(header)
     if axis_line is not None:
         axis = np.asarray(axis_line, dtype=float)
         if data.shape[1] != leading + axis.size:
@@ -157,7 +157,7 @@ def read_text_spectra(path: Path, unit: str | None = None,
             )
         order = _monotonic_order(axis, path, metadata)
         axis, data = axis[order], data[:, np.r_[:leading, order + leading]]
-        unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
+        unit, axis = resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
                                    path)
         if leading == 2:
             return _labspec_map(path, data, axis, unit, excitation_nm, metadata)
@@ -167,7 +167,7 @@ def read_text_spectra(path: Path, unit: str | None = None,
         raise InputError("need at least two columns (axis and intensity)", path)
     data = data[_monotonic_order(data[:, 0], path, metadata)]
     axis = data[:, 0]
-    unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
+    unit, axis = resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
     return Spectra(data[:, 1:].T, axis, unit, excitation_nm, source=path, metadata=metadata)
 
 
@@ -206,7 +206,7 @@ def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray
     return np.concatenate(keep)
 
 
-def _laser_nm(header: dict[str, str]) -> float | None:
+def laser_nm(header: dict[str, str]) -> float | None:
     for key, value in header.items():
         if key.lower().startswith(("laser", "excitation")):
             match = _NUMBER.search(value)
@@ -232,7 +232,7 @@ def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | 
     return None, False
 
 
-def _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
+def resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
     """(unit, axis) following the precedence in the module docstring."""
     if unit is not None:
         metadata["unit_source"] = "option"
