@@ -24,8 +24,8 @@ def test_inspect_prints_units(test_data):
                test_data / "spectra-wse2mose2" / "MoSe2_PL.txt")
     assert "AFM image, channel height" in out and "pixel size 0.9766 nm" in out
     assert "scan size 0.5 x 0.5 µm" in out
-    assert "Raman shift 108.995 .. 605.537 cm-1" in out
-    assert "photon energy 1.18091 .. 2.06836 eV" in out
+    assert "Raman shift, cm-1 (inferred from range 0.01351-0.07508): 108.995 .. 605.537 cm-1" in out
+    assert "photon energy, eV (inferred from range 1.181-2.068): 1.18091 .. 2.06836 eV" in out
 
 
 def test_inspect_feature_table(tmp_path):

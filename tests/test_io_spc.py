@@ -55,7 +55,7 @@ def test_single_float_raman_even_axis(tmp_path):
     np.testing.assert_array_equal(spectrum.axis, np.linspace(100, 600, 11))
     np.testing.assert_array_equal(spectrum.intensity[0], y)
     assert spectrum.metadata["y_unit"] == "counts"
-    assert "fxtype 13" in spectrum.metadata["unit_source"]
+    assert spectrum.metadata["unit_source"] == "SPC header, fxtype 13 = Raman shift (cm-1)"
 
 
 def test_multi_fixed_point_nm_with_z(tmp_path):
@@ -150,3 +150,18 @@ def test_peer_library_spc_io_reads_the_same(tmp_path):
     ours = read(path)
     np.testing.assert_array_equal(ours.axis, peer.xarray)
     np.testing.assert_array_equal(ours.intensity, [sub.yarray for sub in peer])
+
+
+def test_inspect_names_the_spc_units(tmp_path):
+    from typer.testing import CliRunner
+
+    from tmdlearn.cli import app
+
+    body = b"".join(sub_header() + f32([1, 2, 3]) for _ in range(2))
+    path = write(tmp_path, "two.spc", main_header(TMULTI, 3, 100.0, 300.0, nsub=2) + body)
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Raman spectra, 2 spectra x 3 points" in result.output
+    assert ("axis: Raman shift, cm-1 (from the SPC header, fxtype 13 = Raman shift (cm-1)): "
+            "100 .. 300 cm-1") in result.output
+    assert "intensity: counts" in result.output

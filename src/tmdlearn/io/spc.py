@@ -83,7 +83,7 @@ def read_spc(path: Path, unit: str | None = None,
     axis = spectra.axis
     if unit is None and header["unit"] is not None:
         chosen = header["unit"]
-        metadata["unit_source"] = f"SPC header (fxtype {header['fxtype']}: {header['x_type']})"
+        metadata["unit_source"] = f"SPC header, fxtype {header['fxtype']} = {header['x_type']}"
     else:
         chosen, axis = resolve_unit(axis, unit, {}, [], excitation_nm, metadata, path)
     return Spectra(spectra.intensity, axis, chosen, excitation_nm, source=path,
