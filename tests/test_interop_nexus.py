@@ -185,3 +185,19 @@ def test_cli_convert_and_spectra_fit_nexus(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["convert", str(source), str(tmp_path / "map.zip")])
     assert info.value.code == 2 and not (tmp_path / "map.zip").exists()
+
+
+def test_readme_nexus_snippet_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from tmdlearn.io import write_labspec
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## NeXus files", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    write_labspec(tmp_path / "map.txt", _mos2_map())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    maps = read_nexus(tmp_path / "fits.nxs")
+    assert maps.units["A1g_center"] == "1/cm" and maps.shape == (4, 5)
+    assert read_nexus(tmp_path / "map.nxs").shape == (4, 5)
