@@ -118,7 +118,7 @@ def test_demo_report_in_chromium(tmp_path):
         pytest.skip(f"no {DEMO_REPORT}: run `make demo` (or set TMDLEARN_REPORT)")
     shown = open_report(DEMO_REPORT, tmp_path)
     _check(DEMO_REPORT, shown)
-    assert len(shown["images"]) >= 5 and len(shown["tables"]) >= 5
+    assert shown["images"] and shown["tables"]
 
 
 def test_a_broken_report_is_caught(tmp_path):
