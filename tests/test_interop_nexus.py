@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from interop_checks import assert_same_container
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.interop.nexus import read_nexus, sha256, write_nexus
@@ -42,23 +43,12 @@ CONTAINERS = {
 }
 
 
-def _assert_same(a, b):
-    assert type(a) is type(b)
-    for name in ("intensity", "height_nm", "axis"):
-        if hasattr(a, name):
-            assert np.max(np.abs(getattr(a, name) - getattr(b, name))) == 0
-    for name in ("unit", "step_um", "origin_um", "excitation_nm", "pixel_size_nm",
-                 "pixel_size_angstrom", "channel"):
-        if hasattr(a, name):
-            assert getattr(a, name) == getattr(b, name), name
-
-
 @pytest.mark.parametrize("name", sorted(CONTAINERS))
 def test_containers_round_trip_exactly(tmp_path, name):
     item = CONTAINERS[name]
     path = write_nexus(tmp_path / f"{name}.nxs", item, config={"set": {"a": 1}})
     back = read_nexus(path)
-    _assert_same(item, back)
+    assert_same_container(item, back)
     assert back.metadata == json.loads(json.dumps(item.metadata, default=lambda v: v.tolist()))
 
 

@@ -7,7 +7,8 @@ install it. Nothing in tmdlearn's core imports this module.
 Mapping (data order, as HyperSpy's ``axes`` list):
 
 * ``Spectra`` (N, L) → ``Signal1D``: navigation axis "spectrum" (index), signal axis the
-  spectral axis as a non-uniform ``DataAxis`` holding tmdlearn's values exactly;
+  spectral axis: uniform (offset, scale) where that gives tmdlearn's values exactly, else a
+  non-uniform ``DataAxis`` holding them;
 * ``SpectralMap`` (ny, nx, L) → ``Signal1D``: navigation axes y, x in µm (scale = step,
   offset = origin), the spectral signal axis;
 * ``HeightMap`` → ``Signal2D`` of heights in nm, axes in nm; ``StemImage`` → ``Signal2D`` in
@@ -29,6 +30,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
+from tmdlearn.io.write import metadata_json
 from tmdlearn.spectra.fitmaps import FitMaps
 
 SPECTRAL = {"cm-1": ("Raman shift", "cm⁻¹"), "eV": ("Energy", "eV"), "nm": ("Wavelength", "nm")}
@@ -62,16 +64,16 @@ def _signal(hs, kind: str, data: np.ndarray, axes: list[dict], title: str,
     if excitation_nm is not None:
         signal.metadata.set_item(_LASER, float(excitation_nm))
     if metadata:
-        signal.metadata.set_item(_METADATA, json.dumps(metadata, default=_jsonable))
+        signal.metadata.set_item(_METADATA, metadata_json(metadata))
     return signal
 
 
-def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+def _spectral_axis(axis: np.ndarray) -> dict:
+    """A uniform axis (offset, scale) when that reproduces ``axis`` exactly, else the values."""
+    scale = (axis[-1] - axis[0]) / (axis.size - 1) if axis.size > 1 else 1.0
+    if np.array_equal(axis[0] + scale * np.arange(axis.size), axis):
+        return {"size": axis.size, "offset": float(axis[0]), "scale": float(scale)}
+    return {"axis": np.array(axis)}
 
 
 def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps):
@@ -80,7 +82,7 @@ def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps):
     hs = _hyperspy()
     if isinstance(obj, Spectra | SpectralMap):
         name, units = SPECTRAL[obj.unit]
-        spectral = {"name": name, "units": units, "axis": np.array(obj.axis), "navigate": False}
+        spectral = {"name": name, "units": units, "navigate": False} | _spectral_axis(obj.axis)
         if isinstance(obj, SpectralMap):
             ny, nx = obj.shape
             axes = [_spatial("y", ny, obj.step_um, obj.origin_um[1], "µm"),

@@ -28,7 +28,6 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -36,6 +35,7 @@ import numpy as np
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
+from tmdlearn.io.write import metadata_json
 from tmdlearn.spectra.fitmaps import NEXUS_UNITS, FitMaps
 
 Item = HeightMap | Spectra | SpectralMap | StemImage | FitMaps
@@ -72,7 +72,7 @@ def write_nexus(path: str | Path, item: Item, *, config: dict | None = None,
             if metadata:
                 notes = _group(entry, "notes", "NXnote")
                 notes["type"] = "application/json"
-                notes["data"] = json.dumps(metadata, default=_jsonable, sort_keys=True)
+                notes["data"] = metadata_json(metadata)
     return path
 
 
@@ -193,19 +193,11 @@ def _write_process(entry: h5py.Group, config: dict, inputs: list[Path]) -> None:
     process["version"] = __version__
     process["date"] = _dt.datetime.now(_dt.UTC).isoformat()
     process["sequence_index"] = 1
-    process["configuration"] = json.dumps(config, default=_jsonable, sort_keys=True)
+    process["configuration"] = metadata_json(config)
     strings = h5py.string_dtype()
     process.create_dataset("input_files", data=np.array([str(p) for p in inputs], dtype=strings))
     process.create_dataset("input_sha256",
                            data=np.array([sha256(p) for p in inputs], dtype=strings))
-
-
-def _jsonable(value: Any):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 # --- reading -----------------------------------------------------------------------------
