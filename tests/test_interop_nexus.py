@@ -191,3 +191,23 @@ def test_readme_nexus_snippet_runs(tmp_path, monkeypatch):
     maps = read_nexus(tmp_path / "fits.nxs")
     assert maps.units["A1g_center"] == "1/cm" and maps.shape == (4, 5)
     assert read_nexus(tmp_path / "map.nxs").shape == (4, 5)
+
+
+def test_read_and_inspect_nexus_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from tmdlearn.cli import app
+    from tmdlearn.io import read
+
+    path = write_nexus(tmp_path / "map.nxs", CONTAINERS["map"])
+    assert_same_container(CONTAINERS["map"], read(path))
+    maps = FitMaps({"A1g_center": np.full((2, 3), 405.0), "r2": np.ones((2, 3))},
+                   {"A1g_center": np.full((2, 3), 0.1)}, {"A1g_center": "1/cm", "r2": ""}, 0.5)
+    fits = write_nexus(tmp_path / "fits.nxs", maps)
+    with pytest.raises(InputError, match="fits.nxs: holds map fit results"):
+        read(fits)
+    result = CliRunner().invoke(app, ["inspect", str(path), str(fits)])
+    assert result.exit_code == 0, result.output
+    assert "map.nxs: Raman map" in result.output
+    assert "fits.nxs: map fit results (NeXus), 2 parameter images" in result.output
+    assert "standard errors: A1g_center" in result.output

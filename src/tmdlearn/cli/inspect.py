@@ -13,15 +13,25 @@ from tmdlearn.errors import InputError
 
 def describe(path: Path) -> list[str]:
     """Lines describing ``path``: modality, shape, axes with units, key metadata."""
+    from tmdlearn.interop.nexus import read_nexus
     from tmdlearn.io import read
+    from tmdlearn.io.read import NEXUS_SUFFIXES
+    from tmdlearn.spectra.fitmaps import FitMaps
 
     try:
-        item = read(path)
+        item = read_nexus(path) if path.suffix.lower() in NEXUS_SUFFIXES else read(path)
     except InputError as err:
         feature_table = _feature_table(path)
         if feature_table is None:
             raise err from None
         return feature_table
+    if isinstance(item, FitMaps):
+        ny, nx = item.shape
+        with_errors = ", ".join(name for name in item.values if name in item.errors)
+        return [f"{path}: map fit results (NeXus), {len(item.values)} parameter images",
+                f"  shape {ny} x {nx} pixels; step {item.step_um:.4g} µm; "
+                f"origin ({item.origin_um[0]:.4g}, {item.origin_um[1]:.4g}) µm",
+                f"  standard errors: {with_errors or 'none'}"]
     if isinstance(item, HeightMap):
         ny, nx = item.shape
         height_y, height_x = item.scan_size_nm

@@ -27,7 +27,7 @@ DEFAULTS = {
                 "chi2_max": None, "chi2_min": None, "misfit_max": None,
                 "saturation_run": None, "saturation_snr": None},
 }
-SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf")
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
 
 INPUTS = typer.Argument(..., help="Spectrum / map files, folders of them, or a manifest CSV "
                         "with a 'path' column.")
