@@ -14,11 +14,11 @@ One NXentry ``entry`` per file (``@tmdlearn_container`` names what it holds)::
       process (NXprocess)        program, version, date, configuration (JSON), input_files,
                                  input_sha256
 
-Field names for the excitation follow the NXraman application definition (``experiment_type``,
-``beam_incident/incident_wavelength``); the files do not claim NXraman conformance (they lack
-its instrument description). Exact grid steps and origins are kept as ``@tmdlearn_step`` and
-``@tmdlearn_origin`` on the NXdata groups so that reading back is lossless; files from other
-programs are read from their axes.
+The excitation is modelled on the NXraman / NXoptical_spectroscopy definitions (an NXbeam
+``beam_incident`` with NXbeam's ``incident_wavelength``, ``experiment_type``); the files do
+not claim NXraman conformance (they lack its instrument description). Exact grid steps and
+origins are kept as ``@tmdlearn_step`` and ``@tmdlearn_origin`` on the NXdata groups so that
+reading back is lossless; files from other programs are read from their axes.
 """
 
 from __future__ import annotations
