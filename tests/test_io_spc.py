@@ -7,6 +7,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tmdlearn.errors import InputError
 from tmdlearn.io import read
@@ -165,3 +167,43 @@ def test_inspect_names_the_spc_units(tmp_path):
     assert ("axis: Raman shift, cm-1 (from the SPC header, fxtype 13 = Raman shift (cm-1)): "
             "100 .. 300 cm-1") in result.output
     assert "intensity: counts" in result.output
+
+
+def _old_file():
+    head = bytearray(224)
+    head[0], head[1] = TMULTI, 0x4D
+    struct.pack_into("<hfff", head, 2, 24, 4.0, 200.0, 500.0)
+    head[16] = 13
+    return bytes(head) + (sub_header() + bytes(16)) * 2
+
+
+@pytest.mark.parametrize("points", [float("inf"), float("nan"), -5.0, 1e30])
+def test_old_header_point_counts_that_cannot_be(tmp_path, points):
+    data = bytearray(_old_file())
+    struct.pack_into("<f", data, 4, points)  # onpts
+    with pytest.raises(InputError, match=r"bad.spc: (SPC header holds|truncated)"):
+        read(write(tmp_path, "bad.spc", bytes(data)))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.integers(0, 2),
+       cuts=st.lists(st.tuples(st.integers(0, 700), st.integers(0, 255)), max_size=6),
+       truncate=st.one_of(st.none(), st.integers(0, 800)))
+def test_fuzz_mutated_spc_headers(tmp_path, which, cuts, truncate):
+    """Header bytes mutated (counts, flags, exponents, floats): a Spectra or an InputError."""
+    files = [main_header(TMULTI | TXVALS, 4, 1.0, 2.0, nsub=2) + f32([1, 2, 3, 4])
+             + (sub_header(exp=5) + bytes(16)) * 2,
+             main_header(TMULTI | TXYXYS, 0, 0, 0, nsub=2)
+             + (sub_header(npts=3) + f32([1, 2, 3]) * 2) * 2,
+             _old_file()]
+    data = bytearray(files[which])
+    for position, value in cuts:
+        data[position % len(data)] = value
+    path = write(tmp_path, "fuzz.spc", bytes(data[:truncate]))
+    try:
+        result = read(path)
+    except InputError as err:
+        assert str(path) in str(err)
+    else:
+        assert result.intensity.shape[1] == result.axis.size

@@ -179,9 +179,9 @@ def _read_old(raw: bytes, path: Path) -> tuple[Spectra, dict]:
         raise InputError(f"truncated SPC file: {len(raw)} bytes, the old header alone is 224",
                          path)
     flags, _, oexp, onpts, ofirst, olast, fxtype, fytype = _OLD.unpack_from(raw)
+    if not np.isfinite(onpts) or onpts < 2:
+        raise InputError(f"SPC header holds spectra of {onpts:g} points", path)
     npts = int(round(onpts))
-    if npts < 2:
-        raise InputError(f"SPC header holds spectra of {npts} points", path)
     cursor = _Cursor(raw, OLD_HEADER_BYTES, path)
     ys, index = [], 0
     while True:
