@@ -211,3 +211,20 @@ def test_read_and_inspect_nexus_files(tmp_path):
     assert "map.nxs: Raman map" in result.output
     assert "fits.nxs: map fit results (NeXus), 2 parameter images" in result.output
     assert "standard errors: A1g_center" in result.output
+
+
+def test_nexus_that_is_no_container_is_one_line(tmp_path):
+    path = write_nexus(tmp_path / "x.nxs", CONTAINERS["spectra"])
+    with h5py.File(path, "a") as f:
+        del f["entry/data/photon_energy"]
+        f["entry/data/photon_energy"] = np.arange(3.0)   # 3 values for 50 points
+        f["entry/data/photon_energy"].attrs["units"] = "eV"
+    with pytest.raises(InputError, match=r"x.nxs: the NeXus data do not form a tmdlearn "
+                                         r"container: axis has 3 points but spectra have 50"):
+        read_nexus(path)
+    path = write_nexus(tmp_path / "y.nxs", CONTAINERS["map"])
+    with h5py.File(path, "a") as f:
+        del f["entry/notes/data"]
+        f["entry/notes/data"] = "{not json"
+    with pytest.raises(InputError, match=r"y.nxs: the NeXus data do not form"):
+        read_nexus(path)

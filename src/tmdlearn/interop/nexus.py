@@ -88,14 +88,18 @@ def read_nexus(path: str | Path) -> Item:
         raise InputError(f"cannot read as HDF5 / NeXus: {err}", path) from err
     with handle:
         entry = _default(handle, "NXentry", path, "no NXentry group: not a NeXus file")
-        metadata = {}
-        if "notes" in entry and "data" in entry["notes"]:
-            metadata = json.loads(_text(entry["notes"]["data"]))
         kind = _text(entry.attrs.get("tmdlearn_container", ""))
-        if kind == "FitMaps":
-            return _read_fit_maps(entry, metadata, path)
-        group = _default(entry, "NXdata", path, f"no NXdata group in {entry.name}")
-        return _read_data(group, kind, metadata, _excitation(entry), path)
+        try:
+            metadata = {}
+            if "notes" in entry and "data" in entry["notes"]:
+                metadata = json.loads(_text(entry["notes"]["data"]))
+            if kind == "FitMaps":
+                return _read_fit_maps(entry, metadata, path)
+            group = _default(entry, "NXdata", path, f"no NXdata group in {entry.name}")
+            return _read_data(group, kind, metadata, _excitation(entry), path)
+        except (ValueError, TypeError) as err:  # containers refuse bad shapes and values
+            raise InputError(f"the NeXus data do not form a tmdlearn container: {err}",
+                             path) from err
 
 
 def sha256(path: Path) -> str:
@@ -242,7 +246,7 @@ def _axes(group: h5py.Group, ndim: int, path: Path) -> list[tuple[str, np.ndarra
     for name in names[:ndim]:
         if name == ".":
             axes.append(None)
-        elif name not in group:
+        elif name not in group or not isinstance(group[name], h5py.Dataset):
             raise InputError(f"the axis {name!r} of {group.name} is missing", path)
         else:
             axes.append((name, group[name][()], _text(group[name].attrs.get("units", ""))))
