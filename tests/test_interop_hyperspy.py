@@ -125,3 +125,57 @@ def test_evenly_spaced_axis_is_uniform_in_hyperspy():
     assert axis.is_uniform and (axis.offset, axis.scale) == (100.0, 0.5)
     assert not to_signal(CONTAINERS["map"]).axes_manager.signal_axes[0].is_uniform
     np.testing.assert_array_equal(from_signal(to_signal(item)).axis, item.axis)
+
+
+def test_registered_signal_type_fits_a_map(tmp_path):
+    """HyperSpy finds the extension through the entry point (a dist-info made here, as pip
+    install would) and the TMD_spectrum signal fits itself; run in a fresh interpreter."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("hyperspy.api", reason="HyperSpy (GPL) not installed")
+    info = tmp_path / "tmdlearn-0.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tmdlearn\nVersion: 0.0.0\n")
+    (info / "entry_points.txt").write_text("[hyperspy.extensions]\ntmdlearn = tmdlearn\n")
+    code = """
+import numpy as np, hyperspy.api as hs
+from tmdlearn.data import SpectralMap
+from tmdlearn.interop.hyperspy import to_signal
+x = 340 + 0.5 * np.arange(300)
+e2g = 385 + 0.2 * np.arange(3)
+cube = (800 / (1 + ((x - e2g[None, :, None]) / 1.5) ** 2)
+        + 1000 / (1 + ((x - 404) / 2) ** 2) + 200 / (1 + ((x - 455) / 6) ** 2) + 50
+        + np.zeros((2, 3, 1)) + np.random.default_rng(0).normal(0, 3, (2, 3, 300)))
+signal = to_signal(SpectralMap(cube, x, "cm-1", 0.5))
+signal.set_signal_type("TMD_spectrum")
+maps = signal.fit_peaks("mos2-raman")
+print(type(signal).__name__, np.abs(maps["E2g_center"].data - e2g).max() < 0.1,
+      maps["E2g_center"].axes_manager.signal_axes[0].units)
+"""
+    path = os.pathsep.join([str(tmp_path), str(Path(__file__).parents[1] / "src"),
+                            os.environ.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"},
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["TMDSpectrum", "True", "µm"]
+
+
+def test_hs_load_opens_a_tmdlearn_nexus_file(tmp_path):
+    hs = pytest.importorskip("hyperspy.api", reason="HyperSpy (GPL) not installed")
+    pytest.importorskip("rsciio.nexus", reason="RosettaSciIO's NeXus reader not installed")
+    from tmdlearn.interop.hyperspy import from_signal
+    from tmdlearn.interop.nexus import write_nexus
+
+    item = SpectralMap(CONTAINERS["map"].intensity, np.linspace(100, 600, 40), "cm-1", 0.3,
+                       origin_um=(-1.7, 4.1))
+    path = write_nexus(tmp_path / "map.nxs", item)
+    loaded = hs.load(path)
+    signal = (loaded[0] if isinstance(loaded, list) else loaded).as_signal1D(0)
+    back = from_signal(signal)
+    np.testing.assert_array_equal(back.intensity, item.intensity)
+    np.testing.assert_allclose(back.axis, item.axis, rtol=1e-12)
+    assert back.unit == "cm-1" and back.origin_um == (-1.7, 4.1)
+    assert back.step_um == pytest.approx(0.3, rel=1e-12)  # RosettaSciIO: scale from the axis

@@ -198,10 +198,12 @@ def _write_process(entry: h5py.Group, config: dict, inputs: list[Path]) -> None:
     process["date"] = _dt.datetime.now(_dt.UTC).isoformat()
     process["sequence_index"] = 1
     process["configuration"] = metadata_json(config)
-    strings = h5py.string_dtype()
-    process.create_dataset("input_files", data=np.array([str(p) for p in inputs], dtype=strings))
-    process.create_dataset("input_sha256",
-                           data=np.array([sha256(p) for p in inputs], dtype=strings))
+    if inputs:  # no empty datasets: RosettaSciIO (hs.load) cannot read them
+        strings = h5py.string_dtype()
+        process.create_dataset("input_files",
+                               data=np.array([str(p) for p in inputs], dtype=strings))
+        process.create_dataset("input_sha256",
+                               data=np.array([sha256(p) for p in inputs], dtype=strings))
 
 
 # --- reading -----------------------------------------------------------------------------
