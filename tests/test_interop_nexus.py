@@ -228,3 +228,17 @@ def test_nexus_that_is_no_container_is_one_line(tmp_path):
         f["entry/notes/data"] = "{not json"
     with pytest.raises(InputError, match=r"y.nxs: the NeXus data do not form"):
         read_nexus(path)
+
+
+def test_hdf5_afm_formats_are_not_taken_for_nexus(tmp_path):
+    from tmdlearn.io import read
+
+    with h5py.File(tmp_path / "scan.datx", "w") as f:   # Zygo .datx is HDF5 too
+        f["x"] = np.zeros(3)
+    with h5py.File(tmp_path / "scan.bin", "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(InputError) as info:
+        read(tmp_path / "scan.datx")
+    assert "NXentry" not in str(info.value)
+    with pytest.raises(InputError, match=r"scan.bin: no NXentry group"):
+        read(tmp_path / "scan.bin")

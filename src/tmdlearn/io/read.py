@@ -61,11 +61,11 @@ def read(path: str | Path, **options) -> Container:
         return stem.read_stem_gpl(path, options.get("pixel_size_angstrom"))
     if suffix == ".wdf" or head.startswith(b"WDF1"):
         return spectra.read_wdf(path, options.get("unit"), options.get("excitation_nm"))
-    if suffix in NEXUS_SUFFIXES or head.startswith(_HDF5_MAGIC):
-        return _read_nexus(path)
+    fmt = afm.afm_format(path, head)
+    if suffix in NEXUS_SUFFIXES or head.startswith(_HDF5_MAGIC) and fmt is False:
+        return _read_nexus(path)  # HDF5-based AFM formats (Zygo .datx) go on below
     if suffix == ".spc":
         return spc.read_spc(path, options.get("unit"), options.get("excitation_nm"))
-    fmt = afm.afm_format(path, head)
     if fmt is not False and modality != "spectra":
         return afm.read_afm_instrument(path, options.get("channel", "height"),
                                        options.get("pixel_size_nm"), fmt)
