@@ -27,7 +27,7 @@ DEFAULTS = {
                 "chi2_max": None, "chi2_min": None, "misfit_max": None,
                 "saturation_run": None, "saturation_snr": None},
 }
-SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf")
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
 
 INPUTS = typer.Argument(..., help="Spectrum / map files, folders of them, or a manifest CSV "
                         "with a 'path' column.")
@@ -38,6 +38,8 @@ WITH = typer.Option(None, "--with", help="Optional peak of the model to include 
                     "(repeatable), e.g. --with sapphire.")
 FIGURE = typer.Option(None, "--figure", help="PNG of a few fits with components and "
                       "residuals.")
+NEXUS = typer.Option(None, "--nexus", help="NeXus file (.nxs) of the parameter maps with "
+                     "standard errors and units; needs exactly one map input.")
 
 
 @app.callback()
@@ -47,10 +49,13 @@ def _group() -> None:
 
 @app.command()
 def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
-        include: list[str] = WITH, figure: Path = FIGURE, config: Path = CONFIG_OPTION,
-        overrides: list[str] = SET_OPTION) -> None:
+        include: list[str] = WITH, figure: Path = FIGURE, nexus: Path = NEXUS,
+        config: Path = CONFIG_OPTION, overrides: list[str] = SET_OPTION) -> None:
     """Fit a peak model to every spectrum (and every map pixel): one table row each."""
-    table, _ = _fit_all(inputs, model, include, config, overrides, figure)
+    fitted_maps = [] if nexus is not None else None
+    table, _ = _fit_all(inputs, model, include, config, overrides, figure, fitted_maps)
+    if nexus is not None:
+        _write_nexus(nexus, fitted_maps)
     csv_path, _ = _write(table, out)
     n_ok = int(table["converged"].sum())
     typer.echo(f"fitted {len(table)} spectra ({n_ok} converged) -> {csv_path}")
@@ -99,6 +104,20 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
         typer.echo(line)
 
 
+def _write_nexus(path: Path, fitted_maps: list) -> None:
+    from tmdlearn.interop.nexus import write_nexus
+    from tmdlearn.spectra.fitmaps import fit_maps
+
+    if len(fitted_maps) != 1:
+        raise InputError(f"--nexus needs exactly one map among the inputs, got "
+                         f"{len(fitted_maps)}", path)
+    source, spectral_map, mask, result, cfg = fitted_maps[0]
+    maps = fit_maps(result, mask, spectral_map)
+    write_nexus(path, maps, config=cfg, inputs=[source])
+    typer.echo(f"parameter maps ({len(maps.values)} images, {maps.shape[0]} x "
+               f"{maps.shape[1]} pixels) -> {path}")
+
+
 def _write(table: pd.DataFrame, out: Path):
     from tmdlearn.report.tables import write_table
 
@@ -137,7 +156,9 @@ def _is_manifest(path: Path) -> bool:
     return "path" in [h.strip().lower() for h in header.split(",")]
 
 
-def _fit_all(inputs, model_name, include, config_path, overrides, figure):
+def _fit_all(inputs, model_name, include, config_path, overrides, figure, fitted_maps=None):
+    """The fit table of every input; with a ``fitted_maps`` list, (path, map, mask, fit,
+    config) of each map input is appended to it."""
     from tmdlearn.io import read
     from tmdlearn.progress import track
     from tmdlearn.spectra import fit_peaks, load_model
@@ -174,6 +195,8 @@ def _fit_all(inputs, model_name, include, config_path, overrides, figure):
             raise InputError(f"bad fit option in the config: {err}") from None
         if x_um is not None:
             result.metadata.update(x_um=x_um, y_um=y_um)
+            if fitted_maps is not None:
+                fitted_maps.append((path, data, mask, result, cfg))
         table = result.table()
         table.insert(0, "spectrum", np.arange(len(table)))
         table.insert(0, "source", path.name)
