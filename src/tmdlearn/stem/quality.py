@@ -144,14 +144,16 @@ def _bond_statistics(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 2,
 class Rendering:
     """A HAADF image rendered from found atoms and its agreement with the input.
 
-    ``image`` the rendering (input units: the fitted spots on the input's smooth background;
-    on every ``step_px``-th pixel of the input's grid), ``amplitudes`` per species
+    ``image`` the rendering and ``lowpass`` the low-passed input it is compared with (input
+    units: the fitted spots on the input's smooth background; on every ``step_px``-th pixel of
+    the input's grid), ``amplitudes`` per species
     (input units, peak height of one spot), ``width_angstrom`` the spots' Gaussian σ in the
     low-passed input, ``r2`` over the image (border left out), ``r2_map`` per window (NaN
     where a window is flat).
     """
 
     image: np.ndarray
+    lowpass: np.ndarray
     amplitudes: dict[str, float]
     width_angstrom: float
     r2: float
@@ -206,7 +208,7 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
     target = data[rows, cols].ravel()
     groups = list(atoms.groupby(atoms["species"].astype(str), sort=False)) if len(atoms) else []
     if not groups:
-        return Rendering(low - data, {}, float("nan"), 0.0, np.zeros((n_y, n_x)), step)
+        return Rendering(low - data, low, {}, float("nan"), 0.0, np.zeros((n_y, n_x)), step)
     pad = int(np.ceil(3 * WIDTH_ANGSTROM[1] / pix))
     padded = (low.shape[0] + 2 * pad, low.shape[1] + 2 * pad)
     points = np.stack([_splat(padded, g.x_px.to_numpy(float) / step + pad,
@@ -253,7 +255,7 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
         r2_map = 1 - _window_sums(residual[rows, cols] ** 2, n_y, n_x) / window_total
     r2_map[~(window_total > 0)] = np.nan
     amplitudes = {name: float(c) for (name, _), c in zip(groups, coef, strict=False)}
-    return Rendering(low - residual, amplitudes, float(np.exp(log_sigma)), float(r2), r2_map,
+    return Rendering(low - residual, low, amplitudes, float(np.exp(log_sigma)), float(r2), r2_map,
                      step)
 
 
@@ -366,7 +368,8 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
     ]
     if layers > 1:
         checks.append(("all_layers", ALL_LAYERS(figures["all_layers_coverage"]),
-                       f"all {layers} layers found together in only "
+                       f"{'both' if layers == 2 else f'all {layers}'} layers found together "
+                       "in only "
                        f"{100 * figures['all_layers_coverage']:.0f} % of the field"))
     for row in table.itertuples():
         name = f"layer {row.layer}"
