@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+from scipy.optimize import minimize_scalar
 from scipy.spatial import cKDTree
 
 from tmdlearn.stem.lattice import fit_honeycomb
@@ -44,8 +45,10 @@ LOWPASS_ANGSTROM = 0.3
 #: Scale (σ, Å) of the smooth background removed from the input and the rendering alike: larger
 #: than a lattice constant, so the lattice contrast stays and contamination goes.
 BACKGROUND_ANGSTROM = 4.0
-#: Range (σ, Å) of the spot width searched, in the low-passed image, and its grid's points.
-WIDTH_ANGSTROM, WIDTH_STEPS = (0.3, 1.0), 5
+#: Range (σ, Å) of the atoms' spot width searched (in the input, before the low-pass), and
+#: the points of its grid (log-spaced); the best point's neighbours bracket a bounded search to
+#: WIDTH_TOLERANCE (in ln σ).
+WIDTH_ANGSTROM, WIDTH_STEPS, WIDTH_TOLERANCE = (0.15, 0.9), 5, 0.01
 #: Largest pixel (Å) of the grid the comparison is made on (the input's, subsampled by a whole
 #: step; the low-pass leaves it free of aliasing).
 WORK_PIXEL_ANGSTROM = 0.36
@@ -57,6 +60,9 @@ BORDER_ANGSTROM = 1.5
 PRESENT = 0.5
 #: Distance (bonds) within which an atom counts as on its layer's fitted honeycomb.
 ON_SITE_BONDS = 0.25
+#: Distance (bonds) within which an atom sits on top of another layer's atom (a twisted
+#: bilayer has about 5 % of its atoms so by chance).
+STACKED_BONDS = 0.15
 
 
 class Grade(NamedTuple):
@@ -95,6 +101,9 @@ LATTICE_RMS = Grade(0.11, 0.15, 0.2)
 #: Atoms per nm² of a layer over the windows that hold it / the lattice's (too many: false or
 #: doubled atoms; too few is what edges and holes do, left to ALL_LAYERS).
 DENSITY = Grade(1.15, 1.3, 1.6)
+#: Fraction of a layer's atoms within STACKED_BONDS of another layer's: one layer found twice
+#: (a bilayer model on a monolayer); AB (Bernal) stacking puts half of them there.
+STACKED = Grade(0.2, 0.35, 0.6)
 #: Fraction of the field's windows holding every layer of the model (a bilayer model on a
 #: monolayer finds one layer, or splits the monolayer into patches). Doubtful at worst (0 grades
 #: 0.375): a true bilayer may cover little of the field.
@@ -146,10 +155,9 @@ class Rendering:
 
     ``image`` the rendering and ``lowpass`` the low-passed input it is compared with (input
     units: the fitted spots on the input's smooth background; on every ``step_px``-th pixel of
-    the input's grid), ``amplitudes`` per species
-    (input units, peak height of one spot), ``width_angstrom`` the spots' Gaussian σ in the
-    low-passed input, ``r2`` over the image (border left out), ``r2_map`` per window (NaN
-    where a window is flat).
+    the input's grid), ``amplitudes`` per species (input units, peak height of one atom's
+    spot in the input), ``width_angstrom`` the spots' Gaussian σ in the input, ``r2`` over the
+    image (border left out), ``r2_map`` per window (NaN where a window is flat).
     """
 
     image: np.ndarray
@@ -190,10 +198,12 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
     """Render the image from ``atoms`` (x_px, y_px, species) and score it (see module doc).
 
     Input and rendering are low-passed (σ ``LOWPASS_ANGSTROM``; then compared on a grid of at
-    most ``WORK_PIXEL_ANGSTROM``) and freed of
-    their smooth background (σ ``BACKGROUND_ANGSTROM``); the spot amplitudes (one per species)
-    and an offset are fitted by linear least squares for each spot width of a 1-D search over
-    ``WIDTH_ANGSTROM`` (a grid in log σ refined by a parabola) and the best R² kept.
+    most ``WORK_PIXEL_ANGSTROM``) and freed of their smooth background (σ
+    ``BACKGROUND_ANGSTROM``); the spot amplitudes (one per species) and an offset are fitted by
+    linear least squares for each spot width of a 1-D search over ``WIDTH_ANGSTROM`` (a grid in
+    log σ, then Brent's bounded search around its best point) and the best R² kept. A spot of
+    σ and peak A in the input is rendered as the low-pass makes it, σ' = √(σ² + σ_low²) and
+    peak A σ²/σ'² (less the variance, 1/6 px², that the bilinear splat of the positions adds).
     """
     values = np.asarray(image, float)
     step = max(1, int(WORK_PIXEL_ANGSTROM / pixel_size_angstrom + 1e-6))
@@ -221,8 +231,8 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
 
     def fit(sigma: float) -> tuple[float, np.ndarray, np.ndarray]:
         """R², coefficients and the fitted model (background-free) at spot width ``sigma``."""
-        s_px = sigma / pix
-        gauss = np.exp(-2 * np.pi ** 2 * s_px ** 2 * q2) * (2 * np.pi * s_px ** 2)
+        blurred = (sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6
+        gauss = np.exp(-2 * np.pi ** 2 * blurred * q2) * (2 * np.pi * (sigma / pix) ** 2)
         spots = np.fft.irfft2(spectrum * gauss, s=padded)[:, pad:-pad, pad:-pad]
         basis = spots - smooth_points
         design = np.column_stack([b[rows, cols].ravel() for b in basis]
@@ -232,21 +242,13 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
         model = np.tensordot(coef[:-1], basis, axes=1) + coef[-1]
         return 1 - float(residual @ residual) / max(total, 1e-300), coef, model
 
-    lo, hi = np.log(WIDTH_ANGSTROM)
-    grid = np.linspace(lo, hi, WIDTH_STEPS)
-    fits = [fit(np.exp(g)) for g in grid]
-    scores = [f[0] for f in fits]
-    best = int(np.argmax(scores))
-    log_sigma = grid[best]
-    if 0 < best < len(grid) - 1:
-        y0, y1, y2 = scores[best - 1: best + 2]
-        log_sigma += 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) * (grid[1] - grid[0])
-        refined = fit(np.exp(log_sigma))
-        if refined[0] > scores[best]:
-            fits[best] = refined
-        else:
-            log_sigma = grid[best]
-    r2, coef, model = fits[best]
+    grid = np.linspace(*np.log(WIDTH_ANGSTROM), WIDTH_STEPS)
+    best = int(np.argmax([fit(np.exp(g))[0] for g in grid]))
+    found = minimize_scalar(lambda g: -fit(np.exp(g))[0], method="bounded",
+                            bounds=(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]),
+                            options={"xatol": WIDTH_TOLERANCE})
+    log_sigma = float(found.x)
+    r2, coef, model = fit(np.exp(log_sigma))
     residual = data - model
     inner = data[rows, cols] - np.mean(target)
     window_total = _window_sums(inner ** 2, n_y, n_x) - _window_sums(inner, n_y, n_x) ** 2 \
@@ -264,7 +266,8 @@ def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
     """Physics of each of ``layers`` layers of ``atoms`` (x_px, y_px, layer) on an image of
     ``shape``: one row per layer with atoms, bond mean and FWHM (Å, the two nearest neighbours
     of every atom, distances above 1.5 bonds left out), on-lattice fraction and RMS distance
-    (bonds) to the fitted honeycomb, density ratio (atoms per nm² over the windows holding the
+    (bonds) to the fitted honeycomb, stacked (fraction within ``STACKED_BONDS`` of another
+    layer's atom), density ratio (atoms per nm² over the windows holding the
     layer, or over all windows where none does, / the lattice's), and coverage (fraction of
     windows holding the layer); plus the ``present`` mask of windows (n_y, n_x) per layer in
     ``attrs``."""
@@ -277,6 +280,9 @@ def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
     rows_out, present = [], []
     for layer in range(layers):
         xy = atoms.loc[atoms.layer == layer, ["x_px", "y_px"]].to_numpy(float)
+        others = atoms.loc[atoms.layer != layer, ["x_px", "y_px"]].to_numpy(float)
+        stacked = float(np.mean(cKDTree(others).query(xy)[0] < STACKED_BONDS * bond / pix)) \
+            if len(others) and len(xy) else 0.0
         stats = _bond_statistics(xy, pix, 2, max_angstrom=1.5 * bond)
         iy = np.floor((xy[:, 1] - rows.start) / window).astype(int)
         ix = np.floor((xy[:, 0] - cols.start) / window).astype(int)
@@ -294,7 +300,7 @@ def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
         rows_out.append({
             "layer": layer, "atoms": len(xy), "bond_mean_angstrom": stats["mean_angstrom"],
             "bond_fwhm_angstrom": stats["fwhm_angstrom"], "on_lattice": on_fraction,
-            "lattice_rms_bonds": rms,
+            "lattice_rms_bonds": rms, "stacked": stacked,
             "density_ratio": float(counts.reshape(n_y, n_x)[here].sum() / (here.sum() * expected)
                                    if here.any() else counts.sum() / (n_y * n_x * expected)),
             "coverage": float(here.mean())})
@@ -388,6 +394,9 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
              f"{name}: {100 * row.on_lattice:.0f} % of the atoms on a honeycomb"),
             (f"layer{row.layer}_lattice_rms", LATTICE_RMS(row.lattice_rms_bonds),
              f"{name}: atoms {row.lattice_rms_bonds:.2f} bonds (rms) off the fitted honeycomb"),
+            (f"layer{row.layer}_stacked", STACKED(row.stacked),
+             f"{name}: {100 * row.stacked:.0f} % of the atoms on top of another layer's (one "
+             "layer found twice?)"),
             (f"layer{row.layer}_density", DENSITY(row.density_ratio),
              f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
              + (" where found" if row.coverage > 0 else "")),
