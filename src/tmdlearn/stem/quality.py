@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
+from scipy import fft, ndimage
 from scipy.optimize import minimize_scalar
 from scipy.spatial import cKDTree
 
@@ -227,20 +227,22 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
     if not groups:
         return Rendering(low - data, low, {}, float("nan"), 0.0, np.zeros((n_y, n_x)), step)
     pad = int(np.ceil(3 * WIDTH_ANGSTROM[1] / pix))
-    padded = (low.shape[0] + 2 * pad, low.shape[1] + 2 * pad)
+    padded = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in low.shape)
+    ny, nx = low.shape
     points = np.stack([_splat(padded, g.x_px.to_numpy(float) / step + pad,
                               g.y_px.to_numpy(float) / step + pad, np.ones(len(g)))
                        for _, g in groups])
-    smooth_points = np.stack([_smooth(p, background_px)[pad:-pad, pad:-pad] for p in points])
-    spectrum = np.fft.rfft2(points)
-    q2 = np.add.outer(np.fft.fftfreq(padded[0]) ** 2, np.fft.rfftfreq(padded[1]) ** 2)
+    smooth_points = np.stack([_smooth(p, background_px)[pad:pad + ny, pad:pad + nx]
+                              for p in points])
+    spectrum = fft.rfft2(points)
+    q2 = np.add.outer(fft.fftfreq(padded[0]) ** 2, fft.rfftfreq(padded[1]) ** 2)
     total = float(np.sum((target - target.mean()) ** 2))
 
     def fit(sigma: float) -> tuple[float, np.ndarray, np.ndarray]:
         """R², coefficients and the fitted model (background-free) at spot width ``sigma``."""
         blurred = (sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6
         gauss = np.exp(-2 * np.pi ** 2 * blurred * q2) * (2 * np.pi * (sigma / pix) ** 2)
-        spots = np.fft.irfft2(spectrum * gauss, s=padded)[:, pad:-pad, pad:-pad]
+        spots = fft.irfft2(spectrum * gauss, s=padded)[:, pad:pad + ny, pad:pad + nx]
         basis = spots - smooth_points
         design = np.column_stack([b[rows, cols].ravel() for b in basis]
                                  + [np.ones(target.size)])
