@@ -77,11 +77,17 @@ def test_truth_of_a_clean_bilayer_is_ok_and_of_a_shifted_scale_not():
         assert bad.trust == "fail" and "nearest-neighbour mean" in bad.main_reason
 
 
-def test_no_atoms_is_a_fail_not_a_crash():
-    image = np.random.default_rng(0).poisson(20, (128, 128)).astype(float)
+def test_no_atoms_or_a_tiny_field_is_a_fail_not_a_crash():
+    rng = np.random.default_rng(0)
+    image = rng.poisson(20, (128, 128)).astype(float)
     q = assess(image, pd.DataFrame(columns=["x_px", "y_px", "layer", "species"]), 0.1)
     assert q.trust == "fail" and q.score == 0.0 and "0 atoms found" in " ".join(q.reasons)
     json.dumps(q.to_dict())
+    # a field smaller than one window (48 px at 0.1 Å) with random "atoms"
+    atoms = pd.DataFrame({"x_px": rng.uniform(0, 47, 40), "y_px": rng.uniform(0, 47, 40),
+                          "layer": rng.integers(0, 2, 40), "species": "C"})
+    q = assess(image[:48, :48], atoms, 0.1)
+    assert q.trust == "fail" and q.r2_map.shape == (1, 1)
 
 
 @pytest.fixture(scope="module")

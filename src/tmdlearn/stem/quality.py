@@ -185,14 +185,16 @@ def _smooth(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return image
 
 
-def _windows(shape: tuple[int, int], window_px: int, border_px: int
-             ) -> tuple[slice, slice, int, int]:
-    """The interior (rows, cols) cut into whole windows, and the windows' count per axis."""
+def _windows(shape: tuple[int, int], pix: float) -> tuple[slice, slice, int, int, int]:
+    """The interior (rows, cols) of an image of ``pix`` Å pixels, without a BORDER_ANGSTROM
+    band, cut into whole windows of WINDOW_ANGSTROM (smaller in an image smaller than one):
+    rows, cols, the windows' count per axis and their side in pixels."""
     ny, nx = shape
-    n_y = max(1, (ny - 2 * border_px) // window_px)
-    n_x = max(1, (nx - 2 * border_px) // window_px)
-    oy, ox = (ny - n_y * window_px) // 2, (nx - n_x * window_px) // 2
-    return slice(oy, oy + n_y * window_px), slice(ox, ox + n_x * window_px), n_y, n_x
+    border = min(int(round(BORDER_ANGSTROM / pix)), (min(ny, nx) - 1) // 4)
+    window = max(1, min(int(round(WINDOW_ANGSTROM / pix)), ny - 2 * border, nx - 2 * border))
+    n_y, n_x = (ny - 2 * border) // window, (nx - 2 * border) // window
+    oy, ox = (ny - n_y * window) // 2, (nx - n_x * window) // 2
+    return slice(oy, oy + n_y * window), slice(ox, ox + n_x * window), n_y, n_x, window
 
 
 def _window_sums(values: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
@@ -219,9 +221,7 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
                                   mode="reflect")[::step, ::step]
     background_px = BACKGROUND_ANGSTROM / pix
     data = low - _smooth(low, background_px)
-    border = int(round(BORDER_ANGSTROM / pix))
-    window = max(1, int(round(WINDOW_ANGSTROM / pix)))
-    rows, cols, n_y, n_x = _windows(low.shape, window, border)
+    rows, cols, n_y, n_x, window = _windows(low.shape, pix)
     target = data[rows, cols].ravel()
     groups = list(atoms.groupby(atoms["species"].astype(str), sort=False)) if len(atoms) else []
     if not groups:
@@ -282,9 +282,7 @@ def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
     mask of windows (n_y, n_x) per layer in ``attrs``."""
     pix = float(pixel_size_angstrom)
     bond = bond_angstrom(material)
-    window = max(1, int(round(WINDOW_ANGSTROM / pix)))
-    border = int(round(BORDER_ANGSTROM / pix))
-    rows, cols, n_y, n_x = _windows(shape, window, border)
+    rows, cols, n_y, n_x, window = _windows(shape, pix)
     expected = column_density(material) * (window * pix) ** 2
     rows_out, present = [], []
     for layer in range(layers):
