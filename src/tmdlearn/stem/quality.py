@@ -232,15 +232,15 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
     points = np.stack([_splat(padded, g.x_px.to_numpy(float) / step + pad,
                               g.y_px.to_numpy(float) / step + pad, np.ones(len(g)))
                        for _, g in groups])
-    smooth_points = np.stack([_smooth(p, background_px)[pad:pad + ny, pad:pad + nx]
-                              for p in points])
+    smooth_points = np.stack([_smooth(p[pad:pad + ny, pad:pad + nx], background_px)
+                              for p in points])  # mirrored at the edges, as the input
     spectrum = fft.rfft2(points)
     q2 = np.add.outer(fft.fftfreq(padded[0]) ** 2, fft.rfftfreq(padded[1]) ** 2)
     total = float(np.sum((target - target.mean()) ** 2))
 
     def fit(sigma: float) -> tuple[float, np.ndarray, np.ndarray]:
         """R², coefficients and the fitted model (background-free) at spot width ``sigma``."""
-        blurred = (sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6
+        blurred = max((sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6, 0.0)
         gauss = np.exp(-2 * np.pi ** 2 * blurred * q2) * (2 * np.pi * (sigma / pix) ** 2)
         spots = fft.irfft2(spectrum * gauss, s=padded)[:, pad:pad + ny, pad:pad + nx]
         basis = spots - smooth_points
