@@ -108,6 +108,9 @@ METAL = {"ws2": "W"}
 #: Atoms per nm² of a layer over the windows that hold it / the lattice's (too many: false or
 #: doubled atoms; too few is what edges and holes do, left to ALL_LAYERS).
 DENSITY = Grade(1.15, 1.3, 1.6)
+#: The same over the whole field for a layer that no window holds (too few atoms everywhere, or
+#: a patch smaller than a window): doubtful at worst (0 grades 0.33), as ALL_LAYERS.
+DENSITY_NOWHERE = Grade(0.6, 0.45, -0.2)
 #: Fraction of a layer's atoms within STACKED_BONDS of another layer's: one layer found twice
 #: (a bilayer model on a monolayer); AB (Bernal) stacking puts half of them there.
 STACKED = Grade(0.2, 0.35, 0.6)
@@ -410,7 +413,8 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
             *([(f"layer{row.layer}_metal", METAL_BALANCE(abs(row.metal_fraction - 0.5)),
                 f"{name}: {100 * row.metal_fraction:.0f} % {METAL[material]} columns, "
                 "expected 50 %")] if material in METAL else []),
-            (f"layer{row.layer}_density", DENSITY(row.density_ratio),
+            (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
+             else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),
              f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
              + (" where found" if row.coverage > 0 else "")),
         ]
