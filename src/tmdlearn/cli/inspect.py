@@ -51,10 +51,13 @@ def describe(path: Path) -> list[str]:
     if isinstance(item, StemImage):
         ny, nx = item.shape
         fov_y, fov_x = item.field_of_view_angstrom
+        source = item.metadata.get("pixel_size_source")
         return [
-            f"{path}: STEM image",
-            f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_angstrom:.4g} Å; "
-            f"field of view {fov_x / 10:.4g} x {fov_y / 10:.4g} nm",
+            f"{path}: STEM image" + (f" (array {item.metadata['image_key']!r})"
+                                     if "image_key" in item.metadata else ""),
+            f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_angstrom:.4g} Å"
+            + (f" (from {source})" if source else "")
+            + f"; field of view {fov_x / 10:.4g} x {fov_y / 10:.4g} nm",
         ]
     raise TypeError(f"unexpected container {type(item).__name__}")
 
@@ -75,13 +78,18 @@ def _axis_line(axis: np.ndarray, unit: str, excitation_nm: float | None, metadat
 
 
 def _feature_table(path: Path) -> list[str] | None:
-    """A one-line description of a .npz that is a feature table, not an instrument file."""
+    """A one-line description of a .npz that is a feature table, not an instrument file
+    (None for an archive naming a pixel size: an image the reader refused for a reason)."""
+    from tmdlearn.io.stem import pixel_size_key_unit
+
     if path.suffix.lower() != ".npz" or not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
             shapes = {key: archive[key].shape for key in archive.files}
     except Exception:  # noqa: BLE001 - not a readable archive: report the reader's error
+        return None
+    if any(pixel_size_key_unit(key)[0] for key in shapes):
         return None
     arrays = ", ".join(f"{key} {'x'.join(map(str, shape))}" for key, shape in shapes.items())
     return [f"{path}: feature table (not an instrument file): {arrays}"]

@@ -111,15 +111,29 @@ def _read_npz(path: Path, options: dict, modality: str | None):
         raise InputError(f"cannot read as a NumPy archive: {err}", path) from err
     if "height_nm" in arrays and modality in (None, "afm"):
         return afm.height_map_from_npz(path, arrays, options.get("pixel_size_nm"))
-    if "intensity" in arrays and modality in (None, "stem"):
+    if modality == "stem" or modality is None and _stem_archive(path, arrays):
         return stem.stem_from_npz(path, arrays, options.get("pixel_size_angstrom"))
-    if len(arrays) == 1 and modality in ("afm", "stem"):
+    if len(arrays) == 1 and modality == "afm":
         return _read_array(path, next(iter(arrays.values())), options, modality)
     described = ", ".join(sorted(arrays)[:6])
     raise InputError(
         f"not an instrument file: a NumPy archive with arrays {described} "
-        "(tmdlearn reads .npz with height_nm or intensity + pixel size)", path,
+        "(tmdlearn reads .npz with height_nm or an image + pixel size; pass "
+        "modality='stem' or --pixel-size for an image without one)", path,
     )
+
+
+def _stem_archive(path: Path, arrays: dict) -> bool:
+    """Whether an .npz is a STEM image: tmdlearn's ``intensity``, or a pixel size that is
+    unreadable (the STEM reader says why) or a STEM pixel (0.005-5 Å; AFM pixels are larger)."""
+    if "intensity" in arrays:
+        return True
+    try:
+        stated = stem.npz_pixel_size(path, arrays)
+    except InputError:
+        return True
+    low, high = stem.PLAUSIBLE_PIXEL_ANGSTROM
+    return stated is not None and low <= stated[0] <= high
 
 
 def _read_tiff(path: Path, options: dict, modality: str | None):
