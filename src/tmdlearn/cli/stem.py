@@ -121,11 +121,14 @@ def _check_single_channel(path: Path) -> None:
 def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | None,
                  threshold: str | float, lattice: bool, views: int, prior: float,
                  tile: int = 0) -> dict:
-    """Atoms, masks and overlay of one image into ``out``; returns its summary row."""
+    """Atoms, masks, overlay and self-check (quality.json, render.png) of one image into
+    ``out``; returns its summary row (with the verdict: trust, score, main reason)."""
     from tmdlearn.io import read
     from tmdlearn.report.figures import save_figure
-    from tmdlearn.stem.figures import overlay_figure
+    from tmdlearn.report.run import write_json
+    from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
+    from tmdlearn.stem.quality import assess
 
     if path.is_file():
         _check_single_channel(path)
@@ -137,12 +140,26 @@ def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | Non
     with atomic_path(out / "masks.npz") as tmp:
         np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
                             pixel_size_angstrom=stem_image.pixel_size_angstrom)
-    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom)
+    quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")), int(meta["layers"]))
+    write_json(out / "quality.json", {"file": path.name, **quality.to_dict()})
+    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom,
+                         quality)
     save_figure(fig, out / "overlay.png")
+    save_figure(render_figure(quality), out / "render.png")
     counts = atoms.groupby("layer").size()
     return {"file": path.name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
             "atoms": len(atoms),
-            **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))}}
+            **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))},
+            "trust": quality.trust, "score": round(quality.score, 4),
+            "main_reason": quality.main_reason}
+
+
+def _warn_untrusted(row: dict, where: Path) -> None:
+    """One warning line (stderr) for a prediction the self-check does not call ok."""
+    if row["trust"] != "ok":
+        typer.echo(f"warning: {where}: prediction {row['trust']} (score {row['score']:.2f}): "
+                   f"{row['main_reason']}", err=True)
 
 
 @app.command()
@@ -170,9 +187,12 @@ def predict(
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
 ) -> None:
-    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay.
+    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay,
+    and a self-check OUT/quality.json (trust ok | doubtful | fail, score, reasons) with the
+    rendered image OUT/render.png; a prediction not ok prints a warning (exit code 0).
 
-    For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms.
+    For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms
+    and gives each image's trust, score and main reason.
     """
     from tmdlearn.io.stem import STEM_FORMATS
     from tmdlearn.stem.inference import TILE_OVERLAP_PX, load_model
@@ -196,7 +216,9 @@ def predict(
         row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views,
                            lattice_prior, tile)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
-        typer.echo(f"{row['atoms']} atoms ({layers} per layer) -> {out / 'atoms.csv'}")
+        typer.echo(f"{row['atoms']} atoms ({layers} per layer), trust {row['trust']} (score "
+                   f"{row['score']:.2f}) -> {out / 'atoms.csv'}")
+        _warn_untrusted(row, image)
         return
     files = sorted(p for p in image.iterdir() if p.is_file() and p.suffix.lower() in STEM_FORMATS)
     if not files:
@@ -206,8 +228,11 @@ def predict(
             for path in track(files, "finding atoms")]
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms -> "
+    trusted = sum(r["trust"] == "ok" for r in rows)
+    typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms, {trusted} ok -> "
                f"{out / 'summary.csv'}")
+    for path, row in zip(files, rows, strict=True):
+        _warn_untrusted(row, path)
 
 
 @app.command()
