@@ -38,7 +38,8 @@ from scipy.spatial import cKDTree
 from scipy.stats import median_abs_deviation
 
 from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
-from tmdlearn.stem.lattice import fit_honeycomb
+from tmdlearn.stem.fourier import angle_between, fft_lattices
+from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice
 from tmdlearn.synth.stem import LATTICE_ANGSTROM, _splat
 
 #: Gaussian low-pass (σ, Å) of the input before the comparison: keeps the lattice (graphene's
@@ -120,6 +121,10 @@ STACKED = Grade(0.2, 0.35, 0.6)
 #: monolayer finds one layer, or splits the monolayer into patches). Doubtful at worst (0 grades
 #: 0.375): a true bilayer may cover little of the field.
 ALL_LAYERS = Grade(0.25, 0.1, -0.1)
+#: Angle (°) between a layer's honeycomb (bond orientation of its atoms) and the nearest lattice
+#: the image itself shows in its Fourier transform (:func:`tmdlearn.stem.fourier.fft_lattices`;
+#: checked only where the transform shows one): scan distortion moves spots by a few degrees.
+FOURIER_ANGLE = Grade(2.5, 5.0, 10.0)
 #: ``trust`` of a score: above OK_ABOVE ok, at or below FAIL_AT fail, doubtful between.
 OK_ABOVE, FAIL_AT = 0.5, 0.25
 
@@ -320,6 +325,23 @@ def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
     return table
 
 
+def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material: str,
+                    table: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """Each layer's honeycomb against the lattices of the image's Fourier transform (none
+    when the transform shows no lattice: low dose, amorphous)."""
+    seen = fft_lattices(image, pix, LATTICE_ANGSTROM[material])
+    checks = []
+    for row in table.itertuples():
+        fit = fit_lattice(atoms.loc[atoms.layer == row.layer, ["x_px", "y_px"]].to_numpy(float))
+        if not seen or fit is None or row.atoms < 10:
+            continue
+        angle = min(angle_between(np.degrees(fit.angle_rad) % 60, f.angle_deg) for f in seen)
+        checks.append((f"layer{row.layer}_fourier", FOURIER_ANGLE(angle),
+                       f"layer {row.layer}: its honeycomb is {angle:.1f}° from every lattice "
+                       "in the image's Fourier transform"))
+    return checks
+
+
 @dataclass
 class Quality:
     """The self-check of one prediction: ``trust`` (ok | doubtful | fail), ``score`` in
@@ -416,6 +438,7 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
              f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
              + (" where found" if row.coverage > 0 else "")),
         ]
+    checks += _fourier_checks(image, atoms, pix, material, table)
     grades = {name: grade for name, grade, _ in checks}
     score = min(grades.values())
     worst = sorted((c for c in checks if c[1] <= OK_ABOVE), key=lambda c: c[1])
