@@ -176,3 +176,17 @@ def test_layers_must_match_the_lattices_of_the_fourier_transform():
                  s.pixel_size_angstrom)
     assert min(bad.grades["layer0_fourier"], bad.grades["layer1_fourier"]) <= 0.25
     assert any("Fourier transform" in reason for reason in bad.reasons)
+
+
+def test_a_lone_crystal_layer_is_named():
+    """A monolayer's true atoms beside an invented second layer of random points: the main
+    reason says that only the real layer is a crystal."""
+    s = simulate_image(StemSimConfig(size_px=256, layers=1, edge_probability=0.0,
+                                     hole_probability=0.0), seed=2)
+    rng = np.random.default_rng(0)
+    junk = pd.DataFrame({"x_px": rng.uniform(0, 255, 400), "y_px": rng.uniform(0, 255, 400),
+                         "layer": 1, "species": 0})
+    atoms = pd.concat([s.atoms, junk], ignore_index=True).assign(species="C")
+    quality = assess(s.image, atoms, s.pixel_size_angstrom)
+    assert quality.trust == "fail"
+    assert quality.main_reason.startswith("only layer 0 looks like a crystal layer")

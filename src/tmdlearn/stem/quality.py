@@ -442,5 +442,22 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
     grades = {name: grade for name, grade, _ in checks}
     score = min(grades.values())
     worst = sorted((c for c in checks if c[1] <= OK_ABOVE), key=lambda c: c[1])
-    return Quality(_verdict(score), float(score), [reason for _, _, reason in worst], figures,
-                   table, grades, rendering.r2_map, rendering)
+    reasons = [reason for _, _, reason in worst]
+    lone = _lone_layer(grades, layers)
+    if lone is not None:
+        reasons.insert(0, f"only layer {lone} looks like a crystal layer: a monolayer, or the "
+                          "other layer not resolved")
+    return Quality(_verdict(score), float(score), reasons, figures, table, grades,
+                   rendering.r2_map, rendering)
+
+
+def _lone_layer(grades: dict[str, float], layers: int) -> int | None:
+    """The one layer whose checks all pass while every other layer fails one (a bilayer model
+    on a monolayer invents or splits the second layer), else None."""
+    per_layer = [min((g for name, g in grades.items() if name.startswith(f"layer{k}_")),
+                     default=0.0) for k in range(layers)]
+    passing = [k for k, g in enumerate(per_layer) if g > OK_ABOVE]
+    if layers > 1 and len(passing) == 1 and all(g <= FAIL_AT for k, g in enumerate(per_layer)
+                                                 if k != passing[0]):
+        return passing[0]
+    return None
