@@ -25,13 +25,13 @@ microscope drives an abTEM multislice probe.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from tmdlearn.errors import InputError
+from tmdlearn.config import dataclass_from_mapping
 
 #: ADC full scale of a 16-bit detector image, counts.
 ADC_MAX = 65535.0
@@ -96,12 +96,7 @@ class MicroscopeConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> MicroscopeConfig:
         """Build from a config mapping; unknown keys are an InputError."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown microscope keys {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        return dataclass_from_mapping(cls, values, "microscope")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -13,13 +13,14 @@ the truth table are in these pixel units on the image's own grid.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from tmdlearn.config import dataclass_from_mapping
 from tmdlearn.errors import InputError
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
@@ -113,15 +114,7 @@ class StemSimConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> StemSimConfig:
         """Build from a config mapping; unknown keys are an InputError."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown simulation keys {unknown}; known: {sorted(known)}")
-        for key, value in values.items():
-            if isinstance(value, list):
-                values[key] = tuple(value)
-        return cls(**values)
+        return dataclass_from_mapping(cls, values, "simulation")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
