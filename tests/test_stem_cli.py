@@ -89,7 +89,9 @@ def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
 def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
     """`stem predict --material ws2` at 0.1 Å/px (the model works at 0.15 Å/px)."""
     cfg = StemSimConfig(material="ws2", size_px=160, pixel_size_angstrom=0.1,
-                        magnification_jitter=0.0, dose=(1000.0, 1000.0),
+                        magnification_jitter=0.0, microscope={"dose": (1000.0, 1000.0)},
+                        z_exponent=(1.45, 1.8), metal_z_exponent=(1.2, 1.45),
+                        atom_sigma_angstrom=(0.08, 0.18), amorphous_coverage=(0.0, 0.0),
                         contamination=(0.0, 0.1), se_scenario="layer", se_fraction=(0.5, 0.5))
     sample = simulate_image(cfg, seed=2)
     path = tmp_path / "ws2.npy"
