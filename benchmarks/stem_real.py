@@ -18,14 +18,15 @@ Per model (``--models`` paths, default the shipped graphene and WS2 models), mat
 pooled over images: per-layer atom recall and precision within 0.5 Å
 (:func:`tmdlearn.stem.atoms.atom_scores`, predicted branches mapped to the true layers by the
 assignment that matches most atoms, a 4-px border band as don't-care), species accuracy of the
-matched atoms, and for graphene the nearest-neighbour statistic of the Gomb-Net study (two
-nearest neighbours of every found atom in its layer; mean and FWHM of the distribution)
-against 1.42 Å: ``nn_image{k}`` in the image at the nominal pixel size, as a user measures it;
-``nn_true_image{k}`` the same of the true positions in the distorted image (what scan
-distortion alone does: the two nearest of three bonds of unequal stretch are biased short);
-``nn_specimen{k}`` between the specimen points the beam was on at the found positions (scan
-distortion undone: the model's own error). ``self_check`` counts the verdicts
-of the self-check hook (``None`` until the hook is connected). Prints one JSON object.
+matched atoms (and, for WS2, their confusion: rows true, columns found), and for graphene the
+nearest-neighbour statistic of the Gomb-Net study (two nearest neighbours of every found atom
+in its layer; mean and FWHM of the distribution) against 1.42 Å: ``nn_image{k}`` in the image
+at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same of the true
+positions in the distorted image (what scan distortion alone does: the two nearest of three
+bonds of unequal stretch are biased short); ``nn_specimen{k}`` between the specimen points the
+beam was on at the found positions (scan distortion undone: the model's own error).
+``self_check`` counts the verdicts of the self-check hook (``None`` until the hook is
+connected). Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
     ... benchmarks/stem_real.py --models old-graphene.pt new-graphene.pt
@@ -46,7 +47,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde
 
 from tmdlearn.data.containers import StemImage
-from tmdlearn.stem.atoms import atom_scores
+from tmdlearn.stem.atoms import atom_scores, species_confusion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
 from tmdlearn.synth.stem import StemSimConfig, _smooth_field
@@ -175,15 +176,19 @@ def mean_fwhm(dist: np.ndarray) -> dict[str, float]:
 
 
 def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: list[str],
-          scan: tuple[np.ndarray, np.ndarray]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Per-layer scores of one prediction (true-layer order) and the found atoms' two-nearest-
-    neighbour distances (Å) per true layer k: ``image{k}`` at the nominal pixel size, and
+          scan: tuple[np.ndarray, np.ndarray]
+          ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
+    """Per-layer scores of one prediction (true-layer order), the species confusion of the
+    matched atoms (true × found) and the found atoms' two-nearest-neighbour distances (Å) per
+    true layer k: ``image{k}`` at the nominal pixel size, and
     ``specimen{k}`` between where the beam was at the found positions (``scan``: specimen x, y
     in Å of every pixel): the scan distortion undone, what the model alone gets wrong."""
     found = found.assign(species=pd.Series(found.species).map(
         {name: k for k, name in enumerate(species)}).to_numpy(int))
     radius = MATCH_ANGSTROM / image.pixel_size_angstrom
     assignment, table = _assignment(found, truth, radius, image.shape)
+    confusion = species_confusion(found, truth, radius, len(species), assignment=assignment,
+                                  border_px=BORDER_PX, shape=image.shape)
     layer_of = np.asarray(assignment)[found.layer.to_numpy(int)] if len(found) else np.zeros(0)
     xy = found[["x_px", "y_px"]].to_numpy(float)
     specimen = np.column_stack([ndimage.map_coordinates(v, [xy[:, 1], xy[:, 0]], order=1,
@@ -194,7 +199,7 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
         dist[f"image{k}"] = neighbour_distances(xy[sel], image.pixel_size_angstrom, image.shape)
         dist[f"specimen{k}"] = neighbour_distances(xy[sel], image.pixel_size_angstrom,
                                                    image.shape, specimen[sel])
-    return table, dist
+    return table, dist, confusion
 
 
 def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
@@ -217,13 +222,14 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, prior: floa
     for image, truth, drawn in recordings:
         found, masks = identify_atoms(image, model, meta, views=views, prior=prior)
         scan = (drawn["scan_x"], drawn["scan_y"])
-        table, dist = score(found, truth, image, list(names), scan)
-        _, truth_dist = score(truth.assign(species=names[truth.species]), truth, image,
+        table, dist, confusion = score(found, truth, image, list(names), scan)
+        _, truth_dist, _ = score(truth.assign(species=names[truth.species]), truth, image,
                               list(names), scan)
         check = self_check(image, found, masks, meta)
         for key in (f"dose_{drawn['dose']:g}", "all"):
-            g = groups.setdefault(key, {"tables": [], "trust": []})
+            g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0})
             g["tables"].append(table)
+            g["confusion"] = g["confusion"] + confusion
             for name, values in dist.items():
                 g.setdefault(f"nn_{name}", []).append(values)
             g.setdefault("nn_true_image0", []).append(truth_dist["image0"])
@@ -235,6 +241,9 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, prior: floa
         if meta["material"] == "graphene":
             for key_nn in sorted(k for k in g if k.startswith("nn_")):
                 row[key_nn] = mean_fwhm(np.concatenate(g[key_nn]))
+        if len(names) > 1:
+            row["species_confusion"] = {"rows_true_columns_found": list(names),
+                                        "counts": g["confusion"].tolist()}
         trust = [t for t in g["trust"] if t is not None]
         row["self_check"] = ({t: trust.count(t) for t in ("ok", "doubtful", "fail")}
                              if trust else None)
