@@ -30,6 +30,7 @@ connected). Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
     ... benchmarks/stem_real.py --models old-graphene.pt new-graphene.pt
+    ... benchmarks/stem_real.py --ideal     # perfect scan and detector: the physics gap alone
 """
 
 from __future__ import annotations
@@ -87,12 +88,24 @@ def _reference(item: dict, clean: np.ndarray) -> float:
     return float(np.median(clean[rows[ok].astype(int), cols[ok].astype(int)]))
 
 
-def record(item: dict, dose: float, rng: np.random.Generator
+#: ``--ideal``: a perfect scan and detector (Poisson counting only) at the model's pixel size,
+#: no background or contamination: what is left is the specimen and probe physics.
+IDEAL = {"scale_x": 0.0, "scale_y": 0.0, "shear": 0.0, "jitter_angstrom": 0.0,
+         "drift_angstrom": 0.0, "flyback_px": 0.0, "line_gain": 0.0, "gamma": 1.0,
+         "readout_sigma": 0.0, "pulse_shape": 1e6}
+
+
+def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = False
            ) -> tuple[StemImage, pd.DataFrame, dict]:
     """The clean abTEM image recorded at ``dose`` (see module doc): image at its native pixel
-    size, truth table (x_px, y_px, layer, species, n_se) on its grid, and what was drawn."""
+    size, truth table (x_px, y_px, layer, species, n_se) on its grid, and what was drawn.
+    ``ideal`` records it with a perfect microscope instead (:data:`IDEAL`)."""
     sim = StemSimConfig(material=item["material"])
-    micro = json.loads(str(item["microscope"])) | {"dose": float(dose)}
+    if ideal:
+        sim = StemSimConfig(material=item["material"], native_ratio=(1.0, 1.0),
+                            background=0.0, contamination=0.0)
+    micro = json.loads(str(item["microscope"])) | {"dose": float(dose)} | (IDEAL if ideal
+                                                                           else {})
     clean = item["image"].astype(float)
     pix, size = float(item["pixel_angstrom"]), clean.shape[0]
     ratio = draw(rng, sim.native_ratio, log=True)
@@ -262,6 +275,8 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--prior", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ideal", action="store_true",
+                        help="perfect scan and detector (Poisson only): the physics gap alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.process_time()
@@ -276,7 +291,7 @@ def main() -> None:
         counts[material] = counts.get(material, 0) + 1
         for d, dose in enumerate(args.doses):
             rng = np.random.default_rng([args.seed, index, d])
-            recordings.setdefault(material, []).append(record(item, dose, rng))
+            recordings.setdefault(material, []).append(record(item, dose, rng, args.ideal))
     results = {}
     for path in paths:
         model, meta = load_model(path)
@@ -286,7 +301,8 @@ def main() -> None:
                                             args.views, args.prior)}
     print(json.dumps({
         "data": args.data, "images": counts, "doses": args.doses, "seed": args.seed,
-        "views": args.views, "prior": args.prior, "match_radius_angstrom": MATCH_ANGSTROM,
+        "views": args.views, "prior": args.prior, "ideal": args.ideal,
+        "match_radius_angstrom": MATCH_ANGSTROM,
         "targets": {"recall": 0.95, "precision": 0.95, "species_accuracy": 0.95,
                     "nn_mean_angstrom": [round(BOND_ANGSTROM * f, 4) for f in (0.99, 1.01)],
                     "nn_fwhm_angstrom": 0.10},
