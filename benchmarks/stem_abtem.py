@@ -14,7 +14,8 @@ detector of 70-200 mrad. The field is scanned at or below the probe's Nyquist st
 interpolated (mirror-extended, no edge ringing) to the model's pixel (graphene 0.1 Å, WS2
 0.15 Å), cropped, and blurred by the drawn source size. Each layer is one slice of the
 multislice (the layer's atoms in one phase grating, then propagation to the next layer): the
-probe's depth of field lambda / alpha^2 (about 45 Å) is far larger than a layer (<= 3.1 Å).
+probe's depth of field lambda / alpha^2 (34-85 Å over the drawn probes) is far larger than a
+layer (<= 3.1 Å).
 
 Writes one ``{material}-{index:03d}.npz`` per image (float16 ``image`` (ny, nx), ``pixel_angstrom``,
 ``origin_angstrom``; columns ``x_angstrom``, ``y_angstrom`` (image frame: pixel (i, j) is at
@@ -52,10 +53,9 @@ from tmdlearn.synth.microscope import (
 )
 from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, SPECIES, Z, _splat
 
-#: Model pixel (Å) and final image side (px) the held-out images are made for, per material;
-#: the clean image is larger (``CLEAN_PX``) so that distorted scans stay inside it.
+#: Model pixel (Å) and clean image side (px) per material: larger than the 96 px that
+#: benchmarks/stem_real.py records, so that distorted scans stay inside it.
 PIXEL = {"graphene": 0.1, "ws2": 0.15}
-FINAL_PX = {"graphene": 96, "ws2": 96}
 CLEAN_PX = {"graphene": 120, "ws2": 114}
 #: Distance between the layers' mid-planes (Å) and the layers' own thickness (S-S, Å).
 INTERLAYER = {"graphene": 3.35, "ws2": 6.2}
