@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# dev: tests and lint; browser: the report checked in Chromium; hyperspy: interop tests (GPL,
+# optional, never imported by tmdlearn's core)
+EXTRAS ?= dev,browser,hyperspy
 
 .PHONY: demo test lint bench clean
 
@@ -11,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)

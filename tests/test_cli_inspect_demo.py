@@ -24,8 +24,8 @@ def test_inspect_prints_units(test_data):
                test_data / "spectra-wse2mose2" / "MoSe2_PL.txt")
     assert "AFM image, channel height" in out and "pixel size 0.9766 nm" in out
     assert "scan size 0.5 x 0.5 µm" in out
-    assert "Raman shift 108.995 .. 605.537 cm-1" in out
-    assert "photon energy 1.18091 .. 2.06836 eV" in out
+    assert "Raman shift, cm-1 (inferred from range 0.01351-0.07508): 108.995 .. 605.537 cm-1" in out
+    assert "photon energy, eV (inferred from range 1.181-2.068): 1.18091 .. 2.06836 eV" in out
 
 
 def test_inspect_feature_table(tmp_path):
@@ -44,7 +44,7 @@ def test_inspect_several_files_one_bad(test_data, tmp_path, capsys):
     assert captured.err.strip() == f"error: {tmp_path / 'empty.txt'}: the file is empty"
 
 
-def test_write_report_embeds_tables_and_figures(tmp_path):
+def test_write_report_tables_and_linked_figures(tmp_path):
     import matplotlib.pyplot as plt
 
     from tmdlearn.report.figures import save_figure
@@ -58,7 +58,7 @@ def test_write_report_embeds_tables_and_figures(tmp_path):
     text = page.read_text()
     assert "<title>Run &lt;1&gt;</title>" in text and "intro &amp; more" in text
     assert text.count("<table") == 2 and "<td>1.25</td>" in text
-    assert "data:image/png;base64," in text and "src='f.png'" not in text
+    assert "base64" not in text and "<img alt='f' src='f.png' loading='lazy'>" in text
 
 
 def test_write_report_shows_a_long_text_as_a_paragraph(tmp_path):

@@ -26,7 +26,8 @@ def test_fit_real_wse2_raman_with_figure(test_data, tmp_path):
     assert wse2["converged"] and wse2["r2"] > 0.99
     assert wse2["A1p_center"] == pytest.approx(250.3, abs=0.5)  # the strongest line
     assert wse2["2LA_center"] == pytest.approx(257.5, abs=1.0)
-    assert list(table.columns[-4:]) == ["r2", "rmse", "converged", "status"]
+    assert list(table.columns[-8:]) == ["r2", "rmse", "noise", "chi2", "converged", "status",
+                                        "verdict", "reasons"]
 
 
 def test_features_wse2_vectors(test_data, tmp_path):
@@ -35,7 +36,8 @@ def test_features_wse2_vectors(test_data, tmp_path):
                                  "--model", "wse2-raman", "--out", str(tmp_path / "v.csv")])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "v.csv")
-    assert table.shape[1] == 2 + 24 + 1  # source, spectrum, the study's 24 values, converged
+    # source, spectrum, the study's 24 values, converged, verdict
+    assert table.shape[1] == 2 + 24 + 2 and table["verdict"][0] == "ok"
     result = RUNNER.invoke(app, ["spectra", "features", str(src / "WSe2_PL.txt"),
                                  "--model", "wse2-pl", "--out", str(tmp_path / "pl.csv")])
     assert result.exit_code == 0, result.output
@@ -77,3 +79,49 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_verdicts_of_the_real_spectra(test_data, tmp_path):
+    """WSe2 Raman with the WSe2 model is ok; MoSe2 Raman (A1g 241 cm-1) has no A1' band."""
+    src = test_data / "spectra-wse2mose2"
+    out = tmp_path / "fit.csv"
+    result = RUNNER.invoke(app, ["spectra", "fit", *(str(src / f"{m}_Raman.txt")
+                                                     for m in ("WSe2", "MoSe2", "HS")),
+                                 "--model", "wse2-raman", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "verdicts: ok 2, weak 0, absent 1, poor 0" in result.output
+    assert "1 of 3 spectra: no A1p peak (ΔBIC ≤ 10)" in result.output
+    table = pd.read_csv(out)
+    assert list(table["verdict"]) == ["ok", "absent", "ok"]
+    assert np.isnan(table["split_2LA_A1p"][1]) and np.isfinite(table["split_2LA_A1p"][0])
+    out = tmp_path / "pl.csv"
+    result = RUNNER.invoke(app, ["spectra", "fit", *(str(src / f"{m}_PL.txt")
+                                                     for m in ("WSe2", "MoSe2")),
+                                 "--model", "wse2-pl", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table["verdict"]) == ["ok", "poor"]   # MoSe2 A exciton 1.57 eV: at the bound
+    assert table["reasons"][1] == "A centre at its bound"
+
+
+def test_bad_pixels_of_a_map_get_a_verdict_not_an_error(tmp_path):
+    x = np.linspace(340, 500, 321)
+    rng = np.random.default_rng(1)
+    good = (80 / (1 + ((x - 385) / 2) ** 2) + 100 / (1 + ((x - 405) / 2.5) ** 2) + 10
+            + rng.normal(0, 0.5, x.size))
+    rows = [good, np.zeros(x.size), np.full(x.size, 3.0), np.minimum(good, 40.0),
+            10 + rng.normal(0, 0.5, x.size)]
+    path = tmp_path / "spectra.csv"
+    np.savetxt(path, np.column_stack([x, *rows]), delimiter=",")
+    out = tmp_path / "out.csv"
+    result = RUNNER.invoke(app, ["spectra", "fit", str(path), "--model", "mos2-raman",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table["verdict"]) == ["ok", "absent", "absent", "poor", "absent"]
+    assert list(table["reasons"])[:3] == ["", "flat spectrum", "flat spectrum"]
+    assert table["reasons"][3].startswith("saturated")
+    assert "verdicts: ok 1, weak 0, absent 3, poor 1" in result.output
+    result = RUNNER.invoke(app, ["spectra", "fit", str(path), "--model", "mos2-raman",
+                                 "--out", str(out), "--set", "verdict.enabled=false"])
+    assert result.exit_code == 0 and "verdict" not in pd.read_csv(out).columns

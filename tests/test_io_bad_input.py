@@ -89,7 +89,7 @@ def test_text_that_is_not_numbers(tmp_path):
 def test_labspec_map_row_width(tmp_path):
     path = tmp_path / "map.txt"
     path.write_text("\t\t100\t200\t300\n0\t0\t1\t2\n0\t1\t1\t2\n")
-    _raises(path, "intensities but the axis line has 3")
+    _raises(path, r"line 2 has 2 intensities but the axis line \(line 1\) has 3")
 
 
 def test_unknown_option(tmp_path, test_data):
@@ -121,7 +121,7 @@ FUZZ = settings(max_examples=25, deadline=None,
 @FUZZ
 @given(data=st.binary(min_size=0, max_size=3000),
        suffix=st.sampled_from([".txt", ".csv", ".di", ".spm", ".gwy", ".npy", ".npz", ".tif",
-                               ".wdf", ".ibw", ".nid", ".000"]))
+                               ".wdf", ".ibw", ".nid", ".000", ".spc", ".nxs"]))
 def test_fuzz_random_bytes(tmp_path, data, suffix):
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)

@@ -75,7 +75,8 @@ def test_table_columns_and_features(planted):
     table = fit.table()
     assert list(table.columns[:6]) == ["E2g_center", "E2g_center_stderr", "E2g_fwhm",
                                        "E2g_fwhm_stderr", "E2g_height", "E2g_height_stderr"]
-    assert list(table.columns[-4:]) == ["r2", "rmse", "converged", "status"]
+    assert list(table.columns[-8:]) == ["r2", "rmse", "noise", "chi2", "converged", "status",
+                                        "verdict", "reasons"]
     np.testing.assert_allclose(table["split_A1g_E2g"], fit["A1g_center"] - fit["E2g_center"])
     np.testing.assert_allclose(table["ratio_2LA_A1g"], fit["2LA_height"] / fit["A1g_height"])
 

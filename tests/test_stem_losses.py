@@ -113,3 +113,25 @@ def test_unet_shapes_and_branches():
     gomb = UNet(branches=3, out_channels=2, depth=3, filters=4, norm="group", dropout=0.1)
     assert gomb(x).shape == (1, 6, 32, 32)
     assert len(gomb.decoders) == 3
+
+
+def test_an_empty_layer_teaches_its_branch_to_stay_empty():
+    """A monolayer target: the loss falls as the second branch's false positives shrink, to 0
+    when it is empty, and the gradient reaches that branch; with both layers present the loss
+    is the plain Gomb loss."""
+    t = _targets(2)
+    t[:, 1] = 0  # layer 1 absent in both images
+    loss = GombLoss(2)
+    values = []
+    for fraction in (0.3, 0.1, 0.01, 0.0):
+        wrong = (torch.rand(t[:, 1:].shape, generator=torch.Generator().manual_seed(0))
+                 < fraction).float()
+        values.append(loss(_logits(torch.cat([t[:, :1], wrong], 1)), t).item())
+    assert values == sorted(values, reverse=True) and values[0] > 0.1 and values[-1] < 1e-5
+    logits = torch.cat([_logits(t[:, :1]), torch.zeros_like(t[:, 1:])], 1).requires_grad_()
+    loss(logits, t).backward()
+    assert logits.grad[:, 1].abs().sum() > 1e-3
+    both = _targets(2, seed=3)
+    guess = torch.randn(both.shape, generator=torch.Generator().manual_seed(1))
+    assert loss._empty_layers(torch.ones(2, 2, 2), torch.sigmoid(guess).reshape(2, 2, 1, 24, 24),
+                              both.reshape(2, 2, 1, 24, 24)).eq(1).all()

@@ -21,7 +21,7 @@ def planted(monkeypatch):
     branches for the left-right and double mirrors."""
     truth = np.random.default_rng(0).normal(size=(2, 1, 24, 20))
 
-    def fake(model, image, layers=2, batch=None):
+    def fake(model, image, layers=2, batch=None, normalised=False):
         return np.stack([_mirror(truth, *VIEWS[i])[::-1 if i % 2 else 1]
                          for i in range(len(batch))])
 

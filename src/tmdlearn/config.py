@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tmdlearn.errors import InputError
+
+
+def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
+    """``cls(**values)`` for a dataclass, lists turned into tuples (YAML has no tuples);
+    unknown keys are an InputError naming ``what`` and the known keys."""
+    values = dict(values or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(f"unknown {what} keys {unknown}; known: {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,

@@ -10,7 +10,18 @@ import sys
 import typer
 
 from tmdlearn import __version__
-from tmdlearn.cli import afm, classify, crossmodal, demo, explain, inspect, spectra, stem, synth
+from tmdlearn.cli import (
+    afm,
+    classify,
+    convert,
+    crossmodal,
+    demo,
+    explain,
+    inspect,
+    spectra,
+    stem,
+    synth,
+)
 from tmdlearn.errors import InputError
 
 app = typer.Typer(
@@ -39,6 +50,7 @@ def _root(
 
 app.command("inspect")(inspect.inspect)
 app.command("demo")(demo.demo)
+app.command("convert")(convert.convert)
 for _module in (synth, spectra, afm, stem, classify, crossmodal, explain):
     app.add_typer(_module.app, name=_module.__name__.rsplit(".", 1)[-1])
 

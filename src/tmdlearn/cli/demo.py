@@ -116,6 +116,16 @@ def classify_step(out: Path) -> Section:
                                 "figures/latent_correlation.png"))])
 
 
+def _stem_verdict(folder: Path) -> str:
+    """The self-check verdict of one `stem predict` output folder, as a report sentence."""
+    import json
+
+    quality = json.loads((folder / "quality.json").read_text())
+    reasons = "; ".join(quality["reasons"][:2]) or "every check passed"
+    return (f"Self-check of this prediction (quality.json): {quality['trust']} (score "
+            f"{quality['score']:.2f}): {reasons}.")
+
+
 def stem_step(out: Path) -> Section:
     """Gomb-Net: the shipped graphene model on a simulated twisted-bilayer image."""
     folder = out / "stem"
@@ -134,10 +144,12 @@ def stem_step(out: Path) -> Section:
           "--out", folder / "predict-ws2"])
     return ("Gomb-Net (HAADF-STEM)", [
         "Per-layer atoms found by the shipped graphene model in a simulated twisted bilayer:",
-        *_outputs(folder, out, ("predict/overlay.png", "analysis/lattice.md",
-                                "analysis/bond_histogram.png",
+        _stem_verdict(folder / "predict"),
+        *_outputs(folder, out, ("predict/overlay.png", "predict/render.png",
+                                "analysis/lattice.md", "analysis/bond_histogram.png",
                                 "analysis/order_parameter.png")),
         "W, S2, SSe and Se2 columns per layer found by the shipped WS2 model (Se in one layer):",
+        _stem_verdict(folder / "predict-ws2"),
         *_outputs(folder, out, ("predict-ws2/overlay.png",))])
 
 

@@ -112,8 +112,8 @@ def write_run(out: Path, cfg: dict, results, started: float) -> None:
         _save_maps(out / "maps" / f"{name}.npz", result, slope_maps)
     write_run_json(out, cfg, started, headline=metrics)
     typer.echo(f"wrote {out}")
-    for key in sorted(k for k in metrics if k.startswith(("r2_val_intensity", "pdp_rank",
-                                                          "overfit_", "ice_slope_pristine_vs"))):
+    shown = ("r2_val_intensity", "pdp_rank", "pixels_", "overfit_", "ice_slope_pristine_vs")
+    for key in sorted(k for k in metrics if k.startswith(shown)):
         if key.startswith("overfit_") and key.count("_") > 1:
             continue
         typer.echo(f"  {key} = {metrics[key]}")

@@ -13,15 +13,25 @@ from tmdlearn.errors import InputError
 
 def describe(path: Path) -> list[str]:
     """Lines describing ``path``: modality, shape, axes with units, key metadata."""
+    from tmdlearn.interop.nexus import read_nexus
     from tmdlearn.io import read
+    from tmdlearn.io.read import NEXUS_SUFFIXES
+    from tmdlearn.spectra.fitmaps import FitMaps
 
     try:
-        item = read(path)
+        item = read_nexus(path) if path.suffix.lower() in NEXUS_SUFFIXES else read(path)
     except InputError as err:
         feature_table = _feature_table(path)
         if feature_table is None:
             raise err from None
         return feature_table
+    if isinstance(item, FitMaps):
+        ny, nx = item.shape
+        with_errors = ", ".join(name for name in item.values if name in item.errors)
+        return [f"{path}: map fit results (NeXus), {len(item.values)} parameter images",
+                f"  shape {ny} x {nx} pixels; step {item.step_um:.4g} µm; "
+                f"origin ({item.origin_um[0]:.4g}, {item.origin_um[1]:.4g}) µm",
+                f"  standard errors: {with_errors or 'none'}"]
     if isinstance(item, HeightMap):
         ny, nx = item.shape
         height_y, height_x = item.scan_size_nm
@@ -41,20 +51,23 @@ def describe(path: Path) -> list[str]:
             f"  shape {ny} x {nx} pixels x {item.axis.size} points; step {item.step_um:.4g} µm; "
             f"origin ({item.origin_um[0]:.4g}, {item.origin_um[1]:.4g}) µm",
             _axis_line(item.axis, item.unit, item.excitation_nm, item.metadata),
-        ]
+        ] + _extra_lines(item.metadata)
     if isinstance(item, Spectra):
         count = "1 spectrum" if len(item) == 1 else f"{len(item)} spectra"
         return [
             f"{path}: {_kind(item.unit)} spectra, {count} x {item.n_points} points",
             _axis_line(item.axis, item.unit, item.excitation_nm, item.metadata),
-        ]
+        ] + _extra_lines(item.metadata)
     if isinstance(item, StemImage):
         ny, nx = item.shape
         fov_y, fov_x = item.field_of_view_angstrom
+        source = item.metadata.get("pixel_size_source")
         return [
-            f"{path}: STEM image",
-            f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_angstrom:.4g} Å; "
-            f"field of view {fov_x / 10:.4g} x {fov_y / 10:.4g} nm",
+            f"{path}: STEM image" + (f" (array {item.metadata['image_key']!r})"
+                                     if "image_key" in item.metadata else ""),
+            f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_angstrom:.4g} Å"
+            + (f" (from {source})" if source else "")
+            + f"; field of view {fov_x / 10:.4g} x {fov_y / 10:.4g} nm",
         ]
     raise TypeError(f"unexpected container {type(item).__name__}")
 
@@ -65,8 +78,12 @@ def _kind(unit: str) -> str:
 
 def _axis_line(axis: np.ndarray, unit: str, excitation_nm: float | None, metadata: dict) -> str:
     name = {"cm-1": "Raman shift", "eV": "photon energy", "nm": "wavelength"}[unit]
-    line = f"  axis: {name} {axis[0]:.6g} .. {axis[-1]:.6g} {unit}"
-    line += f" (unit from {metadata['unit_source']})" if "unit_source" in metadata else ""
+    source = metadata.get("unit_source")
+    low, high = metadata.get("value_range", (axis[0], axis[-1]))
+    said = {None: "", "option": " (given as an option)", "header": " (from the file header)",
+            "value range": f" (inferred from range {low:.4g}-{high:.4g})"}
+    line = f"  axis: {name}, {unit}{said.get(source, f' (from the {source})')}: "
+    line += f"{axis[0]:.6g} .. {axis[-1]:.6g} {unit}"
     if "axis_converted" in metadata:
         line += f"; converted: {metadata['axis_converted']}"
     if excitation_nm:
@@ -74,14 +91,33 @@ def _axis_line(axis: np.ndarray, unit: str, excitation_nm: float | None, metadat
     return line
 
 
+def _extra_lines(metadata: dict) -> list[str]:
+    """Intensity unit (SPC), map position unit and scattered measurement sites."""
+    lines = []
+    if "y_unit" in metadata:
+        lines.append(f"  intensity: {metadata['y_unit']}")
+    if "xy_unit" in metadata:
+        lines.append(f"  positions: X, Y columns in {metadata['xy_unit']}, stored in µm")
+    if "x_um" in metadata:
+        x, y = np.asarray(metadata["x_um"]), np.asarray(metadata["y_um"])
+        lines.append(f"  {x.size} sites not on a grid: X {x.min():.6g} .. {x.max():.6g} µm, "
+                     f"Y {y.min():.6g} .. {y.max():.6g} µm")
+    return lines
+
+
 def _feature_table(path: Path) -> list[str] | None:
-    """A one-line description of a .npz that is a feature table, not an instrument file."""
+    """A one-line description of a .npz that is a feature table, not an instrument file
+    (None for an archive naming a pixel size: an image the reader refused for a reason)."""
+    from tmdlearn.io.stem import pixel_size_key_unit
+
     if path.suffix.lower() != ".npz" or not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
             shapes = {key: archive[key].shape for key in archive.files}
     except Exception:  # noqa: BLE001 - not a readable archive: report the reader's error
+        return None
+    if any(pixel_size_key_unit(key)[0] for key in shapes):
         return None
     arrays = ", ".join(f"{key} {'x'.join(map(str, shape))}" for key, shape in shapes.items())
     return [f"{path}: feature table (not an instrument file): {arrays}"]

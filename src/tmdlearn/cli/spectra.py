@@ -22,8 +22,12 @@ DEFAULTS = {
     "mask": {"method": "none", "k": 3.0, "corner": 3},
     "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
             "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
+    # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
+    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
+                "chi2_max": None, "chi2_min": None, "misfit_max": None,
+                "saturation_run": None, "saturation_snr": None},
 }
-SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf")
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
 
 INPUTS = typer.Argument(..., help="Spectrum / map files, folders of them, or a manifest CSV "
                         "with a 'path' column.")
@@ -34,6 +38,8 @@ WITH = typer.Option(None, "--with", help="Optional peak of the model to include 
                     "(repeatable), e.g. --with sapphire.")
 FIGURE = typer.Option(None, "--figure", help="PNG of a few fits with components and "
                       "residuals.")
+NEXUS = typer.Option(None, "--nexus", help="NeXus file (.nxs) of the parameter maps with "
+                     "standard errors and units; needs exactly one map input.")
 
 
 @app.callback()
@@ -43,13 +49,37 @@ def _group() -> None:
 
 @app.command()
 def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
-        include: list[str] = WITH, figure: Path = FIGURE, config: Path = CONFIG_OPTION,
-        overrides: list[str] = SET_OPTION) -> None:
+        include: list[str] = WITH, figure: Path = FIGURE, nexus: Path = NEXUS,
+        config: Path = CONFIG_OPTION, overrides: list[str] = SET_OPTION) -> None:
     """Fit a peak model to every spectrum (and every map pixel): one table row each."""
-    table, _ = _fit_all(inputs, model, include, config, overrides, figure)
+    fitted_maps = [] if nexus is not None else None
+    table, _ = _fit_all(inputs, model, include, config, overrides, figure, fitted_maps)
+    if nexus is not None:
+        _write_nexus(nexus, fitted_maps)
     csv_path, _ = _write(table, out)
     n_ok = int(table["converged"].sum())
     typer.echo(f"fitted {len(table)} spectra ({n_ok} converged) -> {csv_path}")
+    for line in verdict_summary(table):
+        typer.echo(line)
+
+
+def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
+    """Lines counting the verdicts and the ``top`` most frequent reasons of a fit table, e.g.
+    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``."""
+    if "verdict" not in table.columns:
+        return []
+    from tmdlearn.spectra import VERDICTS
+
+    counts = table["verdict"].value_counts()
+    lines = ["verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS)]
+    reasons = table.loc[table["verdict"] != "ok", "reasons"].astype(str)
+    frequent = reasons.str.split("; ").explode()
+    # a number in a reason (reduced χ² 14) is dropped so that alike reasons are counted together
+    frequent = frequent.str.replace(r" [0-9.e+]+( \(misfit [0-9]+ % of the peak\))?$", "",
+                                    regex=True)
+    for reason, count in frequent[frequent != ""].value_counts().head(top).items():
+        lines.append(f"{count} of {len(table)} spectra: {reason}")
+    return lines
 
 
 @app.command()
@@ -62,13 +92,30 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     table, peak_model = _fit_all(inputs, model, include, config, overrides, None)
     ids = [c for c in ("source", "spectrum", "x_um", "y_um") if c in table.columns]
     columns = ids + vector_columns(peak_model) + ["converged"]
+    columns += [c for c in ("verdict",) if c in table.columns]
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(f"model {peak_model.name!r}: feature columns {missing} are not "
                          "produced by its peaks or features")
     csv_path, _ = _write(table[columns], out)
-    typer.echo(f"{len(table)} feature vectors of {len(columns) - len(ids) - 1} values "
-               f"-> {csv_path}")
+    n_values = len(vector_columns(peak_model))
+    typer.echo(f"{len(table)} feature vectors of {n_values} values -> {csv_path}")
+    for line in verdict_summary(table):
+        typer.echo(line)
+
+
+def _write_nexus(path: Path, fitted_maps: list) -> None:
+    from tmdlearn.interop.nexus import write_nexus
+    from tmdlearn.spectra.fitmaps import fit_maps
+
+    if len(fitted_maps) != 1:
+        raise InputError(f"--nexus needs exactly one map among the inputs, got "
+                         f"{len(fitted_maps)}", path)
+    source, spectral_map, mask, result, cfg = fitted_maps[0]
+    maps = fit_maps(result, mask, spectral_map)
+    write_nexus(path, maps, config=cfg, inputs=[source])
+    typer.echo(f"parameter maps ({len(maps.values)} images, {maps.shape[0]} x "
+               f"{maps.shape[1]} pixels) -> {path}")
 
 
 def _write(table: pd.DataFrame, out: Path):
@@ -109,7 +156,9 @@ def _is_manifest(path: Path) -> bool:
     return "path" in [h.strip().lower() for h in header.split(",")]
 
 
-def _fit_all(inputs, model_name, include, config_path, overrides, figure):
+def _fit_all(inputs, model_name, include, config_path, overrides, figure, fitted_maps=None):
+    """The fit table of every input; with a ``fitted_maps`` list, (path, map, mask, fit,
+    config) of each map input is appended to it."""
     from tmdlearn.io import read
     from tmdlearn.progress import track
     from tmdlearn.spectra import fit_peaks, load_model
@@ -119,6 +168,8 @@ def _fit_all(inputs, model_name, include, config_path, overrides, figure):
     peak_model = load_model(model_name, tuple(include or ()))
     read_options = {k: v for k, v in cfg["read"].items() if v is not None}
     fit_options = {k: v for k, v in cfg["fit"].items() if v is not None}
+    verdict = {k: v for k, v in cfg["verdict"].items() if v is not None and k != "enabled"}
+    fit_options["verdict"] = verdict if cfg["verdict"]["enabled"] else False
     files = expand_inputs(inputs)
     tables, shown = [], []
     for path in track(files, "reading and fitting", total=len(files)):
@@ -144,6 +195,8 @@ def _fit_all(inputs, model_name, include, config_path, overrides, figure):
             raise InputError(f"bad fit option in the config: {err}") from None
         if x_um is not None:
             result.metadata.update(x_um=x_um, y_um=y_um)
+            if fitted_maps is not None:
+                fitted_maps.append((path, data, mask, result, cfg))
         table = result.table()
         table.insert(0, "spectrum", np.arange(len(table)))
         table.insert(0, "source", path.name)
@@ -216,11 +269,12 @@ def demo_step(out: Path):
     table.insert(0, "file", data.table["file"].to_numpy())
     planted = truth.loc[table["file"]]
     table["true_split"] = _planted_split(planted).to_numpy()
-    ok = table["converged"].to_numpy(bool)
+    ok = (table["verdict"] == "ok").to_numpy(bool)  # weak, absent and poor fits left out
     error = (table["split_A1g_E2g"] - table["true_split"]).abs()[ok]
     rho = spearmanr(table["split_A1g_E2g"][ok], planted["spot_bilayer_fraction"][ok]).statistic
     write_table(table[["file", "E2g_center", "A1g_center", "split_A1g_E2g", "true_split",
-                       "ratio_2LA_A1g", "r2", "converged"]], out / "spectra_fits")
+                       "ratio_2LA_A1g", "r2", "converged", "verdict", "reasons"]],
+                out / "spectra_fits")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     axes[0].scatter(table["true_split"][ok], table["split_A1g_E2g"][ok], s=12)
     lims = [table["true_split"].min() - 0.3, table["true_split"].max() + 0.3]
@@ -235,7 +289,8 @@ def demo_step(out: Path):
             "cm-1")
     return ("Raman peak fitting", [
         f"{len(table)} campaign spectra fitted at once with the mos2-raman preset "
-        f"(+ sapphire lines); {ok.sum()} converged; median |fitted − planted split| "
+        f"(+ sapphire lines); {int(table['converged'].sum())} converged, {ok.sum()} with an ok "
+        f"verdict ({verdict_summary(table)[0]}); on those, median |fitted − planted split| "
         f"{np.median(error):.2f} cm⁻¹; split vs bilayer fraction Spearman ρ = {rho:.2f}.",
         Path("spectra_split.png"), Path("spectra_fit_examples.png"), Path("spectra_fits.md")])
 

@@ -31,6 +31,9 @@ def simulate(
     size: int = typer.Option(256, help="Image size in pixels."),
     pixel_size: float = typer.Option(0.1, help="Nominal pixel size in Å (jittered)."),
     se_scenario: str = typer.Option("random", help="none, sublayer, layer, both or random."),
+    microscope: str = typer.Option("real", help="real: aberrated probe, scan distortion, "
+                                   "detector, contamination (docs/stem.md); ideal: Airy "
+                                   "probe and Poisson noise only."),
     seed: int = typer.Option(0, help="Seed: same seed, same images."),
     tif: int = typer.Option(0, help="Also write the first TIF test images as OUT/test_K.tif."),
 ) -> None:
@@ -43,8 +46,11 @@ def simulate(
     from tmdlearn.io import write_stem
     from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
+    if microscope not in ("real", "ideal"):
+        raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
+    real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
     cfg = StemSimConfig(material=material, size_px=size, pixel_size_angstrom=pixel_size,
-                        se_scenario=se_scenario)
+                        se_scenario=se_scenario, **real)
     for split, count in (("train", n_train), ("val", n_val), ("test", n_test)):
         if count <= 0:
             continue
@@ -113,28 +119,47 @@ def _check_single_channel(path: Path) -> None:
 
 
 def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | None,
-                 threshold: str | float, lattice: bool, views: int, prior: float) -> dict:
-    """Atoms, masks and overlay of one image into ``out``; returns its summary row."""
+                 threshold: str | float, lattice: bool, views: int, prior: float,
+                 tile: int = 0) -> dict:
+    """Atoms, masks, overlay and self-check (quality.json, render.png) of one image into
+    ``out``; returns its summary row (with the verdict: trust, score, main reason)."""
     from tmdlearn.io import read
     from tmdlearn.report.figures import save_figure
-    from tmdlearn.stem.figures import overlay_figure
+    from tmdlearn.report.run import write_json
+    from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
+    from tmdlearn.stem.quality import assess
 
     if path.is_file():
         _check_single_channel(path)
     stem_image = read(path, modality="stem", pixel_size_angstrom=pixel_size)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views, prior)
+    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views, prior,
+                                  tile)
     with atomic_path(out / "atoms.csv") as tmp:
         atoms.to_csv(tmp, index=False)
     with atomic_path(out / "masks.npz") as tmp:
         np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
                             pixel_size_angstrom=stem_image.pixel_size_angstrom)
-    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom)
+    quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")), int(meta["layers"]))
+    write_json(out / "quality.json", {"file": path.name, **quality.to_dict()})
+    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom,
+                         quality)
     save_figure(fig, out / "overlay.png")
+    save_figure(render_figure(quality), out / "render.png")
     counts = atoms.groupby("layer").size()
     return {"file": path.name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
             "atoms": len(atoms),
-            **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))}}
+            **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))},
+            "trust": quality.trust, "score": round(quality.score, 4),
+            "main_reason": quality.main_reason}
+
+
+def _warn_untrusted(row: dict, where: Path) -> None:
+    """One warning line (stderr) for a prediction the self-check does not call ok."""
+    if row["trust"] != "ok":
+        typer.echo(f"warning: {where}: prediction {row['trust']} (score {row['score']:.2f}): "
+                   f"{row['main_reason']}", err=True)
 
 
 @app.command()
@@ -158,13 +183,19 @@ def predict(
                                         "honeycomb site and repaint the masks there; for "
                                         "rigid lattices (it flattens mild strain alike; layers "
                                         "far from a honeycomb are left as found)."),
+    tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
+                             "per side in overlapping tiles of this size (bounds memory; 0: "
+                             "always the whole image at once)."),
 ) -> None:
-    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay.
+    """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay,
+    and a self-check OUT/quality.json (trust ok | doubtful | fail, score, reasons) with the
+    rendered image OUT/render.png; a prediction not ok prints a warning (exit code 0).
 
-    For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms.
+    For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms
+    and gives each image's trust, score and main reason.
     """
     from tmdlearn.io.stem import STEM_FORMATS
-    from tmdlearn.stem.inference import load_model
+    from tmdlearn.stem.inference import TILE_OVERLAP_PX, load_model
 
     if threshold not in ("logit0", "otsu"):
         try:
@@ -178,23 +209,30 @@ def predict(
         raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
     if not 0 <= lattice_prior <= 1:
         raise InputError(f"--lattice-prior must be in [0, 1], got {lattice_prior}")
+    if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
+        raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
     net, meta = load_model(model, material, device)
     if not image.is_dir():
         row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views,
-                           lattice_prior)
+                           lattice_prior, tile)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
-        typer.echo(f"{row['atoms']} atoms ({layers} per layer) -> {out / 'atoms.csv'}")
+        typer.echo(f"{row['atoms']} atoms ({layers} per layer), trust {row['trust']} (score "
+                   f"{row['score']:.2f}) -> {out / 'atoms.csv'}")
+        _warn_untrusted(row, image)
         return
     files = sorted(p for p in image.iterdir() if p.is_file() and p.suffix.lower() in STEM_FORMATS)
     if not files:
         raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
     rows = [_predict_one(path, out / path.name, net, meta, pixel_size, threshold, lattice, views,
-                         lattice_prior)
+                         lattice_prior, tile)
             for path in track(files, "finding atoms")]
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms -> "
+    trusted = sum(r["trust"] == "ok" for r in rows)
+    typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms, {trusted} ok -> "
                f"{out / 'summary.csv'}")
+    for path, row in zip(files, rows, strict=True):
+        _warn_untrusted(row, path)
 
 
 @app.command()
@@ -207,9 +245,21 @@ def analyze(
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
     a_ws2: float = typer.Option(3.153, help="WS2 lattice constant, Å (Vegard)."),
     a_wse2: float = typer.Option(3.282, help="WSe2 lattice constant, Å (Vegard)."),
+    bond_max: float = typer.Option(None, "--bond-max", help="Leave nearest-neighbour distances "
+                                   "above this (Å) out of the bond mean and FWHM (default: "
+                                   "none, as the Gomb-Net study)."),
+    undistort: bool = typer.Option(True, "--undistort/--no-undistort", help="Remove the "
+                                   "anisotropic scan distortion both layers' honeycombs share "
+                                   "before measuring lattice constants and bonds (for "
+                                   "unstrained layers)."),
     seed: int = typer.Option(0),
 ) -> None:
-    """Bond lengths, lattice constant per layer, Vegard Se fraction, moiré maps, KDEs."""
+    """Bond lengths, lattice constant per layer, Vegard Se fraction, moiré maps, KDEs.
+
+    Writes OUT/lattice.{csv,md}, OUT/bonds.{csv,md} (the Gomb-Net study's bond statistic: two
+    nearest neighbours of every atom, C–C or W–X, mean and FWHM per layer and pooled),
+    OUT/analysis.json and figures.
+    """
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.run import write_json
     from tmdlearn.report.tables import write_table
@@ -232,9 +282,16 @@ def analyze(
         shape = tuple(np.load(masks)["masks"].shape[-2:])
     else:
         shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
-    result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2)
+    if bond_max is not None and not bond_max > 0:
+        raise InputError(f"--bond-max must be positive, got {bond_max}")
+    result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2,
+                           bond_max, undistort)
     write_table(result["lattice"], out / "lattice")
-    summary = {"lattice": result["lattice"].to_dict("records")}
+    bonds = result["bond_statistics"]
+    write_table(bonds, out / "bonds")
+    summary = {"scan_distortion": result.get("scan_distortion"),
+               "lattice": result["lattice"].to_dict("records"),
+               "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
     if "bonds" in result and len(result["bonds"]):
         save_figure(bond_histogram_figure(result["bonds"]), out / "bond_histogram.png")
         summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
@@ -245,3 +302,5 @@ def analyze(
         summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
     write_json(out / "analysis.json", summary)
     typer.echo(result["lattice"].to_string(index=False))
+    typer.echo("bonds (two nearest neighbours of every atom):")
+    typer.echo(bonds.to_string(index=False, float_format="{:.4f}".format))

@@ -13,9 +13,14 @@ READOUTS = {"raman": ("mos2-raman", "split_A1g_E2g", "A1g–E2g split (cm-1)"),
             "pl": ("mos2-pl", "A_fwhm", "PL A FWHM (eV)")}
 
 
-def read_feature(spectra: np.ndarray, axis: np.ndarray, modality: str) -> np.ndarray:
+def read_feature(spectra: np.ndarray, axis: np.ndarray, modality: str,
+                 only_ok: bool = True) -> np.ndarray:
     """The modality's read-out feature (N,) from (N, L) spectra on ``axis``; NaN where the
-    fit failed (the engine blanks failed fits)."""
+    fit failed or a peak it uses is absent and, with ``only_ok``, where the verdict is not
+    ``ok`` (:mod:`tmdlearn.spectra.quality`)."""
     preset, column, _ = READOUTS[modality]
-    table = fit_peaks(np.asarray(spectra, dtype=float), preset, axis=axis, progress=False).table()
-    return table[column].to_numpy(dtype=float, copy=True)
+    fit = fit_peaks(np.asarray(spectra, dtype=float), preset, axis=axis, progress=False)
+    feature = fit.table()[column].to_numpy(dtype=float, copy=True)
+    if only_ok:
+        feature[fit.verdict != "ok"] = np.nan
+    return feature

@@ -272,6 +272,9 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
         readout_rows.append({"task": task, "feature": feature,
                              "r2_fitted_on_generated": r2_readout, "r2_feature_head": r2_head,
                              "n_test": len(test),
+                             # test spectra without an ok fit (true / generated): left out
+                             "n_not_ok_true": int(np.isnan(true_feature[test]).sum()),
+                             "n_not_ok_generated": int(np.isnan(from_generated).sum()),
                              "published_r2_fitted_on_generated": published_value(
                                  "readout", task, feature, "generated"),
                              "published_r2_feature_head": published_value(

@@ -55,7 +55,8 @@ DEFAULTS: dict = {
         "raman_anchors_cm1": [186.0, 316.0, 408.0], "pl_anchors_ev": [1.47, 1.83],
         "anchor_half_width": 2.0,
     },
-    "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100},
+    "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100,
+            "only_ok": True},
     "model": {},
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
@@ -119,9 +120,9 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
         raise InputError(f"pair {name!r}: the flake mask holds {int(mask.sum())} pixels "
                          "(< 20); lower preprocess.mask_k")
     raman_model, pl_model = load_model(fit["raman_model"]), load_model(fit["pl_model"])
-    X, raman_ok, raman_r2 = _fit(raman, mask, "cm-1", pre["raman_anchors_cm1"], raman_model,
-                                 pre, fit)
-    Y, pl_ok, pl_r2 = _fit(pl, mask, "eV", pre["pl_anchors_ev"], pl_model, pre, fit)
+    X, raman_ok, raman_r2, raman_not_ok = _fit(raman, mask, "cm-1", pre["raman_anchors_cm1"],
+                                               raman_model, pre, fit)
+    Y, pl_ok, pl_r2, pl_not_ok = _fit(pl, mask, "eV", pre["pl_anchors_ev"], pl_model, pre, fit)
     keep = raman_ok & pl_ok & (Y[:, 2] > 0)     # a PL height <= 0 is no PL peak
     if keep.sum() < 20:
         raise InputError(f"pair {name!r}: only {int(keep.sum())} pixels fitted in both maps")
@@ -130,7 +131,9 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
     columns = vector_columns(raman_model)
     quality = {"pixels_flake": int(mask.sum()), "pixels_used": int(keep.sum()),
                "raman_fit_r2_median": float(np.nanmedian(raman_r2)),
-               "pl_fit_r2_median": float(np.nanmedian(pl_r2))}
+               "pl_fit_r2_median": float(np.nanmedian(pl_r2)),
+               # converged fits whose verdict is not ok (dropped unless fit.only_ok is false)
+               "raman_not_ok": raman_not_ok, "pl_not_ok": pl_not_ok}
     truth = None if truth is None else np.asarray(truth)
     if truth is not None and truth.shape != raman.shape:
         raise InputError(f"pair {name!r}: truth map {truth.shape} differs from the maps "
@@ -187,9 +190,11 @@ def _fit(smap: SpectralMap, mask, unit, anchors, model, pre, fit):
     y = spectra.intensity
     y = y - anchor_baseline(y, spectra.axis, anchors, pre["anchor_half_width"])
     result = fit_peaks(y, model, axis=spectra.axis, max_iter=fit["max_iter"])
-    vectors = feature_vector(fit_table(result), model)
-    ok = np.asarray(result.converged, dtype=bool) & np.isfinite(vectors).all(axis=1)
-    return vectors, ok, result.r2
+    # the study's vectors keep every band's fitted values; pixels must have an ok verdict
+    vectors = feature_vector(fit_table(result, blank_absent=False), model)
+    judged = result.verdict == "ok" if fit["only_ok"] else result.converged
+    ok = np.asarray(judged, dtype=bool) & np.isfinite(vectors).all(axis=1)
+    return vectors, ok, result.r2, int((result.converged & (result.verdict != "ok")).sum())
 
 
 def random_split(n: int, val_fraction: float = 0.3, seed=0) -> np.ndarray:
@@ -326,6 +331,9 @@ def _headline(result: PairResult, interp: dict, target: int) -> dict:
         ranking.loc[ranking["mode"] == interp["mode"], "rank"].iloc[0])
     out[f"pdp_top_mode_{name}"] = str(ranking["mode"].iloc[0])
     out[f"pixels_{name}"] = int(len(result.data.X))
+    for key in ("raman_not_ok", "pl_not_ok"):  # converged fits left out by their verdict
+        if key in result.data.fit_quality:
+            out[f"pixels_{key}_{name}"] = result.data.fit_quality[key]
     return out
 
 

@@ -1,5 +1,8 @@
 """``read(path, **options)``: one entry point for every supported file, by content and extension.
 
+NeXus / HDF5 files (.nxs) written by ``tmdlearn.interop.nexus`` (or holding a plain NXdata
+map, spectra or image) are read with their own axes and units; the options do not apply.
+
 Options (all optional):
 
 * ``modality``: "afm", "stem" or "spectra" when a file could be either (a bare .tif/.npy);
@@ -18,13 +21,15 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.io import afm, spectra, stem
+from tmdlearn.io import afm, spc, spectra, stem
 from tmdlearn.io.arrays import as_image
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
 _OPTIONS = {"modality", "channel", "pixel_size_nm", "pixel_size_angstrom", "unit",
             "excitation_nm"}
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+NEXUS_SUFFIXES = (".nxs", ".nx5", ".h5", ".hdf5")
 
 
 def read(path: str | Path, **options) -> Container:
@@ -57,6 +62,10 @@ def read(path: str | Path, **options) -> Container:
     if suffix == ".wdf" or head.startswith(b"WDF1"):
         return spectra.read_wdf(path, options.get("unit"), options.get("excitation_nm"))
     fmt = afm.afm_format(path, head)
+    if suffix in NEXUS_SUFFIXES or head.startswith(_HDF5_MAGIC) and fmt is False:
+        return _read_nexus(path)  # HDF5-based AFM formats (Zygo .datx) go on below
+    if suffix == ".spc":
+        return spc.read_spc(path, options.get("unit"), options.get("excitation_nm"))
     if fmt is not False and modality != "spectra":
         return afm.read_afm_instrument(path, options.get("channel", "height"),
                                        options.get("pixel_size_nm"), fmt)
@@ -64,6 +73,16 @@ def read(path: str | Path, **options) -> Container:
         return spectra.read_text_spectra(path, options.get("unit"),
                                          options.get("excitation_nm"))
     raise InputError(f"unknown file format (extension {suffix or 'none'!r})", path)
+
+
+def _read_nexus(path: Path) -> Container:
+    from tmdlearn.interop.nexus import read_nexus
+
+    item = read_nexus(path)
+    if not isinstance(item, Container):
+        raise InputError("holds map fit results, not a measurement: read it with "
+                         "tmdlearn.interop.nexus.read_nexus", path)
+    return item
 
 
 def _modality(path: Path, options: dict) -> str | None:
@@ -111,15 +130,29 @@ def _read_npz(path: Path, options: dict, modality: str | None):
         raise InputError(f"cannot read as a NumPy archive: {err}", path) from err
     if "height_nm" in arrays and modality in (None, "afm"):
         return afm.height_map_from_npz(path, arrays, options.get("pixel_size_nm"))
-    if "intensity" in arrays and modality in (None, "stem"):
+    if modality == "stem" or modality is None and _stem_archive(path, arrays):
         return stem.stem_from_npz(path, arrays, options.get("pixel_size_angstrom"))
-    if len(arrays) == 1 and modality in ("afm", "stem"):
+    if len(arrays) == 1 and modality == "afm":
         return _read_array(path, next(iter(arrays.values())), options, modality)
     described = ", ".join(sorted(arrays)[:6])
     raise InputError(
         f"not an instrument file: a NumPy archive with arrays {described} "
-        "(tmdlearn reads .npz with height_nm or intensity + pixel size)", path,
+        "(tmdlearn reads .npz with height_nm or an image + pixel size; pass "
+        "modality='stem' or --pixel-size for an image without one)", path,
     )
+
+
+def _stem_archive(path: Path, arrays: dict) -> bool:
+    """Whether an .npz is a STEM image: tmdlearn's ``intensity``, or a pixel size that is
+    unreadable (the STEM reader says why) or a STEM pixel (0.005-5 Å; AFM pixels are larger)."""
+    if "intensity" in arrays:
+        return True
+    try:
+        stated = stem.npz_pixel_size(path, arrays)
+    except InputError:
+        return True
+    low, high = stem.PLAUSIBLE_PIXEL_ANGSTROM
+    return stated is not None and low <= stated[0] <= high
 
 
 def _read_tiff(path: Path, options: dict, modality: str | None):

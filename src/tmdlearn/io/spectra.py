@@ -1,4 +1,4 @@
-"""Spectra readers: column text/CSV, Horiba LabSpec 6 text exports, Renishaw .wdf.
+"""Spectra readers: column text/CSV, LabSpec 6 exports, row-per-pixel map tables, Renishaw .wdf.
 
 Unit of the spectral axis, in order of precedence:
 
@@ -42,6 +42,11 @@ _UNIT_PATTERNS = [
     ("nm", re.compile(r"(?<![a-z])nm(?![a-z])|wavelength", re.I)),
 ]
 _SHIFT = re.compile(r"raman\s*shift|(?<![a-z])shift", re.I)
+_DECIMAL_COMMA = re.compile(r"^([-+]?\d*),(\d+([eE][-+]?\d+)?)$")
+_XY_UNITS = {"mm": 1000.0, "\u00b5m": 1.0, "nm": 1e-3}
+_XY_LABEL = re.compile(
+    r"(?:pos(?:ition)?[\s_]*)?([xy])(?:[\s_]*(?:pos(?:ition)?)?)?"
+    r"\s*(?:[(\[_]?\s*(mm|um|\u00b5m|\u03bcm|micron|nm)\s*[)\]]?)?", re.I)
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -68,10 +73,27 @@ def _decode(path: Path) -> str:
 def _split(line: str) -> list[str]:
     if "\t" in line:
         return [f.strip() for f in line.rstrip("\r\n").split("\t")]
-    for delimiter in (",", ";"):
-        if delimiter in line:
-            return [f.strip() for f in line.split(delimiter)]
+    if ";" in line:  # European CSV: a decimal comma is read as a point
+        return [_DECIMAL_COMMA.sub(r"\1.\2", f.strip()) for f in line.split(";")]
+    if "," in line:
+        return [f.strip() for f in line.split(",")]
     return line.split()
+
+
+def _xy_scale(fields: list[str]) -> tuple[float, str] | None:
+    """(factor to µm, unit) when the first two fields name X and Y position columns."""
+    if len(fields) < 4:
+        return None
+    match = [_XY_LABEL.fullmatch(f) for f in fields[:2]]
+    if not (match[0] and match[1] and match[0].group(1).lower() == "x"
+            and match[1].group(1).lower() == "y"):
+        return None
+    named = match[0].group(2) or match[1].group(2)
+    if named is None:
+        return 1.0, "µm (assumed)"
+    unit = named.lower().replace("\u03bc", "\u00b5").replace("um", "\u00b5m")
+    unit = "\u00b5m" if unit == "micron" else unit
+    return _XY_UNITS[unit], f"{unit} (from the column name {fields[0]!r})"
 
 
 def _floats(fields: list[str]) -> list[float] | None:
@@ -92,14 +114,22 @@ def parse_header_line(line: str) -> tuple[str, str] | None:
 
 def read_text_spectra(path: Path, unit: str | None = None,
                       excitation_nm: float | None = None) -> Spectra | SpectralMap:
-    """Read column text / CSV spectra or a LabSpec 6 export (single, series or map)."""
+    """Read column text / CSV spectra, a LabSpec 6 export or a row-per-pixel map table.
+
+    Layouts: two or more columns (axis, then one column per spectrum); a LabSpec series
+    (``<TAB>axis…`` then one spectrum per line); a map (``<TAB><TAB>axis…`` or
+    ``X (mm);Y (mm);axis…``, then ``X;Y;intensities…`` per pixel). Map positions are
+    converted to µm (mm, µm or nm from the column names, µm when unnamed); a ``;``-separated
+    file may use decimal commas.
+    """
     text = _decode(path)
     header: dict[str, str] = {}
     header_text: list[str] = []
     rows: list[list[float]] = []
     axis_line: list[float] | None = None
-    leading = 0  # empty leading fields of a LabSpec series (1) or map (2) axis line
-    first_row_line = 0
+    leading = 0  # fields before the axis values on the axis row: series (1) or map (2)
+    xy_scale = None  # (factor to µm, unit) of X/Y position columns named on the axis row
+    first_row_line = axis_line_number = 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -112,15 +142,14 @@ def read_text_spectra(path: Path, unit: str | None = None,
                     header_text.append(line.lstrip("#").strip())
                 continue
             fields = _split(line)
-            lead = 0
-            while lead < len(fields) and fields[lead] == "":
-                lead += 1
-            values = _floats(fields[lead:]) if fields[lead:] else None
-            if values is None or (lead == 0 and len(values) < 2):
-                header_text.append(line.strip())
+            axis_row = _axis_row(fields, number, path)
+            if axis_row is not None:
+                axis_line, leading, xy_scale = axis_row
+                axis_line_number = number
                 continue
-            if lead:
-                axis_line, leading = values, min(lead, 2)
+            values = _floats(fields)
+            if values is None or len(values) < 2:
+                header_text.append(line.strip())
                 continue
             rows.append(values)
             first_row_line = number
@@ -147,27 +176,28 @@ def read_text_spectra(path: Path, unit: str | None = None,
     if header_text:
         metadata["column_names"] = header_text[-1]
     if excitation_nm is None:
-        excitation_nm = _laser_nm(header)
+        excitation_nm = laser_nm(header)
     if axis_line is not None:
         axis = np.asarray(axis_line, dtype=float)
         if data.shape[1] != leading + axis.size:
             raise InputError(
-                f"data lines have {data.shape[1] - leading} intensities but the axis line has "
-                f"{axis.size} values", path,
+                f"line {first_row_line} has {data.shape[1] - leading} intensities but the axis "
+                f"line (line {axis_line_number}) has {axis.size} values", path,
             )
         order = _monotonic_order(axis, path, metadata)
         axis, data = axis[order], data[:, np.r_[:leading, order + leading]]
-        unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
+        unit, axis = resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
                                    path)
         if leading == 2:
-            return _labspec_map(path, data, axis, unit, excitation_nm, metadata)
+            factor, metadata["xy_unit"] = xy_scale or (1.0, "\u00b5m (assumed)")
+            return _position_map(path, data, factor, axis, unit, excitation_nm, metadata)
         metadata["series"] = data[:, 0].tolist()
         return Spectra(data[:, 1:], axis, unit, excitation_nm, source=path, metadata=metadata)
     if data.shape[1] < 2:
         raise InputError("need at least two columns (axis and intensity)", path)
     data = data[_monotonic_order(data[:, 0], path, metadata)]
     axis = data[:, 0]
-    unit, axis = _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
+    unit, axis = resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
     return Spectra(data[:, 1:].T, axis, unit, excitation_nm, source=path, metadata=metadata)
 
 
@@ -206,7 +236,7 @@ def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray
     return np.concatenate(keep)
 
 
-def _laser_nm(header: dict[str, str]) -> float | None:
+def laser_nm(header: dict[str, str]) -> float | None:
     for key, value in header.items():
         if key.lower().startswith(("laser", "excitation")):
             match = _NUMBER.search(value)
@@ -232,7 +262,7 @@ def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | 
     return None, False
 
 
-def _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
+def resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
     """(unit, axis) following the precedence in the module docstring."""
     if unit is not None:
         metadata["unit_source"] = "option"
@@ -245,6 +275,7 @@ def _resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path
             return _shift_ev_to_cm1(axis, metadata)
         return named, axis
     metadata["unit_source"] = "value range"
+    metadata["value_range"] = [float(np.min(axis)), float(np.max(axis))]
     if top < RAMAN_SHIFT_EV_MAX:
         return _shift_ev_to_cm1(axis, metadata)
     if float(np.min(axis)) > 0 and top <= PHOTON_EV_MAX:
@@ -259,14 +290,38 @@ def _shift_ev_to_cm1(axis: np.ndarray, metadata: dict) -> tuple[str, np.ndarray]
     return "cm-1", axis * EV_IN_CM1
 
 
-def _labspec_map(path, data, axis, unit, excitation_nm, metadata) -> SpectralMap:
-    x, y = data[:, 0], data[:, 1]
+def _axis_row(fields: list[str], number: int, path: Path):
+    """(axis values, leading fields, X/Y scale) when a line is the axis row of a map or a
+    series, else None: ``<TAB><TAB>axis…`` (LabSpec map), ``<TAB>axis…`` (series) or
+    ``X (mm);Y (mm);axis…`` (row-per-pixel CSV). An axis row with a minority of non-numbers
+    is an InputError naming the line and field."""
+    lead = 0
+    while lead < len(fields) and fields[lead] == "":
+        lead += 1
+    xy = _xy_scale(fields)
+    if xy is not None:
+        lead = 2
+    rest = fields[lead:]
+    if not lead or len(rest) < 2:
+        return None
+    values = _floats(rest)
+    if values is None:
+        bad = [i for i, field in enumerate(rest) if _floats([field]) is None]
+        if 2 * len(bad) > len(rest):
+            return None  # a line of column names
+        raise InputError(f"line {number}: the spectral axis holds {rest[bad[0]]!r} "
+                         f"(field {lead + bad[0] + 1}), not a number", path)
+    return values, min(lead, 2), xy
+
+
+def _position_map(path, data, factor, axis, unit, excitation_nm, metadata):
+    """A SpectralMap from rows of X, Y (× ``factor`` to µm) and intensities; rows whose
+    positions do not fill a grid (wafer sites) give Spectra with ``metadata["x_um"/"y_um"]``."""
+    x, y = data[:, 0] * factor, data[:, 1] * factor
     xs, ys = np.unique(x), np.unique(y)
     if xs.size * ys.size != len(data):
-        raise InputError(
-            f"map rows do not form a grid: {len(data)} rows, {xs.size} X x {ys.size} Y values",
-            path,
-        )
+        metadata.update(x_um=x.tolist(), y_um=y.tolist())
+        return Spectra(data[:, 2:], axis, unit, excitation_nm, source=path, metadata=metadata)
     steps = [float(np.median(np.diff(v))) for v in (xs, ys) if v.size > 1]
     step = steps[0] if steps else 1.0
     if len(steps) == 2 and not np.isclose(steps[0], steps[1], rtol=1e-3):

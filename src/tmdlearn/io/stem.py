@@ -1,8 +1,15 @@
 """STEM readers: .tif/.npy/.npz with a pixel size, Gatan .dm3/.dm4 and Velox .emd through
-rosettasciio (GPL, optional: ``pip install tmdlearn[gpl]``)."""
+rosettasciio (GPL, optional: ``pip install tmdlearn[gpl]``).
+
+An .npz is read as one 2-D image plus a pixel size (:func:`stem_from_npz`): tmdlearn's own
+layout (``intensity``, ``pixel_size_angstrom``, ``metadata``), the Gomb-Net study's
+(``im_array`` uint16, ``pixel_size`` a string in metres such as ``'1.062e-11'``) and any
+archive that names its image and pixel size in one of the usual ways.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +21,30 @@ from tmdlearn.io.arrays import as_image
 GPL_FORMATS = (".dm3", ".dm4", ".emd")
 #: Every file suffix the STEM readers take (the GPL ones need the optional extra).
 STEM_FORMATS = (".tif", ".tiff", ".npy", ".npz", *GPL_FORMATS)
-#: Length units a file may give its pixel size in, in Å.
+#: Length units a file may give its pixel size in, in Å (keys: lower-case spellings).
 ANGSTROM_PER_UNIT = {
-    "pm": 0.01, "a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "µm": 1e4, "um": 1e4,
-    "micron": 1e4, "m": 1e10,
+    "pm": 0.01, "a": 1.0, "å": 1.0, "ang": 1.0, "angstrom": 1.0, "angstroms": 1.0, "nm": 10.0,
+    "µm": 1e4, "um": 1e4, "micron": 1e4, "microns": 1e4, "m": 1e10, "metre": 1e10,
+    "meter": 1e10, "metres": 1e10, "meters": 1e10,
 }
+#: Names (lower case) an .npz may give its image array, most specific first.
+IMAGE_KEYS = ("intensity", "im_array", "image", "haadf", "adf", "img", "im", "data", "signal",
+              "array")
+#: Names (lower case) an .npz may give its pixel size, alone or followed by ``_<unit>``
+#: (``pixel_size_nm``, ``sampling_angstrom``).
+PIXEL_SIZE_KEYS = ("pixel_size", "pixelsize", "pixel_spacing", "px_size", "sampling", "scale",
+                   "calibration", "pixel")
+#: Range (Å) of STEM pixel sizes a bare number (no unit) is accepted in.
+PLAUSIBLE_PIXEL_ANGSTROM = (0.005, 5.0)
+#: A bare pixel size below this is read as metres, otherwise as Å.
+BARE_METRES_BELOW = 1e-6
+_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*")
+
+
+def angstrom_per_unit(unit: str) -> float | None:
+    """Å in one ``unit`` (m, µm, nm, Å, pm in their usual spellings); None if not a length."""
+    unit = unit.strip().lower().replace("\u03bc", "µ").replace("\u212b", "å")
+    return ANGSTROM_PER_UNIT.get(unit.replace("\\u00c5", "å"))
 
 
 def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float | None,
@@ -33,14 +59,127 @@ def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float |
                      metadata=dict(metadata or {}))
 
 
+def _keys(arrays: dict) -> str:
+    return ", ".join(f"{key} {'x'.join(map(str, np.shape(value))) or 'scalar'}"
+                     for key, value in arrays.items())
+
+
+def npz_image_key(path: Path, arrays: dict) -> str:
+    """The key of the image in an .npz: its only 2-D numeric array (both sides ≥ 4, so point
+    lists of shape (N, 2) don't count), or among several the one named as in
+    :data:`IMAGE_KEYS` (earliest name first). Raises InputError naming the keys otherwise."""
+    images = [key for key, value in arrays.items()
+              if np.ndim(value) == 2 and min(np.shape(value)) >= 4
+              and np.asarray(value).dtype.kind in "biuf"]
+    if len(images) == 1:
+        return images[0]
+    named = sorted((IMAGE_KEYS.index(key.lower()), key) for key in images
+                   if key.lower() in IMAGE_KEYS)
+    if named:
+        return named[0][1]
+    problem = "no 2-D numeric image" if not images else (
+        f"{len(images)} 2-D arrays and none named as the image ({', '.join(IMAGE_KEYS)})")
+    raise InputError(f"{problem} in the archive; keys: {_keys(arrays)}", path)
+
+
+def pixel_size_key_unit(key: str) -> tuple[bool, float | None]:
+    """Whether ``key`` names a pixel size (:data:`PIXEL_SIZE_KEYS`), and the Å per unit its
+    suffix states (``pixel_size_nm`` -> 10; None without a unit)."""
+    name = key.lower()
+    for base in PIXEL_SIZE_KEYS:
+        if name == base:
+            return True, None
+        if name.startswith(base + "_"):
+            factor = angstrom_per_unit(name[len(base) + 1:])
+            if factor is not None:
+                return True, factor
+    return False, None
+
+
+def _stated_angstrom(path: Path, key: str, value, arrays: dict) -> tuple[float, str]:
+    """Pixel size (Å) stated by the entry ``key`` and a note of how it was read.
+
+    The unit is, in order: one written in the value (``'10.62 pm'``), the key's suffix
+    (``pixel_size_nm``), else the magnitude: below :data:`BARE_METRES_BELOW` metres, otherwise
+    Å, accepted only within :data:`PLAUSIBLE_PIXEL_ANGSTROM`. Two values (y, x) must agree.
+    """
+    _, key_factor = pixel_size_key_unit(key)
+    value = np.asarray(value)
+
+    def refuse(problem: str) -> InputError:
+        return InputError(f"pixel size {key}={shown}: {problem}; keys: {_keys(arrays)}", path)
+
+    shown = repr(value.item()) if value.size == 1 else str(value.tolist())
+    unit_text = ""
+    if value.dtype.kind in "SU" and value.size == 1:
+        item = value.item()
+        text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+        match = _NUMBER_UNIT.fullmatch(text)
+        if match is None:
+            raise refuse("not a number with an optional unit (such as '0.1062 A')")
+        numbers, unit_text = np.array([float(match[1])]), match[2]
+    elif value.dtype.kind in "iuf" and value.size in (1, 2):
+        numbers = value.astype(float).ravel()
+    else:
+        raise refuse("expected one number, (y, x) numbers or a string")
+    if not np.all(np.isfinite(numbers)) or not np.all(numbers > 0):
+        raise refuse("must be positive")
+    if numbers.size == 2 and not np.isclose(numbers[0], numbers[1], rtol=1e-3):
+        raise refuse("pixels are not square")
+    number = float(numbers[0])
+    if unit_text:
+        factor = angstrom_per_unit(unit_text)
+        if factor is None:
+            raise refuse(f"unknown length unit {unit_text!r} (m, µm, nm, Å, pm)")
+        if key_factor is not None and key_factor != factor:
+            raise refuse("the unit in the value contradicts the key's")
+        return number * factor, f"{key}={shown}, unit in the value"
+    if key_factor is not None:
+        return number * key_factor, f"{key}={shown}, unit from the key"
+    unit, factor = ("m", 1e10) if number < BARE_METRES_BELOW else ("Å", 1.0)
+    low, high = PLAUSIBLE_PIXEL_ANGSTROM
+    if not low <= number * factor <= high:
+        raise refuse(f"a bare number read as {unit} is {number * factor:.4g} Å, outside "
+                     f"{low:g}-{high:g} Å: state the unit (e.g. '0.1 nm') or pass the pixel size")
+    return number * factor, f"{key}={shown}, bare number read as {unit}"
+
+
+def npz_pixel_size(path: Path, arrays: dict) -> tuple[float, str] | None:
+    """Pixel size (Å) an .npz states and how it was read (None if no key names one).
+
+    Every key naming a pixel size (:func:`pixel_size_key_unit`) is read; they must agree
+    to 0.1 %.
+    """
+    stated = [_stated_angstrom(path, key, value, arrays) for key, value in arrays.items()
+              if pixel_size_key_unit(key)[0]]
+    if not stated:
+        return None
+    values = np.array([angstrom for angstrom, _ in stated])
+    if not np.allclose(values, values[0], rtol=1e-3):
+        raise InputError("pixel sizes disagree: " + "; ".join(
+            f"{note} -> {angstrom:.4g} Å" for angstrom, note in stated), path)
+    return stated[0]
+
+
 def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = None
                   ) -> StemImage:
-    """A StemImage from tmdlearn's .npz (keys intensity, pixel_size_angstrom, metadata)."""
-    from tmdlearn.io.afm import npz_metadata, npz_scalar
+    """A StemImage from an .npz: the image of :func:`npz_image_key` and the pixel size of
+    :func:`npz_pixel_size` (overridden by ``pixel_size_angstrom``); a ``metadata`` JSON string
+    becomes the metadata. ``metadata["pixel_size_source"]`` says where the pixel size came
+    from and ``metadata["image_key"]`` which array is the image."""
+    from tmdlearn.io.afm import npz_metadata
 
-    stored = npz_scalar(path, arrays, "pixel_size_angstrom")
-    return stem_from_array(path, arrays["intensity"], pixel_size_angstrom or stored,
-                           npz_metadata(path, arrays))
+    key = npz_image_key(path, arrays)
+    metadata = {**npz_metadata(path, arrays), "image_key": key}
+    if pixel_size_angstrom is not None:
+        metadata["pixel_size_source"] = "given"
+    else:
+        stated = npz_pixel_size(path, arrays)
+        if stated is None:
+            raise InputError("the archive states no pixel size (keys: "
+                             f"{_keys(arrays)}): pass pixel_size_angstrom= (--pixel-size)", path)
+        pixel_size_angstrom, metadata["pixel_size_source"] = stated
+    return stem_from_array(path, arrays[key], pixel_size_angstrom, metadata)
 
 
 def tiff_pixel_size_angstrom(tif) -> float | None:
@@ -49,18 +188,22 @@ def tiff_pixel_size_angstrom(tif) -> float | None:
     if shaped and "pixel_size_angstrom" in shaped[0]:
         return float(shaped[0]["pixel_size_angstrom"])
     imagej = tif.imagej_metadata or {}
-    unit = str(imagej.get("unit", "")).lower().replace("\\u00c5", "å")
-    if unit in ANGSTROM_PER_UNIT:
+    factor = angstrom_per_unit(str(imagej.get("unit", "")))
+    if factor is not None:
         tag = tif.pages[0].tags.get("XResolution")
         if tag is not None:
             numerator, denominator = tag.value
             if numerator > 0:
-                return denominator / numerator * ANGSTROM_PER_UNIT[unit]
+                return denominator / numerator * factor
     return None
 
 
 def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
-    """Read a Gatan .dm3/.dm4 or Velox .emd image through rosettasciio (optional, GPL)."""
+    """Read a Gatan .dm3/.dm4 or Velox .emd image through rosettasciio (optional, GPL).
+
+    The pixel size is the calibrated scale of the image's last (x) axis in its unit (m, µm, nm,
+    Å, pm); ``metadata["pixel_size_source"]`` records it.
+    """
     try:
         from rsciio import digitalmicrograph, emd
     except ImportError as err:
@@ -77,9 +220,12 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
         raise InputError("no 2-D image in the file", path)
     signal = images[0]
     axis = signal["axes"][-1]
-    unit = str(axis.get("units", "")).lower()
-    stated = None
-    if unit in ANGSTROM_PER_UNIT:
-        stated = float(axis.get("scale", 0)) * ANGSTROM_PER_UNIT[unit]
-    return stem_from_array(path, signal["data"], pixel_size_angstrom or stated or None,
-                           {"format": path.suffix.lower().lstrip("."), "axis_unit": unit})
+    unit = str(axis.get("units", ""))
+    factor = angstrom_per_unit(unit)
+    metadata = {"format": path.suffix.lower().lstrip("."), "axis_unit": unit}
+    if pixel_size_angstrom is not None:
+        metadata["pixel_size_source"] = "given"
+    elif factor is not None and float(axis.get("scale", 0)) > 0:
+        pixel_size_angstrom = float(axis["scale"]) * factor
+        metadata["pixel_size_source"] = f"calibrated x axis: {float(axis['scale']):.6g} {unit}"
+    return stem_from_array(path, signal["data"], pixel_size_angstrom, metadata)

@@ -20,7 +20,8 @@ from tmdlearn.io.atomic import atomic_path
 LABSPEC_UNIT_LABELS = {"cm-1": "cm-\u00b9", "eV": "eV", "nm": "nm"}
 
 
-def _json(metadata: dict[str, Any]) -> str:
+def metadata_json(metadata: dict[str, Any]) -> str:
+    """JSON text of a metadata dict; arrays and numpy scalars become lists and numbers."""
     return json.dumps(metadata, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
 
 
@@ -48,7 +49,7 @@ def write_height_map(path: str | Path, hm: HeightMap) -> Path:
             height_nm=np.asarray(hm.height_nm, dtype=np.float32),
             pixel_size_nm=np.float64(hm.pixel_size_nm),
             channel=np.str_(hm.channel),
-            metadata=np.str_(_json(hm.metadata)),
+            metadata=np.str_(metadata_json(hm.metadata)),
         )
     return path
 
@@ -67,7 +68,7 @@ def write_stem(path: str | Path, img: StemImage) -> Path:
                 tmp,
                 intensity=np.asarray(img.intensity, dtype=np.float32),
                 pixel_size_angstrom=np.float64(img.pixel_size_angstrom),
-                metadata=np.str_(_json(img.metadata)),
+                metadata=np.str_(metadata_json(img.metadata)),
             )
         return path
     if suffix not in (".tif", ".tiff"):

@@ -1,9 +1,9 @@
-"""report.html: one self-contained page embedding a run folder's tables and figures."""
+"""report.html: one page showing a run folder's tables and figures (linked, lazy-loaded)."""
 
 from __future__ import annotations
 
-import base64
 import html
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +26,9 @@ def write_report(run_dir: str | Path, title: str, sections: Sequence[Section]) -
     ``sections`` is an ordered list of ``(heading, items)``; each item is a path (relative
     to ``run_dir`` or absolute) to a ``.md`` / ``.csv`` table, a ``.png`` figure or a ``.txt``
     block; a string that names no file in ``run_dir`` is shown as a paragraph. Figures are
-    embedded as base64, so the page has no external files.
+    linked by their path relative to ``run_dir`` and lazy-loaded (a figure outside the folder
+    is copied into ``run_dir/figures/``), so the folder is self-contained and the page stays
+    light (no base64).
     """
     run_dir = Path(run_dir)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -44,14 +46,25 @@ def _item(run_dir: Path, item: Item) -> str:
         return f"<p>{html.escape(item)}</p>"
     suffix = path.suffix.lower()
     if suffix == ".png":
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        return f"<figure><img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}'>" \
-               f"<figcaption>{html.escape(path.name)}</figcaption></figure>"
+        source = html.escape(_inside(run_dir, path).as_posix(), quote=True)
+        return (f"<figure><img alt='{html.escape(path.stem)}' src='{source}' loading='lazy'>"
+                f"<figcaption>{html.escape(path.name)}</figcaption></figure>")
     if suffix == ".csv":
         return pd.read_csv(path).to_html(index=False, border=0, na_rep="")
     if suffix == ".md":
         return _markdown(path.read_text(encoding="utf-8"))
     return f"<pre>{html.escape(path.read_text(encoding='utf-8'))}</pre>"
+
+
+def _inside(run_dir: Path, path: Path) -> Path:
+    """``path`` relative to ``run_dir``, copying it into ``run_dir/figures/`` if outside."""
+    try:
+        return path.resolve().relative_to(run_dir.resolve())
+    except ValueError:
+        copy = run_dir / "figures" / path.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+        return copy.relative_to(run_dir)
 
 
 def _is_file(path: Path) -> bool:

@@ -2,7 +2,7 @@
 
 >>> from tmdlearn.spectra import fit_peaks, load_model
 >>> fit = fit_peaks(intensity, "mos2-raman", axis=shift_cm1)   # (N, L), (L,)
->>> table = fit.table()          # E2g_center, ..., split_A1g_E2g, r2, rmse, converged
+>>> table = fit.table()          # E2g_center, ..., split_A1g_E2g, r2, ..., verdict, reasons
 """
 
 from tmdlearn.spectra.features import derived_features, feature_vector, fit_table, vector_columns
@@ -25,10 +25,12 @@ from tmdlearn.spectra.preprocess import (
     normalise,
     resample,
 )
+from tmdlearn.spectra.quality import VERDICTS, noise_sigma
 
 __all__ = [
     "PRESETS",
     "STATUS",
+    "VERDICTS",
     "Peak",
     "PeakFit",
     "PeakModel",
@@ -46,6 +48,7 @@ __all__ = [
     "fit_table",
     "load_model",
     "model_curves",
+    "noise_sigma",
     "normalise",
     "parameter_maps",
     "resample",

@@ -36,25 +36,44 @@ def derived_features(columns: dict[str, np.ndarray], model: PeakModel) -> dict[s
     return out
 
 
-def fit_table(fit) -> pd.DataFrame:
+def fit_table(fit, blank_absent: bool = True) -> pd.DataFrame:
     """One row per spectrum: ``x_um, y_um`` (maps), per peak ``<peak>_center``, ``_fwhm``,
-    ``_height`` each followed by its ``_stderr``, the derived features, then ``r2, rmse,
-    converged, status``."""
+    ``_height`` each followed by its ``_stderr``, then (judged fits) ``<peak>_snr``,
+    ``_dbic``, ``_present``; the derived features, then ``r2, rmse``, (judged) ``noise,
+    chi2``, ``converged, status``, (judged) ``verdict, reasons``.
+
+    With ``blank_absent``, the values of a peak that is not present are NaN here (and so are
+    the features built from them); ``fit.values`` keeps what the solver returned.
+    """
     table: dict[str, np.ndarray] = {}
+    judged = fit.quality
     for key in ("x_um", "y_um"):
         if key in fit.metadata:
             table[key] = np.asarray(fit.metadata[key])
     peak_columns = {}
-    for peak in fit.model.peaks:
+    for k, peak in enumerate(fit.model.peaks):
+        absent = None if judged is None or not blank_absent else ~judged["present"][:, k]
         for part in _PARTS:
             name = f"{peak.name}_{part}"
             if name in fit.names:
                 i = fit.names.index(name)
-                table[name] = fit.values[:, i]
-                table[f"{name}_stderr"] = fit.stderr[:, i]
-                peak_columns[name] = fit.values[:, i]
+                value, error = fit.values[:, i], fit.stderr[:, i]
+                if absent is not None:
+                    value = np.where(absent, np.nan, value)
+                    error = np.where(absent, np.nan, error)
+                table[name], table[f"{name}_stderr"] = value, error
+                peak_columns[name] = value
+        if judged is not None:
+            table[f"{peak.name}_snr"] = judged["snr"][:, k]
+            table[f"{peak.name}_dbic"] = judged["dbic"][:, k]
+            table[f"{peak.name}_present"] = judged["present"][:, k]
     table.update(derived_features(peak_columns, fit.model))
-    table.update(r2=fit.r2, rmse=fit.rmse, converged=fit.converged, status=fit.status_names)
+    table.update(r2=fit.r2, rmse=fit.rmse)
+    if judged is not None:
+        table.update(noise=judged["noise"], chi2=judged["chi2"])
+    table.update(converged=fit.converged, status=fit.status_names)
+    if judged is not None:
+        table.update(verdict=fit.verdict, reasons=fit.reasons)
     return pd.DataFrame(table)
 
 

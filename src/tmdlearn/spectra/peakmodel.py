@@ -16,6 +16,7 @@ A preset or user YAML file looks like::
       - {name: split_A1g_E2g, difference: [A1g_center, E2g_center]}
       - {name: ratio_2LA_A1g, ratio: [2LA_height, A1g_height]}
     vector: [E2g_center, A1g_center]   # optional: the study's feature vector
+    verdict: {main: [E2g], weak_snr: 5}  # optional: options of tmdlearn.spectra.quality
 
 Peak keys: ``name``, ``center`` (initial position), ``fwhm`` (initial full width at half
 maximum), ``shape`` (lorentzian, gaussian, pseudo_voigt), ``max_shift`` (the centre stays
@@ -108,6 +109,7 @@ class PeakModel:
     vector: tuple[str, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    verdict: dict[str, Any] = field(default_factory=dict)
 
     @property
     def peaks(self) -> tuple[Peak, ...]:
@@ -147,6 +149,7 @@ class PeakModel:
                 features=tuple(spec.get("features", ()) or ()),
                 vector=tuple(spec.get("vector", ()) or ()),
                 description=str(spec.get("description", "")),
+                verdict=dict(spec.get("verdict") or {}),
             )
         except InputError as err:
             raise InputError(err.problem, source) from None

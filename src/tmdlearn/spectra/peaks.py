@@ -30,6 +30,7 @@ import pandas as pd
 from tmdlearn.data import Spectra, SpectralMap
 from tmdlearn.errors import InputError
 from tmdlearn.progress import track
+from tmdlearn.spectra import quality
 from tmdlearn.spectra.lineshapes import evaluate, region_layout
 from tmdlearn.spectra.peakmodel import PeakModel, Region, load_model
 
@@ -48,7 +49,9 @@ class PeakFit:
     ``names`` are the columns of ``values`` / ``stderr`` (N, P): ``<peak>_center``,
     ``<peak>_fwhm``, ``<peak>_height`` (and ``<peak>_eta`` for pseudo-Voigt peaks) in axis and
     intensity units, then the background terms. ``r2`` and ``rmse`` (intensity units) are over
-    all points of all fit windows; ``status`` holds one of :data:`STATUS` per spectrum.
+    all points of all fit windows; ``status`` holds one of :data:`STATUS` per spectrum (what
+    the solver did). ``quality`` (judged fits, :func:`tmdlearn.spectra.quality.judge`) holds
+    the noise, reduced χ², per-peak SNR / ΔBIC / presence and the verdict codes.
     """
 
     model: PeakModel
@@ -60,6 +63,21 @@ class PeakFit:
     status: np.ndarray
     n_iter: np.ndarray
     metadata: dict = field(default_factory=dict)
+    quality: dict | None = None
+
+    @property
+    def verdict(self) -> np.ndarray | None:
+        """Verdict names (N,) (``ok``, ``weak``, ``absent``, ``poor``); None when not judged."""
+        if self.quality is None:
+            return None
+        return np.asarray(quality.VERDICTS, dtype=object)[self.quality["verdict"]]
+
+    @property
+    def reasons(self) -> np.ndarray | None:
+        """Short text (N,) of the reasons behind each verdict ('' when ok)."""
+        if self.quality is None:
+            return None
+        return quality.reason_text(self.quality)
 
     def __len__(self) -> int:
         return self.values.shape[0]
@@ -76,11 +94,12 @@ class PeakFit:
         """One fitted parameter (N,), e.g. ``fit["A1g_center"]``."""
         return self.values[:, self.names.index(name)]
 
-    def table(self) -> pd.DataFrame:
-        """One row per spectrum: peak columns with stderr, the model's features, quality."""
+    def table(self, blank_absent: bool = True) -> pd.DataFrame:
+        """One row per spectrum: peak columns with stderr, the model's features, quality;
+        peaks that are not present are NaN unless ``blank_absent`` is False."""
         from tmdlearn.spectra.features import fit_table
 
-        return fit_table(self)
+        return fit_table(self, blank_absent)
 
 
 def fit_peaks(
@@ -100,6 +119,7 @@ def fit_peaks(
     learning_rate: float = 0.005,
     progress: bool = True,
     workers: int | None = None,
+    verdict: bool | dict = True,
 ) -> PeakFit:
     """Fit ``model`` to every spectrum.
 
@@ -121,6 +141,10 @@ def fit_peaks(
         the model's values and the automatic guesses.
     workers : chunks fitted at once in threads (numpy releases the GIL in its array loops);
         default: the number of CPU cores. Results do not depend on it.
+    verdict : judge every fit (noise, reduced χ², per-peak SNR / ΔBIC / presence, a verdict
+        with reasons; :mod:`tmdlearn.spectra.quality`); a dict overrides the verdict options
+        (:data:`tmdlearn.spectra.quality.DEFAULTS`, then the model's ``verdict:``); False
+        skips it.
     """
     if isinstance(model, str):
         model = load_model(model)
@@ -130,6 +154,9 @@ def fit_peaks(
     if backend not in ("numpy", "torch"):
         raise InputError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     max_iter = max_iter or (100 if solver == "lm" else 1500)
+    judging = verdict is not False
+    verdict_opts = quality.options(model.verdict, verdict) if judging else None
+    regions_info = []
     n = intensity.shape[0]
     names, values, stderr = [], [], []
     ssr, sst, npts = np.zeros(n), np.zeros(n), 0
@@ -148,12 +175,17 @@ def fit_peaks(
         s = np.full_like(v, np.nan)
         st = np.zeros(n, dtype=np.int8)
         r_ssr = np.full(n, np.nan)
+        info = {"noise": np.full(n, np.nan), "saturated": np.zeros(n, dtype=bool),
+                "dssr": np.full((n, len(region.peaks)), np.nan), "ssr": r_ssr,
+                "spread": np.full(n, np.nan),
+                "points": x.size, "params": region.n_params}
+
         def fit_chunk(chunk, x=x, y=y, region=region):
             return _fit_region(
                 y[chunk], x, region, solver=solver, backend=backend, device=device,
                 dtype=dtype, max_iter=max_iter, position_weight=position_weight,
                 initial=initial, rows=chunk, learning_rate=learning_rate,
-                batch_size=batch_size,
+                batch_size=batch_size, verdict=verdict_opts,
             )
 
         with ThreadPoolExecutor(n_workers) as pool:
@@ -161,7 +193,10 @@ def fit_peaks(
             if progress:
                 results = track(results, f"fitting {model.name}", total=len(chunks))
             for chunk, out in zip(chunks, results, strict=True):
-                v[chunk], s[chunk], st[chunk], r_ssr[chunk], it = out
+                v[chunk], s[chunk], st[chunk], r_ssr[chunk], it, q = out
+                if q is not None:
+                    (info["noise"][chunk], info["saturated"][chunk], info["dssr"][chunk],
+                     info["spread"][chunk]) = q
                 n_iter[chunk] = np.maximum(n_iter[chunk], it)
                 if x.size:
                     block = y[chunk].astype(float)
@@ -173,6 +208,7 @@ def fit_peaks(
         status = np.where((st > _MAXITER) & (status <= _MAXITER), st, np.maximum(status, st))
         ssr += r_ssr
         npts += x.size
+        regions_info.append(info)
     failed = status > _MAXITER
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = np.where(failed, np.nan, 1.0 - ssr / sst)
@@ -180,9 +216,16 @@ def fit_peaks(
     values, stderr = np.concatenate(values, axis=1), np.concatenate(stderr, axis=1)
     values[failed] = np.nan
     stderr[failed] = np.nan
-    return PeakFit(model, names, values, stderr, r2, rmse, status.astype(np.int8), n_iter,
+    status = status.astype(np.int8)
+    judged = None
+    if judging:
+        status_names = np.asarray(STATUS, dtype=object)[status]
+        judged = quality.judge(model, names, values, stderr, rmse, status_names, regions_info,
+                               verdict_opts)
+    return PeakFit(model, names, values, stderr, r2, rmse, status, n_iter,
                    metadata={"solver": solver,
-                             "backend": "torch" if solver == "radam" else backend})
+                             "backend": "torch" if solver == "radam" else backend},
+                   quality=judged)
 
 
 def fit_map(smap: SpectralMap, model: PeakModel | str, mask: np.ndarray | None = None,
@@ -201,16 +244,30 @@ def fit_map(smap: SpectralMap, model: PeakModel | str, mask: np.ndarray | None =
     return fit, mask
 
 
-def parameter_maps(fit: PeakFit, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Each fitted parameter (and r2, rmse) as an (ny, nx) image, NaN outside ``mask``."""
+def parameter_maps(fit: PeakFit, mask: np.ndarray, only_ok: bool = True
+                   ) -> dict[str, np.ndarray]:
+    """Each fitted parameter (and r2, rmse) as an (ny, nx) image, NaN outside ``mask``.
+
+    For a judged fit, ``verdict`` is an image of verdict codes (0 ok, 1 weak, 2 absent,
+    3 poor, NaN outside the mask) and, with ``only_ok``, the other images are NaN wherever
+    the verdict is not ok.
+    """
     mask = np.asarray(mask, dtype=bool)
     columns = dict(zip(fit.names, fit.values.T, strict=True))
     columns.update(r2=fit.r2, rmse=fit.rmse)
+    shown = np.ones(len(fit), dtype=bool)
+    if fit.quality is not None:
+        if only_ok:
+            shown = fit.quality["verdict"] == quality.OK
+        columns.update(noise=fit.quality["noise"], chi2=fit.quality["chi2"])
     maps = {}
     for name, column in columns.items():
         image = np.full(mask.shape, np.nan)
-        image[mask] = column
+        image[mask] = np.where(shown, column, np.nan)
         maps[name] = image
+    if fit.quality is not None:
+        maps["verdict"] = np.full(mask.shape, np.nan)
+        maps["verdict"][mask] = fit.quality["verdict"]
     return maps
 
 
@@ -366,8 +423,13 @@ class _Backend:
 
 
 def _fit_region(y, x, region: Region, *, solver, backend, device, dtype, max_iter,
-                position_weight, initial, rows, learning_rate, batch_size):
-    """Fit one window for a chunk of spectra; returns physical values, stderr, status, SSR."""
+                position_weight, initial, rows, learning_rate, batch_size, verdict=None):
+    """Fit one window for a chunk of spectra.
+
+    Returns physical values, stderr, status, SSR, iteration counts and, when ``verdict``
+    (the verdict options) is given, ``(noise σ (n,), saturated (n,), SSR rise (n, K),
+    residual scale (n,))``.
+    """
     n, n_points = y.shape
     n_params = region.n_params
     values = np.full((n, n_params), np.nan)
@@ -375,37 +437,49 @@ def _fit_region(y, x, region: Region, *, solver, backend, device, dtype, max_ite
     status = np.zeros(n, dtype=np.int8)
     ssr = np.full(n, np.nan)
     n_iter = np.zeros(n, dtype=np.int32)
+    extra = None
+    if verdict is not None:
+        extra = (np.full(n, np.nan), np.zeros(n, dtype=bool),
+                   np.full((n, len(region.peaks)), np.nan), np.full(n, np.nan))
+    out = values, stderr, status, ssr, n_iter, extra
     centers = np.array([p.center for p in region.peaks])
     if n_points <= n_params:
         status[:] = _FEW
-        return values, stderr, status, ssr, n_iter
+        return out
     if np.any((centers < x[0]) | (centers > x[-1])):
         status[:] = _OUTSIDE
-        return values, stderr, status, ssr, n_iter
+        return out
     finite = np.all(np.isfinite(y), axis=1)
     status[~finite] = _NONFINITE
     scale = np.max(np.abs(np.where(finite[:, None], y, 0.0)), axis=1)
     ptp = np.ptp(np.where(finite[:, None], y, 0.0), axis=1)
     flat = finite & ~(ptp > 1e-9 * np.maximum(scale, 1e-300))
     status[flat] = _FLAT
+    if extra is not None:
+        # a floor keeps noiseless (synthetic) data finite: 1e-9 of the spectrum's scale
+        sigma = np.maximum(quality.noise_sigma(y), 1e-9 * scale)
+        extra[0][:] = np.where(finite, sigma, np.nan)
+        extra[1][:] = finite & quality.saturated(y, sigma, int(verdict["saturation_run"]),
+                                           float(verdict["saturation_snr"]))
     good = np.flatnonzero(status == _OK)
     if good.size == 0:
-        return values, stderr, status, ssr, n_iter
+        return out
     xm, xh = 0.5 * (x[0] + x[-1]), 0.5 * (x[-1] - x[0])
     xs = (x - xm) / xh
     ys = y[good] / scale[good, None]
     p0, lo, hi, c_index, w0 = _initial(xs, ys, region, xm, xh, initial, rows, good, scale)
     be = _Backend("torch" if solver == "radam" else backend, device, dtype)
     problem = _Problem(be, be.array(xs), region_layout(region), be.array(lo), be.array(hi),
-                       c_index, be.array(w0), position_weight)
+                       c_index, be.array(w0), position_weight, significance=verdict is not None)
     if batch_size is None:
         on_gpu = be.torch and be.device.type == "cuda"
         batch_size = ys.shape[0] if on_gpu else (512 if solver == "lm" else 4096)
     if solver == "lm":
-        p_np, sd, r_ssr, conv, iters = _levenberg_marquardt(problem, ys, p0, max_iter, batch_size)
+        p_np, sd, r_ssr, conv, iters, dssr, spread = _levenberg_marquardt(
+            problem, ys, p0, max_iter, batch_size)
     else:
-        p_np, sd, r_ssr, conv, iters = _radam(problem, ys, p0, max_iter, batch_size,
-                                              learning_rate=learning_rate)
+        p_np, sd, r_ssr, conv, iters, dssr, spread = _radam(
+            problem, ys, p0, max_iter, batch_size, learning_rate=learning_rate)
     bad = ~np.all(np.isfinite(p_np), axis=1) | ~np.isfinite(r_ssr)
     st = np.where(bad, _NUMERICAL, np.where(conv, _OK, _MAXITER)).astype(np.int8)
     # back to physical units
@@ -417,7 +491,10 @@ def _fit_region(y, x, region: Region, *, solver, backend, device, dtype, max_ite
     status[good] = st
     ssr[good] = r_ssr * scale[good] ** 2
     n_iter[good] = iters
-    return values, stderr, status, ssr, n_iter
+    if extra is not None:
+        extra[2][good] = np.where(bad[:, None], np.nan, dssr * scale[good, None] ** 2)
+        extra[3][good] = spread * scale[good]
+    return out
 
 
 def _initial(xs, ys, region: Region, xm, xh, initial, rows, good, scale):
@@ -509,9 +586,10 @@ def _unscale(region: Region, xm, xh, scale):
 class _Problem:
     """One fit window on a backend: scaled axis, layout, bounds and the position regulariser."""
 
-    def __init__(self, be, x, layout, lo, hi, c_index, w0, weight):
+    def __init__(self, be, x, layout, lo, hi, c_index, w0, weight, significance=False):
         self.be, self.x, self.layout, self.lo, self.hi = be, x, layout, lo, hi
         self.c_index = c_index
+        self.significance = significance
         self.reg = weight / (w0 * w0) if weight > 0 else None
         # scipy's leastsq tolerances (1.49e-8), looser where the precision cannot reach them
         self.tol = max(1.49e-8, 30.0 * be.eps)
@@ -531,16 +609,63 @@ class _Problem:
             g[:, self.c_index] -= self.reg * offset
         return cost, a, g, ssr
 
-    def stderr(self, a, ssr, n_points):
-        """Standard errors from (JᵀJ)⁻¹ · SSR / (L - P) (regulariser removed from JᵀJ)."""
-        be = self.be
+    def residual_scale(self, p, y):
+        """Robust scale (n,) of the residual, 1.4826·median|y − f| (spikes leave it alone)."""
+        f, _ = evaluate(self.be.xp, self.x, p, self.layout, jacobian=False)
+        r = (y - f).abs() if self.be.torch else np.abs(y - f)
+        median = r.median(dim=1).values if self.be.torch else np.median(r, axis=1)
+        return 1.4826 * median
+
+    def peak_dssr(self, a, p, g):
+        """Rise (n, K) of the SSR when each peak is removed and the other parameters are
+        re-optimised, to first order: h² / [(J_sᵀJ_s)⁻¹]_hh without the peak's shape columns.
+
+        A peak held at height 0 by its bound gets minus the fall a negative height would
+        bring, [(J_sᵀJ_s)⁻¹]_hh · g_h² (``g`` = Jᵀr): the score stays continuous through 0
+        and ranks flat noise below a dip. A small ridge keeps the reduced normal equations
+        solvable where another peak has vanished (its shape columns are then zero)."""
+        be, xp = self.be, self.be.xp
+        a = self.unregularised(a)
         n_params = a.shape[1]
-        if self.reg is not None:
-            a = be.copy(a)
-            a[:, self.c_index, self.c_index] -= self.reg
+        out = []
+        for shape, k in self.layout[0]:
+            width = 4 if shape == "pseudo_voigt" else 3
+            keep = [i for i in range(n_params) if i == k or not k < i < k + width]
+            sub = a[:, keep][:, :, keep]
+            diag = be.arange(len(keep))
+            sub[:, diag, diag] += 1e-12 * xp.amax(sub[:, diag, diag], 1)[:, None] + 1e-300
+            unit = 0.0 * sub[:, 0]
+            unit[:, keep.index(k)] = 1.0
+            hh = be.solve(sub, unit)[:, keep.index(k)]
+            below = xp.clip(g[:, k], None, 0.0) if be.torch else np.minimum(g[:, k], 0.0)
+            out.append(xp.where(p[:, k] > 0, p[:, k] * p[:, k] / hh, -hh * below * below))
+        return xp.stack(out, 1) if out else p[:, :0]
+
+    def unregularised(self, a):
+        """JᵀJ without the position regulariser's diagonal terms."""
+        if self.reg is None:
+            return a
+        a = self.be.copy(a)
+        a[:, self.c_index, self.c_index] -= self.reg
+        return a
+
+    def stderr(self, a, ssr, n_points):
+        """Standard errors from (JᵀJ)⁻¹ · SSR / (L - P) (regulariser removed from JᵀJ).
+
+        Parameters with no effect on the model (the centre and width of a peak whose height
+        went to zero: zero Jacobian columns) get NaN and are left out of the inverse, so
+        they do not take the other parameters' errors with them."""
+        be, xp = self.be, self.be.xp
+        n_params = a.shape[1]
+        a = self.unregularised(a)
         diag = be.arange(n_params)
+        d = a[:, diag, diag]
+        dead = d <= 1e-13 * xp.amax(d, 1)[:, None]
+        live = 1.0 - 1.0 * dead
+        a = a * (live[:, :, None] * live[:, None, :])
+        a[:, diag, diag] += 1.0 - live
         var = be.inv(a)[:, diag, diag] * (ssr / (n_points - n_params))[:, None]
-        return be.xp.sqrt(be.xp.where(var >= 0, var, be.xp.nan * var))
+        return xp.sqrt(xp.where((var >= 0) & ~dead, var, xp.nan * var))
 
 
 def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
@@ -549,7 +674,9 @@ def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
     A working set of up to ``batch_size`` spectra iterates together; converged spectra leave
     it and waiting ones join, so the arrays stay full. Only the normal equations (P x P per
     spectrum) persist between iterations; the (batch, P, L) Jacobian is a temporary.
-    Returns values, stderr, SSR (scaled units), converged flags and iteration counts.
+    Returns values, stderr, SSR (scaled units), converged flags, iteration counts and the
+    SSR rise (n, K) on removing each peak and the residual's robust scale (n,) (NaN unless
+    ``problem.significance``).
     """
     be, xp = problem.be, problem.be.xp
     n, n_params = p0.shape
@@ -561,6 +688,8 @@ def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
     out_ssr = np.full(n, np.nan)
     out_conv = np.zeros(n, dtype=bool)
     out_iter = np.zeros(n, dtype=np.int32)
+    out_dssr = np.full((n, len(problem.layout[0])), np.nan)
+    out_scale = np.full(n, np.nan)
     rows = np.zeros(0, dtype=np.int64)
     iters = np.zeros(0, dtype=np.int32)
     state = None
@@ -614,10 +743,13 @@ def _levenberg_marquardt(problem: _Problem, ys, p0, max_iter, batch_size):
             out_ssr[finished] = be.numpy(ssr[done])
             out_conv[finished] = conv_np[done_np]
             out_iter[finished] = iters[done_np]
+            if problem.significance:
+                out_dssr[finished] = be.numpy(problem.peak_dssr(a[done], p[done], g[done]))
+                out_scale[finished] = be.numpy(problem.residual_scale(p[done], y[done]))
             keep = be.mask(~done_np)
             state = [s[keep] for s in state]
             rows, iters = rows[~done_np], iters[~done_np]
-    return out_p, out_sd, out_ssr, out_conv, out_iter
+    return out_p, out_sd, out_ssr, out_conv, out_iter, out_dssr, out_scale
 
 
 def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.005, rtol=1e-4):
@@ -632,7 +764,8 @@ def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.005,
     be = problem.be
     n, n_params = p0.shape
     out = (np.full((n, n_params), np.nan), np.full((n, n_params), np.nan), np.full(n, np.nan),
-           np.zeros(n, dtype=bool), np.full(n, max_iter, dtype=np.int32))
+           np.zeros(n, dtype=bool), np.full(n, max_iter, dtype=np.int32),
+           np.full((n, len(problem.layout[0])), np.nan), np.full(n, np.nan))
     lo, span = problem.lo, problem.hi - problem.lo
     for start in range(0, n, batch_size):
         rows = slice(start, min(n, start + batch_size))
@@ -656,6 +789,9 @@ def _radam(problem: _Problem, ys, p0, max_iter, batch_size, learning_rate=0.005,
             cost, a, g, ssr = problem.linearise(params, y, c0)
             sd = problem.stderr(a, ssr, ys.shape[1])
             gain = (g * be.solve(a, g)).sum(axis=1)
+            if problem.significance:
+                out[5][rows] = be.numpy(problem.peak_dssr(a, params, g))
+                out[6][rows] = be.numpy(problem.residual_scale(params, y))
         out[0][rows], out[1][rows], out[2][rows] = be.numpy(params), be.numpy(sd), be.numpy(ssr)
         out[3][rows] = be.numpy(gain <= rtol * cost).astype(bool)
     return out

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
-from scipy.stats import gaussian_kde
+from scipy.stats import gaussian_kde, median_abs_deviation
 
+from tmdlearn.stem.distortion import scan_distortion
+from tmdlearn.stem.distortion import undistort as remove_distortion
 from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM
 
 #: Lattice constants (Å) of the Vegard end members: WS2 and WSe2 (the simulator's).
@@ -21,18 +23,97 @@ A_WS2_ANGSTROM = LATTICE_ANGSTROM["ws2"]
 
 
 def neighbour_distances(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 3,
-                        max_angstrom: float | None = None) -> np.ndarray:
+                        max_angstrom: float | None = None,
+                        to_xy_px: np.ndarray | None = None) -> np.ndarray:
     """Distances (Å) from every atom to its ``k`` nearest neighbours, flattened.
 
     For graphene k = 3 gives the C–C bonds (1.42 Å); distances above ``max_angstrom`` (edges,
-    vacancies) are dropped.
+    vacancies) are dropped. ``to_xy_px`` takes the neighbours from another set of atoms (e.g.
+    the chalcogen columns of a W site) instead of the others of ``xy_px``.
     """
     xy = np.asarray(xy_px, float).reshape(-1, 2) * pixel_size_angstrom
-    if len(xy) <= k:
+    to = xy if to_xy_px is None else np.asarray(to_xy_px, float).reshape(-1, 2)
+    to = to if to_xy_px is None else to * pixel_size_angstrom
+    skip = 1 if to_xy_px is None else 0
+    if len(xy) == 0 or len(to) < k + skip:
         return np.empty(0)
-    dist, _ = cKDTree(xy).query(xy, k=k + 1)
-    dist = dist[:, 1:].ravel()
+    dist, _ = cKDTree(to).query(xy, k=k + skip)
+    dist = dist.reshape(len(xy), -1)[:, skip:].ravel()
     return dist if max_angstrom is None else dist[dist <= max_angstrom]
+
+
+#: FWHM of a Gaussian in units of its σ: 2 sqrt(2 ln 2).
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def kde_fwhm(samples: np.ndarray, points: int = 4096) -> float:
+    """Full width at half maximum (same unit as ``samples``) of a 1-D distribution.
+
+    The density is a Gaussian KDE (Scott's bandwidth h); the width is read at half the highest
+    peak, walking outward from it to the first points below half (linear interpolation), and
+    the kernel's own width is removed in quadrature, sqrt(W² − (2.3548 h)²), which is exact for
+    a Gaussian distribution. 0 for fewer than 3 samples or no spread.
+    """
+    samples = np.asarray(samples, float).ravel()
+    samples = samples[np.isfinite(samples)]
+    if len(samples) < 3 or np.ptp(samples) <= 1e-9 * max(np.abs(samples).max(), 1.0):
+        return 0.0
+    kde = gaussian_kde(samples)
+    h = float(np.sqrt(kde.covariance[0, 0]))
+    grid = np.linspace(samples.min() - 3 * h, samples.max() + 3 * h, points)
+    density = kde(grid)
+    peak = int(np.argmax(density))
+    below = density < density[peak] / 2
+    left = peak - int(np.argmax(below[peak::-1]))
+    right = peak + int(np.argmax(below[peak:]))
+
+    def crossing(i: int, j: int) -> float:  # half-maximum between grid points i and j
+        half = density[peak] / 2
+        return float(grid[i] + (half - density[i]) / (density[j] - density[i])
+                     * (grid[j] - grid[i]))
+
+    width = crossing(right, right - 1) - crossing(left, left + 1)
+    return float(np.sqrt(max(width ** 2 - (FWHM_PER_SIGMA * h) ** 2, 0.0)))
+
+
+def distance_statistics(distances_angstrom: np.ndarray,
+                        max_angstrom: float | None = None) -> dict[str, float]:
+    """Count, mean, median, standard deviation and two FWHMs (Å) of a set of distances.
+
+    ``fwhm_angstrom`` is :func:`kde_fwhm`; ``fwhm_robust_angstrom`` 2.3548 × the robust σ
+    (1.4826 × the median absolute deviation), a cross-check that outliers do not move.
+    Distances above ``max_angstrom`` are left out first and counted in ``dropped``.
+    """
+    d = np.asarray(distances_angstrom, float).ravel()
+    kept = d if max_angstrom is None else d[d <= max_angstrom]
+    counts = {"distances": len(kept), "dropped": len(d) - len(kept)}
+    if not len(kept):
+        nan = float("nan")
+        return {**counts, "mean_angstrom": nan, "median_angstrom": nan, "std_angstrom": nan,
+                "fwhm_angstrom": nan, "fwhm_robust_angstrom": nan}
+    robust_sigma = float(median_abs_deviation(kept, scale="normal"))
+    return {**counts, "mean_angstrom": float(kept.mean()),
+            "median_angstrom": float(np.median(kept)), "std_angstrom": float(kept.std()),
+            "fwhm_angstrom": kde_fwhm(kept),
+            "fwhm_robust_angstrom": float(FWHM_PER_SIGMA * robust_sigma)}
+
+
+def bond_statistics(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 2,
+                    to_xy_px: np.ndarray | None = None,
+                    max_angstrom: float | None = None) -> dict[str, float]:
+    """The Gomb-Net study's bond statistic of one layer: the distances (Å) from every atom to
+    its ``k`` = 2 nearest neighbours, pooled; their :func:`distance_statistics` and ``atoms``.
+
+    ``xy_px`` (n, 2) are the layer's positions in pixels; ``to_xy_px`` takes the neighbours
+    from another set (WS2: chalcogen columns for W sites, and the reverse, for W–X bonds).
+    By default nothing is dropped, as in the study, so false or missing atoms and atoms at the
+    image edge (neighbours outside the field) show in the mean; ``max_angstrom`` drops longer
+    distances (``dropped`` counts them). With isotropic position noise σ the two shortest of an
+    atom's three bonds average about 0.67 σ below the bond (docs/stem.md).
+    """
+    xy = np.asarray(xy_px, float).reshape(-1, 2)
+    distances = neighbour_distances(xy, pixel_size_angstrom, k, to_xy_px=to_xy_px)
+    return {"atoms": len(xy), **distance_statistics(distances, max_angstrom)}
 
 
 def lattice_constant(xy_px: np.ndarray, pixel_size_angstrom: float,
@@ -141,21 +222,72 @@ def density_mse(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000,
             "mse_high": float(np.percentile(boots, 97.5))}
 
 
+def layer_bond_distances(layer_atoms: pd.DataFrame, pixel_size_angstrom: float,
+                         material: str = "graphene", k: int = 2) -> np.ndarray:
+    """The bond statistic's distances (Å) of one layer's atoms (x_px, y_px, species): every
+    atom's ``k`` nearest neighbours; graphene among all atoms (C–C), WS2 across the W and
+    chalcogen columns (W–X: W sites to chalcogen columns and chalcogen columns to W sites)."""
+    xy = layer_atoms[["x_px", "y_px"]].to_numpy(float)
+    if material == "graphene":
+        return neighbour_distances(xy, pixel_size_angstrom, k)
+    metal = (layer_atoms.species == "W").to_numpy()
+    return np.concatenate([neighbour_distances(xy[metal], pixel_size_angstrom, k,
+                                               to_xy_px=xy[~metal]),
+                           neighbour_distances(xy[~metal], pixel_size_angstrom, k,
+                                               to_xy_px=xy[metal])])
+
+
+def bond_table(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str = "graphene",
+               k: int = 2, max_angstrom: float | None = None) -> pd.DataFrame:
+    """:func:`distance_statistics` of :func:`layer_bond_distances` per layer and pooled over the
+    layers (layer "all"), with each row's atom count: the Gomb-Net study's mean and FWHM."""
+    rows, pooled = [], []
+    for layer, g in sorted(atoms.groupby("layer")):
+        distances = layer_bond_distances(g, pixel_size_angstrom, material, k)
+        pooled.append(distances)
+        rows.append({"layer": layer, "atoms": len(g),
+                     **distance_statistics(distances, max_angstrom)})
+    everything = np.concatenate(pooled) if pooled else np.empty(0)
+    rows.append({"layer": "all", "atoms": len(atoms),
+                 **distance_statistics(everything, max_angstrom)})
+    return pd.DataFrame(rows)
+
+
 def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str = "graphene",
                   shape: tuple[int, int] | None = None, n_boot: int = 1000,
                   seed: int = 0, a_ws2: float = A_WS2_ANGSTROM,
-                  a_wse2: float = A_WSE2_ANGSTROM) -> dict[str, Any]:
+                  a_wse2: float = A_WSE2_ANGSTROM,
+                  bond_max_angstrom: float | None = None, undistort: bool = True
+                  ) -> dict[str, Any]:
     """All analyses of one image's layer-resolved atoms (columns x_px, y_px, layer, species).
 
+    With ``undistort`` the lattice constants and bond statistics are measured after the scan
+    distortion that the layers' honeycombs share is removed
+    (:func:`tmdlearn.stem.distortion.scan_distortion`; ``scan_distortion`` in the result, as
+    the matrix and its anisotropy in per cent); the maps stay on the image grid.
+
     Returns ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
-    fraction and the Se fraction counted from the column species), ``bonds``
-    (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order parameter maps on the
+    fraction and the Se fraction counted from the column species), ``bond_statistics``
+    (:func:`bond_table`: two nearest neighbours per atom, mean and FWHM per layer and pooled;
+    distances above ``bond_max_angstrom`` left out),
+    ``bonds`` (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order parameter maps on the
     image grid, if ``shape`` is given) and for WS2 with Se sites ``kde`` (Se-site against
     all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
     """
     pix = pixel_size_angstrom
-    xy = {layer: g for layer, g in atoms.groupby("layer")}
-    rows, out = [], {}
+    out: dict[str, Any] = {}
+    measured = atoms
+    if undistort:
+        distortion = scan_distortion(atoms)
+        xy_px = atoms[["x_px", "y_px"]].to_numpy(float)
+        centre = xy_px.mean(axis=0) if len(xy_px) else np.zeros(2)
+        fixed = remove_distortion(xy_px - centre, distortion) + centre
+        measured = atoms.assign(x_px=fixed[:, 0], y_px=fixed[:, 1])
+        stretch = np.linalg.eigvalsh(distortion)
+        out["scan_distortion"] = {"matrix": distortion.round(6).tolist(),
+                                  "anisotropy_percent": float(100 * (stretch[1] / stretch[0] - 1))}
+    xy = {layer: g for layer, g in measured.groupby("layer")}
+    rows = []
     metal = "C" if material == "graphene" else "W"
     for layer, g in sorted(xy.items()):
         sites = g[g.species == metal][["x_px", "y_px"]].to_numpy()
@@ -169,12 +301,14 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
             row["species_se_fraction"] = species_se_fraction(g.species)
         rows.append(row)
     out["lattice"] = pd.DataFrame(rows)
+    out["bond_statistics"] = bond_table(measured, pix, material, max_angstrom=bond_max_angstrom)
     if material == "graphene":
         out["bonds"] = np.concatenate([
             neighbour_distances(g[["x_px", "y_px"]].to_numpy(), pix, 3, max_angstrom=2.0)
             for g in xy.values()]) if xy else np.empty(0)
     if len(xy) < 2:
         return out
+    xy = {layer: g for layer, g in atoms.groupby("layer")}
     lower, upper = xy[min(xy)], xy[max(xy)]
     maps: dict[str, np.ndarray] = {}
     if material == "graphene":

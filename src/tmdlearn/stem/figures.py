@@ -15,10 +15,25 @@ LAYER_COLOURS = ("tab:red", "tab:cyan", "tab:green", "tab:orange")
 SPECIES_MARKERS = {"W": "o", "S2": ".", "SSe": "^", "Se2": "s"}
 
 
+#: Colour of each self-check verdict (tmdlearn.stem.quality).
+TRUST_COLOURS = {"ok": "tab:green", "doubtful": "tab:orange", "fail": "tab:red"}
+
+
+def _verdict_title(fig: plt.Figure, quality) -> None:
+    """The self-check's verdict, score and main reason as the figure's title."""
+    import textwrap
+
+    text = f"self-check: {quality.trust} (score {quality.score:.2f})"
+    if quality.main_reason:
+        text += "\n" + textwrap.shorten(quality.main_reason, 110)
+    fig.suptitle(text, color=TRUST_COLOURS.get(quality.trust, "black"), fontsize=10)
+
+
 def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
-                   pixel_size_angstrom: float) -> plt.Figure:
+                   pixel_size_angstrom: float, quality=None) -> plt.Figure:
     """The image with each layer's atoms as coloured markers (one marker per species: see
-    SPECIES_MARKERS), beside each layer's mask."""
+    SPECIES_MARKERS), beside each layer's mask; with a
+    :class:`tmdlearn.stem.quality.Quality`, its verdict as the title."""
     layers = masks.shape[0]
     fig, axes = plt.subplots(1, 1 + layers, figsize=(4 * (1 + layers), 4.2))
     axes[0].imshow(image, cmap="gray")
@@ -37,6 +52,33 @@ def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    if quality is not None:
+        _verdict_title(fig, quality)
+    fig.tight_layout()
+    return fig
+
+
+def render_figure(quality) -> plt.Figure:
+    """The render-back of a :class:`tmdlearn.stem.quality.Quality`: the low-passed input, the
+    image rendered from the found atoms (the Gomb-Net study's Fig. 3b) and the map of R² over
+    windows, with the verdict as the title."""
+    from tmdlearn.stem.quality import WINDOW_ANGSTROM
+
+    rendering = quality.rendering
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+    low, rendered = rendering.lowpass, rendering.image
+    lo, hi = np.percentile(low, [0.5, 99.5])
+    axes[0].imshow(low, cmap="gray", vmin=lo, vmax=hi)
+    axes[0].set_title("input (low-passed)")
+    axes[1].imshow(rendered, cmap="gray", vmin=lo, vmax=hi)
+    axes[1].set_title(f"rendered from the atoms (R² {rendering.r2:.2f})")
+    im = axes[2].imshow(rendering.r2_map, cmap="RdYlGn", vmin=0, vmax=1)
+    fig.colorbar(im, ax=axes[2], label="R²")
+    axes[2].set_title(f"R² per {WINDOW_ANGSTROM / 10:g} nm window")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _verdict_title(fig, quality)
     fig.tight_layout()
     return fig
 

@@ -7,6 +7,7 @@ radius (Å). The shipped graphene model lives in ``tmdlearn/stem/weights/graphen
 
 from __future__ import annotations
 
+import itertools
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,41 @@ def normalise(image: np.ndarray) -> np.ndarray:
     """Zero-mean, unit-variance float32 copy of an image (counts, any dose)."""
     image = np.asarray(image, dtype=np.float32)
     return (image - image.mean()) / max(float(image.std()), 1e-6)
+
+
+#: The robust normalisation of models trained on the realistic microscope (their
+#: ``meta["normalisation"]``): background smoothed over 10 Å removed, outer 0.1 % clipped.
+ROBUST = {"name": "robust", "background_angstrom": 10.0, "clip_percent": [0.1, 99.9]}
+
+
+def _background(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``image`` smoothed by a Gaussian of ``sigma_px``, computed on a grid 1/4 σ coarse."""
+    from scipy.ndimage import gaussian_filter
+    from skimage.transform import resize
+
+    factor = max(1, int(sigma_px / 4))
+    small = resize(image, (max(1, image.shape[0] // factor), max(1, image.shape[1] // factor)),
+                   order=1, anti_aliasing=factor > 1, preserve_range=True)
+    small = gaussian_filter(small, sigma_px * small.shape[0] / image.shape[0], mode="reflect")
+    return resize(small, image.shape, order=1, preserve_range=True)
+
+
+def prepare_image(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """The network's input: ``image`` (counts at the model's pixel size) normalised as the
+    model was trained (``meta["normalisation"]``; :func:`normalise` for models without one).
+
+    Robust normalisation: the background smoothed over ``background_angstrom`` is removed
+    (contamination and thickness gradients), the values are clipped to the percentiles
+    ``clip_percent`` (hot pixels, dead lines, saturation), then zero mean, unit variance.
+    """
+    spec = meta.get("normalisation")
+    if not spec:
+        return normalise(image)
+    image = np.asarray(image, dtype=np.float32)
+    sigma_px = float(spec["background_angstrom"]) / float(meta["pixel_size_angstrom"])
+    image = image - _background(image, sigma_px)
+    lo, hi = np.percentile(image, spec["clip_percent"])
+    return normalise(np.clip(image, lo, hi))
 
 
 def save_model(path: str | Path, model: UNet, meta: dict[str, Any]) -> Path:
@@ -72,16 +108,18 @@ def load_model(path: str | Path | None = None, material: str = "graphene",
 
 @torch.no_grad()
 def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
-                   batch: np.ndarray | None = None) -> np.ndarray:
+                   batch: np.ndarray | None = None, normalised: bool = False) -> np.ndarray:
     """Logits (layers, species, H, W) of one image (any size: reflect-padded to the model).
 
     ``batch`` (N, H, W) runs several images at once and returns (N, layers, species, H, W).
+    ``normalised``: the images are already :func:`normalise`-d (tiles of a normalised image).
     """
     images = np.asarray(image)[None] if batch is None else np.asarray(batch)
     n, h, w = images.shape
     m = model.multiple
     ph, pw = (-h) % m, (-w) % m
-    x = np.stack([normalise(im) for im in images])[:, None]
+    x = (images.astype(np.float32) if normalised
+         else np.stack([normalise(im) for im in images]))[:, None]
     x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
     device = next(model.parameters()).device
     x = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
@@ -99,19 +137,21 @@ def _mirror(array: np.ndarray, rows: bool, cols: bool) -> np.ndarray:
     return array[..., ::-1 if rows else 1, ::-1 if cols else 1]
 
 
-def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 1) -> np.ndarray:
+def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 1,
+                  normalised: bool = False) -> np.ndarray:
     """Logits (layers, species, H, W) averaged over ``views`` mirror images of ``image``.
 
     ``views`` is 1 (the image), 2 (and its left-right mirror) or 4 (and the up-down and
     double mirrors); the cost grows in proportion. A permutation-invariant model may put the
     layers in other branches for a mirrored image, so each view's branches are first matched
     to the first view's (:func:`tmdlearn.stem.metrics.best_assignment` of the masks).
+    ``normalised`` as in :func:`predict_logits`.
     """
     if views not in (1, 2, 4):
         raise InputError(f"views must be 1, 2 or 4, got {views}")
     image = np.asarray(image)
     batch = np.stack([_mirror(image, *view) for view in VIEWS[:views]])
-    out = predict_logits(model, None, layers, batch=batch)
+    out = predict_logits(model, None, layers, batch=batch, normalised=normalised)
     total = out[0].copy()
     for view, logits in zip(VIEWS[1:views], out[1:], strict=True):
         logits = _mirror(logits, *view)
@@ -119,6 +159,105 @@ def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
         aligned[list(best_assignment(logits > 0, out[0] > 0))] = logits
         total += aligned
     return total / views
+
+
+#: Overlap (model px) of neighbouring tiles in :func:`predict_tiled`.
+TILE_OVERLAP_PX = 48
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start indices of the fewest tiles of ``tile`` px that cover ``length`` px with
+    neighbours overlapping by at least ``overlap`` px, evenly spaced from the first to the
+    last pixel (one tile if it fits)."""
+    if length <= tile:
+        return [0]
+    count = 1 + int(np.ceil((length - tile) / max(1, tile - overlap)))
+    return [int(v) for v in np.round(np.linspace(0, length - tile, count))]
+
+
+def blend_window(size: int, before: int, after: int) -> np.ndarray:
+    """1-D weights (``size``,) of a tile: a raised-cosine rise over the ``before`` px it shares
+    with the previous tile, a fall over the ``after`` px shared with the next, 1 between
+    (and at the image edges). Two neighbours' weights sum to 1 on their overlap; never zero
+    (:func:`predict_tiled` divides by the summed weights, also where three tiles meet)."""
+    weights = np.ones(size, np.float32)
+    for n, start in ((before, True), (after, False)):
+        if n > 0:
+            ramp = np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n) ** 2
+            if start:
+                weights[:n] = ramp
+            else:
+                weights[size - n:] = ramp[::-1]
+    return weights
+
+
+def match_branches(logits: np.ndarray, reference: np.ndarray, weights: np.ndarray
+                   ) -> tuple[int, ...]:
+    """The permutation ``perm`` (branch b -> reference branch perm[b]) that brings
+    ``logits`` (B, S, N) closest to ``reference`` (B, S, N): the largest summed covariance,
+    with pixel ``weights`` (N,), of the centred logits (the smallest weighted squared
+    difference). On a thin strip where two tiles overlap the logits decide more reliably
+    than the masks' IoU (:func:`tmdlearn.stem.metrics.best_assignment`), because both tiles
+    see only part of their usual context there."""
+    w = np.asarray(weights, float) / max(float(np.sum(weights)), 1e-12)
+    p = logits.reshape(len(logits), -1, w.size)
+    q = reference.reshape(len(reference), -1, w.size)
+    p = p - (p * w).sum(-1, keepdims=True)
+    q = q - (q * w).sum(-1, keepdims=True)
+    cov = np.einsum("bsn,csn,n->bc", p, q, w)
+    branches = range(len(cov))
+    return max(itertools.permutations(branches),
+               key=lambda perm: cov[list(branches), list(perm)].sum())
+
+
+def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 1,
+                  tile: int = 256, overlap: int = TILE_OVERLAP_PX) -> np.ndarray:
+    """Logits (layers, species, H, W) of an image of any size, ``tile`` x ``tile`` px at a time.
+
+    The whole image is normalised once (:func:`normalise`; :func:`identify_atoms` passes it
+    through :func:`prepare_image` first), so every tile keeps the image's intensity scale (a
+    tile normalised on its own makes a monolayer region look like a bilayer one). Tiles overlap
+    their neighbours by at least ``overlap`` px; each is predicted by :func:`predict_views`,
+    its branches are matched to the part of the image already assembled on their overlap
+    (:func:`match_branches`, weighted by both tiles' blending weights: a permutation-invariant
+    model may put the layers in the other order in another tile), and the tiles are blended
+    with raised-cosine weights (:func:`blend_window`) over the overlaps. The network's memory
+    depends on the tile only. ``tile`` 0, or an image that fits in one tile, is predicted whole.
+    """
+    image = np.asarray(image)
+    h, w = image.shape
+    if tile <= 0 or (h <= tile and w <= tile):
+        return predict_views(model, image, layers, views)
+    if not 0 <= overlap < tile:
+        raise InputError(f"tile overlap must be in [0, tile), got {overlap} for tile {tile}")
+    image = normalise(image)
+    th, tw = min(tile, h), min(tile, w)
+    rows, cols = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    total = weight = None
+    for i, y in enumerate(rows):
+        wy = blend_window(th, rows[i - 1] + th - y if i else 0,
+                          y + th - rows[i + 1] if i + 1 < len(rows) else 0)
+        for j, x in enumerate(cols):
+            wx = blend_window(tw, cols[j - 1] + tw - x if j else 0,
+                              x + tw - cols[j + 1] if j + 1 < len(cols) else 0)
+            logits = predict_views(model, image[y:y + th, x:x + tw], layers, views,
+                                   normalised=True)
+            if total is None:
+                total = np.zeros(logits.shape[:2] + (h, w), np.float32)
+                weight = np.zeros((h, w), np.float32)
+            window = (slice(y, y + th), slice(x, x + tw))
+            tile_weight = wy[:, None] * wx[None, :]
+            seen = weight[window] > 0
+            if seen.any():
+                assembled = total[(...,) + window][..., seen] / weight[window][seen]
+                perm = match_branches(logits[..., seen], assembled,
+                                      (weight[window] * tile_weight)[seen])
+                aligned = np.empty_like(logits)
+                aligned[list(perm)] = logits
+                logits = aligned
+            total[(...,) + window] += logits * tile_weight
+            weight[window] += tile_weight
+    return total / weight
 
 
 def lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], pull: float, meta: dict[str, Any],
@@ -145,7 +284,7 @@ MAX_SCALE = 2.5
 
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
                    threshold: str | float = "logit0",
-                   lattice: bool = True, views: int = 1, prior: float = 0.0
+                   lattice: bool = True, views: int = 1, prior: float = 0.0, tile: int = 0
                    ) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
@@ -157,7 +296,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     (:func:`predict_views`); ``prior`` (0-1) pulls the positions that fraction of the way to
     their layer's fitted honeycomb (:func:`tmdlearn.stem.lattice.pull_to_lattice`: for rigid
     lattices only, it flattens real strain alike) and repaints the masks as the training
-    label disks there.
+    label disks there. ``tile`` (model px, 0 = the whole image at once) predicts larger
+    images tile by tile (:func:`predict_tiled`), bounding the network's memory.
     Raises InputError for a pixel size far from the model's or an image too small for it.
     """
     from skimage.transform import resize
@@ -182,7 +322,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     if np.ptp(values) == 0:
         raise InputError("the image is constant", where)
     resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
-    logits = predict_views(model, resampled, int(meta["layers"]), views)
+    logits = predict_tiled(model, prepare_image(resampled, meta), int(meta["layers"]), views,
+                           tile)
     atoms = find_atoms(logits, threshold)
     cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
     masks = logits > cut

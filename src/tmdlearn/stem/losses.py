@@ -70,7 +70,9 @@ class GombLoss(nn.Module):
     permutation with the smallest summed Dice); for B = 2 every assignment gives the same L_sim.
     ``per_species`` adds the species-averaged Dice to the pooled one (see
     :func:`weighted_dice`): with pooled species only, a rare, hard species (Se columns in WS2)
-    is cheaper left out than guessed, and the network learns never to predict it.
+    is cheaper left out than guessed, and the network learns never to predict it. Against an
+    empty layer (a monolayer) the Dice is replaced by one that still has a gradient
+    (:meth:`_empty_layers`).
     """
 
     def __init__(self, layers: int = 2, alpha: float = 2.0, eps: float = 1e-6,
@@ -87,6 +89,7 @@ class GombLoss(nn.Module):
         t = target.to(p.dtype).reshape(n, b, c // b, h, w)
         d = weighted_dice(p[:, :, None], t[:, None, :], self.alpha, self.eps,
                           self.per_species)  # (n, B, B)
+        d = self._empty_layers(d, p, t)
         perms = self.perms.to(logits.device)
         branch = torch.arange(b, device=logits.device)
         totals = d[:, branch[None, :], perms].sum(-1)  # (n, n_perms)
@@ -99,6 +102,21 @@ class GombLoss(nn.Module):
             d_true = weighted_dice(t[rows, best[:, i]], t[rows, best[:, j]], 1.0, self.eps)
             loss = loss * torch.sigmoid(((d_pred - d_true) ** 2).sum(-1))
         return loss.mean()
+
+
+    def _empty_layers(self, d: torch.Tensor, p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``d`` (n, B, B) with the Dice against an empty layer (a monolayer image, or a layer
+        outside the field) replaced by ``alpha FP / (alpha FP + K)``, K the mean area of the
+        image's non-empty layers: the Dice of an empty target is 1 for any false positive
+        and gives no gradient, so the network would never learn to leave a branch empty."""
+        area = t.sum(dim=(-3, -2, -1))  # (n, B)
+        empty = area == 0
+        if not empty.any():
+            return d
+        full = (~empty).sum(-1).clamp(min=1)
+        k = (area.sum(-1) / full).clamp(min=1.0)[:, None, None]  # (n, 1, 1)
+        fp = self.alpha * p.sum(dim=(-3, -2, -1))[:, :, None]  # (n, B, 1)
+        return torch.where(empty[:, None, :], fp / (fp + k), d)
 
 
 def make_loss(name: str, layers: int = 2, alpha: float = 2.0,

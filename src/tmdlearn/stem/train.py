@@ -26,7 +26,13 @@ from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import lattice_prior, normalise, predict_views, save_model
+from tmdlearn.stem.inference import (
+    ROBUST,
+    lattice_prior,
+    predict_views,
+    prepare_image,
+    save_model,
+)
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
@@ -45,12 +51,21 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "threads": 2,
     "init": None,
+    "normalisation": "zscore",
     "data": {"material": "graphene", "size_px": 128},
     "model": {"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0, "norm": "batch"},
     "loss": {"name": "gomb", "alpha": 2.0},
     "train": {"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
               "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
 }
+
+
+def _normalisation(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The normalisation spec a config asks for: ``robust`` (:data:`ROBUST`) or ``zscore``."""
+    name = config.get("normalisation", "zscore")
+    if name not in ("robust", "zscore"):
+        raise InputError(f"normalisation must be robust or zscore, got {name!r}")
+    return dict(ROBUST) if name == "robust" else None
 
 
 def build_model(config: dict[str, Any]) -> UNet:
@@ -96,7 +111,8 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 
 def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-                  split: str = "val", lattice: bool = False, views: int = 1, prior: float = 0.0
+                  split: str = "val", lattice: bool = False, views: int = 1, prior: float = 0.0,
+                  normalisation: dict[str, Any] | None = None
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
     scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
@@ -104,12 +120,14 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     ``prior`` of the way to the layers' honeycombs and the masks repainted as label disks
     there (:func:`tmdlearn.stem.inference.lattice_prior`). The scores' ``assignment`` maps
     branches to true layers. ``views`` averages mirror images
-    (:func:`tmdlearn.stem.inference.predict_views`)."""
+    (:func:`tmdlearn.stem.inference.predict_views`); ``normalisation`` is the model's
+    (``meta["normalisation"]``, :func:`tmdlearn.stem.inference.prepare_image`)."""
     model.eval()
-    meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom}
+    meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom,
+            "pixel_size_angstrom": sim.pixel_size_angstrom, "normalisation": normalisation}
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
-        logits = predict_views(model, s.image, N_LAYERS, views)
+        logits = predict_views(model, prepare_image(s.image, meta), N_LAYERS, views)
         found, masks = find_atoms(logits), logits > 0
         yield s, "", found, segmentation_scores(masks, s.labels)
         if lattice:
@@ -122,17 +140,19 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False, views: int = 1, prior: float = 0.0) -> dict[str, float]:
+             lattice: bool = False, views: int = 1, prior: float = 0.0,
+             normalisation: dict[str, Any] | None = None) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
     of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
     :func:`scored_images`).
 
     ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``), ``prior`` > 0 after the lattice prior (keys ending in ``_prior``).
+    ``_lattice``), ``prior`` > 0 after the lattice prior (keys ending in ``_prior``);
+    ``normalisation`` the model's (``meta["normalisation"]``).
     """
     return summarise_images(
-        scored_images(model, sim, seed, n_images, split, lattice, views, prior),
+        scored_images(model, sim, seed, n_images, split, lattice, views, prior, normalisation),
         match_radius_angstrom)
 
 
@@ -193,7 +213,7 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
             "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
-            "config": config}
+            "normalisation": _normalisation(config), "config": config}
     batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
@@ -201,7 +221,8 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     for step in track(range(start, steps), "training", total=steps - start):
         model.train()
         images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size, batch_size)
-        x = torch.from_numpy(np.stack([normalise(im) for im in images])[:, None]).to(device)
+        x = np.stack([prepare_image(im, meta) for im in images])[:, None]
+        x = torch.from_numpy(x).to(device)
         y = torch.from_numpy(labels).float().to(device)
         for group in opt.param_groups:  # cosine decay to 5 % of lr, resumable at any step
             group["lr"] = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
@@ -214,7 +235,8 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
         out_of_time = minutes is not None and time.time() - began > 60 * float(minutes)
         if done % int(tc["eval_every"]) == 0 or done == steps or out_of_time:
             scores = evaluate(model, sim, seed, int(tc["val_images"]),
-                              float(tc["match_radius_angstrom"]))
+                              float(tc["match_radius_angstrom"]),
+                              normalisation=meta["normalisation"])
             scores.update(step=done, loss=float(np.mean(running)),
                           seconds=round(time.time() - began, 1),
                           cpu_minutes=round(cpu_before + (time.process_time() - cpu_began) / 60, 4))

@@ -25,13 +25,13 @@ microscope drives an abTEM multislice probe.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from tmdlearn.errors import InputError
+from tmdlearn.config import dataclass_from_mapping
 
 #: ADC full scale of a 16-bit detector image, counts.
 ADC_MAX = 65535.0
@@ -96,12 +96,7 @@ class MicroscopeConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> MicroscopeConfig:
         """Build from a config mapping; unknown keys are an InputError."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown microscope keys {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        return dataclass_from_mapping(cls, values, "microscope")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -150,16 +145,39 @@ def chi(kx: np.ndarray, ky: np.ndarray, p: dict[str, float]) -> np.ndarray:
         + alpha**4 / 4 * p["C30"])
 
 
-def probe_otf(size: int, pixel_angstrom: float, p: dict[str, float]) -> np.ndarray:
-    """Transfer function (size, size // 2 + 1), rfft2 layout, of the probe intensity and the
-    source blur on a ``size`` grid of ``pixel_angstrom``; 1 at zero frequency."""
+def probe_intensity(size: int, pixel_angstrom: float, p: dict[str, float]) -> np.ndarray:
+    """Probe intensity (size, size) on a periodic grid of ``pixel_angstrom``, nominal beam
+    position at index (0, 0), summing to 1."""
     k = np.fft.fftfreq(size, pixel_angstrom)
     kx, ky = np.meshgrid(k, k, indexing="xy")
     wavelength = electron_wavelength_angstrom(p["energy_kev"])
     aperture = np.hypot(kx, ky) * wavelength <= p["convergence_mrad"] * 1e-3
-    wave = np.fft.ifft2(aperture * np.exp(-1j * chi(kx, ky, p)))
-    otf = np.fft.rfft2(np.abs(wave) ** 2)
-    q = np.hypot(*np.meshgrid(k, np.fft.rfftfreq(size, pixel_angstrom), indexing="ij"))
+    intensity = np.abs(np.fft.ifft2(aperture * np.exp(-1j * chi(kx, ky, p)))) ** 2
+    return intensity / intensity.sum()
+
+
+def probe_offset(intensity: np.ndarray, pixel_angstrom: float, radius_angstrom: float = 1.0
+                 ) -> np.ndarray:
+    """Where the probe's central maximum lies relative to the nominal beam position: its
+    intensity centroid within ``radius_angstrom`` of the brightest pixel, (x, y) in Å (odd
+    aberrations such as coma and threefold astigmatism move it)."""
+    r = np.fft.fftfreq(intensity.shape[0]) * intensity.shape[0] * pixel_angstrom
+    x, y = np.meshgrid(r, r, indexing="xy")
+    peak = np.unravel_index(intensity.argmax(), intensity.shape)
+    near = np.hypot(x - x[peak], y - y[peak]) <= radius_angstrom
+    weight = intensity * near
+    return np.array([(weight * x).sum(), (weight * y).sum()]) / weight.sum()
+
+
+def probe_otf(intensity: np.ndarray, pixel_angstrom: float, p: dict[str, float]) -> np.ndarray:
+    """Transfer function (size, size // 2 + 1), rfft2 layout, of HAADF imaging with the probe
+    ``intensity`` (:func:`probe_intensity`) and the source blur: the image is the specimen
+    *correlated* with the probe (an atom at X is seen from beam positions X − r); 1 at zero
+    frequency."""
+    size = intensity.shape[0]
+    otf = np.conj(np.fft.rfft2(intensity))
+    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pixel_angstrom),
+                              np.fft.rfftfreq(size, pixel_angstrom), indexing="ij"))
     sigma = p["source_fwhm_angstrom"] / (2 * np.sqrt(2 * np.log(2)))
     return otf / otf[0, 0].real * np.exp(-2 * (np.pi * sigma * q) ** 2)
 

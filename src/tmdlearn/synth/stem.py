@@ -13,13 +13,14 @@ the truth table are in these pixel units on the image's own grid.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from tmdlearn.config import dataclass_from_mapping
 from tmdlearn.errors import InputError
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
@@ -28,6 +29,8 @@ from tmdlearn.synth.microscope import (
     draw_microscope,
     draw_scan,
     electron_wavelength_angstrom,
+    probe_intensity,
+    probe_offset,
     probe_otf,
     sample_grid,
 )
@@ -52,7 +55,13 @@ class StemSimConfig:
     Lengths in Å, angles in degrees, probe convergence semi-angle in mrad, energy in keV,
     ``dose`` is the mean electron count per pixel on an atom peak (log-uniform).
 
-    ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal).
+    ``metal_z_exponent`` (None: ``z_exponent``) weighs a W column against S:
+    ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter less than the Zⁿ of light ones; abTEM
+    multislice gives n ≈ 1.5-1.7 among the chalcogens but n_W ≈ 1.25-1.35, docs/stem.md).
+
+    ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal);
+    with ``monolayer_probability`` a bilayer image is a monolayer instead (its second layer's
+    labels empty: the network learns not to invent a layer).
     ``microscope`` None forms the image with the ideal microscope (Airy probe, Poisson noise:
     ``convergence_mrad``, ``energy_kev``, ``dose``); a mapping (``{}`` for the defaults) with a
     real one (:class:`tmdlearn.synth.microscope.MicroscopeConfig`), which also records the
@@ -68,6 +77,7 @@ class StemSimConfig:
     twist_deg: tuple[float, float] = (0.0, 30.0)
     rotation_deg: tuple[float, float] = (0.0, 360.0)
     z_exponent: tuple[float, float] = (1.6, 2.0)
+    metal_z_exponent: tuple[float, float] | None = None
     thermal_sigma_angstrom: tuple[float, float] = (0.0, 0.06)
     atom_sigma_angstrom: tuple[float, float] = (0.2, 0.4)
     convergence_mrad: tuple[float, float] = (25.0, 35.0)
@@ -84,6 +94,7 @@ class StemSimConfig:
     se_fraction: tuple[float, float] = (0.0, 1.0)
     label_radius_angstrom: float = 0.35
     layers: int = 2
+    monolayer_probability: float = 0.0
     microscope: dict[str, Any] | None = None
     native_ratio: tuple[float, float] = (0.7, 1.4)
     amorphous_coverage: tuple[float, float] = (0.0, 0.4)
@@ -103,15 +114,7 @@ class StemSimConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> StemSimConfig:
         """Build from a config mapping; unknown keys are an InputError."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown simulation keys {unknown}; known: {sorted(known)}")
-        for key, value in values.items():
-            if isinstance(value, list):
-                values[key] = tuple(value)
-        return cls(**values)
+        return dataclass_from_mapping(cls, values, "simulation")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -256,6 +259,8 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
     twist = draw(rng, cfg.twist_deg) if twist_deg is None else float(twist_deg)
     rotation = draw(rng, cfg.rotation_deg)
     exponent = draw(rng, cfg.z_exponent)
+    metal_weight = Z["W"] ** exponent if cfg.metal_z_exponent is None else \
+        Z["S"] ** exponent * (Z["W"] / Z["S"]) ** draw(rng, cfg.metal_z_exponent)
     thermal = draw(rng, cfg.thermal_sigma_angstrom)
     _, _, members = _cell(material)
     se_p = _se_probabilities(cfg.se_scenario, draw(rng, cfg.se_fraction), rng)
@@ -263,8 +268,11 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
     a0 = LATTICE_ANGSTROM[material]
     se_mean = se_p.mean(axis=1) if material == "ws2" else np.zeros(N_LAYERS)
     lattice = a0 + se_mean * (A_WSE2_ANGSTROM - a0)
+    layers = cfg.layers
+    if layers == 2 and cfg.monolayer_probability > 0 and rng.random() < cfg.monolayer_probability:
+        layers = 1
     parts = []
-    for layer in range(cfg.layers):
+    for layer in range(layers):
         xy, basis = _layer_columns(material, radius, rng, rotation + layer * twist)
         xy = xy * (lattice[layer] / a0)
         xy = xy + rng.normal(0, thermal, xy.shape) if thermal > 0 else xy
@@ -286,7 +294,7 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
             se = rng.random((len(xy), 2)) < se_p[layer][None, :]
             count_se = np.where(metal, 0, se.sum(axis=1))
             kind = np.where(metal, 0, 1 + count_se)
-            weight = np.where(metal, Z["W"] ** exponent,
+            weight = np.where(metal, metal_weight,
                               count_se * Z["Se"] ** exponent + (2 - count_se) * Z["S"] ** exponent)
         parts.append((xy[:, 0], xy[:, 1], np.full(len(xy), layer), kind, count_se, weight))
     empty, none = np.zeros(0), np.zeros(0, dtype=int)
@@ -294,17 +302,19 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
                                                            empty)]), strict=True)]
     params = {"pixel_size_angstrom": pix, "twist_deg": twist, "rotation_deg": rotation,
               "z_exponent": exponent, "thermal_sigma_angstrom": thermal, "material": material,
-              "layers": cfg.layers}
+              "reference_weight": Z["C"] ** exponent if material == "graphene" else metal_weight,
+              "layers": layers}
     if material != "graphene":
         params["se_probability"] = se_p.tolist()
         params["lattice_constant_angstrom"] = lattice.tolist()
     return _Columns(*columns, params=params)
 
 
-def _reference_peak(transfer: np.ndarray, size: int, exponent: float, material: str) -> float:
-    """Peak value of one isolated reference column (C or W) through ``transfer`` (rfft2)."""
+def _reference_peak(transfer: np.ndarray, size: int, weight: float) -> float:
+    """Peak value of one isolated reference column (C or W) of HAADF ``weight`` through
+    ``transfer`` (rfft2)."""
     full_sum = 2 * transfer.sum().real - transfer[:, 0].sum().real  # rfft stores half the plane
-    return max(Z["C" if material == "graphene" else "W"] ** exponent * full_sum / size**2, 1e-12)
+    return max(weight * full_sum / size**2, 1e-12)
 
 
 def _smooth_field(rng: np.random.Generator, size: int, q: np.ndarray, scale_angstrom: float
@@ -331,7 +341,7 @@ def _render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, 
     sigma = draw(rng, cfg.atom_sigma_angstrom)
     transfer = _airy_otf(q, cutoff) * np.exp(-2 * (np.pi * sigma * q) ** 2)
     clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
-    peak = _reference_peak(transfer, size, cols.params["z_exponent"], cfg.material)
+    peak = _reference_peak(transfer, size, cols.params["reference_weight"])
     clean = clean[pad:pad + n, pad:pad + n] / peak
     field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)[pad:pad + n,
                                                                            pad:pad + n]
@@ -399,9 +409,10 @@ def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, p
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
                               indexing="ij"))
     sigma = draw(rng, cfg.atom_sigma_angstrom)
-    transfer = probe_otf(size, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
+    probe = probe_intensity(size, p_native, micro)
+    transfer = probe_otf(probe, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
     clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
-    clean /= _reference_peak(transfer, size, exponent, cfg.material)
+    clean /= _reference_peak(transfer, size, cols.params["reference_weight"])
     field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)
     field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
     signal = np.clip(clean, 0, None) + draw(rng, cfg.background) + \
@@ -410,7 +421,9 @@ def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, p
     if n_native != n:
         image = resize(image, (n, n), order=1, anti_aliasing=n < n_native,
                        preserve_range=True).astype(np.float32)
-    xn, yn = scan.pixels(cols.x, cols.y)
+    # an atom at X is brightest where the probe's maximum meets it: at beam position X - offset
+    dx, dy = probe_offset(probe, p_native)
+    xn, yn = scan.pixels(cols.x - dx, cols.y - dy)
     cols.params.update(micro, native_pixel_angstrom=p_native, atom_sigma_angstrom=sigma,
                        **amorphous)
     return image, (xn + 0.5) * n / n_native - 0.5, (yn + 0.5) * n / n_native - 0.5

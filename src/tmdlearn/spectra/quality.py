@@ -1,0 +1,247 @@
+"""Whether a fitted peak is there: noise from the data, per-peak significance, a verdict.
+
+Everything here is vectorised over spectra (no loop over spectra).
+
+- **Noise** (:func:`noise_sigma`): for white noise of standard deviation σ the second
+  difference ``y[i-1] - 2 y[i] + y[i+1]`` has standard deviation √6·σ, while a smooth
+  background or a peak several channels wide contributes little to it; its robust scale
+  1.4826·MAD (median absolute deviation about 0, consistent with σ for Gaussian noise,
+  insensitive to the few channels on sharp peak flanks or a spike) over √6 estimates σ of
+  each spectrum from the spectrum itself, inside each fit window (column ``noise``).
+  A per-spectrum σ weights every point of a spectrum alike, so weighting the fit by it would
+  not move the minimum: it is used to judge the fit, not to reweight it.
+- **Reduced χ²** = SSR / (σ² (L − P)) over the fitted points: about 1 when the residual is
+  noise, large when the model misses structure (a spike, a wrong material, a shoulder).
+  Real spectra of high SNR always have χ² ≫ 1 (no line shape is exact), so a fit is poor
+  only when χ² exceeds ``chi2_max`` *and* the residual RMS exceeds ``misfit_max`` times the
+  largest main-peak height.
+- **Peak significance**: the noise for significance is the larger of σ and the robust scale
+  of the residual (1.4826·median |residual|): smoothed or interpolated spectra hide their
+  noise from second differences but not from the residual, and a spike moves neither.
+  ``<peak>_snr`` is the fitted height over it (the height-to-noise ratio a spectroscopist
+  quotes, defined even where the covariance is singular, unlike height/stderr, which is NaN
+  whenever a neighbouring peak vanishes). ``<peak>_dbic`` compares the model with and
+  without the peak: ΔBIC = ΔSSR/σ² − m·ln L (m the peak's parameter count, L points),
+  ΔSSR the rise of the residual sum of squares when the peak is removed and every other
+  parameter re-optimised, to first order from the fit's own normal equations (no refit):
+  ΔSSR = h² / [(J_sᵀJ_s)⁻¹]_hh, J_s the Jacobian without the peak's centre, width (and η)
+  columns. ``<peak>_present`` is ΔBIC > ``present_dbic`` (10: "very strong" evidence on
+  the Kass & Raftery scale, J. Am. Stat. Assoc. 90, 773 (1995)).
+- **Verdict** per spectrum (:data:`VERDICTS`): ``absent`` when a main peak of the model is
+  not present (or the spectrum is flat / the model's peaks lie outside the axis); ``poor``
+  when the data or the fit cannot be trusted (saturated or non-finite input, solver at its
+  iteration limit, reduced χ² outside [``chi2_min``, ``chi2_max``] with a residual RMS above
+  ``misfit_max`` x the largest main-peak height, a main peak's centre or width at its bound,
+  no standard error); ``weak`` when the main peaks are present but one
+  has an SNR below ``weak_snr``; otherwise ``ok``. Every reason found is kept in a bit mask
+  and written out as short text by :func:`reason_text`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+VERDICTS = ("ok", "weak", "absent", "poor")
+OK, WEAK, ABSENT, POOR = range(len(VERDICTS))
+
+#: Defaults of the verdict options (a model's ``verdict:`` mapping and ``fit_peaks(verdict=)``
+#: override them). ``main``: peaks that must be present (default: every peak of the model).
+DEFAULTS = {
+    "main": None,
+    "present_dbic": 10.0,
+    "weak_snr": 5.0,
+    "chi2_max": 5.0,
+    "chi2_min": 0.0,
+    "misfit_max": 0.1,
+    "saturation_run": 3,
+    "saturation_snr": 10.0,
+}
+
+# reason bits, in the order they are written
+_REASONS = (
+    "saturated", "non-finite values", "numerical failure", "too few points", "flat spectrum",
+    "model peaks outside the axis", "main peak absent", "iteration limit", "reduced chi2",
+    "centre at its bound", "width at its bound", "no standard error", "main peak weak",
+)
+(SATURATED, NONFINITE, NUMERICAL, FEW, FLAT, OUTSIDE, MAIN_ABSENT, ITERATION, CHI2,
+ CENTRE_BOUND, WIDTH_BOUND, NO_STDERR, MAIN_WEAK) = (1 << i for i in range(len(_REASONS)))
+_POOR = (SATURATED | NONFINITE | NUMERICAL | FEW | ITERATION | CHI2 | CENTRE_BOUND
+         | WIDTH_BOUND | NO_STDERR)
+_ABSENT = FLAT | OUTSIDE | MAIN_ABSENT
+_INPUT = SATURATED | NONFINITE | NUMERICAL | FEW
+
+
+def options(model_options: dict | None, overrides: dict | bool | None) -> dict:
+    """Verdict options: :data:`DEFAULTS`, then the model's ``verdict:``, then ``overrides``."""
+    out = dict(DEFAULTS)
+    for layer in (model_options or {}, overrides if isinstance(overrides, dict) else {}):
+        unknown = set(layer) - set(DEFAULTS)
+        if unknown:
+            from tmdlearn.errors import InputError
+
+            raise InputError(f"unknown verdict options {sorted(unknown)}; known: "
+                             f"{sorted(DEFAULTS)}")
+        out.update(layer)
+    if isinstance(out["main"], str):  # "E2g,A1g" from the command line
+        out["main"] = [name.strip() for name in out["main"].split(",") if name.strip()]
+    return out
+
+
+def noise_sigma(y: np.ndarray) -> np.ndarray:
+    """Noise standard deviation (N,) of each spectrum ``y`` (N, L), in intensity units.
+
+    1.4826·MAD of the second differences / √6 (see the module docstring); NaN for fewer than
+    4 points or non-finite values.
+    """
+    y = np.asarray(y, dtype=float)
+    if y.shape[1] < 4:
+        return np.full(y.shape[0], np.nan)
+    d2 = y[:, :-2] - 2.0 * y[:, 1:-1] + y[:, 2:]
+    # the second differences of noise centre on zero: the MAD about 0 needs one median only
+    return 1.4826 * np.median(np.abs(d2), axis=1) / np.sqrt(6.0)
+
+
+def saturated(y: np.ndarray, sigma: np.ndarray, run: int, snr: float) -> np.ndarray:
+    """True (N,) where ``run`` or more consecutive channels sit at the spectrum's maximum and
+    that maximum stands more than ``snr`` noise σ above the median (a clipped detector)."""
+    y = np.asarray(y, dtype=float)
+    if y.shape[1] < run or run < 2:
+        return np.zeros(y.shape[0], dtype=bool)
+    top = np.max(y, axis=1, keepdims=True)
+    at_top = y >= top - 1e-9 * np.abs(top)
+    # a run of `run` channels at the top: a window sum of `run` equals `run`
+    counts = np.cumsum(np.pad(at_top, ((0, 0), (1, 0))), axis=1, dtype=np.int32)
+    has_run = np.any(counts[:, run:] - counts[:, :-run] >= run, axis=1)
+    high = (top[:, 0] - np.median(y, axis=1)) > snr * sigma
+    return has_run & high
+
+
+def reason_text(judged: dict) -> np.ndarray:
+    """Short text (N,) object array of the reasons found by :func:`judge`, e.g.
+    'no E2g/A1g peak (ΔBIC ≤ 10)', 'reduced χ² 14 (misfit 21 % of the peak)' ('' when ok)."""
+    reasons, opts = judged["reasons"], judged["options"]
+    texts = {MAIN_ABSENT: ("no ", f" peak (ΔBIC ≤ {opts['present_dbic']:g})", "main_absent"),
+             MAIN_WEAK: ("weak ", f" (SNR < {opts['weak_snr']:g})", "main_weak"),
+             CENTRE_BOUND: ("", " centre at its bound", "centre_bound"),
+             WIDTH_BOUND: ("", " width at its bound", "width_bound"),
+             NO_STDERR: ("no standard error for ", "", "no_stderr")}
+    out = np.full(reasons.shape, "", dtype=object)
+    for i, default in enumerate(_REASONS):
+        bit = 1 << i
+        hit = (reasons & bit) != 0
+        if not hit.any():
+            continue
+        if bit == CHI2:
+            chi2 = np.char.mod("%.3g", judged["chi2"][hit])
+            misfit = judged["misfit"][hit]
+            shown = np.char.mod("%.0f", 100.0 * np.nan_to_num(misfit, posinf=0.0))
+            text = "reduced χ² " + chi2.astype(object) + np.where(
+                np.isfinite(misfit), " (misfit " + shown.astype(object) + " % of the peak)", "")
+        elif bit in texts:
+            prefix, suffix, key = texts[bit]
+            names = np.full(int(hit.sum()), "", dtype=object)
+            for name, flags in zip(judged["main"], judged[key][hit].T, strict=True):
+                names = np.where(flags, names + np.where(names == "", "", "/") + name, names)
+            text = prefix + names + suffix
+        else:
+            text = default
+        sep = np.where(out[hit] == "", "", "; ")
+        out[hit] = out[hit] + sep + text
+    return out
+
+
+def verdict_codes(reasons: np.ndarray) -> np.ndarray:
+    """Verdict (N,) int8 from reason bits: bad input -> poor; flat / outside / main peak
+    absent -> absent; any other poor reason -> poor; weak -> weak; else ok."""
+    reasons = np.asarray(reasons)
+    code = np.full(reasons.shape, OK, dtype=np.int8)
+    code[(reasons & MAIN_WEAK) != 0] = WEAK
+    code[(reasons & _POOR) != 0] = POOR
+    code[(reasons & _ABSENT) != 0] = ABSENT
+    code[(reasons & _INPUT) != 0] = POOR
+    return code
+
+
+def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse: np.ndarray,
+          status: np.ndarray, regions: list[dict], opts: dict) -> dict[str, np.ndarray]:
+    """Noise, reduced χ², per-peak SNR / ΔBIC / presence and the verdict of N fits.
+
+    ``status`` holds the solver's status names (N,); ``regions`` one dict per fit window with
+    ``noise`` (N,), ``ssr`` (N,), ``points`` (L), ``params`` (P), ``dssr`` (N, K) and
+    ``saturated`` (N,). Returns arrays keyed ``noise, chi2, snr, dbic, present, verdict,
+    reasons`` (``snr``, ``dbic``, ``present`` are (N, K) in the order of ``model.peaks``).
+    """
+    n = values.shape[0]
+    peaks = model.peaks
+    main = [p.name for p in peaks] if opts["main"] is None else list(opts["main"])
+    unknown = set(main) - {p.name for p in peaks}
+    if unknown:
+        from tmdlearn.errors import InputError
+
+        raise InputError(f"verdict main peaks {sorted(unknown)} are not in model {model.name!r}")
+    chi2_sum, dof, noise2, points = np.zeros(n), 0, np.zeros(n), 0
+    snr, dbic, sat, dssr = [], [], np.zeros(n, dtype=bool), []
+    for region, info in zip(model.regions, regions, strict=True):
+        sigma2 = info["noise"] ** 2
+        chi2_sum += info["ssr"] / sigma2
+        dof += max(info["points"] - info["params"], 1)
+        noise2 += sigma2 * info["points"]
+        points += info["points"]
+        sat |= info["saturated"]
+        # significance uses the larger of the data's noise and the residual's robust scale:
+        # smoothing hides noise from second differences, not from the residual
+        sigma = np.fmax(info["noise"], info["spread"])
+        n_points = max(info["points"], 2)
+        dssr.append(info["dssr"])
+        for k, peak in enumerate(region.peaks):
+            snr.append(values[:, names.index(f"{peak.name}_height")] / sigma)
+            dbic.append(info["dssr"][:, k] / sigma**2 - peak.n_params * np.log(n_points))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi2 = chi2_sum / dof
+        noise = np.sqrt(noise2 / max(points, 1))
+    snr = np.column_stack(snr) if snr else np.zeros((n, 0))
+    dbic = np.column_stack(dbic) if dbic else np.zeros((n, 0))
+    present = np.nan_to_num(dbic, nan=-np.inf) > float(opts["present_dbic"])
+
+    reasons = np.zeros(n, dtype=np.int32)
+    for name, bit in (("nonfinite_input", NONFINITE), ("numerical", NUMERICAL),
+                      ("too_few_points", FEW), ("flat", FLAT),
+                      ("peak_outside_window", OUTSIDE), ("max_iter", ITERATION)):
+        reasons[status == name] |= bit
+    reasons[sat] |= SATURATED
+    fitted = np.isin(status, ("ok", "max_iter"))
+    index = [i for i, p in enumerate(peaks) if p.name in main]
+    main_present = present[:, index]
+    main_absent = fitted[:, None] & ~main_present
+    reasons[main_absent.any(axis=1)] |= MAIN_ABSENT
+    out_of_range = ~((chi2 >= float(opts["chi2_min"])) & (chi2 <= float(opts["chi2_max"])))
+    heights = values[:, [names.index(f"{peaks[i].name}_height") for i in index]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        misfit = rmse / np.max(np.abs(heights), axis=1, initial=0.0)
+    # a misfit of a few % of a very strong peak is significant but harmless: both must hold
+    poor_fit = out_of_range & ~(misfit <= float(opts["misfit_max"]))
+    reasons[fitted & poor_fit] |= CHI2
+    weak = np.zeros((n, len(index)), dtype=bool)
+    flags = {bit: np.zeros((n, len(index)), dtype=bool)
+             for bit in (CENTRE_BOUND, WIDTH_BOUND, NO_STDERR)}
+    for j, i in enumerate(index):
+        peak = peaks[i]
+        here = fitted & main_present[:, j]
+        for part, bounds, bit in (("center", peak.center_bounds, CENTRE_BOUND),
+                                  ("fwhm", peak.fwhm_bounds, WIDTH_BOUND)):
+            value = values[:, names.index(f"{peak.name}_{part}")]
+            tol = 1e-6 * (bounds[1] - bounds[0])
+            at = (np.abs(value - bounds[0]) <= tol) | (np.abs(value - bounds[1]) <= tol)
+            flags[bit][:, j] = here & at
+        columns = [names.index(f"{peak.name}_{part}") for part in ("height", "center")]
+        flags[NO_STDERR][:, j] = here & ~np.isfinite(stderr[:, columns]).all(axis=1)
+        weak[:, j] = here & (snr[:, i] < float(opts["weak_snr"]))
+    reasons[weak.any(axis=1)] |= MAIN_WEAK
+    for bit, hit in flags.items():
+        reasons[hit.any(axis=1)] |= bit
+    return {"noise": noise, "chi2": chi2, "misfit": misfit, "snr": snr, "dbic": dbic,
+            "dssr": np.concatenate(dssr, axis=1) if dssr else np.zeros((n, 0)),
+            "present": present, "verdict": verdict_codes(reasons), "reasons": reasons,
+            "main": main, "main_absent": main_absent, "main_weak": weak, "options": opts,
+            "centre_bound": flags[CENTRE_BOUND], "width_bound": flags[WIDTH_BOUND],
+            "no_stderr": flags[NO_STDERR]}

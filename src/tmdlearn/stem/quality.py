@@ -1,0 +1,463 @@
+"""Self-check of a layer-resolved atom prediction: does it explain the image, and does it look
+like the material? (a verdict ``ok | doubtful | fail`` with reasons and a score in [0, 1])
+
+Two kinds of evidence, from the image and the found atoms alone:
+
+- **render-back** (the Gomb-Net study's Fig. 3b): a HAADF image is rendered from the found
+  atoms, Gaussian spots with one amplitude per species (linear least squares) and one width
+  (a small 1-D search), and compared with the input (:func:`render_back`). Both are treated
+  alike: a Gaussian low-pass (``LOWPASS_ANGSTROM``, drops shot noise, keeps the lattice) and the
+  subtraction of a smooth background (``BACKGROUND_ANGSTROM``: contamination, thickness and
+  gain drift, which the atoms cannot explain); the score is the R² of the fit over the image
+  and over windows of ``WINDOW_ANGSTROM`` (a map);
+- **physics**, per layer (:func:`layer_checks`): the two nearest-neighbour distances of every
+  atom against the material's bond (mean and FWHM, as the Gomb-Net study measures them), the
+  fraction of atoms on the layer's fitted honeycomb
+  (:func:`tmdlearn.stem.lattice.fit_honeycomb`) and their RMS distance to it, the atoms per
+  nm² against the lattice's column density, and where the layer is present; plus whether all
+  layers of the model are found together, and a saturated (clipped) detector.
+
+Every figure is graded (:class:`Grade`): 1 at or better than its ``good`` value, 0.5 at its
+``doubtful`` threshold, 0.25 at its ``fail`` threshold, 0 well beyond. The ``score`` is the
+lowest grade; ``trust`` is ``ok`` above 0.5, ``fail`` at or below 0.25, ``doubtful`` between;
+the ``reasons`` are the checks at or below 0.5, worst first. The thresholds are calibrated on
+simulated images (``benchmarks/stem_quality.py``, docs/stem.md "Self-check").
+Positions in pixels of the image's own grid, lengths in Å.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import fft, ndimage
+from scipy.optimize import minimize_scalar
+from scipy.spatial import cKDTree
+from scipy.stats import median_abs_deviation
+
+from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
+from tmdlearn.stem.fourier import angle_between, fft_lattices
+from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice
+from tmdlearn.synth.stem import LATTICE_ANGSTROM, _splat
+
+#: Gaussian low-pass (σ, Å) of the input before the comparison: keeps the lattice (graphene's
+#: 2.13 Å fringes at 68 % contrast), removes most of the pixel-to-pixel shot noise.
+LOWPASS_ANGSTROM = 0.3
+#: Scale (σ, Å) of the smooth background removed from the input and the rendering alike: larger
+#: than a lattice constant, so the lattice contrast stays and contamination goes.
+BACKGROUND_ANGSTROM = 4.0
+#: Range (σ, Å) of the atoms' spot width searched (in the input, before the low-pass), and
+#: the points of its grid (log-spaced); the best point's neighbours bracket a bounded search to
+#: WIDTH_TOLERANCE (in ln σ).
+WIDTH_ANGSTROM, WIDTH_STEPS, WIDTH_TOLERANCE = (0.15, 0.9), 5, 0.01
+#: Largest pixel (Å) of the grid the comparison is made on (the input's, subsampled by a whole
+#: step; the low-pass leaves it free of aliasing).
+WORK_PIXEL_ANGSTROM = 0.36
+#: Side (Å) of the windows of the R² and presence maps (about 1 nm).
+WINDOW_ANGSTROM = 10.0
+#: Band (Å) along the edges left out of the R² (atoms cut by the edge of the field).
+BORDER_ANGSTROM = 1.5
+#: A window holds a layer when it holds this fraction of the layer's expected atoms.
+PRESENT = 0.5
+#: Distance (bonds) within which an atom counts as on its layer's fitted honeycomb.
+ON_SITE_BONDS = 0.25
+#: Distance (bonds) within which an atom sits on top of another layer's atom (a twisted
+#: bilayer has about 5 % of its atoms so by chance).
+STACKED_BONDS = 0.15
+
+
+class Grade(NamedTuple):
+    """Anchors of one check's grade: the value graded 1 (``good``), 0.5 (``doubtful``) and
+    0.25 (``fail``); the grade falls to 0 at ``fail + 2 (fail - doubtful)``. ``good > fail``
+    means larger is better."""
+
+    good: float
+    doubtful: float
+    fail: float
+
+    def __call__(self, value: float) -> float:
+        """The grade in [0, 1] of ``value`` (NaN grades 0)."""
+        if not np.isfinite(value):
+            return 0.0
+        sign = 1.0 if self.fail > self.good else -1.0
+        far = self.fail + 2 * (self.fail - self.doubtful)
+        points = sign * np.array([self.good, self.doubtful, self.fail, far])
+        return float(np.interp(sign * value, points, [1.0, 0.5, 0.25, 0.0]))
+
+
+#: R² of the rendering against the (low-passed, background-free) input, whole image. Lenient:
+#: true atoms under thick amorphous carbon (30-40 % of the field) explain only 0.1-0.2.
+RENDER_R2 = Grade(0.3, 0.1, 0.03)
+#: Fraction of pixels at the image's maximum value (a saturated or clipped detector).
+SATURATED = Grade(0.0005, 0.005, 0.05)
+#: |mean of the two nearest-neighbour distances / bond - 1|, per layer. Passes: the pixel size
+#: calibration (a few %), scan distortion (up to 5 %) and the bias of the two shortest of three
+#: bonds under position noise σ (about -0.67 σ: -5 % at σ = 0.1 Å); 30 % off fails.
+BOND_MEAN = Grade(0.05, 0.1, 0.15)
+#: FWHM of the nearest-neighbour distances / bond, per layer (true atoms of realistic images:
+#: up to 0.18; the issue's real image, 0.41 Å for graphene: 0.29, a fail).
+BOND_FWHM = Grade(0.15, 0.22, 0.28)
+#: Fraction of a layer's atoms within ON_SITE_BONDS of its fitted honeycomb.
+ON_LATTICE = Grade(0.8, 0.55, 0.4)
+#: RMS distance (bonds) of those atoms to their sites.
+LATTICE_RMS = Grade(0.11, 0.15, 0.2)
+#: |fraction of metal columns - 1/2| in a layer of a TMD (2H in projection: one metal and one
+#: chalcogen column per cell; a model at the wrong scale finds the metal columns only).
+METAL_BALANCE = Grade(0.08, 0.15, 0.25)
+#: The metal column species of each TMD material (graphene has none).
+METAL = {"ws2": "W"}
+#: Atoms per nm² of a layer over the windows that hold it / the lattice's (too many: false or
+#: doubled atoms; too few is what edges and holes do, left to ALL_LAYERS).
+DENSITY = Grade(1.15, 1.3, 1.6)
+#: The same over the whole field for a layer that no window holds (too few atoms everywhere, or
+#: a patch smaller than a window): doubtful at worst (0 grades 0.33), as ALL_LAYERS.
+DENSITY_NOWHERE = Grade(0.6, 0.45, -0.2)
+#: Fraction of a layer's atoms within STACKED_BONDS of another layer's: one layer found twice
+#: (a bilayer model on a monolayer); AB (Bernal) stacking puts half of them there.
+STACKED = Grade(0.2, 0.35, 0.6)
+#: Fraction of the field's windows holding every layer of the model (a bilayer model on a
+#: monolayer finds one layer, or splits the monolayer into patches). Doubtful at worst (0 grades
+#: 0.375): a true bilayer may cover little of the field.
+ALL_LAYERS = Grade(0.25, 0.1, -0.1)
+#: Angle (°) between a layer's honeycomb (bond orientation of its atoms) and the nearest lattice
+#: the image itself shows in its Fourier transform (:func:`tmdlearn.stem.fourier.fft_lattices`;
+#: checked only where the transform shows one): scan distortion moves spots by a few degrees.
+FOURIER_ANGLE = Grade(2.5, 5.0, 10.0)
+#: ``trust`` of a score: above OK_ABOVE ok, at or below FAIL_AT fail, doubtful between.
+OK_ABOVE, FAIL_AT = 0.5, 0.25
+
+
+def bond_angstrom(material: str) -> float:
+    """Nearest-neighbour distance (Å) of the projected columns: graphene C–C a/√3 = 1.42 Å,
+    WS2 W–chalcogen column a/√3 = 1.82 Å."""
+    return LATTICE_ANGSTROM[material] / np.sqrt(3)
+
+
+def column_density(material: str) -> float:
+    """Projected columns per Å² of one layer: 2 per hexagonal cell of area a²√3/2 (graphene:
+    2 C; 2H WS2: 1 W + 1 chalcogen column)."""
+    return 2 / (LATTICE_ANGSTROM[material] ** 2 * np.sqrt(3) / 2)
+
+
+def saturated_fraction(image: np.ndarray) -> float:
+    """Fraction of pixels at the image's maximum value (0 for a constant image)."""
+    values = np.asarray(image)
+    top = values.max()
+    return 0.0 if top == values.min() else float(np.mean(values == top))
+
+
+def bond_figures(xy_px: np.ndarray, pixel_size_angstrom: float, bond: float
+                 ) -> tuple[float, float]:
+    """Mean and FWHM (Å) of the distances from every atom to its two nearest neighbours (the
+    Gomb-Net study's bond statistic), distances above 1.5 ``bond`` left out (edges, vacancies).
+    The FWHM is 2.3548 × the robust σ (1.4826 × the median absolute deviation), the FWHM of a
+    Gaussian peak that outliers do not move and that needs no density estimate (the KDE FWHM
+    of :func:`tmdlearn.stem.analysis.bond_statistics` takes about 30 ms a layer, as long as
+    all the other checks together)."""
+    d = neighbour_distances(xy_px, pixel_size_angstrom, 2, max_angstrom=1.5 * bond)
+    if not len(d):
+        return float("nan"), float("nan")
+    return float(d.mean()), float(FWHM_PER_SIGMA * median_abs_deviation(d, scale="normal"))
+
+
+@dataclass
+class Rendering:
+    """A HAADF image rendered from found atoms and its agreement with the input.
+
+    ``image`` the rendering and ``lowpass`` the low-passed input it is compared with (input
+    units: the fitted spots on the input's smooth background; on every ``step_px``-th pixel of
+    the input's grid), ``amplitudes`` per species (input units, peak height of one atom's
+    spot in the input), ``width_angstrom`` the spots' Gaussian σ in the input, ``r2`` over the
+    image (border left out), ``r2_map`` per window (NaN where a window is flat).
+    """
+
+    image: np.ndarray
+    lowpass: np.ndarray
+    amplitudes: dict[str, float]
+    width_angstrom: float
+    r2: float
+    r2_map: np.ndarray
+    step_px: int = 1
+
+
+def _smooth(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Three box filters of the width whose variance is ``sigma_px``²: a Gaussian-like blur at
+    a cost independent of its width."""
+    width = max(1, int(round(np.sqrt(4 * sigma_px ** 2 + 1))))
+    for _ in range(3):
+        image = ndimage.uniform_filter(image, width, mode="reflect")
+    return image
+
+
+def _windows(shape: tuple[int, int], pix: float) -> tuple[slice, slice, int, int, int]:
+    """The interior (rows, cols) of an image of ``pix`` Å pixels, without a BORDER_ANGSTROM
+    band, cut into whole windows of WINDOW_ANGSTROM (smaller in an image smaller than one):
+    rows, cols, the windows' count per axis and their side in pixels."""
+    ny, nx = shape
+    border = min(int(round(BORDER_ANGSTROM / pix)), (min(ny, nx) - 1) // 4)
+    window = max(1, min(int(round(WINDOW_ANGSTROM / pix)), ny - 2 * border, nx - 2 * border))
+    n_y, n_x = (ny - 2 * border) // window, (nx - 2 * border) // window
+    oy, ox = (ny - n_y * window) // 2, (nx - n_x * window) // 2
+    return slice(oy, oy + n_y * window), slice(ox, ox + n_x * window), n_y, n_x, window
+
+
+def _window_sums(values: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
+    """Sums of ``values`` (n_y × w, n_x × w) over its (n_y, n_x) windows."""
+    return values.reshape(n_y, values.shape[0] // n_y, n_x, -1).sum(axis=(1, 3))
+
+
+def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float
+                ) -> Rendering:
+    """Render the image from ``atoms`` (x_px, y_px, species) and score it (see module doc).
+
+    Input and rendering are low-passed (σ ``LOWPASS_ANGSTROM``; then compared on a grid of at
+    most ``WORK_PIXEL_ANGSTROM``) and freed of their smooth background (σ
+    ``BACKGROUND_ANGSTROM``); the spot amplitudes (one per species) and an offset are fitted by
+    linear least squares for each spot width of a 1-D search over ``WIDTH_ANGSTROM`` (a grid in
+    log σ, then Brent's bounded search around its best point) and the best R² kept. A spot of
+    σ and peak A in the input is rendered as the low-pass makes it, σ' = √(σ² + σ_low²) and
+    peak A σ²/σ'² (less the variance, 1/6 px², that the bilinear splat of the positions adds).
+    """
+    values = np.asarray(image, float)
+    step = max(1, int(WORK_PIXEL_ANGSTROM / pixel_size_angstrom + 1e-6))
+    pix = float(pixel_size_angstrom) * step
+    low = ndimage.gaussian_filter(values, LOWPASS_ANGSTROM / pixel_size_angstrom,
+                                  mode="reflect")[::step, ::step]
+    background_px = BACKGROUND_ANGSTROM / pix
+    data = low - _smooth(low, background_px)
+    rows, cols, n_y, n_x, window = _windows(low.shape, pix)
+    target = data[rows, cols].ravel()
+    groups = list(atoms.groupby(atoms["species"].astype(str), sort=False)) if len(atoms) else []
+    if not groups:
+        return Rendering(low - data, low, {}, float("nan"), 0.0, np.zeros((n_y, n_x)), step)
+    pad = int(np.ceil(3 * WIDTH_ANGSTROM[1] / pix))
+    padded = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in low.shape)
+    ny, nx = low.shape
+    points = np.stack([_splat(padded, g.x_px.to_numpy(float) / step + pad,
+                              g.y_px.to_numpy(float) / step + pad, np.ones(len(g)))
+                       for _, g in groups])
+    smooth_points = np.stack([_smooth(p[pad:pad + ny, pad:pad + nx], background_px)
+                              for p in points])  # mirrored at the edges, as the input
+    spectrum = fft.rfft2(points)
+    q2 = np.add.outer(fft.fftfreq(padded[0]) ** 2, fft.rfftfreq(padded[1]) ** 2)
+    total = float(np.sum((target - target.mean()) ** 2))
+
+    def fit(sigma: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """R², coefficients and the fitted model (background-free) at spot width ``sigma``."""
+        blurred = max((sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6, 0.0)
+        gauss = np.exp(-2 * np.pi ** 2 * blurred * q2) * (2 * np.pi * (sigma / pix) ** 2)
+        spots = fft.irfft2(spectrum * gauss, s=padded)[:, pad:pad + ny, pad:pad + nx]
+        basis = spots - smooth_points
+        design = np.column_stack([b[rows, cols].ravel() for b in basis]
+                                 + [np.ones(target.size)])
+        coef = np.linalg.lstsq(design.T @ design, design.T @ target, rcond=None)[0]
+        residual = target - design @ coef
+        model = np.tensordot(coef[:-1], basis, axes=1) + coef[-1]
+        return 1 - float(residual @ residual) / max(total, 1e-300), coef, model
+
+    grid = np.linspace(*np.log(WIDTH_ANGSTROM), WIDTH_STEPS)
+    best = int(np.argmax([fit(np.exp(g))[0] for g in grid]))
+    found = minimize_scalar(lambda g: -fit(np.exp(g))[0], method="bounded",
+                            bounds=(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]),
+                            options={"xatol": WIDTH_TOLERANCE})
+    log_sigma = float(found.x)
+    r2, coef, model = fit(np.exp(log_sigma))
+    residual = data - model
+    inner = data[rows, cols] - np.mean(target)
+    window_total = _window_sums(inner ** 2, n_y, n_x) - _window_sums(inner, n_y, n_x) ** 2 \
+        / window ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2_map = 1 - _window_sums(residual[rows, cols] ** 2, n_y, n_x) / window_total
+    r2_map[~(window_total > 0)] = np.nan
+    amplitudes = {name: float(c) for (name, _), c in zip(groups, coef, strict=False)}
+    return Rendering(low - residual, low, amplitudes, float(np.exp(log_sigma)), float(r2), r2_map,
+                     step)
+
+
+def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
+                 shape: tuple[int, int], layers: int) -> pd.DataFrame:
+    """Physics of each of ``layers`` layers of ``atoms`` (x_px, y_px, layer) on an image of
+    ``shape``: one row per layer with atoms, bond mean and FWHM (Å, the two nearest neighbours
+    of every atom, distances above 1.5 bonds left out), on-lattice fraction and RMS distance
+    (bonds) to the fitted honeycomb, stacked (fraction within ``STACKED_BONDS`` of another
+    layer's atom), metal fraction (TMDs: of the columns; NaN for graphene), density ratio
+    (atoms per nm² over the windows holding the layer, or over all windows where none does, /
+    the lattice's), and coverage (fraction of windows holding the layer); plus the ``present``
+    mask of windows (n_y, n_x) per layer in ``attrs``."""
+    pix = float(pixel_size_angstrom)
+    bond = bond_angstrom(material)
+    rows, cols, n_y, n_x, window = _windows(shape, pix)
+    expected = column_density(material) * (window * pix) ** 2
+    rows_out, present = [], []
+    for layer in range(layers):
+        mine = atoms.layer == layer
+        xy = atoms.loc[mine, ["x_px", "y_px"]].to_numpy(float)
+        metal = float((atoms.loc[mine, "species"] == METAL[material]).mean()) \
+            if material in METAL and mine.any() else float("nan")
+        others = atoms.loc[atoms.layer != layer, ["x_px", "y_px"]].to_numpy(float)
+        stacked = float(np.mean(cKDTree(others).query(xy)[0] < STACKED_BONDS * bond / pix)) \
+            if len(others) and len(xy) else 0.0
+        bond_mean, bond_fwhm = bond_figures(xy, pix, bond)
+        iy = np.floor((xy[:, 1] - rows.start) / window).astype(int)
+        ix = np.floor((xy[:, 0] - cols.start) / window).astype(int)
+        inside = (iy >= 0) & (iy < n_y) & (ix >= 0) & (ix < n_x)
+        counts = np.bincount(iy[inside] * n_x + ix[inside], minlength=n_y * n_x)
+        here = counts.reshape(n_y, n_x) >= PRESENT * expected
+        present.append(here)
+        fit = fit_honeycomb(xy)
+        on_fraction, rms = 0.0, float("nan")
+        if fit is not None:
+            dist = fit.sites(xy)[0] / fit.bond_px
+            on = dist < ON_SITE_BONDS
+            on_fraction = float(on.mean())
+            rms = float(np.sqrt(np.mean(dist[on] ** 2))) if on.any() else float("nan")
+        rows_out.append({
+            "layer": layer, "atoms": len(xy), "bond_mean_angstrom": bond_mean,
+            "bond_fwhm_angstrom": bond_fwhm, "on_lattice": on_fraction,
+            "lattice_rms_bonds": rms, "stacked": stacked, "metal_fraction": metal,
+            "density_ratio": float(counts.reshape(n_y, n_x)[here].sum() / (here.sum() * expected)
+                                   if here.any() else counts.sum() / (n_y * n_x * expected)),
+            "coverage": float(here.mean())})
+    table = pd.DataFrame(rows_out)
+    table.attrs["present"] = np.stack(present) if present else np.zeros((0, n_y, n_x), bool)
+    return table
+
+
+def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material: str,
+                    table: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """Each layer's honeycomb against the lattices of the image's Fourier transform (none
+    when the transform shows no lattice: low dose, amorphous)."""
+    seen = fft_lattices(image, pix, LATTICE_ANGSTROM[material])
+    checks = []
+    for row in table.itertuples():
+        fit = fit_lattice(atoms.loc[atoms.layer == row.layer, ["x_px", "y_px"]].to_numpy(float))
+        if not seen or fit is None or row.atoms < 10:
+            continue
+        angle = min(angle_between(np.degrees(fit.angle_rad) % 60, f.angle_deg) for f in seen)
+        checks.append((f"layer{row.layer}_fourier", FOURIER_ANGLE(angle),
+                       f"layer {row.layer}: its honeycomb is {angle:.1f}° from every lattice "
+                       "in the image's Fourier transform"))
+    return checks
+
+
+@dataclass
+class Quality:
+    """The self-check of one prediction: ``trust`` (ok | doubtful | fail), ``score`` in
+    [0, 1], ``reasons`` (sentences, worst first), the measured ``figures`` (whole image) and
+    ``layers`` (per layer), the ``grades`` of every check, and the R² map (windows of
+    ``WINDOW_ANGSTROM``)."""
+
+    trust: str
+    score: float
+    reasons: list[str]
+    figures: dict[str, float]
+    layers: pd.DataFrame
+    grades: dict[str, float]
+    r2_map: np.ndarray = field(repr=False)
+    rendering: Rendering | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: everything but the rendered image (NaN as None)."""
+        def clean(value):
+            if isinstance(value, float) and not np.isfinite(value):
+                return None
+            return value
+
+        return {"trust": self.trust, "score": round(self.score, 4), "reasons": self.reasons,
+                "figures": {k: clean(v) for k, v in self.figures.items()},
+                "layers": [{k: clean(v) for k, v in row.items()}
+                           for row in self.layers.to_dict("records")],
+                "grades": {k: round(v, 4) for k, v in self.grades.items()},
+                "r2_map_window_angstrom": WINDOW_ANGSTROM,
+                "r2_map": [[clean(round(float(v), 4)) for v in row] for row in self.r2_map]}
+
+    @property
+    def main_reason(self) -> str:
+        return self.reasons[0] if self.reasons else ""
+
+
+def _verdict(score: float) -> str:
+    return "ok" if score > OK_ABOVE else "fail" if score <= FAIL_AT else "doubtful"
+
+
+def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
+           material: str = "graphene", layers: int = 2) -> Quality:
+    """The self-check of ``atoms`` (x_px, y_px, layer, species) found in ``image`` by a model
+    of ``material`` with ``layers`` layers (see module doc). Never raises for a bad image or
+    prediction: that is what the verdict says."""
+    image = np.asarray(image)
+    pix = float(pixel_size_angstrom)
+    bond = bond_angstrom(material)
+    rendering = render_back(image, atoms, pix)
+    table = layer_checks(atoms, pix, material, image.shape, layers)
+    present = table.attrs["present"]
+    figures = {"render_r2": rendering.r2, "render_width_angstrom": rendering.width_angstrom,
+               "saturated_fraction": saturated_fraction(image),
+               "all_layers_coverage": float(present.all(axis=0).mean()) if layers else 0.0,
+               "atoms": len(atoms), "pixel_size_angstrom": pix}
+    checks: list[tuple[str, float, str]] = [
+        ("render_r2", RENDER_R2(rendering.r2),
+         f"rendered image explains {100 * max(rendering.r2, 0):.0f} % of the input "
+         f"(R² {rendering.r2:.2f})"),
+        ("saturated", SATURATED(figures["saturated_fraction"]),
+         f"saturated detector: {100 * figures['saturated_fraction']:.1f} % of the pixels at "
+         "the maximum value"),
+    ]
+    if layers > 1:
+        checks.append(("all_layers", ALL_LAYERS(figures["all_layers_coverage"]),
+                       f"{'both' if layers == 2 else f'all {layers}'} layers found together "
+                       "in only "
+                       f"{100 * figures['all_layers_coverage']:.0f} % of the field"))
+    for row in table.itertuples():
+        name = f"layer {row.layer}"
+        if row.atoms < 10:
+            checks.append((f"layer{row.layer}_atoms", 0.0, f"{name}: {row.atoms} atoms found"))
+            continue
+        deviation = abs(row.bond_mean_angstrom / bond - 1)
+        checks += [
+            (f"layer{row.layer}_bond_mean", BOND_MEAN(deviation),
+             f"{name}: nearest-neighbour mean {row.bond_mean_angstrom:.2f} Å, expected "
+             f"{bond:.2f} ± {BOND_MEAN.doubtful * bond:.2f} Å"),
+            (f"layer{row.layer}_bond_fwhm", BOND_FWHM(row.bond_fwhm_angstrom / bond),
+             f"{name}: nearest-neighbour FWHM {row.bond_fwhm_angstrom:.2f} Å, expected below "
+             f"{BOND_FWHM.doubtful * bond:.2f} Å"),
+            (f"layer{row.layer}_on_lattice", ON_LATTICE(row.on_lattice),
+             f"{name}: {100 * row.on_lattice:.0f} % of the atoms on a honeycomb"),
+            (f"layer{row.layer}_lattice_rms", LATTICE_RMS(row.lattice_rms_bonds),
+             f"{name}: atoms {row.lattice_rms_bonds:.2f} bonds (rms) off the fitted honeycomb"),
+            (f"layer{row.layer}_stacked", STACKED(row.stacked),
+             f"{name}: {100 * row.stacked:.0f} % of the atoms on top of another layer's (one "
+             "layer found twice?)"),
+            *([(f"layer{row.layer}_metal", METAL_BALANCE(abs(row.metal_fraction - 0.5)),
+                f"{name}: {100 * row.metal_fraction:.0f} % {METAL[material]} columns, "
+                "expected 50 %")] if material in METAL else []),
+            (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
+             else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),
+             f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
+             + (" where found" if row.coverage > 0 else "")),
+        ]
+    checks += _fourier_checks(image, atoms, pix, material, table)
+    grades = {name: grade for name, grade, _ in checks}
+    score = min(grades.values())
+    worst = sorted((c for c in checks if c[1] <= OK_ABOVE), key=lambda c: c[1])
+    reasons = [reason for _, _, reason in worst]
+    lone = _lone_layer(grades, layers)
+    if lone is not None:
+        reasons.insert(0, f"only layer {lone} looks like a crystal layer: a monolayer, or the "
+                          "other layer not resolved")
+    return Quality(_verdict(score), float(score), reasons, figures, table, grades,
+                   rendering.r2_map, rendering)
+
+
+def _lone_layer(grades: dict[str, float], layers: int) -> int | None:
+    """The one layer whose checks all pass while every other layer fails one (a bilayer model
+    on a monolayer invents or splits the second layer), else None."""
+    per_layer = [min((g for name, g in grades.items() if name.startswith(f"layer{k}_")),
+                     default=0.0) for k in range(layers)]
+    passing = [k for k, g in enumerate(per_layer) if g > OK_ABOVE]
+    if layers > 1 and len(passing) == 1 and all(g <= FAIL_AT for k, g in enumerate(per_layer)
+                                                 if k != passing[0]):
+        return passing[0]
+    return None

@@ -1,0 +1,101 @@
+"""Map text layouts: row-per-pixel CSV/TSV with X/Y columns, column-per-pixel text, bad rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tmdlearn.cli import app
+from tmdlearn.data.containers import Spectra, SpectralMap
+from tmdlearn.errors import InputError
+from tmdlearn.io import read
+
+AXIS = np.linspace(100.0, 3200.0, 32)
+RNG = np.random.default_rng(7)
+CUBE = RNG.integers(0, 5000, size=(3, 4, AXIS.size)) / 4  # exact in decimal and binary
+
+
+def _fmt(value: float, comma: bool) -> str:
+    text = repr(float(value))
+    return text.replace(".", ",") if comma else text
+
+
+def _wafer_csv(path, comma=True, names=("X (mm)", "Y (mm)"), sep=";"):
+    """Row per pixel: X, Y in mm on a 0.5 mm pitch, then one column per Raman-shift value."""
+    lines = [sep.join([*names, *(_fmt(a, comma) for a in AXIS)])]
+    for iy in range(3):
+        for ix in range(4):
+            lines.append(sep.join([_fmt(-1 + 0.5 * ix, comma), _fmt(2 + 0.5 * iy, comma),
+                                   *(_fmt(v, comma) for v in CUBE[iy, ix])]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_wafer_csv_semicolon_decimal_comma_in_mm(tmp_path):
+    spectral_map = read(_wafer_csv(tmp_path / "wafer.csv"))
+    assert isinstance(spectral_map, SpectralMap)
+    assert spectral_map.shape == (3, 4) and spectral_map.unit == "cm-1"
+    assert spectral_map.step_um == 500 and spectral_map.origin_um == (-1000, 2000)
+    np.testing.assert_array_equal(spectral_map.axis, AXIS)
+    np.testing.assert_array_equal(spectral_map.intensity, CUBE)
+    assert spectral_map.metadata["unit_source"] == "value range"
+    assert spectral_map.metadata["xy_unit"].startswith("mm")
+
+
+@pytest.mark.parametrize(("names", "step"), [(("X", "Y"), 0.5), (("x_um", "y_um"), 0.5),
+                                             (("Position X (nm)", "Position Y (nm)"), 5e-4)])
+def test_row_per_pixel_tsv_position_units(tmp_path, names, step):
+    spectral_map = read(_wafer_csv(tmp_path / "map.tsv", comma=False, names=names, sep="\t"))
+    assert spectral_map.step_um == pytest.approx(step)
+    np.testing.assert_array_equal(spectral_map.intensity, CUBE)
+
+
+def test_scattered_wafer_sites_are_spectra_with_positions(tmp_path):
+    sites = [(0, 0), (30, 0), (-30, 0), (0, 30), (0, -30), (21, 21)]
+    lines = ["X (mm),Y (mm)," + ",".join(_fmt(a, False) for a in AXIS)]
+    lines += [f"{x},{y}," + ",".join(_fmt(v, False) for v in CUBE[0, 0] + i)
+              for i, (x, y) in enumerate(sites)]
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(lines))
+    spectra = read(path)
+    assert isinstance(spectra, Spectra) and len(spectra) == 6
+    np.testing.assert_array_equal(spectra.metadata["x_um"], [1000.0 * x for x, _ in sites])
+    np.testing.assert_array_equal(spectra.intensity[5], CUBE[0, 0] + 5)
+
+
+def test_column_per_pixel_with_named_axis(tmp_path):
+    lines = ["Wavelength (nm);spot 1;spot 2;spot 3"]
+    lines += [";".join([_fmt(600 + 2 * i, True), *(_fmt(CUBE[0, j, i], True) for j in range(3))])
+              for i in range(AXIS.size)]
+    path = tmp_path / "pl.csv"
+    path.write_text("\n".join(lines))
+    spectra = read(path)
+    assert spectra.unit == "nm" and spectra.metadata["unit_source"] == "header"
+    np.testing.assert_array_equal(spectra.intensity, CUBE[0, :3])
+    np.testing.assert_array_equal(spectra.axis, 600 + 2 * np.arange(AXIS.size))
+
+
+def test_inspect_states_the_inferred_unit(tmp_path):
+    path = _wafer_csv(tmp_path / "wafer.csv")
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "axis: Raman shift, cm-1 (inferred from range 100-3200): 100 .. 3200 cm-1" \
+        in result.output
+    assert "shape 3 x 4 pixels x 32 points; step 500 µm" in result.output
+    assert "X, Y columns in mm (from the column name 'X (mm)')" in result.output
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("X;Y;100;abc;300\n0;0;1;2;3\n",
+     r"bad.csv: line 1: the spectral axis holds 'abc' \(field 4\), not a number"),
+    ("X;Y;100;200;300\n0;0;1;2;3\n1;0;1;2\n", r"bad.csv: line 3 has 4 columns"),
+    ("# map\nX;Y;100;200;300\n0;0;1;2\n1;0;1;2\n",
+     r"bad.csv: line 3 has 2 intensities but the axis line \(line 2\) has 3 values"),
+    ("\t\t100\t200\t300\n0\t0\t1\t2\t3\n0\t1\t1\t2\t3x\n", r"bad.csv: line 3 is not numeric"),
+])
+def test_bad_map_rows_name_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read(path)

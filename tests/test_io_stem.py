@@ -1,0 +1,166 @@
+"""STEM readers: .npz layouts with pixel sizes in m, nm, Å or pm, and DM/EMD calibrations."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tmdlearn.cli import app, main
+from tmdlearn.data.containers import StemImage
+from tmdlearn.errors import InputError
+from tmdlearn.io import read, write_stem
+
+IMAGE = (np.arange(64 * 48).reshape(64, 48) % 997 + 10_000).astype(np.uint16)
+
+
+def _npz(tmp_path, name="image.npz", **arrays):
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return path
+
+
+def test_gomb_net_layout(tmp_path):
+    """The study's Moire.npz: im_array uint16 and the pixel size as a string in metres."""
+    path = _npz(tmp_path, "Moire.npz", im_array=IMAGE, pixel_size=np.str_("1.062e-11"))
+    image = read(path)
+    assert isinstance(image, StemImage)
+    assert image.pixel_size_angstrom == pytest.approx(0.1062)
+    np.testing.assert_array_equal(image.intensity, IMAGE)
+    assert image.metadata["image_key"] == "im_array"
+    assert "bare number read as m" in image.metadata["pixel_size_source"]
+
+
+@pytest.mark.parametrize("key, value, how", [
+    ("pixel_size_m", 1.062e-11, "unit from the key"),
+    ("pixel_size_nm", 0.01062, "unit from the key"),
+    ("pixel_size_angstrom", 0.1062, "unit from the key"),
+    ("Pixel_Size_A", 0.1062, "unit from the key"),
+    ("sampling_pm", 10.62, "unit from the key"),
+    ("pixel_size", "0.1062 A", "unit in the value"),
+    ("pixel_size", "0.1062 \u00c5", "unit in the value"),
+    ("pixel_size", "10.62 pm", "unit in the value"),
+    ("pixel_size", "1.062e-11 m", "unit in the value"),
+    ("scale", b"0.01062nm", "unit in the value"),
+    ("calibration", "1.062e-5 um", "unit in the value"),
+    ("pixel_size_nm", "0.01062 nm", "unit in the value"),
+    ("sampling", 0.1062, "bare number read as Å"),
+    ("sampling", np.array([0.1062, 0.1062]), "bare number read as Å"),
+    ("pixel_size", 1.062e-11, "bare number read as m"),
+])
+def test_pixel_size_units(tmp_path, key, value, how):
+    path = _npz(tmp_path, data=IMAGE, **{key: value})
+    image = read(path)
+    assert image.pixel_size_angstrom == pytest.approx(0.1062)
+    assert image.metadata["pixel_size_source"].startswith(key) and how in (
+        image.metadata["pixel_size_source"])
+
+
+@pytest.mark.parametrize("image_key", ["image", "haadf", "data", "intensity"])
+def test_image_key_among_other_arrays(tmp_path, image_key):
+    """A named image wins over point lists, label maps and scalars in the same archive."""
+    path = _npz(tmp_path, **{image_key: IMAGE}, labels=np.zeros((64, 48), np.uint8),
+                pts=np.ones((50, 2)), pixel_size_nm=0.01062, note=np.str_("x"))
+    image = read(path)
+    assert image.metadata["image_key"] == image_key
+    np.testing.assert_array_equal(image.intensity, IMAGE)
+
+
+def test_tmdlearn_layout_round_trip(tmp_path):
+    written = StemImage(IMAGE.astype(float), 0.0837, metadata={"dose": 300})
+    image = read(write_stem(tmp_path / "own.npz", written))
+    assert image.pixel_size_angstrom == pytest.approx(0.0837)
+    assert image.metadata["dose"] == 300 and image.metadata["image_key"] == "intensity"
+    np.testing.assert_allclose(image.intensity, IMAGE)
+
+
+def test_given_pixel_size_overrides_the_file(tmp_path):
+    path = _npz(tmp_path, im_array=IMAGE, pixel_size=np.str_("1.062e-11"))
+    image = read(path, modality="stem", pixel_size_angstrom=0.2)
+    assert image.pixel_size_angstrom == 0.2 and image.metadata["pixel_size_source"] == "given"
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"a": IMAGE, "b": IMAGE, "pixel_size": 1e-11}, r"2 2-D arrays and none named.*a 64x48"),
+    ({"im_array": IMAGE, "pixel_size": "0.1 furlong"}, "unknown length unit 'furlong'"),
+    ({"im_array": IMAGE, "pixel_size": "about 0.1 A"}, "not a number"),
+    ({"im_array": IMAGE, "pixel_size": 7.0}, r"read as Å is 7 Å, outside 0.005-5 Å"),
+    ({"im_array": IMAGE, "pixel_size": 3e-9}, r"read as m is 30 Å"),
+    ({"im_array": IMAGE, "pixel_size": -1e-11}, "must be positive"),
+    ({"im_array": IMAGE, "sampling": np.array([0.1, 0.2])}, "not square"),
+    ({"im_array": IMAGE, "pixel_size_nm": "0.1 A"}, "contradicts"),
+    ({"im_array": IMAGE, "pixel_size_nm": 0.01, "pixel_size_angstrom": 0.2}, "disagree"),
+    ({"pts": np.ones((50, 2)), "pixel_size": 1e-11}, "no 2-D numeric image"),
+])
+def test_refusals_name_the_file_and_keys(tmp_path, arrays, message):
+    path = _npz(tmp_path, "bad.npz", **arrays)
+    with pytest.raises(InputError, match=message) as info:
+        read(path)
+    assert "bad.npz" in str(info.value) and "keys" in str(info.value) or "disagree" in message
+
+
+def test_no_pixel_size(tmp_path):
+    path = _npz(tmp_path, image=IMAGE)
+    with pytest.raises(InputError, match="not an instrument file"):
+        read(path)
+    with pytest.raises(InputError, match=r"states no pixel size \(keys: image 64x48\)"):
+        read(path, modality="stem")
+    assert read(path, pixel_size_angstrom=0.1).shape == (64, 48)
+
+
+def test_afm_sized_pixel_is_not_read_as_stem(tmp_path):
+    path = _npz(tmp_path, data=IMAGE, pixel_size_nm=2.0)
+    with pytest.raises(InputError, match="not an instrument file"):
+        read(path)
+
+
+def test_real_npz_without_pixel_size(shared_data):
+    """motif-learn's MoSe2 archive: `image` beside the `pts` point list, no pixel size."""
+    path = shared_data / "stem-real-tmd" / "dataset_mose2_40KeV_converted.npz"
+    image = read(path, modality="stem", pixel_size_angstrom=0.135)
+    assert image.shape == (500, 580) and image.metadata["image_key"] == "image"
+
+
+def test_inspect_states_pixel_size_and_source(tmp_path, capsys):
+    path = _npz(tmp_path, "Moire.npz", im_array=IMAGE, pixel_size=np.str_("1.062e-11"))
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "STEM image (array 'im_array')" in result.output
+    assert ("pixel size 0.1062 Å (from pixel_size='1.062e-11', bare number read as m)"
+            in result.output)
+    bad = _npz(tmp_path, "two.npz", a=IMAGE, b=IMAGE, pixel_size=1e-11)
+    with pytest.raises(SystemExit) as info:
+        main(["inspect", str(bad)])
+    assert info.value.code == 2 and "none named as the image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("unit, scale", [("nm", 0.01062), ("\u00c5", 0.1062), ("A", 0.1062),
+                                         ("pm", 10.62), ("\u00b5m", 1.062e-5),
+                                         ("\u03bcm", 1.062e-5)])
+def test_gpl_calibrated_axis_units(tmp_path, monkeypatch, unit, scale):
+    """The DM/EMD path converts the x axis scale from its unit (rsciio stood in for)."""
+    signal = {"data": IMAGE, "axes": [{"scale": scale, "units": unit}] * 2}
+    reader = types.SimpleNamespace(file_reader=lambda name: [signal])
+    fake = types.ModuleType("rsciio")
+    fake.digitalmicrograph, fake.emd = reader, reader
+    monkeypatch.setitem(sys.modules, "rsciio", fake)
+    path = tmp_path / "image.dm4"
+    path.write_bytes(b"\0" * 100)
+    image = read(path)
+    assert image.pixel_size_angstrom == pytest.approx(0.1062)
+    assert image.metadata["pixel_size_source"].endswith(unit)
+
+
+def test_real_dm3_calibration(shared_data):
+    """The Se-implanted MoS2 .dm3 states 0.0126953125 nm per pixel (GPL file, read in place)."""
+    pytest.importorskip("rsciio")
+    path = shared_data / "stem-real-tmd" / "example_Se_implanted_MoS2.dm3"
+    if not path.is_file():
+        pytest.skip("the GPL example file is absent")
+    image = read(path)
+    assert image.shape == (1024, 1024)
+    assert image.pixel_size_angstrom == pytest.approx(0.126953125, rel=1e-9)
+    assert image.metadata["pixel_size_source"] == "calibrated x axis: 0.0126953 nm"

@@ -1,0 +1,119 @@
+"""Noise from the data, per-peak significance and the verdict on planted and bad spectra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_spectra_peaks import X, lorentzian, mos2_spectra
+from tmdlearn.data import SpectralMap
+from tmdlearn.errors import InputError
+from tmdlearn.spectra import (
+    Peak,
+    PeakModel,
+    Region,
+    fit_map,
+    fit_peaks,
+    load_model,
+    noise_sigma,
+    parameter_maps,
+)
+
+
+def test_noise_from_second_differences_matches_the_planted_noise():
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.5, 5.0, 300)
+    y, _ = mos2_spectra(300, seed=1, noise=0.0)
+    y = y + sigma[:, None] * rng.normal(size=y.shape)
+    ratio = noise_sigma(y) / sigma
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.04)
+    assert np.percentile(np.abs(ratio - 1), 90) < 0.2  # MAD: 37 % efficiency
+
+
+def test_removal_rise_agrees_with_a_refit_without_the_peak():
+    """ΔSSR to first order (no refit) against the SSR of a true refit without 2LA."""
+    y, truth = mos2_spectra(40, seed=2)
+    y = y - lorentzian(X, truth["2LA_height"], truth["2LA_center"], truth["2LA_fwhm"])
+    y = y + lorentzian(X, np.full(40, 6.0), truth["2LA_center"], truth["2LA_fwhm"])  # SNR 3
+    model = load_model("mos2-raman")
+    fit = fit_peaks(y, model, X, progress=False)
+    region = model.regions[0]
+    without = PeakModel("no2LA", (Region(region.window, region.peaks[:2], "linear"),))
+    refit = fit_peaks(y, without, X, progress=False, verdict=False)
+    ssr_with, ssr_without = (f.rmse ** 2 * X.size for f in (fit, refit))
+    np.testing.assert_allclose(fit.quality["dssr"][:, 2], ssr_without - ssr_with, rtol=0.15)
+    assert np.all(fit.quality["dbic"][:, 2] > 10)  # a height of 3 noise σ is still there
+
+
+def test_verdicts_on_planted_bare_and_bad_spectra():
+    y, _ = mos2_spectra(6, seed=3)
+    rng = np.random.default_rng(4)
+    bare = 10 + 0.02 * (X - 400) + rng.normal(0, 2.0, (3, X.size))
+    bad = np.vstack([y[:4], bare, np.zeros(X.size), np.full(X.size, 7.0)])
+    bad[1, 120:] = np.nan                       # non-finite
+    bad[2] = np.minimum(bad[2], 60.0)           # saturated detector
+    bad[3, 40] += 2000.0                        # cosmic spike on the flake
+    fit = fit_peaks(bad, "mos2-raman", X, progress=False)
+    verdict, reasons = list(fit.verdict), list(fit.reasons)
+    assert verdict[0] == "ok" and reasons[0] == ""
+    assert verdict[1] == "poor" and reasons[1] == "non-finite values"
+    assert verdict[2] == "poor" and reasons[2].startswith("saturated")
+    assert verdict[3] == "poor" and reasons[3] == "E2g width at its bound"  # took the spike
+    assert verdict[4:7] == ["absent"] * 3
+    assert all(r.startswith("no E2g/A1g peak") for r in reasons[4:7])
+    assert verdict[7:] == ["absent", "absent"] and reasons[7:] == ["flat spectrum"] * 2
+    # absent peaks give NaN values and features; the solver's numbers stay in fit.values
+    table = fit.table()
+    assert table["split_A1g_E2g"][4:].isna().all() and table["split_A1g_E2g"][:1].notna().all()
+    assert table["A1g_center"][4:7].isna().all() and np.isfinite(fit["A1g_center"][4:7]).all()
+    assert table["A1g_snr"][0] > 20 and not table["A1g_present"][4:].any()
+
+
+def test_weak_iteration_limit_and_model_outside_axis():
+    y, truth = mos2_spectra(3, seed=5, noise=2.0)
+    y[:1] -= lorentzian(X, truth["E2g_height"][:1] - 7.0, truth["E2g_center"][:1],
+                        truth["E2g_fwhm"][:1])
+    fit = fit_peaks(y, "mos2-raman", X, progress=False)
+    assert fit.verdict[0] == "weak" and fit.reasons[0] == "weak E2g (SNR < 5)"
+    stopped = fit_peaks(y[1:], "mos2-raman", X, progress=False, max_iter=1)
+    assert set(stopped.verdict) == {"poor"} and "iteration limit" in stopped.reasons[0]
+    short = X <= 430
+    out = fit_peaks(y[:, short], "mos2-raman", X[short], progress=False)
+    assert set(out.verdict) == {"absent"} and set(out.reasons) == {"model peaks outside the axis"}
+
+
+def test_wrong_material_centre_at_bound_is_poor():
+    """A single band at 1.57 eV fitted with the WSe2 PL model (1.65 ± 0.08 eV)."""
+    x = np.linspace(1.45, 1.85, 300)
+    rng = np.random.default_rng(6)
+    y = 500 * np.exp(-4 * np.log(2) * ((x - 1.565) / 0.05) ** 2) + rng.normal(0, 3, (2, 300))
+    fit = fit_peaks(y, "wse2-pl", x, progress=False)
+    assert list(fit.verdict) == ["poor", "poor"]
+    assert fit.reasons[0] == "A centre at its bound"
+
+
+def test_options_from_the_model_and_the_call():
+    y, _ = mos2_spectra(2, seed=7)
+    strict = fit_peaks(y, "mos2-raman", X, progress=False, verdict={"weak_snr": 1000.0})
+    assert set(strict.verdict) == {"weak"}
+    model = PeakModel("one", (Region((355, 480), (Peak("E2g", 385, 4, max_shift=8),
+                                                   Peak("A1g", 405, 5, max_shift=8))),),
+                      verdict={"main": ["A1g"], "chi2_max": 1e9})
+    assert fit_peaks(y, model, X, progress=False).quality["main"] == ["A1g"]
+    assert fit_peaks(y, "mos2-raman", X, progress=False, verdict=False).verdict is None
+    with pytest.raises(InputError, match="unknown verdict options"):
+        fit_peaks(y, "mos2-raman", X, progress=False, verdict={"nonsense": 1})
+    with pytest.raises(InputError, match="not in model"):
+        fit_peaks(y, "mos2-raman", X, progress=False, verdict={"main": ["B"]})
+
+
+def test_map_gets_a_verdict_map_and_blanks_what_is_not_ok():
+    y, _ = mos2_spectra(6, seed=8)
+    y[[1, 4]] = 10 + np.random.default_rng(9).normal(0, 2.0, (2, X.size))
+    smap = SpectralMap(y.reshape(2, 3, -1), X, "cm-1", step_um=1.0)
+    fit, mask = fit_map(smap, "mos2-raman", progress=False)
+    maps = parameter_maps(fit, mask)
+    assert maps["verdict"].tolist() == [[0, 2, 0], [0, 2, 0]]
+    assert np.isnan(maps["A1g_center"][0, 1]) and np.isfinite(maps["A1g_center"][0, 0])
+    every = parameter_maps(fit, mask, only_ok=False)
+    assert np.isfinite(every["A1g_center"]).all()

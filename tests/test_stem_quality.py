@@ -1,0 +1,192 @@
+"""The self-check of a STEM prediction (tmdlearn.stem.quality): render-back on planted spots,
+known verdicts with the shipped models on simulated images, and `stem predict`'s outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmdlearn.cli import main
+from tmdlearn.data.containers import StemImage
+from tmdlearn.stem.inference import identify_atoms, load_model
+from tmdlearn.stem.quality import (
+    BOND_MEAN,
+    Grade,
+    assess,
+    bond_angstrom,
+    column_density,
+    render_back,
+    saturated_fraction,
+)
+from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+
+
+def _planted(n=200, pix=0.1, sigma=0.45, amplitudes=(3.0, 7.0), seed=0):
+    """Gaussian spots of two species on a tilted background with a little noise."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(5, n - 5, (150, 2))
+    species = np.where(rng.random(150) < 0.5, "A", "B")
+    peak = np.where(species == "A", *amplitudes)
+    yy, xx = np.mgrid[:n, :n]
+    image = 100 + 0.05 * xx + 0.03 * yy + rng.normal(0, 0.3, (n, n))
+    s = sigma / pix
+    for (x, y), a in zip(xy, peak, strict=True):
+        image += a * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+    return image, pd.DataFrame({"x_px": xy[:, 0], "y_px": xy[:, 1], "species": species})
+
+
+def test_render_back_recovers_planted_amplitudes_and_width():
+    image, atoms = _planted()
+    r = render_back(image, atoms, 0.1)
+    assert r.r2 > 0.97 and np.nanmin(r.r2_map) > 0.9
+    assert r.width_angstrom == pytest.approx(0.45, rel=0.05)
+    assert r.amplitudes["A"] == pytest.approx(3.0, rel=0.05)
+    assert r.amplitudes["B"] == pytest.approx(7.0, rel=0.05)
+    # the same number of spots in the wrong places explains nothing
+    rng = np.random.default_rng(1)
+    wrong = atoms.assign(x_px=rng.uniform(5, 195, len(atoms)), y_px=rng.uniform(5, 195, len(atoms)))
+    assert render_back(image, wrong, 0.1).r2 < 0.2
+
+
+def test_grades_and_constants():
+    assert BOND_MEAN(0.0) == 1.0 and BOND_MEAN(BOND_MEAN.doubtful) == 0.5
+    assert BOND_MEAN(BOND_MEAN.fail) == 0.25 and BOND_MEAN(1.0) == 0.0
+    larger_is_better = Grade(0.8, 0.5, 0.2)
+    assert larger_is_better(0.9) == 1.0 and larger_is_better(0.5) == 0.5
+    assert larger_is_better(0.2) == 0.25 and larger_is_better(float("nan")) == 0.0
+    assert bond_angstrom("graphene") == pytest.approx(1.42, abs=0.005)
+    assert bond_angstrom("ws2") == pytest.approx(1.82, abs=0.005)
+    assert column_density("graphene") * 100 == pytest.approx(38.2, abs=0.1)  # per nm²
+    assert saturated_fraction(np.arange(100.0)) == 0.01
+    assert saturated_fraction(np.clip(np.arange(100.0), None, 59)) == 0.41
+
+
+def test_truth_of_a_clean_bilayer_is_ok_and_of_a_shifted_scale_not():
+    """The true atoms of a simulated bilayer pass every check; read with a pixel size 30 %
+    off they fail on the bond."""
+    s = simulate_image(StemSimConfig(size_px=256, edge_probability=0.0), seed=4)
+    atoms = s.atoms.assign(species="C")
+    good = assess(s.image, atoms, s.pixel_size_angstrom)
+    assert good.trust == "ok" and good.score > 0.8 and not good.reasons
+    assert good.figures["render_r2"] > 0.8
+    for factor in (0.7, 1.3):
+        bad = assess(s.image, atoms, s.pixel_size_angstrom * factor)
+        assert bad.trust == "fail" and "nearest-neighbour mean" in bad.main_reason
+
+
+def test_no_atoms_or_a_tiny_field_is_a_fail_not_a_crash():
+    rng = np.random.default_rng(0)
+    image = rng.poisson(20, (128, 128)).astype(float)
+    q = assess(image, pd.DataFrame(columns=["x_px", "y_px", "layer", "species"]), 0.1)
+    assert q.trust == "fail" and q.score == 0.0 and "0 atoms found" in " ".join(q.reasons)
+    json.dumps(q.to_dict())
+    # a field smaller than one window (48 px at 0.1 Å) with random "atoms"
+    atoms = pd.DataFrame({"x_px": rng.uniform(0, 47, 40), "y_px": rng.uniform(0, 47, 40),
+                          "layer": rng.integers(0, 2, 40), "species": "C"})
+    q = assess(image[:48, :48], atoms, 0.1)
+    assert q.trust == "fail" and q.r2_map.shape == (1, 1)
+
+
+@pytest.fixture(scope="module")
+def graphene():
+    return load_model(device="cpu")
+
+
+def _check(model, image, pixel_size):
+    net, meta = model
+    atoms, _ = identify_atoms(StemImage(image, pixel_size), net, meta)
+    return assess(image, atoms, pixel_size, meta["material"], meta["layers"])
+
+
+CLEAN = StemSimConfig(size_px=256, edge_probability=0.0)
+
+
+def test_shipped_model_on_clean_bilayers_ok_and_with_a_wrong_pixel_size_not(graphene):
+    for k in range(3):
+        s = simulate_image(CLEAN, split_seed(5, "test", k))
+        q = _check(graphene, s.image, s.pixel_size_angstrom)
+        assert q.trust == "ok", q.reasons
+        for factor in (0.7, 1.3):
+            wrong = _check(graphene, s.image, s.pixel_size_angstrom * factor)
+            assert wrong.trust != "ok" and wrong.score < 0.5
+            assert any("nearest-neighbour" in r for r in wrong.reasons), wrong.reasons
+
+
+def test_shipped_model_on_monolayer_amorphous_noise_and_saturation(graphene):
+    for k in range(2):
+        mono = simulate_image(StemSimConfig(size_px=256, layers=1), split_seed(5, "test", k))
+        assert _check(graphene, mono.image, mono.pixel_size_angstrom).trust != "ok"
+    amorphous = simulate_image(StemSimConfig(size_px=256, layers=0, microscope={},
+                                             amorphous_coverage=(1, 1)), seed=3)
+    assert _check(graphene, amorphous.image, amorphous.pixel_size_angstrom).trust == "fail"
+    noise = np.random.default_rng(0).poisson(50, (256, 256)).astype(np.float32)
+    assert _check(graphene, noise, 0.1).trust == "fail"
+    s = simulate_image(CLEAN, split_seed(5, "test", 0))
+    clipped = np.clip(s.image, None, np.percentile(s.image, 60))
+    q = _check(graphene, clipped, s.pixel_size_angstrom)
+    assert q.trust != "ok" and "saturated" in q.main_reason
+
+
+def test_shipped_ws2_model_on_a_clean_bilayer_is_ok():
+    model = load_model(material="ws2", device="cpu")
+    cfg = StemSimConfig(material="ws2", size_px=256, pixel_size_angstrom=0.15,
+                        edge_probability=0.0)
+    s = simulate_image(cfg, split_seed(5, "test", 0))
+    q = _check(model, s.image, s.pixel_size_angstrom)
+    assert q.trust == "ok", q.reasons
+    assert q.rendering.amplitudes["W"] > q.rendering.amplitudes["S2"] > 0
+
+
+def test_predict_writes_quality_and_warns_but_exits_0(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    s = simulate_image(CLEAN, split_seed(5, "test", 1))
+    np.save(folder / "bilayer.npy", s.image)
+    np.save(folder / "noise.npy", np.random.default_rng(0).poisson(50, (256, 256)))
+    out = tmp_path / "pred"
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(folder), "--pixel-size", f"{s.pixel_size_angstrom}",
+              "--out", str(out)])
+    assert exit_.value.code in (0, None)
+    summary = pd.read_csv(out / "summary.csv").set_index("file")
+    assert summary.loc["bilayer.npy", "trust"] == "ok"
+    assert summary.loc["noise.npy", "trust"] == "fail"
+    assert summary.loc["noise.npy", "main_reason"] and summary.loc["noise.npy", "score"] < 0.25
+    report = json.loads((out / "noise.npy" / "quality.json").read_text())
+    assert report["trust"] == "fail" and report["reasons"] and len(report["r2_map"]) == 2
+    assert (out / "noise.npy" / "render.png").stat().st_size > 1000
+    err = capsys.readouterr().err
+    assert "warning:" in err and "noise.npy" in err and "bilayer.npy" not in err
+
+
+def test_layers_must_match_the_lattices_of_the_fourier_transform():
+    """True atoms agree with the image's Fourier transform; the same atoms turned 15° about
+    the centre do not, and the reason says so."""
+    s = simulate_image(StemSimConfig(size_px=256, edge_probability=0.0), seed=4, twist_deg=20)
+    atoms = s.atoms.assign(species="C")
+    good = assess(s.image, atoms, s.pixel_size_angstrom)
+    assert good.grades["layer0_fourier"] == 1.0 and good.grades["layer1_fourier"] == 1.0
+    t = np.radians(15)
+    xy = atoms[["x_px", "y_px"]].to_numpy() - 127.5
+    turned = xy @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]) + 127.5
+    bad = assess(s.image, atoms.assign(x_px=turned[:, 0], y_px=turned[:, 1]),
+                 s.pixel_size_angstrom)
+    assert min(bad.grades["layer0_fourier"], bad.grades["layer1_fourier"]) <= 0.25
+    assert any("Fourier transform" in reason for reason in bad.reasons)
+
+
+def test_a_lone_crystal_layer_is_named():
+    """A monolayer's true atoms beside an invented second layer of random points: the main
+    reason says that only the real layer is a crystal."""
+    s = simulate_image(StemSimConfig(size_px=256, layers=1, edge_probability=0.0,
+                                     hole_probability=0.0), seed=2)
+    rng = np.random.default_rng(0)
+    junk = pd.DataFrame({"x_px": rng.uniform(0, 255, 400), "y_px": rng.uniform(0, 255, 400),
+                         "layer": 1, "species": 0})
+    atoms = pd.concat([s.atoms, junk], ignore_index=True).assign(species="C")
+    quality = assess(s.image, atoms, s.pixel_size_angstrom)
+    assert quality.trust == "fail"
+    assert quality.main_reason.startswith("only layer 0 looks like a crystal layer")
