@@ -49,6 +49,7 @@ from tmdlearn.synth.microscope import (
     MicroscopeConfig,
     draw_microscope,
     electron_wavelength_angstrom,
+    probe_intensity,
     probe_otf,
 )
 from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, SPECIES, Z, _splat
@@ -267,7 +268,8 @@ def _column_weights(item: dict, exponent: float) -> np.ndarray:
 def render(item: dict, weights: np.ndarray, sigma: float, layer_defocus: float = 0.0
            ) -> np.ndarray:
     """tmdlearn's clean image of the item's columns (``weights``) on its grid: splatted and
-    blurred by the same probe (:func:`probe_otf`, source size included) times the atom-size
+    blurred by the same probe (:func:`probe_intensity`, :func:`probe_otf`: source size
+    included) times the atom-size
     Gaussian ``sigma`` (Å), as ``_render_real`` does. ``layer_defocus`` (Å) adds that much
     defocus (C10 - dz) per layer below the first (the probe focus moving down the stack)."""
     micro = json.loads(str(item["microscope"]))
@@ -282,7 +284,8 @@ def render(item: dict, weights: np.ndarray, sigma: float, layer_defocus: float =
         potential = _splat((size, size), item["x_angstrom"][sel] / pix + pad,
                            item["y_angstrom"][sel] / pix + pad, weights[sel])
         p = micro | {"C10": micro["C10"] - k * layer_defocus}
-        transfer = probe_otf(size, pix, p) * np.exp(-2 * (np.pi * sigma * q) ** 2)
+        transfer = probe_otf(probe_intensity(size, pix, p), pix, p) * \
+            np.exp(-2 * (np.pi * sigma * q) ** 2)
         out += np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
     return out[pad:pad + n, pad:pad + n]
 
