@@ -25,8 +25,8 @@ at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same 
 positions in the distorted image (what scan distortion alone does: the two nearest of three
 bonds of unequal stretch are biased short); ``nn_specimen{k}`` between the specimen points the
 beam was on at the found positions (scan distortion undone: the model's own error).
-``self_check`` counts the verdicts of the self-check hook (``None`` until the hook is
-connected). Prints one JSON object.
+``self_check`` counts the verdicts of the self-check (``stem predict``'s
+``quality.json``) on these images, which should all be ``ok``. Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
     ... benchmarks/stem_real.py --models old-graphene.pt new-graphene.pt
@@ -138,15 +138,15 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
 
 def self_check(image: StemImage, found: pd.DataFrame, masks: np.ndarray,
                meta: dict) -> dict | None:
-    """HOOK(self-check): the self-check of one prediction, a mapping with at least ``trust``
-    (``ok | doubtful | fail``) and the score it is read from; ``None`` while
-    ``tmdlearn.stem.quality`` is not there. The lead connects it (and the ROC part: wrong pixel
-    size, monolayers, amorphous-only fields, too low doses) once that module is merged."""
-    try:
-        from tmdlearn.stem import quality  # noqa: F401
-    except ImportError:
-        return None
-    return None  # HOOK(self-check): call quality's scorer on (image, found, masks, meta) here
+    """HOOK(self-check): the self-check of one prediction as ``stem predict`` runs it
+    (:func:`tmdlearn.stem.quality.assess`): ``trust`` (``ok | doubtful | fail``), ``score`` and
+    the main reason. The lead adds the ROC part here (wrong pixel size, monolayers, amorphous
+    fields, too low doses)."""
+    from tmdlearn.stem.quality import assess
+
+    quality = assess(image.intensity, found, image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")), int(meta["layers"]))
+    return {"trust": quality.trust, "score": quality.score, "reason": quality.main_reason}
 
 
 def _assignment(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
