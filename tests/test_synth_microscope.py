@@ -166,3 +166,17 @@ def test_metal_weight_against_the_chalcogens(n, n_metal):
     peak = sample.image[np.round(atoms.y_px).astype(int), np.round(atoms.x_px).astype(int)]
     ratio = peak[atoms.species.to_numpy() == 0].mean() / peak[atoms.species.to_numpy() == 1].mean()
     assert ratio == pytest.approx((74 / 16) ** n_metal / 2, rel=0.12)
+
+
+def test_scan_wander_belongs_to_the_frame_not_the_crop():
+    # the rms line-to-line change of the wander of a 96-line crop is that of a 512-line frame
+    cfg = MicroscopeConfig(drift_angstrom=(0.3, 0.3))
+    steps = {}
+    for n in (96, 512):
+        diffs = []
+        for seed in range(40):
+            rng = np.random.default_rng(seed)
+            scan = draw_scan(n, 0.1, draw_microscope(cfg, rng), rng)
+            diffs.append(np.diff(scan.wander_x))
+        steps[n] = np.sqrt(np.mean(np.concatenate(diffs) ** 2))
+    assert steps[96] == pytest.approx(steps[512], rel=0.25)

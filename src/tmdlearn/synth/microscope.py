@@ -35,6 +35,8 @@ from tmdlearn.config import dataclass_from_mapping
 
 #: ADC full scale of a 16-bit detector image, counts.
 ADC_MAX = 65535.0
+#: Lines of the frame a scan's slow wander is drawn over (a crop is part of such a frame).
+FRAME_LINES = 512
 
 
 def electron_wavelength_angstrom(energy_kev: float) -> float:
@@ -241,12 +243,17 @@ class Scan:
 
 def draw_scan(n: int, pixel_angstrom: float, p: dict[str, float],
               rng: np.random.Generator) -> Scan:
-    """The scan of an n × n image at ``pixel_angstrom`` for microscope ``p``."""
+    """The scan of an n × n image at ``pixel_angstrom`` for microscope ``p``.
+
+    The slow wander belongs to the frame, not to the image: it is drawn over a frame of at
+    least :data:`FRAME_LINES` lines (correlated over a sixth of it) and the image is its
+    first n lines, so a small crop is not sheared more than a whole frame."""
     affine = np.array([[1 + p["scale_x"], p["shear"]], [0.0, 1 + p["scale_y"]]])
     wander = p["drift_angstrom"] / pixel_angstrom
+    frame = max(n, FRAME_LINES)
     return Scan(n, pixel_angstrom, affine,
-                _smooth_series(rng, n, max(n / 6, 2), wander),
-                _smooth_series(rng, n, max(n / 6, 2), wander / 3),
+                _smooth_series(rng, frame, frame / 6, wander)[:n],
+                _smooth_series(rng, frame, frame / 6, wander / 3)[:n],
                 rng.normal(0, p["jitter_angstrom"] / pixel_angstrom, n),
                 p["flyback_px"], p["flyback_decay_px"])
 
