@@ -31,7 +31,7 @@ from scipy.ndimage import binary_dilation, binary_erosion
 from scipy.spatial import cKDTree
 
 from tmdlearn.stem.atoms import atom_masks, find_atoms, match_points
-from tmdlearn.stem.inference import load_model, predict_logits
+from tmdlearn.stem.inference import load_model, predict_logits, prepare_image
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, disk_masks, simulate_image, split_seed
@@ -143,14 +143,14 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=("test", "val"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model, device="cpu")
+    model, meta = load_model(args.model, device="cpu")
     sim = StemSimConfig(size_px=256)
     rng = np.random.default_rng(0)
     cpu = time.process_time()
     true_rows, found_rows, images = [], [], []
     for k in range(args.n):
         s = simulate_image(sim, split_seed(0, args.split, k))
-        logits = predict_logits(model, s.image, N_LAYERS)
+        logits = predict_logits(model, prepare_image(s.image, meta), N_LAYERS)
         cuts = {f"cut_{c:g}": segmentation_scores(logits > c, s.labels)["pixel_accuracy"]
                 for c in LOGIT_CUTS}
         found, masks = find_atoms(logits), logits > 0

@@ -35,6 +35,7 @@ from tmdlearn.stem.inference import (
     load_model,
     predict_logits,
     predict_views,
+    prepare_image,
 )
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.train import evaluate
@@ -65,7 +66,7 @@ def stage_times(model: torch.nn.Module, meta: dict, prior: float, n: int = 16) -
     for k in range(n):
         image = simulate_image(StemSimConfig(size_px=256), split_seed(0, "test", k)).image
         clock = [time.process_time()]
-        logits = predict_views(model, image)
+        logits = predict_views(model, prepare_image(image, meta))
         clock.append(time.process_time())
         atoms = find_atoms(logits)
         clock.append(time.process_time())

@@ -35,8 +35,10 @@ import argparse
 import json
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+import yaml
 from sklearn.metrics import roc_auc_score
 
 from tmdlearn.data.containers import StemImage
@@ -44,6 +46,8 @@ from tmdlearn.stem.atoms import atom_scores
 from tmdlearn.stem.inference import identify_atoms, load_model
 from tmdlearn.stem.quality import assess
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 MATERIAL_PIXEL = {"graphene": 0.1, "ws2": 0.15}
 CLASSES = ("good", "pixel_plus30", "pixel_minus30", "monolayer", "amorphous", "low_dose")
@@ -55,6 +59,10 @@ def class_images(material: str, name: str, n: int, size: int, realistic: bool,
     """(image, pixel size given, true atoms with species names) of ``n`` images of a class."""
     micro = {} if realistic else None
     base = dict(material=material, size_px=size, pixel_size_angstrom=MATERIAL_PIXEL[material])
+    if realistic:  # the column weights and widths the shipped models train on (abTEM-calibrated)
+        data = yaml.safe_load((CONFIGS / f"stem-{material}.yaml").read_text())["data"]
+        base |= {k: tuple(data[k]) for k in ("z_exponent", "metal_z_exponent",
+                                              "atom_sigma_angstrom") if k in data}
     cfg, factor, stream = {
         "good": (StemSimConfig(**base, microscope=micro), 1.0, 0),
         "pixel_plus30": (StemSimConfig(**base, microscope=micro), 1.3, 0),

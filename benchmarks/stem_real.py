@@ -49,6 +49,7 @@ from scipy.stats import gaussian_kde
 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.atoms import atom_scores, species_confusion
+from tmdlearn.stem.distortion import scan_distortion, undistort
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
 from tmdlearn.synth.stem import StemSimConfig, _smooth_field
@@ -193,7 +194,9 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
           ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Per-layer scores of one prediction (true-layer order), the species confusion of the
     matched atoms (true × found) and the found atoms' two-nearest-neighbour distances (Å) per
-    true layer k: ``image{k}`` at the nominal pixel size, and
+    true layer k: ``image{k}`` at the nominal pixel size, ``undistorted{k}`` the same after the
+    scan distortion both layers' honeycombs share is removed (as ``stem analyze`` measures
+    them, :func:`tmdlearn.stem.distortion.scan_distortion`), and
     ``specimen{k}`` between where the beam was at the found positions (``scan``: specimen x, y
     in Å of every pixel): the scan distortion undone, what the model alone gets wrong."""
     found = found.assign(species=pd.Series(found.species).map(
@@ -206,10 +209,15 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
     xy = found[["x_px", "y_px"]].to_numpy(float)
     specimen = np.column_stack([ndimage.map_coordinates(v, [xy[:, 1], xy[:, 0]], order=1,
                                                         mode="nearest") for v in scan])
+    centre = xy.mean(axis=0) if len(xy) else np.zeros(2)
+    fixed = undistort(xy - centre, scan_distortion(found)) + centre
     dist = {}
     for k in (0, 1):
         sel = layer_of == k
         dist[f"image{k}"] = neighbour_distances(xy[sel], image.pixel_size_angstrom, image.shape)
+        dist[f"undistorted{k}"] = neighbour_distances(xy[sel], image.pixel_size_angstrom,
+                                                      image.shape,
+                                                      fixed[sel] * image.pixel_size_angstrom)
         dist[f"specimen{k}"] = neighbour_distances(xy[sel], image.pixel_size_angstrom,
                                                    image.shape, specimen[sel])
     return table, dist, confusion

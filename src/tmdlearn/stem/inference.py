@@ -103,7 +103,9 @@ def load_model(path: str | Path | None = None, material: str = "graphene",
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})", path) from None
     model = model.to(resolve_device(device)).eval()
-    return (fast_model(model) if fast else model), payload["meta"]
+    model = fast_model(model) if fast else model
+    model.normalisation = payload["meta"].get("normalisation")  # its input (prepare_image)
+    return model, payload["meta"]
 
 
 @torch.no_grad()

@@ -121,8 +121,10 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     there (:func:`tmdlearn.stem.inference.lattice_prior`). The scores' ``assignment`` maps
     branches to true layers. ``views`` averages mirror images
     (:func:`tmdlearn.stem.inference.predict_views`); ``normalisation`` is the model's
-    (``meta["normalisation"]``, :func:`tmdlearn.stem.inference.prepare_image`)."""
+    (``meta["normalisation"]``, :func:`tmdlearn.stem.inference.prepare_image`; by default
+    the one :func:`tmdlearn.stem.inference.load_model` or training attached to the model)."""
     model.eval()
+    normalisation = normalisation or getattr(model, "normalisation", None)
     meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom,
             "pixel_size_angstrom": sim.pixel_size_angstrom, "normalisation": normalisation}
     for k in range(n_images):
@@ -214,6 +216,7 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
             "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
             "normalisation": _normalisation(config), "config": config}
+    model.normalisation = meta["normalisation"]
     batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
