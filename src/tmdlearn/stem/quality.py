@@ -121,10 +121,12 @@ STACKED = Grade(0.2, 0.35, 0.6)
 #: monolayer finds one layer, or splits the monolayer into patches). Doubtful at worst (0 grades
 #: 0.375): a true bilayer may cover little of the field.
 ALL_LAYERS = Grade(0.25, 0.1, -0.1)
-#: Angle (°) between a layer's honeycomb (bond orientation of its atoms) and the nearest lattice
-#: the image itself shows in its Fourier transform (:func:`tmdlearn.stem.fourier.fft_lattices`;
-#: checked only where the transform shows one): scan distortion moves spots by a few degrees.
-FOURIER_ANGLE = Grade(2.5, 5.0, 10.0)
+#: Angle (°) between a clear lattice of the image's Fourier transform
+#: (:func:`tmdlearn.stem.fourier.fft_lattices`, at least FOURIER_SPOTS spots) and the nearest
+#: found layer's honeycomb (bond orientation): scan distortion turns spots by a few degrees.
+FOURIER_ANGLE = Grade(4.0, 8.0, 15.0)
+#: Spots (of six) a lattice of the Fourier transform needs to be judged against the layers.
+FOURIER_SPOTS = 4
 #: ``trust`` of a score: above OK_ABOVE ok, at or below FAIL_AT fail, doubtful between.
 OK_ABOVE, FAIL_AT = 0.5, 0.25
 
@@ -327,18 +329,21 @@ def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
 
 def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material: str,
                     table: pd.DataFrame) -> list[tuple[str, float, str]]:
-    """Each layer's honeycomb against the lattices of the image's Fourier transform (none
-    when the transform shows no lattice: low dose, amorphous)."""
-    seen = fft_lattices(image, pix, LATTICE_ANGSTROM[material])
+    """Every clear lattice of the image's Fourier transform (at least ``FOURIER_SPOTS`` of its
+    six spots) against the nearest found layer's honeycomb; none when the transform shows no
+    clear lattice (low dose, amorphous). A layer the transform does not show is not judged
+    here: a weak layer's spots may be lost in the noise."""
+    seen = [f for f in fft_lattices(image, pix, LATTICE_ANGSTROM[material])
+            if f.spots >= FOURIER_SPOTS]
+    found = [fit_lattice(atoms.loc[atoms.layer == row.layer, ["x_px", "y_px"]].to_numpy(float))
+             for row in table.itertuples() if row.atoms >= 10]
+    found = [np.degrees(f.angle_rad) % 60 for f in found if f is not None]
     checks = []
-    for row in table.itertuples():
-        fit = fit_lattice(atoms.loc[atoms.layer == row.layer, ["x_px", "y_px"]].to_numpy(float))
-        if not seen or fit is None or row.atoms < 10:
-            continue
-        angle = min(angle_between(np.degrees(fit.angle_rad) % 60, f.angle_deg) for f in seen)
-        checks.append((f"layer{row.layer}_fourier", FOURIER_ANGLE(angle),
-                       f"layer {row.layer}: its honeycomb is {angle:.1f}° from every lattice "
-                       "in the image's Fourier transform"))
+    for k, lattice in enumerate(seen if found else []):
+        angle = min(angle_between(lattice.angle_deg, layer) for layer in found)
+        checks.append((f"fourier{k}", FOURIER_ANGLE(angle),
+                       f"the image's Fourier transform shows a lattice {angle:.1f}° from every "
+                       "found layer's honeycomb"))
     return checks
 
 
