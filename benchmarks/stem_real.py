@@ -49,7 +49,7 @@ from scipy.stats import gaussian_kde
 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.atoms import atom_scores, species_confusion
-from tmdlearn.stem.distortion import scan_distortion, undistort
+from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
 from tmdlearn.synth.stem import StemSimConfig, _smooth_field
@@ -209,8 +209,7 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
     xy = found[["x_px", "y_px"]].to_numpy(float)
     specimen = np.column_stack([ndimage.map_coordinates(v, [xy[:, 1], xy[:, 0]], order=1,
                                                         mode="nearest") for v in scan])
-    centre = xy.mean(axis=0) if len(xy) else np.zeros(2)
-    fixed = undistort(xy - centre, scan_distortion(found)) + centre
+    fixed = remove_scan_distortion(found)[0][["x_px", "y_px"]].to_numpy(float)
     dist = {}
     for k in (0, 1):
         sel = layer_of == k

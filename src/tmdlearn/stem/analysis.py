@@ -14,8 +14,7 @@ from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde, median_abs_deviation
 
-from tmdlearn.stem.distortion import scan_distortion
-from tmdlearn.stem.distortion import undistort as remove_distortion
+from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM
 
 #: Lattice constants (Å) of the Vegard end members: WS2 and WSe2 (the simulator's).
@@ -278,11 +277,7 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     out: dict[str, Any] = {}
     measured = atoms
     if undistort:
-        distortion = scan_distortion(atoms)
-        xy_px = atoms[["x_px", "y_px"]].to_numpy(float)
-        centre = xy_px.mean(axis=0) if len(xy_px) else np.zeros(2)
-        fixed = remove_distortion(xy_px - centre, distortion) + centre
-        measured = atoms.assign(x_px=fixed[:, 0], y_px=fixed[:, 1])
+        measured, distortion = remove_scan_distortion(atoms)
         stretch = np.linalg.eigvalsh(distortion)
         out["scan_distortion"] = {"matrix": distortion.round(6).tolist(),
                                   "anisotropy_percent": float(100 * (stretch[1] / stretch[0] - 1))}

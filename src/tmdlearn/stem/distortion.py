@@ -64,3 +64,13 @@ def scan_distortion(atoms: pd.DataFrame, min_atoms: int = MIN_ATOMS) -> np.ndarr
 def undistort(xy: np.ndarray, distortion: np.ndarray) -> np.ndarray:
     """Points (n, 2) with the distortion removed: ``D⁻¹ · (x, y)`` for each point."""
     return np.asarray(xy, float) @ np.linalg.inv(distortion).T
+
+
+def remove_scan_distortion(atoms: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Copy of ``atoms`` (x_px, y_px, layer, ...) with their :func:`scan_distortion` removed
+    about the atoms' centroid (which stays put), and that distortion."""
+    distortion = scan_distortion(atoms)
+    xy = atoms[["x_px", "y_px"]].to_numpy(float)
+    centre = xy.mean(axis=0) if len(xy) else np.zeros(2)
+    fixed = undistort(xy - centre, distortion) + centre
+    return atoms.assign(x_px=fixed[:, 0], y_px=fixed[:, 1]), distortion

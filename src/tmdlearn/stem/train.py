@@ -111,8 +111,7 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 
 def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-                  split: str = "val", lattice: bool = False, views: int = 1, prior: float = 0.0,
-                  normalisation: dict[str, Any] | None = None
+                  split: str = "val", lattice: bool = False, views: int = 1, prior: float = 0.0
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
     scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
@@ -120,13 +119,13 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     ``prior`` of the way to the layers' honeycombs and the masks repainted as label disks
     there (:func:`tmdlearn.stem.inference.lattice_prior`). The scores' ``assignment`` maps
     branches to true layers. ``views`` averages mirror images
-    (:func:`tmdlearn.stem.inference.predict_views`); ``normalisation`` is the model's
-    (``meta["normalisation"]``, :func:`tmdlearn.stem.inference.prepare_image`; by default
-    the one :func:`tmdlearn.stem.inference.load_model` or training attached to the model)."""
+    (:func:`tmdlearn.stem.inference.predict_views`). Images are normalised as the model was
+    trained: the ``normalisation`` that :func:`tmdlearn.stem.inference.load_model` or
+    training attached to it (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score)."""
     model.eval()
-    normalisation = normalisation or getattr(model, "normalisation", None)
     meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom,
-            "pixel_size_angstrom": sim.pixel_size_angstrom, "normalisation": normalisation}
+            "pixel_size_angstrom": sim.pixel_size_angstrom,
+            "normalisation": getattr(model, "normalisation", None)}
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_views(model, prepare_image(s.image, meta), N_LAYERS, views)
@@ -142,19 +141,17 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False, views: int = 1, prior: float = 0.0,
-             normalisation: dict[str, Any] | None = None) -> dict[str, float]:
+             lattice: bool = False, views: int = 1, prior: float = 0.0) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
     of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
     :func:`scored_images`).
 
     ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``), ``prior`` > 0 after the lattice prior (keys ending in ``_prior``);
-    ``normalisation`` the model's (``meta["normalisation"]``).
+    ``_lattice``), ``prior`` > 0 after the lattice prior (keys ending in ``_prior``).
     """
     return summarise_images(
-        scored_images(model, sim, seed, n_images, split, lattice, views, prior, normalisation),
+        scored_images(model, sim, seed, n_images, split, lattice, views, prior),
         match_radius_angstrom)
 
 
@@ -238,8 +235,7 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
         out_of_time = minutes is not None and time.time() - began > 60 * float(minutes)
         if done % int(tc["eval_every"]) == 0 or done == steps or out_of_time:
             scores = evaluate(model, sim, seed, int(tc["val_images"]),
-                              float(tc["match_radius_angstrom"]),
-                              normalisation=meta["normalisation"])
+                              float(tc["match_radius_angstrom"]))
             scores.update(step=done, loss=float(np.mean(running)),
                           seconds=round(time.time() - began, 1),
                           cpu_minutes=round(cpu_before + (time.process_time() - cpu_began) / 60, 4))

@@ -325,6 +325,15 @@ def _smooth_field(rng: np.random.Generator, size: int, q: np.ndarray, scale_angs
     return np.fft.irfft2(np.fft.rfft2(rng.normal(size=(size, size))) * smooth, s=(size, size))
 
 
+def _with_background(clean: np.ndarray, field_: np.ndarray, cfg: StemSimConfig,
+                     rng: np.random.Generator) -> np.ndarray:
+    """The clean image (negative ringing clipped) plus a drawn flat ``background`` and the
+    random ``field_`` scaled to 0..1 times a drawn ``contamination``."""
+    field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
+    return np.clip(clean, 0, None) + draw(rng, cfg.background) + \
+        draw(rng, cfg.contamination) * field_
+
+
 def _render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, pix: float,
                   pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image (counts) through the aberration-free Airy probe, and the columns' pixel
@@ -345,9 +354,7 @@ def _render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, 
     clean = clean[pad:pad + n, pad:pad + n] / peak
     field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)[pad:pad + n,
                                                                            pad:pad + n]
-    field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
-    signal = np.clip(clean, 0, None) + draw(rng, cfg.background) + \
-        draw(rng, cfg.contamination) * field_
+    signal = _with_background(clean, field_, cfg, rng)
     dose = draw(rng, cfg.dose, log=True)
     cols.params.update(dose=dose, probe_cutoff_inv_angstrom=cutoff, atom_sigma_angstrom=sigma)
     return rng.poisson(signal * dose).astype(np.float32), x, y
@@ -413,10 +420,8 @@ def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, p
     transfer = probe_otf(probe, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
     clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
     clean /= _reference_peak(transfer, size, cols.params["reference_weight"])
-    field_ = _smooth_field(rng, size, q, cfg.contamination_scale_angstrom)
-    field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
-    signal = np.clip(clean, 0, None) + draw(rng, cfg.background) + \
-        draw(rng, cfg.contamination) * field_
+    signal = _with_background(clean, _smooth_field(rng, size, q, cfg.contamination_scale_angstrom),
+                              cfg, rng)
     image = detect(sample_grid(signal, p_native, sx, sy), micro, rng)
     if n_native != n:
         image = resize(image, (n, n), order=1, anti_aliasing=n < n_native,
