@@ -1,0 +1,74 @@
+"""Shipped (or given) Gomb-Net models on simulated images of their own kind, and on monolayers.
+
+Per model: scores after the lattice step (and the lattice prior 0.5) on ``--n`` test images of
+a well-tuned real microscope at dose 1000 without amorphous carbon (the model's own training
+ranges otherwise), graphene also on the ideal microscope; and on ``--mono`` realistic
+monolayers (dose 100-3000) how many atoms the model puts in the layer that is not there
+(median per image, the smaller of its two layers). Prints one JSON object.
+
+    python benchmarks/stem_simulated.py [--graphene PATH] [--ws2 PATH] [--n 20] [--mono 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+from tmdlearn.data.containers import StemImage
+from tmdlearn.stem.inference import identify_atoms, load_model
+from tmdlearn.stem.train import evaluate
+from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+
+#: A well-tuned real microscope at a good dose (as tests/test_stem_shipped.py).
+GOOD = {"dose": (1000.0, 1000.0), "defocus_angstrom": (-10.0, 10.0),
+        "coma_angstrom": (0.0, 150.0), "threefold_angstrom": (0.0, 150.0)}
+
+
+def _rounded(scores: dict) -> dict:
+    return {k: round(v, 4) for k, v in scores.items()
+            if k.endswith(("_lattice", "_prior")) and np.isfinite(v)}
+
+
+def invented_atoms(model, meta: dict, n: int) -> dict:
+    """Atoms in the smaller layer of realistic monolayers (median and mean per image)."""
+    data = {**meta["config"]["data"], "size_px": 256, "layers": 1, "monolayer_probability": 0.0,
+            "microscope": {"dose": (100.0, 3000.0)}}
+    cfg = StemSimConfig.from_dict(data)
+    minor = []
+    for k in range(n):
+        s = simulate_image(cfg, split_seed(0, "test", k))
+        atoms, _ = identify_atoms(StemImage(s.image, s.pixel_size_angstrom), model, meta)
+        minor.append(int(np.bincount(atoms.layer, minlength=2).min()))
+    return {"images": n, "median": float(np.median(minor)), "mean": float(np.mean(minor))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--graphene", default=None)
+    parser.add_argument("--ws2", default=None)
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--mono", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    out = {}
+    for material, path in (("graphene", args.graphene), ("ws2", args.ws2)):
+        model, meta = load_model(path, material=material, device="cpu")
+        real = StemSimConfig.from_dict({**meta["config"]["data"], "size_px": 256,
+                                        "microscope": GOOD, "amorphous_coverage": (0.0, 0.0),
+                                        "monolayer_probability": 0.0})
+        row = {"model": path or f"shipped {material}",
+               "good_real": _rounded(evaluate(model, real, 0, args.n, split="test",
+                                              lattice=True, prior=0.5)),
+               "monolayer_invented_atoms": invented_atoms(model, meta, args.mono)}
+        if material == "graphene":
+            row["ideal"] = _rounded(evaluate(model, StemSimConfig(size_px=256), 0, args.n,
+                                             split="test", lattice=True, prior=0.5))
+        out[material] = row
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
