@@ -23,7 +23,9 @@ nearest-neighbour statistic of the Gomb-Net study (two nearest neighbours of eve
 in its layer; mean and FWHM of the distribution) against 1.42 Å: ``nn_image{k}`` in the image
 at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same of the true
 positions in the distorted image (what scan distortion alone does: the two nearest of three
-bonds of unequal stretch are biased short); ``nn_specimen{k}`` between the specimen points the
+bonds of unequal stretch are biased short), ``nn_true_undistorted{k}`` of the true positions
+with the shared distortion removed (the best a perfect model can reach: the microscope's
+magnification error and scan jitter remain); ``nn_specimen{k}`` between the specimen points the
 beam was on at the found positions (scan distortion undone: the model's own error).
 ``self_check`` counts the verdicts of the self-check (``stem predict``'s
 ``quality.json``) on these images, which should all be ``ok``; ``self_check_roc`` (per model)
@@ -277,8 +279,8 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, prior: floa
             g["confusion"] = g["confusion"] + confusion
             for name, values in dist.items():
                 g.setdefault(f"nn_{name}", []).append(values)
-            g.setdefault("nn_true_image0", []).append(truth_dist["image0"])
-            g.setdefault("nn_true_image1", []).append(truth_dist["image1"])
+            for name in ("image0", "image1", "undistorted0", "undistorted1"):
+                g.setdefault(f"nn_true_{name}", []).append(truth_dist[name])
             g["trust"].append(check["trust"])
     out = {}
     for key, g in groups.items():
