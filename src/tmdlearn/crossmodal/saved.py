@@ -94,11 +94,12 @@ def save_models(folder: str | Path, models: dict, config: dict, metrics: dict,
 
 def load_models(folder: str | Path, config: dict, trust_mismatch: bool = False) -> dict:
     """The models in ``folder`` (a run's ``models/``), each checked against its card and the
-    run's grids; a pickle-based file there is refused unopened."""
+    run's grids; a pickle-based file there is refused unopened (ignored once converted)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("the run folder holds no models", folder)
-    old = sorted(p for p in folder.iterdir() if p.suffix.lower() in OLD_SUFFIXES)
+    old = sorted(p for p in folder.iterdir()
+                 if p.suffix.lower() in OLD_SUFFIXES and not p.with_suffix("").is_dir())
     if old:
         raise old_format_error(old[0])
     expect = {"workflow": "crossmodal", "inputs": grid_inputs(config)}

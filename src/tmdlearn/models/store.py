@@ -151,6 +151,8 @@ def write_model(folder: str | Path, tree: dict[str, Any], card: dict[str, Any]) 
             import skops.io as sio
 
             sio.dump(estimators, tmp / ESTIMATORS)
+        for path in tmp.iterdir():
+            os.chmod(path, 0o666 & ~_umask())  # the usual mode (writers may make 0600)
         files = {p.name: sha256(p) for p in sorted(tmp.iterdir())}
         (tmp / CARD_NAME).write_text(json.dumps({**card, "files": files}, indent=2,
                                                 default=_plain) + "\n", encoding="utf-8")

@@ -100,6 +100,17 @@ def warm_start(model: UNet, path: str | Path) -> float:
     return float(history[-1].get("cpu_minutes", 0.0))
 
 
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write a training checkpoint (``model`` and ``optimizer`` state dicts, ``step``,
+    ``history``, ``best``, ``torch_rng``, ``config``) as a model folder with its card."""
+    sim = StemSimConfig.from_dict(state["config"]["data"])
+    meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
+            "pixel_size_angstrom": sim.pixel_size_angstrom, "config": state["config"],
+            "step": state["step"], "val": state["history"][-1] if state["history"] else {}}
+    card = {**stem_card(meta), "task": "training checkpoint (resume with --resume)"}
+    return write_model(path, state, card)
+
+
 def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
              suffix: str = "") -> dict[str, float]:
     """Means over images: pixel accuracy, IoU, and atom scores per layer (keys + suffix)."""
@@ -248,12 +259,10 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
             if scores["mean_iou"] > best:
                 best = scores["mean_iou"]
                 save_model(out_dir / "model", model, {**meta, "step": done, "val": scores})
-            write_model(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                    "step": done, "history": history,
-                                    "best": best, "torch_rng": torch.get_rng_state(),
-                                    "config": config},
-                        {**stem_card({**meta, "step": done, "val": scores}),
-                         "task": "training checkpoint (resume with --resume)"})
+            save_checkpoint(ckpt_path, {"model": model.state_dict(),
+                                        "optimizer": opt.state_dict(), "step": done,
+                                        "history": history, "best": best,
+                                        "torch_rng": torch.get_rng_state(), "config": config})
             with atomic_path(out_dir / "history.csv") as tmp:
                 pd.DataFrame(history).to_csv(tmp, index=False)
         if out_of_time:
