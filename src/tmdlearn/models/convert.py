@@ -12,7 +12,6 @@ class or function (a hidden callable among them) is refused before anything in i
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
@@ -38,22 +37,29 @@ def base_globals() -> list:
 def read_old(path: str | Path, allowed: list):
     """The object in an old tmdlearn ``.pt`` file, unpickled with torch's restricted
     unpickler allowing only the classes and functions in ``allowed`` (:func:`base_globals`
-    plus a workflow's); a file naming anything else: InputError, nothing built."""
+    plus a workflow's); a file naming anything else: InputError, nothing built.
+
+    The names a file uses are listed first from its opcodes, without running any
+    (``torch.serialization.get_unsafe_globals_in_checkpoint``); only then is it loaded.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path)
+    known = {_name(g) for g in allowed}
+    try:
+        unknown = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(path)) - known)
+    except Exception as err:  # not a torch zip file: nothing tmdlearn wrote
+        raise InputError(f"not a tmdlearn model file ({err.__class__.__name__})",
+                         path) from None
+    if unknown:
+        raise InputError(f"refused: not a known tmdlearn model structure (it names "
+                         f"{', '.join(unknown)})", path)
     try:
         with torch.serialization.safe_globals(allowed):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        unknown = sorted(set(names) - {_name(g) for g in allowed})
-        what = ", ".join(unknown) if unknown else str(err).splitlines()[0][:120]
-        raise InputError(f"refused: not a known tmdlearn model structure (it names {what})",
-                         path) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as err:
-        raise InputError(f"not a readable torch file ({err.__class__.__name__})",
-                         path) from None
+    except Exception as err:  # the restricted unpickler refused it, or a damaged file
+        raise InputError(f"refused: not a known tmdlearn model structure "
+                         f"({err.__class__.__name__})", path) from None
 
 
 def _name(obj) -> str:

@@ -54,7 +54,7 @@ TRUSTED_TYPES = (
 def old_format_error(path: str | Path) -> InputError:
     """The error for a pickle-based model file: never opened, converted once."""
     return InputError("old-format model file (a pickle; not opened, as it could run code): "
-                      f"convert it once with `tmdlearn models convert {path} NEW_FOLDER`", path)
+                      f"convert it once with `tmdlearn models convert {path}`", path)
 
 
 def model_folder(path: str | Path) -> Path:
