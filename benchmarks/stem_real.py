@@ -29,7 +29,7 @@ beam was on at the found positions (scan distortion undone: the model's own erro
 ``quality.json``) on these images, which should all be ``ok``. Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
-    ... benchmarks/stem_real.py --models old-graphene.pt new-graphene.pt
+    ... benchmarks/stem_real.py --models old-graphene/ new-graphene/
     ... benchmarks/stem_real.py --ideal     # perfect scan and detector: the physics gap alone
 """
 
