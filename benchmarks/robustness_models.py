@@ -42,8 +42,9 @@ META = {"material": "graphene", "species": ["C"], "layers": 2, "pixel_size_angst
         "label_radius_angstrom": 0.35, "normalisation": None}
 
 
-class _Payload:
-    """Unpickling this calls open(marker, "w")."""
+class Payload:
+    """Unpickling this calls open(marker, "w"): a file appears if the pickle is ever run
+    (tests/test_models_safety.py uses it too)."""
 
     def __init__(self, marker: Path):
         self.marker = str(marker)
@@ -93,7 +94,7 @@ def _malicious_checks(tmp: Path) -> dict:
         marker, out = tmp / f"created-{len(results)}", tmp / f"out-{len(results)}"
         evil = (run / "models" / "raman_to_umap.pt" if name == "crossmodal predict"
                 else tmp / f"model-{len(results)}.pt")
-        torch.save({"unet": {}, "state_dict": {}, "meta": _Payload(marker)}, evil)
+        torch.save({"unet": {}, "state_dict": {}, "meta": Payload(marker)}, evil)
         if args is None:
             try:
                 RamanPLRegressor.load(evil)

@@ -73,16 +73,20 @@ def _texture_images(path, n_samples=9, size=32, seed=0):
              sample_id=np.array(groups), coverage=rng.random(len(targets)))
 
 
+def _run_on_images(images, out, *sets):
+    """`classify run` on the texture images with a small random ResNet18 (and ``sets``)."""
+    args = ["classify", "run", "--out", str(out), "--set", f"data.images={images}"]
+    for item in ("image.backbone=resnet18", "image.weights=null", "image.size=32",
+                 "tune=false", "cv.n_splits=2", "cv.n_boot=20", "device=cpu", *sets):
+        args += ["--set", item]
+    return CliRunner().invoke(app, args)
+
+
 def test_run_command_compares_all_strategies_from_images(tmp_path):
     images = tmp_path / "images.npz"
     _texture_images(images)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "classify", "run", "--out", str(out), "--set", f"data.images={images}",
-        "--set", "image.backbone=resnet18", "--set", "image.weights=null",
-        "--set", "image.size=32", "--set", "image.epochs=1", "--set", "image.batch_size=8",
-        "--set", "tune=false", "--set", "cv.n_splits=2", "--set", "cv.n_boot=20",
-        "--set", "device=cpu"])
+    result = _run_on_images(images, out, "image.epochs=1", "image.batch_size=8")
     assert result.exit_code == 0, result.output
     table = (out / "tables" / "comparison.csv").read_text()
     for name in ("frozen + logreg", "finetune-last", "finetune-full", "sequential"):
@@ -113,11 +117,7 @@ def test_run_saves_the_classifier_and_predict_applies_it(tmp_path):
     images = tmp_path / "images.npz"
     _texture_images(images)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "classify", "run", "--out", str(out), "--set", f"data.images={images}",
-        "--set", "strategies=[frozen]", "--set", "image.backbone=resnet18",
-        "--set", "image.weights=null", "--set", "image.size=32", "--set", "tune=false",
-        "--set", "cv.n_splits=2", "--set", "cv.n_boot=20", "--set", "device=cpu"])
+    result = _run_on_images(images, out, "strategies=[frozen]")
     assert result.exit_code == 0, result.output
     card = json.loads((out / "models" / "classifier" / "model.json").read_text())
     assert card["workflow"] == "classify" and card["classes"] == ["MoS2", "WS2", "WSe2"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +22,14 @@ from tmdlearn.models.unet import UNet
 from tmdlearn.stem.inference import load_model, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
-META = {"material": "graphene", "species": ["C"], "layers": 2, "pixel_size_angstrom": 0.1,
-        "label_radius_angstrom": 0.35, "normalisation": None}
-
-
-class _Payload:
-    """Unpickling this calls open(marker, "w"): a file appears if the pickle is ever run."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from robustness_models import META, Payload  # noqa: E402  (the benchmark's payload)
 
 
 def _malicious(path: Path, marker: Path) -> Path:
     """A torch file shaped like an old tmdlearn STEM model, with the payload in its meta."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"unet": {}, "state_dict": {}, "meta": _Payload(marker)}, path)
+    torch.save({"unet": {}, "state_dict": {}, "meta": Payload(marker)}, path)
     return path
 
 
@@ -117,7 +108,7 @@ def test_convert_refuses_an_old_structure_with_a_foreign_class(tmp_path, capsys)
     marker = tmp_path / "pwned"
     evil = tmp_path / "regression_raman.pt"
     # a crossmodal-looking bundle whose estimator entry is the payload
-    torch.save({"input": "raman", "targets": ["a"], "ridge": {"a": _Payload(marker)}}, evil)
+    torch.save({"input": "raman", "targets": ["a"], "ridge": {"a": Payload(marker)}}, evil)
     assert _exit_code(["models", "convert", evil]) == 2
     err = capsys.readouterr().err
     assert "refused" in err and "io.open" in err
