@@ -35,7 +35,7 @@ the score, confusion table (class x trust), as ``benchmarks/stem_quality.py`` re
 Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
-    ... benchmarks/stem_real.py --models old-graphene.pt new-graphene.pt
+    ... benchmarks/stem_real.py --models old-graphene/ new-graphene/
     ... benchmarks/stem_real.py --ideal     # perfect scan and detector: the physics gap alone
 """
 
