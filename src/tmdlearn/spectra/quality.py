@@ -40,6 +40,9 @@ Everything here is vectorised over spectra (no loop over spectra).
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import log_ndtr, logsumexp
+
+from tmdlearn.spectra.lineshapes import evaluate
 
 VERDICTS = ("ok", "weak", "absent", "poor")
 OK, WEAK, ABSENT, POOR = range(len(VERDICTS))
@@ -56,6 +59,10 @@ DEFAULTS = {
     "saturation_run": 3,
     "saturation_snr": 10.0,
 }
+
+#: Half-width of the presence score's local window beyond the centre's bounds, in nominal
+#: FWHM: wide enough for the peak's wings, narrow enough for a straight baseline.
+PRESENCE_REACH = 5.0
 
 # reason bits, in the order they are written
 _REASONS = (
@@ -99,6 +106,73 @@ def noise_sigma(y: np.ndarray) -> np.ndarray:
     d2 = y[:, :-2] - 2.0 * y[:, 1:-1] + y[:, 2:]
     # the second differences of noise centre on zero: the MAD about 0 needs one median only
     return 1.4826 * np.median(np.abs(d2), axis=1) / np.sqrt(6.0)
+
+
+def _profiles(x: np.ndarray, shape: str, center, fwhm: float,
+              jacobian: bool = False) -> np.ndarray:
+    """Unit-height profiles (T, L) of one line shape (a pseudo-Voigt half Lorentzian) at
+    centres (T,) and one FWHM on ``x``; with ``jacobian`` (T, 3 or 4, L): the profile and
+    its derivatives in centre and width (and η)."""
+    center = np.atleast_1d(np.asarray(center, dtype=float))
+    columns = [np.ones_like(center), center, np.full_like(center, fwhm)]
+    if shape == "pseudo_voigt":
+        columns.append(np.full_like(center, 0.5))
+    layout = (((shape, 0),), ("none", len(columns)))
+    f, jac = evaluate(np, x, np.column_stack(columns), layout, jacobian=jacobian)
+    return jac if jacobian else f
+
+
+def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
+             reach: float = PRESENCE_REACH) -> np.ndarray:
+    """Presence score 2 ln B (N, K) of each peak of ``region`` in spectra ``y`` (N, L) on
+    ``x`` (L,), with the noise σ (N,) of each spectrum.
+
+    B is the Bayes factor of "the peak is there" over "it is not" from a bank of matched
+    filters (see the module docstring). Inside the local window ``center ± (max_shift +
+    reach · fwhm)`` the null model is a straight baseline and the region's other peaks at
+    their nominal shapes (free heights); the alternative adds this peak with its nominal
+    FWHM, a positive height and its centre on a grid of fwhm/8 with a normal prior of
+    standard deviation max_shift/3 about the model's centre (the bounds at 3 sd). With
+    ``s⊥`` a template orthogonal to the null model, ``t_c = s⊥·y / (σ' ‖s⊥‖)`` (σ' the larger
+    of σ and the robust scale of the residual with the best template) and
+    ``2 ln B = 2 ln Σ_c p(c) 2 Φ(t_c) exp(t_c² / 2) − ln L_w`` (a unit-information
+    half-normal prior on the height; L_w points in the window): ΔBIC of one parameter when
+    the centre is known, less the look-elsewhere penalty of the centre's prior when it is
+    not. NaN where ``y`` or σ is not finite, or the window has too few points.
+    """
+    y = np.asarray(y, dtype=float)
+    out = np.full((y.shape[0], len(region.peaks)), np.nan)
+    ok = np.isfinite(y).all(axis=1) & (sigma > 0)
+    for k, peak in enumerate(region.peaks):
+        inside = np.abs(x - peak.center) <= peak.max_shift + reach * peak.fwhm
+        xw = x[inside]
+        others = [_profiles(xw, q.shape, q.center, q.fwhm, jacobian=True)[0]
+                  for q in region.peaks if q is not peak]
+        u = (xw - xw.mean()) / max(np.ptp(xw), 1e-300)
+        null = np.concatenate([np.stack([np.ones_like(xw), u])] + others).T  # (Lw, q)
+        # orthonormal basis of the null model; a column that vanishes in the window (a far
+        # peak) adds nothing
+        basis, singular, _ = np.linalg.svd(null, full_matrices=False)
+        basis = basis[:, singular > 1e-9 * singular[0]]
+        if xw.size < basis.shape[1] + 3:
+            continue
+        offsets = np.arange(-peak.max_shift, peak.max_shift + 1e-9 * peak.fwhm,
+                            peak.fwhm / 8.0)
+        templates = _profiles(xw, peak.shape, peak.center + offsets, peak.fwhm)  # (T, Lw)
+        templates -= (templates @ basis) @ basis.T
+        norm = np.sqrt((templates ** 2).sum(axis=1))
+        log_prior = -0.5 * (offsets / (peak.max_shift / 3.0)) ** 2
+        log_prior -= logsumexp(log_prior)
+        yw = y[ok][:, inside]
+        resid = yw - (yw @ basis) @ basis.T
+        z = (resid @ templates.T) / norm                                   # (n, T)
+        best = np.argmax(z, axis=1)
+        fitted = z[np.arange(z.shape[0]), best, None] * templates[best] / norm[best, None]
+        spread = 1.4826 * np.median(np.abs(resid - fitted), axis=1)
+        t = z / np.fmax(sigma[ok], spread)[:, None]
+        log_b = logsumexp(log_prior + np.log(2.0) + log_ndtr(t) + 0.5 * t * t, axis=1)
+        out[ok, k] = 2.0 * log_b - np.log(xw.size)
+    return out
 
 
 def saturated(y: np.ndarray, sigma: np.ndarray, run: int, snr: float) -> np.ndarray:
@@ -164,12 +238,14 @@ def verdict_codes(reasons: np.ndarray) -> np.ndarray:
 
 def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse: np.ndarray,
           status: np.ndarray, regions: list[dict], opts: dict) -> dict[str, np.ndarray]:
-    """Noise, reduced χ², per-peak SNR / ΔBIC / presence and the verdict of N fits.
+    """Noise, reduced χ², per-peak SNR / presence score / presence and the verdict of N fits.
 
     ``status`` holds the solver's status names (N,); ``regions`` one dict per fit window with
-    ``noise`` (N,), ``ssr`` (N,), ``points`` (L), ``params`` (P), ``dssr`` (N, K) and
-    ``saturated`` (N,). Returns arrays keyed ``noise, chi2, snr, dbic, present, verdict,
-    reasons`` (``snr``, ``dbic``, ``present`` are (N, K) in the order of ``model.peaks``).
+    ``noise`` (N,), ``spread`` (N,), ``ssr`` (N,), ``points`` (L), ``params`` (P), ``dssr``
+    (N, K), ``saturated`` (N,) and the window's axis ``x`` (L,) and spectra ``y`` (N, L).
+    Returns arrays keyed ``noise, chi2, snr, dbic, present, verdict, reasons`` (``snr``,
+    ``dbic`` (the presence score of :func:`presence`), ``present`` are (N, K) in the order of
+    ``model.peaks``).
     """
     n = values.shape[0]
     peaks = model.peaks
@@ -191,16 +267,17 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
         # significance uses the larger of the data's noise and the residual's robust scale:
         # smoothing hides noise from second differences, not from the residual
         sigma = np.fmax(info["noise"], info["spread"])
-        n_points = max(info["points"], 2)
         dssr.append(info["dssr"])
-        for k, peak in enumerate(region.peaks):
+        dbic.append(presence(info["y"], info["x"], region, info["noise"]))
+        for peak in region.peaks:
             snr.append(values[:, names.index(f"{peak.name}_height")] / sigma)
-            dbic.append(info["dssr"][:, k] / sigma**2 - peak.n_params * np.log(n_points))
     with np.errstate(invalid="ignore", divide="ignore"):
         chi2 = chi2_sum / dof
         noise = np.sqrt(noise2 / max(points, 1))
     snr = np.column_stack(snr) if snr else np.zeros((n, 0))
-    dbic = np.column_stack(dbic) if dbic else np.zeros((n, 0))
+    dbic = np.concatenate(dbic, axis=1) if dbic else np.zeros((n, 0))
+    fitted = np.isin(status, ("ok", "max_iter"))
+    dbic[~fitted] = np.nan
     present = np.nan_to_num(dbic, nan=-np.inf) > float(opts["present_dbic"])
 
     reasons = np.zeros(n, dtype=np.int32)
@@ -209,7 +286,6 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
                       ("peak_outside_window", OUTSIDE), ("max_iter", ITERATION)):
         reasons[status == name] |= bit
     reasons[sat] |= SATURATED
-    fitted = np.isin(status, ("ok", "max_iter"))
     index = [i for i, p in enumerate(peaks) if p.name in main]
     main_present = present[:, index]
     main_absent = fitted[:, None] & ~main_present
