@@ -20,13 +20,29 @@ Everything here is vectorised over spectra (no loop over spectra).
   noise from second differences but not from the residual, and a spike moves neither.
   ``<peak>_snr`` is the fitted height over it (the height-to-noise ratio a spectroscopist
   quotes, defined even where the covariance is singular, unlike height/stderr, which is NaN
-  whenever a neighbouring peak vanishes). ``<peak>_dbic`` compares the model with and
-  without the peak: ΔBIC = ΔSSR/σ² − m·ln L (m the peak's parameter count, L points),
-  ΔSSR the rise of the residual sum of squares when the peak is removed and every other
-  parameter re-optimised, to first order from the fit's own normal equations (no refit):
-  ΔSSR = h² / [(J_sᵀJ_s)⁻¹]_hh, J_s the Jacobian without the peak's centre, width (and η)
-  columns. ``<peak>_present`` is ΔBIC > ``present_dbic`` (10: "very strong" evidence on
-  the Kass & Raftery scale, J. Am. Stat. Assoc. 90, 773 (1995)).
+  whenever a neighbouring peak vanishes). ``dssr`` (not a column) is the rise of the
+  residual sum of squares when the peak is removed and every other parameter re-optimised,
+  to first order from the fit's own normal equations (no refit).
+- **Presence score** ``<peak>_dbic`` (:func:`presence`): 2 ln B, B the Bayes factor of "the
+  peak is there" over "it is not" (the quantity that ΔBIC approximates), from the data, not
+  from the fitted peak. The fitted centre and width may wander within their bounds and take
+  the largest noise bump there, so the fit's ΔSSR on a peak-free spectrum is the maximum of
+  many noise fluctuations (the look-elsewhere effect), and the fit's straight background over
+  the whole window leaves curvature that a wide peak takes. Instead, inside a local window
+  (the centre's bounds plus 5 nominal FWHM each side) a bank of matched filters, the peak at
+  its nominal FWHM on a grid of centres (FWHM/8 apart), is tested against a null model of a
+  straight baseline and the model's other peaks at their nominal shapes, linearised (each
+  with its derivatives in centre and width, so a neighbour that has moved or widened a
+  little stays in the null model). Each filter gives ``t_c`` = its height over its standard
+  error (noise as above, the residual taken with the best filter); the centre has a normal
+  prior about the model's centre with sd = max_shift/3 (the bounds at 3 sd) and the height a
+  positive unit-information prior, so 2 ln B = 2 ln Σ_c p(c)·2Φ(t_c)·exp(t_c²/2) − ln L_w
+  (L_w points in the window): ΔBIC of one parameter when the centre is known, less the
+  look-elsewhere penalty of the centre's prior when it is not. This is the Neyman–Pearson
+  form for a peak of known shape whose centre is drawn from the prior (the likelihood ratio
+  averaged over the prior), and it is monotone in each t_c, so it ranks like the matched
+  filter. ``<peak>_present`` is 2 ln B > ``present_dbic`` (10: "very strong" evidence on the
+  Kass & Raftery scale, J. Am. Stat. Assoc. 90, 773 (1995)).
 - **Verdict** per spectrum (:data:`VERDICTS`): ``absent`` when a main peak of the model is
   not present (or the spectrum is flat / the model's peaks lie outside the axis); ``poor``
   when the data or the fit cannot be trusted (saturated or non-finite input, solver at its
