@@ -138,56 +138,73 @@ def _profiles(x: np.ndarray, shape: str, center, fwhm: float,
     return jac if jacobian else f
 
 
+def _filter_bank(x: np.ndarray, region, peak, reach: float):
+    """The local window (bool (L,)), orthonormal basis of the null model (Lw, q), unit matched
+    filters orthogonal to it (T, Lw) and the log prior of their centres (T,) for ``peak``;
+    None when the window holds too few points."""
+    low, high = peak.center_bounds
+    shift = 0.5 * (high - low)
+    inside = np.abs(x - peak.center) <= shift + reach * peak.fwhm
+    xw = x[inside]
+    others = [_profiles(xw, q.shape, q.center, q.fwhm, jacobian=True)[0]
+              for q in region.peaks if q is not peak]
+    u = (xw - xw.mean()) / max(np.ptp(xw), 1e-300)
+    null = np.concatenate([np.stack([np.ones_like(xw), u])] + others).T
+    # a column that vanishes in the window (a far peak) adds nothing to the basis
+    basis, singular, _ = np.linalg.svd(null, full_matrices=False)
+    basis = basis[:, singular > 1e-9 * singular[0]]
+    if xw.size < basis.shape[1] + 3:
+        return None
+    offsets = np.arange(-shift, shift + 1e-9 * peak.fwhm, peak.fwhm / 8.0)
+    templates = _profiles(xw, peak.shape, peak.center + offsets, peak.fwhm)
+    norm0 = np.sqrt((templates ** 2).sum(axis=1))
+    templates -= (templates @ basis) @ basis.T
+    norm = np.sqrt((templates ** 2).sum(axis=1))
+    keep = norm > 1e-6 * norm0  # a filter the null model explains tests nothing
+    if not keep.any():
+        return None
+    log_prior = -0.5 * (offsets[keep] / max(shift / 3.0, 1e-300)) ** 2
+    return inside, basis, templates[keep] / norm[keep, None], log_prior - logsumexp(log_prior)
+
+
 def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
-             reach: float = PRESENCE_REACH) -> np.ndarray:
+             reach: float = PRESENCE_REACH, chunk: int = 16384) -> np.ndarray:
     """Presence score 2 ln B (N, K) of each peak of ``region`` in spectra ``y`` (N, L) on
-    ``x`` (L,), with the noise σ (N,) of each spectrum.
+    ``x`` (L,), with the noise σ (N,) of each spectrum, ``chunk`` spectra at a time.
 
     B is the Bayes factor of "the peak is there" over "it is not" from a bank of matched
     filters (see the module docstring). Inside the local window ``center ± (max_shift +
     reach · fwhm)`` the null model is a straight baseline and the region's other peaks at
-    their nominal shapes (free heights); the alternative adds this peak with its nominal
-    FWHM, a positive height and its centre on a grid of fwhm/8 with a normal prior of
-    standard deviation max_shift/3 about the model's centre (the bounds at 3 sd). With
-    ``s⊥`` a template orthogonal to the null model, ``t_c = s⊥·y / (σ' ‖s⊥‖)`` (σ' the larger
-    of σ and the robust scale of the residual with the best template) and
-    ``2 ln B = 2 ln Σ_c p(c) 2 Φ(t_c) exp(t_c² / 2) − ln L_w`` (a unit-information
-    half-normal prior on the height; L_w points in the window): ΔBIC of one parameter when
-    the centre is known, less the look-elsewhere penalty of the centre's prior when it is
-    not. NaN where ``y`` or σ is not finite, or the window has too few points.
+    their nominal shapes with their derivatives in centre and width (free heights); the
+    alternative adds this peak with its nominal FWHM, a positive height and its centre on a
+    grid of fwhm/8 within its bounds with a normal prior of standard deviation max_shift/3
+    about the model's centre (the bounds at 3 sd). With ``s⊥`` a filter orthogonal to the
+    null model, ``t_c = s⊥·y / (σ' ‖s⊥‖)`` (σ' the larger of σ and the robust scale of the
+    residual with the best filter) and ``2 ln B = 2 ln Σ_c p(c) 2 Φ(t_c) exp(t_c² / 2) −
+    ln L_w`` (a unit-information half-normal prior on the height; L_w points in the window):
+    ΔBIC of one parameter when the centre is known, less the look-elsewhere penalty of the
+    centre's prior when it is not. NaN where ``y`` or σ is not finite, or the window has too
+    few points.
     """
     y = np.asarray(y, dtype=float)
     out = np.full((y.shape[0], len(region.peaks)), np.nan)
-    ok = np.isfinite(y).all(axis=1) & (sigma > 0)
+    rows = np.flatnonzero(np.isfinite(y).all(axis=1) & (sigma > 0))
     for k, peak in enumerate(region.peaks):
-        inside = np.abs(x - peak.center) <= peak.max_shift + reach * peak.fwhm
-        xw = x[inside]
-        others = [_profiles(xw, q.shape, q.center, q.fwhm, jacobian=True)[0]
-                  for q in region.peaks if q is not peak]
-        u = (xw - xw.mean()) / max(np.ptp(xw), 1e-300)
-        null = np.concatenate([np.stack([np.ones_like(xw), u])] + others).T  # (Lw, q)
-        # orthonormal basis of the null model; a column that vanishes in the window (a far
-        # peak) adds nothing
-        basis, singular, _ = np.linalg.svd(null, full_matrices=False)
-        basis = basis[:, singular > 1e-9 * singular[0]]
-        if xw.size < basis.shape[1] + 3:
+        bank = _filter_bank(x, region, peak, reach)
+        if bank is None:
             continue
-        offsets = np.arange(-peak.max_shift, peak.max_shift + 1e-9 * peak.fwhm,
-                            peak.fwhm / 8.0)
-        templates = _profiles(xw, peak.shape, peak.center + offsets, peak.fwhm)  # (T, Lw)
-        templates -= (templates @ basis) @ basis.T
-        norm = np.sqrt((templates ** 2).sum(axis=1))
-        log_prior = -0.5 * (offsets / (peak.max_shift / 3.0)) ** 2
-        log_prior -= logsumexp(log_prior)
-        yw = y[ok][:, inside]
-        resid = yw - (yw @ basis) @ basis.T
-        z = (resid @ templates.T) / norm                                   # (n, T)
-        best = np.argmax(z, axis=1)
-        fitted = z[np.arange(z.shape[0]), best, None] * templates[best] / norm[best, None]
-        spread = 1.4826 * np.median(np.abs(resid - fitted), axis=1)
-        t = z / np.fmax(sigma[ok], spread)[:, None]
-        log_b = logsumexp(log_prior + np.log(2.0) + log_ndtr(t) + 0.5 * t * t, axis=1)
-        out[ok, k] = 2.0 * log_b - np.log(xw.size)
+        inside, basis, filters, log_prior = bank
+        for start in range(0, rows.size, chunk):
+            part = rows[start:start + chunk]
+            yw = y[part][:, inside]
+            resid = yw - (yw @ basis) @ basis.T
+            z = resid @ filters.T                                          # (n, T)
+            best = np.argmax(z, axis=1)
+            resid -= z[np.arange(part.size), best, None] * filters[best]
+            spread = 1.4826 * np.median(np.abs(resid), axis=1)
+            t = z / np.fmax(sigma[part], spread)[:, None]
+            log_b = logsumexp(log_prior + np.log(2.0) + log_ndtr(t) + 0.5 * t * t, axis=1)
+            out[part, k] = 2.0 * log_b - np.log(inside.sum())
     return out
 
 
