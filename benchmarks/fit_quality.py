@@ -144,7 +144,8 @@ def main() -> None:
     model = load_model("mos2-raman")
     n, m = args.n, max(args.n // 10, 20)
     y_flake, truth = flake(n, rng)
-    kinds = {"flake": y_flake, "bare": bare(n, rng),
+    bare_background = _background(n, rng)
+    kinds = {"flake": y_flake, "bare": _noisy(bare_background, rng),
              "spike_flake": spiked(flake(m, rng, 20.0)[0], rng),
              "spike_bare": spiked(bare(m, rng), rng),
              "saturated": None, "wse2": wse2(m, rng)}
@@ -178,6 +179,14 @@ def main() -> None:
             "detected": round(float(present("flake")[rows].mean()), 4),
             "verdict_ok": round(float(np.mean(fits["flake"].verdict[rows] == "ok")), 4)}
 
+    # the noise from second differences against the true σ (rms over the window, no peaks)
+    noise_ratio = fits["flake"].quality["noise"] / np.sqrt(truth["variance"].mean(axis=1))
+    noise_by_snr = {f"{low}-{high:g}": round(float(np.median(noise_ratio[
+        (truth["snr"] >= low) & (truth["snr"] < high)])), 4)
+        for low, high in ((1, 3), (3, 10), (10, 30), (30, 100.1))}
+    noise_by_snr["bare"] = round(float(np.median(fits["bare"].quality["noise"] / np.sqrt(
+        bare_background.mean(axis=1) + 9.0))), 4)
+
     verdicts = {k: {v: int(np.sum(f.verdict == v)) for v in ("ok", "weak", "absent", "poor")}
                 for k, f in fits.items()}
     # split error before (every converged fit) and after (verdict ok): spectra without MoS2
@@ -210,7 +219,8 @@ def main() -> None:
         "false_present_bare": round(float(present("bare").any(axis=1).mean()), 4),
         "false_present_bare_per_peak": round(float(present("bare").mean()), 4),
         "missed_main_peaks_snr_ge_5": round(float(1 - present("flake")[strong].mean()), 4),
-        "by_snr": by_snr, "verdicts": verdicts, "split": usage,
+        "by_snr": by_snr, "noise_estimate_over_true_sigma_median": noise_by_snr,
+        "verdicts": verdicts, "split": usage,
         "speed": {"spectra": int(len(speed_y)), "cpu_seconds_verdict_off": round(t_off, 3),
                   "cpu_seconds_verdict_on": round(t_on, 3),
                   "ratio_on_to_off": round(t_off / t_on, 3)},

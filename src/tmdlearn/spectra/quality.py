@@ -29,7 +29,7 @@ Everything here is vectorised over spectra (no loop over spectra).
   the largest noise bump there, so the fit's ΔSSR on a peak-free spectrum is the maximum of
   many noise fluctuations (the look-elsewhere effect), and the fit's straight background over
   the whole window leaves curvature that a wide peak takes. Instead, inside a local window
-  (the centre's bounds plus 5 nominal FWHM each side) a bank of matched filters, the peak at
+  (the centre's bounds plus 6 nominal FWHM each side) a bank of matched filters, the peak at
   its nominal FWHM on a grid of centres (FWHM/8 apart), is tested against a null model of a
   straight baseline and the model's other peaks at their nominal shapes, linearised (each
   with its derivatives in centre and width, so a neighbour that has moved or widened a
@@ -77,8 +77,10 @@ DEFAULTS = {
 }
 
 #: Half-width of the presence score's local window beyond the centre's bounds, in nominal
-#: FWHM: wide enough for the peak's wings, narrow enough for a straight baseline.
-PRESENCE_REACH = 5.0
+#: FWHM: wide enough for the peak's wings (a Lorentzian is below 1 % of its height there)
+#: and for the baseline's points, narrow enough for a straight baseline (at 8 a background
+#: curved by 4-8 σ across a Raman window, with a Si line's tail, gives false presence).
+PRESENCE_REACH = 6.0
 
 # reason bits, in the order they are written
 _REASONS = (
