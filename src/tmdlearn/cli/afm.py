@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
 from tmdlearn.progress import track
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -90,14 +91,14 @@ def _level_all(items, cfg: dict) -> list[HeightMap]:
                       "levelling")
 
 
-def _start(out: Path, config: Path | None, overrides: list[str] | None):
+def _start(out: Path, config: Path | None, overrides: list[str] | None, overwrite: bool):
     cfg = config_from_cli(config, overrides, DEFAULTS)
     for section in DEFAULTS:
         unknown = set(cfg.get(section, {})) - set(DEFAULTS[section])
         if unknown:
             raise InputError(f"unknown {section} option(s) {sorted(unknown)}; known: "
                              f"{sorted(DEFAULTS[section])}")
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out, overwrite)  # created by the first output: a bad input writes nothing
     return cfg, time.time()
 
 
@@ -110,7 +111,7 @@ def _features(levelled, names, cfg) -> pd.DataFrame:
 
 @app.command("level")
 def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
-              overrides: list[str] = SET_OPTION) -> None:
+              overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION) -> None:
     """Level every image; write levelled .npz files, rms.csv/.md (raw vs levelled Sq, nm) and a
     preview PNG per image."""
     from tmdlearn.afm.level import plane_fit
@@ -119,7 +120,7 @@ def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
     from tmdlearn.report.run import write_run_json
     from tmdlearn.report.tables import write_table
 
-    cfg, started = _start(out, config, overrides)
+    cfg, started = _start(out, config, overrides, overwrite)
     items = collect(inputs)
     levelled = _level_all(items, cfg)
     rows = []
@@ -146,12 +147,13 @@ def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
 
 @app.command("features")
 def features_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
-                 overrides: list[str] = SET_OPTION) -> None:
+                 overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION
+                 ) -> None:
     """Level every image and write its physical features to features.csv/.md (one row each)."""
     from tmdlearn.report.run import write_run_json
     from tmdlearn.report.tables import write_table
 
-    cfg, started = _start(out, config, overrides)
+    cfg, started = _start(out, config, overrides, overwrite)
     items = collect(inputs)
     table = _features(_level_all(items, cfg), [n for n, _ in items], cfg)
     write_table(table, out / "features")
@@ -161,7 +163,7 @@ def features_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CO
 
 @app.command("embed")
 def embed_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
-              overrides: list[str] = SET_OPTION) -> None:
+              overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION) -> None:
     """Level, embed with a pretrained CNN, reduce with UMAP and PCA, and correlate the axes
     with the physical features: embedding.csv, features.csv, correlations.csv/.md,
     thumbnails_umap.png, thumbnails_pca.png, correlations_umap.png, correlations_pca.png."""
@@ -171,7 +173,7 @@ def embed_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
     from tmdlearn.report.run import write_run_json
     from tmdlearn.report.tables import write_table
 
-    cfg, started = _start(out, config, overrides)
+    cfg, started = _start(out, config, overrides, overwrite)
     e = cfg["embed"]
     items = collect(inputs)
     if len(items) < 4:

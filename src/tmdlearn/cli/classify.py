@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +25,7 @@ def _group() -> None:
 def features(
     path: Path = typer.Argument(..., help="An .npz with arrays features, targets, sample_id."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     heads: list[str] | None = typer.Option(
         None, "--head", help="Head to compare (repeatable): logreg, svm, mlp, lda, knn, mlp-bag "
         "(5 MLPs), selected (the per-fold inner-CV pick among the others). Default: the "
@@ -44,6 +46,7 @@ def features(
         cfg["heads"] = list(heads)
     if tune is not None:
         cfg["tune"] = tune
+    prepare_out(out, overwrite)
     outcome = _features_run(cfg, run_features)
     _write_run(out, cfg, outcome, started)
 
@@ -52,6 +55,7 @@ def features(
 def run(
     config: Path | None = CONFIG_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Run the workflow of a config: strategies on AFM images (data.manifest or data.images)
@@ -60,6 +64,7 @@ def run(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
+    prepare_out(out, overwrite)
     data = cfg["data"]
     if data.get("manifest"):
         loaded = _load_manifest(Path(data["manifest"]), data.get("target", "material"))

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +25,7 @@ def _group() -> None:
 def run(
     config: Path | None = CONFIG_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     data: Path | None = typer.Option(None, "--data", "-d",
                                      help="Dataset folder with manifest.csv (data.folder)."),
     overrides: list[str] | None = SET_OPTION,
@@ -36,6 +38,7 @@ def run(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
+    prepare_out(out, overwrite)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     d = cfg["data"]
@@ -83,6 +86,7 @@ def predict(
     trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load models whose "
                                         "weight files differ from the sha256 in their cards "
                                         "(with a warning)."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Apply a run's saved models to new files: AFM → generated Raman/PL, Raman/PL → AFM
     embedding and features, Raman ↔ PL."""
@@ -90,6 +94,7 @@ def predict(
     from tmdlearn.io.atomic import atomic_path
     from tmdlearn.report.tables import write_table
 
+    prepare_out(out, overwrite)
     run_info = load_run(models, trust_mismatch)
     table, generated = predict_files(files, run_info)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -23,6 +24,7 @@ def _group() -> None:
 def run(
     config: Path | None = CONFIG_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Fit, train, score and explain every Raman/PL map pair of the config (data.pairs, or the
@@ -31,6 +33,7 @@ def run(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+    prepare_out(out, overwrite)
     pairs = load_pairs(cfg["data"])
     results = workflow.run(pairs, cfg)
     write_run(out, cfg, results, started)

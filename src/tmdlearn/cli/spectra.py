@@ -11,6 +11,7 @@ import typer
 
 from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.data.paths import contained
 from tmdlearn.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)
@@ -128,7 +129,7 @@ def _write(table: pd.DataFrame, out: Path):
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
     """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
-    relative to the manifest's folder)."""
+    relative to the manifest's folder and inside it)."""
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -140,7 +141,8 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
         elif item.is_file() and _is_manifest(item):
             with open(item, newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
-            files += [(item.parent / row["path"]).resolve() for row in rows if row["path"]]
+            files += [contained(item.parent, row["path"], item).resolve()
+                      for row in rows if row["path"]]
         elif item.exists():
             files.append(item)
         else:

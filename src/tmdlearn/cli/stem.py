@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +25,7 @@ def _group() -> None:
 @app.command()
 def simulate(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     material: str = typer.Option("graphene", help="graphene or ws2."),
     n_train: int = typer.Option(100, help="Training images."),
     n_val: int = typer.Option(20, help="Validation images."),
@@ -46,6 +48,7 @@ def simulate(
     from tmdlearn.io import write_stem
     from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
+    prepare_out(out, overwrite)
     if microscope not in ("real", "ideal"):
         raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
     real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
@@ -79,6 +82,7 @@ def simulate(
 def train_command(
     config: Path = CONFIG_OPTION,
     out: Path = typer.Option(Path("runs/stem"), "--out", "-o", help="Run folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint/."),
     overrides: list[str] = SET_OPTION,
 ) -> None:
@@ -94,6 +98,7 @@ def train_command(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
+    prepare_out(out, overwrite or resume)
     final = train(cfg, out, resume=resume, log=typer.echo)
     write_run_json(out, cfg, started, validation=final)
     typer.echo(f"model -> {out / 'model'}")
@@ -169,6 +174,7 @@ def predict(
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
                                      "the file's)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     model: Path = typer.Option(None, help="Model folder (default: the shipped one)."),
     material: str = typer.Option(None, help="graphene or ws2: the shipped model to use when "
                                  "--model is not given (default graphene); with --model, the "
@@ -201,6 +207,7 @@ def predict(
     from tmdlearn.io.stem import STEM_FORMATS
     from tmdlearn.stem.inference import TILE_OVERLAP_PX, load_model
 
+    prepare_out(out, overwrite)
     if threshold not in ("logit0", "otsu"):
         try:
             threshold = float(threshold)
@@ -244,6 +251,7 @@ def analyze(
     atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`."),
     pixel_size: float = typer.Option(..., "--pixel-size", help="Pixel size in Å."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     material: str = typer.Option("graphene", help="graphene or ws2."),
     masks: Path = typer.Option(None, help="masks.npz beside atoms.csv (for the map size)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
@@ -270,6 +278,7 @@ def analyze(
     from tmdlearn.stem.analysis import analyse_atoms
     from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
 
+    prepare_out(out, overwrite)
     if not pixel_size > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}")
     if material not in ("graphene", "ws2"):

@@ -1,0 +1,157 @@
+"""Readers against mutated real files (benchmarks/robustness.py): every mutant ends in a
+container or a one-line InputError naming the file; never a crash, a hang or a huge
+allocation. The harness itself is checked on planted crashes, hangs and allocations."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tmdlearn.data import SpectralMap
+from tmdlearn.errors import InputError
+from tmdlearn.io import read
+from tmdlearn.io import spectra as spectra_io
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import robustness  # noqa: E402
+
+WDF = ROOT / "tests" / "data" / "renishaw-wdf" / "Si-map.wdf"
+#: Mutants per family in the default suite (the full run, 200 each, is marked slow).
+FAST = {"afm": 8, "wdf": 12, "text": 8, "npz_npy": 8, "tiff": 8, "dm": 3}
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory):
+    return robustness.families(tmp_path_factory.mktemp("real"))
+
+
+@pytest.mark.parametrize("family", list(FAST))
+def test_mutants_end_in_a_container_or_a_clean_error(families, family, tmp_path):
+    if not families.get(family):
+        pytest.skip(f"no {family} files here (../shared/data or rosettasciio missing)")
+    result = robustness.run_family(families[family], FAST[family], seed=11, folder=tmp_path)
+    assert result["crash"] == result["hang"] == result["oom"] == 0, result["failures"]
+    assert result["read"] + result["clean_error"] == FAST[family]
+
+
+@pytest.mark.slow
+def test_full_fuzz_run():
+    readers = robustness.reader_checks(per_family=200, seed=0)
+    for family, result in readers.items():
+        assert result["mutants"] == 200
+        assert result["crash"] == result["hang"] == result["oom"] == 0, (family, result)
+
+
+def _planted(monkeypatch, tmp_path, reader, **limits):
+    monkeypatch.setattr(spectra_io, "read_wdf", reader)
+    path = tmp_path / "planted.wdf"
+    path.write_bytes(WDF.read_bytes())
+    return robustness.try_read(path, {}, **limits)
+
+
+def test_harness_counts_a_crash(monkeypatch, tmp_path):
+    def crash(*args):
+        raise KeyError("planted")
+
+    assert _planted(monkeypatch, tmp_path, crash)["outcome"] == "crash"
+
+
+def test_harness_counts_a_hang(monkeypatch, tmp_path):
+    def spin(*args):
+        while True:
+            pass
+
+    assert _planted(monkeypatch, tmp_path, spin, cpu_s=1)["outcome"] == "hang"
+
+
+def test_harness_counts_an_allocation_past_the_limit(monkeypatch, tmp_path):
+    def allocate(*args):
+        return np.ones(robustness.MEMORY_LIMIT_BYTES // 8 + 1)
+
+    assert _planted(monkeypatch, tmp_path, allocate)["outcome"] == "oom"
+
+
+def test_mutations_change_the_file_as_named():
+    data = bytes(range(256)) * 64
+    rng = np.random.default_rng(0)
+    assert len(robustness.mutate(data, "truncate", rng)) < len(data)
+    flipped = robustness.mutate(data, "flip", rng)
+    assert len(flipped) == len(data) and flipped != data
+    zeroed = np.frombuffer(robustness.mutate(data, "zero_block", rng), np.uint8)
+    assert np.sum(zeroed != np.frombuffer(data, np.uint8)) > 400  # 512 bytes, some already 0
+    text = b"".join(b"%d\t%d\n" % (i, i * i) for i in range(50))
+    changed = robustness.mutate(text, "header_number", np.random.default_rng(1))
+    assert changed != text and changed.count(b"\n") == 50
+
+
+def test_wdf_reads_as_renishaw_wdf_does():
+    from wdf import Wdf
+
+    image = read(WDF)
+    assert isinstance(image, SpectralMap) and image.intensity.shape == (11, 8, 575)
+    with Wdf(str(WDF)) as reference:
+        first = np.asarray(reference.spectrum(0))
+        axis = np.asarray(reference.xlist())
+    order = np.argsort(axis)
+    np.testing.assert_allclose(image.axis, axis[order])
+    np.testing.assert_allclose(image.intensity[0, 0], first[order])
+
+
+def _zeroed(tmp_path, start: int, size: int = 4096) -> Path:
+    data = bytearray(WDF.read_bytes())
+    data[start: start + size] = bytes(len(data[start: start + size]))
+    path = tmp_path / f"zeroed-{start}.wdf"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_wdf_zeroed_block_answers_on_the_command_line(tmp_path):
+    """The issue's case: a zeroed 4 kB block (here over the XLST block header) made
+    renishaw-wdf hop in place for ever; `tmdlearn inspect` must answer (the timeout fails
+    the test)."""
+    path = _zeroed(tmp_path, 200704)
+    done = subprocess.run([sys.executable, "-m", "tmdlearn", "inspect", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2
+    err = done.stderr.strip()
+    assert "\n" not in err and str(path) in err and "declares 0 bytes" in err
+
+
+@pytest.mark.parametrize(("start", "size", "message"), [
+    (0, 4096, "no 512-byte WDF1 header"),
+    (202928, 16, "block '(blank)' at byte 202928 declares 0 bytes"),
+])
+def test_wdf_zeroed_regions(tmp_path, start, size, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read(_zeroed(tmp_path, start, size))
+
+
+@pytest.mark.parametrize(("offset", "fmt", "value", "message"), [
+    (64, "<Q", 2**40, "the header declares 1099511627776 spectra of 575 points"),
+    (60, "<I", 0x7FFFFFFF, "spectra of 2147483647 points"),
+    (88, "<I", 10**6, "an axis of 1000000 points"),
+    (512 + 8, "<Q", 2**62, "block 'DATA' at byte 512 declares"),
+])
+def test_wdf_header_numbers_checked_against_the_file(tmp_path, offset, fmt, value, message):
+    data = bytearray(WDF.read_bytes())
+    struct.pack_into(fmt, data, offset, value)
+    path = tmp_path / "numbers.wdf"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=message) as info:
+        read(path)
+    assert str(path) in str(info.value)
+
+
+def test_wdf_truncated(tmp_path):
+    path = tmp_path / "cut.wdf"
+    path.write_bytes(WDF.read_bytes()[:100_000])
+    with pytest.raises(InputError, match="block 'DATA' at byte 512 declares 202416 bytes; "
+                                         "the file has 99488"):
+        read(path)
