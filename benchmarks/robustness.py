@@ -124,6 +124,7 @@ def try_read(path: Path, options: dict, cpu_s: int = CPU_LIMIT_S,
         result = {"outcome": "crash", "detail": f"signal {os.WTERMSIG(status)}"}
     result["wall_s"] = round(wall, 3)
     result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
+    result["max_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux: kB
     return result
 
 
@@ -198,7 +199,7 @@ def run_family(files: list[tuple[Path, dict]], count: int, seed: int, folder: Pa
     rng = np.random.default_rng(seed)
     tally: Counter = Counter()
     by_kind: dict[str, Counter] = {kind: Counter() for kind in KINDS}
-    failures, slowest = [], 0.0
+    failures, slowest, rss = [], 0.0, 0.0
     originals = [path.read_bytes() for path, _ in files]
     for index in range(count):
         which = index % len(files)
@@ -210,13 +211,14 @@ def run_family(files: list[tuple[Path, dict]], count: int, seed: int, folder: Pa
         tally[result["outcome"]] += 1
         by_kind[kind][result["outcome"]] += 1
         slowest = max(slowest, result["wall_s"])
+        rss = max(rss, result["max_rss_mb"])
         if result["outcome"] not in ("read", "clean_error"):
             failures.append({"file": path.name, "mutation": kind, "index": index,
                              **{k: result[k] for k in ("outcome", "detail")}})
     return {"files": [path.name for path, _ in files], "mutants": count,
             **{name: tally[name] for name in OUTCOMES},
             "by_mutation": {kind: dict(counter) for kind, counter in by_kind.items()},
-            "slowest_wall_s": round(slowest, 2), "failures": failures[:10]}
+            "slowest_wall_s": round(slowest, 2), "max_rss_mb": rss, "failures": failures[:10]}
 
 
 def reader_checks(per_family: int = 200, seed: int = 0, only: list[str] | None = None) -> dict:

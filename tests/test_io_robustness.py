@@ -155,3 +155,49 @@ def test_wdf_truncated(tmp_path):
     with pytest.raises(InputError, match="block 'DATA' at byte 512 declares 202416 bytes; "
                                          "the file has 99488"):
         read(path)
+
+
+def _npy_bytes(shape, values: np.ndarray) -> bytes:
+    """An .npy file whose header declares ``shape`` but that holds ``values``."""
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + values.astype("<f8").tobytes()
+
+
+def test_npy_header_shape_checked_against_the_file(tmp_path):
+    path = tmp_path / "big.npy"
+    path.write_bytes(_npy_bytes((40000, 50), np.ones((40, 50))))
+    with pytest.raises(InputError, match=r"declares shape \(40000, 50\) of float64 "
+                                         r"\(16000000 bytes\) but holds 16000 bytes"):
+        read(path, pixel_size_nm=1.0)
+
+
+def test_npz_member_shape_checked_before_allocation(tmp_path):
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("image.npy", _npy_bytes((100000, 100000), np.zeros((64, 64))))
+    with pytest.raises(InputError, match=r"array 'image.npy' declares shape \(100000, "
+                                         r"100000\) of float64 \(80000000000 bytes\)"):
+        read(path, modality="stem", pixel_size_angstrom=0.1)
+
+
+def test_tiff_page_size_checked_against_the_file(tmp_path):
+    import tifffile
+
+    path = tmp_path / "wide.tif"
+    tifffile.imwrite(path, np.arange(256, dtype=np.uint16).reshape(16, 16))
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for entry in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * entry
+        if struct.unpack_from("<H", data, at)[0] in (256, 257):  # image width, length
+            struct.pack_into("<I", data, at + 8, 60000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"the TIFF page declares shape \(60000, 60000\) of "
+                                         r"uint16 \(7200000000 bytes\) but holds"):
+        read(path, pixel_size_angstrom=0.1)
