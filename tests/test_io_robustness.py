@@ -19,6 +19,7 @@ from tmdlearn.io import spectra as spectra_io
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+pytest.importorskip("resource", reason="the mutant harness forks under POSIX limits")
 import robustness  # noqa: E402
 
 WDF = ROOT / "tests" / "data" / "renishaw-wdf" / "Si-map.wdf"
