@@ -148,7 +148,8 @@ def _outcome(path: Path, options: dict) -> dict:
 
 def families(folder: Path) -> dict[str, list[tuple[Path, dict]]]:
     """Real files per reader family ({family: [(path, read options)]}); files derived from
-    real ones (.gwy, .npz, .npy, LabSpec text, .tif) are written into ``folder``."""
+    real ones (.gwy, .npz, .npy, LabSpec text, .tif, NeXus) are written into ``folder``."""
+    from tmdlearn.interop.nexus import write_nexus
     from tmdlearn.io import read, write_height_map, write_labspec, write_stem
 
     afm_dir, wdf = TEST_DATA / "afm-bruker", TEST_DATA / "renishaw-wdf" / "Si-map.wdf"
@@ -162,6 +163,8 @@ def families(folder: Path) -> dict[str, list[tuple[Path, dict]]]:
                  (labspec, {})],
         "npz_npy": [(write_height_map(folder / "di-5.npz", height), {})],
         "tiff": [],
+        "nexus": [(write_nexus(folder / "Si-map.nxs", read(wdf)), {}),
+                  (write_nexus(folder / "di-5.nxs", height), {})],
     }
     npy = folder / "di-5.npy"
     np.save(npy, height.height_nm.astype(np.float32))

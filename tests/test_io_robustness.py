@@ -24,7 +24,7 @@ import robustness  # noqa: E402
 
 WDF = ROOT / "tests" / "data" / "renishaw-wdf" / "Si-map.wdf"
 #: Mutants per family in the default suite (the full run, 200 each, is marked slow).
-FAST = {"afm": 8, "wdf": 12, "text": 8, "npz_npy": 8, "tiff": 8, "dm": 3}
+FAST = {"afm": 8, "wdf": 12, "text": 8, "npz_npy": 8, "tiff": 8, "dm": 3, "nexus": 8}
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +202,39 @@ def test_tiff_page_size_checked_against_the_file(tmp_path):
     with pytest.raises(InputError, match=r"the TIFF page declares shape \(60000, 60000\) of "
                                          r"uint16 \(7200000000 bytes\) but holds"):
         read(path, pixel_size_angstrom=0.1)
+
+
+@pytest.fixture
+def nexus_file(tmp_path):
+    from tmdlearn.interop.nexus import write_nexus
+
+    return write_nexus(tmp_path / "map.nxs", read(WDF))
+
+
+def test_hdf5_with_a_byte_inserted_is_refused_before_the_library_walks_it(nexus_file):
+    """One ASCII number lengthened by a byte (a date attribute '06' -> 'nan') shifted every
+    address after it and made the HDF5 library loop in its metadata decoding."""
+    data = nexus_file.read_bytes()
+    at = data.index(b"T", data.index(b"20", 2000)) - 2  # the day of the process date
+    nexus_file.write_bytes(data[:at] + b"nan" + data[at + 2:])
+    with pytest.raises(InputError, match=f"the HDF5 superblock says the data end at byte "
+                                         f"{len(data)} but the file has {len(data) + 1}"):
+        read(nexus_file)
+
+
+def test_hdf5_metadata_damage_is_one_clean_line(nexus_file):
+    data = bytearray(nexus_file.read_bytes())
+    rng = np.random.default_rng(1)
+    ended = set()
+    for _ in range(6):
+        damaged = bytearray(data)
+        for at in rng.integers(800, 4096, 8):
+            damaged[at] ^= 0xFF
+        nexus_file.write_bytes(bytes(damaged))
+        try:
+            read(nexus_file)
+            ended.add("read")
+        except InputError as err:
+            assert str(nexus_file) in str(err) and "\n" not in str(err)
+            ended.add("error")
+    assert "error" in ended
