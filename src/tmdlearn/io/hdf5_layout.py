@@ -32,7 +32,7 @@ def check_hdf5_layout(path: Path) -> None:
                 break
             start = 512 if start == 0 else 2 * start
         if not block.startswith(SIGNATURE):
-            raise InputError("not an HDF5 file (no superblock signature)", path)
+            raise InputError("cannot read as HDF5: no superblock signature", path)
     version = block[8]
     if version not in BASE_ADDRESS_AT:
         raise InputError(f"unknown HDF5 superblock version {version}", path)
