@@ -217,9 +217,10 @@ def test_hdf5_with_a_byte_inserted_is_refused_before_the_library_walks_it(nexus_
     data = nexus_file.read_bytes()
     at = data.index(b"T", data.index(b"20", 2000)) - 2  # the day of the process date
     nexus_file.write_bytes(data[:at] + b"nan" + data[at + 2:])
-    with pytest.raises(InputError, match=f"the HDF5 superblock says the data end at byte "
-                                         f"{len(data)} but the file has {len(data) + 1}"):
-        read(nexus_file)
+    ended = robustness.try_read(nexus_file, {})  # forked, CPU-limited: a hang fails
+    assert ended["outcome"] == "clean_error", ended
+    assert ended["detail"].startswith(f"the HDF5 superblock says the data end at byte "
+                                      f"{len(data)} but the file has {len(data) + 1} bytes")
 
 
 def test_hdf5_metadata_damage_is_one_clean_line(nexus_file):
@@ -238,3 +239,39 @@ def test_hdf5_metadata_damage_is_one_clean_line(nexus_file):
             assert str(nexus_file) in str(err) and "\n" not in str(err)
             ended.add("error")
     assert "error" in ended
+
+
+def _dm3(fields_declared: int, fields: int = 3) -> bytes:
+    """A minimal .dm3: one data tag holding a struct of ``fields`` doubles whose info words
+    declare ``fields_declared`` fields."""
+    info = [15, 0, fields_declared] + [0, 7] * fields
+    tag = (struct.pack(">BH", 21, 1) + b"a" + b"%%%%" + struct.pack(">I", len(info))
+           + struct.pack(f">{len(info)}I", *info) + np.arange(fields, dtype="<f8").tobytes())
+    body = struct.pack(">BBI", 0, 1, 1) + tag + bytes(8)
+    return struct.pack(">III", 3, len(body) + 8, 1) + body
+
+
+def test_dm3_walk_accepts_a_consistent_tree_and_refuses_a_huge_struct(tmp_path):
+    from tmdlearn.io.dm_layout import check_dm3_layout
+
+    good, bad = tmp_path / "good.dm3", tmp_path / "bad.dm3"
+    good.write_bytes(_dm3(3))
+    check_dm3_layout(good)
+    bad.write_bytes(_dm3(3_000_000))
+    with pytest.raises(InputError, match="a DM3 struct at byte 22 declares 3000000 fields in "
+                                         "8 info words"):
+        check_dm3_layout(bad)
+
+
+def test_real_dm3_with_a_flipped_field_count_answers(shared_data, tmp_path):
+    """A byte flip in a struct's field count kept rosettasciio's DM reader busy for hours."""
+    pytest.importorskip("rsciio")
+    source = shared_data / "stem-real-tmd" / "example_Se_implanted_MoS2.dm3"
+    data = bytearray(source.read_bytes())
+    at = data.index(struct.pack(">4sII", b"%%%%", 9, 15))  # the first 3-field struct tag
+    struct.pack_into(">I", data, at + 16, 0x00400000)  # its field count
+    path = tmp_path / "flipped.dm3"
+    path.write_bytes(bytes(data))
+    ended = robustness.try_read(path, {})  # forked, CPU-limited: a hang fails, not stalls
+    assert ended["outcome"] == "clean_error" and "declares 4194304 fields" in ended["detail"]
+    assert read(source).intensity.shape == (1024, 1024)
