@@ -182,6 +182,7 @@ def predict(
     model: Path = typer.Option(..., "--model", "-m", help="A saved classifier: "
                                "RUN/models/classifier of `classify run` on images."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for predictions.csv."),
+    overwrite: bool = OVERWRITE_OPTION,
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in nm, for "
                                      "arrays that store none (.npy)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -196,6 +197,7 @@ def predict(
     from tmdlearn.io import read
     from tmdlearn.report.tables import write_table
 
+    prepare_out(out, overwrite)
     tree, card = load_classifier(model, trust_mismatch)
     heights = []
     for path in images:
