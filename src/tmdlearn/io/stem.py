@@ -213,8 +213,9 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
         raise InputError(
             f"reading {path.suffix} needs the optional GPL extra: pip install tmdlearn[gpl]", path
         ) from err
-    reader = emd if path.suffix.lower() == ".emd" else digitalmicrograph
-    if reader is emd:
+    is_emd = path.suffix.lower() == ".emd"
+    reader = emd if is_emd else digitalmicrograph
+    if is_emd:
         check_hdf5_layout(path)
     else:
         check_dm3_layout(path)
