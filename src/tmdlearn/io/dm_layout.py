@@ -5,7 +5,7 @@ tag groups (``sorted, open, count``) whose entries are groups or data tags (``%%
 count of info words, the info words, then the data). The info words describe the data:
 a simple type, a string, a struct (its field types) or an array (element type, length).
 Every count and length comes from the file; rosettasciio trusts them, and a struct
-declaring hundreds of millions of fields keeps it busy for hours. :func:`check_dm3_layout`
+declaring millions of fields keeps it busy past any time limit. :func:`check_dm3_layout`
 walks the tree, computing each tag's size from its info words, and refuses a count or size
 that does not fit in the bytes left. Tags whose size it cannot compute (types it does not
 know) end the walk without a verdict; .dm4 files are not walked (no real file to check the

@@ -3,8 +3,9 @@
 The superblock (at byte 0, or 512, 1024, 2048... after a user block) records the end-of-file
 address: where the HDF5 data end. A file cut short or with bytes inserted or removed no longer
 ends there, and every address after the change points at the wrong bytes; the HDF5 library
-can then loop inside its metadata decoding for ever (a NeXus file with one ASCII number
-lengthened by a byte did). :func:`check_hdf5_layout` refuses such a file with an InputError.
+can then stay busy in its metadata decoding (a NeXus file with one ASCII number lengthened
+by a byte was still being opened after 20 s). :func:`check_hdf5_layout` refuses such a
+file with an InputError.
 """
 
 from __future__ import annotations
