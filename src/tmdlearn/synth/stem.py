@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from tmdlearn.config import dataclass_from_mapping
 from tmdlearn.errors import InputError
+from tmdlearn.raster import disk_masks, splat
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
     detect,
@@ -208,36 +209,6 @@ def _airy_otf(q: np.ndarray, cutoff: float) -> np.ndarray:
     return (2 / np.pi) * (np.arccos(s) - s * np.sqrt(1 - s**2))
 
 
-def _splat(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Bilinear deposit of weights ``w`` at sub-pixel (x, y) (centroid-preserving)."""
-    ny, nx = shape
-    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-    fx, fy = x - x0, y - y0
-    out = np.zeros(ny * nx)
-    for dy, wy in ((0, 1 - fy), (1, fy)):
-        for dx, wx in ((0, 1 - fx), (1, fx)):
-            xi, yi = x0 + dx, y0 + dy
-            ok = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
-            out += np.bincount(yi[ok] * nx + xi[ok], weights=(w * wx * wy)[ok], minlength=ny * nx)
-    return out.reshape(ny, nx)
-
-
-def disk_masks(shape: tuple[int, int], x_px: np.ndarray, y_px: np.ndarray, channel: np.ndarray,
-               n_channels: int, radius_px: float) -> np.ndarray:
-    """Boolean (n_channels, ny, nx): disks of ``radius_px`` centred exactly at (x_px, y_px)."""
-    ny, nx = shape
-    out = np.zeros((n_channels, ny, nx), dtype=bool)
-    r = int(np.ceil(radius_px)) + 1
-    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
-    xi = np.round(x_px).astype(int)[:, None] + dx.ravel()[None, :]
-    yi = np.round(y_px).astype(int)[:, None] + dy.ravel()[None, :]
-    inside = (xi - x_px[:, None]) ** 2 + (yi - y_px[:, None]) ** 2 <= radius_px**2
-    inside &= (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
-    ch = np.broadcast_to(np.asarray(channel)[:, None], xi.shape)
-    out[ch[inside], yi[inside], xi[inside]] = True
-    return out
-
-
 @dataclass
 class _Columns:
     """Projected columns of the specimen: position (Å from the image centre), layer, species
@@ -342,7 +313,7 @@ def _render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, 
     half = (n - 1) / 2
     x, y = cols.x / pix + half, cols.y / pix + half
     size = n + 2 * pad
-    potential = _splat((size, size), x + pad, y + pad, cols.weight)
+    potential = splat((size, size), x + pad, y + pad, cols.weight)
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pix), np.fft.rfftfreq(size, pix),
                               indexing="ij"))
     convergence = draw(rng, cfg.convergence_mrad)
@@ -410,7 +381,7 @@ def _render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: _Columns, p
     ax, ay, aw, amorphous = _amorphous(cfg, rng, reach, exponent)
     size = 2 * int(np.ceil(reach / p_native)) + 1
     c = (size - 1) / 2
-    potential = _splat((size, size), np.concatenate([cols.x, ax]) / p_native + c,
+    potential = splat((size, size), np.concatenate([cols.x, ax]) / p_native + c,
                        np.concatenate([cols.y, ay]) / p_native + c,
                        np.concatenate([cols.weight, aw]))
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
