@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, optimize, signal
 
+from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z
 from tmdlearn.raster import splat
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
@@ -53,7 +54,7 @@ from tmdlearn.synth.microscope import (
     probe_intensity,
     probe_otf,
 )
-from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, SPECIES, Z
+from tmdlearn.synth.stem import SPECIES
 
 #: Model pixel (Å) and clean image side (px) per material: larger than the 96 px that
 #: benchmarks/stem_real.py records, so that distorted scans stay inside it.

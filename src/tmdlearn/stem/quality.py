@@ -32,11 +32,11 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from scipy.stats import median_abs_deviation
 
+from tmdlearn.constants import LATTICE_ANGSTROM
 from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
 from tmdlearn.stem.fourier import angle_between, fft_lattices
 from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice
 from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, Windows, image_windows, render_back
-from tmdlearn.synth.stem import LATTICE_ANGSTROM
 
 #: A window holds a layer when it holds this fraction of the layer's expected atoms.
 PRESENT = 0.5

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import ndimage
 
 from tmdlearn.config import dataclass_from_mapping
+from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z
 from tmdlearn.errors import InputError
 from tmdlearn.raster import disk_masks, splat
 from tmdlearn.synth.microscope import (
@@ -36,12 +37,6 @@ from tmdlearn.synth.microscope import (
     sample_grid,
 )
 
-#: Atomic numbers used in the Z-contrast weights.
-Z = {"C": 6, "S": 16, "Se": 34, "W": 74}
-#: Lattice constants in Å: graphene (2.46 Å, C–C 1.42 Å), WS2 3.153 Å (Vegard end members).
-LATTICE_ANGSTROM = {"graphene": 2.46, "ws2": 3.153}
-#: WSe2 lattice constant, Å: a WS2(1-x)Se2x layer has a = (1 - x) a_WS2 + x a_WSe2 (Vegard).
-A_WSE2_ANGSTROM = 3.282
 #: Species (output channels) of one layer, per material.
 SPECIES = {"graphene": ("C",), "ws2": ("W", "S2", "SSe", "Se2")}
 #: Se substitution scenarios: which chalcogen sublayers (layer, sublayer) receive Se.
