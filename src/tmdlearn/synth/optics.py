@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tmdlearn.data import Spectra
-from tmdlearn.synth.film import FilmState, _rng
+from tmdlearn.synth.film import FilmState
 
 RAMAN_EXCITATION_NM = 532.0
 #: Raman shift axis, cm⁻¹: the first-order range of MoS2 on sapphire, 1600 channels.
@@ -72,7 +72,7 @@ class Peak:
 def local_spot(state: FilmState, seed=None) -> dict[str, float]:
     """The film under one laser spot (~1 µm): scatter of coverage, bilayers, defects, strain and
     doping around the location's state."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     conc = 80.0
     cov = float(rng.beta(state.coverage * conc + 1e-3, (1 - state.coverage) * conc + 1e-3))
     bl = float(rng.beta(state.bilayer_fraction * conc + 1e-3,
@@ -92,7 +92,7 @@ def local_spot(state: FilmState, seed=None) -> dict[str, float]:
 def spot_environment(seed=None) -> dict[str, float]:
     """The dielectric and charge environment of one spot: ``env_exciton_shift_ev`` (eV, PL
     only) and ``env_doping_1e13_cm2`` (adsorbate charge transfer, added to the film doping)."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     return {"env_exciton_shift_ev": float(rng.normal(0.0, ENV_EXCITON_SHIFT_EV)),
             "env_doping_1e13_cm2": float(rng.normal(0.0, ENV_DOPING_1E13_CM2))}
 
@@ -141,7 +141,7 @@ def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
     """
     if laser_power_mw <= 0:
         raise ValueError("laser_power_mw must be positive")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
     axis = RAMAN_AXIS_CM1
     efficiency = float(np.exp(rng.normal(0.0, 0.1)))
@@ -200,7 +200,7 @@ def pl_spectrum(state: FilmState, laser_power_mw: float = 0.5, seed=None,
     """One PL spectrum (counts on ``PL_AXIS_EV``, 532 nm excitation) and its truth."""
     if laser_power_mw <= 0:
         raise ValueError("laser_power_mw must be positive")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
     axis = PL_AXIS_EV
     # Focus and collection vary a lot from spot to spot: PL carries little morphology.

@@ -410,7 +410,7 @@ def simulate_image(config: StemSimConfig | None = None,
     a realistic microscope (:mod:`tmdlearn.synth.microscope`), otherwise by the ideal one.
     """
     cfg = config or StemSimConfig()
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     n, species = cfg.size_px, cfg.species
     pix = cfg.pixel_size_angstrom * (1 + rng.uniform(-1, 1) * cfg.magnification_jitter)
     if cfg.microscope is None:
