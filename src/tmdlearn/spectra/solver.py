@@ -179,6 +179,14 @@ class Problem:
         return xp.sqrt(xp.where((var >= 0) & ~dead, var, xp.nan * var))
 
 
+def _empty_results(n: int, n_params: int, n_peaks: int, n_iter: int = 0) -> tuple:
+    """The solvers' outputs before any spectrum is done: values, stderr (n, P), SSR (n,)
+    NaN, converged False, iterations ``n_iter``, SSR rises (n, K) and residual scales NaN."""
+    return (np.full((n, n_params), np.nan), np.full((n, n_params), np.nan), np.full(n, np.nan),
+            np.zeros(n, dtype=bool), np.full(n, n_iter, dtype=np.int32),
+            np.full((n, n_peaks), np.nan), np.full(n, np.nan))
+
+
 def levenberg_marquardt(problem: Problem, ys, p0, max_iter, batch_size):
     """Projected LM streamed over the rows of ``ys`` (n, L) from ``p0`` (n, P), numpy in/out.
 
@@ -189,18 +197,9 @@ def levenberg_marquardt(problem: Problem, ys, p0, max_iter, batch_size):
     SSR rise (n, K) on removing each peak and the residual's robust scale (n,) (NaN unless
     ``problem.significance``).
     """
-    be, xp = problem.be, problem.be.xp
+    be = problem.be
     n, n_params = p0.shape
-    n_points = ys.shape[1]
-    diag = be.arange(n_params)
-    tol = problem.tol
-    out_p = np.full((n, n_params), np.nan)
-    out_sd = np.full((n, n_params), np.nan)
-    out_ssr = np.full(n, np.nan)
-    out_conv = np.zeros(n, dtype=bool)
-    out_iter = np.zeros(n, dtype=np.int32)
-    out_dssr = np.full((n, len(problem.layout[0])), np.nan)
-    out_scale = np.full(n, np.nan)
+    out = _empty_results(n, n_params, len(problem.layout[0]))
     rows = np.zeros(0, dtype=np.int64)
     iters = np.zeros(0, dtype=np.int32)
     state = None
@@ -209,58 +208,81 @@ def levenberg_marquardt(problem: Problem, ys, p0, max_iter, batch_size):
         if queued < n and rows.size <= batch_size // 2:
             new = np.arange(queued, min(n, queued + batch_size - rows.size))
             queued = new[-1] + 1
-            y_new, p_new = be.array(ys[new]), be.array(p0[new])
-            c0_new = p_new[:, problem.c_index]
-            cost, a, g, ssr = problem.linearise(p_new, y_new, c0_new)
-            fresh = [y_new, p_new, c0_new, cost, a, g, ssr, xp.ones_like(cost) * 1e-3]
-            state = fresh if state is None else [be.cat(s, t) for s, t in zip(state, fresh,
-                                                                               strict=True)]
+            state = _admit(problem, ys[new], p0[new], state)
             rows = np.concatenate([rows, new])
             iters = np.concatenate([iters, np.zeros(new.size, np.int32)])
         if rows.size == 0:
             break
-        y, p, c0, cost, a, g, ssr, lam = state
-        d = a[:, diag, diag]
-        d = xp.maximum(d, 1e-12 * d.sum(axis=1)[:, None] + 1e-30)
-        # parameters held at a bound by a gradient pushing outwards leave the step (active set)
-        held = ((p <= problem.lo) & (g < 0)) | ((p >= problem.hi) & (g > 0))
-        free = 1.0 - 1.0 * held
-        damped = a * (free[:, :, None] * free[:, None, :])
-        damped[:, diag, diag] += lam[:, None] * d * free + (1.0 - free)
-        step = be.solve(damped, g * free)
-        step = xp.where(xp.isfinite(step), step, 0.0 * step)
-        trial = xp.clip(p + step, problem.lo, problem.hi)
-        cost_new, a_new, g_new, ssr_new = problem.linearise(trial, y, c0)
-        accept = cost_new < cost
-        moved = xp.amax(xp.abs(trial - p), 1)
-        small_step = moved <= tol * (xp.amax(xp.abs(p), 1) + tol)
-        small_gain = (cost - cost_new) <= tol * cost
-        converged = (accept & small_gain) | small_step | (~accept & (lam > 1e8))
-        p = xp.where(accept[:, None], trial, p)
-        a = xp.where(accept[:, None, None], a_new, a)
-        g = xp.where(accept[:, None], g_new, g)
-        cost = xp.where(accept, cost_new, cost)
-        ssr = xp.where(accept, ssr_new, ssr)
-        lam = xp.clip(xp.where(accept, lam * 0.3, lam * 10.0), 1e-12, 1e12)
+        state, converged = _lm_step(problem, state)
         iters += 1
         conv_np = be.numpy(converged).astype(bool)
         done_np = conv_np | (iters >= max_iter)
-        state = [y, p, c0, cost, a, g, ssr, lam]
         if done_np.any():
-            done = be.mask(done_np)
-            finished = rows[done_np]
-            out_p[finished] = be.numpy(p[done])
-            out_sd[finished] = be.numpy(problem.stderr(a[done], ssr[done], n_points))
-            out_ssr[finished] = be.numpy(ssr[done])
-            out_conv[finished] = conv_np[done_np]
-            out_iter[finished] = iters[done_np]
-            if problem.significance:
-                out_dssr[finished] = be.numpy(problem.peak_dssr(a[done], p[done], g[done]))
-                out_scale[finished] = be.numpy(problem.residual_scale(p[done], y[done]))
+            _retire(problem, state, be.mask(done_np), rows[done_np], conv_np[done_np],
+                    iters[done_np], ys.shape[1], out)
             keep = be.mask(~done_np)
             state = [s[keep] for s in state]
             rows, iters = rows[~done_np], iters[~done_np]
-    return out_p, out_sd, out_ssr, out_conv, out_iter, out_dssr, out_scale
+    return out
+
+
+def _admit(problem: Problem, ys, p0, state: list | None) -> list:
+    """The working set's state (y, p, c0, cost, JᵀJ, Jᵀr, SSR, damping) with the spectra
+    ``ys`` starting from ``p0`` appended."""
+    be, xp = problem.be, problem.be.xp
+    y_new, p_new = be.array(ys), be.array(p0)
+    c0_new = p_new[:, problem.c_index]
+    cost, a, g, ssr = problem.linearise(p_new, y_new, c0_new)
+    fresh = [y_new, p_new, c0_new, cost, a, g, ssr, xp.ones_like(cost) * 1e-3]
+    return fresh if state is None else [be.cat(s, t) for s, t in zip(state, fresh, strict=True)]
+
+
+def _lm_step(problem: Problem, state: list) -> tuple[list, object]:
+    """One damped, projected Gauss–Newton step of every spectrum of the working set: the new
+    state and the converged flags."""
+    be, xp = problem.be, problem.be.xp
+    tol = problem.tol
+    y, p, c0, cost, a, g, ssr, lam = state
+    diag = be.arange(p.shape[1])
+    d = a[:, diag, diag]
+    d = xp.maximum(d, 1e-12 * d.sum(axis=1)[:, None] + 1e-30)
+    # parameters held at a bound by a gradient pushing outwards leave the step (active set)
+    held = ((p <= problem.lo) & (g < 0)) | ((p >= problem.hi) & (g > 0))
+    free = 1.0 - 1.0 * held
+    damped = a * (free[:, :, None] * free[:, None, :])
+    damped[:, diag, diag] += lam[:, None] * d * free + (1.0 - free)
+    step = be.solve(damped, g * free)
+    step = xp.where(xp.isfinite(step), step, 0.0 * step)
+    trial = xp.clip(p + step, problem.lo, problem.hi)
+    cost_new, a_new, g_new, ssr_new = problem.linearise(trial, y, c0)
+    accept = cost_new < cost
+    moved = xp.amax(xp.abs(trial - p), 1)
+    small_step = moved <= tol * (xp.amax(xp.abs(p), 1) + tol)
+    small_gain = (cost - cost_new) <= tol * cost
+    converged = (accept & small_gain) | small_step | (~accept & (lam > 1e8))
+    p = xp.where(accept[:, None], trial, p)
+    a = xp.where(accept[:, None, None], a_new, a)
+    g = xp.where(accept[:, None], g_new, g)
+    cost = xp.where(accept, cost_new, cost)
+    ssr = xp.where(accept, ssr_new, ssr)
+    lam = xp.clip(xp.where(accept, lam * 0.3, lam * 10.0), 1e-12, 1e12)
+    return [y, p, c0, cost, a, g, ssr, lam], converged
+
+
+def _retire(problem: Problem, state: list, done, finished: np.ndarray, converged: np.ndarray,
+            iters: np.ndarray, n_points: int, out: tuple) -> None:
+    """Store the results of the spectra ``done`` (a mask of the working set; ``finished``
+    their rows of ``out``) into ``out``."""
+    be = problem.be
+    y, p, _, _, a, g, ssr, _ = state
+    out[0][finished] = be.numpy(p[done])
+    out[1][finished] = be.numpy(problem.stderr(a[done], ssr[done], n_points))
+    out[2][finished] = be.numpy(ssr[done])
+    out[3][finished] = converged
+    out[4][finished] = iters
+    if problem.significance:
+        out[5][finished] = be.numpy(problem.peak_dssr(a[done], p[done], g[done]))
+        out[6][finished] = be.numpy(problem.residual_scale(p[done], y[done]))
 
 
 def radam(problem: Problem, ys, p0, max_iter, batch_size, learning_rate=0.005, rtol=1e-4):
@@ -274,9 +296,7 @@ def radam(problem: Problem, ys, p0, max_iter, batch_size, learning_rate=0.005, r
 
     be = problem.be
     n, n_params = p0.shape
-    out = (np.full((n, n_params), np.nan), np.full((n, n_params), np.nan), np.full(n, np.nan),
-           np.zeros(n, dtype=bool), np.full(n, max_iter, dtype=np.int32),
-           np.full((n, len(problem.layout[0])), np.nan), np.full(n, np.nan))
+    out = _empty_results(n, n_params, len(problem.layout[0]), max_iter)
     lo, span = problem.lo, problem.hi - problem.lo
     for start in range(0, n, batch_size):
         rows = slice(start, min(n, start + batch_size))

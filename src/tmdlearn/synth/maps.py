@@ -21,7 +21,7 @@ from tmdlearn.io import write_labspec
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
 from tmdlearn.synth.dataset import check_count, write_tables
-from tmdlearn.synth.film import smooth_noise
+from tmdlearn.synth.domains import smooth_noise
 
 #: Raman shift axis, cm⁻¹ (the study's two fitting windows 183-300 and 314-410 and the gap).
 RAMAN_AXIS_CM1 = np.arange(183.0, 410.01, 0.9)

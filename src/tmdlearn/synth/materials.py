@@ -14,9 +14,9 @@ from tmdlearn.errors import InputError
 from tmdlearn.io import write_height_map
 from tmdlearn.progress import track
 from tmdlearn.synth.dataset import check_count, write_tables
+from tmdlearn.synth.domains import grow_film
 from tmdlearn.synth.film import (
     FilmState,
-    grow_film,
     heights_from_layers,
     scanner_artifacts,
     substrate_terraces,
