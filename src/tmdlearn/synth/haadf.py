@@ -36,7 +36,20 @@ if TYPE_CHECKING:
 
 
 def airy_otf(q: np.ndarray, cutoff: float) -> np.ndarray:
-    """Optical transfer function of an aberration-free circular probe (Airy intensity PSF)."""
+    """Optical transfer function of an aberration-free circular probe (Airy intensity PSF).
+
+    Parameters
+    ----------
+    q : array
+        Spatial frequencies, 1/Å.
+    cutoff : float
+        The probe's cutoff frequency 2α/λ, 1/Å.
+
+    Returns
+    -------
+    array
+        The transfer function (1 at q = 0, 0 beyond the cutoff), shaped as ``q``.
+    """
     s = np.clip(q / cutoff, 0.0, 1.0)
     return (2 / np.pi) * (np.arccos(s) - s * np.sqrt(1 - s**2))
 
@@ -49,9 +62,25 @@ def _reference_peak(transfer: np.ndarray, size: int, weight: float) -> float:
 
 
 def smooth_field(rng: np.random.Generator, size: int, q: np.ndarray, scale_angstrom: float
-                  ) -> np.ndarray:
-    """A Gaussian random field on a size × size grid (spatial frequencies ``q``, 1/Å), smooth
-    over ``scale_angstrom``."""
+                 ) -> np.ndarray:
+    """A Gaussian random field, smooth over a length scale.
+
+    Parameters
+    ----------
+    rng : Generator
+        Random stream.
+    size : int
+        Side of the square grid, pixels.
+    q : (size, size // 2 + 1) array
+        The grid's spatial frequencies (rfft2 layout), 1/Å.
+    scale_angstrom : float
+        Correlation length, Å.
+
+    Returns
+    -------
+    (size, size) array
+        The field (arbitrary units, zero mean).
+    """
     smooth = np.exp(-2 * (np.pi * scale_angstrom * q) ** 2)
     return np.fft.irfft2(np.fft.rfft2(rng.normal(size=(size, size))) * smooth, s=(size, size))
 
@@ -66,9 +95,30 @@ def _with_background(clean: np.ndarray, field_: np.ndarray, cfg: StemSimConfig,
 
 
 def render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pix: float,
-                  pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image (counts) through the aberration-free Airy probe, and the columns' pixel
-    coordinates: the original, idealised microscope (``microscope: None``)."""
+                 pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image through the aberration-free Airy probe with Poisson noise: the original,
+    idealised microscope (``microscope: None``).
+
+    Parameters
+    ----------
+    cfg : StemSimConfig
+        The simulator's parameters (probe, atom size, dose, contamination ranges).
+    rng : Generator
+        The image's random stream (after the specimen's draws).
+    cols : Columns
+        The specimen; its ``params`` receive the values drawn here.
+    pix : float
+        Pixel size, Å.
+    pad : int
+        Pixels added around the field before the FFT blur.
+
+    Returns
+    -------
+    image : (size_px, size_px) float32 array
+        Detector counts.
+    x, y : (N,) arrays
+        The columns' positions on the image grid, pixels.
+    """
     n = cfg.size_px
     half = (n - 1) / 2
     x, y = cols.x / pix + half, cols.y / pix + half
@@ -91,12 +141,33 @@ def render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pi
     return rng.poisson(signal * dose).astype(np.float32), x, y
 
 
-def amorphous_carbon(cfg: StemSimConfig, rng: np.random.Generator, radius: float, exponent: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
-    """Amorphous-carbon contamination atoms (x, y Å; weights) within ``radius`` Å: patches of
-    a random field smooth over 3-50 Å covering a drawn fraction, a drawn thickness of carbon
-    at 0.1 atoms/Å³ (2 g/cm³) in them, random positions (granular at the atom scale); and
-    the values drawn."""
+def amorphous_carbon(cfg: StemSimConfig, rng: np.random.Generator, radius: float,
+                     exponent: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    """Amorphous-carbon contamination atoms within a square around the centre.
+
+    Patches of a random field smooth over 3-50 Å cover a drawn fraction; a drawn thickness of
+    carbon at 0.1 atoms/Å³ (2 g/cm³) fills them at random positions (granular at the atom
+    scale).
+
+    Parameters
+    ----------
+    cfg : StemSimConfig
+        Its ``amorphous_*`` ranges are drawn.
+    rng : Generator
+        Random stream.
+    radius : float
+        Half side of the square, Å.
+    exponent : float
+        The HAADF Z exponent n (weights Z_C^n).
+
+    Returns
+    -------
+    x, y, weights : (N,) arrays
+        Atom positions (Å from the centre) and HAADF weights.
+    drawn : dict
+        The values drawn (coverage, thickness Å, patch scale Å).
+    """
     coverage = draw(rng, cfg.amorphous_coverage)
     if coverage <= 0:
         return np.zeros(0), np.zeros(0), np.zeros(0), {"amorphous_coverage": 0.0}
@@ -120,13 +191,31 @@ def amorphous_carbon(cfg: StemSimConfig, rng: np.random.Generator, radius: float
 
 
 def render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pix: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image (counts) as a real microscope records it (:mod:`tmdlearn.synth.microscope`), and
-    the columns' pixel coordinates on the model grid of ``pix`` Å.
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image as a real microscope records it (:mod:`tmdlearn.synth.microscope`).
 
     The image is recorded at a native pixel size (``native_ratio`` × ``pix``), through the
     aberrated probe and scan distortion, counted by the detector, and resampled to the
-    ``size_px`` grid as :func:`tmdlearn.stem.inference.identify_atoms` resamples."""
+    ``size_px`` grid as :func:`tmdlearn.stem.inference.identify_atoms` resamples.
+
+    Parameters
+    ----------
+    cfg : StemSimConfig
+        The simulator's parameters (``microscope`` ranges, ``native_ratio``, contamination).
+    rng : Generator
+        The image's random stream (after the specimen's draws).
+    cols : Columns
+        The specimen; its ``params`` receive the values drawn here.
+    pix : float
+        The model grid's pixel size, Å.
+
+    Returns
+    -------
+    image : (size_px, size_px) float32 array
+        Detector counts.
+    x, y : (N,) arrays
+        The columns' positions on the model grid, pixels.
+    """
     from skimage.transform import resize
 
     micro = draw_microscope(MicroscopeConfig.from_dict(cfg.microscope), rng)
