@@ -23,6 +23,7 @@ from tmdlearn.classify.evaluate import (
 )
 from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
+from tmdlearn.classify.saved import final_head
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
@@ -52,11 +53,13 @@ DEFAULTS: dict = {
 
 @dataclass
 class Outcome:
-    """What a run produced: metrics (JSON-ready), tables and figures by file stem."""
+    """What a run produced: metrics (JSON-ready), tables and figures by file stem, and models
+    to save (:func:`tmdlearn.classify.saved.save_classifier` arguments by name)."""
 
     metrics: dict = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
 
 
 def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:
@@ -240,6 +243,16 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
     results = _cross_validate_all(models, inputs, targets, groups, config)
     outcome = tabulate(results, config)
     _latent(outcome, frozen, targets, physical, config)
+    if "frozen" in config["strategies"]:
+        head = final_head(frozen, targets, groups, config)
+        outcome.metrics["saved_model"] = (
+            "models/classifier" if head is not None else
+            f"not saved: the {image['frozen_head']} head holds torch networks")
+        if head is not None:
+            outcome.models["classifier"] = {
+                "head": head, "n_samples": int(np.unique(groups).size),
+                "pixel_size_nm": pixel_size_nm,
+                "summary": outcome.metrics[f"frozen + {image['frozen_head']}"]}
     return outcome
 
 

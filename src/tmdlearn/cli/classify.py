@@ -152,6 +152,7 @@ def _load_manifest(path: Path, target: str):
 
 
 def _write_run(out: Path, cfg: dict, outcome, started: float) -> None:
+    from tmdlearn.classify.saved import save_classifier
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.run import write_json, write_run_json
     from tmdlearn.report.tables import write_table
@@ -162,7 +163,43 @@ def _write_run(out: Path, cfg: dict, outcome, started: float) -> None:
     for name, figure in outcome.figures.items():
         save_figure(figure, out / "figures" / f"{name}.png")
     write_json(out / "metrics.json", outcome.metrics)
+    for name, model in outcome.models.items():
+        save_classifier(out / "models" / name, config=cfg, **model)
     write_run_json(out, cfg, started)
     best = outcome.metrics["best"]
     typer.echo(f"best: {best['model']}  accuracy {best['accuracy']:.3f}  balanced accuracy "
                f"{best['balanced_accuracy']:.3f}  -> {out}")
+
+
+@app.command("predict")
+def predict(
+    images: list[Path] = typer.Argument(..., help="AFM height maps (any format tmdlearn reads)."),
+    model: Path = typer.Option(..., "--model", "-m", help="A saved classifier: "
+                               "RUN/models/classifier of `classify run` on images."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for predictions.csv."),
+    pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in nm, for "
+                                     "arrays that store none (.npy)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load a model whose "
+                                        "files differ from the sha256 in its card (with a "
+                                        "warning)."),
+) -> None:
+    """Apply a saved classifier to new AFM images: OUT/predictions.csv with the predicted
+    class and the probability of each class per image."""
+    from tmdlearn.classify.saved import load_classifier, predict_heights
+    from tmdlearn.data import HeightMap
+    from tmdlearn.io import read
+    from tmdlearn.report.tables import write_table
+
+    tree, card = load_classifier(model, trust_mismatch)
+    heights = []
+    for path in images:
+        item = read(path, **({"pixel_size_nm": pixel_size} if pixel_size else {}))
+        if not isinstance(item, HeightMap):
+            raise InputError(f"not an AFM height map ({type(item).__name__})", path)
+        heights.append(item.height_nm)
+    table = predict_heights(heights, tree, device)
+    table.insert(0, "file", [str(p) for p in images])
+    write_table(table, out / "predictions")
+    typer.echo(f"{len(images)} images ({', '.join(tree['classes'])}) -> "
+               f"{out / 'predictions.csv'}")

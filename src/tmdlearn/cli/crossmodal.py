@@ -56,10 +56,8 @@ def run(
 
 
 def _write(out: Path, cfg: dict, outcome, started: float, **extra) -> None:
-    import torch
-
-    from tmdlearn.crossmodal.generate import Generator
     from tmdlearn.crossmodal.published import citation, note
+    from tmdlearn.crossmodal.saved import save_models
     from tmdlearn.io.atomic import atomic_path
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.run import write_json, write_run_json
@@ -70,11 +68,7 @@ def _write(out: Path, cfg: dict, outcome, started: float, **extra) -> None:
         write_table(table, out / "tables" / name)
     for name, fig in outcome.figures.items():
         save_figure(fig, out / "figures" / f"{name}.png")
-    (out / "models").mkdir(exist_ok=True)
-    for name, model in outcome.models.items():
-        payload = model.state() if isinstance(model, Generator) else model
-        with atomic_path(out / "models" / f"{name}.pt") as tmp:
-            torch.save(payload, tmp)
+    save_models(out / "models", outcome.models, cfg, outcome.metrics, extra.get("n_samples"))
     write_json(out / "metrics.json", outcome.metrics)
     with atomic_path(out / "published.md") as tmp:
         tmp.write_text(note(), encoding="utf-8")
@@ -86,6 +80,9 @@ def predict(
     files: list[Path] = typer.Argument(..., help="AFM height maps, Raman or PL spectra."),
     models: Path = typer.Option(..., "--models", "-m", help="A run folder of crossmodal run."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for predictions."),
+    trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load models whose "
+                                        "weight files differ from the sha256 in their cards "
+                                        "(with a warning)."),
 ) -> None:
     """Apply a run's saved models to new files: AFM → generated Raman/PL, Raman/PL → AFM
     embedding and features, Raman ↔ PL."""
@@ -93,7 +90,7 @@ def predict(
     from tmdlearn.io.atomic import atomic_path
     from tmdlearn.report.tables import write_table
 
-    run_info = load_run(models)
+    run_info = load_run(models, trust_mismatch)
     table, generated = predict_files(files, run_info)
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out / "predictions")

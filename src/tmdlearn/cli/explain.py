@@ -108,7 +108,10 @@ def write_run(out: Path, cfg: dict, results, started: float) -> None:
         save_figure(figures.prediction_figure(result), out / "figures" / f"fig2_{name}.png")
         save_figure(figures.interpretation_figure(result, interp["target"], interp["mode"]),
                     out / "figures" / f"fig3_{name}.png")
-        result.final_model.save(out / "models" / f"cnn_{name}.pt")
+        result.final_model.save(
+            out / "models" / f"cnn_{name}", cfg["fit"]["raman_model"].split("-")[0],
+            {k: cfg["fit"][k] for k in ("raman_model", "pl_model")},
+            {k: v for k, v in metrics.items() if name in k})
         _save_maps(out / "maps" / f"{name}.npz", result, slope_maps)
     write_run_json(out, cfg, started, headline=metrics)
     typer.echo(f"wrote {out}")

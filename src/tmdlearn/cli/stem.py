@@ -79,13 +79,13 @@ def simulate(
 def train_command(
     config: Path = CONFIG_OPTION,
     out: Path = typer.Option(Path("runs/stem"), "--out", "-o", help="Run folder."),
-    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint/."),
     overrides: list[str] = SET_OPTION,
 ) -> None:
     """Train Gomb-Net (or a U-Net baseline) on simulated images; see configs/stem-*.yaml.
 
-    Writes OUT/model.pt (best validation mean IoU), OUT/checkpoint.pt, OUT/history.csv and
-    OUT/run.json.
+    Writes OUT/model/ (best validation mean IoU; a model folder with its card),
+    OUT/checkpoint/, OUT/history.csv and OUT/run.json.
     """
     import time
 
@@ -96,7 +96,7 @@ def train_command(
     cfg = config_from_cli(config, overrides, DEFAULTS)
     final = train(cfg, out, resume=resume, log=typer.echo)
     write_run_json(out, cfg, started, validation=final)
-    typer.echo(f"model -> {out / 'model.pt'}")
+    typer.echo(f"model -> {out / 'model'}")
 
 
 def _check_single_channel(path: Path) -> None:
@@ -169,9 +169,13 @@ def predict(
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
                                      "the file's)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    model: Path = typer.Option(None, help="Model file (default: the shipped one)."),
-    material: str = typer.Option("graphene", help="Shipped model to use when --model is not "
-                                 "given."),
+    model: Path = typer.Option(None, help="Model folder (default: the shipped one)."),
+    material: str = typer.Option(None, help="graphene or ws2: the shipped model to use when "
+                                 "--model is not given (default graphene); with --model, the "
+                                 "material the model must be for."),
+    trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load a model whose "
+                                        "weight files differ from the sha256 in its card "
+                                        "(with a warning)."),
     threshold: str = typer.Option("logit0", help="logit0, otsu or a probability."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Move atoms to the layer "
@@ -211,7 +215,7 @@ def predict(
         raise InputError(f"--lattice-prior must be in [0, 1], got {lattice_prior}")
     if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
         raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
-    net, meta = load_model(model, material, device)
+    net, meta = load_model(model, material, device, trust_mismatch=trust_mismatch)
     if not image.is_dir():
         row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views,
                            lattice_prior, tile)

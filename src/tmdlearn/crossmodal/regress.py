@@ -62,6 +62,28 @@ class TorchRegressor:
         out = predict(self.model, z, device="cpu") * self.y_std + self.y_mean
         return out
 
+    def state(self) -> dict:
+        """Everything needed to rebuild it (see :func:`regressor_from_state`)."""
+        return {"params": self.params, "state_dict": self.model.state_dict(),
+                "x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
+                "y_std": self.y_std}
+
+
+def _network(n_in: int, n_out: int, params: dict) -> RegressionMLP:
+    """The :class:`RegressionMLP` of ``params`` (n_layers, units halving per layer, >= 8)."""
+    hidden = tuple(max(int(params["units"]) // 2 ** i, 8) for i in range(int(params["n_layers"])))
+    return RegressionMLP(n_in, n_out, hidden, params["activation"], float(params["dropout"]))
+
+
+def regressor_from_state(state: dict) -> TorchRegressor:
+    """Rebuild a :class:`TorchRegressor` saved with :meth:`TorchRegressor.state`."""
+    x_mean, y_mean = np.asarray(state["x_mean"]), np.asarray(state["y_mean"])
+    model = _network(x_mean.size, y_mean.size, state["params"])
+    model.load_state_dict(state["state_dict"])
+    model.eval()
+    return TorchRegressor(model, x_mean, np.asarray(state["x_std"]), y_mean,
+                          np.asarray(state["y_std"]), dict(state["params"]))
+
 
 def _l1_mse(model, l1: float):
     mse = torch.nn.MSELoss()
@@ -82,10 +104,8 @@ def fit_mlp(x, y, params: dict, *, epochs: int = 200, patience: int = 20, seed: 
     """
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32).reshape(len(x), -1)
     (x_mean, x_std), (y_mean, y_std) = safe_scale(x), safe_scale(y, floor=1e-6)
-    hidden = tuple(max(int(params["units"]) // 2 ** i, 8) for i in range(int(params["n_layers"])))
     torch.manual_seed(seed)
-    model = RegressionMLP(x.shape[1], y.shape[1], hidden, params["activation"],
-                          float(params["dropout"]))
+    model = _network(x.shape[1], y.shape[1], params)
     config = TrainConfig(epochs=epochs, batch_size=int(params["batch_size"]),
                          lr=float(params["lr"]), weight_decay=0.0,
                          patience=patience if x_val is not None else None, seed=seed,

@@ -130,8 +130,12 @@ def build_specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, rad
     twist = draw(rng, cfg.twist_deg) if twist_deg is None else float(twist_deg)
     rotation = draw(rng, cfg.rotation_deg)
     exponent = draw(rng, cfg.z_exponent)
-    metal_weight = Z["W"] ** exponent if cfg.metal_z_exponent is None else \
-        Z["S"] ** exponent * (Z["W"] / Z["S"]) ** draw(rng, cfg.metal_z_exponent)
+    metal_weight = Z["W"] ** exponent
+    if cfg.metal_z_exponent is not None:
+        metal_weight = Z["S"] ** exponent * (Z["W"] / Z["S"]) ** draw(rng, cfg.metal_z_exponent)
+    elif cfg.metal_z_offset is not None:
+        offset = draw(rng, cfg.metal_z_offset)
+        metal_weight = Z["S"] ** exponent * (Z["W"] / Z["S"]) ** (exponent - offset)
     thermal = draw(rng, cfg.thermal_sigma_angstrom)
     se_p = _se_probabilities(cfg.se_scenario, draw(rng, cfg.se_fraction), rng)
     # Vegard: each layer's mean Se fraction sets its lattice constant (graphene: no Se)
