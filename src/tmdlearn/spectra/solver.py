@@ -188,14 +188,31 @@ def _empty_results(n: int, n_params: int, n_peaks: int, n_iter: int = 0) -> tupl
 
 
 def levenberg_marquardt(problem: Problem, ys, p0, max_iter, batch_size):
-    """Projected LM streamed over the rows of ``ys`` (n, L) from ``p0`` (n, P), numpy in/out.
+    """Projected Levenberg–Marquardt, streamed over the spectra.
 
     A working set of up to ``batch_size`` spectra iterates together; converged spectra leave
     it and waiting ones join, so the arrays stay full. Only the normal equations (P x P per
     spectrum) persist between iterations; the (batch, P, L) Jacobian is a temporary.
-    Returns values, stderr, SSR (scaled units), converged flags, iteration counts and the
-    SSR rise (n, K) on removing each peak and the residual's robust scale (n,) (NaN unless
-    ``problem.significance``).
+
+    Parameters
+    ----------
+    problem : Problem
+        The fit window (scaled axis, layout, bounds, regulariser).
+    ys : (n, L) array
+        Scaled intensities (divided by each spectrum's largest |y|).
+    p0 : (n, P) array
+        Scaled initial values, inside the bounds.
+    max_iter : int
+        Iterations at most per spectrum.
+    batch_size : int
+        Spectra iterating together.
+
+    Returns
+    -------
+    tuple of numpy arrays
+        Values and stderr (n, P), SSR (n,) in scaled units, converged flags (n,), iteration
+        counts (n,), the SSR rise (n, K) on removing each peak and the residual's robust scale
+        (n,) (both NaN unless ``problem.significance``).
     """
     be = problem.be
     n, n_params = p0.shape
@@ -289,8 +306,21 @@ def radam(problem: Problem, ys, p0, max_iter, batch_size, learning_rate=0.005, r
     """RAdam (torch) on z with p = lo + (hi - lo) · sigmoid(z), batch by batch.
 
     A spectrum has converged when one Gauss–Newton step from the result would lower its cost
-    by less than ``rtol`` (relative), i.e. it sits at a minimum. Returns the same as
-    :func:`levenberg_marquardt`.
+    by less than ``rtol`` (relative), i.e. it sits at a minimum.
+
+    Parameters
+    ----------
+    problem, ys, p0, max_iter, batch_size
+        As :func:`levenberg_marquardt` (``max_iter``: optimiser steps).
+    learning_rate : float
+        RAdam's learning rate on z.
+    rtol : float
+        Relative cost decrease below which a spectrum counts as converged.
+
+    Returns
+    -------
+    tuple of numpy arrays
+        As :func:`levenberg_marquardt`.
     """
     import torch
 
