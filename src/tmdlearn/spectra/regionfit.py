@@ -148,15 +148,7 @@ def _initial(xs, ys, region: Region, xm, xh, initial, rows, good, scale):
     p0 = np.zeros((n, n_params))
     lo = np.zeros(n_params)
     hi = np.zeros(n_params)
-    edge = max(2, xs.size // 20)
-    left, right = ys[:, :edge].mean(axis=1), ys[:, -edge:].mean(axis=1)
-    if region.background == "linear":
-        slope = (right - left) / (xs[-edge:].mean() - xs[:edge].mean())
-        intercept = left - slope * xs[:edge].mean()
-    elif region.background == "constant":
-        slope, intercept = np.zeros(n), np.minimum(left, right)
-    else:
-        slope, intercept = np.zeros(n), np.zeros(n)
+    intercept, slope = _background_guess(xs, ys, region.background)
     given = {} if initial is None else initial
 
     def pick(name, default):
@@ -204,6 +196,23 @@ def _initial(xs, ys, region: Region, xm, xh, initial, rows, good, scale):
         lo[k + 1], hi[k + 1] = -_BACKGROUND_MAX, _BACKGROUND_MAX
     p0 = np.clip(p0, lo, hi)
     return p0, lo, hi, np.array(c_index, dtype=int), np.array(w0)
+
+
+def _background_guess(xs: np.ndarray, ys: np.ndarray, background: str
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Intercept and slope (n,) of the background (scaled units) from the means of the
+    window's first and last twentieth (at least 2 points each)."""
+    n = ys.shape[0]
+    edge = max(2, xs.size // 20)
+    left, right = ys[:, :edge].mean(axis=1), ys[:, -edge:].mean(axis=1)
+    if background == "linear":
+        slope = (right - left) / (xs[-edge:].mean() - xs[:edge].mean())
+        intercept = left - slope * xs[:edge].mean()
+    elif background == "constant":
+        slope, intercept = np.zeros(n), np.minimum(left, right)
+    else:
+        slope, intercept = np.zeros(n), np.zeros(n)
+    return intercept, slope
 
 
 def _unscale(region: Region, xm, xh, scale):
