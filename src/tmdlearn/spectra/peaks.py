@@ -227,7 +227,8 @@ def _fit_window(intensity: np.ndarray, axis: np.ndarray, region: Region, chunks:
     n_iter = np.zeros(n, dtype=np.int32)
     info = {"noise": np.full(n, np.nan), "saturated": np.zeros(n, dtype=bool),
             "dssr": np.full((n, len(region.peaks)), np.nan), "ssr": r_ssr,
-            "spread": np.full(n, np.nan), "points": x.size, "params": region.n_params}
+            "spread": np.full(n, np.nan), "x": x, "y": y, "points": x.size,
+            "params": region.n_params}
     with ThreadPoolExecutor(n_workers) as pool:
         results = pool.map(partial(fit_region, y, x, region, **settings), chunks)
         if label:
