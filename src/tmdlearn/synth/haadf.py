@@ -200,21 +200,16 @@ def render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pix
 
     Parameters
     ----------
-    cfg : StemSimConfig
-        The simulator's parameters (``microscope`` ranges, ``native_ratio``, contamination).
-    rng : Generator
-        The image's random stream (after the specimen's draws).
-    cols : Columns
-        The specimen; its ``params`` receive the values drawn here.
+    cfg, rng, cols
+        As :func:`render_ideal` (here the ``microscope`` ranges, ``native_ratio`` and the
+        contamination of ``cfg`` are drawn).
     pix : float
         The model grid's pixel size, Å.
 
     Returns
     -------
-    image : (size_px, size_px) float32 array
-        Detector counts.
-    x, y : (N,) arrays
-        The columns' positions on the model grid, pixels.
+    image, x, y
+        As :func:`render_ideal`, positions on the model grid.
     """
     from skimage.transform import resize
 
