@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.config import dataclass_from_mapping
+from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z  # noqa: F401 (old path)
 from tmdlearn.errors import InputError
 from tmdlearn.raster import disk_masks
 from tmdlearn.synth.haadf import render_ideal, render_real
