@@ -256,12 +256,12 @@ def demo_step(out: Path):
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    from tmdlearn.data import Dataset
+    from tmdlearn.io import open_dataset
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.tables import write_table
     from tmdlearn.spectra import fit_peaks, load_model
 
-    data = Dataset.open(out / "data" / "mos2-campaign").filter(modality="raman")
+    data = open_dataset(out / "data" / "mos2-campaign").filter(modality="raman")
     truth = pd.read_csv(out / "data" / "mos2-campaign" / "truth.csv").set_index("file")
     spectra = [data.load(row) for _, row in data.table.iterrows()]
     model = load_model("mos2-raman", ("sapphire", "sapphire378"))
