@@ -14,7 +14,7 @@ from tmdlearn.cli.spectra import expand_inputs
 from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.data.paths import contained, escape_reason
 from tmdlearn.errors import InputError
-from tmdlearn.io import write_height_map
+from tmdlearn.io import open_dataset, write_height_map
 from tmdlearn.report.outdir import is_run_folder, prepare_out
 
 HEADER = "sample_id,material,location,modality,file\n"
@@ -53,7 +53,7 @@ def test_manifest_entry_escaping_its_folder_is_refused(layout, name, reason):
     name = name.format(outside=layout.parent / "secret.npz")
     manifest = _manifest(layout, name)
     with pytest.raises(InputError) as info:
-        Dataset.open(layout)
+        open_dataset(layout)
     text = str(info.value)
     assert text.startswith(f"{manifest}: 1 problem: line 2: file {name!r} {reason}")
     assert "\n" not in text
@@ -62,7 +62,7 @@ def test_manifest_entry_escaping_its_folder_is_refused(layout, name, reason):
 @pytest.mark.parametrize("name", ["afm/inside.npz", "afm/../afm/inside.npz", "{inside}"])
 def test_manifest_entries_inside_the_folder_load(layout, name):
     _manifest(layout, name.format(inside=layout / "afm" / "inside.npz"))
-    dataset = Dataset.open(layout)
+    dataset = open_dataset(layout)
     assert dataset.load(0).height_nm.shape == (32, 32)
 
 
