@@ -14,7 +14,7 @@ from tmdlearn.cli.spectra import expand_inputs
 from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.data.paths import contained, escape_reason
 from tmdlearn.errors import InputError
-from tmdlearn.io import open_dataset, write_height_map
+from tmdlearn.io import open_dataset, read, write_height_map
 from tmdlearn.report.outdir import is_run_folder, prepare_out
 
 HEADER = "sample_id,material,location,modality,file\n"
@@ -72,7 +72,7 @@ def test_load_checks_a_table_built_by_hand(layout):
     table = pd.DataFrame([{"sample_id": "S1", "material": "MoS2", "location": "a",
                            "modality": "afm", "file": "../secret.npz"}])
     with pytest.raises(InputError, match="entry '../secret.npz' climbs out"):
-        Dataset(layout, table).load(0)
+        Dataset(layout, table, read).load(0)
 
 
 def test_escape_reason_and_contained(tmp_path):
