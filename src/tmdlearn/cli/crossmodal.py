@@ -30,12 +30,12 @@ def run(
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
     from tmdlearn.crossmodal.data import SpectrumGrid, load_pairs
-    from tmdlearn.crossmodal.workflow import DEFAULTS, compute_image_features
+    from tmdlearn.crossmodal.workflow import DEFAULTS, OPEN_KEYS, compute_image_features
     from tmdlearn.crossmodal.workflow import run as run_workflow
     from tmdlearn.learn import torch_threads
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, DEFAULTS)
+    cfg = config_from_cli(config, overrides, DEFAULTS, OPEN_KEYS)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     d = cfg["data"]

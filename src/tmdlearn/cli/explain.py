@@ -68,12 +68,11 @@ def load_pairs(data: dict) -> list[dict]:
 def _synth_pairs(settings: dict) -> list[dict]:
     """The embedded synthetic WSe2 flake under resonant (2.33 eV) and non-resonant (1.96 eV)
     excitation, with its truth regions (``tmdlearn.synth.maps``)."""
+    from tmdlearn.config import check_keys
     from tmdlearn.synth import maps
 
     settings = dict(settings) if isinstance(settings, dict) else {}
-    unknown = sorted(set(settings) - {"seed", "pixels", "shape"})
-    if unknown:
-        raise InputError(f"unknown data.synth keys {unknown}; known: seed, pixels, shape")
+    check_keys(settings, ("seed", "pixels", "shape"), "data.synth.")
     seed, pixels = int(settings.get("seed", 0)), int(settings.get("pixels", 48))
     shape = str(settings.get("shape", "triangle"))
     if pixels < 16 or shape not in ("triangle", "star"):

@@ -12,21 +12,10 @@ import typer
 from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.data import Spectra, SpectralMap
 from tmdlearn.errors import InputError
+from tmdlearn.spectra.workflow import DEFAULTS
 
 app = typer.Typer(no_args_is_help=True)
 
-#: Defaults of ``spectra fit`` / ``spectra features``; any key can be set with ``--set``.
-DEFAULTS = {
-    "read": {"unit": None, "excitation_nm": None},
-    "preprocess": {"despike": "none", "baseline": "none", "normalise": "none"},
-    "mask": {"method": "none", "k": 3.0, "corner": 3},
-    "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
-            "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
-    # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
-    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
-                "chi2_max": None, "chi2_min": None, "misfit_max": None,
-                "saturation_run": None, "saturation_snr": None},
-}
 SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
 
 INPUTS = typer.Argument(..., help="Spectrum / map files, folders of them, or a manifest CSV "
@@ -181,9 +170,13 @@ def _fit_all(inputs, model_name, include, config_path, overrides, figure, fitted
                                        int(cfg["mask"]["corner"]))
             elif cfg["mask"]["method"] != "none":
                 raise InputError("mask.method must be none or corners")
+            if cfg["preprocess"]["despike"] == "map":
+                data = _despiked(data, mask, cfg["preprocess"])
             spectra = data.spectra(mask)
             x_um, y_um = (c[mask] for c in data.coordinates_um())
         elif isinstance(data, Spectra):
+            if cfg["preprocess"]["despike"] == "map":
+                raise InputError("preprocess.despike map needs a map input", path)
             spectra, x_um, y_um = data, None, None
         else:
             raise InputError(f"not a spectrum or spectral map ({type(data).__name__})", path)
@@ -223,17 +216,23 @@ def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
 def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
     from tmdlearn.spectra import preprocess
 
-    despike = {"none": None, "difference": preprocess.despike_difference,
-               "whitaker-hayes": preprocess.despike_whitaker_hayes}
-    if options["despike"] not in despike:
-        raise InputError(f"preprocess.despike must be one of {sorted(despike)}")
-    if despike[options["despike"]] is not None:
-        intensity = despike[options["despike"]](intensity)
+    if options["despike"] != "map":  # map: done on the map before its spectra are taken
+        intensity = preprocess.despike(intensity, options["despike"],
+                                       options["despike_threshold"])
     if options["baseline"] != "none":
         intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
     if options["normalise"] != "none":
         intensity = preprocess.normalise(intensity, options["normalise"], axis)
     return intensity
+
+
+def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap:
+    from dataclasses import replace
+
+    from tmdlearn.spectra.preprocess import despike
+
+    return replace(data, intensity=despike(data.intensity, "map", options["despike_threshold"],
+                                           mask, options["despike_spatial_k"]))
 
 
 def _figure(shown, path: Path, unit: str) -> None:

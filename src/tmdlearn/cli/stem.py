@@ -90,10 +90,10 @@ def train_command(
     import time
 
     from tmdlearn.report.run import write_run_json
-    from tmdlearn.stem.train import DEFAULTS, train
+    from tmdlearn.stem.train import DEFAULTS, OPEN_KEYS, train
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, DEFAULTS)
+    cfg = config_from_cli(config, overrides, DEFAULTS, OPEN_KEYS)
     final = train(cfg, out, resume=resume, log=typer.echo)
     write_run_json(out, cfg, started, validation=final)
     typer.echo(f"model -> {out / 'model.pt'}")

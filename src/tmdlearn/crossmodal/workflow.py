@@ -75,6 +75,9 @@ DEFAULTS: dict = {
                          "l1": 0.0, "lr": 1e-3, "batch_size": 16}},
 }
 
+#: Sections whose keys are free: hyper-parameter search spaces and grids.
+OPEN_KEYS = ("regression.svr_grid", "regression.mlp.space", "generation.space")
+
 
 @dataclass
 class Outcome:

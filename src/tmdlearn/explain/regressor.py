@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tmdlearn.config import check_keys
 from tmdlearn.errors import InputError
 from tmdlearn.explain.render import PeakRenderer
 from tmdlearn.io.atomic import atomic_path
@@ -55,10 +56,7 @@ class CNNSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> CNNSettings:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown model settings {unknown}; known: {sorted(known)}")
+        check_keys(values, cls.__dataclass_fields__, "model.")
         values = dict(values)
         if "hidden" in values:
             values["hidden"] = tuple(int(v) for v in values["hidden"])

@@ -19,8 +19,7 @@ largest over centre, FWHM and height); rank 1 = largest.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -36,7 +35,7 @@ from tmdlearn.progress import track
 from tmdlearn.spectra import (
     anchor_baseline,
     background_mask,
-    despike_difference,
+    despike,
     feature_vector,
     fit_peaks,
     fit_table,
@@ -48,6 +47,7 @@ PL_NAMES = ("position", "fwhm", "intensity")
 PL_UNITS = ("eV", "eV", "counts")
 
 DEFAULTS: dict = {
+    # pairs: [{name, raman, pl, truth, regions}] of map files; synth: {seed, pixels, shape}
     "data": {"pairs": [], "synth": None},
     "preprocess": {
         "mask_k": 3.0, "corner": 3, "mask_from": "both", "despike": "map",
@@ -57,7 +57,8 @@ DEFAULTS: dict = {
     },
     "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100,
             "only_ok": True},
-    "model": {},
+    # the CNN (:class:`~tmdlearn.explain.regressor.CNNSettings`)
+    "model": asdict(CNNSettings()),
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
     "threads": 1,
@@ -142,44 +143,9 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
                     truth, regions, quality)
 
 
-def despike_map(cube, mask=None, threshold: float = 5.0, spatial_k: float = 6.0,
-               chunk: int = 128) -> np.ndarray:
-    """Despike a map (ny, nx, L): a channel is replaced by its first-difference interpolation
-    (:func:`~tmdlearn.spectra.despike_difference`, the study's method) only where it also
-    stands ``spatial_k`` robust σ above the median of its 3 x 3 neighbours within ``mask``
-    (σ: 1.4826 MAD of that channel's residuals over the mask), so narrow, strong Raman peaks,
-    present in every flake pixel, are kept while single-pixel cosmic rays are removed."""
-    cube = np.asarray(cube, dtype=float)
-    ny, nx, n_channels = cube.shape
-    mask = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
-    cleaned = despike_difference(cube.reshape(-1, n_channels), threshold=threshold)
-    cleaned = cleaned.reshape(cube.shape)
-    out = cube.copy()
-    for start in range(0, n_channels, chunk):
-        part = np.where(mask[..., None], cube[..., start:start + chunk], np.nan)
-        padded = np.pad(part, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
-        shifted = [padded[1 + dy:1 + dy + ny, 1 + dx:1 + dx + nx]
-                   for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            residual = part - np.nanmedian(np.stack(shifted), axis=0)
-            centred = residual - np.nanmedian(residual[mask], axis=0)
-            sigma = 1.4826 * np.nanmedian(np.abs(centred[mask]), axis=0)
-            outlier = residual > spatial_k * np.maximum(sigma, 1e-12)
-        outlier[..., 1:] |= outlier[..., :-1]
-        outlier[..., :-1] |= outlier[..., 1:]
-        window = slice(start, start + chunk)
-        changed = outlier & (cleaned[..., window] != cube[..., window]) & mask[..., None]
-        out[..., window] = np.where(changed, cleaned[..., window], cube[..., window])
-    return out
-
-
 def _fit(smap: SpectralMap, mask, unit, anchors, model, pre, fit):
-    cube = smap.intensity
-    if pre["despike"] == "map":
-        cube = despike_map(cube, mask, pre["despike_threshold"], pre["despike_spatial_k"])
-    elif pre["despike"] != "none":
-        raise InputError(f"preprocess.despike must be 'map' or 'none', got {pre['despike']!r}")
+    cube = despike(smap.intensity, pre["despike"], pre["despike_threshold"], mask,
+                   pre["despike_spatial_k"])
     spectra = replace(smap, intensity=cube).spectra(mask)
     if spectra.unit != unit:
         try:
