@@ -8,7 +8,7 @@ import copy
 import difflib
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,11 @@ def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
     values = dict(values or {})
     check_keys(values, [f.name for f in fields(cls)], f"{what} ")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+class Open(dict):
+    """A section of DEFAULTS whose keys are free (a search space, a section another function
+    checks): :func:`validate` takes any keys there."""
 
 
 def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
@@ -42,23 +47,18 @@ def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
 
 
 def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path | None = None,
-             open_keys: Iterable[str] = (), where: str = "") -> None:
-    """Check every key of ``config`` against ``defaults``, section by section.
-
-    A section whose default is not a mapping (None, a list) and the dotted sections named in
-    ``open_keys`` (e.g. a hyper-parameter search space) take any keys.
-    """
+             where: str = "") -> None:
+    """Check every key of ``config`` against ``defaults``, section by section; a section whose
+    default is not a mapping (None, a list) or is :class:`Open` takes any keys."""
     check_keys(config, defaults, where, path)
     for key, value in config.items():
-        section = f"{where}{key}"
-        if (isinstance(value, dict) and isinstance(defaults[key], dict)
-                and section not in open_keys):
-            validate(value, defaults[key], path, open_keys, f"{section}.")
+        default = defaults[key]
+        if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
+            validate(value, default, path, f"{where}{key}.")
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,
-                defaults: dict[str, Any] | None = None,
-                open_keys: Iterable[str] = ()) -> dict[str, Any]:
+                defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, updated by the YAML file at ``path``, updated by ``overrides``; with
     ``defaults``, every key is checked against them (:func:`validate`).
 
@@ -90,45 +90,43 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
                 raise InputError(f"override {item!r}: {part!r} is not a section")
         target[parts[-1]] = value
     if defaults is not None:
-        validate(config, defaults, path, tuple(open_keys))
+        validate(config, defaults, path)
     return config
 
 
-def configurator(defaults: dict[str, Any],
-                 open_keys: Iterable[str] = ()) -> Callable[..., dict[str, Any]]:
-    """The ``config`` function of a workflow with these ``defaults``."""
-    def config(path: str | Path | None = None,
-               overrides: list[str] | None = None) -> dict[str, Any]:
-        """The workflow's DEFAULTS < the YAML file at ``path`` < ``overrides``
-        (``key.sub=value``), every key checked against DEFAULTS (exit 2 on the command line)."""
-        return load_config(path, overrides, defaults, open_keys)
-
-    return config
-
-
-def markdown_table(defaults: dict[str, Any], open_keys: Iterable[str] = (),
-                   meanings: dict[str, str] | None = None) -> str:
+def markdown_table(defaults: dict[str, Any], meanings: dict[str, str] | None = None) -> str:
     """The config table of the docs: one row per dotted key, its default (YAML) and its meaning
     (``meanings`` by key, written by hand in the docs)."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
-    for key, value in flat_keys(defaults, open_keys).items():
-        shown = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    for key, value in flat_keys(defaults).items():
+        shown = yaml.dump(_plain(value), Dumper=_Dumper, default_flow_style=True,
+                          width=10_000).strip()
         shown = shown.removesuffix("\n...").replace("|", "\\|")
         rows.append(f"| `{key}` | `{shown}` | {(meanings or {}).get(key, '')} |")
     return "\n".join(rows)
 
 
-def flat_keys(defaults: dict[str, Any], open_keys: Iterable[str] = (),
-              where: str = "") -> dict[str, Any]:
-    """Dotted key -> default of every leaf of ``defaults`` (``open_keys`` sections as leaves)."""
+def flat_keys(defaults: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Dotted key -> default of every leaf of ``defaults`` (:class:`Open` sections as leaves)."""
     out = {}
     for key, value in defaults.items():
-        section = f"{where}{key}"
-        if isinstance(value, dict) and value and section not in open_keys:
-            out.update(flat_keys(value, open_keys, f"{section}."))
+        if isinstance(value, dict) and value and not isinstance(value, Open):
+            out.update(flat_keys(value, f"{where}{key}."))
         else:
-            out[section] = value
+            out[f"{where}{key}"] = value
     return out
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # a shared list written out each time
+        return True
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with :class:`Open` sections as plain dicts (for YAML)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _merge(base: dict, update: dict) -> None:
@@ -157,7 +155,7 @@ def fill_config_tables(text: str) -> str:
             if len(cells) >= 3 and row.startswith("| `"):
                 for key in re.findall(r"`([^`]+)`", cells[0]):
                     meanings[key] = cells[-1].removesuffix("|").strip()
-        body = markdown_table(module.DEFAULTS, getattr(module, "OPEN_KEYS", ()), meanings)
+        body = markdown_table(module.DEFAULTS, meanings)
         return f"{match.group(1)}{body}\n{match.group(3)}"
 
     return _TABLE.sub(table, text)
@@ -166,5 +164,7 @@ def fill_config_tables(text: str) -> str:
 if __name__ == "__main__":
     import sys
 
+    from tmdlearn.config import fill_config_tables as fill  # the imported module's Open class
+
     for page in map(Path, sys.argv[1:]):
-        page.write_text(fill_config_tables(page.read_text(encoding="utf-8")), encoding="utf-8")
+        page.write_text(fill(page.read_text(encoding="utf-8")), encoding="utf-8")

@@ -1,13 +1,13 @@
 """The classification workflow: compare heads or strategies under grouped CV, then tables,
-figures and a latent analysis. Arrays in; an :class:`Outcome` (metrics, tables, figures) out,
-written to a run folder by the command line."""
+figures and a latent analysis. ``DEFAULTS``, ``load(cfg)`` (the arrays the config names) and
+``run(inputs, cfg)`` -> :class:`~tmdlearn.outcome.Outcome` (metrics, tables, figures), written
+to a run folder by :func:`tmdlearn.report.run.write_outcome`."""
 
 from __future__ import annotations
 
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,13 @@ from tmdlearn.classify.evaluate import (
     summarise,
 )
 from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
+from tmdlearn.classify.inputs import load
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
-from tmdlearn.progress import track
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
 
 DEFAULTS: dict = {
     "data": {"manifest": None, "target": "material", "images": None, "features": None,
@@ -48,15 +50,17 @@ DEFAULTS: dict = {
     "latent": {"method": "pca", "physical": True},
     "device": "auto",
 }
+__all__ = ["DEFAULTS", "Outcome", "load", "run", "run_features", "run_images"]
 
 
-@dataclass
-class Outcome:
-    """What a run produced: metrics (JSON-ready), tables and figures by file stem."""
-
-    metrics: dict = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    figures: dict = field(default_factory=dict)
+def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
+    """The workflow on the arrays of :func:`load`: strategies on height maps
+    (:func:`run_images`) or heads on features (:func:`run_features`). ``progress``: bars on,
+    off, or None (on a terminal)."""
+    with showing(progress):
+        if "features" in inputs:
+            return run_features(**inputs, config=config)
+        return run_images(**inputs, config=config)
 
 
 def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:

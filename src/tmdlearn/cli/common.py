@@ -14,8 +14,7 @@ SET_OPTION = typer.Option(
 )
 
 
-def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict,
-                    open_keys: tuple[str, ...] = ()) -> dict:
+def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict) -> dict:
     """The effective config of a command: defaults < YAML file < ``--set`` overrides, every
     key checked against the defaults (an unknown key: one line naming the closest, exit 2)."""
-    return load_config(path, overrides, defaults, open_keys)
+    return load_config(path, overrides, defaults)

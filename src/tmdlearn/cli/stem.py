@@ -90,10 +90,10 @@ def train_command(
     import time
 
     from tmdlearn.report.run import write_run_json
-    from tmdlearn.stem.train import DEFAULTS, OPEN_KEYS, train
+    from tmdlearn.stem.train import DEFAULTS, train
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, DEFAULTS, OPEN_KEYS)
+    cfg = config_from_cli(config, overrides, DEFAULTS)
     final = train(cfg, out, resume=resume, log=typer.echo)
     write_run_json(out, cfg, started, validation=final)
     typer.echo(f"model -> {out / 'model.pt'}")

@@ -20,6 +20,8 @@ largest over centre, FWHM and height); rank 1 = largest.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,10 +30,12 @@ from sklearn.metrics import mean_absolute_percentage_error, r2_score
 from tmdlearn.data.containers import SpectralMap
 from tmdlearn.errors import InputError
 from tmdlearn.explain.ice import ice_curves, ice_slopes, slope_maps
+from tmdlearn.explain.inputs import load
 from tmdlearn.explain.pdp import partial_dependence, pdp_range
 from tmdlearn.explain.regressor import CNNSettings, RamanPLRegressor
 from tmdlearn.learn import torch_threads
-from tmdlearn.progress import track
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
 from tmdlearn.spectra import (
     anchor_baseline,
     background_mask,
@@ -42,6 +46,8 @@ from tmdlearn.spectra import (
     load_model,
     vector_columns,
 )
+
+__all__ = ["DEFAULTS", "Outcome", "PairData", "PairResult", "load", "run", "run_pairs"]
 
 PL_NAMES = ("position", "fwhm", "intensity")
 PL_UNITS = ("eV", "eV", "counts")
@@ -303,7 +309,32 @@ def _headline(result: PairResult, interp: dict, target: int) -> dict:
     return out
 
 
-def run(pairs: list[dict], config: dict) -> list[PairResult]:
+def run(pairs: list[dict], config: dict, progress: bool | None = None) -> Outcome:
+    """The workflow on the pairs of :func:`load`: :func:`run_pairs`, then the run's metrics,
+    tables, figures (``fig2_<pair>``, ``fig3_<pair>``), models (``cnn_<pair>``) and maps
+    (``maps/<pair>.npz``); ``details`` holds the :class:`PairResult` of each pair.
+    ``progress``: bars on, off, or None (on a terminal)."""
+    from tmdlearn.explain import figures
+
+    with showing(progress):
+        results = run_pairs(pairs, config)
+    headline = metrics(results)
+    outcome = Outcome(metrics=headline, tables=tables(results), info={"headline": headline},
+                      details=results)
+    interp = config["interpret"]
+    for result in results:
+        name = result.data.name
+        outcome.figures[f"fig2_{name}"] = figures.prediction_figure(result)
+        outcome.figures[f"fig3_{name}"] = figures.interpretation_figure(
+            result, interp["target"], interp["mode"])
+        outcome.models[f"cnn_{name}"] = result.final_model
+        outcome.files[f"models/cnn_{name}.pt"] = result.final_model.save
+        outcome.files[f"maps/{name}.npz"] = partial(_save_maps, result=result,
+                                                    slope_maps=slope_maps)
+    return outcome
+
+
+def run_pairs(pairs: list[dict], config: dict) -> list[PairResult]:
     """Prepare and analyse every pair: dicts with ``name``, ``raman``, ``pl`` (SpectralMaps)
     and optional ``truth`` (ny, nx) labels with ``regions`` {label: name}."""
     if not pairs:
@@ -356,3 +387,19 @@ def tables(results: list[PairResult]) -> dict[str, pd.DataFrame]:
                              **{f"pd_{n}": v for n, v in zip(PL_NAMES, row, strict=False)}})
     out["pdp"] = pd.DataFrame(rows)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _save_maps(path: Path, result, slope_maps) -> None:
+    """The per-pixel arrays of one pair as maps (ny, nx, ...) in an .npz at ``path``."""
+    from tmdlearn.io.atomic import atomic_path
+
+    data = result.data
+    arrays = {"mask": data.mask,
+              "ice_slopes": slope_maps(result.slopes, data.mask),      # (ny, nx, 24, 3)
+              "raman_vector": slope_maps(data.X, data.mask),
+              "pl_vector": slope_maps(data.Y, data.mask),
+              "pl_predicted": slope_maps(result.prediction, data.mask),
+              "raman_columns": np.asarray(data.columns)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)

@@ -1,4 +1,5 @@
-"""run.json: what produced a run folder (command, config, versions, seed, timing)."""
+"""Run folders: every workflow's :class:`~tmdlearn.outcome.Outcome` written the same way, and
+run.json (what produced it: command, config, versions, seed, timing)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,26 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
         **extra,
     }
     return write_json(Path(run_dir) / "run.json", payload)
+
+
+def write_outcome(out: str | Path, outcome, config: dict[str, Any], started: float) -> Path:
+    """Write a workflow's ``outcome`` into the run folder ``out``: ``tables/`` (CSV and
+    Markdown), ``figures/`` (PNG), its other files, ``metrics.json`` and ``run.json`` (with
+    ``outcome.info``); every file atomically. Returns ``out``."""
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.report.tables import write_table
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in outcome.tables.items():
+        write_table(table, out / "tables" / name)
+    for name, figure in outcome.figures.items():
+        save_figure(figure, out / "figures" / f"{name}.png")
+    for name, write in outcome.files.items():
+        write(out / name)
+    write_json(out / "metrics.json", outcome.metrics)
+    write_run_json(out, config, started, **outcome.info)
+    return out
 
 
 def _plain(value: Any) -> Any:
