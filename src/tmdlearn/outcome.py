@@ -17,7 +17,8 @@ class Outcome:
     (``figures/<name>.png``); ``models``: the fitted models by name; ``files``: other outputs,
     each a function writing the file at the path it is given, by path in the run folder (models,
     maps, notes); ``info``: more entries of ``run.json``; ``details``: the workflow's own
-    results for further analysis in Python (e.g. explain's per-pair results).
+    results for further analysis in Python (e.g. explain's per-pair results); ``folders``: the
+    run folder's sub-folders for tables and figures ("" for the run folder itself).
     """
 
     metrics: dict = field(default_factory=dict)
@@ -27,3 +28,4 @@ class Outcome:
     files: dict[str, Callable[[Path], Any]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     details: Any = None
+    folders: tuple[str, str] = ("tables", "figures")

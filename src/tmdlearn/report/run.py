@@ -41,17 +41,19 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
 
 def write_outcome(out: str | Path, outcome, config: dict[str, Any], started: float) -> Path:
     """Write a workflow's ``outcome`` into the run folder ``out``: ``tables/`` (CSV and
-    Markdown), ``figures/`` (PNG), its other files, ``metrics.json`` and ``run.json`` (with
-    ``outcome.info``); every file atomically. Returns ``out``."""
+    Markdown), ``figures/`` (PNG; both folders as ``outcome.folders`` says), its other files,
+    ``metrics.json`` and ``run.json`` (with ``outcome.info``); every file atomically. Returns
+    ``out``."""
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.tables import write_table
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    tables, figures = outcome.folders
     for name, table in outcome.tables.items():
-        write_table(table, out / "tables" / name)
+        write_table(table, out / tables / name)
     for name, figure in outcome.figures.items():
-        save_figure(figure, out / "figures" / f"{name}.png")
+        save_figure(figure, out / figures / f"{name}.png")
     for name, write in outcome.files.items():
         write(out / name)
     write_json(out / "metrics.json", outcome.metrics)
