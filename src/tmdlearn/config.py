@@ -60,7 +60,8 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,
                 defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, updated by the YAML file at ``path``, updated by ``overrides``; with
-    ``defaults``, every key is checked against them (:func:`validate`).
+    ``defaults``, every key is checked against them (:func:`validate`). Plain dicts out (no
+    :class:`Open`), so a config can be saved with a model.
 
     Each override is ``dotted.key=value``; the value is parsed as YAML (so ``3``, ``0.5``,
     ``true``, ``[1, 2]`` keep their types).
@@ -91,7 +92,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
         target[parts[-1]] = value
     if defaults is not None:
         validate(config, defaults, path)
-    return config
+    return _plain(config)
 
 
 def markdown_table(defaults: dict[str, Any], meanings: dict[str, str] | None = None) -> str:
