@@ -52,12 +52,15 @@ def run(inputs: list[tuple[str, HeightMap]], config: dict,
         raise InputError(f"run.stage must be one of {', '.join(STAGES)}, got {stage!r}")
     with showing(progress):
         if stage == "level":
-            return _level_stage(inputs, config)
-        if stage == "features":
+            outcome = _level_stage(inputs, config)
+        elif stage == "features":
             table = _features(_level_all(inputs, config), [n for n, _ in inputs], config)
-            return Outcome(tables={"features": table}, info={"images": len(inputs)},
-                           folders=("", ""))
-        return _embed_stage(inputs, config)
+            outcome = Outcome(tables={"features": table}, info={"images": len(inputs)},
+                              folders=("", ""))
+        else:
+            outcome = _embed_stage(inputs, config)
+    outcome.metrics["images"] = len(inputs)
+    return outcome
 
 
 def _level_stage(items, cfg: dict) -> Outcome:

@@ -39,11 +39,12 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
     return write_json(Path(run_dir) / "run.json", payload)
 
 
-def write_outcome(out: str | Path, outcome, config: dict[str, Any], started: float) -> Path:
+def write_outcome(out: str | Path, outcome, config: dict[str, Any],
+                  started: float | None = None) -> Path:
     """Write a workflow's ``outcome`` into the run folder ``out``: ``tables/`` (CSV and
     Markdown), ``figures/`` (PNG; both folders as ``outcome.folders`` says), its other files,
-    ``metrics.json`` and ``run.json`` (with ``outcome.info``); every file atomically. Returns
-    ``out``."""
+    ``metrics.json`` and ``run.json`` (with ``outcome.info``; ``started``: the ``time.time()``
+    the run began, default now); every file atomically. Returns ``out``."""
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.tables import write_table
 
@@ -57,7 +58,7 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any], started: flo
     for name, write in outcome.files.items():
         write(out / name)
     write_json(out / "metrics.json", outcome.metrics)
-    write_run_json(out, config, started, **outcome.info)
+    write_run_json(out, config, time.time() if started is None else started, **outcome.info)
     return out
 
 
