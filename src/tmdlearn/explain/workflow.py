@@ -245,11 +245,11 @@ def analyse_pair(data: PairData, config: dict) -> PairResult:
                          f"{data.modes}")
     target = PL_NAMES.index(interp["target"])
     train = random_split(len(data.X), config["split"]["val_fraction"], config["split"]["seed"])
-    split_model = RamanPLRegressor(settings).fit(data.X[train], data.Y[train])
+    split_model = RamanPLRegressor(**asdict(settings)).fit(data.X[train], data.Y[train])
     prediction = split_model.predict(data.X)
     scores = scores_table(data.Y, prediction, train)
     verdict = overfit_verdict(scores, **config["overfit"])
-    final = (RamanPLRegressor(settings).fit(data.X, data.Y) if config["retrain"]
+    final = (RamanPLRegressor(**asdict(settings)).fit(data.X, data.Y) if config["retrain"]
              else split_model)
 
     pdp, ranges = {}, {}
