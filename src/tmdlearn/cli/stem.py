@@ -207,47 +207,19 @@ def analyze(
     nearest neighbours of every atom, C–C or W–X, mean and FWHM per layer and pooled),
     OUT/analysis.json and figures.
     """
-    from tmdlearn.report.figures import save_figure
-    from tmdlearn.report.run import write_json
-    from tmdlearn.report.tables import write_table
-    from tmdlearn.stem.analysis import analyse_atoms
-    from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
+    import time
 
-    if not pixel_size > 0:
-        raise InputError(f"--pixel-size must be positive, got {pixel_size}")
-    if material not in ("graphene", "ws2"):
-        raise InputError(f"material must be graphene or ws2, got {material!r}")
-    try:
-        atoms = pd.read_csv(atoms_csv)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
-    missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
-    if missing:
-        raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
-    masks = masks or atoms_csv.parent / "masks.npz"
-    if masks.is_file():
-        shape = tuple(np.load(masks)["masks"].shape[-2:])
-    else:
-        shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
-    if bond_max is not None and not bond_max > 0:
-        raise InputError(f"--bond-max must be positive, got {bond_max}")
-    result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2,
-                           bond_max, undistort)
-    write_table(result["lattice"], out / "lattice")
-    bonds = result["bond_statistics"]
-    write_table(bonds, out / "bonds")
-    summary = {"scan_distortion": result.get("scan_distortion"),
-               "lattice": result["lattice"].to_dict("records"),
-               "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
-    if "bonds" in result and len(result["bonds"]):
-        save_figure(bond_histogram_figure(result["bonds"]), out / "bond_histogram.png")
-        summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
-    if result.get("maps"):
-        save_figure(order_parameter_figure(result["maps"]), out / "order_parameter.png")
-    if "kde" in result:
-        save_figure(kde_figure(result["kde"], n_boot), out / "se_vs_moire_kde.png")
-        summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
-    write_json(out / "analysis.json", summary)
-    typer.echo(result["lattice"].to_string(index=False))
+    from tmdlearn.report.run import write_outcome
+    from tmdlearn.stem.workflow import analyse, read_atoms
+
+    started = time.time()
+    atoms, shape = read_atoms(atoms_csv, masks)
+    outcome = analyse(atoms, shape, pixel_size, material, n_boot, seed, a_ws2, a_wse2, bond_max,
+                      undistort)
+    write_outcome(out, outcome, {"atoms": atoms_csv, "pixel_size_angstrom": pixel_size,
+                                 "material": material, "n_boot": n_boot, "seed": seed,
+                                 "a_ws2": a_ws2, "a_wse2": a_wse2, "bond_max": bond_max,
+                                 "undistort": undistort}, started)
+    typer.echo(outcome.tables["lattice"].to_string(index=False))
     typer.echo("bonds (two nearest neighbours of every atom):")
-    typer.echo(bonds.to_string(index=False, float_format="{:.4f}".format))
+    typer.echo(outcome.tables["bonds"].to_string(index=False, float_format="{:.4f}".format))

@@ -120,3 +120,61 @@ def _write_masks(path: Path, masks: np.ndarray, species, pixel_size: float) -> N
     with atomic_path(path) as tmp:
         np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(species),
                             pixel_size_angstrom=pixel_size)
+
+
+def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
+    """The atoms table of ``stem predict`` and the image shape (from ``masks.npz`` beside it
+    when present, else the atoms' extent)."""
+    import pandas as pd
+
+    atoms_csv = Path(atoms_csv)
+    try:
+        atoms = pd.read_csv(atoms_csv)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
+    missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
+    if missing:
+        raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
+    masks = Path(masks) if masks else atoms_csv.parent / "masks.npz"
+    if masks.is_file():
+        shape = tuple(np.load(masks)["masks"].shape[-2:])
+    else:
+        shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
+    return atoms, shape
+
+
+def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
+            material: str = "graphene", n_boot: int = 1000, seed: int = 0,
+            a_ws2: float = 3.153, a_wse2: float = 3.282, bond_max: float | None = None,
+            undistort: bool = True) -> Outcome:
+    """The analyses of ``stem analyze`` (:func:`tmdlearn.stem.analysis.analyse_atoms`) as an
+    Outcome: tables ``lattice`` and ``bonds``, figures ``bond_histogram``,
+    ``order_parameter``, ``se_vs_moire_kde`` where they apply, ``analysis.json`` (= metrics)."""
+    from tmdlearn.report.run import write_json
+    from tmdlearn.stem.analysis import analyse_atoms
+    from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
+
+    if not pixel_size_angstrom > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size_angstrom}")
+    if material not in ("graphene", "ws2"):
+        raise InputError(f"material must be graphene or ws2, got {material!r}")
+    if bond_max is not None and not bond_max > 0:
+        raise InputError(f"--bond-max must be positive, got {bond_max}")
+    result = analyse_atoms(atoms, pixel_size_angstrom, material, shape, n_boot, seed, a_ws2,
+                           a_wse2, bond_max, undistort)
+    bonds = result["bond_statistics"]
+    outcome = Outcome(tables={"lattice": result["lattice"], "bonds": bonds}, folders=("", ""))
+    summary = {"scan_distortion": result.get("scan_distortion"),
+               "lattice": result["lattice"].to_dict("records"),
+               "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
+    if "bonds" in result and len(result["bonds"]):
+        outcome.figures["bond_histogram"] = bond_histogram_figure(result["bonds"])
+        summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
+    if result.get("maps"):
+        outcome.figures["order_parameter"] = order_parameter_figure(result["maps"])
+    if "kde" in result:
+        outcome.figures["se_vs_moire_kde"] = kde_figure(result["kde"], n_boot)
+        summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
+    outcome.metrics = summary
+    outcome.files["analysis.json"] = partial(write_json, payload=summary)
+    return outcome
