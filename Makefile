@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # dev: tests and lint; browser: the report checked in Chromium; hyperspy: interop tests (GPL,
-# optional, never imported by tmdlearn's core)
-EXTRAS ?= dev,browser,hyperspy
+# optional, never imported by tmdlearn's core); napari: the plugin's headless tests (no Qt;
+# 164 MB, README "Install size and time")
+EXTRAS ?= dev,browser,hyperspy,napari
 
 .PHONY: demo test lint bench clean
 

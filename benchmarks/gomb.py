@@ -10,7 +10,7 @@ models); ``--prior P`` also scores the atoms and masks after pulling the positio
 way to each layer's fitted honeycomb (keys ending in ``_prior``; see
 ``tmdlearn.stem.lattice.pull_to_lattice``). Prints one JSON object.
 
-``--reuse`` scores the models already in OUT/<variant>/model.pt (e.g. trained by
+``--reuse`` scores the models already in OUT/<variant>/model/ (e.g. trained by
 ``tmdlearn stem train``) and takes their training record from OUT/<variant>/history.csv:
 steps done, total training CPU minutes and wall seconds (evaluations included), and the step
 and CPU minutes of the kept (best validation mean IoU) model; ``training_finished`` is false
@@ -90,9 +90,9 @@ def main() -> None:
                            f"threads={args.threads}", "device=cpu",
                            f"train.eval_every={args.train_steps}"], DEFAULTS)
         run = args.out / name
-        if not (args.reuse and (run / "model.pt").is_file()):
+        if not (args.reuse and (run / "model").is_file()):
             train(cfg, run, log=lambda _: None)
-        model, meta = load_model(run / "model.pt", device="cpu")
+        model, meta = load_model(run / "model", device="cpu")
         sim = StemSimConfig.from_dict({**cfg["data"], "size_px": args.size})
         cpu = time.process_time()
         scores = evaluate(model, sim, int(cfg["seed"]), args.n_test, 0.5, split="test",

@@ -136,7 +136,7 @@ def _binned(values: pd.Series, by: pd.Series, edges: list[float] | None = None) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50, help="test images")
-    parser.add_argument("--model", default=None, help="saved model.pt (default: shipped)")
+    parser.add_argument("--model", default=None, help="saved model folder (default: shipped)")
     parser.add_argument("--border", type=float, default=4.0, help="px ignored at the edge")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lattice", action="store_true", help="after the lattice step")

@@ -14,7 +14,7 @@ view): atom finding, lattice step and, with ``--prior``, the lattice prior.
 Prints one JSON object.
 
     python benchmarks/stem_inference.py --threads 2 --n 64
-    python benchmarks/stem_inference.py --score 50 [--model runs/stem-graphene/model.pt]
+    python benchmarks/stem_inference.py --score 50 [--model runs/stem-graphene/model]
     python benchmarks/stem_inference.py --threads 1 --n 16 --repeats 1 --views 1 2 4
 """
 
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64, help="images per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--model", default=None, help="saved model.pt (default: the shipped one)")
+    parser.add_argument("--model", default=None, help="saved model folder (default: shipped)")
     parser.add_argument("--score", type=int, default=0, help="test images to score (0: none)")
     parser.add_argument("--views", type=int, nargs="+", default=[1],
                         help="mirror views to time the folded model with (1, 2, 4)")

@@ -62,7 +62,7 @@ def class_images(material: str, name: str, n: int, size: int, realistic: bool,
     if realistic:  # the column weights and widths the shipped models train on (abTEM-calibrated)
         data = yaml.safe_load((CONFIGS / f"stem-{material}.yaml").read_text())["data"]
         base |= {k: tuple(data[k]) for k in ("z_exponent", "metal_z_exponent",
-                                              "atom_sigma_angstrom") if k in data}
+                                              "metal_z_offset", "atom_sigma_angstrom") if k in data}
     cfg, factor, stream = {
         "good": (StemSimConfig(**base, microscope=micro), 1.0, 0),
         "pixel_plus30": (StemSimConfig(**base, microscope=micro), 1.3, 0),

@@ -23,13 +23,19 @@ nearest-neighbour statistic of the Gomb-Net study (two nearest neighbours of eve
 in its layer; mean and FWHM of the distribution) against 1.42 Å: ``nn_image{k}`` in the image
 at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same of the true
 positions in the distorted image (what scan distortion alone does: the two nearest of three
-bonds of unequal stretch are biased short); ``nn_specimen{k}`` between the specimen points the
+bonds of unequal stretch are biased short), ``nn_true_undistorted{k}`` of the true positions
+with the shared distortion removed (the best a perfect model can reach: the microscope's
+magnification error and scan jitter remain); ``nn_specimen{k}`` between the specimen points the
 beam was on at the found positions (scan distortion undone: the model's own error).
 ``self_check`` counts the verdicts of the self-check (``stem predict``'s
-``quality.json``) on these images, which should all be ``ok``. Prints one JSON object.
+``quality.json``) on these images, which should all be ``ok``; ``self_check_roc`` (per model)
+separates them from bad cases (:func:`roc_rows`: the same recordings with the pixel size 30 %
+off, recorded at ``--low-dose``, and simulated monolayers and amorphous-only fields): ROC AUC of
+the score, confusion table (class x trust), as ``benchmarks/stem_quality.py`` reports it.
+Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
-    ... benchmarks/stem_real.py --models old-graphene.pt new-graphene.pt
+    ... benchmarks/stem_real.py --models old-graphene/ new-graphene/
     ... benchmarks/stem_real.py --ideal     # perfect scan and detector: the physics gap alone
 """
 
@@ -47,10 +53,12 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde
 
+from stem_quality import class_images, summary  # a sibling script (benchmarks/ on the path)
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.atoms import atom_scores, species_confusion
 from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
+from tmdlearn.stem.quality import assess
 from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
 from tmdlearn.synth.stem import StemSimConfig, _smooth_field
 
@@ -137,17 +145,36 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
     return StemImage(image, p_native, metadata=drawn), truth, drawn
 
 
-def self_check(image: StemImage, found: pd.DataFrame, masks: np.ndarray,
-               meta: dict) -> dict | None:
-    """HOOK(self-check): the self-check of one prediction as ``stem predict`` runs it
+def self_check(image: StemImage, found: pd.DataFrame, meta: dict) -> dict:
+    """The self-check of one prediction as ``stem predict`` runs it
     (:func:`tmdlearn.stem.quality.assess`): ``trust`` (``ok | doubtful | fail``), ``score`` and
-    the main reason. The lead adds the ROC part here (wrong pixel size, monolayers, amorphous
-    fields, too low doses)."""
-    from tmdlearn.stem.quality import assess
-
+    the main reason."""
     quality = assess(image.intensity, found, image.pixel_size_angstrom,
                      str(meta.get("material", "graphene")), int(meta["layers"]))
     return {"trust": quality.trust, "score": quality.score, "reason": quality.main_reason}
+
+
+def roc_rows(model, meta: dict, good: list[tuple], low_dose: list[tuple], n_sim: int,
+             seed: int) -> list[dict]:
+    """Self-check rows (class, trust, score, main reason) for the ROC of ``stem_quality``'s
+    classes: ``good`` the held-out recordings, ``pixel_plus30`` / ``pixel_minus30`` the same
+    read with the pixel size 30 % off, ``low_dose`` the held-out images recorded at too low a
+    dose, and ``monolayer`` / ``amorphous`` ``n_sim`` simulated realistic images each (abTEM
+    holds no such specimens)."""
+    cases = [("good", im) for im, _, _ in good]
+    cases += [(name, StemImage(im.intensity, im.pixel_size_angstrom * f))
+              for im, _, _ in good for name, f in (("pixel_plus30", 1.3), ("pixel_minus30", 0.7))]
+    cases += [("low_dose", im) for im, _, _ in low_dose]
+    for name in ("monolayer", "amorphous"):
+        cases += [(name, StemImage(image, pixel)) for image, pixel, _, _ in class_images(
+            meta["material"], name, n_sim, FINAL_PX, True, (1.0, 2.0), seed)]
+    rows = []
+    for name, image in cases:
+        found, _ = identify_atoms(image, model, meta)
+        check = self_check(image, found, meta)
+        rows.append({"class": name, "trust": check["trust"], "score": check["score"],
+                     "check": check["reason"]})
+    return rows
 
 
 def _assignment(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
@@ -240,21 +267,21 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, prior: floa
     groups: dict[str, dict[str, list]] = {}
     names = np.asarray(meta["species"])
     for image, truth, drawn in recordings:
-        found, masks = identify_atoms(image, model, meta, views=views, prior=prior)
+        found, _ = identify_atoms(image, model, meta, views=views, prior=prior)
         scan = (drawn["scan_x"], drawn["scan_y"])
         table, dist, confusion = score(found, truth, image, list(names), scan)
         _, truth_dist, _ = score(truth.assign(species=names[truth.species]), truth, image,
                               list(names), scan)
-        check = self_check(image, found, masks, meta)
+        check = self_check(image, found, meta)
         for key in (f"dose_{drawn['dose']:g}", "all"):
             g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0})
             g["tables"].append(table)
             g["confusion"] = g["confusion"] + confusion
             for name, values in dist.items():
                 g.setdefault(f"nn_{name}", []).append(values)
-            g.setdefault("nn_true_image0", []).append(truth_dist["image0"])
-            g.setdefault("nn_true_image1", []).append(truth_dist["image1"])
-            g["trust"].append(None if check is None else check.get("trust"))
+            for name in ("image0", "image1", "undistorted0", "undistorted1"):
+                g.setdefault(f"nn_true_{name}", []).append(truth_dist[name])
+            g["trust"].append(check["trust"])
     out = {}
     for key, g in groups.items():
         row = _pooled(g["tables"]) | {"images": len(g["tables"])}
@@ -264,9 +291,7 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, prior: floa
         if len(names) > 1:
             row["species_confusion"] = {"rows_true_columns_found": list(names),
                                         "counts": g["confusion"].tolist()}
-        trust = [t for t in g["trust"] if t is not None]
-        row["self_check"] = ({t: trust.count(t) for t in ("ok", "doubtful", "fail")}
-                             if trust else None)
+        row["self_check"] = {t: g["trust"].count(t) for t in ("ok", "doubtful", "fail")}
         out[key] = row
     return out
 
@@ -282,6 +307,11 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--prior", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--roc-n", type=int, default=10,
+                        help="simulated monolayer and amorphous images per model for the "
+                             "self-check ROC (0: no ROC)")
+    parser.add_argument("--low-dose", type=float, default=1.0,
+                        help="dose (electrons on a reference column) of the ROC's low_dose class")
     parser.add_argument("--ideal", action="store_true",
                         help="perfect scan and detector (Poisson only): the physics gap alone")
     args = parser.parse_args()
@@ -290,6 +320,7 @@ def main() -> None:
     items = load_set(Path(args.data))
     paths = args.models or [str(shipped_model_path(m)) for m in ("graphene", "ws2")]
     recordings: dict[str, list] = {}
+    low: dict[str, list] = {}
     counts: dict[str, int] = {}
     for index, item in enumerate(items):
         material = item["material"]
@@ -299,6 +330,8 @@ def main() -> None:
         for d, dose in enumerate(args.doses):
             rng = np.random.default_rng([args.seed, index, d])
             recordings.setdefault(material, []).append(record(item, dose, rng, args.ideal))
+        rng = np.random.default_rng([args.seed, index, len(args.doses)])
+        low.setdefault(material, []).append(record(item, args.low_dose, rng, args.ideal))
     results = {}
     for path in paths:
         model, meta = load_model(path)
@@ -306,6 +339,10 @@ def main() -> None:
         results[path] = {"material": material,
                          "scores": evaluate(model, meta, recordings.get(material, []),
                                             args.views, args.prior)}
+        if args.roc_n:
+            rows = roc_rows(model, meta, recordings.get(material, []), low.get(material, []),
+                            args.roc_n, args.seed + 20)
+            results[path]["self_check_roc"] = summary(rows)
     print(json.dumps({
         "data": args.data, "images": counts, "doses": args.doses, "seed": args.seed,
         "views": args.views, "prior": args.prior, "ideal": args.ideal,

@@ -11,7 +11,7 @@ one (the simulator scales each layer by Vegard's law). ``--views`` averages mirr
 ``--prior P`` also scores the lattice prior (keys ending in ``_prior``; the confusion and Se
 fractions stay those of the lattice step). Prints one JSON object.
 
-    python benchmarks/stem_ws2.py --n 50 --per-scenario 4 [--model runs/stem-ws2/model.pt]
+    python benchmarks/stem_ws2.py --n 50 --per-scenario 4 [--model runs/stem-ws2/model]
     python benchmarks/stem_ws2.py --n 50 --per-scenario 0 --prior 0.5 [--views 4]
 """
 
@@ -66,7 +66,7 @@ def se_fractions(model, sim: StemSimConfig, seed: int, n: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="saved model.pt (default: shipped ws2)")
+    parser.add_argument("--model", default=None, help="saved model folder (default: shipped ws2)")
     parser.add_argument("--n", type=int, default=50, help="test images to score")
     parser.add_argument("--per-scenario", type=int, default=4,
                         help="images per Se scenario (0: no Se-fraction part)")

@@ -73,16 +73,20 @@ def _texture_images(path, n_samples=9, size=32, seed=0):
              sample_id=np.array(groups), coverage=rng.random(len(targets)))
 
 
+def _run_on_images(images, out, *sets):
+    """`classify run` on the texture images with a small random ResNet18 (and ``sets``)."""
+    args = ["classify", "run", "--out", str(out), "--set", f"data.images={images}"]
+    for item in ("image.backbone=resnet18", "image.weights=null", "image.size=32",
+                 "tune=false", "cv.n_splits=2", "cv.n_boot=20", "device=cpu", *sets):
+        args += ["--set", item]
+    return CliRunner().invoke(app, args)
+
+
 def test_run_command_compares_all_strategies_from_images(tmp_path):
     images = tmp_path / "images.npz"
     _texture_images(images)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "classify", "run", "--out", str(out), "--set", f"data.images={images}",
-        "--set", "image.backbone=resnet18", "--set", "image.weights=null",
-        "--set", "image.size=32", "--set", "image.epochs=1", "--set", "image.batch_size=8",
-        "--set", "tune=false", "--set", "cv.n_splits=2", "--set", "cv.n_boot=20",
-        "--set", "device=cpu"])
+    result = _run_on_images(images, out, "image.epochs=1", "image.batch_size=8")
     assert result.exit_code == 0, result.output
     table = (out / "tables" / "comparison.csv").read_text()
     for name in ("frozen + logreg", "finetune-last", "finetune-full", "sequential"):
@@ -107,3 +111,41 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "file not found" in capsys.readouterr().err
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_run_saves_the_classifier_and_predict_applies_it(tmp_path):
+    images = tmp_path / "images.npz"
+    _texture_images(images)
+    out = tmp_path / "run"
+    result = _run_on_images(images, out, "strategies=[frozen]")
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "models" / "classifier" / "model.json").read_text())
+    assert card["workflow"] == "classify" and card["classes"] == ["MoS2", "WS2", "WSe2"]
+    assert card["inputs"]["image_size_px"] == 32 and "accuracy" in card["metrics"]
+    # new images as .npy height maps (nm; pixel size given): one row each, probabilities sum to 1
+    with np.load(images) as data:
+        heights, targets = data["heights"], data["targets"]
+    files = []
+    for k in (0, 2, 4):
+        files.append(tmp_path / f"img{k}.npy")
+        np.save(files[-1], heights[k])
+    result = CliRunner().invoke(app, ["classify", "predict", *map(str, files), "--model",
+                                      str(out / "models" / "classifier"), "--out",
+                                      str(tmp_path / "pred"), "--device", "cpu",
+                                      "--pixel-size", "2"])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "pred" / "predictions.csv")
+    proba = table[["p_MoS2", "p_WS2", "p_WSe2"]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert list(table["prediction"]) == [c[p.argmax()] for c, p in
+                                         zip([["MoS2", "WS2", "WSe2"]] * 3, proba, strict=True)]
+    # the same images through the Python API: identical probabilities
+    from tmdlearn.classify.saved import load_classifier, predict_heights
+
+    tree, _ = load_classifier(out / "models" / "classifier")
+    again = predict_heights([heights[k] for k in (0, 2, 4)], tree, "cpu")
+    np.testing.assert_allclose(again[["p_MoS2", "p_WS2", "p_WSe2"]].to_numpy(), proba,
+                               rtol=1e-6)
+    assert (table["prediction"] == targets[[0, 2, 4]]).mean() >= 2 / 3

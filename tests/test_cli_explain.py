@@ -39,14 +39,14 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     assert 1 <= metrics["pdp_rank_A1_resonant"] <= 8
     for name in ("tables/scores.csv", "tables/scores.md", "tables/mode_ranking.csv",
                  "tables/region_slopes.csv", "tables/pdp.csv", "figures/fig2_resonant.png",
-                 "figures/fig3_resonant.png", "models/cnn_resonant.pt", "maps/resonant.npz",
+                 "figures/fig3_resonant.png", "models/cnn_resonant/model.json", "maps/resonant.npz",
                  "run.json"):
         assert (out / name).is_file(), name
     with np.load(out / "maps" / "resonant.npz") as maps:
         assert maps["ice_slopes"].shape == (16, 16, 24, 3)
     from tmdlearn.explain.regressor import RamanPLRegressor
 
-    model = RamanPLRegressor.load(out / "models" / "cnn_resonant.pt", device="cpu")
+    model = RamanPLRegressor.load(out / "models" / "cnn_resonant", device="cpu")
     assert model.predict(np.zeros((2, 24)) + 100.0).shape == (2, 3)
 
 

@@ -8,35 +8,16 @@ import h5py
 import numpy as np
 import pytest
 
-from interop_checks import assert_same_container
-from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
+from interop_checks import assert_same_container, mos2_map
+from tmdlearn.data.containers import HeightMap, Spectra, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.interop.nexus import read_nexus, sha256, write_nexus
 from tmdlearn.spectra import fit_map, load_model
 from tmdlearn.spectra.fitmaps import FitMaps, fit_maps
 
 RNG = np.random.default_rng(3)
-AXIS = np.linspace(340.0, 490.0, 151)
-
-
-def _lorentz(x, center, fwhm, height):
-    return height / (1 + ((x - center) / (fwhm / 2)) ** 2)
-
-
-def _mos2_map(ny=4, nx=5):
-    """Planted E2g / A1g centres that vary across the map, with noise."""
-    e2g = 385.0 + 0.2 * np.arange(nx)[None, :] + np.zeros((ny, 1))
-    a1g = 404.0 + 0.3 * np.arange(ny)[:, None] + np.zeros((1, nx))
-    cube = (_lorentz(AXIS, e2g[..., None], 3.0, 800.0)
-            + _lorentz(AXIS, a1g[..., None], 4.0, 1000.0) + _lorentz(AXIS, 455.0, 12.0, 200.0)
-            + 50.0
-            + RNG.normal(0, 5, (ny, nx, AXIS.size)))
-    return SpectralMap(cube, AXIS, "cm-1", 0.7, 532.0, origin_um=(-3.1, 12.25),
-                       metadata={"title": "flake 1", "positions": np.arange(3)})
-
-
 CONTAINERS = {
-    "map": _mos2_map(),
+    "map": mos2_map(RNG),
     "spectra": Spectra(RNG.normal(size=(3, 50)), np.linspace(1.5, 2.1, 50), "eV", 633.0),
     "height": HeightMap(RNG.normal(size=(6, 7)), 1.953125, metadata={"instrument": "Bruker"}),
     "stem": StemImage(RNG.random((8, 9)), 0.1037),
@@ -79,7 +60,7 @@ def test_plain_h5py_sees_nexus_structure(tmp_path):
 
 
 def test_map_fit_results_round_trip_with_errors(tmp_path):
-    smap = _mos2_map()
+    smap = mos2_map(RNG)
     mask = np.ones(smap.shape, dtype=bool)
     mask[0, 0] = False
     fit, mask = fit_map(smap, load_model("mos2-raman"), mask, progress=False)
@@ -151,7 +132,7 @@ def test_cli_convert_and_spectra_fit_nexus(tmp_path):
     from tmdlearn.cli import app, main
     from tmdlearn.io import write_labspec
 
-    smap = _mos2_map()
+    smap = mos2_map(RNG)
     source = write_labspec(tmp_path / "map.txt", smap)
     runner = CliRunner()
     result = runner.invoke(app, ["convert", str(source), str(tmp_path / "map.nxs")])
@@ -185,7 +166,7 @@ def test_readme_nexus_snippet_runs(tmp_path, monkeypatch):
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split("## NeXus files", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    write_labspec(tmp_path / "map.txt", _mos2_map())
+    write_labspec(tmp_path / "map.txt", mos2_map(RNG))
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     maps = read_nexus(tmp_path / "fits.nxs")

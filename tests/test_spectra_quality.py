@@ -117,3 +117,25 @@ def test_map_gets_a_verdict_map_and_blanks_what_is_not_ok():
     assert np.isnan(maps["A1g_center"][0, 1]) and np.isfinite(maps["A1g_center"][0, 0])
     every = parameter_maps(fit, mask, only_ok=False)
     assert np.isfinite(every["A1g_center"]).all()
+
+
+def test_presence_score_separates_snr5_peaks_from_bare_spectra():
+    """E2g and A1g planted at a height of 5 noise σ on a sloped, curved background with the
+    tail of a silicon line at 520.5 cm-1 against the same backgrounds without them: every
+    planted peak scores above every bare one, all are present and no bare spectrum has one."""
+    rng = np.random.default_rng(10)
+    n, sigma = 150, 4.0
+    u = (X - 417.5)[None, :]
+    background = (200 + rng.normal(0, 0.3, (n, 1)) * u + rng.normal(0, 0.004, (n, 1)) * u**2
+                  + lorentzian(X, rng.uniform(2e4, 1e5, n), np.full(n, 520.5), np.full(n, 4.0)))
+    peaks = (lorentzian(X, np.full(n, 5 * sigma), 385 + rng.normal(0, 1, n),
+                        rng.uniform(3, 5, n))
+             + lorentzian(X, np.full(n, 5 * sigma), 406 + rng.normal(0, 1, n),
+                          rng.uniform(4, 6, n)))
+    noise = rng.normal(0, sigma, (2, n, X.size))
+    flake = fit_peaks(background + peaks + noise[0], "mos2-raman", X, progress=False)
+    bare = fit_peaks(background + noise[1], "mos2-raman", X, progress=False)
+    planted, empty = flake.quality["dbic"][:, :2], bare.quality["dbic"][:, :2]
+    assert planted.min() > empty.max()
+    assert flake.quality["present"][:, :2].all()
+    assert not bare.quality["present"][:, :2].any()

@@ -11,6 +11,7 @@ import torch
 from tmdlearn.cli import main
 from tmdlearn.data.containers import StemImage
 from tmdlearn.io import write_stem
+from tmdlearn.models.store import read_model
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
 TINY = ["data.size_px=32", "model.depth=2", "model.filters=4", "train.steps=2",
@@ -40,7 +41,8 @@ def test_train_writes_model_and_resumes(tiny_run):
     with pytest.raises(SystemExit):
         main(args)
     assert pd.read_csv(tiny_run / "history.csv").step.tolist() == [2, 4]
-    payload = torch.load(tiny_run / "model.pt", weights_only=True)
+    payload, card, _ = read_model(tiny_run / "model")
+    assert card["workflow"] == "stem" and card["material"] == "graphene"
     assert payload["meta"]["species"] == ["C"] and payload["unet"]["branches"] == 2
 
 
@@ -54,9 +56,9 @@ def _train(out, *items):
 
 
 def test_warm_start_continues_from_the_init_weights(tiny_run, tmp_path, capsys):
-    init = torch.load(tiny_run / "model.pt", weights_only=True)
-    assert _train(tmp_path / "warm", f"init={tiny_run / 'model.pt'}", "train.lr=1e-12") in (0, None)
-    warm = torch.load(tmp_path / "warm" / "model.pt", weights_only=True)
+    init, _, _ = read_model(tiny_run / "model")
+    assert _train(tmp_path / "warm", f"init={tiny_run / 'model'}", "train.lr=1e-12") in (0, None)
+    warm, _, _ = read_model(tmp_path / "warm" / "model")
     fresh = init["state_dict"]["encoder.blocks.0.0.weight"]
     torch.testing.assert_close(warm["state_dict"]["encoder.blocks.0.0.weight"], fresh)
     # the CPU time of the init model's training is carried over
@@ -70,7 +72,7 @@ def _predict(tiny_run, target, out, *extra):
     """Exit code of `tmdlearn stem predict TARGET --out OUT` with the tiny model."""
     with pytest.raises(SystemExit) as exit_:
         main(["stem", "predict", str(target), "--out", str(out), "--model",
-              str(tiny_run / "model.pt"), *extra])
+              str(tiny_run / "model"), *extra])
     return exit_.value.code
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+from tmdlearn.errors import InputError
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
     chi,
@@ -152,11 +153,14 @@ def test_monolayer_probability():
     assert np.mean(np.asarray(layers) == 1) == pytest.approx(0.3, abs=0.08)
 
 
-@pytest.mark.parametrize("n, n_metal", [(1.6, 1.6), (1.6, 1.3)])
-def test_metal_weight_against_the_chalcogens(n, n_metal):
-    # a W column weighs Z_S^n (Z_W / Z_S)^n_W against an S2 column's 2 Z_S^n
+@pytest.mark.parametrize("n, n_metal, tied", [(1.6, 1.6, False), (1.6, 1.3, False),
+                                              (1.6, 1.3, True)])
+def test_metal_weight_against_the_chalcogens(n, n_metal, tied):
+    # a W column weighs Z_S^n (Z_W / Z_S)^n_W against an S2 column's 2 Z_S^n; tied: n_W = n - offset
+    metal = ({"metal_z_offset": (n - n_metal, n - n_metal)} if tied
+             else {"metal_z_exponent": (n_metal, n_metal)})
     cfg = StemSimConfig(material="ws2", pixel_size_angstrom=0.1, size_px=160, layers=1,
-                        se_scenario="none", z_exponent=(n, n), metal_z_exponent=(n_metal, n_metal),
+                        se_scenario="none", z_exponent=(n, n), **metal,
                         dose=1e7, background=0.0, contamination=0.0, hole_probability=0.0,
                         edge_probability=0.0, vacancy_fraction=0.0, thermal_sigma_angstrom=0.0,
                         atom_sigma_angstrom=(0.05, 0.05), convergence_mrad=(35.0, 35.0))
@@ -166,6 +170,11 @@ def test_metal_weight_against_the_chalcogens(n, n_metal):
     peak = sample.image[np.round(atoms.y_px).astype(int), np.round(atoms.x_px).astype(int)]
     ratio = peak[atoms.species.to_numpy() == 0].mean() / peak[atoms.species.to_numpy() == 1].mean()
     assert ratio == pytest.approx((74 / 16) ** n_metal / 2, rel=0.12)
+
+
+def test_metal_exponent_and_offset_exclude_each_other():
+    with pytest.raises(InputError, match="not both"):
+        StemSimConfig(material="ws2", metal_z_exponent=(1.3, 1.3), metal_z_offset=(0.3, 0.3))
 
 
 def test_scan_wander_belongs_to_the_frame_not_the_crop():

@@ -143,13 +143,12 @@ def _afm_files(folder: Path) -> list[Path]:
 
 def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
     """(name, height map) for every AFM image the inputs name, in order."""
-    from tmdlearn.data.manifest import Dataset
-    from tmdlearn.io import read
+    from tmdlearn.io import open_dataset, read
 
     items: list[tuple[str, HeightMap]] = []
     for path in inputs:
         if path.is_dir() and (path / "manifest.csv").is_file() or path.suffix.lower() == ".csv":
-            dataset = Dataset.open(path).filter(modality="afm")
+            dataset = open_dataset(path).filter(modality="afm")
             for row, image in track(dataset, "reading", total=len(dataset)):
                 items.append((str(row["file"]), image))
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from tmdlearn.classify.evaluate import (
 from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
 from tmdlearn.classify.inputs import load
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
+from tmdlearn.classify.saved import final_head, save_classifier
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
@@ -244,6 +246,17 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
     results = _cross_validate_all(models, inputs, targets, groups, config)
     outcome = tabulate(results, config)
     _latent(outcome, frozen, targets, physical, config)
+    if "frozen" in config["strategies"]:
+        head = final_head(frozen, targets, groups, config)
+        outcome.metrics["saved_model"] = (
+            "models/classifier" if head is not None else
+            f"not saved: the {image['frozen_head']} head holds torch networks")
+        if head is not None:
+            outcome.models["classifier"] = head
+            outcome.files["models/classifier"] = partial(
+                save_classifier, head=head, config=config, n_samples=int(np.unique(groups).size),
+                pixel_size_nm=pixel_size_nm,
+                summary=outcome.metrics[f"frozen + {image['frozen_head']}"])
     return outcome
 
 

@@ -18,6 +18,7 @@ from tmdlearn.cli import (
     demo,
     explain,
     inspect,
+    models,
     spectra,
     stem,
     synth,
@@ -51,7 +52,7 @@ def _root(
 app.command("inspect")(inspect.inspect)
 app.command("demo")(demo.demo)
 app.command("convert")(convert.convert)
-for _module in (synth, spectra, afm, stem, classify, crossmodal, explain):
+for _module in (synth, spectra, afm, stem, classify, crossmodal, explain, models):
     app.add_typer(_module.app, name=_module.__name__.rsplit(".", 1)[-1])
 
 

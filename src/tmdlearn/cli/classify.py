@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -21,6 +22,7 @@ def _group() -> None:
 def features(
     path: Path = typer.Argument(..., help="An .npz with arrays features, targets, sample_id."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     heads: list[str] | None = typer.Option(
         None, "--head", help="Head to compare (repeatable): logreg, svm, mlp, lda, knn, mlp-bag "
         "(5 MLPs), selected (the per-fold inner-CV pick among the others). Default: the "
@@ -41,13 +43,14 @@ def features(
         cfg["heads"] = list(heads)
     if tune is not None:
         cfg["tune"] = tune
-    _run(cfg, out, started)
+    _run(cfg, out, overwrite, started)
 
 
 @app.command("run")
 def run(
     config: Path | None = CONFIG_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Run the workflow of a config: strategies on AFM images (data.manifest or data.images)
@@ -55,15 +58,43 @@ def run(
     from tmdlearn.classify.workflow import DEFAULTS
 
     started = time.time()
-    _run(config_from_cli(config, overrides, DEFAULTS), out, started)
+    _run(config_from_cli(config, overrides, DEFAULTS), out, overwrite, started)
 
 
-def _run(cfg: dict, out: Path, started: float) -> None:
+def _run(cfg: dict, out: Path, overwrite: bool, started: float) -> None:
     from tmdlearn.classify import workflow
     from tmdlearn.report.run import write_outcome
 
+    prepare_out(out, overwrite)
     outcome = workflow.run(workflow.load(cfg), cfg)
     write_outcome(out, outcome, cfg, started)
     best = outcome.metrics["best"]
     typer.echo(f"best: {best['model']}  accuracy {best['accuracy']:.3f}  balanced accuracy "
                f"{best['balanced_accuracy']:.3f}  -> {out}")
+
+
+@app.command("predict")
+def predict(
+    images: list[Path] = typer.Argument(..., help="AFM height maps (any format tmdlearn reads)."),
+    model: Path = typer.Option(..., "--model", "-m", help="A saved classifier: "
+                               "RUN/models/classifier of `classify run` on images."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for predictions.csv."),
+    overwrite: bool = OVERWRITE_OPTION,
+    pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in nm, for "
+                                     "arrays that store none (.npy)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load a model whose "
+                                        "files differ from the sha256 in its card (with a "
+                                        "warning)."),
+) -> None:
+    """Apply a saved classifier to new AFM images: OUT/predictions.csv with the predicted
+    class and the probability of each class per image."""
+    from tmdlearn.classify.saved import load_classifier, predict_files
+    from tmdlearn.report.tables import write_table
+
+    prepare_out(out, overwrite)
+    tree, _ = load_classifier(model, trust_mismatch)
+    table = predict_files(images, tree, device, pixel_size)
+    write_table(table, out / "predictions")
+    typer.echo(f"{len(images)} images ({', '.join(tree['classes'])}) -> "
+               f"{out / 'predictions.csv'}")

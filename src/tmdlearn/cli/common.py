@@ -12,6 +12,10 @@ CONFIG_OPTION = typer.Option(None, "--config", "-c", help="YAML config file.")
 SET_OPTION = typer.Option(
     None, "--set", "-s", help="Override a config key: key.sub=value (repeatable)."
 )
+OVERWRITE_OPTION = typer.Option(
+    False, "--overwrite", help="Write into a non-empty --out folder that is not a tmdlearn run "
+    "folder (files of the same name are replaced)."
+)
 
 
 def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict) -> dict:

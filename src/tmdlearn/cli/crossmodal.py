@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -22,6 +23,7 @@ def _group() -> None:
 def run(
     config: Path | None = CONFIG_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     data: Path | None = typer.Option(None, "--data", "-d",
                                      help="Dataset folder with manifest.csv (data.folder)."),
     overrides: list[str] | None = SET_OPTION,
@@ -32,6 +34,7 @@ def run(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+    prepare_out(out, overwrite)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     cfg["embedding"]["cache_dir"] = cfg["embedding"]["cache_dir"] or str(out / "cache")
@@ -46,6 +49,10 @@ def predict(
     files: list[Path] = typer.Argument(..., help="AFM height maps, Raman or PL spectra."),
     models: Path = typer.Option(..., "--models", "-m", help="A run folder of crossmodal run."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for predictions."),
+    trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load models whose "
+                                        "weight files differ from the sha256 in their cards "
+                                        "(with a warning)."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Apply a run's saved models to new files: AFM → generated Raman/PL, Raman/PL → AFM
     embedding and features, Raman ↔ PL."""
@@ -53,7 +60,8 @@ def predict(
     from tmdlearn.io.atomic import atomic_path
     from tmdlearn.report.tables import write_table
 
-    run_info = load_run(models)
+    prepare_out(out, overwrite)
+    run_info = load_run(models, trust_mismatch)
     table, generated = predict_files(files, run_info)
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out / "predictions")

@@ -16,8 +16,10 @@ import pandas as pd
 import typer
 
 from tmdlearn.cli import spectra, synth
+from tmdlearn.cli.common import OVERWRITE_OPTION
 from tmdlearn.errors import InputError
 from tmdlearn.report.html import Section
+from tmdlearn.report.outdir import prepare_out
 
 #: Example instrument files shipped with the repository (tests/data/).
 EXAMPLES = Path(__file__).resolve().parents[3] / "tests" / "data"
@@ -73,9 +75,11 @@ ROOT = EXAMPLES.parents[1]
 
 
 def _run(args: list[str]) -> None:
-    """Run a ``tmdlearn`` sub-command in this process (its errors propagate)."""
+    """Run a ``tmdlearn`` sub-command writing into the demo's folder, in this process (its
+    errors propagate)."""
     from tmdlearn.cli import app
 
+    args = [*args, "--overwrite"]  # the demo's --out was checked: its steps may rewrite
     typer.main.get_command(app).main(args=[str(a) for a in args], prog_name="tmdlearn",
                                       standalone_mode=False)
 
@@ -196,6 +200,7 @@ STEPS: dict[str, Callable[[Path], Section]] = {
 
 def demo(
     out: Path = typer.Option(Path("demo-output"), help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     steps: list[str] = typer.Option(None, "--step", help=f"Run only these steps (repeatable): "
                                     f"{', '.join(STEPS)}."),
 ) -> None:
@@ -209,6 +214,7 @@ def demo(
     if unknown:
         raise InputError(f"unknown demo step(s) {unknown}: choose from {list(STEPS)}")
     started = time.time()
+    prepare_out(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     sections = [STEPS[name](out) for name in track(chosen, "demo")]
     write_run_json(out, {"steps": chosen}, started)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -21,6 +22,7 @@ def _group() -> None:
 def run(
     config: Path | None = CONFIG_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = OVERWRITE_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Fit, train, score and explain every Raman/PL map pair of the config (data.pairs, or the
@@ -30,6 +32,7 @@ def run(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+    prepare_out(out, overwrite)
     outcome = workflow.run(workflow.load(cfg), cfg)
     write_outcome(out, outcome, cfg, started)
     typer.echo(f"wrote {out}")

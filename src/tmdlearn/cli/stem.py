@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
+from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -25,6 +26,7 @@ def _group() -> None:
 @app.command()
 def simulate(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     material: str = typer.Option("graphene", help="graphene or ws2."),
     n_train: int = typer.Option(100, help="Training images."),
     n_val: int = typer.Option(20, help="Validation images."),
@@ -47,6 +49,7 @@ def simulate(
     from tmdlearn.io import write_stem
     from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
+    prepare_out(out, overwrite)
     if microscope not in ("real", "ideal"):
         raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
     real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
@@ -80,13 +83,14 @@ def simulate(
 def train_command(
     config: Path = CONFIG_OPTION,
     out: Path = typer.Option(Path("runs/stem"), "--out", "-o", help="Run folder."),
-    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
+    overwrite: bool = OVERWRITE_OPTION,
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint/."),
     overrides: list[str] = SET_OPTION,
 ) -> None:
     """Train Gomb-Net (or a U-Net baseline) on simulated images; see configs/stem-*.yaml.
 
-    Writes OUT/model.pt (best validation mean IoU), OUT/checkpoint.pt, OUT/history.csv and
-    OUT/run.json.
+    Writes OUT/model/ (best validation mean IoU; a model folder with its card),
+    OUT/checkpoint/, OUT/history.csv and OUT/run.json.
     """
     import time
 
@@ -95,9 +99,10 @@ def train_command(
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
+    prepare_out(out, overwrite or resume)
     final = train(cfg, out, resume=resume, log=typer.echo)
     write_run_json(out, cfg, started, validation=final)
-    typer.echo(f"model -> {out / 'model.pt'}")
+    typer.echo(f"model -> {out / 'model'}")
 
 
 def _predict_one(cfg: dict, inputs: dict, out: Path, started: float) -> dict:
@@ -124,9 +129,14 @@ def predict(
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
                                      "the file's)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    model: Path = typer.Option(None, help="Model file (default: the shipped one)."),
-    material: str = typer.Option("graphene", help="Shipped model to use when --model is not "
-                                 "given."),
+    overwrite: bool = OVERWRITE_OPTION,
+    model: Path = typer.Option(None, help="Model folder (default: the shipped one)."),
+    material: str = typer.Option(None, help="graphene or ws2: the shipped model to use when "
+                                 "--model is not given (default graphene); with --model, the "
+                                 "material the model must be for."),
+    trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load a model whose "
+                                        "weight files differ from the sha256 in its card "
+                                        "(with a warning)."),
     threshold: str = typer.Option("logit0", help="logit0, otsu or a probability."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Move atoms to the layer "
@@ -152,10 +162,12 @@ def predict(
     from tmdlearn.io.stem import STEM_FORMATS
     from tmdlearn.stem import workflow
 
+    prepare_out(out, overwrite)
     started = time.time()
     cfg = copy.deepcopy(workflow.DEFAULTS)
     cfg["data"].update(image=str(image), pixel_size_angstrom=pixel_size)
-    cfg["model"].update(path=model, material=material, device=device)
+    cfg["model"].update(path=model, material=material, device=device,
+                        trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
                        lattice_prior=lattice_prior, tile=tile)
     if not image.is_dir():
@@ -187,6 +199,7 @@ def analyze(
     atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`."),
     pixel_size: float = typer.Option(..., "--pixel-size", help="Pixel size in Å."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     material: str = typer.Option("graphene", help="graphene or ws2."),
     masks: Path = typer.Option(None, help="masks.npz beside atoms.csv (for the map size)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
@@ -212,6 +225,7 @@ def analyze(
     from tmdlearn.report.run import write_outcome
     from tmdlearn.stem.workflow import analyse, read_atoms
 
+    prepare_out(out, overwrite)
     started = time.time()
     atoms, shape = read_atoms(atoms_csv, masks)
     outcome = analyse(atoms, shape, pixel_size, material, n_boot, seed, a_ws2, a_wse2, bond_max,

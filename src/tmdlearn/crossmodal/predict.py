@@ -8,26 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from tmdlearn.crossmodal.data import SpectrumGrid, preprocess_spectrum
-from tmdlearn.crossmodal.generate import generator_from_state
 from tmdlearn.crossmodal.readout import read_feature
+from tmdlearn.crossmodal.saved import load_models
 from tmdlearn.data import HeightMap, Spectra
 from tmdlearn.errors import InputError
 
 
-def load_run(folder: str | Path) -> dict:
-    """The config and saved models of a ``tmdlearn crossmodal run`` folder."""
+def load_run(folder: str | Path, trust_mismatch: bool = False) -> dict:
+    """The config and saved models of a ``tmdlearn crossmodal run`` folder (each model's card
+    checked, :func:`tmdlearn.crossmodal.saved.load_models`)."""
     folder = Path(folder)
     run_json = folder / "run.json"
     if not run_json.is_file():
         raise InputError("not a crossmodal run folder (no run.json)", folder)
     config = json.loads(run_json.read_text(encoding="utf-8"))["config"]
-    models = {}
-    for path in sorted((folder / "models").glob("*.pt")):
-        # our own files: regression bundles hold scikit-learn estimators (pickled objects)
-        models[path.stem] = torch.load(path, map_location="cpu", weights_only=False)
+    models = load_models(folder / "models", config, trust_mismatch)
     if not models:
         raise InputError("the run folder holds no models", folder / "models")
     return {"config": config, "models": models, "folder": folder}
@@ -81,10 +78,10 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
                         row[f"{target} (mlp)"] = float(value)
         for output in ("raman", "pl"):
             task = f"{modality}->{output}"
-            state = models.get(f"generator_{task}")
-            if state is None:
+            generator = models.get(f"generator_{task}")
+            if generator is None:
                 continue
-            spectrum = generator_from_state(state).predict(x)
+            spectrum = generator.predict(x)
             axis = grids[output].axis
             name = f"{Path(path).stem}_{modality}_to_{output}"
             generated[name] = (axis, spectrum[0], grids[output].unit)

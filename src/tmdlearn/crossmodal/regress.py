@@ -68,11 +68,8 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         params = {**DEFAULT_MLP, **(self.params or {})}
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32).reshape(len(x), -1)
         (x_mean, x_std), (y_mean, y_std) = safe_scale(x), safe_scale(y, floor=1e-6)
-        hidden = tuple(max(int(params["units"]) // 2 ** i, 8)
-                       for i in range(int(params["n_layers"])))
         torch.manual_seed(self.seed)
-        model = RegressionMLP(x.shape[1], y.shape[1], hidden, params["activation"],
-                              float(params["dropout"]))
+        model = _network(x.shape[1], y.shape[1], params)
         config = TrainConfig(epochs=self.epochs, batch_size=int(params["batch_size"]),
                              lr=float(params["lr"]), weight_decay=0.0,
                              patience=self.patience if x_val is not None else None,
@@ -96,6 +93,31 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         z = (np.asarray(x, dtype=np.float32) - self.x_mean) / self.x_std
         out = predict(self.model, z, device="cpu") * self.y_std + self.y_mean
         return out
+
+    def state(self) -> dict:
+        """The fitted network and scaling as plain values (see :func:`regressor_from_state`)."""
+        if getattr(self, "model", None) is None:
+            raise NotFittedError("TorchRegressor is not fitted")
+        return {"params": {**DEFAULT_MLP, **(self.params or {})},
+                "state_dict": self.model.state_dict(), "x_mean": self.x_mean,
+                "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std}
+
+
+def _network(n_in: int, n_out: int, params: dict) -> RegressionMLP:
+    """The :class:`RegressionMLP` of ``params`` (n_layers, units halving per layer, >= 8)."""
+    hidden = tuple(max(int(params["units"]) // 2 ** i, 8) for i in range(int(params["n_layers"])))
+    return RegressionMLP(n_in, n_out, hidden, params["activation"], float(params["dropout"]))
+
+
+def regressor_from_state(state: dict) -> TorchRegressor:
+    """Rebuild a :class:`TorchRegressor` saved with :meth:`TorchRegressor.state`."""
+    regressor = TorchRegressor(dict(state["params"]))
+    regressor.x_mean, regressor.y_mean = np.asarray(state["x_mean"]), np.asarray(state["y_mean"])
+    regressor.x_std, regressor.y_std = np.asarray(state["x_std"]), np.asarray(state["y_std"])
+    regressor.model = _network(regressor.x_mean.size, regressor.y_mean.size, state["params"])
+    regressor.model.load_state_dict(state["state_dict"])
+    regressor.model.eval()
+    return regressor
 
 
 #: The MLP of :class:`TorchRegressor` when ``params`` names no other.

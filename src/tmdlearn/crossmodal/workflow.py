@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from tmdlearn.config import Open
 from tmdlearn.crossmodal import figures
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generate import (
-    Generator,
     fit_generator,
     kind_of,
     spectrum_scores,
@@ -26,10 +24,11 @@ from tmdlearn.crossmodal.generate import (
 from tmdlearn.crossmodal.published import citation, note, published_value
 from tmdlearn.crossmodal.readout import READOUTS, read_feature
 from tmdlearn.crossmodal.regress import MODELS, fit_mlp, fit_ridge, fit_svr, score, tune_mlp
+from tmdlearn.crossmodal.saved import save_models
 from tmdlearn.crossmodal.targets import embedding_targets, physical_targets
 from tmdlearn.data import grouped_holdout, grouped_kfold
 from tmdlearn.errors import InputError
-from tmdlearn.io.atomic import atomic_path, write_text
+from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
 from tmdlearn.learn.regression import pearson_rows, r2
 from tmdlearn.outcome import Outcome
@@ -127,7 +126,8 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     :func:`load`).
 
     ``generation.storage``: Optuna storage (SQLite path or URL) for resumable searches; None
-    keeps them in memory. The models are saved as ``models/<name>.pt``. ``progress``: bars on,
+    keeps them in memory. The models are saved as ``models/<name>/`` (model folders with
+    cards, :func:`~tmdlearn.crossmodal.saved.save_models`). ``progress``: bars on,
     off, or None (on a terminal).
     """
     cfg = _merged(config)
@@ -141,19 +141,13 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
             _regression(data, cfg, held_out, storage, outcome)
         if cfg["generation"]["tasks"]:
             _generation(data, cfg, held_out, storage, outcome)
-    for name, model in outcome.models.items():
-        outcome.files[f"models/{name}.pt"] = partial(save_model, model)
+    n_samples = int(np.unique(data.groups).size)
+    outcome.files["models"] = partial(save_models, models=outcome.models, config=cfg,
+                                      metrics=outcome.metrics, n_samples=n_samples)
     outcome.files["published.md"] = partial(write_text, text=note())
     outcome.info.update(published=citation(), filters=data.filters, n_keys=len(data),
-                        n_samples=int(np.unique(data.groups).size))
+                        n_samples=n_samples)
     return outcome
-
-
-def save_model(model, path: Path) -> None:
-    """A run's model (a generator's state, or a regression bundle) at ``path``."""
-    payload = model.state() if isinstance(model, Generator) else model
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
 
 
 def _merged(config: dict, base: dict = DEFAULTS) -> dict:

@@ -1,7 +1,8 @@
 """The dataset manifest: ``manifest.csv``, one row per measurement, and modality pairing.
 
 Columns: ``sample_id, material, location, modality, file`` (required; ``file`` relative to
-the manifest's folder), then measurement conditions whose names end in their unit
+the manifest's folder and inside it: ``..``, absolute paths and symbolic links that lead
+out of the folder are refused), then measurement conditions whose names end in their unit
 (``scan_size_um, laser_power_mw, excitation_nm``, ...), ``grating`` and optional
 ``growth_*`` columns. Read options for :func:`tmdlearn.io.read` may also be columns:
 ``channel``, ``pixel_size_nm``, ``pixel_size_angstrom``, ``unit``.
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tmdlearn.data.paths import contained, escape_reason
 from tmdlearn.errors import InputError
 
 MODALITIES = ("afm", "raman", "pl", "raman_map", "pl_map", "stem")
@@ -165,7 +167,8 @@ class Dataset:
             value = row.get(name, "")
             if row["modality"] in _OPTION_MODALITIES[name] and not _blank(value):
                 options[name] = value if name in ("channel", "unit") else float(value)
-        return read(self.folder / row["file"], **options)
+        return read(contained(self.folder, row["file"], self.folder / "manifest.csv"),
+                    **options)
 
     def pairs(self, inputs: list[str], target: str | None = None) -> Pairs:
         """Measurements of ``inputs`` (and ``target``) aligned by sample and location.
@@ -217,7 +220,10 @@ def _validate(folder: Path, table: pd.DataFrame) -> list[str]:
         if "modality" in table.columns and row["modality"] not in MODALITIES + ("",):
             problems.append(f"{where}: unknown modality {row['modality']!r} "
                             f"(use {', '.join(MODALITIES)})")
-        if "file" in table.columns and row["file"] and not (folder / row["file"]).is_file():
+        escape = escape_reason(folder, row["file"]) if "file" in table.columns else None
+        if escape:
+            problems.append(f"{where}: file {row['file']!r} {escape}")
+        elif "file" in table.columns and row["file"] and not (folder / row["file"]).is_file():
             problems.append(f"{where}: file {row['file']!r} not found")
         for column in table.columns:
             value = row[column]

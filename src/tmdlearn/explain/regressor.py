@@ -21,9 +21,10 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from tmdlearn.config import check_keys
 from tmdlearn.errors import InputError
 from tmdlearn.explain.render import PeakRenderer
-from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import TrainConfig, predict, train_model
+from tmdlearn.models.card import make_card
 from tmdlearn.models.cnn1d import PeakCNN1d
+from tmdlearn.models.store import read_model, write_model
 
 
 @dataclass
@@ -125,27 +126,37 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
                       device=self.settings.device)
         return out * self.y_std + self.y_mean
 
-    def save(self, path: str | Path) -> Path:
-        """Write weights, renderer and target scaling to one torch file (atomically)."""
-        path = Path(path)
-        payload = {"settings": asdict(self.settings), "renderer": self.renderer.state(),
-                   "y_mean": self.y_mean.tolist(), "y_std": self.y_std.tolist(),
-                   "n_inputs": int(self.model.in_channels) * 3,
-                   "n_outputs": int(self.model.out_features),
-                   "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()}}
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-        return path
+    def state(self) -> dict:
+        """Weights, renderer and target scaling as a plain tree (see :meth:`from_state`)."""
+        return {"settings": asdict(self.settings), "renderer": self.renderer.state(),
+                "y_mean": self.y_mean.tolist(), "y_std": self.y_std.tolist(),
+                "n_inputs": int(self.model.in_channels) * 3,
+                "n_outputs": int(self.model.out_features),
+                "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()}}
+
+    def save(self, path: str | Path, material: str | None = None,
+             inputs: dict | None = None, metrics: dict | None = None) -> Path:
+        """Write the regressor as a model folder with its card (atomically); ``inputs``
+        (e.g. the peak models of X and Y), ``metrics`` and ``material`` go on the card."""
+        card = make_card("explain", "Raman peak vector -> PL peak vector (1D CNN)",
+                         material=material, inputs={"modality": "raman peak parameters",
+                                                    **(inputs or {})},
+                         metrics=metrics, seed=self.settings.seed)
+        return write_model(path, self.state(), card)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> RamanPLRegressor:
-        """A regressor saved by :meth:`save`."""
-        path = Path(path)
+        """A regressor saved by :meth:`save` (its card checked first)."""
+        payload, _, folder = read_model(path, {"workflow": "explain"})
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError) as err:
+            return cls.from_state(payload, device)
+        except (KeyError, RuntimeError, TypeError) as err:
             raise InputError(f"not a saved RamanPLRegressor ({err.__class__.__name__})",
-                             path) from None
+                             folder) from None
+
+    @classmethod
+    def from_state(cls, payload: dict, device: str = "auto") -> RamanPLRegressor:
+        """The regressor of :meth:`state`."""
         settings = CNNSettings.from_dict({**payload["settings"], "device": device})
         self = cls(**asdict(settings))
         self.renderer = PeakRenderer.from_state(payload["renderer"])

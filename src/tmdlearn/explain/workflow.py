@@ -311,8 +311,9 @@ def _headline(result: PairResult, interp: dict, target: int) -> dict:
 
 def run(pairs: list[dict], config: dict, progress: bool | None = None) -> Outcome:
     """The workflow on the pairs of :func:`load`: :func:`run_pairs`, then the run's metrics,
-    tables, figures (``fig2_<pair>``, ``fig3_<pair>``), models (``cnn_<pair>``) and maps
-    (``maps/<pair>.npz``); ``details`` holds the :class:`PairResult` of each pair.
+    tables, figures (``fig2_<pair>``, ``fig3_<pair>``), models (``models/cnn_<pair>/``, model
+    folders with cards) and maps (``maps/<pair>.npz``); ``details`` holds the
+    :class:`PairResult` of each pair.
     ``progress``: bars on, off, or None (on a terminal)."""
     from tmdlearn.explain import figures
 
@@ -328,7 +329,10 @@ def run(pairs: list[dict], config: dict, progress: bool | None = None) -> Outcom
         outcome.figures[f"fig3_{name}"] = figures.interpretation_figure(
             result, interp["target"], interp["mode"])
         outcome.models[f"cnn_{name}"] = result.final_model
-        outcome.files[f"models/cnn_{name}.pt"] = result.final_model.save
+        outcome.files[f"models/cnn_{name}"] = partial(
+            result.final_model.save, material=config["fit"]["raman_model"].split("-")[0],
+            inputs={k: config["fit"][k] for k in ("raman_model", "pl_model")},
+            metrics={k: v for k, v in headline.items() if name in k})
         outcome.files[f"maps/{name}.npz"] = partial(_save_maps, result=result,
                                                     slope_maps=slope_maps)
     return outcome

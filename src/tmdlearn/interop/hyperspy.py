@@ -16,8 +16,15 @@ Mapping (data order, as HyperSpy's ``axes`` list):
 * ``FitMaps`` → a dict of ``Signal2D`` images (axes in µm), one per parameter, the squared
   standard errors as ``metadata.Signal.Noise_properties.variance``.
 
+Photoluminescence (spectra and maps in eV or nm) become LumiSpy's ``PLSpectrum`` (a
+``LumiSpectrum``, itself a ``Signal1D``) when LumiSpy (GPL-3, in the same extra) is installed,
+so its ``to_eV``, ``to_invcm_relative`` and fitting tools apply; ``lumispy=False`` gives a
+plain ``Signal1D``. Raman spectra stay ``Signal1D`` (``TMD_spectrum`` fits them).
+
 Spectral units are written cm⁻¹, eV, nm (names "Raman shift", "Energy", "Wavelength");
 cm-1, 1/cm, cm^-1 and LumiSpy's ``cm$^{-1}$`` are read as cm⁻¹, um as µm, A / angstrom as Å.
+An absolute wavenumber axis (LumiSpy's ``to_invcm``, named "Wavenumber") is refused: it is
+not a Raman shift.
 The laser line goes to ``metadata.Acquisition_instrument.Laser.wavelength`` (nm, as LumiSpy
 keeps it); tmdlearn's metadata goes to ``metadata.tmdlearn.metadata_json``.
 """
@@ -52,14 +59,29 @@ def _hyperspy():
     return hs
 
 
+def _pl_class(hs, unit: str, lumispy: bool | None):
+    """LumiSpy's PLSpectrum for luminescence (eV, nm) when wanted and installed, else
+    Signal1D; InputError when ``lumispy`` is True and LumiSpy is missing."""
+    if unit == "cm-1" or lumispy is False:
+        return hs.signals.Signal1D
+    try:
+        from lumispy.signals import PLSpectrum
+    except ImportError as err:
+        if lumispy:
+            raise InputError("LumiSpy is not installed: pip install 'tmdlearn[hyperspy]' "
+                             "(LumiSpy is GPL-3, an optional extra)") from err
+        return hs.signals.Signal1D
+    return PLSpectrum
+
+
 def _spatial(name: str, size: int, step: float, origin: float, units: str) -> dict:
     return {"name": name, "size": size, "scale": step, "offset": origin, "units": units,
             "navigate": True}
 
 
-def _signal(hs, kind: str, data: np.ndarray, axes: list[dict], title: str,
+def _signal(kind, data: np.ndarray, axes: list[dict], title: str,
             metadata: dict | None, excitation_nm: float | None = None):
-    signal = getattr(hs.signals, kind)(data, axes=axes)
+    signal = kind(data, axes=axes)
     signal.metadata.General.title = title
     if excitation_nm is not None:
         signal.metadata.set_item(_LASER, float(excitation_nm))
@@ -76,9 +98,14 @@ def _spectral_axis(axis: np.ndarray) -> dict:
     return {"axis": np.array(axis)}
 
 
-def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps):
+def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps,
+              lumispy: bool | None = None):
     """A HyperSpy signal (a dict of signals for ``FitMaps``) carrying axes, units, laser line
-    and metadata; :func:`from_signal` gives the same container back."""
+    and metadata; :func:`from_signal` gives the same container back.
+
+    Spectra and maps in eV or nm become LumiSpy ``PLSpectrum`` signals where LumiSpy is
+    installed (``lumispy=None``), always (True: InputError without it) or never (False).
+    """
     hs = _hyperspy()
     if isinstance(obj, Spectra | SpectralMap):
         name, units = SPECTRAL[obj.unit]
@@ -89,8 +116,8 @@ def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps):
                     _spatial("x", nx, obj.step_um, obj.origin_um[0], "µm"), spectral]
         else:
             axes = [_spatial("spectrum", len(obj), 1.0, 0.0, ""), spectral]
-        return _signal(hs, "Signal1D", obj.intensity, axes, type(obj).__name__, obj.metadata,
-                       obj.excitation_nm)
+        return _signal(_pl_class(hs, obj.unit, lumispy), obj.intensity, axes,
+                       type(obj).__name__, obj.metadata, obj.excitation_nm)
     if isinstance(obj, HeightMap | StemImage):
         values, step, units = ((obj.height_nm, obj.pixel_size_nm, "nm")
                                if isinstance(obj, HeightMap)
@@ -101,14 +128,14 @@ def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps):
         metadata = dict(obj.metadata)
         if isinstance(obj, HeightMap):
             metadata["channel"] = obj.channel
-        return _signal(hs, "Signal2D", values, axes, type(obj).__name__, metadata)
+        return _signal(hs.signals.Signal2D, values, axes, type(obj).__name__, metadata)
     if isinstance(obj, FitMaps):
         ny, nx = obj.shape
         axes = [_spatial("y", ny, obj.step_um, obj.origin_um[1], "µm") | {"navigate": False},
                 _spatial("x", nx, obj.step_um, obj.origin_um[0], "µm") | {"navigate": False}]
         signals = {}
         for name, image in obj.values.items():
-            signal = _signal(hs, "Signal2D", image, axes, name, obj.metadata)
+            signal = _signal(hs.signals.Signal2D, image, axes, name, obj.metadata)
             signal.metadata.set_item("Signal.quantity", f"{name} ({obj.units.get(name, '')})")
             signal.metadata.set_item("tmdlearn.units", obj.units.get(name, ""))
             if name in obj.errors:
@@ -175,6 +202,10 @@ def _spectral_unit(axis) -> str:
         said = f"units {units!r}" if units else "no units"
         raise InputError(f"the signal axis {axis.name!r} has {said}: set it to cm⁻¹, eV or nm "
                          "(signal.axes_manager.signal_axes[0].units)")
+    if _SPECTRAL_UNITS[key] == "cm-1" and str(axis.name).lower() == "wavenumber":
+        raise InputError("the signal axis is an absolute wavenumber, not a Raman shift: "
+                         "convert it with signal.to_invcm_relative(laser=...) (LumiSpy), or "
+                         "give the spectra in nm or eV")
     return _SPECTRAL_UNITS[key]
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
+from tmdlearn.io.hdf5_layout import check_hdf5_layout
 from tmdlearn.io.write import metadata_json
 from tmdlearn.spectra.fitmaps import NEXUS_UNITS, FitMaps
 
@@ -82,14 +83,15 @@ def read_nexus(path: str | Path) -> Item:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path)
+    check_hdf5_layout(path)
     try:
         handle = h5py.File(path, "r")
     except OSError as err:
         raise InputError(f"cannot read as HDF5 / NeXus: {err}", path) from err
     with handle:
-        entry = _default(handle, "NXentry", path, "no NXentry group: not a NeXus file")
-        kind = _text(entry.attrs.get("tmdlearn_container", ""))
         try:
+            entry = _default(handle, "NXentry", path, "no NXentry group: not a NeXus file")
+            kind = _text(entry.attrs.get("tmdlearn_container", ""))
             metadata = {}
             if "notes" in entry and "data" in entry["notes"]:
                 metadata = json.loads(_text(entry["notes"]["data"]))
@@ -97,9 +99,13 @@ def read_nexus(path: str | Path) -> Item:
                 return _read_fit_maps(entry, metadata, path)
             group = _default(entry, "NXdata", path, f"no NXdata group in {entry.name}")
             return _read_data(group, kind, metadata, _excitation(entry), path)
+        except InputError:
+            raise
         except (ValueError, TypeError) as err:  # containers refuse bad shapes and values
             raise InputError(f"the NeXus data do not form a tmdlearn container: {err}",
                              path) from err
+        except Exception as err:  # noqa: BLE001 - HDF5 metadata damaged past the superblock
+            raise InputError(f"cannot read as HDF5 / NeXus: {err}", path) from err
 
 
 def sha256(path: Path) -> str:

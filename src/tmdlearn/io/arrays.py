@@ -23,3 +23,34 @@ def as_image(path: Path, values) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise InputError("the image contains NaN or infinite values", path)
     return values
+
+
+#: Largest array a reader allocates from sizes a file declares: 2 GiB (a 16k × 16k float64
+#: image). Sizes are checked before anything is allocated.
+MAX_ARRAY_BYTES = 2 * 1024**3
+
+
+def check_declared_size(path: Path, shape, dtype, available: int | None, what: str) -> None:
+    """InputError when an array of ``shape`` and ``dtype`` declared by a header would need
+    more than ``available`` bytes (what the file really holds for it; None when the data
+    are compressed) or more than :data:`MAX_ARRAY_BYTES`."""
+    itemsize = np.dtype(dtype).itemsize
+    nbytes = itemsize * int(np.prod([int(n) for n in shape], dtype=object))
+    declared = f"{what} declares shape {tuple(int(n) for n in shape)} of {np.dtype(dtype)}"
+    if available is not None and nbytes > available:
+        raise InputError(f"{declared} ({nbytes} bytes) but holds {available} bytes (damaged "
+                         "or truncated)", path)
+    if nbytes > MAX_ARRAY_BYTES:
+        raise InputError(f"{declared} ({nbytes} bytes), more than the "
+                         f"{MAX_ARRAY_BYTES // 1024**3} GiB tmdlearn reads", path)
+
+
+def check_npy_header(path: Path, handle, available: int, what: str) -> None:
+    """Read the ``.npy`` header at ``handle``'s position and check the array it declares
+    against the ``available`` bytes (header included); leaves the handle after the header."""
+    start = handle.tell()
+    version = np.lib.format.read_magic(handle)
+    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = header(handle)
+    check_declared_size(path, shape, dtype, available - (handle.tell() - start), what)

@@ -22,7 +22,7 @@ import numpy as np
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io import afm, spc, spectra, stem
-from tmdlearn.io.arrays import as_image
+from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
 _OPTIONS = {"modality", "channel", "pixel_size_nm", "pixel_size_angstrom", "unit",
@@ -104,7 +104,12 @@ def _modality(path: Path, options: dict) -> str | None:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as handle:
+            check_npy_header(path, handle, path.stat().st_size, "the array")
+            handle.seek(0)
+            return np.load(handle, allow_pickle=False)
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as a NumPy array: {err}", path) from err
 
@@ -124,8 +129,11 @@ def _read_array(path: Path, values: np.ndarray, options: dict, modality: str | N
 
 def _read_npz(path: Path, options: dict, modality: str | None):
     try:
+        _check_npz_members(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as a NumPy archive: {err}", path) from err
     if "height_nm" in arrays and modality in (None, "afm"):
@@ -140,6 +148,18 @@ def _read_npz(path: Path, options: dict, modality: str | None):
         "(tmdlearn reads .npz with height_nm or an image + pixel size; pass "
         "modality='stem' or --pixel-size for an image without one)", path,
     )
+
+
+def _check_npz_members(path: Path) -> None:
+    """Check every array's declared size in an .npz against its member's size in the zip
+    directory before NumPy allocates it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as member:
+                    check_npy_header(path, member, info.file_size, f"array {info.filename!r}")
 
 
 def _stem_archive(path: Path, arrays: dict) -> bool:
@@ -165,7 +185,10 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
         with tifffile.TiffFile(path) as tif:
             pixel_angstrom = stem.tiff_pixel_size_angstrom(tif)
             is_park = any(tag.code == 50432 for tag in tif.pages[0].tags)  # Park PSIA magic
+            _check_tiff_page(path, tif.pages[0])
             values = tif.pages[0].asarray()
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as a TIFF image: {err}", path) from err
     finally:
@@ -181,3 +204,12 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
             path, values, options.get("pixel_size_angstrom") or pixel_angstrom
         )
     return _read_array(path, values, options, modality)
+
+
+def _check_tiff_page(path: Path, page) -> None:
+    """The page's declared image size against the file (uncompressed data) or the cap."""
+    if page.dtype is None:
+        return  # a sample format tifffile cannot decode: asarray says so
+    uncompressed = page.compression == 1
+    check_declared_size(path, page.shape, page.dtype,
+                        path.stat().st_size if uncompressed else None, "the TIFF page")

@@ -21,6 +21,7 @@ import numpy as np
 
 from tmdlearn.data.containers import EV_IN_CM1, SPECTRAL_UNITS, Spectra, SpectralMap
 from tmdlearn.errors import InputError
+from tmdlearn.io.wdf_layout import check_wdf_layout
 
 #: Highest axis value (eV) read as a Raman shift in eV rather than a photon energy.
 RAMAN_SHIFT_EV_MAX = 0.6
@@ -334,7 +335,9 @@ def _position_map(path, data, factor, axis, unit, excitation_nm, metadata):
 
 def read_wdf(path: Path, unit: str | None = None,
              excitation_nm: float | None = None) -> Spectra | SpectralMap:
-    """Read a Renishaw .wdf file with ``renishaw-wdf`` (rosettasciio as a fallback)."""
+    """Read a Renishaw .wdf file with ``renishaw-wdf`` (rosettasciio as a fallback), after
+    checking its block layout against the file's size (:func:`check_wdf_layout`)."""
+    check_wdf_layout(path)
     try:
         from wdf import Wdf, WdfDataUnit
     except ImportError:

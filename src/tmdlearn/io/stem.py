@@ -17,6 +17,8 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.arrays import as_image
+from tmdlearn.io.dm_layout import check_dm3_layout
+from tmdlearn.io.hdf5_layout import check_hdf5_layout
 
 GPL_FORMATS = (".dm3", ".dm4", ".emd")
 #: Every file suffix the STEM readers take (the GPL ones need the optional extra).
@@ -207,7 +209,8 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     """Read a Gatan .dm3/.dm4 or Velox .emd image through rosettasciio (optional, GPL).
 
     The pixel size is the calibrated scale of the image's last (x) axis in its unit (m, µm, nm,
-    Å, pm); ``metadata["pixel_size_source"]`` records it.
+    Å, pm); ``metadata["pixel_size_source"]`` records it. The file's layout is checked
+    first (:func:`check_dm3_layout`, :func:`check_hdf5_layout` for .emd).
     """
     try:
         from rsciio import digitalmicrograph, emd
@@ -215,7 +218,12 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
         raise InputError(
             f"reading {path.suffix} needs the optional GPL extra: pip install tmdlearn[gpl]", path
         ) from err
-    reader = emd if path.suffix.lower() == ".emd" else digitalmicrograph
+    is_emd = path.suffix.lower() == ".emd"
+    reader = emd if is_emd else digitalmicrograph
+    if is_emd:
+        check_hdf5_layout(path)
+    else:
+        check_dm3_layout(path)
     try:
         signals = reader.file_reader(str(path))
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file

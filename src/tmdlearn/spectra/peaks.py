@@ -177,7 +177,7 @@ def fit_peaks(
         r_ssr = np.full(n, np.nan)
         info = {"noise": np.full(n, np.nan), "saturated": np.zeros(n, dtype=bool),
                 "dssr": np.full((n, len(region.peaks)), np.nan), "ssr": r_ssr,
-                "spread": np.full(n, np.nan),
+                "spread": np.full(n, np.nan), "x": x, "y": y,
                 "points": x.size, "params": region.n_params}
 
         def fit_chunk(chunk, x=x, y=y, region=region):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.data.paths import contained
 from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
@@ -158,7 +159,7 @@ def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
     """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
-    relative to the manifest's folder)."""
+    relative to the manifest's folder and inside it)."""
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -170,7 +171,8 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
         elif item.is_file() and _is_manifest(item):
             with open(item, newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
-            files += [(item.parent / row["path"]).resolve() for row in rows if row["path"]]
+            files += [contained(item.parent, row["path"], item).resolve()
+                      for row in rows if row["path"]]
         elif item.exists():
             files.append(item)
         else:
@@ -245,11 +247,11 @@ def campaign_check(folder: str | Path) -> Outcome:
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    from tmdlearn.data import Dataset
+    from tmdlearn.io import open_dataset
     from tmdlearn.spectra import fit_peaks, load_model
 
     folder = Path(folder)
-    data = Dataset.open(folder).filter(modality="raman")
+    data = open_dataset(folder).filter(modality="raman")
     truth = pd.read_csv(folder / "truth.csv").set_index("file")
     spectra = [data.load(row) for _, row in data.table.iterrows()]
     model = load_model("mos2-raman", ("sapphire", "sapphire378"))

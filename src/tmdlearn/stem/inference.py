@@ -1,8 +1,9 @@
 """Saving, loading and running trained segmentation models on STEM images.
 
-A saved model is one torch file holding the U-Net's constructor arguments, its weights and
+A saved model is a model folder (:mod:`tmdlearn.models.store`: safetensors weights, JSON
+parameters, a ``model.json`` card) holding the U-Net's constructor arguments, its weights and
 what inference needs to know: material, species, layers, training pixel size (Å) and label
-radius (Å). The shipped graphene model lives in ``tmdlearn/stem/weights/graphene.pt``.
+radius (Å). The shipped graphene model lives in ``tmdlearn/stem/weights/graphene/``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import torch
 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device
+from tmdlearn.models.card import make_card
+from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
 from tmdlearn.stem.atoms import atom_masks, find_atoms
 from tmdlearn.stem.lattice import pull_to_lattice, reassign_layers
@@ -69,16 +71,36 @@ def prepare_image(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
 
 
 def save_model(path: str | Path, model: UNet, meta: dict[str, Any]) -> Path:
-    """Write the model's arguments, weights (float32, CPU) and ``meta`` atomically."""
+    """Write the model's arguments, weights (CPU) and ``meta`` as a model folder with its
+    card (:func:`stem_card`), atomically."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"unet": model.config, "state_dict": state, "meta": meta}, tmp)
-    return Path(path)
+    return write_model(path, {"unet": model.config, "state_dict": state, "meta": meta},
+                       stem_card(meta))
+
+
+def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
+    """The model card of a STEM model from its ``meta`` (training config and record)."""
+    config = meta.get("config") or {}
+    record = meta.get("training") or {}
+    train = config.get("train") or {}
+    step = meta.get("step")
+    images = step * int(train["batch_size"]) if step and train.get("batch_size") else None
+    return make_card(
+        "stem", "per-layer atom segmentation (Gomb-Net U-Net)", material=meta.get("material"),
+        inputs={"modality": "haadf-stem", "unit": "counts",
+                "pixel_size_angstrom": meta.get("pixel_size_angstrom"),
+                "image_size_px": (config.get("data") or {}).get("size_px"),
+                "species": meta.get("species"), "layers": meta.get("layers"),
+                "normalisation": meta.get("normalisation")},
+        training={"data": "simulated on the fly (tmdlearn.synth.stem); no manifest",
+                  "manifest_sha256": None, "n_samples": images, "steps": step,
+                  "record": record or None},
+        metrics=meta.get("val") or {}, seed=config.get("seed"))
 
 
 def shipped_model_path(material: str = "graphene") -> Path:
-    """Path of the model shipped inside the package for ``material``."""
-    return Path(str(resources.files("tmdlearn.stem") / "weights" / f"{material}.pt"))
+    """Folder of the model shipped inside the package for ``material``."""
+    return Path(str(resources.files("tmdlearn.stem") / "weights" / material))
 
 
 def fast_model(model: UNet) -> UNet:
@@ -86,26 +108,31 @@ def fast_model(model: UNet) -> UNet:
     return model.fold_batchnorm().to(memory_format=torch.channels_last)
 
 
-def load_model(path: str | Path | None = None, material: str = "graphene",
-               device: str = "auto", fast: bool = True) -> tuple[UNet, dict[str, Any]]:
-    """The model at ``path`` (default: the shipped one for ``material``) in eval mode.
+def load_model(path: str | Path | None = None, material: str | None = None,
+               device: str = "auto", fast: bool = True, trust_mismatch: bool = False
+               ) -> tuple[UNet, dict[str, Any]]:
+    """The model at ``path`` (default: the shipped one for ``material``, graphene if None) in
+    eval mode, after its card is checked (:func:`tmdlearn.models.store.read_model`; a model
+    for another ``material`` than the one given is refused).
 
     ``fast`` returns :func:`fast_model` of it (same outputs to rounding, about twice as fast
     on a CPU); ``fast=False`` the plain module, e.g. to train it further.
     """
-    path = Path(path) if path is not None else shipped_model_path(material)
-    if not path.is_file():
-        raise InputError("model file not found", path)
+    if path is None:
+        path = shipped_model_path(material or "graphene")
+    tree, _, folder = read_model(path, {"workflow": "stem", "material": material},
+                                 trust_mismatch)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model = UNet(**payload["unet"])
-        model.load_state_dict(payload["state_dict"])
+        model = UNet(**tree["unet"])
+        model.load_state_dict(tree["state_dict"])
+        meta = dict(tree["meta"])
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
-        raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})", path) from None
+        raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})",
+                         folder) from None
     model = model.to(resolve_device(device)).eval()
     model = fast_model(model) if fast else model
-    model.normalisation = payload["meta"].get("normalisation")  # its input (prepare_image)
-    return model, payload["meta"]
+    model.normalisation = meta.get("normalisation")  # its input (prepare_image)
+    return model, meta
 
 
 @torch.no_grad()

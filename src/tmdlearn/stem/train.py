@@ -2,8 +2,9 @@
 
 Every step draws a fresh batch from the simulator (image k of the "train" stream of the seed),
 so the network never sees the same image twice; validation uses the fixed "val" stream.
-Checkpoints (model, optimiser, step, history) are written atomically and a run resumes from
-them; the model with the best validation mean IoU is kept as ``model.pt``. ``init`` warm-starts
+Checkpoints (model, optimiser, step, history) are written atomically as a model folder
+(``checkpoint/``, :mod:`tmdlearn.models.store`: data, never code) and a run resumes from
+them; the model with the best validation mean IoU is kept as ``model/``. ``init`` warm-starts
 from the weights of an earlier model (e.g. the shipped one). The history records the process
 CPU time (``cpu_minutes``, all threads, including the CPU time of the ``init`` model).
 """
@@ -24,6 +25,7 @@ from tmdlearn.config import Open
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device, torch_threads
+from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
@@ -33,6 +35,7 @@ from tmdlearn.stem.inference import (
     predict_views,
     prepare_image,
     save_model,
+    stem_card,
 )
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
@@ -61,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
               "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
 }
 
+
 def _normalisation(config: dict[str, Any]) -> dict[str, Any] | None:
     """The normalisation spec a config asks for: ``robust`` (:data:`ROBUST`) or ``zscore``."""
     name = config.get("normalisation", "zscore")
@@ -80,15 +84,15 @@ def build_model(config: dict[str, Any]) -> UNet:
 
 
 def warm_start(model: UNet, path: str | Path) -> float:
-    """Load the weights of a saved model or checkpoint at ``path`` into ``model``.
+    """Load the weights of a saved model or checkpoint folder at ``path`` into ``model``.
 
     Returns the CPU minutes that model's training recorded (0 when it recorded none).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError("init model not found", path)
+    payload, _, _ = read_model(path, {"workflow": "stem"})
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
         model.load_state_dict(payload["state_dict"] if "state_dict" in payload
                               else payload["model"])
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
@@ -96,6 +100,17 @@ def warm_start(model: UNet, path: str | Path) -> float:
                          f"({err.__class__.__name__})", path) from None
     history = payload.get("history") or [payload.get("meta", {}).get("val", {})]
     return float(history[-1].get("cpu_minutes", 0.0))
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write a training checkpoint (``model`` and ``optimizer`` state dicts, ``step``,
+    ``history``, ``best``, ``torch_rng``, ``config``) as a model folder with its card."""
+    sim = StemSimConfig.from_dict(state["config"]["data"])
+    meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
+            "pixel_size_angstrom": sim.pixel_size_angstrom, "config": state["config"],
+            "step": state["step"], "val": state["history"][-1] if state["history"] else {}}
+    card = {**stem_card(meta), "task": "training checkpoint (resume with --resume)"}
+    return write_model(path, state, card)
 
 
 def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
@@ -177,7 +192,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
           log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a model described by ``config`` (see DEFAULTS) into ``out_dir``.
 
-    Writes ``checkpoint.pt`` (resumable), ``model.pt`` (best validation mean IoU) and
+    Writes ``checkpoint/`` (resumable), ``model/`` (best validation mean IoU) and
     ``history.csv``; returns the final validation scores. ``train.minutes`` stops early on a
     wall-clock budget.
     """
@@ -200,11 +215,11 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     start, history, best, cpu_before = 0, [], -1.0, 0.0
     if config.get("init") and not resume:
         cpu_before = warm_start(model, config["init"])
-    ckpt_path = out_dir / "checkpoint.pt"
+    ckpt_path = out_dir / "checkpoint"
     if resume:
-        if not ckpt_path.is_file():
+        if not ckpt_path.exists():
             raise InputError("no checkpoint to resume from", ckpt_path)
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
@@ -245,12 +260,11 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
             log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))
             if scores["mean_iou"] > best:
                 best = scores["mean_iou"]
-                save_model(out_dir / "model.pt", model, {**meta, "step": done, "val": scores})
-            with atomic_path(ckpt_path) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "step": done, "history": history,
-                            "best": best, "torch_rng": torch.get_rng_state(),
-                            "config": config}, tmp)
+                save_model(out_dir / "model", model, {**meta, "step": done, "val": scores})
+            save_checkpoint(ckpt_path, {"model": model.state_dict(),
+                                        "optimizer": opt.state_dict(), "step": done,
+                                        "history": history, "best": best,
+                                        "torch_rng": torch.get_rng_state(), "config": config})
             with atomic_path(out_dir / "history.csv") as tmp:
                 pd.DataFrame(history).to_csv(tmp, index=False)
         if out_of_time:

@@ -21,8 +21,10 @@ from tmdlearn.progress import showing
 DEFAULTS = {
     # image: a HAADF file; pixel_size_angstrom: overrides the file's (Å)
     "data": {"image": None, "pixel_size_angstrom": None},
-    # path: a model file (null: the shipped one for material); device: auto, cpu or cuda
-    "model": {"path": None, "material": "graphene", "device": "auto"},
+    # path: a model folder (null: the shipped one for material, graphene if null); material:
+    # with a path, the material the model must be for; device: auto, cpu or cuda;
+    # trust_mismatch: load a model whose files differ from the sha256 in its card (a warning)
+    "model": {"path": None, "material": None, "device": "auto", "trust_mismatch": False},
     # threshold: logit0, otsu or a probability; lattice: move atoms to the layer whose
     # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior: pull each atom this
     # fraction (0-1) of the way to its layer's honeycomb site; tile: model px per tile (0: none)
@@ -38,7 +40,8 @@ def load(config: dict) -> dict:
 
     check_options(config)
     m = config["model"]
-    net, meta = load_model(m["path"], m["material"], m["device"])
+    net, meta = load_model(m["path"], m["material"], m["device"],
+                           trust_mismatch=m["trust_mismatch"])
     return {"net": net, "meta": meta, "image": read_image(config["data"]["image"], config)}
 
 

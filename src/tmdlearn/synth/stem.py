@@ -58,6 +58,8 @@ class StemSimConfig:
     ``metal_z_exponent`` (None: ``z_exponent``) weighs a W column against S:
     ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter less than the Zⁿ of light ones; abTEM
     multislice gives n ≈ 1.5-1.7 among the chalcogens but n_W ≈ 1.25-1.35, docs/stem.md).
+    ``metal_z_offset`` instead ties the two: ``n_W = n - offset`` (one detector sets both, so
+    they move together; abTEM: offset 0.30-0.34, Se2/W = 0.89-0.98).
 
     ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal);
     with ``monolayer_probability`` a bilayer image is a monolayer instead (its second layer's
@@ -78,6 +80,7 @@ class StemSimConfig:
     rotation_deg: tuple[float, float] = (0.0, 360.0)
     z_exponent: tuple[float, float] = (1.6, 2.0)
     metal_z_exponent: tuple[float, float] | None = None
+    metal_z_offset: tuple[float, float] | None = None
     thermal_sigma_angstrom: tuple[float, float] = (0.0, 0.06)
     atom_sigma_angstrom: tuple[float, float] = (0.2, 0.4)
     convergence_mrad: tuple[float, float] = (25.0, 35.0)
@@ -106,6 +109,8 @@ class StemSimConfig:
             raise InputError(f"material must be one of {sorted(SPECIES)}, got {self.material!r}")
         if self.se_scenario not in SE_SCENARIOS:
             raise InputError(f"se_scenario must be one of {SE_SCENARIOS}, got {self.se_scenario!r}")
+        if self.metal_z_exponent is not None and self.metal_z_offset is not None:
+            raise InputError("give metal_z_exponent or metal_z_offset, not both")
         if self.layers not in (0, 1, 2):
             raise InputError(f"layers must be 0, 1 or 2, got {self.layers}")
         if self.size_px < 16 or not self.pixel_size_angstrom > 0:
@@ -259,8 +264,12 @@ def _specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, radius: 
     twist = draw(rng, cfg.twist_deg) if twist_deg is None else float(twist_deg)
     rotation = draw(rng, cfg.rotation_deg)
     exponent = draw(rng, cfg.z_exponent)
-    metal_weight = Z["W"] ** exponent if cfg.metal_z_exponent is None else \
-        Z["S"] ** exponent * (Z["W"] / Z["S"]) ** draw(rng, cfg.metal_z_exponent)
+    metal_weight = Z["W"] ** exponent
+    if cfg.metal_z_exponent is not None:
+        metal_weight = Z["S"] ** exponent * (Z["W"] / Z["S"]) ** draw(rng, cfg.metal_z_exponent)
+    elif cfg.metal_z_offset is not None:
+        offset = draw(rng, cfg.metal_z_offset)
+        metal_weight = Z["S"] ** exponent * (Z["W"] / Z["S"]) ** (exponent - offset)
     thermal = draw(rng, cfg.thermal_sigma_angstrom)
     _, _, members = _cell(material)
     se_p = _se_probabilities(cfg.se_scenario, draw(rng, cfg.se_fraction), rng)

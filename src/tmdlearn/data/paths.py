@@ -1,0 +1,36 @@
+"""File names taken from a manifest or a run folder stay inside that folder.
+
+A name may be relative (``afm/S1.spm``, also ``afm/../afm/S1.spm``) or absolute, but once
+``..`` and symbolic links are resolved it must lie inside the folder: ``../secret``,
+``/etc/passwd`` and a link pointing out of the folder are refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tmdlearn.errors import InputError
+
+
+def escape_reason(folder: str | Path, name: str | Path) -> str | None:
+    """Why ``folder / name`` lies outside ``folder`` (after ``..`` and symbolic links), or
+    None when it stays inside."""
+    base = Path(folder).resolve()
+    candidate = Path(folder) / name
+    if candidate.resolve().is_relative_to(base):
+        return None
+    if Path(name).is_absolute():
+        return "is an absolute path outside the folder"
+    if not Path(os.path.normpath(base / name)).is_relative_to(base):
+        return "climbs out of the folder with '..'"
+    return "leads out of the folder through a symbolic link"
+
+
+def contained(folder: str | Path, name: str | Path, source: str | Path) -> Path:
+    """``folder / name``, or InputError naming ``source`` (the manifest or run folder that
+    gave the name) and the entry when it reaches outside ``folder``."""
+    reason = escape_reason(folder, name)
+    if reason is not None:
+        raise InputError(f"entry {str(name)!r} {reason} ({Path(folder)})", source)
+    return Path(folder) / name

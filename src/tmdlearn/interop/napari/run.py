@@ -1,0 +1,49 @@
+"""What the napari widgets run, without napari: ``stem predict`` and a map fit on an open
+layer's data, returning layer data (:mod:`tmdlearn.interop.napari.layers`)."""
+
+from __future__ import annotations
+
+from tmdlearn.data.containers import SpectralMap, StemImage
+from tmdlearn.errors import InputError
+from tmdlearn.interop.napari.layers import LayerData, atom_layers, fit_maps_layers, mask_layers
+
+#: Length units a napari layer may carry (pint names), in Å.
+ANGSTROM_PER = {"angstrom": 1.0, "nanometer": 10.0, "picometer": 0.01, "micrometer": 1e4}
+
+
+def pixel_size_angstrom(scale: float, unit: str, given: float = 0.0) -> float:
+    """The pixel size of a layer in Å: ``given`` when positive, else the layer's ``scale``
+    in its ``unit`` (a pint length name); InputError when neither says it."""
+    if given > 0:
+        return float(given)
+    if unit in ANGSTROM_PER:
+        return float(scale) * ANGSTROM_PER[unit]
+    raise InputError(f"the layer's axes are in {unit!r}, not a length: set the pixel size "
+                     "(Å) in the widget, or open the image with tmdlearn's reader")
+
+
+def predict_layers(image: StemImage, name: str, material: str = "graphene",
+                   lattice: bool = True, views: int = 1, prior: float = 0.0,
+                   device: str = "auto") -> list[LayerData]:
+    """``stem predict`` with the shipped ``material`` model on ``image``: the masks (labels)
+    and atoms (points) of every crystal layer, the self-check verdict in their metadata."""
+    from tmdlearn.stem.inference import identify_atoms, load_model
+    from tmdlearn.stem.quality import assess
+
+    net, meta = load_model(None, material, device)
+    atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, prior, 1024)
+    quality = assess(image.intensity, atoms, image.pixel_size_angstrom, material,
+                     int(meta["layers"])).to_dict()
+    pixel = image.pixel_size_angstrom
+    return (mask_layers(masks, list(meta["species"]), pixel, quality, name)
+            + atom_layers(atoms, pixel, quality, name))
+
+
+def fit_layers(smap: SpectralMap, name: str, model: str = "mos2-raman") -> list[LayerData]:
+    """Fit ``model`` (a preset or a YAML path) to every pixel of ``smap``: one image per
+    parameter and the verdicts as labels (:func:`fit_maps_layers`)."""
+    from tmdlearn.spectra import fit_map
+    from tmdlearn.spectra.fitmaps import fit_maps
+
+    fit, mask = fit_map(smap, model, progress=False)
+    return fit_maps_layers(fit_maps(fit, mask, smap), name)

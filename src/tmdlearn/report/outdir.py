@@ -1,0 +1,39 @@
+"""``--out`` safety: a command writes only into a new or empty folder or a tmdlearn run folder.
+
+A run folder is recognised by the ``run.json`` tmdlearn writes into it (a JSON object with a
+``tmdlearn`` version key). Anything else that is not empty (a home folder, a data folder, a
+run interrupted before its run.json) is refused unless the user passes ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tmdlearn.errors import InputError
+
+
+def is_run_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a ``run.json`` written by tmdlearn."""
+    try:
+        payload = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(payload, dict) and "tmdlearn" in payload
+
+
+def prepare_out(out: str | Path, overwrite: bool = False) -> Path:
+    """Check that a command may write into ``out``; returns it (creates nothing).
+
+    Accepted: a missing or empty folder, a tmdlearn run folder, or any folder when
+    ``overwrite`` is true (files of the same name are replaced, others are kept). Raises
+    InputError for a file, or for a non-empty folder that is not a run folder.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out names a file, not a folder", out)
+    if overwrite or not out.exists() or is_run_folder(out) or not any(out.iterdir()):
+        return out
+    raise InputError("--out is a non-empty folder that is not a tmdlearn run folder (no "
+                     "run.json of tmdlearn's): choose a new or empty folder, or pass "
+                     "--overwrite to write into it", out)
