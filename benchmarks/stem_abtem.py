@@ -45,6 +45,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, optimize, signal
 
+from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z
+from tmdlearn.raster import splat
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
     draw_microscope,
@@ -52,7 +54,7 @@ from tmdlearn.synth.microscope import (
     probe_intensity,
     probe_otf,
 )
-from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, SPECIES, Z, _splat
+from tmdlearn.synth.stem import SPECIES
 
 #: Model pixel (Å) and clean image side (px) per material: larger than the 96 px that
 #: benchmarks/stem_real.py records, so that distorted scans stay inside it.
@@ -281,7 +283,7 @@ def render(item: dict, weights: np.ndarray, sigma: float, layer_defocus: float =
     out = np.zeros((size, size))
     for k in np.unique(item["layer"]):
         sel = item["layer"] == k
-        potential = _splat((size, size), item["x_angstrom"][sel] / pix + pad,
+        potential = splat((size, size), item["x_angstrom"][sel] / pix + pad,
                            item["y_angstrom"][sel] / pix + pad, weights[sel])
         p = micro | {"C10": micro["C10"] - k * layer_defocus}
         transfer = probe_otf(probe_intensity(size, pix, p), pix, p) * \

@@ -30,11 +30,12 @@ import torch
 from scipy.ndimage import binary_dilation, binary_erosion
 from scipy.spatial import cKDTree
 
+from tmdlearn.raster import disk_masks
 from tmdlearn.stem.atoms import atom_masks, find_atoms, match_points
 from tmdlearn.stem.inference import load_model, predict_logits, prepare_image
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
-from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, disk_masks, simulate_image, split_seed
+from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_image, split_seed
 
 BOND_ANGSTROM = 1.42
 DOSE_BINS = [0, 100, 300, 1000, 3001]

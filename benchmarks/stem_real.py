@@ -59,8 +59,9 @@ from tmdlearn.stem.atoms import atom_scores, species_confusion
 from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.stem.quality import assess
+from tmdlearn.synth.haadf import smooth_field
 from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
-from tmdlearn.synth.stem import StemSimConfig, _smooth_field
+from tmdlearn.synth.stem import StemSimConfig
 
 DATA = Path(__file__).parent / "data" / "abtem-heldout"
 #: Final images are FINAL_PX model pixels wide (the clean grid is larger: distorted scans stay
@@ -127,7 +128,7 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
     ox, oy = sx.mean(), sy.mean()
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pix), np.fft.rfftfreq(size, pix),
                               indexing="ij"))
-    field = _smooth_field(rng, size, q, sim.contamination_scale_angstrom)
+    field = smooth_field(rng, size, q, sim.contamination_scale_angstrom)
     field = (field - field.min()) / max(np.ptp(field), 1e-12)
     signal = clean / _reference(item, clean) + draw(rng, sim.background) + \
         draw(rng, sim.contamination) * field

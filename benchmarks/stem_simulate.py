@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from tmdlearn.synth.stem import StemSimConfig, _splat, simulate_image
+from tmdlearn.raster import splat
+from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
 
 def per_atom_loop(x: np.ndarray, y: np.ndarray, weight: np.ndarray, size: int,
@@ -35,7 +36,7 @@ def splat_fft(x: np.ndarray, y: np.ndarray, weight: np.ndarray, size: int,
               sigma_px: float) -> np.ndarray:
     """The simulator's rendering step: bilinear splat, Gaussian blur by one real FFT."""
     q2 = np.add.outer(np.fft.fftfreq(size) ** 2, np.fft.rfftfreq(size) ** 2)
-    grid = _splat((size, size), x, y, weight)
+    grid = splat((size, size), x, y, weight)
     return np.fft.irfft2(np.fft.rfft2(grid) * np.exp(-2 * np.pi**2 * sigma_px**2 * q2),
                          s=(size, size))
 

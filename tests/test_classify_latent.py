@@ -18,13 +18,13 @@ def materials(tmp_path_factory):
 
     from tmdlearn.afm.embed import embed
     from tmdlearn.afm.level import level
-    from tmdlearn.data.manifest import Dataset
+    from tmdlearn.io import open_dataset
     from tmdlearn.synth.materials import write_tmd_materials
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("tmd")
     write_tmd_materials(folder, scale=0.1, pixels=64, seed=0)
-    dataset = Dataset.open(folder / "manifest.csv").filter(modality="afm")
+    dataset = open_dataset(folder / "manifest.csv").filter(modality="afm")
     maps = [height_map for _, height_map in dataset]
     levelled = [level(m.height_nm) for m in maps]
     properties = physical_properties(levelled, [m.pixel_size_nm for m in maps])

@@ -15,7 +15,7 @@ from tmdlearn.data import (
     grouped_kfold,
 )
 from tmdlearn.errors import InputError
-from tmdlearn.io import write_height_map, write_labspec
+from tmdlearn.io import open_dataset, read, write_height_map, write_labspec
 
 HEADER = "sample_id,material,location,modality,file,scan_size_um,laser_power_mw,excitation_nm,grating,growth_temperature_c\n"  # noqa: E501
 
@@ -45,7 +45,7 @@ def folder(tmp_path):
 
 
 def test_open_filter_and_load(folder):
-    dataset = Dataset.open(folder)
+    dataset = open_dataset(folder)
     assert len(dataset) == 19
     assert len(dataset.filter(laser_power_mw=4)) == 12
     assert len(dataset.filter(scan_size_um=1)) == 6
@@ -58,11 +58,11 @@ def test_open_filter_and_load(folder):
 
 
 def test_pairs_align_by_sample_and_location(folder):
-    dataset = Dataset.open(folder)
+    dataset = open_dataset(folder)
     with pytest.raises(InputError, match="several files"):
         dataset.pairs(inputs=["afm", "pl"], target="raman")
     keep = dataset.table["file"] != "low.txt"
-    pairs = Dataset(dataset.folder, dataset.table[keep]).pairs(["afm", "pl"], target="raman")
+    pairs = Dataset(dataset.folder, dataset.table[keep], read).pairs(["afm", "pl"], target="raman")
     assert len(pairs) == 6
     assert list(pairs.groups) == ["S0", "S0", "S1", "S1", "S2", "S2"]
     afm, pl, raman = pairs.array("afm"), pairs.array("pl"), pairs.array("raman")
@@ -75,9 +75,9 @@ def test_pairs_align_by_sample_and_location(folder):
 
 
 def test_pairs_drop_incomplete_keys(folder):
-    dataset = Dataset.open(folder)
+    dataset = open_dataset(folder)
     table = dataset.table[~dataset.table["file"].isin(["low.txt", "S1_b_pl.txt"])]
-    pairs = Dataset(folder, table).pairs(["afm", "pl"])
+    pairs = Dataset(folder, table, read).pairs(["afm", "pl"])
     assert len(pairs) == 5 and pairs.dropped == [("S1", "b")]
 
 
@@ -149,3 +149,22 @@ def test_stratified_holdout_keeps_both_classes():
     train, test = grouped_holdout(groups, 0.25, seed=3, stratify=labels)
     assert 0.15 < labels[test].mean() < 0.35 and 0.15 < labels[train].mean() < 0.35
     assert not set(groups[train]) & set(groups[test])
+
+
+def test_reader_is_injected(folder):
+    """The data layer loads through the reader it was given (never imports the readers)."""
+    seen = []
+    dataset = Dataset.open(folder, reader=lambda path, **options: seen.append(path.name) or 7)
+    assert dataset.filter(modality="afm").load(0) == 7 and seen == ["S0_a.npz"]
+    with pytest.raises(TypeError, match="no reader"):
+        Dataset.open(folder).load(0)
+
+
+def test_data_layer_does_not_import_the_readers():
+    import subprocess
+    import sys
+
+    code = ("import sys, tmdlearn.data; "
+            "print(sorted(m for m in sys.modules if m.startswith('tmdlearn.io')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

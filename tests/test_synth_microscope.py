@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from tmdlearn.errors import InputError
+from tmdlearn.synth.haadf import airy_otf, amorphous_carbon
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
     chi,
@@ -17,7 +18,7 @@ from tmdlearn.synth.microscope import (
     probe_intensity,
     probe_otf,
 )
-from tmdlearn.synth.stem import StemSimConfig, _airy_otf, _amorphous, simulate_image
+from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
 #: A microscope with every artefact off: perfect probe, no scan distortion, linear detector.
 PERFECT = {"defocus_angstrom": 0.0, "astigmatism_angstrom": 0.0, "coma_angstrom": 0.0,
@@ -46,7 +47,7 @@ def test_perfect_probe_is_the_airy_probe():
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pixel), np.fft.rfftfreq(size, pixel),
                               indexing="ij"))
     cutoff = 2 * 30e-3 / electron_wavelength_angstrom(80)
-    assert np.abs(otf - _airy_otf(q, cutoff)).max() < 0.03
+    assert np.abs(otf - airy_otf(q, cutoff)).max() < 0.03
 
 
 def test_chi_defocus_and_spherical_terms():
@@ -141,7 +142,7 @@ def test_amorphous_carbon_density(coverage):
     # 0.1 atoms/Å³ (2 g/cm³) × thickness over the covered fraction of the area
     cfg = StemSimConfig(amorphous_coverage=(coverage, coverage),
                         amorphous_thickness_angstrom=(5.0, 5.0))
-    counts = [len(_amorphous(cfg, np.random.default_rng(seed), 30.0, 2.0)[0])
+    counts = [len(amorphous_carbon(cfg, np.random.default_rng(seed), 30.0, 2.0)[0])
               for seed in range(20)]
     expected = 0.1 * 5.0 * 60.0**2 * coverage
     assert np.mean(counts) == pytest.approx(expected, rel=0.12)

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from synth_checks import fit_peaks
 from tmdlearn.cli import main
-from tmdlearn.data import Dataset
+from tmdlearn.io import open_dataset
 from tmdlearn.synth.campaign import write_mos2_campaign
 from tmdlearn.synth.film import GrowthParameters, film_state, sample_growth
 from tmdlearn.synth.maps import flake_fields, flake_maps
@@ -111,7 +111,7 @@ def _pl_peak_ev(spectra) -> tuple[float, float]:
 def test_pl_exciton_energy_carries_a_spot_environment_the_film_state_does_not_explain(tmp_path):
     write_mos2_campaign(tmp_path, samples=30, seed=0, pixels=16, powers=(0.5,),
                         overview_every=1000)
-    data = Dataset.open(tmp_path)
+    data = open_dataset(tmp_path)
     truth = pd.read_csv(tmp_path / "truth.csv").set_index("file")
     rows = [i for i, m in enumerate(data.table["modality"]) if m == "pl"]
     measured = np.array([_pl_peak_ev(data.load(i)) for i in rows])
@@ -169,7 +169,7 @@ def test_defect_regions_change_pl():
 
 def test_materials_set_counts_and_reads_back(tmp_path):
     write_tmd_materials(tmp_path, 0.03, 32, 0)
-    data = Dataset.open(tmp_path)
+    data = open_dataset(tmp_path)
     counts = data.table["material"].value_counts()
     expected = {m: max(2, round(n * 0.03)) for m, n in CLASS_COUNTS.items()}
     assert counts.to_dict() == expected
@@ -182,14 +182,14 @@ def test_cli_small_campaign_and_maps(tmp_path):
         main(["synth", "mos2-campaign", "--samples", "2", "--pixels", "64", "--small",
               str(tmp_path / "c")])
     assert done.value.code in (0, None)
-    data = Dataset.open(tmp_path / "c")
+    data = open_dataset(tmp_path / "c")
     assert set(data.table["modality"]) == {"afm", "raman", "pl"}
     assert {"growth_temperature_c", "growth_time_min"} <= set(data.table.columns)
     truth = (tmp_path / "c" / "truth.csv").read_text()
     assert "1L_A1g_center_cm1" in truth
     with pytest.raises(SystemExit):
         main(["synth", "wse2-maps", "--flakes", "1", "--pixels", "24", str(tmp_path / "w")])
-    maps = Dataset.open(tmp_path / "w")
+    maps = open_dataset(tmp_path / "w")
     assert set(maps.table["modality"]) == {"raman_map", "pl_map"}
     assert maps.load(0).shape == (24, 24)
 

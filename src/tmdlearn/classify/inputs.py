@@ -87,9 +87,9 @@ def _load_manifest(path: Path, target: str):
     """AFM height maps (nm) listed by a manifest, their classes (column ``target``), samples,
     pixel sizes (nm) and the varying numeric columns of the manifest (per-image properties for
     the latent analysis)."""
-    from tmdlearn.data.manifest import Dataset
+    from tmdlearn.io import open_dataset
 
-    dataset = Dataset.open(path).filter(modality="afm")
+    dataset = open_dataset(path).filter(modality="afm")
     if len(dataset) == 0:
         raise InputError("the manifest lists no afm rows", path)
     if target not in dataset.table.columns:

@@ -1,8 +1,9 @@
 """`tmdlearn demo`: run every workflow's demo step on the shipped data and write a report.
 
-The demo is an ordered list of steps. Each step takes the run folder, writes its tables and
-figures there and returns one report section ``(heading, items)``; a workflow adds itself
-by appending one function to ``STEPS``.
+The demo is an ordered list of steps; it reads only what ships with the package (the
+workflows' defaults and :mod:`tmdlearn.examples`), so it runs from an installed wheel. Each
+step takes the run folder, writes its tables and figures there and returns one report section
+``(heading, items)``; a workflow adds itself by appending one function to ``STEPS``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import typer
 from tmdlearn.cli import spectra, synth
 from tmdlearn.cli.common import OVERWRITE_OPTION
 from tmdlearn.errors import InputError
+from tmdlearn.examples import example_path
 from tmdlearn.report.html import Section
 from tmdlearn.report.outdir import prepare_out
 
-#: Example instrument files shipped with the repository (tests/data/).
-EXAMPLES = Path(__file__).resolve().parents[3] / "tests" / "data"
+#: The shipped instrument files the examples step reads (:mod:`tmdlearn.examples`).
 EXAMPLE_FILES = ("afm-bruker/di-1.di", "afm-bruker/di-5.di",
                  "spectra-wse2mose2/WSe2_Raman.txt", "spectra-wse2mose2/WSe2_PL.txt",
                  "spectra-wse2mose2/MoSe2_Raman.txt", "spectra-wse2mose2/MoSe2_PL.txt")
@@ -35,14 +36,11 @@ def inspect_examples(out: Path) -> Section:
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.tables import write_table
 
-    missing = [name for name in EXAMPLE_FILES if not (EXAMPLES / name).is_file()]
-    if missing:
-        raise InputError(f"example files missing: {missing} (run from a clone of tmdlearn)",
-                         EXAMPLES)
-    items = {name: read(EXAMPLES / name) for name in EXAMPLE_FILES}
+    paths = {name: example_path(name) for name in EXAMPLE_FILES}
+    items = {name: read(path) for name, path in paths.items()}
     rows = []
     for name in EXAMPLE_FILES:
-        first, *details = describe(EXAMPLES / name)
+        first, *details = describe(paths[name])
         rows.append({"file": name, "content": first.split(": ", 1)[1],
                      "details": "; ".join(line.strip() for line in details)})
     table = pd.DataFrame(rows)
@@ -67,11 +65,9 @@ def inspect_examples(out: Path) -> Section:
     for ax in axes[1:]:
         ax.legend()
     save_figure(fig, out / "examples.png")
-    return ("Example files", ["The instrument files shipped in tests/data, read with "
-                              "tmdlearn.io.read.", Path("inspect.md"), Path("examples.png")])
-
-
-ROOT = EXAMPLES.parents[1]
+    return ("Example files", ["The instrument files shipped with tmdlearn (tmdlearn.examples), "
+                              "read with tmdlearn.io.read.", Path("inspect.md"),
+                              Path("examples.png")])
 
 
 def _run(args: list[str]) -> None:
@@ -104,11 +100,10 @@ def afm_step(out: Path) -> Section:
 def classify_step(out: Path) -> Section:
     """Material classification: real ResNet18 features, then the synthetic image set."""
     real, images = out / "classify-real", out / "classify-images"
-    features = EXAMPLES / "tmd-afm-features" / "resnet18_imagenet_512.npz"
+    features = example_path("tmd-afm-features/resnet18_imagenet_512.npz")
     _run(["classify", "features", features, "--out", real, "--set", "heads=[logreg,svm]",
           "--set", "tune=false", "--set", "soft_vote=[]", "--set", "cv.n_boot=200"])
-    _run(["classify", "run", "--config", ROOT / "configs" / "classify.yaml", "--out", images,
-          "--set", "data.features=null", "--set", "data.latent_features=null",
+    _run(["classify", "run", "--out", images,
           "--set", f"data.manifest={out / 'data' / 'tmd-materials'}",
           "--set", "strategies=[frozen,finetune-last]", "--set", "image.size=96",
           "--set", "image.epochs=2", "--set", "cv.n_splits=3", "--set", "cv.n_boot=200"])
@@ -160,8 +155,7 @@ def stem_step(out: Path) -> Section:
 def crossmodal_step(out: Path) -> Section:
     """Cross-modal regression and AFM -> Raman generation on the campaign (demo size)."""
     folder = out / "crossmodal"
-    _run(["crossmodal", "run", "--config", ROOT / "configs" / "crossmodal.yaml",
-          "--data", out / "data" / "mos2-campaign", "--out", folder,
+    _run(["crossmodal", "run", "--data", out / "data" / "mos2-campaign", "--out", folder,
           "--set", "generation.tasks=[afm->raman]",
           "--set", "generation.folds=2", "--set", "regression.mlp.trials=1"])
     return ("Cross-modal learning", [
@@ -175,7 +169,8 @@ def crossmodal_step(out: Path) -> Section:
 def explain_step(out: Path) -> Section:
     """Raman -> PL CNN on the embedded WSe2 flake maps, read with PDP and ICE slopes."""
     folder = out / "explain"
-    _run(["explain", "run", "--config", ROOT / "configs" / "explain.yaml", "--out", folder])
+    _run(["explain", "run", "--out", folder,
+          "--set", "data.synth={seed: 0, pixels: 48, shape: triangle}"])
     return ("Explainable correlative spectroscopy", [
         "A 1D CNN predicts the PL peak from the eight Raman peaks of each pixel of the embedded "
         "WSe2 flake (resonant 2.33 eV and non-resonant 1.96 eV maps), is scored on a 7:3 split "

@@ -16,6 +16,7 @@ import numpy as np
 from tmdlearn.afm.level import level
 from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.errors import InputError
+from tmdlearn.io import open_dataset
 from tmdlearn.spectra import despike_whitaker_hayes, normalise, resample
 
 MODALITIES = ("afm", "raman", "pl")
@@ -143,7 +144,7 @@ def load_pairs(folder: str | Path, scan_size_um: float | None = 1.0,
     power each (the lowest present unless given). Two files left for one key and modality is
     an error (add a filter).
     """
-    dataset = Dataset.open(folder)
+    dataset = open_dataset(folder)
     filters = {"afm": {"scan_size_um": scan_size_um},
                "raman": {"laser_power_mw": choose_laser_power(dataset, "raman", raman_power_mw)},
                "pl": {"laser_power_mw": choose_laser_power(dataset, "pl", pl_power_mw)}}

@@ -11,7 +11,7 @@ out of the folder are refused), then measurement conditions whose names end in t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,18 +92,39 @@ def _values(item) -> np.ndarray:
 
 
 class Dataset:
-    """The measurements listed by a folder's ``manifest.csv``, validated at opening."""
+    """The measurements listed by a folder's ``manifest.csv``, validated at opening.
 
-    def __init__(self, folder: Path, table: pd.DataFrame):
+    ``reader(path, **options)`` reads one measurement into a container (the io layer's
+    :func:`tmdlearn.io.read`; :func:`tmdlearn.io.open_dataset` opens a Dataset with it). It is
+    injected: the data layer never imports the readers. Without one, the manifest can be
+    filtered and paired by key, but not loaded.
+    """
+
+    def __init__(self, folder: Path, table: pd.DataFrame,
+                 reader: Callable[..., Any] | None = None):
         self.folder = Path(folder)
         self.table = table.reset_index(drop=True)
+        self.reader = reader
 
     @classmethod
-    def open(cls, folder: str | Path) -> Dataset:
-        """Read and validate ``folder/manifest.csv`` (or a manifest path).
+    def open(cls, folder: str | Path, reader: Callable[..., Any] | None = None) -> Dataset:
+        """Read and validate a manifest.
 
         Every problem (missing columns or files, duplicate rows, unknown modality,
         non-numeric conditions) is reported at once in one InputError.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The folder holding ``manifest.csv``, or the manifest's path.
+        reader : callable, optional
+            ``reader(path, **options)`` -> container, used by :meth:`load`
+            (:func:`tmdlearn.io.read`).
+
+        Returns
+        -------
+        Dataset
+            The validated manifest, numeric condition columns as numbers.
         """
         path = Path(folder)
         if path.is_dir():
@@ -123,13 +144,13 @@ class Dataset:
         for column in table.columns:
             if _is_numeric_column(column):
                 table[column] = pd.to_numeric(table[column].replace("", np.nan))
-        return cls(path.parent, table)
+        return cls(path.parent, table, reader)
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __iter__(self) -> Iterator[tuple[pd.Series, Any]]:
-        """(row, container) for every measurement, read through tmdlearn.io.read."""
+        """(row, container) for every measurement, read by the Dataset's reader."""
         for _, row in self.table.iterrows():
             yield row, self.load(row)
 
@@ -154,12 +175,13 @@ class Dataset:
                 else:
                     match |= (values.astype(str) == str(option)).to_numpy()
             keep &= match
-        return Dataset(self.folder, self.table[keep])
+        return Dataset(self.folder, self.table[keep], self.reader)
 
     def load(self, row: int | pd.Series | dict) -> Any:
         """Read one measurement (a row index, or a row) with the options its columns give."""
-        from tmdlearn.io import read
-
+        if self.reader is None:
+            raise TypeError("this Dataset has no reader: open it with "
+                            "tmdlearn.io.open_dataset(folder) or Dataset.open(folder, reader=...)")
         if isinstance(row, int | np.integer):
             row = self.table.iloc[int(row)]
         options = {}
@@ -167,8 +189,8 @@ class Dataset:
             value = row.get(name, "")
             if row["modality"] in _OPTION_MODALITIES[name] and not _blank(value):
                 options[name] = value if name in ("channel", "unit") else float(value)
-        return read(contained(self.folder, row["file"], self.folder / "manifest.csv"),
-                    **options)
+        return self.reader(contained(self.folder, row["file"], self.folder / "manifest.csv"),
+                           **options)
 
     def pairs(self, inputs: list[str], target: str | None = None) -> Pairs:
         """Measurements of ``inputs`` (and ``target``) aligned by sample and location.

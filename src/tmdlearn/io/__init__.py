@@ -5,8 +5,9 @@ StemImage) with physical units; the writers produce files that read back the sam
 """
 
 from tmdlearn.io.atomic import atomic_path, write_text
+from tmdlearn.io.dataset import open_dataset
 from tmdlearn.io.read import read
 from tmdlearn.io.write import write_height_map, write_labspec, write_stem
 
-__all__ = ["atomic_path", "read", "write_height_map", "write_labspec", "write_stem",
-           "write_text"]
+__all__ = ["atomic_path", "open_dataset", "read", "write_height_map", "write_labspec",
+           "write_stem", "write_text"]

@@ -14,11 +14,8 @@ from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from scipy.stats import gaussian_kde, median_abs_deviation
 
+from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
 from tmdlearn.stem.distortion import remove_scan_distortion
-from tmdlearn.synth.stem import A_WSE2_ANGSTROM, LATTICE_ANGSTROM
-
-#: Lattice constants (Å) of the Vegard end members: WS2 and WSe2 (the simulator's).
-A_WS2_ANGSTROM = LATTICE_ANGSTROM["ws2"]
 
 
 def neighbour_distances(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 3,

@@ -12,7 +12,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
 
-from tmdlearn.synth.stem import disk_masks
+from tmdlearn.raster import disk_masks
 
 COLUMNS = ["x_px", "y_px", "layer", "species"]
 

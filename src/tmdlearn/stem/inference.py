@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tmdlearn.constants import LATTICE_ANGSTROM
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.learn.train import resolve_device
@@ -26,7 +27,6 @@ from tmdlearn.models.unet import UNet
 from tmdlearn.stem.atoms import atom_masks, find_atoms
 from tmdlearn.stem.lattice import pull_to_lattice, reassign_layers
 from tmdlearn.stem.metrics import best_assignment
-from tmdlearn.synth.stem import LATTICE_ANGSTROM
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -296,7 +296,7 @@ def lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], pull: float, meta
     repainted as the model's label disks there.
 
     The disk radius (Å in ``meta``) is converted to pixels with the fitted lattice constant and
-    the material's (:data:`tmdlearn.synth.stem.LATTICE_ANGSTROM`), i.e. at the image's true
+    the material's (:data:`tmdlearn.constants.LATTICE_ANGSTROM`), i.e. at the image's true
     magnification as the training labels were; with no honeycomb, with ``pixel_size_angstrom``.
     """
     atoms, a_px = pull_to_lattice(atoms, pull)

@@ -3,13 +3,10 @@ like the material? (a verdict ``ok | doubtful | fail`` with reasons and a score 
 
 Two kinds of evidence, from the image and the found atoms alone:
 
-- **render-back** (the Gomb-Net study's Fig. 3b): a HAADF image is rendered from the found
-  atoms, Gaussian spots with one amplitude per species (linear least squares) and one width
-  (a small 1-D search), and compared with the input (:func:`render_back`). Both are treated
-  alike: a Gaussian low-pass (``LOWPASS_ANGSTROM``, drops shot noise, keeps the lattice) and the
-  subtraction of a smooth background (``BACKGROUND_ANGSTROM``: contamination, thickness and
-  gain drift, which the atoms cannot explain); the score is the R² of the fit over the image
-  and over windows of ``WINDOW_ANGSTROM`` (a map);
+- **render-back** (the Gomb-Net study's Fig. 3b, :mod:`tmdlearn.stem.render`): a HAADF image
+  is rendered from the found atoms (Gaussian spots, one amplitude per species, one width) and
+  compared with the input, low-passed and freed of its smooth background alike; the score is
+  the R² of the fit over the image and over windows of ``WINDOW_ANGSTROM`` (a map);
 - **physics**, per layer (:func:`layer_checks`): the two nearest-neighbour distances of every
   atom against the material's bond (mean and FWHM, as the Gomb-Net study measures them), the
   fraction of atoms on the layer's fitted honeycomb
@@ -32,33 +29,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import fft, ndimage
-from scipy.optimize import minimize_scalar
 from scipy.spatial import cKDTree
 from scipy.stats import median_abs_deviation
 
+from tmdlearn.constants import LATTICE_ANGSTROM
 from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
 from tmdlearn.stem.fourier import angle_between, fft_lattices
 from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice
-from tmdlearn.synth.stem import LATTICE_ANGSTROM, _splat
+from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, Windows, image_windows, render_back
 
-#: Gaussian low-pass (σ, Å) of the input before the comparison: keeps the lattice (graphene's
-#: 2.13 Å fringes at 68 % contrast), removes most of the pixel-to-pixel shot noise.
-LOWPASS_ANGSTROM = 0.3
-#: Scale (σ, Å) of the smooth background removed from the input and the rendering alike: larger
-#: than a lattice constant, so the lattice contrast stays and contamination goes.
-BACKGROUND_ANGSTROM = 4.0
-#: Range (σ, Å) of the atoms' spot width searched (in the input, before the low-pass), and
-#: the points of its grid (log-spaced); the best point's neighbours bracket a bounded search to
-#: WIDTH_TOLERANCE (in ln σ).
-WIDTH_ANGSTROM, WIDTH_STEPS, WIDTH_TOLERANCE = (0.15, 0.9), 5, 0.01
-#: Largest pixel (Å) of the grid the comparison is made on (the input's, subsampled by a whole
-#: step; the low-pass leaves it free of aliasing).
-WORK_PIXEL_ANGSTROM = 0.36
-#: Side (Å) of the windows of the R² and presence maps (about 1 nm).
-WINDOW_ANGSTROM = 10.0
-#: Band (Å) along the edges left out of the R² (atoms cut by the edge of the field).
-BORDER_ANGSTROM = 1.5
 #: A window holds a layer when it holds this fraction of the layer's expected atoms.
 PRESENT = 0.5
 #: Distance (bonds) within which an atom counts as on its layer's fitted honeycomb.
@@ -164,167 +143,89 @@ def bond_figures(xy_px: np.ndarray, pixel_size_angstrom: float, bond: float
     return float(d.mean()), float(FWHM_PER_SIGMA * median_abs_deviation(d, scale="normal"))
 
 
-@dataclass
-class Rendering:
-    """A HAADF image rendered from found atoms and its agreement with the input.
-
-    ``image`` the rendering and ``lowpass`` the low-passed input it is compared with (input
-    units: the fitted spots on the input's smooth background; on every ``step_px``-th pixel of
-    the input's grid), ``amplitudes`` per species (input units, peak height of one atom's
-    spot in the input), ``width_angstrom`` the spots' Gaussian σ in the input, ``r2`` over the
-    image (border left out), ``r2_map`` per window (NaN where a window is flat).
-    """
-
-    image: np.ndarray
-    lowpass: np.ndarray
-    amplitudes: dict[str, float]
-    width_angstrom: float
-    r2: float
-    r2_map: np.ndarray
-    step_px: int = 1
-
-
-def _smooth(image: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Three box filters of the width whose variance is ``sigma_px``²: a Gaussian-like blur at
-    a cost independent of its width."""
-    width = max(1, int(round(np.sqrt(4 * sigma_px ** 2 + 1))))
-    for _ in range(3):
-        image = ndimage.uniform_filter(image, width, mode="reflect")
-    return image
-
-
-def _windows(shape: tuple[int, int], pix: float) -> tuple[slice, slice, int, int, int]:
-    """The interior (rows, cols) of an image of ``pix`` Å pixels, without a BORDER_ANGSTROM
-    band, cut into whole windows of WINDOW_ANGSTROM (smaller in an image smaller than one):
-    rows, cols, the windows' count per axis and their side in pixels."""
-    ny, nx = shape
-    border = min(int(round(BORDER_ANGSTROM / pix)), (min(ny, nx) - 1) // 4)
-    window = max(1, min(int(round(WINDOW_ANGSTROM / pix)), ny - 2 * border, nx - 2 * border))
-    n_y, n_x = (ny - 2 * border) // window, (nx - 2 * border) // window
-    oy, ox = (ny - n_y * window) // 2, (nx - n_x * window) // 2
-    return slice(oy, oy + n_y * window), slice(ox, ox + n_x * window), n_y, n_x, window
-
-
-def _window_sums(values: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
-    """Sums of ``values`` (n_y × w, n_x × w) over its (n_y, n_x) windows."""
-    return values.reshape(n_y, values.shape[0] // n_y, n_x, -1).sum(axis=(1, 3))
-
-
-def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float
-                ) -> Rendering:
-    """Render the image from ``atoms`` (x_px, y_px, species) and score it (see module doc).
-
-    Input and rendering are low-passed (σ ``LOWPASS_ANGSTROM``; then compared on a grid of at
-    most ``WORK_PIXEL_ANGSTROM``) and freed of their smooth background (σ
-    ``BACKGROUND_ANGSTROM``); the spot amplitudes (one per species) and an offset are fitted by
-    linear least squares for each spot width of a 1-D search over ``WIDTH_ANGSTROM`` (a grid in
-    log σ, then Brent's bounded search around its best point) and the best R² kept. A spot of
-    σ and peak A in the input is rendered as the low-pass makes it, σ' = √(σ² + σ_low²) and
-    peak A σ²/σ'² (less the variance, 1/6 px², that the bilinear splat of the positions adds).
-    """
-    values = np.asarray(image, float)
-    step = max(1, int(WORK_PIXEL_ANGSTROM / pixel_size_angstrom + 1e-6))
-    pix = float(pixel_size_angstrom) * step
-    low = ndimage.gaussian_filter(values, LOWPASS_ANGSTROM / pixel_size_angstrom,
-                                  mode="reflect")[::step, ::step]
-    background_px = BACKGROUND_ANGSTROM / pix
-    data = low - _smooth(low, background_px)
-    rows, cols, n_y, n_x, window = _windows(low.shape, pix)
-    target = data[rows, cols].ravel()
-    groups = list(atoms.groupby(atoms["species"].astype(str), sort=False)) if len(atoms) else []
-    if not groups:
-        return Rendering(low - data, low, {}, float("nan"), 0.0, np.zeros((n_y, n_x)), step)
-    pad = int(np.ceil(3 * WIDTH_ANGSTROM[1] / pix))
-    padded = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in low.shape)
-    ny, nx = low.shape
-    points = np.stack([_splat(padded, g.x_px.to_numpy(float) / step + pad,
-                              g.y_px.to_numpy(float) / step + pad, np.ones(len(g)))
-                       for _, g in groups])
-    smooth_points = np.stack([_smooth(p[pad:pad + ny, pad:pad + nx], background_px)
-                              for p in points])  # mirrored at the edges, as the input
-    spectrum = fft.rfft2(points)
-    q2 = np.add.outer(fft.fftfreq(padded[0]) ** 2, fft.rfftfreq(padded[1]) ** 2)
-    total = float(np.sum((target - target.mean()) ** 2))
-
-    def fit(sigma: float) -> tuple[float, np.ndarray, np.ndarray]:
-        """R², coefficients and the fitted model (background-free) at spot width ``sigma``."""
-        blurred = max((sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6, 0.0)
-        gauss = np.exp(-2 * np.pi ** 2 * blurred * q2) * (2 * np.pi * (sigma / pix) ** 2)
-        spots = fft.irfft2(spectrum * gauss, s=padded)[:, pad:pad + ny, pad:pad + nx]
-        basis = spots - smooth_points
-        design = np.column_stack([b[rows, cols].ravel() for b in basis]
-                                 + [np.ones(target.size)])
-        coef = np.linalg.lstsq(design.T @ design, design.T @ target, rcond=None)[0]
-        residual = target - design @ coef
-        model = np.tensordot(coef[:-1], basis, axes=1) + coef[-1]
-        return 1 - float(residual @ residual) / max(total, 1e-300), coef, model
-
-    grid = np.linspace(*np.log(WIDTH_ANGSTROM), WIDTH_STEPS)
-    best = int(np.argmax([fit(np.exp(g))[0] for g in grid]))
-    found = minimize_scalar(lambda g: -fit(np.exp(g))[0], method="bounded",
-                            bounds=(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]),
-                            options={"xatol": WIDTH_TOLERANCE})
-    log_sigma = float(found.x)
-    r2, coef, model = fit(np.exp(log_sigma))
-    residual = data - model
-    inner = data[rows, cols] - np.mean(target)
-    window_total = _window_sums(inner ** 2, n_y, n_x) - _window_sums(inner, n_y, n_x) ** 2 \
-        / window ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2_map = 1 - _window_sums(residual[rows, cols] ** 2, n_y, n_x) / window_total
-    r2_map[~(window_total > 0)] = np.nan
-    amplitudes = {name: float(c) for (name, _), c in zip(groups, coef, strict=False)}
-    return Rendering(low - residual, low, amplitudes, float(np.exp(log_sigma)), float(r2), r2_map,
-                     step)
-
-
 def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
                  shape: tuple[int, int], layers: int) -> pd.DataFrame:
-    """Physics of each of ``layers`` layers of ``atoms`` (x_px, y_px, layer) on an image of
-    ``shape``: one row per layer with atoms, bond mean and FWHM (Å, the two nearest neighbours
-    of every atom, distances above 1.5 bonds left out), on-lattice fraction and RMS distance
-    (bonds) to the fitted honeycomb, stacked (fraction within ``STACKED_BONDS`` of another
-    layer's atom), metal fraction (TMDs: of the columns; NaN for graphene), density ratio
-    (atoms per nm² over the windows holding the layer, or over all windows where none does, /
-    the lattice's), and coverage (fraction of windows holding the layer); plus the ``present``
-    mask of windows (n_y, n_x) per layer in ``attrs``."""
+    """Physics of each layer of found atoms.
+
+    One row per layer with atoms, bond mean and FWHM (Å, the two nearest neighbours of every
+    atom, distances above 1.5 bonds left out), on-lattice fraction and RMS distance (bonds) to
+    the fitted honeycomb, stacked (fraction within ``STACKED_BONDS`` of another layer's atom),
+    metal fraction (TMDs: of the columns; NaN for graphene), density ratio (atoms per nm² over
+    the windows holding the layer, or over all windows where none does, / the lattice's), and
+    coverage (fraction of windows holding the layer).
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Found atoms: ``x_px``, ``y_px`` (pixels), ``layer`` and ``species``.
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    material : str
+        ``graphene`` or ``ws2`` (:data:`tmdlearn.constants.LATTICE_ANGSTROM`).
+    shape : (ny, nx)
+        Image size, pixels.
+    layers : int
+        Layers of the model.
+
+    Returns
+    -------
+    DataFrame
+        One row per layer, with the ``present`` mask of windows (layers, n_y, n_x) in
+        ``attrs``.
+    """
     pix = float(pixel_size_angstrom)
-    bond = bond_angstrom(material)
-    rows, cols, n_y, n_x, window = _windows(shape, pix)
-    expected = column_density(material) * (window * pix) ** 2
+    windows = image_windows(shape, pix)
     rows_out, present = [], []
     for layer in range(layers):
-        mine = atoms.layer == layer
-        xy = atoms.loc[mine, ["x_px", "y_px"]].to_numpy(float)
-        metal = float((atoms.loc[mine, "species"] == METAL[material]).mean()) \
-            if material in METAL and mine.any() else float("nan")
-        others = atoms.loc[atoms.layer != layer, ["x_px", "y_px"]].to_numpy(float)
-        stacked = float(np.mean(cKDTree(others).query(xy)[0] < STACKED_BONDS * bond / pix)) \
-            if len(others) and len(xy) else 0.0
-        bond_mean, bond_fwhm = bond_figures(xy, pix, bond)
-        iy = np.floor((xy[:, 1] - rows.start) / window).astype(int)
-        ix = np.floor((xy[:, 0] - cols.start) / window).astype(int)
-        inside = (iy >= 0) & (iy < n_y) & (ix >= 0) & (ix < n_x)
-        counts = np.bincount(iy[inside] * n_x + ix[inside], minlength=n_y * n_x)
-        here = counts.reshape(n_y, n_x) >= PRESENT * expected
+        row, here = _layer_row(atoms, layer, pix, material, windows)
+        rows_out.append(row)
         present.append(here)
-        fit = fit_honeycomb(xy)
-        on_fraction, rms = 0.0, float("nan")
-        if fit is not None:
-            dist = fit.sites(xy)[0] / fit.bond_px
-            on = dist < ON_SITE_BONDS
-            on_fraction = float(on.mean())
-            rms = float(np.sqrt(np.mean(dist[on] ** 2))) if on.any() else float("nan")
-        rows_out.append({
-            "layer": layer, "atoms": len(xy), "bond_mean_angstrom": bond_mean,
-            "bond_fwhm_angstrom": bond_fwhm, "on_lattice": on_fraction,
-            "lattice_rms_bonds": rms, "stacked": stacked, "metal_fraction": metal,
-            "density_ratio": float(counts.reshape(n_y, n_x)[here].sum() / (here.sum() * expected)
-                                   if here.any() else counts.sum() / (n_y * n_x * expected)),
-            "coverage": float(here.mean())})
     table = pd.DataFrame(rows_out)
-    table.attrs["present"] = np.stack(present) if present else np.zeros((0, n_y, n_x), bool)
+    table.attrs["present"] = np.stack(present) if present else \
+        np.zeros((0, windows.n_y, windows.n_x), bool)
     return table
+
+
+def _layer_row(atoms: pd.DataFrame, layer: int, pix: float, material: str, windows: Windows
+               ) -> tuple[dict[str, float], np.ndarray]:
+    """The figures of one layer (a row of :func:`layer_checks`) and its ``present`` windows."""
+    bond = bond_angstrom(material)
+    n_y, n_x, window = windows.n_y, windows.n_x, windows.side
+    expected = column_density(material) * (window * pix) ** 2
+    mine = atoms.layer == layer
+    xy = atoms.loc[mine, ["x_px", "y_px"]].to_numpy(float)
+    metal = float((atoms.loc[mine, "species"] == METAL[material]).mean()) \
+        if material in METAL and mine.any() else float("nan")
+    others = atoms.loc[atoms.layer != layer, ["x_px", "y_px"]].to_numpy(float)
+    stacked = float(np.mean(cKDTree(others).query(xy)[0] < STACKED_BONDS * bond / pix)) \
+        if len(others) and len(xy) else 0.0
+    bond_mean, bond_fwhm = bond_figures(xy, pix, bond)
+    iy = np.floor((xy[:, 1] - windows.rows.start) / window).astype(int)
+    ix = np.floor((xy[:, 0] - windows.cols.start) / window).astype(int)
+    inside = (iy >= 0) & (iy < n_y) & (ix >= 0) & (ix < n_x)
+    counts = np.bincount(iy[inside] * n_x + ix[inside], minlength=n_y * n_x)
+    here = counts.reshape(n_y, n_x) >= PRESENT * expected
+    on_fraction, rms = _on_lattice(xy)
+    row = {"layer": layer, "atoms": len(xy), "bond_mean_angstrom": bond_mean,
+           "bond_fwhm_angstrom": bond_fwhm, "on_lattice": on_fraction,
+           "lattice_rms_bonds": rms, "stacked": stacked, "metal_fraction": metal,
+           "density_ratio": float(counts.reshape(n_y, n_x)[here].sum() / (here.sum() * expected)
+                                  if here.any() else counts.sum() / (n_y * n_x * expected)),
+           "coverage": float(here.mean())}
+    return row, here
+
+
+def _on_lattice(xy: np.ndarray) -> tuple[float, float]:
+    """Fraction of the atoms ``xy`` (pixels) within ``ON_SITE_BONDS`` of their fitted
+    honeycomb and the RMS distance (bonds) of those to their sites (0 and NaN without a fit)."""
+    fit = fit_honeycomb(xy)
+    on_fraction, rms = 0.0, float("nan")
+    if fit is not None:
+        dist = fit.sites(xy)[0] / fit.bond_px
+        on = dist < ON_SITE_BONDS
+        on_fraction = float(on.mean())
+        rms = float(np.sqrt(np.mean(dist[on] ** 2))) if on.any() else float("nan")
+    return on_fraction, rms
 
 
 def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material: str,
@@ -389,12 +290,30 @@ def _verdict(score: float) -> str:
 
 def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
            material: str = "graphene", layers: int = 2) -> Quality:
-    """The self-check of ``atoms`` (x_px, y_px, layer, species) found in ``image`` by a model
-    of ``material`` with ``layers`` layers (see module doc). Never raises for a bad image or
-    prediction: that is what the verdict says."""
+    """The self-check of a layer-resolved atom prediction (see module doc).
+
+    Never raises for a bad image or prediction: that is what the verdict says.
+
+    Parameters
+    ----------
+    image : (ny, nx) array
+        The HAADF image the atoms were found in.
+    atoms : DataFrame
+        Found atoms: ``x_px``, ``y_px`` (pixels), ``layer`` and ``species``.
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    material : str
+        The model's material, ``graphene`` or ``ws2``.
+    layers : int
+        Layers of the model.
+
+    Returns
+    -------
+    Quality
+        ``trust``, ``score`` in [0, 1], the reasons, figures, per-layer table and grades.
+    """
     image = np.asarray(image)
     pix = float(pixel_size_angstrom)
-    bond = bond_angstrom(material)
     rendering = render_back(image, atoms, pix)
     table = layer_checks(atoms, pix, material, image.shape, layers)
     present = table.attrs["present"]
@@ -402,47 +321,9 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
                "saturated_fraction": saturated_fraction(image),
                "all_layers_coverage": float(present.all(axis=0).mean()) if layers else 0.0,
                "atoms": len(atoms), "pixel_size_angstrom": pix}
-    checks: list[tuple[str, float, str]] = [
-        ("render_r2", RENDER_R2(rendering.r2),
-         f"rendered image explains {100 * max(rendering.r2, 0):.0f} % of the input "
-         f"(R² {rendering.r2:.2f})"),
-        ("saturated", SATURATED(figures["saturated_fraction"]),
-         f"saturated detector: {100 * figures['saturated_fraction']:.1f} % of the pixels at "
-         "the maximum value"),
-    ]
-    if layers > 1:
-        checks.append(("all_layers", ALL_LAYERS(figures["all_layers_coverage"]),
-                       f"{'both' if layers == 2 else f'all {layers}'} layers found together "
-                       "in only "
-                       f"{100 * figures['all_layers_coverage']:.0f} % of the field"))
+    checks = _image_checks(figures, layers)
     for row in table.itertuples():
-        name = f"layer {row.layer}"
-        if row.atoms < 10:
-            checks.append((f"layer{row.layer}_atoms", 0.0, f"{name}: {row.atoms} atoms found"))
-            continue
-        deviation = abs(row.bond_mean_angstrom / bond - 1)
-        checks += [
-            (f"layer{row.layer}_bond_mean", BOND_MEAN(deviation),
-             f"{name}: nearest-neighbour mean {row.bond_mean_angstrom:.2f} Å, expected "
-             f"{bond:.2f} ± {BOND_MEAN.doubtful * bond:.2f} Å"),
-            (f"layer{row.layer}_bond_fwhm", BOND_FWHM(row.bond_fwhm_angstrom / bond),
-             f"{name}: nearest-neighbour FWHM {row.bond_fwhm_angstrom:.2f} Å, expected below "
-             f"{BOND_FWHM.doubtful * bond:.2f} Å"),
-            (f"layer{row.layer}_on_lattice", ON_LATTICE(row.on_lattice),
-             f"{name}: {100 * row.on_lattice:.0f} % of the atoms on a honeycomb"),
-            (f"layer{row.layer}_lattice_rms", LATTICE_RMS(row.lattice_rms_bonds),
-             f"{name}: atoms {row.lattice_rms_bonds:.2f} bonds (rms) off the fitted honeycomb"),
-            (f"layer{row.layer}_stacked", STACKED(row.stacked),
-             f"{name}: {100 * row.stacked:.0f} % of the atoms on top of another layer's (one "
-             "layer found twice?)"),
-            *([(f"layer{row.layer}_metal", METAL_BALANCE(abs(row.metal_fraction - 0.5)),
-                f"{name}: {100 * row.metal_fraction:.0f} % {METAL[material]} columns, "
-                "expected 50 %")] if material in METAL else []),
-            (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
-             else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),
-             f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
-             + (" where found" if row.coverage > 0 else "")),
-        ]
+        checks += _layer_grades(row, material)
     checks += _fourier_checks(image, atoms, pix, material, table)
     grades = {name: grade for name, grade, _ in checks}
     score = min(grades.values())
@@ -454,6 +335,56 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
                           "other layer not resolved")
     return Quality(_verdict(score), float(score), reasons, figures, table, grades,
                    rendering.r2_map, rendering)
+
+
+def _image_checks(figures: dict[str, float], layers: int) -> list[tuple[str, float, str]]:
+    """The whole-image checks (name, grade, reason): render-back R², saturation and, for a
+    model of several layers, how much of the field holds them all."""
+    r2 = figures["render_r2"]
+    checks = [
+        ("render_r2", RENDER_R2(r2),
+         f"rendered image explains {100 * max(r2, 0):.0f} % of the input (R² {r2:.2f})"),
+        ("saturated", SATURATED(figures["saturated_fraction"]),
+         f"saturated detector: {100 * figures['saturated_fraction']:.1f} % of the pixels at "
+         "the maximum value"),
+    ]
+    if layers > 1:
+        checks.append(("all_layers", ALL_LAYERS(figures["all_layers_coverage"]),
+                       f"{'both' if layers == 2 else f'all {layers}'} layers found together "
+                       "in only "
+                       f"{100 * figures['all_layers_coverage']:.0f} % of the field"))
+    return checks
+
+
+def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
+    """The checks (name, grade, reason) of one row of :func:`layer_checks`."""
+    bond = bond_angstrom(material)
+    name = f"layer {row.layer}"
+    if row.atoms < 10:
+        return [(f"layer{row.layer}_atoms", 0.0, f"{name}: {row.atoms} atoms found")]
+    deviation = abs(row.bond_mean_angstrom / bond - 1)
+    return [
+        (f"layer{row.layer}_bond_mean", BOND_MEAN(deviation),
+         f"{name}: nearest-neighbour mean {row.bond_mean_angstrom:.2f} Å, expected "
+         f"{bond:.2f} ± {BOND_MEAN.doubtful * bond:.2f} Å"),
+        (f"layer{row.layer}_bond_fwhm", BOND_FWHM(row.bond_fwhm_angstrom / bond),
+         f"{name}: nearest-neighbour FWHM {row.bond_fwhm_angstrom:.2f} Å, expected below "
+         f"{BOND_FWHM.doubtful * bond:.2f} Å"),
+        (f"layer{row.layer}_on_lattice", ON_LATTICE(row.on_lattice),
+         f"{name}: {100 * row.on_lattice:.0f} % of the atoms on a honeycomb"),
+        (f"layer{row.layer}_lattice_rms", LATTICE_RMS(row.lattice_rms_bonds),
+         f"{name}: atoms {row.lattice_rms_bonds:.2f} bonds (rms) off the fitted honeycomb"),
+        (f"layer{row.layer}_stacked", STACKED(row.stacked),
+         f"{name}: {100 * row.stacked:.0f} % of the atoms on top of another layer's (one "
+         "layer found twice?)"),
+        *([(f"layer{row.layer}_metal", METAL_BALANCE(abs(row.metal_fraction - 0.5)),
+            f"{name}: {100 * row.metal_fraction:.0f} % {METAL[material]} columns, "
+            "expected 50 %")] if material in METAL else []),
+        (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
+         else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),
+         f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
+         + (" where found" if row.coverage > 0 else "")),
+    ]
 
 
 def _lone_layer(grades: dict[str, float], layers: int) -> int | None:

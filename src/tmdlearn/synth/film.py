@@ -6,13 +6,9 @@ point-defect density cm⁻², strain %, doping 10¹³ cm⁻², substrate terrace
 -> a rendered film (layer number and grain label per pixel) -> an AFM height map in nm with
 sapphire terraces, particles, scanner tilt and bow, line offsets and noise.
 
-Domains grow as convex polygons between a triangle and a hexagon (a truncated triangle).
-Every nucleus ``i`` covers the pixels where ``gauge_i(x - c_i) + delay_i <= r``: the gauge is the
-polygon's norm (1 on the edge of the unit-apothem polygon), the delay is its late nucleation
-(Johnson-Mehl-Avrami-Kolmogorov growth at a common edge speed), and the common radius ``r`` is the
-quantile of the field ``min_i(gauge_i + delay_i)`` that gives the planted coverage exactly. The
-argmin is the grain label, so coalesced domains meet at grain boundaries. The physics and its
-literature sources are in docs/synthetic-data.md.
+Domains grow as convex polygons between a triangle and a hexagon (a truncated triangle),
+nucleated at random and grown to the planted coverage (:mod:`tmdlearn.synth.domains`). The
+physics and its literature sources are in docs/synthetic-data.md.
 """
 
 from __future__ import annotations
@@ -20,9 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from tmdlearn.data import HeightMap
+from tmdlearn.synth.domains import FilmMorphology, grow_film, smooth_noise
 
 #: Boltzmann constant, eV/K.
 K_B_EV = 8.617333e-5
@@ -76,13 +72,9 @@ class FilmState:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 def sample_growth(seed=None) -> GrowthParameters:
     """Draw one growth recipe from the campaign's design space (log-uniform flux, ratio, time)."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     return GrowthParameters(
         temperature_c=float(rng.uniform(550.0, 850.0)),
         mo_flux=float(np.exp(rng.uniform(np.log(0.25), np.log(4.0)))),
@@ -105,7 +97,7 @@ def film_state(growth: GrowthParameters, location: str = "center", seed=None) ->
     """
     if location not in LOCATIONS:
         raise ValueError(f"location must be one of {LOCATIONS}, got {location!r}")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     edge = location == "edge"
     flux = growth.mo_flux * (0.6 if edge else 1.0)
     temp = growth.temperature_c - (15.0 if edge else 0.0)
@@ -151,129 +143,6 @@ def film_state(growth: GrowthParameters, location: str = "center", seed=None) ->
         particle_density_um2=float(particles),
         edge_roughness_nm=float(2.0 + 4.0 * (1.0 - hexagonality) * rng.uniform(0.5, 1.5)),
     )
-
-
-@dataclass
-class FilmMorphology:
-    """A rendered film: ``layers`` (ny, nx) layer number (0 bare), ``grains`` (ny, nx) grain
-    label (-1 bare), and ``truth`` (realised coverage, bilayer fraction, domain counts)."""
-
-    layers: np.ndarray
-    grains: np.ndarray
-    grain_boundaries: np.ndarray
-    truth: dict[str, float]
-
-
-def smooth_noise(shape, sigma_px: float, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian-correlated noise of unit standard deviation and correlation length ``sigma_px``."""
-    spectrum = np.fft.rfft2(rng.standard_normal(shape))
-    field = np.fft.irfft2(ndimage.fourier_gaussian(spectrum, sigma_px, n=shape[1]), s=shape)
-    return field / max(field.std(), 1e-12)
-
-
-def _polygon_area(hexagonality: float) -> float:
-    """Area of the unit-apothem truncated triangle (3√3 triangle .. 2√3 hexagon)."""
-    return 2.0 * np.sqrt(3.0) + np.sqrt(3.0) * (1.0 - hexagonality) ** 2
-
-
-def grow_film(
-    state: FilmState,
-    shape: tuple[int, int] = (512, 512),
-    pixel_size_nm: float = 1000.0 / 512,
-    seed=None,
-    epitaxy_deg: float | None = None,
-) -> FilmMorphology:
-    """Render the film of ``state`` on a ``shape`` grid of ``pixel_size_nm`` pixels.
-
-    Nuclei are a Poisson process of ``state.nucleation_density_um2`` (including a margin so that
-    domains enter from outside the field); the realised coverage equals ``state.coverage`` to
-    within one pixel. ``epitaxy_deg`` is the substrate's epitaxial direction (random if None).
-    """
-    rng = _rng(seed)
-    ny, nx = shape
-    px_um = pixel_size_nm / 1000.0
-    density_px = state.nucleation_density_um2 * px_um**2
-    h = float(np.clip(state.hexagonality, 0.0, 1.0))
-    apothem = np.sqrt(-np.log1p(-state.coverage) / density_px / _polygon_area(h))
-    margin = int(np.ceil(2.5 * apothem)) + 2
-    area = (ny + 2 * margin) * (nx + 2 * margin)
-    n = max(int(rng.poisson(density_px * area)), 1)
-    cy = rng.uniform(-margin, ny + margin, n)
-    cx = rng.uniform(-margin, nx + margin, n)
-    delay = rng.uniform(0.0, 0.5, n) * apothem
-    epitaxy = np.deg2rad(rng.uniform(0, 120) if epitaxy_deg is None else epitaxy_deg)
-    theta = (epitaxy + rng.integers(0, 2, n) * np.pi / 3
-             + np.deg2rad(rng.normal(0.0, state.orientation_spread_deg, n)))
-    bilayer_seed = np.zeros(n, dtype=bool)
-    if state.bilayer_fraction > 0:
-        # Second layers nucleate on the earliest (largest) domains.
-        order = np.argsort(delay)
-        bilayer_seed[order[: max(1, int(round(0.6 * n)))]] = True
-    rough = smooth_noise(shape, 1.5, rng) * state.edge_roughness_nm / pixel_size_nm
-
-    reach = 1.25 * apothem + delay.max()
-    span = 2.0 - 0.8 * h  # farthest vertex of the unit-apothem truncated triangle
-    while True:
-        gauge = np.full(shape, np.inf)
-        label = np.full(shape, -1, dtype=np.int64)
-        gauge2 = np.full(shape, np.inf)
-        for i in range(n):
-            r_i = reach - delay[i]
-            if r_i <= 0:
-                continue
-            half = int(np.ceil(span * r_i)) + 2
-            y0, y1 = max(int(cy[i]) - half, 0), min(int(cy[i]) + half + 1, ny)
-            x0, x1 = max(int(cx[i]) - half, 0), min(int(cx[i]) + half + 1, nx)
-            if y0 >= y1 or x0 >= x1:
-                continue
-            dy = np.arange(y0, y1)[:, None] - cy[i]
-            dx = np.arange(x0, x1)[None, :] - cx[i]
-            p = [dx * np.cos(a) + dy * np.sin(a) for a in theta[i] + np.arange(3) * 2 * np.pi / 3]
-            g = np.maximum(np.maximum(np.maximum(p[0], p[1]), p[2]),
-                           -np.minimum(np.minimum(p[0], p[1]), p[2]) / (2.0 - h))
-            total = g + delay[i]
-            view = gauge[y0:y1, x0:x1]
-            better = total < view
-            view[better] = total[better]
-            label[y0:y1, x0:x1][better] = i
-            if bilayer_seed[i]:
-                np.minimum(gauge2[y0:y1, x0:x1], g, out=gauge2[y0:y1, x0:x1])
-        field = gauge + rough
-        k = int(round(state.coverage * field.size))
-        k = min(max(k, 1), field.size - 1)
-        radius = np.partition(field.ravel(), k)[k]
-        if np.isfinite(radius) and radius < reach - 1.0:
-            break
-        reach *= 1.3
-    covered = field < radius
-    layers = covered.astype(np.int8)
-    if state.bilayer_fraction > 0 and covered.any():
-        field2 = gauge2 + 0.5 * rough
-        inside = field2[covered]
-        k2 = int(round(state.bilayer_fraction * inside.size))
-        if k2 > 0:
-            radius2 = np.partition(inside, min(k2, inside.size - 1))[min(k2, inside.size - 1)]
-            layers[covered & (field2 < radius2)] = 2
-    grains = np.where(covered, label, -1)
-    boundaries = np.zeros(shape, dtype=bool)
-    boundaries[:, 1:] |= (grains[:, 1:] != grains[:, :-1]) & covered[:, 1:] & covered[:, :-1]
-    boundaries[1:, :] |= (grains[1:, :] != grains[:-1, :]) & covered[1:, :] & covered[:-1, :]
-    in_view = (cy >= 0) & (cy < ny) & (cx >= 0) & (cx < nx)
-    visible = np.unique(grains[covered])
-    scan_area_um2 = ny * nx * px_um**2
-    truth = {
-        "coverage": float(covered.mean()),
-        "bilayer_fraction": float((layers == 2).sum() / max(covered.sum(), 1)),
-        "mean_layers": float(layers[covered].mean()) if covered.any() else 0.0,
-        "nucleation_density_um2": float(state.nucleation_density_um2),
-        "nuclei_in_view": int(in_view.sum()),
-        "nuclei_density_in_view_um2": float(in_view.sum() / scan_area_um2),
-        "domain_count": int(visible.size),
-        "domain_density_um2": float(visible.size / scan_area_um2),
-        "grain_boundary_fraction": float(boundaries.mean()),
-        "domain_radius_nm": float(radius * pixel_size_nm),
-    }
-    return FilmMorphology(layers, grains, boundaries, truth)
 
 
 def substrate_terraces(shape, pixel_size_nm: float, terrace_width_nm: float,
@@ -352,7 +221,7 @@ def render_afm(
     """
     if scan_size_um <= 0 or pixels < 8:
         raise ValueError("scan_size_um must be positive and pixels at least 8")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     shape = (pixels, pixels)
     pixel_nm = scan_size_um * 1000.0 / pixels
     morph = grow_film(state, shape, pixel_nm, rng)

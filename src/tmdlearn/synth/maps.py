@@ -21,7 +21,7 @@ from tmdlearn.io import write_labspec
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
 from tmdlearn.synth.dataset import check_count, write_tables
-from tmdlearn.synth.film import _rng, smooth_noise
+from tmdlearn.synth.domains import smooth_noise
 
 #: Raman shift axis, cm⁻¹ (the study's two fitting windows 183-300 and 314-410 and the gap).
 RAMAN_AXIS_CM1 = np.arange(183.0, 410.01, 0.9)
@@ -109,7 +109,7 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
     """
     if excitation_ev not in EXCITATIONS_EV:
         raise ValueError(f"excitation_ev must be one of {EXCITATIONS_EV}")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     if fields is None:
         fields = flake_fields(pixels, shape, rng)
     mask, regions = fields["mask"], fields["regions"]
@@ -166,7 +166,7 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
 
 def flake_fields(pixels: int, shape: str, seed=None) -> dict[str, np.ndarray]:
     """The flake's shared fields: mask, regions, exciton quality q, Raman efficiency r."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     mask = flake_mask(pixels, shape, rng)
     return {
         "mask": mask,

@@ -14,10 +14,9 @@ from tmdlearn.errors import InputError
 from tmdlearn.io import write_height_map
 from tmdlearn.progress import track
 from tmdlearn.synth.dataset import check_count, write_tables
+from tmdlearn.synth.domains import grow_film
 from tmdlearn.synth.film import (
     FilmState,
-    _rng,
-    grow_film,
     heights_from_layers,
     scanner_artifacts,
     substrate_terraces,
@@ -52,7 +51,7 @@ def material_state(material: str, seed=None) -> FilmState:
     """A sample's film state drawn from ``material``'s habit (InputError if unknown)."""
     if material not in HABITS:
         raise InputError(f"unknown material {material!r}: use {list(HABITS)}")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     habit = HABITS[material]
     lo, hi = np.log(habit.nucleation_um2[0]), np.log(habit.nucleation_um2[1])
     nucleation = float(np.exp(rng.uniform(lo, hi)))
@@ -76,7 +75,7 @@ def material_state(material: str, seed=None) -> FilmState:
 def material_crop(material: str, state: FilmState, pixels: int = 128,
                   scan_size_um: float = 2.0, seed=None) -> tuple[HeightMap, dict]:
     """One AFM crop (nm) of a sample of ``material`` in ``state``, and its truth."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     shape = (pixels, pixels)
     pixel_nm = scan_size_um * 1000.0 / pixels
     morph = grow_film(state, shape, pixel_nm, rng)

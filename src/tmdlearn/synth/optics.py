@@ -11,12 +11,13 @@ film). Every coefficient and its literature source is in docs/synthetic-data.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from tmdlearn.data import Spectra
-from tmdlearn.synth.film import FilmState, _rng
+from tmdlearn.synth.film import FilmState
 
 RAMAN_EXCITATION_NM = 532.0
 #: Raman shift axis, cm⁻¹: the first-order range of MoS2 on sapphire, 1600 channels.
@@ -72,7 +73,7 @@ class Peak:
 def local_spot(state: FilmState, seed=None) -> dict[str, float]:
     """The film under one laser spot (~1 µm): scatter of coverage, bilayers, defects, strain and
     doping around the location's state."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     conc = 80.0
     cov = float(rng.beta(state.coverage * conc + 1e-3, (1 - state.coverage) * conc + 1e-3))
     bl = float(rng.beta(state.bilayer_fraction * conc + 1e-3,
@@ -92,7 +93,7 @@ def local_spot(state: FilmState, seed=None) -> dict[str, float]:
 def spot_environment(seed=None) -> dict[str, float]:
     """The dielectric and charge environment of one spot: ``env_exciton_shift_ev`` (eV, PL
     only) and ``env_doping_1e13_cm2`` (adsorbate charge transfer, added to the film doping)."""
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     return {"env_exciton_shift_ev": float(rng.normal(0.0, ENV_EXCITON_SHIFT_EV)),
             "env_doping_1e13_cm2": float(rng.normal(0.0, ENV_DOPING_1E13_CM2))}
 
@@ -132,6 +133,38 @@ def _noisy(clean: np.ndarray, rng: np.random.Generator, spikes: float) -> np.nda
     return counts
 
 
+def _measurement(state: FilmState, laser_power_mw: float, seed, spot: dict[str, float] | None,
+                 efficiency_sigma: float, counts_per_mw: float
+                 ) -> tuple[np.random.Generator, dict[str, float], float, float]:
+    """The random stream of one measurement, its spot (drawn from ``state`` unless given), the
+    collection efficiency (log-normal, ``efficiency_sigma``) and the peak scale (counts:
+    ``counts_per_mw`` × power × efficiency)."""
+    if laser_power_mw <= 0:
+        raise ValueError("laser_power_mw must be positive")
+    rng = np.random.default_rng(seed)
+    spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
+    efficiency = float(np.exp(rng.normal(0.0, efficiency_sigma)))
+    return rng, spot, efficiency, counts_per_mw * laser_power_mw * efficiency
+
+
+def _film_peaks(spot: dict[str, float], axis: np.ndarray, unit: str,
+                peaks: Callable[[int, float], list[Peak]]) -> tuple[np.ndarray, dict]:
+    """The true peaks of the spot's monolayer and bilayer areas summed on ``axis``, and the
+    truth: the spot's state and every peak's ``{layers}L_{name}_center_{unit}``,
+    ``..._fwhm_{unit}`` and ``..._height``. ``peaks(layers, area fraction)`` gives the peaks."""
+    fractions = {1: spot["coverage"] * (1 - spot["bilayer_fraction"]),
+                 2: spot["coverage"] * spot["bilayer_fraction"]}
+    truth: dict[str, float] = {f"spot_{k}": v for k, v in spot.items()}
+    clean = np.zeros_like(axis)
+    for layers, fraction in fractions.items():
+        for peak in peaks(layers, fraction):
+            clean += peak.evaluate(axis)
+            key = f"{layers}L_{peak.name}"
+            truth |= {f"{key}_center_{unit}": peak.center, f"{key}_fwhm_{unit}": peak.fwhm,
+                      f"{key}_height": peak.height}
+    return clean, truth
+
+
 def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
                    spot: dict[str, float] | None = None) -> tuple[Spectra, dict]:
     """One 532 nm Raman spectrum (counts on ``RAMAN_AXIS_CM1``) of the film, and its truth.
@@ -139,23 +172,10 @@ def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
     The truth holds the spot's local state and every true peak (``{layers}L_{mode}_center_cm1``,
     ``..._fwhm_cm1``, ``..._height``) with the sapphire lines and the background.
     """
-    if laser_power_mw <= 0:
-        raise ValueError("laser_power_mw must be positive")
-    rng = _rng(seed)
-    spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
+    rng, spot, efficiency, scale = _measurement(state, laser_power_mw, seed, spot, 0.1, 900.0)
     axis = RAMAN_AXIS_CM1
-    efficiency = float(np.exp(rng.normal(0.0, 0.1)))
-    scale = 900.0 * laser_power_mw * efficiency
-    fractions = {1: spot["coverage"] * (1 - spot["bilayer_fraction"]),
-                 2: spot["coverage"] * spot["bilayer_fraction"]}
-    truth: dict[str, float] = {f"spot_{k}": v for k, v in spot.items()}
-    clean = np.zeros_like(axis)
-    for layers, fraction in fractions.items():
-        for peak in raman_peaks(layers, spot, laser_power_mw, scale * fraction):
-            clean += peak.evaluate(axis)
-            key = f"{layers}L_{peak.name}"
-            truth |= {f"{key}_center_cm1": peak.center, f"{key}_fwhm_cm1": peak.fwhm,
-                      f"{key}_height": peak.height}
+    clean, truth = _film_peaks(spot, axis, "cm1", lambda layers, fraction: raman_peaks(
+        layers, spot, laser_power_mw, scale * fraction))
     substrate = 0.35 * scale * (1.0 - 0.15 * spot["coverage"])
     for center, rel, fwhm in SAPPHIRE_LINES:
         clean += Peak("sapphire", center, fwhm, substrate * rel).evaluate(axis)
@@ -198,24 +218,11 @@ def pl_peaks(spot: dict[str, float], layers: int = 1, scale: float = 1.0) -> lis
 def pl_spectrum(state: FilmState, laser_power_mw: float = 0.5, seed=None,
                 spot: dict[str, float] | None = None) -> tuple[Spectra, dict]:
     """One PL spectrum (counts on ``PL_AXIS_EV``, 532 nm excitation) and its truth."""
-    if laser_power_mw <= 0:
-        raise ValueError("laser_power_mw must be positive")
-    rng = _rng(seed)
-    spot = local_spot(state, rng) | spot_environment(rng) if spot is None else spot
-    axis = PL_AXIS_EV
     # Focus and collection vary a lot from spot to spot: PL carries little morphology.
-    efficiency = float(np.exp(rng.normal(0.0, 0.45)))
-    scale = 4000.0 * laser_power_mw * efficiency
-    fractions = {1: spot["coverage"] * (1 - spot["bilayer_fraction"]),
-                 2: spot["coverage"] * spot["bilayer_fraction"]}
-    truth: dict[str, float] = {f"spot_{k}": v for k, v in spot.items()}
-    clean = np.zeros_like(axis)
-    for layers, fraction in fractions.items():
-        for peak in pl_peaks(spot, layers, scale * fraction):
-            clean += peak.evaluate(axis)
-            key = f"{layers}L_{peak.name}"
-            truth |= {f"{key}_center_ev": peak.center, f"{key}_fwhm_ev": peak.fwhm,
-                      f"{key}_height": peak.height}
+    rng, spot, efficiency, scale = _measurement(state, laser_power_mw, seed, spot, 0.45, 4000.0)
+    axis = PL_AXIS_EV
+    clean, truth = _film_peaks(spot, axis, "ev", lambda layers, fraction: pl_peaks(
+        spot, layers, scale * fraction))
     offset = rng.uniform(10.0, 40.0)
     clean += offset
     truth |= {"background_offset": offset, "efficiency": efficiency}

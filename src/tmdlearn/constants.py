@@ -1,0 +1,17 @@
+"""Physical constants of the materials, shared by the simulators and the analysis.
+
+A low-level module: it imports nothing from tmdlearn, so :mod:`tmdlearn.synth` and the
+analysis packages (:mod:`tmdlearn.stem`) read the same values without importing each other.
+"""
+
+from __future__ import annotations
+
+#: Atomic numbers (HAADF Z-contrast weights).
+Z = {"C": 6, "S": 16, "Se": 34, "W": 74}
+#: In-plane lattice constants, Å: graphene 2.46 Å (C–C 1.42 Å), WS2 3.153 Å (the Vegard end
+#: member of WS2(1-x)Se2x).
+LATTICE_ANGSTROM = {"graphene": 2.46, "ws2": 3.153}
+#: WS2 lattice constant, Å (the other Vegard end member is :data:`A_WSE2_ANGSTROM`).
+A_WS2_ANGSTROM = LATTICE_ANGSTROM["ws2"]
+#: WSe2 lattice constant, Å: a WS2(1-x)Se2x layer has a = (1 - x) a_WS2 + x a_WSe2 (Vegard).
+A_WSE2_ANGSTROM = 3.282
