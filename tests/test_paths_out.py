@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tmdlearn.cli import main
-from tmdlearn.cli.spectra import expand_inputs
 from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.data.paths import contained, escape_reason
 from tmdlearn.errors import InputError
-from tmdlearn.io import write_height_map
+from tmdlearn.io import open_dataset, read, write_height_map
 from tmdlearn.report.outdir import is_run_folder, prepare_out
+from tmdlearn.spectra.workflow import expand_inputs
 
 HEADER = "sample_id,material,location,modality,file\n"
 
@@ -62,7 +62,7 @@ def test_manifest_entry_escaping_its_folder_is_refused(layout, name, reason):
 @pytest.mark.parametrize("name", ["afm/inside.npz", "afm/../afm/inside.npz", "{inside}"])
 def test_manifest_entries_inside_the_folder_load(layout, name):
     _manifest(layout, name.format(inside=layout / "afm" / "inside.npz"))
-    dataset = Dataset.open(layout)
+    dataset = open_dataset(layout)
     assert dataset.load(0).height_nm.shape == (32, 32)
 
 
@@ -72,7 +72,7 @@ def test_load_checks_a_table_built_by_hand(layout):
     table = pd.DataFrame([{"sample_id": "S1", "material": "MoS2", "location": "a",
                            "modality": "afm", "file": "../secret.npz"}])
     with pytest.raises(InputError, match="entry '../secret.npz' climbs out"):
-        Dataset(layout, table).load(0)
+        Dataset(layout, table, read).load(0)
 
 
 def test_escape_reason_and_contained(tmp_path):

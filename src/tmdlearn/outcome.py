@@ -13,7 +13,8 @@ class Outcome:
     """What a workflow run produced; :func:`tmdlearn.report.run.write_outcome` writes it.
 
     ``metrics``: headline numbers (JSON-ready, ``metrics.json``); ``tables``: DataFrames by
-    file stem (``tables/<name>.csv`` and ``.md``); ``figures``: matplotlib figures by file stem
+    file stem (``tables/<name>.csv`` and ``.md``); ``figures``: matplotlib figures, or
+    functions drawing one when it is written (one open at a time), by file stem
     (``figures/<name>.png``); ``models``: the fitted models by name; ``files``: other outputs,
     each a function writing the file at the path it is given, by path in the run folder (models,
     maps, notes); ``info``: more entries of ``run.json``; ``details``: the workflow's own

@@ -65,6 +65,7 @@ def run(inputs: list[tuple[str, HeightMap]], config: dict,
 
 def _level_stage(items, cfg: dict) -> Outcome:
     """Levelled .npz files, a preview PNG per image and rms (raw vs levelled Sq, nm)."""
+    from tmdlearn.afm.figures import preview_figure
     from tmdlearn.io import write_height_map
 
     outcome = Outcome(info={"images": len(items)}, folders=("", ""))
@@ -72,28 +73,13 @@ def _level_stage(items, cfg: dict) -> Outcome:
     for (name, raw), flat in zip(items, _level_all(items, cfg), strict=True):
         stem = Path(name).with_suffix("").as_posix().replace("/", "__")
         outcome.files[f"levelled/{stem}.npz"] = partial(write_height_map, hm=flat)
-        outcome.files[f"previews/{stem}.png"] = partial(_save_preview, raw=raw, flat=flat)
+        outcome.figures[f"previews/{stem}"] = partial(preview_figure, raw, flat)
         rows.append({"image": name, "pixels": "x".join(map(str, raw.shape)),
                      "pixel_size_nm": raw.pixel_size_nm,
                      "raw_sq_nm": float(np.nanstd(raw.height_nm)),
                      "levelled_sq_nm": float(np.nanstd(flat.height_nm))})
     outcome.tables["rms"] = pd.DataFrame(rows)
     return outcome
-
-
-def _save_preview(path: Path, raw: HeightMap, flat: HeightMap) -> None:
-    from tmdlearn.afm.level import plane_fit
-    from tmdlearn.report.figures import plt, save_figure
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-    axes[0].imshow(plane_fit(raw.height_nm), cmap="afmhot")
-    axes[0].set_title("raw (plane removed)")
-    low, high = np.nanpercentile(flat.height_nm, [1, 99])
-    axes[1].imshow(flat.height_nm, cmap="afmhot", vmin=low, vmax=high)
-    axes[1].set_title(f"levelled ({low:.2g} to {high:.2g} nm)")
-    for ax in axes:
-        ax.axis("off")
-    save_figure(fig, path, dpi=100)
 
 
 def _embed_stage(items, cfg: dict) -> Outcome:

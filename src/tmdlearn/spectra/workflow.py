@@ -225,7 +225,7 @@ def examples_figure(outcome: Outcome):
 
 
 def _figure(shown, unit: str):
-    from tmdlearn.report.fit_figure import fit_figure, spread_indices
+    from tmdlearn.spectra.fit_figure import fit_figure, spread_indices
 
     if len(shown) == 1:
         result, axis, intensity, name = shown[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.errors import InputError
-from tmdlearn.io.atomic import atomic_path
+from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing
 
@@ -84,7 +84,6 @@ def read_image(path, config: dict):
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     """Atoms, masks, overlay and self-check of the image of :func:`load`; metrics: its summary
     row (file, pixel size, atoms per layer, trust, score, main reason)."""
-    from tmdlearn.report.run import write_json
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
     from tmdlearn.stem.quality import assess
@@ -153,7 +152,6 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
     """The analyses of ``stem analyze`` (:func:`tmdlearn.stem.analysis.analyse_atoms`) as an
     Outcome: tables ``lattice`` and ``bonds``, figures ``bond_histogram``,
     ``order_parameter``, ``se_vs_moire_kde`` where they apply, ``analysis.json`` (= metrics)."""
-    from tmdlearn.report.run import write_json
     from tmdlearn.stem.analysis import analyse_atoms
     from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
 
