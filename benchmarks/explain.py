@@ -13,9 +13,9 @@ import resource
 import time
 from pathlib import Path
 
-from tmdlearn.cli.explain import load_pairs
 from tmdlearn.config import load_config
 from tmdlearn.explain import workflow
+from tmdlearn.explain.inputs import load_pairs
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "explain.yaml"
 KEYS = ("r2_train_intensity_resonant", "r2_val_intensity_resonant", "pdp_rank_A1_resonant",
@@ -36,7 +36,7 @@ def main() -> None:
     for seed in args.seeds:
         config = load_config(CONFIG, [f"data.synth.seed={seed}"], workflow.DEFAULTS)
         began, cpu = time.perf_counter(), _cpu_s()
-        results = workflow.run(load_pairs(config["data"]), config)
+        results = workflow.run_pairs(load_pairs(config["data"]), config)
         metrics = workflow.metrics(results)
         runs.append({"seed": seed, "wall_s": round(time.perf_counter() - began, 1),
                      "cpu_s": round(_cpu_s() - cpu, 1),

@@ -9,6 +9,7 @@ import pytest
 from explain_planted import CENTERS, planted_pair
 from tmdlearn.errors import InputError
 from tmdlearn.explain import workflow as wf
+from tmdlearn.spectra.preprocess import despike_map
 
 
 def test_despike_map_removes_cosmic_rays_and_keeps_peaks():
@@ -18,7 +19,7 @@ def test_despike_map_removes_cosmic_rays_and_keeps_peaks():
     spiked = cube.copy()
     spiked[10, 10, 40] += 3000.0          # a cosmic ray on a flake pixel, off the peaks
     spiked[8, 12, 100] += 2000.0
-    cleaned = wf.despike_map(spiked, mask)
+    cleaned = despike_map(spiked, mask)
     assert abs(cleaned[10, 10, 40] - cube[10, 10, 40]) < 20
     assert abs(cleaned[8, 12, 100] - cube[8, 12, 100]) < 20
     a1 = int(np.argmin(np.abs(pair["raman"].axis - CENTERS[2])))
@@ -67,7 +68,7 @@ def test_bad_pairs_raise_input_error():
     with pytest.raises(InputError, match="differ in shape"):
         wf.prepare_pair(pair["raman"], small["pl"], wf.DEFAULTS)
     with pytest.raises(InputError, match="no map pairs"):
-        wf.run([], wf.DEFAULTS)
+        wf.run_pairs([], wf.DEFAULTS)
 
 
 @pytest.mark.slow
@@ -81,7 +82,8 @@ def test_must_show_on_planted_pair():
     config = copy.deepcopy(wf.DEFAULTS)
     strong = planted_pair(coupling=1.0, seed=0)
     weak = planted_pair(coupling=0.0, seed=0)
-    results = wf.run([{"name": "resonant", **strong}, {"name": "nonresonant", **weak}], config)
+    results = wf.run_pairs([{"name": "resonant", **strong}, {"name": "nonresonant", **weak}],
+                           config)
     metrics = wf.metrics(results)
     assert metrics["r2_val_intensity_resonant"] >= 0.8
     assert metrics["pdp_rank_A1_resonant"] == 1, results[0].ranking
@@ -97,12 +99,12 @@ def test_must_show_on_synthetic_wse2_maps():
     """The embedded maps with configs/explain.yaml: the issue's must-show figures."""
     from pathlib import Path
 
-    from tmdlearn.cli.explain import load_pairs
     from tmdlearn.config import load_config
+    from tmdlearn.explain.inputs import load_pairs
 
     config = load_config(Path(__file__).parents[1] / "configs" / "explain.yaml", None,
                          wf.DEFAULTS)
-    results = wf.run(load_pairs(config["data"]), config)
+    results = wf.run_pairs(load_pairs(config["data"]), config)
     metrics = wf.metrics(results)
     assert metrics["r2_val_intensity_resonant"] >= 0.8
     assert metrics["pdp_rank_A1_resonant"] == 1

@@ -12,6 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tmdlearn"
 #: Layer of every top-level package or module (docs/architecture.md, bottom up).
 LAYERS = {
     "tmdlearn": 0, "errors": 0, "config": 0, "progress": 0, "constants": 0, "raster": 0,
+    "outcome": 0,
     "data": 1,
     "io": 2, "examples": 2,
     "spectra": 3, "afm": 3, "synth": 3, "models": 3, "learn": 3,

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tmdlearn.cli import main
-from tmdlearn.cli.spectra import expand_inputs
 from tmdlearn.data import Dataset, HeightMap
 from tmdlearn.data.paths import contained, escape_reason
 from tmdlearn.errors import InputError
 from tmdlearn.io import open_dataset, read, write_height_map
 from tmdlearn.report.outdir import is_run_folder, prepare_out
+from tmdlearn.spectra.workflow import expand_inputs
 
 HEADER = "sample_id,material,location,modality,file\n"
 

@@ -85,3 +85,23 @@ def test_background_mask_finds_planted_flake():
     expected = np.zeros((20, 24), dtype=bool)
     expected[6:14, 8:18] = True
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_despike_is_one_vocabulary_for_spectra_and_maps():
+    from tmdlearn.errors import InputError
+    from tmdlearn.spectra.preprocess import DESPIKE, despike, despike_difference, despike_map
+
+    rng = np.random.default_rng(0)
+    cube = rng.normal(100.0, 1.0, (6, 7, 80))
+    cube[2, 3, 40] += 500.0                                 # a cosmic ray in one pixel
+    assert DESPIKE == ("none", "difference", "whitaker-hayes", "map")
+    np.testing.assert_array_equal(despike(cube, "map"), despike_map(cube))
+    flat = despike(cube, "difference", 5.0)
+    assert flat.shape == cube.shape and flat[2, 3, 40] < 110.0
+    np.testing.assert_array_equal(flat.reshape(-1, 80),
+                                  despike_difference(cube.reshape(-1, 80), 5.0))
+    assert despike(cube, "none") is cube
+    with pytest.raises(InputError, match="map needs a map"):
+        despike(cube[0], "map")
+    with pytest.raises(InputError, match="none, difference, whitaker-hayes, map"):
+        despike(cube, "median")

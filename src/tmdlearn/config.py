@@ -1,8 +1,14 @@
-"""YAML configs whose keys the command line can override (``key.sub=value``)."""
+"""YAML configs whose keys the command line can override (``key.sub=value``), checked against
+a workflow's ``DEFAULTS``: a misspelt key is an InputError naming it and the closest known key.
+"""
 
 from __future__ import annotations
 
 import copy
+import difflib
+import importlib
+import re
+from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -16,16 +22,46 @@ def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
     """``cls(**values)`` for a dataclass, lists turned into tuples (YAML has no tuples);
     unknown keys are an InputError naming ``what`` and the known keys."""
     values = dict(values or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"unknown {what} keys {unknown}; known: {sorted(known)}")
+    check_keys(values, [f.name for f in fields(cls)], f"{what} ")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+class Open(dict):
+    """A section of DEFAULTS whose keys are free (a search space, a section another function
+    checks): :func:`validate` takes any keys there."""
+
+
+def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
+               path: str | Path | None = None) -> None:
+    """InputError for the first of ``values`` not in ``known``: one line with the key (prefixed
+    by ``where``, e.g. ``"preprocess."``) and the closest known key."""
+    known = list(known)
+    unknown = [key for key in values if key not in known]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=0.0)
+    hint = f"; did you mean '{where}{close[0]}'?" if close else ""
+    more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+    raise InputError(f"unknown config key '{where}{key}'{more}{hint}", path)
+
+
+def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path | None = None,
+             where: str = "") -> None:
+    """Check every key of ``config`` against ``defaults``, section by section; a section whose
+    default is not a mapping (None, a list) or is :class:`Open` takes any keys."""
+    check_keys(config, defaults, where, path)
+    for key, value in config.items():
+        default = defaults[key]
+        if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
+            validate(value, default, path, f"{where}{key}.")
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,
                 defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults, updated by the YAML file at ``path``, updated by ``overrides``.
+    """Defaults, updated by the YAML file at ``path``, updated by ``overrides``; with
+    ``defaults``, every key is checked against them (:func:`validate`). Plain dicts out (no
+    :class:`Open`), so a config can be saved with a model.
 
     Each override is ``dotted.key=value``; the value is parsed as YAML (so ``3``, ``0.5``,
     ``true``, ``[1, 2]`` keep their types).
@@ -54,7 +90,44 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
             if not isinstance(target, dict):
                 raise InputError(f"override {item!r}: {part!r} is not a section")
         target[parts[-1]] = value
-    return config
+    if defaults is not None:
+        validate(config, defaults, path)
+    return _plain(config)
+
+
+def markdown_table(defaults: dict[str, Any], meanings: dict[str, str] | None = None) -> str:
+    """The config table of the docs: one row per dotted key, its default (YAML) and its meaning
+    (``meanings`` by key, written by hand in the docs)."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, value in flat_keys(defaults).items():
+        shown = yaml.dump(_plain(value), Dumper=_Dumper, default_flow_style=True,
+                          width=10_000).strip()
+        shown = shown.removesuffix("\n...").replace("|", "\\|")
+        rows.append(f"| `{key}` | `{shown}` | {(meanings or {}).get(key, '')} |")
+    return "\n".join(rows)
+
+
+def flat_keys(defaults: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Dotted key -> default of every leaf of ``defaults`` (:class:`Open` sections as leaves)."""
+    out = {}
+    for key, value in defaults.items():
+        if isinstance(value, dict) and value and not isinstance(value, Open):
+            out.update(flat_keys(value, f"{where}{key}."))
+        else:
+            out[f"{where}{key}"] = value
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # a shared list written out each time
+        return True
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with :class:`Open` sections as plain dicts (for YAML)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _merge(base: dict, update: dict) -> None:
@@ -63,3 +136,36 @@ def _merge(base: dict, update: dict) -> None:
             _merge(base[key], value)
         else:
             base[key] = value
+
+
+_TABLE = re.compile(r"(<!-- config: ([\w.]+) -->\n).*?(<!-- /config -->)", re.S)
+
+
+def fill_config_tables(text: str) -> str:
+    """``text`` (Markdown) with every block ``<!-- config: module -->`` ... ``<!-- /config -->``
+    holding the config table of that module's ``DEFAULTS`` (:func:`markdown_table`).
+
+    The meaning column is kept from the block as it was (matched by key). ``python -m
+    tmdlearn.config docs/*.md`` rewrites the pages; a test checks that they match.
+    """
+    def table(match: re.Match) -> str:
+        module = importlib.import_module(match.group(2))
+        meanings = {}
+        for row in match.group(0).splitlines():
+            cells = row.split(" | ")
+            if len(cells) >= 3 and row.startswith("| `"):
+                for key in re.findall(r"`([^`]+)`", cells[0]):
+                    meanings[key] = cells[-1].removesuffix("|").strip()
+        body = markdown_table(module.DEFAULTS, meanings)
+        return f"{match.group(1)}{body}\n{match.group(3)}"
+
+    return _TABLE.sub(table, text)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from tmdlearn.config import fill_config_tables as fill  # the imported module's Open class
+
+    for page in map(Path, sys.argv[1:]):
+        page.write_text(fill(page.read_text(encoding="utf-8")), encoding="utf-8")

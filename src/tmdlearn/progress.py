@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from rich.progress import (
@@ -16,11 +18,25 @@ from rich.progress import (
 )
 
 T = TypeVar("T")
+_CHOICE: ContextVar[bool | None] = ContextVar("progress", default=None)
 
 
 def progress_enabled() -> bool:
-    """True when standard error is an interactive terminal."""
-    return sys.stderr.isatty()
+    """True when bars are asked for (:func:`showing`), else when standard error is an
+    interactive terminal."""
+    choice = _CHOICE.get()
+    return sys.stderr.isatty() if choice is None else bool(choice)
+
+
+@contextmanager
+def showing(progress: bool | None) -> Iterator[None]:
+    """Within the block, progress bars on (True), off (False) or on a terminal only (None):
+    the ``progress`` argument of every workflow's ``run``."""
+    token = _CHOICE.set(progress)
+    try:
+        yield
+    finally:
+        _CHOICE.reset(token)
 
 
 def track(items: Iterable[T], description: str = "", total: int | None = None) -> Iterator[T]:

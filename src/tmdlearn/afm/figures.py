@@ -60,3 +60,19 @@ def correlation_heatmap(correlations: pd.DataFrame, value: str = "spearman_rho")
     fig.colorbar(im, ax=ax, label=value.replace("_", " "))
     ax.set_title("Embedding axes vs physical features (grey: p ≥ 0.05)")
     return fig
+
+
+def preview_figure(raw, flat) -> plt.Figure:
+    """Raw (plane removed) and levelled height maps (HeightMaps, nm) side by side; the levelled
+    one scaled to its 1st-99th percentile."""
+    from tmdlearn.afm.level import plane_fit
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    axes[0].imshow(plane_fit(raw.height_nm), cmap="afmhot")
+    axes[0].set_title("raw (plane removed)")
+    low, high = np.nanpercentile(flat.height_nm, [1, 99])
+    axes[1].imshow(flat.height_nm, cmap="afmhot", vmin=low, vmax=high)
+    axes[1].set_title(f"levelled ({low:.2g} to {high:.2g} nm)")
+    for ax in axes:
+        ax.axis("off")
+    return fig

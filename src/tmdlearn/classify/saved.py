@@ -94,3 +94,21 @@ def predict_heights(heights, model: dict, device: str = "auto") -> pd.DataFrame:
     table = pd.DataFrame(proba, columns=[f"p_{c}" for c in model["classes"]])
     table.insert(0, "prediction", np.asarray(model["classes"])[proba.argmax(axis=1)])
     return table
+
+
+def predict_files(paths, model: dict, device: str = "auto",
+                  pixel_size_nm: float | None = None) -> pd.DataFrame:
+    """:func:`predict_heights` on AFM height-map files (any format tmdlearn reads;
+    ``pixel_size_nm`` for arrays that store none), their paths in the first column ``file``."""
+    from tmdlearn.data import HeightMap
+    from tmdlearn.io import read
+
+    heights = []
+    for path in paths:
+        item = read(path, **({"pixel_size_nm": pixel_size_nm} if pixel_size_nm else {}))
+        if not isinstance(item, HeightMap):
+            raise InputError(f"not an AFM height map ({type(item).__name__})", path)
+        heights.append(item.height_nm)
+    table = predict_heights(heights, model, device)
+    table.insert(0, "file", [str(p) for p in paths])
+    return table

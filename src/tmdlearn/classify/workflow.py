@@ -1,13 +1,14 @@
 """The classification workflow: compare heads or strategies under grouped CV, then tables,
-figures and a latent analysis. Arrays in; an :class:`Outcome` (metrics, tables, figures) out,
-written to a run folder by the command line."""
+figures and a latent analysis. ``DEFAULTS``, ``load(cfg)`` (the arrays the config names) and
+``run(inputs, cfg)`` -> :class:`~tmdlearn.outcome.Outcome` (metrics, tables, figures), written
+to a run folder by :func:`tmdlearn.report.run.write_outcome`."""
 
 from __future__ import annotations
 
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,14 @@ from tmdlearn.classify.evaluate import (
     summarise,
 )
 from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
+from tmdlearn.classify.inputs import load
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
-from tmdlearn.classify.saved import final_head
+from tmdlearn.classify.saved import final_head, save_classifier
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
-from tmdlearn.progress import track
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
 
 DEFAULTS: dict = {
     "data": {"manifest": None, "target": "material", "images": None, "features": None,
@@ -49,17 +52,17 @@ DEFAULTS: dict = {
     "latent": {"method": "pca", "physical": True},
     "device": "auto",
 }
+__all__ = ["DEFAULTS", "Outcome", "load", "run", "run_features", "run_images"]
 
 
-@dataclass
-class Outcome:
-    """What a run produced: metrics (JSON-ready), tables and figures by file stem, and models
-    to save (:func:`tmdlearn.classify.saved.save_classifier` arguments by name)."""
-
-    metrics: dict = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    figures: dict = field(default_factory=dict)
-    models: dict = field(default_factory=dict)
+def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
+    """The workflow on the arrays of :func:`load`: strategies on height maps
+    (:func:`run_images`) or heads on features (:func:`run_features`). ``progress``: bars on,
+    off, or None (on a terminal)."""
+    with showing(progress):
+        if "features" in inputs:
+            return run_features(**inputs, config=config)
+        return run_images(**inputs, config=config)
 
 
 def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:
@@ -249,10 +252,11 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
             "models/classifier" if head is not None else
             f"not saved: the {image['frozen_head']} head holds torch networks")
         if head is not None:
-            outcome.models["classifier"] = {
-                "head": head, "n_samples": int(np.unique(groups).size),
-                "pixel_size_nm": pixel_size_nm,
-                "summary": outcome.metrics[f"frozen + {image['frozen_head']}"]}
+            outcome.models["classifier"] = head
+            outcome.files["models/classifier"] = partial(
+                save_classifier, head=head, config=config, n_samples=int(np.unique(groups).size),
+                pixel_size_nm=pixel_size_nm,
+                summary=outcome.metrics[f"frozen + {image['frozen_head']}"])
     return outcome
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import typer
 
 from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
-from tmdlearn.errors import InputError
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -31,51 +29,19 @@ def run(
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
-    from tmdlearn.crossmodal.data import SpectrumGrid, load_pairs
-    from tmdlearn.crossmodal.workflow import DEFAULTS, compute_image_features
-    from tmdlearn.crossmodal.workflow import run as run_workflow
-    from tmdlearn.learn import torch_threads
+    from tmdlearn.crossmodal import workflow
+    from tmdlearn.report.run import write_outcome
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, DEFAULTS)
+    cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
     prepare_out(out, overwrite)
     if data is not None:
         cfg["data"]["folder"] = str(data)
-    d = cfg["data"]
-    if not d.get("folder"):
-        raise InputError("no dataset: give --data FOLDER or set data.folder", config)
-    with torch_threads(cfg.get("threads") or None):
-        pairs, filters = load_pairs(
-            d["folder"], d["scan_size_um"], d["raman_power_mw"], d["pl_power_mw"],
-            SpectrumGrid(tuple(d["raman_window_cm1"]), int(d["raman_points"]), "cm-1"),
-            SpectrumGrid(tuple(d["pl_window_ev"]), int(d["pl_points"]), "eV"))
-        emb = cfg["embedding"]
-        compute_image_features(pairs, emb, cfg["device"], emb["cache_dir"] or out / "cache")
-        storage = cfg["generation"]["storage"] or out / "optuna.db"
-        outcome = run_workflow(pairs, cfg, storage=storage)
-    _write(out, cfg, outcome, started, filters=filters, n_keys=len(pairs),
-           n_samples=int(np.unique(pairs.groups).size))
+    cfg["embedding"]["cache_dir"] = cfg["embedding"]["cache_dir"] or str(out / "cache")
+    cfg["generation"]["storage"] = cfg["generation"]["storage"] or str(out / "optuna.db")
+    outcome = workflow.run(workflow.load(cfg), cfg)
+    write_outcome(out, outcome, cfg, started)
     typer.echo(f"wrote {out / 'metrics.json'}")
-
-
-def _write(out: Path, cfg: dict, outcome, started: float, **extra) -> None:
-    from tmdlearn.crossmodal.published import citation, note
-    from tmdlearn.crossmodal.saved import save_models
-    from tmdlearn.io.atomic import atomic_path
-    from tmdlearn.report.figures import save_figure
-    from tmdlearn.report.run import write_json, write_run_json
-    from tmdlearn.report.tables import write_table
-
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in outcome.tables.items():
-        write_table(table, out / "tables" / name)
-    for name, fig in outcome.figures.items():
-        save_figure(fig, out / "figures" / f"{name}.png")
-    save_models(out / "models", outcome.models, cfg, outcome.metrics, extra.get("n_samples"))
-    write_json(out / "metrics.json", outcome.metrics)
-    with atomic_path(out / "published.md") as tmp:
-        tmp.write_text(note(), encoding="utf-8")
-    write_run_json(out, cfg, started, published=citation(), **outcome.info, **extra)
 
 
 @app.command("predict")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -104,60 +105,14 @@ def train_command(
     typer.echo(f"model -> {out / 'model'}")
 
 
-def _check_single_channel(path: Path) -> None:
-    """Refuse colour images before the reader averages their channels."""
-    suffix = path.suffix.lower()
-    shape = None
-    try:
-        if suffix == ".npy":
-            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-        elif suffix in (".tif", ".tiff"):
-            import tifffile
+def _predict_one(cfg: dict, inputs: dict, out: Path, started: float) -> dict:
+    """One image's outcome written to ``out``; returns its summary row."""
+    from tmdlearn.report.run import write_outcome
+    from tmdlearn.stem import workflow
 
-            with tifffile.TiffFile(path) as tif:
-                shape = tif.series[0].shape
-    except (OSError, ValueError):
-        return  # the reader reports unreadable files
-    if shape is not None and len(shape) == 3 and shape[-1] in (3, 4):
-        raise InputError(f"colour (RGB) image of shape {shape}: HAADF-STEM needs the "
-                         "single-channel detector image", path)
-
-
-def _predict_one(path: Path, out: Path, net, meta: dict, pixel_size: float | None,
-                 threshold: str | float, lattice: bool, views: int, prior: float,
-                 tile: int = 0) -> dict:
-    """Atoms, masks, overlay and self-check (quality.json, render.png) of one image into
-    ``out``; returns its summary row (with the verdict: trust, score, main reason)."""
-    from tmdlearn.io import read
-    from tmdlearn.report.figures import save_figure
-    from tmdlearn.report.run import write_json
-    from tmdlearn.stem.figures import overlay_figure, render_figure
-    from tmdlearn.stem.inference import identify_atoms
-    from tmdlearn.stem.quality import assess
-
-    if path.is_file():
-        _check_single_channel(path)
-    stem_image = read(path, modality="stem", pixel_size_angstrom=pixel_size)
-    atoms, masks = identify_atoms(stem_image, net, meta, threshold, lattice, views, prior,
-                                  tile)
-    with atomic_path(out / "atoms.csv") as tmp:
-        atoms.to_csv(tmp, index=False)
-    with atomic_path(out / "masks.npz") as tmp:
-        np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(meta["species"]),
-                            pixel_size_angstrom=stem_image.pixel_size_angstrom)
-    quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
-                     str(meta.get("material", "graphene")), int(meta["layers"]))
-    write_json(out / "quality.json", {"file": path.name, **quality.to_dict()})
-    fig = overlay_figure(stem_image.intensity, atoms, masks, stem_image.pixel_size_angstrom,
-                         quality)
-    save_figure(fig, out / "overlay.png")
-    save_figure(render_figure(quality), out / "render.png")
-    counts = atoms.groupby("layer").size()
-    return {"file": path.name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
-            "atoms": len(atoms),
-            **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))},
-            "trust": quality.trust, "score": round(quality.score, 4),
-            "main_reason": quality.main_reason}
+    outcome = workflow.run(inputs, cfg)
+    write_outcome(out, outcome, cfg, started)
+    return outcome.metrics
 
 
 def _warn_untrusted(row: dict, where: Path) -> None:
@@ -188,11 +143,9 @@ def predict(
                                  "whose honeycomb they sit on."),
     views: int = typer.Option(1, help="Average the model over 1, 2 or 4 mirror images "
                               "(test-time augmentation; 4 is slower and a little more accurate)."),
-    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="Pull each atom this "
-                                        "fraction (0-1) of the way to its layer's fitted "
-                                        "honeycomb site and repaint the masks there; for "
-                                        "rigid lattices (it flattens mild strain alike; layers "
-                                        "far from a honeycomb are left as found)."),
+    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="find.lattice_prior: pull "
+                                        "each atom this fraction (0-1) of the way to its "
+                                        "layer's fitted honeycomb site (docs/stem.md)."),
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
@@ -204,28 +157,21 @@ def predict(
     For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms
     and gives each image's trust, score and main reason.
     """
+    import time
+
     from tmdlearn.io.stem import STEM_FORMATS
-    from tmdlearn.stem.inference import TILE_OVERLAP_PX, load_model
+    from tmdlearn.stem import workflow
 
     prepare_out(out, overwrite)
-    if threshold not in ("logit0", "otsu"):
-        try:
-            threshold = float(threshold)
-        except ValueError:
-            raise InputError(
-                f"threshold must be logit0, otsu or a number, got {threshold!r}") from None
-        if not 0 < threshold < 1:
-            raise InputError(f"threshold probability must be in (0, 1), got {threshold}")
-    if pixel_size is not None and not pixel_size > 0:
-        raise InputError(f"--pixel-size must be positive, got {pixel_size}", image)
-    if not 0 <= lattice_prior <= 1:
-        raise InputError(f"--lattice-prior must be in [0, 1], got {lattice_prior}")
-    if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
-        raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
-    net, meta = load_model(model, material, device, trust_mismatch=trust_mismatch)
+    started = time.time()
+    cfg = copy.deepcopy(workflow.DEFAULTS)
+    cfg["data"].update(image=str(image), pixel_size_angstrom=pixel_size)
+    cfg["model"].update(path=model, material=material, device=device,
+                        trust_mismatch=trust_mismatch)
+    cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
+                       lattice_prior=lattice_prior, tile=tile)
     if not image.is_dir():
-        row = _predict_one(image, out, net, meta, pixel_size, threshold, lattice, views,
-                           lattice_prior, tile)
+        row = _predict_one(cfg, workflow.load(cfg), out, started)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
         typer.echo(f"{row['atoms']} atoms ({layers} per layer), trust {row['trust']} (score "
                    f"{row['score']:.2f}) -> {out / 'atoms.csv'}")
@@ -234,8 +180,10 @@ def predict(
     files = sorted(p for p in image.iterdir() if p.is_file() and p.suffix.lower() in STEM_FORMATS)
     if not files:
         raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
-    rows = [_predict_one(path, out / path.name, net, meta, pixel_size, threshold, lattice, views,
-                         lattice_prior, tile)
+    cfg["data"]["image"] = str(files[0])
+    inputs = workflow.load(cfg)
+    rows = [_predict_one(cfg, {**inputs, "image": workflow.read_image(path, cfg)},
+                         out / path.name, started)
             for path in track(files, "finding atoms")]
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
@@ -272,48 +220,20 @@ def analyze(
     nearest neighbours of every atom, C–C or W–X, mean and FWHM per layer and pooled),
     OUT/analysis.json and figures.
     """
-    from tmdlearn.report.figures import save_figure
-    from tmdlearn.report.run import write_json
-    from tmdlearn.report.tables import write_table
-    from tmdlearn.stem.analysis import analyse_atoms
-    from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
+    import time
+
+    from tmdlearn.report.run import write_outcome
+    from tmdlearn.stem.workflow import analyse, read_atoms
 
     prepare_out(out, overwrite)
-    if not pixel_size > 0:
-        raise InputError(f"--pixel-size must be positive, got {pixel_size}")
-    if material not in ("graphene", "ws2"):
-        raise InputError(f"material must be graphene or ws2, got {material!r}")
-    try:
-        atoms = pd.read_csv(atoms_csv)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
-    missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
-    if missing:
-        raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
-    masks = masks or atoms_csv.parent / "masks.npz"
-    if masks.is_file():
-        shape = tuple(np.load(masks)["masks"].shape[-2:])
-    else:
-        shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
-    if bond_max is not None and not bond_max > 0:
-        raise InputError(f"--bond-max must be positive, got {bond_max}")
-    result = analyse_atoms(atoms, pixel_size, material, shape, n_boot, seed, a_ws2, a_wse2,
-                           bond_max, undistort)
-    write_table(result["lattice"], out / "lattice")
-    bonds = result["bond_statistics"]
-    write_table(bonds, out / "bonds")
-    summary = {"scan_distortion": result.get("scan_distortion"),
-               "lattice": result["lattice"].to_dict("records"),
-               "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
-    if "bonds" in result and len(result["bonds"]):
-        save_figure(bond_histogram_figure(result["bonds"]), out / "bond_histogram.png")
-        summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
-    if result.get("maps"):
-        save_figure(order_parameter_figure(result["maps"]), out / "order_parameter.png")
-    if "kde" in result:
-        save_figure(kde_figure(result["kde"], n_boot), out / "se_vs_moire_kde.png")
-        summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
-    write_json(out / "analysis.json", summary)
-    typer.echo(result["lattice"].to_string(index=False))
+    started = time.time()
+    atoms, shape = read_atoms(atoms_csv, masks)
+    outcome = analyse(atoms, shape, pixel_size, material, n_boot, seed, a_ws2, a_wse2, bond_max,
+                      undistort)
+    write_outcome(out, outcome, {"atoms": atoms_csv, "pixel_size_angstrom": pixel_size,
+                                 "material": material, "n_boot": n_boot, "seed": seed,
+                                 "a_ws2": a_ws2, "a_wse2": a_wse2, "bond_max": bond_max,
+                                 "undistort": undistort}, started)
+    typer.echo(outcome.tables["lattice"].to_string(index=False))
     typer.echo("bonds (two nearest neighbours of every atom):")
-    typer.echo(bonds.to_string(index=False, float_format="{:.4f}".format))
+    typer.echo(outcome.tables["bonds"].to_string(index=False, float_format="{:.4f}".format))

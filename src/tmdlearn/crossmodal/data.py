@@ -65,6 +65,7 @@ class CrossModalData:
     pl_axis: np.ndarray
     files: dict[str, list[str | None]] = field(default_factory=dict)
     image_features: np.ndarray | None = None
+    filters: dict = field(default_factory=dict)   # the manifest filters that chose the rows
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -8,12 +8,13 @@ test R² and a percentile bootstrap CI of the test R².
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -46,27 +47,60 @@ def fit_svr(x, y, folds, grid: dict):
     return search.fit(x, y).best_estimator_
 
 
-@dataclass
-class TorchRegressor:
-    """A fitted :class:`RegressionMLP` with its input and target standardisation (numpy in/out)."""
+class TorchRegressor(RegressorMixin, BaseEstimator):
+    """A :class:`RegressionMLP` on standardised inputs and targets, as a scikit-learn estimator
+    (``get_params``/``set_params``, ``clone``, ``fit``/``predict``, ``score`` = R²; numpy in and
+    out, torch inside).
 
-    model: RegressionMLP
-    x_mean: np.ndarray
-    x_std: np.ndarray
-    y_mean: np.ndarray
-    y_std: np.ndarray
-    params: dict
+    ``params``: the network and optimiser (n_layers, units, activation, dropout, l1, lr,
+    batch_size; as tuned by :func:`tune_mlp`); ``epochs``, ``patience`` (early stopping when
+    ``fit`` is given validation data), ``seed``, ``device``. Fitted: ``model``, ``x_mean``,
+    ``x_std``, ``y_mean``, ``y_std`` and ``best_epoch_``.
+    """
+
+    def __init__(self, params: dict | None = None, epochs: int = 200, patience: int = 20,
+                 seed: int = 0, device: str = "auto"):
+        self.params, self.epochs, self.patience = params, epochs, patience
+        self.seed, self.device = seed, device
+
+    def fit(self, x, y, x_val=None, y_val=None) -> TorchRegressor:
+        """Train on ``x`` (N, D) and ``y`` (N,) or (N, T); returns self."""
+        params = {**DEFAULT_MLP, **(self.params or {})}
+        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32).reshape(len(x), -1)
+        (x_mean, x_std), (y_mean, y_std) = safe_scale(x), safe_scale(y, floor=1e-6)
+        torch.manual_seed(self.seed)
+        model = _network(x.shape[1], y.shape[1], params)
+        config = TrainConfig(epochs=self.epochs, batch_size=int(params["batch_size"]),
+                             lr=float(params["lr"]), weight_decay=0.0,
+                             patience=self.patience if x_val is not None else None,
+                             seed=self.seed, device=self.device)
+        val = {}
+        if x_val is not None:
+            val = {"x_val": (np.asarray(x_val, dtype=np.float32) - x_mean) / x_std,
+                   "y_val": (np.asarray(y_val, dtype=np.float32).reshape(len(x_val), -1)
+                             - y_mean) / y_std}
+        history = train_model(model, (x - x_mean) / x_std, (y - y_mean) / y_std, config=config,
+                              loss=_l1_mse(model, float(params["l1"])), description="MLP", **val)
+        self.model = model.cpu()
+        self.x_mean, self.x_std, self.y_mean, self.y_std = x_mean, x_std, y_mean, y_std
+        self.best_epoch_ = history.best_epoch
+        return self
 
     def predict(self, x) -> np.ndarray:
+        """Targets (N, T) in their units for inputs ``x`` (N, D)."""
+        if getattr(self, "model", None) is None:
+            raise NotFittedError("TorchRegressor is not fitted")
         z = (np.asarray(x, dtype=np.float32) - self.x_mean) / self.x_std
         out = predict(self.model, z, device="cpu") * self.y_std + self.y_mean
         return out
 
     def state(self) -> dict:
-        """Everything needed to rebuild it (see :func:`regressor_from_state`)."""
-        return {"params": self.params, "state_dict": self.model.state_dict(),
-                "x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
-                "y_std": self.y_std}
+        """The fitted network and scaling as plain values (see :func:`regressor_from_state`)."""
+        if getattr(self, "model", None) is None:
+            raise NotFittedError("TorchRegressor is not fitted")
+        return {"params": {**DEFAULT_MLP, **(self.params or {})},
+                "state_dict": self.model.state_dict(), "x_mean": self.x_mean,
+                "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std}
 
 
 def _network(n_in: int, n_out: int, params: dict) -> RegressionMLP:
@@ -77,12 +111,18 @@ def _network(n_in: int, n_out: int, params: dict) -> RegressionMLP:
 
 def regressor_from_state(state: dict) -> TorchRegressor:
     """Rebuild a :class:`TorchRegressor` saved with :meth:`TorchRegressor.state`."""
-    x_mean, y_mean = np.asarray(state["x_mean"]), np.asarray(state["y_mean"])
-    model = _network(x_mean.size, y_mean.size, state["params"])
-    model.load_state_dict(state["state_dict"])
-    model.eval()
-    return TorchRegressor(model, x_mean, np.asarray(state["x_std"]), y_mean,
-                          np.asarray(state["y_std"]), dict(state["params"]))
+    regressor = TorchRegressor(dict(state["params"]))
+    regressor.x_mean, regressor.y_mean = np.asarray(state["x_mean"]), np.asarray(state["y_mean"])
+    regressor.x_std, regressor.y_std = np.asarray(state["x_std"]), np.asarray(state["y_std"])
+    regressor.model = _network(regressor.x_mean.size, regressor.y_mean.size, state["params"])
+    regressor.model.load_state_dict(state["state_dict"])
+    regressor.model.eval()
+    return regressor
+
+
+#: The MLP of :class:`TorchRegressor` when ``params`` names no other.
+DEFAULT_MLP = {"n_layers": 2, "units": 128, "activation": "relu", "dropout": 0.1, "l1": 0.0,
+               "lr": 1e-3, "batch_size": 16}
 
 
 def _l1_mse(model, l1: float):
@@ -97,28 +137,10 @@ def _l1_mse(model, l1: float):
 
 def fit_mlp(x, y, params: dict, *, epochs: int = 200, patience: int = 20, seed: int = 0,
             x_val=None, y_val=None, device: str = "auto") -> tuple[TorchRegressor, int]:
-    """Train a :class:`RegressionMLP` on standardised ``x`` (N, D) and ``y`` (N, T).
-
-    ``params``: n_layers, units, activation, dropout, l1, lr, batch_size. Returns the fitted
-    regressor and the epoch kept (early stopping on the validation loss when given).
-    """
-    x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32).reshape(len(x), -1)
-    (x_mean, x_std), (y_mean, y_std) = safe_scale(x), safe_scale(y, floor=1e-6)
-    torch.manual_seed(seed)
-    model = _network(x.shape[1], y.shape[1], params)
-    config = TrainConfig(epochs=epochs, batch_size=int(params["batch_size"]),
-                         lr=float(params["lr"]), weight_decay=0.0,
-                         patience=patience if x_val is not None else None, seed=seed,
-                         device=device)
-    val = {}
-    if x_val is not None:
-        val = {"x_val": (np.asarray(x_val, dtype=np.float32) - x_mean) / x_std,
-               "y_val": (np.asarray(y_val, dtype=np.float32).reshape(len(x_val), -1) - y_mean)
-               / y_std}
-    history = train_model(model, (x - x_mean) / x_std, (y - y_mean) / y_std, config=config,
-                          loss=_l1_mse(model, float(params["l1"])), description="MLP", **val)
-    model.cpu()
-    return TorchRegressor(model, x_mean, x_std, y_mean, y_std, dict(params)), history.best_epoch
+    """A :class:`TorchRegressor` with ``params`` fitted on ``x`` (N, D) and ``y`` (N, T), and the
+    epoch kept (early stopping on the validation loss when given)."""
+    fitted = TorchRegressor(dict(params), epochs, patience, seed, device).fit(x, y, x_val, y_val)
+    return fitted, fitted.best_epoch_
 
 
 def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed: int = 0,

@@ -1,31 +1,38 @@
 """The cross-modal workflow: embedding targets, spectra → AFM regression, spectrum generation,
-feature heads and read-outs, collected into tables, figures, models and headline metrics."""
+feature heads and read-outs, collected into tables, figures, models and headline metrics.
+``DEFAULTS``, ``load(cfg)`` (the paired dataset) and ``run(data, cfg)`` ->
+:class:`~tmdlearn.outcome.Outcome`."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from tmdlearn.config import Open
 from tmdlearn.crossmodal import figures
-from tmdlearn.crossmodal.data import TASKS, CrossModalData
+from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generate import (
     fit_generator,
     kind_of,
     spectrum_scores,
     tune_generator,
 )
-from tmdlearn.crossmodal.published import published_value
+from tmdlearn.crossmodal.published import citation, note, published_value
 from tmdlearn.crossmodal.readout import READOUTS, read_feature
 from tmdlearn.crossmodal.regress import MODELS, fit_mlp, fit_ridge, fit_svr, score, tune_mlp
+from tmdlearn.crossmodal.saved import save_models
 from tmdlearn.crossmodal.targets import embedding_targets, physical_targets
 from tmdlearn.data import grouped_holdout, grouped_kfold
 from tmdlearn.errors import InputError
+from tmdlearn.io.atomic import write_text
+from tmdlearn.learn import torch_threads
 from tmdlearn.learn.regression import pearson_rows, r2
-from tmdlearn.progress import track
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
 
 _DECODER = {"n_decoder_layers": {"type": "int", "low": 1, "high": 3},
             "activation": {"type": "categorical", "choices": ["relu", "leaky_relu", "elu"]},
@@ -50,41 +57,30 @@ DEFAULTS: dict = {
         "inputs": ["raman", "pl"], "models": list(MODELS), "bootstrap": 30,
         "physical": ["coverage", "domain_density_um2", "bilayer_fraction", "sq_nm"],
         "ridge_alphas": [1.0, 10.0, 100.0, 1000.0, 10000.0],
-        "svr_grid": {"C": [0.1, 1.0, 10.0], "gamma": ["scale"], "kernel": ["rbf", "poly"],
-                     "degree": [2]},
+        "svr_grid": Open({"C": [0.1, 1.0, 10.0], "gamma": ["scale"],
+                          "kernel": ["rbf", "poly"], "degree": [2]}),
         "mlp": {"trials": 2, "epochs": 120,
-                "space": {"n_layers": {"type": "int", "low": 1, "high": 3},
+                "space": Open({"n_layers": {"type": "int", "low": 1, "high": 3},
                           "units": {"type": "categorical", "choices": [32, 64, 128, 256]},
                           "activation": {"type": "categorical",
                                          "choices": ["relu", "tanh", "elu"]},
                           "dropout": {"type": "float", "low": 0.0, "high": 0.3},
                           "l1": {"type": "float", "low": 1e-7, "high": 1e-4, "log": True},
                           "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
-                          "batch_size": {"type": "categorical", "choices": [16, 32]}}},
+                          "batch_size": {"type": "categorical", "choices": [16, 32]}})},
     },
     "generation": {
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
         "storage": None, "n_figure": 4,
-        "space": {"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
-                  "fusion": {**_DECODER, **_SPECTRAL,
-                             "fusion_width": {"type": "categorical",
-                                              "choices": [256, 512, 1024]}}},
+        "space": Open({"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
+                       "fusion": {**_DECODER, **_SPECTRAL,
+                                  "fusion_width": {"type": "categorical",
+                                                   "choices": [256, 512, 1024]}}}),
     },
     "heads": {"epochs": 150,
               "params": {"n_layers": 2, "units": 128, "activation": "relu", "dropout": 0.1,
                          "l1": 0.0, "lr": 1e-3, "batch_size": 16}},
 }
-
-
-@dataclass
-class Outcome:
-    """What a run produced: tables, figures, models (picklable objects) and headline metrics."""
-
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    figures: dict = field(default_factory=dict)
-    models: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    info: dict = field(default_factory=dict)
 
 
 def held_out_samples(groups, test_size: float, seed: int) -> np.ndarray:
@@ -108,21 +104,49 @@ def task_split(data: CrossModalData, modalities, held_out: np.ndarray, n_folds: 
     return train, test, grouped_kfold(data.groups[train], n_splits=n, seed=seed)
 
 
-def run(data: CrossModalData, config: dict, storage: str | Path | None = None) -> Outcome:
-    """Run every part of the workflow on ``data`` (image features already computed).
+def load(config: dict) -> CrossModalData:
+    """The paired dataset of ``data.folder`` (:func:`~tmdlearn.crossmodal.data.load_pairs`; the
+    filters used in its ``filters``) with the backbone features of its AFM maps, cached under
+    ``embedding.cache_dir`` when set."""
+    d, emb = config["data"], config["embedding"]
+    if not d.get("folder"):
+        raise InputError("no dataset: give --data FOLDER or set data.folder")
+    with torch_threads(config.get("threads") or None):
+        pairs, filters = load_pairs(
+            d["folder"], d["scan_size_um"], d["raman_power_mw"], d["pl_power_mw"],
+            SpectrumGrid(tuple(d["raman_window_cm1"]), int(d["raman_points"]), "cm-1"),
+            SpectrumGrid(tuple(d["pl_window_ev"]), int(d["pl_points"]), "eV"))
+        compute_image_features(pairs, emb, config["device"], emb["cache_dir"])
+    pairs.filters = filters
+    return pairs
 
-    ``storage``: Optuna storage (SQLite path or URL) for resumable searches; None keeps
-    them in memory.
+
+def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Outcome:
+    """Run every part of the workflow on ``data`` (image features already computed, as by
+    :func:`load`).
+
+    ``generation.storage``: Optuna storage (SQLite path or URL) for resumable searches; None
+    keeps them in memory. The models are saved as ``models/<name>/`` (model folders with
+    cards, :func:`~tmdlearn.crossmodal.saved.save_models`). ``progress``: bars on,
+    off, or None (on a terminal).
     """
     cfg = _merged(config)
     seed = int(cfg["seed"])
+    storage = cfg["generation"]["storage"]
     outcome = Outcome()
     held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
-    if cfg["regression"]["inputs"]:
-        _regression(data, cfg, held_out, storage, outcome)
-    if cfg["generation"]["tasks"]:
-        _generation(data, cfg, held_out, storage, outcome)
+    with showing(progress), torch_threads(cfg.get("threads") or None):
+        if cfg["regression"]["inputs"]:
+            _regression(data, cfg, held_out, storage, outcome)
+        if cfg["generation"]["tasks"]:
+            _generation(data, cfg, held_out, storage, outcome)
+    n_samples = int(np.unique(data.groups).size)
+    outcome.files["models"] = partial(save_models, models=outcome.models, config=cfg,
+                                      metrics=outcome.metrics, n_samples=n_samples)
+    outcome.files["published.md"] = partial(write_text, text=note())
+    outcome.info.update(published=citation(), filters=data.filters, n_keys=len(data),
+                        n_samples=n_samples)
     return outcome
 
 

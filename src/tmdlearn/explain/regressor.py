@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, RegressorMixin
 
+from tmdlearn.config import check_keys
 from tmdlearn.errors import InputError
 from tmdlearn.explain.render import PeakRenderer
-from tmdlearn.learn.train import History, TrainConfig, predict, train_model
+from tmdlearn.learn.train import TrainConfig, predict, train_model
 from tmdlearn.models.card import make_card
 from tmdlearn.models.cnn1d import PeakCNN1d
 from tmdlearn.models.store import read_model, write_model
@@ -56,28 +58,42 @@ class CNNSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> CNNSettings:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown model settings {unknown}; known: {sorted(known)}")
+        check_keys(values, cls.__dataclass_fields__, "model.")
         values = dict(values)
         if "hidden" in values:
             values["hidden"] = tuple(int(v) for v in values["hidden"])
         return cls(**values)
 
 
-class RamanPLRegressor:
-    """The study's CNN on rendered Raman peak profiles, predicting PL peak parameters."""
+class RamanPLRegressor(RegressorMixin, BaseEstimator):
+    """The study's CNN on rendered Raman peak profiles, predicting PL peak parameters.
 
-    def __init__(self, settings: CNNSettings | None = None):
-        self.settings = settings or CNNSettings()
-        self.renderer: PeakRenderer | None = None
-        self.model: PeakCNN1d | None = None
-        self.y_mean: np.ndarray | None = None
-        self.y_std: np.ndarray | None = None
-        self.history: History | None = None
+    A scikit-learn estimator (``get_params``/``set_params``, ``clone``, ``fit``/``predict``,
+    ``score`` = R²) whose parameters are the fields of :class:`CNNSettings`
+    (``RamanPLRegressor(**asdict(settings))``); torch inside. Fitted: ``renderer``, ``model``,
+    ``y_mean``, ``y_std``, ``history``.
+    """
+
+    def __init__(self, n_blocks: int = 10, pool_every: int = 2, width: int = 16,
+                 hidden: tuple[int, int] = (64, 32), dropout: float = 0.5,
+                 residual: bool = False, ibn_ratio: float = 0.0, length: int = 32,
+                 half_window: float = 12.0, epochs: int = 150, batch_size: int = 128,
+                 lr: float = 3e-3, patience: int | None = 50,
+                 early_stopping_fraction: float = 0.15, seed: int = 0, device: str = "auto"):
+        self.n_blocks, self.pool_every, self.width = n_blocks, pool_every, width
+        self.hidden = hidden
+        self.dropout, self.residual, self.ibn_ratio = dropout, residual, ibn_ratio
+        self.length, self.half_window, self.epochs = length, half_window, epochs
+        self.batch_size, self.lr, self.patience = batch_size, lr, patience
+        self.early_stopping_fraction, self.seed, self.device = early_stopping_fraction, seed, device
+
+    @property
+    def settings(self) -> CNNSettings:
+        """The parameters as :class:`CNNSettings`."""
+        return CNNSettings(**self.get_params())
 
     def fit(self, X, Y) -> RamanPLRegressor:
+        """Train on Raman vectors X (N, 3K) and PL vectors Y (N, T); returns self."""
         X, Y = _check(X, Y)
         s = self.settings
         rng = np.random.default_rng(s.seed)
@@ -103,7 +119,7 @@ class RamanPLRegressor:
 
     def predict(self, X) -> np.ndarray:
         """PL vectors (N, 3) in physical units for Raman vectors X (N, 24)."""
-        if self.model is None:
+        if getattr(self, "model", None) is None:
             raise InputError("the regressor is not fitted")
         X = np.asarray(X, dtype=float)
         out = predict(self.model, self.renderer.transform(X), batch_size=4096,
@@ -142,7 +158,7 @@ class RamanPLRegressor:
     def from_state(cls, payload: dict, device: str = "auto") -> RamanPLRegressor:
         """The regressor of :meth:`state`."""
         settings = CNNSettings.from_dict({**payload["settings"], "device": device})
-        self = cls(settings)
+        self = cls(**asdict(settings))
         self.renderer = PeakRenderer.from_state(payload["renderer"])
         self.y_mean = np.asarray(payload["y_mean"])
         self.y_std = np.asarray(payload["y_std"])

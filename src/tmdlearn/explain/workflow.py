@@ -19,8 +19,9 @@ largest over centre, FWHM and height); rank 1 = largest.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,14 +30,16 @@ from sklearn.metrics import mean_absolute_percentage_error, r2_score
 from tmdlearn.data.containers import SpectralMap
 from tmdlearn.errors import InputError
 from tmdlearn.explain.ice import ice_curves, ice_slopes, slope_maps
+from tmdlearn.explain.inputs import load
 from tmdlearn.explain.pdp import partial_dependence, pdp_range
 from tmdlearn.explain.regressor import CNNSettings, RamanPLRegressor
 from tmdlearn.learn import torch_threads
-from tmdlearn.progress import track
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
 from tmdlearn.spectra import (
     anchor_baseline,
     background_mask,
-    despike_difference,
+    despike,
     feature_vector,
     fit_peaks,
     fit_table,
@@ -44,10 +47,13 @@ from tmdlearn.spectra import (
     vector_columns,
 )
 
+__all__ = ["DEFAULTS", "Outcome", "PairData", "PairResult", "load", "run", "run_pairs"]
+
 PL_NAMES = ("position", "fwhm", "intensity")
 PL_UNITS = ("eV", "eV", "counts")
 
 DEFAULTS: dict = {
+    # pairs: [{name, raman, pl, truth, regions}] of map files; synth: {seed, pixels, shape}
     "data": {"pairs": [], "synth": None},
     "preprocess": {
         "mask_k": 3.0, "corner": 3, "mask_from": "both", "despike": "map",
@@ -57,7 +63,8 @@ DEFAULTS: dict = {
     },
     "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100,
             "only_ok": True},
-    "model": {},
+    # the CNN (:class:`~tmdlearn.explain.regressor.CNNSettings`)
+    "model": asdict(CNNSettings()),
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
     "threads": 1,
@@ -142,44 +149,9 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
                     truth, regions, quality)
 
 
-def despike_map(cube, mask=None, threshold: float = 5.0, spatial_k: float = 6.0,
-               chunk: int = 128) -> np.ndarray:
-    """Despike a map (ny, nx, L): a channel is replaced by its first-difference interpolation
-    (:func:`~tmdlearn.spectra.despike_difference`, the study's method) only where it also
-    stands ``spatial_k`` robust σ above the median of its 3 x 3 neighbours within ``mask``
-    (σ: 1.4826 MAD of that channel's residuals over the mask), so narrow, strong Raman peaks,
-    present in every flake pixel, are kept while single-pixel cosmic rays are removed."""
-    cube = np.asarray(cube, dtype=float)
-    ny, nx, n_channels = cube.shape
-    mask = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
-    cleaned = despike_difference(cube.reshape(-1, n_channels), threshold=threshold)
-    cleaned = cleaned.reshape(cube.shape)
-    out = cube.copy()
-    for start in range(0, n_channels, chunk):
-        part = np.where(mask[..., None], cube[..., start:start + chunk], np.nan)
-        padded = np.pad(part, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
-        shifted = [padded[1 + dy:1 + dy + ny, 1 + dx:1 + dx + nx]
-                   for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            residual = part - np.nanmedian(np.stack(shifted), axis=0)
-            centred = residual - np.nanmedian(residual[mask], axis=0)
-            sigma = 1.4826 * np.nanmedian(np.abs(centred[mask]), axis=0)
-            outlier = residual > spatial_k * np.maximum(sigma, 1e-12)
-        outlier[..., 1:] |= outlier[..., :-1]
-        outlier[..., :-1] |= outlier[..., 1:]
-        window = slice(start, start + chunk)
-        changed = outlier & (cleaned[..., window] != cube[..., window]) & mask[..., None]
-        out[..., window] = np.where(changed, cleaned[..., window], cube[..., window])
-    return out
-
-
 def _fit(smap: SpectralMap, mask, unit, anchors, model, pre, fit):
-    cube = smap.intensity
-    if pre["despike"] == "map":
-        cube = despike_map(cube, mask, pre["despike_threshold"], pre["despike_spatial_k"])
-    elif pre["despike"] != "none":
-        raise InputError(f"preprocess.despike must be 'map' or 'none', got {pre['despike']!r}")
+    cube = despike(smap.intensity, pre["despike"], pre["despike_threshold"], mask,
+                   pre["despike_spatial_k"])
     spectra = replace(smap, intensity=cube).spectra(mask)
     if spectra.unit != unit:
         try:
@@ -273,11 +245,11 @@ def analyse_pair(data: PairData, config: dict) -> PairResult:
                          f"{data.modes}")
     target = PL_NAMES.index(interp["target"])
     train = random_split(len(data.X), config["split"]["val_fraction"], config["split"]["seed"])
-    split_model = RamanPLRegressor(settings).fit(data.X[train], data.Y[train])
+    split_model = RamanPLRegressor(**asdict(settings)).fit(data.X[train], data.Y[train])
     prediction = split_model.predict(data.X)
     scores = scores_table(data.Y, prediction, train)
     verdict = overfit_verdict(scores, **config["overfit"])
-    final = (RamanPLRegressor(settings).fit(data.X, data.Y) if config["retrain"]
+    final = (RamanPLRegressor(**asdict(settings)).fit(data.X, data.Y) if config["retrain"]
              else split_model)
 
     pdp, ranges = {}, {}
@@ -337,7 +309,36 @@ def _headline(result: PairResult, interp: dict, target: int) -> dict:
     return out
 
 
-def run(pairs: list[dict], config: dict) -> list[PairResult]:
+def run(pairs: list[dict], config: dict, progress: bool | None = None) -> Outcome:
+    """The workflow on the pairs of :func:`load`: :func:`run_pairs`, then the run's metrics,
+    tables, figures (``fig2_<pair>``, ``fig3_<pair>``), models (``models/cnn_<pair>/``, model
+    folders with cards) and maps (``maps/<pair>.npz``); ``details`` holds the
+    :class:`PairResult` of each pair.
+    ``progress``: bars on, off, or None (on a terminal)."""
+    from tmdlearn.explain import figures
+
+    with showing(progress):
+        results = run_pairs(pairs, config)
+    headline = metrics(results)
+    outcome = Outcome(metrics=headline, tables=tables(results), info={"headline": headline},
+                      details=results)
+    interp = config["interpret"]
+    for result in results:
+        name = result.data.name
+        outcome.figures[f"fig2_{name}"] = figures.prediction_figure(result)
+        outcome.figures[f"fig3_{name}"] = figures.interpretation_figure(
+            result, interp["target"], interp["mode"])
+        outcome.models[f"cnn_{name}"] = result.final_model
+        outcome.files[f"models/cnn_{name}"] = partial(
+            result.final_model.save, material=config["fit"]["raman_model"].split("-")[0],
+            inputs={k: config["fit"][k] for k in ("raman_model", "pl_model")},
+            metrics={k: v for k, v in headline.items() if name in k})
+        outcome.files[f"maps/{name}.npz"] = partial(_save_maps, result=result,
+                                                    slope_maps=slope_maps)
+    return outcome
+
+
+def run_pairs(pairs: list[dict], config: dict) -> list[PairResult]:
     """Prepare and analyse every pair: dicts with ``name``, ``raman``, ``pl`` (SpectralMaps)
     and optional ``truth`` (ny, nx) labels with ``regions`` {label: name}."""
     if not pairs:
@@ -390,3 +391,19 @@ def tables(results: list[PairResult]) -> dict[str, pd.DataFrame]:
                              **{f"pd_{n}": v for n, v in zip(PL_NAMES, row, strict=False)}})
     out["pdp"] = pd.DataFrame(rows)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _save_maps(path: Path, result, slope_maps) -> None:
+    """The per-pixel arrays of one pair as maps (ny, nx, ...) in an .npz at ``path``."""
+    from tmdlearn.io.atomic import atomic_path
+
+    data = result.data
+    arrays = {"mask": data.mask,
+              "ice_slopes": slope_maps(result.slopes, data.mask),      # (ny, nx, 24, 3)
+              "raman_vector": slope_maps(data.X, data.mask),
+              "pl_vector": slope_maps(data.Y, data.mask),
+              "pl_predicted": slope_maps(result.prediction, data.mask),
+              "raman_columns": np.asarray(data.columns)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)

@@ -115,9 +115,9 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _read_array(path: Path, values: np.ndarray, options: dict, modality: str | None):
-    values = as_image(path, values)
     if modality == "stem":
         return stem.stem_from_array(path, values, options.get("pixel_size_angstrom"))
+    values = as_image(path, values)
     if modality == "afm":
         return afm.height_map_from_array(path, values, options.get("pixel_size_nm"),
                                          options.get("channel", "height"))

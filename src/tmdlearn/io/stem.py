@@ -51,7 +51,12 @@ def angstrom_per_unit(unit: str) -> float | None:
 
 def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float | None,
                     metadata: dict | None = None) -> StemImage:
-    """A StemImage from a plain 2-D array; the pixel size must be known."""
+    """A StemImage from a plain 2-D array; the pixel size must be known. A colour (RGB) image
+    is refused: HAADF-STEM is one detector channel, and its mean is not that."""
+    shape = np.shape(values)
+    if len(shape) == 3 and shape[-1] in (3, 4):
+        raise InputError(f"colour (RGB) image of shape {shape}: HAADF-STEM needs the "
+                         "single-channel detector image", path)
     if pixel_size_angstrom is None:
         raise InputError("the file stores no pixel size: pass pixel_size_angstrom=", path)
     values = as_image(path, values)

@@ -1,8 +1,9 @@
-"""run.json: what produced a run folder (command, config, versions, seed, timing)."""
+"""Run folders: every workflow's :class:`~tmdlearn.outcome.Outcome` written the same way, and
+run.json (what produced it: command, config, versions, seed, timing). ``write_json`` is
+:func:`tmdlearn.io.atomic.write_json`."""
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
@@ -10,12 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tmdlearn import __version__
-from tmdlearn.io.atomic import write_text
-
-
-def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` as indented JSON, atomically (numpy scalars become numbers)."""
-    return write_text(path, json.dumps(payload, indent=2, default=_plain) + "\n")
+from tmdlearn.io.atomic import write_json
 
 
 def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
@@ -38,9 +34,24 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
     return write_json(Path(run_dir) / "run.json", payload)
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def write_outcome(out: str | Path, outcome, config: dict[str, Any],
+                  started: float | None = None) -> Path:
+    """Write a workflow's ``outcome`` into the run folder ``out``: ``tables/`` (CSV and
+    Markdown), ``figures/`` (PNG; both folders as ``outcome.folders`` says), its other files,
+    ``metrics.json`` and ``run.json`` (with ``outcome.info``; ``started``: the ``time.time()``
+    the run began, default now); every file atomically. Returns ``out``."""
+    from tmdlearn.report.figures import save_figure
+    from tmdlearn.report.tables import write_table
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables, figures = outcome.folders
+    for name, table in outcome.tables.items():
+        write_table(table, out / tables / name)
+    for name, figure in outcome.figures.items():
+        save_figure(figure() if callable(figure) else figure, out / figures / f"{name}.png")
+    for name, write in outcome.files.items():
+        write(out / name)
+    write_json(out / "metrics.json", outcome.metrics)
+    write_run_json(out, config, time.time() if started is None else started, **outcome.info)
+    return out

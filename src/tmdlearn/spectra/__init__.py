@@ -16,11 +16,14 @@ from tmdlearn.spectra.peaks import (
     parameter_maps,
 )
 from tmdlearn.spectra.preprocess import (
+    DESPIKE,
     anchor_baseline,
     background_mask,
     baseline,
     crop,
+    despike,
     despike_difference,
+    despike_map,
     despike_whitaker_hayes,
     normalise,
     resample,
@@ -28,6 +31,7 @@ from tmdlearn.spectra.preprocess import (
 from tmdlearn.spectra.quality import VERDICTS, noise_sigma
 
 __all__ = [
+    "DESPIKE",
     "PRESETS",
     "STATUS",
     "VERDICTS",
@@ -40,7 +44,9 @@ __all__ = [
     "baseline",
     "crop",
     "derived_features",
+    "despike",
     "despike_difference",
+    "despike_map",
     "despike_whitaker_hayes",
     "feature_vector",
     "fit_map",

@@ -6,6 +6,8 @@ flake/background mask of a map. Every function takes and returns plain arrays.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.integrate import trapezoid
 
@@ -74,6 +76,65 @@ def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 3) ->
     mad = np.median(np.abs(diff - median), axis=1, keepdims=True)
     z = 0.6745 * (diff - median) / np.maximum(mad, 1e-12)
     return _interpolate_flagged(y, _spikes(z, threshold, width))
+
+
+def despike_map(cube, mask=None, threshold: float = 5.0, spatial_k: float = 6.0,
+               chunk: int = 128) -> np.ndarray:
+    """Despike a map (ny, nx, L): a channel is replaced by its first-difference interpolation
+    (:func:`~tmdlearn.spectra.despike_difference`, the study's method) only where it also
+    stands ``spatial_k`` robust σ above the median of its 3 x 3 neighbours within ``mask``
+    (σ: 1.4826 MAD of that channel's residuals over the mask), so narrow, strong Raman peaks,
+    present in every flake pixel, are kept while single-pixel cosmic rays are removed.
+    ``chunk`` channels are compared at a time (bounds memory)."""
+    cube = np.asarray(cube, dtype=float)
+    ny, nx, n_channels = cube.shape
+    mask = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
+    cleaned = despike_difference(cube.reshape(-1, n_channels), threshold=threshold)
+    cleaned = cleaned.reshape(cube.shape)
+    out = cube.copy()
+    for start in range(0, n_channels, chunk):
+        part = np.where(mask[..., None], cube[..., start:start + chunk], np.nan)
+        padded = np.pad(part, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
+        shifted = [padded[1 + dy:1 + dy + ny, 1 + dx:1 + dx + nx]
+                   for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            residual = part - np.nanmedian(np.stack(shifted), axis=0)
+            centred = residual - np.nanmedian(residual[mask], axis=0)
+            sigma = 1.4826 * np.nanmedian(np.abs(centred[mask]), axis=0)
+            outlier = residual > spatial_k * np.maximum(sigma, 1e-12)
+        outlier[..., 1:] |= outlier[..., :-1]
+        outlier[..., :-1] |= outlier[..., 1:]
+        window = slice(start, start + chunk)
+        changed = outlier & (cleaned[..., window] != cube[..., window]) & mask[..., None]
+        out[..., window] = np.where(changed, cleaned[..., window], cube[..., window])
+    return out
+
+
+#: The values of the config key ``preprocess.despike`` (spectra and explain alike).
+DESPIKE = ("none", "difference", "whitaker-hayes", "map")
+
+
+def despike(intensity, method: str, threshold: float | None = None, mask=None,
+            spatial_k: float = 6.0) -> np.ndarray:
+    """Despike with a method of :data:`DESPIKE`: ``none``, ``difference``
+    (:func:`despike_difference`), ``whitaker-hayes`` (:func:`despike_whitaker_hayes`), both on
+    spectra (N, L) or a map (ny, nx, L), or ``map`` (:func:`despike_map`: a map (ny, nx, L)
+    only, spikes confirmed by the 3 x 3 neighbours within ``mask``). ``threshold`` None: the
+    method's own default."""
+    if method not in DESPIKE:
+        raise InputError(f"preprocess.despike must be one of {', '.join(DESPIKE)}, got "
+                         f"{method!r}")
+    if method == "none":
+        return intensity
+    options = {} if threshold is None else {"threshold": threshold}
+    if method == "map":
+        if np.ndim(intensity) != 3:
+            raise InputError("preprocess.despike map needs a map (ny, nx, L) input")
+        return despike_map(intensity, mask, spatial_k=spatial_k, **options)
+    one = despike_difference if method == "difference" else despike_whitaker_hayes
+    shape = np.shape(intensity)
+    return one(np.reshape(intensity, (-1, shape[-1])), **options).reshape(shape)
 
 
 def baseline(intensity, axis, method: str = "arpls", progress: bool = False,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tmdlearn.config import Open
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device, torch_threads
@@ -55,9 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "threads": 2,
     "init": None,
     "normalisation": "zscore",
-    "data": {"material": "graphene", "size_px": 128},
+    # checked by :meth:`tmdlearn.synth.stem.StemSimConfig.from_dict`
+    "data": Open({"material": "graphene", "size_px": 128}),
     "model": {"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0, "norm": "batch"},
-    "loss": {"name": "gomb", "alpha": 2.0},
+    "loss": {"name": "gomb", "alpha": 2.0, "per_species": False},
     "train": {"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
               "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
 }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+import matplotlib
 
-from tmdlearn.report.figures import plt
-from tmdlearn.spectra.peaks import PeakFit, model_curves
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tmdlearn.spectra.peaks import PeakFit, model_curves  # noqa: E402
 
 _AXIS_LABELS = {"cm-1": "Raman shift (cm⁻¹)", "eV": "photon energy (eV)", "nm": "wavelength (nm)"}
 

@@ -1,0 +1,172 @@
+"""The AFM workflow: read, level, physical features and deep embeddings of height maps.
+
+``DEFAULTS`` (the documented config), ``load(cfg)`` (the ``(name, HeightMap)`` of every image
+``data.inputs`` names) and ``run(inputs, cfg)`` -> :class:`~tmdlearn.outcome.Outcome` of the
+stage ``run.stage``: ``level`` (levelled maps, previews, ``rms``), ``features`` (``features``)
+or ``embed`` (``embedding``, ``features``, ``correlations`` and their figures).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tmdlearn.data import HeightMap
+from tmdlearn.errors import InputError
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
+
+#: The documented config of ``tmdlearn afm level|features|embed`` (docs/afm.md).
+DEFAULTS = {
+    # AFM files, folders (every AFM file inside, recursively) or manifests (folder or CSV)
+    "data": {"inputs": []},
+    "level": {"method": "two-pass", "order": 2, "threshold": "otsu", "scars": True,
+              "zero": "substrate"},
+    "features": {"sigma_px": 1.0, "threshold": "step", "opening_px": 1, "min_domain_px": 4,
+                 "domain_method": "split", "boundary_depth_nm": 0.1, "edge_sigma_px": 2.0,
+                 "smooth_sigma_px": 2.0, "blob_threshold_nm": 0.1, "monolayer_nm": 0.65},
+    "embed": {"backbone": "efficientnet-lite0", "weights": "default", "batch_size": 32,
+              # cache: a folder for the backbone features (true: OUT/cache on the command line)
+              "device": "auto", "clip_nm": 1.5, "size": 224, "cache": True,
+              "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0, "n_boot": 1000},
+    # Threads levelling and featurising images at once (one BLAS thread each); the stage run
+    "run": {"workers": 1, "stage": "embed"},
+}
+STAGES = ("level", "features", "embed")
+_ARRAY_SUFFIXES = (".npz", ".npy", ".tif", ".tiff")
+
+
+def load(config: dict) -> list[tuple[str, HeightMap]]:
+    """(name, height map) of every AFM image ``data.inputs`` names (:func:`collect`)."""
+    return collect([Path(p) for p in config["data"]["inputs"]])
+
+
+def run(inputs: list[tuple[str, HeightMap]], config: dict,
+        progress: bool | None = None) -> Outcome:
+    """The stage ``run.stage`` (level, features or embed) on the images of :func:`load`."""
+    stage = config["run"]["stage"]
+    if stage not in STAGES:
+        raise InputError(f"run.stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    with showing(progress):
+        if stage == "level":
+            outcome = _level_stage(inputs, config)
+        elif stage == "features":
+            table = _features(_level_all(inputs, config), [n for n, _ in inputs], config)
+            outcome = Outcome(tables={"features": table}, info={"images": len(inputs)},
+                              folders=("", ""))
+        else:
+            outcome = _embed_stage(inputs, config)
+    outcome.metrics["images"] = len(inputs)
+    return outcome
+
+
+def _level_stage(items, cfg: dict) -> Outcome:
+    """Levelled .npz files, a preview PNG per image and rms (raw vs levelled Sq, nm)."""
+    from tmdlearn.afm.figures import preview_figure
+    from tmdlearn.io import write_height_map
+
+    outcome = Outcome(info={"images": len(items)}, folders=("", ""))
+    rows = []
+    for (name, raw), flat in zip(items, _level_all(items, cfg), strict=True):
+        stem = Path(name).with_suffix("").as_posix().replace("/", "__")
+        outcome.files[f"levelled/{stem}.npz"] = partial(write_height_map, hm=flat)
+        outcome.figures[f"previews/{stem}"] = partial(preview_figure, raw, flat)
+        rows.append({"image": name, "pixels": "x".join(map(str, raw.shape)),
+                     "pixel_size_nm": raw.pixel_size_nm,
+                     "raw_sq_nm": float(np.nanstd(raw.height_nm)),
+                     "levelled_sq_nm": float(np.nanstd(flat.height_nm))})
+    outcome.tables["rms"] = pd.DataFrame(rows)
+    return outcome
+
+
+def _embed_stage(items, cfg: dict) -> Outcome:
+    """Embed with a pretrained CNN, reduce with UMAP and PCA, correlate the axes with the
+    physical features."""
+    from tmdlearn.afm.embed import axis_correlations, embed, reduce
+    from tmdlearn.afm.figures import correlation_heatmap, thumbnail_map
+
+    e = cfg["embed"]
+    if len(items) < 4:
+        raise InputError(f"embedding analysis needs at least 4 images, got {len(items)}")
+    names = [n for n, _ in items]
+    levelled = _level_all(items, cfg)
+    features = _features(levelled, names, cfg)
+    cache = e["cache"] if isinstance(e["cache"], str | Path) else None
+    vectors = embed(levelled, e["backbone"], e["batch_size"], e["device"], cache,
+                    e["weights"], e["size"], e["clip_nm"])
+    methods = [e["methods"]] if isinstance(e["methods"], str) else list(e["methods"])
+    coords = {m: reduce(vectors, m, 2, e["n_neighbors"], e["seed"]) for m in methods}
+    embedding = pd.DataFrame({"image": names})
+    outcome = Outcome(info={"images": len(items), "feature_dim": int(vectors.shape[1])},
+                      folders=("", ""))
+    tables = []
+    for method, xy in coords.items():
+        axes = [f"{method}_1", f"{method}_2"]
+        embedding[axes[0]], embedding[axes[1]] = xy[:, 0], xy[:, 1]
+        corr = axis_correlations(xy, features.drop(columns="image"), axes, e["n_boot"],
+                                 seed=e["seed"])
+        tables.append(corr)
+        label = "UMAP" if method == "umap" else "PC"
+        outcome.figures[f"thumbnails_{method}"] = thumbnail_map(
+            xy, [m.height_nm for m in levelled], e["clip_nm"],
+            axis_names=(f"{label} 1", f"{label} 2"))
+        outcome.figures[f"correlations_{method}"] = correlation_heatmap(corr)
+    outcome.tables.update(embedding=embedding, features=features,
+                          correlations=pd.concat(tables, ignore_index=True))
+    return outcome
+
+
+def _afm_files(folder: Path) -> list[Path]:
+    from tmdlearn.io.afm import AFM_FORMATS, NANOSCOPE_NUMBERED
+
+    suffixes = set(AFM_FORMATS) | set(_ARRAY_SUFFIXES)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and (
+        p.suffix.lower() in suffixes or NANOSCOPE_NUMBERED.match(p.suffix)))
+
+
+def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
+    """(name, height map) for every AFM image the inputs name, in order."""
+    from tmdlearn.io import open_dataset, read
+
+    items: list[tuple[str, HeightMap]] = []
+    for path in inputs:
+        if path.is_dir() and (path / "manifest.csv").is_file() or path.suffix.lower() == ".csv":
+            dataset = open_dataset(path).filter(modality="afm")
+            for row, image in track(dataset, "reading", total=len(dataset)):
+                items.append((str(row["file"]), image))
+            continue
+        if path.is_dir():
+            files = _afm_files(path)
+            if not files:
+                raise InputError("no AFM files in this folder", path)
+            names = [str(f.relative_to(path)) for f in files]
+        elif path.exists():
+            files, names = [path], [path.name]
+        else:
+            raise InputError("no such file or folder", path)
+        for name, file in track(list(zip(names, files, strict=True)), "reading"):
+            image = read(file, modality="afm")
+            if not isinstance(image, HeightMap):
+                raise InputError("not an AFM height map", file)
+            items.append((name, image))
+    if not items:
+        raise InputError("no AFM images in the inputs")
+    return items
+
+
+def _level_all(items, cfg: dict) -> list[HeightMap]:
+    from tmdlearn.afm.batch import map_images
+    from tmdlearn.afm.level import level
+
+    return map_images(lambda item: level(item[1], **cfg["level"]), items, cfg["run"]["workers"],
+                      "levelling")
+
+
+def _features(levelled, names, cfg) -> pd.DataFrame:
+    from tmdlearn.afm.morphology import features_table
+
+    table = features_table(levelled, names, cfg["run"]["workers"], **cfg["features"])
+    return table.reset_index()

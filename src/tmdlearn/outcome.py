@@ -1,0 +1,32 @@
+"""The one result type of every workflow's ``run``: what the run folder holds, in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Outcome:
+    """What a workflow run produced; :func:`tmdlearn.report.run.write_outcome` writes it.
+
+    ``metrics``: headline numbers (JSON-ready, ``metrics.json``); ``tables``: DataFrames by
+    file stem (``tables/<name>.csv`` and ``.md``); ``figures``: matplotlib figures, or
+    functions drawing one when it is written (one open at a time), by file stem
+    (``figures/<name>.png``); ``models``: the fitted models by name; ``files``: other outputs,
+    each a function writing the file at the path it is given, by path in the run folder (models,
+    maps, notes); ``info``: more entries of ``run.json``; ``details``: the workflow's own
+    results for further analysis in Python (e.g. explain's per-pair results); ``folders``: the
+    run folder's sub-folders for tables and figures ("" for the run folder itself).
+    """
+
+    metrics: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    files: dict[str, Callable[[Path], Any]] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    details: Any = None
+    folders: tuple[str, str] = ("tables", "figures")

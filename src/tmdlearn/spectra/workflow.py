@@ -1,0 +1,293 @@
+"""The spectra workflow: read, mask, convert, preprocess and fit spectra and maps.
+
+``DEFAULTS`` (the documented config), ``load(cfg)`` (the model and the spectra of
+``data.inputs``) and ``run(inputs, cfg)`` -> :class:`~tmdlearn.outcome.Outcome` whose table
+``fits`` has one row per spectrum (and map pixel); :func:`features_table`,
+:func:`examples_figure` and :func:`verdict_summary` read it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.data.paths import contained
+from tmdlearn.errors import InputError
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing, track
+
+#: Defaults of ``spectra fit`` / ``spectra features``; any key can be set with ``--set``.
+DEFAULTS = {
+    # inputs: spectrum / map files, folders, manifests; model: a preset or a peak-model YAML;
+    # include: optional peaks of the model (e.g. [sapphire])
+    "data": {"inputs": [], "model": None, "include": []},
+    "read": {"unit": None, "excitation_nm": None},
+    # despike: none, difference, whitaker-hayes or map (maps only; spikes confirmed by the 3 x 3
+    # neighbours); despike_threshold None: the method's default
+    "preprocess": {"despike": "none", "despike_threshold": None, "despike_spatial_k": 6.0,
+                   "baseline": "none", "normalise": "none"},
+    "mask": {"method": "none", "k": 3.0, "corner": 3},
+    "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
+            "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
+    # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
+    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
+                "chi2_max": None, "chi2_min": None, "misfit_max": None,
+                "saturation_run": None, "saturation_snr": None},
+}
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
+
+
+def load(config: dict) -> dict:
+    """The peak model (``model``) and every ``(path, Spectra or SpectralMap)`` (``items``) of
+    the config's ``data``."""
+    from tmdlearn.io import read
+    from tmdlearn.spectra import load_model
+
+    data = config["data"]
+    if not data["model"]:
+        raise InputError("no peak model: set data.model (a preset or a peak-model YAML)")
+    peak_model = load_model(data["model"], tuple(data["include"] or ()))
+    read_options = {k: v for k, v in config["read"].items() if v is not None}
+    files = expand_inputs([Path(p) for p in data["inputs"]])
+    if not files:
+        raise InputError("no input files")
+    items = []
+    for path in track(files, "reading", total=len(files)):
+        loaded = read(path, **read_options)
+        if not isinstance(loaded, Spectra | SpectralMap):
+            raise InputError(f"not a spectrum or spectral map ({type(loaded).__name__})", path)
+        items.append((path, loaded))
+    return {"model": peak_model, "items": items}
+
+
+def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
+    """Fit the model to every spectrum and map pixel of ``inputs`` (:func:`load`).
+
+    The Outcome's table ``fits`` has one row per spectrum; ``details`` holds the model
+    (``model``), up to four fits for :func:`examples_figure` (``shown``) and, per map input,
+    ``(path, map, mask, fit, config)`` (``maps``).
+    """
+    from tmdlearn.spectra import fit_peaks
+    from tmdlearn.spectra.preprocess import background_mask
+
+    cfg, peak_model = config, inputs["model"]
+    fit_options = {k: v for k, v in cfg["fit"].items() if v is not None}
+    verdict = {k: v for k, v in cfg["verdict"].items() if v is not None and k != "enabled"}
+    fit_options["verdict"] = verdict if cfg["verdict"]["enabled"] else False
+    tables, shown, fitted_maps = [], [], []
+    with showing(progress):
+        for path, data in track(inputs["items"], "fitting"):
+            if isinstance(data, SpectralMap):
+                mask = np.ones(data.shape, dtype=bool)
+                if cfg["mask"]["method"] == "corners":
+                    mask = background_mask(data.intensity, float(cfg["mask"]["k"]),
+                                           int(cfg["mask"]["corner"]))
+                elif cfg["mask"]["method"] != "none":
+                    raise InputError("mask.method must be none or corners")
+                if cfg["preprocess"]["despike"] == "map":
+                    data = _despiked(data, mask, cfg["preprocess"])
+                spectra = data.spectra(mask)
+                x_um, y_um = (c[mask] for c in data.coordinates_um())
+            else:
+                if cfg["preprocess"]["despike"] == "map":
+                    raise InputError("preprocess.despike map needs a map input", path)
+                spectra, x_um, y_um = data, None, None
+            spectra = _converted(spectra, peak_model.unit, path)
+            intensity = _preprocess(spectra.intensity, spectra.axis, cfg["preprocess"])
+            try:
+                result = fit_peaks(intensity, peak_model, spectra.axis, **fit_options)
+            except TypeError as err:
+                raise InputError(f"bad fit option in the config: {err}") from None
+            if x_um is not None:
+                result.metadata.update(x_um=x_um, y_um=y_um)
+                fitted_maps.append((path, data, mask, result, cfg))
+            table = result.table()
+            table.insert(0, "spectrum", np.arange(len(table)))
+            table.insert(0, "source", path.name)
+            tables.append(table)
+            if len(shown) < 4:
+                shown.append((result, spectra.axis, intensity, path.name))
+    if not tables:
+        raise InputError("no input files")
+    table = pd.concat(tables, ignore_index=True)
+    counts = table["verdict"].value_counts() if "verdict" in table.columns else {}
+    metrics = {"spectra": len(table), "converged": int(table["converged"].sum()),
+               **{f"verdict_{v}": int(n) for v, n in dict(counts).items()}}
+    return Outcome(metrics=metrics, tables={"fits": table},
+                   details={"model": peak_model, "shown": shown, "maps": fitted_maps})
+
+
+def features_table(outcome: Outcome) -> pd.DataFrame:
+    """The model's feature vector per spectrum (e.g. the WSe2 study's 24 Raman values), then
+    ``converged`` and ``verdict``."""
+    from tmdlearn.spectra import vector_columns
+
+    table, peak_model = outcome.tables["fits"], outcome.details["model"]
+    ids = [c for c in ("source", "spectrum", "x_um", "y_um") if c in table.columns]
+    columns = ids + vector_columns(peak_model) + ["converged"]
+    columns += [c for c in ("verdict",) if c in table.columns]
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"model {peak_model.name!r}: feature columns {missing} are not "
+                         "produced by its peaks or features")
+    return table[columns]
+
+
+def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
+    """Lines counting the verdicts and the ``top`` most frequent reasons of a fit table, e.g.
+    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``."""
+    if "verdict" not in table.columns:
+        return []
+    from tmdlearn.spectra import VERDICTS
+
+    counts = table["verdict"].value_counts()
+    lines = ["verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS)]
+    reasons = table.loc[table["verdict"] != "ok", "reasons"].astype(str)
+    frequent = reasons.str.split("; ").explode()
+    # a number in a reason (reduced χ² 14) is dropped so that alike reasons are counted together
+    frequent = frequent.str.replace(r" [0-9.e+]+( \(misfit [0-9]+ % of the peak\))?$", "",
+                                    regex=True)
+    for reason, count in frequent[frequent != ""].value_counts().head(top).items():
+        lines.append(f"{count} of {len(table)} spectra: {reason}")
+    return lines
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
+    relative to the manifest's folder and inside it)."""
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir()
+                           if p.is_file() and p.suffix.lower() in SPECTRA_SUFFIXES)
+            if not found:
+                raise InputError(f"no spectrum files ({', '.join(SPECTRA_SUFFIXES)})", item)
+            files += found
+        elif item.is_file() and _is_manifest(item):
+            with open(item, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            files += [contained(item.parent, row["path"], item).resolve()
+                      for row in rows if row["path"]]
+        elif item.exists():
+            files.append(item)
+        else:
+            raise InputError("no such file or folder", item)
+    return files
+
+
+def _is_manifest(path: Path) -> bool:
+    if path.suffix.lower() != ".csv":
+        return False
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    return "path" in [h.strip().lower() for h in header.split(",")]
+
+
+def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
+    if spectra.unit == unit:
+        return spectra
+    try:
+        return spectra.to_unit(unit)
+    except ValueError:
+        raise InputError(f"the spectra are in {spectra.unit} but the model in {unit}; set "
+                         "read.excitation_nm (or read.unit)", path) from None
+
+
+def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+    from tmdlearn.spectra import preprocess
+
+    if options["despike"] != "map":  # map: done on the map before its spectra are taken
+        intensity = preprocess.despike(intensity, options["despike"],
+                                       options["despike_threshold"])
+    if options["baseline"] != "none":
+        intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
+    if options["normalise"] != "none":
+        intensity = preprocess.normalise(intensity, options["normalise"], axis)
+    return intensity
+
+
+def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap:
+    from tmdlearn.spectra.preprocess import despike
+
+    return replace(data, intensity=despike(data.intensity, "map", options["despike_threshold"],
+                                           mask, options["despike_spatial_k"]))
+
+
+def examples_figure(outcome: Outcome):
+    """Four spectra of a single input, or the first spectrum of each of up to four inputs, with
+    their fitted components and residuals."""
+    return _figure(outcome.details["shown"], outcome.details["model"].unit)
+
+
+def _figure(shown, unit: str):
+    from tmdlearn.spectra.fit_figure import fit_figure, spread_indices
+
+    if len(shown) == 1:
+        result, axis, intensity, name = shown[0]
+        panels = [(result, axis, intensity, i, f"{name} #{i}") for i in spread_indices(result)]
+    else:
+        panels = [(result, axis, intensity, 0, name) for result, axis, intensity, name in shown]
+    return fit_figure(panels, unit)
+
+
+def campaign_check(folder: str | Path) -> Outcome:
+    """Every Raman spectrum of a synthetic MoS2 campaign (``tmdlearn synth``) fitted at once
+    with the mos2-raman preset (+ sapphire lines), against its planted truth (``truth.csv``).
+
+    Metrics: spectra, converged, ok (verdict), ``median_split_error_cm1`` (|fitted − planted
+    A1g–E2g split| over the ok fits) and ``spearman_split_bilayer`` (fitted split vs the
+    planted bilayer fraction of the spot); table ``spectra_fits``; figures ``spectra_split`` and
+    ``spectra_fit_examples``.
+    """
+    import matplotlib.pyplot as plt
+    from scipy.stats import spearmanr
+
+    from tmdlearn.io import open_dataset
+    from tmdlearn.spectra import fit_peaks, load_model
+
+    folder = Path(folder)
+    data = open_dataset(folder).filter(modality="raman")
+    truth = pd.read_csv(folder / "truth.csv").set_index("file")
+    spectra = [data.load(row) for _, row in data.table.iterrows()]
+    model = load_model("mos2-raman", ("sapphire", "sapphire378"))
+    intensity = np.vstack([s.intensity for s in spectra])
+    fit = fit_peaks(intensity, model, spectra[0].axis)
+    table = fit.table()
+    table.insert(0, "file", data.table["file"].to_numpy())
+    planted = truth.loc[table["file"]]
+    table["true_split"] = _planted_split(planted).to_numpy()
+    ok = (table["verdict"] == "ok").to_numpy(bool)  # weak, absent and poor fits left out
+    error = (table["split_A1g_E2g"] - table["true_split"]).abs()[ok]
+    rho = spearmanr(table["split_A1g_E2g"][ok], planted["spot_bilayer_fraction"][ok]).statistic
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    axes[0].scatter(table["true_split"][ok], table["split_A1g_E2g"][ok], s=12)
+    lims = [table["true_split"].min() - 0.3, table["true_split"].max() + 0.3]
+    axes[0].plot(lims, lims, "k--", lw=0.8)
+    axes[0].set(xlabel="planted A1g–E2g split (cm⁻¹)", ylabel="fitted split (cm⁻¹)",
+                title=f"median |error| {np.median(error):.2f} cm⁻¹")
+    axes[1].scatter(planted["spot_bilayer_fraction"][ok], table["split_A1g_E2g"][ok], s=12)
+    axes[1].set(xlabel="planted bilayer fraction of the spot", ylabel="fitted split (cm⁻¹)",
+                title=f"Spearman ρ = {rho:.2f}")
+    columns = ["file", "E2g_center", "A1g_center", "split_A1g_E2g", "true_split",
+               "ratio_2LA_A1g", "r2", "converged", "verdict", "reasons"]
+    metrics = {"spectra": len(table), "converged": int(table["converged"].sum()),
+               "ok": int(ok.sum()), "median_split_error_cm1": float(np.median(error)),
+               "spearman_split_bilayer": float(rho), "verdicts": verdict_summary(table)[0]}
+    return Outcome(metrics=metrics, tables={"spectra_fits": table[columns]},
+                   figures={"spectra_split": fig, "spectra_fit_examples": _figure(
+                       [(fit, spectra[0].axis, intensity, "campaign")], "cm-1")})
+
+
+def _planted_split(truth: pd.DataFrame) -> pd.Series:
+    """Height-weighted A1g minus E2g centre over the monolayer and bilayer parts of a spot."""
+    def centre(mode: str) -> pd.Series:
+        weights = [truth[f"{n}L_{mode}_height"] for n in (1, 2)]
+        centres = [truth[f"{n}L_{mode}_center_cm1"] for n in (1, 2)]
+        return sum(w * c for w, c in zip(weights, centres, strict=True)) / sum(weights)
+
+    return centre("A1g") - centre("E2g")

@@ -1,0 +1,181 @@
+"""The STEM prediction workflow: Gomb-Net atoms per layer in a HAADF image, with the self-check.
+
+``DEFAULTS`` (the documented config of ``stem predict``), ``load(cfg)`` (the model and the image
+``data.image``) and ``run(inputs, cfg)`` -> :class:`~tmdlearn.outcome.Outcome` of one image:
+``atoms.csv``, ``masks.npz``, ``quality.json``, figures ``overlay`` and ``render``, and its
+summary row as metrics. Training has its own config (:data:`tmdlearn.stem.train.DEFAULTS`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from tmdlearn.errors import InputError
+from tmdlearn.io.atomic import atomic_path, write_json
+from tmdlearn.outcome import Outcome
+from tmdlearn.progress import showing
+
+DEFAULTS = {
+    # image: a HAADF file; pixel_size_angstrom: overrides the file's (Å)
+    "data": {"image": None, "pixel_size_angstrom": None},
+    # path: a model folder (null: the shipped one for material, graphene if null); material:
+    # with a path, the material the model must be for; device: auto, cpu or cuda;
+    # trust_mismatch: load a model whose files differ from the sha256 in its card (a warning)
+    "model": {"path": None, "material": None, "device": "auto", "trust_mismatch": False},
+    # threshold: logit0, otsu or a probability; lattice: move atoms to the layer whose
+    # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior: pull each atom this
+    # fraction (0-1) of the way to its layer's honeycomb site; tile: model px per tile (0: none)
+    "find": {"threshold": "logit0", "lattice": True, "views": 1, "lattice_prior": 0.0,
+             "tile": 1024},
+}
+
+
+def load(config: dict) -> dict:
+    """The model (``net``, ``meta``) and the image ``data.image`` (``image``); the ``find``
+    options checked."""
+    from tmdlearn.stem.inference import load_model
+
+    check_options(config)
+    m = config["model"]
+    net, meta = load_model(m["path"], m["material"], m["device"],
+                           trust_mismatch=m["trust_mismatch"])
+    return {"net": net, "meta": meta, "image": read_image(config["data"]["image"], config)}
+
+
+def check_options(config: dict) -> None:
+    """InputError for a threshold, pixel size, lattice prior or tile out of range (the config
+    keys and their command-line options named)."""
+    from tmdlearn.stem.inference import TILE_OVERLAP_PX
+
+    find, pixel_size = config["find"], config["data"]["pixel_size_angstrom"]
+    threshold = find["threshold"]
+    if threshold not in ("logit0", "otsu"):
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise InputError(
+                f"threshold must be logit0, otsu or a number, got {threshold!r}") from None
+        if not 0 < threshold < 1:
+            raise InputError(f"threshold probability must be in (0, 1), got {threshold}")
+        find["threshold"] = threshold
+    if pixel_size is not None and not pixel_size > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size}",
+                         config["data"]["image"])
+    if not 0 <= find["lattice_prior"] <= 1:
+        raise InputError(f"find.lattice_prior (--lattice-prior) must be in [0, 1], got "
+                         f"{find['lattice_prior']}")
+    tile = find["tile"]
+    if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
+        raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
+
+
+def read_image(path, config: dict):
+    """The StemImage at ``path`` (colour images refused by the reader), with the config's
+    pixel size (Å) when given."""
+    from tmdlearn.io import read
+
+    return read(Path(path), modality="stem",
+                pixel_size_angstrom=config["data"]["pixel_size_angstrom"])
+
+
+def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
+    """Atoms, masks, overlay and self-check of the image of :func:`load`; metrics: its summary
+    row (file, pixel size, atoms per layer, trust, score, main reason)."""
+    from tmdlearn.stem.figures import overlay_figure, render_figure
+    from tmdlearn.stem.inference import identify_atoms
+    from tmdlearn.stem.quality import assess
+
+    stem_image, net, meta, find = inputs["image"], inputs["net"], inputs["meta"], config["find"]
+    name = Path(stem_image.source).name if stem_image.source else "image"
+    with showing(progress):
+        atoms, masks = identify_atoms(stem_image, net, meta, find["threshold"],
+                                      find["lattice"], find["views"], find["lattice_prior"],
+                                      find["tile"])
+    quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")), int(meta["layers"]))
+    counts = atoms.groupby("layer").size()
+    row = {"file": name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
+           "atoms": len(atoms),
+           **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))},
+           "trust": quality.trust, "score": round(quality.score, 4),
+           "main_reason": quality.main_reason}
+    files = {"atoms.csv": partial(_write_csv, table=atoms),
+             "masks.npz": partial(_write_masks, masks=masks, species=meta["species"],
+                                  pixel_size=stem_image.pixel_size_angstrom),
+             "quality.json": partial(write_json, payload={"file": name, **quality.to_dict()})}
+    figures = {"overlay": overlay_figure(stem_image.intensity, atoms, masks,
+                                         stem_image.pixel_size_angstrom, quality),
+               "render": render_figure(quality)}
+    return Outcome(metrics=row, figures=figures, files=files, folders=("", ""),
+                   details={"atoms": atoms, "masks": masks, "quality": quality})
+
+
+def _write_csv(path: Path, table) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def _write_masks(path: Path, masks: np.ndarray, species, pixel_size: float) -> None:
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, masks=masks.astype(np.uint8), species=np.array(species),
+                            pixel_size_angstrom=pixel_size)
+
+
+def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
+    """The atoms table of ``stem predict`` and the image shape (from ``masks.npz`` beside it
+    when present, else the atoms' extent)."""
+    import pandas as pd
+
+    atoms_csv = Path(atoms_csv)
+    try:
+        atoms = pd.read_csv(atoms_csv)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
+    missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
+    if missing:
+        raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
+    masks = Path(masks) if masks else atoms_csv.parent / "masks.npz"
+    if masks.is_file():
+        shape = tuple(np.load(masks)["masks"].shape[-2:])
+    else:
+        shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
+    return atoms, shape
+
+
+def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
+            material: str = "graphene", n_boot: int = 1000, seed: int = 0,
+            a_ws2: float = 3.153, a_wse2: float = 3.282, bond_max: float | None = None,
+            undistort: bool = True) -> Outcome:
+    """The analyses of ``stem analyze`` (:func:`tmdlearn.stem.analysis.analyse_atoms`) as an
+    Outcome: tables ``lattice`` and ``bonds``, figures ``bond_histogram``,
+    ``order_parameter``, ``se_vs_moire_kde`` where they apply, ``analysis.json`` (= metrics)."""
+    from tmdlearn.stem.analysis import analyse_atoms
+    from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
+
+    if not pixel_size_angstrom > 0:
+        raise InputError(f"--pixel-size must be positive, got {pixel_size_angstrom}")
+    if material not in ("graphene", "ws2"):
+        raise InputError(f"material must be graphene or ws2, got {material!r}")
+    if bond_max is not None and not bond_max > 0:
+        raise InputError(f"--bond-max must be positive, got {bond_max}")
+    result = analyse_atoms(atoms, pixel_size_angstrom, material, shape, n_boot, seed, a_ws2,
+                           a_wse2, bond_max, undistort)
+    bonds = result["bond_statistics"]
+    outcome = Outcome(tables={"lattice": result["lattice"], "bonds": bonds}, folders=("", ""))
+    summary = {"scan_distortion": result.get("scan_distortion"),
+               "lattice": result["lattice"].to_dict("records"),
+               "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
+    if "bonds" in result and len(result["bonds"]):
+        outcome.figures["bond_histogram"] = bond_histogram_figure(result["bonds"])
+        summary["bond_median_angstrom"] = float(np.median(result["bonds"]))
+    if result.get("maps"):
+        outcome.figures["order_parameter"] = order_parameter_figure(result["maps"])
+    if "kde" in result:
+        outcome.figures["se_vs_moire_kde"] = kde_figure(result["kde"], n_boot)
+        summary["kde_mse"] = {k: result["kde"][k] for k in ("mse", "mse_low", "mse_high")}
+    outcome.metrics = summary
+    outcome.files["analysis.json"] = partial(write_json, payload=summary)
+    return outcome

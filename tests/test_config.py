@@ -1,0 +1,85 @@
+"""Config keys: every workflow checks them against its DEFAULTS (a misspelt key is one line
+naming the closest known key, exit 2), and the docs' config tables are generated from them."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tmdlearn.cli import main
+from tmdlearn.config import Open, fill_config_tables, load_config, validate
+from tmdlearn.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_misspelt_key_names_the_closest_known_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("fit: {solver: lm, max_itr: 10}\n")
+    with pytest.raises(InputError) as err:
+        load_config(path, None, {"fit": {"solver": "lm", "max_iter": None}})
+    assert str(err.value) == f"{path}: unknown config key 'fit.max_itr'; did you mean " \
+                             "'fit.max_iter'?"
+    with pytest.raises(InputError, match="'sed'; did you mean 'seed'"):
+        load_config(None, ["sed=1"], {"seed": 0})
+
+
+def test_open_sections_and_none_defaults_take_any_keys():
+    defaults = {"space": {"lr": 1}, "stages": None, "model": {"width": 4}}
+    defaults["space"] = Open(defaults["space"])
+    validate({"space": {"units": 3}, "stages": {"a": 1}}, defaults)
+    with pytest.raises(InputError, match="'model.widht'; did you mean 'model.width'"):
+        validate({"model": {"widht": 3}}, defaults)
+
+
+#: (arguments before --config, the misspelt YAML, the closest key the error must name)
+MISSPELT = {
+    "spectra": (["spectra", "fit", "x.txt", "--model", "mos2-raman", "--out", "f.csv"],
+                {"preprocess": {"despik": "map"}}, "'preprocess.despike'"),
+    "afm": (["afm", "features", "x.npy"], {"level": {"methd": "plane"}}, "'level.method'"),
+    "stem": (["stem", "train"], {"train": {"step": 3}}, "'train.steps'"),
+    "classify": (["classify", "run"], {"cv": {"n_split": 3}}, "'cv.n_splits'"),
+    "crossmodal": (["crossmodal", "run", "--data", "."], {"regresion": {"bootstrap": 2}},
+                   "'regression'"),
+    "explain": (["explain", "run"], {"interpret": {"taget": "fwhm"}}, "'interpret.target'"),
+}
+
+
+@pytest.mark.parametrize("workflow", list(MISSPELT))
+def test_a_misspelt_yaml_key_exits_2_for_every_workflow(workflow, tmp_path, capsys):
+    args, config, closest = MISSPELT[workflow]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--config", str(path), "--out", str(tmp_path / "out")]
+             if "--out" not in args else [*args, "--config", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "unknown config key" in err
+    assert f"did you mean {closest}" in err and str(path) in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name, module", [
+    ("classify.yaml", "tmdlearn.classify.workflow"),
+    ("crossmodal.yaml", "tmdlearn.crossmodal.workflow"),
+    ("crossmodal-study.yaml", "tmdlearn.crossmodal.workflow"),
+    ("explain.yaml", "tmdlearn.explain.workflow"),
+    ("stem-graphene.yaml", "tmdlearn.stem.train"),
+    ("stem-graphene-paper.yaml", "tmdlearn.stem.train"),
+    ("stem-ws2.yaml", "tmdlearn.stem.train"),
+])
+def test_shipped_configs_pass_the_check(name, module):
+    import importlib
+
+    workflow = importlib.import_module(module)
+    load_config(ROOT / "configs" / name, None, workflow.DEFAULTS)
+
+
+@pytest.mark.parametrize("page", ["spectra", "afm", "stem", "classify", "crossmodal",
+                                  "explain"])
+def test_docs_config_tables_match_the_defaults(page):
+    text = (ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    assert "<!-- config: tmdlearn." in text
+    assert fill_config_tables(text) == text, \
+        f"docs/{page}.md: run `python -m tmdlearn.config docs/*.md`"
