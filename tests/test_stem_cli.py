@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,9 @@ import torch
 from tmdlearn.cli import main
 from tmdlearn.data.containers import StemImage
 from tmdlearn.io import write_stem
+from tmdlearn.models.card import sha256
 from tmdlearn.models.store import read_model
+from tmdlearn.stem.inference import shipped_model_path
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
 TINY = ["data.size_px=32", "model.depth=2", "model.filters=4", "train.steps=2",
@@ -44,6 +48,10 @@ def test_train_writes_model_and_resumes(tiny_run):
     payload, card, _ = read_model(tiny_run / "model")
     assert card["workflow"] == "stem" and card["material"] == "graphene"
     assert payload["meta"]["species"] == ["C"] and payload["unet"]["branches"] == 2
+    models = json.loads((tiny_run / "run.json").read_text())["models"]
+    assert [(m["path"], m["role"]) for m in models] == [("model", "saved"),
+                                                        ("checkpoint", "saved")]
+    assert models[0]["sha256"] == card["files"]["weights.safetensors"]
 
 
 def _train(out, *items):
@@ -86,6 +94,9 @@ def test_predict_writes_atoms_masks_overlay(tiny_run, tmp_path, capsys):
     masks = np.load(out / "masks.npz")["masks"]
     assert masks.shape == (2, 1, 96, 96)
     assert (out / "overlay.png").stat().st_size > 1000
+    [entry] = json.loads((out / "run.json").read_text())["models"]
+    assert entry["path"] == str((tiny_run / "model").resolve()) and entry["role"] == "loaded"
+    assert entry["sha256"] == sha256(tiny_run / "model" / "weights.safetensors")
 
 
 def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
@@ -110,6 +121,13 @@ def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
     assert abs(len(atoms) / len(sample.atoms) - 1) < 0.1
     assert np.load(out / "masks.npz")["masks"].shape == (2, 4, 160, 160)
     assert (out / "overlay.png").stat().st_size > 1000
+    # run.json lists the shipped model it loaded, with the sha256 of the file itself
+    shipped = shipped_model_path("ws2")
+    [entry] = json.loads((out / "run.json").read_text())["models"]
+    assert entry["path"] == str(shipped.resolve()) and entry["role"] == "loaded"
+    assert (entry["workflow"], entry["material"]) == ("stem", "ws2")
+    assert entry["weights"] == "weights.safetensors"
+    assert entry["sha256"] == sha256(shipped / "weights.safetensors")
 
 
 def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path):

@@ -17,7 +17,10 @@ class Outcome:
     functions drawing one when it is written (one open at a time), by file stem
     (``figures/<name>.png``); ``models``: the fitted models by name; ``files``: other outputs,
     each a function writing the file at the path it is given, by path in the run folder (models,
-    maps, notes); ``info``: more entries of ``run.json``; ``details``: the workflow's own
+    maps, notes; a writer returning a model folder, or a list of them, as
+    :func:`tmdlearn.models.store.write_model` does, has it listed as ``saved`` under ``models`` in
+    ``run.json``); ``loaded_models``: the model folders the run applied (listed as ``loaded``);
+    ``info``: more entries of ``run.json``; ``details``: the workflow's own
     results for further analysis in Python (e.g. explain's per-pair results); ``folders``: the
     run folder's sub-folders for tables and figures ("" for the run folder itself).
     """
@@ -27,6 +30,7 @@ class Outcome:
     figures: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
     files: dict[str, Callable[[Path], Any]] = field(default_factory=dict)
+    loaded_models: list[Path] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     details: Any = None
     folders: tuple[str, str] = ("tables", "figures")

@@ -5,6 +5,12 @@ The saved model is the frozen strategy refitted on every image: a reference to t
 stored), the fitted head (feature transform + classifier, through skops with trusted types)
 and a ``model.json`` card (:mod:`tmdlearn.models.store`). Heads holding torch networks (mlp,
 mlp-bag) are not saved.
+
+Every image is resized to the backbone's ``image_size_px`` whatever its pixel count, so the
+scale the backbone sees is the image's side in nm over ``image_size_px``: the *input pixel*
+(nm per backbone pixel). The card records its training range (``inputs.input_pixel_nm``) and
+:func:`predict_files` refuses an image whose input pixel lies more than
+:data:`SCALE_TOLERANCE` times outside it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ from sklearn.pipeline import Pipeline
 from tmdlearn.classify.heads import BaggedRefit, MLPClassifier, fit_head, make_head
 from tmdlearn.errors import InputError
 from tmdlearn.models.card import make_card, sha256
-from tmdlearn.models.store import read_model, write_model
+from tmdlearn.models.store import model_folder, read_model, write_model
+from tmdlearn.outcome import Outcome
+
+#: Factor by which a new image's input pixel (nm per backbone pixel) may lie outside the
+#: training range: one octave, within the scale augmentation of the backbones' ImageNet
+#: pretraining (random resized crops, linear scale up to about 3.5x). Beyond it, steps,
+#: grains and islands appear at sizes the head never saw.
+SCALE_TOLERANCE = 2.0
 
 
 def final_head(features, targets, groups, config: dict):
@@ -40,21 +53,35 @@ def final_head(features, targets, groups, config: dict):
     return head
 
 
+def input_pixel_nm(pixel_size_nm, shape, size: int) -> float:
+    """nm per backbone input pixel of an image of ``shape`` (px) and ``pixel_size_nm`` resized
+    to ``size`` x ``size`` px (its longer side decides)."""
+    return float(pixel_size_nm) * max(shape[-2:]) / int(size)
+
+
 def save_classifier(folder: str | Path, head, config: dict, summary: dict | None = None,
-                    n_samples: int | None = None, pixel_size_nm=None) -> Path:
-    """Write ``head`` with the run's backbone reference and its card to ``folder``."""
+                    n_samples: int | None = None, pixel_size_nm=None, shapes=None) -> Path:
+    """Write ``head`` with the run's backbone reference and its card to ``folder``.
+
+    ``pixel_size_nm`` (one number or one per image) and ``shapes`` (each image's shape, px) of
+    the training images, when known, give the card's pixel-size and input-pixel ranges (nm).
+    """
     image = config["image"]
     backbone = {"name": image["backbone"], "weights": image["weights"],
                 "seed": config["cv"]["seed"], "size": image["size"],
                 "clip_nm": image["clip_nm"], "level": image["level"]}
     manifest = config["data"].get("manifest")
     sizes = None if pixel_size_nm is None else np.asarray(pixel_size_nm, float)
+    scales = None if sizes is None or shapes is None else [
+        input_pixel_nm(p, shape, image["size"])
+        for p, shape in zip(np.broadcast_to(sizes, (len(shapes),)), shapes, strict=True)]
     inputs = {"modality": "afm", "unit": "nm", "image_size_px": image["size"],
               "height_window_nm": [-image["clip_nm"], image["clip_nm"]],
               "level": image["level"], "backbone": image["backbone"],
               "backbone_weights": image["weights"],
               "pixel_size_nm": None if sizes is None else [float(sizes.min()),
-                                                           float(sizes.max())]}
+                                                           float(sizes.max())],
+              "input_pixel_nm": None if scales is None else [min(scales), max(scales)]}
     metrics = {k: {m: v[m] for m in ("pooled", "ci_low", "ci_high")}
                for k, v in (summary or {}).items() if k in ("accuracy", "balanced_accuracy")}
     card = make_card(
@@ -96,10 +123,31 @@ def predict_heights(heights, model: dict, device: str = "auto") -> pd.DataFrame:
     return table
 
 
+def check_scale(item, card: dict, path) -> None:
+    """InputError naming ``path`` when the height map ``item``'s input pixel (nm per backbone
+    pixel) lies more than :data:`SCALE_TOLERANCE` times outside the card's training range
+    (cards without one, from images of unknown pixel size, check nothing)."""
+    inputs = card.get("inputs") or {}
+    low, high = inputs.get("input_pixel_nm") or (None, None)
+    if low is None:
+        return
+    size = int(inputs["image_size_px"])
+    scale = input_pixel_nm(item.pixel_size_nm, item.height_nm.shape, size)
+    if low / SCALE_TOLERANCE <= scale <= high * SCALE_TOLERANCE:
+        return
+    trained = inputs.get("pixel_size_nm") or [None, None]
+    raise InputError(
+        f"pixel size {item.pixel_size_nm:g} nm x {max(item.height_nm.shape)} px = "
+        f"{scale:.3g} nm per {size}-px backbone pixel, outside the classifier's training "
+        f"range {low:.3g}-{high:.3g} nm (pixel sizes {trained[0]:g}-{trained[1]:g} nm) by more "
+        f"than {SCALE_TOLERANCE:g}x: resample or crop the image to the training scale", path)
+
+
 def predict_files(paths, model: dict, device: str = "auto",
-                  pixel_size_nm: float | None = None) -> pd.DataFrame:
+                  pixel_size_nm: float | None = None, card: dict | None = None) -> pd.DataFrame:
     """:func:`predict_heights` on AFM height-map files (any format tmdlearn reads;
-    ``pixel_size_nm`` for arrays that store none), their paths in the first column ``file``."""
+    ``pixel_size_nm`` for arrays that store none), their paths in the first column ``file``;
+    with the model's ``card``, each file's scale is checked first (:func:`check_scale`)."""
     from tmdlearn.data import HeightMap
     from tmdlearn.io import read
 
@@ -108,7 +156,21 @@ def predict_files(paths, model: dict, device: str = "auto",
         item = read(path, **({"pixel_size_nm": pixel_size_nm} if pixel_size_nm else {}))
         if not isinstance(item, HeightMap):
             raise InputError(f"not an AFM height map ({type(item).__name__})", path)
+        if card is not None:
+            check_scale(item, card, path)
         heights.append(item.height_nm)
     table = predict_heights(heights, model, device)
     table.insert(0, "file", [str(p) for p in paths])
     return table
+
+
+def predict(paths, model: str | Path, device: str = "auto", pixel_size_nm: float | None = None,
+            trust_mismatch: bool = False) -> Outcome:
+    """``classify predict``: the saved classifier at ``model`` applied to the height-map files
+    ``paths`` (:func:`predict_files`, scales checked): table ``predictions``, the model as the
+    loaded one."""
+    tree, card = load_classifier(model, trust_mismatch)
+    table = predict_files(paths, tree, device, pixel_size_nm, card)
+    return Outcome(metrics={"images": len(table), "classes": tree["classes"]},
+                   tables={"predictions": table}, folders=("", ""),
+                   loaded_models=[model_folder(model)])

@@ -255,7 +255,7 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
             outcome.models["classifier"] = head
             outcome.files["models/classifier"] = partial(
                 save_classifier, head=head, config=config, n_samples=int(np.unique(groups).size),
-                pixel_size_nm=pixel_size_nm,
+                pixel_size_nm=pixel_size_nm, shapes=[np.shape(h) for h in heights],
                 summary=outcome.metrics[f"frozen + {image['frozen_head']}"])
     return outcome
 

@@ -88,13 +88,16 @@ def predict(
                                         "warning)."),
 ) -> None:
     """Apply a saved classifier to new AFM images: OUT/predictions.csv with the predicted
-    class and the probability of each class per image."""
-    from tmdlearn.classify.saved import load_classifier, predict_files
-    from tmdlearn.report.tables import write_table
+    class and the probability of each class per image; an image far from the training scale
+    is refused (docs/models.md)."""
+    from tmdlearn.classify.saved import predict as apply
+    from tmdlearn.report.run import write_outcome
 
+    started = time.time()
     prepare_out(out, overwrite)
-    tree, _ = load_classifier(model, trust_mismatch)
-    table = predict_files(images, tree, device, pixel_size)
-    write_table(table, out / "predictions")
-    typer.echo(f"{len(images)} images ({', '.join(tree['classes'])}) -> "
+    outcome = apply(images, model, device, pixel_size, trust_mismatch)
+    cfg = {"images": [str(p) for p in images], "model": str(model), "pixel_size_nm": pixel_size,
+           "device": device, "trust_mismatch": trust_mismatch}
+    write_outcome(out, outcome, cfg, started)
+    typer.echo(f"{len(images)} images ({', '.join(outcome.metrics['classes'])}) -> "
                f"{out / 'predictions.csv'}")

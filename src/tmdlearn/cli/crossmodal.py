@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
@@ -56,17 +55,14 @@ def predict(
 ) -> None:
     """Apply a run's saved models to new files: AFM → generated Raman/PL, Raman/PL → AFM
     embedding and features, Raman ↔ PL."""
-    from tmdlearn.crossmodal.predict import load_run, predict_files
-    from tmdlearn.io.atomic import atomic_path
-    from tmdlearn.report.tables import write_table
+    from tmdlearn.crossmodal.predict import predict as apply
+    from tmdlearn.report.run import write_outcome
 
+    started = time.time()
     prepare_out(out, overwrite)
-    run_info = load_run(models, trust_mismatch)
-    table, generated = predict_files(files, run_info)
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(table, out / "predictions")
-    for name, (axis, values, unit) in generated.items():
-        frame = pd.DataFrame({f"axis_{unit}": axis, "intensity": values})
-        with atomic_path(out / "generated" / f"{name}.csv") as tmp:
-            frame.to_csv(tmp, index=False)
-    typer.echo(f"wrote {out / 'predictions.csv'} and {len(generated)} generated spectra")
+    outcome = apply(files, models, trust_mismatch)
+    cfg = {"files": [str(p) for p in files], "models": str(models),
+           "trust_mismatch": trust_mismatch}
+    write_outcome(out, outcome, cfg, started)
+    typer.echo(f"wrote {out / 'predictions.csv'} and {outcome.metrics['generated']} generated "
+               "spectra")

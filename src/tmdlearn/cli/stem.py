@@ -94,14 +94,15 @@ def train_command(
     """
     import time
 
-    from tmdlearn.report.run import write_run_json
+    from tmdlearn.report.run import model_records, write_run_json
     from tmdlearn.stem.train import DEFAULTS, train
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
     prepare_out(out, overwrite or resume)
     final = train(cfg, out, resume=resume, log=typer.echo)
-    write_run_json(out, cfg, started, validation=final)
+    write_run_json(out, cfg, started, validation=final,
+                   models=model_records(out, [out / "model", out / "checkpoint"]))
     typer.echo(f"model -> {out / 'model'}")
 
 

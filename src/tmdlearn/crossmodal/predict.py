@@ -4,6 +4,7 @@ paired inputs and are applied through :func:`tmdlearn.crossmodal.workflow.run`).
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,14 @@ from tmdlearn.crossmodal.readout import read_feature
 from tmdlearn.crossmodal.saved import load_models
 from tmdlearn.data import HeightMap, Spectra
 from tmdlearn.errors import InputError
+from tmdlearn.io.atomic import atomic_path
+from tmdlearn.outcome import Outcome
 
 
 def load_run(folder: str | Path, trust_mismatch: bool = False) -> dict:
-    """The config and saved models of a ``tmdlearn crossmodal run`` folder (each model's card
-    checked, :func:`tmdlearn.crossmodal.saved.load_models`)."""
+    """The config, saved models and their folders (``model_folders``) of a ``tmdlearn
+    crossmodal run`` folder (each model's card checked,
+    :func:`tmdlearn.crossmodal.saved.load_models`)."""
     folder = Path(folder)
     run_json = folder / "run.json"
     if not run_json.is_file():
@@ -27,7 +31,8 @@ def load_run(folder: str | Path, trust_mismatch: bool = False) -> dict:
     models = load_models(folder / "models", config, trust_mismatch)
     if not models:
         raise InputError("the run folder holds no models", folder / "models")
-    return {"config": config, "models": models, "folder": folder}
+    return {"config": config, "models": models, "folder": folder,
+            "model_folders": [folder / "models" / name for name in models]}
 
 
 def _grids(config: dict) -> dict[str, SpectrumGrid]:
@@ -92,3 +97,22 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
                 row[f"{output}_feature_head"] = float(np.ravel(head.predict(x))[0])
         rows.append(row)
     return pd.DataFrame(rows), generated
+
+
+def predict(files, folder: str | Path, trust_mismatch: bool = False) -> Outcome:
+    """``crossmodal predict``: the models of the run ``folder`` applied to ``files``
+    (:func:`predict_files`): table ``predictions``, ``generated/<name>.csv`` per generated
+    spectrum (axis, intensity), the run's models as the loaded ones."""
+    run = load_run(folder, trust_mismatch)
+    table, generated = predict_files(files, run)
+    writers = {f"generated/{name}.csv": partial(_write_spectrum, axis=axis, values=values,
+                                                unit=unit)
+               for name, (axis, values, unit) in generated.items()}
+    return Outcome(metrics={"files": len(table), "generated": len(generated)},
+                   tables={"predictions": table}, files=writers, folders=("", ""),
+                   loaded_models=run["model_folders"])
+
+
+def _write_spectrum(path: Path, axis, values, unit: str) -> None:
+    with atomic_path(path) as tmp:
+        pd.DataFrame({f"axis_{unit}": axis, "intensity": values}).to_csv(tmp, index=False)

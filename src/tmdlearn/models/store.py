@@ -79,6 +79,27 @@ def model_folder(path: str | Path) -> Path:
     raise InputError("model not found", path)
 
 
+def model_record(folder: str | Path, run_dir: str | Path, role: str) -> dict[str, Any]:
+    """The ``run.json`` entry of a model a run ``saved`` or ``loaded`` (``role``).
+
+    ``path``: relative to ``run_dir`` for a model inside it, else absolute; ``workflow``,
+    ``task``, ``material``, ``tmdlearn_version`` from its card; ``weights``: the file holding
+    its fitted parameters (``weights.safetensors``, else ``estimators.skops``) and ``sha256``:
+    that file's hash as the card lists it.
+    """
+    folder = Path(folder).resolve()
+    card = read_card(folder)
+    try:
+        path = str(folder.relative_to(Path(run_dir).resolve()))
+    except ValueError:
+        path = str(folder)
+    weights = next((name for name in (WEIGHTS, ESTIMATORS) if name in card["files"]), None)
+    return {"path": path, "role": role,
+            **{key: card.get(key) for key in ("workflow", "task", "material",
+                                              "tmdlearn_version")},
+            "weights": weights, "sha256": card["files"].get(weights)}
+
+
 def _is_estimator(value: Any) -> bool:
     return hasattr(value, "get_params") and hasattr(value, "fit")
 

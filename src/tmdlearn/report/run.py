@@ -38,8 +38,9 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any],
                   started: float | None = None) -> Path:
     """Write a workflow's ``outcome`` into the run folder ``out``: ``tables/`` (CSV and
     Markdown), ``figures/`` (PNG; both folders as ``outcome.folders`` says), its other files,
-    ``metrics.json`` and ``run.json`` (with ``outcome.info``; ``started``: the ``time.time()``
-    the run began, default now); every file atomically. Returns ``out``."""
+    ``metrics.json`` and ``run.json`` (with ``outcome.info``, and ``models``: the models the
+    run saved or loaded, :func:`model_records`; ``started``: the ``time.time()`` the run began,
+    default now); every file atomically. Returns ``out``."""
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.tables import write_table
 
@@ -50,8 +51,25 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any],
         write_table(table, out / tables / name)
     for name, figure in outcome.figures.items():
         save_figure(figure() if callable(figure) else figure, out / figures / f"{name}.png")
-    for name, write in outcome.files.items():
-        write(out / name)
+    written = [write(out / name) for name, write in outcome.files.items()]
     write_json(out / "metrics.json", outcome.metrics)
-    write_run_json(out, config, time.time() if started is None else started, **outcome.info)
+    models = model_records(out, written, outcome.loaded_models)
+    write_run_json(out, config, time.time() if started is None else started, **outcome.info,
+                   **({"models": models} if models else {}))
     return out
+
+
+def model_records(out: str | Path, written, loaded=()) -> list[dict[str, Any]]:
+    """``run.json``'s ``models`` entries (:func:`tmdlearn.models.store.model_record`): the
+    ``loaded`` model folders, then the model folders among the writers' return values
+    ``written`` (a path or a list of paths each; those holding a model card)."""
+    from tmdlearn.models.card import CARD_NAME
+    from tmdlearn.models.store import model_record
+
+    saved = []
+    for result in written:
+        for path in result if isinstance(result, list | tuple) else [result]:
+            if isinstance(path, str | Path) and (Path(path) / CARD_NAME).is_file():
+                saved.append(Path(path))
+    return ([model_record(folder, out, "loaded") for folder in loaded]
+            + [model_record(folder, out, "saved") for folder in saved])

@@ -34,15 +34,17 @@ DEFAULTS = {
 
 
 def load(config: dict) -> dict:
-    """The model (``net``, ``meta``) and the image ``data.image`` (``image``); the ``find``
-    options checked."""
-    from tmdlearn.stem.inference import load_model
+    """The model (``net``, ``meta``, its folder ``model``) and the image ``data.image``
+    (``image``); the ``find`` options checked."""
+    from tmdlearn.models.store import model_folder
+    from tmdlearn.stem.inference import load_model, shipped_model_path
 
     check_options(config)
     m = config["model"]
-    net, meta = load_model(m["path"], m["material"], m["device"],
-                           trust_mismatch=m["trust_mismatch"])
-    return {"net": net, "meta": meta, "image": read_image(config["data"]["image"], config)}
+    path = m["path"] or shipped_model_path(m["material"] or "graphene")
+    net, meta = load_model(path, m["material"], m["device"], trust_mismatch=m["trust_mismatch"])
+    return {"net": net, "meta": meta, "model": model_folder(path),
+            "image": read_image(config["data"]["image"], config)}
 
 
 def check_options(config: dict) -> None:
@@ -83,7 +85,8 @@ def read_image(path, config: dict):
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     """Atoms, masks, overlay and self-check of the image of :func:`load`; metrics: its summary
-    row (file, pixel size, atoms per layer, trust, score, main reason)."""
+    row (file, pixel size, atoms per layer, trust, score, main reason); the model folder
+    (``inputs["model"]``, when given) as the loaded model."""
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
     from tmdlearn.stem.quality import assess
@@ -110,6 +113,7 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
                                          stem_image.pixel_size_angstrom, quality),
                "render": render_figure(quality)}
     return Outcome(metrics=row, figures=figures, files=files, folders=("", ""),
+                   loaded_models=[inputs["model"]] if inputs.get("model") else [],
                    details={"atoms": atoms, "masks": masks, "quality": quality})
 
 
