@@ -57,8 +57,9 @@ def test_features_command_writes_run_folder(small_features, tmp_path):
     assert config["heads"] == ["logreg", "lda", "selected"]
 
 
-def _texture_images(path, n_samples=9, size=32, seed=0):
-    """Two images per sample; classes differ in step density (more steps, more roughness)."""
+def _texture_images(path, n_samples=9, size=32, seed=0, **extra):
+    """Two images per sample; classes differ in step density (more steps, more roughness);
+    ``extra`` arrays are stored beside them (e.g. ``pixel_size_nm``)."""
     rng = np.random.default_rng(seed)
     names = np.array(["MoS2", "WS2", "WSe2"])
     heights, targets, groups = [], [], []
@@ -70,7 +71,7 @@ def _texture_images(path, n_samples=9, size=32, seed=0):
             targets.append(names[k])
             groups.append(f"s{s}")
     np.savez(path, heights=np.array(heights, np.float32), targets=np.array(targets),
-             sample_id=np.array(groups), coverage=rng.random(len(targets)))
+             sample_id=np.array(groups), coverage=rng.random(len(targets)), **extra)
 
 
 def _run_on_images(images, out, *sets):
@@ -113,15 +114,22 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     assert not (tmp_path / "o" / "metrics.json").exists()
 
 
-def test_run_saves_the_classifier_and_predict_applies_it(tmp_path):
+def test_run_saves_the_classifier_and_predict_applies_it(tmp_path, capsys):
     images = tmp_path / "images.npz"
-    _texture_images(images)
+    _texture_images(images, pixel_size_nm=np.array(2.0))
     out = tmp_path / "run"
     result = _run_on_images(images, out, "strategies=[frozen]")
     assert result.exit_code == 0, result.output
     card = json.loads((out / "models" / "classifier" / "model.json").read_text())
     assert card["workflow"] == "classify" and card["classes"] == ["MoS2", "WS2", "WSe2"]
     assert card["inputs"]["image_size_px"] == 32 and "accuracy" in card["metrics"]
+    # 32-px images of 2 nm pixels resized to 32 px: 2 nm per backbone pixel
+    assert card["inputs"]["pixel_size_nm"] == [2.0, 2.0]
+    assert card["inputs"]["input_pixel_nm"] == [2.0, 2.0]
+    [saved] = json.loads((out / "run.json").read_text())["models"]
+    assert (saved["path"], saved["role"], saved["weights"]) == (
+        "models/classifier", "saved", "estimators.skops")
+    assert saved["sha256"] == card["files"]["estimators.skops"]
     # new images as .npy height maps (nm; pixel size given): one row each, probabilities sum to 1
     with np.load(images) as data:
         heights, targets = data["heights"], data["targets"]
@@ -137,6 +145,18 @@ def test_run_saves_the_classifier_and_predict_applies_it(tmp_path):
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "pred" / "predictions.csv")
+    [loaded] = json.loads((tmp_path / "pred" / "run.json").read_text())["models"]
+    assert loaded["role"] == "loaded" and loaded["sha256"] == saved["sha256"]
+    assert loaded["path"] == str((out / "models" / "classifier").resolve())
+    # the same file at 10x the pixel size: refused in one line, exit 2, nothing written
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", "predict", str(files[0]), "--model", str(out / "models" /
+              "classifier"), "--out", str(tmp_path / "far"), "--pixel-size", "20"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(files[0]) in err and "pixel size 20 nm" in err
+    assert not (tmp_path / "far").exists()
     proba = table[["p_MoS2", "p_WS2", "p_WSe2"]].to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
     assert list(table["prediction"]) == [c[p.argmax()] for c, p in
@@ -149,3 +169,31 @@ def test_run_saves_the_classifier_and_predict_applies_it(tmp_path):
     np.testing.assert_allclose(again[["p_MoS2", "p_WS2", "p_WSe2"]].to_numpy(), proba,
                                rtol=1e-6)
     assert (table["prediction"] == targets[[0, 2, 4]]).mean() >= 2 / 3
+
+
+@pytest.mark.parametrize(("pixel_nm", "side", "ok"), [
+    (3.9, 32, True),     # 3.9 nm per backbone pixel: within 2x of the training's 2 nm
+    (4.1, 32, False),    # just beyond 2x
+    (0.9, 32, False),    # finer than half
+    (1.0, 64, True),     # half the pixel size, twice the pixels: the same 64 nm field of view
+    (2.0, 128, False),   # the training pixel size over 4x the field of view
+])
+def test_predict_refuses_images_far_from_the_training_scale(tmp_path, capsys, pixel_nm, side,
+                                                            ok):
+    """What the backbone sees is the field of view over its 32 px input: an image is refused
+    when that input pixel is more than 2x outside the training's (2 nm), whatever its pixel
+    count; one line naming the file and both pixel sizes, exit 2, nothing written."""
+    from tmdlearn.classify.saved import check_scale
+    from tmdlearn.data import HeightMap
+    from tmdlearn.errors import InputError
+
+    card = {"inputs": {"image_size_px": 32, "pixel_size_nm": [2.0, 2.0],
+                       "input_pixel_nm": [2.0, 2.0]}}
+    item = HeightMap(np.zeros((side, side)), pixel_nm)
+    if ok:
+        check_scale(item, card, "new.npy")
+        return
+    with pytest.raises(InputError, match="outside the classifier's training range") as err:
+        check_scale(item, card, "new.npy")
+    assert str(err.value.path) == "new.npy" and f"pixel size {pixel_nm:g} nm" in str(err.value)
+    assert "pixel sizes 2-2 nm" in str(err.value) and "\n" not in str(err.value)
