@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,6 +68,42 @@ def test_write_report_shows_a_long_text_as_a_paragraph(tmp_path):
     page = write_report(tmp_path, "Run", [("Notes", [text, "short / with slash"])])
     body = page.read_text()
     assert f"<p>{text}</p>" in body and "<p>short / with slash</p>" in body
+
+
+def test_report_lists_the_models_a_run_saved_and_loaded(tmp_path):
+    """write_outcome's run.json names a model the run saved (a writer returning its folder)
+    and one it loaded from outside; the report's "Models used" table shows both, paths
+    relative to the report folder (absolute outside it), sha256 as in each card."""
+    from functools import partial
+
+    import torch
+
+    from tmdlearn.models.card import make_card, sha256
+    from tmdlearn.models.store import write_model
+    from tmdlearn.outcome import Outcome
+    from tmdlearn.report.run import write_outcome
+
+    outside = write_model(tmp_path / "shared" / "net", {"w": torch.ones(3)},
+                          make_card("stem", "atoms", material="ws2"))
+    card = make_card("explain", "PL from Raman", material="WSe2")
+    outcome = Outcome(files={"models/cnn": partial(write_model, tree={"w": torch.zeros(2)},
+                                                   card=card)},
+                      loaded_models=[outside])
+    step = tmp_path / "report" / "step"
+    write_outcome(step, outcome, {})
+    models = json.loads((step / "run.json").read_text())["models"]
+    assert [(m["path"], m["role"]) for m in models] == [(str(outside.resolve()), "loaded"),
+                                                        ("models/cnn", "saved")]
+    saved_sha = sha256(step / "models" / "cnn" / "weights.safetensors")
+    assert models[1]["sha256"] == saved_sha and models[1]["material"] == "WSe2"
+    page = write_report(tmp_path / "report", "Run", [("Step", ["text", "step/run.json"]),
+                                                      ("Other", ["no models here"])])
+    text = page.read_text()
+    assert text.count("<h3>Models used</h3>") == 1
+    table = text[text.index("<h3>Models used</h3>"):text.index("<h2>Other</h2>")]
+    assert "<td>step/models/cnn</td><td>saved</td><td>explain</td>" in table
+    assert f"<td>{outside.resolve().as_posix()}</td><td>loaded</td><td>stem</td>" in table
+    assert f"<code title='{saved_sha}'>{saved_sha[:12]}</code>" in table
 
 
 def test_demo_writes_report(tmp_path):

@@ -3,7 +3,9 @@
 The demo is an ordered list of steps; it reads only what ships with the package (the
 workflows' defaults and :mod:`tmdlearn.examples`), so it runs from an installed wheel. Each
 step takes the run folder, writes its tables and figures there and returns one report section
-``(heading, items)``; a workflow adds itself by appending one function to ``STEPS``.
+``(heading, items)``; a workflow adds itself by appending one function to ``STEPS``. A step
+lists the ``run.json`` of each run that saved or loaded a model: the report shows those
+models in a "Models used" table.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def classify_step(out: Path) -> Section:
         *_outputs(real, out, ("tables/comparison.md", "figures/comparison.png")),
         "Synthetic five-material AFM crops, frozen backbone vs fine-tuning the last block:",
         *_outputs(images, out, ("tables/comparison.md", "figures/confusion_frozen_logreg.png",
-                                "figures/latent_correlation.png"))])
+                                "figures/latent_correlation.png", "run.json"))])
 
 
 def _stem_verdict(folder: Path) -> str:
@@ -149,7 +151,8 @@ def stem_step(out: Path) -> Section:
                                 "analysis/order_parameter.png")),
         "W, S2, SSe and Se2 columns per layer found by the shipped WS2 model (Se in one layer):",
         _stem_verdict(folder / "predict-ws2"),
-        *_outputs(folder, out, ("predict-ws2/overlay.png",))])
+        *_outputs(folder, out, ("predict-ws2/overlay.png", "predict/run.json",
+                                "predict-ws2/run.json"))])
 
 
 def crossmodal_step(out: Path) -> Section:
@@ -163,7 +166,7 @@ def crossmodal_step(out: Path) -> Section:
         *_outputs(folder, out, ("tables/table3_regression.md", "figures/scatter_raman.png",
                                 "tables/table4_generation.md",
                                 "figures/generated_afm_to_raman.png",
-                                "tables/table6_readouts.md"))])
+                                "tables/table6_readouts.md", "run.json"))])
 
 
 def explain_step(out: Path) -> Section:
@@ -177,7 +180,8 @@ def explain_step(out: Path) -> Section:
         "with an overfitting verdict, retrained on all pixels and read with partial dependence "
         "and ICE slopes (`tmdlearn explain run`). Headline figures per pair:",
         *_outputs(folder, out, ("tables/metrics.md", "figures/fig2_resonant.png",
-                                "figures/fig3_resonant.png", "figures/fig2_nonresonant.png"))])
+                                "figures/fig3_resonant.png", "figures/fig2_nonresonant.png",
+                                "run.json"))])
 
 
 #: The demo, in order; each workflow adds its step. Steps after "data" read its datasets.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,16 +29,52 @@ def write_report(run_dir: str | Path, title: str, sections: Sequence[Section]) -
     block; a string that names no file in ``run_dir`` is shown as a paragraph. Figures are
     linked by their path relative to ``run_dir`` and lazy-loaded (a figure outside the folder
     is copied into ``run_dir/figures/``), so the folder is self-contained and the page stays
-    light (no base64).
+    light (no base64). The ``run.json`` files among a section's items are shown together at
+    its end as one "Models used" table (:func:`models_table`).
     """
     run_dir = Path(run_dir)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
              f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     for heading, items in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.extend(_item(run_dir, item) for item in items)
+        runs = [item for item in items if Path(item).name == "run.json"]
+        parts.extend(_item(run_dir, item) for item in items if item not in runs)
+        parts.append(models_table(run_dir, runs))
     parts.append("</body></html>\n")
     return write_text(run_dir / "report.html", "\n".join(parts))
+
+
+def models_table(run_dir: str | Path, run_jsons: Sequence[Item]) -> str:
+    """HTML "Models used" table of the ``models`` entries of the given ``run.json`` files
+    (paths relative to ``run_dir`` or absolute; see :func:`tmdlearn.report.run.model_records`):
+    one row per model with its path (relative to ``run_dir`` when inside it), whether the run
+    saved or loaded it, workflow, task, material, tmdlearn version and the first 12 hex digits
+    of its weights' sha256 (all 64 on hover). "" when they list none."""
+    run_dir = Path(run_dir)
+    rows = []
+    for item in run_jsons:
+        path = Path(item) if Path(item).is_absolute() else run_dir / item
+        if not _is_file(path):
+            continue
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("models", []):
+            where = Path(entry["path"])
+            where = where if where.is_absolute() else path.parent / where
+            try:
+                where = where.resolve().relative_to(run_dir.resolve())
+            except ValueError:
+                pass
+            digest = entry.get("sha256") or ""
+            cells = [where.as_posix(), entry.get("role"), entry.get("workflow"),
+                     entry.get("task"), entry.get("material"), entry.get("tmdlearn_version")]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c or ''))}</td>" for c in cells)
+                        + f"<td><code title='{html.escape(digest, quote=True)}'>"
+                        f"{html.escape(digest[:12])}</code></td></tr>")
+    if not rows:
+        return ""
+    header = "".join(f"<th>{name}</th>" for name in (
+        "model", "role", "workflow", "task", "material", "tmdlearn", "sha256"))
+    return ("<h3>Models used</h3><table class='models'><tr>" + header + "</tr>" + "".join(rows)
+            + "</table>")
 
 
 def _item(run_dir: Path, item: Item) -> str:
