@@ -84,6 +84,9 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     info = json.loads((run / "run.json").read_text())
     assert info["filters"]["afm"] == {"scan_size_um": 1.0}
     assert 0 < len(info["test_samples"]) < 40
+    saved = {m["path"]: m for m in info["models"]}
+    assert {"models/regression_raman", "models/generator_afm->raman"} <= set(saved)
+    assert {m["role"] for m in saved.values()} == {"saved"}
     # predict applies the saved models to new files
     files = [str(data / "afm" / "S001_center_1um.npz"), str(data / "raman" /
                                                             "S001_center_1mW.txt")]
@@ -95,3 +98,6 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     assert list(table["modality"]) == ["afm", "raman"]
     assert (out / "generated" / "S001_center_1um_afm_to_raman.csv").is_file()
     assert (out / "generated" / "S001_center_1mW_raman_to_pl.csv").is_file()
+    loaded = json.loads((out / "run.json").read_text())["models"]
+    assert {m["role"] for m in loaded} == {"loaded"} and len(loaded) == len(saved)
+    assert {m["sha256"] for m in loaded} == {m["sha256"] for m in saved.values()}

@@ -42,6 +42,11 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
                  "figures/fig3_resonant.png", "models/cnn_resonant/model.json", "maps/resonant.npz",
                  "run.json"):
         assert (out / name).is_file(), name
+    [saved] = json.loads((out / "run.json").read_text())["models"]
+    assert (saved["path"], saved["role"], saved["workflow"]) == ("models/cnn_resonant", "saved",
+                                                                 "explain")
+    card = json.loads((out / "models" / "cnn_resonant" / "model.json").read_text())
+    assert saved["sha256"] == card["files"]["weights.safetensors"]
     with np.load(out / "maps" / "resonant.npz") as maps:
         assert maps["ice_slopes"].shape == (16, 16, 24, 3)
     from tmdlearn.explain.regressor import RamanPLRegressor
