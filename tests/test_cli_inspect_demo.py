@@ -87,13 +87,15 @@ def test_report_lists_the_models_a_run_saved_and_loaded(tmp_path):
                           make_card("stem", "atoms", material="ws2"))
     card = make_card("explain", "PL from Raman", material="WSe2")
     outcome = Outcome(files={"models/cnn": partial(write_model, tree={"w": torch.zeros(2)},
-                                                   card=card)},
+                                                   card=card),   # a writer returning a list:
+                             "more": lambda p: [write_model(p / "a", {"w": torch.ones(1)}, card)]},
                       loaded_models=[outside])
     step = tmp_path / "report" / "step"
     write_outcome(step, outcome, {})
     models = json.loads((step / "run.json").read_text())["models"]
     assert [(m["path"], m["role"]) for m in models] == [(str(outside.resolve()), "loaded"),
-                                                        ("models/cnn", "saved")]
+                                                        ("models/cnn", "saved"),
+                                                        ("more/a", "saved")]
     saved_sha = sha256(step / "models" / "cnn" / "weights.safetensors")
     assert models[1]["sha256"] == saved_sha and models[1]["material"] == "WSe2"
     page = write_report(tmp_path / "report", "Run", [("Step", ["text", "step/run.json"]),
