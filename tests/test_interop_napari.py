@@ -4,6 +4,7 @@ need npe2 or napari skip without them (``pip install 'tmdlearn[napari]'``)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -337,3 +338,26 @@ def test_spectra_layer_axis():
     assert data.shape == (3, 11) and kwargs["units"] == ("pixel", "nm")
     assert kwargs["scale"] == pytest.approx((1.0, 10.0))
     assert kwargs["translate"] == pytest.approx((0.0, 600.0))
+
+
+def test_readme_napari_snippet_runs(plugin, tmp_path, monkeypatch, capsys):
+    """README "Use with napari": the Python block as written, on the files of "NeXus files"."""
+    pytest.importorskip("napari", reason="napari not installed")
+    smap = mos2_map(RNG)
+    write_labspec(tmp_path / "map.txt", smap)
+    fit, mask = fit_map(smap, "mos2-raman", progress=False)
+    write_nexus(tmp_path / "fits.nxs", fit_maps(fit, mask, smap))
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use with napari", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    layers = scope["viewer"].layers
+    assert layers[0].name == "map" and layers[0].data.shape == (151, 4, 5)
+    assert tuple(layers["fits A1g_center"].scale) == (0.7, 0.7)
+    assert [str(u) for u in layers["fits A1g_center"].units] == ["micrometer"] * 2
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "map [1.0, 0.7, 0.7] ['1 / centimeter', 'micrometer', 'micrometer']"
+    assert len(printed) == len(layers) + 1
+    assert sum(ast.literal_eval(printed[-1]).values()) == 20  # the 4 x 5 verdicts
