@@ -14,6 +14,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
 from tmdlearn.report.outdir import prepare_out
+from tmdlearn.stem.workflow import HELP
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -143,9 +144,8 @@ def predict(
                                  "whose honeycomb they sit on."),
     views: int = typer.Option(1, help="Average the model over 1, 2 or 4 mirror images "
                               "(test-time augmentation; 4 is slower and a little more accurate)."),
-    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="find.lattice_prior: pull "
-                                        "each atom this fraction (0-1) of the way to its "
-                                        "layer's fitted honeycomb site (docs/stem.md)."),
+    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="find.lattice_prior: "
+                                        + HELP["find.lattice_prior"]),
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
