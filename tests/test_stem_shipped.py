@@ -60,7 +60,7 @@ def test_shipped_model_scores_on_the_test_stream():
     after the lattice step, RMS error 0.05-0.06 Å); the lattice prior lowers the RMS error."""
     model, meta = load_model(device="cpu")
     scores = evaluate(model, StemSimConfig(size_px=256), 0, 20, split="test", lattice=True,
-                      prior=0.5)
+                      lattice_prior=0.5)
     assert scores["pixel_accuracy_prior"] > 0.975 and scores["mean_iou_prior"] > 0.85
     for layer in (0, 1):
         assert (scores[f"rms_error_angstrom_layer{layer}_prior"]
@@ -76,7 +76,7 @@ def test_shipped_model_scores_on_the_test_stream():
                                     "microscope": GOOD_MICROSCOPE,
                                     "amorphous_coverage": (0.0, 0.0),
                                     "monolayer_probability": 0.0})
-    scores = evaluate(model, real, 0, 20, split="test", lattice=True, prior=0.5)
+    scores = evaluate(model, real, 0, 20, split="test", lattice=True, lattice_prior=0.5)
     for layer in (0, 1):
         assert scores[f"precision_layer{layer}_lattice"] > 0.97
         assert scores[f"recall_layer{layer}_lattice"] > 0.95

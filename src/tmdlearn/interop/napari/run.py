@@ -67,7 +67,7 @@ def _image_layer(kind: str, name: str, widget: str) -> None:
 
 
 def predict_layers(image: StemImage, name: str, material: str = "graphene",
-                   lattice: bool = True, views: int = 1, prior: float = 0.0,
+                   lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
                    device: str = "auto") -> list[LayerData]:
     """``stem predict`` with the shipped ``material`` model on ``image``: the masks (labels)
     and atoms (points) of every crystal layer, the self-check verdict in their metadata."""
@@ -75,7 +75,8 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
     from tmdlearn.stem.quality import assess
 
     net, meta = load_model(None, material, device)
-    atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, prior, 1024)
+    atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, lattice_prior,
+                                  1024)
     quality = assess(image.intensity, atoms, image.pixel_size_angstrom, material,
                      int(meta["layers"])).to_dict()
     pixel = image.pixel_size_angstrom
