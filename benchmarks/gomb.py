@@ -96,7 +96,7 @@ def main() -> None:
         sim = StemSimConfig.from_dict({**cfg["data"], "size_px": args.size})
         cpu = time.process_time()
         scores = evaluate(model, sim, int(cfg["seed"]), args.n_test, 0.5, split="test",
-                          lattice=True, views=args.views, prior=args.prior)
+                          lattice=True, views=args.views, lattice_prior=args.prior)
         scores["eval_cpu_minutes"] = round((time.process_time() - cpu) / 60, 2)
         scores |= _training_record(run, meta, args.train_steps)
         speed = throughput(model, args.size, views=args.views)[0]

@@ -30,8 +30,8 @@ import torch
 
 from tmdlearn.stem.atoms import find_atoms
 from tmdlearn.stem.inference import (
+    apply_lattice_prior,
     fast_model,
-    lattice_prior,
     load_model,
     predict_logits,
     predict_views,
@@ -60,9 +60,10 @@ def throughput(model: torch.nn.Module, size: int = 256, n: int = 16,
     return done / (time.perf_counter() - began), (time.process_time() - cpu) / done
 
 
-def stage_times(model: torch.nn.Module, meta: dict, prior: float, n: int = 16) -> dict:
+def stage_times(model: torch.nn.Module, meta: dict, lattice_prior: float, n: int = 16) -> dict:
     """CPU ms per image of each step of :func:`identify_atoms` on ``n`` simulated test images."""
-    times = dict.fromkeys(["network", "find_atoms", "lattice"] + (["prior"] if prior else []), 0.0)
+    stages = ["network", "find_atoms", "lattice"] + (["prior"] if lattice_prior else [])
+    times = dict.fromkeys(stages, 0.0)
     for k in range(n):
         image = simulate_image(StemSimConfig(size_px=256), split_seed(0, "test", k)).image
         clock = [time.process_time()]
@@ -72,8 +73,9 @@ def stage_times(model: torch.nn.Module, meta: dict, prior: float, n: int = 16) -
         clock.append(time.process_time())
         atoms, masks = reassign_layers(atoms, logits > 0)
         clock.append(time.process_time())
-        if prior:
-            lattice_prior(atoms, masks.shape, prior, meta, float(meta["pixel_size_angstrom"]))
+        if lattice_prior:
+            apply_lattice_prior(atoms, masks.shape, lattice_prior, meta,
+                                float(meta["pixel_size_angstrom"]))
             clock.append(time.process_time())
         for name, began, ended in zip(times, clock[:-1], clock[1:], strict=True):
             times[name] += 1000 * (ended - began) / n
@@ -121,7 +123,8 @@ def main() -> None:
     result["stages_cpu_ms"] = stage_times(fast, meta, args.prior)
     if args.score > 0:
         scores = evaluate(fast, StemSimConfig(size_px=args.size), 0, args.score, split=args.split,
-                          lattice=True, views=args.views[-1], prior=args.prior)
+                          lattice=True, views=args.views[-1],
+                          lattice_prior=args.prior)
         result |= {"scored_images": args.score, "score_split": args.split,
                    "score_views": args.views[-1],
                    "score_prior": args.prior} | {

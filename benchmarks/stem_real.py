@@ -263,12 +263,14 @@ def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
     return out
 
 
-def evaluate(model, meta: dict, recordings: list[tuple], views: int, prior: float) -> dict:
+def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_prior: float
+             ) -> dict:
     """Scores of one model on its material's recordings, per dose and over all doses."""
     groups: dict[str, dict[str, list]] = {}
     names = np.asarray(meta["species"])
     for image, truth, drawn in recordings:
-        found, _ = identify_atoms(image, model, meta, views=views, prior=prior)
+        found, _ = identify_atoms(image, model, meta, views=views,
+                                  lattice_prior=lattice_prior)
         scan = (drawn["scan_x"], drawn["scan_y"])
         table, dist, confusion = score(found, truth, image, list(names), scan)
         _, truth_dist, _ = score(truth.assign(species=names[truth.species]), truth, image,

@@ -61,11 +61,11 @@ def main() -> None:
                                         "monolayer_probability": 0.0})
         row = {"model": path or f"shipped {material}",
                "good_real": _rounded(evaluate(model, real, 0, args.n, split="test",
-                                              lattice=True, prior=0.5)),
+                                              lattice=True, lattice_prior=0.5)),
                "monolayer_invented_atoms": invented_atoms(model, meta, args.mono)}
         if material == "graphene":
             row["ideal"] = _rounded(evaluate(model, StemSimConfig(size_px=256), 0, args.n,
-                                             split="test", lattice=True, prior=0.5))
+                                             split="test", lattice=True, lattice_prior=0.5))
         out[material] = row
     print(json.dumps(out))
 

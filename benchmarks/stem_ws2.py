@@ -81,7 +81,7 @@ def main() -> None:
     data = {**meta["config"]["data"], "size_px": 256}
     sim = StemSimConfig.from_dict(data)
     images = list(scored_images(model, sim, args.seed, args.n, "test", lattice=True,
-                                views=args.views, prior=args.prior))
+                                views=args.views, lattice_prior=args.prior))
     result = {"model": args.model or "shipped ws2", "n_test": args.n, "size_px": 256,
               "views": args.views, "prior": args.prior,
               "pixel_size_angstrom": sim.pixel_size_angstrom, "seed": args.seed,

@@ -8,6 +8,7 @@ import pytest
 
 from explain_planted import CENTERS, planted_pair
 from tmdlearn.errors import InputError
+from tmdlearn.explain import scores as sc
 from tmdlearn.explain import workflow as wf
 from tmdlearn.spectra.preprocess import despike_map
 
@@ -43,23 +44,23 @@ def test_prepare_pair_recovers_planted_features():
 def test_scores_verdict_and_ranking_tables():
     rng = np.random.default_rng(0)
     Y = rng.uniform(1, 2, size=(100, 3))
-    train = wf.random_split(100, 0.3, seed=0)
+    train = sc.random_split(100, 0.3, seed=0)
     assert train.sum() == 70
     prediction = Y.copy()
     prediction[~train, 2] = rng.uniform(1, 2, size=(~train).sum())   # intensity fails on val
-    scores = wf.scores_table(Y, prediction, train)
-    verdict = wf.overfit_verdict(scores).set_index("parameter")
+    scores = sc.scores_table(Y, prediction, train)
+    verdict = sc.overfit_verdict(scores).set_index("parameter")
     assert not verdict.loc["position", "flagged"] and verdict.loc["intensity", "flagged"]
     assert verdict.loc["intensity", "gap"] > 0.5
     ranges = {"A_center": 0.1, "A_height": 3.0, "B_fwhm": 5.0, "B_height": 0.2}
-    ranking = wf.mode_ranking(ranges, ["B", "A"])
+    ranking = sc.mode_ranking(ranges, ["B", "A"])
     assert list(ranking["mode"]) == ["A", "B"] and list(ranking["rank"]) == [1, 2]
-    assert list(wf.mode_ranking(ranges, ["B", "A"], "any")["mode"]) == ["B", "A"]
-    table = wf.region_slope_table(np.array([[1.0, 2.0], [np.nan, 5.0]]),
+    assert list(sc.mode_ranking(ranges, ["B", "A"], "any")["mode"]) == ["B", "A"]
+    table = sc.region_slope_table(np.array([[1.0, 2.0], [np.nan, 5.0]]),
                                   np.array([[1, 1], [2, 2]]), {1: "pristine", 2: "defect"})
     assert table.set_index("region").loc["defect", "mean_slope"] == 5.0
     with pytest.raises(InputError):
-        wf.random_split(10, 1.5)
+        sc.random_split(10, 1.5)
 
 
 def test_bad_pairs_raise_input_error():

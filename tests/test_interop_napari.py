@@ -4,6 +4,7 @@ need npe2 or napari skip without them (``pip install 'tmdlearn[napari]'``)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -260,6 +261,57 @@ def test_widget_refuses_a_layer_without_a_spectral_axis_or_length_unit():
         pixel_size_angstrom(1.0, "pixel")
 
 
+def test_widget_layer_of_the_wrong_kind_is_named_before_any_work():
+    from tmdlearn.interop.napari.run import map_of_layer, stem_image
+
+    with pytest.raises(InputError, match="^Find atoms .* image layer; layer 'pts' is a Points"):
+        stem_image("Points", np.ones((5, 2)), "pts", 1.0, "angstrom")
+    with pytest.raises(InputError, match=r"one 2-D grey HAADF image; layer 'z' has shape "
+                                         r"\(3, 8, 9\) \(a stack"):
+        stem_image("Image", np.ones((3, 8, 9)), "z", 0.1, "angstrom")
+    image = stem_image("Image", np.ones((8, 9)), "haadf", 0.01, "nanometer")
+    assert image.shape == (8, 9) and image.pixel_size_angstrom == 0.1
+    (data, kwargs, _), = napari_layers.container_layers(StemImage(np.ones((8, 9)), 0.1), "haadf")
+    with pytest.raises(InputError, match=r"^Fit a spectral map needs a spectral map .*; layer "
+                                         r"'haadf' is a StemImage of shape \(8, 9\)"):
+        map_of_layer("Image", data, kwargs["metadata"], "haadf")
+    with pytest.raises(InputError, match="layer 'v' is a Vectors layer"):
+        map_of_layer("Vectors", data, kwargs["metadata"], "v")
+    smap = mos2_map(RNG)
+    (data, kwargs, _), = napari_layers.container_layers(smap, "flake")
+    with pytest.raises(InputError, match=r"'flake' is a SpectralMap of shape \(151, 5\)"):
+        map_of_layer("Image", data[:, 0], kwargs["metadata"], "flake")  # one row sliced off
+    back = map_of_layer("Image", data, kwargs["metadata"], "flake")
+    np.testing.assert_array_equal(back.intensity, smap.intensity)
+
+
+def test_widget_wrong_layer_shows_one_notification_and_adds_nothing(monkeypatch):
+    """In napari the InputError becomes one error notification; the widget returns None
+    (napari adds no layer) and never starts the work."""
+    napari = pytest.importorskip("napari", reason="napari not installed")
+    from napari.utils.notifications import notification_manager
+
+    from tmdlearn.interop.napari import widget
+
+    def never(*args, **kwargs):
+        raise AssertionError("the work started on a wrong layer")
+
+    monkeypatch.setattr(widget, "predict_layers", never)
+    monkeypatch.setattr(widget, "fit_layers", never)
+    monkeypatch.setattr(notification_manager, "records", [])
+    points = napari.layers.Points(np.ones((4, 2)), name="picks")
+    stack = napari.layers.Image(np.ones((3, 8, 9)), name="series", scale=(1, 0.1, 0.1),
+                                units=("angstrom",) * 3)
+    assert widget.stem_predict(points) is None and widget.stem_predict(stack) is None
+    assert widget.fit_map(napari.layers.Image(np.ones((8, 9)), name="haadf")) is None
+    messages = [str(n.message) for n in notification_manager.records]
+    assert [str(n.severity) for n in notification_manager.records] == ["error"] * 3
+    assert "layer 'picks' is a Points layer" in messages[0]
+    assert "layer 'series' has shape (3, 8, 9)" in messages[1]
+    assert "layer 'haadf' is an image of shape (8, 9)" in messages[2]
+    assert all("\n" not in message for message in messages)
+
+
 def test_files_tmdlearn_cannot_read(tmp_path):
     points = tmp_path / "points.csv"  # napari's own points table: left to napari's reader
     points.write_text("index,axis-0,axis-1\n0,1.0,2.0\n")
@@ -337,3 +389,26 @@ def test_spectra_layer_axis():
     assert data.shape == (3, 11) and kwargs["units"] == ("pixel", "nm")
     assert kwargs["scale"] == pytest.approx((1.0, 10.0))
     assert kwargs["translate"] == pytest.approx((0.0, 600.0))
+
+
+def test_readme_napari_snippet_runs(plugin, tmp_path, monkeypatch, capsys):
+    """README "Use with napari": the Python block as written, on the files of "NeXus files"."""
+    pytest.importorskip("napari", reason="napari not installed")
+    smap = mos2_map(RNG)
+    write_labspec(tmp_path / "map.txt", smap)
+    fit, mask = fit_map(smap, "mos2-raman", progress=False)
+    write_nexus(tmp_path / "fits.nxs", fit_maps(fit, mask, smap))
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use with napari", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    layers = scope["viewer"].layers
+    assert layers[0].name == "map" and layers[0].data.shape == (151, 4, 5)
+    assert tuple(layers["fits A1g_center"].scale) == (0.7, 0.7)
+    assert [str(u) for u in layers["fits A1g_center"].units] == ["micrometer"] * 2
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "map [1.0, 0.7, 0.7] ['1 / centimeter', 'micrometer', 'micrometer']"
+    assert len(printed) == len(layers) + 1
+    assert sum(ast.literal_eval(printed[-1]).values()) == 20  # the 4 x 5 verdicts

@@ -3,16 +3,23 @@ repainted as label disks, against the simulator's planted sites and labels."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import typer
 
 from tmdlearn.cli import main
+from tmdlearn.cli.stem import app
+from tmdlearn.data.containers import StemImage
+from tmdlearn.errors import InputError
 from tmdlearn.stem.atoms import atom_masks
-from tmdlearn.stem.inference import lattice_prior, load_model
+from tmdlearn.stem.inference import apply_lattice_prior, identify_atoms, load_model
 from tmdlearn.stem.lattice import pull_to_lattice
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.stem.train import evaluate
+from tmdlearn.stem.workflow import HELP
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
 #: Rigid layers (no thermal jitter) at a magnification 4 % off the nominal 0.1 Å/px.
@@ -50,8 +57,8 @@ def test_pull_moves_positions_the_given_fraction_toward_the_planted_sites():
     np.testing.assert_allclose(xy["half"], (xy["noisy"] + xy["full"]) / 2, atol=1e-9)
     np.testing.assert_array_equal(xy["same"], xy["noisy"])
     assert (full.layer.to_numpy() == noisy.layer.to_numpy()).all()
-    with pytest.raises(ValueError, match="pull"):
-        pull_to_lattice(noisy, 1.5)
+    with pytest.raises(InputError, match=r"lattice_prior .* \[0, 1\], got 1.5"):
+        pull_to_lattice(noisy, lattice_prior=1.5)
 
 
 @pytest.mark.parametrize("amplitude", [0.3, 0.5, 1.0])
@@ -75,7 +82,7 @@ def test_a_distorted_layer_is_left_alone_and_the_rigid_one_pulled(amplitude):
 def test_repainted_masks_reproduce_the_labels_at_the_true_magnification():
     s = _rigid_sample()
     atoms = s.atoms.drop(columns="n_se")
-    _, masks = lattice_prior(atoms, s.labels.shape, 1.0, META, RIGID.pixel_size_angstrom)
+    _, masks = apply_lattice_prior(atoms, s.labels.shape, 1.0, META, RIGID.pixel_size_angstrom)
     nominal = atom_masks(atoms, s.labels.shape, 0.35 / RIGID.pixel_size_angstrom)
     prior = segmentation_scores(masks, s.labels, (0, 1))
     plain = segmentation_scores(nominal, s.labels, (0, 1))
@@ -89,7 +96,7 @@ def test_the_prior_lifts_the_shipped_model_on_validation_images():
     positions get better, which atoms are found does not change."""
     model, _ = load_model(device="cpu")
     scores = evaluate(model, StemSimConfig(size_px=256), 0, 4, split="val", lattice=True,
-                      prior=0.5)
+                      lattice_prior=0.5)
     assert scores["pixel_accuracy_prior"] > scores["pixel_accuracy_lattice"] + 0.004
     assert scores["mean_iou_prior"] > scores["mean_iou_lattice"] + 0.04
     for layer in (0, 1):
@@ -123,3 +130,23 @@ def test_predict_lattice_prior_moves_atoms_that_fraction_of_the_way(tmp_path):
                          masks["1"].shape, 0.35 / s.pixel_size_angstrom)
     iou = {k: segmentation_scores(masks[k], painted, (0, 1))["mean_iou"] for k in ("0", "1")}
     assert iou["1"] > 0.85 and iou["1"] > iou["0"] + 0.05, iou  # resampled to the image grid
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_the_python_api_checks_lattice_prior_as_the_config_does(value):
+    """identify_atoms and evaluate refuse a lattice_prior outside [0, 1] before running the
+    network (the same check as ``find.lattice_prior`` in stem.workflow), naming the option."""
+    model, meta = load_model(device="cpu")
+    image = StemImage(np.random.default_rng(0).random((64, 64)), 0.1)
+    for call in (lambda: identify_atoms(image, model, meta, lattice_prior=value),
+                 lambda: evaluate(model, StemSimConfig(size_px=64), 0, 1, lattice_prior=value)):
+        with pytest.raises(InputError, match=f"--lattice-prior.*got {value}"):
+            call()
+
+
+def test_one_help_text_for_the_option_and_the_docs():
+    """`stem predict --lattice-prior`'s help and docs/stem.md's config row are HELP's text."""
+    params = {p.name: p for p in typer.main.get_command(app).commands["predict"].params}
+    assert params["lattice_prior"].help.endswith(HELP["find.lattice_prior"])
+    docs = (Path(__file__).parents[1] / "docs" / "stem.md").read_text(encoding="utf-8")
+    assert f"| `find.lattice_prior` | `0.0` | {HELP['find.lattice_prior']} |" in docs

@@ -145,7 +145,8 @@ def fill_config_tables(text: str) -> str:
     """``text`` (Markdown) with every block ``<!-- config: module -->`` ... ``<!-- /config -->``
     holding the config table of that module's ``DEFAULTS`` (:func:`markdown_table`).
 
-    The meaning column is kept from the block as it was (matched by key). ``python -m
+    The meaning column is the module's ``HELP`` (dotted key -> text, shared with the
+    command-line help) where it has one, else kept from the block as it was. ``python -m
     tmdlearn.config docs/*.md`` rewrites the pages; a test checks that they match.
     """
     def table(match: re.Match) -> str:
@@ -156,7 +157,7 @@ def fill_config_tables(text: str) -> str:
             if len(cells) >= 3 and row.startswith("| `"):
                 for key in re.findall(r"`([^`]+)`", cells[0]):
                     meanings[key] = cells[-1].removesuffix("|").strip()
-        body = markdown_table(module.DEFAULTS, meanings)
+        body = markdown_table(module.DEFAULTS, meanings | getattr(module, "HELP", {}))
         return f"{match.group(1)}{body}\n{match.group(3)}"
 
     return _TABLE.sub(table, text)

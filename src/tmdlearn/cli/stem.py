@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import typer
 
@@ -14,6 +13,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
 from tmdlearn.report.outdir import prepare_out
+from tmdlearn.stem.workflow import HELP
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -45,38 +45,12 @@ def simulate(
     Writes OUT/{train,val,test}.npz (image (N, ny, nx) counts, labels (N, layers*species, ny, nx),
     pixel_size_angstrom (N,)) and OUT/{split}_atoms.csv (image, x_px, y_px, layer, species, n_se).
     """
-    from tmdlearn.data.containers import StemImage
-    from tmdlearn.io import write_stem
-    from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+    from tmdlearn.synth.stem_files import simulation_config, write_splits
 
     prepare_out(out, overwrite)
-    if microscope not in ("real", "ideal"):
-        raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
-    real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
-    cfg = StemSimConfig(material=material, size_px=size, pixel_size_angstrom=pixel_size,
-                        se_scenario=se_scenario, **real)
-    for split, count in (("train", n_train), ("val", n_val), ("test", n_test)):
-        if count <= 0:
-            continue
-        images, labels, pixels, tables = [], [], [], []
-        for k in track(range(count), f"simulating {split}"):
-            s = simulate_image(cfg, split_seed(seed, split, k))
-            images.append(s.image)
-            labels.append(s.labels.reshape(-1, size, size))
-            pixels.append(s.pixel_size_angstrom)
-            tables.append(s.atoms.assign(image=k))
-            if split == "test" and k < tif:
-                write_stem(out / f"test_{k}.tif", StemImage(s.image, s.pixel_size_angstrom))
-        with atomic_path(out / f"{split}.npz") as tmp:
-            np.savez_compressed(tmp, image=np.stack(images),
-                                labels=np.stack(labels).astype(np.uint8),
-                                pixel_size_angstrom=np.array(pixels),
-                                species=np.array(cfg.species))
-        atoms = pd.concat(tables, ignore_index=True)
-        atoms["species"] = np.array(cfg.species)[atoms["species"]]
-        with atomic_path(out / f"{split}_atoms.csv") as tmp:
-            atoms[["image", "x_px", "y_px", "layer", "species", "n_se"]].to_csv(tmp, index=False)
-        typer.echo(f"{split}: {count} images -> {out / f'{split}.npz'}")
+    cfg = simulation_config(material, size, pixel_size, se_scenario, microscope)
+    write_splits(out, cfg, {"train": n_train, "val": n_val, "test": n_test}, seed, tif,
+                 log=typer.echo)
 
 
 @app.command("train")
@@ -144,9 +118,8 @@ def predict(
                                  "whose honeycomb they sit on."),
     views: int = typer.Option(1, help="Average the model over 1, 2 or 4 mirror images "
                               "(test-time augmentation; 4 is slower and a little more accurate)."),
-    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="find.lattice_prior: pull "
-                                        "each atom this fraction (0-1) of the way to its "
-                                        "layer's fitted honeycomb site (docs/stem.md)."),
+    lattice_prior: float = typer.Option(0.0, "--lattice-prior", help="find.lattice_prior: "
+                                        + HELP["find.lattice_prior"]),
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),

@@ -16,7 +16,8 @@ import tmdlearn.report.figures  # noqa: F401  (selects the non-interactive Agg b
 import matplotlib.pyplot as plt  # noqa: E402  isort: skip
 
 from tmdlearn.explain.ice import slope_maps  # noqa: E402
-from tmdlearn.explain.workflow import PL_NAMES, PL_UNITS, PairResult  # noqa: E402
+from tmdlearn.explain.scores import PL_NAMES, PL_UNITS  # noqa: E402
+from tmdlearn.explain.workflow import PairResult  # noqa: E402
 
 
 def _image(ax, values, title, cmap="viridis", symmetric=False):

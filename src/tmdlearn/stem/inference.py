@@ -25,7 +25,7 @@ from tmdlearn.models.card import make_card
 from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
 from tmdlearn.stem.atoms import atom_masks, find_atoms
-from tmdlearn.stem.lattice import pull_to_lattice, reassign_layers
+from tmdlearn.stem.lattice import check_lattice_prior, pull_to_lattice, reassign_layers
 from tmdlearn.stem.metrics import best_assignment
 
 
@@ -289,9 +289,10 @@ def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
     return total / weight
 
 
-def lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], pull: float, meta: dict[str, Any],
-                  pixel_size_angstrom: float) -> tuple[pd.DataFrame, np.ndarray]:
-    """Atoms pulled ``pull`` of the way to their layer's honeycomb
+def apply_lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], lattice_prior: float,
+                        meta: dict[str, Any], pixel_size_angstrom: float
+                        ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Atoms pulled ``lattice_prior`` (0-1) of the way to their layer's honeycomb
     (:func:`tmdlearn.stem.lattice.pull_to_lattice`) and masks ``shape`` (layers, species, H, W)
     repainted as the model's label disks there.
 
@@ -299,7 +300,7 @@ def lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], pull: float, meta
     the material's (:data:`tmdlearn.constants.LATTICE_ANGSTROM`), i.e. at the image's true
     magnification as the training labels were; with no honeycomb, with ``pixel_size_angstrom``.
     """
-    atoms, a_px = pull_to_lattice(atoms, pull)
+    atoms, a_px = pull_to_lattice(atoms, lattice_prior)
     a_angstrom = LATTICE_ANGSTROM.get(str(meta.get("material")), float("nan"))
     scale = a_px / a_angstrom if np.isfinite(a_px / a_angstrom) else 1 / pixel_size_angstrom
     return atoms, atom_masks(atoms, shape, float(meta["label_radius_angstrom"]) * scale)
@@ -313,7 +314,8 @@ MAX_SCALE = 2.5
 
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
                    threshold: str | float = "logit0",
-                   lattice: bool = True, views: int = 1, prior: float = 0.0, tile: int = 0
+                   lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
+                   tile: int = 0
                    ) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
@@ -322,15 +324,16 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
     ``lattice`` moves atoms (and their mask blobs) to the layer whose lattice they fit
     (:func:`tmdlearn.stem.lattice.reassign_layers`); ``views`` averages mirror images
-    (:func:`predict_views`); ``prior`` (0-1) pulls the positions that fraction of the way to
-    their layer's fitted honeycomb (:func:`tmdlearn.stem.lattice.pull_to_lattice`: for rigid
-    lattices only, it flattens real strain alike) and repaints the masks as the training
-    label disks there. ``tile`` (model px, 0 = the whole image at once) predicts larger
-    images tile by tile (:func:`predict_tiled`), bounding the network's memory.
-    Raises InputError for a pixel size far from the model's or an image too small for it.
+    (:func:`predict_views`); ``lattice_prior`` (0-1) pulls the positions that fraction of the
+    way to their layer's fitted honeycomb (:func:`apply_lattice_prior`: for rigid lattices
+    only, it flattens real strain alike) and repaints the masks as the training label disks
+    there. ``tile`` (model px, 0 = the whole image at once) predicts larger images tile by
+    tile (:func:`predict_tiled`), bounding the network's memory. Raises InputError for a pixel
+    size far from the model's, an image too small for it or ``lattice_prior`` outside [0, 1].
     """
     from skimage.transform import resize
 
+    check_lattice_prior(lattice_prior)
     model_pixel = float(meta["pixel_size_angstrom"])
     ratio = image.pixel_size_angstrom / model_pixel
     where = image.source
@@ -358,8 +361,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     masks = logits > cut
     if lattice:
         atoms, masks = reassign_layers(atoms, masks)
-    if prior > 0:
-        atoms, masks = lattice_prior(atoms, masks.shape, prior, meta, model_pixel)
+    if lattice_prior > 0:
+        atoms, masks = apply_lattice_prior(atoms, masks.shape, lattice_prior, meta, model_pixel)
     # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
     atoms["x_px"] = (atoms["x_px"] + 0.5) * nx / shape[1] - 0.5
     atoms["y_px"] = (atoms["y_px"] + 0.5) * ny / shape[0] - 0.5

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from tmdlearn.errors import InputError
+
 #: Honeycomb sites in fractional coordinates of the Bravais lattice, relative to any site.
 HONEYCOMB_SITES = np.array([[0.0, 0.0], [1 / 3, 1 / 3], [2 / 3, 2 / 3]])
 
@@ -307,25 +309,32 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
     return atoms[atoms.layer >= 0].reset_index(drop=True), masks
 
 
-def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35,
+def check_lattice_prior(lattice_prior: float) -> None:
+    """InputError unless ``lattice_prior`` (the fraction of :func:`pull_to_lattice`, config key
+    ``find.lattice_prior``, option ``--lattice-prior``) is in [0, 1]."""
+    if not 0 <= lattice_prior <= 1:
+        raise InputError(f"lattice_prior (find.lattice_prior, --lattice-prior) must be in "
+                         f"[0, 1], got {lattice_prior}")
+
+
+def pull_to_lattice(atoms: pd.DataFrame, lattice_prior: float = 0.5, tol: float = 0.35,
                     max_rms: float = 0.15, min_on: float = 0.8) -> tuple[pd.DataFrame, float]:
-    """Copy of atoms (x_px, y_px, layer, ...) with each position moved ``pull`` (0-1) of the
-    way to the nearest site of its layer's whole-image honeycomb (:func:`fit_honeycomb`, all
-    species of the layer together), and the mean lattice constant (px) of those honeycombs
-    (NaN when none fits).
+    """Copy of atoms (x_px, y_px, layer, ...) with each position moved ``lattice_prior`` (0-1,
+    :func:`check_lattice_prior`) of the way to the nearest site of its layer's whole-image
+    honeycomb (:func:`fit_honeycomb`, all species of the layer together), and the mean lattice
+    constant (px) of those honeycombs (NaN when none fits).
 
     A prior for rigid lattices: where the columns of the two layers partly overlap, the
     network misplaces them by a bias that follows the moiré, whereas the sites of a honeycomb
     fitted to the whole layer are off only by the thermal jitter. Real displacements (strain,
-    lattice reconstruction, a dislocation) shrink by the same fraction, so keep ``pull`` 0 to
-    measure them. Atoms farther than ``tol`` bonds from every site stay where they are, and
-    so do all atoms of a layer that is not rigid: no honeycomb (fewer than 10 atoms), fewer
-    than ``min_on`` of its atoms within ``tol`` of a site, or their RMS distance to the sites
-    above ``max_rms`` bonds (strain or distortion beyond what the affine fit absorbs; thermal
-    jitter and network errors are about 0.05 bonds).
+    lattice reconstruction, a dislocation) shrink by the same fraction, so keep
+    ``lattice_prior`` 0 to measure them. Atoms farther than ``tol`` bonds from every site stay
+    where they are, and so do all atoms of a layer that is not rigid: no honeycomb (fewer than
+    10 atoms), fewer than ``min_on`` of its atoms within ``tol`` of a site, or their RMS
+    distance to the sites above ``max_rms`` bonds (strain or distortion beyond what the affine
+    fit absorbs; thermal jitter and network errors are about 0.05 bonds).
     """
-    if not 0 <= pull <= 1:
-        raise ValueError(f"pull must be in [0, 1], got {pull}")
+    check_lattice_prior(lattice_prior)
     atoms = atoms.copy()
     xy = atoms[["x_px", "y_px"]].to_numpy(float, copy=True)
     layer = atoms.layer.to_numpy()
@@ -340,6 +349,6 @@ def pull_to_lattice(atoms: pd.DataFrame, pull: float = 0.5, tol: float = 0.35,
         on = dist < tol * fit.bond_px
         if on.mean() < min_on or np.sqrt(np.mean(dist[on] ** 2)) > max_rms * fit.bond_px:
             continue
-        xy[rows[on]] += pull * (fit.origin + site[on] @ fit.vectors - xy[rows[on]])
+        xy[rows[on]] += lattice_prior * (fit.origin + site[on] @ fit.vectors - xy[rows[on]])
     atoms["x_px"], atoms["y_px"] = xy[:, 0], xy[:, 1]
     return atoms, float(np.mean(constants)) if constants else float("nan")

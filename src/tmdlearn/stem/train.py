@@ -31,13 +31,13 @@ from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
 from tmdlearn.stem.inference import (
     ROBUST,
-    lattice_prior,
+    apply_lattice_prior,
     predict_views,
     prepare_image,
     save_model,
     stem_card,
 )
-from tmdlearn.stem.lattice import reassign_layers
+from tmdlearn.stem.lattice import check_lattice_prior, reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.synth.stem import (
@@ -127,17 +127,20 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 
 def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
-                  split: str = "val", lattice: bool = False, views: int = 1, prior: float = 0.0
+                  split: str = "val", lattice: bool = False, views: int = 1,
+                  lattice_prior: float = 0.0
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
     scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
     (with ``lattice``) and "_prior" after that (or the network's output) with positions pulled
-    ``prior`` of the way to the layers' honeycombs and the masks repainted as label disks
-    there (:func:`tmdlearn.stem.inference.lattice_prior`). The scores' ``assignment`` maps
-    branches to true layers. ``views`` averages mirror images
+    ``lattice_prior`` of the way to the layers' honeycombs and the masks repainted as label
+    disks there (:func:`tmdlearn.stem.inference.apply_lattice_prior`). The scores'
+    ``assignment`` maps branches to true layers. ``views`` averages mirror images
     (:func:`tmdlearn.stem.inference.predict_views`). Images are normalised as the model was
     trained: the ``normalisation`` that :func:`tmdlearn.stem.inference.load_model` or
-    training attached to it (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score)."""
+    training attached to it (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score).
+    InputError for ``lattice_prior`` outside [0, 1]."""
+    check_lattice_prior(lattice_prior)
     model.eval()
     meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
@@ -150,24 +153,26 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
         if lattice:
             found, masks = reassign_layers(found, masks)
             yield s, "_lattice", found, segmentation_scores(masks, s.labels)
-        if prior > 0:
-            found, masks = lattice_prior(found, masks.shape, prior, meta, sim.pixel_size_angstrom)
+        if lattice_prior > 0:
+            found, masks = apply_lattice_prior(found, masks.shape, lattice_prior, meta,
+                                               sim.pixel_size_angstrom)
             yield s, "_prior", found, segmentation_scores(masks, s.labels)
 
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False, views: int = 1, prior: float = 0.0) -> dict[str, float]:
+             lattice: bool = False, views: int = 1, lattice_prior: float = 0.0
+             ) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
     of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
     :func:`scored_images`).
 
     ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
     ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``), ``prior`` > 0 after the lattice prior (keys ending in ``_prior``).
+    ``_lattice``), ``lattice_prior`` > 0 after the lattice prior (keys ending in ``_prior``).
     """
     return summarise_images(
-        scored_images(model, sim, seed, n_images, split, lattice, views, prior),
+        scored_images(model, sim, seed, n_images, split, lattice, views, lattice_prior),
         match_radius_angstrom)
 
 

@@ -26,10 +26,19 @@ DEFAULTS = {
     # trust_mismatch: load a model whose files differ from the sha256 in its card (a warning)
     "model": {"path": None, "material": None, "device": "auto", "trust_mismatch": False},
     # threshold: logit0, otsu or a probability; lattice: move atoms to the layer whose
-    # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior: pull each atom this
-    # fraction (0-1) of the way to its layer's honeycomb site; tile: model px per tile (0: none)
+    # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior: HELP below;
+    # tile: model px per tile (0: none)
     "find": {"threshold": "logit0", "lattice": True, "views": 1, "lattice_prior": 0.0,
              "tile": 1024},
+}
+
+#: Meaning of config keys, shared by the command-line help and the docs' config table
+#: (:func:`tmdlearn.config.fill_config_tables`).
+HELP = {
+    "find.lattice_prior": "pull each atom this fraction (0-1) of the way to its layer's fitted "
+                          "honeycomb site and repaint the masks there; rigid lattices only: it "
+                          "flattens real strain alike (`--lattice-prior`; docs/stem.md, "
+                          "Rigid-lattice prior)",
 }
 
 
@@ -51,6 +60,7 @@ def check_options(config: dict) -> None:
     """InputError for a threshold, pixel size, lattice prior or tile out of range (the config
     keys and their command-line options named)."""
     from tmdlearn.stem.inference import TILE_OVERLAP_PX
+    from tmdlearn.stem.lattice import check_lattice_prior
 
     find, pixel_size = config["find"], config["data"]["pixel_size_angstrom"]
     threshold = find["threshold"]
@@ -66,9 +76,7 @@ def check_options(config: dict) -> None:
     if pixel_size is not None and not pixel_size > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}",
                          config["data"]["image"])
-    if not 0 <= find["lattice_prior"] <= 1:
-        raise InputError(f"find.lattice_prior (--lattice-prior) must be in [0, 1], got "
-                         f"{find['lattice_prior']}")
+    check_lattice_prior(find["lattice_prior"])
     tile = find["tile"]
     if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
         raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")

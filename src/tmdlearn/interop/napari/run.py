@@ -1,11 +1,21 @@
-"""What the napari widgets run, without napari: ``stem predict`` and a map fit on an open
-layer's data, returning layer data (:mod:`tmdlearn.interop.napari.layers`)."""
+"""What the napari widgets run, without napari: the checks of the chosen layer, ``stem
+predict`` and a map fit on its data, returning layer data
+(:mod:`tmdlearn.interop.napari.layers`). A layer of the wrong kind or shape raises an
+InputError that names it and what is wrong, before any work (nothing is added)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from tmdlearn.data.containers import SpectralMap, StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.interop.napari.layers import LayerData, atom_layers, fit_maps_layers, mask_layers
+from tmdlearn.interop.napari.layers import (
+    LayerData,
+    atom_layers,
+    fit_maps_layers,
+    mask_layers,
+    spectral_map,
+)
 
 #: Length units a napari layer may carry (pint names), in Å.
 ANGSTROM_PER = {"angstrom": 1.0, "nanometer": 10.0, "picometer": 0.01, "micrometer": 1e4}
@@ -22,8 +32,42 @@ def pixel_size_angstrom(scale: float, unit: str, given: float = 0.0) -> float:
                      "(Å) in the widget, or open the image with tmdlearn's reader")
 
 
+def stem_image(kind: str, data, name: str, scale: float, unit: str,
+               given: float = 0.0) -> StemImage:
+    """The :class:`StemImage` of a napari layer for ``stem predict``: ``kind`` is the layer's
+    class name (``Image``), ``data`` one 2-D grey image; the pixel size (Å) as
+    :func:`pixel_size_angstrom`. InputError naming the layer otherwise."""
+    _image_layer(kind, name, "Find atoms (stem predict)")
+    shape = np.shape(data)
+    if len(shape) != 2:
+        raise InputError(f"Find atoms needs one 2-D grey HAADF image; layer {name!r} has shape "
+                         f"{shape} (a stack or colour image): make a layer of one frame")
+    return StemImage(np.asarray(data), pixel_size_angstrom(scale, unit, given))
+
+
+def map_of_layer(kind: str, data, metadata: dict, name: str) -> SpectralMap:
+    """The :class:`SpectralMap` of a napari layer for a map fit: an image layer holding a
+    spectral map opened with tmdlearn's reader (:func:`spectral_map`). InputError naming the
+    layer otherwise."""
+    _image_layer(kind, name, "Fit a spectral map")
+    info = metadata.get("tmdlearn", {})
+    shape = np.shape(data)
+    if info.get("container") != "SpectralMap" or len(shape) != 3 or shape[0] != len(
+            info.get("axis", ())):
+        held = f"a {info['container']}" if info.get("container") else "an image"
+        raise InputError(f"Fit a spectral map needs a spectral map opened with tmdlearn's "
+                         f"reader; layer {name!r} is {held} of shape {shape}: open the map "
+                         "file (LabSpec, WDF, SPC, NeXus, ...) with tmdlearn")
+    return spectral_map(data, metadata)
+
+
+def _image_layer(kind: str, name: str, widget: str) -> None:
+    if kind != "Image":
+        raise InputError(f"{widget} runs on an image layer; layer {name!r} is a {kind} layer")
+
+
 def predict_layers(image: StemImage, name: str, material: str = "graphene",
-                   lattice: bool = True, views: int = 1, prior: float = 0.0,
+                   lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
                    device: str = "auto") -> list[LayerData]:
     """``stem predict`` with the shipped ``material`` model on ``image``: the masks (labels)
     and atoms (points) of every crystal layer, the self-check verdict in their metadata."""
@@ -31,7 +75,8 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
     from tmdlearn.stem.quality import assess
 
     net, meta = load_model(None, material, device)
-    atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, prior, 1024)
+    atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, lattice_prior,
+                                  1024)
     quality = assess(image.intensity, atoms, image.pixel_size_angstrom, material,
                      int(meta["layers"])).to_dict()
     pixel = image.pixel_size_angstrom

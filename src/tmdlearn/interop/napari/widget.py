@@ -1,18 +1,21 @@
 """napari widgets (npe2 commands ``tmdlearn.stem_predict``, ``tmdlearn.fit_map``): magicgui
 builds them from these signatures; they run on the chosen layer and add the result layers.
 
-This module imports napari; the work itself is in :mod:`tmdlearn.interop.napari.run`. No
-``from __future__ import annotations``: magicgui reads the annotations as objects.
+This module imports napari; the work itself is in :mod:`tmdlearn.interop.napari.run`. A
+layer of the wrong kind or any other InputError shows as one napari error notification and
+adds nothing. No ``from __future__ import annotations``: magicgui reads the annotations as
+objects.
 """
 
+from collections.abc import Callable
 from typing import Literal
 
 from napari.layers import Image
 from napari.types import LayerDataTuple
+from napari.utils.notifications import show_error
 
-from tmdlearn.data.containers import StemImage
-from tmdlearn.interop.napari.layers import spectral_map
-from tmdlearn.interop.napari.run import fit_layers, pixel_size_angstrom, predict_layers
+from tmdlearn.errors import InputError
+from tmdlearn.interop.napari.run import fit_layers, map_of_layer, predict_layers, stem_image
 
 
 def stem_predict(image: Image, pixel_size: float = 0.0,
@@ -25,14 +28,27 @@ def stem_predict(image: Image, pixel_size: float = 0.0,
     reader). Adds the masks and atoms of every crystal layer; the self-check verdict is in
     their metadata.
     """
-    unit = str(image.units[-1]) if getattr(image, "units", None) else "pixel"
-    pixel = pixel_size_angstrom(image.scale[-1], unit, pixel_size)
-    return predict_layers(StemImage(image.data, pixel), image.name, material, lattice, views,
-                          lattice_prior)
+    def work():
+        unit = str(image.units[-1]) if getattr(image, "units", None) else "pixel"
+        picked = stem_image(type(image).__name__, image.data, image.name, image.scale[-1],
+                            unit, pixel_size)
+        return predict_layers(picked, image.name, material, lattice, views, lattice_prior)
+    return _shown(work)
 
 
 def fit_map(image: Image, model: str = "mos2-raman") -> list[LayerDataTuple]:
     """Fit a peak model (a preset such as mos2-raman, mos2-pl, wse2-raman, wse2-pl, or a
     YAML path) to every pixel of a spectral map opened with tmdlearn's reader; adds one image
     per parameter and the verdicts as labels."""
-    return fit_layers(spectral_map(image.data, image.metadata), image.name, model)
+    return _shown(lambda: fit_layers(map_of_layer(type(image).__name__, image.data,
+                                                  image.metadata, image.name),
+                                     image.name, model))
+
+
+def _shown(work: Callable[[], list]) -> list | None:
+    """``work()``, or None (nothing added) after showing its InputError as one notification."""
+    try:
+        return work()
+    except InputError as err:
+        show_error(str(err))
+        return None

@@ -1,0 +1,88 @@
+"""Scores of the explain workflow: the random split, MAPE and R² per PL parameter, the
+overfitting verdict, the ranking of the Raman modes and ICE slopes per truth region.
+
+Overfitting verdict (per PL parameter): flagged when ``R²_train - R²_val > overfit.max_gap``
+(0.1) or ``R²_val < overfit.min_val_r2`` (0.5): the model either memorises the training pixels
+or finds no relation that carries to unseen pixels; either way its PDPs are not to be read.
+
+Mode ranking: a mode's importance is the PDP range (max - min over the 5-95 % grid) of the
+target PL parameter over the mode's height (its intensity; ``interpret.rank_by: any`` takes the
+largest over centre, FWHM and height); rank 1 = largest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import mean_absolute_percentage_error, r2_score
+
+from tmdlearn.errors import InputError
+
+#: The PL parameters (the columns of Y) and their units.
+PL_NAMES = ("position", "fwhm", "intensity")
+PL_UNITS = ("eV", "eV", "counts")
+
+
+def random_split(n: int, val_fraction: float = 0.3, seed=0) -> np.ndarray:
+    """Boolean (n,) True for the training share (7:3 by default), drawn with ``seed``."""
+    if not 0.0 < val_fraction < 1.0:
+        raise InputError(f"split.val_fraction must be in (0, 1), got {val_fraction}")
+    train = np.zeros(n, dtype=bool)
+    n_train = int(round((1.0 - val_fraction) * n))
+    train[np.random.default_rng(seed).permutation(n)[:n_train]] = True
+    return train
+
+
+def scores_table(Y, prediction, train: np.ndarray) -> pd.DataFrame:
+    """MAPE (%) and R² of each PL parameter on the training and validation pixels."""
+    rows = []
+    for part, rows_of in (("train", train), ("val", ~train)):
+        for j, name in enumerate(PL_NAMES[:Y.shape[1]]):
+            true, pred = Y[rows_of, j], prediction[rows_of, j]
+            rows.append({"parameter": name, "part": part, "n": int(rows_of.sum()),
+                         "mape_percent": 100.0 * mean_absolute_percentage_error(true, pred),
+                         "r2": float(r2_score(true, pred))})
+    return pd.DataFrame(rows)
+
+
+def overfit_verdict(scores: pd.DataFrame, max_gap: float = 0.1,
+                    min_val_r2: float = 0.5) -> pd.DataFrame:
+    """Per parameter: flagged when R²_train - R²_val > ``max_gap`` or R²_val < ``min_val_r2``."""
+    wide = scores.pivot(index="parameter", columns="part", values="r2")
+    wide = wide.reindex([p for p in PL_NAMES if p in wide.index])
+    gap = wide["train"] - wide["val"]
+    flagged = (gap > max_gap) | (wide["val"] < min_val_r2)
+    return pd.DataFrame({"parameter": wide.index, "r2_train": wide["train"].to_numpy(),
+                         "r2_val": wide["val"].to_numpy(), "gap": gap.to_numpy(),
+                         "flagged": flagged.to_numpy()})
+
+
+def mode_ranking(ranges: dict[str, float], modes: list[str],
+                 rank_by: str = "height") -> pd.DataFrame:
+    """Importance of each mode: the PDP range of its height (``rank_by="height"``, the mode's
+    intensity, as the study's Fig. 3) or its largest over centre, FWHM and height (``"any"``)."""
+    if rank_by not in ("height", "any"):
+        raise InputError(f"interpret.rank_by must be 'height' or 'any', got {rank_by!r}")
+    rows = []
+    for mode in modes:
+        parts = {p: ranges.get(f"{mode}_{p}", np.nan) for p in ("center", "fwhm", "height")}
+        importance = parts["height"] if rank_by == "height" else np.nanmax(list(parts.values()))
+        rows.append({"mode": mode, "importance": importance,
+                     **{f"range_{p}": v for p, v in parts.items()}})
+    table = pd.DataFrame(rows).sort_values("importance", ascending=False, kind="stable")
+    table.insert(1, "rank", np.arange(1, len(table) + 1))
+    return table.reset_index(drop=True)
+
+
+def region_slope_table(slope_map: np.ndarray, truth: np.ndarray, regions: dict[int, str],
+                       ignore=()) -> pd.DataFrame:
+    """Mean, median and pixel count of an ICE-slope map in each labelled truth region."""
+    rows = []
+    for label, name in sorted(regions.items()):
+        if name in ignore:
+            continue
+        values = slope_map[(truth == label) & np.isfinite(slope_map)]
+        rows.append({"region": name, "pixels": int(values.size),
+                     "mean_slope": float(values.mean()) if values.size else np.nan,
+                     "median_slope": float(np.median(values)) if values.size else np.nan})
+    return pd.DataFrame(rows)
