@@ -84,10 +84,12 @@ class PeakFit:
 
     @property
     def converged(self) -> np.ndarray:
+        """Whether each spectrum's fit converged (N,) (status ``ok``)."""
         return self.status == OK
 
     @property
     def status_names(self) -> np.ndarray:
+        """Status names (N,), one of :data:`STATUS` per spectrum."""
         return np.asarray(STATUS, dtype=object)[self.status]
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -95,8 +97,19 @@ class PeakFit:
         return self.values[:, self.names.index(name)]
 
     def table(self, blank_absent: bool = True) -> pd.DataFrame:
-        """One row per spectrum: peak columns with stderr, the model's features, quality;
-        peaks that are not present are NaN unless ``blank_absent`` is False."""
+        """One row per spectrum: peak columns with stderr, the model's features, quality.
+
+        Parameters
+        ----------
+        blank_absent : bool
+            Peaks that are not present are NaN unless this is False.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per spectrum; centres and FWHM in axis units (cm⁻¹ or eV), heights in
+            intensity units.
+        """
         from tmdlearn.spectra.features import fit_table
 
         return fit_table(self, blank_absent)
@@ -284,8 +297,24 @@ def fit_map(smap: SpectralMap, model: PeakModel | str, mask: np.ndarray | None =
             **kwargs) -> tuple[PeakFit, np.ndarray]:
     """Fit the pixels of a map where ``mask`` (ny, nx) is true (all when None).
 
-    Returns the fit (one row per masked pixel, row-major) and the mask used; the table of the
-    fit carries the pixels' ``x_um, y_um``. :func:`parameter_maps` turns it into images.
+    Parameters
+    ----------
+    smap : SpectralMap
+        The map (ny, nx) of spectra.
+    model : PeakModel or str
+        A :class:`PeakModel` or a preset name / YAML path for :func:`load_model`.
+    mask : (ny, nx) bool array, optional
+        Pixels to fit; all when None.
+    **kwargs
+        Options of :func:`fit_peaks`.
+
+    Returns
+    -------
+    fit : PeakFit
+        One row per masked pixel, row-major; the table of the fit carries the pixels'
+        ``x_um, y_um`` (µm). :func:`parameter_maps` turns it into images.
+    mask : (ny, nx) bool array
+        The mask used.
     """
     mask = np.ones(smap.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if mask.shape != smap.shape:
@@ -300,9 +329,22 @@ def parameter_maps(fit: PeakFit, mask: np.ndarray, only_ok: bool = True
                    ) -> dict[str, np.ndarray]:
     """Each fitted parameter (and r2, rmse) as an (ny, nx) image, NaN outside ``mask``.
 
-    For a judged fit, ``verdict`` is an image of verdict codes (0 ok, 1 weak, 2 absent,
-    3 poor, NaN outside the mask) and, with ``only_ok``, the other images are NaN wherever
-    the verdict is not ok.
+    Parameters
+    ----------
+    fit : PeakFit
+        A fit from :func:`fit_map`.
+    mask : (ny, nx) bool array
+        The mask :func:`fit_map` returned.
+    only_ok : bool
+        For a judged fit, make the images NaN wherever the verdict is not ok.
+
+    Returns
+    -------
+    dict of str to (ny, nx) array
+        One image per parameter (axis units, cm⁻¹ or eV, for centres and FWHM; intensity
+        units for heights), ``r2``, ``rmse`` and, for a judged fit, ``noise``, ``chi2`` and
+        ``verdict``: an image of verdict codes (0 ok, 1 weak, 2 absent, 3 poor, NaN outside
+        the mask).
     """
     mask = np.asarray(mask, dtype=bool)
     columns = dict(zip(fit.names, fit.values.T, strict=True))
@@ -326,7 +368,20 @@ def parameter_maps(fit: PeakFit, mask: np.ndarray, only_ok: bool = True
 def model_curves(fit: PeakFit, axis: np.ndarray, index: int) -> dict[str, np.ndarray]:
     """Total model, background and each peak of spectrum ``index`` on ``axis`` (for figures).
 
-    Points outside every fit window are NaN.
+    Parameters
+    ----------
+    fit : PeakFit
+        The fits.
+    axis : (L,) array
+        Raman shift (cm⁻¹) or photon energy (eV), in the model's unit.
+    index : int
+        Row of the spectrum in ``fit``.
+
+    Returns
+    -------
+    dict of str to (L,) array
+        ``model``, ``background`` and one curve per peak name, in intensity units; points
+        outside every fit window are NaN.
     """
     axis = np.asarray(axis, dtype=float)
     curves: dict[str, np.ndarray] = {"model": np.full(axis.shape, np.nan),
