@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tmdlearn"
 #: Modules (paths under src/tmdlearn) whose public docstrings are NumPy style.
 COMPLIANT = [
     "spectra/peaks.py",
+    "spectra/quality.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

@@ -97,7 +97,20 @@ _INPUT = SATURATED | NONFINITE | NUMERICAL | FEW
 
 
 def options(model_options: dict | None, overrides: dict | bool | None) -> dict:
-    """Verdict options: :data:`DEFAULTS`, then the model's ``verdict:``, then ``overrides``."""
+    """Verdict options: :data:`DEFAULTS`, then the model's ``verdict:``, then ``overrides``.
+
+    Parameters
+    ----------
+    model_options : dict or None
+        The model's ``verdict:`` section.
+    overrides : dict, bool or None
+        Options given by the caller; anything but a dict adds none.
+
+    Returns
+    -------
+    dict
+        The verdict options.
+    """
     out = dict(DEFAULTS)
     for layer in (model_options or {}, overrides if isinstance(overrides, dict) else {}):
         unknown = set(layer) - set(DEFAULTS)
@@ -117,6 +130,16 @@ def noise_sigma(y: np.ndarray) -> np.ndarray:
 
     1.4826·MAD of the second differences / √6 (see the module docstring); NaN for fewer than
     4 points or non-finite values.
+
+    Parameters
+    ----------
+    y : (N, L) array
+        Spectra, in intensity units (counts).
+
+    Returns
+    -------
+    (N,) array
+        Noise σ in intensity units.
     """
     y = np.asarray(y, dtype=float)
     if y.shape[1] < 4:
@@ -185,8 +208,28 @@ def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
     residual with the best filter) and ``2 ln B = 2 ln Σ_c p(c) 2 Φ(t_c) exp(t_c² / 2) −
     ln L_w`` (a unit-information half-normal prior on the height; L_w points in the window):
     ΔBIC of one parameter when the centre is known, less the look-elsewhere penalty of the
-    centre's prior when it is not. NaN where ``y`` or σ is not finite, or the window has too
-    few points.
+    centre's prior when it is not.
+
+    Parameters
+    ----------
+    y : (N, L) array
+        Spectra, in intensity units.
+    x : (L,) array
+        Their axis: Raman shift (cm⁻¹) or photon energy (eV), ascending.
+    region : Region
+        The fit window whose K peaks are scored.
+    sigma : (N,) array
+        Noise σ of each spectrum, in intensity units (:func:`noise_sigma`).
+    reach : float
+        Half-width of the local window beyond ``max_shift``, in FWHMs of the peak.
+    chunk : int
+        Spectra scored at once (memory ~ chunk x L values).
+
+    Returns
+    -------
+    (N, K) array
+        2 ln B per spectrum and peak; NaN where ``y`` or σ is not finite, or the window has
+        too few points.
     """
     y = np.asarray(y, dtype=float)
     out = np.full((y.shape[0], len(region.peaks)), np.nan)
@@ -212,7 +255,24 @@ def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
 
 def saturated(y: np.ndarray, sigma: np.ndarray, run: int, snr: float) -> np.ndarray:
     """True (N,) where ``run`` or more consecutive channels sit at the spectrum's maximum and
-    that maximum stands more than ``snr`` noise σ above the median (a clipped detector)."""
+    that maximum stands more than ``snr`` noise σ above the median (a clipped detector).
+
+    Parameters
+    ----------
+    y : (N, L) array
+        Spectra, in intensity units.
+    sigma : (N,) array
+        Noise σ of each spectrum, in intensity units.
+    run : int
+        Consecutive channels (points) at the maximum that mark a clipped spectrum.
+    snr : float
+        Height of the maximum above the median, in noise σ.
+
+    Returns
+    -------
+    (N,) bool array
+        Whether each spectrum looks clipped.
+    """
     y = np.asarray(y, dtype=float)
     if y.shape[1] < run or run < 2:
         return np.zeros(y.shape[0], dtype=bool)
@@ -226,8 +286,19 @@ def saturated(y: np.ndarray, sigma: np.ndarray, run: int, snr: float) -> np.ndar
 
 
 def reason_text(judged: dict) -> np.ndarray:
-    """Short text (N,) object array of the reasons found by :func:`judge`, e.g.
-    'no E2g/A1g peak (ΔBIC ≤ 10)', 'reduced χ² 14 (misfit 21 % of the peak)' ('' when ok)."""
+    """Short text (N,) object array of the reasons found by :func:`judge`.
+
+    Parameters
+    ----------
+    judged : dict
+        The output of :func:`judge`.
+
+    Returns
+    -------
+    (N,) object array
+        E.g. 'no E2g/A1g peak (ΔBIC ≤ 10)', 'reduced χ² 14 (misfit 21 % of the peak)'
+        ('' when ok).
+    """
     reasons, opts = judged["reasons"], judged["options"]
     texts = {MAIN_ABSENT: ("no ", f" peak (ΔBIC ≤ {opts['present_dbic']:g})", "main_absent"),
              MAIN_WEAK: ("weak ", f" (SNR < {opts['weak_snr']:g})", "main_weak"),
@@ -261,7 +332,18 @@ def reason_text(judged: dict) -> np.ndarray:
 
 def verdict_codes(reasons: np.ndarray) -> np.ndarray:
     """Verdict (N,) int8 from reason bits: bad input -> poor; flat / outside / main peak
-    absent -> absent; any other poor reason -> poor; weak -> weak; else ok."""
+    absent -> absent; any other poor reason -> poor; weak -> weak; else ok.
+
+    Parameters
+    ----------
+    reasons : (N,) int array
+        Reason bits per spectrum, as :func:`judge` returns them.
+
+    Returns
+    -------
+    (N,) int8 array
+        Verdict codes (0 ok, 1 weak, 2 absent, 3 poor).
+    """
     reasons = np.asarray(reasons)
     code = np.full(reasons.shape, OK, dtype=np.int8)
     code[(reasons & MAIN_WEAK) != 0] = WEAK
@@ -275,12 +357,31 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
           status: np.ndarray, regions: list[dict], opts: dict) -> dict[str, np.ndarray]:
     """Noise, reduced χ², per-peak SNR / presence score / presence and the verdict of N fits.
 
-    ``status`` holds the solver's status names (N,); ``regions`` one dict per fit window with
-    ``noise`` (N,), ``spread`` (N,), ``ssr`` (N,), ``points`` (L), ``params`` (P), ``dssr``
-    (N, K), ``saturated`` (N,) and the window's axis ``x`` (L,) and spectra ``y`` (N, L).
-    Returns arrays keyed ``noise, chi2, snr, dbic, present, verdict, reasons`` (``snr``,
-    ``dbic`` (the presence score of :func:`presence`), ``present`` are (N, K) in the order of
-    ``model.peaks``).
+    Parameters
+    ----------
+    model : PeakModel
+        The fitted model (K peaks in ``model.peaks``).
+    names : list of str
+        Column names of ``values`` and ``stderr``.
+    values, stderr : (N, P) array
+        Fitted parameters and their standard errors, in axis (cm⁻¹ or eV) and intensity units.
+    rmse : (N,) array
+        Root-mean-square residual of each fit, in intensity units.
+    status : (N,) object array
+        The solver's status names.
+    regions : list of dict
+        One dict per fit window with ``noise`` (N,), ``spread`` (N,), ``ssr`` (N,),
+        ``points`` (L), ``params`` (P), ``dssr`` (N, K), ``saturated`` (N,) and the window's
+        axis ``x`` (L,) and spectra ``y`` (N, L).
+    opts : dict
+        Verdict options (:func:`options`).
+
+    Returns
+    -------
+    dict of str to array
+        Arrays keyed ``noise, chi2, snr, dbic, present, verdict, reasons`` (``snr``,
+        ``dbic`` (the presence score of :func:`presence`), ``present`` are (N, K) in the order
+        of ``model.peaks``).
     """
     n = values.shape[0]
     peaks = model.peaks
