@@ -15,6 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tmdlearn"
 COMPLIANT = [
     "spectra/peaks.py",
     "spectra/quality.py",
+    "spectra/preprocess.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

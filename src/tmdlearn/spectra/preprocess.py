@@ -58,6 +58,20 @@ def despike_difference(intensity, threshold: float = 8.0, width: int = 3) -> np.
     A spike is a jump up larger than ``threshold`` times the spectrum's robust spread of first
     differences (1.4826 x median absolute deviation) followed, within ``width`` channels, by a
     jump down as large; its channels (plus one each side) are replaced by linear interpolation.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units (counts).
+    threshold : float
+        Jump size, in robust spreads of the first differences.
+    width : int
+        Longest spike, in channels.
+
+    Returns
+    -------
+    (N, L) array
+        The despiked spectra.
     """
     y = _as_batch(intensity)
     diff = np.diff(y, axis=1)
@@ -69,7 +83,22 @@ def despike_difference(intensity, threshold: float = 8.0, width: int = 3) -> np.
 def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 3) -> np.ndarray:
     """Whitaker–Hayes despiking: modified z-scores of the first differences (Whitaker & Hayes,
     Chemom. Intell. Lab. Syst. 179, 82 (2018)) above ``threshold``, a rise then a fall within
-    ``width`` channels; spike channels are replaced by linear interpolation."""
+    ``width`` channels; spike channels are replaced by linear interpolation.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units (counts).
+    threshold : float
+        Modified z-score above which a first difference is a spike's edge.
+    width : int
+        Longest spike, in channels.
+
+    Returns
+    -------
+    (N, L) array
+        The despiked spectra.
+    """
     y = _as_batch(intensity)
     diff = np.diff(y, axis=1)
     median = np.median(diff, axis=1, keepdims=True)
@@ -80,12 +109,32 @@ def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 3) ->
 
 def despike_map(cube, mask=None, threshold: float = 5.0, spatial_k: float = 6.0,
                chunk: int = 128) -> np.ndarray:
-    """Despike a map (ny, nx, L): a channel is replaced by its first-difference interpolation
+    """Despike a map (ny, nx, L) using the neighbouring pixels.
+
+    A channel is replaced by its first-difference interpolation
     (:func:`~tmdlearn.spectra.despike_difference`, the study's method) only where it also
     stands ``spatial_k`` robust σ above the median of its 3 x 3 neighbours within ``mask``
     (σ: 1.4826 MAD of that channel's residuals over the mask), so narrow, strong Raman peaks,
     present in every flake pixel, are kept while single-pixel cosmic rays are removed.
-    ``chunk`` channels are compared at a time (bounds memory)."""
+
+    Parameters
+    ----------
+    cube : (ny, nx, L) array
+        The map's spectra, in intensity units (counts).
+    mask : (ny, nx) bool array, optional
+        Pixels compared with each other (e.g. the flake); all when None.
+    threshold : float
+        Jump size of :func:`despike_difference`, in robust spreads of the first differences.
+    spatial_k : float
+        Height above the neighbours' median, in robust σ, that confirms a spike.
+    chunk : int
+        Channels compared at a time (bounds memory).
+
+    Returns
+    -------
+    (ny, nx, L) array
+        The despiked map.
+    """
     cube = np.asarray(cube, dtype=float)
     ny, nx, n_channels = cube.shape
     mask = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
@@ -117,11 +166,29 @@ DESPIKE = ("none", "difference", "whitaker-hayes", "map")
 
 def despike(intensity, method: str, threshold: float | None = None, mask=None,
             spatial_k: float = 6.0) -> np.ndarray:
-    """Despike with a method of :data:`DESPIKE`: ``none``, ``difference``
-    (:func:`despike_difference`), ``whitaker-hayes`` (:func:`despike_whitaker_hayes`), both on
-    spectra (N, L) or a map (ny, nx, L), or ``map`` (:func:`despike_map`: a map (ny, nx, L)
-    only, spikes confirmed by the 3 x 3 neighbours within ``mask``). ``threshold`` None: the
-    method's own default."""
+    """Despike with a method of :data:`DESPIKE`.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (ny, nx, L) array
+        Spectra or a map, in intensity units (counts).
+    method : str
+        ``none``, ``difference`` (:func:`despike_difference`), ``whitaker-hayes``
+        (:func:`despike_whitaker_hayes`), both on spectra (N, L) or a map (ny, nx, L), or
+        ``map`` (:func:`despike_map`: a map (ny, nx, L) only, spikes confirmed by the 3 x 3
+        neighbours within ``mask``).
+    threshold : float, optional
+        The method's threshold; None: the method's own default.
+    mask : (ny, nx) bool array, optional
+        Pixels compared with each other by ``map``.
+    spatial_k : float
+        Height above the neighbours' median, in robust σ, for ``map``.
+
+    Returns
+    -------
+    array
+        The despiked spectra, shaped like ``intensity``.
+    """
     if method not in DESPIKE:
         raise InputError(f"preprocess.despike must be one of {', '.join(DESPIKE)}, got "
                          f"{method!r}")
@@ -139,8 +206,26 @@ def despike(intensity, method: str, threshold: float | None = None, mask=None,
 
 def baseline(intensity, axis, method: str = "arpls", progress: bool = False,
              **params) -> np.ndarray:
-    """Baselines (N, L) from any pybaselines 1-D algorithm by name (``arpls``, ``asls``,
-    ``modpoly``, ``snip``, ``imodpoly``, ...), with that algorithm's keyword ``params``."""
+    """Baselines (N, L) from any pybaselines 1-D algorithm by name.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units.
+    axis : (L,) array
+        Raman shift (cm⁻¹) or photon energy (eV).
+    method : str
+        A pybaselines algorithm: ``arpls``, ``asls``, ``modpoly``, ``snip``, ``imodpoly``, ...
+    progress : bool
+        Show a progress bar.
+    **params
+        That algorithm's keyword parameters.
+
+    Returns
+    -------
+    (N, L) array
+        The baselines, in intensity units.
+    """
     from pybaselines import Baseline
 
     y = _as_batch(intensity)
@@ -155,8 +240,24 @@ def baseline(intensity, axis, method: str = "arpls", progress: bool = False,
 def anchor_baseline(intensity, axis, anchors, half_width: float = 2.0) -> np.ndarray:
     """Piecewise-linear baseline through anchor points (the WSe2 study's baseline).
 
-    Each anchor (axis units) takes the spectrum's mean within ± ``half_width`` of it;
-    the baseline interpolates linearly between anchors and is constant beyond the outer ones.
+    Each anchor takes the spectrum's mean within ± ``half_width`` of it; the baseline
+    interpolates linearly between anchors and is constant beyond the outer ones.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units.
+    axis : (L,) array
+        Raman shift (cm⁻¹) or photon energy (eV).
+    anchors : sequence of float
+        Anchor positions, in axis units (cm⁻¹ or eV).
+    half_width : float
+        Half-width of the averaging window around each anchor, in axis units.
+
+    Returns
+    -------
+    (N, L) array
+        The baselines, in intensity units.
     """
     y = _as_batch(intensity)
     axis = np.asarray(axis, dtype=float)
@@ -178,8 +279,23 @@ def anchor_baseline(intensity, axis, anchors, half_width: float = 2.0) -> np.nda
 
 
 def normalise(intensity, method: str = "minmax", axis=None) -> np.ndarray:
-    """Normalise each spectrum: ``minmax`` to [0, 1] (the MoS2 study), ``max`` (divide by the
-    maximum) or ``area`` (unit trapezoid area over ``axis``). Flat spectra become NaN."""
+    """Normalise each spectrum; flat spectra become NaN.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units.
+    method : str
+        ``minmax`` to [0, 1] (the MoS2 study), ``max`` (divide by the maximum) or ``area``
+        (unit trapezoid area over ``axis``).
+    axis : (L,) array, optional
+        Raman shift (cm⁻¹) or photon energy (eV); needed by ``area``.
+
+    Returns
+    -------
+    (N, L) array
+        The normalised spectra (dimensionless).
+    """
     y = _as_batch(intensity)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "minmax":
@@ -198,7 +314,24 @@ def normalise(intensity, method: str = "minmax", axis=None) -> np.ndarray:
 
 
 def crop(intensity, axis, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """The channels with ``low <= axis <= high``: (intensity (N, L'), axis (L',))."""
+    """The channels with ``low <= axis <= high``.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units.
+    axis : (L,) array
+        Raman shift (cm⁻¹) or photon energy (eV).
+    low, high : float
+        Limits, in axis units (cm⁻¹ or eV), both kept.
+
+    Returns
+    -------
+    intensity : (N, L') array
+        The kept channels.
+    axis : (L',) array
+        Their axis values.
+    """
     y = _as_batch(intensity)
     axis = np.asarray(axis, dtype=float)
     keep = (axis >= low) & (axis <= high)
@@ -209,8 +342,23 @@ def crop(intensity, axis, low: float, high: float) -> tuple[np.ndarray, np.ndarr
 
 
 def resample(intensity, axis, grid) -> np.ndarray:
-    """Linear interpolation of every spectrum onto ``grid`` (e.g. the MoS2 study's 202-point
-    Raman window: ``np.linspace(360, 480, 202)``); points outside the axis are NaN."""
+    """Linear interpolation of every spectrum onto ``grid``; points outside the axis are NaN.
+
+    Parameters
+    ----------
+    intensity : (N, L) or (L,) array
+        Spectra, in intensity units.
+    axis : (L,) array
+        Raman shift (cm⁻¹) or photon energy (eV).
+    grid : (M,) array
+        New axis, in the same unit (e.g. the MoS2 study's 202-point Raman window:
+        ``np.linspace(360, 480, 202)`` cm⁻¹).
+
+    Returns
+    -------
+    (N, M) array
+        The spectra on ``grid``.
+    """
     y = _as_batch(intensity)
     axis = np.asarray(axis, dtype=float)
     grid = np.asarray(grid, dtype=float)
@@ -228,8 +376,21 @@ def background_mask(intensity_map, k: float = 3.0, corner: int = 3,
     """Flake mask (ny, nx) of a map: pixels whose signal exceeds mean + ``k`` · sigma of the
     four ``corner`` x ``corner`` corner blocks (assumed bare substrate).
 
-    ``signal`` (ny, nx) is the per-pixel quantity (default: integrated intensity of the map
-    ``intensity_map`` (ny, nx, L)).
+    Parameters
+    ----------
+    intensity_map : (ny, nx, L) array
+        The map's spectra, in intensity units.
+    k : float
+        Threshold above the corners' mean, in their standard deviations.
+    corner : int
+        Side of each corner block, in pixels.
+    signal : (ny, nx) array, optional
+        The per-pixel quantity (default: integrated intensity of ``intensity_map``).
+
+    Returns
+    -------
+    (ny, nx) bool array
+        True on the flake.
     """
     cube = np.asarray(intensity_map, dtype=float)
     if signal is None:
