@@ -30,7 +30,18 @@ from tmdlearn.stem.metrics import best_assignment
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
-    """Zero-mean, unit-variance float32 copy of an image (counts, any dose)."""
+    """Zero-mean, unit-variance float32 copy of an image (counts, any dose).
+
+    Parameters
+    ----------
+    image : (H, W) array
+        HAADF intensities (counts).
+
+    Returns
+    -------
+    (H, W) float32 array
+        The normalised image (dimensionless).
+    """
     image = np.asarray(image, dtype=np.float32)
     return (image - image.mean()) / max(float(image.std()), 1e-6)
 
@@ -53,12 +64,24 @@ def _background(image: np.ndarray, sigma_px: float) -> np.ndarray:
 
 
 def prepare_image(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """The network's input: ``image`` (counts at the model's pixel size) normalised as the
-    model was trained (``meta["normalisation"]``; :func:`normalise` for models without one).
+    """The network's input: ``image`` normalised as the model was trained.
 
     Robust normalisation: the background smoothed over ``background_angstrom`` is removed
     (contamination and thickness gradients), the values are clipped to the percentiles
     ``clip_percent`` (hot pixels, dead lines, saturation), then zero mean, unit variance.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        HAADF intensities (counts) at the model's pixel size (Å/px).
+    meta : dict
+        The model's metadata; ``meta["normalisation"]`` holds the settings (:func:`normalise`
+        for models without one).
+
+    Returns
+    -------
+    (H, W) float32 array
+        The normalised image.
     """
     spec = meta.get("normalisation")
     if not spec:
@@ -72,14 +95,40 @@ def prepare_image(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
 
 def save_model(path: str | Path, model: UNet, meta: dict[str, Any]) -> Path:
     """Write the model's arguments, weights (CPU) and ``meta`` as a model folder with its
-    card (:func:`stem_card`), atomically."""
+    card (:func:`stem_card`), atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+    model : UNet
+        The network.
+    meta : dict
+        Training config and record (pixel size in Å/px, species, ...).
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return write_model(path, {"unet": model.config, "state_dict": state, "meta": meta},
                        stem_card(meta))
 
 
 def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
-    """The model card of a STEM model from its ``meta`` (training config and record)."""
+    """The model card of a STEM model from its ``meta`` (training config and record).
+
+    Parameters
+    ----------
+    meta : dict
+        The model's metadata.
+
+    Returns
+    -------
+    dict
+        The model card.
+    """
     config = meta.get("config") or {}
     record = meta.get("training") or {}
     train = config.get("train") or {}
@@ -99,24 +148,64 @@ def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def shipped_model_path(material: str = "graphene") -> Path:
-    """Folder of the model shipped inside the package for ``material``."""
+    """Folder of the model shipped inside the package for ``material``.
+
+    Parameters
+    ----------
+    material : str
+        The material, e.g. ``graphene`` or ``WS2``.
+
+    Returns
+    -------
+    Path
+        The model folder.
+    """
     return Path(str(resources.files("tmdlearn.stem") / "weights" / material))
 
 
 def fast_model(model: UNet) -> UNet:
-    """Eval-mode copy for inference: batch norm folded into the convolutions, channels-last."""
+    """Eval-mode copy for inference: batch norm folded into the convolutions, channels-last.
+
+    Parameters
+    ----------
+    model : UNet
+        The network.
+
+    Returns
+    -------
+    UNet
+        The folded copy.
+    """
     return model.fold_batchnorm().to(memory_format=torch.channels_last)
 
 
 def load_model(path: str | Path | None = None, material: str | None = None,
                device: str = "auto", fast: bool = True, trust_mismatch: bool = False
                ) -> tuple[UNet, dict[str, Any]]:
-    """The model at ``path`` (default: the shipped one for ``material``, graphene if None) in
-    eval mode, after its card is checked (:func:`tmdlearn.models.store.read_model`; a model
-    for another ``material`` than the one given is refused).
+    """The model at ``path`` in eval mode, after its card is checked
+    (:func:`tmdlearn.models.store.read_model`).
 
-    ``fast`` returns :func:`fast_model` of it (same outputs to rounding, about twice as fast
-    on a CPU); ``fast=False`` the plain module, e.g. to train it further.
+    Parameters
+    ----------
+    path : str or Path, optional
+        The model folder; default: the shipped one for ``material``.
+    material : str, optional
+        The material (graphene if None and no ``path``); a model for another material than
+        the one given is refused.
+    device : str
+        Torch device, "auto" picks CUDA when available.
+    fast : bool
+        Return :func:`fast_model` of it (same outputs to rounding, about twice as fast on a
+        CPU); False: the plain module, e.g. to train it further.
+    trust_mismatch : bool
+        Turn a file whose sha256 differs from the card into a warning, not an error.
+
+    Returns
+    -------
+    model : UNet
+        The network.
+    meta : dict
+        Its metadata (pixel size in Å/px, species, normalisation, ...).
     """
     if path is None:
         path = shipped_model_path(material or "graphene")
@@ -140,8 +229,23 @@ def predict_logits(model: UNet, image: np.ndarray, layers: int = 2,
                    batch: np.ndarray | None = None, normalised: bool = False) -> np.ndarray:
     """Logits (layers, species, H, W) of one image (any size: reflect-padded to the model).
 
-    ``batch`` (N, H, W) runs several images at once and returns (N, layers, species, H, W).
-    ``normalised``: the images are already :func:`normalise`-d (tiles of a normalised image).
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    image : (H, W) array
+        HAADF image (counts) at the model's pixel size (Å/px).
+    layers : int
+        Layer branches of the model.
+    batch : (N, H, W) array, optional
+        Several images run at once instead of ``image``.
+    normalised : bool
+        The images are already :func:`normalise`-d (tiles of a normalised image).
+
+    Returns
+    -------
+    array
+        Logits (layers, species, H, W), or (N, layers, species, H, W) with ``batch``.
     """
     images = np.asarray(image)[None] if batch is None else np.asarray(batch)
     n, h, w = images.shape
@@ -170,11 +274,28 @@ def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
                   normalised: bool = False) -> np.ndarray:
     """Logits (layers, species, H, W) averaged over ``views`` mirror images of ``image``.
 
-    ``views`` is 1 (the image), 2 (and its left-right mirror) or 4 (and the up-down and
-    double mirrors); the cost grows in proportion. A permutation-invariant model may put the
-    layers in other branches for a mirrored image, so each view's branches are first matched
-    to the first view's (:func:`tmdlearn.stem.metrics.best_assignment` of the masks).
-    ``normalised`` as in :func:`predict_logits`.
+    A permutation-invariant model may put the layers in other branches for a mirrored image,
+    so each view's branches are first matched to the first view's
+    (:func:`tmdlearn.stem.metrics.best_assignment` of the masks).
+
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    image : (H, W) array
+        HAADF image (counts) at the model's pixel size (Å/px).
+    layers : int
+        Layer branches of the model.
+    views : int
+        1 (the image), 2 (and its left-right mirror) or 4 (and the up-down and double
+        mirrors); the cost grows in proportion.
+    normalised : bool
+        As in :func:`predict_logits`.
+
+    Returns
+    -------
+    (layers, species, H, W) array
+        The averaged logits.
     """
     if views not in (1, 2, 4):
         raise InputError(f"views must be 1, 2 or 4, got {views}")
@@ -197,7 +318,22 @@ TILE_OVERLAP_PX = 48
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start indices of the fewest tiles of ``tile`` px that cover ``length`` px with
     neighbours overlapping by at least ``overlap`` px, evenly spaced from the first to the
-    last pixel (one tile if it fits)."""
+    last pixel (one tile if it fits).
+
+    Parameters
+    ----------
+    length : int
+        Image side, in px.
+    tile : int
+        Tile side, in px.
+    overlap : int
+        Least overlap of neighbouring tiles, in px.
+
+    Returns
+    -------
+    list of int
+        First pixel of each tile.
+    """
     if length <= tile:
         return [0]
     count = 1 + int(np.ceil((length - tile) / max(1, tile - overlap)))
@@ -208,7 +344,20 @@ def blend_window(size: int, before: int, after: int) -> np.ndarray:
     """1-D weights (``size``,) of a tile: a raised-cosine rise over the ``before`` px it shares
     with the previous tile, a fall over the ``after`` px shared with the next, 1 between
     (and at the image edges). Two neighbours' weights sum to 1 on their overlap; never zero
-    (:func:`predict_tiled` divides by the summed weights, also where three tiles meet)."""
+    (:func:`predict_tiled` divides by the summed weights, also where three tiles meet).
+
+    Parameters
+    ----------
+    size : int
+        Tile side, in px.
+    before, after : int
+        Overlap with the previous and the next tile, in px (0 at an image edge).
+
+    Returns
+    -------
+    (size,) array
+        The weights.
+    """
     weights = np.ones(size, np.float32)
     for n, start in ((before, True), (after, False)):
         if n > 0:
@@ -223,11 +372,24 @@ def blend_window(size: int, before: int, after: int) -> np.ndarray:
 def match_branches(logits: np.ndarray, reference: np.ndarray, weights: np.ndarray
                    ) -> tuple[int, ...]:
     """The permutation ``perm`` (branch b -> reference branch perm[b]) that brings
-    ``logits`` (B, S, N) closest to ``reference`` (B, S, N): the largest summed covariance,
-    with pixel ``weights`` (N,), of the centred logits (the smallest weighted squared
-    difference). On a thin strip where two tiles overlap the logits decide more reliably
-    than the masks' IoU (:func:`tmdlearn.stem.metrics.best_assignment`), because both tiles
-    see only part of their usual context there."""
+    ``logits`` closest to ``reference``: the largest summed covariance, with pixel
+    ``weights``, of the centred logits (the smallest weighted squared difference). On a thin
+    strip where two tiles overlap the logits decide more reliably than the masks' IoU
+    (:func:`tmdlearn.stem.metrics.best_assignment`), because both tiles see only part of
+    their usual context there.
+
+    Parameters
+    ----------
+    logits, reference : (B, S, N) array
+        Logits of B branches, S species on N pixels.
+    weights : (N,) array
+        Pixel weights.
+
+    Returns
+    -------
+    tuple of int
+        ``perm``.
+    """
     w = np.asarray(weights, float) / max(float(np.sum(weights)), 1e-12)
     p = logits.reshape(len(logits), -1, w.size)
     q = reference.reshape(len(reference), -1, w.size)
@@ -251,7 +413,27 @@ def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
     (:func:`match_branches`, weighted by both tiles' blending weights: a permutation-invariant
     model may put the layers in the other order in another tile), and the tiles are blended
     with raised-cosine weights (:func:`blend_window`) over the overlaps. The network's memory
-    depends on the tile only. ``tile`` 0, or an image that fits in one tile, is predicted whole.
+    depends on the tile only.
+
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    image : (H, W) array
+        HAADF image (counts) at the model's pixel size (Å/px).
+    layers : int
+        Layer branches of the model.
+    views : int
+        Mirror images averaged (:func:`predict_views`).
+    tile : int
+        Tile side, in px; 0, or an image that fits in one tile, is predicted whole.
+    overlap : int
+        Least overlap of neighbouring tiles, in px.
+
+    Returns
+    -------
+    (layers, species, H, W) array
+        The logits.
     """
     image = np.asarray(image)
     h, w = image.shape
@@ -293,12 +475,32 @@ def apply_lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], lattice_pri
                         meta: dict[str, Any], pixel_size_angstrom: float
                         ) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms pulled ``lattice_prior`` (0-1) of the way to their layer's honeycomb
-    (:func:`tmdlearn.stem.lattice.pull_to_lattice`) and masks ``shape`` (layers, species, H, W)
-    repainted as the model's label disks there.
+    (:func:`tmdlearn.stem.lattice.pull_to_lattice`) and masks repainted as the model's label
+    disks there.
 
     The disk radius (Å in ``meta``) is converted to pixels with the fitted lattice constant and
     the material's (:data:`tmdlearn.constants.LATTICE_ANGSTROM`), i.e. at the image's true
     magnification as the training labels were; with no honeycomb, with ``pixel_size_angstrom``.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms (x_px, y_px, layer, species, ...).
+    shape : tuple of int
+        Shape of the masks (layers, species, H, W).
+    lattice_prior : float
+        Fraction (0-1) of the way to the honeycomb.
+    meta : dict
+        The model's metadata (label disk radius in Å, material).
+    pixel_size_angstrom : float
+        Pixel size of the masks, in Å/px.
+
+    Returns
+    -------
+    atoms : DataFrame
+        The moved atoms.
+    masks : (layers, species, H, W) bool array
+        The repainted masks.
     """
     atoms, a_px = pull_to_lattice(atoms, lattice_prior)
     a_angstrom = LATTICE_ANGSTROM.get(str(meta.get("material")), float("nan"))
@@ -320,16 +522,43 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
-    centroids are mapped back to the image's own pixel grid. Returns a table (x_px, y_px, layer,
-    species name, score) and boolean masks (layers, species, ny, nx) on the image's grid.
-    ``lattice`` moves atoms (and their mask blobs) to the layer whose lattice they fit
-    (:func:`tmdlearn.stem.lattice.reassign_layers`); ``views`` averages mirror images
-    (:func:`predict_views`); ``lattice_prior`` (0-1) pulls the positions that fraction of the
-    way to their layer's fitted honeycomb (:func:`apply_lattice_prior`: for rigid lattices
-    only, it flattens real strain alike) and repaints the masks as the training label disks
-    there. ``tile`` (model px, 0 = the whole image at once) predicts larger images tile by
-    tile (:func:`predict_tiled`), bounding the network's memory. Raises InputError for a pixel
-    size far from the model's, an image too small for it or ``lattice_prior`` outside [0, 1].
+    centroids are mapped back to the image's own pixel grid.
+
+    Parameters
+    ----------
+    image : StemImage
+        The HAADF image (counts) with its pixel size (Å/px).
+    model : UNet
+        The network.
+    meta : dict
+        Its metadata (:func:`load_model`).
+    threshold : str or float
+        ``logit0`` or ``otsu``, or a probability (0-1) above which a pixel belongs to an atom.
+    lattice : bool
+        Move atoms (and their mask blobs) to the layer whose lattice they fit
+        (:func:`tmdlearn.stem.lattice.reassign_layers`).
+    views : int
+        Mirror images averaged (:func:`predict_views`).
+    lattice_prior : float
+        Pull the positions that fraction (0-1) of the way to their layer's fitted honeycomb
+        (:func:`apply_lattice_prior`: for rigid lattices only, it flattens real strain alike)
+        and repaint the masks as the training label disks there.
+    tile : int
+        Tile side in model px (0 = the whole image at once): predicts larger images tile by
+        tile (:func:`predict_tiled`), bounding the network's memory.
+
+    Returns
+    -------
+    atoms : DataFrame
+        One row per atom: x_px, y_px, layer, species name, score.
+    masks : (layers, species, ny, nx) bool array
+        Masks on the image's grid.
+
+    Raises
+    ------
+    InputError
+        For a pixel size far from the model's, an image too small for it or
+        ``lattice_prior`` outside [0, 1].
     """
     from skimage.transform import resize
 
