@@ -17,6 +17,8 @@ COMPLIANT = [
     "spectra/quality.py",
     "spectra/preprocess.py",
     "stem/inference.py",
+    "stem/atoms.py",
+    "stem/distortion.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

@@ -21,10 +21,24 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
                min_area_px: int = 3) -> pd.DataFrame:
     """Atoms in logit maps (B, S, H, W): sub-pixel centroids of blobs above a threshold.
 
-    ``threshold`` is "logit0" (probability 0.5), "otsu" (Otsu on each map's probabilities) or
-    a probability in (0, 1). Each connected blob of at least ``min_area_px`` pixels gives one
-    atom at its probability-weighted centroid. Returns columns x_px, y_px, layer, species,
-    area_px and score (mean probability in the blob).
+    Each connected blob of at least ``min_area_px`` pixels gives one atom at its
+    probability-weighted centroid.
+
+    Parameters
+    ----------
+    logits : (B, S, H, W) array
+        Logits of B layer branches and S species.
+    threshold : str or float
+        "logit0" (probability 0.5), "otsu" (Otsu on each map's probabilities) or a
+        probability in (0, 1).
+    min_area_px : int
+        Smallest blob, in pixels.
+
+    Returns
+    -------
+    DataFrame
+        Columns x_px, y_px (px), layer, species, area_px and score (mean probability in the
+        blob).
     """
     logits = np.asarray(logits, dtype=float)
     prob = 1 / (1 + np.exp(-np.clip(logits, -50, 50)))
@@ -55,7 +69,22 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
 def atom_masks(atoms: pd.DataFrame, shape: tuple[int, int, int, int],
                radius_px: float) -> np.ndarray:
     """Boolean masks ``shape`` (layers, species, H, W) painted as disks of ``radius_px`` at the
-    atoms' positions (x_px, y_px, layer, species), as the simulator paints its labels."""
+    atoms' positions (x_px, y_px, layer, species), as the simulator paints its labels.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms with columns x_px, y_px (px), layer, species (codes).
+    shape : tuple of int
+        (layers, species, H, W).
+    radius_px : float
+        Disk radius, in px.
+
+    Returns
+    -------
+    (layers, species, H, W) bool array
+        The masks.
+    """
     layers, species, ny, nx = shape
     channel = atoms.layer.to_numpy(int) * species + atoms.species.to_numpy(int)
     return disk_masks((ny, nx), atoms.x_px.to_numpy(float), atoms.y_px.to_numpy(float),
@@ -67,6 +96,18 @@ def match_points(pred_xy: np.ndarray, true_xy: np.ndarray, radius: float) -> np.
 
     Minimises the total distance over the pairs closer than ``radius`` (Hungarian assignment on
     the candidate pairs found with a k-d tree).
+
+    Parameters
+    ----------
+    pred_xy, true_xy : (n, 2) array
+        Predicted and true points (px or Å).
+    radius : float
+        Largest distance of a match, in the points' unit.
+
+    Returns
+    -------
+    (k, 2) int array
+        Index pairs (predicted, true).
     """
     pred_xy = np.asarray(pred_xy, float).reshape(-1, 2)
     true_xy = np.asarray(true_xy, float).reshape(-1, 2)
@@ -113,13 +154,33 @@ def atom_scores(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_la
                 shape: tuple[int, int] | None = None) -> pd.DataFrame:
     """Precision, recall and RMS localisation error (px) per layer.
 
-    ``assignment[b]`` is the true layer of predicted branch b (identity by default). With an
-    image ``shape``, a band of ``border_px`` along the edges is a don't-care zone: all atoms
-    are matched first, then a pair counts (as a hit) when its true atom is inside the band's
-    inner edge, an unmatched true atom (a miss) or found atom (a false positive) when it is
-    itself inside. Filtering both tables before matching would instead turn an atom found
+    With an image ``shape``, a band of ``border_px`` along the edges is a don't-care zone: all
+    atoms are matched first, then a pair counts (as a hit) when its true atom is inside the
+    band's inner edge, an unmatched true atom (a miss) or found atom (a false positive) when it
+    is itself inside. Filtering both tables before matching would instead turn an atom found
     just inside the line for a true atom just outside it into a false positive (and the
     reverse into a miss). Also reports the fraction of hits with the right species.
+
+    Parameters
+    ----------
+    found, truth : DataFrame
+        Found and true atoms (x_px, y_px, layer, species).
+    radius_px : float
+        Largest distance of a match, in px.
+    n_layers : int
+        Layers scored.
+    assignment : tuple of int, optional
+        ``assignment[b]`` is the true layer of predicted branch b (identity by default).
+    border_px : float
+        Width of the don't-care band along the image edges, in px.
+    shape : tuple of int, optional
+        Image shape (H, W), in px; no band without it.
+
+    Returns
+    -------
+    DataFrame
+        One row per layer: layer, n_true, n_found, matched, precision, recall, rms_error_px
+        (px), species_accuracy.
     """
     rows = []
     for layer, f, t, hits, false_pos, misses in _layer_matches(
@@ -143,7 +204,30 @@ def species_confusion(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float
                       assignment: tuple[int, ...] | None = None, border_px: float = 0.0,
                       shape: tuple[int, int] | None = None) -> np.ndarray:
     """Counts (n_species true, n_species found) of the atoms matched as in
-    :func:`atom_scores` (same layer, within ``radius_px``), all layers pooled."""
+    :func:`atom_scores` (same layer, within ``radius_px``), all layers pooled.
+
+    Parameters
+    ----------
+    found, truth : DataFrame
+        Found and true atoms (x_px, y_px, layer, species).
+    radius_px : float
+        Largest distance of a match, in px.
+    n_species : int
+        Number of species.
+    n_layers : int
+        Layers scored.
+    assignment : tuple of int, optional
+        ``assignment[b]`` is the true layer of predicted branch b (identity by default).
+    border_px : float
+        Width of the don't-care band along the image edges, in px (as in :func:`atom_scores`).
+    shape : tuple of int, optional
+        Image shape (H, W), in px.
+
+    Returns
+    -------
+    (n_species, n_species) int array
+        The confusion counts, true species by row.
+    """
     out = np.zeros((n_species, n_species), dtype=int)
     for _, f, t, hits, _, _ in _layer_matches(found, truth, radius_px, n_layers, assignment,
                                               border_px, shape):

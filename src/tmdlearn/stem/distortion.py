@@ -45,7 +45,20 @@ def scan_distortion(atoms: pd.DataFrame, min_atoms: int = MIN_ATOMS) -> np.ndarr
     """The anisotropic scan distortion ``D`` (2, 2; symmetric, determinant 1) that the layers'
     honeycombs share, acting on (x, y) pixel coordinates; the identity when no layer with at
     least ``min_atoms`` atoms fits a honeycomb. Layers are weighted by the atoms on their
-    lattice."""
+    lattice.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms with columns x_px, y_px (px) and layer.
+    min_atoms : int
+        Fewest atoms of a layer that is fitted.
+
+    Returns
+    -------
+    (2, 2) array
+        ``D`` (dimensionless).
+    """
     metrics, weights = [], []
     for _, group in atoms.groupby("layer"):
         if len(group) < min_atoms:
@@ -62,13 +75,39 @@ def scan_distortion(atoms: pd.DataFrame, min_atoms: int = MIN_ATOMS) -> np.ndarr
 
 
 def undistort(xy: np.ndarray, distortion: np.ndarray) -> np.ndarray:
-    """Points (n, 2) with the distortion removed: ``D⁻¹ · (x, y)`` for each point."""
+    """Points (n, 2) with the distortion removed: ``D⁻¹ · (x, y)`` for each point.
+
+    Parameters
+    ----------
+    xy : (n, 2) array
+        Points, in px.
+    distortion : (2, 2) array
+        ``D`` from :func:`scan_distortion`.
+
+    Returns
+    -------
+    (n, 2) array
+        The corrected points, in px.
+    """
     return np.asarray(xy, float) @ np.linalg.inv(distortion).T
 
 
 def remove_scan_distortion(atoms: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Copy of ``atoms`` (x_px, y_px, layer, ...) with their :func:`scan_distortion` removed
-    about the atoms' centroid (which stays put), and that distortion."""
+    """Copy of ``atoms`` with their :func:`scan_distortion` removed about the atoms' centroid
+    (which stays put), and that distortion.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms with columns x_px, y_px (px), layer, ...
+
+    Returns
+    -------
+    atoms : DataFrame
+        The corrected copy.
+    distortion : (2, 2) array
+        ``D``.
+    """
     distortion = scan_distortion(atoms)
     xy = atoms[["x_px", "y_px"]].to_numpy(float)
     centre = xy.mean(axis=0) if len(xy) else np.zeros(2)
