@@ -19,6 +19,7 @@ COMPLIANT = [
     "stem/inference.py",
     "stem/atoms.py",
     "stem/distortion.py",
+    "stem/lattice.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

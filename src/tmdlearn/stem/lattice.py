@@ -45,7 +45,24 @@ def nearest_site(f: np.ndarray, vectors: np.ndarray, subs: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Distance (px) from fractional points f (n, 2) to the nearest point of the lattice
     shifted by any of ``subs`` (k, 2), and that point's fractional coordinates (n, 2); ties go
-    to the first of ``subs``."""
+    to the first of ``subs``.
+
+    Parameters
+    ----------
+    f : (n, 2) array
+        Points in fractional coordinates of ``vectors``.
+    vectors : (2, 2) array
+        Bravais vectors as rows, in px.
+    subs : (k, 2) array
+        Sublattice shifts, in fractional coordinates.
+
+    Returns
+    -------
+    distance : (n,) array
+        Distance to the nearest site, in px.
+    fractional : (n, 2) array
+        That site's fractional coordinates.
+    """
     s = np.round(f[:, None] - subs[None]) + subs[None]
     d = np.linalg.norm((f[:, None] - s) @ vectors, axis=-1)
     k = d.argmin(axis=1)
@@ -59,8 +76,18 @@ def fit_lattice(xy: np.ndarray) -> Lattice | None:
     Bond length: median distance to the 3 nearest neighbours of the points whose 3 neighbours
     are equidistant within 10 % and whose 4th is farther (well-ordered honeycomb sites; all
     points' nearest-neighbour distance when fewer than 5 are); orientation: circular mean of
-    the six-fold bond angles of the vectors within 25 % of it. None for fewer than 10 points or
-    no such vectors.
+    the six-fold bond angles of the vectors within 25 % of it.
+
+    Parameters
+    ----------
+    xy : (n, 2) array
+        Atom positions, in px.
+
+    Returns
+    -------
+    Lattice or None
+        Bond length (px) and orientation (rad); None for fewer than 10 points or no such
+        vectors.
     """
     xy = np.asarray(xy, float)
     if len(xy) < 10:
@@ -78,7 +105,18 @@ def fit_lattice(xy: np.ndarray) -> Lattice | None:
 
 
 def twist_deg(a: Lattice, b: Lattice) -> float:
-    """Smallest angle (0-30°) between two honeycombs' orientations."""
+    """Smallest angle (0-30°) between two honeycombs' orientations.
+
+    Parameters
+    ----------
+    a, b : Lattice
+        The two honeycombs.
+
+    Returns
+    -------
+    float
+        The twist angle, in degrees.
+    """
     d = np.degrees(a.angle_rad - b.angle_rad) % 60
     return float(min(d, 60 - d))
 
@@ -89,7 +127,20 @@ def lattice_misfit(xy: np.ndarray, others: np.ndarray, lattice: Lattice) -> np.n
     The median, over the points of ``others`` within 1.9 bonds (first and second shells; the
     point itself and anything closer than half a bond left out), of the distance from their
     displacement to the nearest honeycomb displacement of ``lattice``, in bond lengths.
-    Infinite where fewer than 2 such points exist.
+
+    Parameters
+    ----------
+    xy : (n, 2) array
+        Points whose misfit is measured, in px.
+    others : (m, 2) array
+        Neighbouring points, in px.
+    lattice : Lattice
+        The honeycomb.
+
+    Returns
+    -------
+    (n,) array
+        Misfit in bond lengths; infinite where fewer than 2 such points exist.
     """
     misfit = np.full(len(xy), np.inf)
     if len(others) < 2:
@@ -121,11 +172,25 @@ class Honeycomb:
 
     @property
     def bond_px(self) -> float:
+        """Bond length (px): the mean length of the Bravais vectors / √3."""
         return float(np.linalg.norm(self.vectors, axis=1).mean() / np.sqrt(3))
 
     def sites(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distance (px) of each point (n, 2) to its nearest site, and that site's fractional
-        coordinates (n, 2; multiples of 1/3)."""
+        coordinates (n, 2; multiples of 1/3).
+
+        Parameters
+        ----------
+        xy : (n, 2) array
+            Points, in px.
+
+        Returns
+        -------
+        distance : (n,) array
+            Distance to the nearest site, in px.
+        fractional : (n, 2) array
+            That site's fractional coordinates.
+        """
         f = (np.asarray(xy, float) - self.origin) @ np.linalg.inv(self.vectors)
         return nearest_site(f, self.vectors, HONEYCOMB_SITES[:2])
 
@@ -157,9 +222,21 @@ def fit_honeycomb(xy: np.ndarray, tol: float = 0.25, enough: float = 0.95
     :func:`fit_lattice`'s bond and orientation and :func:`_origin`, the affine lattice is
     refitted by least squares to the points within ``tol`` bonds of their nearest site, over
     disks of 4, 8 and 16 bonds around the seed and then all points; the seed whose lattice
-    fits most points wins (a patch of another layer's atoms cannot take over). A seed whose
-    lattice fits more than ``enough`` of the points ends the search. None for fewer than 10
-    points.
+    fits most points wins (a patch of another layer's atoms cannot take over).
+
+    Parameters
+    ----------
+    xy : (n, 2) array
+        Atom positions, in px.
+    tol : float
+        Largest distance of a fitted point from its site, in bonds.
+    enough : float
+        A seed whose lattice fits more than this fraction of the points ends the search.
+
+    Returns
+    -------
+    Honeycomb or None
+        The fitted honeycomb (px); None for fewer than 10 points.
     """
     xy = np.asarray(xy, float)
     start = fit_lattice(xy)
@@ -279,6 +356,26 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
     (:func:`lattice_misfit`) when the misfit is smaller than in its own layer by more than
     ``margin`` bonds; nothing moves when a layer has fewer than 10 atoms or two layers are
     twisted by less than ``min_twist_deg``.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms with columns x_px, y_px (px), layer, species.
+    masks : (layers, species, H, W) bool array, optional
+        Masks whose blobs move with their atoms.
+    min_twist_deg : float
+        Least twist between layers (degrees) for the local rounds.
+    rounds : int
+        Local rounds.
+    margin : float
+        Misfit gain needed to move an atom, in bonds.
+
+    Returns
+    -------
+    atoms : DataFrame
+        The atoms with their new layers.
+    masks : (layers, species, H, W) bool array or None
+        The masks to match (None when none were given).
     """
     atoms = atoms.reset_index(drop=True)
     original = atoms.layer.to_numpy().copy()
@@ -310,8 +407,14 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
 
 
 def check_lattice_prior(lattice_prior: float) -> None:
-    """InputError unless ``lattice_prior`` (the fraction of :func:`pull_to_lattice`, config key
-    ``find.lattice_prior``, option ``--lattice-prior``) is in [0, 1]."""
+    """InputError unless ``lattice_prior`` is in [0, 1].
+
+    Parameters
+    ----------
+    lattice_prior : float
+        The fraction of :func:`pull_to_lattice` (config key ``find.lattice_prior``, option
+        ``--lattice-prior``).
+    """
     if not 0 <= lattice_prior <= 1:
         raise InputError(f"lattice_prior (find.lattice_prior, --lattice-prior) must be in "
                          f"[0, 1], got {lattice_prior}")
@@ -319,10 +422,9 @@ def check_lattice_prior(lattice_prior: float) -> None:
 
 def pull_to_lattice(atoms: pd.DataFrame, lattice_prior: float = 0.5, tol: float = 0.35,
                     max_rms: float = 0.15, min_on: float = 0.8) -> tuple[pd.DataFrame, float]:
-    """Copy of atoms (x_px, y_px, layer, ...) with each position moved ``lattice_prior`` (0-1,
-    :func:`check_lattice_prior`) of the way to the nearest site of its layer's whole-image
-    honeycomb (:func:`fit_honeycomb`, all species of the layer together), and the mean lattice
-    constant (px) of those honeycombs (NaN when none fits).
+    """Copy of atoms with each position moved ``lattice_prior`` of the way to the nearest site of
+    its layer's whole-image honeycomb (:func:`fit_honeycomb`, all species of the layer
+    together), and the mean lattice constant of those honeycombs.
 
     A prior for rigid lattices: where the columns of the two layers partly overlap, the
     network misplaces them by a bias that follows the moiré, whereas the sites of a honeycomb
@@ -333,6 +435,26 @@ def pull_to_lattice(atoms: pd.DataFrame, lattice_prior: float = 0.5, tol: float 
     10 atoms), fewer than ``min_on`` of its atoms within ``tol`` of a site, or their RMS
     distance to the sites above ``max_rms`` bonds (strain or distortion beyond what the affine
     fit absorbs; thermal jitter and network errors are about 0.05 bonds).
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms with columns x_px, y_px (px), layer, ...
+    lattice_prior : float
+        Fraction (0-1, :func:`check_lattice_prior`) of the way to the site.
+    tol : float
+        Largest distance of a moved atom from its site, in bonds.
+    max_rms : float
+        Largest RMS distance of a rigid layer's atoms to their sites, in bonds.
+    min_on : float
+        Least fraction of a rigid layer's atoms within ``tol`` of a site.
+
+    Returns
+    -------
+    atoms : DataFrame
+        The moved copy.
+    lattice_px : float
+        Mean lattice constant of the honeycombs, in px (NaN when none fits).
     """
     check_lattice_prior(lattice_prior)
     atoms = atoms.copy()
