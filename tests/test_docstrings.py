@@ -20,6 +20,7 @@ COMPLIANT = [
     "stem/atoms.py",
     "stem/distortion.py",
     "stem/lattice.py",
+    "io/read.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

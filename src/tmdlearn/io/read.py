@@ -35,9 +35,29 @@ NEXUS_SUFFIXES = (".nxs", ".nx5", ".h5", ".hdf5")
 def read(path: str | Path, **options) -> Container:
     """Read an instrument or array file into a typed container with physical units.
 
-    Returns a :class:`HeightMap` (AFM), :class:`Spectra` or :class:`SpectralMap` (Raman/PL),
-    or a :class:`StemImage`. Raises :class:`InputError` naming the file and the problem for
-    anything unreadable (missing, empty, truncated, unknown format, NaNs, bad axis).
+    Parameters
+    ----------
+    path : str or Path
+        The file; its format is found by content and extension.
+    **options
+        ``modality`` ("afm", "stem" or "spectra" when a file could be either: a bare
+        .tif/.npy); ``channel`` (AFM channel name or index, default "height");
+        ``pixel_size_nm`` (AFM, nm/px) / ``pixel_size_angstrom`` (STEM, Å/px), needed for
+        files without one and overriding the file's value otherwise; ``unit`` ("cm-1", "eV",
+        "nm") and ``excitation_nm`` (laser wavelength, nm) for spectra. NeXus files ignore
+        them.
+
+    Returns
+    -------
+    HeightMap, Spectra, SpectralMap or StemImage
+        A :class:`HeightMap` (AFM), :class:`Spectra` or :class:`SpectralMap` (Raman/PL), or a
+        :class:`StemImage`.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the problem for anything unreadable (missing, empty, truncated,
+        unknown format, NaNs, bad axis).
     """
     path = Path(path)
     unknown = set(options) - _OPTIONS
