@@ -155,27 +155,27 @@ def self_check(image: StemImage, found: pd.DataFrame, meta: dict) -> dict:
     return {"trust": quality.trust, "score": quality.score, "reason": quality.main_reason}
 
 
-def roc_rows(model, meta: dict, good: list[tuple], low_dose: list[tuple], n_sim: int,
-             seed: int) -> list[dict]:
+def roc_rows(model, meta: dict, good: list[tuple], good_checks: list[dict],
+             low_dose: list[tuple], n_sim: int, seed: int, views: int = 1,
+             lattice_prior: float = 0.0) -> list[dict]:
     """Self-check rows (class, trust, score, main reason) for the ROC of ``stem_quality``'s
-    classes: ``good`` the held-out recordings, ``pixel_plus30`` / ``pixel_minus30`` the same
-    read with the pixel size 30 % off, ``low_dose`` the held-out images recorded at too low a
-    dose, and ``monolayer`` / ``amorphous`` ``n_sim`` simulated realistic images each (abTEM
-    holds no such specimens)."""
-    cases = [("good", im) for im, _, _ in good]
-    cases += [(name, StemImage(im.intensity, im.pixel_size_angstrom * f))
-              for im, _, _ in good for name, f in (("pixel_plus30", 1.3), ("pixel_minus30", 0.7))]
+    classes: ``good`` the held-out recordings (their checks, ``good_checks``, as
+    :func:`evaluate` made them), ``pixel_plus30`` / ``pixel_minus30`` the same read with the
+    pixel size 30 % off, ``low_dose`` the held-out images recorded at too low a dose, and
+    ``monolayer`` / ``amorphous`` ``n_sim`` simulated realistic images each (abTEM holds no
+    such specimens); predicted with ``views`` and ``lattice_prior`` as the good ones."""
+    cases = [(name, StemImage(im.intensity, im.pixel_size_angstrom * f))
+             for im, _, _ in good for name, f in (("pixel_plus30", 1.3), ("pixel_minus30", 0.7))]
     cases += [("low_dose", im) for im, _, _ in low_dose]
     for name in ("monolayer", "amorphous"):
         cases += [(name, StemImage(image, pixel)) for image, pixel, _, _ in class_images(
             meta["material"], name, n_sim, FINAL_PX, True, (1.0, 2.0), seed)]
-    rows = []
+    checks = [("good", check) for check in good_checks]
     for name, image in cases:
-        found, _ = identify_atoms(image, model, meta)
-        check = self_check(image, found, meta)
-        rows.append({"class": name, "trust": check["trust"], "score": check["score"],
-                     "check": check["reason"]})
-    return rows
+        found, _ = identify_atoms(image, model, meta, views=views, lattice_prior=lattice_prior)
+        checks.append((name, self_check(image, found, meta)))
+    return [{"class": name, "trust": c["trust"], "score": c["score"], "check": c["reason"]}
+            for name, c in checks]
 
 
 def _assignment(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
@@ -264,9 +264,11 @@ def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
 
 
 def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_prior: float
-             ) -> dict:
-    """Scores of one model on its material's recordings, per dose and over all doses."""
+             ) -> tuple[dict, list[dict]]:
+    """Scores of one model on its material's recordings, per dose and over all doses, and
+    the self-check of each recording's prediction (:func:`self_check`, in order)."""
     groups: dict[str, dict[str, list]] = {}
+    checks = []
     names = np.asarray(meta["species"])
     for image, truth, drawn in recordings:
         found, _ = identify_atoms(image, model, meta, views=views,
@@ -276,6 +278,7 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
         _, truth_dist, _ = score(truth.assign(species=names[truth.species]), truth, image,
                               list(names), scan)
         check = self_check(image, found, meta)
+        checks.append(check)
         for key in (f"dose_{drawn['dose']:g}", "all"):
             g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0})
             g["tables"].append(table)
@@ -296,7 +299,7 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
                                         "counts": g["confusion"].tolist()}
         row["self_check"] = {t: g["trust"].count(t) for t in ("ok", "doubtful", "fail")}
         out[key] = row
-    return out
+    return out, checks
 
 
 def main() -> None:
@@ -339,12 +342,13 @@ def main() -> None:
     for path in paths:
         model, meta = load_model(path)
         material = meta["material"]
-        results[path] = {"material": material,
-                         "scores": evaluate(model, meta, recordings.get(material, []),
-                                            args.views, args.prior)}
+        scores, checks = evaluate(model, meta, recordings.get(material, []), args.views,
+                                  args.prior)
+        results[path] = {"material": material, "scores": scores}
         if args.roc_n:
-            rows = roc_rows(model, meta, recordings.get(material, []), low.get(material, []),
-                            args.roc_n, args.seed + 20)
+            rows = roc_rows(model, meta, recordings.get(material, []), checks,
+                            low.get(material, []), args.roc_n, args.seed + 20, args.views,
+                            args.prior)
             results[path]["self_check_roc"] = summary(rows)
     print(json.dumps({
         "data": args.data, "images": counts, "doses": args.doses, "seed": args.seed,
