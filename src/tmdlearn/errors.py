@@ -15,3 +15,7 @@ class InputError(ValueError):
         self.problem = problem
         self.path = None if path is None else Path(path)
         super().__init__(problem if path is None else f"{path}: {problem}")
+
+    def __reduce__(self):
+        """Pickled with its problem and path (errors raised on Dask workers keep both)."""
+        return type(self), (self.problem, self.path)

@@ -1,0 +1,9 @@
+"""Where batch work runs (threads, a local ``dask.distributed`` cluster of processes, or a
+cluster by its address), chunked zarr stores and resume bookkeeping.
+
+Workflows hand the engine a function and its tasks; none of them imports dask.
+"""
+
+from tmdlearn.engine.scheduler import SCHEDULER_HELP, Engine, open_engine
+
+__all__ = ["SCHEDULER_HELP", "Engine", "open_engine"]
