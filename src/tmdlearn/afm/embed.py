@@ -12,7 +12,9 @@ import hashlib
 import re
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +31,9 @@ from tmdlearn.models.backbones import (
     build_backbone,
 )
 from tmdlearn.progress import track
+
+if TYPE_CHECKING:
+    from tmdlearn.engine import Engine
 
 Images = np.ndarray | Sequence[np.ndarray] | Sequence[HeightMap]
 
@@ -112,7 +117,7 @@ def _features(net: Backbone, images: list[np.ndarray], batch_size: int, size: in
 
 def embed(images: Images, backbone: str | Backbone = DEFAULT_BACKBONE, batch_size: int = 32,
           device: str = "auto", cache_dir: str | Path | None = None, weights="default",
-          size: int = 224, clip_nm: float = 1.5) -> np.ndarray:
+          size: int = 224, clip_nm: float = 1.5, engine: Engine | None = None) -> np.ndarray:
     """Pooled backbone features of height maps, (N, feature_dim) float32.
 
     Parameters
@@ -129,13 +134,25 @@ def embed(images: Images, backbone: str | Backbone = DEFAULT_BACKBONE, batch_siz
         backbone and its weights (SHA-256 of the weights file), keyed by the SHA-256 of the
         image values and the preparation parameters. Only missing images are computed.
     size, clip_nm : see :func:`prepare_images`.
+    engine : Engine, optional
+        With a Dask client (:mod:`tmdlearn.engine`) and a backbone given by name, each batch of
+        ``batch_size`` images is a task; every worker builds the backbone once
+        (:func:`worker_backbone`). The same batches as in this process: the same features.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, feature_dim) float32 features, in the order of ``images``.
     """
     values = _as_list(images)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     net = backbone if isinstance(backbone, Backbone) else build_backbone(backbone, weights, device)
+    features = _features
+    if engine is not None and engine.client is not None and isinstance(backbone, str):
+        features = partial(_features_on, engine, (backbone, weights, device))
     if cache_dir is None:
-        return _features(net, values, batch_size, size, clip_nm)
+        return features(net, values, batch_size, size, clip_nm)
     folder = _cache_folder(Path(cache_dir), net)
     keys = [image_key(v, size, clip_nm) for v in values]
     out = np.empty((len(values), net.feature_dim), dtype=np.float32)
@@ -147,13 +164,53 @@ def embed(images: Images, backbone: str | Backbone = DEFAULT_BACKBONE, batch_siz
         else:
             missing.append(i)
     if missing:
-        fresh = _features(net, [values[i] for i in missing], batch_size, size, clip_nm)
+        fresh = features(net, [values[i] for i in missing], batch_size, size, clip_nm)
         folder.mkdir(parents=True, exist_ok=True)
         for i, row in zip(missing, fresh, strict=True):
             out[i] = row
             with atomic_path(folder / f"{keys[i]}.npy") as tmp:
                 np.save(tmp, row)
     return out
+
+
+def _features_on(engine: Engine, built: tuple, net: Backbone, images: list[np.ndarray],
+                 batch_size: int, size: int, clip_nm: float) -> np.ndarray:
+    """:func:`_features` with each batch a task of ``engine`` (``built``: the backbone's name,
+    weights and device)."""
+    tasks = [(built, images[start:start + batch_size], size, clip_nm)
+             for start in range(0, len(images), batch_size)]
+    out = engine.map(_batch_features, tasks, f"embedding ({net.name})")
+    return np.concatenate(out) if out else np.empty((0, net.feature_dim), dtype=np.float32)
+
+
+def _batch_features(task: tuple) -> np.ndarray:
+    """Features of one batch on a worker: ``(backbone, weights, device), images, size,
+    clip_nm``."""
+    built, images, size, clip_nm = task
+    torch.set_num_threads(1)  # a worker process is one core
+    return _features(worker_backbone(*built), images, len(images), size, clip_nm)
+
+
+@lru_cache(maxsize=2)
+def worker_backbone(name: str, weights="default", device: str = "auto") -> Backbone:
+    """The backbone ``name`` with ``weights`` on ``device``, built once per process.
+
+    Parameters
+    ----------
+    name : str
+        A name from :data:`tmdlearn.models.backbones.BACKBONES`.
+    weights : str, path or None
+        As in :func:`~tmdlearn.models.backbones.build_backbone`.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+
+    Returns
+    -------
+    Backbone
+        The same object for the same arguments in this process (engine workers embed many
+        batches with one model).
+    """
+    return build_backbone(name, weights, device)
 
 
 def reduce(features: np.ndarray, method: str = "umap", n_components: int = 2,

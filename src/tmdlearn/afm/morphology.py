@@ -10,6 +10,8 @@ image shifted to zero; a height-histogram bilayer fraction for MoS2 (monolayer s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,9 @@ from tmdlearn.afm.maxima import count_h_maxima
 from tmdlearn.afm.shifts import dilate_cross, erode_cross, grey_dilate_diamond, grey_erode_diamond
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
+
+if TYPE_CHECKING:
+    from tmdlearn.engine import Engine
 
 #: Apparent AFM step of a MoS2 monolayer on sapphire or SiO2, nm (0.6-0.7 nm reported).
 MONOLAYER_NM = 0.65
@@ -238,11 +243,30 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
 
 
 def features_table(images: Sequence[HeightMap], names: Sequence[str] | None = None,
-                   workers: int = 1, **params) -> pd.DataFrame:
-    """One row of :func:`morphology_features` per height map, indexed by ``names`` (or the file
-    names of the maps' sources, else their positions); ``workers`` threads share the images."""
-    rows = map_images(lambda image: morphology_features(image, **params), images, workers,
-                      "features")
+                   workers: int = 1, engine: Engine | None = None, **params) -> pd.DataFrame:
+    """One row of :func:`morphology_features` per height map.
+
+    Parameters
+    ----------
+    images : sequence of HeightMap
+        Levelled height maps (heights in nm).
+    names : sequence of str, optional
+        Row index; default: the file names of the maps' sources, else their positions.
+    workers : int
+        Threads sharing the images when there is no ``engine``.
+    engine : Engine, optional
+        Where the images are featurised (:func:`~tmdlearn.afm.batch.map_images`).
+    **params
+        Keyword arguments of :func:`morphology_features`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image, indexed by ``image``; lengths in nm and µm as in
+        :func:`morphology_features`.
+    """
+    rows = map_images(partial(morphology_features, **params), images, workers, "features",
+                      engine)
     if names is None:
         names = [str(getattr(im, "source", None) or i) for i, im in enumerate(images)]
     return pd.DataFrame(rows, index=pd.Index(list(names), name="image"))

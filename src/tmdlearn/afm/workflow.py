@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.data import HeightMap
+from tmdlearn.engine import Engine, workflow_engine
+from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
@@ -32,10 +34,14 @@ DEFAULTS = {
               # cache: a folder for the backbone features (true: OUT/cache on the command line)
               "device": "auto", "clip_nm": 1.5, "size": 224, "cache": True,
               "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0, "n_boot": 1000},
-    # Threads levelling and featurising images at once (one BLAS thread each); the stage run
-    "run": {"workers": 1, "stage": "embed"},
+    # where the images are levelled, featurised and embedded (docs/scale.md); the stage run
+    "run": {**RUN_DEFAULTS, "stage": "embed"},
 }
+#: Meaning of config keys, shared by the command-line help and the docs' config table.
+HELP = dict(RUN_HELP)
 STAGES = ("level", "features", "embed")
+#: ``run.scheduler: auto`` starts a local cluster of processes from this many images on.
+LARGE_IMAGES = 256
 _ARRAY_SUFFIXES = (".npz", ".npy", ".tif", ".tiff")
 
 
@@ -50,27 +56,28 @@ def run(inputs: list[tuple[str, HeightMap]], config: dict,
     stage = config["run"]["stage"]
     if stage not in STAGES:
         raise InputError(f"run.stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    with showing(progress):
+    with showing(progress), workflow_engine(config["run"], len(inputs), LARGE_IMAGES) as engine:
         if stage == "level":
-            outcome = _level_stage(inputs, config)
+            outcome = _level_stage(inputs, config, engine)
         elif stage == "features":
-            table = _features(_level_all(inputs, config), [n for n, _ in inputs], config)
+            table = _features(_level_all(inputs, config, engine), [n for n, _ in inputs], config,
+                              engine)
             outcome = Outcome(tables={"features": table}, info={"images": len(inputs)},
                               folders=("", ""))
         else:
-            outcome = _embed_stage(inputs, config)
+            outcome = _embed_stage(inputs, config, engine)
     outcome.metrics["images"] = len(inputs)
     return outcome
 
 
-def _level_stage(items, cfg: dict) -> Outcome:
+def _level_stage(items, cfg: dict, engine: Engine) -> Outcome:
     """Levelled .npz files, a preview PNG per image and rms (raw vs levelled Sq, nm)."""
     from tmdlearn.afm.figures import preview_figure
     from tmdlearn.io import write_height_map
 
     outcome = Outcome(info={"images": len(items)}, folders=("", ""))
     rows = []
-    for (name, raw), flat in zip(items, _level_all(items, cfg), strict=True):
+    for (name, raw), flat in zip(items, _level_all(items, cfg, engine), strict=True):
         stem = Path(name).with_suffix("").as_posix().replace("/", "__")
         outcome.files[f"levelled/{stem}.npz"] = partial(write_height_map, hm=flat)
         outcome.figures[f"previews/{stem}"] = partial(preview_figure, raw, flat)
@@ -82,7 +89,7 @@ def _level_stage(items, cfg: dict) -> Outcome:
     return outcome
 
 
-def _embed_stage(items, cfg: dict) -> Outcome:
+def _embed_stage(items, cfg: dict, engine: Engine) -> Outcome:
     """Embed with a pretrained CNN, reduce with UMAP and PCA, correlate the axes with the
     physical features."""
     from tmdlearn.afm.embed import axis_correlations, embed, reduce
@@ -92,11 +99,11 @@ def _embed_stage(items, cfg: dict) -> Outcome:
     if len(items) < 4:
         raise InputError(f"embedding analysis needs at least 4 images, got {len(items)}")
     names = [n for n, _ in items]
-    levelled = _level_all(items, cfg)
-    features = _features(levelled, names, cfg)
+    levelled = _level_all(items, cfg, engine)
+    features = _features(levelled, names, cfg, engine)
     cache = e["cache"] if isinstance(e["cache"], str | Path) else None
     vectors = embed(levelled, e["backbone"], e["batch_size"], e["device"], cache,
-                    e["weights"], e["size"], e["clip_nm"])
+                    e["weights"], e["size"], e["clip_nm"], engine)
     methods = [e["methods"]] if isinstance(e["methods"], str) else list(e["methods"])
     coords = {m: reduce(vectors, m, 2, e["n_neighbors"], e["seed"]) for m in methods}
     embedding = pd.DataFrame({"image": names})
@@ -157,16 +164,16 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
     return items
 
 
-def _level_all(items, cfg: dict) -> list[HeightMap]:
+def _level_all(items, cfg: dict, engine: Engine) -> list[HeightMap]:
     from tmdlearn.afm.batch import map_images
     from tmdlearn.afm.level import level
 
-    return map_images(lambda item: level(item[1], **cfg["level"]), items, cfg["run"]["workers"],
-                      "levelling")
+    return map_images(partial(level, **cfg["level"]), [image for _, image in items],
+                      description="levelling", engine=engine)
 
 
-def _features(levelled, names, cfg) -> pd.DataFrame:
+def _features(levelled, names, cfg, engine: Engine) -> pd.DataFrame:
     from tmdlearn.afm.morphology import features_table
 
-    table = features_table(levelled, names, cfg["run"]["workers"], **cfg["features"])
+    table = features_table(levelled, names, engine=engine, **cfg["features"])
     return table.reset_index()

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import (
+    CONFIG_OPTION,
+    OVERWRITE_OPTION,
+    SCHEDULER_OPTION,
+    SET_OPTION,
+    WORKERS_OPTION,
+    config_from_cli,
+    set_engine,
+)
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -27,14 +35,15 @@ def _group() -> None:
 
 
 def _run(stage: str, inputs: list[Path], out: Path, config: Path | None,
-         overrides: list[str] | None, overwrite: bool):
+         overrides: list[str] | None, overwrite: bool, scheduler: str | None = None,
+         workers: int | None = None):
     """The workflow's stage on the inputs, written to ``out``; returns the config and the
-    Outcome."""
+    Outcome (``scheduler``, ``workers``: ``--scheduler``, ``--workers``)."""
     from tmdlearn.afm import workflow
     from tmdlearn.report.run import write_outcome
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+    cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler, workers)
     cfg["data"]["inputs"] = [str(p) for p in inputs]
     cfg["run"]["stage"] = stage
     prepare_out(out, overwrite)  # created by the first output: a bad input writes nothing
@@ -48,27 +57,33 @@ def _run(stage: str, inputs: list[Path], out: Path, config: Path | None,
 
 @app.command("level")
 def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
-              overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION) -> None:
+              overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
+              scheduler: str = SCHEDULER_OPTION, workers: int = WORKERS_OPTION) -> None:
     """Level every image; write levelled .npz files, rms.csv/.md (raw vs levelled Sq, nm) and a
     preview PNG per image."""
-    _, outcome = _run("level", inputs, out, config, overrides, overwrite)
+    _, outcome = _run("level", inputs, out, config, overrides, overwrite, scheduler,
+                      workers)
     typer.echo(f"levelled {outcome.info['images']} image(s) into {out}")
 
 
 @app.command("features")
 def features_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
-                 overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION) -> None:
+                 overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
+                 scheduler: str = SCHEDULER_OPTION, workers: int = WORKERS_OPTION) -> None:
     """Level every image and write its physical features to features.csv/.md (one row each)."""
-    _, outcome = _run("features", inputs, out, config, overrides, overwrite)
+    _, outcome = _run("features", inputs, out, config, overrides, overwrite,
+                      scheduler, workers)
     typer.echo(f"wrote {out / 'features.csv'} ({outcome.info['images']} image(s))")
 
 
 @app.command("embed")
 def embed_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
-              overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION) -> None:
+              overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
+              scheduler: str = SCHEDULER_OPTION, workers: int = WORKERS_OPTION) -> None:
     """Level, embed with a pretrained CNN, reduce with UMAP and PCA, and correlate the axes
     with the physical features: embedding.csv, features.csv, correlations.csv/.md,
     thumbnails_umap.png, thumbnails_pca.png, correlations_umap.png, correlations_pca.png."""
-    cfg, outcome = _run("embed", inputs, out, config, overrides, overwrite)
+    cfg, outcome = _run("embed", inputs, out, config, overrides, overwrite,
+                                  scheduler, workers)
     typer.echo(f"wrote {out / 'correlations.csv'} ({outcome.info['images']} images, "
                f"{cfg['embed']['backbone']})")

@@ -1,0 +1,63 @@
+"""How a workflow picks its engine from the ``run`` section of its config.
+
+Every batch workflow documents ``run.scheduler`` and ``run.workers`` (:data:`RUN_DEFAULTS`,
+with :data:`RUN_HELP` as their meaning in the docs' config tables) and opens its engine with
+:func:`workflow_engine`, which turns ``auto`` into ``processes`` only when the work is large
+enough to pay for a local cluster's start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tmdlearn.engine.scheduler import SCHEDULER_HELP, Engine, open_engine
+from tmdlearn.errors import InputError
+
+#: The ``run`` keys of every batch workflow's DEFAULTS.
+RUN_DEFAULTS = {"scheduler": "auto", "workers": None}
+#: Their meaning, shared by the docs' config tables (``HELP`` of each workflow).
+RUN_HELP = {
+    "run.scheduler": SCHEDULER_HELP.replace("(processes for large work)",
+                                            "(processes for large work, see docs/scale.md)")
+    + " (`--scheduler`)",
+    "run.workers": "threads or local worker processes; null: one thread, or one process per "
+                   "CPU core (`--workers`)",
+}
+
+
+@contextmanager
+def workflow_engine(run: dict, n_tasks: int, large_from: int,
+                    parallel_threads: bool = True) -> Iterator[Engine]:
+    """The engine of a workflow's ``run`` settings for ``n_tasks`` tasks.
+
+    Parameters
+    ----------
+    run : dict
+        The workflow's ``run`` section: ``scheduler`` (``auto``, ``threads``, ``processes`` or
+        a scheduler address) and ``workers`` (int or None).
+    n_tasks : int
+        Tasks the workflow is about to hand the engine.
+    large_from : int
+        ``auto`` runs on ``processes`` from this many tasks on, else on threads.
+    parallel_threads : bool
+        Whether tasks may run in several threads of this process at once. False for tasks
+        that seed torch's process-wide generator or draw pyplot figures: ``threads`` then runs
+        them one after another, as a plain loop would.
+
+    Yields
+    ------
+    Engine
+        Threads: ``workers`` of them (None: 1); processes: ``workers`` single-threaded worker
+        processes (None: one per CPU core); an address: its cluster's workers.
+    """
+    scheduler = str(run.get("scheduler") or "auto").strip()
+    workers = run.get("workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InputError(f"run.workers must be a positive integer or null, got {workers!r}")
+    large = n_tasks >= large_from
+    if scheduler == "threads" or (scheduler == "auto" and not large):
+        workers = (workers or 1) if parallel_threads else 1
+    with open_engine(scheduler, workers, large=large) as engine:
+        yield engine
