@@ -4,6 +4,8 @@ within seconds."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 
 import numpy as np
@@ -15,8 +17,18 @@ from tmdlearn.engine import scheduler as scheduler_module
 from tmdlearn.io import write_height_map
 from tmdlearn.synth.film import film_state, render_afm, sample_growth
 
-ENGINES = (["--scheduler", "threads", "--workers", "2"],
-           ["--scheduler", "processes", "--workers", "2"])
+THREADS = ["--scheduler", "threads", "--workers", "2"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The address of a local cluster of two single-threaded worker processes, shared by the
+    tests of this module (the same cluster ``--scheduler processes --workers 2`` starts)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=logging.ERROR) as local:
+        yield ["--scheduler", local.scheduler_address]
 
 
 def _run(argv) -> int:
@@ -41,10 +53,18 @@ def afm_folder(tmp_path_factory):
     return folder
 
 
-def test_afm_embed_is_the_same_on_threads_and_processes(afm_folder, tmp_path):
+def test_afm_features_are_the_same_on_threads_and_processes(afm_folder, tmp_path):
+    engines = {"threads": THREADS, "processes": ["--scheduler", "processes", "--workers", "2"]}
+    for name, engine in engines.items():
+        assert _run(["afm", "features", str(afm_folder), "-o", str(tmp_path / name),
+                     *engine]) == 0
+    _same_tables(tmp_path / "threads", tmp_path / "processes", ["features.csv"])
+
+
+def test_afm_embed_is_the_same_on_threads_and_a_cluster(afm_folder, cluster, tmp_path):
     outs = []
-    for engine in ENGINES:
-        out = tmp_path / engine[1]
+    for i, engine in enumerate((THREADS, cluster)):
+        out = tmp_path / str(i)
         assert _run(["afm", "embed", str(afm_folder), "-o", str(out), *engine,
                      "--set", "embed.n_boot=50", "--set", "embed.size=64",
                      "--set", "embed.device=cpu", "--set", "embed.batch_size=2",
@@ -64,3 +84,33 @@ def test_an_address_that_does_not_answer_is_one_line_and_exit_2(afm_folder, tmp_
     assert err.startswith("error:") and "no Dask scheduler answers at tcp://127.0.0.1:9" in err
     assert "\n" not in err
     assert not (tmp_path / "out" / "features.csv").exists()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_classify_folds_are_the_same_on_threads_and_a_cluster(test_data, cluster, tmp_path):
+    data = np.load(test_data / "tmd-afm-features" / "resnet18_imagenet_512.npz")
+    keep = np.isin(data["sample_id"], np.unique(data["sample_id"])[::3])
+    path = tmp_path / "small.npz"
+    np.savez(path, features=data["features"][keep], targets=data["targets"][keep],
+             sample_id=data["sample_id"][keep])
+    outs = []
+    for i, engine in enumerate((THREADS, cluster)):
+        out = tmp_path / str(i)
+        assert _run(["classify", "features", str(path), "-o", str(out), *engine,
+                     "--head", "logreg", "--head", "mlp", "--no-tune", "--set", "mlp.epochs=5",
+                     "--set", "transforms=[standardise]", "--set", "cv.n_boot=50",
+                     "--set", "cv.n_splits=3"]) == 0
+        outs.append(out)
+    _same_tables(*(o / "tables" for o in outs), ["comparison.csv", "per_class_mlp.csv"])
+    first, second = (json.loads((o / "metrics.json").read_text()) for o in outs)
+    assert first["mlp"]["accuracy"]["folds"] == pytest.approx(second["mlp"]["accuracy"]["folds"],
+                                                              abs=1e-6)

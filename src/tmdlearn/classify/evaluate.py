@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from tmdlearn.classify.heads import describe_choice, fit_head
+from tmdlearn.engine import Engine, map_tasks
 from tmdlearn.errors import InputError
 from tmdlearn.learn import (
     accuracy,
@@ -29,7 +30,6 @@ from tmdlearn.learn import (
     row_normalised,
 )
 from tmdlearn.learn.metrics import confusion_counts
-from tmdlearn.progress import track
 
 
 @dataclass
@@ -117,33 +117,109 @@ def select_per_fold(results: dict[str, CVResult]) -> CVResult:
 
 def cross_validate(make_model: Callable[[], object], X, y, groups, n_splits: int = 5,
                    seed: int = 0, fit: Callable | None = None,
-                   description: str = "folds") -> CVResult:
+                   description: str = "folds", engine: Engine | None = None) -> CVResult:
     """Out-of-fold predictions of ``make_model()`` fitted on each training fold.
 
-    ``fit(model, X_train, y_train, groups_train)`` defaults to :func:`fit_head`, which gives
-    the training groups to inner grouped searches (tuning never sees the test fold).
+    Parameters
+    ----------
+    make_model : callable
+        Returns a new unfitted classifier; picklable (a ``functools.partial``) for an engine
+        with a Dask client.
+    X : array (N, ...), tensor or list
+        Inputs, indexed by item.
+    y, groups : array (N,)
+        Class labels and sample ids (folds are stratified by class, grouped by sample).
+    n_splits : int
+        Outer folds K.
+    seed : int
+        Seed of the folds (the model's own seed is its factory's).
+    fit : callable, optional
+        ``fit(model, X_train, y_train, groups_train)``; default :func:`fit_head`, which gives
+        the training groups to inner grouped searches (tuning never sees the test fold).
+    description : str
+        Progress-bar text.
+    engine : Engine, optional
+        Where the folds run, one task each (:func:`cross_validate_many`).
+
+    Returns
+    -------
+    CVResult
+        Every item predicted by the model of the fold that tested it.
+    """
+    return cross_validate_many({description: (make_model, X)}, y, groups, n_splits, seed, fit,
+                               engine, description)[description]
+
+
+def cross_validate_many(models: dict[str, tuple[Callable[[], object], object]], y, groups,
+                        n_splits: int = 5, seed: int = 0, fit: Callable | None = None,
+                        engine: Engine | None = None,
+                        description: str = "folds") -> dict[str, CVResult]:
+    """:func:`cross_validate` of several models on the same folds, every (model, fold) a task.
+
+    Parameters
+    ----------
+    models : dict
+        Name -> (``make_model``, ``X``), as in :func:`cross_validate`.
+    y, groups, n_splits, seed, fit
+        As in :func:`cross_validate`.
+    engine : Engine, optional
+        Where the tasks run (:mod:`tmdlearn.engine`); None: one after another in this
+        thread. Each task's model comes from its own factory call, so the results do not
+        depend on the engine or on the order in which tasks finish.
+    description : str
+        Progress-bar text (the bar counts finished folds).
+
+    Returns
+    -------
+    dict
+        Name -> :class:`CVResult`.
     """
     y, groups = np.asarray(y), np.asarray(groups)
-    fit = fit or fit_head
+    folds = grouped_folds(y, groups, n_splits=n_splits, seed=seed)
+    tasks = [(make_model, fit or fit_head, _take(X, train), y[train], groups[train],
+              _take(X, test)) for make_model, X in models.values() for train, test in folds]
+    fitted = iter(map_tasks(engine, fit_fold, tasks, description))
+    return {name: _out_of_fold(y, groups, folds, [next(fitted) for _ in folds])
+            for name in models}
+
+
+def fit_fold(task: tuple) -> tuple:
+    """Fit one training fold and predict its test fold (an engine task).
+
+    Parameters
+    ----------
+    task : tuple
+        ``(make_model, fit, X_train, y_train, groups_train, X_test)``.
+
+    Returns
+    -------
+    tuple
+        ``(y_pred, proba, classes, choice)``: predictions (n_test,), class probabilities
+        (n_test, classes) or None, the model's ``classes_`` (None without probabilities) and
+        its inner-CV choice (None unless tuned).
+    """
+    make_model, fit, x_train, y_train, groups_train, x_test = task
+    model = fit(make_model(), x_train, y_train, groups_train)
+    has_proba = hasattr(model, "predict_proba")
+    return (model.predict(x_test), model.predict_proba(x_test) if has_proba else None,
+            model.classes_ if has_proba else None,
+            describe_choice(model) if hasattr(model, "best_params_") else None)
+
+
+def _out_of_fold(y: np.ndarray, groups: np.ndarray, folds: list, fitted: list) -> CVResult:
+    """The :class:`CVResult` of the per-fold results of :func:`fit_fold`."""
     classes = np.unique(y)
     y_pred = np.empty_like(y)
     proba = np.zeros((len(y), len(classes)))
-    has_proba = True
     fold = np.full(len(y), -1)
-    choices = []
-    folds = grouped_folds(y, groups, n_splits=n_splits, seed=seed)
-    for k, (train, test) in enumerate(track(folds, description)):
-        model = fit(make_model(), _take(X, train), y[train], groups[train])
-        y_pred[test] = model.predict(_take(X, test))
-        if has_proba and hasattr(model, "predict_proba"):
-            p = model.predict_proba(_take(X, test))
-            index = np.searchsorted(classes, model.classes_)
-            proba[np.ix_(test, index)] = p
-        else:
-            has_proba = False
+    for k, ((_, test), (pred, p, model_classes, _)) in enumerate(zip(folds, fitted,
+                                                                      strict=True)):
+        y_pred[test] = pred
+        if p is not None:
+            proba[np.ix_(test, np.searchsorted(classes, model_classes))] = p
         fold[test] = k
-        if hasattr(model, "best_params_"):
-            choices.append(describe_choice(model))
+    has_proba = all(p is not None for _, p, _, _ in fitted)
+    choices = [choice for *_, choice in fitted if choice is not None]
     return CVResult(classes, y, y_pred, proba if has_proba else None, fold, groups, choices)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from tmdlearn.classify import figures
 from tmdlearn.classify.evaluate import (
     CVResult,
-    cross_validate,
+    cross_validate_many,
     per_sample,
     select_per_fold,
     soft_vote,
@@ -27,6 +27,8 @@ from tmdlearn.classify.inputs import load
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
 from tmdlearn.classify.saved import final_head, save_classifier
 from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
+from tmdlearn.engine import workflow_engine
+from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
 from tmdlearn.outcome import Outcome
@@ -51,7 +53,13 @@ DEFAULTS: dict = {
               "stages": None},
     "latent": {"method": "pca", "physical": True},
     "device": "auto",
+    # where the folds run, every (model, fold) a task (docs/scale.md)
+    "run": dict(RUN_DEFAULTS),
 }
+#: Meaning of config keys, shared by the command-line help and the docs' config table.
+HELP = dict(RUN_HELP)
+#: ``run.scheduler: auto`` starts a local cluster of processes from this many items on.
+LARGE_ITEMS = 2000
 __all__ = ["DEFAULTS", "Outcome", "load", "run", "run_features", "run_images"]
 
 
@@ -147,20 +155,23 @@ def head_models(config: dict) -> dict:
 
 def _head_factory(name: str, config: dict) -> Callable[[], object]:
     """Factory of the feature head ``name`` with the config's transforms, tuning, MLP settings,
-    seed and device."""
+    seed and device (a partial: picklable for the engine's workers)."""
     params = dict(config["mlp"]) if name in ("mlp", "mlp-bag") else {}
-    return lambda: make_head(name, tune=config["tune"], transform=config["transform"],
-                             transforms=config["transforms"], seed=config["cv"]["seed"],
-                             device=config["device"], **params)
+    return partial(make_head, name, tune=config["tune"], transform=config["transform"],
+                   transforms=config["transforms"], seed=config["cv"]["seed"],
+                   device=config["device"], **params)
 
 
 def _cross_validate_all(models: dict, inputs: dict, targets, groups,
                         config: dict) -> dict[str, CVResult]:
-    """Out-of-fold results of every ``models[name]()`` factory on ``inputs[name]``."""
+    """Out-of-fold results of every ``models[name]()`` factory on ``inputs[name]``, every
+    (model, fold) a task of the engine of ``config["run"]``."""
     cv = config["cv"]
-    return {name: cross_validate(factory, inputs[name], targets, groups,
-                                 n_splits=cv["n_splits"], seed=cv["seed"], description=name)
-            for name, factory in models.items()}
+    with workflow_engine(config.get("run") or {}, len(targets), LARGE_ITEMS,
+                         parallel_threads=False) as engine:
+        return cross_validate_many({name: (factory, inputs[name])
+                                    for name, factory in models.items()}, targets, groups,
+                                   cv["n_splits"], cv["seed"], engine=engine)
 
 
 def run_features(features, targets, groups, config: dict, latent_features=None) -> Outcome:
@@ -179,12 +190,11 @@ def run_features(features, targets, groups, config: dict, latent_features=None) 
         if config["tune"] and results:
             results["selected"] = select_per_fold(dict(results))
         else:
-            results["selected"] = cross_validate(
-                lambda: make_head("selected", among=list(results) or BASE_HEADS,
-                                  transforms=config["transforms"], seed=cv["seed"],
-                                  device=config["device"], **config["mlp"]),
-                X, targets, groups, n_splits=cv["n_splits"], seed=cv["seed"],
-                description="selected")
+            selected = partial(make_head, "selected", among=list(results) or BASE_HEADS,
+                               transforms=config["transforms"], seed=cv["seed"],
+                               device=config["device"], **config["mlp"])
+            results.update(_cross_validate_all({"selected": selected}, {"selected": X},
+                                               targets, groups, config))
     voters = [name for name in config["soft_vote"] if name in results]
     if len(voters) >= 2:
         results[f"soft vote ({'+'.join(voters)})"] = soft_vote([results[n] for n in voters])
@@ -239,9 +249,9 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
             models[f"frozen + {head}"] = _head_factory(head, config)
             inputs[f"frozen + {head}"] = frozen
         else:
-            models[strategy] = lambda s=strategy: ImageClassifier(
-                s, backbone=image["backbone"], weights=image["weights"], seed=seed,
-                device=device, **trained)
+            models[strategy] = partial(ImageClassifier, strategy, backbone=image["backbone"],
+                                       weights=image["weights"], seed=seed, device=device,
+                                       **trained)
             inputs[strategy] = X
     results = _cross_validate_all(models, inputs, targets, groups, config)
     outcome = tabulate(results, config)

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import (
+    CONFIG_OPTION,
+    OVERWRITE_OPTION,
+    SCHEDULER_OPTION,
+    SET_OPTION,
+    WORKERS_OPTION,
+    config_from_cli,
+    set_engine,
+)
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -32,12 +40,14 @@ def features(
         "grouped 3-fold CV of each training fold (nested). Default: the config's tune."),
     config: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    workers: int | None = WORKERS_OPTION,
 ) -> None:
     """Compare classification heads on precomputed features (grouped CV by sample)."""
     from tmdlearn.classify.workflow import DEFAULTS
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, DEFAULTS)
+    cfg = set_engine(config_from_cli(config, overrides, DEFAULTS), scheduler, workers)
     cfg["data"].update(features=str(path), manifest=None, images=None)
     if heads:
         cfg["heads"] = list(heads)
@@ -52,13 +62,16 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
     overwrite: bool = OVERWRITE_OPTION,
     overrides: list[str] | None = SET_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    workers: int | None = WORKERS_OPTION,
 ) -> None:
     """Run the workflow of a config: strategies on AFM images (data.manifest or data.images)
     or heads on features (data.features)."""
     from tmdlearn.classify.workflow import DEFAULTS
 
     started = time.time()
-    _run(config_from_cli(config, overrides, DEFAULTS), out, overwrite, started)
+    _run(set_engine(config_from_cli(config, overrides, DEFAULTS), scheduler, workers), out,
+         overwrite, started)
 
 
 def _run(cfg: dict, out: Path, overwrite: bool, started: float) -> None:

@@ -8,11 +8,13 @@ enough to pay for a local cluster's start-up.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from tmdlearn.engine.scheduler import SCHEDULER_HELP, Engine, open_engine
 from tmdlearn.errors import InputError
+from tmdlearn.progress import track
 
 #: The ``run`` keys of every batch workflow's DEFAULTS.
 RUN_DEFAULTS = {"scheduler": "auto", "workers": None}
@@ -27,7 +29,7 @@ RUN_HELP = {
 
 
 @contextmanager
-def workflow_engine(run: dict, n_tasks: int, large_from: int,
+def workflow_engine(run: dict, size: int, large_from: int,
                     parallel_threads: bool = True) -> Iterator[Engine]:
     """The engine of a workflow's ``run`` settings for ``n_tasks`` tasks.
 
@@ -36,10 +38,11 @@ def workflow_engine(run: dict, n_tasks: int, large_from: int,
     run : dict
         The workflow's ``run`` section: ``scheduler`` (``auto``, ``threads``, ``processes`` or
         a scheduler address) and ``workers`` (int or None).
-    n_tasks : int
-        Tasks the workflow is about to hand the engine.
+    size : int
+        How much work the workflow is about to hand the engine (images, items, files, in the
+        unit of ``large_from``).
     large_from : int
-        ``auto`` runs on ``processes`` from this many tasks on, else on threads.
+        ``auto`` runs on ``processes`` from this ``size`` on, else on threads.
     parallel_threads : bool
         Whether tasks may run in several threads of this process at once. False for tasks
         that seed torch's process-wide generator or draw pyplot figures: ``threads`` then runs
@@ -56,8 +59,33 @@ def workflow_engine(run: dict, n_tasks: int, large_from: int,
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise InputError(f"run.workers must be a positive integer or null, got {workers!r}")
-    large = n_tasks >= large_from
+    large = size >= large_from
     if scheduler == "threads" or (scheduler == "auto" and not large):
         workers = (workers or 1) if parallel_threads else 1
     with open_engine(scheduler, workers, large=large) as engine:
         yield engine
+
+
+def map_tasks(engine: Engine | None, fn: Callable[[Any], Any], tasks: Sequence[Any],
+              label: str = "") -> list[Any]:
+    """``[fn(task) for task in tasks]`` on ``engine``, or a plain loop here without one.
+
+    Parameters
+    ----------
+    engine : Engine or None
+        Where the tasks run (:meth:`Engine.map`); None: one after another in this thread.
+    fn : callable
+        Module-level function (or a ``functools.partial`` of one), picklable for a cluster.
+    tasks : sequence
+        One argument of ``fn`` per task.
+    label : str
+        Progress-bar text.
+
+    Returns
+    -------
+    list
+        ``fn(task)`` per task, in the order of ``tasks``.
+    """
+    if engine is None:
+        return [fn(task) for task in track(tasks, label)]
+    return engine.map(fn, tasks, label)
