@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import (
+    CONFIG_OPTION,
+    OVERWRITE_OPTION,
+    SCHEDULER_OPTION,
+    SET_OPTION,
+    WORKERS_OPTION,
+    config_from_cli,
+    set_engine,
+)
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -26,13 +34,15 @@ def run(
     data: Path | None = typer.Option(None, "--data", "-d",
                                      help="Dataset folder with manifest.csv (data.folder)."),
     overrides: list[str] | None = SET_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    workers: int | None = WORKERS_OPTION,
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
     from tmdlearn.crossmodal import workflow
     from tmdlearn.report.run import write_outcome
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+    cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler, workers)
     prepare_out(out, overwrite)
     if data is not None:
         cfg["data"]["folder"] = str(data)

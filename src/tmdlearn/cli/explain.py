@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import (
+    CONFIG_OPTION,
+    OVERWRITE_OPTION,
+    SCHEDULER_OPTION,
+    SET_OPTION,
+    WORKERS_OPTION,
+    config_from_cli,
+    set_engine,
+)
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -24,6 +32,8 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
     overwrite: bool = OVERWRITE_OPTION,
     overrides: list[str] | None = SET_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    workers: int | None = WORKERS_OPTION,
 ) -> None:
     """Fit, train, score and explain every Raman/PL map pair of the config (data.pairs, or the
     embedded synthetic WSe2 maps with data.synth)."""
@@ -31,7 +41,7 @@ def run(
     from tmdlearn.report.run import write_outcome
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+    cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler, workers)
     prepare_out(out, overwrite)
     outcome = workflow.run(workflow.load(cfg), cfg)
     write_outcome(out, outcome, cfg, started)

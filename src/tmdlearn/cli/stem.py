@@ -8,10 +8,17 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import (
+    CONFIG_OPTION,
+    OVERWRITE_OPTION,
+    SCHEDULER_OPTION,
+    SET_OPTION,
+    WORKERS_OPTION,
+    config_from_cli,
+    set_engine,
+)
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
-from tmdlearn.progress import track
 from tmdlearn.report.outdir import prepare_out
 from tmdlearn.stem.workflow import HELP
 
@@ -90,6 +97,36 @@ def _predict_one(cfg: dict, inputs: dict, out: Path, started: float) -> dict:
     return outcome.metrics
 
 
+def predict_file(task: tuple) -> dict:
+    """One image of a folder predicted and written to its own folder (an engine task).
+
+    Parameters
+    ----------
+    task : tuple
+        ``(config, image path, output folder, start time (s since the epoch), model inputs)``;
+        model inputs None: loaded once per worker process (:func:`_worker_model`).
+
+    Returns
+    -------
+    dict
+        The image's summary row (file, pixel size in Å, atoms per layer, trust, score,
+        main reason).
+    """
+    from tmdlearn.stem import workflow
+
+    cfg, path, out, started, model = task
+    if model is None:  # on a worker: its model, loaded by the first of its tasks
+        key = repr(cfg["model"])
+        if key not in _WORKER_MODELS:
+            _WORKER_MODELS[key] = workflow.load_model_inputs(cfg)
+        model = _WORKER_MODELS[key]
+    return _predict_one(cfg, {**model, "image": workflow.read_image(path, cfg)}, out, started)
+
+
+#: Model inputs a worker process loaded, by the repr of their ``model`` settings.
+_WORKER_MODELS: dict[str, dict] = {}
+
+
 def _warn_untrusted(row: dict, where: Path) -> None:
     """One warning line (stderr) for a prediction the self-check does not call ok."""
     if row["trust"] != "ok":
@@ -123,16 +160,20 @@ def predict(
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
+    scheduler: str = SCHEDULER_OPTION,
+    workers: int = WORKERS_OPTION,
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay,
     and a self-check OUT/quality.json (trust ok | doubtful | fail, score, reasons) with the
     rendered image OUT/render.png; a prediction not ok prints a warning (exit code 0).
 
     For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms
-    and gives each image's trust, score and main reason.
+    and gives each image's trust, score and main reason; each image is a task of the
+    --scheduler (on a cluster, OUT must be on storage its workers share).
     """
     import time
 
+    from tmdlearn.engine import map_tasks, workflow_engine
     from tmdlearn.io.stem import STEM_FORMATS
     from tmdlearn.stem import workflow
 
@@ -144,6 +185,7 @@ def predict(
                         trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
                        lattice_prior=lattice_prior, tile=tile)
+    set_engine(cfg, scheduler, workers)
     if not image.is_dir():
         row = _predict_one(cfg, workflow.load(cfg), out, started)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
@@ -155,10 +197,12 @@ def predict(
     if not files:
         raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
     cfg["data"]["image"] = str(files[0])
-    inputs = workflow.load(cfg)
-    rows = [_predict_one(cfg, {**inputs, "image": workflow.read_image(path, cfg)},
-                         out / path.name, started)
-            for path in track(files, "finding atoms")]
+    model = workflow.load_model_inputs(cfg)  # a bad model or option: one line before any task
+    with workflow_engine(cfg["run"], len(files), workflow.LARGE_FOLDER,
+                         parallel_threads=False) as engine:
+        here = model if engine.client is None else None
+        rows = map_tasks(engine, predict_file, [(cfg, path, out / path.name, started, here)
+                                                for path in files], "finding atoms")
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     trusted = sum(r["trust"] == "ok" for r in rows)

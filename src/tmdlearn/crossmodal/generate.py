@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tmdlearn.engine import Engine, map_tasks
 from tmdlearn.learn import TrainConfig, predict, train_model
 from tmdlearn.learn.regression import pearson_rows, rmse_rows, safe_scale
 from tmdlearn.learn.tune import tune
@@ -143,33 +144,82 @@ def _bce(true, generated) -> float:
 def tune_generator(kind: str, in_dims: tuple[int, ...], x, y, folds, x_test, y_test,
                    space: dict, n_trials: int, *, epochs: int = 150, patience: int = 15,
                    seed: int = 0, storage: str | Path | None = None, study_name: str = "gen",
-                   device: str = "auto") -> tuple[dict, dict, int]:
+                   device: str = "auto", engine: Engine | None = None) -> tuple[dict, dict, int]:
     """Optuna search over grouped ``folds`` of (``x``, ``y``), minimising the mean validation
-    BCE. Returns the best params, the per-fold scores of its trial (``{split: {metric:
-    [per fold]}}`` for train, val, test) and the median epoch kept.
+    BCE.
 
     The test spectra are scored by every fold model but never used for selection.
+
+    Parameters
+    ----------
+    kind : str
+        ``image``, ``spectrum`` or ``fusion`` (:func:`build_generator`).
+    in_dims : tuple of int
+        Widths of the input blocks of ``x``.
+    x, y : array (N, D), (N, P)
+        Training inputs and spectra (scaled to [0, 1]).
+    folds : list of (train, val) index arrays
+        Grouped folds of ``x``.
+    x_test, y_test : array
+        Held-out inputs and spectra, scored by every fold model.
+    space : dict
+        Optuna search space.
+    n_trials : int
+        Trials of the search.
+    epochs, patience, seed, device
+        Of every fold's fit (:func:`fit_generator`; the same seed in every fold).
+    storage, study_name
+        Optuna storage (SQLite path or URL; None: in memory) and study name.
+    engine : Engine, optional
+        Where the folds of a trial run, one task each (:mod:`tmdlearn.engine`); None: one
+        after another here.
+
+    Returns
+    -------
+    (dict, dict, int)
+        The best params, the per-fold scores of its trial (``{split: {metric: [per fold]}}``
+        for train, val, test) and the median epoch kept.
     """
 
     def objective(params, trial):
-        losses, kept = [], []
+        tasks = [(kind, in_dims, x[train], y[train], x[val], y[val], x_test, y_test, params,
+                  epochs, patience, seed, device) for train, val in folds]
+        results = map_tasks(engine, generator_fold, tasks, f"{kind} generator folds")
         scores = {s: {"rmse": [], "pearson": []} for s in ("train", "val", "test")}
-        for train, val in folds:
-            gen, best = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
-                                      patience=patience, seed=seed, x_val=x[val], y_val=y[val],
-                                      device=device)
-            kept.append(best + 1)
-            for name, (xs, ys) in {"train": (x[train], y[train]), "val": (x[val], y[val]),
-                                   "test": (x_test, y_test)}.items():
-                generated = gen.predict(xs)
-                if name == "val":
-                    losses.append(_bce(ys, generated))
-                for metric, value in spectrum_scores(ys, generated).items():
+        for _, _, fold_scores in results:
+            for name, metrics in fold_scores.items():
+                for metric, value in metrics.items():
                     scores[name][metric].append(value)
         trial.set_user_attr("scores", scores)
-        trial.set_user_attr("epochs", int(np.median(kept)))
-        return float(np.mean(losses))
+        trial.set_user_attr("epochs", int(np.median([kept for _, kept, _ in results])))
+        return float(np.mean([loss for loss, _, _ in results]))
 
     study = tune(objective, space, n_trials, study_name=study_name, storage=storage, seed=seed)
     best = study.best_trial
     return dict(best.params), best.user_attrs["scores"], int(best.user_attrs["epochs"])
+
+
+def generator_fold(task: tuple) -> tuple[float, int, dict]:
+    """One fold of :func:`tune_generator` (an engine task).
+
+    Parameters
+    ----------
+    task : tuple
+        ``(kind, in_dims, x_train, y_train, x_val, y_val, x_test, y_test, params, epochs,
+        patience, seed, device)``.
+
+    Returns
+    -------
+    (float, int, dict)
+        Validation BCE, the epochs kept (best epoch + 1) and ``{split: {metric: value}}`` of
+        the fold model on train, val and test (:func:`spectrum_scores`).
+    """
+    (kind, in_dims, x_train, y_train, x_val, y_val, x_test, y_test, params, epochs, patience,
+     seed, device) = task
+    gen, best = fit_generator(kind, in_dims, x_train, y_train, params, epochs=epochs,
+                              patience=patience, seed=seed, x_val=x_val, y_val=y_val,
+                              device=device)
+    parts = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+    generated = {name: gen.predict(xs) for name, (xs, _) in parts.items()}
+    scores = {name: spectrum_scores(ys, generated[name]) for name, (_, ys) in parts.items()}
+    return _bce(y_val, generated["val"]), best + 1, scores

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import SVR
 
+from tmdlearn.engine import Engine, map_tasks
 from tmdlearn.learn import TrainConfig, bootstrap_ci, predict, train_model
 from tmdlearn.learn.regression import r2, safe_scale
 from tmdlearn.learn.tune import tune
@@ -145,24 +146,64 @@ def fit_mlp(x, y, params: dict, *, epochs: int = 200, patience: int = 20, seed: 
 
 def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed: int = 0,
              storage: str | Path | None = None, study_name: str = "mlp",
-             device: str = "auto") -> tuple[dict, int]:
-    """Optuna search of the MLP over grouped ``folds`` (mean validation MSE of standardised
-    targets); returns the best params and the median best epoch of its folds."""
+             device: str = "auto", engine: Engine | None = None) -> tuple[dict, int]:
+    """Optuna search of the MLP over grouped ``folds``.
+
+    Parameters
+    ----------
+    x, y : array (N, D), (N, T)
+        Inputs and targets of the training samples.
+    folds : list of (train, val) index arrays
+        Grouped folds of ``x``.
+    space : dict
+        Optuna search space (:mod:`tmdlearn.learn.tune`).
+    n_trials : int
+        Trials of the search.
+    epochs, seed, device
+        Of every fold's fit (:func:`fit_mlp`; the same seed in every fold).
+    storage, study_name
+        Optuna storage (SQLite path or URL; None: in memory) and study name.
+    engine : Engine, optional
+        Where the folds of a trial run, one task each (:mod:`tmdlearn.engine`); None: one
+        after another here.
+
+    Returns
+    -------
+    (dict, int)
+        The best params (mean validation MSE of standardised targets) and the median best
+        epoch of its folds.
+    """
 
     def objective(params, trial):
-        losses, epochs_kept = [], []
-        for train, val in folds:
-            fitted, best = fit_mlp(x[train], y[train], params, epochs=epochs, seed=seed,
-                                   x_val=x[val], y_val=y[val], device=device)
-            z_true = (y[val].reshape(len(val), -1) - fitted.y_mean) / fitted.y_std
-            z_pred = (fitted.predict(x[val]) - fitted.y_mean) / fitted.y_std
-            losses.append(float(np.mean((z_true - z_pred) ** 2)))
-            epochs_kept.append(best + 1)
+        tasks = [(x[train], y[train], x[val], y[val], params, epochs, seed, device)
+                 for train, val in folds]
+        losses, epochs_kept = zip(*map_tasks(engine, mlp_fold, tasks, "MLP folds"), strict=True)
         trial.set_user_attr("epochs", int(np.median(epochs_kept)))
         return float(np.mean(losses))
 
     study = tune(objective, space, n_trials, study_name=study_name, storage=storage, seed=seed)
     return dict(study.best_params), int(study.best_trial.user_attrs["epochs"])
+
+
+def mlp_fold(task: tuple) -> tuple[float, int]:
+    """One fold of :func:`tune_mlp` (an engine task).
+
+    Parameters
+    ----------
+    task : tuple
+        ``(x_train, y_train, x_val, y_val, params, epochs, seed, device)``.
+
+    Returns
+    -------
+    (float, int)
+        Validation MSE of the standardised targets and the epochs kept (best epoch + 1).
+    """
+    x_train, y_train, x_val, y_val, params, epochs, seed, device = task
+    fitted, best = fit_mlp(x_train, y_train, params, epochs=epochs, seed=seed, x_val=x_val,
+                           y_val=y_val, device=device)
+    z_true = (y_val.reshape(len(y_val), -1) - fitted.y_mean) / fitted.y_std
+    z_pred = (fitted.predict(x_val) - fitted.y_mean) / fitted.y_std
+    return float(np.mean((z_true - z_pred) ** 2)), best + 1
 
 
 def score(y_train, p_train, y_test, p_test, n_boot: int = 30, seed: int = 0) -> dict:

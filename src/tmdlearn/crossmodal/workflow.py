@@ -27,6 +27,8 @@ from tmdlearn.crossmodal.regress import MODELS, fit_mlp, fit_ridge, fit_svr, sco
 from tmdlearn.crossmodal.saved import save_models
 from tmdlearn.crossmodal.targets import embedding_targets, physical_targets
 from tmdlearn.data import grouped_holdout, grouped_kfold
+from tmdlearn.engine import Engine, workflow_engine
+from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
@@ -77,10 +79,18 @@ DEFAULTS: dict = {
                                   "fusion_width": {"type": "categorical",
                                                    "choices": [256, 512, 1024]}}}),
     },
+    # where the folds of every search run, each a task (docs/scale.md)
+    "run": dict(RUN_DEFAULTS),
     "heads": {"epochs": 150,
               "params": {"n_layers": 2, "units": 128, "activation": "relu", "dropout": 0.1,
                          "l1": 0.0, "lr": 1e-3, "batch_size": 16}},
 }
+
+
+#: Meaning of config keys, shared by the command-line help and the docs' config table.
+HELP = dict(RUN_HELP)
+#: ``run.scheduler: auto`` starts a local cluster of processes from this many keys on.
+LARGE_KEYS = 2000
 
 
 def held_out_samples(groups, test_size: float, seed: int) -> np.ndarray:
@@ -136,11 +146,12 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     outcome = Outcome()
     held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
-    with showing(progress), torch_threads(cfg.get("threads") or None):
+    with showing(progress), torch_threads(cfg.get("threads") or None), workflow_engine(
+            cfg["run"], len(data), LARGE_KEYS, parallel_threads=False) as engine:
         if cfg["regression"]["inputs"]:
-            _regression(data, cfg, held_out, storage, outcome)
+            _regression(data, cfg, held_out, storage, outcome, engine)
         if cfg["generation"]["tasks"]:
-            _generation(data, cfg, held_out, storage, outcome)
+            _generation(data, cfg, held_out, storage, outcome, engine)
     n_samples = int(np.unique(data.groups).size)
     outcome.files["models"] = partial(save_models, models=outcome.models, config=cfg,
                                       metrics=outcome.metrics, n_samples=n_samples)
@@ -161,7 +172,8 @@ def _merged(config: dict, base: dict = DEFAULTS) -> dict:
     return out
 
 
-def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
+def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome,
+                engine: Engine) -> None:
     reg, seed, device = cfg["regression"], int(cfg["seed"]), cfg["device"]
     afm_rows = data.rows(["afm"])
     fit_rows = afm_rows[~np.isin(data.groups[afm_rows], held_out)]
@@ -187,7 +199,7 @@ def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
                 params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
                                           epochs=mlp["epochs"], seed=seed, storage=storage,
                                           study_name=f"regression-{modality}-s{seed}",
-                                          device=device)
+                                          device=device, engine=engine)
                 fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
                 bundle["mlp"] = fitted
                 predictions["mlp"] = (fitted.predict(xtr), fitted.predict(xte))
@@ -236,7 +248,8 @@ def _axis(data: CrossModalData, modality: str):
     return {"raman": data.raman_axis, "pl": data.pl_axis}.get(modality)
 
 
-def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
+def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome,
+                engine: Engine) -> None:
     gen, heads, seed, device = cfg["generation"], cfg["heads"], int(cfg["seed"]), cfg["device"]
     truth = {}
     score_rows, readout_rows = [], []
@@ -252,7 +265,8 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
         params, scores, epochs = tune_generator(
             kind, in_dims, x[train], y[train], folds, x[test], y[test], gen["space"][kind],
             gen["trials"], epochs=gen["epochs"], patience=gen["patience"], seed=seed,
-            storage=storage, study_name=f"generation-{task}-s{seed}", device=device)
+            storage=storage, study_name=f"generation-{task}-s{seed}", device=device,
+            engine=engine)
         final, _ = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
                                  seed=seed, device=device)
         generated = final.predict(x[test])

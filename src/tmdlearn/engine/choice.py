@@ -73,7 +73,8 @@ def map_tasks(engine: Engine | None, fn: Callable[[Any], Any], tasks: Sequence[A
     Parameters
     ----------
     engine : Engine or None
-        Where the tasks run (:meth:`Engine.map`); None: one after another in this thread.
+        Where the tasks run (:meth:`Engine.map`); None or one thread: one after another in
+        this thread.
     fn : callable
         Module-level function (or a ``functools.partial`` of one), picklable for a cluster.
     tasks : sequence
@@ -86,6 +87,6 @@ def map_tasks(engine: Engine | None, fn: Callable[[Any], Any], tasks: Sequence[A
     list
         ``fn(task)`` per task, in the order of ``tasks``.
     """
-    if engine is None:
+    if engine is None or (engine.client is None and engine.workers == 1):
         return [fn(task) for task in track(tasks, label)]
     return engine.map(fn, tasks, label)

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.data.containers import SpectralMap
+from tmdlearn.engine import map_tasks, workflow_engine
+from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.explain.ice import ice_curves, ice_slopes, slope_maps
 from tmdlearn.explain.inputs import load
@@ -65,12 +67,19 @@ DEFAULTS: dict = {
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
     "threads": 1,
+    # where the map pairs are fitted, trained and explained, each a task (docs/scale.md)
+    "run": dict(RUN_DEFAULTS),
     "overfit": {"max_gap": 0.1, "min_val_r2": 0.5},
     "interpret": {"target": "intensity", "mode": "A1p", "label": "A1", "rank_by": "height",
                   "grid_resolution": 20,
                   "pdp_samples": 300, "ice_curves": 60, "seed": 0,
                   "pristine": "pristine", "ignore_regions": ["substrate", "background"]},
 }
+
+#: Meaning of config keys, shared by the command-line help and the docs' config table.
+HELP = dict(RUN_HELP)
+#: ``run.scheduler: auto`` starts a local cluster of processes from this many map pairs on.
+LARGE_PAIRS = 4
 
 
 @dataclass
@@ -275,13 +284,28 @@ def run_pairs(pairs: list[dict], config: dict) -> list[PairResult]:
     and optional ``truth`` (ny, nx) labels with ``regions`` {label: name}."""
     if not pairs:
         raise InputError("no map pairs: set data.pairs or data.synth in the config")
-    results = []
+    with workflow_engine(config.get("run") or {}, len(pairs), LARGE_PAIRS,
+                         parallel_threads=False) as engine:
+        return map_tasks(engine, explain_pair, [(pair, config) for pair in pairs], "map pairs")
+
+
+def explain_pair(task: tuple[dict, dict]) -> PairResult:
+    """Prepare and analyse one map pair (an engine task) with the config's torch threads.
+
+    Parameters
+    ----------
+    task : (dict, dict)
+        The pair (as in :func:`run_pairs`) and the config.
+
+    Returns
+    -------
+    PairResult
+    """
+    pair, config = task
     with torch_threads(config.get("threads", 1)):
-        for pair in pairs:
-            data = prepare_pair(pair["raman"], pair["pl"], config, pair["name"],
-                                pair.get("truth"), pair.get("regions"))
-            results.append(analyse_pair(data, config))
-    return results
+        data = prepare_pair(pair["raman"], pair["pl"], config, pair["name"], pair.get("truth"),
+                            pair.get("regions"))
+        return analyse_pair(data, config)
 
 
 def metrics(results: list[PairResult]) -> dict:

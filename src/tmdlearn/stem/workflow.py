@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
@@ -30,7 +31,11 @@ DEFAULTS = {
     # tile: model px per tile (0: none)
     "find": {"threshold": "logit0", "lattice": True, "views": 1, "lattice_prior": 0.0,
              "tile": 1024},
+    # where the images of a folder are predicted, one task each (docs/scale.md)
+    "run": dict(RUN_DEFAULTS),
 }
+#: ``run.scheduler: auto`` starts a local cluster of processes from this many images on.
+LARGE_FOLDER = 16
 
 #: Meaning of config keys, shared by the command-line help and the docs' config table
 #: (:func:`tmdlearn.config.fill_config_tables`).
@@ -39,12 +44,29 @@ HELP = {
                           "honeycomb site and repaint the masks there; rigid lattices only: it "
                           "flattens real strain alike (`--lattice-prior`; docs/stem.md, "
                           "Rigid-lattice prior)",
+    **RUN_HELP,
 }
 
 
 def load(config: dict) -> dict:
     """The model (``net``, ``meta``, its folder ``model``) and the image ``data.image``
     (``image``); the ``find`` options checked."""
+    return {**load_model_inputs(config), "image": read_image(config["data"]["image"], config)}
+
+
+def load_model_inputs(config: dict) -> dict:
+    """The model of ``config["model"]`` as inputs of :func:`run`; the ``find`` options checked.
+
+    Parameters
+    ----------
+    config : dict
+        The effective config (:data:`DEFAULTS`).
+
+    Returns
+    -------
+    dict
+        ``net`` (the network), ``meta`` (its metadata) and ``model`` (its folder).
+    """
     from tmdlearn.models.store import model_folder
     from tmdlearn.stem.inference import load_model, shipped_model_path
 
@@ -52,8 +74,7 @@ def load(config: dict) -> dict:
     m = config["model"]
     path = m["path"] or shipped_model_path(m["material"] or "graphene")
     net, meta = load_model(path, m["material"], m["device"], trust_mismatch=m["trust_mismatch"])
-    return {"net": net, "meta": meta, "model": model_folder(path),
-            "image": read_image(config["data"]["image"], config)}
+    return {"net": net, "meta": meta, "model": model_folder(path)}
 
 
 def check_options(config: dict) -> None:
