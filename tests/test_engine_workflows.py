@@ -1,6 +1,7 @@
 """Every batch workflow gives the same tables and metrics on threads and on a local Dask
 cluster of two processes, and a scheduler address that does not answer is one line, exit 2,
-within seconds."""
+within seconds. The cluster tests are slow (``-m slow``): a cluster's workers import torch and
+compile the numba kernels once each."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def afm_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
 def test_afm_features_are_the_same_on_threads_and_processes(afm_folder, tmp_path):
     engines = {"threads": THREADS, "processes": ["--scheduler", "processes", "--workers", "2"]}
     for name, engine in engines.items():
@@ -61,6 +63,7 @@ def test_afm_features_are_the_same_on_threads_and_processes(afm_folder, tmp_path
     _same_tables(tmp_path / "threads", tmp_path / "processes", ["features.csv"])
 
 
+@pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
 def test_afm_embed_is_the_same_on_threads_and_a_cluster(afm_folder, cluster, tmp_path):
     outs = []
     for i, engine in enumerate((THREADS, cluster)):
@@ -96,6 +99,7 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
 def test_classify_folds_are_the_same_on_threads_and_a_cluster(test_data, cluster, tmp_path):
     data = np.load(test_data / "tmd-afm-features" / "resnet18_imagenet_512.npz")
     keep = np.isin(data["sample_id"], np.unique(data["sample_id"])[::3])
@@ -114,3 +118,63 @@ def test_classify_folds_are_the_same_on_threads_and_a_cluster(test_data, cluster
     first, second = (json.loads((o / "metrics.json").read_text()) for o in outs)
     assert first["mlp"]["accuracy"]["folds"] == pytest.approx(second["mlp"]["accuracy"]["folds"],
                                                               abs=1e-6)
+
+
+def _frames_equal(first: dict, second: dict):
+    assert first.keys() == second.keys()
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
+def test_crossmodal_searches_are_the_same_on_threads_and_a_cluster(cluster):
+    from crossmodal_planted import planted
+    from tmdlearn.crossmodal.workflow import run
+
+    data, _ = planted(n_samples=12, seed=0)
+    cfg = {"device": "cpu", "embedding": {"methods": ["pca"]},
+           "regression": {"inputs": ["raman"], "models": ["mlp"], "physical": [],
+                          "mlp": {"trials": 1, "epochs": 5}},
+           "generation": {"tasks": ["afm->raman"], "trials": 1, "folds": 2, "epochs": 3},
+           "heads": {"epochs": 3}}
+    outcomes = [run(data, {**cfg, "run": {"scheduler": scheduler, "workers": 2}})
+                for scheduler in ("threads", cluster[1])]
+    _frames_equal(*(o.tables for o in outcomes))
+    assert outcomes[0].metrics == pytest.approx(outcomes[1].metrics, abs=1e-6)
+
+
+@pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
+def test_explain_pairs_are_the_same_on_threads_and_a_cluster(cluster):
+    from explain_planted import planted_pair
+    from tmdlearn.explain.workflow import DEFAULTS, run
+
+    pairs = [{"name": f"p{seed}", **planted_pair(n=16, seed=seed)} for seed in (1, 2)]
+    cfg = json.loads(json.dumps(DEFAULTS))
+    cfg["model"].update(epochs=2, width=4)
+    cfg["interpret"].update(grid_resolution=4, pdp_samples=20, ice_curves=5)
+    outcomes = []
+    for scheduler in ("threads", cluster[1]):
+        cfg["run"] = {"scheduler": scheduler, "workers": 2}
+        outcomes.append(run(pairs, cfg, progress=False))
+    _frames_equal(*(o.tables for o in outcomes))
+    assert outcomes[0].metrics == pytest.approx(outcomes[1].metrics, abs=1e-6)
+
+
+@pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
+def test_stem_predict_on_a_folder_is_the_same_on_threads_and_a_cluster(cluster, tmp_path):
+    from tmdlearn.data.containers import StemImage
+    from tmdlearn.io.write import write_stem
+    from tmdlearn.synth.stem import StemSimConfig, simulate_image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for k in range(3):
+        sample = simulate_image(StemSimConfig(size_px=64), seed=k)
+        write_stem(folder / f"img{k}.tif", StemImage(sample.image, sample.pixel_size_angstrom))
+    outs = []
+    for i, engine in enumerate((THREADS, cluster)):
+        out = tmp_path / str(i)
+        assert _run(["stem", "predict", str(folder), "--out", str(out), "--device", "cpu",
+                     *engine]) == 0
+        outs.append(out)
+    _same_tables(*outs, ["summary.csv", *(f"img{k}.tif/atoms.csv" for k in range(3))])
