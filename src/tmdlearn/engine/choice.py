@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from tmdlearn.engine.scheduler import SCHEDULER_HELP, Engine, open_engine
+from tmdlearn.engine.scheduler import Engine, open_engine
 from tmdlearn.errors import InputError
 from tmdlearn.progress import track
 
@@ -20,9 +20,9 @@ from tmdlearn.progress import track
 RUN_DEFAULTS = {"scheduler": "auto", "workers": None}
 #: Their meaning, shared by the docs' config tables (``HELP`` of each workflow).
 RUN_HELP = {
-    "run.scheduler": SCHEDULER_HELP.replace("(processes for large work)",
-                                            "(processes for large work, see docs/scale.md)")
-    + " (`--scheduler`)",
+    "run.scheduler": "`threads`, `processes` (a local Dask cluster), `auto` (processes for "
+                     "large work) or a Dask scheduler address `tcp://host:8786` (`--scheduler`; "
+                     "docs/scale.md)",
     "run.workers": "threads or local worker processes; null: one thread, or one process per "
                    "CPU core (`--workers`)",
 }
