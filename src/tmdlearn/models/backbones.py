@@ -72,19 +72,41 @@ class Backbone(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) normalised images -> (B, feature_dim) pooled features."""
+        """Pooled features of a batch of images.
+
+        Parameters
+        ----------
+        x : (B, 3, H, W) tensor
+            ImageNet-normalised images.
+
+        Returns
+        -------
+        (B, feature_dim) tensor
+        """
         return torch.flatten(self.pool(self.features(x)), 1)
 
     def blocks(self) -> list[nn.Module]:
-        """The top-level feature blocks in order, stem first; unfreeze ``blocks()[-k:]`` to
-        fine-tune the last k."""
+        """The top-level feature blocks in order, stem first.
+
+        Returns
+        -------
+        list of nn.Module
+            Unfreeze ``blocks()[-k:]`` to fine-tune the last k.
+        """
         return list(self.features)
 
     def for_inference(self) -> Backbone:
-        """A faster copy for feature extraction (same outputs to float rounding): batch norms
-        folded into the preceding convolutions, TensorFlow 'same' paddings that are symmetric
-        turned into convolution padding, in-place activations, channels-last memory layout.
-        The copy cannot be fine-tuned; ``self`` is left unchanged."""
+        """A faster copy for feature extraction (same outputs to float rounding).
+
+        Batch norms folded into the preceding convolutions, TensorFlow 'same' paddings that are
+        symmetric turned into convolution padding, in-place activations, channels-last memory
+        layout.
+
+        Returns
+        -------
+        Backbone
+            The copy, which cannot be fine-tuned; ``self`` is left unchanged.
+        """
         net = copy.deepcopy(self).eval()
         for module in list(net.modules()):
             for conv_name, bn_name in _CONV_BN_PAIRS:
@@ -212,6 +234,10 @@ def build_backbone(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "d
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ...
     seed : int
         Seed of the random initialisation (used only with ``weights=None``).
+
+    Returns
+    -------
+    Backbone
     """
     if name not in BACKBONES:
         raise InputError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")

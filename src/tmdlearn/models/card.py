@@ -28,7 +28,18 @@ REQUIRED = ("format", "tmdlearn_version", "workflow", "task", "files")
 
 
 def sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -42,10 +53,29 @@ def make_card(workflow: str, task: str, *, material: str | None = None,
               license: str = "BSD-3-Clause", **extra: Any) -> dict[str, Any]:
     """A card without its ``files`` (:func:`tmdlearn.models.store.write_model` adds them).
 
-    ``inputs``: modality, units and the grid trained on (e.g. ``window``, ``points``, ``unit``
-    for spectra; ``pixel_size_angstrom`` / ``pixel_size_nm`` and ``image_size_px`` for
-    images). ``training``: data source, ``manifest_sha256``, ``n_samples``. ``metrics``:
-    numbers, with ``_low`` / ``_high`` interval bounds where known.
+    Parameters
+    ----------
+    workflow, task : str
+        What the model is for.
+    material : str, optional
+        Material trained on.
+    inputs : dict, optional
+        Modality, units and the grid trained on (e.g. ``window``, ``points``, ``unit`` for
+        spectra; ``pixel_size_angstrom`` / ``pixel_size_nm`` and ``image_size_px`` for images).
+    training : dict, optional
+        Data source, ``manifest_sha256``, ``n_samples``.
+    metrics : dict, optional
+        Numbers, with ``_low`` / ``_high`` interval bounds where known.
+    seed : int, optional
+        Training seed.
+    license : str
+        License of the model.
+    **extra
+        More card entries.
+
+    Returns
+    -------
+    dict
     """
     return {"format": CARD_FORMAT, "tmdlearn_version": __version__, "workflow": workflow,
             "task": task, "material": material, "inputs": inputs or {},
@@ -54,7 +84,22 @@ def make_card(workflow: str, task: str, *, material: str | None = None,
 
 
 def read_card(folder: str | Path) -> dict[str, Any]:
-    """The card of the model in ``folder``; missing, unreadable or incomplete: InputError."""
+    """The card of the model in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    InputError
+        When the card is missing, unreadable or incomplete.
+    """
     path = Path(folder) / CARD_NAME
     if not path.is_file():
         raise InputError(f"no model card ({CARD_NAME}) beside the weights", path)
@@ -85,10 +130,22 @@ def verify(folder: str | Path, card: dict[str, Any], expect: dict[str, Any] | No
     """Check a model folder against its ``card`` before anything is loaded.
 
     Refused (InputError naming the file): a card of a newer format or newer major tmdlearn
-    version; a listed file missing, or a file whose sha256 differs (``trust_mismatch`` turns
-    a differing hash into a warning through ``warn``, loudly; a missing file stays an error);
-    a card whose entries differ from ``expect`` (``workflow``, ``material``, ``task``, and
-    ``inputs``: each key given must be equal, e.g. the spectral window and points).
+    version; a listed file missing, or a file whose sha256 differs; a card whose entries differ
+    from ``expect``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder.
+    card : dict
+        Its card (:func:`read_card`).
+    expect : dict, optional
+        ``workflow``, ``material``, ``task``, and ``inputs``: each key given must be equal, e.g.
+        the spectral window and points.
+    trust_mismatch : bool
+        Turn a differing hash into a warning (a missing file stays an error).
+    warn : callable, optional
+        ``warn(line)`` for that warning; default: print to standard error.
     """
     folder = Path(folder)
     card_path = folder / CARD_NAME
