@@ -44,6 +44,13 @@ COMPLIANT = [
     "models/mlp.py",
     "models/store.py",
     "models/unet.py",
+    "interop/hyperspy.py",
+    "interop/hyperspy_signals.py",
+    "interop/nexus.py",
+    "interop/napari/layers.py",
+    "interop/napari/reader.py",
+    "interop/napari/run.py",
+    "interop/napari/widget.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
