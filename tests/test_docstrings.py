@@ -51,6 +51,17 @@ COMPLIANT = [
     "interop/napari/reader.py",
     "interop/napari/run.py",
     "interop/napari/widget.py",
+    "synth/campaign.py",
+    "synth/dataset.py",
+    "synth/domains.py",
+    "synth/film.py",
+    "synth/haadf.py",
+    "synth/maps.py",
+    "synth/materials.py",
+    "synth/optics.py",
+    "synth/specimen.py",
+    "synth/stem.py",
+    "synth/stem_files.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

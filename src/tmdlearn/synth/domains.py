@@ -35,7 +35,21 @@ class FilmMorphology:
 
 
 def smooth_noise(shape, sigma_px: float, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian-correlated noise of unit standard deviation and correlation length ``sigma_px``."""
+    """Gaussian-correlated noise of unit standard deviation and correlation length ``sigma_px``.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Grid size, pixels.
+    sigma_px : float
+        Gaussian correlation length, pixels.
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (ny, nx) array
+    """
     spectrum = np.fft.rfft2(rng.standard_normal(shape))
     field = np.fft.irfft2(ndimage.fourier_gaussian(spectrum, sigma_px, n=shape[1]), s=shape)
     return field / max(field.std(), 1e-12)

@@ -98,14 +98,31 @@ class StemSimConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> StemSimConfig:
-        """Build from a config mapping; unknown keys are an InputError."""
+        """Build from a config mapping; unknown keys are an InputError.
+
+        Parameters
+        ----------
+        values : dict, optional
+            Fields by name (lists become pairs).
+
+        Returns
+        -------
+        StemSimConfig
+        """
         return dataclass_from_mapping(cls, values, "simulation")
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a YAML-ready dict (pairs as lists).
+
+        Returns
+        -------
+        dict
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @property
     def species(self) -> tuple[str, ...]:
+        """Species names of ``material``, in label order."""
         return SPECIES[self.material]
 
 
@@ -176,13 +193,47 @@ SPLITS = ("train", "val", "test")
 
 
 def split_seed(seed: int, split: str, index: int) -> np.random.Generator:
-    """The generator of image ``index`` of ``split``: independent streams, same seed same image."""
+    """The generator of image ``index`` of ``split``: independent streams, same seed same image.
+
+    Parameters
+    ----------
+    seed : int
+        The data set's seed.
+    split : str
+        "train", "val" or "test".
+    index : int
+        Image index within the split.
+
+    Returns
+    -------
+    Generator
+    """
     return np.random.default_rng([int(seed), SPLITS.index(split), int(index)])
 
 
 def simulate_batch(config: StemSimConfig, seed: int, split: str, start: int,
                    count: int) -> tuple[np.ndarray, np.ndarray, list[StemSample]]:
-    """Images (count, ny, nx) float32 and labels (count, layers*species, ny, nx) uint8."""
+    """Simulate images ``start`` .. ``start + count - 1`` of ``split``.
+
+    Parameters
+    ----------
+    config : StemSimConfig
+        The simulator's parameters.
+    seed : int
+        The data set's seed (:func:`split_seed`).
+    split : str
+        "train", "val" or "test".
+    start, count : int
+        First image index and number of images.
+
+    Returns
+    -------
+    images : (count, ny, nx) float32 array
+        Detector counts.
+    labels : (count, layers * species, ny, nx) uint8 array
+        Label disks.
+    samples : list of StemSample
+    """
     samples = [simulate_image(config, split_seed(seed, split, start + k)) for k in range(count)]
     images = np.stack([s.image for s in samples])
     labels = np.stack([s.labels.reshape(-1, *s.image.shape) for s in samples]).astype(np.uint8)
