@@ -62,6 +62,7 @@ COMPLIANT = [
     "synth/specimen.py",
     "synth/stem.py",
     "synth/stem_files.py",
+    "synth/microscope.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
