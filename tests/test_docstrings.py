@@ -63,6 +63,12 @@ COMPLIANT = [
     "synth/stem.py",
     "synth/stem_files.py",
     "synth/microscope.py",
+    "spectra/features.py",
+    "spectra/fit_figure.py",
+    "spectra/fitmaps.py",
+    "spectra/lineshapes.py",
+    "spectra/peakmodel.py",
+    "spectra/regionfit.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
