@@ -34,6 +34,8 @@ def check_hdf5_layout(path: Path) -> None:
             start = 512 if start == 0 else 2 * start
         if not block.startswith(SIGNATURE):
             raise InputError("cannot read as HDF5: no superblock signature", path)
+    if len(block) < 14:
+        raise InputError("truncated HDF5 superblock", path)
     version = block[8]
     if version not in BASE_ADDRESS_AT:
         raise InputError(f"unknown HDF5 superblock version {version}", path)
