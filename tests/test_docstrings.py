@@ -47,6 +47,17 @@ COMPLIANT = [
     "classify/saved.py",
     "classify/strategies.py",
     "classify/workflow.py",
+    "crossmodal/__init__.py",
+    "crossmodal/data.py",
+    "crossmodal/figures.py",
+    "crossmodal/generate.py",
+    "crossmodal/predict.py",
+    "crossmodal/published.py",
+    "crossmodal/readout.py",
+    "crossmodal/regress.py",
+    "crossmodal/saved.py",
+    "crossmodal/targets.py",
+    "crossmodal/workflow.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
