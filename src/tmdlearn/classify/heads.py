@@ -258,7 +258,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         (N, H) array
-            Last hidden layer's activations.
+            Last hidden layer's activations (the input itself without hidden layers).
         """
         self.model_.eval()
         with torch.no_grad():
