@@ -128,7 +128,9 @@ def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = 
     -------
     PairData
         X (N, 24) Raman vectors (cm-1, cm-1, counts) and Y (N, 3) PL vectors (eV, eV, counts)
-        of the N pixels kept, with their mask and the fit quality.
+        of the N pixels kept (flake pixels whose two fits have an ok verdict, or converged
+        with ``fit.only_ok`` false, and a positive PL height), with their mask and the fit
+        quality.
     """
     pre, fit = config["preprocess"], config["fit"]
     if raman.shape != pl.shape:
