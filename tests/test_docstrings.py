@@ -21,6 +21,18 @@ COMPLIANT = [
     "stem/distortion.py",
     "stem/lattice.py",
     "io/read.py",
+    "io/afm.py",
+    "io/arrays.py",
+    "io/atomic.py",
+    "io/dm_layout.py",
+    "io/gwy.py",
+    "io/hdf5_layout.py",
+    "io/wdf_layout.py",
+    "io/spectra.py",
+    "io/spc.py",
+    "io/stem.py",
+    "io/write.py",
+    "io/dataset.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
