@@ -44,6 +44,15 @@ COMPLIANT = [
     "afm/embed.py",
     "afm/figures.py",
     "afm/workflow.py",
+    "stem/analysis.py",
+    "stem/figures.py",
+    "stem/fourier.py",
+    "stem/losses.py",
+    "stem/metrics.py",
+    "stem/quality.py",
+    "stem/render.py",
+    "stem/train.py",
+    "stem/workflow.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
