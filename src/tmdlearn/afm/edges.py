@@ -62,7 +62,7 @@ def sobel_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     di, dj : (H, W) ndarray
-        Gradients along rows (axis 0) and columns (axis 1).
+        Sobel derivatives along axis 0 (down the columns) and axis 1 (along the rows).
     """
     ny, nx = x.shape
     di, dj, across = np.empty((ny, nx)), np.empty((ny, nx)), np.empty((ny, nx))

@@ -143,7 +143,8 @@ def plane_fit(h: np.ndarray, mask: np.ndarray | None = None, order: int = 1) -> 
     h : (H, W) array
         Heights (nm); NaN pixels are left out of the fit.
     mask : (H, W) bool array, optional
-        Pixels left out of the fit; ignored when it leaves fewer pixels than coefficients.
+        Pixels left out of the fit; ignored when it leaves fewer than (order + 1)(order + 2)
+        pixels.
     order : int
         1: the plane z = a + b x + c y; 2 adds x², xy, y² for scanner bow.
 
