@@ -22,7 +22,13 @@ BASE_ADDRESS_AT = {0: 24, 1: 28, 2: 12, 3: 12}
 
 def check_hdf5_layout(path: Path) -> None:
     """InputError unless ``path`` has an HDF5 superblock whose end-of-file address (plus the
-    base address) is the file's size in bytes."""
+    base address) is the file's size in bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The HDF5 (NeXus) file.
+    """
     size = path.stat().st_size
     with open(path, "rb") as handle:
         start = 0
