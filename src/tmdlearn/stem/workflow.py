@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
@@ -212,6 +213,9 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
     if missing:
         raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
     masks = Path(masks) if masks else atoms_csv.parent / "masks.npz"
+    if atoms.empty and not masks.is_file():
+        raise InputError("the atoms table has no atoms, and no masks.npz gives the image "
+                         "shape", atoms_csv)
     if masks.is_file():
         shape = tuple(np.load(masks)["masks"].shape[-2:])
     else:
@@ -221,8 +225,8 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
 
 def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
             material: str = "graphene", n_boot: int = 1000, seed: int = 0,
-            a_ws2: float = 3.153, a_wse2: float = 3.282, bond_max: float | None = None,
-            undistort: bool = True) -> Outcome:
+            a_ws2: float = A_WS2_ANGSTROM, a_wse2: float = A_WSE2_ANGSTROM,
+            bond_max: float | None = None, undistort: bool = True) -> Outcome:
     """The analyses of ``stem analyze`` (:func:`tmdlearn.stem.analysis.analyse_atoms`) as an
     Outcome.
 
