@@ -139,6 +139,13 @@ COMPLIANT = [
     "spectra/peakmodel.py",
     "spectra/regionfit.py",
     "spectra/workflow.py",
+    "spectra/__init__.py",
+    "data/__init__.py",
+    "interop/__init__.py",
+    "interop/napari/__init__.py",
+    "models/__init__.py",
+    "report/__init__.py",
+    "synth/__init__.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
