@@ -100,8 +100,19 @@ def _as_2d(values: np.ndarray, name: str) -> np.ndarray:
 class HeightMap:
     """An AFM image: ``height_nm`` (ny, nx) with square pixels of ``pixel_size_nm``.
 
-    ``channel`` names the recorded signal ("height", "amplitude", "phase", ...); for channels
-    other than height the values keep the instrument's unit, named in ``metadata["unit"]``.
+    Attributes
+    ----------
+    height_nm : (ny, nx) array
+        Heights, nm; for channels other than height the instrument's unit, named in
+        ``metadata["unit"]``.
+    pixel_size_nm : float
+        Pixel size, nm.
+    channel : str
+        The recorded signal ("height", "amplitude", "phase", ...).
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
     """
 
     height_nm: np.ndarray
@@ -152,8 +163,20 @@ class HeightMap:
 class Spectra:
     """N spectra on one axis: ``intensity`` (N, L), ``axis`` (L,) ascending, in ``unit``.
 
-    ``unit`` is "cm-1" (Raman shift), "eV" (photon energy) or "nm" (wavelength).
-    ``excitation_nm`` is the laser line, needed to convert between shift and wavelength.
+    Attributes
+    ----------
+    intensity : (N, L) array
+        Intensities (a 1-D input becomes one spectrum).
+    axis : (L,) array
+        Raman shift (cm⁻¹), photon energy (eV) or wavelength (nm), sorted ascending.
+    unit : str
+        "cm-1", "eV" or "nm".
+    excitation_nm : float or None
+        The laser line, nm, needed to convert between shift and wavelength.
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
     """
 
     intensity: np.ndarray
@@ -256,7 +279,24 @@ def _need(excitation_nm: float | None) -> float:
 class SpectralMap:
     """A hyperspectral map: ``intensity`` (ny, nx, L) on ``axis`` with ``step_um`` between pixels.
 
-    ``origin_um`` is the (x, y) stage position of pixel (0, 0).
+    Attributes
+    ----------
+    intensity : (ny, nx, L) array
+        Intensities.
+    axis : (L,) array
+        Spectral axis in ``unit``, sorted ascending.
+    unit : str
+        "cm-1", "eV" or "nm".
+    step_um : float
+        Distance between pixels, µm.
+    excitation_nm : float or None
+        The laser line, nm.
+    origin_um : (float, float)
+        The (x, y) stage position of pixel (0, 0), µm.
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
     """
 
     intensity: np.ndarray
@@ -314,7 +354,19 @@ class SpectralMap:
 
 @dataclass
 class StemImage:
-    """A HAADF-STEM image: ``intensity`` (ny, nx) in detector counts, ``pixel_size_angstrom``."""
+    """A HAADF-STEM image: ``intensity`` (ny, nx) in detector counts, ``pixel_size_angstrom``.
+
+    Attributes
+    ----------
+    intensity : (ny, nx) array
+        Detector counts.
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
+    """
 
     intensity: np.ndarray
     pixel_size_angstrom: float

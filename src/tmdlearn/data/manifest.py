@@ -44,8 +44,22 @@ def _is_numeric_column(name: str) -> bool:
 class Pairs:
     """Measurements aligned by (sample_id, location): one entry per modality and key.
 
-    ``data[modality]`` lists the containers in the order of ``keys``; ``groups`` holds the
-    sample id of each key (use it for grouped splits); ``rows`` the manifest rows.
+    :attr:`groups` holds the sample id of each key (use it for grouped splits).
+
+    Attributes
+    ----------
+    keys : list of (sample_id, location)
+        The aligned keys.
+    data : dict
+        By modality, the containers in the order of ``keys``.
+    rows : dict
+        By modality, the manifest rows (DataFrame) in the order of ``keys``.
+    inputs : list of str
+        Input modalities.
+    target : str or None
+        Target modality.
+    dropped : list of (sample_id, location)
+        Keys lacking one of the modalities.
     """
 
     keys: list[tuple[str, str]]

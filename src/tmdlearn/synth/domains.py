@@ -25,8 +25,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class FilmMorphology:
-    """A rendered film: ``layers`` (ny, nx) layer number (0 bare), ``grains`` (ny, nx) grain
-    label (-1 bare), and ``truth`` (realised coverage, bilayer fraction, domain counts)."""
+    """A rendered film on the pixel grid.
+
+    Attributes
+    ----------
+    layers : (ny, nx) int8 array
+        Layer number (0 bare).
+    grains : (ny, nx) int array
+        Grain label (-1 bare).
+    grain_boundaries : (ny, nx) bool array
+        Pixels on a boundary between two grains.
+    truth : dict
+        Realised coverage, bilayer fraction, domain counts and densities (µm⁻²).
+    """
 
     layers: np.ndarray
     grains: np.ndarray

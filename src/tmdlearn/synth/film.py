@@ -33,8 +33,19 @@ LOCATIONS = ("center", "edge")
 
 @dataclass(frozen=True)
 class GrowthParameters:
-    """One MOCVD run: temperature (°C), Mo precursor flux (relative to the reference recipe),
-    H2S/Mo molar ratio, growth time (min)."""
+    """One MOCVD run.
+
+    Attributes
+    ----------
+    temperature_c : float
+        Growth temperature, °C.
+    mo_flux : float
+        Mo precursor flux, relative to the reference recipe.
+    s_mo_ratio : float
+        H2S/Mo molar ratio.
+    time_min : float
+        Growth time, min.
+    """
 
     temperature_c: float
     mo_flux: float
@@ -46,13 +57,32 @@ class GrowthParameters:
 class FilmState:
     """The latent state of the film at one location (what every measurement shares).
 
-    coverage: substrate fraction covered by film (0-1); nucleation_density_um2: nuclei per µm²;
-    domain_size_nm: sqrt(coverage / nucleation density); hexagonality: 0 triangle .. 1 hexagon;
-    orientation_spread_deg: in-plane misorientation of domains about the epitaxial directions;
-    bilayer_fraction: fraction of the covered area with a second layer;
-    defect_density_cm2: sulfur-vacancy density; strain_pct: biaxial tensile strain;
-    doping_1e13_cm2: electron density; terrace_width_nm: sapphire step spacing;
-    particle_density_um2: precursor/oxide particles; edge_roughness_nm: domain edge roughness.
+    Attributes
+    ----------
+    coverage : float
+        Substrate fraction covered by film (0-1).
+    nucleation_density_um2 : float
+        Nuclei per µm².
+    domain_size_nm : float
+        sqrt(coverage / nucleation density), nm.
+    hexagonality : float
+        0 triangle .. 1 hexagon.
+    orientation_spread_deg : float
+        In-plane misorientation of domains about the epitaxial directions, degrees.
+    bilayer_fraction : float
+        Fraction of the covered area with a second layer.
+    defect_density_cm2 : float
+        Sulfur-vacancy density, cm⁻².
+    strain_pct : float
+        Biaxial tensile strain, %.
+    doping_1e13_cm2 : float
+        Electron density, 10¹³ cm⁻².
+    terrace_width_nm : float
+        Sapphire step spacing, nm.
+    particle_density_um2 : float
+        Precursor/oxide particles per µm².
+    edge_roughness_nm : float
+        Domain edge roughness, nm.
     """
 
     coverage: float

@@ -53,9 +53,18 @@ REGIONS = ("background", "pristine", "vacancy", "oxygen")
 class FlakeMaps:
     """One flake under one excitation: Raman and PL maps with per-pixel truth.
 
-    ``regions`` (ny, nx): 0 background, 1 pristine, 2 Se vacancy, 3 O substitution;
-    ``heights`` mode name -> (ny, nx) true peak height (counts); ``a1_center_cm1`` (ny, nx);
-    ``pl_height``, ``pl_center_ev``, ``pl_fwhm_ev`` (ny, nx).
+    Attributes
+    ----------
+    raman, pl : SpectralMap
+        Raman map (cm⁻¹) and PL map (eV), counts.
+    regions : (ny, nx) int array
+        0 background, 1 pristine, 2 Se vacancy, 3 O substitution.
+    heights : dict of (ny, nx) arrays
+        True peak height (counts) by mode name.
+    a1_center_cm1 : (ny, nx) array
+        True A1' centre, cm⁻¹.
+    pl_height, pl_center_ev, pl_fwhm_ev : (ny, nx) arrays
+        True PL height (counts), centre and FWHM (eV).
     """
 
     raman: SpectralMap

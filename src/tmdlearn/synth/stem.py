@@ -130,9 +130,21 @@ class StemSimConfig:
 class StemSample:
     """One simulated image with its labels and ground truth.
 
-    ``image`` (ny, nx) float32 detector counts; ``labels`` (layers, species, ny, nx) bool disks;
-    ``atoms`` one row per atomic column inside the image: x_px, y_px, layer, species (index into
-    ``species``), n_se (Se atoms in the column); ``params`` the values drawn for this image.
+    Attributes
+    ----------
+    image : (ny, nx) float32 array
+        Detector counts.
+    labels : (layers, species, ny, nx) bool array
+        Label disks.
+    atoms : DataFrame
+        One row per atomic column inside the image: x_px, y_px (px), layer, species (index into
+        ``species``), n_se (Se atoms in the column).
+    pixel_size_angstrom : float
+        Pixel size, Å (the drawn magnification included).
+    species : tuple of str
+        Species names.
+    params : dict
+        The values drawn for this image.
     """
 
     image: np.ndarray
