@@ -143,8 +143,17 @@ class ImageToSpectrum(nn.Module):
 class SpectrumAutoencoder(nn.Module):
     """One spectrum (N, in_length) → another (N, out_length) through a symmetric FC network.
 
-    ``hidden`` lists the encoder widths (e.g. ``(512, 256)``, each 64–1024 in the study); the
-    decoder mirrors them (``(256, 512)``) before the sigmoid output layer.
+    Parameters
+    ----------
+    in_length, out_length : int
+        Spectral points in and out.
+    hidden : tuple of int
+        Encoder widths (e.g. ``(512, 256)``, each 64–1024 in the study); the decoder mirrors
+        them (``(256, 512)``) before the sigmoid output layer.
+    activation : str
+        Activation of every dense block (:data:`ACTIVATIONS`).
+    dropout : float
+        Dropout probability of every dense block.
     """
 
     def __init__(self, in_length: int, out_length: int, hidden: tuple[int, ...] = (512, 256),
@@ -182,6 +191,23 @@ class FusionToSpectrum(nn.Module):
     the image part goes through 2048 → 1024, the spectrum through ``spectrum_hidden``, both
     are concatenated in a fusion layer of ``fusion_width`` units, then decoded by dense blocks
     halving in width and a sigmoid output.
+
+    Parameters
+    ----------
+    image_features : int
+        Width of the pooled backbone features.
+    in_length, out_length : int
+        Spectral points of the input spectrum and of the output.
+    spectrum_hidden : tuple of int
+        Widths of the spectrum encoder.
+    fusion_width : int
+        Units of the fusion layer.
+    n_decoder_layers : int
+        Dense blocks of the decoder, halving in width.
+    activation : str
+        Activation of every dense block (:data:`ACTIVATIONS`).
+    dropout : float
+        Dropout probability of every dense block.
     """
 
     def __init__(self, image_features: int, in_length: int, out_length: int,
@@ -218,7 +244,19 @@ class FusionToSpectrum(nn.Module):
 
 class RegressionMLP(nn.Module):
     """Dense layers (Linear → activation → dropout) → linear output: a regression head whose
-    activation is tunable (the study's MLP regressors and scalar feature heads)."""
+    activation is tunable (the study's MLP regressors and scalar feature heads).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input width and number of targets.
+    hidden : tuple of int
+        Widths of the hidden layers.
+    activation : str
+        Activation name (:data:`ACTIVATIONS`).
+    dropout : float
+        Dropout after each hidden activation.
+    """
 
     def __init__(self, in_features: int, out_features: int, hidden: tuple[int, ...] = (128,),
                  activation: str = "relu", dropout: float = 0.1):

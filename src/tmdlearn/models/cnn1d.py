@@ -20,7 +20,15 @@ from torch import nn
 
 class InstanceBatchNorm1d(nn.Module):
     """IBN-a normalisation: InstanceNorm on the first ``round(ratio · C)`` channels,
-    BatchNorm on the others."""
+    BatchNorm on the others.
+
+    Parameters
+    ----------
+    channels : int
+        Channels C.
+    ratio : float
+        Share of the channels under instance normalisation.
+    """
 
     def __init__(self, channels: int, ratio: float = 0.5):
         super().__init__()
@@ -51,7 +59,17 @@ class InstanceBatchNorm1d(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """Conv1d (same length) -> LeakyReLU(0.01) -> instance-batch normalisation."""
+    """Conv1d (same length) -> LeakyReLU(0.01) -> instance-batch normalisation.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    kernel_size : int
+        Convolution kernel length (odd keeps the length).
+    ibn_ratio : float
+        Share of the channels under instance normalisation.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  ibn_ratio: float = 0.5):

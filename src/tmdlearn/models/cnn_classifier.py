@@ -11,6 +11,16 @@ class CNNClassifier(nn.Module):
 
     Blocks listed in ``frozen`` keep ``requires_grad=False`` and stay in eval mode while the
     rest trains (their batch-norm statistics are not updated).
+
+    Parameters
+    ----------
+    backbone : Backbone
+        Feature extractor with ``feature_dim`` and ``blocks()``
+        (:func:`tmdlearn.models.backbones.build_backbone`).
+    n_classes : int
+        Number of classes.
+    dropout : float
+        Dropout before the head.
     """
 
     def __init__(self, backbone: nn.Module, n_classes: int, dropout: float = 0.2):
