@@ -306,14 +306,8 @@ def pl_spectrum(state: FilmState, laser_power_mw: float = 0.5, seed=None,
 
     Parameters
     ----------
-    state : FilmState
-        The location's film state.
-    laser_power_mw : float
-        Laser power, mW.
-    seed : int or Generator, optional
-        Random seed or generator.
-    spot : dict, optional
-        The spot's state; drawn from ``state`` when None.
+    state, laser_power_mw, seed, spot
+        As :func:`raman_spectrum`.
 
     Returns
     -------

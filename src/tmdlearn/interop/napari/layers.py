@@ -221,12 +221,8 @@ def mask_layers(masks: np.ndarray, species: list[str], pixel_size_angstrom: floa
         Per-species masks of every crystal layer.
     species : list of str
         Species names, in the order of ``masks``.
-    pixel_size_angstrom : float, optional
-        Pixel size (Å): Å scale when given, else pixels.
-    quality : dict, optional
-        The self-check verdict (``quality.json``), put in each layer's metadata.
-    name : str
-        Prefix of the layer names.
+    pixel_size_angstrom, quality, name
+        As :func:`atom_layers`.
 
     Returns
     -------
