@@ -20,7 +20,7 @@ LN2 = math.log(2.0)
 
 
 def _shape_terms(xp, shape: str, x, h, c, w):
-    """Profile value, and ∂f/∂h, ∂f/∂c, ∂f/∂w (each (n, L)), plus (L - G) for pseudo-Voigt."""
+    """The profile (= ∂f/∂h) and ∂f/∂c, ∂f/∂w of f = h · profile, each (n, L)."""
     u = 2.0 * (x[None, :] - c[:, None]) / w[:, None]
     u2 = u * u
     hw = (h / w)[:, None]
