@@ -13,7 +13,7 @@ import torch
 from tmdlearn.cli import main
 from tmdlearn.data.containers import StemImage
 from tmdlearn.io import write_stem
-from tmdlearn.models.card import sha256
+from tmdlearn.io.digest import sha256
 from tmdlearn.models.store import read_model
 from tmdlearn.stem.inference import shipped_model_path
 from tmdlearn.synth.stem import StemSimConfig, simulate_image

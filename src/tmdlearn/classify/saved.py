@@ -24,7 +24,8 @@ from sklearn.pipeline import Pipeline
 
 from tmdlearn.classify.heads import BaggedRefit, MLPClassifier, fit_head, make_head
 from tmdlearn.errors import InputError
-from tmdlearn.models.card import make_card, sha256
+from tmdlearn.io.digest import sha256
+from tmdlearn.models.card import make_card
 from tmdlearn.models.store import model_folder, read_model, write_model
 from tmdlearn.outcome import Outcome
 

@@ -14,7 +14,8 @@ from typing import Any
 from tmdlearn.crossmodal.generate import Generator, generator_from_state
 from tmdlearn.crossmodal.regress import TorchRegressor, regressor_from_state
 from tmdlearn.errors import InputError
-from tmdlearn.models.card import make_card, sha256
+from tmdlearn.io.digest import sha256
+from tmdlearn.models.card import make_card
 from tmdlearn.models.store import OLD_SUFFIXES, old_format_error, read_model, write_model
 
 

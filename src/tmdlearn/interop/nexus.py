@@ -24,7 +24,6 @@ reading back is lossless; files from other programs are read from their axes.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
+from tmdlearn.io.digest import sha256
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
 from tmdlearn.io.write import metadata_json
 from tmdlearn.spectra.fitmaps import NEXUS_UNITS, FitMaps
@@ -131,25 +131,6 @@ def read_nexus(path: str | Path) -> Item:
         except Exception as err:  # noqa: BLE001 - HDF5 metadata damaged past the superblock
             raise InputError(f"cannot read as HDF5 / NeXus: {err}", path) from err
 
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks.
-
-    Parameters
-    ----------
-    path : Path
-        The file.
-
-    Returns
-    -------
-    str
-        64 hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- writing -----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ by :func:`tmdlearn.afm.embed.prepare_images`.
 from __future__ import annotations
 
 import copy
-import hashlib
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from tmdlearn.errors import InputError
+from tmdlearn.io.digest import sha256
 from tmdlearn.learn.train import resolve_device
 
 BACKBONES = ("efficientnet-lite0", "resnet18", "resnet50", "resnet152")
@@ -137,11 +137,7 @@ class Backbone(nn.Module):
         """Identity of the weights: name plus the SHA-256 of the weights file (or the seed)."""
         if self.weights is None:
             return f"{self.name}:random-seed{self.seed}"
-        digest = hashlib.sha256()
-        with open(self.weights, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-        return f"{self.name}:sha256-{digest.hexdigest()[:16]}"
+        return f"{self.name}:sha256-{sha256(self.weights)[:16]}"
 
 
 def _load_state(path: Path, name: str) -> dict:

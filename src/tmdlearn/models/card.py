@@ -10,7 +10,6 @@ the file (:class:`~tmdlearn.errors.InputError`, exit code 2 on the command line)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from tmdlearn import __version__
 from tmdlearn.errors import InputError
+from tmdlearn.io.digest import sha256
 
 #: File name of the card inside a model folder.
 CARD_NAME = "model.json"
@@ -26,25 +26,6 @@ CARD_FORMAT = 1
 #: Keys every card has.
 REQUIRED = ("format", "tmdlearn_version", "workflow", "task", "files")
 
-
-def sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB blocks).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-
-    Returns
-    -------
-    str
-        64 hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_card(workflow: str, task: str, *, material: str | None = None,

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from tmdlearn.errors import InputError
-from tmdlearn.models.card import CARD_NAME, read_card, sha256, verify
+from tmdlearn.io.digest import sha256
+from tmdlearn.models.card import CARD_NAME, read_card, verify
 
 WEIGHTS = "weights.safetensors"
 PARAMETERS = "parameters.json"

@@ -79,7 +79,9 @@ def draw(rng: np.random.Generator, value, log: bool = False) -> float:
 class MicroscopeConfig:
     """Ranges of the microscope drawn per image; a pair ``(lo, hi)`` is drawn uniformly.
 
-    Aberrations are magnitudes in Å (their azimuths are uniform); ``dose`` is the mean number of
+    Aberrations are magnitudes in Å (their azimuths are uniform), except
+    ``defocus_angstrom``, the signed range of ``C10`` itself (abTEM's sign: ``C10`` = −Δf, so
+    an overfocus range is given negated); ``dose`` is the mean number of
     detected electrons on a reference column (log-uniform); ``fill`` the fraction of the ADC
     range above the dark offset that the brightest pixels reach (the operator's
     brightness/contrast; log-uniform); ``pulse_shape`` the Gamma shape of one electron's pulse
