@@ -132,7 +132,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
             raise InputError(f"not valid YAML ({err.__class__.__name__})", path) from None
         if not isinstance(loaded, dict):
             raise InputError("config must be a mapping of keys to values", path)
-        _merge(config, loaded)
+        config = merged(config, loaded)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -210,12 +210,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _merge(base: dict, update: dict) -> None:
+def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` updated section by section (at every depth) by ``update``.
+
+    Parameters
+    ----------
+    base : dict
+        E.g. a workflow's ``DEFAULTS``; not changed.
+    update : dict
+        A possibly partial config; its values replace those of ``base`` except where both
+        hold a section (dict), which is merged in turn.
+
+    Returns
+    -------
+    dict
+        A new dict sharing nothing mutable with ``base`` or ``update``.
+    """
+    out = copy.deepcopy(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
         else:
-            base[key] = value
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 _TABLE = re.compile(r"(<!-- config: ([\w.]+) -->\n).*?(<!-- /config -->)", re.S)

@@ -5,7 +5,6 @@ to a run folder by :func:`tmdlearn.report.run.write_outcome`."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from functools import partial
@@ -358,24 +357,3 @@ def _latent(outcome: Outcome, features, targets, properties, config: dict) -> No
             "not computed: no per-image physical properties (they are measured on the AFM "
             "images, and a features file carries none)")
 
-
-def with_defaults(config: dict | None) -> dict:
-    """``DEFAULTS`` updated (recursively) by ``config``.
-
-    Parameters
-    ----------
-    config : dict, optional
-        User configuration; its sections update those of :data:`DEFAULTS`.
-
-    Returns
-    -------
-    dict
-        A new merged configuration (``DEFAULTS`` is not changed).
-    """
-    merged = copy.deepcopy(DEFAULTS)
-    for key, value in (config or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key].update(value)
-        else:
-            merged[key] = value
-    return merged

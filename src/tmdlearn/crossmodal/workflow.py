@@ -5,14 +5,13 @@ feature heads and read-outs, collected into tables, figures, models and headline
 
 from __future__ import annotations
 
-import copy
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tmdlearn.config import Open
+from tmdlearn.config import Open, merged
 from tmdlearn.crossmodal import figures
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generate import (
@@ -191,7 +190,7 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     Outcome
         Metrics, tables (Tables 3, 4, 6), figures, models and the files to write.
     """
-    cfg = _merged(config)
+    cfg = merged(DEFAULTS, config)
     seed = int(cfg["seed"])
     storage = cfg["generation"]["storage"]
     outcome = Outcome()
@@ -210,16 +209,6 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
                         n_samples=n_samples)
     return outcome
 
-
-def _merged(config: dict, base: dict = DEFAULTS) -> dict:
-    """``base`` (DEFAULTS) updated by a possibly partial ``config``, section by section."""
-    out = copy.deepcopy(base)
-    for key, value in config.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(value, out[key])
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
