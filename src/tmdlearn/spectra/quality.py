@@ -51,6 +51,13 @@ Everything here is vectorised over spectra (no loop over spectra).
   no standard error); ``weak`` when the main peaks are present but one
   has an SNR below ``weak_snr``; otherwise ``ok``. Every reason found is kept in a bit mask
   and written out as short text by :func:`reason_text`.
+- **Unresolved groups** (option ``unresolved``, e.g. ``[[Ep, A1p]]`` for WSe2's E′ and A1′
+  2-3 cm⁻¹ apart): peaks closer than the data can separate share one band, and how the fit
+  splits it between them is arbitrary. A main peak in such a group is not ``poor`` for its
+  centre or width at a bound or a missing standard error, and it is ``weak`` when the band's
+  SNR (the highest point of the members' summed fitted profiles over the noise) is below
+  ``weak_snr``, not its own share of it. Its presence score is taken without its partners in
+  the null model, so it says whether the band is there.
 """
 
 from __future__ import annotations
@@ -64,9 +71,11 @@ VERDICTS = ("ok", "weak", "absent", "poor")
 OK, WEAK, ABSENT, POOR = range(len(VERDICTS))
 
 #: Defaults of the verdict options (a model's ``verdict:`` mapping and ``fit_peaks(verdict=)``
-#: override them). ``main``: peaks that must be present (default: every peak of the model).
+#: override them). ``main``: peaks that must be present (default: every peak of the model);
+#: ``unresolved``: groups of peaks the data cannot separate (e.g. ``[[Ep, A1p]]``).
 DEFAULTS = {
     "main": None,
+    "unresolved": None,
     "present_dbic": 10.0,
     "weak_snr": 5.0,
     "chi2_max": 5.0,
@@ -122,7 +131,48 @@ def options(model_options: dict | None, overrides: dict | bool | None) -> dict:
         out.update(layer)
     if isinstance(out["main"], str):  # "E2g,A1g" from the command line
         out["main"] = [name.strip() for name in out["main"].split(",") if name.strip()]
+    groups = out["unresolved"] or []
+    if not (isinstance(groups, list | tuple)
+            and all(isinstance(g, list | tuple) and len(g) >= 2 for g in groups)):
+        from tmdlearn.errors import InputError
+
+        raise InputError(f"verdict option unresolved must be a list of groups of two or more "
+                         f"peak names, e.g. [[Ep, A1p]]; got {out['unresolved']!r}")
+    out["unresolved"] = [[str(name) for name in group] for group in groups]
     return out
+
+
+def _unresolved(model, groups: list[list[str]]) -> dict[str, tuple[int, list]]:
+    """Peak name -> (region index, member peaks) of its unresolved group; the members of a
+    group must be peaks of one region of ``model``, each in one group only."""
+    from tmdlearn.errors import InputError
+
+    where = {p.name: (r, p) for r, region in enumerate(model.regions) for p in region.peaks}
+    out = {}
+    for group in groups:
+        unknown = sorted(set(group) - set(where))
+        if (unknown or len({where[name][0] for name in group}) > 1 or set(group) & set(out)
+                or len(set(group)) < len(group)):
+            raise InputError(f"verdict unresolved group {group}: its peaks must be distinct "
+                             f"peaks of one window of model {model.name!r}, each in one group")
+        members = [where[name][1] for name in group]
+        out.update((name, (where[name][0], members)) for name in group)
+    return out
+
+
+def _band_snr(x: np.ndarray, members: list, names: list[str], values: np.ndarray,
+              sigma: np.ndarray) -> np.ndarray:
+    """SNR (N,) of the band of unresolved peaks ``members``: the highest point of their
+    summed fitted profiles on the window's axis ``x`` over the noise σ (N,)."""
+    columns, layout = [], []
+    for peak in members:
+        layout.append((peak.shape, len(columns)))
+        parts = ("height", "center", "fwhm", "eta")[:peak.n_params]
+        columns += [names.index(f"{peak.name}_{part}") for part in parts]
+    band, _ = evaluate(np, x, values[:, columns], (tuple(layout), ("none", len(columns))),
+                       jacobian=False)
+    with np.errstate(invalid="ignore"):
+        return np.max(band, axis=1) / sigma
 
 
 def noise_sigma(y: np.ndarray) -> np.ndarray:
@@ -163,16 +213,19 @@ def _profiles(x: np.ndarray, shape: str, center, fwhm: float,
     return jac if jacobian else f
 
 
-def _filter_bank(x: np.ndarray, region, peak, reach: float):
+def _filter_bank(x: np.ndarray, region, peak, reach: float, band: tuple[str, ...] = ()):
     """The local window (bool (L,)), orthonormal basis of the null model (Lw, q), unit matched
-    filters orthogonal to it (T, Lw) and the log prior of their centres (T,) for ``peak``;
+    filters orthogonal to it (T, Lw) and the log prior of their centres (T,) for ``peak``
+    (the peaks named in ``band``, its unresolved partners, are left out of the null model);
     None when the window holds too few points."""
     low, high = peak.center_bounds
     shift = 0.5 * (high - low)
     inside = np.abs(x - peak.center) <= shift + reach * peak.fwhm
     xw = x[inside]
+    if xw.size < 5:  # fewer than a straight baseline's 2 points + 3: nothing to test
+        return None
     others = [_profiles(xw, q.shape, q.center, q.fwhm, jacobian=True)[0]
-              for q in region.peaks if q is not peak]
+              for q in region.peaks if q is not peak and q.name not in band]
     u = (xw - xw.mean()) / max(np.ptp(xw), 1e-300)
     null = np.concatenate([np.stack([np.ones_like(xw), u])] + others).T
     # a column that vanishes in the window (a far peak) adds nothing to the basis
@@ -193,7 +246,8 @@ def _filter_bank(x: np.ndarray, region, peak, reach: float):
 
 
 def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
-             reach: float = PRESENCE_REACH, chunk: int = 16384) -> np.ndarray:
+             reach: float = PRESENCE_REACH, chunk: int = 16384,
+             unresolved: list[list[str]] | None = None) -> np.ndarray:
     """Presence score 2 ln B (N, K) of each peak of ``region`` in spectra ``y`` (N, L) on
     ``x`` (L,), with the noise σ (N,) of each spectrum, ``chunk`` spectra at a time.
 
@@ -208,7 +262,8 @@ def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
     residual with the best filter) and ``2 ln B = 2 ln Σ_c p(c) 2 Φ(t_c) exp(t_c² / 2) −
     ln L_w`` (a unit-information half-normal prior on the height; L_w points in the window):
     ΔBIC of one parameter when the centre is known, less the look-elsewhere penalty of the
-    centre's prior when it is not.
+    centre's prior when it is not. A peak of an ``unresolved`` group is tested without its
+    partners in the null model: its score says whether the group's band is there.
 
     Parameters
     ----------
@@ -224,6 +279,8 @@ def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
         Half-width of the local window beyond ``max_shift``, in FWHMs of the peak.
     chunk : int
         Spectra scored at once (memory ~ chunk x L values).
+    unresolved : list of list of str, optional
+        Groups of peak names scored as one band (verdict option ``unresolved``).
 
     Returns
     -------
@@ -235,7 +292,8 @@ def presence(y: np.ndarray, x: np.ndarray, region, sigma: np.ndarray,
     out = np.full((y.shape[0], len(region.peaks)), np.nan)
     rows = np.flatnonzero(np.isfinite(y).all(axis=1) & (sigma > 0))
     for k, peak in enumerate(region.peaks):
-        bank = _filter_bank(x, region, peak, reach)
+        band = next((tuple(g) for g in unresolved or () if peak.name in g), ())
+        bank = _filter_bank(x, region, peak, reach, band)
         if bank is None:
             continue
         inside, basis, filters, log_prior = bank
@@ -391,8 +449,9 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
         from tmdlearn.errors import InputError
 
         raise InputError(f"verdict main peaks {sorted(unknown)} are not in model {model.name!r}")
+    groups = _unresolved(model, opts["unresolved"])
     chi2_sum, dof, noise2, points = np.zeros(n), 0, np.zeros(n), 0
-    snr, dbic, sat, dssr = [], [], np.zeros(n, dtype=bool), []
+    snr, dbic, sat, dssr, band_snr = [], [], np.zeros(n, dtype=bool), [], {}
     for region, info in zip(model.regions, regions, strict=True):
         sigma2 = info["noise"] ** 2
         chi2_sum += info["ssr"] / sigma2
@@ -404,9 +463,13 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
         # smoothing hides noise from second differences, not from the residual
         sigma = np.fmax(info["noise"], info["spread"])
         dssr.append(info["dssr"])
-        dbic.append(presence(info["y"], info["x"], region, info["noise"]))
+        dbic.append(presence(info["y"], info["x"], region, info["noise"],
+                             unresolved=opts["unresolved"]))
         for peak in region.peaks:
             snr.append(values[:, names.index(f"{peak.name}_height")] / sigma)
+            if peak.name in groups:
+                band_snr[peak.name] = _band_snr(info["x"], groups[peak.name][1], names,
+                                                values, sigma)
     with np.errstate(invalid="ignore", divide="ignore"):
         chi2 = chi2_sum / dof
         noise = np.sqrt(noise2 / max(points, 1))
@@ -439,6 +502,9 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
     for j, i in enumerate(index):
         peak = peaks[i]
         here = fitted & main_present[:, j]
+        if peak.name in groups:  # one band: how the fit shares it out is arbitrary
+            weak[:, j] = here & (band_snr[peak.name] < float(opts["weak_snr"]))
+            continue
         for part, bounds, bit in (("center", peak.center_bounds, CENTRE_BOUND),
                                   ("fwhm", peak.fwhm_bounds, WIDTH_BOUND)):
             value = values[:, names.index(f"{peak.name}_{part}")]

@@ -35,8 +35,8 @@ DEFAULTS = {
     "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
             "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
     # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
-    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
-                "chi2_max": None, "chi2_min": None, "misfit_max": None,
+    "verdict": {"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
+                "weak_snr": None, "chi2_max": None, "chi2_min": None, "misfit_max": None,
                 "saturation_run": None, "saturation_snr": None},
 }
 SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
