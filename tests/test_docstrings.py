@@ -15,6 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tmdlearn"
 COMPLIANT = [
     "spectra/peaks.py",
     "spectra/quality.py",
+    "spectra/presence.py",
     "spectra/preprocess.py",
     "stem/inference.py",
     "stem/atoms.py",

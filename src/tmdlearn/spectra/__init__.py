@@ -28,7 +28,8 @@ from tmdlearn.spectra.preprocess import (
     normalise,
     resample,
 )
-from tmdlearn.spectra.quality import VERDICTS, noise_sigma
+from tmdlearn.spectra.presence import noise_sigma
+from tmdlearn.spectra.quality import VERDICTS
 
 __all__ = [
     "DESPIKE",
