@@ -16,6 +16,8 @@ COMPLIANT = [
     "spectra/peaks.py",
     "spectra/quality.py",
     "spectra/presence.py",
+    "spectra/mapfit.py",
+    "spectra/curves.py",
     "spectra/preprocess.py",
     "stem/inference.py",
     "stem/atoms.py",

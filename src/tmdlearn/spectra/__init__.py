@@ -5,16 +5,11 @@
 >>> table = fit.table()          # E2g_center, ..., split_A1g_E2g, r2, ..., verdict, reasons
 """
 
+from tmdlearn.spectra.curves import model_curves
 from tmdlearn.spectra.features import derived_features, feature_vector, fit_table, vector_columns
+from tmdlearn.spectra.mapfit import fit_map, parameter_maps
 from tmdlearn.spectra.peakmodel import PRESETS, Peak, PeakModel, Region, load_model
-from tmdlearn.spectra.peaks import (
-    STATUS,
-    PeakFit,
-    fit_map,
-    fit_peaks,
-    model_curves,
-    parameter_maps,
-)
+from tmdlearn.spectra.peaks import STATUS, PeakFit, fit_peaks
 from tmdlearn.spectra.preprocess import (
     DESPIKE,
     anchor_baseline,
