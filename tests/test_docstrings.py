@@ -19,6 +19,7 @@ COMPLIANT = [
     "spectra/mapfit.py",
     "spectra/curves.py",
     "spectra/preprocess.py",
+    "spectra/despike.py",
     "stem/inference.py",
     "stem/atoms.py",
     "stem/distortion.py",

@@ -6,20 +6,22 @@
 """
 
 from tmdlearn.spectra.curves import model_curves
+from tmdlearn.spectra.despike import (
+    DESPIKE,
+    despike,
+    despike_difference,
+    despike_map,
+    despike_whitaker_hayes,
+)
 from tmdlearn.spectra.features import derived_features, feature_vector, fit_table, vector_columns
 from tmdlearn.spectra.mapfit import fit_map, parameter_maps
 from tmdlearn.spectra.peakmodel import PRESETS, Peak, PeakModel, Region, load_model
 from tmdlearn.spectra.peaks import STATUS, PeakFit, fit_peaks
 from tmdlearn.spectra.preprocess import (
-    DESPIKE,
     anchor_baseline,
     background_mask,
     baseline,
     crop,
-    despike,
-    despike_difference,
-    despike_map,
-    despike_whitaker_hayes,
     normalise,
     resample,
 )

@@ -200,10 +200,10 @@ def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
 
 def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
     from tmdlearn.spectra import preprocess
+    from tmdlearn.spectra.despike import despike
 
     if options["despike"] != "map":  # map: done on the map before its spectra are taken
-        intensity = preprocess.despike(intensity, options["despike"],
-                                       options["despike_threshold"])
+        intensity = despike(intensity, options["despike"], options["despike_threshold"])
     if options["baseline"] != "none":
         intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
     if options["normalise"] != "none":
@@ -212,7 +212,7 @@ def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.nd
 
 
 def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap:
-    from tmdlearn.spectra.preprocess import despike
+    from tmdlearn.spectra.despike import despike
 
     return replace(data, intensity=despike(data.intensity, "map", options["despike_threshold"],
                                            mask, options["despike_spatial_k"]))
