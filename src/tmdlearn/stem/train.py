@@ -29,17 +29,13 @@ from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import (
-    ROBUST,
-    apply_lattice_prior,
-    predict_views,
-    prepare_image,
-    save_model,
-    stem_card,
-)
-from tmdlearn.stem.lattice import check_lattice_prior, reassign_layers
+from tmdlearn.stem.inference import predict_views
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
+from tmdlearn.stem.modelstore import save_model, stem_card
+from tmdlearn.stem.normalisation import ROBUST, prepare_image
+from tmdlearn.stem.prior import apply_lattice_prior, check_lattice_prior
 from tmdlearn.synth.stem import (
     N_LAYERS,
     StemSample,
@@ -134,11 +130,11 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
     (with ``lattice``) and "_prior" after that (or the network's output) with positions pulled
     ``lattice_prior`` of the way to the layers' honeycombs and the masks repainted as label
-    disks there (:func:`tmdlearn.stem.inference.apply_lattice_prior`). The scores'
+    disks there (:func:`tmdlearn.stem.prior.apply_lattice_prior`). The scores'
     ``assignment`` maps branches to true layers. ``views`` averages mirror images
     (:func:`tmdlearn.stem.inference.predict_views`). Images are normalised as the model was
-    trained: the ``normalisation`` that :func:`tmdlearn.stem.inference.load_model` or
-    training attached to it (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score).
+    trained: the ``normalisation`` that :func:`tmdlearn.stem.modelstore.load_model` or
+    training attached to it (:func:`tmdlearn.stem.normalisation.prepare_image`; none: z-score).
     InputError for ``lattice_prior`` outside [0, 1]."""
     check_lattice_prior(lattice_prior)
     model.eval()

@@ -46,7 +46,7 @@ def load(config: dict) -> dict:
     """The model (``net``, ``meta``, its folder ``model``) and the image ``data.image``
     (``image``); the ``find`` options checked."""
     from tmdlearn.models.store import model_folder
-    from tmdlearn.stem.inference import load_model, shipped_model_path
+    from tmdlearn.stem.modelstore import load_model, shipped_model_path
 
     check_options(config)
     m = config["model"]
@@ -59,8 +59,8 @@ def load(config: dict) -> dict:
 def check_options(config: dict) -> None:
     """InputError for a threshold, pixel size, lattice prior or tile out of range (the config
     keys and their command-line options named)."""
-    from tmdlearn.stem.inference import TILE_OVERLAP_PX
-    from tmdlearn.stem.lattice import check_lattice_prior
+    from tmdlearn.stem.prior import check_lattice_prior
+    from tmdlearn.stem.tiles import TILE_OVERLAP_PX
 
     find, pixel_size = config["find"], config["data"]["pixel_size_angstrom"]
     threshold = find["threshold"]
