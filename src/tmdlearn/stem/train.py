@@ -216,16 +216,8 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     start, history, best, cpu_before = 0, [], -1.0, 0.0
     if config.get("init") and not resume:
         cpu_before = warm_start(model, config["init"])
-    ckpt_path = out_dir / "checkpoint"
     if resume:
-        if not ckpt_path.exists():
-            raise InputError("no checkpoint to resume from", ckpt_path)
-        ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
-        torch.set_rng_state(ckpt["torch_rng"])
-        cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
+        start, history, best, cpu_before = _resume(out_dir / "checkpoint", model, opt)
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
             "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
@@ -234,20 +226,11 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
-    step = start
     for step in track(range(start, steps), "training", total=steps - start):
-        model.train()
         images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size, batch_size)
-        x = np.stack([prepare_image(im, meta) for im in images])[:, None]
-        x = torch.from_numpy(x).to(device)
-        y = torch.from_numpy(labels).float().to(device)
-        for group in opt.param_groups:  # cosine decay to 5 % of lr, resumable at any step
-            group["lr"] = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running.append(loss.item())
+        # cosine decay to 5 % of lr, resumable at any step
+        lr = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+        running.append(_step(model, opt, loss_fn, images, labels, meta, lr, device))
         done = step + 1
         out_of_time = minutes is not None and time.time() - began > 60 * float(minutes)
         if done % int(tc["eval_every"]) == 0 or done == steps or out_of_time:
@@ -259,15 +242,56 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
             running = []
             history.append(scores)
             log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))
-            if scores["mean_iou"] > best:
-                best = scores["mean_iou"]
-                save_model(out_dir / "model", model, {**meta, "step": done, "val": scores})
-            save_checkpoint(ckpt_path, {"model": model.state_dict(),
-                                        "optimizer": opt.state_dict(), "step": done,
-                                        "history": history, "best": best,
-                                        "torch_rng": torch.get_rng_state(), "config": config})
-            with atomic_path(out_dir / "history.csv") as tmp:
-                pd.DataFrame(history).to_csv(tmp, index=False)
+            best = _save_progress(out_dir, model, opt, meta, history, best)
         if out_of_time:
             break
     return history[-1] if history else {}
+
+
+def _resume(ckpt_path: Path, model: UNet, opt: torch.optim.Optimizer
+            ) -> tuple[int, list[dict], float, float]:
+    """Load the checkpoint into ``model``, ``opt`` and torch's random state; its step,
+    history, best mean IoU and CPU minutes so far."""
+    if not ckpt_path.exists():
+        raise InputError("no checkpoint to resume from", ckpt_path)
+    ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    history = ckpt["history"]
+    cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
+    return ckpt["step"], history, ckpt["best"], cpu_before
+
+
+def _step(model: UNet, opt: torch.optim.Optimizer, loss_fn, images: np.ndarray,
+          labels: np.ndarray, meta: dict[str, Any], lr: float, device) -> float:
+    """One optimiser step at learning rate ``lr`` on a batch; its loss."""
+    model.train()
+    x = np.stack([prepare_image(im, meta) for im in images])[:, None]
+    x = torch.from_numpy(x).to(device)
+    y = torch.from_numpy(labels).float().to(device)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = loss_fn(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _save_progress(out_dir: Path, model: UNet, opt: torch.optim.Optimizer,
+                   meta: dict[str, Any], history: list[dict], best: float) -> float:
+    """After an evaluation (the last of ``history``): the model when its mean IoU beats
+    ``best``, the checkpoint and history.csv; the best mean IoU."""
+    scores = history[-1]
+    if scores["mean_iou"] > best:
+        best = scores["mean_iou"]
+        save_model(out_dir / "model", model, {**meta, "step": scores["step"], "val": scores})
+    save_checkpoint(out_dir / "checkpoint", {"model": model.state_dict(),
+                                             "optimizer": opt.state_dict(),
+                                             "step": scores["step"], "history": history,
+                                             "best": best, "torch_rng": torch.get_rng_state(),
+                                             "config": meta["config"]})
+    with atomic_path(out_dir / "history.csv") as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    return best
