@@ -30,6 +30,7 @@ COMPLIANT = [
     "stem/distortion.py",
     "stem/lattice.py",
     "io/read.py",
+    "io/spectral_units.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 

@@ -42,7 +42,21 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def normalise_unit(unit: str, path: Path | None = None) -> str:
-    """The container unit ("cm-1", "eV", "nm") for a user-given unit name."""
+    """The container unit for a user-given unit name.
+
+    Parameters
+    ----------
+    unit : str
+        A unit name or alias: cm-1, cm^-1, 1/cm, wavenumber, Raman shift, eV, energy, nm,
+        wavelength (any case).
+    path : Path, optional
+        The file the unit is for, named in the error.
+
+    Returns
+    -------
+    str
+        "cm-1", "eV" or "nm".
+    """
     key = str(unit).strip().lower()
     if key in _UNIT_ALIASES:
         return _UNIT_ALIASES[key]
@@ -50,6 +64,19 @@ def normalise_unit(unit: str, path: Path | None = None) -> str:
 
 
 def laser_nm(header: dict[str, str]) -> float | None:
+    """The laser line of a header's ``Laser...`` or ``Excitation...`` key.
+
+    Parameters
+    ----------
+    header : dict of str to str
+        Header keys and values (``#Key=Value`` lines).
+
+    Returns
+    -------
+    float or None
+        The wavelength in nm (a value given in cm-1 is converted), None when the header names
+        no positive one.
+    """
     for key, value in header.items():
         if key.lower().startswith(("laser", "excitation")):
             match = _NUMBER.search(value)
@@ -76,7 +103,32 @@ def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | 
 
 
 def resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
-    """(unit, axis) following the precedence in the module docstring."""
+    """The unit of a spectral axis, following the precedence in the module docstring.
+
+    Parameters
+    ----------
+    axis : (L,) array
+        The axis values as read.
+    unit : str or None
+        The ``unit=`` option; None: from the header or the values.
+    header : dict of str to str
+        Header keys and values.
+    header_text : list of str
+        Other header lines (the last may be the column names).
+    excitation_nm : float or None
+        The laser line, in nm.
+    metadata : dict
+        Receives where the unit came from (``unit_source``) and any conversion made.
+    path : Path
+        The file, named in errors.
+
+    Returns
+    -------
+    unit : str
+        "cm-1", "eV" or "nm".
+    axis : (L,) array
+        The axis in that unit (a Raman shift in eV converted to cm-1).
+    """
     if unit is not None:
         metadata["unit_source"] = "option"
         return normalise_unit(unit, path), axis
