@@ -15,8 +15,17 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tmdlearn"
 COMPLIANT = [
     "spectra/peaks.py",
     "spectra/quality.py",
+    "spectra/presence.py",
+    "spectra/mapfit.py",
+    "spectra/curves.py",
     "spectra/preprocess.py",
+    "spectra/despike.py",
     "stem/inference.py",
+    "stem/modelstore.py",
+    "stem/normalisation.py",
+    "stem/tiles.py",
+    "stem/prior.py",
+    "stem/honeycomb.py",
     "stem/atoms.py",
     "stem/distortion.py",
     "stem/lattice.py",
@@ -149,6 +158,7 @@ COMPLIANT = [
     "io/digest.py",
     "engine/__init__.py",
     "engine/scheduler.py",
+    "io/spectral_units.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
