@@ -46,6 +46,7 @@ DEFAULTS: dict = {
     "seed": 0,
     "device": "auto",
     "threads": 1,
+    "optuna": {"storage": None, "study": None},
     "data": {"folder": None, "scan_size_um": 1.0, "raman_power_mw": None, "pl_power_mw": None,
              "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
              "pl_window_ev": [1.6, 2.2], "pl_points": 200},
@@ -71,7 +72,7 @@ DEFAULTS: dict = {
     },
     "generation": {
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
-        "storage": None, "n_figure": 4,
+        "n_figure": 4,
         "space": Open({"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
                        "fusion": {**_DECODER, **_SPECTRAL,
                                   "fusion_width": {"type": "categorical",
@@ -125,22 +126,23 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     """Run every part of the workflow on ``data`` (image features already computed, as by
     :func:`load`).
 
-    ``generation.storage``: Optuna storage (SQLite path or URL) for resumable searches; None
-    keeps them in memory. The models are saved as ``models/<name>/`` (model folders with
-    cards, :func:`~tmdlearn.crossmodal.saved.save_models`). ``progress``: bars on,
-    off, or None (on a terminal).
+    ``optuna.storage``: Optuna storage (SQLite path or database URL) of resumable searches,
+    shared by every process that runs with it (:func:`~tmdlearn.learn.tune.tune`); None keeps
+    them in memory. ``optuna.study`` prefixes the studies' names. The models are saved as
+    ``models/<name>/`` (model folders with cards,
+    :func:`~tmdlearn.crossmodal.saved.save_models`). ``progress``: bars on, off, or None (on a
+    terminal).
     """
     cfg = _merged(config)
     seed = int(cfg["seed"])
-    storage = cfg["generation"]["storage"]
     outcome = Outcome()
     held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
     with showing(progress), torch_threads(cfg.get("threads") or None):
         if cfg["regression"]["inputs"]:
-            _regression(data, cfg, held_out, storage, outcome)
+            _regression(data, cfg, held_out, outcome)
         if cfg["generation"]["tasks"]:
-            _generation(data, cfg, held_out, storage, outcome)
+            _generation(data, cfg, held_out, outcome)
     n_samples = int(np.unique(data.groups).size)
     outcome.files["models"] = partial(save_models, models=outcome.models, config=cfg,
                                       metrics=outcome.metrics, n_samples=n_samples)
@@ -161,7 +163,29 @@ def _merged(config: dict, base: dict = DEFAULTS) -> dict:
     return out
 
 
-def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
+def _study(cfg: dict, name: str) -> dict:
+    """The Optuna storage and study name of one of the run's searches.
+
+    Parameters
+    ----------
+    cfg : dict
+        The merged config (its ``optuna`` section).
+    name : str
+        The search's own name, e.g. ``regression-raman-s0``.
+
+    Returns
+    -------
+    dict
+        ``storage`` and ``study_name`` (``optuna.study/name``, or ``name`` without a prefix),
+        keyword arguments of :func:`~tmdlearn.crossmodal.regress.tune_mlp` and
+        :func:`~tmdlearn.crossmodal.generate.tune_generator`.
+    """
+    prefix = cfg["optuna"]["study"]
+    return {"storage": cfg["optuna"]["storage"],
+            "study_name": f"{prefix}/{name}" if prefix else name}
+
+
+def _regression(data: CrossModalData, cfg: dict, held_out, outcome: Outcome) -> None:
     reg, seed, device = cfg["regression"], int(cfg["seed"]), cfg["device"]
     afm_rows = data.rows(["afm"])
     fit_rows = afm_rows[~np.isin(data.groups[afm_rows], held_out)]
@@ -185,9 +209,8 @@ def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
             if model == "mlp":
                 mlp = reg["mlp"]
                 params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
-                                          epochs=mlp["epochs"], seed=seed, storage=storage,
-                                          study_name=f"regression-{modality}-s{seed}",
-                                          device=device)
+                                          epochs=mlp["epochs"], seed=seed, device=device,
+                                          **_study(cfg, f"regression-{modality}-s{seed}"))
                 fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
                 bundle["mlp"] = fitted
                 predictions["mlp"] = (fitted.predict(xtr), fitted.predict(xte))
@@ -236,7 +259,7 @@ def _axis(data: CrossModalData, modality: str):
     return {"raman": data.raman_axis, "pl": data.pl_axis}.get(modality)
 
 
-def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
+def _generation(data: CrossModalData, cfg: dict, held_out, outcome: Outcome) -> None:
     gen, heads, seed, device = cfg["generation"], cfg["heads"], int(cfg["seed"]), cfg["device"]
     truth = {}
     score_rows, readout_rows = [], []
@@ -252,7 +275,7 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
         params, scores, epochs = tune_generator(
             kind, in_dims, x[train], y[train], folds, x[test], y[test], gen["space"][kind],
             gen["trials"], epochs=gen["epochs"], patience=gen["patience"], seed=seed,
-            storage=storage, study_name=f"generation-{task}-s{seed}", device=device)
+            device=device, **_study(cfg, f"generation-{task}-s{seed}"))
         final, _ = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
                                  seed=seed, device=device)
         generated = final.predict(x[test])
