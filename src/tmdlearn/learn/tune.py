@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
@@ -46,6 +47,7 @@ POLL_S = 1.0
 #: Python modules of the database drivers, by SQLAlchemy driver name, and how to install them.
 DRIVERS = {"psycopg": "pip install 'tmdlearn[postgres]'", "mysqldb": "pip install mysqlclient",
            "pymysql": "pip install pymysql"}
+_TABLE_TRIES = 5
 _HELD = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 
 
@@ -128,7 +130,8 @@ def open_storage(storage: str | Path | None) -> optuna.storages.RDBStorage | Non
 
     SQLite writers wait up to :data:`SQLITE_WAIT_S` for each other's locks; ``postgresql://``
     goes through psycopg (the ``postgres`` extra); a server has :data:`CONNECT_TIMEOUT_S` to
-    answer. Running trials send heartbeats (:data:`HEARTBEAT_S`) so that the trial of a killed
+    answer. Processes that open a new storage at the same moment retry the creation of its
+    tables. Running trials send heartbeats (:data:`HEARTBEAT_S`) so that the trial of a killed
     worker is failed after :data:`GRACE_S` and run again by another.
 
     Parameters
@@ -152,13 +155,13 @@ def open_storage(storage: str | Path | None) -> optuna.storages.RDBStorage | Non
         return None
     try:
         parsed = make_url(url)
+        shown = parsed.render_as_string(hide_password=True)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         parsed.get_dialect()
     except SQLAlchemyError as error:
-        raise InputError(f"storage {storage}: neither a file path nor a database URL "
-                         f"(sqlite:///, postgresql://, mysql://): {error}") from None
-    shown = parsed.render_as_string(hide_password=True)
+        raise InputError("the storage is neither a file path nor a database URL (sqlite:///, "
+                         f"postgresql://, mysql://): {error}") from None
     backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
     if driver in DRIVERS:
         try:
@@ -168,19 +171,30 @@ def open_storage(storage: str | Path | None) -> optuna.storages.RDBStorage | Non
     connect_args = ({"timeout": SQLITE_WAIT_S} if backend == "sqlite" else
                     {"connect_timeout": CONNECT_TIMEOUT_S} if backend in ("postgresql", "mysql")
                     else {})
+    url = parsed.render_as_string(hide_password=False)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats
-            return optuna.storages.RDBStorage(
-                parsed.render_as_string(hide_password=False),
-                engine_kwargs={"connect_args": connect_args},
-                heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+        engine = sqlalchemy.create_engine(url, connect_args=connect_args)
+        try:
+            engine.connect().close()
+        finally:
+            engine.dispose()
     except ImportError as error:
         missing = error.__cause__ or error
         raise InputError(f"{shown}: its database driver is not installed ({missing})") from None
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise InputError(f"{shown}: the database does not answer or refuses ({reason})") from None
+    for attempt in range(_TABLE_TRIES):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs={"connect_args": connect_args},
+                    heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+        except SQLAlchemyError:  # another process creating the tables at the same moment
+            if attempt + 1 == _TABLE_TRIES:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict[str, dict],
