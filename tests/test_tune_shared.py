@@ -65,6 +65,16 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path):
     assert set(returned.values()) == {best}                     # both return the study's best
 
 
+def test_a_search_alone_draws_as_optunas_seeded_tpe():
+    def value(params):
+        return (params["x"] - 1.0) ** 2
+
+    alone = tuning.tune(lambda params, trial: value(params), SPACE, 14, seed=3)
+    plain = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=3))
+    plain.optimize(lambda trial: value(tuning.suggest(trial, SPACE)), n_trials=14)
+    assert [t.params for t in alone.trials] == [t.params for t in plain.trials]
+
+
 def test_interrupted_search_resumes_to_its_target(tmp_path):
     storage, calls = tmp_path / "optuna.db", []
 

@@ -206,9 +206,10 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
     With a ``storage`` (path or URL) the study named ``study_name`` is created or resumed:
     completed trials are kept and only the missing ones run. Several processes may run this on
     one study at once: each takes trials while the study's complete and running trials are
-    fewer than ``n_trials``, then waits for the others' (module docstring). Trial k draws from
-    a TPE sampler seeded ``seed + k``, so a run alone is reproducible and concurrent workers
-    never draw the same points.
+    fewer than ``n_trials``, then waits for the others' (module docstring). A process draws
+    from one TPE sampler seeded ``seed + k``, k the number of its first trial: a new search run
+    alone draws as ``TPESampler(seed)``, and workers or a resumed run do not repeat the draws
+    of another.
 
     Parameters
     ----------
@@ -224,7 +225,7 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
     storage : str or Path, optional
         SQLite path or database URL (:func:`open_storage`); None keeps the study in memory.
     seed : int
-        Seed of the TPE sampler of trial 0 (trial k: ``seed + k``).
+        Seed of the TPE sampler (plus the number of this process's first trial).
     direction : str
         "minimize" or "maximize".
 
@@ -249,11 +250,15 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
                                 sampler=_sampler(seed))
     _claim_space(study, space)
 
+    seeded = []
+
     def one_trial(trial: optuna.Trial) -> float:
         held = study.get_trials(deepcopy=False, states=_HELD)
         if sum(t.number < trial.number for t in held) >= n_trials:
             raise optuna.TrialPruned("another worker took the study's last trial")
-        study.sampler = _sampler(seed + trial.number)
+        if not seeded:  # this process's first trial: its number keeps workers apart
+            study.sampler = _sampler(seed + trial.number)
+            seeded.append(trial.number)
         return objective(suggest(trial, space), trial)
 
     while True:
