@@ -159,3 +159,12 @@ def test_postgresql_server_that_does_not_answer_times_out(monkeypatch):
         with pytest.raises(InputError, match="does not answer"):
             tuning.open_storage(f"postgresql://me@127.0.0.1:{port}/optuna")
     assert time.monotonic() - started < 5
+
+
+def test_a_run_opens_its_storage_once(tmp_path):
+    storage = tuning.open_storage(tmp_path / "optuna.db")
+    assert tuning.open_storage(storage) is storage  # one connection pool for every search
+    for name in ("regression", "generation"):
+        tuning.tune(lambda params, trial: params["x"], SPACE, 2, study_name=name,
+                    storage=storage)
+    assert sorted(optuna.get_all_study_names(storage)) == ["generation", "regression"]

@@ -30,6 +30,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
 from tmdlearn.learn.regression import pearson_rows, r2
+from tmdlearn.learn.tune import open_storage
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
 
@@ -174,9 +175,9 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     :func:`load`).
 
     ``optuna.storage``: Optuna storage (SQLite path or database URL) of resumable searches,
-    shared by every process that runs with it (:func:`~tmdlearn.learn.tune.tune`); None keeps
-    them in memory. ``optuna.study`` prefixes the studies' names. The models are saved as
-    ``models/<name>/`` (model folders with cards,
+    shared by every process that runs with it (:func:`~tmdlearn.learn.tune.tune`), opened once
+    for the run; None keeps them in memory. ``optuna.study`` prefixes the studies' names. The
+    models are saved as ``models/<name>/`` (model folders with cards,
     :func:`~tmdlearn.crossmodal.saved.save_models`).
 
     Parameters
@@ -195,14 +196,15 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     """
     cfg = merged(DEFAULTS, config)
     seed = int(cfg["seed"])
+    storage = open_storage(cfg["optuna"]["storage"])
     outcome = Outcome()
     held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
     with showing(progress), torch_threads(cfg.get("threads") or None):
         if cfg["regression"]["inputs"]:
-            _regression(data, cfg, held_out, outcome)
+            _regression(data, cfg, held_out, storage, outcome)
         if cfg["generation"]["tasks"]:
-            _generation(data, cfg, held_out, outcome)
+            _generation(data, cfg, held_out, storage, outcome)
     n_samples = int(np.unique(data.groups).size)
     outcome.files["models"] = partial(save_models, models=outcome.models, config=cfg,
                                       metrics=outcome.metrics, n_samples=n_samples)
@@ -212,13 +214,15 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     return outcome
 
 
-def _study(cfg: dict, name: str) -> dict:
+def _study(cfg: dict, storage, name: str) -> dict:
     """The Optuna storage and study name of one of the run's searches.
 
     Parameters
     ----------
     cfg : dict
-        The merged config (its ``optuna`` section).
+        The merged config (its ``optuna.study``).
+    storage : optuna.storages.BaseStorage or None
+        The run's storage (:func:`~tmdlearn.learn.tune.open_storage` of ``optuna.storage``).
     name : str
         The search's own name, e.g. ``regression-raman-s0``.
 
@@ -230,11 +234,11 @@ def _study(cfg: dict, name: str) -> dict:
         :func:`~tmdlearn.crossmodal.generate.tune_generator`.
     """
     prefix = cfg["optuna"]["study"]
-    return {"storage": cfg["optuna"]["storage"],
+    return {"storage": storage,
             "study_name": f"{prefix}/{name}" if prefix else name}
 
 
-def _regression(data: CrossModalData, cfg: dict, held_out, outcome: Outcome) -> None:
+def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
     reg, seed, device = cfg["regression"], int(cfg["seed"]), cfg["device"]
     afm_rows = data.rows(["afm"])
     fit_rows = afm_rows[~np.isin(data.groups[afm_rows], held_out)]
@@ -259,7 +263,7 @@ def _regression(data: CrossModalData, cfg: dict, held_out, outcome: Outcome) -> 
                 mlp = reg["mlp"]
                 params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
                                           epochs=mlp["epochs"], seed=seed, device=device,
-                                          **_study(cfg, f"regression-{modality}-s{seed}"))
+                                          **_study(cfg, storage, f"regression-{modality}-s{seed}"))
                 fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
                 bundle["mlp"] = fitted
                 predictions["mlp"] = (fitted.predict(xtr), fitted.predict(xte))
@@ -308,7 +312,7 @@ def _axis(data: CrossModalData, modality: str):
     return {"raman": data.raman_axis, "pl": data.pl_axis}.get(modality)
 
 
-def _generation(data: CrossModalData, cfg: dict, held_out, outcome: Outcome) -> None:
+def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
     gen, heads, seed, device = cfg["generation"], cfg["heads"], int(cfg["seed"]), cfg["device"]
     truth = {}
     score_rows, readout_rows = [], []
@@ -324,7 +328,7 @@ def _generation(data: CrossModalData, cfg: dict, held_out, outcome: Outcome) -> 
         params, scores, epochs = tune_generator(
             kind, in_dims, x[train], y[train], folds, x[test], y[test], gen["space"][kind],
             gen["trials"], epochs=gen["epochs"], patience=gen["patience"], seed=seed,
-            device=device, **_study(cfg, f"generation-{task}-s{seed}"))
+            device=device, **_study(cfg, storage, f"generation-{task}-s{seed}"))
         final, _ = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
                                  seed=seed, device=device)
         generated = final.predict(x[test])

@@ -29,6 +29,7 @@ from typing import Any
 import optuna
 import sqlalchemy
 from optuna.exceptions import ExperimentalWarning
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -125,8 +126,11 @@ def storage_url(storage: str | Path | None) -> str | None:
     return f"sqlite:///{Path(text).resolve()}"
 
 
-def open_storage(storage: str | Path | None) -> optuna.storages.RDBStorage | None:
+def open_storage(storage: str | Path | BaseStorage | None) -> BaseStorage | None:
     """The Optuna storage of a path or database URL, connected and checked.
+
+    Open it once per process and pass it on to every :func:`tune` of a run: each storage holds
+    its own pool of database connections.
 
     SQLite writers wait up to :data:`SQLITE_WAIT_S` for each other's locks; ``postgresql://``
     goes through psycopg (the ``postgres`` extra); a server has :data:`CONNECT_TIMEOUT_S` to
@@ -136,25 +140,24 @@ def open_storage(storage: str | Path | None) -> optuna.storages.RDBStorage | Non
 
     Parameters
     ----------
-    storage : str or Path, optional
-        SQLite file path or URL (``sqlite:///``, ``postgresql://``, ``mysql://``); None keeps
-        the study in memory.
+    storage : str, Path or optuna.storages.BaseStorage, optional
+        SQLite file path or URL (``sqlite:///``, ``postgresql://``, ``mysql://``); a storage
+        already open is returned as it is; None keeps the study in memory.
 
     Returns
     -------
-    optuna.storages.RDBStorage or None
-        The storage, or None for None.
+    optuna.storages.BaseStorage or None
+        The storage (an ``RDBStorage`` for a path or URL), or None for None.
 
     Raises
     ------
     InputError
         Not a database URL, its driver is not installed, or the database does not answer.
     """
-    url = storage_url(storage)
-    if url is None:
-        return None
+    if storage is None or isinstance(storage, BaseStorage):
+        return storage
     try:
-        parsed = make_url(url)
+        parsed = make_url(storage_url(storage))
         shown = parsed.render_as_string(hide_password=True)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -198,8 +201,9 @@ def open_storage(storage: str | Path | None) -> optuna.storages.RDBStorage | Non
 
 
 def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict[str, dict],
-         n_trials: int, *, study_name: str = "tmdlearn", storage: str | Path | None = None,
-         seed: int = 0, direction: str = "minimize") -> optuna.Study:
+         n_trials: int, *, study_name: str = "tmdlearn",
+         storage: str | Path | BaseStorage | None = None, seed: int = 0,
+         direction: str = "minimize") -> optuna.Study:
     """Run the trials of ``objective(params, trial)`` over ``space`` that the study still
     lacks, alone or beside other processes on the same study.
 
@@ -222,8 +226,9 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
         of other workers.
     study_name : str
         Name of the study in ``storage``.
-    storage : str or Path, optional
-        SQLite path or database URL (:func:`open_storage`); None keeps the study in memory.
+    storage : str, Path or optuna.storages.BaseStorage, optional
+        SQLite path, database URL or storage already open (:func:`open_storage`); None keeps
+        the study in memory.
     seed : int
         Seed of the TPE sampler (plus the number of this process's first trial).
     direction : str
