@@ -26,7 +26,7 @@ SPACE = {"x": {"type": "float", "low": -2.0, "high": 2.0}}
 
 def _square(params, trial):
     trial.set_user_attr("pid", os.getpid())
-    time.sleep(0.02)  # long enough for the workers to interleave
+    time.sleep(0.05)  # long enough for the workers to interleave
     return (params["x"] - 1.0) ** 2
 
 
