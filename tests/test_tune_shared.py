@@ -30,22 +30,29 @@ def _square(params, trial):
     return (params["x"] - 1.0) ** 2
 
 
-def _worker(storage, n_trials, barrier, results):
+def _worker(storage, name, n_trials, barrier, results):
     barrier.wait()
-    study = tuning.tune(_square, SPACE, n_trials, study_name="shared", storage=storage)
+    study = tuning.tune(_square, SPACE, n_trials, study_name=name, storage=storage)
     results.put((os.getpid(), study.best_trial.number))
 
 
-def _trials(storage, name="shared"):
-    study = optuna.load_study(study_name=name, storage=tuning.storage_url(storage))
+def _trials(storage, name):
+    study = optuna.load_study(study_name=name, storage=tuning.open_storage(storage))
     return study.get_trials(deepcopy=False)
 
 
-def test_two_worker_processes_share_one_sqlite_study(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_worker_processes_share_one_study(database, tmp_path):
+    """SQLite always; PostgreSQL when TMDLEARN_TEST_POSTGRES names a database URL."""
     storage, target = tmp_path / "optuna.db", 10
+    if database == "postgresql":
+        storage = os.environ.get("TMDLEARN_TEST_POSTGRES") or pytest.skip(
+            "set TMDLEARN_TEST_POSTGRES=postgresql://user@host/db to test PostgreSQL")
+        pytest.importorskip("psycopg")
+    name = f"shared-{time.time_ns()}"
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(2), context.Queue()
-    workers = [context.Process(target=_worker, args=(storage, target, barrier, results))
+    workers = [context.Process(target=_worker, args=(storage, name, target, barrier, results))
                for _ in range(2)]
     for worker in workers:
         worker.start()
@@ -53,7 +60,7 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path):
         worker.join(timeout=120)
     assert [w.exitcode for w in workers] == [0, 0]
     returned = dict(results.get(timeout=5) for _ in workers)
-    trials = _trials(storage)
+    trials = _trials(storage, name)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == target                              # none lost, none extra
     assert {t.state for t in trials} <= {optuna.trial.TrialState.COMPLETE,
