@@ -214,28 +214,23 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     return outcome
 
 
-def _study(cfg: dict, storage, name: str) -> dict:
-    """The Optuna storage and study name of one of the run's searches.
+def _study(cfg: dict, name: str) -> str:
+    """The study name of one of the run's searches in its Optuna storage.
 
     Parameters
     ----------
     cfg : dict
-        The merged config (its ``optuna.study``).
-    storage : optuna.storages.BaseStorage or None
-        The run's storage (:func:`~tmdlearn.learn.tune.open_storage` of ``optuna.storage``).
+        The merged config (its ``optuna.study``, a prefix or None).
     name : str
         The search's own name, e.g. ``regression-raman-s0``.
 
     Returns
     -------
-    dict
-        ``storage`` and ``study_name`` (``optuna.study/name``, or ``name`` without a prefix),
-        keyword arguments of :func:`~tmdlearn.crossmodal.regress.tune_mlp` and
-        :func:`~tmdlearn.crossmodal.generate.tune_generator`.
+    str
+        ``<optuna.study>/<name>``, or ``name`` without a prefix.
     """
     prefix = cfg["optuna"]["study"]
-    return {"storage": storage,
-            "study_name": f"{prefix}/{name}" if prefix else name}
+    return f"{prefix}/{name}" if prefix else name
 
 
 def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
@@ -262,8 +257,9 @@ def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
             if model == "mlp":
                 mlp = reg["mlp"]
                 params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
-                                          epochs=mlp["epochs"], seed=seed, device=device,
-                                          **_study(cfg, storage, f"regression-{modality}-s{seed}"))
+                                          epochs=mlp["epochs"], seed=seed, storage=storage,
+                                          study_name=_study(cfg, f"regression-{modality}-s{seed}"),
+                                          device=device)
                 fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
                 bundle["mlp"] = fitted
                 predictions["mlp"] = (fitted.predict(xtr), fitted.predict(xte))
@@ -328,7 +324,7 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
         params, scores, epochs = tune_generator(
             kind, in_dims, x[train], y[train], folds, x[test], y[test], gen["space"][kind],
             gen["trials"], epochs=gen["epochs"], patience=gen["patience"], seed=seed,
-            device=device, **_study(cfg, storage, f"generation-{task}-s{seed}"))
+            storage=storage, study_name=_study(cfg, f"generation-{task}-s{seed}"), device=device)
         final, _ = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
                                  seed=seed, device=device)
         generated = final.predict(x[test])
