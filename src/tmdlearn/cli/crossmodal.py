@@ -26,17 +26,28 @@ def run(
                                      help="Dataset folder with manifest.csv (data.folder)."),
     out: Path = common.RUN_OUT_OPTION,
     overwrite: bool = OVERWRITE_OPTION,
+    storage: str | None = typer.Option(
+        None, "--storage", help="Optuna storage: a SQLite file or a database URL (sqlite:///, "
+        "postgresql://, mysql://); processes on one storage share the searches' trials "
+        "(optuna.storage; default RUN/optuna.db)."),
+    study: str | None = typer.Option(None, "--study", help="Prefix of the studies' names in "
+                                     "the storage (optuna.study)."),
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
     from tmdlearn.crossmodal import workflow
+    from tmdlearn.learn.tune import open_storage
 
     started = time.time()
     cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     cfg["embedding"]["cache_dir"] = cfg["embedding"]["cache_dir"] or str(out / "cache")
-    cfg["generation"]["storage"] = cfg["generation"]["storage"] or str(out / "optuna.db")
+    searches = cfg["optuna"]
+    searches["study"] = study or searches["study"]
+    searches["storage"] = storage or searches["storage"] or str(out / "optuna.db")
+    if "://" in searches["storage"]:
+        open_storage(searches["storage"])  # a database that does not answer: before the data
     common.run_workflow(workflow, cfg, out, overwrite, started)
     typer.echo(f"wrote {out / 'metrics.json'}")
 

@@ -30,6 +30,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
 from tmdlearn.learn.regression import pearson_rows, r2
+from tmdlearn.learn.tune import open_storage
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
 
@@ -45,6 +46,7 @@ DEFAULTS: dict = {
     "seed": 0,
     "device": "auto",
     "threads": 1,
+    "optuna": {"storage": None, "study": None},
     "data": {"folder": None, "scan_size_um": 1.0, "raman_power_mw": None, "pl_power_mw": None,
              "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
              "pl_window_ev": [1.6, 2.2], "pl_points": 200},
@@ -70,7 +72,7 @@ DEFAULTS: dict = {
     },
     "generation": {
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
-        "storage": None, "n_figure": 4,
+        "n_figure": 4,
         "space": Open({"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
                        "fusion": {**_DECODER, **_SPECTRAL,
                                   "fusion_width": {"type": "categorical",
@@ -172,9 +174,11 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     """Run every part of the workflow on ``data`` (image features already computed, as by
     :func:`load`).
 
-    ``generation.storage``: Optuna storage (SQLite path or URL) for resumable searches; None
-    keeps them in memory. The models are saved as ``models/<name>/`` (model folders with
-    cards, :func:`~tmdlearn.crossmodal.saved.save_models`).
+    ``optuna.storage``: Optuna storage (SQLite path or database URL) of resumable searches,
+    shared by every process that runs with it (:func:`~tmdlearn.learn.tune.tune`), opened once
+    for the run; None keeps them in memory. ``optuna.study`` prefixes the studies' names. The
+    models are saved as ``models/<name>/`` (model folders with cards,
+    :func:`~tmdlearn.crossmodal.saved.save_models`).
 
     Parameters
     ----------
@@ -192,7 +196,7 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     """
     cfg = merged(DEFAULTS, config)
     seed = int(cfg["seed"])
-    storage = cfg["generation"]["storage"]
+    storage = open_storage(cfg["optuna"]["storage"])
     outcome = Outcome()
     held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
@@ -209,6 +213,24 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
                         n_samples=n_samples)
     return outcome
 
+
+def _study(cfg: dict, name: str) -> str:
+    """The study name of one of the run's searches in its Optuna storage.
+
+    Parameters
+    ----------
+    cfg : dict
+        The merged config (its ``optuna.study``, a prefix or None).
+    name : str
+        The search's own name, e.g. ``regression-raman-s0``.
+
+    Returns
+    -------
+    str
+        ``<optuna.study>/<name>``, or ``name`` without a prefix.
+    """
+    prefix = cfg["optuna"]["study"]
+    return f"{prefix}/{name}" if prefix else name
 
 
 def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
@@ -270,7 +292,7 @@ def _fit_regressors(bundle: dict, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndar
             mlp = reg["mlp"]
             params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
                                       epochs=mlp["epochs"], seed=seed, storage=storage,
-                                      study_name=f"regression-{modality}-s{seed}",
+                                      study_name=_study(cfg, f"regression-{modality}-s{seed}"),
                                       device=device)
             fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
             bundle["mlp"] = fitted
@@ -328,7 +350,8 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
         params, scores, epochs = tune_generator(
             kind, in_dims, x[train], y[train], folds, x[test], y[test], gen["space"][kind],
             gen["trials"], epochs=gen["epochs"], patience=gen["patience"], seed=seed,
-            storage=storage, study_name=f"generation-{task}-s{seed}", device=cfg["device"])
+            storage=storage, study_name=_study(cfg, f"generation-{task}-s{seed}"),
+            device=cfg["device"])
         final, _ = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
                                  seed=seed, device=cfg["device"])
         generated = final.predict(x[test])
