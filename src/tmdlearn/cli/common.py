@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -17,6 +20,20 @@ OVERWRITE_OPTION = typer.Option(
     False, "--overwrite", help="Write into a non-empty --out folder that is not a tmdlearn run "
     "folder (files of the same name are replaced)."
 )
+RUN_OUT_OPTION = typer.Option(..., "--out", "-o", help="Run folder to write.")
+
+
+def run_workflow(workflow, cfg: dict, out: Path, overwrite: bool, started: float):
+    """Prepare the run folder ``out``, run a workflow module (its ``load``, then ``run``) on
+    ``cfg`` and write the folder (the run started at ``started``, seconds since the epoch);
+    returns the Outcome."""
+    from tmdlearn.report.outdir import prepare_out
+    from tmdlearn.report.run import write_outcome
+
+    prepare_out(out, overwrite)
+    outcome = workflow.run(workflow.load(cfg), cfg)
+    write_outcome(out, outcome, cfg, started)
+    return outcome
 
 
 def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict) -> dict:
@@ -56,3 +73,22 @@ def set_engine(config: dict, scheduler: str | None, workers: int | None) -> dict
     if workers is not None:
         config["run"]["workers"] = workers
     return config
+
+
+def add_run_command(app: typer.Typer, module: str, help_text: str,
+                    report: Callable[[object, Path], None]) -> None:
+    """Add the command ``run`` (``--config``, ``--out``, ``--overwrite``, ``--set``,
+    ``--scheduler``, ``--workers``) to ``app``: the config of the workflow ``module`` (a module
+    name, imported when the command runs) is loaded and run into the run folder by
+    :func:`run_workflow`, then ``report(outcome, out)`` prints its summary."""
+
+    @app.command("run", help=help_text)
+    def run(config: Path | None = CONFIG_OPTION, out: Path = RUN_OUT_OPTION,
+            overwrite: bool = OVERWRITE_OPTION, overrides: list[str] | None = SET_OPTION,
+            scheduler: str | None = SCHEDULER_OPTION,
+            workers: int | None = WORKERS_OPTION) -> None:
+        started = time.time()
+        workflow = importlib.import_module(module)
+        cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
+                         workers)
+        report(run_workflow(workflow, cfg, out, overwrite, started), out)

@@ -35,16 +35,26 @@ DEFAULTS = {
     "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
             "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
     # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
-    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
-                "chi2_max": None, "chi2_min": None, "misfit_max": None,
+    "verdict": {"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
+                "weak_snr": None, "chi2_max": None, "chi2_min": None, "misfit_max": None,
                 "saturation_run": None, "saturation_snr": None},
 }
 SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
 
 
 def load(config: dict) -> dict:
-    """The peak model (``model``) and every ``(path, Spectra or SpectralMap)`` (``items``) of
-    the config's ``data``."""
+    """The peak model and the spectra of the config's ``data``.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow's config (:data:`DEFAULTS`).
+
+    Returns
+    -------
+    dict
+        ``model`` (PeakModel) and ``items``: every ``(path, Spectra or SpectralMap)``.
+    """
     from tmdlearn.io import read
     from tmdlearn.spectra import load_model
 
@@ -66,11 +76,23 @@ def load(config: dict) -> dict:
 
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
-    """Fit the model to every spectrum and map pixel of ``inputs`` (:func:`load`).
+    """Fit the model to every spectrum and map pixel of ``inputs``.
 
-    The Outcome's table ``fits`` has one row per spectrum; ``details`` holds the model
-    (``model``), up to four fits for :func:`examples_figure` (``shown``) and, per map input,
-    ``(path, map, mask, fit, config)`` (``maps``).
+    Parameters
+    ----------
+    inputs : dict
+        As :func:`load` returns.
+    config : dict
+        The workflow's config (:data:`DEFAULTS`).
+    progress : bool, optional
+        Progress bars on, off or on a terminal only (None).
+
+    Returns
+    -------
+    Outcome
+        Table ``fits``: one row per spectrum; ``details``: the model (``model``), up to four
+        fits for :func:`examples_figure` (``shown``) and, per map input,
+        ``(path, map, mask, fit, config)`` (``maps``).
     """
     from tmdlearn.spectra import fit_peaks
     from tmdlearn.spectra.preprocess import background_mask
@@ -124,7 +146,17 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
 
 def features_table(outcome: Outcome) -> pd.DataFrame:
     """The model's feature vector per spectrum (e.g. the WSe2 study's 24 Raman values), then
-    ``converged`` and ``verdict``."""
+    ``converged`` and ``verdict``.
+
+    Parameters
+    ----------
+    outcome : Outcome
+        What :func:`run` returned.
+
+    Returns
+    -------
+    DataFrame
+    """
     from tmdlearn.spectra import vector_columns
 
     table, peak_model = outcome.tables["fits"], outcome.details["model"]
@@ -140,7 +172,18 @@ def features_table(outcome: Outcome) -> pd.DataFrame:
 
 def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
     """Lines counting the verdicts and the ``top`` most frequent reasons of a fit table, e.g.
-    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``."""
+    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A fit table.
+    top : int
+
+    Returns
+    -------
+    list of str
+    """
     if "verdict" not in table.columns:
         return []
     from tmdlearn.spectra import VERDICTS
@@ -159,7 +202,16 @@ def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
     """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
-    relative to the manifest's folder and inside it)."""
+    relative to the manifest's folder and inside it).
+
+    Parameters
+    ----------
+    inputs : list of Path
+
+    Returns
+    -------
+    list of Path
+    """
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -200,10 +252,10 @@ def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
 
 def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
     from tmdlearn.spectra import preprocess
+    from tmdlearn.spectra.despike import despike
 
     if options["despike"] != "map":  # map: done on the map before its spectra are taken
-        intensity = preprocess.despike(intensity, options["despike"],
-                                       options["despike_threshold"])
+        intensity = despike(intensity, options["despike"], options["despike_threshold"])
     if options["baseline"] != "none":
         intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
     if options["normalise"] != "none":
@@ -212,7 +264,7 @@ def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.nd
 
 
 def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap:
-    from tmdlearn.spectra.preprocess import despike
+    from tmdlearn.spectra.despike import despike
 
     return replace(data, intensity=despike(data.intensity, "map", options["despike_threshold"],
                                            mask, options["despike_spatial_k"]))
@@ -220,7 +272,17 @@ def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap
 
 def examples_figure(outcome: Outcome):
     """Four spectra of a single input, or the first spectrum of each of up to four inputs, with
-    their fitted components and residuals."""
+    their fitted components and residuals.
+
+    Parameters
+    ----------
+    outcome : Outcome
+        What :func:`run` returned.
+
+    Returns
+    -------
+    Figure
+    """
     return _figure(outcome.details["shown"], outcome.details["model"].unit)
 
 
@@ -239,10 +301,18 @@ def campaign_check(folder: str | Path) -> Outcome:
     """Every Raman spectrum of a synthetic MoS2 campaign (``tmdlearn synth``) fitted at once
     with the mos2-raman preset (+ sapphire lines), against its planted truth (``truth.csv``).
 
-    Metrics: spectra, converged, ok (verdict), ``median_split_error_cm1`` (|fitted − planted
-    A1g–E2g split| over the ok fits) and ``spearman_split_bilayer`` (fitted split vs the
-    planted bilayer fraction of the spot); table ``spectra_fits``; figures ``spectra_split`` and
-    ``spectra_fit_examples``.
+    Parameters
+    ----------
+    folder : str or Path
+        The campaign folder.
+
+    Returns
+    -------
+    Outcome
+        Metrics: spectra, converged, ok (verdict), ``median_split_error_cm1`` (|fitted − planted
+        A1g–E2g split| over the ok fits) and ``spearman_split_bilayer`` (fitted split vs the
+        planted bilayer fraction of the spot); table ``spectra_fits``; figures ``spectra_split``
+        and ``spectra_fit_examples``.
     """
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr

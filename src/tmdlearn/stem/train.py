@@ -29,17 +29,13 @@ from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import (
-    ROBUST,
-    apply_lattice_prior,
-    predict_views,
-    prepare_image,
-    save_model,
-    stem_card,
-)
-from tmdlearn.stem.lattice import check_lattice_prior, reassign_layers
+from tmdlearn.stem.inference import predict_views
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
+from tmdlearn.stem.modelstore import save_model, stem_card
+from tmdlearn.stem.normalisation import ROBUST, prepare_image
+from tmdlearn.stem.prior import apply_lattice_prior, check_lattice_prior
 from tmdlearn.synth.stem import (
     N_LAYERS,
     StemSample,
@@ -74,7 +70,19 @@ def _normalisation(config: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_model(config: dict[str, Any]) -> UNet:
-    """The U-Net of a config: ``branches`` decoders of S species each, or one decoder of B*S."""
+    """The U-Net of a config: ``branches`` decoders of S species each, or one decoder of B*S.
+
+    Parameters
+    ----------
+    config : dict
+        A training config (:data:`DEFAULTS` layout): ``data`` gives the species, ``model`` the
+        architecture.
+
+    Returns
+    -------
+    UNet
+        Untrained, one input channel.
+    """
     species = len(StemSimConfig.from_dict(config["data"]).species)
     m = config["model"]
     branches = int(m["branches"])
@@ -86,7 +94,17 @@ def build_model(config: dict[str, Any]) -> UNet:
 def warm_start(model: UNet, path: str | Path) -> float:
     """Load the weights of a saved model or checkpoint folder at ``path`` into ``model``.
 
-    Returns the CPU minutes that model's training recorded (0 when it recorded none).
+    Parameters
+    ----------
+    model : UNet
+        A network of the same architecture, changed in place.
+    path : str or Path
+        The model or checkpoint folder.
+
+    Returns
+    -------
+    float
+        The CPU minutes that model's training recorded (0 when it recorded none).
     """
     path = Path(path)
     if not path.exists():
@@ -103,8 +121,21 @@ def warm_start(model: UNet, path: str | Path) -> float:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write a training checkpoint (``model`` and ``optimizer`` state dicts, ``step``,
-    ``history``, ``best``, ``torch_rng``, ``config``) as a model folder with its card."""
+    """Write a training checkpoint as a model folder with its card.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint folder.
+    state : dict
+        ``model`` and ``optimizer`` state dicts, ``step``, ``history``, ``best``,
+        ``torch_rng`` and ``config``.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
     sim = StemSimConfig.from_dict(state["config"]["data"])
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom, "config": state["config"],
@@ -131,15 +162,41 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
                   lattice_prior: float = 0.0
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
-    scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
-    (with ``lattice``) and "_prior" after that (or the network's output) with positions pulled
-    ``lattice_prior`` of the way to the layers' honeycombs and the masks repainted as label
-    disks there (:func:`tmdlearn.stem.inference.apply_lattice_prior`). The scores'
-    ``assignment`` maps branches to true layers. ``views`` averages mirror images
-    (:func:`tmdlearn.stem.inference.predict_views`). Images are normalised as the model was
-    trained: the ``normalisation`` that :func:`tmdlearn.stem.inference.load_model` or
-    training attached to it (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score).
-    InputError for ``lattice_prior`` outside [0, 1]."""
+    scores).
+
+    Images are normalised as the model was trained: the ``normalisation`` that
+    :func:`tmdlearn.stem.modelstore.load_model` or training attached to it
+    (:func:`tmdlearn.stem.normalisation.prepare_image`; none: z-score).
+
+    Parameters
+    ----------
+    model : UNet
+        The network (set to eval mode).
+    sim : StemSimConfig
+        The simulator's settings.
+    seed : int
+        Seed of the image streams.
+    n_images : int
+        Images of the stream.
+    split : str
+        The simulator stream ("val", "train"...).
+    lattice : bool
+        Also yield the atoms after :func:`reassign_layers` (suffix "_lattice").
+    views : int
+        Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
+    lattice_prior : float
+        In [0, 1] (InputError otherwise); > 0 also yields (suffix "_prior") the atoms of the
+        last step with positions pulled that fraction of the way to the layers' honeycombs
+        and the masks repainted as label disks there
+        (:func:`tmdlearn.stem.prior.apply_lattice_prior`).
+
+    Yields
+    ------
+    tuple
+        (StemSample, suffix, found atoms DataFrame (px), :func:`segmentation_scores` dict), the
+        suffix "" for the network's output; the scores' ``assignment`` maps branches to true
+        layers.
+    """
     check_lattice_prior(lattice_prior)
     model.eval()
     meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom,
@@ -167,9 +224,34 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
     :func:`scored_images`).
 
-    ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
-    ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``), ``lattice_prior`` > 0 after the lattice prior (keys ending in ``_prior``).
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    sim : StemSimConfig
+        The simulator's settings.
+    seed : int
+        Seed of the image streams.
+    n_images : int
+        Images scored.
+    match_radius_angstrom : float
+        Largest distance (Å) of a found atom from the true one it matches.
+    split : str
+        The simulator stream.
+    lattice : bool
+        Also score the atoms and masks after :func:`reassign_layers` (keys ending in
+        ``_lattice``).
+    views : int
+        Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
+    lattice_prior : float
+        > 0 also scores them after the lattice prior (keys ending in ``_prior``).
+
+    Returns
+    -------
+    dict
+        ``pixel_accuracy``, ``mean_iou`` and per layer ``precision_layer{k}``,
+        ``recall_layer{k}``, ``rms_error_angstrom_layer{k}``, ``species_accuracy_layer{k}``
+        (each also with the suffixes above).
     """
     return summarise_images(
         scored_images(model, sim, seed, n_images, split, lattice, views, lattice_prior),
@@ -178,7 +260,20 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
 
 def summarise_images(images: Iterable[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]],
                      match_radius_angstrom: float = 0.5) -> dict[str, float]:
-    """The means of :func:`evaluate` over the items of :func:`scored_images`, per suffix."""
+    """The means of :func:`evaluate` over the items of :func:`scored_images`, per suffix.
+
+    Parameters
+    ----------
+    images : iterable of tuple
+        The items of :func:`scored_images`.
+    match_radius_angstrom : float
+        Largest distance (Å) of a found atom from the true one it matches.
+
+    Returns
+    -------
+    dict
+        As :func:`evaluate` returns it.
+    """
     runs: dict[str, tuple[list, list, list]] = {}
     for s, suffix, found, scores in images:
         acc, iou, tables = runs.setdefault(suffix, ([], [], []))
@@ -195,11 +290,28 @@ def summarise_images(images: Iterable[tuple[StemSample, str, pd.DataFrame, dict[
 
 def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
           log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train a model described by ``config`` (see DEFAULTS) into ``out_dir``.
+    """Train a model described by ``config`` into ``out_dir``.
 
     Writes ``checkpoint/`` (resumable), ``model/`` (best validation mean IoU) and
-    ``history.csv``; returns the final validation scores. ``train.minutes`` stops early on a
-    wall-clock budget.
+    ``history.csv``.
+
+    Parameters
+    ----------
+    config : dict
+        The training config (see :data:`DEFAULTS`); ``train.minutes`` stops early on a
+        wall-clock budget.
+    out_dir : str or Path
+        The run folder.
+    resume : bool
+        Continue from ``out_dir/checkpoint``.
+    log : callable
+        Receives one line of scores per evaluation.
+
+    Returns
+    -------
+    dict
+        The final validation scores (:func:`evaluate`, with step, loss, seconds and
+        cpu_minutes); empty when no step ran.
     """
     with torch_threads(config.get("threads") or None):
         return _train(copy.deepcopy(config), Path(out_dir), resume, log)
@@ -220,16 +332,8 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     start, history, best, cpu_before = 0, [], -1.0, 0.0
     if config.get("init") and not resume:
         cpu_before = warm_start(model, config["init"])
-    ckpt_path = out_dir / "checkpoint"
     if resume:
-        if not ckpt_path.exists():
-            raise InputError("no checkpoint to resume from", ckpt_path)
-        ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
-        torch.set_rng_state(ckpt["torch_rng"])
-        cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
+        start, history, best, cpu_before = _resume(out_dir / "checkpoint", model, opt)
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
             "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
@@ -238,20 +342,11 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
-    step = start
     for step in track(range(start, steps), "training", total=steps - start):
-        model.train()
         images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size, batch_size)
-        x = np.stack([prepare_image(im, meta) for im in images])[:, None]
-        x = torch.from_numpy(x).to(device)
-        y = torch.from_numpy(labels).float().to(device)
-        for group in opt.param_groups:  # cosine decay to 5 % of lr, resumable at any step
-            group["lr"] = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running.append(loss.item())
+        # cosine decay to 5 % of lr, resumable at any step
+        lr = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+        running.append(_step(model, opt, loss_fn, images, labels, meta, lr, device))
         done = step + 1
         out_of_time = minutes is not None and time.time() - began > 60 * float(minutes)
         if done % int(tc["eval_every"]) == 0 or done == steps or out_of_time:
@@ -263,15 +358,56 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
             running = []
             history.append(scores)
             log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))
-            if scores["mean_iou"] > best:
-                best = scores["mean_iou"]
-                save_model(out_dir / "model", model, {**meta, "step": done, "val": scores})
-            save_checkpoint(ckpt_path, {"model": model.state_dict(),
-                                        "optimizer": opt.state_dict(), "step": done,
-                                        "history": history, "best": best,
-                                        "torch_rng": torch.get_rng_state(), "config": config})
-            with atomic_path(out_dir / "history.csv") as tmp:
-                pd.DataFrame(history).to_csv(tmp, index=False)
+            best = _save_progress(out_dir, model, opt, meta, history, best)
         if out_of_time:
             break
     return history[-1] if history else {}
+
+
+def _resume(ckpt_path: Path, model: UNet, opt: torch.optim.Optimizer
+            ) -> tuple[int, list[dict], float, float]:
+    """Load the checkpoint into ``model``, ``opt`` and torch's random state; its step,
+    history, best mean IoU and CPU minutes so far."""
+    if not ckpt_path.exists():
+        raise InputError("no checkpoint to resume from", ckpt_path)
+    ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    history = ckpt["history"]
+    cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
+    return ckpt["step"], history, ckpt["best"], cpu_before
+
+
+def _step(model: UNet, opt: torch.optim.Optimizer, loss_fn, images: np.ndarray,
+          labels: np.ndarray, meta: dict[str, Any], lr: float, device) -> float:
+    """One optimiser step at learning rate ``lr`` on a batch; its loss."""
+    model.train()
+    x = np.stack([prepare_image(im, meta) for im in images])[:, None]
+    x = torch.from_numpy(x).to(device)
+    y = torch.from_numpy(labels).float().to(device)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = loss_fn(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _save_progress(out_dir: Path, model: UNet, opt: torch.optim.Optimizer,
+                   meta: dict[str, Any], history: list[dict], best: float) -> float:
+    """After an evaluation (the last of ``history``): the model when its mean IoU beats
+    ``best``, the checkpoint and history.csv; the best mean IoU."""
+    scores = history[-1]
+    if scores["mean_iou"] > best:
+        best = scores["mean_iou"]
+        save_model(out_dir / "model", model, {**meta, "step": scores["step"], "val": scores})
+    save_checkpoint(out_dir / "checkpoint", {"model": model.state_dict(),
+                                             "optimizer": opt.state_dict(),
+                                             "step": scores["step"], "history": history,
+                                             "best": best, "torch_rng": torch.get_rng_state(),
+                                             "config": meta["config"]})
+    with atomic_path(out_dir / "history.csv") as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    return best
