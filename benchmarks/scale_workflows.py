@@ -5,8 +5,10 @@ single-threaded worker processes.
 Prints one JSON object (also written to ``--json``). Each engine is started once, warmed up
 (imports, numba compilation on every worker) and then timed on the same work, so the rates are
 the steady throughput a long archive run sees; the cluster's start-up is reported apart. The
-load average at the start says how busy the machine was (the numbers fall when other jobs
-share the cores). Run: ``nice -n 10 PYTHONPATH=src python benchmarks/scale_workflows.py``.
+CPU seconds per image / fold (this process's or the workers' process time, which other jobs on
+the machine barely change) give the rate of one dedicated core; the load average at the start
+says how busy the machine was (the wall-clock rates fall when other jobs share the cores).
+Run: ``nice -n 10 PYTHONPATH=src python benchmarks/scale_workflows.py``.
 """
 
 from __future__ import annotations
@@ -45,13 +47,21 @@ def _folds(engine, data) -> None:
                         engine=engine)
 
 
-def _timed(fn, repeats: int) -> float:
-    best = np.inf
+def _cpu_s(engine) -> float:
+    """Process CPU seconds so far of the engine's workers (this process for threads)."""
+    if engine.client is None:
+        return time.process_time()
+    return sum(engine.client.run(time.process_time).values())
+
+
+def _timed(fn, engine, repeats: int) -> tuple[float, float]:
+    """Best wall seconds of ``fn()`` over ``repeats`` runs and its mean CPU seconds."""
+    best, cpu = np.inf, _cpu_s(engine)
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, (_cpu_s(engine) - cpu) / repeats
 
 
 def main() -> dict:
@@ -77,12 +87,14 @@ def main() -> dict:
             start_s = time.perf_counter() - started
             _afm(engine, images[:max(2, workers)])  # warm-up: imports and numba on each worker
             _folds(engine, data)
-            afm_s = _timed(partial(_afm, engine, images), args.repeats)
-            folds_s = _timed(partial(_folds, engine, data), args.repeats)
+            afm_s, afm_cpu = _timed(partial(_afm, engine, images), engine, args.repeats)
+            folds_s, folds_cpu = _timed(partial(_folds, engine, data), engine, args.repeats)
         result["engines"][f"{scheduler}-{workers}"] = {
             "start_s": round(start_s, 2),
             "afm_images_per_s": round(args.images / afm_s, 2),
-            "classify_folds_per_s": round(n_folds / folds_s, 2)}
+            "afm_cpu_s_per_image": round(afm_cpu / args.images, 4),
+            "classify_folds_per_s": round(n_folds / folds_s, 2),
+            "classify_cpu_s_per_fold": round(folds_cpu / n_folds, 4)}
     one, two = result["engines"]["processes-1"], result["engines"]["processes-2"]
     result["speedup_2_vs_1_processes"] = {
         "afm": round(two["afm_images_per_s"] / one["afm_images_per_s"], 2),
