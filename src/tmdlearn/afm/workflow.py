@@ -62,7 +62,8 @@ def load(config: dict) -> list[tuple[str, HeightMap]]:
 
 def run(inputs: list[tuple[str, HeightMap]], config: dict,
         progress: bool | None = None) -> Outcome:
-    """The stage ``run.stage`` (level, features or embed) on the images of :func:`load`.
+    """The stage ``run.stage`` (level, features or embed) on the images of :func:`load`, each
+    image a task of the engine of ``run.scheduler`` and ``run.workers`` (docs/scale.md).
 
     Parameters
     ----------

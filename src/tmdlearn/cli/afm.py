@@ -12,15 +12,8 @@ from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import (
-    CONFIG_OPTION,
-    OVERWRITE_OPTION,
-    SCHEDULER_OPTION,
-    SET_OPTION,
-    WORKERS_OPTION,
-    config_from_cli,
-    set_engine,
-)
+from tmdlearn.cli import common
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -43,7 +36,8 @@ def _run(stage: str, inputs: list[Path], out: Path, config: Path | None,
     from tmdlearn.report.run import write_outcome
 
     started = time.time()
-    cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler, workers)
+    cfg = common.set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
+                            workers)
     cfg["data"]["inputs"] = [str(p) for p in inputs]
     cfg["run"]["stage"] = stage
     prepare_out(out, overwrite)  # created by the first output: a bad input writes nothing
@@ -58,7 +52,8 @@ def _run(stage: str, inputs: list[Path], out: Path, config: Path | None,
 @app.command("level")
 def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
               overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
-              scheduler: str = SCHEDULER_OPTION, workers: int = WORKERS_OPTION) -> None:
+              scheduler: str = common.SCHEDULER_OPTION,
+              workers: int = common.WORKERS_OPTION) -> None:
     """Level every image; write levelled .npz files, rms.csv/.md (raw vs levelled Sq, nm) and a
     preview PNG per image."""
     _, outcome = _run("level", inputs, out, config, overrides, overwrite, scheduler,
@@ -69,7 +64,8 @@ def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
 @app.command("features")
 def features_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
                  overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
-                 scheduler: str = SCHEDULER_OPTION, workers: int = WORKERS_OPTION) -> None:
+                 scheduler: str = common.SCHEDULER_OPTION,
+              workers: int = common.WORKERS_OPTION) -> None:
     """Level every image and write its physical features to features.csv/.md (one row each)."""
     _, outcome = _run("features", inputs, out, config, overrides, overwrite,
                       scheduler, workers)
@@ -79,7 +75,8 @@ def features_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CO
 @app.command("embed")
 def embed_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
               overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
-              scheduler: str = SCHEDULER_OPTION, workers: int = WORKERS_OPTION) -> None:
+              scheduler: str = common.SCHEDULER_OPTION,
+              workers: int = common.WORKERS_OPTION) -> None:
     """Level, embed with a pretrained CNN, reduce with UMAP and PCA, and correlate the axes
     with the physical features: embedding.csv, features.csv, correlations.csv/.md,
     thumbnails_umap.png, thumbnails_pca.png, correlations_umap.png, correlations_pca.png."""

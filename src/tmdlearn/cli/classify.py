@@ -8,15 +8,7 @@ from pathlib import Path
 import typer
 
 from tmdlearn.cli import common
-from tmdlearn.cli.common import (
-    CONFIG_OPTION,
-    OVERWRITE_OPTION,
-    SCHEDULER_OPTION,
-    SET_OPTION,
-    WORKERS_OPTION,
-    config_from_cli,
-    set_engine,
-)
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -41,14 +33,15 @@ def features(
         "grouped 3-fold CV of each training fold (nested). Default: the config's tune."),
     config: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
-    scheduler: str | None = SCHEDULER_OPTION,
-    workers: int | None = WORKERS_OPTION,
+    scheduler: str | None = common.SCHEDULER_OPTION,
+    workers: int | None = common.WORKERS_OPTION,
 ) -> None:
     """Compare classification heads on precomputed features (grouped CV by sample)."""
     from tmdlearn.classify import workflow
 
     started = time.time()
-    cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler, workers)
+    cfg = common.set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
+                            workers)
     cfg["data"].update(features=str(path), manifest=None, images=None)
     if heads:
         cfg["heads"] = list(heads)

@@ -8,15 +8,7 @@ from pathlib import Path
 import typer
 
 from tmdlearn.cli import common
-from tmdlearn.cli.common import (
-    CONFIG_OPTION,
-    OVERWRITE_OPTION,
-    SCHEDULER_OPTION,
-    SET_OPTION,
-    WORKERS_OPTION,
-    config_from_cli,
-    set_engine,
-)
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -41,15 +33,16 @@ def run(
     study: str | None = typer.Option(None, "--study", help="Prefix of the studies' names in "
                                      "the storage (optuna.study)."),
     overrides: list[str] | None = SET_OPTION,
-    scheduler: str | None = SCHEDULER_OPTION,
-    workers: int | None = WORKERS_OPTION,
+    scheduler: str | None = common.SCHEDULER_OPTION,
+    workers: int | None = common.WORKERS_OPTION,
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
     from tmdlearn.crossmodal import workflow
     from tmdlearn.learn.tune import open_storage
 
     started = time.time()
-    cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler, workers)
+    cfg = common.set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
+                            workers)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     cfg["embedding"]["cache_dir"] = cfg["embedding"]["cache_dir"] or str(out / "cache")

@@ -8,15 +8,8 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import (
-    CONFIG_OPTION,
-    OVERWRITE_OPTION,
-    SCHEDULER_OPTION,
-    SET_OPTION,
-    WORKERS_OPTION,
-    config_from_cli,
-    set_engine,
-)
+from tmdlearn.cli import common
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.report.outdir import prepare_out
@@ -160,8 +153,8 @@ def predict(
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
-    scheduler: str = SCHEDULER_OPTION,
-    workers: int = WORKERS_OPTION,
+    scheduler: str = common.SCHEDULER_OPTION,
+    workers: int = common.WORKERS_OPTION,
 ) -> None:
     """Find atoms layer by layer: OUT/atoms.csv (x_px, y_px, layer, species), masks, overlay,
     and a self-check OUT/quality.json (trust ok | doubtful | fail, score, reasons) with the
@@ -185,7 +178,7 @@ def predict(
                         trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
                        lattice_prior=lattice_prior, tile=tile)
-    set_engine(cfg, scheduler, workers)
+    common.set_engine(cfg, scheduler, workers)
     if not image.is_dir():
         row = _predict_one(cfg, workflow.load(cfg), out, started)
         layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))

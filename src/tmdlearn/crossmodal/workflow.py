@@ -188,7 +188,8 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     shared by every process that runs with it (:func:`~tmdlearn.learn.tune.tune`), opened once
     for the run; None keeps them in memory. ``optuna.study`` prefixes the studies' names. The
     models are saved as ``models/<name>/`` (model folders with cards,
-    :func:`~tmdlearn.crossmodal.saved.save_models`).
+    :func:`~tmdlearn.crossmodal.saved.save_models`). ``run.scheduler`` and ``run.workers``:
+    where the folds of every search run, one task each (docs/scale.md).
 
     Parameters
     ----------

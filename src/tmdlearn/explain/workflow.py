@@ -339,7 +339,9 @@ def run_pairs(pairs: list[dict], config: dict) -> list[PairResult]:
         Dicts with ``name``, ``raman``, ``pl`` (SpectralMaps) and optional ``truth`` (ny, nx)
         labels with ``regions`` {label: name}.
     config : dict
-        Workflow configuration (:data:`DEFAULTS`); ``threads`` sets the torch CPU threads.
+        Workflow configuration (:data:`DEFAULTS`); ``threads`` sets the torch CPU threads,
+        ``run.scheduler`` and ``run.workers`` where the pairs run, one task each
+        (:func:`explain_pair`; docs/scale.md).
 
     Returns
     -------
