@@ -35,6 +35,13 @@ def metadata_json(metadata: dict[str, Any]) -> str:
     return json.dumps(metadata, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
 
 
+def _write_npz(path: Path, metadata: dict[str, Any], **arrays) -> Path:
+    """Write ``arrays`` and ``metadata`` (as a JSON string, the last key) to a compressed .npz."""
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays, metadata=np.str_(metadata_json(metadata)))
+    return path
+
+
 def write_height_map(path: str | Path, hm: HeightMap) -> Path:
     """Write an AFM height map to ``path``: ``.npz`` (compressed) or ``.gwy`` (Gwyddion).
 
@@ -63,15 +70,8 @@ def write_height_map(path: str | Path, hm: HeightMap) -> Path:
         return path
     if suffix != ".npz":
         raise InputError("height maps are written as .npz or .gwy", path)
-    with atomic_path(path) as tmp:
-        np.savez_compressed(
-            tmp,
-            height_nm=np.asarray(hm.height_nm, dtype=np.float32),
-            pixel_size_nm=np.float64(hm.pixel_size_nm),
-            channel=np.str_(hm.channel),
-            metadata=np.str_(metadata_json(hm.metadata)),
-        )
-    return path
+    return _write_npz(path, hm.metadata, height_nm=np.asarray(hm.height_nm, dtype=np.float32),
+                      pixel_size_nm=np.float64(hm.pixel_size_nm), channel=np.str_(hm.channel))
 
 
 def write_stem(path: str | Path, img: StemImage) -> Path:
@@ -94,14 +94,9 @@ def write_stem(path: str | Path, img: StemImage) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        with atomic_path(path) as tmp:
-            np.savez_compressed(
-                tmp,
-                intensity=np.asarray(img.intensity, dtype=np.float32),
-                pixel_size_angstrom=np.float64(img.pixel_size_angstrom),
-                metadata=np.str_(metadata_json(img.metadata)),
-            )
-        return path
+        return _write_npz(path, img.metadata,
+                          intensity=np.asarray(img.intensity, dtype=np.float32),
+                          pixel_size_angstrom=np.float64(img.pixel_size_angstrom))
     if suffix not in (".tif", ".tiff"):
         raise InputError("STEM images are written as .npz or .tif", path)
     import tifffile
