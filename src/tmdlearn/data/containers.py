@@ -96,6 +96,14 @@ def _as_2d(values: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
+def _raster(values: np.ndarray, name: str, pixel_size: float, pixel_name: str) -> np.ndarray:
+    """``values`` as a 2-D float array, with ``pixel_size`` checked positive."""
+    values = _as_2d(values, name)
+    if not pixel_size > 0:
+        raise ValueError(f"{pixel_name} must be positive, got {pixel_size}")
+    return values
+
+
 @dataclass
 class HeightMap:
     """An AFM image: ``height_nm`` (ny, nx) with square pixels of ``pixel_size_nm``.
@@ -122,9 +130,7 @@ class HeightMap:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        self.height_nm = _as_2d(self.height_nm, "height_nm")
-        if not self.pixel_size_nm > 0:
-            raise ValueError(f"pixel_size_nm must be positive, got {self.pixel_size_nm}")
+        self.height_nm = _raster(self.height_nm, "height_nm", self.pixel_size_nm, "pixel_size_nm")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -374,11 +380,8 @@ class StemImage:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        self.intensity = _as_2d(self.intensity, "intensity")
-        if not self.pixel_size_angstrom > 0:
-            raise ValueError(
-                f"pixel_size_angstrom must be positive, got {self.pixel_size_angstrom}"
-            )
+        self.intensity = _raster(self.intensity, "intensity", self.pixel_size_angstrom,
+                                 "pixel_size_angstrom")
 
     @property
     def shape(self) -> tuple[int, int]:
