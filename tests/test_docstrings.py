@@ -51,6 +51,8 @@ COMPLIANT = [
     "classify/evaluate.py",
     "classify/figures.py",
     "classify/heads.py",
+    "classify/mlp_head.py",
+    "classify/tuning.py",
     "classify/inputs.py",
     "classify/latent.py",
     "classify/saved.py",
