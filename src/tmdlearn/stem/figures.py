@@ -181,7 +181,7 @@ def kde_figure(kde: dict, n_boot: int) -> plt.Figure:
     -------
     Figure
     """
-    from tmdlearn.stem.analysis import bootstrap_kde
+    from tmdlearn.stem.densities import bootstrap_kde
 
     both = np.concatenate([kde["se_sites"], kde["all_sites"]])
     grid = np.linspace(both.min(), both.max(), 200)

@@ -33,7 +33,8 @@ from scipy.spatial import cKDTree
 from scipy.stats import median_abs_deviation
 
 from tmdlearn.constants import LATTICE_ANGSTROM
-from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
+from tmdlearn.stem.bonds import neighbour_distances
+from tmdlearn.stem.densities import FWHM_PER_SIGMA
 from tmdlearn.stem.fourier import angle_between, fft_lattices
 from tmdlearn.stem.honeycomb import fit_honeycomb, fit_lattice
 from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, Windows, image_windows, render_back
@@ -169,7 +170,7 @@ def bond_figures(xy_px: np.ndarray, pixel_size_angstrom: float, bond: float
 
     The FWHM is 2.3548 × the robust σ (1.4826 × the median absolute deviation), the FWHM of a
     Gaussian peak that outliers do not move and that needs no density estimate (the KDE FWHM
-    of :func:`tmdlearn.stem.analysis.bond_statistics` takes about 30 ms a layer, as long as
+    of :func:`tmdlearn.stem.bonds.bond_statistics` takes about 30 ms a layer, as long as
     all the other checks together).
 
     Parameters
