@@ -90,7 +90,7 @@ def render_figure(quality) -> plt.Figure:
     -------
     Figure
     """
-    from tmdlearn.stem.quality import WINDOW_ANGSTROM
+    from tmdlearn.stem.render import WINDOW_ANGSTROM
 
     rendering = quality.rendering
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
