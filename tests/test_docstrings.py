@@ -109,6 +109,7 @@ COMPLIANT = [
     "stem/layer_checks.py",
     "stem/render.py",
     "stem/train.py",
+    "stem/evaluation.py",
     "stem/workflow.py",
     "config.py",
     "progress.py",
