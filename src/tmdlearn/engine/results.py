@@ -6,7 +6,7 @@ chunk's arrays, the task sets that chunk's ``done`` flag (its own zarr chunk too
 was killed is started again with the same command and fits only the chunks not yet done.
 The store's ``fingerprint`` attribute (inputs + settings) keeps a different command from
 mixing its results in; ``chunks.log`` (one line per chunk written: index and pid) shows that
-no chunk was done twice.
+no chunk was done twice; it lies beside the store (``fits.zarr.log``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from tmdlearn.engine.zarrstore import is_zarr_store, replace_folder, row_blocks
 from tmdlearn.errors import InputError
 
 DONE = "done"
-LOG = "chunks.log"
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class ResultStore:
             raise InputError(f"the disk is full (writing chunk {index}); the chunks already "
                              "done are kept: free some space and run the same command again",
                              self.path) from None
-        with open(self.path / LOG, "a", encoding="utf-8") as log:
+        with open(log_path(self.path), "a", encoding="utf-8") as log:
             log.write(f"{index} {os.getpid()}\n")
 
     def _array(self, name: str, mode: str = "r"):
@@ -116,8 +115,14 @@ def _write_block(array, rows: slice, block: np.ndarray) -> None:
     array[rows] = block
 
 
+def log_path(path: str | Path) -> Path:
+    """The chunk log of the result store ``path`` (``fits.zarr`` -> ``fits.zarr.log``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".log")
+
+
 def chunk_log(path: str | Path) -> list[int]:
-    """The chunk indices written into a result store, one per write, in order (``chunks.log``).
+    """The chunk indices written into a result store, one per write, in order (its log).
 
     Parameters
     ----------
@@ -129,7 +134,7 @@ def chunk_log(path: str | Path) -> list[int]:
     list of int
         A chunk fitted twice appears twice.
     """
-    log = Path(path) / LOG
+    log = log_path(path)
     if not log.exists():
         return []
     return [int(line.split()[0]) for line in log.read_text(encoding="utf-8").splitlines()
@@ -181,6 +186,7 @@ def open_results(path: str | Path, shape: tuple[int, ...], chunk_rows: int,
             raise InputError(f"{problem}: use another output, or --overwrite to start it over",
                              path)
         shutil.rmtree(path)
+        log_path(path).unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
