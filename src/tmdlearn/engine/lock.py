@@ -18,7 +18,17 @@ from tmdlearn.errors import InputError
 
 
 def lock_path(target: str | Path) -> Path:
-    """The lock file of ``target`` (``fits.zarr`` -> ``fits.zarr.lock`` beside it)."""
+    """The lock file of ``target`` (``fits.zarr`` -> ``fits.zarr.lock`` beside it).
+
+    Parameters
+    ----------
+    target : str or Path
+        The output written under the lock.
+
+    Returns
+    -------
+    Path
+    """
     target = Path(target)
     return target.with_name(target.name + ".lock")
 

@@ -50,7 +50,12 @@ class ResultStore:
         return row_blocks(self.shape[0], self.chunk_rows)
 
     def done(self) -> np.ndarray:
-        """Whether each chunk is complete (bool, one per chunk)."""
+        """Whether each chunk is complete.
+
+        Returns
+        -------
+        (n_chunks,) bool ndarray
+        """
         return self._array(DONE)[:].astype(bool)
 
     def read(self, name: str, rows: slice = slice(None)) -> np.ndarray:
@@ -70,7 +75,13 @@ class ResultStore:
         return self._array(name)[rows]
 
     def attrs(self) -> dict[str, Any]:
-        """The store's attributes."""
+        """The store's attributes.
+
+        Returns
+        -------
+        dict
+            ``fingerprint``, ``shape``, ``chunk_rows`` and the work's own entries.
+        """
         import zarr
 
         return dict(zarr.open_group(self.path, mode="r").attrs)
@@ -116,7 +127,17 @@ def _write_block(array, rows: slice, block: np.ndarray) -> None:
 
 
 def log_path(path: str | Path) -> Path:
-    """The chunk log of the result store ``path`` (``fits.zarr`` -> ``fits.zarr.log``)."""
+    """The chunk log of the result store ``path`` (``fits.zarr`` -> ``fits.zarr.log``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The result store.
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     return path.with_name(path.name + ".log")
 

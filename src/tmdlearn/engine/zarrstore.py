@@ -111,7 +111,17 @@ class MapStore:
 
 
 def is_zarr_store(path: str | Path) -> bool:
-    """Whether ``path`` is a zarr (v3) store folder (it holds ``zarr.json``)."""
+    """Whether ``path`` is a zarr (v3) store folder (it holds ``zarr.json``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file or folder.
+
+    Returns
+    -------
+    bool
+    """
     path = Path(path)
     return path.is_dir() and (path / "zarr.json").is_file()
 
