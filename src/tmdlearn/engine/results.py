@@ -132,11 +132,12 @@ def log_path(path: str | Path) -> Path:
     Parameters
     ----------
     path : str or Path
-        The result store.
+        The result store whose log is wanted.
 
     Returns
     -------
     Path
+        Beside the store: its name + ``.log``.
     """
     path = Path(path)
     return path.with_name(path.name + ".log")

@@ -183,11 +183,12 @@ def read_map_store(path: str | Path) -> SpectralMap | Spectra:
     Parameters
     ----------
     path : str or Path
-        The store folder.
+        A small store (it is read whole).
 
     Returns
     -------
     SpectralMap or Spectra
+        With the store's axis (its unit), excitation (nm) and, for a map, step and origin (µm).
     """
     return open_map_store(path).load()
 
