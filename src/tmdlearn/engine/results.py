@@ -106,14 +106,14 @@ class ResultStore:
             for name, block in values.items():
                 _write_block(self._array(name, "r+"), rows, block)
             _write_block(self._array(DONE, "r+"), slice(index, index + 1), np.ones(1, np.uint8))
+            with open(log_path(self.path), "a", encoding="utf-8") as log:
+                log.write(f"{index} {os.getpid()}\n")
         except OSError as err:
             if err.errno != errno.ENOSPC:
                 raise
             raise InputError(f"the disk is full (writing chunk {index}); the chunks already "
                              "done are kept: free some space and run the same command again",
                              self.path) from None
-        with open(log_path(self.path), "a", encoding="utf-8") as log:
-            log.write(f"{index} {os.getpid()}\n")
 
     def _array(self, name: str, mode: str = "r"):
         import zarr
@@ -221,6 +221,11 @@ def open_results(path: str | Path, shape: tuple[int, ...], chunk_rows: int,
         group.create_array(DONE, shape=(n_chunks,), chunks=(1,), dtype="uint8", fill_value=0)
         group.attrs.update({**attrs, "shape": list(shape), "chunk_rows": chunk_rows})
         replace_folder(tmp, path)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        raise InputError("the disk is full: the result store could not be created", path) \
+            from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ResultStore(path, tuple(shape), chunk_rows)
