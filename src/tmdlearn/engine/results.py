@@ -5,8 +5,8 @@ so each task writes its own zarr chunks and no two tasks ever write the same one
 chunk's arrays, the task sets that chunk's ``done`` flag (its own zarr chunk too); a run that
 was killed is started again with the same command and fits only the chunks not yet done.
 The store's ``fingerprint`` attribute (inputs + settings) keeps a different command from
-mixing its results in; ``chunks.log`` (one line per chunk written: index and pid) shows that
-no chunk was done twice; it lies beside the store (``fits.zarr.log``).
+mixing its results in; the chunk log beside the store (``fits.zarr.log``: one line per chunk
+written, with its index, the writer's pid and the time) shows that no chunk was done twice.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ class ResultStore:
                 _write_block(self._array(name, "r+"), rows, block)
             _write_block(self._array(DONE, "r+"), slice(index, index + 1), np.ones(1, np.uint8))
             with open(log_path(self.path), "a", encoding="utf-8") as log:
-                log.write(f"{index} {os.getpid()}\n")
+                log.write(f"{index} {os.getpid()} {time.time():.3f}\n")
         except OSError as err:
             if err.errno != errno.ENOSPC:
                 raise
