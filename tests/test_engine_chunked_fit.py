@@ -15,6 +15,7 @@ from tmdlearn.engine.lock import output_lock
 from tmdlearn.engine.results import ResultStore, chunk_log
 from tmdlearn.engine.zarrstore import write_map_store
 from tmdlearn.errors import InputError
+from tmdlearn.report.outdir import prepare_out
 from tmdlearn.spectra import load_model, workflow
 from tmdlearn.synth.maps import flake_maps
 
@@ -158,6 +159,9 @@ def test_a_second_writer_another_command_or_chunking_are_refused(flake, tmp_path
     with output_lock(store), pytest.raises(InputError, match="another run .*pid"):
         _fit(source, store)
     _fit(source, store, chunk_pixels=16 * 8)
+    assert prepare_out(tmp_path) == tmp_path  # no run.json yet: resumable all the same
+    with pytest.raises(InputError, match="not a tmdlearn run folder"):
+        prepare_out(source.parent)  # a map store is not a result store
     with pytest.raises(InputError, match="mismatched chunk shapes"):
         _fit(source, store)
     cfg = _config(source, store, chunk_pixels=16 * 8)
