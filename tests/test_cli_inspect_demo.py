@@ -78,7 +78,8 @@ def test_report_lists_the_models_a_run_saved_and_loaded(tmp_path):
 
     import torch
 
-    from tmdlearn.models.card import make_card, sha256
+    from tmdlearn.io.digest import sha256
+    from tmdlearn.models.card import make_card
     from tmdlearn.models.store import write_model
     from tmdlearn.outcome import Outcome
     from tmdlearn.report.run import write_outcome

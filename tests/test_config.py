@@ -83,3 +83,15 @@ def test_docs_config_tables_match_the_defaults(page):
     assert "<!-- config: tmdlearn." in text
     assert fill_config_tables(text) == text, \
         f"docs/{page}.md: run `python -m tmdlearn.config docs/*.md`"
+
+
+def test_merged_updates_every_depth_and_shares_nothing():
+    from tmdlearn.config import merged
+
+    base = {"a": {"b": {"c": 1, "d": [1, 2]}, "e": 2}, "f": 3}
+    update = {"a": {"b": {"c": 10}}, "g": {"h": [4]}}
+    out = merged(base, update)
+    assert out == {"a": {"b": {"c": 10, "d": [1, 2]}, "e": 2}, "f": 3, "g": {"h": [4]}}
+    out["a"]["b"]["d"].append(3)
+    out["g"]["h"].append(5)
+    assert base["a"]["b"]["d"] == [1, 2] and update["g"]["h"] == [4]

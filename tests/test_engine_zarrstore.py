@@ -19,8 +19,9 @@ from tmdlearn.engine.convert import convert_to_store
 from tmdlearn.engine.lock import lock_path, output_lock
 from tmdlearn.engine.zarrstore import open_map_store, write_map_store
 from tmdlearn.errors import InputError
-from tmdlearn.interop.nexus import sha256, write_nexus
+from tmdlearn.interop.nexus import write_nexus
 from tmdlearn.io import read
+from tmdlearn.io.digest import sha256
 from tmdlearn.synth.maps import flake_maps
 
 

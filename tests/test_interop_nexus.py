@@ -11,7 +11,8 @@ import pytest
 from interop_checks import assert_same_container, mos2_map
 from tmdlearn.data.containers import HeightMap, Spectra, StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.interop.nexus import read_nexus, sha256, write_nexus
+from tmdlearn.interop.nexus import read_nexus, write_nexus
+from tmdlearn.io.digest import sha256
 from tmdlearn.spectra import fit_map, load_model
 from tmdlearn.spectra.fitmaps import FitMaps, fit_maps
 

@@ -128,6 +128,15 @@ def test_fuzz_random_bytes(tmp_path, data, suffix):
     _check(path)
 
 
+@pytest.mark.parametrize("suffix", [".txt", ".nxs"])
+def test_a_bare_hdf5_signature_is_a_truncated_superblock(tmp_path, suffix):
+    """Found by the fuzz test: a file holding only the 8-byte HDF5 signature."""
+    path = tmp_path / f"sig{suffix}"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(InputError, match="truncated HDF5 superblock"):
+        read(path)
+
+
 @pytest.fixture(scope="module")
 def valid_files(tmp_path_factory, test_data):
     from tmdlearn.io import write_height_map, write_labspec, write_stem

@@ -14,7 +14,7 @@ LAYERS = {
     "tmdlearn": 0, "errors": 0, "config": 0, "progress": 0, "constants": 0, "raster": 0,
     "outcome": 0,
     "data": 1,
-    "io": 2, "examples": 2,
+    "io": 2, "examples": 2, "engine": 2,
     "spectra": 3, "afm": 3, "synth": 3, "models": 3, "learn": 3,
     "crossmodal": 4, "explain": 4, "stem": 4, "classify": 4,
     "report": 5, "interop": 5,

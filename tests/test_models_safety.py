@@ -137,7 +137,7 @@ def test_a_pickle_under_the_weights_name_is_refused(tmp_path, tiny_model):
     weights = tiny_model / "weights.safetensors"
     _malicious(weights, marker)
     card = json.loads((tiny_model / "model.json").read_text())
-    from tmdlearn.models.card import sha256
+    from tmdlearn.io.digest import sha256
 
     card["files"]["weights.safetensors"] = sha256(weights)  # a forger fixes the hash too
     (tiny_model / "model.json").write_text(json.dumps(card))

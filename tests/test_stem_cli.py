@@ -13,7 +13,7 @@ import torch
 from tmdlearn.cli import main
 from tmdlearn.data.containers import StemImage
 from tmdlearn.io import write_stem
-from tmdlearn.models.card import sha256
+from tmdlearn.io.digest import sha256
 from tmdlearn.models.store import read_model
 from tmdlearn.stem.inference import shipped_model_path
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
@@ -225,3 +225,13 @@ def test_analyze_truth_tables(tmp_path):
         assert (out / "order_parameter.png").is_file()
     assert (tmp_path / "graphene" / "bond_histogram.png").is_file()
     assert (tmp_path / "ws2" / "se_vs_moire_kde.png").is_file()
+
+
+def test_analyze_an_empty_atoms_table_is_one_line_exit_2(tmp_path, capsys):
+    table = tmp_path / "atoms.csv"
+    table.write_text("x_px,y_px,layer,species\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(table), "--pixel-size", "0.1", "--out",
+              str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in err and "has no atoms" in err, err

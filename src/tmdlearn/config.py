@@ -19,8 +19,27 @@ from tmdlearn.errors import InputError
 
 
 def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
-    """``cls(**values)`` for a dataclass, lists turned into tuples (YAML has no tuples);
-    unknown keys are an InputError naming ``what`` and the known keys."""
+    """``cls(**values)`` for a dataclass, lists turned into tuples (YAML has no tuples).
+
+    Parameters
+    ----------
+    cls : type
+        The dataclass.
+    values : dict, optional
+        Field values by name.
+    what : str
+        What the values are, for the message of an unknown key.
+
+    Returns
+    -------
+    object
+        The ``cls`` instance.
+
+    Raises
+    ------
+    InputError
+        For an unknown key, naming ``what`` and the closest known key.
+    """
     values = dict(values or {})
     check_keys(values, [f.name for f in fields(cls)], f"{what} ")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
@@ -33,8 +52,20 @@ class Open(dict):
 
 def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
                path: str | Path | None = None) -> None:
-    """InputError for the first of ``values`` not in ``known``: one line with the key (prefixed
-    by ``where``, e.g. ``"preprocess."``) and the closest known key."""
+    """InputError for the first of ``values`` not in ``known``: one line with the key and the
+    closest known key.
+
+    Parameters
+    ----------
+    values : iterable of str
+        Keys to check.
+    known : iterable of str
+        Allowed keys.
+    where : str
+        Prefix of the key in the message, e.g. ``"preprocess."``.
+    path : str or Path, optional
+        File the keys came from, named by the error.
+    """
     known = list(known)
     unknown = [key for key in values if key not in known]
     if not unknown:
@@ -49,7 +80,19 @@ def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
 def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path | None = None,
              where: str = "") -> None:
     """Check every key of ``config`` against ``defaults``, section by section; a section whose
-    default is not a mapping (None, a list) or is :class:`Open` takes any keys."""
+    default is not a mapping (None, a list) or is :class:`Open` takes any keys.
+
+    Parameters
+    ----------
+    config : dict
+        The config to check.
+    defaults : dict
+        The workflow's ``DEFAULTS``.
+    path : str or Path, optional
+        File the config came from, named by the error.
+    where : str
+        Dotted prefix of ``config``'s keys (for a section).
+    """
     check_keys(config, defaults, where, path)
     for key, value in config.items():
         default = defaults[key]
@@ -59,12 +102,24 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,
                 defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults, updated by the YAML file at ``path``, updated by ``overrides``; with
-    ``defaults``, every key is checked against them (:func:`validate`). Plain dicts out (no
-    :class:`Open`), so a config can be saved with a model.
+    """Defaults, updated by the YAML file at ``path``, updated by ``overrides``. Plain dicts out
+    (no :class:`Open`), so a config can be saved with a model.
 
-    Each override is ``dotted.key=value``; the value is parsed as YAML (so ``3``, ``0.5``,
-    ``true``, ``[1, 2]`` keep their types).
+    Parameters
+    ----------
+    path : str or Path, optional
+        YAML file (a mapping); None for the defaults alone.
+    overrides : list of str, optional
+        Items ``dotted.key=value``; the value is parsed as YAML (so ``3``, ``0.5``, ``true``,
+        ``[1, 2]`` keep their types).
+    defaults : dict, optional
+        The workflow's ``DEFAULTS``; when given, every key is checked against them
+        (:func:`validate`).
+
+    Returns
+    -------
+    dict
+        The config.
     """
     config = copy.deepcopy(defaults or {})
     if path is not None:
@@ -77,7 +132,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
             raise InputError(f"not valid YAML ({err.__class__.__name__})", path) from None
         if not isinstance(loaded, dict):
             raise InputError("config must be a mapping of keys to values", path)
-        _merge(config, loaded)
+        config = merged(config, loaded)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -96,8 +151,20 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
 
 
 def markdown_table(defaults: dict[str, Any], meanings: dict[str, str] | None = None) -> str:
-    """The config table of the docs: one row per dotted key, its default (YAML) and its meaning
-    (``meanings`` by key, written by hand in the docs)."""
+    """The config table of the docs: one row per dotted key, its default (YAML) and its meaning.
+
+    Parameters
+    ----------
+    defaults : dict
+        A workflow's ``DEFAULTS``.
+    meanings : dict, optional
+        Meaning by dotted key (written by hand in the docs).
+
+    Returns
+    -------
+    str
+        The Markdown table.
+    """
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for key, value in flat_keys(defaults).items():
         shown = yaml.dump(_plain(value), Dumper=_Dumper, default_flow_style=True,
@@ -108,7 +175,20 @@ def markdown_table(defaults: dict[str, Any], meanings: dict[str, str] | None = N
 
 
 def flat_keys(defaults: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Dotted key -> default of every leaf of ``defaults`` (:class:`Open` sections as leaves)."""
+    """Dotted key -> default of every leaf of ``defaults`` (:class:`Open` sections as leaves).
+
+    Parameters
+    ----------
+    defaults : dict
+        Nested defaults.
+    where : str
+        Dotted prefix of the keys.
+
+    Returns
+    -------
+    dict
+        Default by dotted key.
+    """
     out = {}
     for key, value in defaults.items():
         if isinstance(value, dict) and value and not isinstance(value, Open):
@@ -130,12 +210,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _merge(base: dict, update: dict) -> None:
+def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` updated section by section (at every depth) by ``update``.
+
+    Parameters
+    ----------
+    base : dict
+        E.g. a workflow's ``DEFAULTS``; not changed.
+    update : dict
+        A possibly partial config; its values replace those of ``base`` except where both
+        hold a section (dict), which is merged in turn.
+
+    Returns
+    -------
+    dict
+        A new dict sharing nothing mutable with ``base`` or ``update``.
+    """
+    out = copy.deepcopy(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
         else:
-            base[key] = value
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 _TABLE = re.compile(r"(<!-- config: ([\w.]+) -->\n).*?(<!-- /config -->)", re.S)
@@ -148,6 +245,16 @@ def fill_config_tables(text: str) -> str:
     The meaning column is the module's ``HELP`` (dotted key -> text, shared with the
     command-line help) where it has one, else kept from the block as it was. ``python -m
     tmdlearn.config docs/*.md`` rewrites the pages; a test checks that they match.
+
+    Parameters
+    ----------
+    text : str
+        A Markdown page.
+
+    Returns
+    -------
+    str
+        The page with its config tables filled.
     """
     def table(match: re.Match) -> str:
         module = importlib.import_module(match.group(2))

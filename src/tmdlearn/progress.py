@@ -22,16 +22,31 @@ _CHOICE: ContextVar[bool | None] = ContextVar("progress", default=None)
 
 
 def progress_enabled() -> bool:
-    """True when bars are asked for (:func:`showing`), else when standard error is an
-    interactive terminal."""
+    """Whether progress bars show.
+
+    Returns
+    -------
+    bool
+        The choice of :func:`showing` when one is made, else whether standard error is an
+        interactive terminal.
+    """
     choice = _CHOICE.get()
     return sys.stderr.isatty() if choice is None else bool(choice)
 
 
 @contextmanager
 def showing(progress: bool | None) -> Iterator[None]:
-    """Within the block, progress bars on (True), off (False) or on a terminal only (None):
-    the ``progress`` argument of every workflow's ``run``."""
+    """Within the block, progress bars on (True), off (False) or on a terminal only (None).
+
+    Parameters
+    ----------
+    progress : bool or None
+        The ``progress`` argument of every workflow's ``run``.
+
+    Yields
+    ------
+    None
+    """
     token = _CHOICE.set(progress)
     try:
         yield
@@ -40,7 +55,22 @@ def showing(progress: bool | None) -> Iterator[None]:
 
 
 def track(items: Iterable[T], description: str = "", total: int | None = None) -> Iterator[T]:
-    """Iterate over ``items`` showing a progress bar when attached to a terminal."""
+    """Iterate over ``items`` showing a progress bar when attached to a terminal.
+
+    Parameters
+    ----------
+    items : iterable
+        The items.
+    description : str
+        Label of the bar.
+    total : int, optional
+        Number of items; default ``len(items)`` where it has one.
+
+    Yields
+    ------
+    object
+        Each item of ``items``.
+    """
     if not progress_enabled():
         yield from items
         return

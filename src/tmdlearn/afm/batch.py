@@ -24,7 +24,24 @@ R = TypeVar("R")
 
 def map_images(fn: Callable[[T], R], items: Sequence[T], workers: int = 1,
                description: str = "") -> list[R]:
-    """``[fn(item) for item in items]`` computed by ``workers`` threads, in input order."""
+    """``[fn(item) for item in items]`` computed by ``workers`` threads, in input order.
+
+    Parameters
+    ----------
+    fn : callable
+        The per-image work.
+    items : sequence
+        Its inputs.
+    workers : int
+        Threads (busy cores), at least 1.
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    list
+        ``fn``'s results, in the order of ``items``.
+    """
     if not isinstance(workers, int) or workers < 1:
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     with threadpool_limits(limits=1):

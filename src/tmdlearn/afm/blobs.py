@@ -63,9 +63,24 @@ def _pruned_count(blobs: np.ndarray, overlap: float) -> int:
 
 def local_maxima(cube: np.ndarray, threshold: float) -> np.ndarray:
     """Coordinates of the elements equal to the maximum of their 3 x 3 x 3 neighbourhood and
-    above ``threshold``, strongest first (ties in array order): ``peak_local_max(cube,
-    threshold_abs=threshold, exclude_border=False, footprint=np.ones((3, 3, 3)))``, whose
-    separable maximum filter is slow along the short scale axis."""
+    above ``threshold``, strongest first (ties in array order).
+
+    Equals ``peak_local_max(cube, threshold_abs=threshold, exclude_border=False,
+    footprint=np.ones((3, 3, 3)))``, whose separable maximum filter is slow along the short
+    scale axis.
+
+    Parameters
+    ----------
+    cube : (H, W, S) array
+        Scale space (any number of dimensions; 3 x 3 x 3 in 3-D); a flat cube has no peaks.
+    threshold : float
+        Peaks must be strictly above it.
+
+    Returns
+    -------
+    (P, cube.ndim) ndarray of int
+        Peak indices, strongest first.
+    """
     highest = cube
     for axis in range(cube.ndim):
         highest = reduce3(highest, np.maximum, axis)
@@ -80,7 +95,26 @@ def local_maxima(cube: np.ndarray, threshold: float) -> np.ndarray:
 def count_dog_blobs(image: np.ndarray, min_sigma: float, max_sigma: float, threshold: float,
                     sigma_ratio: float = 1.6, overlap: float = 0.5) -> int:
     """``len(blob_dog(image, min_sigma, max_sigma, sigma_ratio, threshold, overlap,
-    exclude_border=False))`` for a 2-D float image and scalar sigmas (pixels)."""
+    exclude_border=False))`` for a 2-D float image and scalar sigmas.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        The image.
+    min_sigma, max_sigma : float
+        Smallest and largest Gaussian sigma (px).
+    threshold : float
+        Lowest difference-of-Gaussian response of a blob (image units).
+    sigma_ratio : float
+        Ratio of successive sigmas.
+    overlap : float
+        Of two blobs overlapping by more than this area fraction, the smaller is removed.
+
+    Returns
+    -------
+    int
+        Number of blobs.
+    """
     image = np.asarray(image, dtype=float)
     k = int(np.mean(np.log(max_sigma / min_sigma) / np.log(sigma_ratio) + 1))
     sigmas = np.array([min_sigma * sigma_ratio**i for i in range(k + 1)])

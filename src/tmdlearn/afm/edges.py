@@ -52,7 +52,18 @@ def _smooth3(a: np.ndarray, out: np.ndarray) -> None:
 def sobel_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(scipy.ndimage.sobel(x, axis=0), scipy.ndimage.sobel(x, axis=1))`` with scipy's
     arithmetic: [-1, 0, 1] along the axis (``x * 0 + (previous - next) * -1``), then [1, 2, 1]
-    across it, 'reflect' borders."""
+    across it, 'reflect' borders.
+
+    Parameters
+    ----------
+    x : (H, W) float array
+        Image.
+
+    Returns
+    -------
+    di, dj : (H, W) ndarray
+        Sobel derivatives along axis 0 (down the columns) and axis 1 (along the rows).
+    """
     ny, nx = x.shape
     di, dj, across = np.empty((ny, nx)), np.empty((ny, nx)), np.empty((ny, nx))
     along = np.empty(nx)
@@ -105,7 +116,20 @@ def _suppress(di: np.ndarray, dj: np.ndarray, magnitude: np.ndarray, low: float)
 
 
 def canny(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Boolean edge map of a 2-D image: ``skimage.feature.canny(image, sigma)``."""
+    """Boolean edge map of a 2-D image: ``skimage.feature.canny(image, sigma)``.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        Image.
+    sigma : float
+        Gaussian smoothing (px).
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+        True on edges.
+    """
     image = np.asarray(image, dtype=float)
     smoothed = gaussian_filter(image, sigma, "constant")
     smoothed /= _smoothed_ones(image.shape, sigma) + np.finfo(float).eps

@@ -63,6 +63,11 @@ def prepare_images(heights: Images, size: int = 224, clip_nm: float = 1.5) -> to
         Heights are clipped to [-clip_nm, clip_nm] nm and mapped linearly onto [0, 1]
         (±1.5 nm in the MoS2 study: a monolayer is ~0.65 nm, so steps up to a few layers stay
         resolved). NaN heights become the window centre.
+
+    Returns
+    -------
+    (N, 3, size, size) Tensor
+        float32, the grey image in three channels, ImageNet-normalised.
     """
     if not clip_nm > 0:
         raise InputError(f"clip_nm must be positive, got {clip_nm}")
@@ -85,7 +90,20 @@ def prepare_images(heights: Images, size: int = 224, clip_nm: float = 1.5) -> to
 
 def image_key(values: np.ndarray, size: int, clip_nm: float) -> str:
     """Cache key of one image: SHA-256 of its height values (float32 bytes and shape) and the
-    preparation parameters."""
+    preparation parameters.
+
+    Parameters
+    ----------
+    values : (H, W) array
+        Heights (nm).
+    size, clip_nm
+        As in :func:`prepare_images`.
+
+    Returns
+    -------
+    str
+        32 hexadecimal digits.
+    """
     values = np.ascontiguousarray(values, dtype=np.float32)
     digest = hashlib.sha256(f"{values.shape}|{size}|{clip_nm:g}|".encode())
     digest.update(values.tobytes())
@@ -124,11 +142,21 @@ def embed(images: Images, backbone: str | Backbone = DEFAULT_BACKBONE, batch_siz
         ``device``) or an already built :class:`Backbone`.
     batch_size : int
         Images per forward pass.
+    device : str
+        Torch device of a backbone built here: "auto" (CUDA when present), "cpu", "cuda"...
     cache_dir : path or None
         Folder of cached features: one ``.npy`` per image under a sub-folder named by the
         backbone and its weights (SHA-256 of the weights file), keyed by the SHA-256 of the
         image values and the preparation parameters. Only missing images are computed.
-    size, clip_nm : see :func:`prepare_images`.
+    weights : "default", path or None
+        Weights of a backbone built here (:func:`~tmdlearn.models.backbones.build_backbone`):
+        the packaged ImageNet weights, a saved state dict, or None for random initialisation.
+    size, clip_nm
+        As in :func:`prepare_images`.
+
+    Returns
+    -------
+    (N, feature_dim) ndarray of float32
     """
     values = _as_list(images)
     if batch_size < 1:
@@ -160,10 +188,25 @@ def reduce(features: np.ndarray, method: str = "umap", n_components: int = 2,
            n_neighbors: int | None = None, seed: int = 0) -> np.ndarray:
     """Low-dimensional coordinates (N, n_components) of backbone features (N, D).
 
-    ``method="umap"``: umap-learn with the cosine metric, ``n_neighbors`` = half the sample count
-    by default (the MoS2 study; at least 2), ``random_state=seed``. ``method="pca"``:
-    scikit-learn PCA of the centred features (deterministic up to the sign of each axis, fixed
-    here so that the largest-magnitude loading is positive).
+    Parameters
+    ----------
+    features : (N, D) array
+        Backbone features, N >= 3.
+    method : str
+        "umap": umap-learn with the cosine metric. "pca": scikit-learn PCA of the centred
+        features (deterministic up to the sign of each axis, fixed here so that the
+        largest-magnitude loading is positive).
+    n_components : int
+        Output dimensions.
+    n_neighbors : int, optional
+        UMAP neighbours; default half the sample count (the MoS2 study; at least 2, at most
+        N - 1).
+    seed : int
+        ``random_state`` of UMAP / PCA.
+
+    Returns
+    -------
+    (N, n_components) ndarray
     """
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 3:
@@ -200,11 +243,28 @@ def axis_correlations(embedding: np.ndarray, features, axis_names: Sequence[str]
                       n_boot: int = 1000, ci: float = 0.95, seed: int = 0):
     """Pearson and Spearman correlation of every embedding axis with every physical feature.
 
-    Returns a long table (pandas DataFrame), one row per (axis, feature): ``pearson_r``,
-    ``pearson_p``, ``spearman_rho``, ``spearman_p`` (scipy.stats, two-sided) and percentile
-    bootstrap confidence intervals at level ``ci`` from ``n_boot`` resamples of the images
-    (``*_ci_low``, ``*_ci_high``; resamples with a constant column are left out). Constant
-    features give NaN.
+    Parameters
+    ----------
+    embedding : (N, K) array
+        Embedding coordinates, one row per image.
+    features : DataFrame or dict of columns
+        Physical features, one row per image in the same order; numeric columns are used.
+    axis_names : sequence of str, optional
+        Names of the K axes; default ``axis_1``, ``axis_2``...
+    n_boot : int
+        Bootstrap resamples of the images.
+    ci : float
+        Confidence level of the percentile intervals.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        A long table, one row per (axis, feature): ``n``, ``pearson_r``, ``pearson_p``,
+        ``spearman_rho``, ``spearman_p`` (scipy.stats, two-sided) and the bootstrap intervals
+        ``*_ci_low``, ``*_ci_high`` (resamples with a constant column are left out). Constant
+        features give NaN.
     """
     import pandas as pd
     from scipy import stats

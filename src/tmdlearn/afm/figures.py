@@ -21,7 +21,29 @@ def thumbnail_map(coords: np.ndarray, heights: Sequence[np.ndarray], clip_nm: fl
                   thumb_px: int = 48, zoom: float = 0.6, labels: Sequence[str] | None = None,
                   axis_names: tuple[str, str] = ("UMAP 1", "UMAP 2")) -> plt.Figure:
     """Each height map drawn as a thumbnail (clipped to ±``clip_nm`` nm, ``thumb_px`` pixels) at
-    its 2-D embedding coordinates."""
+    its 2-D embedding coordinates.
+
+    Parameters
+    ----------
+    coords : (N, 2) array
+        Embedding coordinates (further columns are ignored).
+    heights : sequence of (H, W) arrays
+        Levelled heights (nm), one per row of ``coords``.
+    clip_nm : float
+        Colour range ±``clip_nm`` (nm).
+    thumb_px : int
+        Thumbnail side (px).
+    zoom : float
+        Matplotlib zoom of the thumbnails.
+    labels : sequence of str, optional
+        Text under each thumbnail.
+    axis_names : tuple of str
+        Axis labels.
+
+    Returns
+    -------
+    Figure
+    """
     coords = np.asarray(coords, dtype=float)[:, :2]
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.scatter(coords[:, 0], coords[:, 1], s=4, alpha=0.0)
@@ -44,7 +66,19 @@ def thumbnail_map(coords: np.ndarray, heights: Sequence[np.ndarray], clip_nm: fl
 
 def correlation_heatmap(correlations: pd.DataFrame, value: str = "spearman_rho") -> plt.Figure:
     """Heat map (axes x features) of ``value`` from :func:`tmdlearn.afm.embed.axis_correlations`,
-    annotated with the coefficient, in grey where p >= 0.05."""
+    annotated with the coefficient, in grey where p >= 0.05.
+
+    Parameters
+    ----------
+    correlations : DataFrame
+        The long table of :func:`~tmdlearn.afm.embed.axis_correlations`.
+    value : str
+        Column shown: "spearman_rho" or "pearson_r" (its p-value column greys weak cells).
+
+    Returns
+    -------
+    Figure
+    """
     grid = correlations.pivot(index="feature", columns="axis", values=value)
     pcol = value.split("_")[0] + "_p"
     pvals = correlations.pivot(index="feature", columns="axis", values=pcol).reindex_like(grid)
@@ -63,8 +97,18 @@ def correlation_heatmap(correlations: pd.DataFrame, value: str = "spearman_rho")
 
 
 def preview_figure(raw, flat) -> plt.Figure:
-    """Raw (plane removed) and levelled height maps (HeightMaps, nm) side by side; the levelled
-    one scaled to its 1st-99th percentile."""
+    """Raw (plane removed) and levelled height maps side by side; the levelled one scaled to its
+    1st-99th percentile.
+
+    Parameters
+    ----------
+    raw, flat : HeightMap
+        The image as read and levelled (nm).
+
+    Returns
+    -------
+    Figure
+    """
     from tmdlearn.afm.level import plane_fit
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))

@@ -50,8 +50,21 @@ def _smooth(src: np.ndarray, taps: np.ndarray, row_index: np.ndarray, col_index:
 
 
 def gaussian_taps(sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """scipy's Gaussian weights for ``sigma`` (px): centre, then taps 1..r, r = int(truncate
-    sigma + 0.5); read off scipy's own filter applied to an impulse, so they are its numbers."""
+    """scipy's Gaussian weights for ``sigma``: centre, then taps 1..r, r = int(truncate sigma +
+    0.5); read off scipy's own filter applied to an impulse, so they are its numbers.
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation (px).
+    truncate : float
+        Radius in standard deviations.
+
+    Returns
+    -------
+    (r + 1,) ndarray
+        Centre tap, then taps 1..r.
+    """
     radius = int(truncate * float(sigma) + 0.5)
     impulse = np.zeros(2 * radius + 1)
     impulse[radius] = 1.0
@@ -59,7 +72,22 @@ def gaussian_taps(sigma: float, truncate: float = 4.0) -> np.ndarray:
 
 
 def gaussian_filter(image: np.ndarray, sigma: float, mode: str = "reflect") -> np.ndarray:
-    """``scipy.ndimage.gaussian_filter(image, sigma, mode=mode)`` of a 2-D image (float64)."""
+    """``scipy.ndimage.gaussian_filter(image, sigma, mode=mode)`` of a 2-D image (float64).
+
+    Parameters
+    ----------
+    image : (H, W) array
+        Image; other shapes go to scipy.
+    sigma : float
+        Standard deviation (px).
+    mode : str
+        Border: "reflect" or "constant" (others go to scipy).
+
+    Returns
+    -------
+    (H, W) ndarray
+        Smoothed image.
+    """
     image = np.asarray(image, dtype=float)
     taps = gaussian_taps(sigma)
     r = len(taps) - 1

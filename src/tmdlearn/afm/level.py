@@ -33,7 +33,20 @@ def _nan_to_num(a: np.ndarray) -> np.ndarray:
 
 def histogram_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """``np.histogram(values, edges)[0]`` for evenly spaced ``edges``, without numpy's sort:
-    each value's bin from its offset, corrected against the actual edges."""
+    each value's bin from its offset, corrected against the actual edges.
+
+    Parameters
+    ----------
+    values : ndarray
+        Values (any shape is read flat; NaN falls in no bin).
+    edges : (B + 1,) array
+        Evenly spaced, increasing bin edges; the last bin includes its right edge.
+
+    Returns
+    -------
+    (B,) ndarray of int
+        Counts per bin.
+    """
     step = (edges[-1] - edges[0]) / (len(edges) - 1)
     inside = values[(values >= edges[0]) & (values <= edges[-1])]
     index = np.clip(((inside - edges[0]) / step).astype(np.intp), 0, len(edges) - 2)
@@ -122,8 +135,24 @@ def _fit_surface(h: np.ndarray, use: np.ndarray, order: int,
 
 
 def plane_fit(h: np.ndarray, mask: np.ndarray | None = None, order: int = 1) -> np.ndarray:
-    """Subtract the least-squares polynomial surface of total ``order`` in x and y (1: the plane
-    z = a + b x + c y; 2 adds x², xy, y² for scanner bow) fitted to the pixels outside ``mask``."""
+    """Subtract the least-squares polynomial surface of total ``order`` in x and y fitted to
+    the pixels outside ``mask``.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm); NaN pixels are left out of the fit.
+    mask : (H, W) bool array, optional
+        Pixels left out of the fit; ignored when it leaves fewer than (order + 1)(order + 2)
+        pixels.
+    order : int
+        1: the plane z = a + b x + c y; 2 adds x², xy, y² for scanner bow.
+
+    Returns
+    -------
+    (H, W) ndarray
+        Heights (nm) minus the surface.
+    """
     h = _image(h)
     use = np.isfinite(h) if mask is None else np.isfinite(h) & ~mask
     if use.sum() < (order + 1) * (order + 2):
@@ -135,8 +164,22 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
                   min_points: int = 8) -> np.ndarray:
     """Subtract from every scan line (row) its own least-squares polynomial of ``order`` 0-2.
 
-    Pixels in ``mask`` are left out of the fits. A line with fewer than ``max(min_points,
-    order + 1)`` usable pixels gets the polynomial interpolated from its nearest fitted lines.
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm), fast scan along rows; NaN pixels are left out of the fits.
+    order : int
+        Polynomial order, 0, 1 or 2.
+    mask : (H, W) bool array, optional
+        Pixels left out of the fits.
+    min_points : int
+        A line with fewer than ``max(min_points, order + 1)`` usable pixels gets the polynomial
+        interpolated from its nearest fitted lines.
+
+    Returns
+    -------
+    (H, W) ndarray
+        Flattened heights (nm).
     """
     h = _image(h)
     if order not in (0, 1, 2):
@@ -167,11 +210,27 @@ def align_rows(h: np.ndarray, method: str = "median", quantile: float = 0.5,
                mask: np.ndarray | None = None) -> np.ndarray:
     """Remove line offsets (scanner jumps between lines).
 
-    ``method="median"``: subtract from each row its ``quantile`` (median by default, TopoStats'
-    ``row_alignment_quantile``) over the pixels outside ``mask``; the result depends on how much
-    of each row is covered by raised features. ``method="difference"``: shift each row by the
-    median of its difference to the previous row (Gwyddion's "median of differences"), which is
-    insensitive to features and keeps the true profile across rows (tilt, bow).
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm), fast scan along rows.
+    method : str
+        "median": subtract from each row its ``quantile`` over the pixels outside ``mask``;
+        the result depends on how much of each row is covered by raised features.
+        "difference": shift each row by the median of its difference to the previous row
+        (Gwyddion's "median of differences"), which is insensitive to features and keeps the
+        true profile across rows (tilt, bow).
+    quantile : float
+        Row quantile of the "median" method (0.5: the median; TopoStats'
+        ``row_alignment_quantile``).
+    mask : (H, W) bool array, optional
+        Pixels left out of the "median" method's quantiles (a row wholly masked uses all its
+        pixels).
+
+    Returns
+    -------
+    (H, W) ndarray
+        Aligned heights (nm).
     """
     h = _image(h)
     if method == "difference":
@@ -188,8 +247,21 @@ def align_rows(h: np.ndarray, method: str = "median", quantile: float = 0.5,
 
 
 def otsu_in_window(values: np.ndarray, window_nm: float = 1.5) -> float:
-    """Otsu threshold of heights clipped to median ± ``window_nm`` nm, so that tall particles do
-    not pull the threshold away from the substrate/film step."""
+    """Otsu threshold of heights clipped to median ± ``window_nm``, so that tall particles do
+    not pull the threshold away from the substrate/film step.
+
+    Parameters
+    ----------
+    values : ndarray
+        Heights (nm); non-finite values are ignored.
+    window_nm : float
+        Half-width of the clipping window (nm).
+
+    Returns
+    -------
+    float
+        The threshold (nm).
+    """
     values = values[np.isfinite(values)]
     centre = np.median(values)
     return float(threshold_otsu(np.clip(values, centre - window_nm, centre + window_nm)))
@@ -197,9 +269,25 @@ def otsu_in_window(values: np.ndarray, window_nm: float = 1.5) -> float:
 
 def substrate_level(h: np.ndarray, min_fraction: float = 0.05, bin_nm: float = 0.01,
                     window_nm: float = 3.0) -> float:
-    """Height (nm) of the substrate: the lowest peak of the height histogram (within median ±
-    ``window_nm``, ``bin_nm`` bins, smoothed over 3 bins) holding at least ``min_fraction`` of the
-    pixels within ±0.1 nm of it; the median when no peak qualifies."""
+    """Height of the substrate: the lowest peak of the height histogram holding at least
+    ``min_fraction`` of the pixels within ±0.1 nm of it; the median when no peak qualifies.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm); non-finite pixels are ignored.
+    min_fraction : float
+        Smallest fraction of all pixels within ±0.1 nm of a qualifying peak.
+    bin_nm : float
+        Histogram bin width (nm); the histogram is smoothed over 3 bins.
+    window_nm : float
+        The histogram spans median ± ``window_nm`` (nm).
+
+    Returns
+    -------
+    float
+        Substrate height (nm).
+    """
     values = np.asarray(h, dtype=float)
     values = values[np.isfinite(values)]
     centre = np.median(values)
@@ -216,10 +304,24 @@ def substrate_level(h: np.ndarray, min_fraction: float = 0.05, bin_nm: float = 0
 
 def feature_mask(h: np.ndarray, threshold: str | float = "otsu",
                  dilation_px: int = 2) -> np.ndarray:
-    """Raised features of a first-pass levelled image: pixels above the Otsu threshold
-    (``threshold="otsu"``, :func:`otsu_in_window`) or above ``median + threshold * std`` (a
-    number: TopoStats uses 1.0), grown by ``dilation_px`` pixels so feature edges stay out of the
-    refit."""
+    """Raised features of a first-pass levelled image, grown by ``dilation_px`` pixels so
+    feature edges stay out of the refit.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        First-pass levelled heights (nm).
+    threshold : str or float
+        "otsu": pixels above the Otsu threshold (:func:`otsu_in_window`); a number: pixels
+        above ``median + threshold * std`` (TopoStats uses 1.0).
+    dilation_px : int
+        Growth of the mask (px, cross-shaped steps); 0 for none.
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+        True on raised features.
+    """
     h = _image(h)
     finite = h[np.isfinite(h)]
     if isinstance(threshold, str):
@@ -260,7 +362,25 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
     kept in the refit with the layer step (fitted jointly with the surface) subtracted, so lines
     that are almost fully covered, or hold only a few holes, still constrain the fit; pixels
     within ``dilation_px`` of a level change and pixels between levels or further away
-    (particles, second layers) stay out. ``passes`` refits refine the level assignment.
+    (particles, second layers) stay out.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Raw heights (nm), fast scan along rows.
+    order : int
+        Per-line polynomial order, 0-2.
+    threshold : str or float
+        Feature threshold of :func:`feature_mask` ("otsu" or a number of standard deviations).
+    dilation_px : int
+        Pixels (px) around a level change kept out of the refit.
+    passes : int
+        Refits, each refining the level assignment.
+
+    Returns
+    -------
+    (H, W) ndarray
+        Levelled heights (nm).
     """
     h = _image(h)
     best, best_misfit = None, np.inf
@@ -304,11 +424,28 @@ def _refine(h, out, order, threshold, dilation_px, passes) -> tuple[np.ndarray, 
 
 def remove_scars(h: np.ndarray, threshold_nm: float = 0.666, max_width: int = 4,
                  min_length: int = 16) -> np.ndarray:
-    """Replace scars (streaks along the fast-scan axis, 1 to ``max_width`` lines thick and at
-    least ``min_length`` pixels long, standing more than ``threshold_nm`` above or below both the
-    line before and the line after) by linear interpolation between those two lines.
+    """Replace scars by linear interpolation between the line before and the line after.
 
-    Defaults are TopoStats' (threshold 0.666, max width 4 lines, min length 16 pixels).
+    A scar is a streak along the fast-scan axis, 1 to ``max_width`` lines thick and at least
+    ``min_length`` pixels long, standing more than ``threshold_nm`` above or below both the
+    line before and the line after. Defaults are TopoStats' (threshold 0.666, max width 4
+    lines, min length 16 pixels).
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm), fast scan along rows.
+    threshold_nm : float
+        Least height (nm) of a scar above or below both neighbouring lines.
+    max_width : int
+        Thickest scar (lines).
+    min_length : int
+        Shortest scar (px along the row).
+
+    Returns
+    -------
+    (H, W) ndarray
+        Heights (nm) with scars replaced.
     """
     h = _image(h).copy()
     ny = h.shape[0]
@@ -333,8 +470,22 @@ def remove_scars(h: np.ndarray, threshold_nm: float = 0.666, max_width: int = 4,
 
 
 def zero_height(h: np.ndarray, mask: np.ndarray | None = None, stat: str = "median") -> np.ndarray:
-    """Shift heights so that the ``stat`` ("median", "mean" or "min") of the pixels selected by
-    ``mask`` (all pixels when None; e.g. the substrate) is 0 nm."""
+    """Shift heights so that the ``stat`` of the pixels selected by ``mask`` is 0 nm.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm).
+    mask : (H, W) bool array, optional
+        Reference pixels (True: used, e.g. the substrate); all pixels when None or empty.
+    stat : str
+        "median", "mean" or "min" (NaN ignored).
+
+    Returns
+    -------
+    (H, W) ndarray
+        Shifted heights (nm).
+    """
     h = _image(h)
     ref = h[mask] if mask is not None and mask.any() else h
     funcs = {"median": np.nanmedian, "mean": np.nanmean, "min": np.nanmin}
@@ -344,14 +495,40 @@ def zero_height(h: np.ndarray, mask: np.ndarray | None = None, stat: str = "medi
 
 
 def clip_height(h: np.ndarray, window_nm: float = 1.5) -> np.ndarray:
-    """Clip heights to [-window_nm, window_nm] nm (±1.5 nm in the MoS2 study)."""
+    """Clip heights to [-window_nm, window_nm] (±1.5 nm in the MoS2 study).
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm).
+    window_nm : float
+        Half-width of the window (nm), positive.
+
+    Returns
+    -------
+    (H, W) ndarray
+        Clipped heights (nm).
+    """
     if not window_nm > 0:
         raise InputError(f"window_nm must be positive, got {window_nm}")
     return np.clip(_image(h), -window_nm, window_nm)
 
 
 def resize_image(h: np.ndarray, size: int = 224) -> np.ndarray:
-    """Resize to ``size`` x ``size`` pixels (antialiased, values kept in nm) for CNN input."""
+    """Resize to ``size`` x ``size`` pixels (antialiased, values kept in nm) for CNN input.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Heights (nm).
+    size : int
+        Side of the output (px).
+
+    Returns
+    -------
+    (size, size) ndarray
+        Heights (nm), bilinear with anti-aliasing.
+    """
     return resize(_image(h), (size, size), order=1, anti_aliasing=True, preserve_range=True)
 
 
@@ -361,13 +538,25 @@ def level(h, method: str = "two-pass", order: int = 2, threshold: str | float = 
 
     Parameters
     ----------
-    method : "two-pass" (default), "lines" (plane + line flattening) or "plane".
-    order : line polynomial order 0-2 (2 removes the scanner bow along the fast axis).
-    threshold : feature mask of the two-pass method ("otsu" or a number of std devs).
-    scars : remove scars after flattening (:func:`remove_scars`, TopoStats defaults).
-    zero : "substrate" (the substrate peak of the histogram, :func:`substrate_level`, is 0 nm),
-        "median",
-        or "none".
+    h : (H, W) array or HeightMap
+        Raw heights (nm), fast scan along rows.
+    method : str
+        "two-pass" (default, :func:`flatten_two_pass`), "lines" (plane + line flattening) or
+        "plane".
+    order : int
+        Line polynomial order 0-2 (2 removes the scanner bow along the fast axis).
+    threshold : str or float
+        Feature mask of the two-pass method ("otsu" or a number of standard deviations).
+    scars : bool
+        Remove scars after flattening (:func:`remove_scars`, TopoStats defaults).
+    zero : str
+        "substrate" (the substrate peak of the histogram, :func:`substrate_level`, is 0 nm),
+        "median" or "none".
+
+    Returns
+    -------
+    (H, W) ndarray or HeightMap
+        Levelled heights (nm), of the input's type.
     """
     if isinstance(h, HeightMap):
         return h.with_values(level(h.height_nm, method, order, threshold, scars, zero))

@@ -68,7 +68,20 @@ def _count(values: np.ndarray, order: np.ndarray, low: float, ny: int, nx: int,
 
 
 def count_h_maxima(image: np.ndarray, h: float) -> int:
-    """Number of 8-connected h-maxima (regional maxima of dynamic >= ``h``) of a 2-D image."""
+    """Number of 8-connected h-maxima (regional maxima of dynamic >= ``h``) of a 2-D image.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        Finite image (e.g. a distance map, px).
+    h : float
+        Least dynamic, positive (image units).
+
+    Returns
+    -------
+    int
+        Number of h-maxima (0 for a flat image).
+    """
     image = np.ascontiguousarray(image, dtype=float)
     if image.ndim != 2 or not h > 0 or not np.isfinite(image).all():
         raise ValueError("count_h_maxima needs a finite 2-D image and h > 0")

@@ -40,15 +40,37 @@ def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "st
     """Film (raised) pixels: Gaussian smoothing of ``sigma_px``, a threshold, then a binary
     opening with a disk of radius ``opening_px`` to drop isolated pixels.
 
-    ``threshold``: "step" (default) puts it half a monolayer (``monolayer_nm``) above the
-    substrate peak of the height histogram (:func:`~tmdlearn.afm.level.substrate_level`), which
-    stays right when the film covers most of the image or carries second layers; "otsu" (the
-    studies) is Otsu's threshold of the heights clipped to median ± ``window_nm``; a number is a
-    height in nm. ``substrate_nm`` skips the histogram search when the substrate height is known.
+    ``sigma_px=0, opening_px=0`` gives the study's per-pixel variant (each pixel thresholded
+    on its own).
 
-    Pixels more than ``particle_nm`` above the substrate (and a 3-pixel margin) are particles,
-    not film (None keeps them). ``sigma_px=0, opening_px=0`` gives the study's per-pixel
-    variant (each pixel thresholded on its own).
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm).
+    sigma_px : float
+        Gaussian smoothing (px); 0 for none.
+    threshold : str or float
+        "step" (default) puts it half a monolayer (``monolayer_nm``) above the substrate peak
+        of the height histogram (:func:`~tmdlearn.afm.level.substrate_level`), which stays
+        right when the film covers most of the image or carries second layers; "otsu" (the
+        studies) is Otsu's threshold of the heights clipped to median ± ``window_nm``; a number
+        is a height (nm).
+    opening_px : int
+        Radius of the opening disk (px); 0 for none.
+    window_nm : float
+        Half-width (nm) of the "otsu" window.
+    particle_nm : float, optional
+        Pixels more than this (nm) above the substrate (and a 3-pixel margin) are particles,
+        not film; None keeps them.
+    monolayer_nm : float
+        Apparent monolayer step (nm).
+    substrate_nm : float, optional
+        Substrate height (nm), skipping the histogram search when known.
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+        True on the film.
     """
     smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
     return _mask_of_smoothed(smooth, threshold, opening_px, window_nm, particle_nm, monolayer_nm,
@@ -85,7 +107,24 @@ def _mask_of_smoothed(smooth, threshold, opening_px, window_nm, particle_nm, mon
 def grain_boundaries(h: np.ndarray, depth_nm: float = 0.1, sigma_px: float = 0.7,
                      radius_px: int = 2) -> np.ndarray:
     """Grooves such as grain boundaries between coalesced domains: pixels where the black
-    top-hat (disk of ``radius_px``) of the image smoothed by ``sigma_px`` exceeds ``depth_nm``."""
+    top-hat (disk of ``radius_px``) of the image smoothed by ``sigma_px`` exceeds ``depth_nm``.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm).
+    depth_nm : float
+        Least groove depth (nm).
+    sigma_px : float
+        Gaussian smoothing (px); 0 for none.
+    radius_px : int
+        Radius of the top-hat disk (px).
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+        True on grooves.
+    """
     smooth = gaussian_filter(h, sigma_px) if sigma_px > 0 else h
     if radius_px <= 2:  # disk(1), disk(2) are diamonds: closing by shifts
         closed = grey_erode_diamond(grey_dilate_diamond(smooth, radius_px), radius_px)
@@ -97,12 +136,26 @@ def count_domains(mask: np.ndarray, min_area_px: int = 4, method: str = "split",
                   split_px: float = 3.0, downsample: int = 2) -> int:
     """Number of domains in ``mask``.
 
-    ``method="components"`` (the studies): connected components (8-connectivity) with at least
-    ``min_area_px`` pixels; coalesced domains count once. ``method="split"`` (default): regional
-    maxima of the distance transform of ``mask`` with a dynamic of at least ``split_px`` pixels
-    (h-maxima), i.e. one per domain core, so coalesced domains joined by a neck are split as a
-    watershed would split them; computed on the mask subsampled by ``downsample`` for speed
-    (``split_px`` stays in full-resolution pixels).
+    Parameters
+    ----------
+    mask : (H, W) bool array
+        Film pixels.
+    min_area_px : int
+        Smallest domain of the "components" method (px).
+    method : str
+        "components" (the studies): connected components (8-connectivity) with at least
+        ``min_area_px`` pixels; coalesced domains count once. "split" (default): regional
+        maxima of the distance transform of ``mask`` with a dynamic of at least ``split_px``
+        (h-maxima), i.e. one per domain core, so coalesced domains joined by a neck are split
+        as a watershed would split them.
+    split_px : float
+        Least dynamic of a "split" domain core (px, full resolution).
+    downsample : int
+        The "split" method runs on the mask subsampled by this factor, for speed.
+
+    Returns
+    -------
+    int
     """
     if method == "split":
         step = max(int(downsample), 1)
@@ -123,8 +176,26 @@ def count_domains(mask: np.ndarray, min_area_px: int = 4, method: str = "split",
 def step_edges(h: np.ndarray, sigma_px: float = 2.0, closing_px: int = 1,
                min_length_px: int = 5) -> tuple[int, int]:
     """Step edges: Canny edges (Gaussian σ = ``sigma_px``, skimage's default hysteresis), closed
-    by ``closing_px`` dilations then erosions, skeletonised; returns (number of edges of at least
-    ``min_length_px`` pixels, their total length in pixels)."""
+    by ``closing_px`` dilations then erosions, skeletonised.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm).
+    sigma_px : float
+        Canny smoothing (px).
+    closing_px : int
+        Closing steps (px); 0 for none.
+    min_length_px : int
+        Shortest edge counted (px of skeleton).
+
+    Returns
+    -------
+    count : int
+        Number of edges of at least ``min_length_px`` pixels.
+    length_px : int
+        Their total length (px).
+    """
     edges = canny(h, sigma=sigma_px)
     if closing_px > 0:
         edges = erode_cross(dilate_cross(edges, closing_px), closing_px, border_value=True)
@@ -139,7 +210,20 @@ def step_edges(h: np.ndarray, sigma_px: float = 2.0, closing_px: int = 1,
 
 def roughness(h: np.ndarray, smooth_sigma_px: float = 2.0) -> dict[str, float]:
     """RMS roughness Sq and mean absolute roughness Ra about the mean plane (nm), and the study's
-    RMS of the image minus its Gaussian-smoothed copy (σ = ``smooth_sigma_px``), nm."""
+    RMS of the image minus its Gaussian-smoothed copy (σ = ``smooth_sigma_px``), nm.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm).
+    smooth_sigma_px : float
+        Smoothing of the copy (px).
+
+    Returns
+    -------
+    dict
+        ``sq_nm``, ``ra_nm`` and ``rms_vs_smoothed_nm`` (nm).
+    """
     dev = h - h.mean()
     fine = h - gaussian_filter(h, smooth_sigma_px)
     return {"sq_nm": float(np.sqrt(np.mean(dev**2))), "ra_nm": float(np.mean(np.abs(dev))),
@@ -149,8 +233,23 @@ def roughness(h: np.ndarray, smooth_sigma_px: float = 2.0) -> dict[str, float]:
 def dog_blob_count(h: np.ndarray, min_sigma_px: float = 2.0, max_sigma_px: float = 8.0,
                    threshold_nm: float = 0.1, downsample: int = 2) -> int:
     """Difference-of-Gaussian blobs (skimage ``blob_dog``) of σ in [min, max] px and DoG response
-    above ``threshold_nm``; computed on the image block-averaged by ``downsample`` for speed
-    (σ are given in full-resolution pixels)."""
+    above ``threshold_nm``; computed on the image block-averaged by ``downsample`` for speed.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm).
+    min_sigma_px, max_sigma_px : float
+        Smallest and largest blob σ (px, full resolution).
+    threshold_nm : float
+        Least DoG response (nm).
+    downsample : int
+        Block-averaging factor.
+
+    Returns
+    -------
+    int
+    """
     if downsample > 1:
         ny, nx = (s - s % downsample for s in h.shape)
         h = h[:ny, :nx].reshape(ny // downsample, downsample, nx // downsample,
@@ -162,8 +261,26 @@ def glcm_features(h: np.ndarray, distances: Sequence[int] = (1,),
                   angles: Sequence[float] = (0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4),
                   levels: int = 64, range_nm: float = 3.0) -> dict[str, float]:
     """Grey-level co-occurrence texture: dissimilarity, contrast and homogeneity averaged over
-    ``distances`` (px) and ``angles`` (rad). Heights are shifted so that the minimum is 0 and
-    quantised to ``levels`` grey levels over [0, ``range_nm``] nm (3 nm: the ±1.5 nm window)."""
+    ``distances`` and ``angles``.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm); shifted so that the minimum is 0.
+    distances : sequence of int
+        Pixel pair distances (px).
+    angles : sequence of float
+        Pixel pair directions (rad).
+    levels : int
+        Grey levels over [0, ``range_nm``].
+    range_nm : float
+        Height range quantised (nm; 3 nm: the ±1.5 nm window); heights above it saturate.
+
+    Returns
+    -------
+    dict
+        ``glcm_dissimilarity``, ``glcm_contrast``, ``glcm_homogeneity``.
+    """
     shifted = h - np.nanmin(h)
     grey = np.clip(shifted / range_nm * (levels - 1), 0, levels - 1).astype(np.uint8)
     matrix = graycomatrix(grey, distances=list(distances), angles=list(angles), levels=levels,
@@ -176,7 +293,24 @@ def bilayer_fraction(h: np.ndarray, mask: np.ndarray, monolayer_nm: float = MONO
                      substrate_nm: float | None = None) -> float:
     """Fraction of the film pixels (``mask``) whose height above the substrate
     (:func:`~tmdlearn.afm.level.substrate_level`) falls in the second-layer window
-    [1.5, 2.5] x ``monolayer_nm``."""
+    [1.5, 2.5] x ``monolayer_nm``.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Levelled heights (nm).
+    mask : (H, W) bool array
+        Film pixels.
+    monolayer_nm : float
+        Apparent monolayer step (nm).
+    substrate_nm : float, optional
+        Substrate height (nm); default: :func:`~tmdlearn.afm.level.substrate_level` of ``h``.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for an empty mask.
+    """
     if not mask.any():
         return 0.0
     substrate = substrate_level(h) if substrate_nm is None else substrate_nm
@@ -196,11 +330,36 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
                         monolayer_nm: float = MONOLAYER_NM) -> dict[str, float]:
     """All physical features of one levelled height map, units in the keys.
 
-    ``h`` is a :class:`HeightMap` (its pixel size is used) or a 2-D array in nm with
-    ``pixel_size_nm``. Parameters are those of :func:`film_mask`, :func:`count_domains`,
-    :func:`grain_boundaries` (domains are counted after cutting the film mask along grooves
-    deeper than ``boundary_depth_nm``; None skips this), :func:`step_edges`, :func:`roughness`,
-    :func:`dog_blob_count`, :func:`glcm_features` and :func:`bilayer_fraction`.
+    Domains are counted after cutting the film mask along grooves
+    (:func:`grain_boundaries`).
+
+    Parameters
+    ----------
+    h : HeightMap or (H, W) array
+        Levelled heights (nm), at least 8 x 8; a HeightMap gives its pixel size.
+    pixel_size_nm : float, optional
+        Pixel size (nm/px); required for an array, overrides a HeightMap's.
+    sigma_px, threshold, opening_px, monolayer_nm
+        As in :func:`film_mask` (``monolayer_nm`` also for :func:`bilayer_fraction`).
+    min_domain_px, domain_method
+        ``min_area_px`` and ``method`` of :func:`count_domains`.
+    boundary_depth_nm : float, optional
+        Least groove depth (nm) cutting domains apart; None skips the cut.
+    edge_sigma_px : float
+        Canny smoothing of :func:`step_edges` (px).
+    smooth_sigma_px : float
+        Smoothing of :func:`roughness` (px).
+    blob_threshold_nm : float
+        DoG threshold of :func:`dog_blob_count` (nm).
+    glcm_distances, glcm_angles
+        ``distances`` (px) and ``angles`` (rad) of :func:`glcm_features`.
+
+    Returns
+    -------
+    dict
+        Coverage, domain count and densities (per µm², per megapixel), mean domain area (µm²),
+        step edge count and length (µm), roughness (nm), blob count, GLCM texture and bilayer
+        fraction.
     """
     if isinstance(h, HeightMap):
         pixel_size_nm = h.pixel_size_nm if pixel_size_nm is None else pixel_size_nm
@@ -239,8 +398,26 @@ def morphology_features(h, pixel_size_nm: float | None = None, sigma_px: float =
 
 def features_table(images: Sequence[HeightMap], names: Sequence[str] | None = None,
                    workers: int = 1, **params) -> pd.DataFrame:
-    """One row of :func:`morphology_features` per height map, indexed by ``names`` (or the file
-    names of the maps' sources, else their positions); ``workers`` threads share the images."""
+    """One row of :func:`morphology_features` per height map; ``workers`` threads share the
+    images.
+
+    Parameters
+    ----------
+    images : sequence of HeightMap
+        Levelled height maps.
+    names : sequence of str, optional
+        Index of the rows; default: each map's ``source`` (its path as a string), else its
+        position.
+    workers : int
+        Threads.
+    **params
+        Keyword arguments of :func:`morphology_features`.
+
+    Returns
+    -------
+    DataFrame
+        One row per image, index named "image".
+    """
     rows = map_images(lambda image: morphology_features(image, **params), images, workers,
                       "features")
     if names is None:

@@ -12,9 +12,24 @@ import numpy as np
 
 
 def reduce3(a: np.ndarray, op, axis: int) -> np.ndarray:
-    """``op`` (a binary ufunc such as np.maximum) over each element and its two neighbours along
-    ``axis`` of an n-D array; elements outside are ignored, which equals scipy's 'reflect' and
-    'nearest' borders for a one-element reach (``maximum_filter1d(a, 3, axis)``)."""
+    """``op`` over each element and its two neighbours along ``axis`` of an n-D array;
+    elements outside are ignored, which equals scipy's 'reflect' and 'nearest' borders for a
+    one-element reach (``maximum_filter1d(a, 3, axis)``).
+
+    Parameters
+    ----------
+    a : ndarray
+        Values, any number of dimensions.
+    op : ufunc
+        A binary ufunc such as np.maximum.
+    axis : int
+        The axis along which neighbours are taken.
+
+    Returns
+    -------
+    ndarray
+        Same shape and memory order as ``a``.
+    """
     out = a.copy(order="K")  # keeps a transposed view's memory order
     dst, src = np.moveaxis(out, axis, 0), np.moveaxis(a, axis, 0)
     op(dst[1:], src[:-1], out=dst[1:])
@@ -34,7 +49,19 @@ def _cross_reduce(a: np.ndarray, op) -> np.ndarray:
 
 def grey_dilate_diamond(a: np.ndarray, radius: int) -> np.ndarray:
     """Grey dilation over the diamond |dx| + |dy| <= ``radius`` (skimage ``dilation(a,
-    disk(r))`` for r <= 2, 'reflect' border): ``radius`` cross steps."""
+    disk(r))`` for r <= 2, 'reflect' border): ``radius`` cross steps.
+
+    Parameters
+    ----------
+    a : (H, W) array
+        Image.
+    radius : int
+        Diamond radius (px).
+
+    Returns
+    -------
+    (H, W) ndarray
+    """
     for _ in range(radius):
         a = _cross_reduce(a, np.maximum)
     return a
@@ -42,7 +69,19 @@ def grey_dilate_diamond(a: np.ndarray, radius: int) -> np.ndarray:
 
 def grey_erode_diamond(a: np.ndarray, radius: int) -> np.ndarray:
     """Grey erosion over the diamond |dx| + |dy| <= ``radius`` (skimage ``erosion(a, disk(r))``
-    for r <= 2, 'reflect' border)."""
+    for r <= 2, 'reflect' border).
+
+    Parameters
+    ----------
+    a : (H, W) array
+        Image.
+    radius : int
+        Diamond radius (px).
+
+    Returns
+    -------
+    (H, W) ndarray
+    """
     for _ in range(radius):
         a = _cross_reduce(a, np.minimum)
     return a
@@ -50,14 +89,36 @@ def grey_erode_diamond(a: np.ndarray, radius: int) -> np.ndarray:
 
 def window3_nonconstant(a: np.ndarray) -> np.ndarray:
     """True where the 3 x 3 window (in-image part) holds more than one value: equals
-    ``scipy.ndimage.morphological_gradient(a, size=3) > 0``."""
+    ``scipy.ndimage.morphological_gradient(a, size=3) > 0``.
+
+    Parameters
+    ----------
+    a : (H, W) array
+        Image or labels.
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+    """
     return (reduce3(reduce3(a, np.maximum, 0), np.maximum, 1)
             != reduce3(reduce3(a, np.minimum, 0), np.minimum, 1))
 
 
 def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     """Binary dilation by the cross, ``iterations`` times, pixels outside the image 0: equals
-    ``scipy.ndimage.binary_dilation(mask, iterations=iterations)``."""
+    ``scipy.ndimage.binary_dilation(mask, iterations=iterations)``.
+
+    Parameters
+    ----------
+    mask : (H, W) array
+        Read as bool.
+    iterations : int
+        Cross steps (px).
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+    """
     out = np.asarray(mask, dtype=bool)
     for _ in range(iterations):
         out = _cross_reduce(out, np.logical_or)
@@ -65,9 +126,22 @@ def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
 
 
 def erode_cross(mask: np.ndarray, iterations: int = 1, border_value: bool = False) -> np.ndarray:
-    """Binary erosion by the cross, ``iterations`` times, pixels outside the image equal to
-    ``border_value``: equals ``scipy.ndimage.binary_erosion(mask, iterations=iterations,
-    border_value=border_value)``."""
+    """Binary erosion by the cross, ``iterations`` times: equals
+    ``scipy.ndimage.binary_erosion(mask, iterations=iterations, border_value=border_value)``.
+
+    Parameters
+    ----------
+    mask : (H, W) array
+        Read as bool.
+    iterations : int
+        Cross steps (px).
+    border_value : bool
+        Value of the pixels outside the image.
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+    """
     out = np.asarray(mask, dtype=bool)
     for _ in range(iterations):
         out = _cross_reduce(out, np.logical_and)
@@ -79,7 +153,19 @@ def erode_cross(mask: np.ndarray, iterations: int = 1, border_value: bool = Fals
 def long_row_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
     """Pixels of ``mask`` in runs along a row of at least ``min_length`` pixels: equals keeping
     the components of ``scipy.ndimage.label(mask, [[0, 0, 0], [1, 1, 1], [0, 0, 0]])`` with at
-    least ``min_length`` pixels."""
+    least ``min_length`` pixels.
+
+    Parameters
+    ----------
+    mask : (H, W) bool array
+        Pixels to group into row runs.
+    min_length : int
+        Shortest run kept (px).
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+    """
     ny, nx = mask.shape
     padded = np.zeros((ny, nx + 2), dtype=np.int8)
     padded[:, 1:-1] = mask

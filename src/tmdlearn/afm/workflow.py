@@ -40,13 +40,40 @@ _ARRAY_SUFFIXES = (".npz", ".npy", ".tif", ".tiff")
 
 
 def load(config: dict) -> list[tuple[str, HeightMap]]:
-    """(name, height map) of every AFM image ``data.inputs`` names (:func:`collect`)."""
+    """(name, height map) of every AFM image ``data.inputs`` names (:func:`collect`).
+
+    Parameters
+    ----------
+    config : dict
+        The config (:data:`DEFAULTS` layout).
+
+    Returns
+    -------
+    list of (str, HeightMap)
+    """
     return collect([Path(p) for p in config["data"]["inputs"]])
 
 
 def run(inputs: list[tuple[str, HeightMap]], config: dict,
         progress: bool | None = None) -> Outcome:
-    """The stage ``run.stage`` (level, features or embed) on the images of :func:`load`."""
+    """The stage ``run.stage`` (level, features or embed) on the images of :func:`load`.
+
+    Parameters
+    ----------
+    inputs : list of (str, HeightMap)
+        Named height maps (nm), as :func:`load` returns them.
+    config : dict
+        The config (:data:`DEFAULTS` layout).
+    progress : bool, optional
+        Progress bars on (True), off (False) or on a terminal only (None).
+
+    Returns
+    -------
+    Outcome
+        "level": levelled maps (files), previews and the table ``rms`` (Sq, nm); "features":
+        the table ``features``; "embed": the tables ``embedding``, ``features`` and
+        ``correlations`` with their figures. ``metrics["images"]`` counts the images.
+    """
     stage = config["run"]["stage"]
     if stage not in STAGES:
         raise InputError(f"run.stage must be one of {', '.join(STAGES)}, got {stage!r}")
@@ -128,7 +155,19 @@ def _afm_files(folder: Path) -> list[Path]:
 
 
 def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
-    """(name, height map) for every AFM image the inputs name, in order."""
+    """(name, height map) for every AFM image the inputs name, in order.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        AFM files, folders (every AFM file inside, recursively; names relative to the folder)
+        or manifests (a folder with ``manifest.csv``, or the CSV; names from its ``file``
+        column).
+
+    Returns
+    -------
+    list of (str, HeightMap)
+    """
     from tmdlearn.io import open_dataset, read
 
     items: list[tuple[str, HeightMap]] = []

@@ -47,7 +47,13 @@ class CVResult:
 
     def pooled(self) -> CVResult:
         """Predictions pooled by sample: mean class probabilities over the images of a sample,
-        the sample's decision given to each of its images (scored per image)."""
+        the sample's decision given to each of its images (scored per image).
+
+        Returns
+        -------
+        CVResult
+            A copy with pooled ``proba`` and ``y_pred``.
+        """
         proba = pool_by_group(_needs_proba(self), self.groups)
         return replace(self, y_pred=self.classes[proba.argmax(axis=1)], proba=proba)
 
@@ -59,7 +65,20 @@ def _needs_proba(result: CVResult) -> np.ndarray:
 
 
 def pool_by_group(proba: np.ndarray, groups) -> np.ndarray:
-    """Replace each row of ``proba`` by the mean over the rows of its group."""
+    """Replace each row of ``proba`` by the mean over the rows of its group.
+
+    Parameters
+    ----------
+    proba : (N, K) array
+        Class probabilities.
+    groups : (N,) array
+        Group (sample id) of each row.
+
+    Returns
+    -------
+    (N, K) array
+        The group means, one row per input row.
+    """
     _, inverse = np.unique(np.asarray(groups), return_inverse=True)
     sums = np.zeros((inverse.max() + 1, proba.shape[1]))
     np.add.at(sums, inverse, proba)
@@ -68,7 +87,18 @@ def pool_by_group(proba: np.ndarray, groups) -> np.ndarray:
 
 def per_sample(result: CVResult) -> CVResult:
     """One row per sample (group): the mean class probabilities of its test images and the
-    sample's label (InputError if the images of one sample carry different labels)."""
+    sample's label (InputError if the images of one sample carry different labels).
+
+    Parameters
+    ----------
+    result : CVResult
+        Out-of-fold results with class probabilities.
+
+    Returns
+    -------
+    CVResult
+        One row per sample, in sorted sample order.
+    """
     proba = pool_by_group(_needs_proba(result), result.groups)
     _, first, inverse = np.unique(result.groups, return_index=True, return_inverse=True)
     if np.any(result.y_true != result.y_true[first][inverse]):
@@ -80,7 +110,18 @@ def per_sample(result: CVResult) -> CVResult:
 
 def soft_vote(results: list[CVResult]) -> CVResult:
     """Soft voting of out-of-fold results of the same items and folds: the mean of the heads'
-    class probabilities (no weights fitted, so nothing is chosen on the test folds)."""
+    class probabilities (no weights fitted, so nothing is chosen on the test folds).
+
+    Parameters
+    ----------
+    results : list of CVResult
+        Results of several heads with class probabilities, same items and folds.
+
+    Returns
+    -------
+    CVResult
+        The first result with the mean probabilities, their argmax and no choices.
+    """
     first = results[0]
     for other in results[1:]:
         if not (np.array_equal(other.y_true, first.y_true)
@@ -97,6 +138,16 @@ def select_per_fold(results: dict[str, CVResult]) -> CVResult:
     The heads must come from the same outer folds with the same inner folds (same seeds), as
     :func:`cross_validate` of ``make_head(name, tune=True)`` gives; then this equals
     cross-validating ``make_head("selected", among=results)`` without fitting twice.
+
+    Parameters
+    ----------
+    results : dict of str to CVResult
+        Out-of-fold results of tuned heads by name.
+
+    Returns
+    -------
+    CVResult
+        Per fold, the predictions of the picked head; ``choices`` holds the picks.
     """
     names = list(results)
     first = results[names[0]]
@@ -120,8 +171,32 @@ def cross_validate(make_model: Callable[[], object], X, y, groups, n_splits: int
                    description: str = "folds") -> CVResult:
     """Out-of-fold predictions of ``make_model()`` fitted on each training fold.
 
-    ``fit(model, X_train, y_train, groups_train)`` defaults to :func:`fit_head`, which gives
-    the training groups to inner grouped searches (tuning never sees the test fold).
+    Parameters
+    ----------
+    make_model : callable
+        ``make_model()`` returns a new unfitted model (e.g. ``lambda: make_head("svm")``).
+    X : (N, ...) array or list
+        Features or images (a list is indexed item by item).
+    y : (N,) array
+        Class labels.
+    groups : (N,) array
+        Sample id of each item; folds are grouped by it.
+    n_splits : int
+        Number of outer folds.
+    seed : int
+        Seed of the folds.
+    fit : callable, optional
+        ``fit(model, X_train, y_train, groups_train) -> model``; defaults to :func:`fit_head`,
+        which gives the training groups to inner grouped searches (tuning never sees the test
+        fold).
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    CVResult
+        Out-of-fold predictions (probabilities when every fold's model has ``predict_proba``),
+        fold of each item and, for tuned heads, each fold's choice.
     """
     y, groups = np.asarray(y), np.asarray(groups)
     fit = fit or fit_head
@@ -154,7 +229,27 @@ def _take(X, index):
 def summarise(result: CVResult, n_boot: int = 1000, level: float = 0.95,
               seed: int = 0) -> dict:
     """Accuracy and balanced accuracy (mean ± std over folds; pooled out-of-fold with a
-    bootstrap CI that resamples whole samples), per-class scores, confusion matrices."""
+    bootstrap CI that resamples whole samples), per-class scores, confusion matrices.
+
+    Parameters
+    ----------
+    result : CVResult
+        Out-of-fold results.
+    n_boot : int
+        Bootstrap resamples.
+    level : float
+        Coverage of the interval (e.g. 0.95).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    dict
+        JSON-ready: accuracy and balanced_accuracy (pooled, ci_low, ci_high, fold_mean,
+        fold_std, folds), per_class, classes, confusion_mean_counts, confusion_std_counts,
+        confusion_row_normalised, n_items, n_groups, n_splits, ci_level and, for tuned heads,
+        choices.
+    """
     folds = np.unique(result.fold)
     pairs = [(result.y_true[result.fold == k], result.y_pred[result.fold == k]) for k in folds]
     summary: dict = {}

@@ -12,7 +12,23 @@ import matplotlib.pyplot as plt  # noqa: E402  isort: skip
 
 def confusion_figure(counts: np.ndarray, normalised: np.ndarray, labels, title: str = ""):
     """Side by side: mean counts per fold and the row-normalised matrix (recall on the
-    diagonal)."""
+    diagonal).
+
+    Parameters
+    ----------
+    counts : (K, K) array
+        Mean confusion counts per fold (rows: true class).
+    normalised : (K, K) array
+        Row-normalised confusion matrix.
+    labels : sequence of length K
+        Class names.
+    title : str
+        Figure title (none when empty).
+
+    Returns
+    -------
+    Figure
+    """
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, matrix, name, fmt in ((axes[0], counts, "mean counts per fold", ".1f"),
                                   (axes[1], normalised, "row-normalised", ".2f")):
@@ -33,7 +49,18 @@ def confusion_figure(counts: np.ndarray, normalised: np.ndarray, labels, title: 
 
 
 def comparison_figure(table: pd.DataFrame):
-    """Bar chart of pooled accuracy and balanced accuracy per model, with CI whiskers."""
+    """Bar chart of pooled accuracy and balanced accuracy per model, with CI whiskers.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per model: model, accuracy, accuracy_low, accuracy_high, balanced_accuracy,
+        balanced_accuracy_low, balanced_accuracy_high (all in [0, 1]).
+
+    Returns
+    -------
+    Figure
+    """
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(table)), 4))
     x = np.arange(len(table))
     for offset, metric in ((-0.2, "accuracy"), (0.2, "balanced_accuracy")):
@@ -51,7 +78,21 @@ def comparison_figure(table: pd.DataFrame):
 
 
 def latent_figure(latent: np.ndarray, labels, method: str = "PCA"):
-    """2-D latent map coloured by class."""
+    """2-D latent map coloured by class.
+
+    Parameters
+    ----------
+    latent : (N, 2) array
+        Latent coordinates.
+    labels : (N,) array
+        Class of each point.
+    method : str
+        Name of the projection, on the axis labels.
+
+    Returns
+    -------
+    Figure
+    """
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     labels = np.asarray(labels)
     for name in np.unique(labels):
@@ -65,7 +106,17 @@ def latent_figure(latent: np.ndarray, labels, method: str = "PCA"):
 
 
 def correlation_figure(table: pd.DataFrame):
-    """Heat map of Spearman rho: latent axes (rows) against physical properties (columns)."""
+    """Heat map of Spearman rho: latent axes (rows) against physical properties (columns).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows (axis, property, rho, ...) of :func:`tmdlearn.classify.latent.correlate`.
+
+    Returns
+    -------
+    Figure
+    """
     pivot = table.pivot(index="axis", columns="property", values="rho")
     fig, ax = plt.subplots(figsize=(max(4, 0.8 * pivot.shape[1] + 2), 0.6 * len(pivot) + 2))
     image = ax.imshow(pivot.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)

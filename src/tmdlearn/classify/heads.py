@@ -61,6 +61,16 @@ def accuracy_and_balanced(y_true, y_pred) -> float:
 
     An inner fold may lack a class that the model still predicts; balanced accuracy then
     averages the recalls of the classes present, as intended, without sklearn's warning.
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) array
+        True and predicted class labels.
+
+    Returns
+    -------
+    float
+        Score in [0, 1].
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
@@ -85,6 +95,20 @@ class FeatureTransform(TransformerMixin, BaseEstimator):
         self.kind, self.power, self.variance = kind, power, variance
 
     def fit(self, X, y=None):
+        """Fit the scaler (and PCA) on training features.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Pooled CNN features.
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        FeatureTransform
+            ``self``, fitted.
+        """
         if self.kind not in TRANSFORMS:
             raise InputError(f"unknown feature transform {self.kind!r}: choose one of "
                              f"{', '.join(TRANSFORMS)}")
@@ -103,6 +127,18 @@ class FeatureTransform(TransformerMixin, BaseEstimator):
         return X
 
     def transform(self, X):
+        """Transform features with the fitted steps.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Pooled CNN features.
+
+        Returns
+        -------
+        (N, D) or (N, n_components) array
+            Transformed features (n_components for "pca-whiten").
+        """
         X = self._powered(X)
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
@@ -132,6 +168,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_models = n_models
 
     def fit(self, X, y, groups=None):
+        """Train ``n_models`` MLPs.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+        y : (N,) array
+            Class labels.
+        groups : (N,) array, optional
+            Sample ids for the grouped early-stopping split (``val_fraction`` > 0); default:
+            each item its own group.
+
+        Returns
+        -------
+        MLPClassifier
+            ``self``, fitted.
+        """
         X = np.asarray(X, dtype=np.float32)
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
         self.models_ = [self._fit_one(X, codes, groups, self.seed + k)
@@ -163,15 +216,50 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return model
 
     def predict_proba(self, X):
+        """Class probabilities, averaged over the bag.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+
+        Returns
+        -------
+        (N, n_classes) array
+            Probabilities in the order of ``classes_``.
+        """
         X = np.asarray(X, dtype=np.float32)
         return np.mean([torch.softmax(torch.as_tensor(predict(m, X, device=self.device)),
                                       dim=1).numpy() for m in self.models_], axis=0)
 
     def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+
+        Returns
+        -------
+        (N,) array
+            Class labels.
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def transform(self, X):
-        """The hidden representation of the (first) trained MLP (for latent analysis)."""
+        """The hidden representation of the (first) trained MLP (for latent analysis).
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+
+        Returns
+        -------
+        (N, H) array
+            Last hidden layer's activations (the input itself without hidden layers).
+        """
         self.model_.eval()
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(X, dtype=np.float32))
@@ -217,6 +305,22 @@ class BaggedRefit(ClassifierMixin, BaseEstimator):
         self.search, self.n_models = search, n_models
 
     def fit(self, X, y, groups=None):
+        """Run the search, then fit the bag of its pick on all of ``X``.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+        y : (N,) array
+            Class labels.
+        groups : (N,) array, optional
+            Sample ids for the grouped inner folds and early stopping.
+
+        Returns
+        -------
+        BaggedRefit
+            ``self``, fitted.
+        """
         search = clone(self.search).fit(X, y, groups=groups)
         self.best_params_, self.best_score_ = search.best_params_, search.best_score_
         self.best_estimator_ = clone(search.estimator).set_params(**self.best_params_)
@@ -226,9 +330,33 @@ class BaggedRefit(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X):
+        """Classes predicted by the refitted bag.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+
+        Returns
+        -------
+        (N,) array
+            Class labels.
+        """
         return self.best_estimator_.predict(X)
 
     def predict_proba(self, X):
+        """Class probabilities of the refitted bag.
+
+        Parameters
+        ----------
+        X : (N, D) array
+            Features.
+
+        Returns
+        -------
+        (N, n_classes) array
+            Probabilities in the order of ``classes_``.
+        """
         return self.best_estimator_.predict_proba(X)
 
 
@@ -254,14 +382,41 @@ def make_head(name: str, *, transform: str = "power-l2", class_weight: str | Non
               scoring=SCORING, seed: int = 0, device: str = "auto", **params):
     """A head by name: one of ``HEADS``.
 
-    Untuned, the head is ``transform`` (a :class:`FeatureTransform` kind) then the classifier
-    with its defaults updated by ``params`` (e.g. ``C=10`` for svm, ``epochs=50`` for mlp).
-    ``tune=True`` (always for "selected") returns a grid search over ``transforms`` (those of
-    ``HEAD_TRANSFORMS`` for the MLP) x ``GRIDS[name]`` (for "selected": over the heads in
-    ``among``, each with its grid) scored by ``scoring`` in ``inner_splits``-fold stratified
-    CV grouped by sample inside the training data only. For "selected", ``params`` go to the
-    MLP only. "mlp-bag" is an MLP of ``n_models`` seeds (default 5); tuned, its inner folds fit
-    one MLP per setting and the pick is refitted as the bag (:class:`BaggedRefit`).
+    Parameters
+    ----------
+    name : str
+        One of ``HEADS``. "mlp-bag" is an MLP of ``n_models`` seeds (default 5); tuned, its
+        inner folds fit one MLP per setting and the pick is refitted as the bag
+        (:class:`BaggedRefit`).
+    transform : str
+        :class:`FeatureTransform` kind of an untuned head.
+    class_weight : str, optional
+        "balanced" or None, for the classifiers that take it.
+    tune : bool
+        Return a grid search over ``transforms`` (those of ``HEAD_TRANSFORMS`` for the MLP) x
+        ``GRIDS[name]`` (for "selected": over the heads in ``among``, each with its grid);
+        always True for "selected".
+    transforms : sequence of str
+        Transform kinds searched when tuned.
+    among : sequence of str
+        Heads searched by "selected".
+    inner_splits : int
+        Folds of the inner stratified CV grouped by sample, inside the training data only.
+    scoring : scorer
+        Inner-CV criterion (default :data:`SCORING`).
+    seed : int
+        Seed of the inner folds and the MLP.
+    device : str
+        Torch device of the MLP, "auto" picks CUDA when available.
+    **params
+        Updates of the classifier's defaults (e.g. ``C=10`` for svm, ``epochs=50`` for mlp);
+        for "selected" they go to the MLP only.
+
+    Returns
+    -------
+    Pipeline, GridSearchCV or BaggedRefit
+        Untuned: the pipeline ``transform`` then ``clf``; tuned: the search (fit it with
+        :func:`fit_head` so that the groups reach it).
     """
     unknown = sorted({transform, *transforms} - set(TRANSFORMS))
     if unknown:
@@ -298,7 +453,18 @@ _NAMES = {LogisticRegression: "logreg", _PlattSVC: "svm", MLPClassifier: "mlp",
 
 def describe_choice(search: GridSearchCV | BaggedRefit) -> dict:
     """The pick of a fitted grid search in words: head, transform, classifier parameters and
-    the inner-CV score."""
+    the inner-CV score.
+
+    Parameters
+    ----------
+    search : GridSearchCV or BaggedRefit
+        A fitted tuned head.
+
+    Returns
+    -------
+    dict
+        head, transform, the classifier's searched parameters and inner_score.
+    """
     params = dict(search.best_params_)
     clf = params.pop("clf")
     choice = {"head": _NAMES.get(type(clf), type(clf).__name__),
@@ -312,7 +478,24 @@ def describe_choice(search: GridSearchCV | BaggedRefit) -> dict:
 
 def fit_head(head, X, y, groups=None):
     """Fit ``head``, passing ``groups`` to estimators whose ``fit`` takes them (grouped
-    searches, image classifiers, the MLP); returns the head."""
+    searches, image classifiers, the MLP); returns the head.
+
+    Parameters
+    ----------
+    head : estimator
+        A head of :func:`make_head` or an image classifier.
+    X : array
+        Training inputs.
+    y : (N,) array
+        Class labels.
+    groups : (N,) array, optional
+        Sample ids.
+
+    Returns
+    -------
+    estimator
+        ``head``, fitted.
+    """
     takes_groups = isinstance(head, GridSearchCV) or "groups" in inspect.signature(
         head.fit).parameters
     if groups is not None and takes_groups:

@@ -16,7 +16,22 @@ def load(config: dict) -> dict:
     :func:`~tmdlearn.classify.workflow.run_images` (``heights``, ``targets``, ``groups``,
     ``pixel_size_nm``, ``properties``; from ``data.manifest``, else ``data.images``) or of
     :func:`~tmdlearn.classify.workflow.run_features` (``features``, ``targets``, ``groups``,
-    ``latent_features``; from ``data.features``)."""
+    ``latent_features``; from ``data.features``).
+
+    Parameters
+    ----------
+    config : dict
+        Workflow configuration with a ``data`` section (``manifest`` with ``target``,
+        ``images``, or ``features`` with ``latent_features``: file paths).
+
+    Returns
+    -------
+    dict
+        For images: heights ((N, H, W) array or list of 2-D arrays, nm), targets, groups
+        (sample ids), pixel_size_nm (nm, one per image or one number, or None) and properties
+        (DataFrame); for features: features (N, D), targets, groups and latent_features
+        ((N, D') or None).
+    """
     data = config["data"]
     if data.get("manifest"):
         return _load_manifest(Path(data["manifest"]), data.get("target", "material"))

@@ -21,7 +21,24 @@ _LENGTH_COLUMNS = ("domain_density_um2", "mean_domain_area_um2", "step_edge_leng
 def latent_map(features, method: str = "pca", n_components: int = 2,
                seed: int = 0) -> np.ndarray:
     """Project standardised ``features`` (N, D) to (N, n_components) by PCA or UMAP
-    (:func:`tmdlearn.afm.embed.reduce`, UMAP with 15 neighbours)."""
+    (:func:`tmdlearn.afm.embed.reduce`, UMAP with 15 neighbours).
+
+    Parameters
+    ----------
+    features : (N, D) array
+        Head features.
+    method : str
+        "pca" or "umap".
+    n_components : int
+        Dimensions of the map.
+    seed : int
+        Seed of UMAP.
+
+    Returns
+    -------
+    (N, n_components) array
+        Latent coordinates.
+    """
     z = StandardScaler().fit_transform(np.asarray(features, dtype=float))
     neighbours = max(2, min(15, len(z) - 1)) if method == "umap" else None
     if method not in ("pca", "umap"):
@@ -32,11 +49,20 @@ def latent_map(features, method: str = "pca", n_components: int = 2,
 def physical_properties(heights: Sequence, pixel_size_nm=None) -> pd.DataFrame:
     """Physical features of each levelled AFM height map, one row per map.
 
-    ``heights``: levelled height maps in nm ((N, H, W) or a sequence of 2-D arrays, e.g. from
-    :func:`tmdlearn.afm.level.level`, substrate at 0 nm). ``pixel_size_nm``: a number or one
-    per map; None gives pixel units, and the columns in µm are dropped. Columns are those of
-    :func:`tmdlearn.afm.morphology.morphology_features` (coverage, domain density, step edges,
-    roughness, blobs, GLCM texture, bilayer fraction).
+    Parameters
+    ----------
+    heights : (N, H, W) array or sequence of 2-D arrays
+        Levelled height maps in nm (e.g. from :func:`tmdlearn.afm.level.level`, substrate at
+        0 nm).
+    pixel_size_nm : float or (N,) array, optional
+        Pixel size in nm, one number or one per map; None gives pixel units, and the columns
+        in µm are dropped.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`tmdlearn.afm.morphology.morphology_features` (coverage, domain
+        density, step edges, roughness, blobs, GLCM texture, bilayer fraction).
     """
     from tmdlearn.afm.morphology import morphology_features
 
@@ -54,8 +80,24 @@ def correlate(latent: np.ndarray, properties: pd.DataFrame, prefix: str = "PC",
     """Spearman rank correlation of each latent axis with each numeric property
     (:func:`tmdlearn.afm.embed.axis_correlations`).
 
-    Returns one row per (axis, property): ``rho``, ``p_value``, a 95 % bootstrap CI over images
-    (``rho_low``, ``rho_high``) and ``n``; constant properties give NaN.
+    Parameters
+    ----------
+    latent : (N, A) array
+        Latent coordinates.
+    properties : DataFrame
+        N rows of per-image properties.
+    prefix : str
+        Axis names are ``prefix`` + 1, 2, ...
+    n_boot : int
+        Bootstrap resamples of the CI.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    DataFrame
+        One row per (axis, property): axis, property, rho, a 95 % bootstrap CI over images
+        (rho_low, rho_high), p_value and n; constant properties give NaN.
     """
     latent = np.asarray(latent, dtype=float)
     if len(properties) != len(latent):

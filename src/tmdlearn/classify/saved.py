@@ -24,7 +24,8 @@ from sklearn.pipeline import Pipeline
 
 from tmdlearn.classify.heads import BaggedRefit, MLPClassifier, fit_head, make_head
 from tmdlearn.errors import InputError
-from tmdlearn.models.card import make_card, sha256
+from tmdlearn.io.digest import sha256
+from tmdlearn.models.card import make_card
 from tmdlearn.models.store import model_folder, read_model, write_model
 from tmdlearn.outcome import Outcome
 
@@ -37,7 +38,25 @@ SCALE_TOLERANCE = 2.0
 
 def final_head(features, targets, groups, config: dict):
     """The frozen strategy's head (``image.frozen_head``) fitted on all ``features``: the
-    pipeline its inner CV picked (with ``tune``), or None for heads holding torch networks."""
+    pipeline its inner CV picked (with ``tune``), or None for heads holding torch networks.
+
+    Parameters
+    ----------
+    features : (N, D) array
+        Frozen backbone features of every image.
+    targets : (N,) array
+        Class labels.
+    groups : (N,) array
+        Sample ids (for the inner grouped CV).
+    config : dict
+        Workflow configuration: ``image.frozen_head``, ``tune``, ``transform``, ``transforms``,
+        ``cv.seed``, ``device`` and ``mlp``.
+
+    Returns
+    -------
+    Pipeline or None
+        The fitted head (transform + classifier), probabilities calibrated.
+    """
     cfg = config["image"]
     params = dict(config["mlp"]) if cfg["frozen_head"] in ("mlp", "mlp-bag") else {}
     head = make_head(cfg["frozen_head"], tune=config["tune"], transform=config["transform"],
@@ -55,7 +74,22 @@ def final_head(features, targets, groups, config: dict):
 
 def input_pixel_nm(pixel_size_nm, shape, size: int) -> float:
     """nm per backbone input pixel of an image of ``shape`` (px) and ``pixel_size_nm`` resized
-    to ``size`` x ``size`` px (its longer side decides)."""
+    to ``size`` x ``size`` px (its longer side decides).
+
+    Parameters
+    ----------
+    pixel_size_nm : float
+        Pixel size of the image, nm.
+    shape : tuple of int
+        Shape of the image (..., H, W), px.
+    size : int
+        Side of the backbone input, px.
+
+    Returns
+    -------
+    float
+        nm per backbone input pixel.
+    """
     return float(pixel_size_nm) * max(shape[-2:]) / int(size)
 
 
@@ -63,8 +97,28 @@ def save_classifier(folder: str | Path, head, config: dict, summary: dict | None
                     n_samples: int | None = None, pixel_size_nm=None, shapes=None) -> Path:
     """Write ``head`` with the run's backbone reference and its card to ``folder``.
 
-    ``pixel_size_nm`` (one number or one per image) and ``shapes`` (each image's shape, px) of
-    the training images, when known, give the card's pixel-size and input-pixel ranges (nm).
+    Parameters
+    ----------
+    folder : str or Path
+        Model folder to write.
+    head : Pipeline
+        The fitted head (:func:`final_head`).
+    config : dict
+        Workflow configuration (``image``, ``cv.seed``, ``data``).
+    summary : dict, optional
+        Cross-validation summary; its accuracy and balanced accuracy go on the card.
+    n_samples : int, optional
+        Number of training samples, for the card.
+    pixel_size_nm : float or (N,) array, optional
+        Pixel size of the training images, nm (one number or one per image).
+    shapes : sequence of tuple, optional
+        Shape of each training image, px; with ``pixel_size_nm`` it gives the card's
+        input-pixel range (nm).
+
+    Returns
+    -------
+    Path
+        The model folder.
     """
     image = config["image"]
     backbone = {"name": image["backbone"], "weights": image["weights"],
@@ -96,7 +150,22 @@ def save_classifier(folder: str | Path, head, config: dict, summary: dict | None
 
 
 def load_classifier(path: str | Path, trust_mismatch: bool = False) -> tuple[dict, dict]:
-    """The tree (backbone reference, head, classes) and card of a saved classifier."""
+    """The tree (backbone reference, head, classes) and card of a saved classifier.
+
+    Parameters
+    ----------
+    path : str or Path
+        Model folder.
+    trust_mismatch : bool
+        Load even when the folder's checksums do not match its card.
+
+    Returns
+    -------
+    tree : dict
+        backbone (reference), head (fitted pipeline) and classes.
+    card : dict
+        The model card.
+    """
     tree, card, folder = read_model(path, {"workflow": "classify"}, trust_mismatch)
     if not {"backbone", "head", "classes"} <= set(tree) or not hasattr(tree["head"],
                                                                         "predict_proba"):
@@ -106,7 +175,22 @@ def load_classifier(path: str | Path, trust_mismatch: bool = False) -> tuple[dic
 
 def predict_heights(heights, model: dict, device: str = "auto") -> pd.DataFrame:
     """Class probabilities (one row per height map in nm, one column per class) and the
-    predicted class (``prediction``) of a :func:`load_classifier` model."""
+    predicted class (``prediction``) of a :func:`load_classifier` model.
+
+    Parameters
+    ----------
+    heights : sequence of 2-D arrays
+        Height maps, nm.
+    model : dict
+        The tree of :func:`load_classifier`.
+    device : str
+        Torch device of the backbone, "auto" picks CUDA when available.
+
+    Returns
+    -------
+    DataFrame
+        Columns prediction and p_<class> for each class.
+    """
     from tmdlearn.afm.embed import embed
     from tmdlearn.afm.level import level
     from tmdlearn.models.backbones import build_backbone
@@ -126,7 +210,17 @@ def predict_heights(heights, model: dict, device: str = "auto") -> pd.DataFrame:
 def check_scale(item, card: dict, path) -> None:
     """InputError naming ``path`` when the height map ``item``'s input pixel (nm per backbone
     pixel) lies more than :data:`SCALE_TOLERANCE` times outside the card's training range
-    (cards without one, from images of unknown pixel size, check nothing)."""
+    (cards without one, from images of unknown pixel size, check nothing).
+
+    Parameters
+    ----------
+    item : HeightMap
+        The image, with its pixel size (nm).
+    card : dict
+        The classifier's card.
+    path : str or Path
+        File named in the error.
+    """
     inputs = card.get("inputs") or {}
     low, high = inputs.get("input_pixel_nm") or (None, None)
     if low is None:
@@ -147,7 +241,26 @@ def predict_files(paths, model: dict, device: str = "auto",
                   pixel_size_nm: float | None = None, card: dict | None = None) -> pd.DataFrame:
     """:func:`predict_heights` on AFM height-map files (any format tmdlearn reads;
     ``pixel_size_nm`` for arrays that store none), their paths in the first column ``file``;
-    with the model's ``card``, each file's scale is checked first (:func:`check_scale`)."""
+    with the model's ``card``, each file's scale is checked first (:func:`check_scale`).
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Height-map files.
+    model : dict
+        The tree of :func:`load_classifier`.
+    device : str
+        Torch device of the backbone.
+    pixel_size_nm : float, optional
+        Pixel size (nm) of files that store none.
+    card : dict, optional
+        The classifier's card, to check each image's scale.
+
+    Returns
+    -------
+    DataFrame
+        Columns file, prediction and p_<class> for each class.
+    """
     from tmdlearn.data import HeightMap
     from tmdlearn.io import read
 
@@ -168,7 +281,26 @@ def predict(paths, model: str | Path, device: str = "auto", pixel_size_nm: float
             trust_mismatch: bool = False) -> Outcome:
     """``classify predict``: the saved classifier at ``model`` applied to the height-map files
     ``paths`` (:func:`predict_files`, scales checked): table ``predictions``, the model as the
-    loaded one."""
+    loaded one.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Height-map files.
+    model : str or Path
+        Folder of the saved classifier.
+    device : str
+        Torch device of the backbone.
+    pixel_size_nm : float, optional
+        Pixel size (nm) of files that store none.
+    trust_mismatch : bool
+        Load even when the folder's checksums do not match its card.
+
+    Returns
+    -------
+    Outcome
+        Metrics (images, classes), table predictions and the loaded model folder.
+    """
     tree, card = load_classifier(model, trust_mismatch)
     table = predict_files(paths, tree, device, pixel_size_nm, card)
     return Outcome(metrics={"images": len(table), "classes": tree["classes"]},

@@ -53,6 +53,23 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.seed, self.device = seed, device
 
     def fit(self, X, y, groups=None):
+        """Train the CNN (stage by stage for "sequential").
+
+        Parameters
+        ----------
+        X : (N, 3, S, S) array
+            Prepared images (:func:`tmdlearn.afm.embed.prepare_images`).
+        y : (N,) array
+            Class labels.
+        groups : (N,) array, optional
+            Sample ids for the grouped early-stopping split; default: each image its own
+            group.
+
+        Returns
+        -------
+        ImageClassifier
+            ``self``, fitted.
+        """
         if self.strategy not in TRAINED_STRATEGIES:
             raise InputError(f"unknown strategy {self.strategy!r}: choose one of "
                              f"{', '.join(TRAINED_STRATEGIES)} (or 'frozen' with a head)")
@@ -118,7 +135,17 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
                            description=f"{self.strategy} {description}")
 
     def predict_proba(self, X):
-        """Class probabilities (N, n_classes), columns in the order of ``classes_``."""
+        """Class probabilities (N, n_classes), columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : (N, 3, S, S) array
+            Prepared images.
+
+        Returns
+        -------
+        (N, n_classes) array
+        """
         logits = predict(self.model_, X, batch_size=64, device=self.device)
         proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
         columns = np.searchsorted(self.classes_, self.order_)
@@ -127,10 +154,32 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X):
+        """Most probable class of each image.
+
+        Parameters
+        ----------
+        X : (N, 3, S, S) array
+            Prepared images.
+
+        Returns
+        -------
+        (N,) array
+            Class labels.
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def transform(self, X):
-        """Backbone features entering the head (N, feature_dim), for latent analysis."""
+        """Backbone features entering the head (N, feature_dim), for latent analysis.
+
+        Parameters
+        ----------
+        X : (N, 3, S, S) array
+            Prepared images.
+
+        Returns
+        -------
+        (N, feature_dim) array
+        """
         self.model_.eval()
         device = next(self.model_.parameters()).device
         out = []

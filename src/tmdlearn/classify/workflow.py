@@ -5,7 +5,6 @@ to a run folder by :func:`tmdlearn.report.run.write_outcome`."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from functools import partial
@@ -57,8 +56,23 @@ __all__ = ["DEFAULTS", "Outcome", "load", "run", "run_features", "run_images"]
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     """The workflow on the arrays of :func:`load`: strategies on height maps
-    (:func:`run_images`) or heads on features (:func:`run_features`). ``progress``: bars on,
-    off, or None (on a terminal)."""
+    (:func:`run_images`) or heads on features (:func:`run_features`).
+
+    Parameters
+    ----------
+    inputs : dict
+        The arrays of :func:`load`, keyword arguments of :func:`run_images` or
+        :func:`run_features`.
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`).
+    progress : bool, optional
+        Progress bars on, off, or None (on a terminal).
+
+    Returns
+    -------
+    Outcome
+        Metrics, tables, figures (and the saved classifier of the frozen strategy).
+    """
     with showing(progress):
         if "features" in inputs:
             return run_features(**inputs, config=config)
@@ -71,6 +85,19 @@ def tabulate(results: dict[str, CVResult], config: dict) -> Outcome:
     With ``cv.pool_samples``, models with class probabilities get two more rows: the sample
     decision (mean probabilities over the test images of a sample) scored per image (tables
     only) and per sample. ``best`` is the best image-level row (balanced accuracy, then accuracy).
+
+    Parameters
+    ----------
+    results : dict of str to CVResult
+        Out-of-fold results by model name.
+    config : dict
+        Workflow configuration: ``cv`` (pool_samples, n_boot, seed).
+
+    Returns
+    -------
+    Outcome
+        Metrics (a summary per model and ``best``), the comparison table and figure, and
+        per-class and confusion tables and figures per model.
     """
     cv = config["cv"]
     outcome = Outcome()
@@ -138,7 +165,19 @@ def _slug(text: str) -> str:
 
 def head_models(config: dict) -> dict:
     """Factories of the single feature heads named in ``config["heads"]`` ("selected" is
-    handled by :func:`run_features`)."""
+    handled by :func:`run_features`).
+
+    Parameters
+    ----------
+    config : dict
+        Workflow configuration: ``heads``, ``tune``, ``transform``, ``transforms``, ``mlp``,
+        ``cv.seed`` and ``device``.
+
+    Returns
+    -------
+    dict of str to callable
+        Head name to a factory returning a new unfitted head.
+    """
     unknown = set(config["heads"]) - set(HEADS)
     if unknown:
         raise InputError(f"unknown heads {sorted(unknown)}: choose from {', '.join(HEADS)}")
@@ -171,6 +210,24 @@ def run_features(features, targets, groups, config: dict, latent_features=None) 
     (:func:`~tmdlearn.classify.evaluate.select_per_fold`; without tuning, its own search over
     the other heads, or over every head when it is alone). ``soft_vote`` lists heads whose
     probabilities are averaged into one more model.
+
+    Parameters
+    ----------
+    features : (N, D) array
+        Precomputed features.
+    targets : (N,) array
+        Class labels.
+    groups : (N,) array
+        Sample ids; folds are grouped by them.
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`).
+    latent_features : (N, D') array, optional
+        Features for the latent map instead of ``features``.
+
+    Returns
+    -------
+    Outcome
+        Metrics, tables and figures of :func:`tabulate` and the latent map.
     """
     X, cv = np.asarray(features, float), config["cv"]
     models = head_models(config)
@@ -204,6 +261,28 @@ def run_images(heights, targets, groups, config: dict, pixel_size_nm=None,
     (:func:`~tmdlearn.classify.latent.physical_properties`, with ``latent.physical``; lengths
     in µm where ``pixel_size_nm``, one number or one per map, is known) and with the columns of
     ``properties`` (other per-image numbers, e.g. from a manifest).
+
+    Parameters
+    ----------
+    heights : (N, H, W) array or sequence of 2-D arrays
+        AFM height maps, nm.
+    targets : (N,) array
+        Class labels.
+    groups : (N,) array
+        Sample ids; folds are grouped by them.
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`): ``strategies``, ``image``, ``cv``,
+        ``latent``...
+    pixel_size_nm : float or (N,) array, optional
+        Pixel size, nm.
+    properties : DataFrame, optional
+        N rows of other per-image numbers.
+
+    Returns
+    -------
+    Outcome
+        Metrics, tables and figures of :func:`tabulate` and the latent analysis; with the
+        "frozen" strategy, the head refitted on every image (``models`` and ``files``).
     """
     from tmdlearn.afm.embed import embed, prepare_images
     from tmdlearn.afm.level import level
@@ -278,13 +357,3 @@ def _latent(outcome: Outcome, features, targets, properties, config: dict) -> No
             "not computed: no per-image physical properties (they are measured on the AFM "
             "images, and a features file carries none)")
 
-
-def with_defaults(config: dict | None) -> dict:
-    """``DEFAULTS`` updated (recursively) by ``config``."""
-    merged = copy.deepcopy(DEFAULTS)
-    for key, value in (config or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key].update(value)
-        else:
-            merged[key] = value
-    return merged

@@ -41,6 +41,7 @@ class SpectrumGrid:
 
     @property
     def axis(self) -> np.ndarray:
+        """The (points,) axis values, in ``unit``."""
         return np.linspace(self.window[0], self.window[1], self.points)
 
 
@@ -72,24 +73,57 @@ class CrossModalData:
 
     @property
     def groups(self) -> np.ndarray:
+        """The sample id (N,) of each key."""
         return np.asarray([sample for sample, _ in self.keys])
 
     def present(self, modality: str) -> np.ndarray:
-        """Boolean mask (N,) of the keys measured in ``modality``."""
+        """Boolean mask (N,) of the keys measured in ``modality``.
+
+        Parameters
+        ----------
+        modality : str
+            "afm", "raman" or "pl".
+
+        Returns
+        -------
+        (N,) bool array
+        """
         if modality == "afm":
             return np.asarray([h is not None for h in self.heights])
         values = self.raman if modality == "raman" else self.pl
         return np.isfinite(values).all(axis=1)
 
     def rows(self, modalities) -> np.ndarray:
-        """Indices of the keys measured in every one of ``modalities``."""
+        """Indices of the keys measured in every one of ``modalities``.
+
+        Parameters
+        ----------
+        modalities : iterable of str
+            Modalities ("afm", "raman", "pl").
+
+        Returns
+        -------
+        int array
+            Sorted key indices.
+        """
         mask = np.ones(len(self), dtype=bool)
         for modality in modalities:
             mask &= self.present(modality)
         return np.flatnonzero(mask)
 
     def inputs(self, modality: str) -> np.ndarray:
-        """The model input of a modality: image features (AFM) or the normalised spectra."""
+        """The model input of a modality: image features (AFM) or the normalised spectra.
+
+        Parameters
+        ----------
+        modality : str
+            "afm", "raman" or "pl".
+
+        Returns
+        -------
+        (N, D) array
+            ``image_features`` (AFM), or the min-max normalised spectra (NaN rows where absent).
+        """
         if modality == "afm":
             if self.image_features is None:
                 raise InputError("image features are not computed: call embed_images first")
@@ -100,7 +134,26 @@ class CrossModalData:
 def preprocess_spectrum(intensity: np.ndarray, axis: np.ndarray, grid: SpectrumGrid,
                         source: str = "", despike: bool = True) -> np.ndarray:
     """One spectrum despiked (Whitaker–Hayes: a cosmic ray would otherwise set the maximum),
-    resampled onto ``grid`` and min-max normalised to [0, 1]."""
+    resampled onto ``grid`` and min-max normalised to [0, 1].
+
+    Parameters
+    ----------
+    intensity : (L,) array
+        The spectrum's intensities.
+    axis : (L,) array
+        Its axis, in ``grid.unit`` (cm⁻¹ or eV); it must cover ``grid.window``.
+    grid : SpectrumGrid
+        The fixed axis to resample onto.
+    source : str
+        File named in errors.
+    despike : bool
+        Remove cosmic-ray spikes first.
+
+    Returns
+    -------
+    (grid.points,) array
+        Normalised intensities in [0, 1].
+    """
     values = np.asarray(intensity, dtype=float)[None]
     if despike:
         values = despike_whitaker_hayes(values)
@@ -121,7 +174,22 @@ def _present_columns(dataset: Dataset, conditions: dict) -> dict:
 
 
 def choose_laser_power(dataset: Dataset, modality: str, wanted: float | None) -> float | None:
-    """The laser power (mW) to keep for ``modality``: ``wanted``, else the lowest present."""
+    """The laser power (mW) to keep for ``modality``: ``wanted``, else the lowest present.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The manifest's dataset.
+    modality : str
+        "raman" or "pl".
+    wanted : float, optional
+        Laser power asked for, mW (InputError when no row has it).
+
+    Returns
+    -------
+    float or None
+        Laser power, mW; None when the manifest has no laser powers.
+    """
     if "laser_power_mw" not in dataset.table.columns:
         return None
     rows = dataset.table[dataset.table["modality"] == modality]
@@ -143,6 +211,26 @@ def load_pairs(folder: str | Path, scan_size_um: float | None = 1.0,
     AFM rows are kept at ``scan_size_um`` (1 µm in the study); Raman and PL rows at one laser
     power each (the lowest present unless given). Two files left for one key and modality is
     an error (add a filter).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder with a manifest.csv.
+    scan_size_um : float, optional
+        AFM scan size to keep, µm (None: all).
+    raman_power_mw, pl_power_mw : float, optional
+        Laser power to keep per modality, mW (default: the lowest present).
+    raman_grid, pl_grid : SpectrumGrid
+        Fixed axes the Raman (cm⁻¹) and PL (eV) spectra are resampled onto.
+    modalities : sequence of str
+        Modalities to read.
+
+    Returns
+    -------
+    data : CrossModalData
+        The aligned, preprocessed measurements.
+    filters : dict
+        Filters used per modality (scan_size_um, laser_power_mw).
     """
     dataset = open_dataset(folder)
     filters = {"afm": {"scan_size_um": scan_size_um},

@@ -10,7 +10,25 @@ from tmdlearn.report.figures import plt
 
 def scatter(names, y_train, y_test, predictions: dict, best: dict, title: str):
     """One panel per target: true vs predicted by its best model (train grey, test coloured),
-    with the test R² in the panel title."""
+    with the test R² in the panel title.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Target names, T of them.
+    y_train, y_test : (N_train, T) and (N_test, T) arrays
+        True targets.
+    predictions : dict
+        Model name to (train, test) predictions, same shapes as the targets.
+    best : dict
+        Target name to (model name, test R²).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Figure
+    """
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
     for j, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
         model, _ = best[name]
@@ -31,7 +49,27 @@ def scatter(names, y_train, y_test, predictions: dict, best: dict, title: str):
 
 
 def generated(axis, true, generated_spectra, pearson, n: int, title: str, unit: str):
-    """``n`` held-out spectra (spread over the test set): true and generated, with Pearson R."""
+    """``n`` held-out spectra (spread over the test set): true and generated, with Pearson R.
+
+    Parameters
+    ----------
+    axis : (L,) array
+        Spectrum axis, in ``unit``.
+    true, generated_spectra : (N, L) array
+        True and generated normalised spectra.
+    pearson : (N,) array
+        Pearson R of each pair.
+    n : int
+        Spectra shown (at most N).
+    title : str
+        Task name, in the title.
+    unit : str
+        Axis label ("cm-1" or "eV").
+
+    Returns
+    -------
+    Figure
+    """
     n = min(n, len(true))
     picks = np.linspace(0, len(true) - 1, n).round().astype(int)
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.8), squeeze=False)

@@ -22,7 +22,17 @@ from tmdlearn.models.autoencoders import FusionToSpectrum, ImageToSpectrum, Spec
 
 
 def kind_of(inputs: tuple[str, ...]) -> str:
-    """``image`` (AFM only), ``spectrum`` (one spectrum) or ``fusion`` (AFM + spectrum)."""
+    """``image`` (AFM only), ``spectrum`` (one spectrum) or ``fusion`` (AFM + spectrum).
+
+    Parameters
+    ----------
+    inputs : tuple of str
+        Input modalities of a task, e.g. ("afm", "pl").
+
+    Returns
+    -------
+    str
+    """
     if inputs == ("afm",):
         return "image"
     if "afm" in inputs:
@@ -37,7 +47,24 @@ def _widths(params: dict) -> tuple[int, ...]:
 
 def build_generator(kind: str, in_dims: tuple[int, ...], out_length: int,
                     params: dict) -> torch.nn.Module:
-    """The torch module of ``kind`` for inputs of widths ``in_dims`` and ``params``."""
+    """The torch module of ``kind`` for inputs of widths ``in_dims`` and ``params``.
+
+    Parameters
+    ----------
+    kind : str
+        "image", "spectrum" or "fusion" (:func:`kind_of`).
+    in_dims : tuple of int
+        Width of each input (image features first for fusion).
+    out_length : int
+        Points L of the generated spectrum.
+    params : dict
+        Architecture: activation, dropout, n_decoder_layers, units, n_layers, fusion_width.
+
+    Returns
+    -------
+    torch.nn.Module
+        An untrained generator ending in a sigmoid.
+    """
     act, dropout = params.get("activation", "relu"), float(params.get("dropout", 0.1))
     decoder_layers = int(params.get("n_decoder_layers", 2))
     if kind == "image":
@@ -65,6 +92,17 @@ class Generator:
     x_std: np.ndarray
 
     def transform_inputs(self, x) -> np.ndarray:
+        """The model's input: image-feature columns standardised, spectra as they are.
+
+        Parameters
+        ----------
+        x : (N, sum(in_dims)) array
+            Inputs (image features first, then a spectrum in [0, 1]).
+
+        Returns
+        -------
+        (N, sum(in_dims)) float32 array
+        """
         x = np.array(x, dtype=np.float32)
         if self.kind != "spectrum":
             d = self.in_dims[0]
@@ -72,18 +110,46 @@ class Generator:
         return x
 
     def predict(self, x) -> np.ndarray:
-        """Generated spectra (N, out_length) in [0, 1]."""
+        """Generated spectra (N, out_length) in [0, 1].
+
+        Parameters
+        ----------
+        x : (N, sum(in_dims)) array
+            Inputs (image features first, then a spectrum in [0, 1]).
+
+        Returns
+        -------
+        (N, out_length) float32 array
+            Min-max normalised intensities.
+        """
         return predict(self.model, self.transform_inputs(x), device="cpu")
 
     def state(self) -> dict:
-        """Everything needed to rebuild it (see :func:`generator_from_state`)."""
+        """Everything needed to rebuild it (see :func:`generator_from_state`).
+
+        Returns
+        -------
+        dict
+            kind, in_dims, out_length, params, state_dict, x_mean and x_std.
+        """
         return {"kind": self.kind, "in_dims": list(self.in_dims), "out_length": self.out_length,
                 "params": self.params, "state_dict": self.model.state_dict(),
                 "x_mean": self.x_mean, "x_std": self.x_std}
 
 
 def generator_from_state(state: dict) -> Generator:
-    """Rebuild a :class:`Generator` saved with :meth:`Generator.state`."""
+    """Rebuild a :class:`Generator` saved with :meth:`Generator.state`.
+
+    Parameters
+    ----------
+    state : dict
+        The tree of :meth:`Generator.state`.
+
+    Returns
+    -------
+    Generator
+        The trained generator, in eval mode.
+    """
     in_dims = tuple(state["in_dims"])
     model = build_generator(state["kind"], in_dims, state["out_length"], state["params"])
     model.load_state_dict(state["state_dict"])
@@ -96,8 +162,38 @@ def fit_generator(kind: str, in_dims: tuple[int, ...], x, y, params: dict, *,
                   epochs: int = 150, patience: int = 15, seed: int = 0, x_val=None, y_val=None,
                   device: str = "auto") -> tuple[Generator, int]:
     """Train a generator on inputs ``x`` (N, sum(in_dims)) and spectra ``y`` (N, L) in [0, 1]
-    with BCE; early stopping on (``x_val``, ``y_val``) when given. Returns it and the epoch
-    kept."""
+    with BCE; early stopping on (``x_val``, ``y_val``) when given.
+
+    Parameters
+    ----------
+    kind : str
+        "image", "spectrum" or "fusion".
+    in_dims : tuple of int
+        Width of each input.
+    x : (N, sum(in_dims)) array
+        Inputs (image features first, then a spectrum in [0, 1]).
+    y : (N, L) array
+        Target spectra in [0, 1].
+    params : dict
+        Architecture (:func:`build_generator`) and optimiser (lr, batch_size).
+    epochs : int
+        Most training epochs.
+    patience : int
+        Epochs without improvement before stopping (with a validation set).
+    seed : int
+        Seed of the weights and batches.
+    x_val, y_val : array, optional
+        Validation inputs and spectra for early stopping.
+    device : str
+        Torch device for training, "auto" picks CUDA when available.
+
+    Returns
+    -------
+    generator : Generator
+        The trained generator, on the CPU.
+    best_epoch : int
+        Index (from 0) of the epoch whose weights were kept.
+    """
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
     d = in_dims[0]
     x_mean, x_std = (safe_scale(x[:, :d]) if kind != "spectrum"
@@ -130,7 +226,18 @@ def _start_at_mean(model: torch.nn.Module, y: np.ndarray) -> None:
 
 
 def spectrum_scores(true, generated) -> dict:
-    """Mean RMSE and mean Pearson R over spectra (rows)."""
+    """Mean RMSE and mean Pearson R over spectra (rows).
+
+    Parameters
+    ----------
+    true, generated : (N, L) array
+        True and generated normalised spectra.
+
+    Returns
+    -------
+    dict
+        rmse (normalised intensity units) and pearson, NaN rows ignored.
+    """
     return {"rmse": float(np.nanmean(rmse_rows(true, generated))),
             "pearson": float(np.nanmean(pearson_rows(true, generated)))}
 
@@ -149,6 +256,46 @@ def tune_generator(kind: str, in_dims: tuple[int, ...], x, y, folds, x_test, y_t
     [per fold]}}`` for train, val, test) and the median epoch kept.
 
     The test spectra are scored by every fold model but never used for selection.
+
+    Parameters
+    ----------
+    kind : str
+        "image", "spectrum" or "fusion".
+    in_dims : tuple of int
+        Width of each input.
+    x : (N, sum(in_dims)) array
+        Training inputs.
+    y : (N, L) array
+        Training spectra in [0, 1].
+    folds : list of (train, val) index arrays
+        Grouped folds of the training rows.
+    x_test, y_test : array
+        Held-out inputs and spectra (scored only).
+    space : dict
+        Optuna search space (:mod:`tmdlearn.learn.tune`).
+    n_trials : int
+        Trials of the study.
+    epochs : int
+        Most epochs per fold model.
+    patience : int
+        Early-stopping patience, epochs.
+    seed : int
+        Seed of the sampler and of the models.
+    storage : str or Path, optional
+        Optuna storage (SQLite path or URL) for a resumable study; None: in memory.
+    study_name : str
+        Name of the study in ``storage``.
+    device : str
+        Torch device for training.
+
+    Returns
+    -------
+    params : dict
+        The best trial's parameters.
+    scores : dict
+        ``{split: {metric: [per fold]}}`` for train, val, test; metrics rmse and pearson.
+    epochs : int
+        Median number of epochs kept over the folds.
     """
 
     def objective(params, trial):

@@ -22,7 +22,20 @@ from tmdlearn.outcome import Outcome
 def load_run(folder: str | Path, trust_mismatch: bool = False) -> dict:
     """The config, saved models and their folders (``model_folders``) of a ``tmdlearn
     crossmodal run`` folder (each model's card checked,
-    :func:`tmdlearn.crossmodal.saved.load_models`)."""
+    :func:`tmdlearn.crossmodal.saved.load_models`).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A ``crossmodal run`` folder (with run.json and models/).
+    trust_mismatch : bool
+        Load even when a model folder's checksums do not match its card.
+
+    Returns
+    -------
+    dict
+        config, models (by name), folder and model_folders.
+    """
     folder = Path(folder)
     run_json = folder / "run.json"
     if not run_json.is_file():
@@ -42,7 +55,17 @@ def _grids(config: dict) -> dict[str, SpectrumGrid]:
 
 
 def modality_of(item) -> str:
-    """``afm`` for a height map, ``raman`` for spectra in cm⁻¹, ``pl`` for eV or nm."""
+    """``afm`` for a height map, ``raman`` for spectra in cm⁻¹, ``pl`` for eV or nm.
+
+    Parameters
+    ----------
+    item : HeightMap or Spectra
+        A measurement read by :func:`tmdlearn.io.read`.
+
+    Returns
+    -------
+    str
+    """
     if isinstance(item, HeightMap):
         return "afm"
     if isinstance(item, Spectra):
@@ -52,7 +75,23 @@ def modality_of(item) -> str:
 
 def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
     """Predictions for each file: a table (one row per file) and generated spectra
-    ``{name: (axis, values, unit)}``."""
+    ``{name: (axis, values, unit)}``.
+
+    Parameters
+    ----------
+    files : sequence of str or Path
+        AFM height maps or Raman / PL spectra.
+    run : dict
+        A run of :func:`load_run`.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per file: file, modality, regression predictions ("<target> (<model>)"),
+        read-out features of generated spectra and of the feature heads.
+    generated : dict
+        Name to (axis (L,) in cm⁻¹ or eV, normalised intensities (L,), unit).
+    """
     from tmdlearn.afm.embed import embed
     from tmdlearn.afm.level import level
     from tmdlearn.io import read
@@ -102,7 +141,21 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
 def predict(files, folder: str | Path, trust_mismatch: bool = False) -> Outcome:
     """``crossmodal predict``: the models of the run ``folder`` applied to ``files``
     (:func:`predict_files`): table ``predictions``, ``generated/<name>.csv`` per generated
-    spectrum (axis, intensity), the run's models as the loaded ones."""
+    spectrum (axis, intensity), the run's models as the loaded ones.
+
+    Parameters
+    ----------
+    files : sequence of str or Path
+        AFM height maps or Raman / PL spectra.
+    folder : str or Path
+        A ``crossmodal run`` folder.
+    trust_mismatch : bool
+        Load even when a model folder's checksums do not match its card.
+
+    Returns
+    -------
+    Outcome
+    """
     run = load_run(folder, trust_mismatch)
     table, generated = predict_files(files, run)
     writers = {f"generated/{name}.csv": partial(_write_spectrum, axis=axis, values=values,

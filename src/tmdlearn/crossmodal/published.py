@@ -17,17 +17,32 @@ def _values() -> dict:
 
 
 def citation() -> str:
-    """The reference the published values come from."""
+    """The reference the published values come from.
+
+    Returns
+    -------
+    str
+    """
     return str(_values().get("citation", "")).strip()
 
 
 def status() -> str:
-    """What was transcribed, and why not more."""
+    """What was transcribed, and why not more.
+
+    Returns
+    -------
+    str
+    """
     return str(_values().get("status", "")).strip()
 
 
 def count() -> int:
-    """How many published values are transcribed."""
+    """How many published values are transcribed.
+
+    Returns
+    -------
+    int
+    """
 
     def leaves(node) -> int:
         if isinstance(node, dict):
@@ -39,7 +54,12 @@ def count() -> int:
 
 def note() -> str:
     """Markdown for the run folder's ``published.md``: source, what was transcribed, where the
-    values sit beside this run's."""
+    values sit beside this run's.
+
+    Returns
+    -------
+    str
+    """
     return (f"# The study's published numbers\n\nSource: {citation()}\n\n"
             f"Values transcribed: {count()}. {status()}\n\n"
             "Where present they sit in the `published_*` columns of tables/table3_regression, "
@@ -49,7 +69,23 @@ def note() -> str:
 
 
 def published_value(section: str, first: str, second: str, metric: str) -> float | None:
-    """``published.yaml[section][first][second][metric]``, or None when not transcribed."""
+    """``published.yaml[section][first][second][metric]``, or None when not transcribed.
+
+    Parameters
+    ----------
+    section : str
+        "regression", "generation" or "readout".
+    first : str
+        Input modality (regression) or task, e.g. "afm->raman".
+    second : str
+        Target (regression), split (generation) or read-out feature.
+    metric : str
+        Model (regression) or metric name.
+
+    Returns
+    -------
+    float or None
+    """
     node = _values().get(section) or {}
     for key in (first, second, metric):
         if not isinstance(node, dict) or key not in node:

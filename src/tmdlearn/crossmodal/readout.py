@@ -17,7 +17,24 @@ def read_feature(spectra: np.ndarray, axis: np.ndarray, modality: str,
                  only_ok: bool = True) -> np.ndarray:
     """The modality's read-out feature (N,) from (N, L) spectra on ``axis``; NaN where the
     fit failed or a peak it uses is absent and, with ``only_ok``, where the verdict is not
-    ``ok`` (:mod:`tmdlearn.spectra.quality`)."""
+    ``ok`` (:mod:`tmdlearn.spectra.quality`).
+
+    Parameters
+    ----------
+    spectra : (N, L) array
+        Spectra (e.g. min-max normalised).
+    axis : (L,) array
+        Raman shift (cm⁻¹) or photon energy (eV).
+    modality : str
+        "raman" or "pl" (a key of :data:`READOUTS`).
+    only_ok : bool
+        Keep only fits whose verdict is ok.
+
+    Returns
+    -------
+    (N,) array
+        A1g–E2g split (cm⁻¹) for Raman, A-exciton FWHM (eV) for PL.
+    """
     preset, column, _ = READOUTS[modality]
     fit = fit_peaks(np.asarray(spectra, dtype=float), preset, axis=axis, progress=False)
     feature = fit.table()[column].to_numpy(dtype=float, copy=True)

@@ -30,7 +30,24 @@ MODELS = ("ridge", "svr", "mlp")
 
 
 def fit_ridge(x, y, folds, alphas=(0.1, 1.0, 10.0, 100.0, 1000.0)):
-    """Ridge on degree-2 polynomial features of standardised inputs, alpha by grouped CV R²."""
+    """Ridge on degree-2 polynomial features of standardised inputs, alpha by grouped CV R².
+
+    Parameters
+    ----------
+    x : (N, D) array
+        Inputs (normalised spectra).
+    y : (N,) array
+        One target.
+    folds : list of (train, test) index arrays
+        Grouped CV folds.
+    alphas : sequence of float
+        Ridge penalties searched.
+
+    Returns
+    -------
+    Pipeline
+        The best pipeline, refitted on all rows.
+    """
     pipeline = make_pipeline(StandardScaler(), PolynomialFeatures(2, include_bias=False),
                              StandardScaler(), Ridge())
     search = GridSearchCV(pipeline, {"ridge__alpha": list(alphas)}, cv=folds, scoring="r2")
@@ -39,7 +56,24 @@ def fit_ridge(x, y, folds, alphas=(0.1, 1.0, 10.0, 100.0, 1000.0)):
 
 def fit_svr(x, y, folds, grid: dict):
     """SVR on standardised inputs and target; ``grid`` over C, gamma, kernel, degree
-    (grouped CV)."""
+    (grouped CV).
+
+    Parameters
+    ----------
+    x : (N, D) array
+        Inputs (normalised spectra).
+    y : (N,) array
+        One target.
+    folds : list of (train, test) index arrays
+        Grouped CV folds.
+    grid : dict
+        Lists of SVR parameters searched, by name (C, gamma, kernel, degree).
+
+    Returns
+    -------
+    TransformedTargetRegressor
+        The best model, refitted on all rows.
+    """
     model = TransformedTargetRegressor(make_pipeline(StandardScaler(), SVR()),
                                        transformer=StandardScaler())
     grid = {f"regressor__svr__{k}": list(v) for k, v in grid.items()}
@@ -64,7 +98,22 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         self.seed, self.device = seed, device
 
     def fit(self, x, y, x_val=None, y_val=None) -> TorchRegressor:
-        """Train on ``x`` (N, D) and ``y`` (N,) or (N, T); returns self."""
+        """Train on ``x`` (N, D) and ``y`` (N,) or (N, T); returns self.
+
+        Parameters
+        ----------
+        x : (N, D) array
+            Inputs.
+        y : (N,) or (N, T) array
+            Targets, in their units.
+        x_val, y_val : array, optional
+            Validation set for early stopping.
+
+        Returns
+        -------
+        TorchRegressor
+            ``self``, fitted.
+        """
         params = {**DEFAULT_MLP, **(self.params or {})}
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32).reshape(len(x), -1)
         (x_mean, x_std), (y_mean, y_std) = safe_scale(x), safe_scale(y, floor=1e-6)
@@ -87,7 +136,18 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, x) -> np.ndarray:
-        """Targets (N, T) in their units for inputs ``x`` (N, D)."""
+        """Targets (N, T) in their units for inputs ``x`` (N, D).
+
+        Parameters
+        ----------
+        x : (N, D) array
+            Inputs.
+
+        Returns
+        -------
+        (N, T) array
+            Predicted targets, in their units.
+        """
         if getattr(self, "model", None) is None:
             raise NotFittedError("TorchRegressor is not fitted")
         z = (np.asarray(x, dtype=np.float32) - self.x_mean) / self.x_std
@@ -95,7 +155,13 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         return out
 
     def state(self) -> dict:
-        """The fitted network and scaling as plain values (see :func:`regressor_from_state`)."""
+        """The fitted network and scaling as plain values (see :func:`regressor_from_state`).
+
+        Returns
+        -------
+        dict
+            params, state_dict, x_mean, x_std, y_mean and y_std.
+        """
         if getattr(self, "model", None) is None:
             raise NotFittedError("TorchRegressor is not fitted")
         return {"params": {**DEFAULT_MLP, **(self.params or {})},
@@ -110,7 +176,18 @@ def _network(n_in: int, n_out: int, params: dict) -> RegressionMLP:
 
 
 def regressor_from_state(state: dict) -> TorchRegressor:
-    """Rebuild a :class:`TorchRegressor` saved with :meth:`TorchRegressor.state`."""
+    """Rebuild a :class:`TorchRegressor` saved with :meth:`TorchRegressor.state`.
+
+    Parameters
+    ----------
+    state : dict
+        The tree of :meth:`TorchRegressor.state`.
+
+    Returns
+    -------
+    TorchRegressor
+        The fitted regressor, in eval mode.
+    """
     regressor = TorchRegressor(dict(state["params"]))
     regressor.x_mean, regressor.y_mean = np.asarray(state["x_mean"]), np.asarray(state["y_mean"])
     regressor.x_std, regressor.y_std = np.asarray(state["x_std"]), np.asarray(state["y_std"])
@@ -138,7 +215,34 @@ def _l1_mse(model, l1: float):
 def fit_mlp(x, y, params: dict, *, epochs: int = 200, patience: int = 20, seed: int = 0,
             x_val=None, y_val=None, device: str = "auto") -> tuple[TorchRegressor, int]:
     """A :class:`TorchRegressor` with ``params`` fitted on ``x`` (N, D) and ``y`` (N, T), and the
-    epoch kept (early stopping on the validation loss when given)."""
+    epoch kept (early stopping on the validation loss when given).
+
+    Parameters
+    ----------
+    x : (N, D) array
+        Inputs.
+    y : (N,) or (N, T) array
+        Targets.
+    params : dict
+        Network and optimiser settings (:data:`DEFAULT_MLP` keys).
+    epochs : int
+        Most training epochs.
+    patience : int
+        Early-stopping patience, epochs (with a validation set).
+    seed : int
+        Seed of the weights and batches.
+    x_val, y_val : array, optional
+        Validation set.
+    device : str
+        Torch device for training, "auto" picks CUDA when available.
+
+    Returns
+    -------
+    regressor : TorchRegressor
+        The fitted regressor.
+    best_epoch : int
+        Index (from 0) of the epoch whose weights were kept.
+    """
     fitted = TorchRegressor(dict(params), epochs, patience, seed, device).fit(x, y, x_val, y_val)
     return fitted, fitted.best_epoch_
 
@@ -147,7 +251,38 @@ def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed
              storage: str | Path | None = None, study_name: str = "mlp",
              device: str = "auto") -> tuple[dict, int]:
     """Optuna search of the MLP over grouped ``folds`` (mean validation MSE of standardised
-    targets); returns the best params and the median best epoch of its folds."""
+    targets); returns the best params and the median best epoch of its folds.
+
+    Parameters
+    ----------
+    x : (N, D) array
+        Inputs.
+    y : (N,) or (N, T) array
+        Targets.
+    folds : list of (train, val) index arrays
+        Grouped folds.
+    space : dict
+        Optuna search space (:mod:`tmdlearn.learn.tune`).
+    n_trials : int
+        Trials of the study.
+    epochs : int
+        Most epochs per fold model.
+    seed : int
+        Seed of the sampler and of the models.
+    storage : str or Path, optional
+        Optuna storage (SQLite path or URL) for a resumable study; None: in memory.
+    study_name : str
+        Name of the study in ``storage``.
+    device : str
+        Torch device for training.
+
+    Returns
+    -------
+    params : dict
+        The best trial's parameters.
+    epochs : int
+        Median number of epochs kept over its folds.
+    """
 
     def objective(params, trial):
         losses, epochs_kept = [], []
@@ -166,7 +301,24 @@ def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed
 
 
 def score(y_train, p_train, y_test, p_test, n_boot: int = 30, seed: int = 0) -> dict:
-    """Train and test R², and the percentile bootstrap 95% CI of the test R²."""
+    """Train and test R², and the percentile bootstrap 95% CI of the test R².
+
+    Parameters
+    ----------
+    y_train, p_train : (N_train,) array
+        True and predicted training targets.
+    y_test, p_test : (N_test,) array
+        True and predicted test targets.
+    n_boot : int
+        Bootstrap resamples of the test rows.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    dict
+        r2_train, r2_test, r2_test_low and r2_test_high.
+    """
     ci = bootstrap_ci(r2, np.asarray(y_test), np.asarray(p_test), n_boot=n_boot, seed=seed)
     return {"r2_train": r2(y_train, p_train), "r2_test": ci.estimate, "r2_test_low": ci.low,
             "r2_test_high": ci.high}

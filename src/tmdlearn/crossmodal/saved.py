@@ -14,13 +14,19 @@ from typing import Any
 from tmdlearn.crossmodal.generate import Generator, generator_from_state
 from tmdlearn.crossmodal.regress import TorchRegressor, regressor_from_state
 from tmdlearn.errors import InputError
-from tmdlearn.models.card import make_card, sha256
+from tmdlearn.io.digest import sha256
+from tmdlearn.models.card import make_card
 from tmdlearn.models.store import OLD_SUFFIXES, old_format_error, read_model, write_model
 
 
 def old_classes() -> list:
     """Classes besides :func:`tmdlearn.models.convert.base_globals` that the pickle-based
-    crossmodal files of earlier tmdlearn versions hold (for ``tmdlearn models convert``)."""
+    crossmodal files of earlier tmdlearn versions hold (for ``tmdlearn models convert``).
+
+    Returns
+    -------
+    list of type
+    """
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
@@ -32,7 +38,18 @@ def old_classes() -> list:
 
 
 def to_tree(model: Any) -> dict:
-    """A generator, MLP head or regression bundle as a plain tree for the store."""
+    """A generator, MLP head or regression bundle as a plain tree for the store.
+
+    Parameters
+    ----------
+    model : Generator, TorchRegressor or dict
+        A run's model (a regression bundle is a dict with ``targets``).
+
+    Returns
+    -------
+    dict
+        The model's state with its ``type`` ("generator", "mlp" or "regression").
+    """
     if isinstance(model, Generator):
         return {"type": "generator", **model.state()}
     if isinstance(model, TorchRegressor):
@@ -46,7 +63,17 @@ def to_tree(model: Any) -> dict:
 
 
 def from_tree(tree: dict) -> Any:
-    """The model of :func:`to_tree`'s tree: Generator, TorchRegressor or regression bundle."""
+    """The model of :func:`to_tree`'s tree: Generator, TorchRegressor or regression bundle.
+
+    Parameters
+    ----------
+    tree : dict
+        A tree of :func:`to_tree`.
+
+    Returns
+    -------
+    Generator, TorchRegressor or dict
+    """
     kind = tree.get("type")
     if kind == "generator":
         return generator_from_state(tree)
@@ -59,7 +86,19 @@ def from_tree(tree: dict) -> Any:
 
 
 def grid_inputs(config: dict) -> dict:
-    """The inputs a run's models were trained on: spectral grids and AFM embedding."""
+    """The inputs a run's models were trained on: spectral grids and AFM embedding.
+
+    Parameters
+    ----------
+    config : dict
+        The run's configuration (``data`` and ``embedding``).
+
+    Returns
+    -------
+    dict
+        raman_window_cm1 (cm⁻¹), raman_points, pl_window_ev (eV), pl_points, scan_size_um
+        (µm), afm_backbone, afm_weights and afm_clip_nm (nm).
+    """
     d, emb = config["data"], config["embedding"]
     return {"raman_window_cm1": list(d["raman_window_cm1"]), "raman_points": int(d["raman_points"]),
             "pl_window_ev": list(d["pl_window_ev"]), "pl_points": int(d["pl_points"]),
@@ -76,7 +115,26 @@ def _metric_prefix(name: str) -> str:
 
 def save_models(folder: str | Path, models: dict, config: dict, metrics: dict,
                 n_samples: int | None = None) -> list[Path]:
-    """Write each of a run's ``models`` as ``folder/<name>/`` with its card."""
+    """Write each of a run's ``models`` as ``folder/<name>/`` with its card.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The run's ``models`` folder.
+    models : dict
+        Model name to model (:func:`to_tree`).
+    config : dict
+        The run's configuration.
+    metrics : dict
+        The run's metrics; each card gets those of its model.
+    n_samples : int, optional
+        Number of samples, for the cards.
+
+    Returns
+    -------
+    list of Path
+        The model folders written.
+    """
     manifest = Path(config["data"].get("folder") or "") / "manifest.csv"
     training = {"data": str(config["data"].get("folder")),
                 "manifest_sha256": sha256(manifest) if manifest.is_file() else None,
@@ -94,7 +152,22 @@ def save_models(folder: str | Path, models: dict, config: dict, metrics: dict,
 
 def load_models(folder: str | Path, config: dict, trust_mismatch: bool = False) -> dict:
     """The models in ``folder`` (a run's ``models/``), each checked against its card and the
-    run's grids; a pickle-based file there is refused unopened (ignored once converted)."""
+    run's grids; a pickle-based file there is refused unopened (ignored once converted).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A run's ``models`` folder.
+    config : dict
+        The run's configuration (its grids are checked against the cards).
+    trust_mismatch : bool
+        Load even when a folder's checksums do not match its card.
+
+    Returns
+    -------
+    dict
+        Model name to model (:func:`from_tree`).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("the run folder holds no models", folder)

@@ -24,8 +24,25 @@ def embedding_targets(features: np.ndarray, fit_rows: np.ndarray, methods=METHOD
                       umap_metric: str = "cosine") -> dict[str, np.ndarray]:
     """Embedding axes of ``features`` (N, D): ``{"UMAP-0": (N,), "UMAP-1", "PCA-0", ...}``.
 
-    Rows with non-finite features get NaN. ``fit_rows`` index the rows the embeddings are
-    fitted on (the training samples); ``umap_metric`` is UMAP's distance (cosine by default).
+    Parameters
+    ----------
+    features : (N, D) array
+        Pooled backbone features of the AFM images (NaN rows where absent).
+    fit_rows : int array
+        Rows the embeddings are fitted on (the training samples; at least 5 finite).
+    methods : sequence of str
+        "umap" and/or "pca".
+    seed : int
+        Seed of PCA and UMAP.
+    n_neighbors : int
+        UMAP's neighbours (at most the fitted rows - 1).
+    umap_metric : str
+        UMAP's distance.
+
+    Returns
+    -------
+    dict of str to (N,) array
+        Two axes per method (dimensionless); rows with non-finite features get NaN.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -58,7 +75,20 @@ def embedding_targets(features: np.ndarray, fit_rows: np.ndarray, methods=METHOD
 def physical_targets(heights, names) -> dict[str, np.ndarray]:
     """Physical morphology features (``names`` of :func:`tmdlearn.afm.morphology.
     morphology_features`, e.g. ``coverage``, ``domain_density_um2``) of each levelled
-    :class:`HeightMap` in ``heights``; NaN where a map is None."""
+    :class:`HeightMap` in ``heights``; NaN where a map is None.
+
+    Parameters
+    ----------
+    heights : sequence of HeightMap or None
+        Levelled AFM height maps (nm).
+    names : sequence of str
+        Columns of ``morphology_features`` to keep.
+
+    Returns
+    -------
+    dict of str to (N,) array
+        Each feature in its unit (e.g. µm⁻² for ``domain_density_um2``).
+    """
     from tmdlearn.afm.morphology import morphology_features
     from tmdlearn.progress import track
 

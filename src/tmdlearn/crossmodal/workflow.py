@@ -5,14 +5,13 @@ feature heads and read-outs, collected into tables, figures, models and headline
 
 from __future__ import annotations
 
-import copy
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tmdlearn.config import Open
+from tmdlearn.config import Open, merged
 from tmdlearn.crossmodal import figures
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generate import (
@@ -84,7 +83,22 @@ DEFAULTS: dict = {
 
 
 def held_out_samples(groups, test_size: float, seed: int) -> np.ndarray:
-    """The sample ids held out for testing (about ``test_size`` of the samples)."""
+    """The sample ids held out for testing (about ``test_size`` of the samples).
+
+    Parameters
+    ----------
+    groups : (N,) array
+        Sample id of each key.
+    test_size : float
+        Share of the samples held out, in (0, 1).
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    array
+        Sorted held-out sample ids.
+    """
     groups = np.asarray(groups)
     _, test = grouped_holdout(groups, test_size=test_size, seed=seed)
     return np.unique(groups[test])
@@ -93,7 +107,28 @@ def held_out_samples(groups, test_size: float, seed: int) -> np.ndarray:
 def task_split(data: CrossModalData, modalities, held_out: np.ndarray, n_folds: int,
                seed: int) -> tuple[np.ndarray, np.ndarray, list]:
     """Train rows, test rows and grouped folds (positions in train) of the keys measured in
-    every one of ``modalities``; test rows are those of the ``held_out`` samples."""
+    every one of ``modalities``; test rows are those of the ``held_out`` samples.
+
+    Parameters
+    ----------
+    data : CrossModalData
+        The paired dataset.
+    modalities : sequence of str
+        Modalities a key must have.
+    held_out : array
+        Held-out sample ids (:func:`held_out_samples`).
+    n_folds : int
+        Folds wanted (at most the number of training samples).
+    seed : int
+        Seed of the folds.
+
+    Returns
+    -------
+    train, test : int array
+        Key indices.
+    folds : list of (train, val) index arrays
+        Grouped folds, as positions in ``train``.
+    """
     rows = data.rows(modalities)
     is_test = np.isin(data.groups[rows], held_out)
     train, test = rows[~is_test], rows[is_test]
@@ -107,7 +142,19 @@ def task_split(data: CrossModalData, modalities, held_out: np.ndarray, n_folds: 
 def load(config: dict) -> CrossModalData:
     """The paired dataset of ``data.folder`` (:func:`~tmdlearn.crossmodal.data.load_pairs`; the
     filters used in its ``filters``) with the backbone features of its AFM maps, cached under
-    ``embedding.cache_dir`` when set."""
+    ``embedding.cache_dir`` when set.
+
+    Parameters
+    ----------
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`): ``data``, ``embedding``, ``device``,
+        ``threads``.
+
+    Returns
+    -------
+    CrossModalData
+        With ``image_features`` and ``filters`` filled.
+    """
     d, emb = config["data"], config["embedding"]
     if not d.get("folder"):
         raise InputError("no dataset: give --data FOLDER or set data.folder")
@@ -127,10 +174,23 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
 
     ``generation.storage``: Optuna storage (SQLite path or URL) for resumable searches; None
     keeps them in memory. The models are saved as ``models/<name>/`` (model folders with
-    cards, :func:`~tmdlearn.crossmodal.saved.save_models`). ``progress``: bars on,
-    off, or None (on a terminal).
+    cards, :func:`~tmdlearn.crossmodal.saved.save_models`).
+
+    Parameters
+    ----------
+    data : CrossModalData
+        The dataset of :func:`load`.
+    config : dict
+        Workflow configuration, possibly partial (missing keys take :data:`DEFAULTS`).
+    progress : bool, optional
+        Progress bars on, off, or None (on a terminal).
+
+    Returns
+    -------
+    Outcome
+        Metrics, tables (Tables 3, 4, 6), figures, models and the files to write.
     """
-    cfg = _merged(config)
+    cfg = merged(DEFAULTS, config)
     seed = int(cfg["seed"])
     storage = cfg["generation"]["storage"]
     outcome = Outcome()
@@ -149,16 +209,6 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
                         n_samples=n_samples)
     return outcome
 
-
-def _merged(config: dict, base: dict = DEFAULTS) -> dict:
-    """``base`` (DEFAULTS) updated by a possibly partial ``config``, section by section."""
-    out = copy.deepcopy(base)
-    for key, value in config.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(value, out[key])
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
@@ -314,7 +364,19 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
 def compute_image_features(data: CrossModalData, embedding: dict, device: str = "auto",
                            cache_dir: str | Path | None = None) -> None:
     """Fill ``data.image_features`` (N, D; NaN rows without AFM) with pooled backbone features
-    of the height maps, cached on disk under ``cache_dir``."""
+    of the height maps, cached on disk under ``cache_dir``.
+
+    Parameters
+    ----------
+    data : CrossModalData
+        The dataset; changed in place.
+    embedding : dict
+        The config's ``embedding`` section (backbone, weights, clip_nm in nm).
+    device : str
+        Torch device, "auto" picks CUDA when available.
+    cache_dir : str or Path, optional
+        Folder of the feature cache.
+    """
     from tmdlearn.afm.embed import embed
 
     rows = data.rows(["afm"])

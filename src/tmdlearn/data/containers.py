@@ -22,22 +22,70 @@ SPECTRAL_UNITS = ("cm-1", "eV", "nm")
 
 
 def nm_to_ev(wavelength_nm: np.ndarray | float) -> np.ndarray | float:
-    """Photon energy in eV of a wavelength in nm."""
+    """Photon energy in eV of a wavelength in nm.
+
+    Parameters
+    ----------
+    wavelength_nm : float or array
+        Wavelength, in nm.
+
+    Returns
+    -------
+    float or array
+        Photon energy, in eV.
+    """
     return HC_EV_NM / np.asarray(wavelength_nm, dtype=float)
 
 
 def ev_to_nm(energy_ev: np.ndarray | float) -> np.ndarray | float:
-    """Wavelength in nm of a photon energy in eV."""
+    """Wavelength in nm of a photon energy in eV.
+
+    Parameters
+    ----------
+    energy_ev : float or array
+        Photon energy, in eV.
+
+    Returns
+    -------
+    float or array
+        Wavelength, in nm.
+    """
     return HC_EV_NM / np.asarray(energy_ev, dtype=float)
 
 
 def wavelength_to_raman_shift(wavelength_nm: np.ndarray | float, excitation_nm: float):
-    """Raman (Stokes) shift in cm⁻¹ of scattered light at ``wavelength_nm`` for a laser line."""
+    """Raman (Stokes) shift in cm⁻¹ of scattered light at ``wavelength_nm`` for a laser line.
+
+    Parameters
+    ----------
+    wavelength_nm : float or array
+        Absolute wavelength of the scattered light, in nm.
+    excitation_nm : float
+        Laser line, in nm.
+
+    Returns
+    -------
+    float or array
+        Raman shift, in cm⁻¹.
+    """
     return 1e7 / excitation_nm - 1e7 / np.asarray(wavelength_nm, dtype=float)
 
 
 def raman_shift_to_wavelength(shift_cm1: np.ndarray | float, excitation_nm: float):
-    """Absolute wavelength in nm of a Stokes Raman shift in cm⁻¹ for a laser line."""
+    """Absolute wavelength in nm of a Stokes Raman shift in cm⁻¹ for a laser line.
+
+    Parameters
+    ----------
+    shift_cm1 : float or array
+        Raman shift, in cm⁻¹.
+    excitation_nm : float
+        Laser line, in nm.
+
+    Returns
+    -------
+    float or array
+        Absolute wavelength, in nm.
+    """
     return 1e7 / (1e7 / excitation_nm - np.asarray(shift_cm1, dtype=float))
 
 
@@ -52,8 +100,19 @@ def _as_2d(values: np.ndarray, name: str) -> np.ndarray:
 class HeightMap:
     """An AFM image: ``height_nm`` (ny, nx) with square pixels of ``pixel_size_nm``.
 
-    ``channel`` names the recorded signal ("height", "amplitude", "phase", ...); for channels
-    other than height the values keep the instrument's unit, named in ``metadata["unit"]``.
+    Attributes
+    ----------
+    height_nm : (ny, nx) array
+        Heights, nm; for channels other than height the instrument's unit, named in
+        ``metadata["unit"]``.
+    pixel_size_nm : float
+        Pixel size, nm.
+    channel : str
+        The recorded signal ("height", "amplitude", "phase", ...).
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
     """
 
     height_nm: np.ndarray
@@ -69,6 +128,7 @@ class HeightMap:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Image shape (ny, nx), in pixels."""
         return self.height_nm.shape  # type: ignore[return-value]
 
     @property
@@ -83,7 +143,19 @@ class HeightMap:
         return self.scan_size_nm[1] / 1000.0
 
     def with_values(self, height_nm: np.ndarray, **changes) -> HeightMap:
-        """A copy with new values (e.g. after levelling), same axes and metadata."""
+        """A copy with new values (e.g. after levelling), same axes and metadata.
+
+        Parameters
+        ----------
+        height_nm : (ny, nx) array
+            The new values (nm for height).
+        **changes
+            Other fields to replace (e.g. ``channel``).
+
+        Returns
+        -------
+        HeightMap
+        """
         return replace(self, height_nm=height_nm, metadata=dict(self.metadata), **changes)
 
 
@@ -91,8 +163,20 @@ class HeightMap:
 class Spectra:
     """N spectra on one axis: ``intensity`` (N, L), ``axis`` (L,) ascending, in ``unit``.
 
-    ``unit`` is "cm-1" (Raman shift), "eV" (photon energy) or "nm" (wavelength).
-    ``excitation_nm`` is the laser line, needed to convert between shift and wavelength.
+    Attributes
+    ----------
+    intensity : (N, L) array
+        Intensities (a 1-D input becomes one spectrum).
+    axis : (L,) array
+        Raman shift (cm⁻¹), photon energy (eV) or wavelength (nm), sorted ascending.
+    unit : str
+        "cm-1", "eV" or "nm".
+    excitation_nm : float or None
+        The laser line, nm, needed to convert between shift and wavelength.
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
     """
 
     intensity: np.ndarray
@@ -124,10 +208,24 @@ class Spectra:
 
     @property
     def n_points(self) -> int:
+        """Number of points L of the spectral axis."""
         return self.axis.size
 
     def to_unit(self, unit: str, excitation_nm: float | None = None) -> Spectra:
-        """The same spectra on an axis in ``unit`` (intensities per channel are unchanged)."""
+        """The same spectra on an axis in ``unit`` (intensities per channel are unchanged).
+
+        Parameters
+        ----------
+        unit : str
+            "cm-1" (Raman shift), "eV" (photon energy) or "nm" (wavelength).
+        excitation_nm : float, optional
+            Laser line, in nm; default the spectra's own (needed to or from "cm-1").
+
+        Returns
+        -------
+        Spectra
+            ``self`` when already in ``unit``.
+        """
         if unit == self.unit:
             return self
         excitation = excitation_nm or self.excitation_nm
@@ -150,7 +248,19 @@ class Spectra:
         )
 
     def with_values(self, intensity: np.ndarray, axis: np.ndarray | None = None) -> Spectra:
-        """A copy with new intensities (and optionally a new axis), same unit and metadata."""
+        """A copy with new intensities (and optionally a new axis), same unit and metadata.
+
+        Parameters
+        ----------
+        intensity : (N, L) array
+            The new intensities.
+        axis : (L,) array, optional
+            The new axis, in the spectra's unit; default the current one.
+
+        Returns
+        -------
+        Spectra
+        """
         return replace(
             self,
             intensity=intensity,
@@ -169,7 +279,24 @@ def _need(excitation_nm: float | None) -> float:
 class SpectralMap:
     """A hyperspectral map: ``intensity`` (ny, nx, L) on ``axis`` with ``step_um`` between pixels.
 
-    ``origin_um`` is the (x, y) stage position of pixel (0, 0).
+    Attributes
+    ----------
+    intensity : (ny, nx, L) array
+        Intensities.
+    axis : (L,) array
+        Spectral axis in ``unit``, sorted ascending.
+    unit : str
+        "cm-1", "eV" or "nm".
+    step_um : float
+        Distance between pixels, µm.
+    excitation_nm : float or None
+        The laser line, nm.
+    origin_um : (float, float)
+        The (x, y) stage position of pixel (0, 0), µm.
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
     """
 
     intensity: np.ndarray
@@ -195,13 +322,30 @@ class SpectralMap:
         return self.intensity.shape[:2]  # type: ignore[return-value]
 
     def coordinates_um(self) -> tuple[np.ndarray, np.ndarray]:
-        """Stage coordinates (x_um, y_um), each (ny, nx)."""
+        """Stage coordinates of the pixels.
+
+        Returns
+        -------
+        x_um, y_um : (ny, nx) arrays
+            Stage positions, in µm.
+        """
         ny, nx = self.shape
         y, x = np.mgrid[0:ny, 0:nx].astype(float)
         return self.origin_um[0] + x * self.step_um, self.origin_um[1] + y * self.step_um
 
     def spectra(self, mask: np.ndarray | None = None) -> Spectra:
-        """The map's spectra flattened row-major, only the pixels where ``mask`` is true."""
+        """The map's spectra flattened row-major, only the pixels where ``mask`` is true.
+
+        Parameters
+        ----------
+        mask : (ny, nx) bool array, optional
+            Pixels to keep; default all.
+
+        Returns
+        -------
+        Spectra
+            (N, L) spectra, N the number of pixels kept.
+        """
         flat = self.intensity.reshape(-1, self.intensity.shape[-1])
         if mask is not None:
             flat = flat[np.asarray(mask, dtype=bool).ravel()]
@@ -210,7 +354,19 @@ class SpectralMap:
 
 @dataclass
 class StemImage:
-    """A HAADF-STEM image: ``intensity`` (ny, nx) in detector counts, ``pixel_size_angstrom``."""
+    """A HAADF-STEM image: ``intensity`` (ny, nx) in detector counts, ``pixel_size_angstrom``.
+
+    Attributes
+    ----------
+    intensity : (ny, nx) array
+        Detector counts.
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    source : Path or None
+        The file it was read from.
+    metadata : dict
+        Instrument and acquisition metadata.
+    """
 
     intensity: np.ndarray
     pixel_size_angstrom: float
@@ -226,9 +382,11 @@ class StemImage:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Image shape (ny, nx), in pixels."""
         return self.intensity.shape  # type: ignore[return-value]
 
     @property
     def field_of_view_angstrom(self) -> tuple[float, float]:
+        """Physical size (height, width) of the image in Å."""
         ny, nx = self.shape
         return ny * self.pixel_size_angstrom, nx * self.pixel_size_angstrom

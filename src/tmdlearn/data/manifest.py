@@ -44,8 +44,22 @@ def _is_numeric_column(name: str) -> bool:
 class Pairs:
     """Measurements aligned by (sample_id, location): one entry per modality and key.
 
-    ``data[modality]`` lists the containers in the order of ``keys``; ``groups`` holds the
-    sample id of each key (use it for grouped splits); ``rows`` the manifest rows.
+    :attr:`groups` holds the sample id of each key (use it for grouped splits).
+
+    Attributes
+    ----------
+    keys : list of (sample_id, location)
+        The aligned keys.
+    data : dict
+        By modality, the containers in the order of ``keys``.
+    rows : dict
+        By modality, the manifest rows (DataFrame) in the order of ``keys``.
+    inputs : list of str
+        Input modalities.
+    target : str or None
+        Target modality.
+    dropped : list of (sample_id, location)
+        Keys lacking one of the modalities.
     """
 
     keys: list[tuple[str, str]]
@@ -68,6 +82,17 @@ class Pairs:
 
         Spectra must share one axis (resample first otherwise); a file holding several
         spectra contributes their mean.
+
+        Parameters
+        ----------
+        modality : str
+            One of the paired modalities (:data:`MODALITIES`).
+
+        Returns
+        -------
+        array
+            (n, ny, nx) heights (nm) or STEM counts, (n, L) spectra or (n, ny, nx, L) maps, in the
+            order of ``keys``.
         """
         items = self.data[modality]
         values = [_values(item) for item in items]
@@ -157,8 +182,17 @@ class Dataset:
     def filter(self, **conditions) -> Dataset:
         """The rows whose columns equal the given values (a list/tuple means any of them).
 
-        Numbers compare with a relative tolerance of 1e-9, e.g.
-        ``filter(scan_size_um=1, laser_power_mw=4, modality=["raman", "pl"])``.
+        Parameters
+        ----------
+        **conditions
+            Wanted value(s) by column name, e.g.
+            ``filter(scan_size_um=1, laser_power_mw=4, modality=["raman", "pl"])``; numbers compare
+            with a relative tolerance of 1e-9.
+
+        Returns
+        -------
+        Dataset
+            The matching rows, same folder and reader.
         """
         keep = np.ones(len(self.table), dtype=bool)
         for column, wanted in conditions.items():
@@ -178,7 +212,18 @@ class Dataset:
         return Dataset(self.folder, self.table[keep], self.reader)
 
     def load(self, row: int | pd.Series | dict) -> Any:
-        """Read one measurement (a row index, or a row) with the options its columns give."""
+        """Read one measurement with the options its columns give.
+
+        Parameters
+        ----------
+        row : int, Series or dict
+            A row index of ``table``, or a row.
+
+        Returns
+        -------
+        object
+            The container the reader returns (HeightMap, Spectra, SpectralMap, StemImage).
+        """
         if self.reader is None:
             raise TypeError("this Dataset has no reader: open it with "
                             "tmdlearn.io.open_dataset(folder) or Dataset.open(folder, reader=...)")
@@ -197,6 +242,18 @@ class Dataset:
 
         Keys lacking any of the modalities are dropped (listed in ``Pairs.dropped``); a key
         with two files of one modality is an error (filter by conditions first).
+
+        Parameters
+        ----------
+        inputs : list of str
+            Input modalities (:data:`MODALITIES`).
+        target : str, optional
+            Target modality.
+
+        Returns
+        -------
+        Pairs
+            The aligned measurements, each read with :meth:`load`.
         """
         wanted = list(inputs) + ([target] if target else [])
         unknown = [m for m in wanted if m not in MODALITIES]

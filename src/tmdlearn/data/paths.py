@@ -14,8 +14,20 @@ from tmdlearn.errors import InputError
 
 
 def escape_reason(folder: str | Path, name: str | Path) -> str | None:
-    """Why ``folder / name`` lies outside ``folder`` (after ``..`` and symbolic links), or
-    None when it stays inside."""
+    """Why ``folder / name`` lies outside ``folder`` (after ``..`` and symbolic links).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder names must stay in.
+    name : str or Path
+        A relative or absolute file name.
+
+    Returns
+    -------
+    str or None
+        The reason, or None when the name stays inside.
+    """
     base = Path(folder).resolve()
     candidate = Path(folder) / name
     if candidate.resolve().is_relative_to(base):
@@ -28,8 +40,27 @@ def escape_reason(folder: str | Path, name: str | Path) -> str | None:
 
 
 def contained(folder: str | Path, name: str | Path, source: str | Path) -> Path:
-    """``folder / name``, or InputError naming ``source`` (the manifest or run folder that
-    gave the name) and the entry when it reaches outside ``folder``."""
+    """``folder / name``, checked to stay inside ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder names must stay in.
+    name : str or Path
+        A relative or absolute file name.
+    source : str or Path
+        The manifest or run folder that gave the name, for the error.
+
+    Returns
+    -------
+    Path
+        ``folder / name``.
+
+    Raises
+    ------
+    InputError
+        When the name reaches outside ``folder``.
+    """
     reason = escape_reason(folder, name)
     if reason is not None:
         raise InputError(f"entry {str(name)!r} {reason} ({Path(folder)})", source)

@@ -32,8 +32,22 @@ def grouped_kfold(groups, n_splits: int = 5, seed: int = 0,
                   stratify=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """K folds of (train_indices, test_indices) with no sample on both sides.
 
-    ``stratify`` (one label per measurement) keeps class proportions similar across folds
-    (StratifiedGroupKFold); otherwise groups are shuffled with ``seed`` (GroupKFold).
+    Parameters
+    ----------
+    groups : (N,) array-like
+        Sample id of each measurement.
+    n_splits : int
+        Number of folds.
+    seed : int
+        Random seed of the shuffle.
+    stratify : (N,) array-like, optional
+        Class label of each measurement: keeps class proportions similar across folds
+        (StratifiedGroupKFold); otherwise groups are shuffled (GroupKFold).
+
+    Returns
+    -------
+    list of (train, test) int arrays
+        Measurement indices of each fold, sorted.
     """
     groups, stratify = _check(groups, stratify, n_splits)
     index = np.zeros((groups.size, 1))
@@ -50,8 +64,22 @@ def grouped_holdout(groups, test_size: float = 0.2, seed: int = 0,
                     stratify=None) -> tuple[np.ndarray, np.ndarray]:
     """One (train_indices, test_indices) split holding out about ``test_size`` of the samples.
 
-    With ``stratify``, the test side is one fold of a StratifiedGroupKFold with
-    ``round(1 / test_size)`` folds, so class proportions are kept.
+    Parameters
+    ----------
+    groups : (N,) array-like
+        Sample id of each measurement.
+    test_size : float
+        Fraction of the samples held out, in (0, 1).
+    seed : int
+        Random seed.
+    stratify : (N,) array-like, optional
+        Class label of each measurement: the test side is then one fold of a
+        StratifiedGroupKFold with ``round(1 / test_size)`` folds, so class proportions are kept.
+
+    Returns
+    -------
+    train, test : int arrays
+        Measurement indices, sorted.
     """
     if not 0 < test_size < 1:
         raise InputError(f"test_size must be between 0 and 1, got {test_size}")

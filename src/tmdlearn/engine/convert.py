@@ -44,7 +44,7 @@ def convert_to_store(source: str | Path, out: str | Path, chunk_pixels: int = CH
     MapStore
         The written store, opened.
     """
-    from tmdlearn.interop.nexus import sha256
+    from tmdlearn.io.digest import sha256
 
     source = Path(source)
     if is_zarr_store(source):

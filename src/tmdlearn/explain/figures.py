@@ -36,7 +36,19 @@ def _image(ax, values, title, cmap="viridis", symmetric=False):
 
 
 def prediction_figure(result: PairResult) -> plt.Figure:
-    """Prediction, truth and error maps of each PL parameter (the study's Fig. 2)."""
+    """Prediction, truth and error maps of each PL parameter (the study's Fig. 2).
+
+    Parameters
+    ----------
+    result : PairResult
+        One analysed map pair (:func:`tmdlearn.explain.workflow.analyse_pair`).
+
+    Returns
+    -------
+    Figure
+        3 x 3 panels: predicted, measured and error (%) map of position (eV), FWHM (eV) and
+        intensity (counts).
+    """
     data, mask = result.data, result.data.mask
     val = result.scores[result.scores["part"] == "val"].set_index("parameter")
     fig, axes = plt.subplots(3, 3, figsize=(9, 8.5))
@@ -55,7 +67,23 @@ def prediction_figure(result: PairResult) -> plt.Figure:
 
 def interpretation_figure(result: PairResult, target: str = "intensity",
                           mode: str = "A1p") -> plt.Figure:
-    """PDPs of every mode, ICE curves and ICE-slope map of ``mode`` (the study's Fig. 3)."""
+    """PDPs of every mode, ICE curves and ICE-slope map of ``mode`` (the study's Fig. 3).
+
+    Parameters
+    ----------
+    result : PairResult
+        One analysed map pair (:func:`tmdlearn.explain.workflow.analyse_pair`).
+    target : str
+        PL parameter explained: "position", "fwhm" or "intensity".
+    mode : str
+        Raman mode whose ICE curves and slope map are shown (a name of ``result.data.modes``).
+
+    Returns
+    -------
+    Figure
+        PDPs over each mode's height (counts), the ICE curves, and the maps of the mode's
+        height, the PL target and the ICE slope.
+    """
     data = result.data
     t = PL_NAMES.index(target)
     low, high = np.percentile(data.Y[:, t], [2.5, 97.5])

@@ -22,7 +22,18 @@ from tmdlearn.errors import InputError
 
 
 def predictor(model) -> Callable[[np.ndarray], np.ndarray]:
-    """``model.predict`` when it has one, else ``model`` itself (a callable)."""
+    """``model.predict`` when it has one, else ``model`` itself (a callable).
+
+    Parameters
+    ----------
+    model : callable or regressor
+        ``f(X) -> predictions`` or an object with ``predict``.
+
+    Returns
+    -------
+    callable
+        ``f(X) -> predictions``.
+    """
     function = getattr(model, "predict", model)
     if not callable(function):
         raise InputError(f"model must be callable or have predict(), got {type(model).__name__}")
@@ -32,7 +43,22 @@ def predictor(model) -> Callable[[np.ndarray], np.ndarray]:
 def grid_values(column, percentiles: tuple[float, float] = (0.05, 0.95),
                 resolution: int = 100) -> np.ndarray:
     """Grid of one feature as scikit-learn builds it: its unique values when fewer than
-    ``resolution``, else ``resolution`` points evenly between the ``percentiles``."""
+    ``resolution``, else ``resolution`` points evenly between the ``percentiles``.
+
+    Parameters
+    ----------
+    column : (N,) array
+        Values of the feature.
+    percentiles : tuple of float
+        Lower and upper quantile, in [0, 1].
+    resolution : int
+        Number of grid points.
+
+    Returns
+    -------
+    (G,) array
+        Grid values, in the feature's unit, G <= ``resolution``.
+    """
     column = np.asarray(column, dtype=float)
     uniques = np.unique(column)
     if uniques.size < resolution:
@@ -60,8 +86,29 @@ def ice_curves(model, X, feature: int, grid=None, *, percentiles=(0.05, 0.95),
                resolution: int = 100, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """ICE curves of feature column ``feature``.
 
-    Returns ``(grid (G,), curves (N, G) or (N, G, n_outputs))``; ``grid`` defaults to
-    :func:`grid_values` of the column.
+    Parameters
+    ----------
+    model : callable or regressor
+        ``f(X) -> predictions`` or an object with ``predict``.
+    X : (N, D) array
+        Feature matrix.
+    feature : int
+        Column of ``X`` varied.
+    grid : (G,) array, optional
+        Values of the feature; default :func:`grid_values` of the column.
+    percentiles : tuple of float
+        Range of the default grid, as quantiles of the column.
+    resolution : int
+        Points of the default grid.
+    chunk_rows : int
+        Rows predicted at once (memory).
+
+    Returns
+    -------
+    grid : (G,) array
+        Feature values.
+    curves : (N, G) or (N, G, n_outputs) array
+        Prediction of each sample at each grid value, in output units.
     """
     X = _as_matrix(X)
     if not 0 <= feature < X.shape[1]:
@@ -79,8 +126,24 @@ def ice_slopes(model, X, features=None, epsilon=None, *,
                chunk_rows: int = 65536) -> np.ndarray:
     """ICE slope of every sample for each of ``features`` (default: all columns).
 
-    ``epsilon``: one step per feature (default: the columns' standard deviations σ_i).
-    Returns (N, F) or (N, F, n_outputs), in output units per feature unit.
+    Parameters
+    ----------
+    model : callable or regressor
+        ``f(X) -> predictions`` or an object with ``predict``.
+    X : (N, D) array
+        Feature matrix.
+    features : sequence of int, optional
+        Columns (F of them); default all.
+    epsilon : float or (F,) array, optional
+        Step of the central difference per feature, in its unit (> 0); default the columns'
+        standard deviations σ_i.
+    chunk_rows : int
+        Rows predicted at once (memory).
+
+    Returns
+    -------
+    (N, F) or (N, F, n_outputs) array
+        Slopes, in output units per feature unit.
     """
     X = _as_matrix(X)
     features = list(range(X.shape[1])) if features is None else [int(f) for f in features]
@@ -100,7 +163,20 @@ def ice_slopes(model, X, features=None, epsilon=None, *,
 
 def slope_maps(slopes, mask) -> np.ndarray:
     """Per-sample values (N, ...) placed on the pixels of ``mask`` (ny, nx), NaN elsewhere:
-    (ny, nx, ...)."""
+    (ny, nx, ...).
+
+    Parameters
+    ----------
+    slopes : (N, ...) array
+        One value (or row) per sample, in the row-major order of the mask's True pixels.
+    mask : (ny, nx) bool array
+        Pixels of the samples, N of them True.
+
+    Returns
+    -------
+    (ny, nx, ...) float array
+        The map.
+    """
     mask = np.asarray(mask, dtype=bool)
     slopes = np.asarray(slopes, dtype=float)
     if mask.sum() != len(slopes):

@@ -11,13 +11,38 @@ from tmdlearn.errors import InputError
 
 
 def load(config: dict) -> list[dict]:
-    """The map pairs of the config's ``data`` (:func:`load_pairs`)."""
+    """The map pairs of the config's ``data`` (:func:`load_pairs`).
+
+    Parameters
+    ----------
+    config : dict
+        Workflow configuration with a ``data`` section.
+
+    Returns
+    -------
+    list of dict
+        The map pairs, as :func:`load_pairs` returns them.
+    """
     return load_pairs(config["data"])
 
 
 def load_pairs(data: dict) -> list[dict]:
     """Map pairs from files (``pairs``: name, raman, pl, optional truth .npy and regions) or
-    from the synthetic WSe2 generator (``synth``)."""
+    from the synthetic WSe2 generator (``synth``).
+
+    Parameters
+    ----------
+    data : dict
+        The config's ``data`` section: ``synth`` (seed, pixels, shape) or ``pairs`` (a list of
+        dicts with name, raman and pl map paths, optional truth .npy path and regions
+        {label: name}).
+
+    Returns
+    -------
+    list of dict
+        One dict per pair: name, raman and pl (SpectralMap), and truth ((ny, nx) int labels)
+        with regions when given.
+    """
     from tmdlearn.data.containers import SpectralMap
     from tmdlearn.io import read
 

@@ -17,8 +17,33 @@ def partial_dependence(model, X, feature: int, grid=None, *, percentiles=(0.05, 
                        chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """Partial dependence of ``model`` on column ``feature`` of ``X`` (N, D).
 
-    ``n_samples``: average over a random subset of that many rows (None: all), drawn with
-    ``seed``. Returns ``(grid (G,), average (G,) or (G, n_outputs))``.
+    Parameters
+    ----------
+    model : callable or regressor
+        ``f(X) -> predictions`` or an object with ``predict``.
+    X : (N, D) array
+        Feature matrix the model was trained on.
+    feature : int
+        Column of ``X`` varied.
+    grid : (G,) array, optional
+        Values of the feature, in its unit; default :func:`grid_values` of the column.
+    percentiles : tuple of float
+        Range of the default grid, as quantiles of the column.
+    resolution : int
+        Points of the default grid.
+    n_samples : int, optional
+        Average over a random subset of that many rows (None: all).
+    seed : int or numpy Generator
+        Seed of that subset.
+    chunk_rows : int
+        Rows predicted at once (memory).
+
+    Returns
+    -------
+    grid : (G,) array
+        Feature values.
+    average : (G,) or (G, n_outputs) array
+        Mean prediction at each grid value, in output units.
     """
     X = np.asarray(X, dtype=float)
     if n_samples is not None and n_samples < len(X):
@@ -31,7 +56,18 @@ def partial_dependence(model, X, feature: int, grid=None, *, percentiles=(0.05, 
 
 def pdp_range(average) -> np.ndarray:
     """Spread (max - min over the grid) of a partial dependence (G,) or (G, n_outputs): the
-    size of the effect of the feature on the prediction, in output units."""
+    size of the effect of the feature on the prediction, in output units.
+
+    Parameters
+    ----------
+    average : (G,) or (G, n_outputs) array
+        A partial dependence (:func:`partial_dependence`).
+
+    Returns
+    -------
+    float or (n_outputs,) array
+        Range, in output units (NaN values ignored).
+    """
     average = np.asarray(average, dtype=float)
     return np.nanmax(average, axis=0) - np.nanmin(average, axis=0)
 

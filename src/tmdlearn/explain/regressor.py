@@ -58,6 +58,17 @@ class CNNSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> CNNSettings:
+        """Settings from a config's ``model`` section (unknown keys raise InputError).
+
+        Parameters
+        ----------
+        values : dict
+            Field values by name; missing fields keep their defaults.
+
+        Returns
+        -------
+        CNNSettings
+        """
         check_keys(values, cls.__dataclass_fields__, "model.")
         values = dict(values)
         if "hidden" in values:
@@ -93,7 +104,20 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
         return CNNSettings(**self.get_params())
 
     def fit(self, X, Y) -> RamanPLRegressor:
-        """Train on Raman vectors X (N, 3K) and PL vectors Y (N, T); returns self."""
+        """Train on Raman vectors X (N, 3K) and PL vectors Y (N, T); returns self.
+
+        Parameters
+        ----------
+        X : (N, 3K) array
+            Raman peak vectors ``[c_1, w_1, h_1, ...]`` (cm-1, cm-1, counts), N >= 10, finite.
+        Y : (N, T) array
+            PL peak vectors (position eV, FWHM eV, height counts), finite.
+
+        Returns
+        -------
+        RamanPLRegressor
+            ``self``, fitted.
+        """
         X, Y = _check(X, Y)
         s = self.settings
         rng = np.random.default_rng(s.seed)
@@ -118,7 +142,18 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
-        """PL vectors (N, 3) in physical units for Raman vectors X (N, 24)."""
+        """PL vectors (N, 3) in physical units for Raman vectors X (N, 24).
+
+        Parameters
+        ----------
+        X : (N, 3K) array
+            Raman peak vectors (cm-1, cm-1, counts), K as in :meth:`fit`.
+
+        Returns
+        -------
+        (N, T) array
+            Predicted PL vectors (position eV, FWHM eV, height counts).
+        """
         if getattr(self, "model", None) is None:
             raise InputError("the regressor is not fitted")
         X = np.asarray(X, dtype=float)
@@ -127,7 +162,14 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
         return out * self.y_std + self.y_mean
 
     def state(self) -> dict:
-        """Weights, renderer and target scaling as a plain tree (see :meth:`from_state`)."""
+        """Weights, renderer and target scaling as a plain tree (see :meth:`from_state`).
+
+        Returns
+        -------
+        dict
+            settings, renderer, y_mean, y_std, n_inputs, n_outputs and the torch state_dict
+            (CPU tensors).
+        """
         return {"settings": asdict(self.settings), "renderer": self.renderer.state(),
                 "y_mean": self.y_mean.tolist(), "y_std": self.y_std.tolist(),
                 "n_inputs": int(self.model.in_channels) * 3,
@@ -136,8 +178,24 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
 
     def save(self, path: str | Path, material: str | None = None,
              inputs: dict | None = None, metrics: dict | None = None) -> Path:
-        """Write the regressor as a model folder with its card (atomically); ``inputs``
-        (e.g. the peak models of X and Y), ``metrics`` and ``material`` go on the card."""
+        """Write the regressor as a model folder with its card (atomically).
+
+        Parameters
+        ----------
+        path : str or Path
+            Model folder to write.
+        material : str, optional
+            Material named on the card (e.g. "wse2").
+        inputs : dict, optional
+            Extra input descriptions for the card (e.g. the peak models of X and Y).
+        metrics : dict, optional
+            Scores to record on the card.
+
+        Returns
+        -------
+        Path
+            The model folder.
+        """
         card = make_card("explain", "Raman peak vector -> PL peak vector (1D CNN)",
                          material=material, inputs={"modality": "raman peak parameters",
                                                     **(inputs or {})},
@@ -146,7 +204,20 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> RamanPLRegressor:
-        """A regressor saved by :meth:`save` (its card checked first)."""
+        """A regressor saved by :meth:`save` (its card checked first).
+
+        Parameters
+        ----------
+        path : str or Path
+            Model folder.
+        device : str
+            Torch device for prediction, "auto" picks CUDA when available.
+
+        Returns
+        -------
+        RamanPLRegressor
+            The fitted regressor.
+        """
         payload, _, folder = read_model(path, {"workflow": "explain"})
         try:
             return cls.from_state(payload, device)
@@ -156,7 +227,20 @@ class RamanPLRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def from_state(cls, payload: dict, device: str = "auto") -> RamanPLRegressor:
-        """The regressor of :meth:`state`."""
+        """The regressor of :meth:`state`.
+
+        Parameters
+        ----------
+        payload : dict
+            The tree of :meth:`state`.
+        device : str
+            Torch device for prediction, "auto" picks CUDA when available.
+
+        Returns
+        -------
+        RamanPLRegressor
+            The fitted regressor, in eval mode.
+        """
         settings = CNNSettings.from_dict({**payload["settings"], "device": device})
         self = cls(**asdict(settings))
         self.renderer = PeakRenderer.from_state(payload["renderer"])

@@ -36,7 +36,18 @@ class PeakRenderer:
         return np.linspace(-self.half_window, self.half_window, self.length)
 
     def fit(self, vectors) -> PeakRenderer:
-        """Reference centres (mean centre) and scales (mean |height|) of each peak."""
+        """Reference centres (mean centre) and scales (mean |height|) of each peak.
+
+        Parameters
+        ----------
+        vectors : (N, 3K) array
+            Training vectors ``[c_1, w_1, h_1, ...]`` (cm-1, cm-1, counts).
+
+        Returns
+        -------
+        PeakRenderer
+            ``self``, fitted.
+        """
         parts = _split(vectors)
         self.centers = np.nanmean(parts[:, :, 0], axis=0)
         scales = np.nanmean(np.abs(parts[:, :, 2]), axis=0)
@@ -44,7 +55,18 @@ class PeakRenderer:
         return self
 
     def transform(self, vectors) -> np.ndarray:
-        """Profiles (N, K, L), float32."""
+        """Profiles (N, K, L), float32.
+
+        Parameters
+        ----------
+        vectors : (N, 3K) array
+            Vectors ``[c_1, w_1, h_1, ...]`` (cm-1, cm-1, counts), K as in :meth:`fit`.
+
+        Returns
+        -------
+        (N, K, L) float32 array
+            Each peak's Lorentzian on its window, heights divided by the peak's scale.
+        """
         if self.centers is None:
             raise InputError("the renderer is not fitted: call fit() on training vectors first")
         parts = _split(vectors)
@@ -58,13 +80,31 @@ class PeakRenderer:
         return profile.astype(np.float32)
 
     def state(self) -> dict:
-        """Plain values to store with a model (see :meth:`from_state`)."""
+        """Plain values to store with a model (see :meth:`from_state`).
+
+        Returns
+        -------
+        dict
+            length, half_window (cm-1), centers (cm-1) and scales (counts) as lists.
+        """
         return {"length": self.length, "half_window": self.half_window,
                 "centers": np.asarray(self.centers).tolist(),
                 "scales": np.asarray(self.scales).tolist()}
 
     @classmethod
     def from_state(cls, state: dict) -> PeakRenderer:
+        """The renderer stored by :meth:`state`.
+
+        Parameters
+        ----------
+        state : dict
+            The values of :meth:`state`.
+
+        Returns
+        -------
+        PeakRenderer
+            A fitted renderer.
+        """
         return cls(length=int(state["length"]), half_window=float(state["half_window"]),
                    centers=np.asarray(state["centers"], dtype=float),
                    scales=np.asarray(state["scales"], dtype=float))

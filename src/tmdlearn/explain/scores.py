@@ -24,7 +24,22 @@ PL_UNITS = ("eV", "eV", "counts")
 
 
 def random_split(n: int, val_fraction: float = 0.3, seed=0) -> np.ndarray:
-    """Boolean (n,) True for the training share (7:3 by default), drawn with ``seed``."""
+    """Boolean (n,) True for the training share (7:3 by default), drawn with ``seed``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (pixels).
+    val_fraction : float
+        Validation share, in (0, 1).
+    seed : int or numpy Generator
+        Same seed, same split.
+
+    Returns
+    -------
+    (n,) bool array
+        True for training samples.
+    """
     if not 0.0 < val_fraction < 1.0:
         raise InputError(f"split.val_fraction must be in (0, 1), got {val_fraction}")
     train = np.zeros(n, dtype=bool)
@@ -34,7 +49,23 @@ def random_split(n: int, val_fraction: float = 0.3, seed=0) -> np.ndarray:
 
 
 def scores_table(Y, prediction, train: np.ndarray) -> pd.DataFrame:
-    """MAPE (%) and R² of each PL parameter on the training and validation pixels."""
+    """MAPE (%) and R² of each PL parameter on the training and validation pixels.
+
+    Parameters
+    ----------
+    Y : (N, P) array
+        True PL parameters (:data:`PL_NAMES` order: position (eV), FWHM (eV), intensity
+        (counts)).
+    prediction : (N, P) array
+        Predicted PL parameters, same units.
+    train : (N,) bool array
+        True for training pixels, False for validation.
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter and part: parameter, part ("train" / "val"), n, mape_percent, r2.
+    """
     rows = []
     for part, rows_of in (("train", train), ("val", ~train)):
         for j, name in enumerate(PL_NAMES[:Y.shape[1]]):
@@ -47,7 +78,22 @@ def scores_table(Y, prediction, train: np.ndarray) -> pd.DataFrame:
 
 def overfit_verdict(scores: pd.DataFrame, max_gap: float = 0.1,
                     min_val_r2: float = 0.5) -> pd.DataFrame:
-    """Per parameter: flagged when R²_train - R²_val > ``max_gap`` or R²_val < ``min_val_r2``."""
+    """Per parameter: flagged when R²_train - R²_val > ``max_gap`` or R²_val < ``min_val_r2``.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The table of :func:`scores_table`.
+    max_gap : float
+        Largest accepted R²_train - R²_val.
+    min_val_r2 : float
+        Smallest accepted validation R².
+
+    Returns
+    -------
+    DataFrame
+        One row per PL parameter: parameter, r2_train, r2_val, gap, flagged.
+    """
     wide = scores.pivot(index="parameter", columns="part", values="r2")
     wide = wide.reindex([p for p in PL_NAMES if p in wide.index])
     gap = wide["train"] - wide["val"]
@@ -60,7 +106,24 @@ def overfit_verdict(scores: pd.DataFrame, max_gap: float = 0.1,
 def mode_ranking(ranges: dict[str, float], modes: list[str],
                  rank_by: str = "height") -> pd.DataFrame:
     """Importance of each mode: the PDP range of its height (``rank_by="height"``, the mode's
-    intensity, as the study's Fig. 3) or its largest over centre, FWHM and height (``"any"``)."""
+    intensity, as the study's Fig. 3) or its largest over centre, FWHM and height (``"any"``).
+
+    Parameters
+    ----------
+    ranges : dict of str to float
+        PDP range (:func:`~tmdlearn.explain.pdp.pdp_range`) of the target by input name
+        ``"<mode>_center"``, ``"<mode>_fwhm"``, ``"<mode>_height"``, in target units.
+    modes : list of str
+        Raman mode names.
+    rank_by : str
+        "height" or "any".
+
+    Returns
+    -------
+    DataFrame
+        One row per mode, most important first: mode, rank (1 = largest), importance,
+        range_center, range_fwhm, range_height.
+    """
     if rank_by not in ("height", "any"):
         raise InputError(f"interpret.rank_by must be 'height' or 'any', got {rank_by!r}")
     rows = []
@@ -76,7 +139,24 @@ def mode_ranking(ranges: dict[str, float], modes: list[str],
 
 def region_slope_table(slope_map: np.ndarray, truth: np.ndarray, regions: dict[int, str],
                        ignore=()) -> pd.DataFrame:
-    """Mean, median and pixel count of an ICE-slope map in each labelled truth region."""
+    """Mean, median and pixel count of an ICE-slope map in each labelled truth region.
+
+    Parameters
+    ----------
+    slope_map : (ny, nx) array
+        ICE slopes per pixel (NaN off the sample).
+    truth : (ny, nx) int array
+        Region label of each pixel.
+    regions : dict of int to str
+        Region name by label.
+    ignore : collection of str
+        Region names left out.
+
+    Returns
+    -------
+    DataFrame
+        One row per region: region, pixels, mean_slope, median_slope (slope units).
+    """
     rows = []
     for label, name in sorted(regions.items()):
         if name in ignore:

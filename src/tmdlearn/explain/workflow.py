@@ -109,7 +109,29 @@ class PairResult:
 
 def prepare_pair(raman: SpectralMap, pl: SpectralMap, config: dict, name: str = "pair",
                  truth=None, regions: dict[int, str] | None = None) -> PairData:
-    """Mask, despike, baseline and fit both maps; keep pixels where both fits converged."""
+    """Mask, despike, baseline and fit both maps; keep pixels where both fits converged.
+
+    Parameters
+    ----------
+    raman, pl : SpectralMap
+        Raman (cm-1) and PL (eV, or nm converted to eV) maps of the same (ny, nx) pixels.
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`): its ``preprocess`` and ``fit`` sections.
+    name : str
+        Name of the pair, in messages and metric names.
+    truth : (ny, nx) int array, optional
+        Region label of each pixel.
+    regions : dict of int to str, optional
+        Region name by label.
+
+    Returns
+    -------
+    PairData
+        X (N, 24) Raman vectors (cm-1, cm-1, counts) and Y (N, 3) PL vectors (eV, eV, counts)
+        of the N pixels kept (flake pixels whose two fits have an ok verdict, or converged
+        with ``fit.only_ok`` false, and a positive PL height), with their mask and the fit
+        quality.
+    """
     pre, fit = config["preprocess"], config["fit"]
     if raman.shape != pl.shape:
         raise InputError(f"pair {name!r}: Raman map {raman.shape} and PL map {pl.shape} differ "
@@ -167,7 +189,22 @@ def _fit(smap: SpectralMap, mask, unit, anchors, model, pre, fit):
 
 
 def analyse_pair(data: PairData, config: dict) -> PairResult:
-    """Split, train, score, retrain and interpret one prepared pair."""
+    """Split, train, score, retrain and interpret one prepared pair.
+
+    Parameters
+    ----------
+    data : PairData
+        The fitted features of :func:`prepare_pair`.
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`): ``model``, ``split``, ``overfit``,
+        ``retrain`` and ``interpret``.
+
+    Returns
+    -------
+    PairResult
+        Scores, overfitting verdict, PDPs, mode ranking, ICE slopes and curves, region slopes,
+        both models and the pair's headline metrics.
+    """
     settings = CNNSettings.from_dict(config.get("model") or {})
     interp = config["interpret"]
     if interp["target"] not in PL_NAMES:
@@ -246,7 +283,21 @@ def run(pairs: list[dict], config: dict, progress: bool | None = None) -> Outcom
     tables, figures (``fig2_<pair>``, ``fig3_<pair>``), models (``models/cnn_<pair>/``, model
     folders with cards) and maps (``maps/<pair>.npz``); ``details`` holds the
     :class:`PairResult` of each pair.
-    ``progress``: bars on, off, or None (on a terminal)."""
+
+    Parameters
+    ----------
+    pairs : list of dict
+        The map pairs of :func:`load` (see :func:`run_pairs`).
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`).
+    progress : bool, optional
+        Progress bars on, off, or None (on a terminal).
+
+    Returns
+    -------
+    Outcome
+        Metrics, tables, figures, models and files of the run.
+    """
     from tmdlearn.explain import figures
 
     with showing(progress):
@@ -271,8 +322,21 @@ def run(pairs: list[dict], config: dict, progress: bool | None = None) -> Outcom
 
 
 def run_pairs(pairs: list[dict], config: dict) -> list[PairResult]:
-    """Prepare and analyse every pair: dicts with ``name``, ``raman``, ``pl`` (SpectralMaps)
-    and optional ``truth`` (ny, nx) labels with ``regions`` {label: name}."""
+    """Prepare and analyse every pair.
+
+    Parameters
+    ----------
+    pairs : list of dict
+        Dicts with ``name``, ``raman``, ``pl`` (SpectralMaps) and optional ``truth`` (ny, nx)
+        labels with ``regions`` {label: name}.
+    config : dict
+        Workflow configuration (:data:`DEFAULTS`); ``threads`` sets the torch CPU threads.
+
+    Returns
+    -------
+    list of PairResult
+        One per pair, in order.
+    """
     if not pairs:
         raise InputError("no map pairs: set data.pairs or data.synth in the config")
     results = []
@@ -285,7 +349,18 @@ def run_pairs(pairs: list[dict], config: dict) -> list[PairResult]:
 
 
 def metrics(results: list[PairResult]) -> dict:
-    """All headline figures of a run, by name (see docs/explain.md)."""
+    """All headline figures of a run, by name (see docs/explain.md).
+
+    Parameters
+    ----------
+    results : list of PairResult
+        The analysed pairs.
+
+    Returns
+    -------
+    dict
+        Metric name (suffixed with the pair's name) to value.
+    """
     out: dict = {}
     for result in results:
         out.update(result.metrics)
@@ -294,7 +369,18 @@ def metrics(results: list[PairResult]) -> dict:
 
 def metrics_table(results: list[PairResult]) -> pd.DataFrame:
     """The headline figures side by side: one row per metric (name without the pair suffix),
-    one column per pair."""
+    one column per pair.
+
+    Parameters
+    ----------
+    results : list of PairResult
+        The analysed pairs.
+
+    Returns
+    -------
+    DataFrame
+        Column "metric", then one column per pair.
+    """
     columns = {}
     for r in results:
         suffix = f"_{r.data.name}"
@@ -305,7 +391,19 @@ def metrics_table(results: list[PairResult]) -> pd.DataFrame:
 
 def tables(results: list[PairResult]) -> dict[str, pd.DataFrame]:
     """The run's tables: headline metrics per pair, scores, overfitting verdicts, mode
-    rankings, region slopes, PDPs."""
+    rankings, region slopes, PDPs.
+
+    Parameters
+    ----------
+    results : list of PairResult
+        The analysed pairs.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        metrics, scores, overfit, mode_ranking, region_slopes (when any pair has truth
+        regions) and pdp, each with a pair column.
+    """
     def stack(attribute):
         frames = [getattr(r, attribute).assign(pair=r.data.name) for r in results
                   if getattr(r, attribute) is not None]

@@ -100,11 +100,23 @@ def _spectral_axis(axis: np.ndarray) -> dict:
 
 def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps,
               lumispy: bool | None = None):
-    """A HyperSpy signal (a dict of signals for ``FitMaps``) carrying axes, units, laser line
-    and metadata; :func:`from_signal` gives the same container back.
+    """A HyperSpy signal carrying axes, units, laser line and metadata.
 
-    Spectra and maps in eV or nm become LumiSpy ``PLSpectrum`` signals where LumiSpy is
-    installed (``lumispy=None``), always (True: InputError without it) or never (False).
+    :func:`from_signal` gives the same container back.
+
+    Parameters
+    ----------
+    obj : Spectra, SpectralMap, HeightMap, StemImage or FitMaps
+        The container.
+    lumispy : bool, optional
+        Spectra and maps in eV or nm become LumiSpy ``PLSpectrum`` signals where LumiSpy is
+        installed (None), always (True: InputError without it) or never (False).
+
+    Returns
+    -------
+    BaseSignal or dict
+        ``Signal1D`` / ``PLSpectrum`` (axes in cm⁻¹, eV or nm; map axes in µm), ``Signal2D``
+        (axes in nm for AFM, Å for STEM), or for ``FitMaps`` a dict of ``Signal2D`` by parameter.
     """
     hs = _hyperspy()
     if isinstance(obj, Spectra | SpectralMap):
@@ -147,10 +159,24 @@ def to_signal(obj: Spectra | SpectralMap | HeightMap | StemImage | FitMaps,
 
 
 def from_signal(signal):
-    """The tmdlearn container of a HyperSpy signal (or a dict of parameter images → FitMaps).
+    """The tmdlearn container of a HyperSpy signal.
 
-    Raises InputError when an axis has no units or units tmdlearn cannot place (a spectral
-    axis not in cm⁻¹, eV or nm; spatial axes in different or non-length units).
+    Parameters
+    ----------
+    signal : BaseSignal or dict
+        A ``Signal1D`` (spectra or map), a single ``Signal2D`` image, or a dict of parameter
+        images (as :func:`to_signal` makes of ``FitMaps``).
+
+    Returns
+    -------
+    Spectra, SpectralMap, HeightMap, StemImage or FitMaps
+        An image in Å becomes a StemImage, in other length units a HeightMap (nm).
+
+    Raises
+    ------
+    InputError
+        When an axis has no units or units tmdlearn cannot place (a spectral axis not in cm⁻¹,
+        eV or nm; spatial axes in different or non-length units).
     """
     if isinstance(signal, dict):
         return _fit_maps(signal)

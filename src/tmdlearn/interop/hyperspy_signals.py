@@ -20,12 +20,22 @@ class TMDSpectrum(Signal1D):
     _signal_type = "TMD_spectrum"
 
     def fit_peaks(self, model: str = "mos2-raman", only_ok: bool = True, **options):
-        """Fit ``model`` (a preset or a YAML path) to every spectrum with tmdlearn's batched
-        fit (options as :func:`tmdlearn.spectra.fit_peaks`).
+        """Fit ``model`` to every spectrum with tmdlearn's batched fit.
 
-        A map (two navigation axes) gives a dict of ``Signal2D`` parameter images (µm axes,
-        standard error² as variance, NaN where the verdict is not ok unless ``only_ok`` is
-        False); spectra give the fit table (pandas DataFrame, one row per spectrum).
+        Parameters
+        ----------
+        model : str
+            A preset name or a YAML path.
+        only_ok : bool
+            For a map, NaN where the verdict is not ok.
+        **options
+            As :func:`tmdlearn.spectra.fit_peaks`.
+
+        Returns
+        -------
+        dict or DataFrame
+            A map (two navigation axes) gives a dict of ``Signal2D`` parameter images (µm axes,
+            standard error² as variance); spectra give the fit table (one row per spectrum).
         """
         from tmdlearn.spectra import fit_map, fit_peaks
         from tmdlearn.spectra.fitmaps import fit_maps

@@ -24,7 +24,6 @@ reading back is lossless; files from other programs are read from their axes.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
+from tmdlearn.io.digest import sha256
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
 from tmdlearn.io.write import metadata_json
 from tmdlearn.spectra.fitmaps import NEXUS_UNITS, FitMaps
@@ -53,8 +53,22 @@ def write_nexus(path: str | Path, item: Item, *, config: dict | None = None,
                 inputs: Iterable[str | Path] | None = None) -> Path:
     """Write ``item`` as a NeXus file (atomically) and return its path.
 
-    ``config`` (JSON-serialisable) and the sha256 of each of ``inputs`` (default: the
-    container's ``source`` where it is a file) go into the NXprocess group.
+    Parameters
+    ----------
+    path : str or Path
+        Output file (``.nxs``).
+    item : HeightMap, Spectra, SpectralMap, StemImage or FitMaps
+        What to write.
+    config : dict, optional
+        Configuration (JSON-serialisable) for the NXprocess group.
+    inputs : iterable of str or Path, optional
+        Input files whose names and sha256 go into the NXprocess group; default the
+        container's ``source`` where it is a file.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     if inputs is None:
@@ -78,8 +92,18 @@ def write_nexus(path: str | Path, item: Item, *, config: dict | None = None,
 
 
 def read_nexus(path: str | Path) -> Item:
-    """Read a NeXus file written by :func:`write_nexus` (or a plain NXdata map, spectra or
-    image of another program) back into the container it holds."""
+    """Read a NeXus file back into the container it holds.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`write_nexus`, or a plain NXdata map, spectra or image of
+        another program (spatial axes in um, mm, nm or angstrom).
+
+    Returns
+    -------
+    HeightMap, Spectra, SpectralMap, StemImage or FitMaps
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path)
@@ -107,14 +131,6 @@ def read_nexus(path: str | Path) -> Item:
         except Exception as err:  # noqa: BLE001 - HDF5 metadata damaged past the superblock
             raise InputError(f"cannot read as HDF5 / NeXus: {err}", path) from err
 
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- writing -----------------------------------------------------------------------------

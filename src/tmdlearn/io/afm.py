@@ -33,7 +33,22 @@ HEIGHT_SYNONYMS = ("height", "zsensor", "heightsensor", "topography", "topo", "z
 
 
 def afm_format(path: Path, head: bytes = b"") -> str | None | bool:
-    """SurfaceTopography format name for ``path`` (None: autodetect; False: not AFM)."""
+    """SurfaceTopography format name for ``path`` (None: autodetect; False: not AFM).
+
+    Parameters
+    ----------
+    path : Path
+        The file; its extension is checked.
+    head : bytes
+        The file's first bytes (NanoScope and Gwyddion magic numbers); empty to go by the
+        extension only.
+
+    Returns
+    -------
+    str, None or False
+        The format name, None to let SurfaceTopography detect it, or False when the file is
+        not an AFM instrument file.
+    """
     suffix = path.suffix.lower()
     if head.startswith(NANOSCOPE_MAGIC) or NANOSCOPE_NUMBERED.match(suffix):
         return "di"
@@ -48,9 +63,28 @@ def read_afm_instrument(
 ) -> HeightMap:
     """Read one channel of an AFM instrument file with SurfaceTopography.
 
-    ``channel`` is a channel name (case-insensitive; the first match, so "height" is the
-    trace height channel of a NanoScope file) or an index. Heights come back in nm; other
-    channels keep their unit (``metadata["unit"]``).
+    Parameters
+    ----------
+    path : Path
+        The instrument file.
+    channel : str or int
+        A channel name (case-insensitive; the first match, so "height" is the trace height
+        channel of a NanoScope file) or an index.
+    pixel_size_nm : float, optional
+        Pixel size (nm/px); required when the file stores no scan size, and overriding the
+        file's value otherwise.
+    format : str, optional
+        SurfaceTopography format name (:func:`afm_format`); None autodetects.
+
+    Returns
+    -------
+    HeightMap
+        Heights in nm (ny, nx); other channels keep their unit (``metadata["unit"]``).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be parsed, has no such channel or stores no scan size.
     """
     from SurfaceTopography import open_topography
 
@@ -134,7 +168,23 @@ def _channel_index(path: Path, names: list[str], channel: str | int) -> int:
 
 def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float | None,
                           channel: str = "height") -> HeightMap:
-    """A HeightMap from a plain array file; the pixel size must come from the caller."""
+    """A HeightMap from a plain array file; the pixel size must come from the caller.
+
+    Parameters
+    ----------
+    path : Path
+        The file the values came from (named in errors).
+    values : (H, W) array
+        Heights (nm); an RGB(A) image becomes its channel mean.
+    pixel_size_nm : float or None
+        Pixel size (nm/px); None raises an InputError.
+    channel : str
+        Name of the recorded signal.
+
+    Returns
+    -------
+    HeightMap
+    """
     if pixel_size_nm is None:
         raise InputError(
             "the file stores no pixel size: pass pixel_size_nm= (AFM) or "
@@ -149,7 +199,22 @@ def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float |
 
 def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = None
                         ) -> HeightMap:
-    """A HeightMap from tmdlearn's .npz (keys height_nm, pixel_size_nm, channel, metadata)."""
+    """A HeightMap from tmdlearn's .npz (keys height_nm, pixel_size_nm, channel, metadata).
+
+    Parameters
+    ----------
+    path : Path
+        The .npz file (named in errors).
+    arrays : dict
+        Its arrays by key.
+    pixel_size_nm : float, optional
+        Pixel size (nm/px) overriding the stored one.
+
+    Returns
+    -------
+    HeightMap
+        With the stored metadata.
+    """
     stored = npz_scalar(path, arrays, "pixel_size_nm")
     channel = str(arrays["channel"]) if "channel" in arrays else "height"
     hm = height_map_from_array(path, arrays["height_nm"], pixel_size_nm or stored, channel)
@@ -158,7 +223,21 @@ def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = 
 
 
 def npz_scalar(path: Path, arrays: dict, key: str) -> float | None:
-    """The number stored under ``key`` in an .npz (None when absent)."""
+    """The number stored under ``key`` in an .npz (None when absent).
+
+    Parameters
+    ----------
+    path : Path
+        The .npz file (named in errors).
+    arrays : dict
+        Its arrays by key.
+    key : str
+        The key.
+
+    Returns
+    -------
+    float or None
+    """
     if key not in arrays:
         return None
     value = np.asarray(arrays[key])
@@ -168,7 +247,19 @@ def npz_scalar(path: Path, arrays: dict, key: str) -> float | None:
 
 
 def npz_metadata(path: Path, arrays: dict) -> dict:
-    """The JSON metadata dictionary stored in an .npz (empty when absent)."""
+    """The JSON metadata dictionary stored in an .npz (empty when absent).
+
+    Parameters
+    ----------
+    path : Path
+        The .npz file (named in errors).
+    arrays : dict
+        Its arrays by key; the JSON text under ``"metadata"``.
+
+    Returns
+    -------
+    dict
+    """
     if "metadata" not in arrays:
         return {}
     try:

@@ -10,7 +10,24 @@ from tmdlearn.errors import InputError
 
 
 def as_image(path: Path, values) -> np.ndarray:
-    """``values`` as a finite 2-D float image; an RGB(A) export becomes its channel mean."""
+    """``values`` as a finite 2-D float image; an RGB(A) export becomes its channel mean.
+
+    Parameters
+    ----------
+    path : Path
+        The file the values came from (named in errors).
+    values : array_like
+        (H, W) or (H, W, 3|4) numeric or boolean values.
+
+    Returns
+    -------
+    (H, W) ndarray of float
+
+    Raises
+    ------
+    InputError
+        For a non-numeric dtype, a shape other than 2-D (or RGB(A)), or NaN / infinite values.
+    """
     values = np.asarray(values)
     if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
             or values.dtype == bool):
@@ -32,8 +49,22 @@ MAX_ARRAY_BYTES = 2 * 1024**3
 
 def check_declared_size(path: Path, shape, dtype, available: int | None, what: str) -> None:
     """InputError when an array of ``shape`` and ``dtype`` declared by a header would need
-    more than ``available`` bytes (what the file really holds for it; None when the data
-    are compressed) or more than :data:`MAX_ARRAY_BYTES`."""
+    more than ``available`` bytes (what the file really holds for it) or more than
+    :data:`MAX_ARRAY_BYTES`.
+
+    Parameters
+    ----------
+    path : Path
+        The file (named in errors).
+    shape : sequence of int
+        The declared shape.
+    dtype : dtype_like
+        The declared element type.
+    available : int or None
+        Bytes the file holds for the array; None when the data are compressed.
+    what : str
+        What declares it, for the message (e.g. "the array").
+    """
     itemsize = np.dtype(dtype).itemsize
     nbytes = itemsize * int(np.prod([int(n) for n in shape], dtype=object))
     declared = f"{what} declares shape {tuple(int(n) for n in shape)} of {np.dtype(dtype)}"
@@ -47,7 +78,19 @@ def check_declared_size(path: Path, shape, dtype, available: int | None, what: s
 
 def check_npy_header(path: Path, handle, available: int, what: str) -> None:
     """Read the ``.npy`` header at ``handle``'s position and check the array it declares
-    against the ``available`` bytes (header included); leaves the handle after the header."""
+    against the ``available`` bytes (header included); leaves the handle after the header.
+
+    Parameters
+    ----------
+    path : Path
+        The file (named in errors).
+    handle : binary file
+        Open at the start of the ``.npy`` data.
+    available : int
+        Bytes the member holds, header included.
+    what : str
+        What declares it, for the message.
+    """
     start = handle.tell()
     version = np.lib.format.read_magic(handle)
     header = (np.lib.format.read_array_header_1_0 if version == (1, 0)

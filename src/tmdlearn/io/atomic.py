@@ -17,6 +17,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     The temporary file keeps the final suffix so that writers choosing a format by extension
     (numpy, matplotlib, torch) behave the same.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final file; its folder is created.
+
+    Yields
+    ------
+    Path
+        The temporary file to write; removed if the block raises.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +49,20 @@ def _umask() -> int:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    text : str
+        Its content.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
@@ -47,7 +70,20 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` as indented JSON, atomically (numpy scalars and arrays become numbers
-    and lists, paths strings)."""
+    and lists, paths strings).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    payload : dict
+        The JSON object.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return write_text(path, json.dumps(payload, indent=2, default=_plain) + "\n")
 
 

@@ -32,7 +32,13 @@ class _Unknown(Exception):
 
 
 def check_dm3_layout(path: Path) -> None:
-    """InputError when a .dm3 file's tag tree declares counts or sizes beyond its bytes."""
+    """InputError when a .dm3 file's tag tree declares counts or sizes beyond its bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The file; one that is not DM3 (DM4, or not DigitalMicrograph) passes unchecked.
+    """
     data = path.read_bytes()
     if len(data) < 12 or struct.unpack_from(">I", data)[0] != 3:
         return  # not DM3 (DM4 or not DigitalMicrograph): rosettasciio decides

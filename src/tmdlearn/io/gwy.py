@@ -31,7 +31,21 @@ def _si_unit(unit: str) -> bytes:
 
 
 def gwy_bytes(values_m: np.ndarray, pixel_size_m: float, title: str) -> bytes:
-    """The bytes of a .gwy file holding one channel ``values_m`` (ny, nx) in metres."""
+    """The bytes of a .gwy file holding one channel.
+
+    Parameters
+    ----------
+    values_m : (ny, nx) array
+        The channel's values (m).
+    pixel_size_m : float
+        Square pixel size (m/px).
+    title : str
+        Channel title (capitalised in the file).
+
+    Returns
+    -------
+    bytes
+    """
     values = np.ascontiguousarray(values_m, dtype="<f8")
     ny, nx = values.shape
     field = b"".join([

@@ -22,7 +22,13 @@ BASE_ADDRESS_AT = {0: 24, 1: 28, 2: 12, 3: 12}
 
 def check_hdf5_layout(path: Path) -> None:
     """InputError unless ``path`` has an HDF5 superblock whose end-of-file address (plus the
-    base address) is the file's size in bytes."""
+    base address) is the file's size in bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The HDF5 (NeXus) file.
+    """
     size = path.stat().st_size
     with open(path, "rb") as handle:
         start = 0
@@ -34,6 +40,8 @@ def check_hdf5_layout(path: Path) -> None:
             start = 512 if start == 0 else 2 * start
         if not block.startswith(SIGNATURE):
             raise InputError("cannot read as HDF5: no superblock signature", path)
+    if len(block) < 14:
+        raise InputError("truncated HDF5 superblock", path)
     version = block[8]
     if version not in BASE_ADDRESS_AT:
         raise InputError(f"unknown HDF5 superblock version {version}", path)

@@ -66,10 +66,26 @@ def read_spc(path: Path, unit: str | None = None,
              excitation_nm: float | None = None) -> Spectra:
     """Read an SPC file: its spectra (N, L) on one axis with units.
 
-    The axis unit is the ``unit=`` option, else the one ``fxtype`` names (cm-1, nm, µm
-    converted to nm, eV), else inferred from the values as for text files; where it came from
-    is in ``metadata["unit_source"]``. Raises InputError naming the file for a truncated or
-    unsupported file.
+    Parameters
+    ----------
+    path : Path
+        The .spc file.
+    unit : str, optional
+        Axis unit ("cm-1", "eV", "nm"); default: the one ``fxtype`` names (cm⁻¹, nm, µm
+        converted to nm, eV), else inferred from the values as for text files. Where it came
+        from is in ``metadata["unit_source"]``.
+    excitation_nm : float, optional
+        Laser wavelength (nm); default: a laser line in the log text (``Laser=633``).
+
+    Returns
+    -------
+    Spectra
+        (N, L) intensities with the header facts and log in ``metadata``.
+
+    Raises
+    ------
+    InputError
+        Naming the file, for a truncated or unsupported file.
     """
     spectra, header = parse_spc(path)
     log = {}
@@ -91,7 +107,21 @@ def read_spc(path: Path, unit: str | None = None,
 
 
 def parse_spc(path: Path) -> tuple[Spectra, dict]:
-    """The raw spectra of an SPC file (axis unit provisional) and its header facts as a dict."""
+    """The raw spectra of an SPC file (axis unit provisional) and its header facts.
+
+    Parameters
+    ----------
+    path : Path
+        The .spc file.
+
+    Returns
+    -------
+    spectra : Spectra
+        (N, L) intensities; the axis unit is "cm-1" when ``fxtype`` names none.
+    header : dict
+        Format, version, fxtype / fytype codes and names, ``unit`` (None when ``fxtype`` names
+        none), flags, log text and (multi-spectrum files) the subfiles' z values.
+    """
     raw = path.read_bytes()
     if len(raw) < 2:
         raise InputError("truncated SPC file: no header", path)

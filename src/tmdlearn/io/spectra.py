@@ -52,7 +52,20 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def normalise_unit(unit: str, path: Path | None = None) -> str:
-    """The container unit ("cm-1", "eV", "nm") for a user-given unit name."""
+    """The container unit ("cm-1", "eV", "nm") for a user-given unit name.
+
+    Parameters
+    ----------
+    unit : str
+        A unit name or alias ("cm^-1", "1/cm", "wavenumber", "ev", "wavelength"...), any case.
+    path : Path, optional
+        The file, named in the error.
+
+    Returns
+    -------
+    str
+        "cm-1", "eV" or "nm".
+    """
     key = str(unit).strip().lower()
     if key in _UNIT_ALIASES:
         return _UNIT_ALIASES[key]
@@ -105,7 +118,18 @@ def _floats(fields: list[str]) -> list[float] | None:
 
 
 def parse_header_line(line: str) -> tuple[str, str] | None:
-    """``#Key=<TAB>Value`` -> (key, value); the value may itself contain '='."""
+    """``#Key=<TAB>Value`` -> (key, value); the value may itself contain '='.
+
+    Parameters
+    ----------
+    line : str
+        A header line, with or without its leading ``#``.
+
+    Returns
+    -------
+    tuple of str or None
+        (key, value) stripped, or None when the line has no '='.
+    """
     body = line.lstrip("#").strip()
     if "=" not in body:
         return None
@@ -122,6 +146,22 @@ def read_text_spectra(path: Path, unit: str | None = None,
     ``X (mm);Y (mm);axis…``, then ``X;Y;intensities…`` per pixel). Map positions are
     converted to µm (mm, µm or nm from the column names, µm when unnamed); a ``;``-separated
     file may use decimal commas.
+
+    Parameters
+    ----------
+    path : Path
+        The text file.
+    unit : str, optional
+        Axis unit ("cm-1", "eV", "nm"); default: from the header, else from the value range
+        (see the module docstring).
+    excitation_nm : float, optional
+        Laser wavelength (nm); default: a ``Laser`` / ``Excitation`` header key.
+
+    Returns
+    -------
+    Spectra or SpectralMap
+        A map for a grid of X/Y positions (step in µm), otherwise Spectra (N, L); rows whose
+        positions do not fill a grid keep them in ``metadata["x_um"]``, ``metadata["y_um"]``.
     """
     text = _decode(path)
     header: dict[str, str] = {}
@@ -238,6 +278,19 @@ def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray
 
 
 def laser_nm(header: dict[str, str]) -> float | None:
+    """The laser wavelength (nm) named by a ``Laser...`` or ``Excitation...`` header key.
+
+    Parameters
+    ----------
+    header : dict of str
+        Header values by key.
+
+    Returns
+    -------
+    float or None
+        The number in the first such key that holds one (a value in cm⁻¹ is converted to
+        nm); None when there is none or it is not positive.
+    """
     for key, value in header.items():
         if key.lower().startswith(("laser", "excitation")):
             match = _NUMBER.search(value)
@@ -264,7 +317,32 @@ def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | 
 
 
 def resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
-    """(unit, axis) following the precedence in the module docstring."""
+    """(unit, axis) following the precedence in the module docstring.
+
+    Parameters
+    ----------
+    axis : (L,) array
+        The spectral axis as read.
+    unit : str or None
+        The ``unit=`` option; when given it is used as is, without conversion.
+    header : dict of str
+        Header values by key.
+    header_text : list of str
+        Header lines that are not ``key=value`` (the last may name the columns).
+    excitation_nm : float or None
+        Laser wavelength (nm): an axis wholly above it is a wavelength in nm.
+    metadata : dict
+        Updated with ``unit_source`` (and ``value_range``, ``axis_converted``).
+    path : Path
+        The file, named in errors.
+
+    Returns
+    -------
+    unit : str
+        "cm-1", "eV" or "nm".
+    axis : (L,) ndarray
+        The axis in that unit (a Raman shift in eV converted to cm⁻¹).
+    """
     if unit is not None:
         metadata["unit_source"] = "option"
         return normalise_unit(unit, path), axis
@@ -336,7 +414,23 @@ def _position_map(path, data, factor, axis, unit, excitation_nm, metadata):
 def read_wdf(path: Path, unit: str | None = None,
              excitation_nm: float | None = None) -> Spectra | SpectralMap:
     """Read a Renishaw .wdf file with ``renishaw-wdf`` (rosettasciio as a fallback), after
-    checking its block layout against the file's size (:func:`check_wdf_layout`)."""
+    checking its block layout against the file's size (:func:`check_wdf_layout`).
+
+    Parameters
+    ----------
+    path : Path
+        The .wdf file.
+    unit : str, optional
+        Axis unit ("cm-1", "eV", "nm") overriding the file's.
+    excitation_nm : float, optional
+        Laser wavelength (nm); default: the file's laser wavenumber.
+
+    Returns
+    -------
+    Spectra or SpectralMap
+        A map (step and origin in µm) when the file's map area holds every spectrum,
+        otherwise Spectra (N, L).
+    """
     check_wdf_layout(path)
     try:
         from wdf import Wdf, WdfDataUnit

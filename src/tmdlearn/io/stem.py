@@ -44,7 +44,18 @@ _NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S
 
 
 def angstrom_per_unit(unit: str) -> float | None:
-    """Å in one ``unit`` (m, µm, nm, Å, pm in their usual spellings); None if not a length."""
+    """Å in one ``unit`` (m, µm, nm, Å, pm in their usual spellings); None if not a length.
+
+    Parameters
+    ----------
+    unit : str
+        A length unit name, any case.
+
+    Returns
+    -------
+    float or None
+        Å per unit (``"nm"`` -> 10).
+    """
     unit = unit.strip().lower().replace("\u03bc", "µ").replace("\u212b", "å")
     return ANGSTROM_PER_UNIT.get(unit.replace("\\u00c5", "å"))
 
@@ -52,7 +63,23 @@ def angstrom_per_unit(unit: str) -> float | None:
 def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float | None,
                     metadata: dict | None = None) -> StemImage:
     """A StemImage from a plain 2-D array; the pixel size must be known. A colour (RGB) image
-    is refused: HAADF-STEM is one detector channel, and its mean is not that."""
+    is refused: HAADF-STEM is one detector channel, and its mean is not that.
+
+    Parameters
+    ----------
+    path : Path
+        The file the values came from (named in errors).
+    values : (H, W) array
+        Detector intensities.
+    pixel_size_angstrom : float or None
+        Pixel size (Å/px); None raises an InputError.
+    metadata : dict, optional
+        Copied into the image's metadata.
+
+    Returns
+    -------
+    StemImage
+    """
     shape = np.shape(values)
     if len(shape) == 3 and shape[-1] in (3, 4):
         raise InputError(f"colour (RGB) image of shape {shape}: HAADF-STEM needs the "
@@ -74,7 +101,24 @@ def _keys(arrays: dict) -> str:
 def npz_image_key(path: Path, arrays: dict) -> str:
     """The key of the image in an .npz: its only 2-D numeric array (both sides ≥ 4, so point
     lists of shape (N, 2) don't count), or among several the one named as in
-    :data:`IMAGE_KEYS` (earliest name first). Raises InputError naming the keys otherwise."""
+    :data:`IMAGE_KEYS` (earliest name first).
+
+    Parameters
+    ----------
+    path : Path
+        The .npz file (named in errors).
+    arrays : dict
+        Its arrays by key.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        Naming the keys, when no array or several unnamed ones qualify.
+    """
     images = [key for key, value in arrays.items()
               if np.ndim(value) == 2 and min(np.shape(value)) >= 4
               and np.asarray(value).dtype.kind in "biuf"]
@@ -91,7 +135,20 @@ def npz_image_key(path: Path, arrays: dict) -> str:
 
 def pixel_size_key_unit(key: str) -> tuple[bool, float | None]:
     """Whether ``key`` names a pixel size (:data:`PIXEL_SIZE_KEYS`), and the Å per unit its
-    suffix states (``pixel_size_nm`` -> 10; None without a unit)."""
+    suffix states.
+
+    Parameters
+    ----------
+    key : str
+        An .npz key, any case.
+
+    Returns
+    -------
+    names : bool
+        Whether it names a pixel size.
+    factor : float or None
+        Å per unit of its suffix (``pixel_size_nm`` -> 10); None without a unit.
+    """
     name = key.lower()
     for base in PIXEL_SIZE_KEYS:
         if name == base:
@@ -156,6 +213,18 @@ def npz_pixel_size(path: Path, arrays: dict) -> tuple[float, str] | None:
 
     Every key naming a pixel size (:func:`pixel_size_key_unit`) is read; they must agree
     to 0.1 %.
+
+    Parameters
+    ----------
+    path : Path
+        The .npz file (named in errors).
+    arrays : dict
+        Its arrays by key.
+
+    Returns
+    -------
+    tuple of (float, str) or None
+        The pixel size (Å/px) and a note of the key and how its unit was found.
     """
     stated = [_stated_angstrom(path, key, value, arrays) for key, value in arrays.items()
               if pixel_size_key_unit(key)[0]]
@@ -171,9 +240,23 @@ def npz_pixel_size(path: Path, arrays: dict) -> tuple[float, str] | None:
 def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = None
                   ) -> StemImage:
     """A StemImage from an .npz: the image of :func:`npz_image_key` and the pixel size of
-    :func:`npz_pixel_size` (overridden by ``pixel_size_angstrom``); a ``metadata`` JSON string
-    becomes the metadata. ``metadata["pixel_size_source"]`` says where the pixel size came
-    from and ``metadata["image_key"]`` which array is the image."""
+    :func:`npz_pixel_size`; a ``metadata`` JSON string becomes the metadata.
+
+    Parameters
+    ----------
+    path : Path
+        The .npz file (named in errors).
+    arrays : dict
+        Its arrays by key.
+    pixel_size_angstrom : float, optional
+        Pixel size (Å/px) overriding the stored one.
+
+    Returns
+    -------
+    StemImage
+        ``metadata["pixel_size_source"]`` says where the pixel size came from and
+        ``metadata["image_key"]`` which array is the image.
+    """
     from tmdlearn.io.afm import npz_metadata
 
     key = npz_image_key(path, arrays)
@@ -190,7 +273,18 @@ def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = 
 
 
 def tiff_pixel_size_angstrom(tif) -> float | None:
-    """The pixel size a TIFF states: tmdlearn's JSON description or ImageJ's unit + resolution."""
+    """The pixel size a TIFF states: tmdlearn's JSON description or ImageJ's unit + resolution.
+
+    Parameters
+    ----------
+    tif : tifffile.TiffFile
+        The open file.
+
+    Returns
+    -------
+    float or None
+        Pixel size (Å/px), or None when the file states none.
+    """
     shaped = tif.shaped_metadata
     if shaped and "pixel_size_angstrom" in shaped[0]:
         return float(shaped[0]["pixel_size_angstrom"])
@@ -208,9 +302,22 @@ def tiff_pixel_size_angstrom(tif) -> float | None:
 def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     """Read a Gatan .dm3/.dm4 or Velox .emd image through rosettasciio (optional, GPL).
 
-    The pixel size is the calibrated scale of the image's last (x) axis in its unit (m, µm, nm,
-    Å, pm); ``metadata["pixel_size_source"]`` records it. The file's layout is checked
-    first (:func:`check_dm3_layout`, :func:`check_hdf5_layout` for .emd).
+    The file's layout is checked first (:func:`check_dm3_layout`, :func:`check_hdf5_layout`
+    for .emd).
+
+    Parameters
+    ----------
+    path : Path
+        The .dm3, .dm4 or .emd file.
+    pixel_size_angstrom : float, optional
+        Pixel size (Å/px); default: the calibrated scale of the image's last (x) axis in its
+        unit (m, µm, nm, Å, pm).
+
+    Returns
+    -------
+    StemImage
+        The file's first 2-D image; ``metadata["pixel_size_source"]`` records the pixel size's
+        origin.
     """
     try:
         from rsciio import digitalmicrograph, emd

@@ -30,8 +30,23 @@ def check_wdf_layout(path: Path) -> dict[bytes, tuple[int, int]]:
 
     Every block must declare at least its own 16-byte header and end inside the file; the
     DATA block must hold ``nspectra × npoints`` float32 values and the XLST block
-    ``xlistcount`` of them. Returns ``{name: (offset, size)}`` (bytes) of the first block of
-    each name; raises InputError naming the file and the first inconsistency.
+    ``xlistcount`` of them.
+
+    Parameters
+    ----------
+    path : Path
+        The .wdf file.
+
+    Returns
+    -------
+    dict
+        ``{name: (offset, size)}`` (bytes, block header included) of the first block of each
+        name (bytes keys such as ``b"DATA"``).
+
+    Raises
+    ------
+    InputError
+        Naming the file and the first inconsistency.
     """
     total = path.stat().st_size
     with open(path, "rb") as handle:

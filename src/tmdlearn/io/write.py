@@ -21,16 +21,36 @@ LABSPEC_UNIT_LABELS = {"cm-1": "cm-\u00b9", "eV": "eV", "nm": "nm"}
 
 
 def metadata_json(metadata: dict[str, Any]) -> str:
-    """JSON text of a metadata dict; arrays and numpy scalars become lists and numbers."""
+    """JSON text of a metadata dict; arrays and numpy scalars become lists and numbers.
+
+    Parameters
+    ----------
+    metadata : dict
+        The metadata; values JSON cannot hold otherwise become strings.
+
+    Returns
+    -------
+    str
+    """
     return json.dumps(metadata, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
 
 
 def write_height_map(path: str | Path, hm: HeightMap) -> Path:
     """Write an AFM height map to ``path``: ``.npz`` (compressed) or ``.gwy`` (Gwyddion).
 
-    The ``.npz`` holds ``height_nm`` (float32, ny × nx), ``pixel_size_nm``, ``channel`` and
-    ``metadata`` (a JSON string). The ``.gwy`` is a Gwyddion native file with one channel in
-    metres, readable by Gwyddion and SurfaceTopography.
+    Parameters
+    ----------
+    path : str or Path
+        The file. The ``.npz`` holds ``height_nm`` (float32, ny × nx), ``pixel_size_nm``,
+        ``channel`` and ``metadata`` (a JSON string). The ``.gwy`` is a Gwyddion native file
+        with one channel in metres, readable by Gwyddion and SurfaceTopography.
+    hm : HeightMap
+        Heights (nm) and pixel size (nm/px).
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -57,8 +77,19 @@ def write_height_map(path: str | Path, hm: HeightMap) -> Path:
 def write_stem(path: str | Path, img: StemImage) -> Path:
     """Write a STEM image to ``.npz`` (``intensity``, ``pixel_size_angstrom``) or ``.tif``.
 
-    The TIFF is float32 with the pixel size in its JSON image description (tifffile's shaped
-    metadata) and in the resolution tags (pixels per cm), so the reader recovers it.
+    Parameters
+    ----------
+    path : str or Path
+        The file. The TIFF is float32 with the pixel size in its JSON image description
+        (tifffile's shaped metadata) and in the resolution tags (pixels per cm), so the reader
+        recovers it.
+    img : StemImage
+        Intensities and pixel size (Å/px).
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -98,13 +129,27 @@ def write_labspec(
     """Write spectra as a Horiba LabSpec 6 text export (Latin-1, tab-separated).
 
     Header lines are ``#Key=<TAB>Value``; the axis unit goes in ``#Range (unit)=`` and the
-    excitation in ``#Laser (nm)=``; ``metadata`` adds further header lines (e.g.
-    ``{"Acq. time (s)": 10, "Accumulations": 2, "Title": "flake 3"}``).
+    excitation in ``#Laser (nm)=``.
 
     * one spectrum: two columns, axis and intensity;
     * several spectra: first line ``<TAB>axis...``, then ``index<TAB>intensities...``;
     * a map: first line ``<TAB><TAB>axis...``, then ``X<TAB>Y<TAB>intensities...`` with X and
       Y in µm, one line per pixel (rows of constant Y).
+
+    Parameters
+    ----------
+    path : str or Path
+        The text file.
+    data : Spectra or SpectralMap
+        The spectra, axis in cm⁻¹, eV or nm.
+    metadata : dict, optional
+        Further header lines (e.g. ``{"Acq. time (s)": 10, "Accumulations": 2,
+        "Title": "flake 3"}``).
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     header = {"Acq. time (s)": 1, "Accumulations": 1}

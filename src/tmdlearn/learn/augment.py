@@ -10,6 +10,18 @@ def dihedral(batch: torch.Tensor, generator: torch.Generator | None = None) -> t
 
     Each image gets one of the 8 symmetries of the square, drawn with ``generator``; AFM
     height maps have no preferred in-plane orientation, so labels are unchanged.
+
+    Parameters
+    ----------
+    batch : (B, C, H, W) tensor
+        Square images.
+    generator : torch.Generator, optional
+        Source of the random draws (reproducible augmentation).
+
+    Returns
+    -------
+    (B, C, H, W) tensor
+        A transformed copy; ``batch`` is not changed.
     """
     if batch.shape[-1] != batch.shape[-2]:
         raise ValueError(f"dihedral augmentation needs square images, got {tuple(batch.shape)}")

@@ -20,6 +20,12 @@ class Interval:
     level: float
 
     def as_dict(self) -> dict[str, float]:
+        """The fields as a dict (estimate, low, high, level).
+
+        Returns
+        -------
+        dict of str to float
+        """
         return asdict(self)
 
 
@@ -43,6 +49,12 @@ def bootstrap_ci(metric: Callable[..., float], *arrays, n_boot: int = 1000,
         respects the correlation of items from one sample.
     seed : int or numpy Generator
         Same seed, same interval.
+
+    Returns
+    -------
+    Interval
+        ``metric`` on the full arrays with the ``level`` percentile interval of the resamples
+        (NaN resamples ignored).
     """
     if not arrays:
         raise InputError("bootstrap_ci needs at least one array")

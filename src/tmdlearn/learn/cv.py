@@ -54,6 +54,22 @@ def grouped_holdout(targets, groups, fraction: float = 0.2,
     Used for a validation split inside a training fold (early stopping). With few items the
     held-out share grows (at most one of two folds); with fewer than two groups there is
     nothing to hold out: all items train and the held-out index is empty.
+
+    Parameters
+    ----------
+    targets : array (N,)
+        Class labels, used for stratification.
+    groups : array (N,)
+        Group of each item (sample id); all items of a group fall on the same side.
+    fraction : float
+        Share of items to hold out, in (0, 1).
+    seed : int
+        Seed of the shuffling; same seed, same split.
+
+    Returns
+    -------
+    train_index, held_out_index : integer arrays
+        Sorted item indices on each side.
     """
     targets, groups = np.asarray(targets), np.asarray(groups)
     if not 0.0 < fraction < 1.0:

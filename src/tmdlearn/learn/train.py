@@ -52,7 +52,17 @@ class History:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when present, else CPU; anything else is passed to ``torch.device``."""
+    """``"auto"``: CUDA when present, else CPU; anything else is passed to ``torch.device``.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        "auto", "cpu", "cuda", "cuda:1"...
+
+    Returns
+    -------
+    torch.device
+    """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -61,7 +71,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
     """Run the block with ``threads`` torch CPU threads (None: leave torch's setting), then
-    restore the previous number."""
+    restore the previous number.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Torch CPU threads (>= 1) inside the block.
+
+    Yields
+    ------
+    None
+    """
     if threads is None:
         yield
         return
@@ -76,7 +96,20 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def balanced_class_weights(y, n_classes: int) -> np.ndarray:
-    """Weights n / (n_classes · n_c) of each class (0 for a class absent from ``y``)."""
+    """Weights n / (n_classes · n_c) of each class (0 for a class absent from ``y``).
+
+    Parameters
+    ----------
+    y : (N,) int array
+        Class indices in [0, n_classes).
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    (n_classes,) float array
+        Weight of each class (scikit-learn's "balanced" rule).
+    """
     counts = np.bincount(np.asarray(y), minlength=n_classes).astype(float)
     return np.divide(len(y), n_classes * counts, out=np.zeros_like(counts), where=counts > 0)
 
@@ -85,6 +118,18 @@ def oversampled_indices(y, rng: np.random.Generator) -> np.ndarray:
     """Indices drawing every class up to the size of the largest (minorities with replacement).
 
     The largest class appears once per item; the result is shuffled.
+
+    Parameters
+    ----------
+    y : (N,) array
+        Class labels.
+    rng : numpy Generator
+        Source of the draws and of the shuffle.
+
+    Returns
+    -------
+    (n_classes * largest,) int array
+        Indices into ``y``.
     """
     y = np.asarray(y)
     classes, counts = np.unique(y, return_counts=True)
@@ -109,14 +154,28 @@ def train_model(model: nn.Module, x, y, *, config: TrainConfig | None = None,
         Maps a batch of ``x`` to outputs (logits for classification).
     x : array or tensor (N, ...)
         Inputs (features or images).
-    y : array (N,) of int class indices (``loss="cross_entropy"``) or (N, ...) float targets
-        (``loss="mse"`` or a callable ``loss(output, target)``).
-    config : TrainConfig
+    y : array (N,) or (N, ...)
+        Int class indices (``loss="cross_entropy"``) or float targets (``loss="mse"`` or a
+        callable loss).
+    config : TrainConfig, optional
         Settings; defaults when None.
-    x_val, y_val : optional validation set for early stopping (best weights restored).
-    augment : callable ``(batch, generator) -> batch``, applied to training batches only.
-    parameters : tensors or AdamW parameter groups (dicts with their own ``lr``) to optimise;
-        default: the parameters of ``model`` that require grad.
+    loss : str or callable
+        "cross_entropy" (with ``config``'s class weights and label smoothing), "mse", or a
+        callable ``loss(output, target) -> scalar tensor``.
+    x_val, y_val : array, optional
+        Validation set for early stopping (best weights restored).
+    augment : callable, optional
+        ``augment(batch, generator) -> batch``, applied to training batches only.
+    parameters : iterable, optional
+        Tensors or AdamW parameter groups (dicts with their own ``lr``) to optimise; default:
+        the parameters of ``model`` that require grad.
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    History
+        Training (and validation) loss per epoch and the epoch whose weights were kept.
     """
     config = config or TrainConfig()
     device = resolve_device(config.device)
@@ -174,7 +233,24 @@ def train_model(model: nn.Module, x, y, *, config: TrainConfig | None = None,
 
 
 def predict(model: nn.Module, x, batch_size: int = 256, device: str = "auto") -> np.ndarray:
-    """Outputs of ``model`` (in eval mode, no gradients) for all of ``x``, as a numpy array."""
+    """Outputs of ``model`` (in eval mode, no gradients) for all of ``x``, as a numpy array.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A trained model.
+    x : array or tensor (N, ...)
+        Inputs.
+    batch_size : int
+        Items per forward pass.
+    device : str
+        Torch device, "auto" picks CUDA when available.
+
+    Returns
+    -------
+    (N, ...) float32 array
+        The model's outputs (e.g. logits); (0,) when ``x`` is empty.
+    """
     device = resolve_device(device)
     x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x, dtype=torch.float32)
     model.to(device).eval()

@@ -22,7 +22,13 @@ _TYPES = ("float", "int", "categorical")
 
 
 def check_space(space: dict[str, dict]) -> None:
-    """Raise InputError naming the first malformed entry of a search space."""
+    """Raise InputError naming the first malformed entry of a search space.
+
+    Parameters
+    ----------
+    space : dict of str to dict
+        Search space (see the module docstring).
+    """
     for name, spec in space.items():
         kind = spec.get("type") if isinstance(spec, dict) else None
         if kind not in _TYPES:
@@ -39,7 +45,20 @@ def check_space(space: dict[str, dict]) -> None:
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict[str, Any]:
-    """One value per parameter of ``space`` drawn by ``trial``."""
+    """One value per parameter of ``space`` drawn by ``trial``.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial that draws the values.
+    space : dict of str to dict
+        Search space (see the module docstring), already checked by :func:`check_space`.
+
+    Returns
+    -------
+    dict of str to value
+        Parameter name to the drawn float, int or choice.
+    """
     params = {}
     for name, spec in space.items():
         if spec["type"] == "float":
@@ -55,7 +74,18 @@ def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict[str, Any]:
 
 def storage_url(storage: str | Path | None) -> str | None:
     """An Optuna storage URL: a path becomes ``sqlite:///path``; URLs pass unchanged; None
-    keeps the study in memory."""
+    keeps the study in memory.
+
+    Parameters
+    ----------
+    storage : str or Path, optional
+        SQLite file path (its folder is created) or SQLAlchemy URL.
+
+    Returns
+    -------
+    str or None
+        The URL (absolute path for SQLite), or None.
+    """
     if storage is None:
         return None
     text = str(storage)
@@ -68,11 +98,32 @@ def storage_url(storage: str | Path | None) -> str | None:
 def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict[str, dict],
          n_trials: int, *, study_name: str = "tmdlearn", storage: str | Path | None = None,
          seed: int = 0, direction: str = "minimize") -> optuna.Study:
-    """Run ``n_trials`` more trials of ``objective(params, trial)`` over ``space``.
+    """Run up to ``n_trials`` trials of ``objective(params, trial)`` over ``space``.
 
     With a ``storage`` (path or URL) the study named ``study_name`` is created or resumed:
     completed trials are kept and only the missing ones run (the total is ``n_trials``).
-    TPE sampling is seeded by ``seed``.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(params, trial) -> float``, ``params`` drawn by :func:`suggest`.
+    space : dict of str to dict
+        Search space (see the module docstring).
+    n_trials : int
+        Completed trials the study should hold at the end (>= 1).
+    study_name : str
+        Name of the study in ``storage``.
+    storage : str or Path, optional
+        SQLite path or SQLAlchemy URL (:func:`storage_url`); None keeps the study in memory.
+    seed : int
+        Seed of the TPE sampler.
+    direction : str
+        "minimize" or "maximize".
+
+    Returns
+    -------
+    optuna.Study
+        The study with all its trials (``best_params``, ``trials_dataframe()``).
     """
     check_space(space)
     if n_trials < 1:

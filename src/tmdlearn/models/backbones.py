@@ -16,7 +16,6 @@ by :func:`tmdlearn.afm.embed.prepare_images`.
 from __future__ import annotations
 
 import copy
-import hashlib
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from tmdlearn.errors import InputError
+from tmdlearn.io.digest import sha256
 from tmdlearn.learn.train import resolve_device
 
 BACKBONES = ("efficientnet-lite0", "resnet18", "resnet50", "resnet152")
@@ -72,19 +72,41 @@ class Backbone(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) normalised images -> (B, feature_dim) pooled features."""
+        """Pooled features of a batch of images.
+
+        Parameters
+        ----------
+        x : (B, 3, H, W) tensor
+            ImageNet-normalised images.
+
+        Returns
+        -------
+        (B, feature_dim) tensor
+        """
         return torch.flatten(self.pool(self.features(x)), 1)
 
     def blocks(self) -> list[nn.Module]:
-        """The top-level feature blocks in order, stem first; unfreeze ``blocks()[-k:]`` to
-        fine-tune the last k."""
+        """The top-level feature blocks in order, stem first.
+
+        Returns
+        -------
+        list of nn.Module
+            Unfreeze ``blocks()[-k:]`` to fine-tune the last k.
+        """
         return list(self.features)
 
     def for_inference(self) -> Backbone:
-        """A faster copy for feature extraction (same outputs to float rounding): batch norms
-        folded into the preceding convolutions, TensorFlow 'same' paddings that are symmetric
-        turned into convolution padding, in-place activations, channels-last memory layout.
-        The copy cannot be fine-tuned; ``self`` is left unchanged."""
+        """A faster copy for feature extraction (same outputs to float rounding).
+
+        Batch norms folded into the preceding convolutions, TensorFlow 'same' paddings that are
+        symmetric turned into convolution padding, in-place activations, channels-last memory
+        layout.
+
+        Returns
+        -------
+        Backbone
+            The copy, which cannot be fine-tuned; ``self`` is left unchanged.
+        """
         net = copy.deepcopy(self).eval()
         for module in list(net.modules()):
             for conv_name, bn_name in _CONV_BN_PAIRS:
@@ -115,11 +137,7 @@ class Backbone(nn.Module):
         """Identity of the weights: name plus the SHA-256 of the weights file (or the seed)."""
         if self.weights is None:
             return f"{self.name}:random-seed{self.seed}"
-        digest = hashlib.sha256()
-        with open(self.weights, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-        return f"{self.name}:sha256-{digest.hexdigest()[:16]}"
+        return f"{self.name}:sha256-{sha256(self.weights)[:16]}"
 
 
 def _load_state(path: Path, name: str) -> dict:
@@ -212,6 +230,10 @@ def build_backbone(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "d
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ...
     seed : int
         Seed of the random initialisation (used only with ``weights=None``).
+
+    Returns
+    -------
+    Backbone
     """
     if name not in BACKBONES:
         raise InputError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")

@@ -10,7 +10,6 @@ the file (:class:`~tmdlearn.errors.InputError`, exit code 2 on the command line)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from tmdlearn import __version__
 from tmdlearn.errors import InputError
+from tmdlearn.io.digest import sha256
 
 #: File name of the card inside a model folder.
 CARD_NAME = "model.json"
@@ -27,14 +27,6 @@ CARD_FORMAT = 1
 REQUIRED = ("format", "tmdlearn_version", "workflow", "task", "files")
 
 
-def sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def make_card(workflow: str, task: str, *, material: str | None = None,
               inputs: dict | None = None, training: dict | None = None,
@@ -42,10 +34,29 @@ def make_card(workflow: str, task: str, *, material: str | None = None,
               license: str = "BSD-3-Clause", **extra: Any) -> dict[str, Any]:
     """A card without its ``files`` (:func:`tmdlearn.models.store.write_model` adds them).
 
-    ``inputs``: modality, units and the grid trained on (e.g. ``window``, ``points``, ``unit``
-    for spectra; ``pixel_size_angstrom`` / ``pixel_size_nm`` and ``image_size_px`` for
-    images). ``training``: data source, ``manifest_sha256``, ``n_samples``. ``metrics``:
-    numbers, with ``_low`` / ``_high`` interval bounds where known.
+    Parameters
+    ----------
+    workflow, task : str
+        What the model is for.
+    material : str, optional
+        Material trained on.
+    inputs : dict, optional
+        Modality, units and the grid trained on (e.g. ``window``, ``points``, ``unit`` for
+        spectra; ``pixel_size_angstrom`` / ``pixel_size_nm`` and ``image_size_px`` for images).
+    training : dict, optional
+        Data source, ``manifest_sha256``, ``n_samples``.
+    metrics : dict, optional
+        Numbers, with ``_low`` / ``_high`` interval bounds where known.
+    seed : int, optional
+        Training seed.
+    license : str
+        License of the model.
+    **extra
+        More card entries.
+
+    Returns
+    -------
+    dict
     """
     return {"format": CARD_FORMAT, "tmdlearn_version": __version__, "workflow": workflow,
             "task": task, "material": material, "inputs": inputs or {},
@@ -54,7 +65,22 @@ def make_card(workflow: str, task: str, *, material: str | None = None,
 
 
 def read_card(folder: str | Path) -> dict[str, Any]:
-    """The card of the model in ``folder``; missing, unreadable or incomplete: InputError."""
+    """The card of the model in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    InputError
+        When the card is missing, unreadable or incomplete.
+    """
     path = Path(folder) / CARD_NAME
     if not path.is_file():
         raise InputError(f"no model card ({CARD_NAME}) beside the weights", path)
@@ -85,10 +111,22 @@ def verify(folder: str | Path, card: dict[str, Any], expect: dict[str, Any] | No
     """Check a model folder against its ``card`` before anything is loaded.
 
     Refused (InputError naming the file): a card of a newer format or newer major tmdlearn
-    version; a listed file missing, or a file whose sha256 differs (``trust_mismatch`` turns
-    a differing hash into a warning through ``warn``, loudly; a missing file stays an error);
-    a card whose entries differ from ``expect`` (``workflow``, ``material``, ``task``, and
-    ``inputs``: each key given must be equal, e.g. the spectral window and points).
+    version; a listed file missing, or a file whose sha256 differs; a card whose entries differ
+    from ``expect``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder.
+    card : dict
+        Its card (:func:`read_card`).
+    expect : dict, optional
+        ``workflow``, ``material``, ``task``, and ``inputs``: each key given must be equal, e.g.
+        the spectral window and points.
+    trust_mismatch : bool
+        Turn a differing hash into a warning (a missing file stays an error).
+    warn : callable, optional
+        ``warn(line)`` for that warning; default: print to standard error.
     """
     folder = Path(folder)
     card_path = folder / CARD_NAME

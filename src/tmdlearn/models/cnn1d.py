@@ -20,7 +20,15 @@ from torch import nn
 
 class InstanceBatchNorm1d(nn.Module):
     """IBN-a normalisation: InstanceNorm on the first ``round(ratio · C)`` channels,
-    BatchNorm on the others."""
+    BatchNorm on the others.
+
+    Parameters
+    ----------
+    channels : int
+        Channels C.
+    ratio : float
+        Share of the channels under instance normalisation.
+    """
 
     def __init__(self, channels: int, ratio: float = 0.5):
         super().__init__()
@@ -31,6 +39,17 @@ class InstanceBatchNorm1d(nn.Module):
         self.batch = nn.BatchNorm1d(n_batch) if n_batch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise a batch.
+
+        Parameters
+        ----------
+        x : (N, C, L) tensor
+            Features.
+
+        Returns
+        -------
+        (N, C, L) tensor
+        """
         parts = []
         if self.instance is not None:
             parts.append(self.instance(x[:, :self.n_instance]))
@@ -40,7 +59,17 @@ class InstanceBatchNorm1d(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """Conv1d (same length) -> LeakyReLU(0.01) -> instance-batch normalisation."""
+    """Conv1d (same length) -> LeakyReLU(0.01) -> instance-batch normalisation.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    kernel_size : int
+        Convolution kernel length (odd keeps the length).
+    ibn_ratio : float
+        Share of the channels under instance normalisation.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  ibn_ratio: float = 0.5):
@@ -50,6 +79,17 @@ class ConvBlock(nn.Module):
         self.norm = InstanceBatchNorm1d(out_channels, ibn_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block.
+
+        Parameters
+        ----------
+        x : (N, in_channels, L) tensor
+            Features.
+
+        Returns
+        -------
+        (N, out_channels, L) tensor
+        """
         return self.norm(self.act(self.conv(x)))
 
 
@@ -92,6 +132,8 @@ class PeakCNN1d(nn.Module):
         Dropout after the first two linear layers (0.5 in the study).
     residual : bool
         Skip connections around each stage (the residual-block variant).
+    kernel_size : int
+        Convolution kernel length (odd keeps the length).
     ibn_ratio : float
         Share of the channels under instance normalisation (the rest: batch normalisation).
     """
@@ -125,5 +167,15 @@ class PeakCNN1d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` (N, C, L) -> (N, out_features)."""
+        """Regression outputs of a batch of peak-profile channels.
+
+        Parameters
+        ----------
+        x : (N, C, L) tensor
+            Peak-profile channels.
+
+        Returns
+        -------
+        (N, out_features) tensor
+        """
         return self.head(self.features(x))

@@ -11,6 +11,16 @@ class CNNClassifier(nn.Module):
 
     Blocks listed in ``frozen`` keep ``requires_grad=False`` and stay in eval mode while the
     rest trains (their batch-norm statistics are not updated).
+
+    Parameters
+    ----------
+    backbone : Backbone
+        Feature extractor with ``feature_dim`` and ``blocks()``
+        (:func:`tmdlearn.models.backbones.build_backbone`).
+    n_classes : int
+        Number of classes.
+    dropout : float
+        Dropout before the head.
     """
 
     def __init__(self, backbone: nn.Module, n_classes: int, dropout: float = 0.2):
@@ -22,7 +32,13 @@ class CNNClassifier(nn.Module):
         self.frozen: list[nn.Module] = []
 
     def freeze_all_but_last(self, k: int | None) -> None:
-        """Train only the last ``k`` blocks of the backbone (None: all; 0: none) and the head."""
+        """Train only the last ``k`` blocks of the backbone and the head.
+
+        Parameters
+        ----------
+        k : int or None
+            Number of trained backbone blocks (None: all; 0: none).
+        """
         blocks = self.backbone.blocks()
         keep = len(blocks) if k is None else max(0, min(k, len(blocks)))
         self.frozen = blocks[:len(blocks) - keep]
@@ -32,7 +48,13 @@ class CNNClassifier(nn.Module):
             block.requires_grad_(False)
 
     def grow_head(self, n_classes: int) -> None:
-        """Add outputs for new classes, keeping the weights of the existing ones."""
+        """Add outputs for new classes, keeping the weights of the existing ones.
+
+        Parameters
+        ----------
+        n_classes : int
+            The new number of classes (at least the current one).
+        """
         old = self.head
         self.head = nn.Linear(old.in_features, n_classes).to(old.weight.device)
         with torch.no_grad():
@@ -41,14 +63,47 @@ class CNNClassifier(nn.Module):
         self.n_classes = n_classes
 
     def train(self, mode: bool = True):
+        """Set training mode, keeping the frozen blocks in eval mode.
+
+        Parameters
+        ----------
+        mode : bool
+            Training (True) or evaluation (False) mode.
+
+        Returns
+        -------
+        CNNClassifier
+            ``self``.
+        """
         super().train(mode)
         for block in self.frozen:
             block.eval()
         return self
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The backbone features entering the head (B, feature_dim)."""
+        """The backbone features entering the head.
+
+        Parameters
+        ----------
+        x : (B, 3, H, W) tensor
+            Images.
+
+        Returns
+        -------
+        (B, feature_dim) tensor
+        """
         return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits of a batch of images.
+
+        Parameters
+        ----------
+        x : (B, 3, H, W) tensor
+            Images.
+
+        Returns
+        -------
+        (B, n_classes) tensor
+        """
         return self.head(self.dropout(self.backbone(x)))

@@ -20,8 +20,15 @@ from tmdlearn.errors import InputError
 
 
 def base_globals() -> list:
-    """numpy's array helpers and the torch modules of old tmdlearn files (workflows add their
-    own classes, e.g. :data:`tmdlearn.crossmodal.saved.old_classes`)."""
+    """numpy's array helpers and the torch modules of old tmdlearn files.
+
+    Workflows add their own classes, e.g. :data:`tmdlearn.crossmodal.saved.old_classes`.
+
+    Returns
+    -------
+    list
+        Classes and functions for ``torch.serialization.safe_globals``.
+    """
     import numpy as np
     from torch import nn
 
@@ -35,12 +42,27 @@ def base_globals() -> list:
 
 
 def read_old(path: str | Path, allowed: list):
-    """The object in an old tmdlearn ``.pt`` file, unpickled with torch's restricted
-    unpickler allowing only the classes and functions in ``allowed`` (:func:`base_globals`
-    plus a workflow's); a file naming anything else: InputError, nothing built.
+    """The object in an old tmdlearn ``.pt`` file, unpickled with torch's restricted unpickler.
 
     The names a file uses are listed first from its opcodes, without running any
     (``torch.serialization.get_unsafe_globals_in_checkpoint``); only then is it loaded.
+
+    Parameters
+    ----------
+    path : str or Path
+        The old model file.
+    allowed : list
+        The only classes and functions it may name (:func:`base_globals` plus a workflow's).
+
+    Returns
+    -------
+    object
+        The unpickled object, tensors on the CPU.
+
+    Raises
+    ------
+    InputError
+        For a file naming anything else (nothing built), or not a torch file.
     """
     path = Path(path)
     if not path.is_file():

@@ -33,8 +33,29 @@ class MLP(nn.Module):
         self.head = nn.Linear(width, out_features)
 
     def embed(self, x):
-        """The last hidden representation (the input itself when there is no hidden layer)."""
+        """The last hidden representation (the input itself when there is no hidden layer).
+
+        Parameters
+        ----------
+        x : (N, in_features) tensor
+            Input features.
+
+        Returns
+        -------
+        (N, hidden[-1]) tensor
+        """
         return self.body(x)
 
     def forward(self, x):
+        """Class logits or regression outputs of a batch.
+
+        Parameters
+        ----------
+        x : (N, in_features) tensor
+            Input features.
+
+        Returns
+        -------
+        (N, out_features) tensor
+        """
         return self.head(self.body(x))

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from tmdlearn.errors import InputError
-from tmdlearn.models.card import CARD_NAME, read_card, sha256, verify
+from tmdlearn.io.digest import sha256
+from tmdlearn.models.card import CARD_NAME, read_card, verify
 
 WEIGHTS = "weights.safetensors"
 PARAMETERS = "parameters.json"
@@ -52,7 +53,18 @@ TRUSTED_TYPES = (
 
 
 def old_format_error(path: str | Path) -> InputError:
-    """The error for a pickle-based model file: never opened, converted once."""
+    """The error for a pickle-based model file: never opened, converted once.
+
+    Parameters
+    ----------
+    path : str or Path
+        The old model file.
+
+    Returns
+    -------
+    InputError
+        Naming the file and the ``tmdlearn models convert`` command.
+    """
     return InputError("old-format model file (a pickle; not opened, as it could run code): "
                       f"convert it once with `tmdlearn models convert {path}`", path)
 
@@ -60,7 +72,21 @@ def old_format_error(path: str | Path) -> InputError:
 def model_folder(path: str | Path) -> Path:
     """The model folder that ``path`` names: the folder, its ``model.json`` or a file in it.
 
-    A pickle-based file, or a folder holding only such files, raises :func:`old_format_error`.
+    Parameters
+    ----------
+    path : str or Path
+        A model folder or a file in it.
+
+    Returns
+    -------
+    Path
+        The model folder.
+
+    Raises
+    ------
+    InputError
+        For a pickle-based file, or a folder holding only such files
+        (:func:`old_format_error`), or no model there.
     """
     path = Path(path)
     if path.is_dir():
@@ -80,12 +106,24 @@ def model_folder(path: str | Path) -> Path:
 
 
 def model_record(folder: str | Path, run_dir: str | Path, role: str) -> dict[str, Any]:
-    """The ``run.json`` entry of a model a run ``saved`` or ``loaded`` (``role``).
+    """The ``run.json`` entry of a model a run saved or loaded.
 
-    ``path``: relative to ``run_dir`` for a model inside it, else absolute; ``workflow``,
-    ``task``, ``material``, ``tmdlearn_version`` from its card; ``weights``: the file holding
-    its fitted parameters (``weights.safetensors``, else ``estimators.skops``) and ``sha256``:
-    that file's hash as the card lists it.
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder.
+    run_dir : str or Path
+        The run folder.
+    role : str
+        "saved" or "loaded".
+
+    Returns
+    -------
+    dict
+        ``path``: relative to ``run_dir`` for a model inside it, else absolute; ``role``;
+        ``workflow``, ``task``, ``material``, ``tmdlearn_version`` from its card; ``weights``:
+        the file holding its fitted parameters (``weights.safetensors``, else
+        ``estimators.skops``) and ``sha256``: that file's hash as the card lists it.
     """
     folder = Path(folder).resolve()
     card = read_card(folder)
@@ -154,8 +192,24 @@ def _decode(value: Any, tensors: dict, estimators: dict) -> Any:
 
 
 def write_model(folder: str | Path, tree: dict[str, Any], card: dict[str, Any]) -> Path:
-    """Write ``tree`` and its ``card`` (:func:`tmdlearn.models.card.make_card`) as a model
-    folder, atomically: a temporary folder renamed onto ``folder`` when complete."""
+    """Write ``tree`` and its ``card`` as a model folder, atomically.
+
+    A temporary folder is renamed onto ``folder`` when complete.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder (replaced if it exists).
+    tree : dict
+        Plain tree: dicts, lists, numbers, strings, tensors, arrays, estimators.
+    card : dict
+        The card (:func:`tmdlearn.models.card.make_card`); the files' sha256 are added.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -224,10 +278,28 @@ def _load_estimators(path: Path) -> dict[str, Any]:
 def read_model(path: str | Path, expect: dict[str, Any] | None = None,
                trust_mismatch: bool = False, warn: Callable[[str], None] | None = None
                ) -> tuple[dict[str, Any], dict[str, Any], Path]:
-    """The tree, card and folder of the model at ``path`` (see :func:`model_folder`).
+    """The tree, card and folder of the model at ``path``.
 
-    The card is checked first (:func:`tmdlearn.models.card.verify` with ``expect`` and
-    ``trust_mismatch``); any problem raises InputError naming the file.
+    The card is checked first (:func:`tmdlearn.models.card.verify`); any problem raises
+    InputError naming the file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A model folder or a file in it (:func:`model_folder`).
+    expect : dict, optional
+        Card entries the model must have (:func:`~tmdlearn.models.card.verify`).
+    trust_mismatch : bool
+        Load files whose sha256 differs from the card's, with a warning.
+    warn : callable, optional
+        ``warn(line)`` for that warning; default: print to standard error.
+
+    Returns
+    -------
+    tree : dict
+        As written by :func:`write_model`, tensors on the CPU.
+    card : dict
+    folder : Path
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file

@@ -52,6 +52,18 @@ class Encoder(nn.Module):
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The features of every level, for the skip connections.
+
+        Parameters
+        ----------
+        x : (N, C, H, W) tensor
+            Images.
+
+        Returns
+        -------
+        list of tensor
+            (N, widths[k], H / 2**k, W / 2**k) for each level k.
+        """
         skips = []
         for k, block in enumerate(self.blocks):
             x = block(x if k == 0 else self.pool(x))
@@ -71,6 +83,17 @@ class Decoder(nn.Module):
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        """Logits from the encoder's features.
+
+        Parameters
+        ----------
+        skips : list of tensor
+            :meth:`Encoder.forward`'s output.
+
+        Returns
+        -------
+        (N, out_channels, H, W) tensor
+        """
         x = skips[-1]
         for up, block, skip in zip(self.ups, self.blocks, skips[-2::-1], strict=True):
             x = block(torch.cat([up(x), skip], dim=1))
@@ -82,11 +105,18 @@ class UNet(nn.Module):
 
     Parameters
     ----------
-    in_channels, out_channels : input channels; output channels *per branch*.
-    branches : number of decoders (1 = classic U-Net, 2 = Gomb-Net for a bilayer).
-    depth : number of resolution levels (input sides must be divisible by 2**(depth-1)).
-    filters : channels at the first level, doubled at every level.
-    dropout : Dropout2d probability after each block; norm : "batch", "group", "instance", "none".
+    in_channels, out_channels : int
+        Input channels; output channels *per branch*.
+    branches : int
+        Number of decoders (1 = classic U-Net, 2 = Gomb-Net for a bilayer).
+    depth : int
+        Number of resolution levels (input sides must be divisible by 2**(depth-1)).
+    filters : int
+        Channels at the first level, doubled at every level.
+    dropout : float
+        Dropout2d probability after each block.
+    norm : str
+        "batch", "group", "instance" or "none".
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, branches: int = 1,
@@ -113,7 +143,12 @@ class UNet(nn.Module):
 
         With running mean m, variance v, scale g and shift b, conv(x) * g / sqrt(v + eps) + b
         - m * g / sqrt(v + eps) is one convolution; outputs are equal to rounding, inference is
-        faster. The copy cannot be trained further; models without batch norm come back as is.
+        faster.
+
+        Returns
+        -------
+        UNet
+            The copy, which cannot be trained further; models without batch norm come back as is.
         """
         folded = copy.deepcopy(self).eval()
         for block in folded.modules():
@@ -133,5 +168,16 @@ class UNet(nn.Module):
         return folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of every branch.
+
+        Parameters
+        ----------
+        x : (N, in_channels, H, W) tensor
+            Images; H and W multiples of :attr:`multiple`.
+
+        Returns
+        -------
+        (N, branches * out_channels, H, W) tensor
+        """
         skips = self.encoder(x)
         return torch.cat([decoder(skips) for decoder in self.decoders], dim=1)

@@ -24,13 +24,26 @@ Section = tuple[str, Sequence[Item]]
 def write_report(run_dir: str | Path, title: str, sections: Sequence[Section]) -> Path:
     """Write ``run_dir/report.html`` and return its path.
 
-    ``sections`` is an ordered list of ``(heading, items)``; each item is a path (relative
-    to ``run_dir`` or absolute) to a ``.md`` / ``.csv`` table, a ``.png`` figure or a ``.txt``
-    block; a string that names no file in ``run_dir`` is shown as a paragraph. Figures are
-    linked by their path relative to ``run_dir`` and lazy-loaded (a figure outside the folder
-    is copied into ``run_dir/figures/``), so the folder is self-contained and the page stays
-    light (no base64). The ``run.json`` files among a section's items are shown together at
-    its end as one "Models used" table (:func:`models_table`).
+    Figures are linked by their path relative to ``run_dir`` and lazy-loaded (a figure outside
+    the folder is copied into ``run_dir/figures/``), so the folder is self-contained and the page
+    stays light (no base64).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder.
+    title : str
+        Page title.
+    sections : sequence of (heading, items)
+        Ordered sections; each item is a path (relative to ``run_dir`` or absolute) to a
+        ``.md`` / ``.csv`` table, a ``.png`` figure or a ``.txt`` block; a string that names no
+        file in ``run_dir`` is shown as a paragraph. The ``run.json`` files among a section's
+        items are shown together at its end as one "Models used" table (:func:`models_table`).
+
+    Returns
+    -------
+    Path
+        The written ``report.html``.
     """
     run_dir = Path(run_dir)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -45,11 +58,25 @@ def write_report(run_dir: str | Path, title: str, sections: Sequence[Section]) -
 
 
 def models_table(run_dir: str | Path, run_jsons: Sequence[Item]) -> str:
-    """HTML "Models used" table of the ``models`` entries of the given ``run.json`` files
-    (paths relative to ``run_dir`` or absolute; see :func:`tmdlearn.report.run.model_records`):
-    one row per model with its path (relative to ``run_dir`` when inside it), whether the run
+    """HTML "Models used" table of the ``models`` entries of the given ``run.json`` files.
+
+    One row per model with its path (relative to ``run_dir`` when inside it), whether the run
     saved or loaded it, workflow, task, material, tmdlearn version and the first 12 hex digits
-    of its weights' sha256 (all 64 on hover). "" when they list none."""
+    of its weights' sha256 (all 64 on hover).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder of the report.
+    run_jsons : sequence of str or Path
+        ``run.json`` paths, relative to ``run_dir`` or absolute (see
+        :func:`tmdlearn.report.run.model_records`).
+
+    Returns
+    -------
+    str
+        The HTML, "" when they list no model.
+    """
     run_dir = Path(run_dir)
     rows = []
     for item in run_jsons:

@@ -14,7 +14,17 @@ from tmdlearn.errors import InputError
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a ``run.json`` written by tmdlearn."""
+    """Whether ``folder`` holds a ``run.json`` written by tmdlearn.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder.
+
+    Returns
+    -------
+    bool
+    """
     try:
         payload = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -48,10 +58,24 @@ def holds_result_store(folder: str | Path) -> bool:
 def prepare_out(out: str | Path, overwrite: bool = False) -> Path:
     """Check that a command may write into ``out``; returns it (creates nothing).
 
-    Accepted: a missing or empty folder, a tmdlearn run folder, a folder holding a result
-    store to resume (:func:`holds_result_store`), or any folder when ``overwrite`` is true
-    (files of the same name are replaced, others are kept). Raises InputError for a file, or
-    for a non-empty folder that is not a run folder.
+    Parameters
+    ----------
+    out : str or Path
+        The ``--out`` folder. Accepted: a missing or empty folder, a tmdlearn run folder, a
+        folder holding a result store to resume (:func:`holds_result_store`), or any folder
+        when ``overwrite`` is true.
+    overwrite : bool
+        Write into any folder (files of the same name are replaced, others are kept).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    InputError
+        For a file, or for a non-empty folder that is not a run folder.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():

@@ -16,7 +16,24 @@ from tmdlearn.io.atomic import write_json
 
 def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
                    **extra: Any) -> Path:
-    """Write ``run_dir/run.json`` describing the run; ``started`` is a ``time.time()`` value."""
+    """Write ``run_dir/run.json`` describing the run.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder.
+    config : dict
+        The run's config.
+    started : float
+        When the run began, a ``time.time()`` value (s).
+    **extra
+        More entries of ``run.json``.
+
+    Returns
+    -------
+    Path
+        The written ``run.json``.
+    """
     import numpy
     import torch
 
@@ -36,11 +53,28 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
 
 def write_outcome(out: str | Path, outcome, config: dict[str, Any],
                   started: float | None = None) -> Path:
-    """Write a workflow's ``outcome`` into the run folder ``out``: ``tables/`` (CSV and
-    Markdown), ``figures/`` (PNG; both folders as ``outcome.folders`` says), its other files,
-    ``metrics.json`` and ``run.json`` (with ``outcome.info``, and ``models``: the models the
-    run saved or loaded, :func:`model_records`; ``started``: the ``time.time()`` the run began,
-    default now); every file atomically. Returns ``out``."""
+    """Write a workflow's ``outcome`` into the run folder ``out``, every file atomically.
+
+    Writes ``tables/`` (CSV and Markdown), ``figures/`` (PNG; both folders as
+    ``outcome.folders`` says), its other files, ``metrics.json`` and ``run.json`` (with
+    ``outcome.info``, and ``models``: the models the run saved or loaded, :func:`model_records`).
+
+    Parameters
+    ----------
+    out : str or Path
+        The run folder (created if missing).
+    outcome : Outcome
+        What the workflow's ``run`` returned.
+    config : dict
+        The run's config, saved in ``run.json``.
+    started : float, optional
+        When the run began, a ``time.time()`` value (s); default now.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
     from tmdlearn.report.figures import save_figure
     from tmdlearn.report.tables import write_table
 
@@ -60,9 +94,23 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any],
 
 
 def model_records(out: str | Path, written, loaded=()) -> list[dict[str, Any]]:
-    """``run.json``'s ``models`` entries (:func:`tmdlearn.models.store.model_record`): the
-    ``loaded`` model folders, then the model folders among the writers' return values
-    ``written`` (a path or a list of paths each; those holding a model card)."""
+    """``run.json``'s ``models`` entries (:func:`tmdlearn.models.store.model_record`).
+
+    Parameters
+    ----------
+    out : str or Path
+        The run folder (paths are recorded relative to it).
+    written : iterable
+        The writers' return values: a path or a list of paths each; those holding a model card
+        are the saved models.
+    loaded : iterable of Path
+        The model folders the run loaded.
+
+    Returns
+    -------
+    list of dict
+        The loaded models' entries, then the saved models'.
+    """
     from tmdlearn.models.card import CARD_NAME
     from tmdlearn.models.store import model_record
 

@@ -10,8 +10,20 @@ from tmdlearn.io.atomic import atomic_path, write_text
 
 
 def to_markdown(table: pd.DataFrame, float_format: str = ".4g") -> str:
-    """A GitHub-flavoured Markdown table (no optional dependency on tabulate); missing
-    values (None, NaN) are shown as an em dash."""
+    """A GitHub-flavoured Markdown table (no optional dependency on tabulate).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table.
+    float_format : str
+        Format of float cells; missing values (None, NaN) are shown as an em dash.
+
+    Returns
+    -------
+    str
+        The Markdown, ending in a newline.
+    """
     columns = [str(c) for c in table.columns]
 
     def cell(value) -> str:
@@ -28,7 +40,19 @@ def to_markdown(table: pd.DataFrame, float_format: str = ".4g") -> str:
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> tuple[Path, Path]:
-    """Write ``table`` to ``path`` with suffix .csv and .md; returns both paths."""
+    """Write ``table`` to ``path`` with suffix .csv and .md.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table.
+    path : str or Path
+        Output path; its suffix is replaced.
+
+    Returns
+    -------
+    csv_path, md_path : Path
+    """
     path = Path(path)
     csv_path, md_path = path.with_suffix(".csv"), path.with_suffix(".md")
     with atomic_path(csv_path) as tmp:

@@ -27,6 +27,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing
 from tmdlearn.spectra.peakmodel import PeakModel
+from tmdlearn.spectra.peaks import parameter_names
 
 #: Spectra from which ``scheduler: auto`` runs on a local cluster of processes.
 LARGE_SPECTRA = 200_000
@@ -142,7 +143,7 @@ def fit_chunk(task: ChunkTask) -> dict:
         ``index`` (the chunk), ``pixels`` and ``fitted`` (spectra in the chunk, and fitted).
     """
     from tmdlearn.spectra import fit_peaks
-    from tmdlearn.spectra.workflow import _converted, _preprocess
+    from tmdlearn.spectra.workflow import in_model_unit, preprocessed
 
     data = open_map_store(task.source)
     results = ResultStore(Path(task.store), data.shape, task.chunk_rows)
@@ -154,8 +155,8 @@ def fit_chunk(task: ChunkTask) -> dict:
     fit = None
     if mask.any():
         spectra = Spectra(block[mask], data.axis, data.unit, task.settings["excitation_nm"])
-        spectra = _converted(spectra, task.model.unit, data.path)
-        intensity = _preprocess(spectra.intensity, spectra.axis, task.settings["preprocess"])
+        spectra = in_model_unit(spectra, task.model.unit, data.path)
+        intensity = preprocessed(spectra.intensity, spectra.axis, task.settings["preprocess"])
         try:
             fit = fit_peaks(intensity, task.model, spectra.axis, workers=1, progress=False,
                             **task.settings["fit"])
@@ -166,23 +167,6 @@ def fit_chunk(task: ChunkTask) -> dict:
     values = chunk_values(fit, mask, shape, parameter_names(task.model), judging)
     results.write_chunk(task.index, values)
     return {"index": task.index, "pixels": int(mask.size), "fitted": int(mask.sum())}
-
-
-def parameter_names(model: PeakModel) -> list[str]:
-    """The fitted parameters of ``model`` in :class:`~tmdlearn.spectra.peaks.PeakFit` order.
-
-    Parameters
-    ----------
-    model : PeakModel
-
-    Returns
-    -------
-    list of str
-        ``<peak>_height``, ``<peak>_center``, ``<peak>_fwhm`` (``_eta``), background terms.
-    """
-    from tmdlearn.spectra.peaks import _param_names
-
-    return [name for region in model.regions for name in _param_names(region)]
 
 
 def result_arrays(names: list[str], judging: bool) -> dict[str, tuple[str, object]]:

@@ -21,7 +21,18 @@ _PARTS = ("center", "fwhm", "height", "eta")
 
 
 def derived_features(columns: dict[str, np.ndarray], model: PeakModel) -> dict[str, np.ndarray]:
-    """The model's derived features computed from fitted ``columns`` (name -> (N,) array)."""
+    """The model's derived features computed from fitted ``columns``.
+
+    Parameters
+    ----------
+    columns : dict of (N,) arrays
+        Fitted values by column name.
+    model : PeakModel
+
+    Returns
+    -------
+    dict of (N,) arrays
+    """
     out = {}
     for spec in model.features:
         operation = [op for op in _OPERATIONS if op in spec]
@@ -42,8 +53,16 @@ def fit_table(fit, blank_absent: bool = True) -> pd.DataFrame:
     ``_dbic``, ``_present``; the derived features, then ``r2, rmse``, (judged) ``noise,
     chi2``, ``converged, status``, (judged) ``verdict, reasons``.
 
-    With ``blank_absent``, the values of a peak that is not present are NaN here (and so are
-    the features built from them); ``fit.values`` keeps what the solver returned.
+    Parameters
+    ----------
+    fit : PeakFit
+    blank_absent : bool
+        NaN for the values of a peak that is not present (and the features built from them);
+        ``fit.values`` keeps what the solver returned.
+
+    Returns
+    -------
+    DataFrame
     """
     table: dict[str, np.ndarray] = {}
     judged = fit.quality
@@ -78,14 +97,34 @@ def fit_table(fit, blank_absent: bool = True) -> pd.DataFrame:
 
 
 def vector_columns(model: PeakModel) -> list[str]:
-    """Names of the model's feature-vector columns."""
+    """Names of the model's feature-vector columns.
+
+    Parameters
+    ----------
+    model : PeakModel
+
+    Returns
+    -------
+    list of str
+    """
     if model.vector:
         return list(model.vector)
     return [f"{p.name}_{part}" for p in model.peaks for part in ("center", "fwhm", "height")]
 
 
 def feature_vector(table: pd.DataFrame, model: PeakModel) -> np.ndarray:
-    """The study's feature vector (N, D) from a fit table (see :func:`vector_columns`)."""
+    """The study's feature vector from a fit table (see :func:`vector_columns`).
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`fit_table`.
+    model : PeakModel
+
+    Returns
+    -------
+    (N, D) array
+    """
     columns = vector_columns(model)
     missing = [c for c in columns if c not in table.columns]
     if missing:

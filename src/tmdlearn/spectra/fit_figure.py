@@ -15,7 +15,17 @@ _AXIS_LABELS = {"cm-1": "Raman shift (cm⁻¹)", "eV": "photon energy (eV)", "nm
 
 
 def spread_indices(fit: PeakFit, count: int = 4) -> list[int]:
-    """Up to ``count`` spectra spread evenly over those with a finite fit."""
+    """Up to ``count`` spectra spread evenly over those with a finite fit.
+
+    Parameters
+    ----------
+    fit : PeakFit
+    count : int
+
+    Returns
+    -------
+    list of int
+    """
     finite = np.flatnonzero(np.isfinite(fit.r2))
     if finite.size == 0:
         finite = np.arange(len(fit))
@@ -25,8 +35,20 @@ def spread_indices(fit: PeakFit, count: int = 4) -> list[int]:
 
 def fit_figure(panels: list[tuple[PeakFit, np.ndarray, np.ndarray, int, str]],
                unit: str = "cm-1") -> plt.Figure:
-    """One column per panel ``(fit, axis (L,), intensity (N, L), index, label)``: the data, the
-    total fit, each peak on the background (top) and the residual (bottom)."""
+    """One column per panel: the data, the total fit, each peak on the background (top) and the
+    residual (bottom).
+
+    Parameters
+    ----------
+    panels : list of (fit, axis (L,), intensity (N, L), index, label)
+        The fit, its spectra and which one to show.
+    unit : str
+        Axis unit ("cm-1", "eV" or "nm").
+
+    Returns
+    -------
+    Figure
+    """
     fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 4.6), sharex="col",
                              squeeze=False, gridspec_kw={"height_ratios": [3, 1]})
     for column, (fit, axis, intensity, index, label) in enumerate(panels):

@@ -39,6 +39,7 @@ class FitMaps:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Image shape (ny, nx)."""
         return next(iter(self.values.values())).shape
 
 
@@ -50,8 +51,22 @@ def fit_maps(fit: PeakFit, mask: np.ndarray, spectral_map: SpectralMap,
              intensity_unit: str = "counts", only_ok: bool = True) -> FitMaps:
     """The :func:`parameter_maps` of a :func:`fit_map` result with standard errors and units.
 
-    ``spectral_map`` gives the grid (step, origin) and excitation; centres and widths are in
-    the peak model's unit.
+    Parameters
+    ----------
+    fit : PeakFit
+    mask : (ny, nx) bool array
+        The fitted pixels.
+    spectral_map : SpectralMap
+        Gives the grid (step, origin) and excitation.
+    intensity_unit : str
+        Unit of heights and backgrounds.
+    only_ok : bool
+        NaN where the verdict is not ok.
+
+    Returns
+    -------
+    FitMaps
+        Centres and widths in the peak model's unit.
     """
     values = parameter_maps(fit, mask, only_ok)
     mask = np.asarray(mask, dtype=bool)

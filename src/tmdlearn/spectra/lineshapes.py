@@ -20,7 +20,7 @@ LN2 = math.log(2.0)
 
 
 def _shape_terms(xp, shape: str, x, h, c, w):
-    """Profile value, and ∂f/∂h, ∂f/∂c, ∂f/∂w (each (n, L)), plus (L - G) for pseudo-Voigt."""
+    """The profile (= ∂f/∂h) and ∂f/∂c, ∂f/∂w of f = h · profile, each (n, L)."""
     u = 2.0 * (x[None, :] - c[:, None]) / w[:, None]
     u2 = u * u
     hw = (h / w)[:, None]
@@ -38,8 +38,23 @@ def _shape_terms(xp, shape: str, x, h, c, w):
 def evaluate(xp, x, p, layout, jacobian: bool = True):
     """Model (n, L) and Jacobian (n, P, L) at parameters ``p`` (n, P) on axis ``x`` (L,).
 
-    ``layout`` is a sequence of (shape, offset) for the peaks, then the background kind and its
-    offset, as built by :func:`region_layout`.
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``torch``.
+    x : (L,) array
+        Axis (cm⁻¹ or eV).
+    p : (n, P) array
+        Parameters.
+    layout : tuple
+        The peaks' (shape, offset) and (background, offset), as :func:`region_layout` builds.
+    jacobian : bool
+        Compute the Jacobian (None otherwise).
+
+    Returns
+    -------
+    f : (n, L) array
+    jac : (n, P, L) array or None
     """
     peaks, (background, b_offset) = layout
     n_params = p.shape[1]
@@ -81,7 +96,16 @@ def evaluate(xp, x, p, layout, jacobian: bool = True):
 
 
 def region_layout(region):
-    """(peak (shape, offset) list, (background, offset)) for a :class:`Region`."""
+    """(peak (shape, offset) list, (background, offset)) for a :class:`Region`.
+
+    Parameters
+    ----------
+    region : Region
+
+    Returns
+    -------
+    tuple
+    """
     peaks, offset = [], 0
     for peak in region.peaks:
         peaks.append((peak.shape, offset))

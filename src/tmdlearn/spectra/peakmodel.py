@@ -61,17 +61,20 @@ class Peak:
 
     @property
     def center_bounds(self) -> tuple[float, float]:
+        """(low, high) of the centre, axis unit: ± ``max_shift`` (default 2 x fwhm)."""
         shift = 2.0 * self.fwhm if self.max_shift is None else self.max_shift
         return self.center - shift, self.center + shift
 
     @property
     def fwhm_bounds(self) -> tuple[float, float]:
+        """(low, high) of the FWHM, axis unit (defaults fwhm/10 and 5 x fwhm)."""
         low = self.fwhm / 10.0 if self.fwhm_min is None else self.fwhm_min
         high = self.fwhm * 5.0 if self.fwhm_max is None else self.fwhm_max
         return low, high
 
     @property
     def n_params(self) -> int:
+        """Fitted parameters: 3 (height, centre, FWHM), 4 with pseudo-Voigt's eta."""
         return 4 if self.shape == "pseudo_voigt" else 3
 
 
@@ -91,10 +94,12 @@ class Region:
 
     @property
     def n_background(self) -> int:
+        """Background parameters: 0 none, 1 constant, 2 linear."""
         return BACKGROUNDS.index(self.background)
 
     @property
     def n_params(self) -> int:
+        """Fitted parameters of the region's peaks and background."""
         return sum(p.n_params for p in self.peaks) + self.n_background
 
 
@@ -113,10 +118,21 @@ class PeakModel:
 
     @property
     def peaks(self) -> tuple[Peak, ...]:
+        """Every region's peaks, in order."""
         return tuple(p for region in self.regions for p in region.peaks)
 
     def select(self, include: list[str] | tuple[str, ...] = ()) -> PeakModel:
-        """The model without its optional peaks, except those named in ``include``."""
+        """The model without its optional peaks, except those named in ``include``.
+
+        Parameters
+        ----------
+        include : list of str
+            Optional peaks to keep.
+
+        Returns
+        -------
+        PeakModel
+        """
         known = {p.name for p in self.peaks if p.optional}
         unknown = set(include) - known
         if unknown:
@@ -132,7 +148,19 @@ class PeakModel:
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any], source: str | Path | None = None) -> PeakModel:
-        """Build a model from a parsed YAML mapping; mistakes raise ``InputError``."""
+        """Build a model from a parsed YAML mapping; mistakes raise ``InputError``.
+
+        Parameters
+        ----------
+        spec : dict
+            The mapping (module docstring).
+        source : str or Path, optional
+            Where it came from, for errors and the default name.
+
+        Returns
+        -------
+        PeakModel
+        """
         try:
             regions = tuple(
                 Region(
@@ -176,7 +204,19 @@ def _peak(spec: dict[str, Any]) -> Peak:
 
 def load_model(name_or_path: str | Path, include: list[str] | tuple[str, ...] = ()) -> PeakModel:
     """A shipped preset by name (``mos2-raman``, ``mos2-pl``, ``wse2-raman``, ``wse2-pl``) or a
-    YAML file by path; optional peaks are dropped unless named in ``include``."""
+    YAML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        Preset name or YAML path.
+    include : list of str
+        Optional peaks to keep (the others are dropped).
+
+    Returns
+    -------
+    PeakModel
+    """
     text: str
     source: str | Path
     if str(name_or_path) in PRESETS:

@@ -47,8 +47,19 @@ SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nx
 
 
 def load(config: dict) -> dict:
-    """The peak model (``model``) and every ``(path, Spectra or SpectralMap)`` (``items``) of
-    the config's ``data``."""
+    """The peak model and the spectra of the config's ``data``.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow's config (:data:`DEFAULTS`).
+
+    Returns
+    -------
+    dict
+        ``model`` (PeakModel) and ``items``: every ``(path, Spectra or SpectralMap)``, or
+        ``(path, MapStore)`` for a zarr map store (opened lazily).
+    """
     from tmdlearn.engine.zarrstore import is_zarr_store, open_map_store
     from tmdlearn.io import read
     from tmdlearn.spectra import load_model
@@ -77,14 +88,26 @@ def load(config: dict) -> dict:
 
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
-    """Fit the model to every spectrum and map pixel of ``inputs`` (:func:`load`).
+    """Fit the model to every spectrum and map pixel of ``inputs``.
 
-    The Outcome's table ``fits`` has one row per spectrum; ``details`` holds the model
-    (``model``), up to four fits for :func:`examples_figure` (``shown``) and, per map input,
-    ``(path, map, mask, fit, config)`` (``maps``). A zarr map store (the only input then) is
-    fitted a chunk at a time on the engine into the result store ``run.store``
-    (:func:`tmdlearn.spectra.chunked.fit_store`): its Outcome holds counts and the store's
-    path, and the table only for a small map.
+    Parameters
+    ----------
+    inputs : dict
+        As :func:`load` returns.
+    config : dict
+        The workflow's config (:data:`DEFAULTS`).
+    progress : bool, optional
+        Progress bars on, off or on a terminal only (None).
+
+    Returns
+    -------
+    Outcome
+        Table ``fits``: one row per spectrum; ``details``: the model (``model``), up to four
+        fits for :func:`examples_figure` (``shown``) and, per map input,
+        ``(path, map, mask, fit, config)`` (``maps``). A zarr map store (the only input then)
+        is fitted a chunk at a time on the engine into the result store ``run.store``
+        (:func:`tmdlearn.spectra.chunked.fit_store`): its Outcome holds counts and the
+        store's path, and the table only for a small map.
     """
     from tmdlearn.engine.zarrstore import MapStore
     from tmdlearn.spectra import fit_peaks
@@ -118,8 +141,8 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
                 if cfg["preprocess"]["despike"] == "map":
                     raise InputError("preprocess.despike map needs a map input", path)
                 spectra, x_um, y_um = data, None, None
-            spectra = _converted(spectra, peak_model.unit, path)
-            intensity = _preprocess(spectra.intensity, spectra.axis, cfg["preprocess"])
+            spectra = in_model_unit(spectra, peak_model.unit, path)
+            intensity = preprocessed(spectra.intensity, spectra.axis, cfg["preprocess"])
             try:
                 result = fit_peaks(intensity, peak_model, spectra.axis, **options)
             except TypeError as err:
@@ -165,7 +188,17 @@ def fit_options(config: dict) -> dict:
 
 def features_table(outcome: Outcome) -> pd.DataFrame:
     """The model's feature vector per spectrum (e.g. the WSe2 study's 24 Raman values), then
-    ``converged`` and ``verdict``."""
+    ``converged`` and ``verdict``.
+
+    Parameters
+    ----------
+    outcome : Outcome
+        What :func:`run` returned.
+
+    Returns
+    -------
+    DataFrame
+    """
     from tmdlearn.spectra import vector_columns
 
     table, peak_model = outcome.tables["fits"], outcome.details["model"]
@@ -181,7 +214,18 @@ def features_table(outcome: Outcome) -> pd.DataFrame:
 
 def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
     """Lines counting the verdicts and the ``top`` most frequent reasons of a fit table, e.g.
-    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``."""
+    ``383 of 401 spectra: no E2g/A1g peak (ΔBIC ≤ 10)``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A fit table.
+    top : int
+
+    Returns
+    -------
+    list of str
+    """
     if "verdict" not in table.columns:
         return []
     from tmdlearn.spectra import VERDICTS
@@ -200,7 +244,16 @@ def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
     """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
-    relative to the manifest's folder and inside it)."""
+    relative to the manifest's folder and inside it).
+
+    Parameters
+    ----------
+    inputs : list of Path
+
+    Returns
+    -------
+    list of Path
+    """
     files: list[Path] = []
     from tmdlearn.engine.zarrstore import is_zarr_store
 
@@ -233,7 +286,23 @@ def _is_manifest(path: Path) -> bool:
     return "path" in [h.strip().lower() for h in header.split(",")]
 
 
-def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
+def in_model_unit(spectra: Spectra, unit: str, path: Path) -> Spectra:
+    """``spectra`` on the peak model's axis unit.
+
+    Parameters
+    ----------
+    spectra : Spectra
+        Spectra in any unit (cm⁻¹, eV, nm).
+    unit : str
+        The model's unit.
+    path : Path
+        Their file, for the message.
+
+    Returns
+    -------
+    Spectra
+        Converted (nm <-> cm⁻¹ needs ``excitation_nm``), or ``spectra`` when already in ``unit``.
+    """
     if spectra.unit == unit:
         return spectra
     try:
@@ -243,7 +312,23 @@ def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
                          "read.excitation_nm (or read.unit)", path) from None
 
 
-def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+    """Spectra despiked, baseline-subtracted and normalised spectrum by spectrum as the config's
+    ``preprocess`` section says (``despike: map`` is done on the map beforehand).
+
+    Parameters
+    ----------
+    intensity : (N, L) array
+        Spectra, in intensity units (counts).
+    axis : (L,) array
+        Their axis (cm⁻¹ or eV).
+    options : dict
+        The ``preprocess`` section.
+
+    Returns
+    -------
+    (N, L) array
+    """
     from tmdlearn.spectra import preprocess
 
     if options["despike"] != "map":  # map: done on the map before its spectra are taken
@@ -265,7 +350,17 @@ def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap
 
 def examples_figure(outcome: Outcome):
     """Four spectra of a single input, or the first spectrum of each of up to four inputs, with
-    their fitted components and residuals."""
+    their fitted components and residuals.
+
+    Parameters
+    ----------
+    outcome : Outcome
+        What :func:`run` returned.
+
+    Returns
+    -------
+    Figure
+    """
     return _figure(outcome.details["shown"], outcome.details["model"].unit)
 
 
@@ -284,10 +379,18 @@ def campaign_check(folder: str | Path) -> Outcome:
     """Every Raman spectrum of a synthetic MoS2 campaign (``tmdlearn synth``) fitted at once
     with the mos2-raman preset (+ sapphire lines), against its planted truth (``truth.csv``).
 
-    Metrics: spectra, converged, ok (verdict), ``median_split_error_cm1`` (|fitted − planted
-    A1g–E2g split| over the ok fits) and ``spearman_split_bilayer`` (fitted split vs the
-    planted bilayer fraction of the spot); table ``spectra_fits``; figures ``spectra_split`` and
-    ``spectra_fit_examples``.
+    Parameters
+    ----------
+    folder : str or Path
+        The campaign folder.
+
+    Returns
+    -------
+    Outcome
+        Metrics: spectra, converged, ok (verdict), ``median_split_error_cm1`` (|fitted − planted
+        A1g–E2g split| over the ok fits) and ``spearman_split_bilayer`` (fitted split vs the
+        planted bilayer fraction of the spot); table ``spectra_fits``; figures ``spectra_split``
+        and ``spectra_fit_examples``.
     """
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr

@@ -23,9 +23,26 @@ def neighbour_distances(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 
                         to_xy_px: np.ndarray | None = None) -> np.ndarray:
     """Distances (Å) from every atom to its ``k`` nearest neighbours, flattened.
 
-    For graphene k = 3 gives the C–C bonds (1.42 Å); distances above ``max_angstrom`` (edges,
-    vacancies) are dropped. ``to_xy_px`` takes the neighbours from another set of atoms (e.g.
-    the chalcogen columns of a W site) instead of the others of ``xy_px``.
+    For graphene k = 3 gives the C–C bonds (1.42 Å).
+
+    Parameters
+    ----------
+    xy_px : (N, 2) array
+        Atom positions (x, y) in pixels.
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    k : int
+        Neighbours per atom.
+    max_angstrom : float, optional
+        Longer distances (edges, vacancies) are dropped (Å).
+    to_xy_px : (M, 2) array, optional
+        Takes the neighbours from another set of atoms (px; e.g. the chalcogen columns of a W
+        site) instead of the others of ``xy_px``.
+
+    Returns
+    -------
+    (N * k,) ndarray
+        Distances (Å), fewer when some are dropped; empty when there are too few atoms.
     """
     xy = np.asarray(xy_px, float).reshape(-1, 2) * pixel_size_angstrom
     to = xy if to_xy_px is None else np.asarray(to_xy_px, float).reshape(-1, 2)
@@ -43,12 +60,24 @@ FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 def kde_fwhm(samples: np.ndarray, points: int = 4096) -> float:
-    """Full width at half maximum (same unit as ``samples``) of a 1-D distribution.
+    """Full width at half maximum of a 1-D distribution.
 
     The density is a Gaussian KDE (Scott's bandwidth h); the width is read at half the highest
     peak, walking outward from it to the first points below half (linear interpolation), and
     the kernel's own width is removed in quadrature, sqrt(W² − (2.3548 h)²), which is exact for
-    a Gaussian distribution. 0 for fewer than 3 samples or no spread.
+    a Gaussian distribution.
+
+    Parameters
+    ----------
+    samples : array_like
+        Values (non-finite ones are ignored).
+    points : int
+        Points of the evaluation grid.
+
+    Returns
+    -------
+    float
+        FWHM in the unit of ``samples``; 0 for fewer than 3 samples or no spread.
     """
     samples = np.asarray(samples, float).ravel()
     samples = samples[np.isfinite(samples)]
@@ -78,7 +107,19 @@ def distance_statistics(distances_angstrom: np.ndarray,
 
     ``fwhm_angstrom`` is :func:`kde_fwhm`; ``fwhm_robust_angstrom`` 2.3548 × the robust σ
     (1.4826 × the median absolute deviation), a cross-check that outliers do not move.
-    Distances above ``max_angstrom`` are left out first and counted in ``dropped``.
+
+    Parameters
+    ----------
+    distances_angstrom : array_like
+        Distances (Å).
+    max_angstrom : float, optional
+        Longer distances (Å) are left out first and counted in ``dropped``.
+
+    Returns
+    -------
+    dict
+        ``distances``, ``dropped``, ``mean_angstrom``, ``median_angstrom``, ``std_angstrom``,
+        ``fwhm_angstrom``, ``fwhm_robust_angstrom`` (NaN when nothing is kept).
     """
     d = np.asarray(distances_angstrom, float).ravel()
     kept = d if max_angstrom is None else d[d <= max_angstrom]
@@ -100,12 +141,29 @@ def bond_statistics(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 2,
     """The Gomb-Net study's bond statistic of one layer: the distances (Å) from every atom to
     its ``k`` = 2 nearest neighbours, pooled; their :func:`distance_statistics` and ``atoms``.
 
-    ``xy_px`` (n, 2) are the layer's positions in pixels; ``to_xy_px`` takes the neighbours
-    from another set (WS2: chalcogen columns for W sites, and the reverse, for W–X bonds).
     By default nothing is dropped, as in the study, so false or missing atoms and atoms at the
-    image edge (neighbours outside the field) show in the mean; ``max_angstrom`` drops longer
-    distances (``dropped`` counts them). With isotropic position noise σ the two shortest of an
-    atom's three bonds average about 0.67 σ below the bond (docs/stem.md).
+    image edge (neighbours outside the field) show in the mean. With isotropic position noise σ
+    the two shortest of an atom's three bonds average about 0.67 σ below the bond
+    (docs/stem.md).
+
+    Parameters
+    ----------
+    xy_px : (N, 2) array
+        The layer's positions (px).
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    k : int
+        Neighbours per atom.
+    to_xy_px : (M, 2) array, optional
+        Takes the neighbours from another set (px; WS2: chalcogen columns for W sites, and the
+        reverse, for W–X bonds).
+    max_angstrom : float, optional
+        Longer distances (Å) are dropped (``dropped`` counts them).
+
+    Returns
+    -------
+    dict
+        ``atoms`` and the entries of :func:`distance_statistics` (Å).
     """
     xy = np.asarray(xy_px, float).reshape(-1, 2)
     distances = neighbour_distances(xy, pixel_size_angstrom, k, to_xy_px=to_xy_px)
@@ -116,10 +174,24 @@ def lattice_constant(xy_px: np.ndarray, pixel_size_angstrom: float,
                      sublattice: str = "triangular") -> float:
     """Lattice constant (Å) from the median distance to the first neighbour shell.
 
-    ``sublattice`` "triangular" (one atom per cell: W sites, 6 neighbours at a) or "honeycomb"
-    (graphene C sites: 3 neighbours at a / sqrt(3)). All shell distances count (not only the
-    nearest, which is biased short by position noise); distances beyond 1.25 x the median
-    nearest one (missing neighbours at edges and vacancies) are dropped.
+    All shell distances count (not only the nearest, which is biased short by position noise);
+    distances beyond 1.25 x the median nearest one (missing neighbours at edges and vacancies)
+    are dropped.
+
+    Parameters
+    ----------
+    xy_px : (N, 2) array
+        Site positions (px).
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    sublattice : str
+        "triangular" (one atom per cell: W sites, 6 neighbours at a) or "honeycomb" (graphene
+        C sites: 3 neighbours at a / sqrt(3)).
+
+    Returns
+    -------
+    float
+        Lattice constant a (Å); NaN without neighbours.
     """
     k, factor = {"triangular": (6, 1.0), "honeycomb": (3, np.sqrt(3.0))}[sublattice]
     nearest = neighbour_distances(xy_px, pixel_size_angstrom, k=1)
@@ -132,7 +204,20 @@ def lattice_constant(xy_px: np.ndarray, pixel_size_angstrom: float,
 
 def vegard_se_fraction(a_angstrom: float, a_ws2: float = A_WS2_ANGSTROM,
                        a_wse2: float = A_WSE2_ANGSTROM) -> float:
-    """Se fraction x of WS2(1-x)Se2x from its lattice constant by Vegard's law (not clipped)."""
+    """Se fraction x of WS2(1-x)Se2x from its lattice constant by Vegard's law (not clipped).
+
+    Parameters
+    ----------
+    a_angstrom : float
+        Measured lattice constant (Å).
+    a_ws2, a_wse2 : float
+        Lattice constants of WS2 and WSe2 (Å).
+
+    Returns
+    -------
+    float
+        x (0: WS2, 1: WSe2).
+    """
     return (a_angstrom - a_ws2) / (a_wse2 - a_ws2)
 
 
@@ -142,7 +227,18 @@ SE_PER_COLUMN = {"S2": 0, "SSe": 1, "Se2": 2}
 
 def species_se_fraction(species: pd.Series | np.ndarray) -> float:
     """Se fraction x of WS2(1-x)Se2x counted from column species (W, S2, SSe, Se2): Se atoms
-    over all chalcogen atoms (NaN without chalcogen columns)."""
+    over all chalcogen atoms.
+
+    Parameters
+    ----------
+    species : Series or array of str
+        Column species; W columns do not count.
+
+    Returns
+    -------
+    float
+        x in [0, 1]; NaN without chalcogen columns.
+    """
     counts = pd.Series(np.asarray(species)).map(SE_PER_COLUMN).dropna()
     return float(counts.sum() / (2 * len(counts))) if len(counts) else float("nan")
 
@@ -154,6 +250,20 @@ def order_parameter(from_xy_px: np.ndarray, to_xy_px: np.ndarray,
     With W sites of the lower layer and chalcogen sites of the upper one this is u^{W/X};
     swapping gives u^{X/W}; for graphene, layer 0 against layer 1 gives the AA (u = 0) to
     AB/BA (u = 1.42 Å) stacking coordinate.
+
+    Parameters
+    ----------
+    from_xy_px : (N, 2) array
+        Sites (px) where u is measured.
+    to_xy_px : (M, 2) array
+        Sites (px) of the other layer.
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+
+    Returns
+    -------
+    (N,) ndarray
+        |u| (Å).
     """
     to = np.asarray(to_xy_px, float).reshape(-1, 2) * pixel_size_angstrom
     dist, _ = cKDTree(to).query(np.asarray(from_xy_px, float).reshape(-1, 2) * pixel_size_angstrom)
@@ -162,7 +272,24 @@ def order_parameter(from_xy_px: np.ndarray, to_xy_px: np.ndarray,
 
 def order_parameter_map(xy_px: np.ndarray, values: np.ndarray, shape: tuple[int, int],
                         smooth_px: float = 0.0) -> np.ndarray:
-    """Values at scattered sites interpolated (linear) onto the image grid (NaN outside)."""
+    """Values at scattered sites interpolated (linear) onto the image grid (NaN outside).
+
+    Parameters
+    ----------
+    xy_px : (N, 2) array
+        Site positions (x, y) in pixels.
+    values : (N,) array
+        Values at the sites (e.g. |u| in Å).
+    shape : tuple of int
+        (H, W) of the image grid.
+    smooth_px : float
+        Gaussian smoothing σ (px) of the map inside the sites' hull; 0 for none.
+
+    Returns
+    -------
+    (H, W) ndarray
+        In the unit of ``values``, NaN outside the sites' convex hull.
+    """
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     grid = griddata(np.asarray(xy_px, float), np.asarray(values, float), (xx, yy), "linear")
     if smooth_px > 0:
@@ -175,7 +302,20 @@ def order_parameter_map(xy_px: np.ndarray, values: np.ndarray, shape: tuple[int,
 
 def local_stacking(u_wx: np.ndarray, u_xw: np.ndarray, tolerance_angstrom: float) -> np.ndarray:
     """Stacking label per site from the two order parameters: 0 = W on X (u^{W/X} ≈ 0),
-    1 = X on W (u^{X/W} ≈ 0), 2 = neither (within ``tolerance_angstrom``)."""
+    1 = X on W (u^{X/W} ≈ 0), 2 = neither.
+
+    Parameters
+    ----------
+    u_wx, u_xw : array
+        Order parameters u^{W/X} and u^{X/W} (Å), same shape.
+    tolerance_angstrom : float
+        u below it counts as ≈ 0 (Å); where both are, the label is 0.
+
+    Returns
+    -------
+    ndarray of int
+        Labels, shape of ``u_wx``.
+    """
     label = np.full(np.shape(u_wx), 2)
     label[np.asarray(u_xw) < tolerance_angstrom] = 1
     label[np.asarray(u_wx) < tolerance_angstrom] = 0
@@ -188,7 +328,25 @@ def bootstrap_kde(samples: np.ndarray, grid: np.ndarray, n_boot: int = 1000,
 
     The bandwidth is scipy's Scott-rule bandwidth of the full sample, kept for every resample,
     so a resample's density is a weighted sum of the same kernels (one matrix product for all
-    ``n_boot`` resamples). Returns (density, resampled densities (n_boot, len(grid))).
+    ``n_boot`` resamples).
+
+    Parameters
+    ----------
+    samples : (N,) array
+        The sample.
+    grid : (G,) array
+        Evaluation points, in the unit of ``samples``.
+    n_boot : int
+        Resamples.
+    seed : int or Generator
+        Seed of the resampling.
+
+    Returns
+    -------
+    density : (G,) ndarray
+        KDE of the full sample (per unit of ``samples``).
+    resampled : (n_boot, G) ndarray
+        KDEs of the resamples.
     """
     rng = np.random.default_rng(seed)
     samples = np.asarray(samples, float).ravel()
@@ -207,6 +365,23 @@ def density_mse(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000,
     """Mean squared difference between the KDEs of two samples, with a bootstrap 95 % interval.
 
     Used to compare where Se sits with where the moiré puts sites (same order-parameter axis).
+
+    Parameters
+    ----------
+    a, b : (N,) array
+        The two samples (same unit).
+    seed : int
+        Seed of ``a``'s resampling (``b`` uses ``seed + 1``).
+    n_boot : int
+        Resamples.
+    points : int
+        Grid points spanning both samples.
+
+    Returns
+    -------
+    dict
+        ``mse`` and its 2.5 / 97.5 percentiles ``mse_low``, ``mse_high`` (squared density
+        units).
     """
     lo = min(np.min(a), np.min(b))
     hi = max(np.max(a), np.max(b))
@@ -220,9 +395,26 @@ def density_mse(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000,
 
 def layer_bond_distances(layer_atoms: pd.DataFrame, pixel_size_angstrom: float,
                          material: str = "graphene", k: int = 2) -> np.ndarray:
-    """The bond statistic's distances (Å) of one layer's atoms (x_px, y_px, species): every
-    atom's ``k`` nearest neighbours; graphene among all atoms (C–C), WS2 across the W and
-    chalcogen columns (W–X: W sites to chalcogen columns and chalcogen columns to W sites)."""
+    """The bond statistic's distances (Å) of one layer's atoms: every atom's ``k`` nearest
+    neighbours; graphene among all atoms (C–C), WS2 across the W and chalcogen columns (W–X:
+    W sites to chalcogen columns and chalcogen columns to W sites).
+
+    Parameters
+    ----------
+    layer_atoms : DataFrame
+        One layer's atoms, columns x_px, y_px (px) and species.
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    material : str
+        "graphene" or "ws2" (anything else is read as WS2).
+    k : int
+        Neighbours per atom.
+
+    Returns
+    -------
+    ndarray
+        Distances (Å).
+    """
     xy = layer_atoms[["x_px", "y_px"]].to_numpy(float)
     if material == "graphene":
         return neighbour_distances(xy, pixel_size_angstrom, k)
@@ -236,7 +428,27 @@ def layer_bond_distances(layer_atoms: pd.DataFrame, pixel_size_angstrom: float,
 def bond_table(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str = "graphene",
                k: int = 2, max_angstrom: float | None = None) -> pd.DataFrame:
     """:func:`distance_statistics` of :func:`layer_bond_distances` per layer and pooled over the
-    layers (layer "all"), with each row's atom count: the Gomb-Net study's mean and FWHM."""
+    layers (layer "all"), with each row's atom count: the Gomb-Net study's mean and FWHM.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms, columns x_px, y_px (px), layer and species.
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    material : str
+        "graphene" or "ws2" (:func:`layer_bond_distances`).
+    k : int
+        Neighbours per atom.
+    max_angstrom : float, optional
+        Longer distances (Å) are left out.
+
+    Returns
+    -------
+    DataFrame
+        One row per layer and one for "all": ``layer``, ``atoms`` and the
+        :func:`distance_statistics` columns (Å).
+    """
     rows, pooled = [], []
     for layer, g in sorted(atoms.groupby("layer")):
         distances = layer_bond_distances(g, pixel_size_angstrom, material, k)
@@ -255,20 +467,45 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
                   a_wse2: float = A_WSE2_ANGSTROM,
                   bond_max_angstrom: float | None = None, undistort: bool = True
                   ) -> dict[str, Any]:
-    """All analyses of one image's layer-resolved atoms (columns x_px, y_px, layer, species).
+    """All analyses of one image's layer-resolved atoms.
 
     With ``undistort`` the lattice constants and bond statistics are measured after the scan
     distortion that the layers' honeycombs share is removed
-    (:func:`tmdlearn.stem.distortion.scan_distortion`; ``scan_distortion`` in the result, as
-    the matrix and its anisotropy in per cent); the maps stay on the image grid.
+    (:func:`tmdlearn.stem.distortion.scan_distortion`); the maps stay on the image grid.
 
-    Returns ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
-    fraction and the Se fraction counted from the column species), ``bond_statistics``
-    (:func:`bond_table`: two nearest neighbours per atom, mean and FWHM per layer and pooled;
-    distances above ``bond_max_angstrom`` left out),
-    ``bonds`` (nearest-neighbour distances Å, graphene: C–C), ``maps`` (order parameter maps on the
-    image grid, if ``shape`` is given) and for WS2 with Se sites ``kde`` (Se-site against
-    all-chalcogen-site distributions of u^{X/W}, with bootstrap MSE).
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms, columns x_px, y_px (px), layer and species.
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    material : str
+        "graphene" or "ws2".
+    shape : tuple of int, optional
+        (H, W) of the image; the order-parameter maps are made only when given.
+    n_boot : int
+        Bootstrap resamples of the KDE comparison.
+    seed : int
+        Seed of the bootstrap.
+    a_ws2, a_wse2 : float
+        Lattice constants (Å) of Vegard's law.
+    bond_max_angstrom : float, optional
+        Bond distances above it (Å) are left out of ``bond_statistics``.
+    undistort : bool
+        Remove the shared scan distortion before measuring.
+
+    Returns
+    -------
+    dict
+        ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
+        fraction and the Se fraction counted from the column species); ``bond_statistics``
+        (:func:`bond_table`: two nearest neighbours per atom, mean and FWHM per layer and
+        pooled); ``scan_distortion`` (with ``undistort``: the matrix and its anisotropy in per
+        cent); for graphene ``bonds`` (nearest-neighbour C–C distances, Å). With two layers or
+        more also ``order_parameters`` (|u| per site, Å), ``maps`` (order-parameter and, for
+        WS2, stacking maps on the image grid, if ``shape`` is given) and for WS2 with Se sites
+        ``kde`` (Se-site against all-chalcogen-site distributions of u^{X/W}, with bootstrap
+        MSE).
     """
     pix = pixel_size_angstrom
     out: dict[str, Any] = {}

@@ -33,7 +33,25 @@ def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
                    pixel_size_angstrom: float, quality=None) -> plt.Figure:
     """The image with each layer's atoms as coloured markers (one marker per species: see
     SPECIES_MARKERS), beside each layer's mask; with a
-    :class:`tmdlearn.stem.quality.Quality`, its verdict as the title."""
+    :class:`tmdlearn.stem.quality.Quality`, its verdict as the title.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        The HAADF image.
+    atoms : DataFrame
+        Atoms, columns x_px, y_px (px), layer and species.
+    masks : (B, S, H, W) bool array
+        Per-layer, per-species masks; each layer's union is shown.
+    pixel_size_angstrom : float
+        Pixel size (Å/px), for the title.
+    quality : Quality, optional
+        The self-check, whose verdict becomes the title.
+
+    Returns
+    -------
+    Figure
+    """
     layers = masks.shape[0]
     fig, axes = plt.subplots(1, 1 + layers, figsize=(4 * (1 + layers), 4.2))
     axes[0].imshow(image, cmap="gray")
@@ -61,7 +79,17 @@ def overlay_figure(image: np.ndarray, atoms: pd.DataFrame, masks: np.ndarray,
 def render_figure(quality) -> plt.Figure:
     """The render-back of a :class:`tmdlearn.stem.quality.Quality`: the low-passed input, the
     image rendered from the found atoms (the Gomb-Net study's Fig. 3b) and the map of R² over
-    windows, with the verdict as the title."""
+    windows, with the verdict as the title.
+
+    Parameters
+    ----------
+    quality : Quality
+        A self-check with its ``rendering``.
+
+    Returns
+    -------
+    Figure
+    """
     from tmdlearn.stem.quality import WINDOW_ANGSTROM
 
     rendering = quality.rendering
@@ -85,7 +113,19 @@ def render_figure(quality) -> plt.Figure:
 
 def bond_histogram_figure(bonds_angstrom: np.ndarray, reference_angstrom: float = 1.42
                           ) -> plt.Figure:
-    """Histogram of nearest-neighbour distances with the reference bond length marked."""
+    """Histogram of nearest-neighbour distances with the reference bond length marked.
+
+    Parameters
+    ----------
+    bonds_angstrom : (N,) array
+        Distances (Å).
+    reference_angstrom : float
+        Reference bond length (Å; graphene C–C 1.42 Å).
+
+    Returns
+    -------
+    Figure
+    """
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.hist(bonds_angstrom, bins=60, color="0.4")
     ax.axvline(reference_angstrom, color="tab:red", ls="--", label=f"{reference_angstrom} Å")
@@ -99,7 +139,17 @@ def bond_histogram_figure(bonds_angstrom: np.ndarray, reference_angstrom: float 
 
 
 def order_parameter_figure(maps: dict[str, np.ndarray]) -> plt.Figure:
-    """Order-parameter maps |u| (Å) and, when present, the local stacking map."""
+    """Order-parameter maps |u| (Å) and, when present, the local stacking map.
+
+    Parameters
+    ----------
+    maps : dict of (H, W) arrays
+        Maps by name (``analyse_atoms(...)["maps"]``): |u| in Å; "stacking" holds labels 0-2.
+
+    Returns
+    -------
+    Figure
+    """
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 3.8), squeeze=False)
     for ax, (name, grid) in zip(axes[0], maps.items(), strict=True):
         if name == "stacking":
@@ -117,7 +167,20 @@ def order_parameter_figure(maps: dict[str, np.ndarray]) -> plt.Figure:
 
 
 def kde_figure(kde: dict, n_boot: int) -> plt.Figure:
-    """Densities of u at Se sites and at all sites, with 95 % bootstrap bands."""
+    """Densities of u at Se sites and at all sites, with 95 % bootstrap bands.
+
+    Parameters
+    ----------
+    kde : dict
+        ``analyse_atoms(...)["kde"]``: ``se_sites``, ``all_sites`` (u^{X/W}, Å), ``mse``,
+        ``mse_low``, ``mse_high``.
+    n_boot : int
+        Bootstrap resamples of the bands.
+
+    Returns
+    -------
+    Figure
+    """
     from tmdlearn.stem.analysis import bootstrap_kde
 
     both = np.concatenate([kde["se_sites"], kde["all_sites"]])

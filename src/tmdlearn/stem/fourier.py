@@ -32,7 +32,18 @@ class FftLattice:
 
 
 def angle_between(a_deg: float, b_deg: float) -> float:
-    """Smallest angle (0-30°) between two six-fold orientations."""
+    """Smallest angle (0-30°) between two six-fold orientations.
+
+    Parameters
+    ----------
+    a_deg, b_deg : float
+        Orientations (degrees).
+
+    Returns
+    -------
+    float
+        Degrees, in [0, 30].
+    """
     d = (a_deg - b_deg) % 60
     return float(min(d, 60 - d))
 
@@ -68,11 +79,32 @@ def fft_lattices(image: np.ndarray, pixel_size_angstrom: float, lattice_angstrom
                  tolerance: float = 0.35, max_lattices: int = 2, min_strength: float = 50.0
                  ) -> list[FftLattice]:
     """Hexagonal lattices (strongest first) whose first-order spots lie within ``tolerance``
-    (relative) of the ring of a lattice constant ``lattice_angstrom``. The spots are local
-    maxima of the power spectrum in that ring at least ``min_strength`` times its median power;
-    a lattice needs two spots (one Friedel pair) within 3° of a common orientation modulo 60°
-    and 8 % of a common radius (scan distortion spreads them). Returns an empty list for an
-    image with no such periodicity (amorphous, noise).
+    (relative) of the ring of a lattice constant ``lattice_angstrom``.
+
+    The spots are local maxima of the power spectrum in that ring at least ``min_strength``
+    times its median power; a lattice needs two spots (one Friedel pair) within 3° of a common
+    orientation modulo 60° and 8 % of a common radius (scan distortion spreads them).
+
+    Parameters
+    ----------
+    image : (H, W) array
+        The HAADF image.
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    lattice_angstrom : float
+        Expected lattice constant a (Å); the ring has radius 2 / (a sqrt 3) (1/Å).
+    tolerance : float
+        Relative half-width of the ring searched.
+    max_lattices : int
+        Most lattices returned.
+    min_strength : float
+        Least spot power over the ring's median power.
+
+    Returns
+    -------
+    list of FftLattice
+        Orientation (degrees, 0-60) and plane spacing (Å) of each; empty for an image with no
+        such periodicity (amorphous, noise).
     """
     power = _power(image)
     ny, nx = power.shape
@@ -113,7 +145,18 @@ def fft_lattices(image: np.ndarray, pixel_size_angstrom: float, lattice_angstrom
 
 
 def fft_twist_deg(lattices: list[FftLattice]) -> float:
-    """The twist (0-30°) between the two strongest lattices, NaN with fewer than two."""
+    """The twist (0-30°) between the two strongest lattices, NaN with fewer than two.
+
+    Parameters
+    ----------
+    lattices : list of FftLattice
+        As :func:`fft_lattices` returns them, strongest first.
+
+    Returns
+    -------
+    float
+        Degrees.
+    """
     if len(lattices) < 2:
         return float("nan")
     return angle_between(lattices[0].angle_deg, lattices[1].angle_deg)

@@ -19,11 +19,25 @@ def weighted_dice(pred: torch.Tensor, target: torch.Tensor, alpha: float = 2.0,
 
     ``D = 1 - 2 TP / (2 TP + alpha FP + FN)`` summed over (S, H, W); alpha = 1 is the ordinary
     soft Dice, alpha > 1 penalises false positives more. Zero for a perfect prediction.
-    ``per_species`` returns ½ (D + mean over species of D computed per species over (H, W)):
-    the per-species half makes a rare species weigh as much as a common one, the pooled half
-    keeps penalising false positives in a species absent from the image (whose own Dice is
-    saturated at 1, without gradient). The same as D for S = 1.
-    ``pred`` and ``target`` broadcast to (..., S, H, W) with values in [0, 1].
+
+    Parameters
+    ----------
+    pred, target : Tensor
+        Broadcasting to (..., S, H, W), values in [0, 1].
+    alpha : float
+        Weight of the false positives.
+    eps : float
+        Smoothing term of numerator and denominator.
+    per_species : bool
+        Return ½ (D + mean over species of D computed per species over (H, W)): the
+        per-species half makes a rare species weigh as much as a common one, the pooled half
+        keeps penalising false positives in a species absent from the image (whose own Dice is
+        saturated at 1, without gradient). The same as D for S = 1.
+
+    Returns
+    -------
+    Tensor
+        D, of the leading (...) shape.
     """
     tp = (pred * target).sum(dim=(-2, -1))
     fp = pred.sum(dim=(-2, -1)) - tp
@@ -43,6 +57,20 @@ class DiceLoss(nn.Module):
         self.eps = eps
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Soft Dice loss of a batch.
+
+        Parameters
+        ----------
+        logits : (N, C, H, W) Tensor
+            Logits.
+        target : (N, C, H, W) Tensor
+            Targets in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            Scalar: 1 - the Dice per channel (pooled over images and pixels), averaged.
+        """
         prob = torch.sigmoid(logits)
         dims = (0, 2, 3)
         inter = (prob * target).sum(dims)
@@ -83,6 +111,20 @@ class GombLoss(nn.Module):
         self.perms = torch.tensor(list(itertools.permutations(range(layers))))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The Gomb loss of a batch, averaged over the images.
+
+        Parameters
+        ----------
+        logits : (N, B * S, H, W) Tensor
+            Logits of B branches of S species each, grouped by branch.
+        target : (N, B * S, H, W) Tensor
+            Layer targets in [0, 1], grouped by layer.
+
+        Returns
+        -------
+        Tensor
+            Scalar.
+        """
         n, c, h, w = logits.shape
         b = self.layers
         p = torch.sigmoid(logits).reshape(n, b, c // b, h, w)
@@ -121,7 +163,23 @@ class GombLoss(nn.Module):
 
 def make_loss(name: str, layers: int = 2, alpha: float = 2.0,
               per_species: bool = False) -> nn.Module:
-    """"gomb" (GombLoss, ``per_species`` Dice optional) or "dice" (DiceLoss) by name."""
+    """"gomb" (GombLoss, ``per_species`` Dice optional) or "dice" (DiceLoss) by name.
+
+    Parameters
+    ----------
+    name : str
+        "gomb" or "dice".
+    layers : int
+        Layers B of the Gomb loss.
+    alpha : float
+        False-positive weight of the Gomb loss's Dice.
+    per_species : bool
+        Species-averaged Dice in the Gomb loss (:func:`weighted_dice`).
+
+    Returns
+    -------
+    nn.Module
+    """
     if name == "gomb":
         return GombLoss(layers, alpha, per_species=per_species)
     if name == "dice":

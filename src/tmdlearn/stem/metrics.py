@@ -23,7 +23,18 @@ def _iou_matrix(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def best_assignment(pred: np.ndarray, target: np.ndarray) -> tuple[int, ...]:
-    """The permutation ``perm`` (branch b -> layer perm[b]) with the highest mean IoU."""
+    """The permutation ``perm`` (branch b -> layer perm[b]) with the highest mean IoU.
+
+    Parameters
+    ----------
+    pred, target : (B, S, H, W) bool array
+        Predicted branch masks and true layer masks.
+
+    Returns
+    -------
+    tuple of int
+        ``perm``, length B.
+    """
     iou = _iou_matrix(np.asarray(pred, bool), np.asarray(target, bool))
     branches = range(iou.shape[0])
     return max(itertools.permutations(branches),
@@ -36,7 +47,21 @@ def segmentation_scores(pred: np.ndarray, target: np.ndarray,
 
     Pixel accuracy is the fraction of correct binary decisions over all classes and pixels.
     A class absent from both prediction and target has Dice = IoU = NaN and is left out of the
-    means. ``assignment`` defaults to :func:`best_assignment`.
+    means.
+
+    Parameters
+    ----------
+    pred, target : (B, S, H, W) bool array
+        Predicted branch masks and true layer masks.
+    assignment : tuple of int, optional
+        Branch b -> layer assignment[b]; default :func:`best_assignment`.
+
+    Returns
+    -------
+    dict
+        ``pixel_accuracy``, ``iou`` and ``dice`` ((B * S,) arrays, layer-major), ``mean_iou``,
+        ``mean_dice``, ``assignment`` and ``aligned`` (the prediction with its branches
+        reordered as layers, (B, S, H, W)).
     """
     pred, target = np.asarray(pred, bool), np.asarray(target, bool)
     if assignment is None:

@@ -112,18 +112,51 @@ OK_ABOVE, FAIL_AT = 0.5, 0.25
 
 def bond_angstrom(material: str) -> float:
     """Nearest-neighbour distance (Å) of the projected columns: graphene C–C a/√3 = 1.42 Å,
-    WS2 W–chalcogen column a/√3 = 1.82 Å."""
+    WS2 W–chalcogen column a/√3 = 1.82 Å.
+
+    Parameters
+    ----------
+    material : str
+        "graphene" or "ws2" (:data:`tmdlearn.constants.LATTICE_ANGSTROM`).
+
+    Returns
+    -------
+    float
+        Bond length (Å).
+    """
     return LATTICE_ANGSTROM[material] / np.sqrt(3)
 
 
 def column_density(material: str) -> float:
     """Projected columns per Å² of one layer: 2 per hexagonal cell of area a²√3/2 (graphene:
-    2 C; 2H WS2: 1 W + 1 chalcogen column)."""
+    2 C; 2H WS2: 1 W + 1 chalcogen column).
+
+    Parameters
+    ----------
+    material : str
+        "graphene" or "ws2".
+
+    Returns
+    -------
+    float
+        Columns per Å².
+    """
     return 2 / (LATTICE_ANGSTROM[material] ** 2 * np.sqrt(3) / 2)
 
 
 def saturated_fraction(image: np.ndarray) -> float:
-    """Fraction of pixels at the image's maximum value (0 for a constant image)."""
+    """Fraction of pixels at the image's maximum value (0 for a constant image).
+
+    Parameters
+    ----------
+    image : (H, W) array
+        The HAADF image.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
     values = np.asarray(image)
     top = values.max()
     return 0.0 if top == values.min() else float(np.mean(values == top))
@@ -133,10 +166,26 @@ def bond_figures(xy_px: np.ndarray, pixel_size_angstrom: float, bond: float
                  ) -> tuple[float, float]:
     """Mean and FWHM (Å) of the distances from every atom to its two nearest neighbours (the
     Gomb-Net study's bond statistic), distances above 1.5 ``bond`` left out (edges, vacancies).
+
     The FWHM is 2.3548 × the robust σ (1.4826 × the median absolute deviation), the FWHM of a
     Gaussian peak that outliers do not move and that needs no density estimate (the KDE FWHM
     of :func:`tmdlearn.stem.analysis.bond_statistics` takes about 30 ms a layer, as long as
-    all the other checks together)."""
+    all the other checks together).
+
+    Parameters
+    ----------
+    xy_px : (N, 2) array
+        One layer's atom positions (px).
+    pixel_size_angstrom : float
+        Pixel size (Å/px).
+    bond : float
+        The material's bond length (Å, :func:`bond_angstrom`).
+
+    Returns
+    -------
+    mean, fwhm : float
+        Å; NaN when no distance is kept.
+    """
     d = neighbour_distances(xy_px, pixel_size_angstrom, 2, max_angstrom=1.5 * bond)
     if not len(d):
         return float("nan"), float("nan")
@@ -265,7 +314,14 @@ class Quality:
     rendering: Rendering | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: everything but the rendered image (NaN as None)."""
+        """JSON-ready: everything but the rendered image (NaN as None).
+
+        Returns
+        -------
+        dict
+            trust, score, reasons, figures, layers (one dict per layer), grades and the R² map
+            with its window side (Å).
+        """
         def clean(value):
             if isinstance(value, float) and not np.isfinite(value):
                 return None
@@ -281,6 +337,7 @@ class Quality:
 
     @property
     def main_reason(self) -> str:
+        """The worst reason ("" when there is none)."""
         return self.reasons[0] if self.reasons else ""
 
 

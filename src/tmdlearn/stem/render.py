@@ -72,7 +72,18 @@ class Windows:
     side: int
 
     def sums(self, values: np.ndarray) -> np.ndarray:
-        """Sums of ``values`` (the interior, n_y × side by n_x × side) per window (n_y, n_x)."""
+        """Sums of ``values`` (the interior, n_y × side by n_x × side) per window (n_y, n_x).
+
+        Parameters
+        ----------
+        values : (n_y * side, n_x * side) array
+            Values on the interior's pixels.
+
+        Returns
+        -------
+        (n_y, n_x) ndarray
+            Sum per window.
+        """
         return values.reshape(self.n_y, values.shape[0] // self.n_y, self.n_x, -1).sum(
             axis=(1, 3))
 

@@ -74,7 +74,19 @@ def _normalisation(config: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_model(config: dict[str, Any]) -> UNet:
-    """The U-Net of a config: ``branches`` decoders of S species each, or one decoder of B*S."""
+    """The U-Net of a config: ``branches`` decoders of S species each, or one decoder of B*S.
+
+    Parameters
+    ----------
+    config : dict
+        A training config (:data:`DEFAULTS` layout): ``data`` gives the species, ``model`` the
+        architecture.
+
+    Returns
+    -------
+    UNet
+        Untrained, one input channel.
+    """
     species = len(StemSimConfig.from_dict(config["data"]).species)
     m = config["model"]
     branches = int(m["branches"])
@@ -86,7 +98,17 @@ def build_model(config: dict[str, Any]) -> UNet:
 def warm_start(model: UNet, path: str | Path) -> float:
     """Load the weights of a saved model or checkpoint folder at ``path`` into ``model``.
 
-    Returns the CPU minutes that model's training recorded (0 when it recorded none).
+    Parameters
+    ----------
+    model : UNet
+        A network of the same architecture, changed in place.
+    path : str or Path
+        The model or checkpoint folder.
+
+    Returns
+    -------
+    float
+        The CPU minutes that model's training recorded (0 when it recorded none).
     """
     path = Path(path)
     if not path.exists():
@@ -103,8 +125,21 @@ def warm_start(model: UNet, path: str | Path) -> float:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write a training checkpoint (``model`` and ``optimizer`` state dicts, ``step``,
-    ``history``, ``best``, ``torch_rng``, ``config``) as a model folder with its card."""
+    """Write a training checkpoint as a model folder with its card.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint folder.
+    state : dict
+        ``model`` and ``optimizer`` state dicts, ``step``, ``history``, ``best``,
+        ``torch_rng`` and ``config``.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
     sim = StemSimConfig.from_dict(state["config"]["data"])
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom, "config": state["config"],
@@ -131,15 +166,41 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
                   lattice_prior: float = 0.0
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
-    scores), with suffix "" for the network's output, "_lattice" after :func:`reassign_layers`
-    (with ``lattice``) and "_prior" after that (or the network's output) with positions pulled
-    ``lattice_prior`` of the way to the layers' honeycombs and the masks repainted as label
-    disks there (:func:`tmdlearn.stem.inference.apply_lattice_prior`). The scores'
-    ``assignment`` maps branches to true layers. ``views`` averages mirror images
-    (:func:`tmdlearn.stem.inference.predict_views`). Images are normalised as the model was
-    trained: the ``normalisation`` that :func:`tmdlearn.stem.inference.load_model` or
-    training attached to it (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score).
-    InputError for ``lattice_prior`` outside [0, 1]."""
+    scores).
+
+    Images are normalised as the model was trained: the ``normalisation`` that
+    :func:`tmdlearn.stem.inference.load_model` or training attached to it
+    (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score).
+
+    Parameters
+    ----------
+    model : UNet
+        The network (set to eval mode).
+    sim : StemSimConfig
+        The simulator's settings.
+    seed : int
+        Seed of the image streams.
+    n_images : int
+        Images of the stream.
+    split : str
+        The simulator stream ("val", "train"...).
+    lattice : bool
+        Also yield the atoms after :func:`reassign_layers` (suffix "_lattice").
+    views : int
+        Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
+    lattice_prior : float
+        In [0, 1] (InputError otherwise); > 0 also yields (suffix "_prior") the atoms of the
+        last step with positions pulled that fraction of the way to the layers' honeycombs
+        and the masks repainted as label disks there
+        (:func:`tmdlearn.stem.inference.apply_lattice_prior`).
+
+    Yields
+    ------
+    tuple
+        (StemSample, suffix, found atoms DataFrame (px), :func:`segmentation_scores` dict), the
+        suffix "" for the network's output; the scores' ``assignment`` maps branches to true
+        layers.
+    """
     check_lattice_prior(lattice_prior)
     model.eval()
     meta = {"material": sim.material, "label_radius_angstrom": sim.label_radius_angstrom,
@@ -167,9 +228,34 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
     :func:`scored_images`).
 
-    ``views`` averages mirror images (:func:`tmdlearn.stem.inference.predict_views`);
-    ``lattice`` also scores the atoms and masks after :func:`reassign_layers` (keys ending in
-    ``_lattice``), ``lattice_prior`` > 0 after the lattice prior (keys ending in ``_prior``).
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    sim : StemSimConfig
+        The simulator's settings.
+    seed : int
+        Seed of the image streams.
+    n_images : int
+        Images scored.
+    match_radius_angstrom : float
+        Largest distance (Å) of a found atom from the true one it matches.
+    split : str
+        The simulator stream.
+    lattice : bool
+        Also score the atoms and masks after :func:`reassign_layers` (keys ending in
+        ``_lattice``).
+    views : int
+        Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
+    lattice_prior : float
+        > 0 also scores them after the lattice prior (keys ending in ``_prior``).
+
+    Returns
+    -------
+    dict
+        ``pixel_accuracy``, ``mean_iou`` and per layer ``precision_layer{k}``,
+        ``recall_layer{k}``, ``rms_error_angstrom_layer{k}``, ``species_accuracy_layer{k}``
+        (each also with the suffixes above).
     """
     return summarise_images(
         scored_images(model, sim, seed, n_images, split, lattice, views, lattice_prior),
@@ -178,7 +264,20 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
 
 def summarise_images(images: Iterable[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]],
                      match_radius_angstrom: float = 0.5) -> dict[str, float]:
-    """The means of :func:`evaluate` over the items of :func:`scored_images`, per suffix."""
+    """The means of :func:`evaluate` over the items of :func:`scored_images`, per suffix.
+
+    Parameters
+    ----------
+    images : iterable of tuple
+        The items of :func:`scored_images`.
+    match_radius_angstrom : float
+        Largest distance (Å) of a found atom from the true one it matches.
+
+    Returns
+    -------
+    dict
+        As :func:`evaluate` returns it.
+    """
     runs: dict[str, tuple[list, list, list]] = {}
     for s, suffix, found, scores in images:
         acc, iou, tables = runs.setdefault(suffix, ([], [], []))
@@ -195,11 +294,28 @@ def summarise_images(images: Iterable[tuple[StemSample, str, pd.DataFrame, dict[
 
 def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
           log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train a model described by ``config`` (see DEFAULTS) into ``out_dir``.
+    """Train a model described by ``config`` into ``out_dir``.
 
     Writes ``checkpoint/`` (resumable), ``model/`` (best validation mean IoU) and
-    ``history.csv``; returns the final validation scores. ``train.minutes`` stops early on a
-    wall-clock budget.
+    ``history.csv``.
+
+    Parameters
+    ----------
+    config : dict
+        The training config (see :data:`DEFAULTS`); ``train.minutes`` stops early on a
+        wall-clock budget.
+    out_dir : str or Path
+        The run folder.
+    resume : bool
+        Continue from ``out_dir/checkpoint``.
+    log : callable
+        Receives one line of scores per evaluation.
+
+    Returns
+    -------
+    dict
+        The final validation scores (:func:`evaluate`, with step, loss, seconds and
+        cpu_minutes); empty when no step ran.
     """
     with torch_threads(config.get("threads") or None):
         return _train(copy.deepcopy(config), Path(out_dir), resume, log)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
@@ -43,8 +44,19 @@ HELP = {
 
 
 def load(config: dict) -> dict:
-    """The model (``net``, ``meta``, its folder ``model``) and the image ``data.image``
-    (``image``); the ``find`` options checked."""
+    """The model and the image ``data.image``; the ``find`` options checked.
+
+    Parameters
+    ----------
+    config : dict
+        The config (:data:`DEFAULTS` layout).
+
+    Returns
+    -------
+    dict
+        ``net`` (the network), ``meta`` (its card), ``model`` (its folder) and ``image`` (the
+        StemImage, pixel size in Å).
+    """
     from tmdlearn.models.store import model_folder
     from tmdlearn.stem.inference import load_model, shipped_model_path
 
@@ -58,7 +70,14 @@ def load(config: dict) -> dict:
 
 def check_options(config: dict) -> None:
     """InputError for a threshold, pixel size, lattice prior or tile out of range (the config
-    keys and their command-line options named)."""
+    keys and their command-line options named).
+
+    Parameters
+    ----------
+    config : dict
+        The config (:data:`DEFAULTS` layout); a numeric ``find.threshold`` given as text is
+        replaced by its float.
+    """
     from tmdlearn.stem.inference import TILE_OVERLAP_PX
     from tmdlearn.stem.lattice import check_lattice_prior
 
@@ -84,7 +103,19 @@ def check_options(config: dict) -> None:
 
 def read_image(path, config: dict):
     """The StemImage at ``path`` (colour images refused by the reader), with the config's
-    pixel size (Å) when given."""
+    pixel size (Å) when given.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HAADF file.
+    config : dict
+        The config; ``data.pixel_size_angstrom`` (Å/px) overrides the file's.
+
+    Returns
+    -------
+    StemImage
+    """
     from tmdlearn.io import read
 
     return read(Path(path), modality="stem",
@@ -92,9 +123,26 @@ def read_image(path, config: dict):
 
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
-    """Atoms, masks, overlay and self-check of the image of :func:`load`; metrics: its summary
-    row (file, pixel size, atoms per layer, trust, score, main reason); the model folder
-    (``inputs["model"]``, when given) as the loaded model."""
+    """Atoms, masks, overlay and self-check of the image of :func:`load`.
+
+    Parameters
+    ----------
+    inputs : dict
+        As :func:`load` returns it.
+    config : dict
+        The config (:data:`DEFAULTS` layout).
+    progress : bool, optional
+        Progress bars on (True), off (False) or on a terminal only (None).
+
+    Returns
+    -------
+    Outcome
+        Metrics: the image's summary row (file, pixel size (Å), atoms per layer, trust, score,
+        main reason); files ``atoms.csv`` (positions in px), ``masks.npz`` and
+        ``quality.json``; figures ``overlay`` and ``render``; the model folder
+        (``inputs["model"]``, when given) as the loaded model; ``details``: atoms, masks and
+        the :class:`~tmdlearn.stem.quality.Quality`.
+    """
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
     from tmdlearn.stem.quality import assess
@@ -137,8 +185,23 @@ def _write_masks(path: Path, masks: np.ndarray, species, pixel_size: float) -> N
 
 
 def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
-    """The atoms table of ``stem predict`` and the image shape (from ``masks.npz`` beside it
-    when present, else the atoms' extent)."""
+    """The atoms table of ``stem predict`` and the image shape.
+
+    Parameters
+    ----------
+    atoms_csv : str or Path
+        The ``atoms.csv`` (columns x_px, y_px, layer, species).
+    masks : str or Path, optional
+        The ``masks.npz`` giving the image shape; default the one beside ``atoms_csv``, and
+        the atoms' extent when there is none.
+
+    Returns
+    -------
+    atoms : DataFrame
+        Positions in px.
+    shape : tuple of int
+        (H, W) of the image (px).
+    """
     import pandas as pd
 
     atoms_csv = Path(atoms_csv)
@@ -150,6 +213,9 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
     if missing:
         raise InputError(f"atoms table lacks columns {sorted(missing)}", atoms_csv)
     masks = Path(masks) if masks else atoms_csv.parent / "masks.npz"
+    if atoms.empty and not masks.is_file():
+        raise InputError("the atoms table has no atoms, and no masks.npz gives the image "
+                         "shape", atoms_csv)
     if masks.is_file():
         shape = tuple(np.load(masks)["masks"].shape[-2:])
     else:
@@ -159,11 +225,38 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
 
 def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
             material: str = "graphene", n_boot: int = 1000, seed: int = 0,
-            a_ws2: float = 3.153, a_wse2: float = 3.282, bond_max: float | None = None,
-            undistort: bool = True) -> Outcome:
+            a_ws2: float = A_WS2_ANGSTROM, a_wse2: float = A_WSE2_ANGSTROM,
+            bond_max: float | None = None, undistort: bool = True) -> Outcome:
     """The analyses of ``stem analyze`` (:func:`tmdlearn.stem.analysis.analyse_atoms`) as an
-    Outcome: tables ``lattice`` and ``bonds``, figures ``bond_histogram``,
-    ``order_parameter``, ``se_vs_moire_kde`` where they apply, ``analysis.json`` (= metrics)."""
+    Outcome.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms, columns x_px, y_px (px), layer and species.
+    shape : tuple of int
+        (H, W) of the image (px).
+    pixel_size_angstrom : float
+        Pixel size (Å/px), positive.
+    material : str
+        "graphene" or "ws2".
+    n_boot : int
+        Bootstrap resamples of the KDE comparison.
+    seed : int
+        Seed of the bootstrap.
+    a_ws2, a_wse2 : float
+        Lattice constants (Å) of Vegard's law.
+    bond_max : float, optional
+        Bond distances above it (Å) are left out of the bond statistics.
+    undistort : bool
+        Remove the shared scan distortion before measuring.
+
+    Returns
+    -------
+    Outcome
+        Tables ``lattice`` and ``bonds`` (Å), figures ``bond_histogram``, ``order_parameter``,
+        ``se_vs_moire_kde`` where they apply, and ``analysis.json`` (= metrics).
+    """
     from tmdlearn.stem.analysis import analyse_atoms
     from tmdlearn.stem.figures import bond_histogram_figure, kde_figure, order_parameter_figure
 

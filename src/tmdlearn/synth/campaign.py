@@ -33,13 +33,24 @@ def write_mos2_campaign(out: str | Path, samples: int = 40, seed: int = 0, pixel
 
     Parameters
     ----------
-    samples : number of growth runs (wafers); each has a center and an edge location.
-    seed : the campaign's seed; sample ``i`` draws from ``(seed, i)`` and the environment of
-        its spots from ``(seed, i, location, 7)``, so adding samples keeps the earlier ones
-        unchanged.
-    pixels : AFM pixels per side of the 1 µm scans (the 5 µm overview scans use the same).
-    powers : Raman laser powers (mW), one spectrum each per location.
-    overview_every : a 5 µm AFM overview scan at the center of every n-th sample.
+    out : str or Path
+        The dataset folder.
+    samples : int
+        Number of growth runs (wafers); each has a center and an edge location.
+    seed : int
+        The campaign's seed; sample ``i`` draws from ``(seed, i)`` and the environment of its
+        spots from ``(seed, i, location, 7)``, so adding samples keeps the earlier ones unchanged.
+    pixels : int
+        AFM pixels per side of the 1 µm scans (the 5 µm overview scans use the same).
+    powers : tuple of float
+        Raman laser powers (mW), one spectrum each per location.
+    overview_every : int
+        A 5 µm AFM overview scan at the center of every n-th sample.
+
+    Returns
+    -------
+    Path
+        ``out``.
     """
     samples = check_count("samples", samples)
     pixels = check_count("pixels", pixels, 16)

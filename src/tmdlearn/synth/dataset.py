@@ -15,7 +15,26 @@ MANIFEST_COLUMNS = ("sample_id", "material", "location", "modality", "file", "sc
 
 
 def check_count(name: str, value: int, minimum: int = 1) -> int:
-    """A user-given count or size: an integer of at least ``minimum`` (else InputError)."""
+    """A user-given count or size: an integer of at least ``minimum``.
+
+    Parameters
+    ----------
+    name : str
+        Its name, for the error.
+    value : int
+        The value.
+    minimum : int
+        Smallest allowed value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InputError
+        When it is not an integer of at least ``minimum``.
+    """
     if int(value) != value or value < minimum:
         raise InputError(f"{name} must be an integer of at least {minimum}, got {value}")
     return int(value)
@@ -28,7 +47,22 @@ def _write_csv(table: pd.DataFrame, path: Path) -> Path:
 
 
 def write_tables(out: str | Path, manifest: list[dict], truth: list[dict]) -> Path:
-    """Write ``out/manifest.csv`` (fixed columns first) and ``out/truth.csv``; returns ``out``."""
+    """Write ``out/manifest.csv`` (fixed columns first) and ``out/truth.csv``.
+
+    Parameters
+    ----------
+    out : str or Path
+        The dataset folder.
+    manifest : list of dict
+        One manifest row per measurement.
+    truth : list of dict
+        One ground-truth row per measurement.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
     out = Path(out)
     table = pd.DataFrame(manifest)
     first = [c for c in MANIFEST_COLUMNS if c in table.columns]

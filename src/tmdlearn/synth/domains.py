@@ -25,8 +25,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class FilmMorphology:
-    """A rendered film: ``layers`` (ny, nx) layer number (0 bare), ``grains`` (ny, nx) grain
-    label (-1 bare), and ``truth`` (realised coverage, bilayer fraction, domain counts)."""
+    """A rendered film on the pixel grid.
+
+    Attributes
+    ----------
+    layers : (ny, nx) int8 array
+        Layer number (0 bare).
+    grains : (ny, nx) int array
+        Grain label (-1 bare).
+    grain_boundaries : (ny, nx) bool array
+        Pixels on a boundary between two grains.
+    truth : dict
+        Realised coverage, bilayer fraction, domain counts and densities (µm⁻²).
+    """
 
     layers: np.ndarray
     grains: np.ndarray
@@ -35,7 +46,21 @@ class FilmMorphology:
 
 
 def smooth_noise(shape, sigma_px: float, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian-correlated noise of unit standard deviation and correlation length ``sigma_px``."""
+    """Gaussian-correlated noise of unit standard deviation and correlation length ``sigma_px``.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Grid size, pixels.
+    sigma_px : float
+        Gaussian correlation length, pixels.
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (ny, nx) array
+    """
     spectrum = np.fft.rfft2(rng.standard_normal(shape))
     field = np.fft.irfft2(ndimage.fourier_gaussian(spectrum, sigma_px, n=shape[1]), s=shape)
     return field / max(field.std(), 1e-12)

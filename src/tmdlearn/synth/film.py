@@ -33,8 +33,19 @@ LOCATIONS = ("center", "edge")
 
 @dataclass(frozen=True)
 class GrowthParameters:
-    """One MOCVD run: temperature (°C), Mo precursor flux (relative to the reference recipe),
-    H2S/Mo molar ratio, growth time (min)."""
+    """One MOCVD run.
+
+    Attributes
+    ----------
+    temperature_c : float
+        Growth temperature, °C.
+    mo_flux : float
+        Mo precursor flux, relative to the reference recipe.
+    s_mo_ratio : float
+        H2S/Mo molar ratio.
+    time_min : float
+        Growth time, min.
+    """
 
     temperature_c: float
     mo_flux: float
@@ -46,13 +57,32 @@ class GrowthParameters:
 class FilmState:
     """The latent state of the film at one location (what every measurement shares).
 
-    coverage: substrate fraction covered by film (0-1); nucleation_density_um2: nuclei per µm²;
-    domain_size_nm: sqrt(coverage / nucleation density); hexagonality: 0 triangle .. 1 hexagon;
-    orientation_spread_deg: in-plane misorientation of domains about the epitaxial directions;
-    bilayer_fraction: fraction of the covered area with a second layer;
-    defect_density_cm2: sulfur-vacancy density; strain_pct: biaxial tensile strain;
-    doping_1e13_cm2: electron density; terrace_width_nm: sapphire step spacing;
-    particle_density_um2: precursor/oxide particles; edge_roughness_nm: domain edge roughness.
+    Attributes
+    ----------
+    coverage : float
+        Substrate fraction covered by film (0-1).
+    nucleation_density_um2 : float
+        Nuclei per µm².
+    domain_size_nm : float
+        sqrt(coverage / nucleation density), nm.
+    hexagonality : float
+        0 triangle .. 1 hexagon.
+    orientation_spread_deg : float
+        In-plane misorientation of domains about the epitaxial directions, degrees.
+    bilayer_fraction : float
+        Fraction of the covered area with a second layer.
+    defect_density_cm2 : float
+        Sulfur-vacancy density, cm⁻².
+    strain_pct : float
+        Biaxial tensile strain, %.
+    doping_1e13_cm2 : float
+        Electron density, 10¹³ cm⁻².
+    terrace_width_nm : float
+        Sapphire step spacing, nm.
+    particle_density_um2 : float
+        Precursor/oxide particles per µm².
+    edge_roughness_nm : float
+        Domain edge roughness, nm.
     """
 
     coverage: float
@@ -69,11 +99,29 @@ class FilmState:
     edge_roughness_nm: float
 
     def to_dict(self) -> dict[str, float]:
+        """The state's fields as plain floats.
+
+        Returns
+        -------
+        dict
+            Value by field name.
+        """
         return {k: float(v) for k, v in asdict(self).items()}
 
 
 def sample_growth(seed=None) -> GrowthParameters:
-    """Draw one growth recipe from the campaign's design space (log-uniform flux, ratio, time)."""
+    """Draw one growth recipe from the campaign's design space (log-uniform flux, ratio, time).
+
+    Parameters
+    ----------
+    seed : int or Generator, optional
+        Random seed or generator.
+
+    Returns
+    -------
+    GrowthParameters
+        Temperature 550-850 °C, Mo flux 0.25-4, H2S/Mo ratio 100-5000, time 10-120 min.
+    """
     rng = np.random.default_rng(seed)
     return GrowthParameters(
         temperature_c=float(rng.uniform(550.0, 850.0)),
@@ -90,10 +138,23 @@ def _arrhenius(energy_ev: float, temperature_c: float, reference_c: float = 700.
 
 
 def film_state(growth: GrowthParameters, location: str = "center", seed=None) -> FilmState:
-    """The latent film state at ``location`` ("center" or "edge") of a wafer grown with ``growth``.
+    """The latent film state at ``location`` of a wafer grown with ``growth``.
 
     The edge sees a depleted precursor flux (x0.6) and a 15 °C cooler susceptor; every quantity
     then carries its own location-to-location scatter drawn from ``seed``.
+
+    Parameters
+    ----------
+    growth : GrowthParameters
+        The growth recipe.
+    location : str
+        "center" or "edge".
+    seed : int or Generator, optional
+        Random seed or generator.
+
+    Returns
+    -------
+    FilmState
     """
     if location not in LOCATIONS:
         raise ValueError(f"location must be one of {LOCATIONS}, got {location!r}")
@@ -147,7 +208,24 @@ def film_state(growth: GrowthParameters, location: str = "center", seed=None) ->
 
 def substrate_terraces(shape, pixel_size_nm: float, terrace_width_nm: float,
                        rng: np.random.Generator) -> np.ndarray:
-    """Sapphire step-terrace surface in nm: straight, slightly wavy steps of one c/6 height."""
+    """Sapphire step-terrace surface: straight, slightly wavy steps of one c/6 height.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Grid size, pixels.
+    pixel_size_nm : float
+        Pixel size, nm.
+    terrace_width_nm : float
+        Step spacing, nm.
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (ny, nx) array
+        Height, nm.
+    """
     ny, nx = shape
     y, x = np.mgrid[0:ny, 0:nx] * pixel_size_nm
     phi = rng.uniform(0.0, np.pi)
@@ -157,7 +235,22 @@ def substrate_terraces(shape, pixel_size_nm: float, terrace_width_nm: float,
 
 
 def scanner_artifacts(shape, scan_size_um: float, rng: np.random.Generator) -> np.ndarray:
-    """Tilt, bow (grows with the square of the scan size) and line offsets, nm."""
+    """Tilt, bow (grows with the square of the scan size) and line offsets.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Grid size, pixels.
+    scan_size_um : float
+        Scan size, µm.
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (ny, nx) array
+        Height, nm.
+    """
     ny, nx = shape
     y, x = np.mgrid[0:ny, 0:nx] / max(ny, nx) - 0.5
     tilt = rng.normal(0, 1.5, 2) * scan_size_um
@@ -169,7 +262,24 @@ def scanner_artifacts(shape, scan_size_um: float, rng: np.random.Generator) -> n
 
 
 def particles(shape, pixel_size_nm: float, density_um2: float, rng: np.random.Generator):
-    """Particles (precursor residue, oxide clusters) as Gaussian bumps of 1.5-8 nm height."""
+    """Particles (precursor residue, oxide clusters) as Gaussian bumps of 1.5-8 nm height.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Grid size, pixels.
+    pixel_size_nm : float
+        Pixel size, nm.
+    density_um2 : float
+        Mean number of particles per µm² (Poisson).
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (ny, nx) array
+        Height, nm.
+    """
     ny, nx = shape
     area_um2 = ny * nx * (pixel_size_nm / 1000.0) ** 2
     count = int(rng.poisson(density_um2 * area_um2))
@@ -190,8 +300,25 @@ def particles(shape, pixel_size_nm: float, density_um2: float, rng: np.random.Ge
 def heights_from_layers(morph: FilmMorphology, monolayer_nm: float = MONOLAYER_NM,
                         interlayer_nm: float = INTERLAYER_NM,
                         boundary_depth_nm: float = 0.12) -> np.ndarray:
-    """Film topography in nm: first layer ``monolayer_nm``, each further layer ``interlayer_nm``,
-    grain boundaries a shallow groove."""
+    """Film topography: first layer ``monolayer_nm``, each further layer ``interlayer_nm``, grain
+    boundaries a shallow groove.
+
+    Parameters
+    ----------
+    morph : FilmMorphology
+        The rendered film (:func:`tmdlearn.synth.domains.grow_film`).
+    monolayer_nm : float
+        Step height of the first layer, nm.
+    interlayer_nm : float
+        Step height of each further layer, nm.
+    boundary_depth_nm : float
+        Depth of the grain-boundary groove, nm.
+
+    Returns
+    -------
+    (ny, nx) array
+        Height, nm (0 on bare substrate).
+    """
     layers = morph.layers.astype(float)
     film = np.where(layers > 0, monolayer_nm + (layers - 1) * interlayer_nm, 0.0)
     return film - boundary_depth_nm * morph.grain_boundaries
@@ -208,16 +335,24 @@ def render_afm(
 
     Parameters
     ----------
-    state : the latent film state at the scanned location.
-    scan_size_um : square scan size, µm (1 µm for morphology, 5 µm overview scans).
-    pixels : pixels per side.
-    seed : int or Generator.
-    noise_nm : white height noise, nm rms.
+    state : FilmState
+        The latent film state at the scanned location.
+    scan_size_um : float
+        Square scan size, µm (1 µm for morphology, 5 µm overview scans).
+    pixels : int
+        Pixels per side.
+    seed : int or Generator, optional
+        Random seed or generator.
+    noise_nm : float
+        White height noise, nm rms.
 
     Returns
     -------
-    (HeightMap, truth): truth holds the realised coverage, bilayer fraction, domain and
-    nucleation densities (µm⁻²), particle count and the film state.
+    height : HeightMap
+        Heights, nm.
+    truth : dict
+        The realised coverage, bilayer fraction, domain and nucleation densities (µm⁻²),
+        particle_fraction (pixels under a particle over 0.5 nm) and the film state (``state_*``).
     """
     if scan_size_um <= 0 or pixels < 8:
         raise ValueError("scan_size_um must be positive and pixels at least 8")

@@ -53,9 +53,18 @@ REGIONS = ("background", "pristine", "vacancy", "oxygen")
 class FlakeMaps:
     """One flake under one excitation: Raman and PL maps with per-pixel truth.
 
-    ``regions`` (ny, nx): 0 background, 1 pristine, 2 Se vacancy, 3 O substitution;
-    ``heights`` mode name -> (ny, nx) true peak height (counts); ``a1_center_cm1`` (ny, nx);
-    ``pl_height``, ``pl_center_ev``, ``pl_fwhm_ev`` (ny, nx).
+    Attributes
+    ----------
+    raman, pl : SpectralMap
+        Raman map (cm⁻¹) and PL map (eV), counts.
+    regions : (ny, nx) int array
+        0 background, 1 pristine, 2 Se vacancy, 3 O substitution.
+    heights : dict of (ny, nx) arrays
+        True peak height (counts) by mode name.
+    a1_center_cm1 : (ny, nx) array
+        True A1' centre, cm⁻¹.
+    pl_height, pl_center_ev, pl_fwhm_ev : (ny, nx) arrays
+        True PL height (counts), centre and FWHM (eV).
     """
 
     raman: SpectralMap
@@ -69,7 +78,22 @@ class FlakeMaps:
 
 
 def flake_mask(pixels: int, shape: str, rng: np.random.Generator) -> np.ndarray:
-    """A monolayer flake ("triangle" or six-pointed "star") filling about half of the field."""
+    """A monolayer flake filling about half of the field.
+
+    Parameters
+    ----------
+    pixels : int
+        Pixels per side.
+    shape : str
+        "triangle" or six-pointed "star".
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (pixels, pixels) bool array
+        True on the flake.
+    """
     y, x = np.mgrid[0:pixels, 0:pixels] - (pixels - 1) / 2.0
     theta = rng.uniform(0, 2 * np.pi / 3)
     proj = [x * np.cos(a) + y * np.sin(a) for a in theta + np.arange(3) * 2 * np.pi / 3]
@@ -83,7 +107,20 @@ def flake_mask(pixels: int, shape: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def defect_regions(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Region labels: Se-vacancy patches (favouring the edges) and O-substituted patches."""
+    """Region labels: Se-vacancy patches (favouring the edges) and O-substituted patches.
+
+    Parameters
+    ----------
+    mask : (ny, nx) bool array
+        The flake (:func:`flake_mask`).
+    rng : Generator
+        Random generator.
+
+    Returns
+    -------
+    (ny, nx) int array
+        0 background, 1 pristine, 2 Se vacancy, 3 O substitution (:data:`REGIONS`).
+    """
     from scipy import ndimage
 
     n = mask.shape[0]
@@ -104,8 +141,26 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
                seed=None, step_um: float = 0.5, fields: dict | None = None) -> FlakeMaps:
     """Raman and PL maps of one flake under ``excitation_ev`` (2.33 resonant, 1.96 not).
 
-    ``fields`` (mask, regions, q, r) lets both excitations share the same flake; if None they
-    are drawn from ``seed``.
+    Parameters
+    ----------
+    pixels : int
+        Pixels per side.
+    shape : str
+        "triangle" or "star".
+    excitation_ev : float
+        Laser photon energy, eV: 2.33 (532 nm) or 1.96 (632.8 nm).
+    seed : int or Generator, optional
+        Random seed or generator.
+    step_um : float
+        Map step, µm.
+    fields : dict, optional
+        mask, regions, q, r (:func:`flake_fields`), so that both excitations share the same
+        flake; if None they are drawn from ``seed``.
+
+    Returns
+    -------
+    FlakeMaps
+        Raman map in cm⁻¹, PL map in eV, and the per-pixel truth.
     """
     if excitation_ev not in EXCITATIONS_EV:
         raise ValueError(f"excitation_ev must be one of {EXCITATIONS_EV}")
@@ -165,7 +220,22 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
 
 
 def flake_fields(pixels: int, shape: str, seed=None) -> dict[str, np.ndarray]:
-    """The flake's shared fields: mask, regions, exciton quality q, Raman efficiency r."""
+    """The flake's shared fields: mask, regions, exciton quality q, Raman efficiency r.
+
+    Parameters
+    ----------
+    pixels : int
+        Pixels per side.
+    shape : str
+        "triangle" or "star".
+    seed : int or Generator, optional
+        Random seed or generator.
+
+    Returns
+    -------
+    dict of (pixels, pixels) arrays
+        "mask", "regions", "q", "r".
+    """
     rng = np.random.default_rng(seed)
     mask = flake_mask(pixels, shape, rng)
     return {
@@ -190,8 +260,29 @@ def _measure(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def write_wse2_maps(out: str | Path, flakes: int = 6, pixels: int = 96, seed: int = 0,
                     step_um: float = 0.5) -> Path:
-    """Write flakes x {2.33, 1.96 eV} Raman and PL maps (LabSpec 6 text), ``truth/*.npz``
-    (regions and true peak parameters per pixel), manifest.csv and truth.csv to ``out``."""
+    """Write the WSe2 flake maps to ``out``.
+
+    Writes flakes x {2.33, 1.96 eV} Raman and PL maps (LabSpec 6 text), ``truth/*.npz``
+    (regions and true peak parameters per pixel), manifest.csv and truth.csv.
+
+    Parameters
+    ----------
+    out : str or Path
+        The dataset folder.
+    flakes : int
+        Number of flakes (triangles and stars alternate).
+    pixels : int
+        Map pixels per side.
+    seed : int
+        Seed; flake ``i`` draws from ``(seed, i)``.
+    step_um : float
+        Map step, µm.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
     flakes = check_count("flakes", flakes)
     pixels = check_count("pixels", pixels, 16)
     out = Path(out)

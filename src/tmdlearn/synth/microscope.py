@@ -40,13 +40,33 @@ FRAME_LINES = 512
 
 
 def electron_wavelength_angstrom(energy_kev: float) -> float:
-    """Relativistic electron wavelength in Å at ``energy_kev``."""
+    """Relativistic electron wavelength in Å at ``energy_kev``.
+
+    Parameters
+    ----------
+    energy_kev : float
+
+    Returns
+    -------
+    float
+    """
     volts = energy_kev * 1e3
     return 12.2643 / np.sqrt(volts * (1 + 0.97845e-6 * volts))
 
 
 def draw(rng: np.random.Generator, value, log: bool = False) -> float:
-    """A number: ``value`` itself, or uniform (log-uniform with ``log``) in a pair (lo, hi)."""
+    """A number: ``value`` itself, or uniform (log-uniform with ``log``) in a pair (lo, hi).
+
+    Parameters
+    ----------
+    rng : Generator
+    value : float or (lo, hi)
+    log : bool
+
+    Returns
+    -------
+    float
+    """
     if np.isscalar(value):
         return float(value)
     lo, hi = float(value[0]), float(value[1])
@@ -59,7 +79,9 @@ def draw(rng: np.random.Generator, value, log: bool = False) -> float:
 class MicroscopeConfig:
     """Ranges of the microscope drawn per image; a pair ``(lo, hi)`` is drawn uniformly.
 
-    Aberrations are magnitudes in Å (their azimuths are uniform); ``dose`` is the mean number of
+    Aberrations are magnitudes in Å (their azimuths are uniform), except
+    ``defocus_angstrom``, the signed range of ``C10`` itself (abTEM's sign: ``C10`` = −Δf, so
+    an overfocus range is given negated); ``dose`` is the mean number of
     detected electrons on a reference column (log-uniform); ``fill`` the fraction of the ADC
     range above the dark offset that the brightest pixels reach (the operator's
     brightness/contrast; log-uniform); ``pulse_shape`` the Gamma shape of one electron's pulse
@@ -97,15 +119,41 @@ class MicroscopeConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> MicroscopeConfig:
-        """Build from a config mapping; unknown keys are an InputError."""
+        """Build from a config mapping; unknown keys are an InputError.
+
+        Parameters
+        ----------
+        values : dict, optional
+
+        Returns
+        -------
+        MicroscopeConfig
+        """
         return dataclass_from_mapping(cls, values, "microscope")
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a YAML-ready dict (pairs as lists).
+
+        Returns
+        -------
+        dict
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def draw_microscope(cfg: MicroscopeConfig, rng: np.random.Generator) -> dict[str, float]:
-    """One microscope: every range of ``cfg`` drawn, aberrations in abTEM's names (Å, rad)."""
+    """One microscope: every range of ``cfg`` drawn, aberrations in abTEM's names (Å, rad).
+
+    Parameters
+    ----------
+    cfg : MicroscopeConfig
+    rng : Generator
+
+    Returns
+    -------
+    dict
+        Drawn value by name (C10 ... phi23, C30, the probe, detector and scan parameters).
+    """
     azimuth = rng.uniform(0, 2 * np.pi, 3)
     p = {
         "energy_kev": draw(rng, cfg.energy_kev),
@@ -136,7 +184,18 @@ def draw_microscope(cfg: MicroscopeConfig, rng: np.random.Generator) -> dict[str
 
 
 def chi(kx: np.ndarray, ky: np.ndarray, p: dict[str, float]) -> np.ndarray:
-    """Aberration phase (rad) at spatial frequencies kx, ky (1/Å), abTEM's convention."""
+    """Aberration phase (rad) at spatial frequencies kx, ky (1/Å), abTEM's convention.
+
+    Parameters
+    ----------
+    kx, ky : array
+    p : dict
+        A drawn microscope.
+
+    Returns
+    -------
+    array
+    """
     wavelength = electron_wavelength_angstrom(p["energy_kev"])
     alpha = wavelength * np.hypot(kx, ky)
     phi = np.arctan2(ky, kx)
@@ -149,7 +208,19 @@ def chi(kx: np.ndarray, ky: np.ndarray, p: dict[str, float]) -> np.ndarray:
 
 def probe_intensity(size: int, pixel_angstrom: float, p: dict[str, float]) -> np.ndarray:
     """Probe intensity (size, size) on a periodic grid of ``pixel_angstrom``, nominal beam
-    position at index (0, 0), summing to 1."""
+    position at index (0, 0), summing to 1.
+
+    Parameters
+    ----------
+    size : int
+    pixel_angstrom : float
+    p : dict
+        A drawn microscope.
+
+    Returns
+    -------
+    (size, size) array
+    """
     k = np.fft.fftfreq(size, pixel_angstrom)
     kx, ky = np.meshgrid(k, k, indexing="xy")
     wavelength = electron_wavelength_angstrom(p["energy_kev"])
@@ -162,7 +233,17 @@ def probe_offset(intensity: np.ndarray, pixel_angstrom: float, radius_angstrom: 
                  ) -> np.ndarray:
     """Where the probe's central maximum lies relative to the nominal beam position: its
     intensity centroid within ``radius_angstrom`` of the brightest pixel, (x, y) in Å (odd
-    aberrations such as coma and threefold astigmatism move it)."""
+    aberrations such as coma and threefold astigmatism move it).
+
+    Parameters
+    ----------
+    intensity : (size, size) array
+    pixel_angstrom, radius_angstrom : float
+
+    Returns
+    -------
+    (2,) array
+    """
     r = np.fft.fftfreq(intensity.shape[0]) * intensity.shape[0] * pixel_angstrom
     x, y = np.meshgrid(r, r, indexing="xy")
     peak = np.unravel_index(intensity.argmax(), intensity.shape)
@@ -175,7 +256,19 @@ def probe_otf(intensity: np.ndarray, pixel_angstrom: float, p: dict[str, float])
     """Transfer function (size, size // 2 + 1), rfft2 layout, of HAADF imaging with the probe
     ``intensity`` (:func:`probe_intensity`) and the source blur: the image is the specimen
     *correlated* with the probe (an atom at X is seen from beam positions X − r); 1 at zero
-    frequency."""
+    frequency.
+
+    Parameters
+    ----------
+    intensity : (size, size) array
+    pixel_angstrom : float
+    p : dict
+        A drawn microscope.
+
+    Returns
+    -------
+    (size, size // 2 + 1) complex array
+    """
     size = intensity.shape[0]
     otf = np.conj(np.fft.rfft2(intensity))
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pixel_angstrom),
@@ -215,7 +308,12 @@ class Scan:
         return -self.flyback_px * np.exp(-j / self.flyback_decay_px)
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Specimen positions X, Y (n, n) in Å of every pixel."""
+        """Specimen positions X, Y (n, n) in Å of every pixel.
+
+        Returns
+        -------
+        X, Y : (n, n) arrays
+        """
         j = np.arange(self.n, dtype=float)
         c = (self.n - 1) / 2
         u = j[None, :] + self._flyback(j)[None, :] + (self.wander_x + self.jitter)[:, None] - c
@@ -226,7 +324,17 @@ class Scan:
     def pixels(self, x_angstrom: np.ndarray, y_angstrom: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
         """Image coordinates (x_px, y_px) where specimen points (Å) appear, white jitter aside
-        (it is noise about the true position): the inverse of :meth:`positions`."""
+        (it is noise about the true position): the inverse of :meth:`positions`.
+
+        Parameters
+        ----------
+        x_angstrom, y_angstrom : array
+            Specimen points, Å from the image centre.
+
+        Returns
+        -------
+        x_px, y_px : arrays
+        """
         c = (self.n - 1) / 2
         u, v = np.linalg.solve(self.affine, np.stack([x_angstrom, y_angstrom]) /
                                self.pixel_angstrom)
@@ -247,7 +355,20 @@ def draw_scan(n: int, pixel_angstrom: float, p: dict[str, float],
 
     The slow wander belongs to the frame, not to the image: it is drawn over a frame of at
     least :data:`FRAME_LINES` lines (correlated over a sixth of it) and the image is its
-    first n lines, so a small crop is not sheared more than a whole frame."""
+    first n lines, so a small crop is not sheared more than a whole frame.
+
+    Parameters
+    ----------
+    n : int
+    pixel_angstrom : float
+    p : dict
+        A drawn microscope.
+    rng : Generator
+
+    Returns
+    -------
+    Scan
+    """
     affine = np.array([[1 + p["scale_x"], p["shear"]], [0.0, 1 + p["scale_y"]]])
     wander = p["drift_angstrom"] / pixel_angstrom
     frame = max(n, FRAME_LINES)
@@ -261,7 +382,18 @@ def draw_scan(n: int, pixel_angstrom: float, p: dict[str, float],
 def sample_grid(grid: np.ndarray, grid_pixel_angstrom: float, x_angstrom: np.ndarray,
                 y_angstrom: np.ndarray) -> np.ndarray:
     """Values of a square ``grid`` image (centred on the origin, ``grid_pixel_angstrom``
-    spacing) at specimen points (Å), by cubic interpolation."""
+    spacing) at specimen points (Å), by cubic interpolation.
+
+    Parameters
+    ----------
+    grid : (m, m) array
+    grid_pixel_angstrom : float
+    x_angstrom, y_angstrom : array
+
+    Returns
+    -------
+    array
+    """
     c = (grid.shape[0] - 1) / 2
     coords = np.stack([y_angstrom / grid_pixel_angstrom + c, x_angstrom / grid_pixel_angstrom + c])
     return ndimage.map_coordinates(grid, coords, order=3, mode="nearest")
@@ -269,7 +401,19 @@ def sample_grid(grid: np.ndarray, grid_pixel_angstrom: float, x_angstrom: np.nda
 
 def detect(signal: np.ndarray, p: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """Detector counts (float32, whole numbers in 0..65535) of a clean ``signal`` (1 = the
-    mean electron count ``dose`` of a reference column), line by line along axis 0."""
+    mean electron count ``dose`` of a reference column), line by line along axis 0.
+
+    Parameters
+    ----------
+    signal : (ny, nx) array
+    p : dict
+        A drawn microscope.
+    rng : Generator
+
+    Returns
+    -------
+    (ny, nx) float32 array
+    """
     gain_drift = 1 + _smooth_series(rng, signal.shape[0], max(signal.shape[0] / 10, 2),
                                     p["line_gain"])
     electrons = rng.poisson(np.clip(signal, 0, None) * p["dose"] * gain_drift[:, None])

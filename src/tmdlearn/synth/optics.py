@@ -64,6 +64,18 @@ class Peak:
     shape: str = "lorentzian"
 
     def evaluate(self, axis: np.ndarray) -> np.ndarray:
+        """The peak's profile on ``axis``.
+
+        Parameters
+        ----------
+        axis : array
+            Raman shift (cm⁻¹) or photon energy (eV), the unit of ``center``.
+
+        Returns
+        -------
+        array
+            Counts, of the shape of ``axis``.
+        """
         u = (axis - self.center) / (self.fwhm / 2.0)
         if self.shape == "gaussian":
             return self.height * np.exp(-np.log(2.0) * u**2)
@@ -72,7 +84,21 @@ class Peak:
 
 def local_spot(state: FilmState, seed=None) -> dict[str, float]:
     """The film under one laser spot (~1 µm): scatter of coverage, bilayers, defects, strain and
-    doping around the location's state."""
+    doping around the location's state.
+
+    Parameters
+    ----------
+    state : FilmState
+        The location's film state.
+    seed : int or Generator, optional
+        Random seed or generator.
+
+    Returns
+    -------
+    dict
+        coverage, bilayer_fraction, defect_density_cm2 (cm⁻², domain edges included),
+        strain_pct (%), doping_1e13_cm2 (10¹³ cm⁻²).
+    """
     rng = np.random.default_rng(seed)
     conc = 80.0
     cov = float(rng.beta(state.coverage * conc + 1e-3, (1 - state.coverage) * conc + 1e-3))
@@ -91,8 +117,19 @@ def local_spot(state: FilmState, seed=None) -> dict[str, float]:
 
 
 def spot_environment(seed=None) -> dict[str, float]:
-    """The dielectric and charge environment of one spot: ``env_exciton_shift_ev`` (eV, PL
-    only) and ``env_doping_1e13_cm2`` (adsorbate charge transfer, added to the film doping)."""
+    """The dielectric and charge environment of one spot.
+
+    Parameters
+    ----------
+    seed : int or Generator, optional
+        Random seed or generator.
+
+    Returns
+    -------
+    dict
+        ``env_exciton_shift_ev`` (eV, PL only) and ``env_doping_1e13_cm2`` (10¹³ cm⁻²,
+        adsorbate charge transfer, added to the film doping).
+    """
     rng = np.random.default_rng(seed)
     return {"env_exciton_shift_ev": float(rng.normal(0.0, ENV_EXCITON_SHIFT_EV)),
             "env_doping_1e13_cm2": float(rng.normal(0.0, ENV_DOPING_1E13_CM2))}
@@ -105,7 +142,24 @@ def _electron_density(spot: dict[str, float]) -> float:
 
 def raman_peaks(layers: int, spot: dict[str, float], laser_power_mw: float,
                 scale: float = 1.0) -> list[Peak]:
-    """True MoS2 peaks (cm⁻¹, counts) of ``layers`` layers under ``spot``'s conditions."""
+    """True MoS2 peaks of ``layers`` layers under ``spot``'s conditions.
+
+    Parameters
+    ----------
+    layers : int
+        Layer number (1 to 3).
+    spot : dict
+        The spot's state (:func:`local_spot`, optionally with :func:`spot_environment`).
+    laser_power_mw : float
+        Laser power, mW (heating shifts and broadens the modes).
+    scale : float
+        A1g height of a monolayer, counts.
+
+    Returns
+    -------
+    list of Peak
+        LA, E2g, A1g and 2LA (centres and FWHM in cm⁻¹, heights in counts).
+    """
     n_d = spot["defect_density_cm2"] * 1e-14  # per nm²
     eps, dop = spot["strain_pct"], _electron_density(spot)
     heat = HEATING_K_PER_MW * laser_power_mw
@@ -169,8 +223,24 @@ def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
                    spot: dict[str, float] | None = None) -> tuple[Spectra, dict]:
     """One 532 nm Raman spectrum (counts on ``RAMAN_AXIS_CM1``) of the film, and its truth.
 
-    The truth holds the spot's local state and every true peak (``{layers}L_{mode}_center_cm1``,
-    ``..._fwhm_cm1``, ``..._height``) with the sapphire lines and the background.
+    Parameters
+    ----------
+    state : FilmState
+        The location's film state.
+    laser_power_mw : float
+        Laser power, mW.
+    seed : int or Generator, optional
+        Random seed or generator.
+    spot : dict, optional
+        The spot's state; drawn from ``state`` when None.
+
+    Returns
+    -------
+    spectrum : Spectra
+        One spectrum, axis in cm⁻¹.
+    truth : dict
+        The spot's local state and every true peak (``{layers}L_{mode}_center_cm1``,
+        ``..._fwhm_cm1``, ``..._height``) with the sapphire lines and the background.
     """
     rng, spot, efficiency, scale = _measurement(state, laser_power_mw, seed, spot, 0.1, 900.0)
     axis = RAMAN_AXIS_CM1
@@ -192,8 +262,23 @@ def raman_spectrum(state: FilmState, laser_power_mw: float = 1.0, seed=None,
 
 
 def pl_peaks(spot: dict[str, float], layers: int = 1, scale: float = 1.0) -> list[Peak]:
-    """True PL peaks (eV, counts) of ``layers`` layers: A exciton, trion, B exciton,
-    defect-bound exciton; a bilayer adds its indirect-gap peak and loses most direct emission."""
+    """True PL peaks of ``layers`` layers: A exciton, trion, B exciton, defect-bound exciton; a
+    bilayer adds its indirect-gap peak and loses most direct emission.
+
+    Parameters
+    ----------
+    spot : dict
+        The spot's state (:func:`local_spot`, optionally with :func:`spot_environment`).
+    layers : int
+        Layer number.
+    scale : float
+        A exciton height of a pristine undoped monolayer, counts.
+
+    Returns
+    -------
+    list of Peak
+        Centres and FWHM in eV, heights in counts.
+    """
     eps, dop = spot["strain_pct"], _electron_density(spot)
     defects = spot["defect_density_cm2"] / 1e13
     shift = PL_STRAIN_EV_PER_PCT * eps + spot.get("env_exciton_shift_ev", 0.0)
@@ -217,7 +302,21 @@ def pl_peaks(spot: dict[str, float], layers: int = 1, scale: float = 1.0) -> lis
 
 def pl_spectrum(state: FilmState, laser_power_mw: float = 0.5, seed=None,
                 spot: dict[str, float] | None = None) -> tuple[Spectra, dict]:
-    """One PL spectrum (counts on ``PL_AXIS_EV``, 532 nm excitation) and its truth."""
+    """One PL spectrum (counts on ``PL_AXIS_EV``, 532 nm excitation) and its truth.
+
+    Parameters
+    ----------
+    state, laser_power_mw, seed, spot
+        As :func:`raman_spectrum`.
+
+    Returns
+    -------
+    spectrum : Spectra
+        One spectrum, axis in eV.
+    truth : dict
+        The spot's local state and every true peak (``{layers}L_{name}_center_ev``,
+        ``..._fwhm_ev``, ``..._height``) and the background.
+    """
     # Focus and collection vary a lot from spot to spot: PL carries little morphology.
     rng, spot, efficiency, scale = _measurement(state, laser_power_mw, seed, spot, 0.45, 4000.0)
     axis = PL_AXIS_EV

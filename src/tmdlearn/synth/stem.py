@@ -32,24 +32,78 @@ from tmdlearn.synth.specimen import N_LAYERS, SE_SCENARIOS, SPECIES, build_speci
 class StemSimConfig:
     """Parameters of the simulator; a pair ``(lo, hi)`` is drawn uniformly for every image.
 
-    Lengths in Å, angles in degrees, probe convergence semi-angle in mrad, energy in keV,
-    ``dose`` is the mean electron count per pixel on an atom peak (log-uniform).
+    Lengths in Å, angles in degrees. Image intensities before counting are relative to the peak
+    of one isolated reference column (C for graphene, W for WS2).
 
-    ``metal_z_exponent`` (None: ``z_exponent``) weighs a W column against S:
-    ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter less than the Zⁿ of light ones; abTEM
-    multislice gives n ≈ 1.5-1.7 among the chalcogens but n_W ≈ 1.25-1.35, docs/stem.md).
-    ``metal_z_offset`` instead ties the two: ``n_W = n - offset`` (one detector sets both, so
-    they move together; abTEM: offset 0.30-0.34, Se2/W = 0.89-0.98).
-
-    ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal);
-    with ``monolayer_probability`` a bilayer image is a monolayer instead (its second layer's
-    labels empty: the network learns not to invent a layer).
-    ``microscope`` None forms the image with the ideal microscope (Airy probe, Poisson noise:
-    ``convergence_mrad``, ``energy_kev``, ``dose``); a mapping (``{}`` for the defaults) with a
-    real one (:class:`tmdlearn.synth.microscope.MicroscopeConfig`), which also records the
-    image at ``native_ratio`` × the pixel size and resamples it (log-uniform) and adds
-    amorphous-carbon patches (``amorphous_*``: covered fraction, thickness in Å, patch scale in
-    Å, log-uniform).
+    Attributes
+    ----------
+    material : str
+        "graphene" or "ws2" (W, S2, SSe, Se2 columns).
+    size_px : int
+        Image side, px (at least 16).
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    magnification_jitter : float
+        Largest relative change of the pixel size (uniform).
+    twist_deg, rotation_deg : (lo, hi)
+        Twist between the layers and rotation of the bilayer, degrees.
+    z_exponent : (lo, hi)
+        HAADF Z-contrast exponent n (column weight ``sum(Z**n)``).
+    metal_z_exponent : (lo, hi), optional
+        Exponent n_W of a W column, weighed as ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter
+        less than the Zⁿ of light ones; abTEM multislice gives n ≈ 1.5-1.7 among the
+        chalcogens but n_W ≈ 1.25-1.35, docs/stem.md); None: ``z_exponent``.
+    metal_z_offset : (lo, hi), optional
+        Instead ties the two: ``n_W = n - offset`` (one detector sets both, so they move
+        together; abTEM: offset 0.30-0.34, Se2/W = 0.89-0.98). Not with ``metal_z_exponent``.
+    thermal_sigma_angstrom : (lo, hi)
+        Standard deviation of each column's thermal displacement along x and y, Å.
+    atom_sigma_angstrom : (lo, hi)
+        Gaussian size of an atom (σ), Å.
+    convergence_mrad : (lo, hi)
+        Probe convergence semi-angle, mrad (ideal microscope).
+    energy_kev : float
+        Beam energy, keV (ideal microscope).
+    dose : (lo, hi)
+        Mean electron count per pixel on a reference column's peak (ideal microscope;
+        log-uniform).
+    background, contamination : (lo, hi)
+        Flat background and amplitude of a smooth contamination field, relative to the
+        reference peak.
+    contamination_scale_angstrom : float
+        Correlation length of the contamination, Å.
+    vacancy_fraction : (lo, hi)
+        Fraction of the columns removed.
+    hole_probability : float
+        Chance of a hole in each layer.
+    hole_radius_angstrom : (lo, hi)
+        Radius of the hole, Å.
+    edge_probability : float
+        Chance that a straight edge ends each layer.
+    se_scenario : str
+        Which chalcogen sublayers receive Se (:data:`~tmdlearn.synth.specimen.SE_SCENARIOS`).
+    se_fraction : (lo, hi)
+        Se fraction of those sublayers.
+    label_radius_angstrom : float
+        Radius of the label disks, Å.
+    layers : int
+        Crystal layers drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal).
+    monolayer_probability : float
+        Chance that a bilayer image is a monolayer instead (its second layer's labels empty:
+        the network learns not to invent a layer).
+    microscope : dict, optional
+        None forms the image with the ideal microscope (Airy probe, Poisson noise); a mapping
+        (``{}`` for the defaults) with a real one
+        (:class:`tmdlearn.synth.microscope.MicroscopeConfig`), which also records the image at
+        ``native_ratio`` × the pixel size and resamples it, and adds amorphous carbon.
+    native_ratio : (lo, hi)
+        Native pixel size over ``pixel_size_angstrom`` (real microscope; log-uniform).
+    amorphous_coverage : (lo, hi)
+        Fraction covered by amorphous-carbon patches (real microscope).
+    amorphous_thickness_angstrom : (lo, hi)
+        Their carbon thickness, Å.
+    amorphous_scale_angstrom : (lo, hi)
+        Their patch scale, Å (log-uniform).
     """
 
     material: str = "graphene"
@@ -98,14 +152,31 @@ class StemSimConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> StemSimConfig:
-        """Build from a config mapping; unknown keys are an InputError."""
+        """Build from a config mapping; unknown keys are an InputError.
+
+        Parameters
+        ----------
+        values : dict, optional
+            Fields by name (lists become pairs).
+
+        Returns
+        -------
+        StemSimConfig
+        """
         return dataclass_from_mapping(cls, values, "simulation")
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a YAML-ready dict (pairs as lists).
+
+        Returns
+        -------
+        dict
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @property
     def species(self) -> tuple[str, ...]:
+        """Species names of ``material``, in label order."""
         return SPECIES[self.material]
 
 
@@ -113,9 +184,21 @@ class StemSimConfig:
 class StemSample:
     """One simulated image with its labels and ground truth.
 
-    ``image`` (ny, nx) float32 detector counts; ``labels`` (layers, species, ny, nx) bool disks;
-    ``atoms`` one row per atomic column inside the image: x_px, y_px, layer, species (index into
-    ``species``), n_se (Se atoms in the column); ``params`` the values drawn for this image.
+    Attributes
+    ----------
+    image : (ny, nx) float32 array
+        Detector counts.
+    labels : (layers, species, ny, nx) bool array
+        Label disks.
+    atoms : DataFrame
+        One row per atomic column inside the image: x_px, y_px (px), layer, species (index into
+        ``species``), n_se (Se atoms in the column).
+    pixel_size_angstrom : float
+        Pixel size, Å (the drawn magnification included).
+    species : tuple of str
+        Species names.
+    params : dict
+        The values drawn for this image.
     """
 
     image: np.ndarray
@@ -176,13 +259,47 @@ SPLITS = ("train", "val", "test")
 
 
 def split_seed(seed: int, split: str, index: int) -> np.random.Generator:
-    """The generator of image ``index`` of ``split``: independent streams, same seed same image."""
+    """The generator of image ``index`` of ``split``: independent streams, same seed same image.
+
+    Parameters
+    ----------
+    seed : int
+        The data set's seed.
+    split : str
+        "train", "val" or "test".
+    index : int
+        Image index within the split.
+
+    Returns
+    -------
+    Generator
+    """
     return np.random.default_rng([int(seed), SPLITS.index(split), int(index)])
 
 
 def simulate_batch(config: StemSimConfig, seed: int, split: str, start: int,
                    count: int) -> tuple[np.ndarray, np.ndarray, list[StemSample]]:
-    """Images (count, ny, nx) float32 and labels (count, layers*species, ny, nx) uint8."""
+    """Simulate images ``start`` .. ``start + count - 1`` of ``split``.
+
+    Parameters
+    ----------
+    config : StemSimConfig
+        The simulator's parameters.
+    seed : int
+        The data set's seed (:func:`split_seed`).
+    split : str
+        "train", "val" or "test".
+    start, count : int
+        First image index and number of images.
+
+    Returns
+    -------
+    images : (count, ny, nx) float32 array
+        Detector counts.
+    labels : (count, layers * species, ny, nx) uint8 array
+        Label disks.
+    samples : list of StemSample
+    """
     samples = [simulate_image(config, split_seed(seed, split, start + k)) for k in range(count)]
     images = np.stack([s.image for s in samples])
     labels = np.stack([s.labels.reshape(-1, *s.image.shape) for s in samples]).astype(np.uint8)

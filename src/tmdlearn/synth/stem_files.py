@@ -23,8 +23,26 @@ from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 def simulation_config(material: str = "graphene", size_px: int = 256,
                       pixel_size_angstrom: float = 0.1, se_scenario: str = "random",
                       microscope: str = "real") -> StemSimConfig:
-    """The simulator's config: ``microscope`` real (aberrated probe, scan distortion,
-    detector, contamination, atom widths 0.1-0.25 Å) or ideal (Airy probe, Poisson noise)."""
+    """The simulator's config for ``tmdlearn stem simulate``.
+
+    Parameters
+    ----------
+    material : str
+        "graphene" or "ws2".
+    size_px : int
+        Image side, px.
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    se_scenario : str
+        Which chalcogen sublayers carry Se (WS2).
+    microscope : str
+        "real" (aberrated probe, scan distortion, detector, contamination, atom widths
+        0.1-0.25 Å) or "ideal" (Airy probe, Poisson noise).
+
+    Returns
+    -------
+    StemSimConfig
+    """
     if microscope not in ("real", "ideal"):
         raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
     real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
@@ -35,9 +53,24 @@ def simulation_config(material: str = "graphene", size_px: int = 256,
 
 def write_splits(out: Path, config: StemSimConfig, counts: dict[str, int], seed: int = 0,
                  tif: int = 0, log: Callable[[str], None] = print) -> None:
-    """Simulate ``counts[split]`` images of each split (image k of a split from
-    :func:`split_seed`) into ``out`` (module docstring); the first ``tif`` test images also as
-    ``out/test_K.tif``. ``log`` gets one line per split written."""
+    """Simulate ``counts[split]`` images of each split into ``out`` (module docstring).
+
+    Parameters
+    ----------
+    out : Path
+        The data set folder.
+    config : StemSimConfig
+        The simulator's parameters.
+    counts : dict
+        Number of images by split ("train", "val", "test"); image k of a split from
+        :func:`split_seed`.
+    seed : int
+        The data set's seed.
+    tif : int
+        The first ``tif`` test images also as ``out/test_K.tif``.
+    log : callable
+        Gets one line per split written.
+    """
     from tmdlearn.io import write_stem
 
     size = config.size_px

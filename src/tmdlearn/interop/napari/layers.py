@@ -32,8 +32,21 @@ SPECIES_COLOURS = ("#ff7f0e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c56
 
 def container_layers(item: HeightMap | Spectra | SpectralMap | StemImage,
                      name: str) -> list[LayerData]:
-    """One image layer of a container: heights (nm scale), a HAADF image (Å scale), a
-    spectral map as a stack (spectral axis, y, x) or spectra as an (N, L) image."""
+    """One image layer of a container.
+
+    Parameters
+    ----------
+    item : HeightMap, Spectra, SpectralMap or StemImage
+        The container.
+    name : str
+        Layer name.
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        Heights (nm scale), a HAADF image (Å scale), a spectral map as a stack (spectral axis,
+        y, x; µm) or spectra as an (N, L) image.
+    """
     if isinstance(item, HeightMap):
         unit = item.metadata.get("unit", "nm") if item.channel != "height" else "nm"
         info = {"container": "HeightMap", "channel": item.channel, "value_unit": unit,
@@ -82,7 +95,19 @@ def _spectral(axis: np.ndarray, unit: str) -> tuple[str, float, float, str]:
 
 
 def spectral_map(data: np.ndarray, metadata: dict) -> SpectralMap:
-    """The :class:`SpectralMap` of a stack layer made by :func:`container_layers`."""
+    """The :class:`SpectralMap` of a stack layer made by :func:`container_layers`.
+
+    Parameters
+    ----------
+    data : (L, ny, nx) array
+        The layer's data.
+    metadata : dict
+        The layer's metadata (its ``tmdlearn`` entry holds the axis, unit, step and origin).
+
+    Returns
+    -------
+    SpectralMap
+    """
     info = metadata.get("tmdlearn", {})
     if info.get("container") != "SpectralMap":
         raise InputError("the layer is not a spectral map opened with tmdlearn's reader "
@@ -93,9 +118,22 @@ def spectral_map(data: np.ndarray, metadata: dict) -> SpectralMap:
 
 
 def fit_maps_layers(maps: FitMaps, name: str) -> list[LayerData]:
-    """One image per fitted parameter (µm scale; only the first shown), its unit and standard
-    error in the metadata; the verdicts as a labels layer (1 ok, 2 weak, 3 absent, 4 poor,
-    0 not fitted) whose ``features`` name them; the verdict counts on every layer."""
+    """One image per fitted parameter and the verdicts as a labels layer.
+
+    Parameters
+    ----------
+    maps : FitMaps
+        Map fit results.
+    name : str
+        Prefix of the layer names.
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        The parameter images (µm scale; only the first shown; unit and standard error in the
+        metadata), then the verdict labels (1 ok, 2 weak, 3 absent, 4 poor, 0 not fitted) whose
+        ``features`` name them; the verdict counts in every layer's metadata.
+    """
     codes = maps.values.get("verdict")
     counts = ({v: int(np.sum(codes == k)) for k, v in enumerate(VERDICTS)}
               if codes is not None else None)
@@ -134,9 +172,24 @@ def _verdict_info(quality: dict | None, layer: int) -> dict[str, Any]:
 
 def atom_layers(atoms: pd.DataFrame, pixel_size_angstrom: float | None,
                 quality: dict | None, name: str) -> list[LayerData]:
-    """One points layer per crystal layer and species of an ``atoms.csv`` table (x_px, y_px,
-    layer, species[, score]); Å scale when the pixel size is known, else pixels; the
-    self-check verdict (``quality.json``) in each layer's metadata."""
+    """One points layer per crystal layer and species of an ``atoms.csv`` table.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Columns x_px, y_px (px), layer, species and optionally score.
+    pixel_size_angstrom : float, optional
+        Pixel size (Å): Å scale when given, else pixels.
+    quality : dict, optional
+        The self-check verdict (``quality.json``), put in each layer's metadata.
+    name : str
+        Prefix of the layer names.
+
+    Returns
+    -------
+    list of (data, kwargs, "points")
+        Points (y_px, x_px).
+    """
     missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
     if missing:
         raise InputError(f"an atoms table needs columns {sorted(missing)}")
@@ -160,8 +213,22 @@ def atom_layers(atoms: pd.DataFrame, pixel_size_angstrom: float | None,
 
 def mask_layers(masks: np.ndarray, species: list[str], pixel_size_angstrom: float | None,
                 quality: dict | None, name: str) -> list[LayerData]:
-    """One labels layer per crystal layer of ``masks`` (layers, species, ny, nx): label k + 1
-    where species k was found (0 elsewhere; ``features`` name the species)."""
+    """One labels layer per crystal layer of ``masks``.
+
+    Parameters
+    ----------
+    masks : (layers, species, ny, nx) array
+        Per-species masks of every crystal layer.
+    species : list of str
+        Species names, in the order of ``masks``.
+    pixel_size_angstrom, quality, name
+        As :func:`atom_layers`.
+
+    Returns
+    -------
+    list of (data, kwargs, "labels")
+        Label k + 1 where species k was found (0 elsewhere; ``features`` name the species).
+    """
     masks = np.asarray(masks)
     if masks.ndim != 4 or masks.shape[1] != len(species):
         raise InputError(f"masks of shape {masks.shape} do not match {len(species)} species: "

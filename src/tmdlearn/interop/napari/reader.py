@@ -42,8 +42,20 @@ ATOMS_COLUMNS = ("x_px", "y_px", "layer", "species")
 
 
 def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
-    """The reader of ``path`` (one file or a ``stem predict`` folder), or None when
-    tmdlearn does not read it. The file is read here, once; the reader returns its layers."""
+    """The reader of ``path``, or None when tmdlearn does not read it.
+
+    The file is read here, once; the reader returns its layers.
+
+    Parameters
+    ----------
+    path : str or list of str
+        One file or a ``stem predict`` folder (a list of one).
+
+    Returns
+    -------
+    callable or None
+        ``reader(path)`` -> list of layer data.
+    """
     if isinstance(path, list):
         if len(path) != 1:
             return None
@@ -65,8 +77,23 @@ def _raise(err: InputError) -> Callable[[str], list[LayerData]]:
 
 
 def read_layers(path: str | Path) -> list[LayerData]:
-    """The napari layers of one file or ``stem predict`` folder ([] for a folder without
-    ``atoms.csv``); raises InputError for a file tmdlearn cannot read."""
+    """The napari layers of one file or ``stem predict`` folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file or folder.
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        [] for a folder without ``atoms.csv``.
+
+    Raises
+    ------
+    InputError
+        For a file tmdlearn cannot read.
+    """
     path = Path(path)
     if path.is_dir():
         if not (path / "atoms.csv").is_file():

@@ -22,8 +22,27 @@ ANGSTROM_PER = {"angstrom": 1.0, "nanometer": 10.0, "picometer": 0.01, "micromet
 
 
 def pixel_size_angstrom(scale: float, unit: str, given: float = 0.0) -> float:
-    """The pixel size of a layer in Å: ``given`` when positive, else the layer's ``scale``
-    in its ``unit`` (a pint length name); InputError when neither says it."""
+    """The pixel size of a layer in Å.
+
+    Parameters
+    ----------
+    scale : float
+        The layer's scale, in ``unit``.
+    unit : str
+        The layer's unit (a pint length name).
+    given : float
+        Pixel size set by the user (Å); used when positive.
+
+    Returns
+    -------
+    float
+        Pixel size, in Å.
+
+    Raises
+    ------
+    InputError
+        When neither ``given`` nor the layer's unit says it.
+    """
     if given > 0:
         return float(given)
     if unit in ANGSTROM_PER:
@@ -34,9 +53,32 @@ def pixel_size_angstrom(scale: float, unit: str, given: float = 0.0) -> float:
 
 def stem_image(kind: str, data, name: str, scale: float, unit: str,
                given: float = 0.0) -> StemImage:
-    """The :class:`StemImage` of a napari layer for ``stem predict``: ``kind`` is the layer's
-    class name (``Image``), ``data`` one 2-D grey image; the pixel size (Å) as
-    :func:`pixel_size_angstrom`. InputError naming the layer otherwise."""
+    """The :class:`StemImage` of a napari layer for ``stem predict``.
+
+    Parameters
+    ----------
+    kind : str
+        The layer's class name (must be ``Image``).
+    data : (ny, nx) array
+        One 2-D grey image.
+    name : str
+        Layer name, for the error.
+    scale : float
+        The layer's scale, in ``unit``.
+    unit : str
+        The layer's unit (a pint length name).
+    given : float
+        Pixel size set by the user (Å), as :func:`pixel_size_angstrom`.
+
+    Returns
+    -------
+    StemImage
+
+    Raises
+    ------
+    InputError
+        Naming the layer when it is not one 2-D image.
+    """
     _image_layer(kind, name, "Find atoms (stem predict)")
     shape = np.shape(data)
     if len(shape) != 2:
@@ -46,9 +88,28 @@ def stem_image(kind: str, data, name: str, scale: float, unit: str,
 
 
 def map_of_layer(kind: str, data, metadata: dict, name: str) -> SpectralMap:
-    """The :class:`SpectralMap` of a napari layer for a map fit: an image layer holding a
-    spectral map opened with tmdlearn's reader (:func:`spectral_map`). InputError naming the
-    layer otherwise."""
+    """The :class:`SpectralMap` of a napari layer for a map fit.
+
+    Parameters
+    ----------
+    kind : str
+        The layer's class name (must be ``Image``).
+    data : (L, ny, nx) array
+        A spectral map opened with tmdlearn's reader (:func:`spectral_map`).
+    metadata : dict
+        The layer's metadata.
+    name : str
+        Layer name, for the error.
+
+    Returns
+    -------
+    SpectralMap
+
+    Raises
+    ------
+    InputError
+        Naming the layer otherwise.
+    """
     _image_layer(kind, name, "Fit a spectral map")
     info = metadata.get("tmdlearn", {})
     shape = np.shape(data)
@@ -69,8 +130,31 @@ def _image_layer(kind: str, name: str, widget: str) -> None:
 def predict_layers(image: StemImage, name: str, material: str = "graphene",
                    lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
                    device: str = "auto") -> list[LayerData]:
-    """``stem predict`` with the shipped ``material`` model on ``image``: the masks (labels)
-    and atoms (points) of every crystal layer, the self-check verdict in their metadata."""
+    """``stem predict`` with the shipped ``material`` model on ``image``.
+
+    Parameters
+    ----------
+    image : StemImage
+        HAADF image (counts), pixel size in Å.
+    name : str
+        Prefix of the layer names.
+    material : str
+        Shipped model ("graphene" or "ws2").
+    lattice : bool
+        Move atoms to the layer whose lattice they fit.
+    views : int
+        Mirror images averaged (1, 2 or 4).
+    lattice_prior : float
+        Pull the positions that fraction (0-1) of the way to their layer's fitted lattice.
+    device : str
+        Torch device, "auto" picks CUDA when available.
+
+    Returns
+    -------
+    list of layer data
+        The masks (labels) and atoms (points) of every crystal layer, the self-check verdict in
+        their metadata.
+    """
     from tmdlearn.stem.inference import identify_atoms, load_model
     from tmdlearn.stem.quality import assess
 
@@ -85,8 +169,22 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
 
 
 def fit_layers(smap: SpectralMap, name: str, model: str = "mos2-raman") -> list[LayerData]:
-    """Fit ``model`` (a preset or a YAML path) to every pixel of ``smap``: one image per
-    parameter and the verdicts as labels (:func:`fit_maps_layers`)."""
+    """Fit ``model`` to every pixel of ``smap``.
+
+    Parameters
+    ----------
+    smap : SpectralMap
+        The map.
+    name : str
+        Prefix of the layer names.
+    model : str
+        A preset name or a YAML path.
+
+    Returns
+    -------
+    list of layer data
+        One image per parameter and the verdicts as labels (:func:`fit_maps_layers`).
+    """
     from tmdlearn.spectra import fit_map
     from tmdlearn.spectra.fitmaps import fit_maps
 

@@ -24,9 +24,27 @@ def stem_predict(image: Image, pixel_size: float = 0.0,
                  ) -> list[LayerDataTuple]:
     """Find atoms layer by layer in a HAADF image (as ``tmdlearn stem predict``).
 
-    ``pixel_size`` in Å; 0 takes it from the layer's scale and units (set by tmdlearn's
-    reader). Adds the masks and atoms of every crystal layer; the self-check verdict is in
-    their metadata.
+    Adds the masks and atoms of every crystal layer; the self-check verdict is in their metadata.
+
+    Parameters
+    ----------
+    image : Image
+        The HAADF image layer.
+    pixel_size : float
+        Pixel size in Å; 0 takes it from the layer's scale and units (set by tmdlearn's reader).
+    material : str
+        Shipped model.
+    lattice : bool
+        Move atoms to the layer whose lattice they fit.
+    views : int
+        Mirror images averaged.
+    lattice_prior : float
+        Pull the positions that fraction (0-1) of the way to their layer's fitted lattice.
+
+    Returns
+    -------
+    list of LayerDataTuple or None
+        None (nothing added) after an error notification.
     """
     def work():
         unit = str(image.units[-1]) if getattr(image, "units", None) else "pixel"
@@ -37,9 +55,22 @@ def stem_predict(image: Image, pixel_size: float = 0.0,
 
 
 def fit_map(image: Image, model: str = "mos2-raman") -> list[LayerDataTuple]:
-    """Fit a peak model (a preset such as mos2-raman, mos2-pl, wse2-raman, wse2-pl, or a
-    YAML path) to every pixel of a spectral map opened with tmdlearn's reader; adds one image
-    per parameter and the verdicts as labels."""
+    """Fit a peak model to every pixel of a spectral map opened with tmdlearn's reader.
+
+    Adds one image per parameter and the verdicts as labels.
+
+    Parameters
+    ----------
+    image : Image
+        The spectral map layer.
+    model : str
+        A preset (mos2-raman, mos2-pl, wse2-raman, wse2-pl) or a YAML path.
+
+    Returns
+    -------
+    list of LayerDataTuple or None
+        None (nothing added) after an error notification.
+    """
     return _shown(lambda: fit_layers(map_of_layer(type(image).__name__, image.data,
                                                   image.metadata, image.name),
                                      image.name, model))
