@@ -4,6 +4,7 @@ with held-out samples the study's findings hold (slow: the whole workflow)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,22 @@ def test_run_without_data_is_a_one_line_error(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "--data" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("storage, reason", [
+    ("sqlite:////no/such/folder/optuna.db", "does not answer"),
+    ("postgresql://me:secret@db.example.org/optuna", "pip install 'tmdlearn[postgres]'"),
+])
+def test_storage_that_cannot_be_used_fails_before_the_data(tmp_path, capsys, monkeypatch,
+                                                           storage, reason):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were missing
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crossmodal", "run", "--data", str(tmp_path / "nothing"), "--out",
+              str(tmp_path / "run"), "--storage", storage, "--study", "shared"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert reason in err and "secret" not in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("name", ["crossmodal.yaml", "crossmodal-study.yaml"])

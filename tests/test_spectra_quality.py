@@ -80,6 +80,10 @@ def test_weak_iteration_limit_and_model_outside_axis():
     short = X <= 430
     out = fit_peaks(y[:, short], "mos2-raman", X[short], progress=False)
     assert set(out.verdict) == {"absent"} and set(out.reasons) == {"model peaks outside the axis"}
+    x = np.arange(183.0, 300.0, 0.9)  # wse2-raman's second window (314-410) is not measured
+    half = fit_peaks(lorentzian(x, np.full(2, 50.0), np.full(2, 250.5), np.full(2, 3.5)),
+                     "wse2-raman", x, progress=False)
+    assert set(half.reasons) == {"too few points"}
 
 
 def test_wrong_material_centre_at_bound_is_poor():
@@ -139,3 +143,49 @@ def test_presence_score_separates_snr5_peaks_from_bare_spectra():
     assert planted.min() > empty.max()
     assert flake.quality["present"][:, :2].all()
     assert not bare.quality["present"][:, :2].any()
+
+
+def _wse2_band(first, a1_share, rng):
+    """WSe2 Raman spectra (0.9 cm⁻¹ per channel) with E' at 248 and A1' at 250.5 cm⁻¹ (FWHM 3
+    and 3.5 cm⁻¹: one band) of heights 0.45 x ``first`` (n,) and ``a1_share`` x ``first``,
+    the unmodelled 240 cm⁻¹ band of the simulated maps, Poisson and read noise."""
+    x = np.arange(183.0, 410.01, 0.9)
+    h = np.asarray(first, dtype=float)
+    clean = 60.0 + sum(lorentzian(x, share * h, np.full(h.size, c), np.full(h.size, w))
+                       for share, c, w in ((0.05, 219, 7), (0.08, 240, 7), (0.45, 248, 3),
+                                           (a1_share, 250.5, 3.5), (0.45, 259.5, 6),
+                                           (0.12, 374, 7)))
+    return x, rng.poisson(clean).astype(float) + rng.normal(0.0, 3.0, clean.shape)
+
+
+def test_unresolved_pair_is_judged_as_one_band():
+    """wse2-raman declares E' and A1' (2.5 cm⁻¹ apart) one band: the fit's arbitrary split of
+    it (A1' width at its bound, A1' left with a small share) is neither poor, weak nor absent;
+    a band that is not there stays absent or weak."""
+    rng = np.random.default_rng(10)
+    x, y = _wse2_band(600.0 * np.exp(rng.normal(0.0, 0.3, 60)), 1.0, rng)
+    parts = [y, _wse2_band(np.full(8, 400.0), 0.05, rng)[1],     # E' takes the band
+             _wse2_band(np.zeros(8), 1.0, rng)[1],               # bare substrate
+             _wse2_band(np.full(8, 15.0), 1.0, rng)[1]]          # band SNR about 2
+    y = np.vstack(parts)
+    split = fit_peaks(y, "wse2-raman", x, progress=False, max_iter=400,
+                      verdict={"unresolved": []})
+    assert sum("A1p width at its bound" in r for r in split.reasons[:60]) >= 4
+    assert "ok" not in split.verdict[60:68]
+    band = fit_peaks(y, "wse2-raman", x, progress=False, max_iter=400)
+    assert band.quality["options"]["unresolved"] == [["Ep", "A1p"]]
+    assert all(v == "ok" or r == "iteration limit"
+               for v, r in zip(band.verdict[:60], band.reasons[:60], strict=True))
+    assert set(band.verdict[60:68]) == {"ok"}
+    assert np.sum(band.quality["snr"][60:68, 2] < 5) >= 3  # A1p's own share is weak
+    assert set(band.verdict[68:76]) == {"absent"}
+    assert set(band.verdict[76:]) <= {"weak", "absent"}
+
+
+def test_unresolved_groups_are_checked():
+    y, _ = mos2_spectra(2, seed=11)
+    fit = fit_peaks(y, "mos2-raman", X, progress=False, verdict={"unresolved": [["E2g", "A1g"]]})
+    assert list(fit.verdict) == ["ok", "ok"]
+    for groups in ([["E2g", "B"]], [["E2g"]], "E2g", [["E2g", "A1g"], ["A1g", "2LA"]]):
+        with pytest.raises(InputError, match="unresolved"):
+            fit_peaks(y, "mos2-raman", X, progress=False, verdict={"unresolved": groups})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tmdlearn.cli import common
 from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.report.outdir import prepare_out
 
@@ -21,7 +22,7 @@ def _group() -> None:
 @app.command("features")
 def features(
     path: Path = typer.Argument(..., help="An .npz with arrays features, targets, sample_id."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    out: Path = common.RUN_OUT_OPTION,
     overwrite: bool = OVERWRITE_OPTION,
     heads: list[str] | None = typer.Option(
         None, "--head", help="Head to compare (repeatable): logreg, svm, mlp, lda, knn, mlp-bag "
@@ -34,43 +35,28 @@ def features(
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Compare classification heads on precomputed features (grouped CV by sample)."""
-    from tmdlearn.classify.workflow import DEFAULTS
+    from tmdlearn.classify import workflow
 
     started = time.time()
-    cfg = config_from_cli(config, overrides, DEFAULTS)
+    cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
     cfg["data"].update(features=str(path), manifest=None, images=None)
     if heads:
         cfg["heads"] = list(heads)
     if tune is not None:
         cfg["tune"] = tune
-    _run(cfg, out, overwrite, started)
+    _report(common.run_workflow(workflow, cfg, out, overwrite, started), out)
 
 
-@app.command("run")
-def run(
-    config: Path | None = CONFIG_OPTION,
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
-    overwrite: bool = OVERWRITE_OPTION,
-    overrides: list[str] | None = SET_OPTION,
-) -> None:
-    """Run the workflow of a config: strategies on AFM images (data.manifest or data.images)
-    or heads on features (data.features)."""
-    from tmdlearn.classify.workflow import DEFAULTS
-
-    started = time.time()
-    _run(config_from_cli(config, overrides, DEFAULTS), out, overwrite, started)
-
-
-def _run(cfg: dict, out: Path, overwrite: bool, started: float) -> None:
-    from tmdlearn.classify import workflow
-    from tmdlearn.report.run import write_outcome
-
-    prepare_out(out, overwrite)
-    outcome = workflow.run(workflow.load(cfg), cfg)
-    write_outcome(out, outcome, cfg, started)
+def _report(outcome, out: Path) -> None:
+    """The best head and its accuracies."""
     best = outcome.metrics["best"]
     typer.echo(f"best: {best['model']}  accuracy {best['accuracy']:.3f}  balanced accuracy "
                f"{best['balanced_accuracy']:.3f}  -> {out}")
+
+
+common.add_run_command(
+    app, "tmdlearn.classify.workflow", "Run the workflow of a config: strategies on AFM images "
+    "(data.manifest or data.images) or heads on features (data.features).", _report)
 
 
 @app.command("predict")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -16,9 +19,39 @@ OVERWRITE_OPTION = typer.Option(
     False, "--overwrite", help="Write into a non-empty --out folder that is not a tmdlearn run "
     "folder (files of the same name are replaced)."
 )
+RUN_OUT_OPTION = typer.Option(..., "--out", "-o", help="Run folder to write.")
+
+
+def run_workflow(workflow, cfg: dict, out: Path, overwrite: bool, started: float):
+    """Prepare the run folder ``out``, run a workflow module (its ``load``, then ``run``) on
+    ``cfg`` and write the folder (the run started at ``started``, seconds since the epoch);
+    returns the Outcome."""
+    from tmdlearn.report.outdir import prepare_out
+    from tmdlearn.report.run import write_outcome
+
+    prepare_out(out, overwrite)
+    outcome = workflow.run(workflow.load(cfg), cfg)
+    write_outcome(out, outcome, cfg, started)
+    return outcome
 
 
 def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict) -> dict:
     """The effective config of a command: defaults < YAML file < ``--set`` overrides, every
     key checked against the defaults (an unknown key: one line naming the closest, exit 2)."""
     return load_config(path, overrides, defaults)
+
+
+def add_run_command(app: typer.Typer, module: str, help_text: str,
+                    report: Callable[[object, Path], None]) -> None:
+    """Add the command ``run`` (``--config``, ``--out``, ``--overwrite``, ``--set``) to ``app``:
+    the config of the workflow ``module`` (a module name, imported when the command runs) is
+    loaded and run into the run folder by :func:`run_workflow`, then ``report(outcome, out)``
+    prints its summary."""
+
+    @app.command("run", help=help_text)
+    def run(config: Path | None = CONFIG_OPTION, out: Path = RUN_OUT_OPTION,
+            overwrite: bool = OVERWRITE_OPTION, overrides: list[str] | None = SET_OPTION) -> None:
+        started = time.time()
+        workflow = importlib.import_module(module)
+        cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
+        report(run_workflow(workflow, cfg, out, overwrite, started), out)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tmdlearn.cli import common
 from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.report.outdir import prepare_out
 
@@ -21,25 +22,33 @@ def _group() -> None:
 @app.command("run")
 def run(
     config: Path | None = CONFIG_OPTION,
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
-    overwrite: bool = OVERWRITE_OPTION,
     data: Path | None = typer.Option(None, "--data", "-d",
                                      help="Dataset folder with manifest.csv (data.folder)."),
+    out: Path = common.RUN_OUT_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
+    storage: str | None = typer.Option(
+        None, "--storage", help="Optuna storage: a SQLite file or a database URL (sqlite:///, "
+        "postgresql://, mysql://); processes on one storage share the searches' trials "
+        "(optuna.storage; default RUN/optuna.db)."),
+    study: str | None = typer.Option(None, "--study", help="Prefix of the studies' names in "
+                                     "the storage (optuna.study)."),
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
     """Regression, generation and read-out tables, figures and models on a paired dataset."""
     from tmdlearn.crossmodal import workflow
-    from tmdlearn.report.run import write_outcome
+    from tmdlearn.learn.tune import open_storage
 
     started = time.time()
     cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
-    prepare_out(out, overwrite)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     cfg["embedding"]["cache_dir"] = cfg["embedding"]["cache_dir"] or str(out / "cache")
-    cfg["generation"]["storage"] = cfg["generation"]["storage"] or str(out / "optuna.db")
-    outcome = workflow.run(workflow.load(cfg), cfg)
-    write_outcome(out, outcome, cfg, started)
+    searches = cfg["optuna"]
+    searches["study"] = study or searches["study"]
+    searches["storage"] = storage or searches["storage"] or str(out / "optuna.db")
+    if "://" in searches["storage"]:
+        open_storage(searches["storage"])  # a database that does not answer: before the data
+    common.run_workflow(workflow, cfg, out, overwrite, started)
     typer.echo(f"wrote {out / 'metrics.json'}")
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
-from tmdlearn.report.outdir import prepare_out
+from tmdlearn.cli import common
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -18,26 +16,16 @@ def _group() -> None:
     """Raman->PL CNN explained with PDP, ICE and ICE-slope maps."""
 
 
-@app.command("run")
-def run(
-    config: Path | None = CONFIG_OPTION,
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
-    overwrite: bool = OVERWRITE_OPTION,
-    overrides: list[str] | None = SET_OPTION,
-) -> None:
-    """Fit, train, score and explain every Raman/PL map pair of the config (data.pairs, or the
-    embedded synthetic WSe2 maps with data.synth)."""
-    from tmdlearn.explain import workflow
-    from tmdlearn.report.run import write_outcome
-
-    started = time.time()
-    cfg = config_from_cli(config, overrides, workflow.DEFAULTS)
-    prepare_out(out, overwrite)
-    outcome = workflow.run(workflow.load(cfg), cfg)
-    write_outcome(out, outcome, cfg, started)
+def _report(outcome, out: Path) -> None:
+    """The run folder and the headline metrics."""
     typer.echo(f"wrote {out}")
     shown = ("r2_val_intensity", "pdp_rank", "pixels_", "overfit_", "ice_slope_pristine_vs")
     for key in sorted(k for k in outcome.metrics if k.startswith(shown)):
         if key.startswith("overfit_") and key.count("_") > 1:
             continue
         typer.echo(f"  {key} = {outcome.metrics[key]}")
+
+
+common.add_run_command(
+    app, "tmdlearn.explain.workflow", "Fit, train, score and explain every Raman/PL map pair "
+    "of the config (data.pairs, or the embedded synthetic WSe2 maps with data.synth).", _report)

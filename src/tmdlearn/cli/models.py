@@ -70,7 +70,7 @@ def _write(obj, old: Path, out: Path) -> str:
     keys = set(obj) if isinstance(obj, dict) else set()
     if keys == {"unet", "state_dict", "meta"}:
         from tmdlearn.models.unet import UNet
-        from tmdlearn.stem.inference import save_model
+        from tmdlearn.stem.modelstore import save_model
 
         model = UNet(**obj["unet"])
         model.load_state_dict(obj["state_dict"])

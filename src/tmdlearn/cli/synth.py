@@ -17,6 +17,12 @@ def _group() -> None:
     """Generate the embedded datasets (simulators with stored ground truth)."""
 
 
+def _write(writer, out: Path, arguments: tuple) -> None:
+    """Write a dataset with ``writer(out, *arguments)`` and say where its manifest is."""
+    writer(out, *arguments)
+    typer.echo(f"wrote {out / 'manifest.csv'}")
+
+
 @app.command("mos2-campaign")
 def mos2_campaign(
     out: Path = OUT_ARGUMENT,
@@ -28,11 +34,8 @@ def mos2_campaign(
     """MOCVD MoS2 campaign: AFM (1 and 5 µm), Raman (532 nm), PL, with the film state."""
     from tmdlearn.synth.campaign import write_mos2_campaign
 
-    if small:
-        write_mos2_campaign(out, min(samples, 40), seed, min(pixels, 256), (1.0,), 3)
-    else:
-        write_mos2_campaign(out, samples, seed, pixels)
-    typer.echo(f"wrote {out / 'manifest.csv'}")
+    _write(write_mos2_campaign, out, (min(samples, 40), seed, min(pixels, 256), (1.0,), 3)
+           if small else (samples, seed, pixels))
 
 
 @app.command("wse2-maps")
@@ -46,11 +49,8 @@ def wse2_maps(
     """WSe2 flake Raman + PL maps at 2.33 eV (resonant) and 1.96 eV, with defect regions."""
     from tmdlearn.synth.maps import write_wse2_maps
 
-    if small:
-        write_wse2_maps(out, min(flakes, 2), min(pixels, 48), seed)
-    else:
-        write_wse2_maps(out, flakes, pixels, seed)
-    typer.echo(f"wrote {out / 'manifest.csv'}")
+    _write(write_wse2_maps, out,
+           (min(flakes, 2), min(pixels, 48), seed) if small else (flakes, pixels, seed))
 
 
 @app.command("tmd-materials")
@@ -65,11 +65,8 @@ def tmd_materials(
     """Five-material AFM set (MoS2, WS2, WSe2, MoSe2, Mo-WSe2), several crops per sample."""
     from tmdlearn.synth.materials import write_tmd_materials
 
-    if small:
-        write_tmd_materials(out, min(scale, 0.1), min(pixels, 64), seed)
-    else:
-        write_tmd_materials(out, scale, pixels, seed)
-    typer.echo(f"wrote {out / 'manifest.csv'}")
+    _write(write_tmd_materials, out,
+           (min(scale, 0.1), min(pixels, 64), seed) if small else (scale, pixels, seed))
 
 
 @app.command("all")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from optuna.storages import BaseStorage
 
 from tmdlearn.learn import TrainConfig, predict, train_model
 from tmdlearn.learn.regression import pearson_rows, rmse_rows, safe_scale
@@ -249,7 +250,8 @@ def _bce(true, generated) -> float:
 
 def tune_generator(kind: str, in_dims: tuple[int, ...], x, y, folds, x_test, y_test,
                    space: dict, n_trials: int, *, epochs: int = 150, patience: int = 15,
-                   seed: int = 0, storage: str | Path | None = None, study_name: str = "gen",
+                   seed: int = 0, storage: str | Path | BaseStorage | None = None,
+                   study_name: str = "gen",
                    device: str = "auto") -> tuple[dict, dict, int]:
     """Optuna search over grouped ``folds`` of (``x``, ``y``), minimising the mean validation
     BCE. Returns the best params, the per-fold scores of its trial (``{split: {metric:
@@ -281,8 +283,9 @@ def tune_generator(kind: str, in_dims: tuple[int, ...], x, y, folds, x_test, y_t
         Early-stopping patience, epochs.
     seed : int
         Seed of the sampler and of the models.
-    storage : str or Path, optional
-        Optuna storage (SQLite path or URL) for a resumable study; None: in memory.
+    storage : str, Path or optuna.storages.BaseStorage, optional
+        Optuna storage (SQLite path, database URL or storage already open) of a resumable,
+        shareable study (:func:`~tmdlearn.learn.tune.tune`); None: in memory.
     study_name : str
         Name of the study in ``storage``.
     device : str

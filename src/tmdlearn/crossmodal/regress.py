@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from optuna.storages import BaseStorage
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import NotFittedError
@@ -248,7 +249,7 @@ def fit_mlp(x, y, params: dict, *, epochs: int = 200, patience: int = 20, seed: 
 
 
 def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed: int = 0,
-             storage: str | Path | None = None, study_name: str = "mlp",
+             storage: str | Path | BaseStorage | None = None, study_name: str = "mlp",
              device: str = "auto") -> tuple[dict, int]:
     """Optuna search of the MLP over grouped ``folds`` (mean validation MSE of standardised
     targets); returns the best params and the median best epoch of its folds.
@@ -269,8 +270,9 @@ def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed
         Most epochs per fold model.
     seed : int
         Seed of the sampler and of the models.
-    storage : str or Path, optional
-        Optuna storage (SQLite path or URL) for a resumable study; None: in memory.
+    storage : str, Path or optuna.storages.BaseStorage, optional
+        Optuna storage (SQLite path, database URL or storage already open) of a resumable,
+        shareable study (:func:`~tmdlearn.learn.tune.tune`); None: in memory.
     study_name : str
         Name of the study in ``storage``.
     device : str

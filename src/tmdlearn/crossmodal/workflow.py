@@ -30,6 +30,7 @@ from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
 from tmdlearn.learn.regression import pearson_rows, r2
+from tmdlearn.learn.tune import open_storage
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
 
@@ -45,6 +46,7 @@ DEFAULTS: dict = {
     "seed": 0,
     "device": "auto",
     "threads": 1,
+    "optuna": {"storage": None, "study": None},
     "data": {"folder": None, "scan_size_um": 1.0, "raman_power_mw": None, "pl_power_mw": None,
              "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
              "pl_window_ev": [1.6, 2.2], "pl_points": 200},
@@ -70,7 +72,7 @@ DEFAULTS: dict = {
     },
     "generation": {
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
-        "storage": None, "n_figure": 4,
+        "n_figure": 4,
         "space": Open({"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
                        "fusion": {**_DECODER, **_SPECTRAL,
                                   "fusion_width": {"type": "categorical",
@@ -172,9 +174,11 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     """Run every part of the workflow on ``data`` (image features already computed, as by
     :func:`load`).
 
-    ``generation.storage``: Optuna storage (SQLite path or URL) for resumable searches; None
-    keeps them in memory. The models are saved as ``models/<name>/`` (model folders with
-    cards, :func:`~tmdlearn.crossmodal.saved.save_models`).
+    ``optuna.storage``: Optuna storage (SQLite path or database URL) of resumable searches,
+    shared by every process that runs with it (:func:`~tmdlearn.learn.tune.tune`), opened once
+    for the run; None keeps them in memory. ``optuna.study`` prefixes the studies' names. The
+    models are saved as ``models/<name>/`` (model folders with cards,
+    :func:`~tmdlearn.crossmodal.saved.save_models`).
 
     Parameters
     ----------
@@ -192,7 +196,7 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     """
     cfg = merged(DEFAULTS, config)
     seed = int(cfg["seed"])
-    storage = cfg["generation"]["storage"]
+    storage = open_storage(cfg["optuna"]["storage"])
     outcome = Outcome()
     held_out = held_out_samples(data.groups, cfg["split"]["test_size"], seed)
     outcome.info["test_samples"] = held_out.tolist()
@@ -210,46 +214,36 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     return outcome
 
 
+def _study(cfg: dict, name: str) -> str:
+    """The study name of one of the run's searches in its Optuna storage.
+
+    Parameters
+    ----------
+    cfg : dict
+        The merged config (its ``optuna.study``, a prefix or None).
+    name : str
+        The search's own name, e.g. ``regression-raman-s0``.
+
+    Returns
+    -------
+    str
+        ``<optuna.study>/<name>``, or ``name`` without a prefix.
+    """
+    prefix = cfg["optuna"]["study"]
+    return f"{prefix}/{name}" if prefix else name
+
 
 def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
-    reg, seed, device = cfg["regression"], int(cfg["seed"]), cfg["device"]
-    afm_rows = data.rows(["afm"])
-    fit_rows = afm_rows[~np.isin(data.groups[afm_rows], held_out)]
-    emb = cfg["embedding"]
-    targets = embedding_targets(data.image_features, fit_rows, emb["methods"], seed,
-                                emb["umap_neighbors"], emb["umap_metric"])
-    if reg["physical"]:
-        targets.update(physical_targets(data.heights, reg["physical"]))
-    names = list(targets)
-    y_all = np.stack([targets[n] for n in names], axis=1)
+    reg, seed = cfg["regression"], int(cfg["seed"])
+    names, y_all = _regression_targets(data, cfg, held_out)
     records = []
     for modality in reg["inputs"]:
         train, test, folds = task_split(data, ["afm", modality], held_out,
                                         cfg["split"]["folds"], seed)
         x = data.inputs(modality)
         xtr, xte, ytr, yte = x[train], x[test], y_all[train], y_all[test]
-        predictions = {"mean": (np.broadcast_to(ytr.mean(0), ytr.shape),
-                                np.broadcast_to(ytr.mean(0), yte.shape))}
         bundle = {"input": modality, "targets": names, "axis": _axis(data, modality)}
-        for model in reg["models"]:
-            if model == "mlp":
-                mlp = reg["mlp"]
-                params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
-                                          epochs=mlp["epochs"], seed=seed, storage=storage,
-                                          study_name=f"regression-{modality}-s{seed}",
-                                          device=device)
-                fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
-                bundle["mlp"] = fitted
-                predictions["mlp"] = (fitted.predict(xtr), fitted.predict(xte))
-                continue
-            if model not in ("ridge", "svr"):
-                raise InputError(f"unknown regression model {model!r}: use {list(MODELS)}")
-            fitted = [fit_ridge(xtr, ytr[:, j], folds, reg["ridge_alphas"]) if model == "ridge"
-                      else fit_svr(xtr, ytr[:, j], folds, reg["svr_grid"])
-                      for j in track(range(len(names)), f"{model} on {modality}")]
-            bundle[model] = dict(zip(names, fitted, strict=True))
-            predictions[model] = (np.stack([f.predict(xtr) for f in fitted], 1),
-                                  np.stack([f.predict(xte) for f in fitted], 1))
+        predictions = _fit_regressors(bundle, xtr, ytr, xte, folds, cfg, storage)
         for model, (ptr, pte) in predictions.items():
             for j, name in enumerate(names):
                 row = {"input": modality, "target": name, "model": model,
@@ -266,20 +260,74 @@ def _regression(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
             names, ytr, yte, predictions, best, title=f"{modality} → AFM embedding")
     table = pd.DataFrame(records)
     outcome.tables["table3_regression"] = table
+    outcome.metrics.update(_regression_metrics(table, names, reg["inputs"]))
+
+
+def _regression_targets(data: CrossModalData, cfg: dict, held_out) -> tuple[list[str],
+                                                                           np.ndarray]:
+    """Names and values (N, T) of the regression targets: the AFM embeddings (fitted on the
+    AFM rows outside ``held_out``) and the configured physical targets."""
+    emb, reg = cfg["embedding"], cfg["regression"]
+    afm_rows = data.rows(["afm"])
+    fit_rows = afm_rows[~np.isin(data.groups[afm_rows], held_out)]
+    targets = embedding_targets(data.image_features, fit_rows, emb["methods"], int(cfg["seed"]),
+                                emb["umap_neighbors"], emb["umap_metric"])
+    if reg["physical"]:
+        targets.update(physical_targets(data.heights, reg["physical"]))
+    names = list(targets)
+    return names, np.stack([targets[n] for n in names], axis=1)
+
+
+def _fit_regressors(bundle: dict, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, folds,
+                    cfg: dict, storage) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Fit every configured regression model on (``xtr``, ``ytr``), store it in ``bundle``
+    (``input`` and ``targets`` set) and return each model's (train, test) predictions, the
+    training mean (``mean``) first."""
+    reg, seed, device = cfg["regression"], int(cfg["seed"]), cfg["device"]
+    modality, names = bundle["input"], bundle["targets"]
+    predictions = {"mean": (np.broadcast_to(ytr.mean(0), ytr.shape),
+                            np.broadcast_to(ytr.mean(0), (len(xte), ytr.shape[1])))}
+    for model in reg["models"]:
+        if model == "mlp":
+            mlp = reg["mlp"]
+            params, epochs = tune_mlp(xtr, ytr, folds, mlp["space"], mlp["trials"],
+                                      epochs=mlp["epochs"], seed=seed, storage=storage,
+                                      study_name=_study(cfg, f"regression-{modality}-s{seed}"),
+                                      device=device)
+            fitted, _ = fit_mlp(xtr, ytr, params, epochs=epochs, seed=seed, device=device)
+            bundle["mlp"] = fitted
+            predictions["mlp"] = (fitted.predict(xtr), fitted.predict(xte))
+            continue
+        if model not in ("ridge", "svr"):
+            raise InputError(f"unknown regression model {model!r}: use {list(MODELS)}")
+        fitted = [fit_ridge(xtr, ytr[:, j], folds, reg["ridge_alphas"]) if model == "ridge"
+                  else fit_svr(xtr, ytr[:, j], folds, reg["svr_grid"])
+                  for j in track(range(len(names)), f"{model} on {modality}")]
+        bundle[model] = dict(zip(names, fitted, strict=True))
+        predictions[model] = (np.stack([f.predict(xtr) for f in fitted], 1),
+                              np.stack([f.predict(xte) for f in fitted], 1))
+    return predictions
+
+
+def _regression_metrics(table: pd.DataFrame, names: list[str], inputs: list[str]) -> dict:
+    """Headline figures of table3: the best test R² per input and target, and per input the
+    mean over the embedding and the physical targets of the best model and of the mean."""
+    metrics = {}
     embedding_names = [n for n in names if n.split("-")[0] in ("UMAP", "PCA")]
-    for modality in reg["inputs"]:
+    for modality in inputs:
         sub = table[table["input"] == modality]
         best = sub[sub["model"] != "mean"].groupby("target")["r2_test"].max()
         mean = sub[sub["model"] == "mean"].set_index("target")["r2_test"]
         for target, value in best.items():
-            outcome.metrics[f"regression_{modality}_{target}_r2_test"] = float(value)
+            metrics[f"regression_{modality}_{target}_r2_test"] = float(value)
         for group, members in (("embedding", embedding_names),
                                ("physical", [n for n in names if n not in embedding_names])):
             if members:
-                outcome.metrics[f"regression_{modality}_{group}_best_r2_test_mean"] = float(
+                metrics[f"regression_{modality}_{group}_best_r2_test_mean"] = float(
                     best[members].mean())
-                outcome.metrics[f"regression_{modality}_{group}_mean_predictor_r2_test"] = float(
+                metrics[f"regression_{modality}_{group}_mean_predictor_r2_test"] = float(
                     mean[members].mean())
+    return metrics
 
 
 def _axis(data: CrossModalData, modality: str):
@@ -287,7 +335,7 @@ def _axis(data: CrossModalData, modality: str):
 
 
 def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Outcome) -> None:
-    gen, heads, seed, device = cfg["generation"], cfg["heads"], int(cfg["seed"]), cfg["device"]
+    gen, seed = cfg["generation"], int(cfg["seed"])
     truth = {}
     score_rows, readout_rows = [], []
     for task in gen["tasks"]:
@@ -302,22 +350,14 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
         params, scores, epochs = tune_generator(
             kind, in_dims, x[train], y[train], folds, x[test], y[test], gen["space"][kind],
             gen["trials"], epochs=gen["epochs"], patience=gen["patience"], seed=seed,
-            storage=storage, study_name=f"generation-{task}-s{seed}", device=device)
+            storage=storage, study_name=_study(cfg, f"generation-{task}-s{seed}"),
+            device=cfg["device"])
         final, _ = fit_generator(kind, in_dims, x[train], y[train], params, epochs=epochs,
-                                 seed=seed, device=device)
+                                 seed=seed, device=cfg["device"])
         generated = final.predict(x[test])
         outcome.models[f"generator_{task}"] = final
-        for split_name, metrics in scores.items():
-            row = {"task": task, "split": split_name}
-            for metric, values in metrics.items():
-                row[f"{metric}_mean"], row[f"{metric}_std"] = np.mean(values), np.std(values)
-                row[f"published_{metric}"] = published_value("generation", task, split_name,
-                                                              metric)
-            score_rows.append(row)
         final_scores = spectrum_scores(y[test], generated)
-        score_rows.append({"task": task, "split": "test (final model)",
-                           "rmse_mean": final_scores["rmse"], "pearson_mean":
-                           final_scores["pearson"]})
+        score_rows += _generation_rows(task, scores, final_scores)
         key = task.replace("->", "_to_").replace("+", "_")
         # the saved model on the held-out samples; the fold models' spread beside it
         outcome.metrics[f"generation_{key}_test_pearson"] = final_scores["pearson"]
@@ -333,32 +373,56 @@ def _generation(data: CrossModalData, cfg: dict, held_out, storage, outcome: Out
             truth[output] = np.full(len(data), np.nan)
             rows = data.rows([output])
             truth[output][rows] = read_feature(data.inputs(output)[rows], axis, output)
-        true_feature = truth[output]
-        from_generated = read_feature(generated, axis, output)
-        head_rows = train[np.isfinite(true_feature[train])]
-        head, _ = fit_mlp(x[head_rows], true_feature[head_rows], heads["params"],
-                          epochs=heads["epochs"], seed=seed, device=device)
-        outcome.models[f"head_{task}"] = head
-        head_pred = head.predict(x[test])[:, 0]
-        feature = READOUTS[output][1]
-        r2_readout = r2(true_feature[test], from_generated)
-        r2_head = r2(true_feature[test], head_pred)
-        readout_rows.append({"task": task, "feature": feature,
-                             "r2_fitted_on_generated": r2_readout, "r2_feature_head": r2_head,
-                             "n_test": len(test),
-                             # test spectra without an ok fit (true / generated): left out
-                             "n_not_ok_true": int(np.isnan(true_feature[test]).sum()),
-                             "n_not_ok_generated": int(np.isnan(from_generated).sum()),
-                             "published_r2_fitted_on_generated": published_value(
-                                 "readout", task, feature, "generated"),
-                             "published_r2_feature_head": published_value(
-                                 "readout", task, feature, "head")})
-        outcome.metrics[f"readout_{key}_{feature}_r2"] = r2_readout
-        outcome.metrics[f"head_{key}_{feature}_r2"] = r2_head
+        readout_rows.append(_readout(task, truth[output], read_feature(generated, axis, output),
+                                     x, train, test, cfg, outcome))
         outcome.info[f"generation_{task}"] = {"params": params, "epochs": epochs,
                                               "n_train": len(train), "n_test": len(test)}
     outcome.tables["table4_generation"] = pd.DataFrame(score_rows)
     outcome.tables["table6_readouts"] = pd.DataFrame(readout_rows)
+
+
+def _generation_rows(task: str, scores: dict, final_scores: dict) -> list[dict]:
+    """Rows of table4 for one task: mean and spread of each metric of the fold models per
+    split beside the published value, then the final model on the test samples."""
+    rows = []
+    for split_name, metrics in scores.items():
+        row = {"task": task, "split": split_name}
+        for metric, values in metrics.items():
+            row[f"{metric}_mean"], row[f"{metric}_std"] = np.mean(values), np.std(values)
+            row[f"published_{metric}"] = published_value("generation", task, split_name,
+                                                          metric)
+        rows.append(row)
+    rows.append({"task": task, "split": "test (final model)",
+                 "rmse_mean": final_scores["rmse"], "pearson_mean": final_scores["pearson"]})
+    return rows
+
+
+def _readout(task: str, true_feature: np.ndarray, from_generated: np.ndarray, x: np.ndarray,
+             train: np.ndarray, test: np.ndarray, cfg: dict, outcome: Outcome) -> dict:
+    """Row of table6 for one task: R² of the output's feature fitted on the generated test
+    spectra and of a feature head (an MLP on the inputs ``x``, stored in ``outcome``) against
+    the feature fitted on the true spectra (``true_feature``, (N,), NaN without an ok fit)."""
+    heads, seed = cfg["heads"], int(cfg["seed"])
+    head_rows = train[np.isfinite(true_feature[train])]
+    head, _ = fit_mlp(x[head_rows], true_feature[head_rows], heads["params"],
+                      epochs=heads["epochs"], seed=seed, device=cfg["device"])
+    outcome.models[f"head_{task}"] = head
+    head_pred = head.predict(x[test])[:, 0]
+    feature = READOUTS[TASKS[task][1]][1]
+    r2_readout = r2(true_feature[test], from_generated)
+    r2_head = r2(true_feature[test], head_pred)
+    key = task.replace("->", "_to_").replace("+", "_")
+    outcome.metrics[f"readout_{key}_{feature}_r2"] = r2_readout
+    outcome.metrics[f"head_{key}_{feature}_r2"] = r2_head
+    return {"task": task, "feature": feature,
+            "r2_fitted_on_generated": r2_readout, "r2_feature_head": r2_head,
+            "n_test": len(test),
+            # test spectra without an ok fit (true / generated): left out
+            "n_not_ok_true": int(np.isnan(true_feature[test]).sum()),
+            "n_not_ok_generated": int(np.isnan(from_generated).sum()),
+            "published_r2_fitted_on_generated": published_value(
+                "readout", task, feature, "generated"),
+            "published_r2_feature_head": published_value("readout", task, feature, "head")}
 
 
 def compute_image_features(data: CrossModalData, embedding: dict, device: str = "auto",

@@ -27,7 +27,8 @@ import numpy as np
 
 from tmdlearn.data.containers import Spectra
 from tmdlearn.errors import InputError
-from tmdlearn.io.spectra import laser_nm, parse_header_line, resolve_unit
+from tmdlearn.io.spectra import parse_header_line
+from tmdlearn.io.spectral_units import laser_nm, resolve_unit
 
 NEW_FORMAT, MSB_FORMAT, OLD_FORMAT = 0x4B, 0x4C, 0x4D
 NEW_HEADER_BYTES, OLD_HEADER_BYTES, SUBHEADER_BYTES = 512, 224, 32

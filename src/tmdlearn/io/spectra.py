@@ -1,75 +1,32 @@
 """Spectra readers: column text/CSV, LabSpec 6 exports, row-per-pixel map tables, Renishaw .wdf.
 
-Unit of the spectral axis, in order of precedence:
-
-1. the ``unit=`` option ("cm-1", "eV", "nm");
-2. words in the header: a LabSpec ``#Range (cm-¹)=`` key, or column names with cm-1, cm^-1,
-   1/cm, "Raman shift", wavenumber (cm-1); eV, energy (eV); nm, wavelength (nm);
-3. the value range: an axis lying wholly below 0.6 is a Raman shift given in eV (converted
-   to cm-1, x ``EV_IN_CM1``), 0.6–6 is photon energy in eV, anything larger is a Raman
-   shift in cm-1 unless it lies beyond a known laser line (then wavelength in nm).
-
-The conversion made and where the unit came from are recorded in ``metadata``.
+The unit of the spectral axis is resolved by :mod:`tmdlearn.io.spectral_units`.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tmdlearn.data.containers import EV_IN_CM1, SPECTRAL_UNITS, Spectra, SpectralMap
+from tmdlearn.data.containers import Spectra, SpectralMap
 from tmdlearn.errors import InputError
+from tmdlearn.io.spectral_units import laser_nm, normalise_unit, resolve_unit
 from tmdlearn.io.wdf_layout import check_wdf_layout
 
-#: Highest axis value (eV) read as a Raman shift in eV rather than a photon energy.
-RAMAN_SHIFT_EV_MAX = 0.6
-#: Highest axis value read as a photon energy in eV.
-PHOTON_EV_MAX = 6.0
 #: A stitched multi-window acquisition has at most this many windows of at least this length.
 MAX_WINDOWS = 32
 MIN_WINDOW_POINTS = 8
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".xy", ".asc", ".prn")
 
-_UNIT_ALIASES = {
-    "cm-1": "cm-1", "cm^-1": "cm-1", "1/cm": "cm-1", "cm-\u00b9": "cm-1", "cm\u207b\u00b9": "cm-1",
-    "wavenumber": "cm-1", "raman shift": "cm-1", "ev": "eV", "energy": "eV", "nm": "nm",
-    "wavelength": "nm",
-}
-_UNIT_PATTERNS = [
-    ("cm-1", re.compile(r"cm\s*(\^?-\s*1|-\u00b9|\u207b\u00b9|-1)|1\s*/\s*cm|wavenumber", re.I)),
-    ("eV", re.compile(r"(?<![a-z])ev(?![a-z])|photon energy", re.I)),
-    ("nm", re.compile(r"(?<![a-z])nm(?![a-z])|wavelength", re.I)),
-]
-_SHIFT = re.compile(r"raman\s*shift|(?<![a-z])shift", re.I)
 _DECIMAL_COMMA = re.compile(r"^([-+]?\d*),(\d+([eE][-+]?\d+)?)$")
 _XY_UNITS = {"mm": 1000.0, "\u00b5m": 1.0, "nm": 1e-3}
 _XY_LABEL = re.compile(
     r"(?:pos(?:ition)?[\s_]*)?([xy])(?:[\s_]*(?:pos(?:ition)?)?)?"
     r"\s*(?:[(\[_]?\s*(mm|um|\u00b5m|\u03bcm|micron|nm)\s*[)\]]?)?", re.I)
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
-
-def normalise_unit(unit: str, path: Path | None = None) -> str:
-    """The container unit ("cm-1", "eV", "nm") for a user-given unit name.
-
-    Parameters
-    ----------
-    unit : str
-        A unit name or alias ("cm^-1", "1/cm", "wavenumber", "ev", "wavelength"...), any case.
-    path : Path, optional
-        The file, named in the error.
-
-    Returns
-    -------
-    str
-        "cm-1", "eV" or "nm".
-    """
-    key = str(unit).strip().lower()
-    if key in _UNIT_ALIASES:
-        return _UNIT_ALIASES[key]
-    raise InputError(f"unknown spectral unit {unit!r}: use one of {SPECTRAL_UNITS}", path)
 
 
 def _decode(path: Path) -> str:
@@ -163,83 +120,106 @@ def read_text_spectra(path: Path, unit: str | None = None,
         A map for a grid of X/Y positions (step in µm), otherwise Spectra (N, L); rows whose
         positions do not fill a grid keep them in ``metadata["x_um"]``, ``metadata["y_um"]``.
     """
-    text = _decode(path)
-    header: dict[str, str] = {}
-    header_text: list[str] = []
-    rows: list[list[float]] = []
-    axis_line: list[float] | None = None
-    leading = 0  # fields before the axis values on the axis row: series (1) or map (2)
-    xy_scale = None  # (factor to µm, unit) of X/Y position columns named on the axis row
-    first_row_line = axis_line_number = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if not rows and axis_line is None:
-            if line.lstrip().startswith("#"):
-                pair = parse_header_line(line)
-                if pair:
-                    header[pair[0]] = pair[1]
-                else:
-                    header_text.append(line.lstrip("#").strip())
-                continue
-            fields = _split(line)
-            axis_row = _axis_row(fields, number, path)
-            if axis_row is not None:
-                axis_line, leading, xy_scale = axis_row
-                axis_line_number = number
-                continue
-            values = _floats(fields)
-            if values is None or len(values) < 2:
-                header_text.append(line.strip())
-                continue
-            rows.append(values)
-            first_row_line = number
-            continue
-        fields = _split(line)
-        values = _floats(fields)
-        if values is None:
-            raise InputError(f"line {number} is not numeric: {line.strip()[:40]!r}", path)
-        rows.append(values)
-        if not first_row_line:
-            first_row_line = number
-        width = len(rows[0])
-        if len(values) != width:
-            raise InputError(
-                f"line {number} has {len(values)} columns, the first data line has {width}", path
-            )
-    if not rows:
+    table = _parse_lines(_decode(path), path)
+    if not table.rows:
         raise InputError("no numeric data found", path)
-    data = np.asarray(rows, dtype=float)
+    data = np.asarray(table.rows, dtype=float)
+    axis_line = table.axis_line
     if not np.all(np.isfinite(data)) or (axis_line and not np.all(np.isfinite(axis_line))):
         bad = int(np.argwhere(~np.isfinite(data))[0][0]) if not np.all(np.isfinite(data)) else 0
         raise InputError(f"NaN or infinite values (data row {bad + 1})", path)
-    metadata: dict = {"header": header} if header else {}
-    if header_text:
-        metadata["column_names"] = header_text[-1]
+    metadata: dict = {"header": table.header} if table.header else {}
+    if table.header_text:
+        metadata["column_names"] = table.header_text[-1]
     if excitation_nm is None:
-        excitation_nm = laser_nm(header)
+        excitation_nm = laser_nm(table.header)
     if axis_line is not None:
-        axis = np.asarray(axis_line, dtype=float)
-        if data.shape[1] != leading + axis.size:
-            raise InputError(
-                f"line {first_row_line} has {data.shape[1] - leading} intensities but the axis "
-                f"line (line {axis_line_number}) has {axis.size} values", path,
-            )
-        order = _monotonic_order(axis, path, metadata)
-        axis, data = axis[order], data[:, np.r_[:leading, order + leading]]
-        unit, axis = resolve_unit(axis, unit, header, header_text, excitation_nm, metadata,
-                                   path)
-        if leading == 2:
-            factor, metadata["xy_unit"] = xy_scale or (1.0, "\u00b5m (assumed)")
-            return _position_map(path, data, factor, axis, unit, excitation_nm, metadata)
-        metadata["series"] = data[:, 0].tolist()
-        return Spectra(data[:, 1:], axis, unit, excitation_nm, source=path, metadata=metadata)
+        return _with_axis_line(path, table, data, unit, excitation_nm, metadata)
     if data.shape[1] < 2:
         raise InputError("need at least two columns (axis and intensity)", path)
     data = data[_monotonic_order(data[:, 0], path, metadata)]
     axis = data[:, 0]
-    unit, axis = resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path)
+    unit, axis = resolve_unit(axis, unit, table.header, table.header_text, excitation_nm,
+                              metadata, path)
     return Spectra(data[:, 1:].T, axis, unit, excitation_nm, source=path, metadata=metadata)
+
+
+@dataclass
+class _Lines:
+    """What the lines of a spectra text file hold (:func:`_parse_lines`)."""
+
+    header: dict[str, str] = field(default_factory=dict)       # ``#Key=Value`` lines
+    header_text: list[str] = field(default_factory=list)       # other lines before the data
+    rows: list[list[float]] = field(default_factory=list)      # the numeric rows
+    axis_line: list[float] | None = None                       # axis values of an axis row
+    leading: int = 0  # fields before the axis values on the axis row: series (1) or map (2)
+    xy_scale: tuple[float, str] | None = None  # (factor to µm, unit) of named X/Y columns
+    first_row_line: int = 0
+    axis_line_number: int = 0
+
+
+def _parse_lines(text: str, path: Path) -> _Lines:
+    """Header, axis row and numeric rows of a text file; InputError at the first line that is
+    not numeric, or not as wide as the first data line, after the data began."""
+    out = _Lines()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not out.rows and out.axis_line is None:
+            if line.lstrip().startswith("#"):
+                pair = parse_header_line(line)
+                if pair:
+                    out.header[pair[0]] = pair[1]
+                else:
+                    out.header_text.append(line.lstrip("#").strip())
+                continue
+            fields = _split(line)
+            axis_row = _axis_row(fields, number, path)
+            if axis_row is not None:
+                out.axis_line, out.leading, out.xy_scale = axis_row
+                out.axis_line_number = number
+                continue
+            values = _floats(fields)
+            if values is None or len(values) < 2:
+                out.header_text.append(line.strip())
+                continue
+            out.rows.append(values)
+            out.first_row_line = number
+            continue
+        values = _floats(_split(line))
+        if values is None:
+            raise InputError(f"line {number} is not numeric: {line.strip()[:40]!r}", path)
+        out.rows.append(values)
+        if not out.first_row_line:
+            out.first_row_line = number
+        width = len(out.rows[0])
+        if len(values) != width:
+            raise InputError(
+                f"line {number} has {len(values)} columns, the first data line has {width}", path
+            )
+    return out
+
+
+def _with_axis_line(path: Path, table: _Lines, data: np.ndarray, unit: str | None,
+                    excitation_nm: float | None, metadata: dict) -> Spectra | SpectralMap:
+    """A LabSpec series (one spectrum per row after one leading field) or a position map (two
+    leading fields: X, Y) whose axis is the file's axis row."""
+    leading = table.leading
+    axis = np.asarray(table.axis_line, dtype=float)
+    if data.shape[1] != leading + axis.size:
+        raise InputError(
+            f"line {table.first_row_line} has {data.shape[1] - leading} intensities but the "
+            f"axis line (line {table.axis_line_number}) has {axis.size} values", path,
+        )
+    order = _monotonic_order(axis, path, metadata)
+    axis, data = axis[order], data[:, np.r_[:leading, order + leading]]
+    unit, axis = resolve_unit(axis, unit, table.header, table.header_text, excitation_nm,
+                              metadata, path)
+    if leading == 2:
+        factor, metadata["xy_unit"] = table.xy_scale or (1.0, "\u00b5m (assumed)")
+        return _position_map(path, data, factor, axis, unit, excitation_nm, metadata)
+    metadata["series"] = data[:, 0].tolist()
+    return Spectra(data[:, 1:], axis, unit, excitation_nm, source=path, metadata=metadata)
 
 
 def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray:
@@ -275,98 +255,6 @@ def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray
             for (a, b), lo, hi in zip(runs, cuts[:-1], cuts[1:], strict=True)]
     metadata["stitched_windows"] = len(runs)
     return np.concatenate(keep)
-
-
-def laser_nm(header: dict[str, str]) -> float | None:
-    """The laser wavelength (nm) named by a ``Laser...`` or ``Excitation...`` header key.
-
-    Parameters
-    ----------
-    header : dict of str
-        Header values by key.
-
-    Returns
-    -------
-    float or None
-        The number in the first such key that holds one (a value in cm⁻¹ is converted to
-        nm); None when there is none or it is not positive.
-    """
-    for key, value in header.items():
-        if key.lower().startswith(("laser", "excitation")):
-            match = _NUMBER.search(value)
-            if match:
-                number = float(match.group(0))
-                if "cm" in (key + value).lower():  # a laser line given as a wavenumber
-                    return 1e7 / number if number > 0 else None
-                return number if number > 0 else None
-    return None
-
-
-def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | None, bool]:
-    """Unit named by the header (or None) and whether it says the axis is a Raman shift."""
-    keys = [k for k in header if k.lower().startswith(("range", "spectro", "x unit", "axis"))]
-    candidates = [k + " " + header[k] for k in keys] + header_text[-1:]
-    for text in candidates:
-        first_field = re.split(r"[\t,;]", text)[0] if text in header_text else text
-        for unit, pattern in _UNIT_PATTERNS:
-            if pattern.search(first_field):
-                return unit, bool(_SHIFT.search(first_field))
-        if _SHIFT.search(first_field):
-            return "cm-1", True
-    return None, False
-
-
-def resolve_unit(axis, unit, header, header_text, excitation_nm, metadata, path):
-    """(unit, axis) following the precedence in the module docstring.
-
-    Parameters
-    ----------
-    axis : (L,) array
-        The spectral axis as read.
-    unit : str or None
-        The ``unit=`` option; when given it is used as is, without conversion.
-    header : dict of str
-        Header values by key.
-    header_text : list of str
-        Header lines that are not ``key=value`` (the last may name the columns).
-    excitation_nm : float or None
-        Laser wavelength (nm): an axis wholly above it is a wavelength in nm.
-    metadata : dict
-        Updated with ``unit_source`` (and ``value_range``, ``axis_converted``).
-    path : Path
-        The file, named in errors.
-
-    Returns
-    -------
-    unit : str
-        "cm-1", "eV" or "nm".
-    axis : (L,) ndarray
-        The axis in that unit (a Raman shift in eV converted to cm⁻¹).
-    """
-    if unit is not None:
-        metadata["unit_source"] = "option"
-        return normalise_unit(unit, path), axis
-    named, is_shift = _header_unit(header, header_text)
-    top = float(np.max(np.abs(axis)))
-    if named is not None:
-        metadata["unit_source"] = "header"
-        if named == "eV" and (is_shift or top < RAMAN_SHIFT_EV_MAX):
-            return _shift_ev_to_cm1(axis, metadata)
-        return named, axis
-    metadata["unit_source"] = "value range"
-    metadata["value_range"] = [float(np.min(axis)), float(np.max(axis))]
-    if top < RAMAN_SHIFT_EV_MAX:
-        return _shift_ev_to_cm1(axis, metadata)
-    if float(np.min(axis)) > 0 and top <= PHOTON_EV_MAX:
-        return "eV", axis
-    if excitation_nm is not None and float(np.min(axis)) > excitation_nm:
-        return "nm", axis
-    return "cm-1", axis
-
-
-def _shift_ev_to_cm1(axis: np.ndarray, metadata: dict) -> tuple[str, np.ndarray]:
-    metadata["axis_converted"] = f"Raman shift in eV x {EV_IN_CM1} -> cm-1"
-    return "cm-1", axis * EV_IN_CM1
 
 
 def _axis_row(fields: list[str], number: int, path: Path):

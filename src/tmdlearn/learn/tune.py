@@ -1,24 +1,55 @@
 """Hyperparameter search with Optuna: search spaces written as plain dicts (YAML-friendly), studies
-stored in SQLite (or any SQLAlchemy URL, e.g. PostgreSQL) so that a search can be resumed.
+stored in SQLite (or any SQLAlchemy URL, e.g. PostgreSQL) so that a search can be resumed and
+shared by several processes or machines.
 
 A search space maps a parameter name to one of::
 
     {type: float, low: 1e-4, high: 1e-2, log: true}
     {type: int, low: 1, high: 4}
     {type: categorical, choices: [relu, elu]}
+
+Every process that calls :func:`tune` with the same storage and study name works on one study:
+``n_trials`` is the study's total of complete trials, whoever runs them. A process takes a new
+trial while the complete and running trials are fewer than ``n_trials``, then waits for the
+trials that others run, and returns when the study holds ``n_trials`` complete trials (so every
+worker returns the same best trial). A worker killed mid-trial stops sending heartbeats; after
+:data:`GRACE_S` its trial is marked failed and another worker runs one in its place.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from tmdlearn.errors import InputError
 
 _TYPES = ("float", "int", "categorical")
+#: Seconds a database server has to answer the first connection (PostgreSQL, MySQL).
+CONNECT_TIMEOUT_S = 10
+#: Seconds a SQLite writer waits for another process's lock before failing.
+SQLITE_WAIT_S = 60
+#: Seconds between a running trial's heartbeats, and without one before it counts as dead.
+HEARTBEAT_S, GRACE_S = 30, 120
+#: Seconds between looks at the study while other workers run its last trials.
+POLL_S = 1.0
+#: Python modules of the database drivers, by SQLAlchemy driver name, and how to install them.
+DRIVERS = {"psycopg": "pip install 'tmdlearn[postgres]'", "mysqldb": "pip install mysqlclient",
+           "pymysql": "pip install pymysql"}
+_TABLE_TRIES = 5
+_HELD = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 
 
 def check_space(space: dict[str, dict]) -> None:
@@ -95,13 +126,94 @@ def storage_url(storage: str | Path | None) -> str | None:
     return f"sqlite:///{Path(text).resolve()}"
 
 
+def open_storage(storage: str | Path | BaseStorage | None) -> BaseStorage | None:
+    """The Optuna storage of a path or database URL, connected and checked.
+
+    Open it once per process and pass it on to every :func:`tune` of a run: each storage holds
+    its own pool of database connections.
+
+    SQLite writers wait up to :data:`SQLITE_WAIT_S` for each other's locks; ``postgresql://``
+    goes through psycopg (the ``postgres`` extra); a server has :data:`CONNECT_TIMEOUT_S` to
+    answer. Processes that open a new storage at the same moment retry the creation of its
+    tables. Running trials send heartbeats (:data:`HEARTBEAT_S`) so that the trial of a killed
+    worker is failed after :data:`GRACE_S` and run again by another.
+
+    Parameters
+    ----------
+    storage : str, Path or optuna.storages.BaseStorage, optional
+        SQLite file path or URL (``sqlite:///``, ``postgresql://``, ``mysql://``); a storage
+        already open is returned as it is; None keeps the study in memory.
+
+    Returns
+    -------
+    optuna.storages.BaseStorage or None
+        The storage (an ``RDBStorage`` for a path or URL), or None for None.
+
+    Raises
+    ------
+    InputError
+        Not a database URL, its driver is not installed, or the database does not answer.
+    """
+    if storage is None or isinstance(storage, BaseStorage):
+        return storage
+    try:
+        parsed = make_url(storage_url(storage))
+        shown = parsed.render_as_string(hide_password=True)
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed.get_dialect()
+    except SQLAlchemyError as error:
+        raise InputError("the storage is neither a file path nor a database URL (sqlite:///, "
+                         f"postgresql://, mysql://): {error}") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if driver in DRIVERS:
+        try:
+            importlib.import_module(driver)
+        except ImportError:
+            raise InputError(f"{shown}: needs the {driver} driver ({DRIVERS[driver]})") from None
+    connect_args = ({"timeout": SQLITE_WAIT_S} if backend == "sqlite" else
+                    {"connect_timeout": CONNECT_TIMEOUT_S} if backend in ("postgresql", "mysql")
+                    else {})
+    url = parsed.render_as_string(hide_password=False)
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args=connect_args)
+        try:
+            engine.connect().close()
+        finally:
+            engine.dispose()
+    except ImportError as error:
+        missing = error.__cause__ or error
+        raise InputError(f"{shown}: its database driver is not installed ({missing})") from None
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise InputError(f"{shown}: the database does not answer or refuses ({reason})") from None
+    for attempt in range(_TABLE_TRIES):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs={"connect_args": connect_args},
+                    heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+        except SQLAlchemyError:  # another process creating the tables at the same moment
+            if attempt + 1 == _TABLE_TRIES:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict[str, dict],
-         n_trials: int, *, study_name: str = "tmdlearn", storage: str | Path | None = None,
-         seed: int = 0, direction: str = "minimize") -> optuna.Study:
-    """Run up to ``n_trials`` trials of ``objective(params, trial)`` over ``space``.
+         n_trials: int, *, study_name: str = "tmdlearn",
+         storage: str | Path | BaseStorage | None = None, seed: int = 0,
+         direction: str = "minimize") -> optuna.Study:
+    """Run the trials of ``objective(params, trial)`` over ``space`` that the study still
+    lacks, alone or beside other processes on the same study.
 
     With a ``storage`` (path or URL) the study named ``study_name`` is created or resumed:
-    completed trials are kept and only the missing ones run (the total is ``n_trials``).
+    completed trials are kept and only the missing ones run. Several processes may run this on
+    one study at once: each takes trials while the study's complete and running trials are
+    fewer than ``n_trials``, then waits for the others' (module docstring). A process draws
+    from one TPE sampler seeded ``seed + k``, k the number of its first trial: a new search run
+    alone draws as ``TPESampler(seed)``, and workers or a resumed run do not repeat the draws
+    of another.
 
     Parameters
     ----------
@@ -110,31 +222,74 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
     space : dict of str to dict
         Search space (see the module docstring).
     n_trials : int
-        Completed trials the study should hold at the end (>= 1).
+        Complete trials the study holds at the end (>= 1), counting those of earlier runs and
+        of other workers.
     study_name : str
         Name of the study in ``storage``.
-    storage : str or Path, optional
-        SQLite path or SQLAlchemy URL (:func:`storage_url`); None keeps the study in memory.
+    storage : str, Path or optuna.storages.BaseStorage, optional
+        SQLite path, database URL or storage already open (:func:`open_storage`); None keeps
+        the study in memory.
     seed : int
-        Seed of the TPE sampler.
+        Seed of the TPE sampler (plus the number of this process's first trial).
     direction : str
         "minimize" or "maximize".
 
     Returns
     -------
     optuna.Study
-        The study with all its trials (``best_params``, ``trials_dataframe()``).
+        The study with all its trials (``best_params``, ``trials_dataframe()``); trials that
+        lost a race for the last places are pruned without running ``objective``.
+
+    Raises
+    ------
+    InputError
+        A malformed space, ``n_trials`` < 1, a storage that cannot be opened, or a study of
+        that name that searches another space.
     """
     check_space(space)
     if n_trials < 1:
         raise InputError(f"n_trials must be at least 1, got {n_trials}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=storage_url(storage),
+    study = optuna.create_study(study_name=study_name, storage=open_storage(storage),
                                 load_if_exists=True, direction=direction,
-                                sampler=optuna.samplers.TPESampler(seed=seed))
-    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    remaining = n_trials - done
-    if remaining > 0:
-        study.optimize(lambda trial: objective(suggest(trial, space), trial),
-                       n_trials=remaining)
-    return study
+                                sampler=_sampler(seed))
+    _claim_space(study, space)
+
+    seeded = []
+
+    def one_trial(trial: optuna.Trial) -> float:
+        held = study.get_trials(deepcopy=False, states=_HELD)
+        if sum(t.number < trial.number for t in held) >= n_trials:
+            raise optuna.TrialPruned("another worker took the study's last trial")
+        if not seeded:  # this process's first trial: its number keeps workers apart
+            study.sampler = _sampler(seed + trial.number)
+            seeded.append(trial.number)
+        return objective(suggest(trial, space), trial)
+
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # trials of killed workers
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        complete = states.count(TrialState.COMPLETE)
+        if complete >= n_trials:
+            return study
+        if complete + states.count(TrialState.RUNNING) < n_trials:
+            study.optimize(one_trial, n_trials=1)
+        else:
+            time.sleep(POLL_S)  # the last trials run in other workers
+
+
+def _sampler(seed: int) -> optuna.samplers.TPESampler:
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def _claim_space(study: optuna.Study, space: dict[str, dict]) -> None:
+    """Record ``space`` in a new study; refuse a study that searches another."""
+    plain = json.loads(json.dumps(space))
+    held = study.user_attrs.get("space")
+    if held is None:
+        study.set_user_attr("space", plain)
+    elif held != plain:
+        raise InputError(f"the study {study.study_name!r} in this storage searches another "
+                         "space: give another study name (--study) or storage")

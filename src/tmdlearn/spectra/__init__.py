@@ -5,30 +5,28 @@
 >>> table = fit.table()          # E2g_center, ..., split_A1g_E2g, r2, ..., verdict, reasons
 """
 
-from tmdlearn.spectra.features import derived_features, feature_vector, fit_table, vector_columns
-from tmdlearn.spectra.peakmodel import PRESETS, Peak, PeakModel, Region, load_model
-from tmdlearn.spectra.peaks import (
-    STATUS,
-    PeakFit,
-    fit_map,
-    fit_peaks,
-    model_curves,
-    parameter_maps,
-)
-from tmdlearn.spectra.preprocess import (
+from tmdlearn.spectra.curves import model_curves
+from tmdlearn.spectra.despike import (
     DESPIKE,
-    anchor_baseline,
-    background_mask,
-    baseline,
-    crop,
     despike,
     despike_difference,
     despike_map,
     despike_whitaker_hayes,
+)
+from tmdlearn.spectra.features import derived_features, feature_vector, fit_table, vector_columns
+from tmdlearn.spectra.mapfit import fit_map, parameter_maps
+from tmdlearn.spectra.peakmodel import PRESETS, Peak, PeakModel, Region, load_model
+from tmdlearn.spectra.peaks import STATUS, PeakFit, fit_peaks
+from tmdlearn.spectra.preprocess import (
+    anchor_baseline,
+    background_mask,
+    baseline,
+    crop,
     normalise,
     resample,
 )
-from tmdlearn.spectra.quality import VERDICTS, noise_sigma
+from tmdlearn.spectra.presence import noise_sigma
+from tmdlearn.spectra.quality import VERDICTS
 
 __all__ = [
     "DESPIKE",

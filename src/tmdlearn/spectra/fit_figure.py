@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tmdlearn.spectra.peaks import PeakFit, model_curves  # noqa: E402
+from tmdlearn.spectra.curves import model_curves  # noqa: E402
+from tmdlearn.spectra.peaks import PeakFit  # noqa: E402
 
 _AXIS_LABELS = {"cm-1": "Raman shift (cm⁻¹)", "eV": "photon energy (eV)", "nm": "wavelength (nm)"}
 

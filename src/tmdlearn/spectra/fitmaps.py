@@ -9,7 +9,8 @@ import numpy as np
 
 from tmdlearn.data.containers import SpectralMap
 from tmdlearn.spectra import quality
-from tmdlearn.spectra.peaks import PeakFit, parameter_maps
+from tmdlearn.spectra.mapfit import parameter_maps
+from tmdlearn.spectra.peaks import PeakFit
 
 
 @dataclass

@@ -12,10 +12,11 @@ Internally the axis of each fit window is mapped onto [-1, 1] and every spectrum
 its largest absolute value, so one set of tolerances fits all data; results come back in the
 axis and intensity units of the input.
 
-This module is the public API (:func:`fit_peaks`, :func:`fit_map`, :func:`parameter_maps`,
-:func:`model_curves`, :class:`PeakFit`); one window of the model on a chunk of spectra is
-:func:`tmdlearn.spectra.regionfit.fit_region`, the solvers are in
-:mod:`tmdlearn.spectra.solver`.
+This module is the public API (:func:`fit_peaks`, :class:`PeakFit`); maps are fitted by
+:func:`tmdlearn.spectra.mapfit.fit_map` (images: :func:`~tmdlearn.spectra.mapfit.parameter_maps`),
+the curves of one fit for figures are :func:`tmdlearn.spectra.curves.model_curves`; one window
+of the model on a chunk of spectra is :func:`tmdlearn.spectra.regionfit.fit_region`, the
+solvers are in :mod:`tmdlearn.spectra.solver`.
 
 Every spectrum gets a ``status``: ``ok``; ``max_iter`` (stopped before converging: values kept,
 ``converged`` false); or a failure whose values are NaN: ``nonfinite_input`` (NaN/inf in the
@@ -33,11 +34,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.data import Spectra
 from tmdlearn.errors import InputError
 from tmdlearn.progress import track
 from tmdlearn.spectra import quality
-from tmdlearn.spectra.lineshapes import evaluate, region_layout
 from tmdlearn.spectra.peakmodel import PeakModel, Region, load_model
 from tmdlearn.spectra.regionfit import MAX_ITER, OK, STATUS, fit_region
 
@@ -291,124 +291,6 @@ def _combine(model: PeakModel, windows: list[_Window], settings: dict) -> PeakFi
                    metadata={"solver": solver,
                              "backend": "torch" if solver == "radam" else settings["backend"]},
                    quality=judged)
-
-
-def fit_map(smap: SpectralMap, model: PeakModel | str, mask: np.ndarray | None = None,
-            **kwargs) -> tuple[PeakFit, np.ndarray]:
-    """Fit the pixels of a map where ``mask`` (ny, nx) is true (all when None).
-
-    Parameters
-    ----------
-    smap : SpectralMap
-        The map (ny, nx) of spectra.
-    model : PeakModel or str
-        A :class:`PeakModel` or a preset name / YAML path for :func:`load_model`.
-    mask : (ny, nx) bool array, optional
-        Pixels to fit; all when None.
-    **kwargs
-        Options of :func:`fit_peaks`.
-
-    Returns
-    -------
-    fit : PeakFit
-        One row per masked pixel, row-major; the table of the fit carries the pixels'
-        ``x_um, y_um`` (µm). :func:`parameter_maps` turns it into images.
-    mask : (ny, nx) bool array
-        The mask used.
-    """
-    mask = np.ones(smap.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    if mask.shape != smap.shape:
-        raise InputError(f"mask shape {mask.shape} differs from the map's {smap.shape}")
-    fit = fit_peaks(smap.spectra(mask), model, **kwargs)
-    x_um, y_um = smap.coordinates_um()
-    fit.metadata.update(x_um=x_um[mask], y_um=y_um[mask], map_shape=smap.shape)
-    return fit, mask
-
-
-def parameter_maps(fit: PeakFit, mask: np.ndarray, only_ok: bool = True
-                   ) -> dict[str, np.ndarray]:
-    """Each fitted parameter (and r2, rmse) as an (ny, nx) image, NaN outside ``mask``.
-
-    Parameters
-    ----------
-    fit : PeakFit
-        A fit from :func:`fit_map`.
-    mask : (ny, nx) bool array
-        The mask :func:`fit_map` returned.
-    only_ok : bool
-        For a judged fit, make the images NaN wherever the verdict is not ok.
-
-    Returns
-    -------
-    dict of str to (ny, nx) array
-        One image per parameter (axis units, cm⁻¹ or eV, for centres and FWHM; intensity
-        units for heights), ``r2``, ``rmse`` and, for a judged fit, ``noise``, ``chi2`` and
-        ``verdict``: an image of verdict codes (0 ok, 1 weak, 2 absent, 3 poor, NaN outside
-        the mask).
-    """
-    mask = np.asarray(mask, dtype=bool)
-    columns = dict(zip(fit.names, fit.values.T, strict=True))
-    columns.update(r2=fit.r2, rmse=fit.rmse)
-    shown = np.ones(len(fit), dtype=bool)
-    if fit.quality is not None:
-        if only_ok:
-            shown = fit.quality["verdict"] == quality.OK
-        columns.update(noise=fit.quality["noise"], chi2=fit.quality["chi2"])
-    maps = {}
-    for name, column in columns.items():
-        image = np.full(mask.shape, np.nan)
-        image[mask] = np.where(shown, column, np.nan)
-        maps[name] = image
-    if fit.quality is not None:
-        maps["verdict"] = np.full(mask.shape, np.nan)
-        maps["verdict"][mask] = fit.quality["verdict"]
-    return maps
-
-
-def model_curves(fit: PeakFit, axis: np.ndarray, index: int) -> dict[str, np.ndarray]:
-    """Total model, background and each peak of spectrum ``index`` on ``axis`` (for figures).
-
-    Parameters
-    ----------
-    fit : PeakFit
-        The fits.
-    axis : (L,) array
-        Raman shift (cm⁻¹) or photon energy (eV), in the model's unit.
-    index : int
-        Row of the spectrum in ``fit``.
-
-    Returns
-    -------
-    dict of str to (L,) array
-        ``model``, ``background`` and one curve per peak name, in intensity units; points
-        outside every fit window are NaN.
-    """
-    axis = np.asarray(axis, dtype=float)
-    curves: dict[str, np.ndarray] = {"model": np.full(axis.shape, np.nan),
-                                     "background": np.full(axis.shape, np.nan)}
-    start = 0
-    for region in fit.model.regions:
-        inside = (axis >= region.window[0]) & (axis <= region.window[1])
-        x = axis[inside]
-        p = fit.values[index, start:start + region.n_params][None, :].copy()
-        start += region.n_params
-        layout = region_layout(region)
-        if region.background == "linear":  # stored as value at the window's mid-point + slope
-            b = layout[1][1]
-            p[:, b] -= p[:, b + 1] * 0.5 * (x[0] + x[-1])
-        total, _ = evaluate(np, x, p, layout, jacobian=False)
-        curves["model"][inside] = total[0]
-        background = Region(region.window, (), region.background)
-        bg_p = p[:, layout[1][1]:]
-        curves["background"][inside] = evaluate(np, x, bg_p, region_layout(background),
-                                                jacobian=False)[0][0]
-        for peak, (_, k) in zip(region.peaks, layout[0], strict=True):
-            single = Region(region.window, (peak,), "none")
-            curve = np.full(axis.shape, np.nan)
-            curve[inside] = evaluate(np, x, p[:, k:k + peak.n_params], region_layout(single),
-                                     jacobian=False)[0][0]
-            curves[peak.name] = curve
-    return curves
 
 
 # --------------------------------------------------------------------------- internals

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tmdlearn.spectra import quality
 from tmdlearn.spectra.lineshapes import region_layout
 from tmdlearn.spectra.peakmodel import Region
+from tmdlearn.spectra.presence import noise_sigma, saturated
 from tmdlearn.spectra.solver import Backend, Problem, levenberg_marquardt, radam
 
 STATUS = ("ok", "max_iter", "nonfinite_input", "flat", "too_few_points",
@@ -118,10 +118,10 @@ def _screen(y: np.ndarray, x: np.ndarray, region: Region, verdict: dict | None
     status[flat] = FLAT
     if extra is not None:
         # a floor keeps noiseless (synthetic) data finite: 1e-9 of the spectrum's scale
-        sigma = np.maximum(quality.noise_sigma(y), 1e-9 * scale)
+        sigma = np.maximum(noise_sigma(y), 1e-9 * scale)
         extra[0][:] = np.where(finite, sigma, np.nan)
-        extra[1][:] = finite & quality.saturated(y, sigma, int(verdict["saturation_run"]),
-                                                 float(verdict["saturation_snr"]))
+        extra[1][:] = finite & saturated(y, sigma, int(verdict["saturation_run"]),
+                                         float(verdict["saturation_snr"]))
     return status, scale, extra
 
 

@@ -35,8 +35,8 @@ DEFAULTS = {
     "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
             "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
     # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
-    "verdict": {"enabled": True, "main": None, "present_dbic": None, "weak_snr": None,
-                "chi2_max": None, "chi2_min": None, "misfit_max": None,
+    "verdict": {"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
+                "weak_snr": None, "chi2_max": None, "chi2_min": None, "misfit_max": None,
                 "saturation_run": None, "saturation_snr": None},
     # zarr map stores only (tmdlearn convert): fitted a chunk at a time into the result store
     # ``store``, resumable; scheduler auto: processes from 200 000 spectra, else threads
@@ -330,10 +330,10 @@ def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.n
     (N, L) array
     """
     from tmdlearn.spectra import preprocess
+    from tmdlearn.spectra.despike import despike
 
     if options["despike"] != "map":  # map: done on the map before its spectra are taken
-        intensity = preprocess.despike(intensity, options["despike"],
-                                       options["despike_threshold"])
+        intensity = despike(intensity, options["despike"], options["despike_threshold"])
     if options["baseline"] != "none":
         intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
     if options["normalise"] != "none":
@@ -342,7 +342,7 @@ def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.n
 
 
 def _despiked(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap:
-    from tmdlearn.spectra.preprocess import despike
+    from tmdlearn.spectra.despike import despike
 
     return replace(data, intensity=despike(data.intensity, "map", options["despike_threshold"],
                                            mask, options["despike_spatial_k"]))

@@ -2,7 +2,7 @@
 
 A STEM image is recorded line by line: unequal scan-coil gains and drift during the frame
 scale and shear it, up to several per cent (docs/stem.md, "A real microscope"). A honeycomb
-layer is hexagonal, so the affine lattice that :func:`tmdlearn.stem.lattice.fit_honeycomb`
+layer is hexagonal, so the affine lattice that :func:`tmdlearn.stem.honeycomb.fit_honeycomb`
 fits to its atoms is ``D · a R(θ)`` times the unit hexagonal basis: ``D`` the distortion,
 ``a`` the lattice constant, ``R(θ)`` the layer's rotation. ``M Mᵀ = a² D Dᵀ`` does not
 depend on the rotation, so each layer measures ``D Dᵀ`` up to scale; both layers of a
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import sqrtm
 
-from tmdlearn.stem.lattice import fit_honeycomb
+from tmdlearn.stem.honeycomb import fit_honeycomb
 
 #: Fewest atoms a layer needs to measure the distortion.
 MIN_ATOMS = 30

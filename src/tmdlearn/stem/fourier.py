@@ -8,7 +8,7 @@ the expected one, groups them by their orientation modulo 60° and returns up to
 the twist, which the atoms found in each layer must reproduce, and their spacing checks the
 pixel size. Orientations are of the reciprocal vectors, which in a honeycomb are parallel to
 its bonds (modulo 60°), so they compare directly with
-:attr:`tmdlearn.stem.lattice.Lattice.angle_rad`. Lengths in Å, angles in degrees.
+:attr:`tmdlearn.stem.honeycomb.Lattice.angle_rad`. Lengths in Å, angles in degrees.
 """
 
 from __future__ import annotations

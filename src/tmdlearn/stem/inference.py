@@ -1,227 +1,35 @@
-"""Saving, loading and running trained segmentation models on STEM images.
+"""Running trained segmentation models on STEM images: logits of an image, of its mirror
+views and of large images tile by tile, and the atoms they find (:func:`identify_atoms`).
 
-A saved model is a model folder (:mod:`tmdlearn.models.store`: safetensors weights, JSON
-parameters, a ``model.json`` card) holding the U-Net's constructor arguments, its weights and
-what inference needs to know: material, species, layers, training pixel size (Å) and label
-radius (Å). The shipped graphene model lives in ``tmdlearn/stem/weights/graphene/``.
+Models are saved and loaded by :mod:`tmdlearn.stem.modelstore`, images normalised by
+:mod:`tmdlearn.stem.normalisation`, tiles laid out by :mod:`tmdlearn.stem.tiles`; their
+functions are importable from here too.
 """
 
 from __future__ import annotations
 
-import itertools
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from tmdlearn.constants import LATTICE_ANGSTROM
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.learn.train import resolve_device
-from tmdlearn.models.card import make_card
-from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
-from tmdlearn.stem.atoms import atom_masks, find_atoms
-from tmdlearn.stem.lattice import check_lattice_prior, pull_to_lattice, reassign_layers
+from tmdlearn.stem.atoms import find_atoms
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import best_assignment
-
-
-def normalise(image: np.ndarray) -> np.ndarray:
-    """Zero-mean, unit-variance float32 copy of an image (counts, any dose).
-
-    Parameters
-    ----------
-    image : (H, W) array
-        HAADF intensities (counts).
-
-    Returns
-    -------
-    (H, W) float32 array
-        The normalised image (dimensionless).
-    """
-    image = np.asarray(image, dtype=np.float32)
-    return (image - image.mean()) / max(float(image.std()), 1e-6)
-
-
-#: The robust normalisation of models trained on the realistic microscope (their
-#: ``meta["normalisation"]``): background smoothed over 10 Å removed, outer 0.1 % clipped.
-ROBUST = {"name": "robust", "background_angstrom": 10.0, "clip_percent": [0.1, 99.9]}
-
-
-def _background(image: np.ndarray, sigma_px: float) -> np.ndarray:
-    """``image`` smoothed by a Gaussian of ``sigma_px``, computed on a grid 1/4 σ coarse."""
-    from scipy.ndimage import gaussian_filter
-    from skimage.transform import resize
-
-    factor = max(1, int(sigma_px / 4))
-    small = resize(image, (max(1, image.shape[0] // factor), max(1, image.shape[1] // factor)),
-                   order=1, anti_aliasing=factor > 1, preserve_range=True)
-    small = gaussian_filter(small, sigma_px * small.shape[0] / image.shape[0], mode="reflect")
-    return resize(small, image.shape, order=1, preserve_range=True)
-
-
-def prepare_image(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """The network's input: ``image`` normalised as the model was trained.
-
-    Robust normalisation: the background smoothed over ``background_angstrom`` is removed
-    (contamination and thickness gradients), the values are clipped to the percentiles
-    ``clip_percent`` (hot pixels, dead lines, saturation), then zero mean, unit variance.
-
-    Parameters
-    ----------
-    image : (H, W) array
-        HAADF intensities (counts) at the model's pixel size (Å/px).
-    meta : dict
-        The model's metadata; ``meta["normalisation"]`` holds the settings (:func:`normalise`
-        for models without one).
-
-    Returns
-    -------
-    (H, W) float32 array
-        The normalised image.
-    """
-    spec = meta.get("normalisation")
-    if not spec:
-        return normalise(image)
-    image = np.asarray(image, dtype=np.float32)
-    sigma_px = float(spec["background_angstrom"]) / float(meta["pixel_size_angstrom"])
-    image = image - _background(image, sigma_px)
-    lo, hi = np.percentile(image, spec["clip_percent"])
-    return normalise(np.clip(image, lo, hi))
-
-
-def save_model(path: str | Path, model: UNet, meta: dict[str, Any]) -> Path:
-    """Write the model's arguments, weights (CPU) and ``meta`` as a model folder with its
-    card (:func:`stem_card`), atomically.
-
-    Parameters
-    ----------
-    path : str or Path
-        The model folder.
-    model : UNet
-        The network.
-    meta : dict
-        Training config and record (pixel size in Å/px, species, ...).
-
-    Returns
-    -------
-    Path
-        The folder written.
-    """
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return write_model(path, {"unet": model.config, "state_dict": state, "meta": meta},
-                       stem_card(meta))
-
-
-def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
-    """The model card of a STEM model from its ``meta`` (training config and record).
-
-    Parameters
-    ----------
-    meta : dict
-        The model's metadata.
-
-    Returns
-    -------
-    dict
-        The model card.
-    """
-    config = meta.get("config") or {}
-    record = meta.get("training") or {}
-    train = config.get("train") or {}
-    step = meta.get("step")
-    images = step * int(train["batch_size"]) if step and train.get("batch_size") else None
-    return make_card(
-        "stem", "per-layer atom segmentation (Gomb-Net U-Net)", material=meta.get("material"),
-        inputs={"modality": "haadf-stem", "unit": "counts",
-                "pixel_size_angstrom": meta.get("pixel_size_angstrom"),
-                "image_size_px": (config.get("data") or {}).get("size_px"),
-                "species": meta.get("species"), "layers": meta.get("layers"),
-                "normalisation": meta.get("normalisation")},
-        training={"data": "simulated on the fly (tmdlearn.synth.stem); no manifest",
-                  "manifest_sha256": None, "n_samples": images, "steps": step,
-                  "record": record or None},
-        metrics=meta.get("val") or {}, seed=config.get("seed"))
-
-
-def shipped_model_path(material: str = "graphene") -> Path:
-    """Folder of the model shipped inside the package for ``material``.
-
-    Parameters
-    ----------
-    material : str
-        The material, e.g. ``graphene`` or ``WS2``.
-
-    Returns
-    -------
-    Path
-        The model folder.
-    """
-    return Path(str(resources.files("tmdlearn.stem") / "weights" / material))
-
-
-def fast_model(model: UNet) -> UNet:
-    """Eval-mode copy for inference: batch norm folded into the convolutions, channels-last.
-
-    Parameters
-    ----------
-    model : UNet
-        The network.
-
-    Returns
-    -------
-    UNet
-        The folded copy.
-    """
-    return model.fold_batchnorm().to(memory_format=torch.channels_last)
-
-
-def load_model(path: str | Path | None = None, material: str | None = None,
-               device: str = "auto", fast: bool = True, trust_mismatch: bool = False
-               ) -> tuple[UNet, dict[str, Any]]:
-    """The model at ``path`` in eval mode, after its card is checked
-    (:func:`tmdlearn.models.store.read_model`).
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        The model folder; default: the shipped one for ``material``.
-    material : str, optional
-        The material (graphene if None and no ``path``); a model for another material than
-        the one given is refused.
-    device : str
-        Torch device, "auto" picks CUDA when available.
-    fast : bool
-        Return :func:`fast_model` of it (same outputs to rounding, about twice as fast on a
-        CPU); False: the plain module, e.g. to train it further.
-    trust_mismatch : bool
-        Turn a file whose sha256 differs from the card into a warning, not an error.
-
-    Returns
-    -------
-    model : UNet
-        The network.
-    meta : dict
-        Its metadata (pixel size in Å/px, species, normalisation, ...).
-    """
-    if path is None:
-        path = shipped_model_path(material or "graphene")
-    tree, _, folder = read_model(path, {"workflow": "stem", "material": material},
-                                 trust_mismatch)
-    try:
-        model = UNet(**tree["unet"])
-        model.load_state_dict(tree["state_dict"])
-        meta = dict(tree["meta"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as err:
-        raise InputError(f"not a tmdlearn STEM model ({err.__class__.__name__})",
-                         folder) from None
-    model = model.to(resolve_device(device)).eval()
-    model = fast_model(model) if fast else model
-    model.normalisation = meta.get("normalisation")  # its input (prepare_image)
-    return model, meta
+from tmdlearn.stem.modelstore import (  # noqa: F401 - re-exported: their import path before
+    fast_model,
+    load_model,
+    save_model,
+    shipped_model_path,
+    stem_card,
+)
+from tmdlearn.stem.normalisation import ROBUST, normalise, prepare_image  # noqa: F401 - ditto
+from tmdlearn.stem.prior import apply_lattice_prior, check_lattice_prior
+from tmdlearn.stem.tiles import TILE_OVERLAP_PX, blend_window, match_branches, tile_starts
 
 
 @torch.no_grad()
@@ -311,96 +119,6 @@ def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
     return total / views
 
 
-#: Overlap (model px) of neighbouring tiles in :func:`predict_tiled`.
-TILE_OVERLAP_PX = 48
-
-
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start indices of the fewest tiles of ``tile`` px that cover ``length`` px with
-    neighbours overlapping by at least ``overlap`` px, evenly spaced from the first to the
-    last pixel (one tile if it fits).
-
-    Parameters
-    ----------
-    length : int
-        Image side, in px.
-    tile : int
-        Tile side, in px.
-    overlap : int
-        Least overlap of neighbouring tiles, in px.
-
-    Returns
-    -------
-    list of int
-        First pixel of each tile.
-    """
-    if length <= tile:
-        return [0]
-    count = 1 + int(np.ceil((length - tile) / max(1, tile - overlap)))
-    return [int(v) for v in np.round(np.linspace(0, length - tile, count))]
-
-
-def blend_window(size: int, before: int, after: int) -> np.ndarray:
-    """1-D weights (``size``,) of a tile: a raised-cosine rise over the ``before`` px it shares
-    with the previous tile, a fall over the ``after`` px shared with the next, 1 between
-    (and at the image edges). Two neighbours' weights sum to 1 on their overlap; never zero
-    (:func:`predict_tiled` divides by the summed weights, also where three tiles meet).
-
-    Parameters
-    ----------
-    size : int
-        Tile side, in px.
-    before, after : int
-        Overlap with the previous and the next tile, in px (0 at an image edge).
-
-    Returns
-    -------
-    (size,) array
-        The weights.
-    """
-    weights = np.ones(size, np.float32)
-    for n, start in ((before, True), (after, False)):
-        if n > 0:
-            ramp = np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n) ** 2
-            if start:
-                weights[:n] = ramp
-            else:
-                weights[size - n:] = ramp[::-1]
-    return weights
-
-
-def match_branches(logits: np.ndarray, reference: np.ndarray, weights: np.ndarray
-                   ) -> tuple[int, ...]:
-    """The permutation ``perm`` (branch b -> reference branch perm[b]) that brings
-    ``logits`` closest to ``reference``: the largest summed covariance, with pixel
-    ``weights``, of the centred logits (the smallest weighted squared difference). On a thin
-    strip where two tiles overlap the logits decide more reliably than the masks' IoU
-    (:func:`tmdlearn.stem.metrics.best_assignment`), because both tiles see only part of
-    their usual context there.
-
-    Parameters
-    ----------
-    logits, reference : (B, S, N) array
-        Logits of B branches, S species on N pixels.
-    weights : (N,) array
-        Pixel weights.
-
-    Returns
-    -------
-    tuple of int
-        ``perm``.
-    """
-    w = np.asarray(weights, float) / max(float(np.sum(weights)), 1e-12)
-    p = logits.reshape(len(logits), -1, w.size)
-    q = reference.reshape(len(reference), -1, w.size)
-    p = p - (p * w).sum(-1, keepdims=True)
-    q = q - (q * w).sum(-1, keepdims=True)
-    cov = np.einsum("bsn,csn,n->bc", p, q, w)
-    branches = range(len(cov))
-    return max(itertools.permutations(branches),
-               key=lambda perm: cov[list(branches), list(perm)].sum())
-
-
 def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 1,
                   tile: int = 256, overlap: int = TILE_OVERLAP_PX) -> np.ndarray:
     """Logits (layers, species, H, W) of an image of any size, ``tile`` x ``tile`` px at a time.
@@ -469,43 +187,6 @@ def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
             total[(...,) + window] += logits * tile_weight
             weight[window] += tile_weight
     return total / weight
-
-
-def apply_lattice_prior(atoms: pd.DataFrame, shape: tuple[int, ...], lattice_prior: float,
-                        meta: dict[str, Any], pixel_size_angstrom: float
-                        ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Atoms pulled ``lattice_prior`` (0-1) of the way to their layer's honeycomb
-    (:func:`tmdlearn.stem.lattice.pull_to_lattice`) and masks repainted as the model's label
-    disks there.
-
-    The disk radius (Å in ``meta``) is converted to pixels with the fitted lattice constant and
-    the material's (:data:`tmdlearn.constants.LATTICE_ANGSTROM`), i.e. at the image's true
-    magnification as the training labels were; with no honeycomb, with ``pixel_size_angstrom``.
-
-    Parameters
-    ----------
-    atoms : DataFrame
-        Atoms (x_px, y_px, layer, species, ...).
-    shape : tuple of int
-        Shape of the masks (layers, species, H, W).
-    lattice_prior : float
-        Fraction (0-1) of the way to the honeycomb.
-    meta : dict
-        The model's metadata (label disk radius in Å, material).
-    pixel_size_angstrom : float
-        Pixel size of the masks, in Å/px.
-
-    Returns
-    -------
-    atoms : DataFrame
-        The moved atoms.
-    masks : (layers, species, H, W) bool array
-        The repainted masks.
-    """
-    atoms, a_px = pull_to_lattice(atoms, lattice_prior)
-    a_angstrom = LATTICE_ANGSTROM.get(str(meta.get("material")), float("nan"))
-    scale = a_px / a_angstrom if np.isfinite(a_px / a_angstrom) else 1 / pixel_size_angstrom
-    return atoms, atom_masks(atoms, shape, float(meta["label_radius_angstrom"]) * scale)
 
 
 #: Smallest side, in model pixels, an image may have (a few lattice constants of graphene).

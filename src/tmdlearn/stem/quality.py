@@ -10,7 +10,7 @@ Two kinds of evidence, from the image and the found atoms alone:
 - **physics**, per layer (:func:`layer_checks`): the two nearest-neighbour distances of every
   atom against the material's bond (mean and FWHM, as the Gomb-Net study measures them), the
   fraction of atoms on the layer's fitted honeycomb
-  (:func:`tmdlearn.stem.lattice.fit_honeycomb`) and their RMS distance to it, the atoms per
+  (:func:`tmdlearn.stem.honeycomb.fit_honeycomb`) and their RMS distance to it, the atoms per
   nm² against the lattice's column density, and where the layer is present; plus whether all
   layers of the model are found together, and a saturated (clipped) detector.
 
@@ -35,7 +35,7 @@ from scipy.stats import median_abs_deviation
 from tmdlearn.constants import LATTICE_ANGSTROM
 from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
 from tmdlearn.stem.fourier import angle_between, fft_lattices
-from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice
+from tmdlearn.stem.honeycomb import fit_honeycomb, fit_lattice
 from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, Windows, image_windows, render_back
 
 #: A window holds a layer when it holds this fraction of the layer's expected atoms.

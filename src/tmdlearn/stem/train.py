@@ -29,17 +29,13 @@ from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.atoms import atom_scores, find_atoms
-from tmdlearn.stem.inference import (
-    ROBUST,
-    apply_lattice_prior,
-    predict_views,
-    prepare_image,
-    save_model,
-    stem_card,
-)
-from tmdlearn.stem.lattice import check_lattice_prior, reassign_layers
+from tmdlearn.stem.inference import predict_views
+from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.losses import make_loss
 from tmdlearn.stem.metrics import segmentation_scores
+from tmdlearn.stem.modelstore import save_model, stem_card
+from tmdlearn.stem.normalisation import ROBUST, prepare_image
+from tmdlearn.stem.prior import apply_lattice_prior, check_lattice_prior
 from tmdlearn.synth.stem import (
     N_LAYERS,
     StemSample,
@@ -169,8 +165,8 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     scores).
 
     Images are normalised as the model was trained: the ``normalisation`` that
-    :func:`tmdlearn.stem.inference.load_model` or training attached to it
-    (:func:`tmdlearn.stem.inference.prepare_image`; none: z-score).
+    :func:`tmdlearn.stem.modelstore.load_model` or training attached to it
+    (:func:`tmdlearn.stem.normalisation.prepare_image`; none: z-score).
 
     Parameters
     ----------
@@ -192,7 +188,7 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
         In [0, 1] (InputError otherwise); > 0 also yields (suffix "_prior") the atoms of the
         last step with positions pulled that fraction of the way to the layers' honeycombs
         and the masks repainted as label disks there
-        (:func:`tmdlearn.stem.inference.apply_lattice_prior`).
+        (:func:`tmdlearn.stem.prior.apply_lattice_prior`).
 
     Yields
     ------
@@ -336,16 +332,8 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     start, history, best, cpu_before = 0, [], -1.0, 0.0
     if config.get("init") and not resume:
         cpu_before = warm_start(model, config["init"])
-    ckpt_path = out_dir / "checkpoint"
     if resume:
-        if not ckpt_path.exists():
-            raise InputError("no checkpoint to resume from", ckpt_path)
-        ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start, history, best = ckpt["step"], ckpt["history"], ckpt["best"]
-        torch.set_rng_state(ckpt["torch_rng"])
-        cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
+        start, history, best, cpu_before = _resume(out_dir / "checkpoint", model, opt)
     meta = {"material": sim.material, "species": list(sim.species), "layers": N_LAYERS,
             "pixel_size_angstrom": sim.pixel_size_angstrom,
             "label_radius_angstrom": sim.label_radius_angstrom, "loss": config["loss"]["name"],
@@ -354,20 +342,11 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
-    step = start
     for step in track(range(start, steps), "training", total=steps - start):
-        model.train()
         images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size, batch_size)
-        x = np.stack([prepare_image(im, meta) for im in images])[:, None]
-        x = torch.from_numpy(x).to(device)
-        y = torch.from_numpy(labels).float().to(device)
-        for group in opt.param_groups:  # cosine decay to 5 % of lr, resumable at any step
-            group["lr"] = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running.append(loss.item())
+        # cosine decay to 5 % of lr, resumable at any step
+        lr = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+        running.append(_step(model, opt, loss_fn, images, labels, meta, lr, device))
         done = step + 1
         out_of_time = minutes is not None and time.time() - began > 60 * float(minutes)
         if done % int(tc["eval_every"]) == 0 or done == steps or out_of_time:
@@ -379,15 +358,56 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
             running = []
             history.append(scores)
             log(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))
-            if scores["mean_iou"] > best:
-                best = scores["mean_iou"]
-                save_model(out_dir / "model", model, {**meta, "step": done, "val": scores})
-            save_checkpoint(ckpt_path, {"model": model.state_dict(),
-                                        "optimizer": opt.state_dict(), "step": done,
-                                        "history": history, "best": best,
-                                        "torch_rng": torch.get_rng_state(), "config": config})
-            with atomic_path(out_dir / "history.csv") as tmp:
-                pd.DataFrame(history).to_csv(tmp, index=False)
+            best = _save_progress(out_dir, model, opt, meta, history, best)
         if out_of_time:
             break
     return history[-1] if history else {}
+
+
+def _resume(ckpt_path: Path, model: UNet, opt: torch.optim.Optimizer
+            ) -> tuple[int, list[dict], float, float]:
+    """Load the checkpoint into ``model``, ``opt`` and torch's random state; its step,
+    history, best mean IoU and CPU minutes so far."""
+    if not ckpt_path.exists():
+        raise InputError("no checkpoint to resume from", ckpt_path)
+    ckpt, _, _ = read_model(ckpt_path, {"workflow": "stem"})
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    history = ckpt["history"]
+    cpu_before = float(history[-1].get("cpu_minutes", 0.0)) if history else 0.0
+    return ckpt["step"], history, ckpt["best"], cpu_before
+
+
+def _step(model: UNet, opt: torch.optim.Optimizer, loss_fn, images: np.ndarray,
+          labels: np.ndarray, meta: dict[str, Any], lr: float, device) -> float:
+    """One optimiser step at learning rate ``lr`` on a batch; its loss."""
+    model.train()
+    x = np.stack([prepare_image(im, meta) for im in images])[:, None]
+    x = torch.from_numpy(x).to(device)
+    y = torch.from_numpy(labels).float().to(device)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = loss_fn(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _save_progress(out_dir: Path, model: UNet, opt: torch.optim.Optimizer,
+                   meta: dict[str, Any], history: list[dict], best: float) -> float:
+    """After an evaluation (the last of ``history``): the model when its mean IoU beats
+    ``best``, the checkpoint and history.csv; the best mean IoU."""
+    scores = history[-1]
+    if scores["mean_iou"] > best:
+        best = scores["mean_iou"]
+        save_model(out_dir / "model", model, {**meta, "step": scores["step"], "val": scores})
+    save_checkpoint(out_dir / "checkpoint", {"model": model.state_dict(),
+                                             "optimizer": opt.state_dict(),
+                                             "step": scores["step"], "history": history,
+                                             "best": best, "torch_rng": torch.get_rng_state(),
+                                             "config": meta["config"]})
+    with atomic_path(out_dir / "history.csv") as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    return best

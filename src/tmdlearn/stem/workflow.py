@@ -58,7 +58,7 @@ def load(config: dict) -> dict:
         StemImage, pixel size in Å).
     """
     from tmdlearn.models.store import model_folder
-    from tmdlearn.stem.inference import load_model, shipped_model_path
+    from tmdlearn.stem.modelstore import load_model, shipped_model_path
 
     check_options(config)
     m = config["model"]
@@ -78,8 +78,8 @@ def check_options(config: dict) -> None:
         The config (:data:`DEFAULTS` layout); a numeric ``find.threshold`` given as text is
         replaced by its float.
     """
-    from tmdlearn.stem.inference import TILE_OVERLAP_PX
-    from tmdlearn.stem.lattice import check_lattice_prior
+    from tmdlearn.stem.prior import check_lattice_prior
+    from tmdlearn.stem.tiles import TILE_OVERLAP_PX
 
     find, pixel_size = config["find"], config["data"]["pixel_size_angstrom"]
     threshold = find["threshold"]

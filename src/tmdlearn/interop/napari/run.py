@@ -155,7 +155,8 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
         The masks (labels) and atoms (points) of every crystal layer, the self-check verdict in
         their metadata.
     """
-    from tmdlearn.stem.inference import identify_atoms, load_model
+    from tmdlearn.stem.inference import identify_atoms
+    from tmdlearn.stem.modelstore import load_model
     from tmdlearn.stem.quality import assess
 
     net, meta = load_model(None, material, device)
