@@ -99,11 +99,11 @@ def test_threads_and_chunkings_give_the_in_memory_fits(flake, reference, tmp_pat
         np.testing.assert_allclose(chunked[name], fit.values[:, i], rtol=1e-6, err_msg=name)
         np.testing.assert_allclose(chunked[f"{name}_stderr"], fit.stderr[:, i], rtol=1e-6)
     assert list(chunked["verdict"]) == list(table["verdict"])
-    # and the fits find the planted A1' centres of the flake
+    # and the fits find the planted A1' centres of the flake, within the 0.9 cm-1 channel
     ok = (table["verdict"] == "ok").to_numpy()
     rows, cols = (table[["y_um", "x_um"]].to_numpy() / maps.raman.step_um).round().astype(int).T
     error = np.abs(chunked["A1p_center"].to_numpy() - maps.a1_center_cm1[rows, cols])[ok]
-    assert np.median(error) < 0.3
+    assert ok.sum() > 50 and np.median(error) < 0.5
 
 
 def test_a_crash_resumes_without_fitting_a_chunk_twice(flake, reference, tmp_path, monkeypatch):
