@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tmdlearn.spectra.backend import Backend
 from tmdlearn.spectra.lineshapes import region_layout
 from tmdlearn.spectra.peakmodel import Region
 from tmdlearn.spectra.presence import noise_sigma, saturated
-from tmdlearn.spectra.solver import Backend, Problem, levenberg_marquardt, radam
+from tmdlearn.spectra.solver import Problem, levenberg_marquardt, radam
 
 STATUS = ("ok", "max_iter", "nonfinite_input", "flat", "too_few_points",
           "peak_outside_window", "numerical")

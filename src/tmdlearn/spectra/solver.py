@@ -1,6 +1,7 @@
 """The batched solvers of the peak fit: Levenberg–Marquardt and RAdam on N spectra at once.
 
-:class:`Problem` holds one fit window on a :class:`Backend` (numpy or torch): the scaled axis,
+:class:`Problem` holds one fit window on a :class:`~tmdlearn.spectra.backend.Backend` (numpy or
+torch): the scaled axis,
 the model layout, the bounds and the position regulariser, with the linearisation, the standard
 errors and the peak significance. :func:`levenberg_marquardt` (projected LM with Marquardt
 scaling, a working set streamed over the spectra) and :func:`radam` (``torch.optim.RAdam`` on
@@ -15,87 +16,28 @@ import numpy as np
 from tmdlearn.spectra.lineshapes import evaluate
 
 
-class Backend:
-    """The few operations where numpy and torch differ."""
-
-    def __init__(self, backend: str, device: str, dtype: str):
-        self.torch = backend == "torch"
-        if self.torch:
-            import torch
-
-            self.xp = torch
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self.device = torch.device(device)
-            self.dtype = getattr(torch, dtype)
-        else:
-            self.xp = np
-            self.dtype = np.dtype(dtype)
-        self.eps = float(np.finfo(np.dtype(dtype)).eps)
-
-    def array(self, values):
-        if self.torch:
-            return self.xp.as_tensor(np.asarray(values), dtype=self.dtype, device=self.device)
-        return np.asarray(values, dtype=self.dtype)
-
-    def numpy(self, values) -> np.ndarray:
-        if self.torch:
-            return values.detach().cpu().double().numpy()
-        return np.asarray(values, dtype=float)
-
-    def arange(self, n):
-        return self.xp.arange(n, device=self.device) if self.torch else np.arange(n)
-
-    def mask(self, rows: np.ndarray):
-        """A numpy boolean mask usable to index this backend's arrays."""
-        return self.xp.as_tensor(rows, device=self.device) if self.torch else rows
-
-    def cat(self, first, second):
-        return self.xp.cat([first, second]) if self.torch else np.concatenate([first, second])
-
-    def copy(self, values):
-        return values.clone() if self.torch else values.copy()
-
-    def solve(self, a, b):
-        """Solve the batch a (n, P, P) x = b (n, P); singular systems give non-finite x."""
-        if self.torch:
-            x, info = self.xp.linalg.solve_ex(a, b.unsqueeze(-1))
-            x = x.squeeze(-1)
-            return self.xp.where((info == 0)[:, None], x, self.xp.nan * x)
-        try:
-            return np.linalg.solve(a, b[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            out = np.full(b.shape, np.nan, dtype=b.dtype)
-            for i in range(a.shape[0]):
-                try:
-                    out[i] = np.linalg.solve(a[i], b[i])
-                except np.linalg.LinAlgError:
-                    pass
-            return out
-
-    def inv(self, a):
-        """Batch inverse; singular matrices give NaN."""
-        if self.torch:
-            x, info = self.xp.linalg.inv_ex(a)
-            return self.xp.where((info == 0)[:, None, None], x, self.xp.nan * x)
-        return self.solve_many(a)
-
-    def solve_many(self, a):
-        eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
-        try:
-            return np.linalg.solve(a, eye)
-        except np.linalg.LinAlgError:
-            out = np.full(a.shape, np.nan, dtype=a.dtype)
-            for i in range(a.shape[0]):
-                try:
-                    out[i] = np.linalg.inv(a[i])
-                except np.linalg.LinAlgError:
-                    pass
-            return out
-
-
 class Problem:
-    """One fit window on a backend: scaled axis, layout, bounds and the position regulariser."""
+    """One fit window on a backend: scaled axis, layout, bounds and the position regulariser.
+
+    Parameters
+    ----------
+    be : Backend
+        numpy or torch.
+    x : (L,) array
+        The window's axis scaled to [-1, 1].
+    layout : tuple
+        The peaks' shapes and parameter offsets (:func:`tmdlearn.spectra.lineshapes.evaluate`).
+    lo, hi : (P,) arrays
+        Bounds of the parameters (scaled units).
+    c_index : list of int
+        Columns of the peak centres.
+    w0 : (P_c,) array
+        The model's widths of those peaks (scaled axis units): the regulariser's scale.
+    weight : float
+        Weight of the position regulariser Σ ((c − c0) / w0)²; 0 turns it off.
+    significance : bool
+        Also compute each peak's SSR rise (:meth:`peak_dssr`).
+    """
 
     def __init__(self, be, x, layout, lo, hi, c_index, w0, weight, significance=False):
         self.be, self.x, self.layout, self.lo, self.hi = be, x, layout, lo, hi
@@ -106,7 +48,28 @@ class Problem:
         self.tol = max(1.49e-8, 30.0 * be.eps)
 
     def linearise(self, p, y, c0):
-        """Cost (n,), JᵀJ (n, P, P) and Jᵀr (n, P) including the regulariser; data SSR (n,)."""
+        """Cost, normal equations and SSR at ``p``.
+
+        Parameters
+        ----------
+        p : (n, P) array
+            Parameters (scaled units).
+        y : (n, L) array
+            Scaled intensities.
+        c0 : (n, P_c) array
+            The regulariser's reference centres.
+
+        Returns
+        -------
+        cost : (n,) array
+            SSR plus the regulariser.
+        a : (n, P, P) array
+            JᵀJ with the regulariser.
+        g : (n, P) array
+            Jᵀr with the regulariser.
+        ssr : (n,) array
+            Sum of squared residuals of the data alone.
+        """
         f, jac = evaluate(self.be.xp, self.x, p, self.layout)
         r = y - f
         ssr = (r * r).sum(axis=1)
@@ -121,7 +84,19 @@ class Problem:
         return cost, a, g, ssr
 
     def residual_scale(self, p, y):
-        """Robust scale (n,) of the residual, 1.4826·median|y − f| (spikes leave it alone)."""
+        """Robust scale of the residual, 1.4826·median|y − f| (spikes leave it alone).
+
+        Parameters
+        ----------
+        p : (n, P) array
+            Parameters (scaled units).
+        y : (n, L) array
+            Scaled intensities.
+
+        Returns
+        -------
+        (n,) array
+        """
         f, _ = evaluate(self.be.xp, self.x, p, self.layout, jacobian=False)
         r = (y - f).abs() if self.be.torch else np.abs(y - f)
         median = r.median(dim=1).values if self.be.torch else np.median(r, axis=1)
@@ -134,7 +109,22 @@ class Problem:
         A peak held at height 0 by its bound gets minus the fall a negative height would
         bring, [(J_sᵀJ_s)⁻¹]_hh · g_h² (``g`` = Jᵀr): the score stays continuous through 0
         and ranks flat noise below a dip. A small ridge keeps the reduced normal equations
-        solvable where another peak has vanished (its shape columns are then zero)."""
+        solvable where another peak has vanished (its shape columns are then zero).
+
+        Parameters
+        ----------
+        a : (n, P, P) array
+            JᵀJ (with the regulariser, which is removed).
+        p : (n, P) array
+            Parameters (scaled units).
+        g : (n, P) array
+            Jᵀr.
+
+        Returns
+        -------
+        (n, K) array
+            Scaled squared intensity units.
+        """
         be, xp = self.be, self.be.xp
         a = self.unregularised(a)
         n_params = a.shape[1]
@@ -153,7 +143,17 @@ class Problem:
         return xp.stack(out, 1) if out else p[:, :0]
 
     def unregularised(self, a):
-        """JᵀJ without the position regulariser's diagonal terms."""
+        """JᵀJ without the position regulariser's diagonal terms.
+
+        Parameters
+        ----------
+        a : (n, P, P) array
+
+        Returns
+        -------
+        (n, P, P) array
+            ``a`` itself when there is no regulariser, else a copy.
+        """
         if self.reg is None:
             return a
         a = self.be.copy(a)
@@ -165,7 +165,22 @@ class Problem:
 
         Parameters with no effect on the model (the centre and width of a peak whose height
         went to zero: zero Jacobian columns) get NaN and are left out of the inverse, so
-        they do not take the other parameters' errors with them."""
+        they do not take the other parameters' errors with them.
+
+        Parameters
+        ----------
+        a : (n, P, P) array
+            JᵀJ at the solution.
+        ssr : (n,) array
+            Sum of squared residuals.
+        n_points : int
+            Points L of the window.
+
+        Returns
+        -------
+        (n, P) array
+            Scaled units; NaN where undetermined.
+        """
         be, xp = self.be, self.be.xp
         n_params = a.shape[1]
         a = self.unregularised(a)
