@@ -28,6 +28,9 @@ from skimage.morphology import dilation, disk, erosion, h_maxima
 
 import tmdlearn.afm.level as level_module
 import tmdlearn.afm.morphology as morphology_module
+import tmdlearn.afm.surface as surface_module
+import tmdlearn.afm.thresholds as thresholds_module
+import tmdlearn.afm.twopass as twopass_module
 from tmdlearn.afm.batch import map_images
 from tmdlearn.afm.embed import embed, prepare_images
 from tmdlearn.afm.level import level
@@ -49,7 +52,7 @@ def _rate(fn, n_images: int, repeats: int) -> float:
 
 
 def _design_fit(h, use, order, extra=None):
-    """The library path of ``level._fit_surface``: a design matrix of one row per pixel."""
+    """The library path of ``surface.fit_surface``: a design matrix of one row per pixel."""
     ny, nx = h.shape
     y, x = np.mgrid[-1:1:ny * 1j, -1:1:nx * 1j]
     terms = [x**i * y**j for i in range(order + 1) for j in range(order + 1 - i)]
@@ -72,11 +75,13 @@ def _library_path():
         return ndimage.binary_erosion(mask, iterations=iterations, border_value=border_value)
 
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.multiple(
-        level_module, _fit_surface=_design_fit, _nanmedian=np.nanmedian,
-        _nan_to_num=np.nan_to_num, dilate_cross=dilate, long_row_runs=runs,
-        histogram_counts=lambda values, edges: np.histogram(values, edges)[0],
-        window3_nonconstant=lambda k: ndimage.morphological_gradient(k, size=3) > 0))
+    library = {"fit_surface": _design_fit, "nanmedian": np.nanmedian,
+               "nan_to_num": np.nan_to_num, "dilate_cross": dilate, "long_row_runs": runs,
+               "histogram_counts": lambda values, edges: np.histogram(values, edges)[0],
+               "window3_nonconstant": lambda k: ndimage.morphological_gradient(k, size=3) > 0}
+    for module in (surface_module, thresholds_module, twopass_module, level_module):
+        stack.enter_context(mock.patch.multiple(
+            module, **{name: fn for name, fn in library.items() if hasattr(module, name)}))
     stack.enter_context(mock.patch.multiple(
         morphology_module, dilate_cross=dilate, erode_cross=erode,
         canny=lambda image, sigma: canny(image, sigma=sigma),

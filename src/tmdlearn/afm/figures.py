@@ -109,7 +109,7 @@ def preview_figure(raw, flat) -> plt.Figure:
     -------
     Figure
     """
-    from tmdlearn.afm.level import plane_fit
+    from tmdlearn.afm.surface import plane_fit
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))
     axes[0].imshow(plane_fit(raw.height_nm), cmap="afmhot")

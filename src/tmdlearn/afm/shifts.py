@@ -56,11 +56,12 @@ def grey_dilate_diamond(a: np.ndarray, radius: int) -> np.ndarray:
     a : (H, W) array
         Image.
     radius : int
-        Diamond radius (px).
+        Reach of the maximum, in cross steps (px).
 
     Returns
     -------
     (H, W) ndarray
+        Each pixel's maximum over its diamond.
     """
     for _ in range(radius):
         a = _cross_reduce(a, np.maximum)
@@ -76,11 +77,12 @@ def grey_erode_diamond(a: np.ndarray, radius: int) -> np.ndarray:
     a : (H, W) array
         Image.
     radius : int
-        Diamond radius (px).
+        Reach of the minimum, in cross steps (px).
 
     Returns
     -------
     (H, W) ndarray
+        Each pixel's minimum over its diamond.
     """
     for _ in range(radius):
         a = _cross_reduce(a, np.minimum)
@@ -111,9 +113,9 @@ def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     Parameters
     ----------
     mask : (H, W) array
-        Read as bool.
+        Pixels to grow (read as bool).
     iterations : int
-        Cross steps (px).
+        Cross steps (px) the mask grows by.
 
     Returns
     -------
@@ -132,9 +134,9 @@ def erode_cross(mask: np.ndarray, iterations: int = 1, border_value: bool = Fals
     Parameters
     ----------
     mask : (H, W) array
-        Read as bool.
+        Pixels to shrink (read as bool).
     iterations : int
-        Cross steps (px).
+        Cross steps (px) the mask shrinks by.
     border_value : bool
         Value of the pixels outside the image.
 

@@ -3,83 +3,52 @@
 Every head is a :class:`sklearn.pipeline.Pipeline` with two steps: ``transform``, a
 :class:`FeatureTransform` of the ReLU-pooled CNN features (none, standardise, power + L2 +
 standardise, or standardise + PCA whitening), and ``clf``: logistic regression, RBF SVM, a small
-torch MLP (``mlp-bag``: a bag of them over seeds), linear discriminant analysis or k nearest
-neighbours.
+torch MLP (``mlp-bag``: a bag of them over seeds; :mod:`tmdlearn.classify.mlp_head`), linear
+discriminant analysis or k nearest neighbours.
 
 ``tune=True`` makes the head a grouped grid search: an inner stratified K-fold grouped by sample,
 run on the training data it is fitted on, picks the feature transform and the classifier's
 hyper-parameters (fit with ``fit_head(head, X, y, groups)`` so that the groups reach the
-search), scored by :data:`SCORING` (the mean of accuracy and balanced accuracy). The
-``selected`` head searches every head's grid at once: the inner CV picks the head too. In an outer
-cross-validation this is the nested protocol: nothing is chosen on a test fold.
+search), scored by :data:`SCORING` (the mean of accuracy and balanced accuracy); the grids and
+the scoring are in :mod:`tmdlearn.classify.tuning`. The ``selected`` head searches every head's
+grid at once: the inner CV picks the head too. In an outer cross-validation this is the nested
+protocol: nothing is chosen on a test fold.
 """
 
 from __future__ import annotations
 
-import inspect
-import warnings
-
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.svm import SVC
 
+from tmdlearn.classify.mlp_head import MLPClassifier
+from tmdlearn.classify.tuning import (
+    GRIDS,
+    HEAD_TRANSFORMS,
+    SCORING,
+    BaggedRefit,
+    accuracy_and_balanced,
+    fit_head,
+)
 from tmdlearn.errors import InputError
-from tmdlearn.learn import TrainConfig, grouped_holdout, predict, train_model
-from tmdlearn.models.mlp import MLP
+
+__all__ = ["BASE_HEADS", "GRIDS", "HEADS", "HEAD_TRANSFORMS", "SCORING", "TRANSFORMS",
+           "BaggedRefit", "FeatureTransform", "MLPClassifier", "accuracy_and_balanced",
+           "describe_choice", "fit_head", "make_head"]
 
 #: Single heads; "selected" is the inner-CV pick among them (and their grids).
 BASE_HEADS = ("logreg", "svm", "mlp", "lda", "knn")
 #: "mlp-bag": the MLP tuned on one model per setting, refitted as a bag of seeds.
 HEADS = (*BASE_HEADS, "mlp-bag", "selected")
 TRANSFORMS = ("none", "standardise", "power-l2", "pca-whiten")
-
-# Classifier grids searched over inner grouped folds when tune=True (with every transform).
-GRIDS = {
-    "logreg": {"clf__C": [0.01, 0.1, 1.0]},
-    "svm": {"clf__C": [1.0, 3.0, 10.0, 30.0], "clf__gamma_scale": [0.5, 1.0, 2.0]},
-    "mlp": {},
-    "lda": {"clf__shrinkage": ["auto", 0.3, 0.7]},
-    "knn": {"clf__n_neighbors": [5, 15, 30]},
-    "mlp-bag": {"clf__class_weight": ["balanced", None]},
-}
-# The MLP needs standardised inputs and costs ~50x an SVM fit: it searches these two only.
-HEAD_TRANSFORMS = {"mlp": ("standardise", "power-l2"), "mlp-bag": ("standardise", "power-l2")}
-
-
-def accuracy_and_balanced(y_true, y_pred) -> float:
-    """The mean of accuracy and balanced accuracy (both in [0, 1]).
-
-    An inner fold may lack a class that the model still predicts; balanced accuracy then
-    averages the recalls of the classes present, as intended, without sklearn's warning.
-
-    Parameters
-    ----------
-    y_true, y_pred : (N,) array
-        True and predicted class labels.
-
-    Returns
-    -------
-    float
-        Score in [0, 1].
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
-        balanced = balanced_accuracy_score(y_true, y_pred)
-    return 0.5 * (accuracy_score(y_true, y_pred) + balanced)
-
-
-#: Inner-CV criterion of tuned heads: targets are set on accuracy and balanced accuracy both.
-SCORING = make_scorer(accuracy_and_balanced)
 
 
 class FeatureTransform(TransformerMixin, BaseEstimator):
@@ -145,127 +114,6 @@ class FeatureTransform(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X) if self.pca_ is not None else X
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
-    """A small torch MLP (``tmdlearn.models.MLP``) with the scikit-learn classifier API.
-
-    Training uses ``tmdlearn.learn.train_model``: AdamW, label smoothing, class weights
-    ("balanced") or oversampling, Gaussian noise of standard deviation ``noise`` added to the
-    (transformed) features of each training batch, and, with ``val_fraction`` > 0, early
-    stopping on a validation split grouped by ``groups``. ``n_models`` > 1 trains a bag of
-    MLPs with seeds ``seed``, ``seed + 1``, ... and averages their class probabilities.
-    """
-
-    def __init__(self, hidden=(256,), dropout=0.5, input_dropout=0.2, noise=0.3,
-                 label_smoothing=0.1, epochs=150, batch_size=64, lr=1e-3, weight_decay=1e-3,
-                 class_weight="balanced", oversample=False, val_fraction=0.0, patience=15,
-                 n_models=1, seed=0, device="auto"):
-        self.hidden, self.dropout, self.input_dropout = hidden, dropout, input_dropout
-        self.noise, self.label_smoothing, self.epochs = noise, label_smoothing, epochs
-        self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
-        self.class_weight, self.oversample = class_weight, oversample
-        self.val_fraction, self.patience, self.seed, self.device = (
-            val_fraction, patience, seed, device)
-        self.n_models = n_models
-
-    def fit(self, X, y, groups=None):
-        """Train ``n_models`` MLPs.
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-        y : (N,) array
-            Class labels.
-        groups : (N,) array, optional
-            Sample ids for the grouped early-stopping split (``val_fraction`` > 0); default:
-            each item its own group.
-
-        Returns
-        -------
-        MLPClassifier
-            ``self``, fitted.
-        """
-        X = np.asarray(X, dtype=np.float32)
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
-        self.models_ = [self._fit_one(X, codes, groups, self.seed + k)
-                        for k in range(self.n_models)]
-        self.model_ = self.models_[0]
-        return self
-
-    def _fit_one(self, X, codes, groups, seed: int) -> MLP:
-        train, val = np.arange(len(X)), np.array([], dtype=int)
-        if self.val_fraction > 0:
-            groups = np.arange(len(X)) if groups is None else np.asarray(groups)
-            train, val = grouped_holdout(codes, groups, self.val_fraction, seed=seed)
-        torch.manual_seed(seed)
-        model = MLP(X.shape[1], len(self.classes_), hidden=tuple(self.hidden),
-                    dropout=self.dropout, input_dropout=self.input_dropout)
-        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                             weight_decay=self.weight_decay, patience=self.patience,
-                             label_smoothing=self.label_smoothing,
-                             class_weight=self.class_weight, oversample=self.oversample,
-                             seed=seed, device=self.device)
-        noise = self.noise
-
-        def jitter(batch, generator):
-            return batch + noise * torch.randn(batch.shape, generator=generator)
-
-        train_model(model, X[train], codes[train], config=config,
-                    x_val=X[val] if len(val) else None, y_val=codes[val],
-                    augment=jitter if noise > 0 else None, description="MLP head")
-        return model
-
-    def predict_proba(self, X):
-        """Class probabilities, averaged over the bag.
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-
-        Returns
-        -------
-        (N, n_classes) array
-            Probabilities in the order of ``classes_``.
-        """
-        X = np.asarray(X, dtype=np.float32)
-        return np.mean([torch.softmax(torch.as_tensor(predict(m, X, device=self.device)),
-                                      dim=1).numpy() for m in self.models_], axis=0)
-
-    def predict(self, X):
-        """Most probable class of each row.
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-
-        Returns
-        -------
-        (N,) array
-            Class labels.
-        """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def transform(self, X):
-        """The hidden representation of the (first) trained MLP (for latent analysis).
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-
-        Returns
-        -------
-        (N, H) array
-            Last hidden layer's activations (the input itself without hidden layers).
-        """
-        self.model_.eval()
-        with torch.no_grad():
-            x = torch.as_tensor(np.asarray(X, dtype=np.float32))
-            return self.model_.embed(x.to(next(self.model_.parameters()).device)).cpu().numpy()
-
-
 class _PlattSVC(ClassifierMixin, BaseEstimator):
     """RBF SVC with kernel width gamma = ``gamma_scale`` / (D var(X)) (1: scikit-learn's
     "scale") whose probabilities come from sigmoid calibration on 3 internal folds, fitted on
@@ -293,71 +141,6 @@ class _PlattSVC(ClassifierMixin, BaseEstimator):
             self.calibrated_ = CalibratedClassifierCV(self._svc(), method="sigmoid",
                                                       cv=3).fit(*self._train)
         return self.calibrated_.predict_proba(X)
-
-
-class BaggedRefit(ClassifierMixin, BaseEstimator):
-    """A grid search over one-MLP heads (``search``, with ``refit=False``) whose pick is refitted
-    as a bag of ``n_models`` MLPs: the inner folds pay for one model per setting, the fitted head
-    averages the bag's class probabilities. ``best_params_`` / ``best_score_`` are the search's.
-    """
-
-    def __init__(self, search=None, n_models=5):
-        self.search, self.n_models = search, n_models
-
-    def fit(self, X, y, groups=None):
-        """Run the search, then fit the bag of its pick on all of ``X``.
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-        y : (N,) array
-            Class labels.
-        groups : (N,) array, optional
-            Sample ids for the grouped inner folds and early stopping.
-
-        Returns
-        -------
-        BaggedRefit
-            ``self``, fitted.
-        """
-        search = clone(self.search).fit(X, y, groups=groups)
-        self.best_params_, self.best_score_ = search.best_params_, search.best_score_
-        self.best_estimator_ = clone(search.estimator).set_params(**self.best_params_)
-        self.best_estimator_.set_params(clf__n_models=self.n_models)
-        fit_head(self.best_estimator_, X, y, groups)
-        self.classes_ = self.best_estimator_.classes_
-        return self
-
-    def predict(self, X):
-        """Classes predicted by the refitted bag.
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-
-        Returns
-        -------
-        (N,) array
-            Class labels.
-        """
-        return self.best_estimator_.predict(X)
-
-    def predict_proba(self, X):
-        """Class probabilities of the refitted bag.
-
-        Parameters
-        ----------
-        X : (N, D) array
-            Features.
-
-        Returns
-        -------
-        (N, n_classes) array
-            Probabilities in the order of ``classes_``.
-        """
-        return self.best_estimator_.predict_proba(X)
 
 
 def _classifier(name: str, class_weight, seed: int, device: str, params: dict):
@@ -474,33 +257,3 @@ def describe_choice(search: GridSearchCV | BaggedRefit) -> dict:
         choice["head"], choice["n_models"] = "mlp-bag", search.n_models
     choice["inner_score"] = float(search.best_score_)
     return choice
-
-
-def fit_head(head, X, y, groups=None):
-    """Fit ``head``, passing ``groups`` to estimators whose ``fit`` takes them (grouped
-    searches, image classifiers, the MLP); returns the head.
-
-    Parameters
-    ----------
-    head : estimator
-        A head of :func:`make_head` or an image classifier.
-    X : array
-        Training inputs.
-    y : (N,) array
-        Class labels.
-    groups : (N,) array, optional
-        Sample ids.
-
-    Returns
-    -------
-    estimator
-        ``head``, fitted.
-    """
-    takes_groups = isinstance(head, GridSearchCV) or "groups" in inspect.signature(
-        head.fit).parameters
-    if groups is not None and takes_groups:
-        return head.fit(X, y, groups=groups)
-    if groups is not None and isinstance(head, Pipeline) and isinstance(
-            head.steps[-1][1], MLPClassifier):
-        return head.fit(X, y, clf__groups=groups)
-    return head.fit(X, y)

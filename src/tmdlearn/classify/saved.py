@@ -22,7 +22,9 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from tmdlearn.classify.heads import BaggedRefit, MLPClassifier, fit_head, make_head
+from tmdlearn.classify.heads import make_head
+from tmdlearn.classify.mlp_head import MLPClassifier
+from tmdlearn.classify.tuning import BaggedRefit, fit_head
 from tmdlearn.errors import InputError
 from tmdlearn.io.digest import sha256
 from tmdlearn.models.card import make_card

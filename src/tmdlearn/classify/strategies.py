@@ -140,11 +140,12 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, 3, S, S) array
-            Prepared images.
+            Images prepared as for :meth:`fit`, run through the network 64 at a time.
 
         Returns
         -------
         (N, n_classes) array
+            Softmax of the network's logits; each row sums to 1.
         """
         logits = predict(self.model_, X, batch_size=64, device=self.device)
         proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
@@ -154,7 +155,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X):
-        """Most probable class of each image.
+        """Most probable class of each image (the argmax of :meth:`predict_proba`).
 
         Parameters
         ----------
@@ -164,7 +165,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         (N,) array
-            Class labels.
+            Labels from ``classes_``.
         """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
@@ -174,17 +175,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, 3, S, S) array
-            Prepared images.
+            Images from :func:`tmdlearn.afm.embed.prepare_images`.
 
         Returns
         -------
         (N, feature_dim) array
+            Pooled backbone features (the head's input before its dropout).
         """
-        self.model_.eval()
-        device = next(self.model_.parameters()).device
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(X), 64):
-                batch = torch.as_tensor(X[start:start + 64], dtype=torch.float32).to(device)
-                out.append(self.model_.embed(batch).cpu())
-        return torch.cat(out).numpy()
+        return predict(self.model_.backbone, X, batch_size=64, device=self.device)

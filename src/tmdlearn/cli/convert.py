@@ -1,4 +1,5 @@
-"""`tmdlearn convert INPUT OUT.nxs`: any file tmdlearn reads, written as NeXus."""
+"""`tmdlearn convert INPUT OUT.nxs|OUT.zarr`: any file tmdlearn reads as NeXus, or spectra
+and maps as a chunked zarr map store."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import typer
 
 from tmdlearn.errors import InputError
 
-FORMATS = {".nxs": "nexus", ".nx5": "nexus", ".h5": "nexus", ".hdf5": "nexus"}
+FORMATS = {".nxs": "nexus", ".nx5": "nexus", ".h5": "nexus", ".hdf5": "nexus", ".zarr": "zarr"}
 
 
 def convert(
-    source: Path = typer.Argument(..., help="Instrument file (anything `tmdlearn inspect` reads)."),
-    out: Path = typer.Argument(..., help="Output file: .nxs (NeXus / HDF5)."),
+    source: Path = typer.Argument(..., help="Instrument file (anything `tmdlearn inspect` "
+                                  "reads); for .zarr also a folder of spectra on one axis or "
+                                  "a zarr map store."),
+    out: Path = typer.Argument(..., help="Output: .nxs (NeXus / HDF5) or .zarr (a chunked "
+                               "map store)."),
     unit: str = typer.Option(None, "--unit", help="Spectral axis unit (cm-1, eV, nm) when "
                              "the file does not say."),
     excitation_nm: float = typer.Option(None, "--excitation-nm", help="Laser line, nm."),
@@ -21,14 +25,29 @@ def convert(
                                      "image: nm (AFM, with --modality afm) or Å (STEM)."),
     modality: str = typer.Option(None, "--modality", help="afm, stem or spectra, for files "
                                  "that could be either."),
+    chunk_pixels: int = typer.Option(16384, "--chunk-pixels", help=".zarr: spectra per chunk "
+                                     "(whole map rows)."),
 ) -> None:
     """Write a map, spectra, AFM or STEM image as NeXus (NXdata with axes and units; the
-    input's sha256 in NXprocess), readable by h5py, nexusformat and silx."""
+    input's sha256 in NXprocess), readable by h5py, nexusformat and silx; or spectra, a
+    spectral map or a folder of spectra as a zarr map store (chunks of whole spectra; axis,
+    units and provenance in its attributes) that spectra fit reads a chunk at a time."""
     from tmdlearn.interop.nexus import write_nexus
     from tmdlearn.io import read
 
-    if FORMATS.get(out.suffix.lower()) != "nexus":
-        raise InputError(f"unknown output format {out.suffix or 'none'!r}: use .nxs", out)
+    kind = FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise InputError(f"unknown output format {out.suffix or 'none'!r}: use .nxs or .zarr",
+                         out)
+    if kind == "zarr":
+        from tmdlearn.engine.convert import convert_to_store
+
+        options = {"unit": unit, "excitation_nm": excitation_nm}
+        store = convert_to_store(source, out, chunk_pixels,
+                                 **{k: v for k, v in options.items() if v is not None})
+        typer.echo(f"{source} -> {out} ({store.kind}, {' x '.join(map(str, store.shape))} "
+                   f"spectra of {store.axis.size} points, {store.chunk_rows} rows per chunk)")
+        return
     options = {"unit": unit, "excitation_nm": excitation_nm, "modality": modality}
     if pixel_size is not None:
         key = "pixel_size_nm" if (modality or "").lower() == "afm" else "pixel_size_angstrom"

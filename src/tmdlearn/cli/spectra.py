@@ -8,6 +8,7 @@ import pandas as pd
 import typer
 
 from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.engine import SCHEDULER_HELP
 from tmdlearn.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)
@@ -23,6 +24,12 @@ FIGURE = typer.Option(None, "--figure", help="PNG of a few fits with components 
                       "residuals.")
 NEXUS = typer.Option(None, "--nexus", help="NeXus file (.nxs) of the parameter maps with "
                      "standard errors and units; needs exactly one map input.")
+SCHEDULER = typer.Option(None, "--scheduler", help=SCHEDULER_HELP + " Zarr map stores only "
+                         "(run.scheduler; default auto).")
+WORKERS = typer.Option(None, "--workers", help="Worker processes or threads of a zarr map "
+                       "store's fit (run.workers; default: the CPU cores).")
+OVERWRITE = typer.Option(False, "--overwrite", help="Zarr map stores: write into a non-empty "
+                         "--out folder, and start over a result store of a different command.")
 
 
 @app.callback()
@@ -30,24 +37,37 @@ def _group() -> None:
     """Preprocess and fit Raman / PL spectra and maps."""
 
 
-def _fit_all(inputs, model_name, include, config_path, overrides):
-    """The config of a command (its inputs and model in ``data``) and the workflow's Outcome."""
+def _fit_all(inputs, model_name, include, config_path, overrides, run=None):
+    """The config of a command (its inputs and model in ``data``, ``run`` updated by the
+    options that are set) and the workflow's Outcome."""
     from tmdlearn.spectra import workflow
 
     cfg = config_from_cli(config_path, overrides, workflow.DEFAULTS)
     cfg["data"].update(inputs=[str(p) for p in inputs], model=model_name,
                        include=list(include or ()))
+    cfg["run"].update({k: v for k, v in (run or {}).items() if v is not None})
     return cfg, workflow.run(workflow.load(cfg), cfg)
 
 
 @app.command()
 def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
         include: list[str] = WITH, figure: Path = FIGURE, nexus: Path = NEXUS,
-        config: Path = CONFIG_OPTION, overrides: list[str] = SET_OPTION) -> None:
-    """Fit a peak model to every spectrum (and every map pixel): one table row each."""
+        config: Path = CONFIG_OPTION, overrides: list[str] = SET_OPTION,
+        scheduler: str = SCHEDULER, workers: int = WORKERS, overwrite: bool = OVERWRITE) -> None:
+    """Fit a peak model to every spectrum (and every map pixel): one table row each. A zarr
+    map store (tmdlearn convert) is fitted a chunk at a time into the run folder --out
+    (fits.zarr, resumable: run the same command again after an interruption)."""
+    from tmdlearn.engine.zarrstore import is_zarr_store
     from tmdlearn.report.figures import save_figure
     from tmdlearn.spectra.workflow import examples_figure
 
+    if any(is_zarr_store(p) for p in inputs):
+        if figure is not None or nexus is not None:
+            raise InputError("--figure and --nexus need the map in memory: not for a zarr map "
+                             "store (its fits are in OUT/fits.zarr)")
+        _fit_store(inputs, model, out, include, config, overrides,
+                   {"scheduler": scheduler, "workers": workers, "overwrite": overwrite or None})
+        return
     _, outcome = _fit_all(inputs, model, include, config, overrides)
     table = outcome.tables["fits"]
     if figure is not None:
@@ -65,15 +85,46 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
              include: list[str] = WITH, config: Path = CONFIG_OPTION,
              overrides: list[str] = SET_OPTION) -> None:
     """The model's feature vector per spectrum (e.g. the WSe2 study's 24 Raman values)."""
+    from tmdlearn.engine.zarrstore import is_zarr_store
     from tmdlearn.spectra import vector_columns
     from tmdlearn.spectra.workflow import features_table
 
+    stores = [p for p in inputs if is_zarr_store(p)]
+    if stores:
+        raise InputError("spectra features reads its inputs in memory: fit a zarr map store "
+                         "with spectra fit (one array per parameter in fits.zarr)", stores[0])
     _, outcome = _fit_all(inputs, model, include, config, overrides)
     csv_path, _ = _write(features_table(outcome), out)
     n_values = len(vector_columns(outcome.details["model"]))
     typer.echo(f"{len(outcome.tables['fits'])} feature vectors of {n_values} values -> "
                f"{csv_path}")
     _echo_verdicts(outcome.tables["fits"])
+
+
+def _fit_store(inputs, model_name, out: Path, include, config_path, overrides,
+               run: dict) -> None:
+    """Fit a zarr map store into the run folder ``out``: fits.zarr (resumable), metrics.json,
+    run.json and, for a small map, tables/fits.csv."""
+    import time
+
+    from tmdlearn.report.outdir import prepare_out
+    from tmdlearn.report.run import write_outcome
+
+    if out.suffix.lower() == ".csv":
+        raise InputError("a zarr map store is fitted into a run folder: pass --out FOLDER "
+                         "(fits.zarr, metrics.json, run.json)", out)
+    prepare_out(out, bool(run["overwrite"]))
+    started = time.time()
+    cfg, outcome = _fit_all(inputs, model_name, include, config_path, overrides,
+                            {**run, "store": str(out / "fits.zarr")})
+    write_outcome(out, outcome, cfg, started)
+    m = outcome.metrics
+    typer.echo(f"fitted {m['spectra']} of {m['pixels']} spectra ({m['converged']} converged; "
+               f"{m['chunks_fitted']} of {m['chunks']} chunks fitted now, "
+               f"{m['chunks_found_done']} already done) -> {outcome.details['store']}")
+    verdicts = {k.removeprefix("verdict_"): v for k, v in m.items() if k.startswith("verdict_")}
+    if verdicts:
+        typer.echo("verdicts: " + ", ".join(f"{k} {v}" for k, v in verdicts.items()))
 
 
 def _echo_verdicts(table: pd.DataFrame) -> None:

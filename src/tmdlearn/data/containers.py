@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -96,8 +96,32 @@ def _as_2d(values: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
+class _Raster:
+    """A 2-D image on square pixels, for the dataclasses that name their value and pixel-size
+    fields in ``_fields``: checks them, and gives the ``shape`` and the physical extent."""
+
+    _fields: ClassVar[tuple[str, str]]
+
+    def __post_init__(self):
+        values, pixel = self._fields
+        setattr(self, values, _as_2d(getattr(self, values), values))
+        if not getattr(self, pixel) > 0:
+            raise ValueError(f"{pixel} must be positive, got {getattr(self, pixel)}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Image shape (ny, nx), in pixels."""
+        return getattr(self, self._fields[0]).shape
+
+    def _extent(self) -> tuple[float, float]:
+        """Physical size (height, width) in the unit of the pixel size."""
+        ny, nx = self.shape
+        pixel = getattr(self, self._fields[1])
+        return ny * pixel, nx * pixel
+
+
 @dataclass
-class HeightMap:
+class HeightMap(_Raster):
     """An AFM image: ``height_nm`` (ny, nx) with square pixels of ``pixel_size_nm``.
 
     Attributes
@@ -120,22 +144,12 @@ class HeightMap:
     channel: str = "height"
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.height_nm = _as_2d(self.height_nm, "height_nm")
-        if not self.pixel_size_nm > 0:
-            raise ValueError(f"pixel_size_nm must be positive, got {self.pixel_size_nm}")
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Image shape (ny, nx), in pixels."""
-        return self.height_nm.shape  # type: ignore[return-value]
+    _fields: ClassVar[tuple[str, str]] = ("height_nm", "pixel_size_nm")
 
     @property
     def scan_size_nm(self) -> tuple[float, float]:
         """Physical size (height, width) of the scan in nm."""
-        ny, nx = self.shape
-        return ny * self.pixel_size_nm, nx * self.pixel_size_nm
+        return self._extent()
 
     @property
     def scan_size_um(self) -> float:
@@ -353,7 +367,7 @@ class SpectralMap:
 
 
 @dataclass
-class StemImage:
+class StemImage(_Raster):
     """A HAADF-STEM image: ``intensity`` (ny, nx) in detector counts, ``pixel_size_angstrom``.
 
     Attributes
@@ -372,21 +386,9 @@ class StemImage:
     pixel_size_angstrom: float
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.intensity = _as_2d(self.intensity, "intensity")
-        if not self.pixel_size_angstrom > 0:
-            raise ValueError(
-                f"pixel_size_angstrom must be positive, got {self.pixel_size_angstrom}"
-            )
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Image shape (ny, nx), in pixels."""
-        return self.intensity.shape  # type: ignore[return-value]
+    _fields: ClassVar[tuple[str, str]] = ("intensity", "pixel_size_angstrom")
 
     @property
     def field_of_view_angstrom(self) -> tuple[float, float]:
         """Physical size (height, width) of the image in Å."""
-        ny, nx = self.shape
-        return ny * self.pixel_size_angstrom, nx * self.pixel_size_angstrom
+        return self._extent()

@@ -45,9 +45,9 @@ def contained(folder: str | Path, name: str | Path, source: str | Path) -> Path:
     Parameters
     ----------
     folder : str or Path
-        The folder names must stay in.
+        The folder the name must stay in; a relative name is read from it.
     name : str or Path
-        A relative or absolute file name.
+        The file name ``source`` gives.
     source : str or Path
         The manifest or run folder that gave the name, for the error.
 

@@ -129,9 +129,9 @@ def ice_slopes(model, X, features=None, epsilon=None, *,
     Parameters
     ----------
     model : callable or regressor
-        ``f(X) -> predictions`` or an object with ``predict``.
+        Differentiated numerically (as in :func:`ice_curves`).
     X : (N, D) array
-        Feature matrix.
+        The samples whose slopes are taken.
     features : sequence of int, optional
         Columns (F of them); default all.
     epsilon : float or (F,) array, optional

@@ -22,15 +22,14 @@ def partial_dependence(model, X, feature: int, grid=None, *, percentiles=(0.05, 
     model : callable or regressor
         ``f(X) -> predictions`` or an object with ``predict``.
     X : (N, D) array
-        Feature matrix the model was trained on.
+        Feature matrix the model was trained on: the rows averaged over.
     feature : int
         Column of ``X`` varied.
     grid : (G,) array, optional
-        Values of the feature, in its unit; default :func:`grid_values` of the column.
-    percentiles : tuple of float
-        Range of the default grid, as quantiles of the column.
-    resolution : int
-        Points of the default grid.
+        Values of the feature, in its unit; default :func:`grid_values` of the column of the
+        rows averaged over.
+    percentiles, resolution
+        Quantile range and points of the default grid.
     n_samples : int, optional
         Average over a random subset of that many rows (None: all).
     seed : int or numpy Generator
@@ -41,7 +40,7 @@ def partial_dependence(model, X, feature: int, grid=None, *, percentiles=(0.05, 
     Returns
     -------
     grid : (G,) array
-        Feature values.
+        The grid, given or default, in the feature's unit.
     average : (G,) or (G, n_outputs) array
         Mean prediction at each grid value, in output units.
     """

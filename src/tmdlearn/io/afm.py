@@ -204,9 +204,9 @@ def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = 
     Parameters
     ----------
     path : Path
-        The .npz file (named in errors).
+        The .npz file, the map's ``source``.
     arrays : dict
-        Its arrays by key.
+        Its arrays: ``height_nm`` and optional ``pixel_size_nm``, ``channel``, ``metadata``.
     pixel_size_nm : float, optional
         Pixel size (nm/px) overriding the stored one.
 
@@ -228,11 +228,11 @@ def npz_scalar(path: Path, arrays: dict, key: str) -> float | None:
     Parameters
     ----------
     path : Path
-        The .npz file (named in errors).
+        The .npz file, named when the value is not one number.
     arrays : dict
         Its arrays by key.
     key : str
-        The key.
+        The key of the number.
 
     Returns
     -------
@@ -252,7 +252,7 @@ def npz_metadata(path: Path, arrays: dict) -> dict:
     Parameters
     ----------
     path : Path
-        The .npz file (named in errors).
+        The .npz file, named when the metadata is not a JSON object.
     arrays : dict
         Its arrays by key; the JSON text under ``"metadata"``.
 

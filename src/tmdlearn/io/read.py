@@ -1,7 +1,8 @@
 """``read(path, **options)``: one entry point for every supported file, by content and extension.
 
 NeXus / HDF5 files (.nxs) written by ``tmdlearn.interop.nexus`` (or holding a plain NXdata
-map, spectra or image) are read with their own axes and units; the options do not apply.
+map, spectra or image) and zarr map stores (``.zarr`` folders written by ``tmdlearn convert``)
+are read with their own axes and units; the options do not apply.
 
 Options (all optional):
 
@@ -63,6 +64,10 @@ def read(path: str | Path, **options) -> Container:
     unknown = set(options) - _OPTIONS
     if unknown:
         raise InputError(f"unknown read option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+    if path.is_dir() and (path / "zarr.json").is_file():  # a map store (tmdlearn convert)
+        from tmdlearn.engine.zarrstore import read_map_store
+
+        return read_map_store(path)
     if not path.is_file():
         raise InputError("no such file" if not path.exists() else "not a file", path)
     with open(path, "rb") as handle:

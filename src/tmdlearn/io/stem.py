@@ -106,9 +106,9 @@ def npz_image_key(path: Path, arrays: dict) -> str:
     Parameters
     ----------
     path : Path
-        The .npz file (named in errors).
+        The .npz file, named when no array or several unnamed ones qualify.
     arrays : dict
-        Its arrays by key.
+        Its arrays by key; the image is one of them.
 
     Returns
     -------
@@ -217,9 +217,9 @@ def npz_pixel_size(path: Path, arrays: dict) -> tuple[float, str] | None:
     Parameters
     ----------
     path : Path
-        The .npz file (named in errors).
+        The .npz file, named when a stated size is implausible or they disagree.
     arrays : dict
-        Its arrays by key.
+        Its arrays by key; every key naming a pixel size is read.
 
     Returns
     -------
@@ -245,9 +245,9 @@ def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = 
     Parameters
     ----------
     path : Path
-        The .npz file (named in errors).
+        The .npz file, the image's ``source``.
     arrays : dict
-        Its arrays by key.
+        Its arrays: the image, keys stating the pixel size, optional ``metadata``.
     pixel_size_angstrom : float, optional
         Pixel size (Å/px) overriding the stored one.
 

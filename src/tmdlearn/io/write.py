@@ -35,6 +35,22 @@ def metadata_json(metadata: dict[str, Any]) -> str:
     return json.dumps(metadata, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
 
 
+def _target(path: str | Path, suffixes: tuple[str, ...], refusal: str) -> tuple[Path, str]:
+    """``path`` as a Path and its lower-case suffix, refused unless one of ``suffixes``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise InputError(refusal, path)
+    return path, suffix
+
+
+def _write_npz(path: Path, metadata: dict[str, Any], **arrays) -> Path:
+    """Write ``arrays`` and ``metadata`` (as a JSON string, the last key) to a compressed .npz."""
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays, metadata=np.str_(metadata_json(metadata)))
+    return path
+
+
 def write_height_map(path: str | Path, hm: HeightMap) -> Path:
     """Write an AFM height map to ``path``: ``.npz`` (compressed) or ``.gwy`` (Gwyddion).
 
@@ -52,8 +68,7 @@ def write_height_map(path: str | Path, hm: HeightMap) -> Path:
     Path
         ``path``.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    path, suffix = _target(path, (".npz", ".gwy"), "height maps are written as .npz or .gwy")
     if suffix == ".gwy":
         from tmdlearn.io.gwy import gwy_bytes
 
@@ -61,17 +76,8 @@ def write_height_map(path: str | Path, hm: HeightMap) -> Path:
         with atomic_path(path) as tmp:
             tmp.write_bytes(payload)
         return path
-    if suffix != ".npz":
-        raise InputError("height maps are written as .npz or .gwy", path)
-    with atomic_path(path) as tmp:
-        np.savez_compressed(
-            tmp,
-            height_nm=np.asarray(hm.height_nm, dtype=np.float32),
-            pixel_size_nm=np.float64(hm.pixel_size_nm),
-            channel=np.str_(hm.channel),
-            metadata=np.str_(metadata_json(hm.metadata)),
-        )
-    return path
+    return _write_npz(path, hm.metadata, height_nm=np.asarray(hm.height_nm, dtype=np.float32),
+                      pixel_size_nm=np.float64(hm.pixel_size_nm), channel=np.str_(hm.channel))
 
 
 def write_stem(path: str | Path, img: StemImage) -> Path:
@@ -91,19 +97,12 @@ def write_stem(path: str | Path, img: StemImage) -> Path:
     Path
         ``path``.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    path, suffix = _target(path, (".npz", ".tif", ".tiff"),
+                           "STEM images are written as .npz or .tif")
     if suffix == ".npz":
-        with atomic_path(path) as tmp:
-            np.savez_compressed(
-                tmp,
-                intensity=np.asarray(img.intensity, dtype=np.float32),
-                pixel_size_angstrom=np.float64(img.pixel_size_angstrom),
-                metadata=np.str_(metadata_json(img.metadata)),
-            )
-        return path
-    if suffix not in (".tif", ".tiff"):
-        raise InputError("STEM images are written as .npz or .tif", path)
+        return _write_npz(path, img.metadata,
+                          intensity=np.asarray(img.intensity, dtype=np.float32),
+                          pixel_size_angstrom=np.float64(img.pixel_size_angstrom))
     import tifffile
 
     pixels_per_cm = 1e8 / img.pixel_size_angstrom

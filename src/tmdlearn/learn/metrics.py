@@ -18,7 +18,7 @@ def accuracy(y_true, y_pred) -> float:
     Parameters
     ----------
     y_true, y_pred : (N,) array
-        True and predicted class labels.
+        True and predicted class labels, compared item by item.
 
     Returns
     -------
@@ -34,7 +34,7 @@ def balanced_accuracy(y_true, y_pred) -> float:
     Parameters
     ----------
     y_true, y_pred : (N,) array
-        True and predicted class labels.
+        True and predicted class labels; each class of ``y_true`` weighs the same.
 
     Returns
     -------

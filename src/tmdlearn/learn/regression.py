@@ -32,7 +32,7 @@ def rmse_rows(true, pred) -> np.ndarray:
     Parameters
     ----------
     true, pred : (N, L) array
-        True and predicted rows (e.g. spectra).
+        True and predicted rows (e.g. spectra), in the same unit.
 
     Returns
     -------
@@ -49,7 +49,7 @@ def pearson_rows(true, pred) -> np.ndarray:
     Parameters
     ----------
     true, pred : (N, L) array
-        True and predicted rows (e.g. spectra).
+        Rows correlated pairwise (e.g. true and generated spectra); any scale.
 
     Returns
     -------

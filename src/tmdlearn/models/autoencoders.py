@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tmdlearn.models.mlp import hidden_layers
+
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
                "tanh": nn.Tanh, "selu": nn.SELU}
 
@@ -130,7 +132,7 @@ class ImageToSpectrum(nn.Module):
         Parameters
         ----------
         x : (N, in_features) tensor
-            Image features.
+            Pooled backbone features of the images.
 
         Returns
         -------
@@ -261,10 +263,8 @@ class RegressionMLP(nn.Module):
     def __init__(self, in_features: int, out_features: int, hidden: tuple[int, ...] = (128,),
                  activation: str = "relu", dropout: float = 0.1):
         super().__init__()
-        layers, width = [], in_features
-        for size in hidden:
-            layers += [nn.Linear(width, size), _activation(activation), nn.Dropout(dropout)]
-            width = size
+        layers, width = hidden_layers(in_features, hidden, lambda: _activation(activation),
+                                      dropout)
         layers.append(nn.Linear(width, out_features))
         self.net = nn.Sequential(*layers)
 
@@ -274,10 +274,11 @@ class RegressionMLP(nn.Module):
         Parameters
         ----------
         x : (N, in_features) tensor
-            Input features.
+            Inputs, standardised as in training.
 
         Returns
         -------
         (N, out_features) tensor
+            Targets, standardised as in training.
         """
         return self.net(x)

@@ -39,16 +39,18 @@ class InstanceBatchNorm1d(nn.Module):
         self.batch = nn.BatchNorm1d(n_batch) if n_batch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise a batch.
+        """Normalise a batch: instance norm on the first ``n_instance`` channels, batch norm
+        on the rest.
 
         Parameters
         ----------
         x : (N, C, L) tensor
-            Features.
+            Feature maps of length L.
 
         Returns
         -------
         (N, C, L) tensor
+            The channels normalised in their original order.
         """
         parts = []
         if self.instance is not None:
@@ -79,16 +81,17 @@ class ConvBlock(nn.Module):
         self.norm = InstanceBatchNorm1d(out_channels, ibn_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block.
+        """Convolve, activate and normalise a batch.
 
         Parameters
         ----------
         x : (N, in_channels, L) tensor
-            Features.
+            Spectra (first block) or the previous block's feature maps.
 
         Returns
         -------
         (N, out_channels, L) tensor
+            Same length L for an odd kernel.
         """
         return self.norm(self.act(self.conv(x)))
 

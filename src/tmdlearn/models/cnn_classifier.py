@@ -81,29 +81,31 @@ class CNNClassifier(nn.Module):
         return self
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The backbone features entering the head.
+        """The backbone features entering the head (no dropout), for latent analysis.
 
         Parameters
         ----------
         x : (B, 3, H, W) tensor
-            Images.
+            Prepared images.
 
         Returns
         -------
         (B, feature_dim) tensor
+            Pooled backbone features.
         """
         return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits of a batch of images.
+        """Class logits of a batch of images: backbone, dropout, linear head.
 
         Parameters
         ----------
         x : (B, 3, H, W) tensor
-            Images.
+            Prepared images (normalised as the backbone expects).
 
         Returns
         -------
         (B, n_classes) tensor
+            Unnormalised class scores.
         """
         return self.head(self.dropout(self.backbone(x)))

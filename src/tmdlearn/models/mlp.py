@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
+
+
+def hidden_layers(in_features: int, hidden: tuple[int, ...], activation: Callable[[], nn.Module],
+                  dropout: float) -> tuple[list[nn.Module], int]:
+    """Linear → activation → dropout for each hidden width.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the input.
+    hidden : tuple of int
+        Widths of the hidden layers (empty: no layer).
+    activation : callable
+        Makes a new activation module (e.g. ``nn.ReLU``).
+    dropout : float
+        Dropout after each activation.
+
+    Returns
+    -------
+    layers : list of nn.Module
+        Three modules per hidden layer.
+    width : int
+        Width of the last layer's output (``in_features`` without hidden layers).
+    """
+    layers: list[nn.Module] = []
+    width = in_features
+    for size in hidden:
+        layers += [nn.Linear(width, size), activation(), nn.Dropout(dropout)]
+        width = size
+    return layers, width
 
 
 class MLP(nn.Module):
@@ -24,11 +56,9 @@ class MLP(nn.Module):
                  dropout: float = 0.5, input_dropout: float = 0.0):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
-        width = in_features
-        for size in hidden:
-            layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
-            width = size
+        layers, width = hidden_layers(in_features, hidden, nn.ReLU, dropout)
+        if input_dropout > 0:
+            layers.insert(0, nn.Dropout(input_dropout))
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, out_features)
 
@@ -38,11 +68,12 @@ class MLP(nn.Module):
         Parameters
         ----------
         x : (N, in_features) tensor
-            Input features.
+            Feature vectors.
 
         Returns
         -------
         (N, hidden[-1]) tensor
+            Activations entering the output layer.
         """
         return self.body(x)
 
@@ -52,10 +83,11 @@ class MLP(nn.Module):
         Parameters
         ----------
         x : (N, in_features) tensor
-            Input features.
+            Feature vectors (e.g. pooled backbone features).
 
         Returns
         -------
         (N, out_features) tensor
+            Logits, or targets in the units they were trained in.
         """
         return self.head(self.body(x))

@@ -32,14 +32,38 @@ def is_run_folder(folder: str | Path) -> bool:
     return isinstance(payload, dict) and "tmdlearn" in payload
 
 
+def holds_result_store(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a result store of tmdlearn's chunked work (a ``*.zarr`` folder
+    whose attributes have a ``fingerprint``): a run that was interrupted, to be resumed.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The run folder.
+
+    Returns
+    -------
+    bool
+    """
+    for meta in Path(folder).glob("*.zarr/zarr.json"):
+        try:
+            attributes = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(attributes, dict) and "fingerprint" in attributes:
+            return True
+    return False
+
+
 def prepare_out(out: str | Path, overwrite: bool = False) -> Path:
     """Check that a command may write into ``out``; returns it (creates nothing).
 
     Parameters
     ----------
     out : str or Path
-        The ``--out`` folder. Accepted: a missing or empty folder, a tmdlearn run folder, or any
-        folder when ``overwrite`` is true.
+        The ``--out`` folder. Accepted: a missing or empty folder, a tmdlearn run folder, a
+        folder holding a result store to resume (:func:`holds_result_store`), or any folder
+        when ``overwrite`` is true.
     overwrite : bool
         Write into any folder (files of the same name are replaced, others are kept).
 
@@ -56,7 +80,8 @@ def prepare_out(out: str | Path, overwrite: bool = False) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("--out names a file, not a folder", out)
-    if overwrite or not out.exists() or is_run_folder(out) or not any(out.iterdir()):
+    if overwrite or not out.exists() or is_run_folder(out) or not any(out.iterdir()) \
+            or holds_result_store(out):
         return out
     raise InputError("--out is a non-empty folder that is not a tmdlearn run folder (no "
                      "run.json of tmdlearn's): choose a new or empty folder, or pass "

@@ -150,10 +150,12 @@ class Backend:
         Parameters
         ----------
         a : (n, P, P) array
+            Square matrices.
 
         Returns
         -------
         (n, P, P) array
+            Their inverses.
         """
         if self.torch:
             x, info = self.xp.linalg.inv_ex(a)

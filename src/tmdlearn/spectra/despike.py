@@ -43,6 +43,26 @@ def _spikes(score: np.ndarray, threshold: float, width: int) -> np.ndarray:
     return margin
 
 
+def _jump_score(diff: np.ndarray) -> np.ndarray:
+    """First differences (N, L-1) in robust spreads (1.4826 x MAD) of their spectrum."""
+    spread = 1.4826 * np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
+    return diff / np.maximum(spread, 1e-12)[:, None]
+
+
+def _modified_z(diff: np.ndarray) -> np.ndarray:
+    """Modified z-scores (N, L-1) of first differences: 0.6745 (d - median) / MAD."""
+    median = np.median(diff, axis=1, keepdims=True)
+    mad = np.median(np.abs(diff - median), axis=1, keepdims=True)
+    return 0.6745 * (diff - median) / np.maximum(mad, 1e-12)
+
+
+def _despike_scored(intensity, score, threshold: float, width: int) -> np.ndarray:
+    """Spectra (N, L) with the spikes :func:`_spikes` finds in ``score`` of the first
+    differences replaced by linear interpolation."""
+    y = np.atleast_2d(np.asarray(intensity, dtype=float))
+    return _interpolate_flagged(y, _spikes(score(np.diff(y, axis=1)), threshold, width))
+
+
 def despike_difference(intensity, threshold: float = 8.0, width: int = 3) -> np.ndarray:
     """Remove cosmic-ray spikes by a first-difference threshold (the WSe2 study's method).
 
@@ -64,11 +84,7 @@ def despike_difference(intensity, threshold: float = 8.0, width: int = 3) -> np.
     (N, L) array
         The despiked spectra.
     """
-    y = np.atleast_2d(np.asarray(intensity, dtype=float))
-    diff = np.diff(y, axis=1)
-    spread = 1.4826 * np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
-    score = diff / np.maximum(spread, 1e-12)[:, None]
-    return _interpolate_flagged(y, _spikes(score, threshold, width))
+    return _despike_scored(intensity, _jump_score, threshold, width)
 
 
 def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 3) -> np.ndarray:
@@ -88,14 +104,9 @@ def despike_whitaker_hayes(intensity, threshold: float = 6.0, width: int = 3) ->
     Returns
     -------
     (N, L) array
-        The despiked spectra.
+        The spectra, spike channels and one channel each side linearly interpolated.
     """
-    y = np.atleast_2d(np.asarray(intensity, dtype=float))
-    diff = np.diff(y, axis=1)
-    median = np.median(diff, axis=1, keepdims=True)
-    mad = np.median(np.abs(diff - median), axis=1, keepdims=True)
-    z = 0.6745 * (diff - median) / np.maximum(mad, 1e-12)
-    return _interpolate_flagged(y, _spikes(z, threshold, width))
+    return _despike_scored(intensity, _modified_z, threshold, width)
 
 
 def despike_map(cube, mask=None, threshold: float = 5.0, spatial_k: float = 6.0,

@@ -321,6 +321,23 @@ def _arrays(spectra, axis, model: PeakModel) -> tuple[np.ndarray, np.ndarray]:
     return intensity, axis
 
 
+def parameter_names(model: PeakModel) -> list[str]:
+    """The fitted parameters of ``model``, in the order of :attr:`PeakFit.names`.
+
+    Parameters
+    ----------
+    model : PeakModel
+        The peak model.
+
+    Returns
+    -------
+    list of str
+        Per window: ``<peak>_height``, ``<peak>_center``, ``<peak>_fwhm`` (and ``_eta``) of each
+        peak, then its background terms.
+    """
+    return [name for region in model.regions for name in _param_names(region)]
+
+
 def _param_names(region: Region) -> list[str]:
     names = []
     for peak in region.peaks:

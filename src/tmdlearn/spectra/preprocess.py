@@ -220,8 +220,46 @@ def background_mask(intensity_map, k: float = 3.0, corner: int = 3,
             raise InputError(f"a map must be (ny, nx, L), got shape {cube.shape}")
         signal = np.nansum(cube, axis=2)
     signal = np.asarray(signal, dtype=float)
-    ny, nx = signal.shape
-    c = max(1, min(corner, ny // 2, nx // 2))
-    corners = np.concatenate([signal[:c, :c].ravel(), signal[:c, -c:].ravel(),
-                              signal[-c:, :c].ravel(), signal[-c:, -c:].ravel()])
-    return signal > corners.mean() + k * corners.std()
+    c = corner_rows(signal.shape, corner)
+    return signal > corner_threshold(signal[:c], signal[-c:], k)
+
+
+def corner_rows(shape: tuple[int, int], corner: int = 3) -> int:
+    """Side of the corner blocks of :func:`background_mask` for a map of ``shape`` (pixels).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The map's (ny, nx).
+    corner : int
+        The wanted side, in pixels.
+
+    Returns
+    -------
+    int
+        ``corner``, at most half the map's side, at least 1.
+    """
+    return max(1, min(corner, shape[0] // 2, shape[1] // 2))
+
+
+def corner_threshold(top, bottom, k: float = 3.0) -> float:
+    """The flake threshold of :func:`background_mask` from the map's first and last rows only
+    (a map read a chunk at a time).
+
+    Parameters
+    ----------
+    top, bottom : (c, nx) arrays
+        The per-pixel signal of the map's first and last ``c`` rows, ``c`` from
+        :func:`corner_rows`; the corner blocks are c x c.
+    k : float
+        Threshold above the corners' mean, in their standard deviations.
+
+    Returns
+    -------
+    float
+        Mean + ``k`` · sigma of the four corner blocks, in the signal's units.
+    """
+    c = len(top)
+    corners = np.concatenate([top[:c, :c].ravel(), top[:c, -c:].ravel(),
+                              bottom[-c:, :c].ravel(), bottom[-c:, -c:].ravel()])
+    return corners.mean() + k * corners.std()

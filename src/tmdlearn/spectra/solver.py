@@ -89,9 +89,9 @@ class Problem:
         Parameters
         ----------
         p : (n, P) array
-            Parameters (scaled units).
+            Parameters (scaled units) of the model f.
         y : (n, L) array
-            Scaled intensities.
+            Scaled intensities, whose residual is y − f.
 
         Returns
         -------
@@ -148,6 +148,7 @@ class Problem:
         Parameters
         ----------
         a : (n, P, P) array
+            JᵀJ from :meth:`linearise`.
 
         Returns
         -------

@@ -38,6 +38,10 @@ DEFAULTS = {
     "verdict": {"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
                 "weak_snr": None, "chi2_max": None, "chi2_min": None, "misfit_max": None,
                 "saturation_run": None, "saturation_snr": None},
+    # zarr map stores only (tmdlearn convert): fitted a chunk at a time into the result store
+    # ``store``, resumable; scheduler auto: processes from 200 000 spectra, else threads
+    "run": {"scheduler": "auto", "workers": None, "chunk_pixels": 16384, "store": None,
+            "overwrite": False},
 }
 SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
 
@@ -53,8 +57,10 @@ def load(config: dict) -> dict:
     Returns
     -------
     dict
-        ``model`` (PeakModel) and ``items``: every ``(path, Spectra or SpectralMap)``.
+        ``model`` (PeakModel) and ``items``: every ``(path, Spectra or SpectralMap)``, or
+        ``(path, MapStore)`` for a zarr map store (opened lazily).
     """
+    from tmdlearn.engine.zarrstore import is_zarr_store, open_map_store
     from tmdlearn.io import read
     from tmdlearn.spectra import load_model
 
@@ -68,6 +74,12 @@ def load(config: dict) -> dict:
         raise InputError("no input files")
     items = []
     for path in track(files, "reading", total=len(files)):
+        if is_zarr_store(path):  # read lazily, fitted a chunk at a time
+            store = open_map_store(path)
+            if store.excitation_nm is None and config["read"]["excitation_nm"] is not None:
+                store = replace(store, excitation_nm=float(config["read"]["excitation_nm"]))
+            items.append((path, store))
+            continue
         loaded = read(path, **read_options)
         if not isinstance(loaded, Spectra | SpectralMap):
             raise InputError(f"not a spectrum or spectral map ({type(loaded).__name__})", path)
@@ -92,15 +104,25 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     Outcome
         Table ``fits``: one row per spectrum; ``details``: the model (``model``), up to four
         fits for :func:`examples_figure` (``shown``) and, per map input,
-        ``(path, map, mask, fit, config)`` (``maps``).
+        ``(path, map, mask, fit, config)`` (``maps``). A zarr map store (the only input then)
+        is fitted a chunk at a time on the engine into the result store ``run.store``
+        (:func:`tmdlearn.spectra.chunked.fit_store`): its Outcome holds counts and the
+        store's path, and the table only for a small map.
     """
+    from tmdlearn.engine.zarrstore import MapStore
     from tmdlearn.spectra import fit_peaks
     from tmdlearn.spectra.preprocess import background_mask
 
     cfg, peak_model = config, inputs["model"]
-    fit_options = {k: v for k, v in cfg["fit"].items() if v is not None}
-    verdict = {k: v for k, v in cfg["verdict"].items() if v is not None and k != "enabled"}
-    fit_options["verdict"] = verdict if cfg["verdict"]["enabled"] else False
+    stores = [(path, data) for path, data in inputs["items"] if isinstance(data, MapStore)]
+    if stores:
+        from tmdlearn.spectra.chunked import fit_store
+
+        if len(inputs["items"]) != 1:
+            raise InputError("a zarr map store is fitted on its own: one input per command",
+                             stores[0][0])
+        return fit_store(*stores[0], peak_model, cfg, progress)
+    options = fit_options(cfg)
     tables, shown, fitted_maps = [], [], []
     with showing(progress):
         for path, data in track(inputs["items"], "fitting"):
@@ -119,10 +141,10 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
                 if cfg["preprocess"]["despike"] == "map":
                     raise InputError("preprocess.despike map needs a map input", path)
                 spectra, x_um, y_um = data, None, None
-            spectra = _converted(spectra, peak_model.unit, path)
-            intensity = _preprocess(spectra.intensity, spectra.axis, cfg["preprocess"])
+            spectra = in_model_unit(spectra, peak_model.unit, path)
+            intensity = preprocessed(spectra.intensity, spectra.axis, cfg["preprocess"])
             try:
-                result = fit_peaks(intensity, peak_model, spectra.axis, **fit_options)
+                result = fit_peaks(intensity, peak_model, spectra.axis, **options)
             except TypeError as err:
                 raise InputError(f"bad fit option in the config: {err}") from None
             if x_um is not None:
@@ -142,6 +164,26 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
                **{f"verdict_{v}": int(n) for v, n in dict(counts).items()}}
     return Outcome(metrics=metrics, tables={"fits": table},
                    details={"model": peak_model, "shown": shown, "maps": fitted_maps})
+
+
+def fit_options(config: dict) -> dict:
+    """The keyword arguments of :func:`~tmdlearn.spectra.peaks.fit_peaks` from a config's
+    ``fit`` and ``verdict`` sections.
+
+    Parameters
+    ----------
+    config : dict
+        The spectra workflow's config.
+
+    Returns
+    -------
+    dict
+        The ``fit`` keys that are set, and ``verdict`` (a dict of options, or False).
+    """
+    options = {k: v for k, v in config["fit"].items() if v is not None}
+    verdict = {k: v for k, v in config["verdict"].items() if v is not None and k != "enabled"}
+    options["verdict"] = verdict if config["verdict"]["enabled"] else False
+    return options
 
 
 def features_table(outcome: Outcome) -> pd.DataFrame:
@@ -213,8 +255,12 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
     list of Path
     """
     files: list[Path] = []
+    from tmdlearn.engine.zarrstore import is_zarr_store
+
     for item in inputs:
-        if item.is_dir():
+        if is_zarr_store(item):
+            files.append(item)
+        elif item.is_dir():
             found = sorted(p for p in item.iterdir()
                            if p.is_file() and p.suffix.lower() in SPECTRA_SUFFIXES)
             if not found:
@@ -240,7 +286,23 @@ def _is_manifest(path: Path) -> bool:
     return "path" in [h.strip().lower() for h in header.split(",")]
 
 
-def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
+def in_model_unit(spectra: Spectra, unit: str, path: Path) -> Spectra:
+    """``spectra`` on the peak model's axis unit.
+
+    Parameters
+    ----------
+    spectra : Spectra
+        Spectra in any unit (cm⁻¹, eV, nm).
+    unit : str
+        The model's unit.
+    path : Path
+        Their file, for the message.
+
+    Returns
+    -------
+    Spectra
+        Converted (nm <-> cm⁻¹ needs ``excitation_nm``), or ``spectra`` when already in ``unit``.
+    """
     if spectra.unit == unit:
         return spectra
     try:
@@ -250,7 +312,23 @@ def _converted(spectra: Spectra, unit: str, path: Path) -> Spectra:
                          "read.excitation_nm (or read.unit)", path) from None
 
 
-def _preprocess(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+    """Spectra despiked, baseline-subtracted and normalised spectrum by spectrum as the config's
+    ``preprocess`` section says (``despike: map`` is done on the map beforehand).
+
+    Parameters
+    ----------
+    intensity : (N, L) array
+        Spectra, in intensity units (counts).
+    axis : (L,) array
+        Their axis (cm⁻¹ or eV).
+    options : dict
+        The ``preprocess`` section.
+
+    Returns
+    -------
+    (N, L) array
+    """
     from tmdlearn.spectra import preprocess
     from tmdlearn.spectra.despike import despike
 

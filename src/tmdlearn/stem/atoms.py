@@ -209,19 +209,14 @@ def species_confusion(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float
     Parameters
     ----------
     found, truth : DataFrame
-        Found and true atoms (x_px, y_px, layer, species).
+        Found and true atoms (x_px, y_px, layer, species), species coded 0 to n_species - 1.
     radius_px : float
         Largest distance of a match, in px.
     n_species : int
-        Number of species.
-    n_layers : int
-        Layers scored.
-    assignment : tuple of int, optional
-        ``assignment[b]`` is the true layer of predicted branch b (identity by default).
-    border_px : float
-        Width of the don't-care band along the image edges, in px (as in :func:`atom_scores`).
-    shape : tuple of int, optional
-        Image shape (H, W), in px.
+        Number of species: rows and columns of the counts.
+    n_layers, assignment, border_px, shape
+        Layers matched, branch-to-layer assignment and don't-care band, as in
+        :func:`atom_scores`.
 
     Returns
     -------

@@ -90,7 +90,7 @@ def render_figure(quality) -> plt.Figure:
     -------
     Figure
     """
-    from tmdlearn.stem.quality import WINDOW_ANGSTROM
+    from tmdlearn.stem.render import WINDOW_ANGSTROM
 
     rendering = quality.rendering
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
@@ -181,7 +181,7 @@ def kde_figure(kde: dict, n_boot: int) -> plt.Figure:
     -------
     Figure
     """
-    from tmdlearn.stem.analysis import bootstrap_kde
+    from tmdlearn.stem.densities import bootstrap_kde
 
     both = np.concatenate([kde["se_sites"], kde["all_sites"]])
     grid = np.linspace(both.min(), both.max(), 200)

@@ -89,11 +89,11 @@ def predict_views(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
     Parameters
     ----------
     model : UNet
-        The network.
+        The network, run once on all the views as one batch.
     image : (H, W) array
-        HAADF image (counts) at the model's pixel size (Å/px).
+        HAADF image (counts, or normalised with ``normalised``) at the model's pixel size.
     layers : int
-        Layer branches of the model.
+        Layer branches of the model, matched between views.
     views : int
         1 (the image), 2 (and its left-right mirror) or 4 (and the up-down and double
         mirrors); the cost grows in proportion.
@@ -136,11 +136,11 @@ def predict_tiled(model: UNet, image: np.ndarray, layers: int = 2, views: int = 
     Parameters
     ----------
     model : UNet
-        The network.
+        The network, run on one tile at a time.
     image : (H, W) array
-        HAADF image (counts) at the model's pixel size (Å/px).
+        HAADF image of any size (counts) at the model's pixel size (Å/px).
     layers : int
-        Layer branches of the model.
+        Layer branches of the model, matched between tiles.
     views : int
         Mirror images averaged (:func:`predict_views`).
     tile : int

@@ -7,141 +7,66 @@ Two kinds of evidence, from the image and the found atoms alone:
   is rendered from the found atoms (Gaussian spots, one amplitude per species, one width) and
   compared with the input, low-passed and freed of its smooth background alike; the score is
   the R² of the fit over the image and over windows of ``WINDOW_ANGSTROM`` (a map);
-- **physics**, per layer (:func:`layer_checks`): the two nearest-neighbour distances of every
-  atom against the material's bond (mean and FWHM, as the Gomb-Net study measures them), the
-  fraction of atoms on the layer's fitted honeycomb
+- **physics**, per layer (:func:`~tmdlearn.stem.layer_checks.layer_checks`): the two
+  nearest-neighbour distances of every atom against the material's bond (mean and FWHM, as the
+  Gomb-Net study measures them), the fraction of atoms on the layer's fitted honeycomb
   (:func:`tmdlearn.stem.honeycomb.fit_honeycomb`) and their RMS distance to it, the atoms per
   nm² against the lattice's column density, and where the layer is present; plus whether all
   layers of the model are found together, and a saturated (clipped) detector.
 
-Every figure is graded (:class:`Grade`): 1 at or better than its ``good`` value, 0.5 at its
-``doubtful`` threshold, 0.25 at its ``fail`` threshold, 0 well beyond. The ``score`` is the
-lowest grade; ``trust`` is ``ok`` above 0.5, ``fail`` at or below 0.25, ``doubtful`` between;
-the ``reasons`` are the checks at or below 0.5, worst first. The thresholds are calibrated on
-simulated images (``benchmarks/stem_quality.py``, docs/stem.md "Self-check").
+Every figure is graded (:class:`~tmdlearn.stem.grades.Grade`, with the anchors of every check
+in :mod:`tmdlearn.stem.grades`; the names of that module and of
+:mod:`tmdlearn.stem.layer_checks` are importable from here too): 1 at or better than its
+``good`` value, 0.5 at its ``doubtful`` threshold, 0.25 at its ``fail`` threshold, 0 well
+beyond. The ``score`` is the lowest grade; ``trust`` is ``ok`` above 0.5, ``fail`` at or below
+0.25, ``doubtful`` between; the ``reasons`` are the checks at or below 0.5, worst first. The
+thresholds are calibrated on simulated images (``benchmarks/stem_quality.py``, docs/stem.md
+"Self-check").
 Positions in pixels of the image's own grid, lengths in Å.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
-from scipy.stats import median_abs_deviation
 
 from tmdlearn.constants import LATTICE_ANGSTROM
-from tmdlearn.stem.analysis import FWHM_PER_SIGMA, neighbour_distances
 from tmdlearn.stem.fourier import angle_between, fft_lattices
-from tmdlearn.stem.honeycomb import fit_honeycomb, fit_lattice
-from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, Windows, image_windows, render_back
+from tmdlearn.stem.grades import (
+    ALL_LAYERS,
+    BOND_FWHM,
+    BOND_MEAN,
+    DENSITY,
+    DENSITY_NOWHERE,
+    FAIL_AT,
+    FOURIER_ANGLE,
+    FOURIER_SPOTS,
+    LATTICE_RMS,
+    METAL,
+    METAL_BALANCE,
+    OK_ABOVE,
+    ON_LATTICE,
+    ON_SITE_BONDS,
+    PRESENT,
+    RENDER_R2,
+    SATURATED,
+    STACKED,
+    STACKED_BONDS,
+    Grade,
+)
+from tmdlearn.stem.honeycomb import fit_lattice
+from tmdlearn.stem.layer_checks import bond_angstrom, bond_figures, column_density, layer_checks
+from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, render_back
 
-#: A window holds a layer when it holds this fraction of the layer's expected atoms.
-PRESENT = 0.5
-#: Distance (bonds) within which an atom counts as on its layer's fitted honeycomb.
-ON_SITE_BONDS = 0.25
-#: Distance (bonds) within which an atom sits on top of another layer's atom (a twisted
-#: bilayer has about 5 % of its atoms so by chance).
-STACKED_BONDS = 0.15
-
-
-class Grade(NamedTuple):
-    """Anchors of one check's grade: the value graded 1 (``good``), 0.5 (``doubtful``) and
-    0.25 (``fail``); the grade falls to 0 at ``fail + 2 (fail - doubtful)``. ``good > fail``
-    means larger is better."""
-
-    good: float
-    doubtful: float
-    fail: float
-
-    def __call__(self, value: float) -> float:
-        """The grade in [0, 1] of ``value`` (NaN grades 0)."""
-        if not np.isfinite(value):
-            return 0.0
-        sign = 1.0 if self.fail > self.good else -1.0
-        far = self.fail + 2 * (self.fail - self.doubtful)
-        points = sign * np.array([self.good, self.doubtful, self.fail, far])
-        return float(np.interp(sign * value, points, [1.0, 0.5, 0.25, 0.0]))
-
-
-#: R² of the rendering against the (low-passed, background-free) input, whole image. Lenient:
-#: true atoms under thick amorphous carbon (30-40 % of the field) explain only 0.1-0.2.
-RENDER_R2 = Grade(0.3, 0.1, 0.03)
-#: Fraction of pixels at the image's maximum value (a saturated or clipped detector).
-SATURATED = Grade(0.0005, 0.005, 0.05)
-#: |mean of the two nearest-neighbour distances / bond - 1|, per layer. Passes: the pixel size
-#: calibration (a few %), scan distortion (up to 5 %) and the bias of the two shortest of three
-#: bonds under position noise σ (about -0.67 σ: -5 % at σ = 0.1 Å); 30 % off fails.
-BOND_MEAN = Grade(0.05, 0.1, 0.15)
-#: FWHM of the nearest-neighbour distances / bond, per layer (true atoms of realistic images:
-#: up to 0.18; the issue's real image, 0.41 Å for graphene: 0.29, a fail).
-BOND_FWHM = Grade(0.15, 0.22, 0.28)
-#: Fraction of a layer's atoms within ON_SITE_BONDS of its fitted honeycomb.
-ON_LATTICE = Grade(0.8, 0.55, 0.4)
-#: RMS distance (bonds) of those atoms to their sites.
-LATTICE_RMS = Grade(0.11, 0.15, 0.2)
-#: |fraction of metal columns - 1/2| in a layer of a TMD (2H in projection: one metal and one
-#: chalcogen column per cell; a model at the wrong scale finds the metal columns only).
-METAL_BALANCE = Grade(0.08, 0.15, 0.25)
-#: The metal column species of each TMD material (graphene has none).
-METAL = {"ws2": "W"}
-#: Atoms per nm² of a layer over the windows that hold it / the lattice's (too many: false or
-#: doubled atoms; too few is what edges and holes do, left to ALL_LAYERS).
-DENSITY = Grade(1.15, 1.3, 1.6)
-#: The same over the whole field for a layer that no window holds (too few atoms everywhere, or
-#: a patch smaller than a window): doubtful at worst (0 grades 0.33), as ALL_LAYERS.
-DENSITY_NOWHERE = Grade(0.6, 0.45, -0.2)
-#: Fraction of a layer's atoms within STACKED_BONDS of another layer's: one layer found twice
-#: (a bilayer model on a monolayer); AB (Bernal) stacking puts half of them there.
-STACKED = Grade(0.2, 0.35, 0.6)
-#: Fraction of the field's windows holding every layer of the model (a bilayer model on a
-#: monolayer finds one layer, or splits the monolayer into patches). Doubtful at worst (0 grades
-#: 0.375): a true bilayer may cover little of the field.
-ALL_LAYERS = Grade(0.25, 0.1, -0.1)
-#: Angle (°) between a clear lattice of the image's Fourier transform
-#: (:func:`tmdlearn.stem.fourier.fft_lattices`, at least FOURIER_SPOTS spots) and the nearest
-#: found layer's honeycomb (bond orientation): scan distortion turns spots by a few degrees.
-FOURIER_ANGLE = Grade(4.0, 8.0, 15.0)
-#: Spots (of six) a lattice of the Fourier transform needs to be judged against the layers.
-FOURIER_SPOTS = 4
-#: ``trust`` of a score: above OK_ABOVE ok, at or below FAIL_AT fail, doubtful between.
-OK_ABOVE, FAIL_AT = 0.5, 0.25
-
-
-def bond_angstrom(material: str) -> float:
-    """Nearest-neighbour distance (Å) of the projected columns: graphene C–C a/√3 = 1.42 Å,
-    WS2 W–chalcogen column a/√3 = 1.82 Å.
-
-    Parameters
-    ----------
-    material : str
-        "graphene" or "ws2" (:data:`tmdlearn.constants.LATTICE_ANGSTROM`).
-
-    Returns
-    -------
-    float
-        Bond length (Å).
-    """
-    return LATTICE_ANGSTROM[material] / np.sqrt(3)
-
-
-def column_density(material: str) -> float:
-    """Projected columns per Å² of one layer: 2 per hexagonal cell of area a²√3/2 (graphene:
-    2 C; 2H WS2: 1 W + 1 chalcogen column).
-
-    Parameters
-    ----------
-    material : str
-        "graphene" or "ws2".
-
-    Returns
-    -------
-    float
-        Columns per Å².
-    """
-    return 2 / (LATTICE_ANGSTROM[material] ** 2 * np.sqrt(3) / 2)
+__all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_MEAN", "DENSITY", "DENSITY_NOWHERE", "FAIL_AT",
+           "FOURIER_ANGLE", "FOURIER_SPOTS", "LATTICE_RMS", "METAL", "METAL_BALANCE",
+           "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PRESENT", "RENDER_R2", "SATURATED",
+           "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM", "Grade", "Quality", "assess",
+           "bond_angstrom", "bond_figures", "column_density", "layer_checks", "render_back",
+           "saturated_fraction"]
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -160,121 +85,6 @@ def saturated_fraction(image: np.ndarray) -> float:
     values = np.asarray(image)
     top = values.max()
     return 0.0 if top == values.min() else float(np.mean(values == top))
-
-
-def bond_figures(xy_px: np.ndarray, pixel_size_angstrom: float, bond: float
-                 ) -> tuple[float, float]:
-    """Mean and FWHM (Å) of the distances from every atom to its two nearest neighbours (the
-    Gomb-Net study's bond statistic), distances above 1.5 ``bond`` left out (edges, vacancies).
-
-    The FWHM is 2.3548 × the robust σ (1.4826 × the median absolute deviation), the FWHM of a
-    Gaussian peak that outliers do not move and that needs no density estimate (the KDE FWHM
-    of :func:`tmdlearn.stem.analysis.bond_statistics` takes about 30 ms a layer, as long as
-    all the other checks together).
-
-    Parameters
-    ----------
-    xy_px : (N, 2) array
-        One layer's atom positions (px).
-    pixel_size_angstrom : float
-        Pixel size (Å/px).
-    bond : float
-        The material's bond length (Å, :func:`bond_angstrom`).
-
-    Returns
-    -------
-    mean, fwhm : float
-        Å; NaN when no distance is kept.
-    """
-    d = neighbour_distances(xy_px, pixel_size_angstrom, 2, max_angstrom=1.5 * bond)
-    if not len(d):
-        return float("nan"), float("nan")
-    return float(d.mean()), float(FWHM_PER_SIGMA * median_abs_deviation(d, scale="normal"))
-
-
-def layer_checks(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str,
-                 shape: tuple[int, int], layers: int) -> pd.DataFrame:
-    """Physics of each layer of found atoms.
-
-    One row per layer with atoms, bond mean and FWHM (Å, the two nearest neighbours of every
-    atom, distances above 1.5 bonds left out), on-lattice fraction and RMS distance (bonds) to
-    the fitted honeycomb, stacked (fraction within ``STACKED_BONDS`` of another layer's atom),
-    metal fraction (TMDs: of the columns; NaN for graphene), density ratio (atoms per nm² over
-    the windows holding the layer, or over all windows where none does, / the lattice's), and
-    coverage (fraction of windows holding the layer).
-
-    Parameters
-    ----------
-    atoms : DataFrame
-        Found atoms: ``x_px``, ``y_px`` (pixels), ``layer`` and ``species``.
-    pixel_size_angstrom : float
-        Pixel size, Å.
-    material : str
-        ``graphene`` or ``ws2`` (:data:`tmdlearn.constants.LATTICE_ANGSTROM`).
-    shape : (ny, nx)
-        Image size, pixels.
-    layers : int
-        Layers of the model.
-
-    Returns
-    -------
-    DataFrame
-        One row per layer, with the ``present`` mask of windows (layers, n_y, n_x) in
-        ``attrs``.
-    """
-    pix = float(pixel_size_angstrom)
-    windows = image_windows(shape, pix)
-    rows_out, present = [], []
-    for layer in range(layers):
-        row, here = _layer_row(atoms, layer, pix, material, windows)
-        rows_out.append(row)
-        present.append(here)
-    table = pd.DataFrame(rows_out)
-    table.attrs["present"] = np.stack(present) if present else \
-        np.zeros((0, windows.n_y, windows.n_x), bool)
-    return table
-
-
-def _layer_row(atoms: pd.DataFrame, layer: int, pix: float, material: str, windows: Windows
-               ) -> tuple[dict[str, float], np.ndarray]:
-    """The figures of one layer (a row of :func:`layer_checks`) and its ``present`` windows."""
-    bond = bond_angstrom(material)
-    n_y, n_x, window = windows.n_y, windows.n_x, windows.side
-    expected = column_density(material) * (window * pix) ** 2
-    mine = atoms.layer == layer
-    xy = atoms.loc[mine, ["x_px", "y_px"]].to_numpy(float)
-    metal = float((atoms.loc[mine, "species"] == METAL[material]).mean()) \
-        if material in METAL and mine.any() else float("nan")
-    others = atoms.loc[atoms.layer != layer, ["x_px", "y_px"]].to_numpy(float)
-    stacked = float(np.mean(cKDTree(others).query(xy)[0] < STACKED_BONDS * bond / pix)) \
-        if len(others) and len(xy) else 0.0
-    bond_mean, bond_fwhm = bond_figures(xy, pix, bond)
-    iy = np.floor((xy[:, 1] - windows.rows.start) / window).astype(int)
-    ix = np.floor((xy[:, 0] - windows.cols.start) / window).astype(int)
-    inside = (iy >= 0) & (iy < n_y) & (ix >= 0) & (ix < n_x)
-    counts = np.bincount(iy[inside] * n_x + ix[inside], minlength=n_y * n_x)
-    here = counts.reshape(n_y, n_x) >= PRESENT * expected
-    on_fraction, rms = _on_lattice(xy)
-    row = {"layer": layer, "atoms": len(xy), "bond_mean_angstrom": bond_mean,
-           "bond_fwhm_angstrom": bond_fwhm, "on_lattice": on_fraction,
-           "lattice_rms_bonds": rms, "stacked": stacked, "metal_fraction": metal,
-           "density_ratio": float(counts.reshape(n_y, n_x)[here].sum() / (here.sum() * expected)
-                                  if here.any() else counts.sum() / (n_y * n_x * expected)),
-           "coverage": float(here.mean())}
-    return row, here
-
-
-def _on_lattice(xy: np.ndarray) -> tuple[float, float]:
-    """Fraction of the atoms ``xy`` (pixels) within ``ON_SITE_BONDS`` of their fitted
-    honeycomb and the RMS distance (bonds) of those to their sites (0 and NaN without a fit)."""
-    fit = fit_honeycomb(xy)
-    on_fraction, rms = 0.0, float("nan")
-    if fit is not None:
-        dist = fit.sites(xy)[0] / fit.bond_px
-        on = dist < ON_SITE_BONDS
-        on_fraction = float(on.mean())
-        rms = float(np.sqrt(np.mean(dist[on] ** 2))) if on.any() else float("nan")
-    return on_fraction, rms
 
 
 def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material: str,

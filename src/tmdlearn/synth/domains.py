@@ -55,7 +55,7 @@ def smooth_noise(shape, sigma_px: float, rng: np.random.Generator) -> np.ndarray
     sigma_px : float
         Gaussian correlation length, pixels.
     rng : Generator
-        Random generator.
+        Draws the white noise that is smoothed.
 
     Returns
     -------
@@ -210,7 +210,7 @@ def grow_film(
     pixel_size_nm : float
         Pixel size, nm.
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the nuclei, their shapes and orientations.
     epitaxy_deg : float, optional
         The substrate's epitaxial direction, degrees (random if None).
 

@@ -115,7 +115,7 @@ def sample_growth(seed=None) -> GrowthParameters:
     Parameters
     ----------
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the draw.
 
     Returns
     -------
@@ -150,7 +150,7 @@ def film_state(growth: GrowthParameters, location: str = "center", seed=None) ->
     location : str
         "center" or "edge".
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the location's scatter.
 
     Returns
     -------
@@ -217,9 +217,9 @@ def substrate_terraces(shape, pixel_size_nm: float, terrace_width_nm: float,
     pixel_size_nm : float
         Pixel size, nm.
     terrace_width_nm : float
-        Step spacing, nm.
+        Step spacing, nm (one step of c/6 each).
     rng : Generator
-        Random generator.
+        Draws the step direction and waviness.
 
     Returns
     -------
@@ -240,11 +240,11 @@ def scanner_artifacts(shape, scan_size_um: float, rng: np.random.Generator) -> n
     Parameters
     ----------
     shape : (ny, nx)
-        Grid size, pixels.
+        Scan lines and pixels per line.
     scan_size_um : float
         Scan size, µm.
     rng : Generator
-        Random generator.
+        Draws tilt, bow, line offsets and glitches.
 
     Returns
     -------
@@ -267,13 +267,13 @@ def particles(shape, pixel_size_nm: float, density_um2: float, rng: np.random.Ge
     Parameters
     ----------
     shape : (ny, nx)
-        Grid size, pixels.
+        Grid size, pixels; with the pixel size, the area that sets the expected count.
     pixel_size_nm : float
         Pixel size, nm.
     density_um2 : float
         Mean number of particles per µm² (Poisson).
     rng : Generator
-        Random generator.
+        Draws the number, positions, heights and widths of particles.
 
     Returns
     -------
@@ -342,7 +342,7 @@ def render_afm(
     pixels : int
         Pixels per side.
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the domains, substrate, particles, scanner and noise.
     noise_nm : float
         White height noise, nm rms.
 

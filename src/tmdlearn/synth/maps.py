@@ -87,7 +87,7 @@ def flake_mask(pixels: int, shape: str, rng: np.random.Generator) -> np.ndarray:
     shape : str
         "triangle" or six-pointed "star".
     rng : Generator
-        Random generator.
+        Draws the orientation and the edge roughness.
 
     Returns
     -------
@@ -114,7 +114,7 @@ def defect_regions(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mask : (ny, nx) bool array
         The flake (:func:`flake_mask`).
     rng : Generator
-        Random generator.
+        Draws the patches.
 
     Returns
     -------
@@ -150,7 +150,8 @@ def flake_maps(pixels: int = 64, shape: str = "triangle", excitation_ev: float =
     excitation_ev : float
         Laser photon energy, eV: 2.33 (532 nm) or 1.96 (632.8 nm).
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the per-pixel scatter, strain, background and noise (and of
+        the fields when ``fields`` is None).
     step_um : float
         Map step, µm.
     fields : dict, optional
@@ -225,11 +226,11 @@ def flake_fields(pixels: int, shape: str, seed=None) -> dict[str, np.ndarray]:
     Parameters
     ----------
     pixels : int
-        Pixels per side.
+        Pixels per side of the map.
     shape : str
         "triangle" or "star".
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the outline, regions and q, r fields.
 
     Returns
     -------

@@ -17,7 +17,9 @@ STEM records it through
   drift of the gain from line to line, a non-linear (power-law) response and a 16-bit ADC
   (:func:`detect`).
 
-Every range is drawn per image by :func:`draw_microscope`; docs/stem.md justifies them.
+Every range is drawn per image by :func:`draw_microscope`; docs/stem.md justifies them. The
+probe is in :mod:`tmdlearn.synth.probe`, the scan in :mod:`tmdlearn.synth.scan` and the
+detector in :mod:`tmdlearn.synth.detector`; their public names are importable from here too.
 Lengths in Å, angles in radians, convergence semi-angle in mrad, energy in keV. Aberration
 names and signs follow abTEM (``C10`` = −defocus, ``C12``/``phi12`` …), so the same drawn
 microscope drives an abTEM multislice probe.
@@ -29,29 +31,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from tmdlearn.config import dataclass_from_mapping
+from tmdlearn.synth.detector import ADC_MAX, detect
+from tmdlearn.synth.probe import (
+    chi,
+    electron_wavelength_angstrom,
+    probe_intensity,
+    probe_offset,
+    probe_otf,
+)
+from tmdlearn.synth.scan import FRAME_LINES, Scan, draw_scan, sample_grid
 
-#: ADC full scale of a 16-bit detector image, counts.
-ADC_MAX = 65535.0
-#: Lines of the frame a scan's slow wander is drawn over (a crop is part of such a frame).
-FRAME_LINES = 512
-
-
-def electron_wavelength_angstrom(energy_kev: float) -> float:
-    """Relativistic electron wavelength in Å at ``energy_kev``.
-
-    Parameters
-    ----------
-    energy_kev : float
-
-    Returns
-    -------
-    float
-    """
-    volts = energy_kev * 1e3
-    return 12.2643 / np.sqrt(volts * (1 + 0.97845e-6 * volts))
+__all__ = ["ADC_MAX", "FRAME_LINES", "MicroscopeConfig", "Scan", "chi", "detect", "draw",
+           "draw_microscope", "draw_scan", "electron_wavelength_angstrom", "probe_intensity",
+           "probe_offset", "probe_otf", "sample_grid"]
 
 
 def draw(rng: np.random.Generator, value, log: bool = False) -> float:
@@ -181,249 +175,3 @@ def draw_microscope(cfg: MicroscopeConfig, rng: np.random.Generator) -> dict[str
         "saturate": float(cfg.saturate),
     }
     return p
-
-
-def chi(kx: np.ndarray, ky: np.ndarray, p: dict[str, float]) -> np.ndarray:
-    """Aberration phase (rad) at spatial frequencies kx, ky (1/Å), abTEM's convention.
-
-    Parameters
-    ----------
-    kx, ky : array
-    p : dict
-        A drawn microscope.
-
-    Returns
-    -------
-    array
-    """
-    wavelength = electron_wavelength_angstrom(p["energy_kev"])
-    alpha = wavelength * np.hypot(kx, ky)
-    phi = np.arctan2(ky, kx)
-    return 2 * np.pi / wavelength * (
-        alpha**2 / 2 * (p["C10"] + p["C12"] * np.cos(2 * (phi - p["phi12"])))
-        + alpha**3 / 3 * (p["C21"] * np.cos(phi - p["phi21"])
-                          + p["C23"] * np.cos(3 * (phi - p["phi23"])))
-        + alpha**4 / 4 * p["C30"])
-
-
-def probe_intensity(size: int, pixel_angstrom: float, p: dict[str, float]) -> np.ndarray:
-    """Probe intensity (size, size) on a periodic grid of ``pixel_angstrom``, nominal beam
-    position at index (0, 0), summing to 1.
-
-    Parameters
-    ----------
-    size : int
-    pixel_angstrom : float
-    p : dict
-        A drawn microscope.
-
-    Returns
-    -------
-    (size, size) array
-    """
-    k = np.fft.fftfreq(size, pixel_angstrom)
-    kx, ky = np.meshgrid(k, k, indexing="xy")
-    wavelength = electron_wavelength_angstrom(p["energy_kev"])
-    aperture = np.hypot(kx, ky) * wavelength <= p["convergence_mrad"] * 1e-3
-    intensity = np.abs(np.fft.ifft2(aperture * np.exp(-1j * chi(kx, ky, p)))) ** 2
-    return intensity / intensity.sum()
-
-
-def probe_offset(intensity: np.ndarray, pixel_angstrom: float, radius_angstrom: float = 1.0
-                 ) -> np.ndarray:
-    """Where the probe's central maximum lies relative to the nominal beam position: its
-    intensity centroid within ``radius_angstrom`` of the brightest pixel, (x, y) in Å (odd
-    aberrations such as coma and threefold astigmatism move it).
-
-    Parameters
-    ----------
-    intensity : (size, size) array
-    pixel_angstrom, radius_angstrom : float
-
-    Returns
-    -------
-    (2,) array
-    """
-    r = np.fft.fftfreq(intensity.shape[0]) * intensity.shape[0] * pixel_angstrom
-    x, y = np.meshgrid(r, r, indexing="xy")
-    peak = np.unravel_index(intensity.argmax(), intensity.shape)
-    near = np.hypot(x - x[peak], y - y[peak]) <= radius_angstrom
-    weight = intensity * near
-    return np.array([(weight * x).sum(), (weight * y).sum()]) / weight.sum()
-
-
-def probe_otf(intensity: np.ndarray, pixel_angstrom: float, p: dict[str, float]) -> np.ndarray:
-    """Transfer function (size, size // 2 + 1), rfft2 layout, of HAADF imaging with the probe
-    ``intensity`` (:func:`probe_intensity`) and the source blur: the image is the specimen
-    *correlated* with the probe (an atom at X is seen from beam positions X − r); 1 at zero
-    frequency.
-
-    Parameters
-    ----------
-    intensity : (size, size) array
-    pixel_angstrom : float
-    p : dict
-        A drawn microscope.
-
-    Returns
-    -------
-    (size, size // 2 + 1) complex array
-    """
-    size = intensity.shape[0]
-    otf = np.conj(np.fft.rfft2(intensity))
-    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pixel_angstrom),
-                              np.fft.rfftfreq(size, pixel_angstrom), indexing="ij"))
-    sigma = p["source_fwhm_angstrom"] / (2 * np.sqrt(2 * np.log(2)))
-    return otf / otf[0, 0].real * np.exp(-2 * (np.pi * sigma * q) ** 2)
-
-
-def _smooth_series(rng: np.random.Generator, n: int, length: float, rms: float) -> np.ndarray:
-    """A random series of ``n`` values with correlation length ``length`` and rms ``rms``."""
-    if rms <= 0:
-        return np.zeros(n)
-    series = ndimage.gaussian_filter1d(rng.normal(size=n + 4 * int(length)), length,
-                                       mode="wrap")[:n]
-    return rms * (series - series.mean()) / max(series.std(), 1e-12)
-
-
-@dataclass
-class Scan:
-    """Where the beam was: per-line offsets (px) and the affine map of one image of n × n px.
-
-    Pixel (row i, column j) was recorded at specimen position (Å, relative to the image
-    centre) ``pixel * A @ (j + flyback(j) + wander_x[i] + jitter[i] - c, i + wander_y[i] - c)``
-    with ``c = (n - 1) / 2`` and ``A = [[1 + scale_x, shear], [0, 1 + scale_y]]``.
-    """
-
-    n: int
-    pixel_angstrom: float
-    affine: np.ndarray
-    wander_x: np.ndarray
-    wander_y: np.ndarray
-    jitter: np.ndarray
-    flyback_px: float
-    flyback_decay_px: float
-
-    def _flyback(self, j: np.ndarray) -> np.ndarray:
-        return -self.flyback_px * np.exp(-j / self.flyback_decay_px)
-
-    def positions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Specimen positions X, Y (n, n) in Å of every pixel.
-
-        Returns
-        -------
-        X, Y : (n, n) arrays
-        """
-        j = np.arange(self.n, dtype=float)
-        c = (self.n - 1) / 2
-        u = j[None, :] + self._flyback(j)[None, :] + (self.wander_x + self.jitter)[:, None] - c
-        v = np.broadcast_to((np.arange(self.n) + self.wander_y)[:, None] - c, u.shape)
-        xy = np.einsum("ab,bij->aij", self.affine, np.stack([u, v])) * self.pixel_angstrom
-        return xy[0], xy[1]
-
-    def pixels(self, x_angstrom: np.ndarray, y_angstrom: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Image coordinates (x_px, y_px) where specimen points (Å) appear, white jitter aside
-        (it is noise about the true position): the inverse of :meth:`positions`.
-
-        Parameters
-        ----------
-        x_angstrom, y_angstrom : array
-            Specimen points, Å from the image centre.
-
-        Returns
-        -------
-        x_px, y_px : arrays
-        """
-        c = (self.n - 1) / 2
-        u, v = np.linalg.solve(self.affine, np.stack([x_angstrom, y_angstrom]) /
-                               self.pixel_angstrom)
-        rows = np.arange(self.n)
-        i = v + c
-        for _ in range(4):
-            i = v + c - np.interp(i, rows, self.wander_y)
-        j = u + c - np.interp(i, rows, self.wander_x)
-        target = j.copy()
-        for _ in range(8):
-            j = target - self._flyback(np.maximum(j, 0))
-        return j, i
-
-
-def draw_scan(n: int, pixel_angstrom: float, p: dict[str, float],
-              rng: np.random.Generator) -> Scan:
-    """The scan of an n × n image at ``pixel_angstrom`` for microscope ``p``.
-
-    The slow wander belongs to the frame, not to the image: it is drawn over a frame of at
-    least :data:`FRAME_LINES` lines (correlated over a sixth of it) and the image is its
-    first n lines, so a small crop is not sheared more than a whole frame.
-
-    Parameters
-    ----------
-    n : int
-    pixel_angstrom : float
-    p : dict
-        A drawn microscope.
-    rng : Generator
-
-    Returns
-    -------
-    Scan
-    """
-    affine = np.array([[1 + p["scale_x"], p["shear"]], [0.0, 1 + p["scale_y"]]])
-    wander = p["drift_angstrom"] / pixel_angstrom
-    frame = max(n, FRAME_LINES)
-    return Scan(n, pixel_angstrom, affine,
-                _smooth_series(rng, frame, frame / 6, wander)[:n],
-                _smooth_series(rng, frame, frame / 6, wander / 3)[:n],
-                rng.normal(0, p["jitter_angstrom"] / pixel_angstrom, n),
-                p["flyback_px"], p["flyback_decay_px"])
-
-
-def sample_grid(grid: np.ndarray, grid_pixel_angstrom: float, x_angstrom: np.ndarray,
-                y_angstrom: np.ndarray) -> np.ndarray:
-    """Values of a square ``grid`` image (centred on the origin, ``grid_pixel_angstrom``
-    spacing) at specimen points (Å), by cubic interpolation.
-
-    Parameters
-    ----------
-    grid : (m, m) array
-    grid_pixel_angstrom : float
-    x_angstrom, y_angstrom : array
-
-    Returns
-    -------
-    array
-    """
-    c = (grid.shape[0] - 1) / 2
-    coords = np.stack([y_angstrom / grid_pixel_angstrom + c, x_angstrom / grid_pixel_angstrom + c])
-    return ndimage.map_coordinates(grid, coords, order=3, mode="nearest")
-
-
-def detect(signal: np.ndarray, p: dict[str, float], rng: np.random.Generator) -> np.ndarray:
-    """Detector counts (float32, whole numbers in 0..65535) of a clean ``signal`` (1 = the
-    mean electron count ``dose`` of a reference column), line by line along axis 0.
-
-    Parameters
-    ----------
-    signal : (ny, nx) array
-    p : dict
-        A drawn microscope.
-    rng : Generator
-
-    Returns
-    -------
-    (ny, nx) float32 array
-    """
-    gain_drift = 1 + _smooth_series(rng, signal.shape[0], max(signal.shape[0] / 10, 2),
-                                    p["line_gain"])
-    electrons = rng.poisson(np.clip(signal, 0, None) * p["dose"] * gain_drift[:, None])
-    k = p["pulse_shape"]
-    pulses = rng.gamma(np.maximum(electrons * k, 1e-9), 1 / k) * (electrons > 0)
-    pulses = pulses + rng.normal(0, p["readout_sigma"], pulses.shape)
-    top = max(float(np.percentile(pulses, 99.9)), 1e-9)
-    response = top * np.sign(pulses) * (np.abs(pulses) / top) ** p["gamma"]
-    counts = p["dark_offset"] + p["fill"] * (ADC_MAX - p["dark_offset"]) / top * response
-    high = ADC_MAX
-    if p["saturate"] > 0:
-        high = min(high, float(np.percentile(counts, 100 * (1 - p["saturate"]))))
-    return np.round(np.clip(counts, 0, high)).astype(np.float32)

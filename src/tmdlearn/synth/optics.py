@@ -91,7 +91,7 @@ def local_spot(state: FilmState, seed=None) -> dict[str, float]:
     state : FilmState
         The location's film state.
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the spot's scatter.
 
     Returns
     -------
@@ -122,7 +122,7 @@ def spot_environment(seed=None) -> dict[str, float]:
     Parameters
     ----------
     seed : int or Generator, optional
-        Random seed or generator.
+        Seed or generator of the two environment offsets.
 
     Returns
     -------
