@@ -178,3 +178,20 @@ def test_stem_predict_on_a_folder_is_the_same_on_threads_and_a_cluster(cluster, 
                      *engine]) == 0
         outs.append(out)
     _same_tables(*outs, ["summary.csv", *(f"img{k}.tif/atoms.csv" for k in range(3))])
+
+
+def test_auto_keeps_small_work_on_one_thread_and_bad_workers_are_refused():
+    from tmdlearn.engine import workflow_engine
+    from tmdlearn.errors import InputError
+
+    with workflow_engine({"scheduler": "auto", "workers": None}, 10, 256) as engine:
+        assert (engine.scheduler, engine.workers, engine.client) == ("threads", 1, None)
+    with workflow_engine({"scheduler": "threads", "workers": 4}, 10, 256) as engine:
+        assert engine.workers == 4
+    with workflow_engine({"scheduler": "threads", "workers": 4}, 10, 256,
+                         parallel_threads=False) as engine:
+        assert engine.workers == 1  # torch seeds and pyplot are per process
+    for bad in (0, 2.5, True, "2"):
+        with pytest.raises(InputError, match="run.workers must be a positive integer"):
+            with workflow_engine({"scheduler": "threads", "workers": bad}, 10, 256):
+                pass
