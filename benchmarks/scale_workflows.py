@@ -6,7 +6,8 @@ Prints one JSON object (also written to ``--json``). Each engine is started once
 (imports, numba compilation on every worker) and then timed on the same work, so the rates are
 the steady throughput a long archive run sees; the cluster's start-up is reported apart. The
 CPU seconds per image / fold (this process's or the workers' process time, which other jobs on
-the machine barely change) give the rate of one dedicated core; the load average at the start
+the machine barely change) give the rate of one dedicated core, and the client's CPU seconds
+what this process spends sending each task and receiving its result; the load average at the start
 says how busy the machine was (the wall-clock rates fall when other jobs share the cores).
 Run: ``nice -n 10 PYTHONPATH=src python benchmarks/scale_workflows.py``.
 """
@@ -54,14 +55,16 @@ def _cpu_s(engine) -> float:
     return sum(engine.client.run(time.process_time).values())
 
 
-def _timed(fn, engine, repeats: int) -> tuple[float, float]:
-    """Best wall seconds of ``fn()`` over ``repeats`` runs and its mean CPU seconds."""
-    best, cpu = np.inf, _cpu_s(engine)
+def _timed(fn, engine, repeats: int) -> tuple[float, float, float]:
+    """Best wall seconds of ``fn()`` over ``repeats`` runs, its mean CPU seconds on the
+    workers, and in this process (sending the tasks, receiving the results)."""
+    best, cpu, here = np.inf, _cpu_s(engine), time.process_time()
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
-    return best, (_cpu_s(engine) - cpu) / repeats
+    here = (time.process_time() - here) / repeats
+    return best, (_cpu_s(engine) - cpu) / repeats, here if engine.client is not None else 0.0
 
 
 def main() -> dict:
@@ -87,14 +90,18 @@ def main() -> dict:
             start_s = time.perf_counter() - started
             _afm(engine, images[:max(2, workers)])  # warm-up: imports and numba on each worker
             _folds(engine, data)
-            afm_s, afm_cpu = _timed(partial(_afm, engine, images), engine, args.repeats)
-            folds_s, folds_cpu = _timed(partial(_folds, engine, data), engine, args.repeats)
+            afm_s, afm_cpu, afm_here = _timed(partial(_afm, engine, images), engine,
+                                              args.repeats)
+            folds_s, folds_cpu, folds_here = _timed(partial(_folds, engine, data), engine,
+                                                    args.repeats)
         result["engines"][f"{scheduler}-{workers}"] = {
             "start_s": round(start_s, 2),
             "afm_images_per_s": round(args.images / afm_s, 2),
             "afm_cpu_s_per_image": round(afm_cpu / args.images, 4),
+            "afm_client_cpu_s_per_image": round(afm_here / args.images, 4),
             "classify_folds_per_s": round(n_folds / folds_s, 2),
-            "classify_cpu_s_per_fold": round(folds_cpu / n_folds, 4)}
+            "classify_cpu_s_per_fold": round(folds_cpu / n_folds, 4),
+            "classify_client_cpu_s_per_fold": round(folds_here / n_folds, 4)}
     one, two = result["engines"]["processes-1"], result["engines"]["processes-2"]
     result["speedup_2_vs_1_processes"] = {
         "afm": round(two["afm_images_per_s"] / one["afm_images_per_s"], 2),
