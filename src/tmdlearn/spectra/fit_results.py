@@ -16,11 +16,12 @@ def features_table(outcome: Outcome) -> pd.DataFrame:
     Parameters
     ----------
     outcome : Outcome
-        What :func:`run` returned.
+        A spectra run (:func:`tmdlearn.spectra.workflow.run`): its ``fits`` table and model.
 
     Returns
     -------
     DataFrame
+        Identifier columns (source, spectrum, map position), the feature vector and the status.
     """
     from tmdlearn.spectra import vector_columns
 
@@ -72,7 +73,7 @@ def examples_figure(outcome: Outcome):
     Parameters
     ----------
     outcome : Outcome
-        What :func:`run` returned.
+        A spectra run; the fits it kept to show (``details["shown"]``) are drawn.
 
     Returns
     -------
