@@ -99,6 +99,8 @@ COMPLIANT = [
     "afm/gauss.py",
     "afm/maxima.py",
     "afm/morphology.py",
+    "afm/structure.py",
+    "afm/texture.py",
     "afm/embed.py",
     "afm/figures.py",
     "afm/workflow.py",
