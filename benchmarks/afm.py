@@ -28,7 +28,9 @@ from skimage.morphology import dilation, disk, erosion, h_maxima
 
 import tmdlearn.afm.level as level_module
 import tmdlearn.afm.morphology as morphology_module
+import tmdlearn.afm.structure as structure_module
 import tmdlearn.afm.surface as surface_module
+import tmdlearn.afm.texture as texture_module
 import tmdlearn.afm.thresholds as thresholds_module
 import tmdlearn.afm.twopass as twopass_module
 from tmdlearn.afm.batch import map_images
@@ -82,16 +84,19 @@ def _library_path():
     for module in (surface_module, thresholds_module, twopass_module, level_module):
         stack.enter_context(mock.patch.multiple(
             module, **{name: fn for name, fn in library.items() if hasattr(module, name)}))
-    stack.enter_context(mock.patch.multiple(
-        morphology_module, dilate_cross=dilate, erode_cross=erode,
-        canny=lambda image, sigma: canny(image, sigma=sigma),
-        gaussian_filter=lambda image, sigma, mode="reflect": ndimage.gaussian_filter(
+    features = {
+        "dilate_cross": dilate, "erode_cross": erode,
+        "canny": lambda image, sigma: canny(image, sigma=sigma),
+        "gaussian_filter": lambda image, sigma, mode="reflect": ndimage.gaussian_filter(
             image, sigma, mode=mode),
-        grey_dilate_diamond=lambda a, r: dilation(a, disk(r)),
-        grey_erode_diamond=lambda a, r: erosion(a, disk(r)),
-        count_h_maxima=lambda d, h: ndimage.label(h_maxima(d, h), np.ones((3, 3)))[1],
-        count_dog_blobs=lambda image, low, high, threshold: len(blob_dog(
-            image, low, high, threshold=threshold, exclude_border=False))))
+        "grey_dilate_diamond": lambda a, r: dilation(a, disk(r)),
+        "grey_erode_diamond": lambda a, r: erosion(a, disk(r)),
+        "count_h_maxima": lambda d, h: ndimage.label(h_maxima(d, h), np.ones((3, 3)))[1],
+        "count_dog_blobs": lambda image, low, high, threshold: len(blob_dog(
+            image, low, high, threshold=threshold, exclude_border=False))}
+    for module in (morphology_module, structure_module, texture_module):
+        stack.enter_context(mock.patch.multiple(
+            module, **{name: fn for name, fn in features.items() if hasattr(module, name)}))
     return stack
 
 

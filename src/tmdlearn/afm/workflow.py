@@ -51,11 +51,12 @@ def load(config: dict) -> list[tuple[str, HeightMap]]:
     Parameters
     ----------
     config : dict
-        The config (:data:`DEFAULTS` layout).
+        The AFM config; its ``data.inputs`` lists image files, folders and manifests.
 
     Returns
     -------
     list of (str, HeightMap)
+        Each image's name and its heights (nm).
     """
     return collect([Path(p) for p in config["data"]["inputs"]])
 
@@ -70,9 +71,9 @@ def run(inputs: list[tuple[str, HeightMap]], config: dict,
     inputs : list of (str, HeightMap)
         Named height maps (nm), as :func:`load` returns them.
     config : dict
-        The config (:data:`DEFAULTS` layout).
+        The AFM config (:data:`DEFAULTS` layout); ``run.stage`` picks the stage.
     progress : bool, optional
-        Progress bars on (True), off (False) or on a terminal only (None).
+        Progress bars over the images: on (True), off (False) or on a terminal only (None).
 
     Returns
     -------

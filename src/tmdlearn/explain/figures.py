@@ -16,8 +16,8 @@ import tmdlearn.report.figures  # noqa: F401  (selects the non-interactive Agg b
 import matplotlib.pyplot as plt  # noqa: E402  isort: skip
 
 from tmdlearn.explain.ice import slope_maps  # noqa: E402
+from tmdlearn.explain.pairs import PairResult  # noqa: E402
 from tmdlearn.explain.scores import PL_NAMES, PL_UNITS  # noqa: E402
-from tmdlearn.explain.workflow import PairResult  # noqa: E402
 
 
 def _image(ax, values, title, cmap="viridis", symmetric=False):
@@ -41,7 +41,7 @@ def prediction_figure(result: PairResult) -> plt.Figure:
     Parameters
     ----------
     result : PairResult
-        One analysed map pair (:func:`tmdlearn.explain.workflow.analyse_pair`).
+        One analysed map pair (:func:`tmdlearn.explain.analyse.analyse_pair`).
 
     Returns
     -------
@@ -72,7 +72,7 @@ def interpretation_figure(result: PairResult, target: str = "intensity",
     Parameters
     ----------
     result : PairResult
-        One analysed map pair (:func:`tmdlearn.explain.workflow.analyse_pair`).
+        One analysed map pair (:func:`tmdlearn.explain.analyse.analyse_pair`).
     target : str
         PL parameter explained: "position", "fwhm" or "intensity".
     mode : str

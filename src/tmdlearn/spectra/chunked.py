@@ -93,7 +93,7 @@ def fit_store(path: Path, data: MapStore, model: PeakModel, config: dict,
         this run, found done); ``details``: ``model``, ``store`` (the result store's path);
         table ``fits`` only for maps of at most :data:`SMALL_TABLE` pixels.
     """
-    from tmdlearn.spectra.workflow import fit_options
+    from tmdlearn.spectra.prepare import fit_options
 
     run = config["run"]
     if not run["store"]:
@@ -143,7 +143,7 @@ def fit_chunk(task: ChunkTask) -> dict:
         ``index`` (the chunk), ``pixels`` and ``fitted`` (spectra in the chunk, and fitted).
     """
     from tmdlearn.spectra import fit_peaks
-    from tmdlearn.spectra.workflow import in_model_unit, preprocessed
+    from tmdlearn.spectra.prepare import in_model_unit, preprocessed
 
     data = open_map_store(task.source)
     results = ResultStore(Path(task.store), data.shape, task.chunk_rows)

@@ -1,0 +1,111 @@
+"""Spectra made ready for the fit: the model's axis unit, the config's preprocessing and the
+fit options (shared by the in-memory fit and the chunked fit of zarr map stores)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.errors import InputError
+
+
+def fit_options(config: dict) -> dict:
+    """The keyword arguments of :func:`~tmdlearn.spectra.peaks.fit_peaks` from a config's
+    ``fit`` and ``verdict`` sections.
+
+    Parameters
+    ----------
+    config : dict
+        The spectra workflow's config.
+
+    Returns
+    -------
+    dict
+        The ``fit`` keys that are set, and ``verdict`` (a dict of options, or False).
+    """
+    options = {k: v for k, v in config["fit"].items() if v is not None}
+    verdict = {k: v for k, v in config["verdict"].items() if v is not None and k != "enabled"}
+    options["verdict"] = verdict if config["verdict"]["enabled"] else False
+    return options
+
+
+def in_model_unit(spectra: Spectra, unit: str, path: Path) -> Spectra:
+    """``spectra`` on the peak model's axis unit.
+
+    Parameters
+    ----------
+    spectra : Spectra
+        Spectra in any unit (cm⁻¹, eV, nm).
+    unit : str
+        The model's unit.
+    path : Path
+        Their file, for the message.
+
+    Returns
+    -------
+    Spectra
+        Converted (nm <-> cm⁻¹ needs ``excitation_nm``), or ``spectra`` when already in ``unit``.
+    """
+    if spectra.unit == unit:
+        return spectra
+    try:
+        return spectra.to_unit(unit)
+    except ValueError:
+        raise InputError(f"the spectra are in {spectra.unit} but the model in {unit}; set "
+                         "read.excitation_nm (or read.unit)", path) from None
+
+
+def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
+    """Spectra despiked, baseline-subtracted and normalised spectrum by spectrum as the config's
+    ``preprocess`` section says (``despike: map`` is done on the map beforehand).
+
+    Parameters
+    ----------
+    intensity : (N, L) array
+        Spectra, in intensity units (counts).
+    axis : (L,) array
+        Their axis (cm⁻¹ or eV).
+    options : dict
+        The ``preprocess`` section.
+
+    Returns
+    -------
+    (N, L) array
+    """
+    from tmdlearn.spectra import preprocess
+    from tmdlearn.spectra.despike import despike
+
+    if options["despike"] != "map":  # map: done on the map before its spectra are taken
+        intensity = despike(intensity, options["despike"], options["despike_threshold"])
+    if options["baseline"] != "none":
+        intensity = intensity - preprocess.baseline(intensity, axis, options["baseline"])
+    if options["normalise"] != "none":
+        intensity = preprocess.normalise(intensity, options["normalise"], axis)
+    return intensity
+
+
+def despiked_map(data: SpectralMap, mask: np.ndarray, options: dict) -> SpectralMap:
+    """A map despiked as a map (``preprocess.despike: map``): spikes confirmed by the 3 x 3
+    neighbours.
+
+    Parameters
+    ----------
+    data : SpectralMap
+        The map, in intensity units (counts).
+    mask : (ny, nx) bool array
+        The pixels that are fitted; the others are not despiked.
+    options : dict
+        The ``preprocess`` section (``despike_threshold``, ``despike_spatial_k``).
+
+    Returns
+    -------
+    SpectralMap
+        ``data`` with despiked intensities.
+    """
+    from tmdlearn.spectra.despike import despike
+
+    return replace(data, intensity=despike(data.intensity, "map", options["despike_threshold"],
+                                           mask, options["despike_spatial_k"]))
