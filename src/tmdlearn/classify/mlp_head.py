@@ -41,9 +41,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Training features (cast to float32).
         y : (N,) array
-            Class labels.
+            Class labels; ``classes_`` becomes their sorted unique values.
         groups : (N,) array, optional
             Sample ids for the grouped early-stopping split (``val_fraction`` > 0); default:
             each item its own group.
@@ -89,7 +89,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Features in the columns of ``fit``'s ``X`` (cast to float32).
 
         Returns
         -------
@@ -106,7 +106,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Features; the class of highest bag-mean probability (:meth:`predict_proba`) is
+            taken per row.
 
         Returns
         -------
@@ -121,7 +122,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Features, passed through the first MLP of the bag only (dropout off).
 
         Returns
         -------

@@ -70,7 +70,8 @@ class BaggedRefit(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Raw training features: the search's inner folds and the bag's refit both use all
+            rows.
         y : (N,) array
             Class labels.
         groups : (N,) array, optional
@@ -95,7 +96,7 @@ class BaggedRefit(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Raw features: the refitted pipeline applies the search's chosen transform first.
 
         Returns
         -------
@@ -110,7 +111,7 @@ class BaggedRefit(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : (N, D) array
-            Features.
+            Raw features (transformed by the pipeline), one row per item to score.
 
         Returns
         -------

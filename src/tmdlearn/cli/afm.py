@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from tmdlearn.cli import common
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -36,8 +36,7 @@ def _run(stage: str, inputs: list[Path], out: Path, config: Path | None,
     from tmdlearn.report.run import write_outcome
 
     started = time.time()
-    cfg = common.set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
-                            workers)
+    cfg = common.engine_config(config, overrides, workflow.DEFAULTS, scheduler, workers)
     cfg["data"]["inputs"] = [str(p) for p in inputs]
     cfg["run"]["stage"] = stage
     prepare_out(out, overwrite)  # created by the first output: a bad input writes nothing

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tmdlearn.cli import common
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -40,8 +40,7 @@ def features(
     from tmdlearn.classify import workflow
 
     started = time.time()
-    cfg = common.set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
-                            workers)
+    cfg = common.engine_config(config, overrides, workflow.DEFAULTS, scheduler, workers)
     cfg["data"].update(features=str(path), manifest=None, images=None)
     if heads:
         cfg["heads"] = list(heads)

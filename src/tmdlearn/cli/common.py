@@ -50,6 +50,32 @@ WORKERS_OPTION = typer.Option(
 )
 
 
+def engine_config(path: Path | None, overrides: list[str] | None, defaults: dict,
+                  scheduler: str | None, workers: int | None) -> dict:
+    """The effective config of a command with ``--scheduler`` and ``--workers``:
+    :func:`config_from_cli`, then :func:`set_engine`.
+
+    Parameters
+    ----------
+    path : Path or None
+        ``--config``, a YAML file.
+    overrides : list of str or None
+        ``--set`` values, key.sub=value.
+    defaults : dict
+        The workflow's ``DEFAULTS`` (with a ``run`` section).
+    scheduler : str or None
+        ``--scheduler``; None keeps the config's ``run.scheduler``.
+    workers : int or None
+        ``--workers``; None keeps the config's ``run.workers``.
+
+    Returns
+    -------
+    dict
+        The config, checked against ``defaults``.
+    """
+    return set_engine(config_from_cli(path, overrides, defaults), scheduler, workers)
+
+
 def set_engine(config: dict, scheduler: str | None, workers: int | None) -> dict:
     """``config`` with ``--scheduler`` and ``--workers``, when given, as ``run.scheduler`` and
     ``run.workers``.
@@ -89,6 +115,5 @@ def add_run_command(app: typer.Typer, module: str, help_text: str,
             workers: int | None = WORKERS_OPTION) -> None:
         started = time.time()
         workflow = importlib.import_module(module)
-        cfg = set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
-                         workers)
+        cfg = engine_config(config, overrides, workflow.DEFAULTS, scheduler, workers)
         report(run_workflow(workflow, cfg, out, overwrite, started), out)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tmdlearn.cli import common
-from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
+from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION
 from tmdlearn.report.outdir import prepare_out
 
 app = typer.Typer(no_args_is_help=True)
@@ -41,8 +41,7 @@ def run(
     from tmdlearn.learn.tune import open_storage
 
     started = time.time()
-    cfg = common.set_engine(config_from_cli(config, overrides, workflow.DEFAULTS), scheduler,
-                            workers)
+    cfg = common.engine_config(config, overrides, workflow.DEFAULTS, scheduler, workers)
     if data is not None:
         cfg["data"]["folder"] = str(data)
     cfg["embedding"]["cache_dir"] = cfg["embedding"]["cache_dir"] or str(out / "cache")

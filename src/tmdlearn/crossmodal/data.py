@@ -82,7 +82,7 @@ class CrossModalData:
         Parameters
         ----------
         modality : str
-            "afm", "raman" or "pl".
+            "afm" (a height map was read) or "raman" / "pl" (a spectrum without NaN).
 
         Returns
         -------

@@ -99,7 +99,8 @@ class Generator:
         Parameters
         ----------
         x : (N, sum(in_dims)) array
-            Inputs (image features first, then a spectrum in [0, 1]).
+            Raw inputs (image features as measured first, then a spectrum in [0, 1]); not
+            modified.
 
         Returns
         -------
@@ -145,7 +146,8 @@ def generator_from_state(state: dict) -> Generator:
     Parameters
     ----------
     state : dict
-        The tree of :meth:`Generator.state`.
+        The tree of :meth:`Generator.state`; ``kind``, ``in_dims``, ``out_length`` and
+        ``params`` rebuild the network before its weights are loaded.
 
     Returns
     -------
@@ -262,9 +264,9 @@ def tune_generator(kind: str, in_dims: tuple[int, ...], x, y, folds, x_test, y_t
     Parameters
     ----------
     kind : str
-        "image", "spectrum" or "fusion".
+        The generator searched: "image", "spectrum" or "fusion" (:func:`build_generator`).
     in_dims : tuple of int
-        Width of each input.
+        Width of each input, in the column order of ``x``.
     x : (N, sum(in_dims)) array
         Training inputs.
     y : (N, L) array
@@ -274,25 +276,27 @@ def tune_generator(kind: str, in_dims: tuple[int, ...], x, y, folds, x_test, y_t
     x_test, y_test : array
         Held-out inputs and spectra (scored only).
     space : dict
-        Optuna search space (:mod:`tmdlearn.learn.tune`).
+        Optuna search space of :func:`fit_generator`'s ``params`` for this ``kind``
+        (:mod:`tmdlearn.learn.tune`).
     n_trials : int
-        Trials of the study.
+        Trials of the study, each training one generator per fold.
     epochs : int
-        Most epochs per fold model.
+        Most epochs of each fold's generator.
     patience : int
-        Early-stopping patience, epochs.
+        Epochs without a lower validation BCE before a fold's training stops.
     seed : int
-        Seed of the sampler and of the models (the same in every fold).
+        Seed of the TPE sampler and of every fold's generator (the same in every fold).
     storage : str, Path or optuna.storages.BaseStorage, optional
         Optuna storage (SQLite path, database URL or storage already open) of a resumable,
-        shareable study (:func:`~tmdlearn.learn.tune.tune`); None: in memory.
+        shareable study (:func:`~tmdlearn.learn.tune.tune`) whose trials keep their fold
+        scores and epochs as user attributes; None: in memory.
     study_name : str
-        Name of the study in ``storage``.
+        Name of the study in ``storage``: one that exists resumes, if it searches ``space``.
     device : str
-        Torch device for training.
+        Torch device of the fold generators (``auto``: CUDA when present).
     engine : Engine, optional
-        Where the folds of a trial run, one task each (:func:`generator_fold`,
-        :mod:`tmdlearn.engine`); None: one after another here.
+        Where a trial's folds run, one :func:`generator_fold` task each
+        (:mod:`tmdlearn.engine`); None: one after another here.
 
     Returns
     -------

@@ -37,11 +37,11 @@ def fit_ridge(x, y, folds, alphas=(0.1, 1.0, 10.0, 100.0, 1000.0)):
     Parameters
     ----------
     x : (N, D) array
-        Inputs (normalised spectra).
+        Inputs (normalised spectra), standardised and expanded to their degree-2 products.
     y : (N,) array
-        One target.
+        One target, in its units.
     folds : list of (train, test) index arrays
-        Grouped CV folds.
+        Grouped CV folds on which each of ``alphas`` is scored (mean test R²).
     alphas : sequence of float
         Ridge penalties searched.
 
@@ -63,11 +63,11 @@ def fit_svr(x, y, folds, grid: dict):
     Parameters
     ----------
     x : (N, D) array
-        Inputs (normalised spectra).
+        Inputs (normalised spectra), standardised for the kernel.
     y : (N,) array
-        One target.
+        One target: standardised for the fit, predicted back in its units.
     folds : list of (train, test) index arrays
-        Grouped CV folds.
+        Grouped CV folds on which every setting of ``grid`` is scored.
     grid : dict
         Lists of SVR parameters searched, by name (C, gamma, kernel, degree).
 
@@ -183,7 +183,8 @@ def regressor_from_state(state: dict) -> TorchRegressor:
     Parameters
     ----------
     state : dict
-        The tree of :meth:`TorchRegressor.state`.
+        The tree of :meth:`TorchRegressor.state`; the network's widths come from ``params``
+        and the sizes of ``x_mean`` and ``y_mean``.
 
     Returns
     -------
@@ -258,22 +259,25 @@ def tune_mlp(x, y, folds, space: dict, n_trials: int, *, epochs: int = 200, seed
     Parameters
     ----------
     x : (N, D) array
-        Inputs.
+        Inputs of the rows that ``folds`` index.
     y : (N,) or (N, T) array
-        Targets.
+        Targets, in their units (standardised per fold model).
     folds : list of (train, val) index arrays
         Grouped folds.
     space : dict
-        Optuna search space (:mod:`tmdlearn.learn.tune`).
+        Optuna search space of the MLP's ``params`` (:class:`TorchRegressor`;
+        :mod:`tmdlearn.learn.tune`).
     n_trials : int
         Trials of the study.
     epochs : int
-        Most epochs per fold model.
+        Most epochs per fold MLP, which stops early on its validation loss (:func:`fit_mlp`'s
+        default patience).
     seed : int
         Seed of the sampler and of the models (the same in every fold).
     storage : str, Path or optuna.storages.BaseStorage, optional
         Optuna storage (SQLite path, database URL or storage already open) of a resumable,
-        shareable study (:func:`~tmdlearn.learn.tune.tune`); None: in memory.
+        shareable study (:func:`~tmdlearn.learn.tune.tune`) whose trials keep their median
+        epoch; None: in memory.
     study_name : str
         Name of the study in ``storage``.
     device : str

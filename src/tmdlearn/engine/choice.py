@@ -80,12 +80,12 @@ def map_tasks(engine: Engine | None, fn: Callable[[Any], Any], tasks: Sequence[A
     tasks : sequence
         One argument of ``fn`` per task.
     label : str
-        Progress-bar text.
+        Progress-bar text, on the loop here or on the engine's tasks.
 
     Returns
     -------
     list
-        ``fn(task)`` per task, in the order of ``tasks``.
+        ``fn(task)`` per task, in the order of ``tasks`` on the engine as in the loop.
     """
     if engine is None or (engine.client is None and engine.workers == 1):
         return [fn(task) for task in track(tasks, label)]

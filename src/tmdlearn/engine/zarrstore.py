@@ -116,11 +116,12 @@ def is_zarr_store(path: str | Path) -> bool:
     Parameters
     ----------
     path : str or Path
-        A file or folder.
+        A file or folder, which need not exist.
 
     Returns
     -------
     bool
+        False for a file, a missing path or a folder without ``zarr.json``.
     """
     path = Path(path)
     return path.is_dir() and (path / "zarr.json").is_file()

@@ -33,9 +33,9 @@ def baseline(intensity, axis, method: str = "arpls", progress: bool = False,
     Parameters
     ----------
     intensity : (N, L) or (L,) array
-        Spectra, in intensity units.
+        Spectra, in intensity units; one baseline is fitted to each.
     axis : (L,) array
-        Raman shift (cm⁻¹) or photon energy (eV).
+        Raman shift (cm⁻¹) or photon energy (eV): the algorithm's x data.
     method : str
         A pybaselines algorithm: ``arpls``, ``asls``, ``modpoly``, ``snip``, ``imodpoly``, ...
     progress : bool
@@ -68,9 +68,9 @@ def anchor_baseline(intensity, axis, anchors, half_width: float = 2.0) -> np.nda
     Parameters
     ----------
     intensity : (N, L) or (L,) array
-        Spectra, in intensity units.
+        Spectra, in intensity units, averaged near each anchor.
     axis : (L,) array
-        Raman shift (cm⁻¹) or photon energy (eV).
+        Raman shift (cm⁻¹) or photon energy (eV), any order.
     anchors : sequence of float
         Anchor positions, in axis units (cm⁻¹ or eV).
     half_width : float
@@ -106,7 +106,7 @@ def normalise(intensity, method: str = "minmax", axis=None) -> np.ndarray:
     Parameters
     ----------
     intensity : (N, L) or (L,) array
-        Spectra, in intensity units.
+        Spectra, in intensity units; each is scaled on its own.
     method : str
         ``minmax`` to [0, 1] (the MoS2 study), ``max`` (divide by the maximum) or ``area``
         (unit trapezoid area over ``axis``).
@@ -141,9 +141,9 @@ def crop(intensity, axis, low: float, high: float) -> tuple[np.ndarray, np.ndarr
     Parameters
     ----------
     intensity : (N, L) or (L,) array
-        Spectra, in intensity units.
+        Spectra, in intensity units (returned unscaled).
     axis : (L,) array
-        Raman shift (cm⁻¹) or photon energy (eV).
+        Raman shift (cm⁻¹) or photon energy (eV); the window must hold at least 2 points.
     low, high : float
         Limits, in axis units (cm⁻¹ or eV), both kept.
 
@@ -169,9 +169,9 @@ def resample(intensity, axis, grid) -> np.ndarray:
     Parameters
     ----------
     intensity : (N, L) or (L,) array
-        Spectra, in intensity units.
+        Spectra, in intensity units, interpolated linearly.
     axis : (L,) array
-        Raman shift (cm⁻¹) or photon energy (eV).
+        Raman shift (cm⁻¹) or photon energy (eV), any order (sorted first).
     grid : (M,) array
         New axis, in the same unit (e.g. the MoS2 study's 202-point Raman window:
         ``np.linspace(360, 480, 202)`` cm⁻¹).

@@ -54,11 +54,12 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     Parameters
     ----------
     atoms : DataFrame
-        Atoms, columns x_px, y_px (px), layer and species.
+        Atoms of one image, columns x_px, y_px (px), layer and species (column type).
     pixel_size_angstrom : float
-        Pixel size (Å/px).
+        Pixel size (Å/px) of every distance and lattice constant.
     material : str
-        "graphene" or "ws2".
+        "graphene" (honeycomb lattice, C–C bonds) or "ws2" (triangular W lattice, Vegard
+        fraction).
     shape : tuple of int, optional
         (H, W) of the image; the order-parameter maps are made only when given.
     n_boot : int

@@ -262,11 +262,11 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
     material : str
         "graphene" or "ws2".
     n_boot : int
-        Bootstrap resamples of the KDE comparison.
+        Bootstrap resamples of the Se-site KDE comparison (WS2 with two layers and Se sites).
     seed : int
-        Seed of the bootstrap.
+        Seed of that bootstrap.
     a_ws2, a_wse2 : float
-        Lattice constants (Å) of Vegard's law.
+        Lattice constants (Å) of WS2 and WSe2 for the Vegard Se fraction (WS2 only).
     bond_max : float, optional
         Bond distances above it (Å) are left out of the bond statistics.
     undistort : bool
