@@ -103,7 +103,10 @@ def _is_afm(source: Path, options: dict) -> bool:
     (a single file is AFM when it reads as a height map)."""
     if str(options.get("modality") or "").lower() == "afm":
         return True
-    return source.is_dir() and all(is_afm_file(f, arrays=False) for f in _files(source))
+    if not source.is_dir():
+        return False
+    files = [f for f in source.rglob("*") if f.is_file() and not f.name.startswith(".")]
+    return bool(files) and all(is_afm_file(f, arrays=False) for f in files)
 
 
 class _AfmReads:
