@@ -15,6 +15,7 @@ import zarr
 from tmdlearn import __version__
 from tmdlearn.cli import main
 from tmdlearn.data import HeightMap
+from tmdlearn.engine.convert import convert_to_store
 from tmdlearn.engine.imagestack import open_height_stack
 from tmdlearn.errors import InputError
 from tmdlearn.io import read, write_height_map
@@ -66,6 +67,11 @@ def test_a_folder_of_afm_images_becomes_a_height_stack(afm_folder, stack):
     np.testing.assert_array_equal(image.height_nm, handle.read(2).height_nm)
     assert len(pickle.dumps(image)) < 2000 < image.height_nm.nbytes
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(image)).height_nm, image.height_nm)
+    # a stack given as INPUT is copied an image at a time, its provenance extended
+    copy = convert_to_store(stack, stack.parent / "copy.zarr")
+    assert copy.names == handle.names and copy.pixel_size_nm == handle.pixel_size_nm
+    assert len(copy.attrs["provenance"]["sources"]) == 5
+    np.testing.assert_array_equal(copy.read(3).height_nm, handle.read(3).height_nm)
 
 
 def test_instrument_files_are_found_without_modality_and_a_file_is_a_stack_of_one(
