@@ -194,6 +194,7 @@ COMPLIANT = [
     "engine/results.py",
     "engine/lock.py",
     "engine/convert.py",
+    "engine/imagestack.py",
     "spectra/chunked.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)

@@ -23,7 +23,8 @@ from tmdlearn.progress import showing, track
 
 #: The documented config of ``tmdlearn afm level|features|embed`` (docs/afm.md).
 DEFAULTS = {
-    # AFM files, folders (every AFM file inside, recursively) or manifests (folder or CSV)
+    # AFM files, folders (every AFM file inside, recursively), manifests (folder or CSV) or
+    # image-stack stores (.zarr, tmdlearn convert: the workers read the images)
     "data": {"inputs": []},
     "level": {"method": "two-pass", "order": 2, "threshold": "otsu", "scars": True,
               "zero": "substrate"},
@@ -42,7 +43,6 @@ HELP = dict(RUN_HELP)
 STAGES = ("level", "features", "embed")
 #: ``run.scheduler: auto`` starts a local cluster of processes from this many images on.
 LARGE_IMAGES = 256
-_ARRAY_SUFFIXES = (".npz", ".npy", ".tif", ".tiff")
 
 
 def load(config: dict) -> list[tuple[str, HeightMap]]:
@@ -155,28 +155,24 @@ def _embed_stage(items, cfg: dict, engine: Engine) -> Outcome:
     return outcome
 
 
-def _afm_files(folder: Path) -> list[Path]:
-    from tmdlearn.io.afm import AFM_FORMATS, NANOSCOPE_NUMBERED
-
-    suffixes = set(AFM_FORMATS) | set(_ARRAY_SUFFIXES)
-    return sorted(p for p in folder.rglob("*") if p.is_file() and (
-        p.suffix.lower() in suffixes or NANOSCOPE_NUMBERED.match(p.suffix)))
-
-
 def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
     """(name, height map) for every AFM image the inputs name, in order.
 
     Parameters
     ----------
     inputs : list of Path
-        AFM files, folders (every AFM file inside, recursively; names relative to the folder)
-        or manifests (a folder with ``manifest.csv``, or the CSV; names from its ``file``
-        column).
+        AFM files, folders (every AFM file inside, recursively; names relative to the folder),
+        manifests (a folder with ``manifest.csv``, or the CSV; names from its ``file``
+        column) or image-stack stores (``tmdlearn convert``; names from the store).
 
     Returns
     -------
     list of (str, HeightMap)
+        The images of a stack store are :class:`~tmdlearn.engine.imagestack.StackImage`: read
+        where they are used (by the worker), sent to it as (store, index).
     """
+    from tmdlearn.engine.imagestack import afm_files, open_height_stack
+    from tmdlearn.engine.zarrstore import is_zarr_store
     from tmdlearn.io import open_dataset, read
 
     items: list[tuple[str, HeightMap]] = []
@@ -186,8 +182,12 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
             for row, image in track(dataset, "reading", total=len(dataset)):
                 items.append((str(row["file"]), image))
             continue
+        if is_zarr_store(path):
+            stack = open_height_stack(path)
+            items.extend((name, stack.image(i)) for i, name in enumerate(stack.names))
+            continue
         if path.is_dir():
-            files = _afm_files(path)
+            files = afm_files(path)
             if not files:
                 raise InputError("no AFM files in this folder", path)
             names = [str(f.relative_to(path)) for f in files]

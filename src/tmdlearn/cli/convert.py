@@ -14,10 +14,10 @@ FORMATS = {".nxs": "nexus", ".nx5": "nexus", ".h5": "nexus", ".hdf5": "nexus", "
 
 def convert(
     source: Path = typer.Argument(..., help="Instrument file (anything `tmdlearn inspect` "
-                                  "reads); for .zarr also a folder of spectra on one axis or "
-                                  "a zarr map store."),
+                                  "reads); for .zarr also a folder of spectra on one axis, a "
+                                  "folder of AFM images of one shape or a zarr store."),
     out: Path = typer.Argument(..., help="Output: .nxs (NeXus / HDF5) or .zarr (a chunked "
-                               "map store)."),
+                               "map store, or an AFM image stack)."),
     unit: str = typer.Option(None, "--unit", help="Spectral axis unit (cm-1, eV, nm) when "
                              "the file does not say."),
     excitation_nm: float = typer.Option(None, "--excitation-nm", help="Laser line, nm."),
@@ -31,7 +31,9 @@ def convert(
     """Write a map, spectra, AFM or STEM image as NeXus (NXdata with axes and units; the
     input's sha256 in NXprocess), readable by h5py, nexusformat and silx; or spectra, a
     spectral map or a folder of spectra as a zarr map store (chunks of whole spectra; axis,
-    units and provenance in its attributes) that spectra fit reads a chunk at a time."""
+    units and provenance in its attributes) that spectra fit reads a chunk at a time; or AFM
+    images (a file or a folder, one shape) as a zarr image stack (one image per chunk) whose
+    images the afm commands' workers read themselves."""
     from tmdlearn.interop.nexus import write_nexus
     from tmdlearn.io import read
 
@@ -41,10 +43,16 @@ def convert(
                          out)
     if kind == "zarr":
         from tmdlearn.engine.convert import convert_to_store
+        from tmdlearn.engine.imagestack import HeightStack
 
-        options = {"unit": unit, "excitation_nm": excitation_nm}
+        options = {"unit": unit, "excitation_nm": excitation_nm, "modality": modality,
+                   "pixel_size_nm": pixel_size if (modality or "").lower() == "afm" else None}
         store = convert_to_store(source, out, chunk_pixels,
                                  **{k: v for k, v in options.items() if v is not None})
+        if isinstance(store, HeightStack):
+            typer.echo(f"{source} -> {out} (height_stack, {len(store)} images of "
+                       f"{store.shape[1]} x {store.shape[2]} px, one per chunk)")
+            return
         typer.echo(f"{source} -> {out} ({store.kind}, {' x '.join(map(str, store.shape))} "
                    f"spectra of {store.axis.size} points, {store.chunk_rows} rows per chunk)")
         return

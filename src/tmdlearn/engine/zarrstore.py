@@ -15,7 +15,8 @@ import errno
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,13 @@ def open_map_store(path: str | Path) -> MapStore:
     try:
         group = zarr.open_group(path, mode="r")
         attrs = dict(group.attrs)
+        if attrs.get("kind") == "height_stack":
+            raise InputError("this is an AFM image stack, not a spectral map: give it to "
+                             "`tmdlearn afm level|features|embed`, or open it with "
+                             "tmdlearn.engine.imagestack.open_height_stack", path)
         array = group["intensity"]
+    except InputError:
+        raise
     except KeyError:
         raise InputError("the zarr store has no 'intensity' array", path) from None
     except Exception as err:  # noqa: BLE001 - a damaged store's metadata
@@ -251,26 +258,50 @@ def write_map_store(out: str | Path, item: SpectralMap | Spectra | MapStore,
     Path
         ``out``.
     """
-    import zarr
-
     from tmdlearn import __version__
 
     out = Path(out)
-    if out.exists() and not is_zarr_store(out):
-        raise InputError("exists and is not a zarr store: choose another output", out)
     layout, read = _layout(item)
     rows = chunk_rows_for(layout["shape"], chunk_pixels)
     shape = tuple(layout.pop("shape")) + (len(layout["axis"]),)
     attrs = {**layout, "provenance": {**(provenance or {}), "tmdlearn": __version__}}
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        group = zarr.open_group(tmp, mode="w-")
+    with staged_store(out) as group:
         array = group.create_array("intensity", shape=shape, dtype="float64",
                                    chunks=(rows,) + shape[1:])
         for block in row_blocks(shape[0], rows):
             array[block] = read(block)
         group.attrs.update(json.loads(json.dumps(attrs, default=str)))
+    return out
+
+
+@contextmanager
+def staged_store(out: Path) -> Iterator[Any]:
+    """A new zarr group under a temporary name beside ``out``, renamed onto ``out`` (replacing
+    a store there) when the block completes; removed if it fails.
+
+    Parameters
+    ----------
+    out : Path
+        The store's final name.
+
+    Yields
+    ------
+    zarr.Group
+        The group to fill (``.OUT.tmp-PID``).
+
+    Raises
+    ------
+    InputError
+        ``out`` exists and is not a zarr store, or the disk filled up (nothing written).
+    """
+    import zarr
+
+    if out.exists() and not is_zarr_store(out):
+        raise InputError("exists and is not a zarr store: choose another output", out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        yield zarr.open_group(tmp, mode="w-")
         replace_folder(tmp, out)
     except OSError as err:
         if err.errno == errno.ENOSPC:
@@ -278,7 +309,6 @@ def write_map_store(out: str | Path, item: SpectralMap | Spectra | MapStore,
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 def _layout(item) -> tuple[dict, Callable[[slice], np.ndarray]]:
