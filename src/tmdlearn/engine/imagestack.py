@@ -75,17 +75,15 @@ class HeightStack:
                           channels[index], metadata[index])
 
     def read(self, index: int) -> HeightMap:
-        """Image ``index``, read now.
+        """The heights (nm) and pixel size (nm) of image ``index`` (0-based), read now.
 
         Parameters
         ----------
         index : int
-            Position in the stack (0-based).
 
         Returns
         -------
         HeightMap
-            Heights (nm) and pixel size (nm) of that image.
         """
         return self.image(index).load()
 
@@ -176,12 +174,12 @@ def write_height_stack(out: str | Path, images: Sequence[HeightMap], names: Sequ
     names : sequence of str
         One name per image (file names).
     provenance : dict, optional
-        Stored as the ``provenance`` attribute (sources and their sha256).
+        Where the images came from (source paths, sha256); the tmdlearn version is added.
 
     Returns
     -------
     Path
-        ``out``.
+        The complete store, ``out``.
 
     Raises
     ------
@@ -243,11 +241,12 @@ def open_height_stack(path: str | Path) -> HeightStack:
     Parameters
     ----------
     path : str or Path
-        The store folder.
+        The ``.zarr`` folder of :func:`write_height_stack` (``tmdlearn convert``).
 
     Returns
     -------
     HeightStack
+        Names, shape and pixel sizes now; the heights image by image on demand.
 
     Raises
     ------
