@@ -3,24 +3,26 @@
 Periodic specimens built with ase: monolayer 2H WS2, Janus WSSe (S on the entrance side, Se
 on the exit side: every chalcogen column SSe) and WSe2 (a = 3.153, 3.2175, 3.282 Å; S-S
 thickness 3.14, 3.24, 3.34 Å), in orthogonal cells of 4 × 2 rectangles (a × a√3, about
-13 × 11 Å: 16 columns of each kind); and two bilayers twisted by 21.79° (the Σ7 commensurate angle; a = 3.2175 Å,
-W-W interlayer 6.2 Å as the held-out set), WS2 on WSe2 and WSe2 on WS2, so that every column
-kind is seen in the upper (entrance) and the lower (exit) layer.
+13 × 11 Å: 16 columns of each kind); and two bilayers twisted by 21.79° (the Σ7 commensurate
+angle; a = 3.2175 Å, W-W interlayer 6.2 Å as the held-out set), WS2 on WSe2 and WSe2 on WS2,
+so that W is seen in the upper (entrance) and the lower (exit) layer.
 
 ``--abtem`` (run with the abTEM environment, ``nice -n 10``) computes the HAADF images of
 each specimen with abTEM (frozen phonons ``--configs``, rms displacement per direction W
-0.05, S 0.065, Se 0.06 Å as ``stem_abtem.py``; Lobato potential, one slice per atomic plane; the probes of
-:data:`PROBES`, no source size; annular detectors of :data:`DETECTORS` at once) scanned over
-the whole periodic cell below the probe's Nyquist step, and stores them in
-``benchmarks/data/abtem-column-contrast/`` (npz). The default mode renders the same columns
-with tmdlearn's simulator (:func:`tmdlearn.synth.haadf.column_image`: splatted columns of
-weight ``Σ Zⁿ`` through the same probe and the atom-size Gaussian) and measures both images
-the same way (:func:`column_stats`): per column kind and layer, the background-subtracted
-integral within 0.5 Å (background: the image's minimum over the cell), the peak, and the
-FWHM of the azimuthally averaged profile. It prints one JSON object with the ratios to W in
-both, the Z exponent n that each ratio implies (``Se2/W = 2 (34/74)^n`` ...), and with
-``--write-reference`` stores the abTEM numbers the tests pin the simulator to
-(``tests/data/stem-column-contrast/abtem-reference.json``).
+0.05, S 0.065, Se 0.06 Å as ``stem_abtem.py``; Lobato potential, one slice per atomic plane,
+:func:`stem_abtem.plane_slices`; the probes of :data:`PROBES`, no source size; the annular
+detectors of :data:`DETECTORS` at once) scanned over the whole periodic cell below the
+probe's Nyquist step, and stores them in ``benchmarks/data/abtem-column-contrast/`` (npz).
+The default mode renders the same columns with tmdlearn's simulator
+(:func:`tmdlearn.synth.haadf.column_image`: columns of weight ``Σ Zⁿ`` through the same probe
+and the atom-size Gaussian whose W FWHM matches abTEM's) and measures both images the same way
+(:func:`column_stats`): per column kind and layer, the background-subtracted integral within
+0.5 Å (background: the image's minimum over the cell), the peak, and the FWHM of the
+azimuthally averaged profile. It prints one JSON object: the ratios to W in both, the Z
+exponent n and W offset (``n_W = n - offset``) that fit abTEM's ratios per probe and
+detector, the simulator's ratios over abTEM's before and after the calibration, and the
+bilayers' lower-over-upper W ratio; ``--write-reference`` stores the abTEM numbers the tests
+pin the simulator to (``tests/data/stem-column-contrast/abtem-reference.json``).
 
     nice -n 10 env OMP_NUM_THREADS=1 PYTHONPATH=src /work/venv-abtem/bin/python \\
         benchmarks/stem_column_contrast.py --abtem
@@ -39,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, optimize, signal
 
+from stem_abtem import plane_slices  # a sibling script (benchmarks/ on the path)
 from tmdlearn.constants import Z
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +75,6 @@ KINDS = ("W", "S2", "SSe", "Se2")
 #: measured column from every other column (bilayers: near-coincident columns are skipped).
 RADIUS, STEP, REACH, ISOLATION = 0.5, 0.02, 1.0, 1.2
 VACUUM = 2.0
-#: Slices start this far (Å) above each atomic plane.
-PLANE_LEAD = 0.3
 
 
 def layer_atoms(name: str, a: float, angle_deg: float, z0: float, reach: float):
@@ -159,12 +160,8 @@ def abtem_images(spec: dict, probe: dict, configs: int, seed: int) -> np.ndarray
                   pbc=True)
     sampling = wavelength / (3 * max(o for _, o in DETECTORS) * 1.02e-3)
     frozen = abtem.FrozenPhonons(atoms, num_configs=configs, sigmas=SIGMAS, seed=seed)
-    # each atomic plane starts its own slice (PLANE_LEAD Å below it, as frozen phonons move
-    # atoms along z too): the plane's potential is transmitted at its own depth and the
-    # propagation between planes is exact
-    planes = np.unique(np.round(spec["xyz"][:, 2], 3)) - PLANE_LEAD
-    edges = np.concatenate([[0.0], planes, [lz]])
-    potential = abtem.Potential(frozen, sampling=sampling, slice_thickness=tuple(np.diff(edges)),
+    potential = abtem.Potential(frozen, sampling=sampling,
+                                slice_thickness=plane_slices(spec["xyz"][:, 2], lz),
                                 projection="infinite", parametrization="lobato")
     aberrations = {k: probe.get(k, 0.0) for k in ABERRATIONS}
     beam = abtem.Probe(energy=probe["energy_kev"] * 1e3,
@@ -281,6 +278,31 @@ def implied_exponent(kind: str, ratio: float) -> float:
     return float(optimize.brentq(f, 0.1, 5.0)) if f(0.1) * f(5.0) < 0 else float("nan")
 
 
+def model_ratios(exponent: float, offset: float) -> dict[str, float]:
+    """S2/W, SSe/W and Se2/W of the simulator's column weights
+    (:func:`tmdlearn.synth.specimen.column_weights`) at chalcogen exponent n and W offset."""
+    from tmdlearn.synth.specimen import column_weights
+
+    w = column_weights(np.arange(4), exponent, exponent - offset)
+    return {f"{k}/W": float(w[i] / w[0]) for i, k in enumerate(KINDS) if i}
+
+
+def fit_exponents(measured: dict[str, float]) -> dict[str, float]:
+    """The chalcogen exponent n and W offset (``n_W = n - offset``) whose weights match the
+    weight ratios ``{"S2/W": ..., "SSe/W": ..., "Se2/W": ...}`` best (least squares of the
+    log ratios), and the largest relative misfit left."""
+    keys = sorted(measured)
+    target = np.log([measured[k] for k in keys])
+
+    def residual(p):
+        model = model_ratios(*p)
+        return np.log([model[k] for k in keys]) - target
+
+    fit = optimize.least_squares(residual, x0=[1.7, 0.3])
+    return {"z_exponent": round(float(fit.x[0]), 3), "metal_z_offset": round(float(fit.x[1]), 3),
+            "max_misfit": round(float(np.max(np.abs(np.expm1(fit.fun)))), 4)}
+
+
 def abtem_stats(detector: int = REFERENCE_DETECTOR) -> dict[str, dict]:
     """:func:`column_stats` of every stored abTEM image (key ``"specimen @ probe"``)."""
     out = {}
@@ -324,10 +346,41 @@ def ratios(stats: dict[str, dict]) -> dict[str, dict]:
                 row[f"{label}/W peak"] = round(v["peak"] / w["peak"], 4)
                 row[f"{label}/W n"] = round(implied_exponent(kind, r), 3)
         if "L1 W" in cols:
-            row["L1 W/L0 W integral"] = round(cols["L1 W"]["integral"] / cols["L0 W"]["integral"], 4)
-            row["L1 W/L0 W peak"] = round(cols["L1 W"]["peak"] / cols["L0 W"]["peak"], 4)
+            top, low = cols["L0 W"], cols["L1 W"]
+            row["L1 W/L0 W integral"] = round(low["integral"] / top["integral"], 4)
+            row["L1 W/L0 W peak"] = round(low["peak"] / top["peak"], 4)
         out[key] = row
     return out
+
+
+MONO = (("WS2", "S2"), ("WSSe", "SSe"), ("WSe2", "Se2"))
+
+
+def monolayer_summary(rows: dict[str, dict], probe: str) -> dict | None:
+    """The three monolayers' ratios to W (integral and peak) and FWHMs (Å) under one probe
+    (None if one is missing)."""
+    if any(f"{name} @ {probe}" not in rows for name, _ in MONO):
+        return None
+    out = {"integral": {}, "peak": {}, "fwhm": {}}
+    for name, kind in MONO:
+        row = rows[f"{name} @ {probe}"]
+        out["integral"][f"{kind}/W"] = row[f"L0 {kind}/W integral"]
+        out["peak"][f"{kind}/W"] = row[f"L0 {kind}/W peak"]
+        out["fwhm"][kind] = row[f"L0 {kind} fwhm"]
+        out["fwhm"].setdefault("W", row["L0 W fwhm"])
+    out["implied_single_n"] = {k: round(implied_exponent(k.split("/")[0], v), 3)
+                               for k, v in out["integral"].items()}
+    return out
+
+
+def equivalent_sigma(probe: str, target_fwhm: float) -> float:
+    """The atom-size σ (Å) at which tmdlearn's W column in monolayer WS2 has abTEM's FWHM."""
+    key = [f"WS2 @ {probe}"]
+
+    def gap(sigma: float) -> float:
+        return simulator_stats(key, 1.8, 1.6, sigma)[key[0]]["L0 W"]["fwhm"] - target_fwhm
+
+    return round(float(optimize.brentq(gap, 0.0, 0.3, xtol=2e-3)), 3) if gap(0.0) < 0 else 0.0
 
 
 def main() -> None:
@@ -335,19 +388,86 @@ def main() -> None:
     parser.add_argument("--abtem", action="store_true", help="compute the abTEM images")
     parser.add_argument("--configs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=18)
-    parser.add_argument("--exponent", type=float, default=1.6)
-    parser.add_argument("--offset", type=float, default=0.31)
-    parser.add_argument("--sigma", type=float, default=0.13)
+    parser.add_argument("--write-reference", action="store_true")
     args = parser.parse_args()
     if args.abtem:
         run_abtem(args.configs, args.seed)
         return
-    ref = abtem_stats()
-    sim = simulator_stats(ref, args.exponent, args.exponent - args.offset, args.sigma)
-    print(json.dumps({"abtem": ratios(ref), "simulator": ratios(sim),
-                      "simulator_settings": {"z_exponent": args.exponent,
-                                             "metal_z_offset": args.offset,
-                                             "atom_sigma_angstrom": args.sigma}}, indent=1))
+    from tmdlearn.synth.specimen import WS2_METAL_Z_OFFSET, WS2_Z_EXPONENT
+
+    detectors = {f"{i:g}-{o:g}": abtem_stats(k) for k, (i, o) in enumerate(DETECTORS)}
+    reference = f"{DETECTORS[REFERENCE_DETECTOR][0]:g}-{DETECTORS[REFERENCE_DETECTOR][1]:g}"
+    rows = {d: ratios(v) for d, v in detectors.items()}
+    probes = [p for p in PROBES if monolayer_summary(rows[reference], p) is not None]
+    sigma = {p: equivalent_sigma(p, monolayer_summary(rows[reference], p)["fwhm"]["W"])
+             for p in probes}
+    settings = {"before (shipped ws2 model's config)": (1.6, 0.31),
+                "after (tmdlearn.synth.specimen WS2_*)": (float(np.mean(WS2_Z_EXPONENT)),
+                                                          float(np.mean(WS2_METAL_Z_OFFSET)))}
+    simulator, versus, bias = {}, {}, {}
+    for label, (n, offset) in settings.items():
+        images = {}
+        for p in probes:
+            keys = [k for k in detectors[reference] if k.endswith(f" @ {p}") and "/" not in k]
+            images[p] = monolayer_summary(ratios(simulator_stats(keys, n, n - offset,
+                                                                 sigma[p])), p)
+        simulator[label] = {"z_exponent": n, "metal_z_offset": offset, "images": images}
+        # measured over weight ratio: a dim column's 0.5 Å disk also holds its bright
+        # neighbours' tails (the same in both simulators), more so with wider probes
+        bias = {p: {k: v / model_ratios(n, offset)[k] for k, v in images[p]["integral"].items()}
+                for p in probes}
+    abtem = {}
+    for p in probes:
+        for d in detectors:
+            mono = monolayer_summary(rows[d], p)
+            fit = fit_exponents({k: v / bias[p][k] for k, v in mono["integral"].items()})
+            # the tails' share depends on the weights: refit with the bias at the first fit
+            n, offset = fit["z_exponent"], fit["metal_z_offset"]
+            keys = [f"{name} @ {p}" for name, _ in MONO]
+            measured = monolayer_summary(ratios(simulator_stats(keys, n, n - offset,
+                                                                sigma[p])), p)["integral"]
+            at_fit = {k: v / model_ratios(n, offset)[k] for k, v in measured.items()}
+            mono["fit"] = fit_exponents({k: v / at_fit[k] for k, v in mono["integral"].items()})
+            abtem.setdefault(p, {})[d] = mono
+    for label in settings:
+        versus[label] = {p: {k: round(simulator[label]["images"][p]["integral"][k] / v, 3)
+                             for k, v in abtem[p][reference]["integral"].items()}
+                         for p in probes}
+    versus["after, probe mean"] = {
+        k: round(float(np.mean([versus[list(settings)[1]][p][k] for p in probes])), 3)
+        for k in ("S2/W", "SSe/W", "Se2/W")}
+    bilayers = {d: {k: v for k, v in r.items() if "/" in k.split(" @ ")[0]}
+                for d, r in rows.items()}
+    out = {"abtem_monolayers": abtem, "abtem_bilayers": bilayers,
+           "simulator": simulator, "simulator_over_abtem_integral": versus,
+           "reference_detector_mrad": reference, "equivalent_atom_sigma_angstrom": sigma,
+           "probes": PROBES, "ranges": {"WS2_Z_EXPONENT": WS2_Z_EXPONENT,
+                                        "WS2_METAL_Z_OFFSET": WS2_METAL_Z_OFFSET}}
+    print(json.dumps(out, indent=1))
+    if args.write_reference:
+        write_reference(abtem, bilayers, sigma)
+
+
+def write_reference(abtem: dict, bilayers: dict, sigma: dict) -> None:
+    """The abTEM numbers the tests pin the simulator to, with how they were made."""
+    with np.load(next(DATA.glob("*.npz"))) as npz:
+        configs = int(npz["configs"])
+    made = {"script": "benchmarks/stem_column_contrast.py --abtem, then --write-reference",
+            "abtem": "1.0.11 (multislice, Lobato potential, infinite projection, one slice per "
+                     "atomic plane starting 0.3 A above it, sampling to 1.02 x 3/2 x 200 mrad)",
+            "frozen_phonons": {"configs": configs, "sigmas_angstrom": SIGMAS},
+            "specimens": "periodic monolayers WS2 (a 3.153), Janus WSSe (S entrance, Se exit; "
+                         "a 3.2175), WSe2 (a 3.282), 4 x 2 orthogonal cells; Sigma7 bilayers",
+            "measure": f"background-subtracted (cell minimum) integral within {RADIUS} A of "
+                       f"columns >= {ISOLATION} A from any other, mean per kind; FWHM of the "
+                       "azimuthal mean profile; ratios within one image",
+            "source_size": "none (it blurs both simulators alike)"}
+    lattice = {kind: MONOLAYERS[name][0] for name, kind in MONO}
+    ref = {"made_by": made, "probes": PROBES, "lattice_angstrom": lattice,
+           "reference_detector_mrad": "70-200",
+           "monolayers": abtem, "bilayers": bilayers, "equivalent_atom_sigma_angstrom": sigma}
+    REFERENCE.parent.mkdir(parents=True, exist_ok=True)
+    REFERENCE.write_text(json.dumps(ref, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,17 @@ SPECIES = {"graphene": ("C",), "ws2": ("W", "S2", "SSe", "Se2")}
 #: Se substitution scenarios: which chalcogen sublayers (layer, sublayer) receive Se.
 SE_SCENARIOS = ("none", "sublayer", "layer", "both", "random")
 N_LAYERS = 2
+#: HAADF column weights of WS2(1-x)Se2x calibrated against abTEM multislice with one slice per
+#: atomic plane and frozen phonons (``benchmarks/stem_column_contrast.py``, reference numbers in
+#: ``tests/data/stem-column-contrast/abtem-reference.json``): the chalcogens' Z exponent n
+#: (:func:`column_weights`) and W's offset (n_W = n - offset). At 80 kV, 30 mrad an annular
+#: detector of 70-200 mrad gives S2 : SSe : Se2 = 0.176 : 0.439 : 0.667 of a W column, i.e.
+#: n = 1.78, offset 0.20; inner angles of 50 / 90 mrad give n = 1.65 / 1.88, offset 0.30 /
+#: 0.18. The ranges span those detectors (midpoint: the 70-200 mrad one). The earlier
+#: calibration (one slice per layer: a layer's two chalcogen atoms in one phase grating,
+#: scattering coherently) made chalcogen columns 30-60 % too bright against W.
+WS2_Z_EXPONENT = (1.65, 1.91)
+WS2_METAL_Z_OFFSET = (0.08, 0.38)
 
 
 

@@ -36,10 +36,11 @@ class StemSimConfig:
     ``dose`` is the mean electron count per pixel on an atom peak (log-uniform).
 
     ``metal_z_exponent`` (None: ``z_exponent``) weighs a W column against S:
-    ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter less than the Zⁿ of light ones; abTEM
-    multislice gives n ≈ 1.5-1.7 among the chalcogens but n_W ≈ 1.25-1.35, docs/stem.md).
+    ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter less than the Zⁿ of light ones).
     ``metal_z_offset`` instead ties the two: ``n_W = n - offset`` (one detector sets both, so
-    they move together; abTEM: offset 0.30-0.34, Se2/W = 0.89-0.98).
+    they move together). abTEM multislice (one slice per atomic plane) gives n = 1.65-1.88
+    and offset 0.18-0.30 for detectors of 50-90 to 200 mrad
+    (:data:`tmdlearn.synth.specimen.WS2_Z_EXPONENT`, docs/stem.md).
 
     ``layers`` crystal layers are drawn (2: a twisted bilayer; 1: a monolayer; 0: no crystal);
     with ``monolayer_probability`` a bilayer image is a monolayer instead (its second layer's
