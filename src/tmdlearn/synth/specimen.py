@@ -28,11 +28,12 @@ N_LAYERS = 2
 #: atomic plane and frozen phonons (``benchmarks/stem_column_contrast.py``, reference numbers in
 #: ``tests/data/stem-column-contrast/abtem-reference.json``): the chalcogens' Z exponent n
 #: (:func:`column_weights`) and W's offset (n_W = n - offset). At 80 kV, 30 mrad an annular
-#: detector of 70-200 mrad gives S2 : SSe : Se2 = 0.176 : 0.439 : 0.667 of a W column, i.e.
-#: n = 1.78, offset 0.20; inner angles of 50 / 90 mrad give n = 1.65 / 1.88, offset 0.30 /
-#: 0.18. The ranges span those detectors (midpoint: the 70-200 mrad one). The earlier
+#: detector of 70-200 mrad gives S2 : SSe : Se2 = 0.176 : 0.439 : 0.667 of a W column
+#: (n = 1.83, offset 0.23); over 60-80 kV probes and inner angles of 50-90 mrad, n = 1.69-1.95
+#: and offset 0.19-0.40 (S2/W 0.15-0.29, Se2/W 0.58-0.99). The ranges' corners span all of
+#: those ratios and their midpoint gives the 70-200 mrad ones within 5 %. The earlier
 #: calibration (one slice per layer: a layer's two chalcogen atoms in one phase grating,
-#: scattering coherently) made chalcogen columns 30-60 % too bright against W.
+#: scattering to high angles coherently) made chalcogen columns 24-61 % too bright against W.
 WS2_Z_EXPONENT = (1.65, 1.91)
 WS2_METAL_Z_OFFSET = (0.08, 0.38)
 
