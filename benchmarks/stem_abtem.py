@@ -54,6 +54,7 @@ from tmdlearn.synth.microscope import (
     probe_intensity,
     probe_otf,
 )
+from tmdlearn.synth.specimen import column_weights
 from tmdlearn.synth.stem import SPECIES
 
 #: Model pixel (Å) and clean image side (px) per material: larger than the 96 px that
@@ -281,9 +282,7 @@ def _column_weights(item: dict, exponent: float) -> np.ndarray:
     """HAADF weight sum(Z**n) of every column, as tmdlearn's simulator weights it."""
     if str(item["species_names"][0]) == "C":
         return np.full(len(item["layer"]), Z["C"] ** exponent)
-    n_se = item["n_se"].astype(float)
-    chalcogen = n_se * Z["Se"] ** exponent + (2 - n_se) * Z["S"] ** exponent
-    return np.where(item["species"] == 0, Z["W"] ** exponent, chalcogen)
+    return column_weights(item["species"].astype(int), exponent, exponent)
 
 
 def render(item: dict, weights: np.ndarray, sigma: float, layer_defocus: float = 0.0
