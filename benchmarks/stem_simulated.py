@@ -5,8 +5,9 @@ a well-tuned real microscope at dose 1000 without amorphous carbon (the model's 
 ranges otherwise), graphene also on the ideal microscope; and on ``--mono`` realistic
 monolayers (dose 100-3000) how many atoms the model puts in the layer that is not there
 (median per image, the smaller of its two layers). ``--sim-config FILE`` takes the simulator
-ranges from a training config's ``data`` instead (every model then sees the same images).
-Prints one JSON object.
+ranges from a training config's ``data`` instead (every model then sees the same images);
+``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
+of both layers (``se_rich``). Prints one JSON object.
 
     python benchmarks/stem_simulated.py [--graphene PATH] [--ws2 PATH] [--n 20] [--mono 10]
     python benchmarks/stem_simulated.py --skip graphene --ws2 new/model \
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--sim-config", default=None,
                         help="training config whose data ranges to simulate (default: the model's)")
     parser.add_argument("--skip", choices=("graphene", "ws2"), default=None)
+    parser.add_argument("--se-rich", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = {}
@@ -78,6 +80,11 @@ def main() -> None:
                "good_real": _rounded(evaluate(model, real, 0, args.n, split="test",
                                               lattice=True, lattice_prior=0.5)),
                "monolayer_invented_atoms": invented_atoms(model, meta, data, args.mono)}
+        if material == "ws2" and args.se_rich:
+            rich = StemSimConfig.from_dict({**real.as_dict(), "size_px": 128, "se_scenario": "both",
+                                            "se_fraction": (0.9, 1.0)})
+            row["se_rich"] = _rounded(evaluate(model, rich, 0, args.se_rich, split="test",
+                                               lattice=True))
         if material == "graphene":
             row["ideal"] = _rounded(evaluate(model, StemSimConfig(size_px=256), 0, args.n,
                                              split="test", lattice=True, lattice_prior=0.5))
