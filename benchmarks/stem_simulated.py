@@ -4,18 +4,25 @@ Per model: scores after the lattice step (and the lattice prior 0.5) on ``--n`` 
 a well-tuned real microscope at dose 1000 without amorphous carbon (the model's own training
 ranges otherwise), graphene also on the ideal microscope; and on ``--mono`` realistic
 monolayers (dose 100-3000) how many atoms the model puts in the layer that is not there
-(median per image, the smaller of its two layers). Prints one JSON object.
+(median per image, the smaller of its two layers). ``--sim-config FILE`` takes the simulator
+ranges from a training config's ``data`` instead (every model then sees the same images);
+``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
+of both layers (``se_rich``). Prints one JSON object.
 
     python benchmarks/stem_simulated.py [--graphene PATH] [--ws2 PATH] [--n 20] [--mono 10]
+    python benchmarks/stem_simulated.py --skip graphene --ws2 new/model \
+        --sim-config configs/stem-ws2.yaml
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.inference import identify_atoms, load_model
@@ -32,9 +39,10 @@ def _rounded(scores: dict) -> dict:
             if k.endswith(("_lattice", "_prior")) and np.isfinite(v)}
 
 
-def invented_atoms(model, meta: dict, n: int) -> dict:
-    """Atoms in the smaller layer of realistic monolayers (median and mean per image)."""
-    data = {**meta["config"]["data"], "size_px": 256, "layers": 1, "monolayer_probability": 0.0,
+def invented_atoms(model, meta: dict, data: dict, n: int) -> dict:
+    """Atoms in the smaller layer of realistic monolayers of the simulator ranges ``data``
+    (median and mean per image)."""
+    data = {**data, "size_px": 256, "layers": 1, "monolayer_probability": 0.0,
             "microscope": {"dose": (100.0, 3000.0)}}
     cfg = StemSimConfig.from_dict(data)
     minor = []
@@ -51,18 +59,32 @@ def main() -> None:
     parser.add_argument("--ws2", default=None)
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--mono", type=int, default=10)
+    parser.add_argument("--sim-config", default=None,
+                        help="training config whose data ranges to simulate (default: the model's)")
+    parser.add_argument("--skip", choices=("graphene", "ws2"), default=None)
+    parser.add_argument("--se-rich", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = {}
     for material, path in (("graphene", args.graphene), ("ws2", args.ws2)):
+        if material == args.skip:
+            continue
         model, meta = load_model(path, material=material, device="cpu")
-        real = StemSimConfig.from_dict({**meta["config"]["data"], "size_px": 256,
+        data = meta["config"]["data"]
+        if args.sim_config:
+            data = yaml.safe_load(Path(args.sim_config).read_text())["data"]
+        real = StemSimConfig.from_dict({**data, "size_px": 256,
                                         "microscope": GOOD, "amorphous_coverage": (0.0, 0.0),
                                         "monolayer_probability": 0.0})
         row = {"model": path or f"shipped {material}",
                "good_real": _rounded(evaluate(model, real, 0, args.n, split="test",
                                               lattice=True, lattice_prior=0.5)),
-               "monolayer_invented_atoms": invented_atoms(model, meta, args.mono)}
+               "monolayer_invented_atoms": invented_atoms(model, meta, data, args.mono)}
+        if material == "ws2" and args.se_rich:
+            rich = StemSimConfig.from_dict({**real.as_dict(), "size_px": 128, "se_scenario": "both",
+                                            "se_fraction": (0.9, 1.0)})
+            row["se_rich"] = _rounded(evaluate(model, rich, 0, args.se_rich, split="test",
+                                               lattice=True))
         if material == "graphene":
             row["ideal"] = _rounded(evaluate(model, StemSimConfig(size_px=256), 0, args.n,
                                              split="test", lattice=True, lattice_prior=0.5))

@@ -190,6 +190,49 @@ def amorphous_carbon(cfg: StemSimConfig, rng: np.random.Generator, radius: float
     return xy[:, 0], xy[:, 1], np.full(len(xy), Z["C"] ** exponent), drawn
 
 
+def column_image(x: np.ndarray, y: np.ndarray, weights: np.ndarray, size: int, pixel: float,
+                 micro: dict[str, float], sigma: float, probe: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Clean HAADF image of weighted columns through a real microscope's probe.
+
+    The columns are splatted bilinearly on a square grid centred on the origin and blurred
+    in one FFT by the probe intensity with its source size (:func:`probe_otf`) and the
+    atom-size Gaussian.
+
+    Parameters
+    ----------
+    x, y : (N,) arrays
+        Column positions, Å from the grid centre.
+    weights : (N,) array
+        HAADF weights (``Σ Zⁿ`` of each column's atoms).
+    size : int
+        Side of the grid, pixels.
+    pixel : float
+        Pixel size, Å.
+    micro : dict
+        A drawn microscope (:func:`draw_microscope`): energy, convergence, aberrations,
+        source size.
+    sigma : float
+        Atom-size Gaussian σ, Å.
+    probe : (size, size) array, optional
+        The probe intensity of ``micro`` on this grid (:func:`probe_intensity`), if made.
+
+    Returns
+    -------
+    image : (size, size) array
+        The clean image (weight units per pixel, times the transfer at q = 0, which is 1).
+    transfer : (size, size // 2 + 1) array
+        The transfer function used (rfft2 layout).
+    """
+    c = (size - 1) / 2
+    potential = splat((size, size), x / pixel + c, y / pixel + c, weights)
+    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pixel), np.fft.rfftfreq(size, pixel),
+                              indexing="ij"))
+    probe = probe_intensity(size, pixel, micro) if probe is None else probe
+    transfer = probe_otf(probe, pixel, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
+    return np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size)), transfer
+
+
 def render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pix: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image as a real microscope records it (:mod:`tmdlearn.synth.microscope`).
@@ -224,17 +267,14 @@ def render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pix
     exponent = cols.params["z_exponent"]
     ax, ay, aw, amorphous = amorphous_carbon(cfg, rng, reach, exponent)
     size = 2 * int(np.ceil(reach / p_native)) + 1
-    c = (size - 1) / 2
-    potential = splat((size, size), np.concatenate([cols.x, ax]) / p_native + c,
-                       np.concatenate([cols.y, ay]) / p_native + c,
-                       np.concatenate([cols.weight, aw]))
-    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
-                              indexing="ij"))
     sigma = draw(rng, cfg.atom_sigma_angstrom)
     probe = probe_intensity(size, p_native, micro)
-    transfer = probe_otf(probe, p_native, micro) * np.exp(-2 * (np.pi * sigma * q) ** 2)
-    clean = np.fft.irfft2(np.fft.rfft2(potential) * transfer, s=(size, size))
+    clean, transfer = column_image(np.concatenate([cols.x, ax]), np.concatenate([cols.y, ay]),
+                                   np.concatenate([cols.weight, aw]), size, p_native, micro,
+                                   sigma, probe)
     clean /= _reference_peak(transfer, size, cols.params["reference_weight"])
+    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
+                              indexing="ij"))
     signal = _with_background(clean, smooth_field(rng, size, q, cfg.contamination_scale_angstrom),
                               cfg, rng)
     image = detect(sample_grid(signal, p_native, sx, sy), micro, rng)

@@ -51,11 +51,13 @@ class StemSimConfig:
         HAADF Z-contrast exponent n (column weight ``sum(Z**n)``).
     metal_z_exponent : (lo, hi), optional
         Exponent n_W of a W column, weighed as ``Z_S^n (Z_W / Z_S)^n_W`` (heavy atoms scatter
-        less than the Zⁿ of light ones; abTEM multislice gives n ≈ 1.5-1.7 among the
-        chalcogens but n_W ≈ 1.25-1.35, docs/stem.md); None: ``z_exponent``.
+        less than the Zⁿ of light ones); None: ``z_exponent``.
     metal_z_offset : (lo, hi), optional
         Instead ties the two: ``n_W = n - offset`` (one detector sets both, so they move
-        together; abTEM: offset 0.30-0.34, Se2/W = 0.89-0.98). Not with ``metal_z_exponent``.
+        together). abTEM multislice with one slice per atomic plane gives n = 1.65-1.88 and
+        offset 0.18-0.30 for detectors of 50-90 to 200 mrad
+        (:data:`tmdlearn.synth.specimen.WS2_Z_EXPONENT`, docs/stem.md). Not with
+        ``metal_z_exponent``.
     thermal_sigma_angstrom : (lo, hi)
         Standard deviation of each column's thermal displacement along x and y, Å.
     atom_sigma_angstrom : (lo, hi)
