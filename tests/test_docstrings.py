@@ -196,6 +196,14 @@ COMPLIANT = [
     "engine/convert.py",
     "engine/imagestack.py",
     "spectra/chunked.py",
+    "errors.py",
+    "__init__.py",
+    "__main__.py",
+    "afm/__init__.py",
+    "stem/__init__.py",
+    "engine/choice.py",
+    "examples/__init__.py",
+    "io/__init__.py",
 ]
 HEADER = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.MULTILINE)
 
