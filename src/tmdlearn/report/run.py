@@ -5,6 +5,7 @@ run.json (what produced it: command, config, versions, seed, timing). ``write_js
 from __future__ import annotations
 
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,31 @@ from typing import Any
 
 from tmdlearn import __version__
 from tmdlearn.io.atomic import write_json
+
+#: ``scheme://user:password@`` in a URL (a database storage of an Optuna study).
+_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.I)
+
+
+def without_passwords(value: Any) -> Any:
+    """``value`` with the password of every URL in its strings replaced by ``***``.
+
+    Parameters
+    ----------
+    value : object
+        A config, a command line (list of str) or a string; other values pass unchanged.
+
+    Returns
+    -------
+    object
+        The same structure, new where a string changed.
+    """
+    if isinstance(value, str):
+        return _PASSWORD.sub(r"\1***@", value)
+    if isinstance(value, dict):
+        return {k: without_passwords(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(without_passwords(v) for v in value)
+    return value
 
 
 def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
@@ -23,7 +49,7 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
     run_dir : str or Path
         The run folder.
     config : dict
-        The run's config.
+        The run's config (passwords in URLs are written as ``***``, as in the command).
     started : float
         When the run began, a ``time.time()`` value (s).
     **extra
@@ -39,8 +65,8 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
 
     payload = {
         "tmdlearn": __version__,
-        "command": sys.argv,
-        "config": config,
+        "command": without_passwords(sys.argv),
+        "config": without_passwords(config),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 2),
         "python": platform.python_version(),
