@@ -1,7 +1,7 @@
 """The command's (client's) CPU seconds per AFM image on a local cluster when the tasks carry
 the images (files read by the command) and when they carry (store, index) of an image stack
-(read by the worker): levelling, then physical features of the levelled maps, as ``tmdlearn
-afm features`` runs them.
+(read by the worker): each image levelled and featurised in one task, as ``tmdlearn afm
+features`` runs them.
 
 Prints one JSON object (also written to ``--json``).
 Run: ``nice -n 10 PYTHONPATH=src python benchmarks/afm_stack_client.py``.

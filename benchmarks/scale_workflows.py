@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.afm.batch import map_images
-from tmdlearn.afm.level import level
-from tmdlearn.afm.morphology import morphology_features
+from tmdlearn.afm.workflow import level_and_featurise
 from tmdlearn.classify.evaluate import cross_validate_many
 from tmdlearn.classify.heads import make_head
 from tmdlearn.engine import open_engine
@@ -37,8 +36,10 @@ ENGINES = (("threads", 1), ("processes", 1), ("processes", 2))
 
 
 def _afm(engine, images) -> None:
-    levelled = map_images(level, images, engine=engine)
-    map_images(morphology_features, levelled, engine=engine)
+    """``afm features`` as the workflow runs it: each image levelled and featurised in one
+    task, only its features coming back."""
+    map_images(partial(level_and_featurise, level_options={}, feature_options={}), images,
+               engine=engine)
 
 
 def _folds(engine, data) -> None:

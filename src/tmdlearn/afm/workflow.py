@@ -89,8 +89,7 @@ def run(inputs: list[tuple[str, HeightMap]], config: dict,
         if stage == "level":
             outcome = _level_stage(inputs, config, engine)
         elif stage == "features":
-            table = _features(_level_all(inputs, config, engine), [n for n, _ in inputs], config,
-                              engine)
+            table = _level_and_features(inputs, config, engine)
             outcome = Outcome(tables={"features": table}, info={"images": len(inputs)},
                               folders=("", ""))
         else:
@@ -211,6 +210,39 @@ def _level_all(items, cfg: dict, engine: Engine) -> list[HeightMap]:
 
     return map_images(partial(level, **cfg["level"]), [image for _, image in items],
                       description="levelling", engine=engine)
+
+
+def level_and_featurise(image: HeightMap, level_options: dict, feature_options: dict) -> dict:
+    """One image levelled and featurised in one engine task (only the features come back).
+
+    Parameters
+    ----------
+    image : HeightMap
+        Raw heights (nm).
+    level_options : dict
+        Keyword arguments of :func:`tmdlearn.afm.level.level` (config ``level``).
+    feature_options : dict
+        Keyword arguments of :func:`tmdlearn.afm.morphology.morphology_features` (config
+        ``features``).
+
+    Returns
+    -------
+    dict
+        The features of the levelled image (lengths in nm and µm).
+    """
+    from tmdlearn.afm.level import level
+    from tmdlearn.afm.morphology import morphology_features
+
+    return morphology_features(level(image, **level_options), **feature_options)
+
+
+def _level_and_features(items, cfg: dict, engine: Engine) -> pd.DataFrame:
+    from tmdlearn.afm.batch import map_images
+
+    rows = map_images(partial(level_and_featurise, level_options=cfg["level"],
+                              feature_options=cfg["features"]),
+                      [image for _, image in items], description="features", engine=engine)
+    return pd.DataFrame(rows, index=pd.Index([n for n, _ in items], name="image")).reset_index()
 
 
 def _features(levelled, names, cfg, engine: Engine) -> pd.DataFrame:
