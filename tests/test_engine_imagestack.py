@@ -1,6 +1,7 @@
 """AFM image stacks: `tmdlearn convert` writes a folder or a file of AFM images as a zarr
 height stack (one image per chunk, names, pixel sizes and provenance in its attributes); the
-afm commands read a stack's images on the workers and give the same tables as the files."""
+afm commands read a stack's images on the workers and give the same tables as the files.
+STEM frames (``--modality stem``) the same way, as a frame stack."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import zarr
 
 from tmdlearn import __version__
 from tmdlearn.cli import main
-from tmdlearn.data import HeightMap
+from tmdlearn.data import HeightMap, StemImage
 from tmdlearn.engine.convert import convert_to_store
-from tmdlearn.engine.imagestack import open_height_stack
+from tmdlearn.engine.imagestack import STEM, open_height_stack, open_image_stack
 from tmdlearn.errors import InputError
-from tmdlearn.io import read, write_height_map
+from tmdlearn.io import read, write_height_map, write_stem
 from tmdlearn.io.digest import sha256
 from tmdlearn.synth.film import film_state, render_afm, sample_growth
 
@@ -140,3 +141,83 @@ def test_bad_stacks_are_named_in_one_line(stack, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert name in err and message in err and "\n" not in err
     assert not (tmp_path / "out" / "features.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def stem_folder(tmp_path_factory):
+    """Three simulated 64 x 64 HAADF frames (``tmdlearn stem simulate --tif``)."""
+    sim = tmp_path_factory.mktemp("sim")
+    assert _run(["stem", "simulate", "--out", str(sim / "run"), "--n-train", "0", "--n-val",
+                 "0", "--n-test", "3", "--size", "64", "--tif", "3"]) == 0
+    folder = sim / "frames"
+    folder.mkdir()
+    for k in range(3):
+        shutil.copy(sim / "run" / f"test_{k}.tif", folder / f"frame{k}.tif")
+    return folder
+
+
+def test_a_folder_of_stem_frames_becomes_a_frame_stack(stem_folder, tmp_path, capsys):
+    files = sorted(stem_folder.glob("*.tif"))
+    out = tmp_path / "frames.zarr"
+    assert _run(["convert", str(stem_folder), str(out), "--modality", "stem"]) == 0
+    assert "stem_stack, 3 images of 64 x 64 px" in capsys.readouterr().out
+    stack = open_image_stack(out, STEM)
+    assert stack.names == [f.name for f in files] and stack.shape == (3, 64, 64)
+    assert zarr.open_array(out / "intensity").chunks == (1, 64, 64)
+    attrs = stack.attrs
+    assert attrs["kind"] == "stem_stack" and attrs["provenance"]["tmdlearn"] == __version__
+    assert attrs["provenance"]["sources"] == [
+        {"path": str(f.resolve()), "sha256": sha256(f)} for f in files]
+    for i, file in enumerate(files):
+        original, back = read(file, modality="stem"), stack.read(i)
+        assert isinstance(back, StemImage) and back.pixel_size_angstrom == pytest.approx(
+            original.pixel_size_angstrom, rel=1e-12) and back.pixel_size_angstrom != 1.0
+        np.testing.assert_array_equal(back.intensity, original.intensity)
+    assert stack.pixel_size_angstrom == attrs["pixel_size_angstrom"]
+    with pytest.raises(AttributeError, match="pixel_size_nm"):
+        stack.pixel_size_nm  # noqa: B018 - a STEM stack has no nm pixel sizes
+    # a frame travels as (store, index) and names itself store/frame
+    frame = stack.image(1)
+    assert len(pickle.dumps(frame)) < 2000 < frame.intensity.nbytes
+    again = pickle.loads(pickle.dumps(frame))
+    assert again.source == out / "frame1.tif" and again.shape == (64, 64)
+    np.testing.assert_array_equal(again.intensity, stack.read(1).intensity)
+    # a single file, and a store given as input (copied, provenance extended)
+    assert _run(["convert", str(files[2]), str(tmp_path / "one.zarr"), "--modality",
+                 "stem"]) == 0
+    np.testing.assert_array_equal(open_image_stack(tmp_path / "one.zarr", STEM).read(0)
+                                  .intensity, stack.read(2).intensity)
+    copy = convert_to_store(out, tmp_path / "copy.zarr")
+    assert copy.kind is STEM and len(copy.attrs["provenance"]["sources"]) == 4
+    # an AFM command refuses a frame store, a frame store is no map
+    with pytest.raises(InputError, match="a store of STEM frames, not of AFM images"):
+        open_height_stack(out)
+    with pytest.raises(InputError, match="STEM frame stack"):
+        read(out)
+
+
+def test_stem_frames_of_different_shapes_are_refused_naming_the_odd_file(stem_folder,
+                                                                         tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    shutil.copytree(stem_folder, folder)
+    write_stem(folder / "frame1.tif", StemImage(np.ones((48, 64)), 0.1))
+    out = tmp_path / "mixed.zarr"
+    assert _run(["convert", str(folder), str(out), "--modality", "stem"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+    assert "frame1.tif is 48 x 64 px but frame0.tif is 64 x 64" in err
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_bad_frame_stores_are_named_in_one_line(tmp_path, capsys):
+    no_intensity = zarr.open_group(tmp_path / "no-intensity.zarr", mode="w")
+    no_intensity.attrs.update(kind="stem_stack", pixel_size_angstrom=[0.1])
+    no_sizes = zarr.open_group(tmp_path / "no-sizes.zarr", mode="w")
+    no_sizes.create_array("intensity", shape=(2, 64, 64), dtype="float64")
+    no_sizes.attrs.update(kind="stem_stack")
+    for name, message in (("no-intensity.zarr", "no 'intensity' array"),
+                          ("no-sizes.zarr", "'pixel_size_angstrom' attribute per image (2")):
+        assert _run(["stem", "predict", str(tmp_path / name), "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert name in err and message in err and "\n" not in err
+    assert not (tmp_path / "out" / "summary.csv").exists()

@@ -152,6 +152,29 @@ def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path):
     assert not (tmp_path / "again" / "summary.csv").exists()
 
 
+def test_predict_a_frame_store_like_its_folder(tiny_run, tmp_path):
+    sim, folder, store = tmp_path / "sim", tmp_path / "frames", tmp_path / "frames.zarr"
+    with pytest.raises(SystemExit):
+        main(["stem", "simulate", "--out", str(sim), "--n-train", "0", "--n-val", "0",
+              "--n-test", "2", "--size", "64", "--tif", "2"])
+    folder.mkdir()
+    for k in range(2):
+        (sim / f"test_{k}.tif").rename(folder / f"frame{k}.tif")
+    with pytest.raises(SystemExit):
+        main(["convert", str(folder), str(store), "--modality", "stem"])
+    threads = ["--scheduler", "threads", "--workers", "2", "--threshold", "otsu"]  # atoms
+    assert _predict(tiny_run, folder, tmp_path / "files", *threads) in (0, None)
+    assert _predict(tiny_run, store, tmp_path / "store", *threads) in (0, None)
+    summary = pd.read_csv(tmp_path / "store" / "summary.csv")
+    assert list(summary.file) == ["frame0.tif", "frame1.tif"]
+    pd.testing.assert_frame_equal(summary, pd.read_csv(tmp_path / "files" / "summary.csv"))
+    for name in summary.file:
+        atoms = pd.read_csv(tmp_path / "store" / name / "atoms.csv")
+        pd.testing.assert_frame_equal(atoms, pd.read_csv(tmp_path / "files" / name / "atoms.csv"))
+        assert (tmp_path / "store" / name / "overlay.png").is_file()
+    assert summary.atoms.sum() > 10  # a comparison of atoms, not of empty tables
+
+
 def _bad_inputs(tmp_path):
     img = simulate_image(StemSimConfig(size_px=96), seed=1).image
     rgb = tmp_path / "rgb.tif"

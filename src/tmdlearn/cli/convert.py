@@ -15,9 +15,10 @@ FORMATS = {".nxs": "nexus", ".nx5": "nexus", ".h5": "nexus", ".hdf5": "nexus", "
 def convert(
     source: Path = typer.Argument(..., help="Instrument file (anything `tmdlearn inspect` "
                                   "reads); for .zarr also a folder of spectra on one axis, a "
-                                  "folder of AFM images of one shape or a zarr store."),
+                                  "folder of AFM (or, with --modality stem, STEM) images of "
+                                  "one shape or a zarr store."),
     out: Path = typer.Argument(..., help="Output: .nxs (NeXus / HDF5) or .zarr (a chunked "
-                               "map store, or an AFM image stack)."),
+                               "map store, or an AFM or STEM image stack)."),
     unit: str = typer.Option(None, "--unit", help="Spectral axis unit (cm-1, eV, nm) when "
                              "the file does not say."),
     excitation_nm: float = typer.Option(None, "--excitation-nm", help="Laser line, nm."),
@@ -32,8 +33,9 @@ def convert(
     input's sha256 in NXprocess), readable by h5py, nexusformat and silx; or spectra, a
     spectral map or a folder of spectra as a zarr map store (chunks of whole spectra; axis,
     units and provenance in its attributes) that spectra fit reads a chunk at a time; or AFM
-    images (a file or a folder, one shape) as a zarr image stack (one image per chunk) whose
-    images the afm commands' workers read themselves."""
+    images (a file or a folder, one shape) or STEM frames (--modality stem) as a zarr image
+    stack (one image per chunk) whose images the afm commands' (or stem predict's) workers
+    read themselves."""
     from tmdlearn.interop.nexus import write_nexus
     from tmdlearn.io import read
 
@@ -46,11 +48,13 @@ def convert(
         from tmdlearn.engine.imagestack import HeightStack
 
         options = {"unit": unit, "excitation_nm": excitation_nm, "modality": modality,
-                   "pixel_size_nm": pixel_size if (modality or "").lower() == "afm" else None}
+                   "pixel_size_nm": pixel_size if (modality or "").lower() == "afm" else None,
+                   "pixel_size_angstrom": pixel_size if (modality or "").lower() == "stem"
+                   else None}
         store = convert_to_store(source, out, chunk_pixels,
                                  **{k: v for k, v in options.items() if v is not None})
         if isinstance(store, HeightStack):
-            typer.echo(f"{source} -> {out} (height_stack, {len(store)} images of "
+            typer.echo(f"{source} -> {out} ({store.kind.kind}, {len(store)} images of "
                        f"{store.shape[1]} x {store.shape[2]} px, one per chunk)")
             return
         typer.echo(f"{source} -> {out} ({store.kind}, {' x '.join(map(str, store.shape))} "

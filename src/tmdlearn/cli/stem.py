@@ -96,8 +96,10 @@ def predict_file(task: tuple) -> dict:
     Parameters
     ----------
     task : tuple
-        ``(config, image path, output folder, start time (s since the epoch), model inputs)``;
-        model inputs None: loaded once per worker process (:func:`_worker_model`).
+        ``(config, image, output folder, start time (s since the epoch), model inputs)``; the
+        image a path, or a frame of a STEM frame store
+        (:class:`~tmdlearn.engine.imagestack.StackFrame`, sent as (store, index) and read
+        here); model inputs None: loaded once per worker process (:func:`_worker_model`).
 
     Returns
     -------
@@ -105,6 +107,7 @@ def predict_file(task: tuple) -> dict:
         The image's summary row (file, pixel size in Å, atoms per layer, trust, score,
         main reason).
     """
+    from tmdlearn.engine.imagestack import StackFrame
     from tmdlearn.stem import workflow
 
     cfg, path, out, started, model = task
@@ -113,7 +116,9 @@ def predict_file(task: tuple) -> dict:
         if key not in _WORKER_MODELS:
             _WORKER_MODELS[key] = workflow.load_model_inputs(cfg)
         model = _WORKER_MODELS[key]
-    return _predict_one(cfg, {**model, "image": workflow.read_image(path, cfg)}, out, started)
+    image = path.load(cfg["data"]["pixel_size_angstrom"]) if isinstance(path, StackFrame) \
+        else workflow.read_image(path, cfg)
+    return _predict_one(cfg, {**model, "image": image}, out, started)
 
 
 #: Model inputs a worker process loaded, by the repr of their ``model`` settings.
@@ -129,8 +134,9 @@ def _warn_untrusted(row: dict, where: Path) -> None:
 
 @app.command()
 def predict(
-    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd), or "
-                                 "a folder of them."),
+    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd), "
+                                 "a folder of them, or a STEM frame store (tmdlearn convert "
+                                 "--modality stem)."),
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "
                                      "the file's)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
@@ -162,11 +168,15 @@ def predict(
 
     For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms
     and gives each image's trust, score and main reason; each image is a task of the
-    --scheduler (on a cluster, OUT must be on storage its workers share).
+    --scheduler (on a cluster, OUT must be on storage its workers share). A STEM frame store
+    (``tmdlearn convert FOLDER frames.zarr --modality stem``) is treated as such a folder:
+    OUT/<frame name>/ per frame, each task reading its own frame from the store.
     """
     import time
 
     from tmdlearn.engine import map_tasks, workflow_engine
+    from tmdlearn.engine.imagestack import STEM, open_image_stack
+    from tmdlearn.engine.zarrstore import is_zarr_store
     from tmdlearn.io.stem import STEM_FORMATS
     from tmdlearn.stem import workflow
 
@@ -186,23 +196,29 @@ def predict(
                    f"{row['score']:.2f}) -> {out / 'atoms.csv'}")
         _warn_untrusted(row, image)
         return
-    files = sorted(p for p in image.iterdir() if p.is_file() and p.suffix.lower() in STEM_FORMATS)
-    if not files:
-        raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
-    cfg["data"]["image"] = str(files[0])
+    if is_zarr_store(image):
+        stack = open_image_stack(image, STEM)
+        names, files = stack.names, [stack.image(i) for i in range(len(stack))]
+    else:
+        files = sorted(p for p in image.iterdir()
+                       if p.is_file() and p.suffix.lower() in STEM_FORMATS)
+        if not files:
+            raise InputError(f"no STEM images ({', '.join(STEM_FORMATS)})", image)
+        names, cfg["data"]["image"] = [path.name for path in files], str(files[0])
     model = workflow.load_model_inputs(cfg)  # a bad model or option: one line before any task
     with workflow_engine(cfg["run"], len(files), workflow.LARGE_FOLDER,
                          parallel_threads=False) as engine:
         here = model if engine.client is None else None
-        rows = map_tasks(engine, predict_file, [(cfg, path, out / path.name, started, here)
-                                                for path in files], "finding atoms")
+        rows = map_tasks(engine, predict_file, [(cfg, path, out / name, started, here)
+                                                for name, path in zip(names, files, strict=True)],
+                         "finding atoms")
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     trusted = sum(r["trust"] == "ok" for r in rows)
     typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms, {trusted} ok -> "
                f"{out / 'summary.csv'}")
-    for path, row in zip(files, rows, strict=True):
-        _warn_untrusted(row, path)
+    for name, row in zip(names, rows, strict=True):
+        _warn_untrusted(row, image / name)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""AFM image stacks in zarr (v3) stores, read an image at a time.
+"""AFM and STEM image stacks in zarr (v3) stores, read an image at a time.
 
 A height-stack store is a zarr group holding ``height``: (n, ny, nx) float64 heights in nm, one
 image per chunk, and the group attributes ``kind`` (``height_stack``), ``names`` (the images'
@@ -8,6 +8,11 @@ version). :func:`write_height_stack` writes one under a temporary name and renam
 :func:`open_height_stack` gives a :class:`HeightStack` whose :meth:`~HeightStack.read` loads
 one image, and whose :meth:`~HeightStack.image` is a :class:`StackImage`: a height map that
 reads its pixels on first use and travels to a worker as (store, index), never as pixels.
+
+A STEM frame store is the same with the :data:`STEM` kind: ``intensity`` (n, ny, nx) detector
+counts, ``kind`` ``stem_stack``, ``pixel_size_angstrom`` (one per frame), ``unit`` ``counts``;
+:func:`write_image_stack` and :func:`open_image_stack` take the kind, and its frames are
+:class:`StackFrame`: STEM images read on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tmdlearn.data.containers import HeightMap
+from tmdlearn.data.containers import HeightMap, StemImage
 from tmdlearn.engine.zarrstore import is_zarr_store, staged_store
 from tmdlearn.errors import InputError
 
@@ -29,9 +34,45 @@ KIND = "height_stack"
 ARRAY_SUFFIXES = (".npz", ".npy", ".tif", ".tiff")
 
 
+@dataclass(frozen=True)
+class StackKind:
+    """What one kind of image stack stores, and as what its images are read.
+
+    Attributes
+    ----------
+    kind : str
+        The ``kind`` attribute of its stores.
+    array : str
+        The (n, ny, nx) array of the store.
+    values : str
+        The container's pixel values field.
+    pixel_size : str
+        The container's (and the store attribute's) pixel-size field.
+    unit : str
+        Unit of the values.
+    label : str
+        Its images, in messages ("AFM images").
+    """
+
+    kind: str
+    array: str
+    values: str
+    pixel_size: str
+    unit: str
+    label: str
+
+
+#: AFM height maps: heights (nm), pixel sizes in nm.
+AFM = StackKind(KIND, "height", "height_nm", "pixel_size_nm", "nm", "AFM images")
+#: HAADF-STEM frames: detector counts, pixel sizes in Å.
+STEM = StackKind("stem_stack", "intensity", "intensity", "pixel_size_angstrom", "counts",
+                 "STEM frames")
+STACK_KINDS = {k.kind: k for k in (AFM, STEM)}
+
+
 @dataclass
 class HeightStack:
-    """A lazy handle on a height-stack store: names and pixel sizes; the pixels stay on disk.
+    """A lazy handle on an image-stack store: names and pixel sizes; the pixels stay on disk.
 
     Attributes
     ----------
@@ -41,24 +82,43 @@ class HeightStack:
         One name per image (the source file names).
     shape : tuple of int
         (n, ny, nx): images, rows and columns.
-    pixel_size_nm : list of float
-        Pixel size of each image, nm.
+    pixel_sizes : list of float
+        Pixel size of each image: nm for AFM (also as :attr:`pixel_size_nm`), Å for STEM
+        (:attr:`pixel_size_angstrom`).
     attrs : dict
         Every attribute of the store (provenance, channels, metadata).
+    kind : StackKind
+        :data:`AFM` (height maps) or :data:`STEM` (frames).
     """
 
     path: Path
     names: list[str]
     shape: tuple[int, int, int]
-    pixel_size_nm: list[float]
+    pixel_sizes: list[float]
     attrs: dict[str, Any] = field(default_factory=dict)
+    kind: StackKind = AFM
 
     def __len__(self) -> int:
         """Images in the store."""
         return self.shape[0]
 
-    def image(self, index: int) -> StackImage:
-        """Image ``index`` as a height map that reads its pixels on first use.
+    @property
+    def pixel_size_nm(self) -> list[float]:
+        """Pixel size of each AFM image, nm."""
+        return self._sizes(AFM)
+
+    @property
+    def pixel_size_angstrom(self) -> list[float]:
+        """Pixel size of each STEM frame, Å."""
+        return self._sizes(STEM)
+
+    def _sizes(self, kind: StackKind) -> list[float]:
+        if self.kind is not kind:
+            raise AttributeError(f"a store of {self.kind.label} has no {kind.pixel_size}")
+        return self.pixel_sizes
+
+    def image(self, index: int) -> StackImage | StackFrame:
+        """Image ``index`` as a height map (or STEM image) that reads its pixels on first use.
 
         Parameters
         ----------
@@ -67,15 +127,18 @@ class HeightStack:
 
         Returns
         -------
-        StackImage
+        StackImage or StackFrame
         """
+        metadata = (self.attrs.get("metadata") or [{}] * len(self))[index]
+        if self.kind is STEM:
+            return StackFrame(self.path, index, self.pixel_sizes[index], self.shape[1:],
+                              metadata, self.names[index])
         channels = self.attrs.get("channels") or ["height"] * len(self)
-        metadata = self.attrs.get("metadata") or [{}] * len(self)
-        return StackImage(self.path, index, self.pixel_size_nm[index], self.shape[1:],
-                          channels[index], metadata[index])
+        return StackImage(self.path, index, self.pixel_sizes[index], self.shape[1:],
+                          channels[index], metadata)
 
-    def read(self, index: int) -> HeightMap:
-        """The heights (nm) and pixel size (nm) of image ``index`` (0-based), read now.
+    def read(self, index: int) -> HeightMap | StemImage:
+        """The values and pixel size of image ``index`` (0-based), read now.
 
         Parameters
         ----------
@@ -83,12 +146,38 @@ class HeightStack:
 
         Returns
         -------
-        HeightMap
+        HeightMap or StemImage
         """
         return self.image(index).load()
 
 
-class StackImage(HeightMap):
+#: The handle of any image-stack store.
+ImageStack = HeightStack
+
+
+class _LazyImage:
+    """The pixels of image ``index`` of the store ``path``, read on first use; the shape
+    without reading them."""
+
+    stack_kind: StackKind
+
+    def _lazy(self, path: Path, index: int, shape: tuple[int, int], metadata: dict | None):
+        self.path, self.index, self._shape = Path(path), int(index), tuple(shape)
+        self.source, self.metadata, self._values = self.path, dict(metadata or {}), None
+
+    def _read(self) -> np.ndarray:
+        if self._values is None:
+            self._values = np.asarray(_images(self.path, self.stack_kind)[self.index],
+                                      dtype=float)
+        return self._values
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Image shape (ny, nx), in pixels (without reading them)."""
+        return self._shape
+
+
+class StackImage(_LazyImage, HeightMap):
     """One image of a height-stack store: a :class:`HeightMap` whose ``height_nm`` is read from
     the store on first use, pickled as (store, index) without its pixels.
 
@@ -108,24 +197,18 @@ class StackImage(HeightMap):
         The reader's metadata of the source file.
     """
 
+    stack_kind = AFM
+
     def __init__(self, path: Path, index: int, pixel_size_nm: float,
                  shape: tuple[int, int], channel: str = "height",
                  metadata: dict | None = None):
-        self.path, self.index, self._shape = Path(path), int(index), tuple(shape)
+        self._lazy(path, index, shape, metadata)
         self.pixel_size_nm, self.channel = float(pixel_size_nm), channel
-        self.source, self.metadata, self._height = self.path, dict(metadata or {}), None
 
     @property
     def height_nm(self) -> np.ndarray:
         """Heights (ny, nx), nm, read from the store on first use."""
-        if self._height is None:
-            self._height = np.asarray(_heights(self.path)[self.index], dtype=float)
-        return self._height
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Image shape (ny, nx), in pixels (without reading them)."""
-        return self._shape
+        return self._read()
 
     def load(self) -> HeightMap:
         """The image as a plain height map (pixels read now).
@@ -159,6 +242,61 @@ class StackImage(HeightMap):
                             self.channel, self.metadata)
 
 
+class StackFrame(_LazyImage, StemImage):
+    """One frame of a STEM frame store: a :class:`StemImage` whose ``intensity`` is read from
+    the store on first use, pickled as (store, index) without its pixels.
+
+    Parameters
+    ----------
+    path : Path
+        The store.
+    index : int
+        Position in the stack.
+    pixel_size_angstrom : float
+        Pixel size, Å.
+    shape : tuple of int
+        (ny, nx), pixels.
+    metadata : dict
+        The reader's metadata of the source file.
+    name : str, optional
+        The frame's name (its source file name): its ``source`` is ``path / name``, so
+        that results and messages name the frame.
+    """
+
+    stack_kind = STEM
+
+    def __init__(self, path: Path, index: int, pixel_size_angstrom: float,
+                 shape: tuple[int, int], metadata: dict | None = None,
+                 name: str | None = None):
+        self._lazy(path, index, shape, metadata)
+        self.pixel_size_angstrom, self.name = float(pixel_size_angstrom), name or str(index)
+        self.source = self.path / self.name
+
+    @property
+    def intensity(self) -> np.ndarray:
+        """Detector counts (ny, nx), read from the store on first use."""
+        return self._read()
+
+    def load(self, pixel_size_angstrom: float | None = None) -> StemImage:
+        """The frame as a plain STEM image (pixels read now).
+
+        Parameters
+        ----------
+        pixel_size_angstrom : float, optional
+            Pixel size in Å instead of the store's.
+
+        Returns
+        -------
+        StemImage
+        """
+        return StemImage(self.intensity, pixel_size_angstrom or self.pixel_size_angstrom,
+                         self.source, dict(self.metadata))
+
+    def __reduce__(self):
+        return StackFrame, (self.path, self.index, self.pixel_size_angstrom, self._shape,
+                            self.metadata, self.name)
+
+
 def write_height_stack(out: str | Path, images: Sequence[HeightMap], names: Sequence[str],
                        provenance: dict | None = None) -> Path:
     """Write height maps of one shape as a height-stack store, an image at a time, under a
@@ -187,17 +325,54 @@ def write_height_stack(out: str | Path, images: Sequence[HeightMap], names: Sequ
         No images, or an image whose shape differs from the first's (naming it and both
         shapes).
     """
+    return write_image_stack(out, images, names, provenance, AFM)
+
+
+def write_image_stack(out: str | Path, images: Sequence[HeightMap | StemImage],
+                      names: Sequence[str], provenance: dict | None = None,
+                      kind: StackKind = AFM) -> Path:
+    """Write images of one shape and one kind as an image-stack store, an image at a time,
+    under a temporary name renamed onto ``out`` when complete.
+
+    Parameters
+    ----------
+    out : str or Path
+        The store folder (``.zarr``); an existing store there is replaced.
+    images : sequence of HeightMap or StemImage
+        All of one shape, the container of ``kind``; read one after another (a lazy sequence
+        keeps one image in memory at a time).
+    names : sequence of str
+        One name per image (file names).
+    provenance : dict, optional
+        Where the images came from (source paths, sha256); the tmdlearn version is added.
+    kind : StackKind
+        :data:`AFM` (heights in nm, ``pixel_size_nm``) or :data:`STEM` (counts,
+        ``pixel_size_angstrom``).
+
+    Returns
+    -------
+    Path
+        The complete store, ``out``.
+
+    Raises
+    ------
+    InputError
+        No images, or an image whose shape differs from the first's (naming it and both
+        shapes).
+    """
     from tmdlearn import __version__
 
     out = Path(out)
     if not len(images):
-        raise InputError("no AFM images to write", out)
+        raise InputError(f"no {kind.label} to write", out)
     first = images[0]
-    attrs = {"kind": KIND, "unit": "nm", "names": list(map(str, names)), "pixel_size_nm": [],
-             "channels": [], "metadata": [],
+    attrs = {"kind": kind.kind, "unit": kind.unit, "names": list(map(str, names)),
+             kind.pixel_size: [], "metadata": [],
              "provenance": {**(provenance or {}), "tmdlearn": __version__}}
+    if kind is AFM:
+        attrs["channels"] = []
     with staged_store(out) as group:
-        height = group.create_array("height", shape=(len(images),) + first.shape,
+        values = group.create_array(kind.array, shape=(len(images),) + first.shape,
                                     dtype="float64", chunks=(1,) + first.shape)
         for i, (name, image) in enumerate(zip(attrs["names"], images, strict=True)):
             if image.shape != first.shape:
@@ -205,10 +380,11 @@ def write_height_stack(out: str | Path, images: Sequence[HeightMap], names: Sequ
                                  f"{attrs['names'][0]} is {first.shape[0]} x {first.shape[1]}: "
                                  "a stack needs images of one shape",
                                  getattr(image, "source", None) or name)
-            height[i] = image.height_nm
-            attrs["pixel_size_nm"].append(float(image.pixel_size_nm))
-            attrs["channels"].append(image.channel)
+            values[i] = getattr(image, kind.values)
+            attrs[kind.pixel_size].append(float(getattr(image, kind.pixel_size)))
             attrs["metadata"].append(image.metadata)
+            if kind is AFM:
+                attrs["channels"].append(image.channel)
         group.attrs.update(json.loads(json.dumps(attrs, default=str)))
     return out
 
@@ -225,14 +401,30 @@ def is_height_stack(path: str | Path) -> bool:
     -------
     bool
     """
+    return stack_kind(path) is AFM
+
+
+def stack_kind(path: str | Path) -> StackKind | None:
+    """The kind of the image-stack store ``path`` (its ``kind`` attribute); None for anything
+    else.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file or folder.
+
+    Returns
+    -------
+    StackKind or None
+    """
     path = Path(path)
     if not is_zarr_store(path):
-        return False
+        return None
     try:
-        return json.loads((path / "zarr.json").read_text()).get("attributes", {}).get(
-            "kind") == KIND
+        return STACK_KINDS.get(json.loads((path / "zarr.json").read_text()).get(
+            "attributes", {}).get("kind"))
     except (OSError, ValueError):
-        return False
+        return None
 
 
 def open_height_stack(path: str | Path) -> HeightStack:
@@ -254,6 +446,31 @@ def open_height_stack(path: str | Path) -> HeightStack:
         Not a zarr store, no 3-D ``height`` array, or no pixel size per image (the
         ``pixel_size_nm`` attribute), naming the store.
     """
+    return open_image_stack(path, AFM)
+
+
+def open_image_stack(path: str | Path, kind: StackKind = AFM) -> HeightStack:
+    """Open an image-stack store of ``kind`` lazily (only its metadata are read).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.zarr`` folder of :func:`write_image_stack` (``tmdlearn convert``).
+    kind : StackKind
+        :data:`AFM` or :data:`STEM`: the array and pixel-size attribute looked for.
+
+    Returns
+    -------
+    HeightStack
+        Names, shape and pixel sizes now; the pixels image by image on demand.
+
+    Raises
+    ------
+    InputError
+        Not a zarr store, a store of another kind, no 3-D array of the kind (``height`` or
+        ``intensity``), or no pixel size per image (``pixel_size_nm`` or
+        ``pixel_size_angstrom``), naming the store.
+    """
     import zarr
 
     path = Path(path)
@@ -262,23 +479,31 @@ def open_height_stack(path: str | Path) -> HeightStack:
     try:
         group = zarr.open_group(path, mode="r")
         attrs = dict(group.attrs)
-        shape = tuple(int(n) for n in group["height"].shape)
+        other = STACK_KINDS.get(attrs.get("kind"))
+        if other is not None and other is not kind:
+            raise InputError(f"a store of {other.label}, not of {kind.label}", path)
+        shape = tuple(int(n) for n in group[kind.array].shape)
+    except InputError:
+        raise
     except KeyError:
-        raise InputError("the image stack store has no 'height' array", path) from None
+        raise InputError(f"the image stack store has no '{kind.array}' array", path) from None
     except Exception as err:  # noqa: BLE001 - a damaged store's metadata
         raise InputError(f"cannot open the zarr store: {err}", path) from err
     if attrs.get("kind") in ("spectral_map", "spectra"):
-        raise InputError(f"a {attrs['kind']} store, not an AFM image stack", path)
+        raise InputError(f"a {attrs['kind']} store, not "
+                         f"{'an AFM image' if kind is AFM else 'a STEM frame'} stack", path)
     if len(shape) != 3:
-        raise InputError(f"an image stack needs a 3-dimensional height (n, ny, nx), got shape "
-                         f"{shape}", path)
-    sizes = attrs.get("pixel_size_nm")
+        raise InputError(f"an image stack needs a 3-dimensional {kind.array} (n, ny, nx), got "
+                         f"shape {shape}", path)
+    sizes = attrs.get(kind.pixel_size)
     if not isinstance(sizes, list) or len(sizes) != shape[0] \
             or not all(isinstance(s, int | float) and s > 0 for s in sizes):
-        raise InputError(f"the image stack store needs a positive 'pixel_size_nm' attribute "
-                         f"per image ({shape[0]} of them, nm)", path)
+        raise InputError(f"the image stack store needs a positive '{kind.pixel_size}' "
+                         f"attribute per image ({shape[0]} of them, "
+                         f"{'nm' if kind is AFM else 'Å'})", path)
     names = attrs.get("names") or [f"{i}" for i in range(shape[0])]
-    return HeightStack(path, [str(n) for n in names], shape, [float(s) for s in sizes], attrs)
+    return HeightStack(path, [str(n) for n in names], shape, [float(s) for s in sizes], attrs,
+                       kind)
 
 
 def afm_files(folder: Path, arrays: bool = True) -> list[Path]:
@@ -320,7 +545,7 @@ def is_afm_file(path: Path, arrays: bool = True) -> bool:
         or arrays and suffix in ARRAY_SUFFIXES
 
 
-def _heights(path: Path):
+def _images(path: Path, kind: StackKind):
     import zarr
 
-    return zarr.open_array(path / "height", mode="r")
+    return zarr.open_array(path / kind.array, mode="r")
