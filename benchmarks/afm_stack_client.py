@@ -20,7 +20,7 @@ import numpy as np
 
 from scale_workflows import ROOT, _afm, _timed
 from tmdlearn.engine import open_engine
-from tmdlearn.engine.imagestack import open_height_stack, write_height_stack
+from tmdlearn.engine.imagestack import open_image_stack, write_image_stack
 from tmdlearn.synth.film import film_state, render_afm, sample_growth
 
 
@@ -36,7 +36,7 @@ def main() -> dict:
     result = {"cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
               "afm_images": args.images, "afm_size_px": 512, "workers": 1}
     with tempfile.TemporaryDirectory() as tmp, open_engine("processes", 1) as engine:
-        stack = open_height_stack(write_height_stack(Path(tmp) / "stack.zarr", images,
+        stack = open_image_stack(write_image_stack(Path(tmp) / "stack.zarr", images,
                                                      [str(i) for i in range(args.images)]))
         refs = [stack.image(i) for i in range(args.images)]
         _afm(engine, images[:2])  # warm-up: imports and numba on the worker

@@ -17,7 +17,7 @@ from tmdlearn import __version__
 from tmdlearn.cli import main
 from tmdlearn.data import HeightMap, StemImage
 from tmdlearn.engine.convert import convert_to_store
-from tmdlearn.engine.imagestack import STEM, open_height_stack, open_image_stack
+from tmdlearn.engine.imagestack import STEM, open_image_stack
 from tmdlearn.errors import InputError
 from tmdlearn.io import read, write_height_map, write_stem
 from tmdlearn.io.digest import sha256
@@ -49,7 +49,7 @@ def stack(afm_folder, tmp_path_factory):
 
 def test_a_folder_of_afm_images_becomes_a_height_stack(afm_folder, stack):
     files = sorted(afm_folder.glob("*.npz"))
-    handle = open_height_stack(stack)
+    handle = open_image_stack(stack)
     assert handle.names == [f.name for f in files] and handle.shape == (4, 64, 64)
     assert zarr.open_array(stack / "height").chunks == (1, 64, 64)
     attrs = handle.attrs
@@ -82,12 +82,12 @@ def test_instrument_files_are_found_without_modality_and_a_file_is_a_stack_of_on
     for name in ("di-1.di", "di-5.di"):
         shutil.copy(test_data / "afm-bruker" / name, folder / name)
     assert _run(["convert", str(folder), str(tmp_path / "di.zarr")]) == 0
-    handle = open_height_stack(tmp_path / "di.zarr")
+    handle = open_image_stack(tmp_path / "di.zarr")
     assert handle.names == ["di-1.di", "di-5.di"] and handle.shape == (2, 512, 512)
     assert handle.pixel_size_nm == pytest.approx([0.9765625, 1.953125])
     one = tmp_path / "one.zarr"
     assert _run(["convert", str(folder / "di-5.di"), str(one)]) == 0
-    np.testing.assert_array_equal(open_height_stack(one).read(0).height_nm,
+    np.testing.assert_array_equal(open_image_stack(one).read(0).height_nm,
                                   read(folder / "di-5.di").height_nm)
 
 
@@ -191,7 +191,7 @@ def test_a_folder_of_stem_frames_becomes_a_frame_stack(stem_folder, tmp_path, ca
     assert copy.kind is STEM and len(copy.attrs["provenance"]["sources"]) == 4
     # an AFM command refuses a frame store, a frame store is no map
     with pytest.raises(InputError, match="a store of STEM frames, not of AFM images"):
-        open_height_stack(out)
+        open_image_stack(out)
     with pytest.raises(InputError, match="STEM frame stack"):
         read(out)
 

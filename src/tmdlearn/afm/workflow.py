@@ -170,7 +170,7 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
         The images of a stack store are :class:`~tmdlearn.engine.imagestack.StackImage`: read
         where they are used (by the worker), sent to it as (store, index).
     """
-    from tmdlearn.engine.imagestack import afm_files, open_height_stack
+    from tmdlearn.engine.imagestack import afm_files, open_image_stack
     from tmdlearn.engine.zarrstore import is_zarr_store
     from tmdlearn.io import open_dataset, read
 
@@ -182,7 +182,7 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
                 items.append((str(row["file"]), image))
             continue
         if is_zarr_store(path):
-            stack = open_height_stack(path)
+            stack = open_image_stack(path)
             items.extend((name, stack.image(i)) for i, name in enumerate(stack.names))
             continue
         if path.is_dir():

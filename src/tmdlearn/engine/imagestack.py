@@ -4,8 +4,8 @@ A height-stack store is a zarr group holding ``height``: (n, ny, nx) float64 hei
 image per chunk, and the group attributes ``kind`` (``height_stack``), ``names`` (the images'
 file names), ``pixel_size_nm`` (one per image), ``unit`` (``nm``), ``channels``, ``metadata``
 (the reader's, per image) and ``provenance`` (source paths with their sha256, tmdlearn
-version). :func:`write_height_stack` writes one under a temporary name and renames it;
-:func:`open_height_stack` gives a :class:`HeightStack` whose :meth:`~HeightStack.read` loads
+version). :func:`write_image_stack` writes one under a temporary name and renames it;
+:func:`open_image_stack` gives a :class:`HeightStack` whose :meth:`~HeightStack.read` loads
 one image, and whose :meth:`~HeightStack.image` is a :class:`StackImage`: a height map that
 reads its pixels on first use and travels to a worker as (store, index), never as pixels.
 
@@ -23,51 +23,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tmdlearn.data.containers import HeightMap, StemImage
+from tmdlearn.engine.lazyimages import StackFrame, StackImage
+from tmdlearn.engine.stackkinds import (
+    AFM,
+    ARRAY_SUFFIXES,
+    KIND,
+    STACK_KINDS,
+    STEM,
+    StackKind,
+    afm_files,
+    is_afm_file,
+)
 from tmdlearn.engine.zarrstore import is_zarr_store, staged_store
 from tmdlearn.errors import InputError
 
-KIND = "height_stack"
-#: Bare arrays read as AFM images when a command or ``--modality afm`` says they are AFM.
-ARRAY_SUFFIXES = (".npz", ".npy", ".tif", ".tiff")
-
-
-@dataclass(frozen=True)
-class StackKind:
-    """What one kind of image stack stores, and as what its images are read.
-
-    Attributes
-    ----------
-    kind : str
-        The ``kind`` attribute of its stores.
-    array : str
-        The (n, ny, nx) array of the store.
-    values : str
-        The container's pixel values field.
-    pixel_size : str
-        The container's (and the store attribute's) pixel-size field.
-    unit : str
-        Unit of the values.
-    label : str
-        Its images, in messages ("AFM images").
-    """
-
-    kind: str
-    array: str
-    values: str
-    pixel_size: str
-    unit: str
-    label: str
-
-
-#: AFM height maps: heights (nm), pixel sizes in nm.
-AFM = StackKind(KIND, "height", "height_nm", "pixel_size_nm", "nm", "AFM images")
-#: HAADF-STEM frames: detector counts, pixel sizes in Å.
-STEM = StackKind("stem_stack", "intensity", "intensity", "pixel_size_angstrom", "counts",
-                 "STEM frames")
-STACK_KINDS = {k.kind: k for k in (AFM, STEM)}
+#: Re-exported: the stack kinds and lazy images lived here first.
+__all__ = ["AFM", "ARRAY_SUFFIXES", "KIND", "STACK_KINDS", "STEM", "HeightStack", "ImageStack",
+           "StackFrame", "StackImage", "StackKind", "afm_files", "is_afm_file",
+           "open_image_stack", "stack_kind", "write_image_stack"]
 
 
 @dataclass
@@ -155,177 +129,7 @@ class HeightStack:
 ImageStack = HeightStack
 
 
-class _LazyImage:
-    """The pixels of image ``index`` of the store ``path``, read on first use; the shape
-    without reading them."""
 
-    stack_kind: StackKind
-
-    def _lazy(self, path: Path, index: int, shape: tuple[int, int], metadata: dict | None):
-        self.path, self.index, self._shape = Path(path), int(index), tuple(shape)
-        self.source, self.metadata, self._values = self.path, dict(metadata or {}), None
-
-    def _read(self) -> np.ndarray:
-        if self._values is None:
-            self._values = np.asarray(_images(self.path, self.stack_kind)[self.index],
-                                      dtype=float)
-        return self._values
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Image shape (ny, nx), in pixels (without reading them)."""
-        return self._shape
-
-
-class StackImage(_LazyImage, HeightMap):
-    """One image of a height-stack store: a :class:`HeightMap` whose ``height_nm`` is read from
-    the store on first use, pickled as (store, index) without its pixels.
-
-    Parameters
-    ----------
-    path : Path
-        The store.
-    index : int
-        Position in the stack.
-    pixel_size_nm : float
-        Pixel size, nm.
-    shape : tuple of int
-        (ny, nx), pixels.
-    channel : str
-        The recorded signal.
-    metadata : dict
-        The reader's metadata of the source file.
-    """
-
-    stack_kind = AFM
-
-    def __init__(self, path: Path, index: int, pixel_size_nm: float,
-                 shape: tuple[int, int], channel: str = "height",
-                 metadata: dict | None = None):
-        self._lazy(path, index, shape, metadata)
-        self.pixel_size_nm, self.channel = float(pixel_size_nm), channel
-
-    @property
-    def height_nm(self) -> np.ndarray:
-        """Heights (ny, nx), nm, read from the store on first use."""
-        return self._read()
-
-    def load(self) -> HeightMap:
-        """The image as a plain height map (pixels read now).
-
-        Returns
-        -------
-        HeightMap
-        """
-        return HeightMap(self.height_nm, self.pixel_size_nm, self.channel, self.source,
-                         dict(self.metadata))
-
-    def with_values(self, height_nm: np.ndarray, **changes) -> HeightMap:
-        """A plain height map with new values (e.g. after levelling), same axes and metadata.
-
-        Parameters
-        ----------
-        height_nm : (ny, nx) array
-            The new values, nm.
-        **changes
-            Other fields to replace (e.g. ``channel``).
-
-        Returns
-        -------
-        HeightMap
-        """
-        return HeightMap(height_nm, self.pixel_size_nm, self.channel, self.source,
-                         dict(self.metadata)).with_values(height_nm, **changes)
-
-    def __reduce__(self):
-        return StackImage, (self.path, self.index, self.pixel_size_nm, self._shape,
-                            self.channel, self.metadata)
-
-
-class StackFrame(_LazyImage, StemImage):
-    """One frame of a STEM frame store: a :class:`StemImage` whose ``intensity`` is read from
-    the store on first use, pickled as (store, index) without its pixels.
-
-    Parameters
-    ----------
-    path : Path
-        The store.
-    index : int
-        Position in the stack.
-    pixel_size_angstrom : float
-        Pixel size, Å.
-    shape : tuple of int
-        (ny, nx), pixels.
-    metadata : dict
-        The reader's metadata of the source file.
-    name : str, optional
-        The frame's name (its source file name): its ``source`` is ``path / name``, so
-        that results and messages name the frame.
-    """
-
-    stack_kind = STEM
-
-    def __init__(self, path: Path, index: int, pixel_size_angstrom: float,
-                 shape: tuple[int, int], metadata: dict | None = None,
-                 name: str | None = None):
-        self._lazy(path, index, shape, metadata)
-        self.pixel_size_angstrom, self.name = float(pixel_size_angstrom), name or str(index)
-        self.source = self.path / self.name
-
-    @property
-    def intensity(self) -> np.ndarray:
-        """Detector counts (ny, nx), read from the store on first use."""
-        return self._read()
-
-    def load(self, pixel_size_angstrom: float | None = None) -> StemImage:
-        """The frame as a plain STEM image (pixels read now).
-
-        Parameters
-        ----------
-        pixel_size_angstrom : float, optional
-            Pixel size in Å instead of the store's.
-
-        Returns
-        -------
-        StemImage
-        """
-        return StemImage(self.intensity, pixel_size_angstrom or self.pixel_size_angstrom,
-                         self.source, dict(self.metadata))
-
-    def __reduce__(self):
-        return StackFrame, (self.path, self.index, self.pixel_size_angstrom, self._shape,
-                            self.metadata, self.name)
-
-
-def write_height_stack(out: str | Path, images: Sequence[HeightMap], names: Sequence[str],
-                       provenance: dict | None = None) -> Path:
-    """Write height maps of one shape as a height-stack store, an image at a time, under a
-    temporary name renamed onto ``out`` when complete.
-
-    Parameters
-    ----------
-    out : str or Path
-        The store folder (``.zarr``); an existing store there is replaced.
-    images : sequence of HeightMap
-        Heights in nm, all of one shape; read one after another (a lazy sequence keeps one
-        image in memory at a time).
-    names : sequence of str
-        One name per image (file names).
-    provenance : dict, optional
-        Where the images came from (source paths, sha256); the tmdlearn version is added.
-
-    Returns
-    -------
-    Path
-        The complete store, ``out``.
-
-    Raises
-    ------
-    InputError
-        No images, or an image whose shape differs from the first's (naming it and both
-        shapes).
-    """
-    return write_image_stack(out, images, names, provenance, AFM)
 
 
 def write_image_stack(out: str | Path, images: Sequence[HeightMap | StemImage],
@@ -389,19 +193,6 @@ def write_image_stack(out: str | Path, images: Sequence[HeightMap | StemImage],
     return out
 
 
-def is_height_stack(path: str | Path) -> bool:
-    """Whether ``path`` is a zarr store whose ``kind`` attribute is ``height_stack``.
-
-    Parameters
-    ----------
-    path : str or Path
-        A file or folder.
-
-    Returns
-    -------
-    bool
-    """
-    return stack_kind(path) is AFM
 
 
 def stack_kind(path: str | Path) -> StackKind | None:
@@ -427,26 +218,6 @@ def stack_kind(path: str | Path) -> StackKind | None:
         return None
 
 
-def open_height_stack(path: str | Path) -> HeightStack:
-    """Open a height-stack store lazily (only its metadata are read).
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.zarr`` folder of :func:`write_height_stack` (``tmdlearn convert``).
-
-    Returns
-    -------
-    HeightStack
-        Names, shape and pixel sizes now; the heights image by image on demand.
-
-    Raises
-    ------
-    InputError
-        Not a zarr store, no 3-D ``height`` array, or no pixel size per image (the
-        ``pixel_size_nm`` attribute), naming the store.
-    """
-    return open_image_stack(path, AFM)
 
 
 def open_image_stack(path: str | Path, kind: StackKind = AFM) -> HeightStack:
@@ -504,48 +275,3 @@ def open_image_stack(path: str | Path, kind: StackKind = AFM) -> HeightStack:
     names = attrs.get("names") or [f"{i}" for i in range(shape[0])]
     return HeightStack(path, [str(n) for n in names], shape, [float(s) for s in sizes], attrs,
                        kind)
-
-
-def afm_files(folder: Path, arrays: bool = True) -> list[Path]:
-    """The AFM files of ``folder`` and its subfolders, sorted.
-
-    Parameters
-    ----------
-    folder : Path
-        A folder.
-    arrays : bool
-        Whether bare arrays (``.npz``, ``.npy``, ``.tif``) count, besides the AFM instrument
-        formats.
-
-    Returns
-    -------
-    list of Path
-    """
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_afm_file(p, arrays))
-
-
-def is_afm_file(path: Path, arrays: bool = True) -> bool:
-    """Whether the suffix of ``path`` is an AFM format's (or, with ``arrays``, a bare array's).
-
-    Parameters
-    ----------
-    path : Path
-        A file name.
-    arrays : bool
-        Whether ``.npz``, ``.npy`` and ``.tif`` count.
-
-    Returns
-    -------
-    bool
-    """
-    from tmdlearn.io.afm import AFM_FORMATS, NANOSCOPE_NUMBERED
-
-    suffix = path.suffix.lower()
-    return suffix in AFM_FORMATS or bool(NANOSCOPE_NUMBERED.match(suffix)) \
-        or arrays and suffix in ARRAY_SUFFIXES
-
-
-def _images(path: Path, kind: StackKind):
-    import zarr
-
-    return zarr.open_array(path / kind.array, mode="r")

@@ -157,7 +157,7 @@ def open_map_store(path: str | Path) -> MapStore:
         if attrs.get("kind") == "height_stack":
             raise InputError("this is an AFM image stack, not a spectral map: give it to "
                              "`tmdlearn afm level|features|embed`, or open it with "
-                             "tmdlearn.engine.imagestack.open_height_stack", path)
+                             "tmdlearn.engine.imagestack.open_image_stack", path)
         if attrs.get("kind") == "stem_stack":
             raise InputError("this is a STEM frame stack, not a spectral map: give it to "
                              "`tmdlearn stem predict`, or open it with "
