@@ -35,7 +35,7 @@ from tmdlearn.engine.stackkinds import (
     afm_files,
     is_afm_file,
 )
-from tmdlearn.engine.zarrstore import is_zarr_store, staged_store
+from tmdlearn.engine.zarrstore import is_zarr_store, open_store, staged_store, store_array
 from tmdlearn.errors import InputError
 
 #: Re-exported: the stack kinds and lazy images lived here first.
@@ -242,24 +242,13 @@ def open_image_stack(path: str | Path, kind: StackKind = AFM) -> HeightStack:
         ``intensity``), or no pixel size per image (``pixel_size_nm`` or
         ``pixel_size_angstrom``), naming the store.
     """
-    import zarr
-
     path = Path(path)
-    if not is_zarr_store(path):
-        raise InputError("not a zarr store (no zarr.json)", path)
-    try:
-        group = zarr.open_group(path, mode="r")
-        attrs = dict(group.attrs)
-        other = STACK_KINDS.get(attrs.get("kind"))
-        if other is not None and other is not kind:
-            raise InputError(f"a store of {other.label}, not of {kind.label}", path)
-        shape = tuple(int(n) for n in group[kind.array].shape)
-    except InputError:
-        raise
-    except KeyError:
-        raise InputError(f"the image stack store has no '{kind.array}' array", path) from None
-    except Exception as err:  # noqa: BLE001 - a damaged store's metadata
-        raise InputError(f"cannot open the zarr store: {err}", path) from err
+    group, attrs = open_store(path)
+    other = STACK_KINDS.get(attrs.get("kind"))
+    if other is not None and other is not kind:
+        raise InputError(f"a store of {other.label}, not of {kind.label}", path)
+    shape = tuple(int(n) for n in store_array(group, kind.array, path,
+                                              "image stack store").shape)
     if attrs.get("kind") in ("spectral_map", "spectra"):
         raise InputError(f"a {attrs['kind']} store, not "
                          f"{'an AFM image' if kind is AFM else 'a STEM frame'} stack", path)

@@ -128,6 +128,66 @@ def is_zarr_store(path: str | Path) -> bool:
     return path.is_dir() and (path / "zarr.json").is_file()
 
 
+def open_store(path: Path):
+    """The zarr group of a store, read-only, and its attributes.
+
+    Parameters
+    ----------
+    path : Path
+        The store folder.
+
+    Returns
+    -------
+    group : zarr.Group
+    attrs : dict
+
+    Raises
+    ------
+    InputError
+        Not a zarr store, or its metadata cannot be read (naming the store).
+    """
+    import zarr
+
+    if not is_zarr_store(path):
+        raise InputError("not a zarr store (no zarr.json)", path)
+    try:
+        group = zarr.open_group(path, mode="r")
+        return group, dict(group.attrs)
+    except Exception as err:  # noqa: BLE001 - a damaged store's metadata
+        raise InputError(f"cannot open the zarr store: {err}", path) from err
+
+
+def store_array(group, name: str, path: Path, what: str = "zarr store"):
+    """The array ``name`` of a store's group (opened, not read).
+
+    Parameters
+    ----------
+    group : zarr.Group
+        From :func:`open_store`.
+    name : str
+        The array ("intensity", "height").
+    path : Path
+        The store, named in errors.
+    what : str
+        The store, in the message of a missing array ("zarr store", "image stack store").
+
+    Returns
+    -------
+    zarr.Array
+
+    Raises
+    ------
+    InputError
+        No such array, or its metadata cannot be read.
+    """
+    try:
+        return group[name]
+    except KeyError:
+        raise InputError(f"the {what} has no '{name}' array", path) from None
+    except Exception as err:  # noqa: BLE001 - a damaged store's metadata
+        raise InputError(f"cannot open the zarr store: {err}", path) from err
+
+
 def open_map_store(path: str | Path) -> MapStore:
     """Open a map store lazily (only its metadata are read).
 
@@ -146,29 +206,17 @@ def open_map_store(path: str | Path) -> MapStore:
         Not a zarr store, no ``intensity`` array, no axis metadata (``axis`` and ``unit``
         attributes), or an intensity whose last axis length differs from the axis.
     """
-    import zarr
-
     path = Path(path)
-    if not is_zarr_store(path):
-        raise InputError("not a zarr store (no zarr.json)", path)
-    try:
-        group = zarr.open_group(path, mode="r")
-        attrs = dict(group.attrs)
-        if attrs.get("kind") == "height_stack":
-            raise InputError("this is an AFM image stack, not a spectral map: give it to "
-                             "`tmdlearn afm level|features|embed`, or open it with "
-                             "tmdlearn.engine.imagestack.open_image_stack", path)
-        if attrs.get("kind") == "stem_stack":
-            raise InputError("this is a STEM frame stack, not a spectral map: give it to "
-                             "`tmdlearn stem predict`, or open it with "
-                             "tmdlearn.engine.imagestack.open_image_stack", path)
-        array = group["intensity"]
-    except InputError:
-        raise
-    except KeyError:
-        raise InputError("the zarr store has no 'intensity' array", path) from None
-    except Exception as err:  # noqa: BLE001 - a damaged store's metadata
-        raise InputError(f"cannot open the zarr store: {err}", path) from err
+    group, attrs = open_store(path)
+    if attrs.get("kind") == "height_stack":
+        raise InputError("this is an AFM image stack, not a spectral map: give it to "
+                         "`tmdlearn afm level|features|embed`, or open it with "
+                         "tmdlearn.engine.imagestack.open_image_stack", path)
+    if attrs.get("kind") == "stem_stack":
+        raise InputError("this is a STEM frame stack, not a spectral map: give it to "
+                         "`tmdlearn stem predict`, or open it with "
+                         "tmdlearn.engine.imagestack.open_image_stack", path)
+    array = store_array(group, "intensity", path)
     if "axis" not in attrs or "unit" not in attrs:
         raise InputError("the zarr store has no axis metadata (attributes 'axis' and 'unit')",
                          path)
