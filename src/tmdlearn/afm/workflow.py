@@ -171,7 +171,7 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
         where they are used (by the worker), sent to it as (store, index).
     """
     from tmdlearn.engine.imagestack import afm_files, open_image_stack
-    from tmdlearn.engine.zarrstore import is_zarr_store
+    from tmdlearn.engine.stores import is_zarr_store
     from tmdlearn.io import open_dataset, read
 
     items: list[tuple[str, HeightMap]] = []

@@ -57,7 +57,7 @@ def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     """Fit a peak model to every spectrum (and every map pixel): one table row each. A zarr
     map store (tmdlearn convert) is fitted a chunk at a time into the run folder --out
     (fits.zarr, resumable: run the same command again after an interruption)."""
-    from tmdlearn.engine.zarrstore import is_zarr_store
+    from tmdlearn.engine.stores import is_zarr_store
     from tmdlearn.report.figures import save_figure
     from tmdlearn.spectra.workflow import examples_figure
 
@@ -85,7 +85,7 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
              include: list[str] = WITH, config: Path = CONFIG_OPTION,
              overrides: list[str] = SET_OPTION) -> None:
     """The model's feature vector per spectrum (e.g. the WSe2 study's 24 Raman values)."""
-    from tmdlearn.engine.zarrstore import is_zarr_store
+    from tmdlearn.engine.stores import is_zarr_store
     from tmdlearn.spectra import vector_columns
     from tmdlearn.spectra.workflow import features_table
 

@@ -176,7 +176,7 @@ def predict(
 
     from tmdlearn.engine import map_tasks, workflow_engine
     from tmdlearn.engine.imagestack import STEM, open_image_stack
-    from tmdlearn.engine.zarrstore import is_zarr_store
+    from tmdlearn.engine.stores import is_zarr_store
     from tmdlearn.io.stem import STEM_FORMATS
     from tmdlearn.stem import workflow
 

@@ -28,13 +28,8 @@ from tmdlearn.engine.imagestack import (
     stack_kind,
     write_image_stack,
 )
-from tmdlearn.engine.zarrstore import (
-    CHUNK_PIXELS,
-    MapStore,
-    is_zarr_store,
-    open_map_store,
-    write_map_store,
-)
+from tmdlearn.engine.stores import is_zarr_store
+from tmdlearn.engine.zarrstore import CHUNK_PIXELS, MapStore, open_map_store, write_map_store
 from tmdlearn.errors import InputError
 
 

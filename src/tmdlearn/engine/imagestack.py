@@ -35,7 +35,7 @@ from tmdlearn.engine.stackkinds import (
     afm_files,
     is_afm_file,
 )
-from tmdlearn.engine.zarrstore import is_zarr_store, open_store, staged_store, store_array
+from tmdlearn.engine.stores import is_zarr_store, open_store, staged_store, store_array
 from tmdlearn.errors import InputError
 
 #: Re-exported: the stack kinds and lazy images lived here first.

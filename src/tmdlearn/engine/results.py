@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tmdlearn.engine.zarrstore import is_zarr_store, replace_folder, row_blocks
+from tmdlearn.engine.stores import is_zarr_store, replace_folder
+from tmdlearn.engine.zarrstore import row_blocks
 from tmdlearn.errors import InputError
 
 DONE = "done"

@@ -26,7 +26,7 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
     list of Path
     """
     files: list[Path] = []
-    from tmdlearn.engine.zarrstore import is_zarr_store
+    from tmdlearn.engine.stores import is_zarr_store
 
     for item in inputs:
         if is_zarr_store(item):

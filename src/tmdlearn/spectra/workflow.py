@@ -65,7 +65,8 @@ def load(config: dict) -> dict:
         ``model`` (PeakModel) and ``items``: every ``(path, Spectra or SpectralMap)``, or
         ``(path, MapStore)`` for a zarr map store (opened lazily).
     """
-    from tmdlearn.engine.zarrstore import is_zarr_store, open_map_store
+    from tmdlearn.engine.stores import is_zarr_store
+    from tmdlearn.engine.zarrstore import open_map_store
     from tmdlearn.io import read
     from tmdlearn.spectra import load_model
 
