@@ -10,18 +10,14 @@ Run: ``nice -n 10 PYTHONPATH=src python benchmarks/afm_stack_client.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from scale_workflows import ROOT, _afm, _timed
+from scale_workflows import ROOT, _afm, _timed, afm_images, write_result
 from tmdlearn.engine import open_engine
 from tmdlearn.engine.imagestack import open_image_stack, write_image_stack
-from tmdlearn.synth.film import film_state, render_afm, sample_growth
 
 
 def main() -> dict:
@@ -31,8 +27,7 @@ def main() -> dict:
     parser.add_argument("--json", type=Path,
                         default=ROOT / "benchmarks" / "results" / "afm-stack-client.json")
     args = parser.parse_args()
-    images = [render_afm(film_state(sample_growth(rng), "center", rng), 2.0, 512, rng)[0]
-              for rng in map(np.random.default_rng, range(args.images))]
+    images = afm_images(args.images)
     result = {"cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
               "afm_images": args.images, "afm_size_px": 512, "workers": 1}
     with tempfile.TemporaryDirectory() as tmp, open_engine("processes", 1) as engine:
@@ -45,10 +40,7 @@ def main() -> dict:
             result[name] = {"images_per_s": round(args.images / wall, 2),
                             "worker_cpu_s_per_image": round(cpu / args.images, 4),
                             "client_cpu_s_per_image": round(here / args.images, 4)}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result))
-    return result
+    return write_result(result, args.json)
 
 
 if __name__ == "__main__":

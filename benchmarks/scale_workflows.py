@@ -35,6 +35,20 @@ FEATURES = ROOT / "tests" / "data" / "tmd-afm-features" / "resnet18_imagenet_512
 ENGINES = (("threads", 1), ("processes", 1), ("processes", 2))
 
 
+def afm_images(n: int) -> list:
+    """``n`` synthetic 512 x 512 px AFM height maps (2 µm scans), image i drawn from seed i."""
+    return [render_afm(film_state(sample_growth(rng), "center", rng), 2.0, 512, rng)[0]
+            for rng in map(np.random.default_rng, range(n))]
+
+
+def write_result(result: dict, path: Path) -> dict:
+    """Write ``result`` as JSON to ``path`` and print it on one line; returns it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result))
+    return result
+
+
 def _afm(engine, images) -> None:
     """``afm features`` as the workflow runs it: each image levelled and featurised in one
     task, only its features coming back."""
@@ -75,11 +89,7 @@ def main() -> dict:
     parser.add_argument("--json", type=Path,
                         default=ROOT / "benchmarks" / "results" / "scale-workflows.json")
     args = parser.parse_args()
-    images = []
-    for i in range(args.images):
-        rng = np.random.default_rng(i)
-        images.append(render_afm(film_state(sample_growth(rng), "center", rng), 2.0, 512,
-                                 rng)[0])
+    images = afm_images(args.images)
     data = dict(np.load(FEATURES))
     n_folds = 2 * 5
     result = {"cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
@@ -107,10 +117,7 @@ def main() -> dict:
     result["speedup_2_vs_1_processes"] = {
         "afm": round(two["afm_images_per_s"] / one["afm_images_per_s"], 2),
         "classify": round(two["classify_folds_per_s"] / one["classify_folds_per_s"], 2)}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result))
-    return result
+    return write_result(result, args.json)
 
 
 if __name__ == "__main__":
