@@ -19,6 +19,18 @@ TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch CPU thread during a test (deterministic, and fair to the other jobs), the
+    previous count restored after it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     """Small real files committed with their licenses (tests/data/)."""

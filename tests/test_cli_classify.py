@@ -8,17 +8,10 @@ from typer.testing import CliRunner
 
 from tmdlearn.cli import app, main
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*random initialisation")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*random initialisation"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from tmdlearn.engine import scheduler as scheduler_module
 from tmdlearn.io import write_height_map
 from tmdlearn.synth.film import film_state, render_afm, sample_growth
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 THREADS = ["--scheduler", "threads", "--workers", "2"]
 
 
@@ -89,14 +91,6 @@ def test_an_address_that_does_not_answer_is_one_line_and_exit_2(afm_folder, tmp_
     assert not (tmp_path / "out" / "features.csv").exists()
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow  # local cluster start-up and imports on each worker: 20-50 s
