@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.models.unet import UNet
-from tmdlearn.stem.atoms import atom_scores, find_atoms
+from tmdlearn.stem.atoms import atom_scores, column_separation_px, find_atoms, merge_close_atoms
 from tmdlearn.stem.inference import predict_views
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
@@ -83,7 +83,9 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_views(model, prepare_image(s.image, meta), N_LAYERS, views)
-        found, masks = find_atoms(logits), logits > 0
+        found = merge_close_atoms(find_atoms(logits),
+                                  column_separation_px(sim.material, sim.pixel_size_angstrom))
+        masks = logits > 0
         yield s, "", found, segmentation_scores(masks, s.labels)
         if lattice:
             found, masks = reassign_layers(found, masks)

@@ -17,7 +17,7 @@ import torch
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.models.unet import UNet
-from tmdlearn.stem.atoms import find_atoms
+from tmdlearn.stem.atoms import column_separation_px, find_atoms, merge_close_atoms
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import best_assignment
 from tmdlearn.stem.modelstore import (  # noqa: F401 - re-exported: their import path before
@@ -203,7 +203,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
-    centroids are mapped back to the image's own pixel grid.
+    centroids are mapped back to the image's own pixel grid. A column lit in several species
+    channels of a layer is one atom (:func:`tmdlearn.stem.atoms.merge_close_atoms`).
 
     Parameters
     ----------
@@ -266,7 +267,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
     logits = predict_tiled(model, prepare_image(resampled, meta), int(meta["layers"]), views,
                            tile)
-    atoms = find_atoms(logits, threshold)
+    atoms = merge_close_atoms(find_atoms(logits, threshold), column_separation_px(
+        str(meta.get("material", "graphene")), model_pixel))
     cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
     masks = logits > cut
     if lattice:
