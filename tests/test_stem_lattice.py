@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial import cKDTree
 
 from tmdlearn.stem.atoms import atom_scores
-from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice, reassign_layers, twist_deg
+from tmdlearn.stem.lattice import (
+    _drop_moved_doubles,
+    fit_honeycomb,
+    fit_lattice,
+    reassign_layers,
+    twist_deg,
+)
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
 
@@ -120,3 +127,71 @@ def test_no_lattice_from_points_that_all_coincide_in_threes():
     s = _bilayer(10.0)
     xy = np.repeat(s.atoms[s.atoms.layer == 0][["x_px", "y_px"]].to_numpy(), 3, axis=0)
     assert fit_lattice(xy) is None
+
+
+def _monolayer(k: int = 0):
+    s = simulate_image(StemSimConfig(size_px=320, layers=1, hole_probability=0,
+                                     edge_probability=0), split_seed(5, "test", k))
+    return s, 1.42 / s.pixel_size_angstrom
+
+
+def _same_layer_pairs(atoms, distance_px):
+    return sum(len(cKDTree(g[["x_px", "y_px"]].to_numpy()).query_pairs(distance_px))
+               for _, g in atoms.groupby("layer"))
+
+
+def test_a_monolayers_columns_found_again_in_the_other_layer_are_kept_once():
+    """A bilayer model on a monolayer: 30 % of the columns found again in layer 1 up to 0.3
+    bonds off, and 3 % found in layer 1 only. Each column ends once, in layer 0."""
+    s, bond = _monolayer()
+    atoms = s.atoms.reset_index(drop=True)
+    assert (atoms.layer == 0).all()
+    rng = np.random.default_rng(0)
+    copies = atoms.sample(frac=0.3, random_state=1).assign(layer=1)
+    turn = rng.uniform(0, 2 * np.pi, len(copies))
+    copies["x_px"] += 0.3 * bond * rng.random(len(copies)) * np.cos(turn)
+    copies["y_px"] += 0.3 * bond * rng.random(len(copies)) * np.sin(turn)
+    only = atoms.drop(copies.index).sample(frac=0.03, random_state=2).index
+    found = pd.concat([atoms, copies], ignore_index=True)
+    found.loc[only, "layer"] = 1
+    fixed, _ = reassign_layers(found)
+    assert len(copies) > 50 and len(only) > 5
+    assert (fixed.layer == 1).sum() == 0 and len(fixed) == len(atoms)
+    scores = atom_scores(fixed, atoms, 0.5 / s.pixel_size_angstrom, n_layers=1)
+    assert scores.precision.item() == 1 and scores.recall.item() == 1
+    assert _same_layer_pairs(fixed, 0.5 * bond) == 0
+
+
+@pytest.mark.parametrize("patch_px", [90.0, 1e3])
+def test_an_aligned_second_layer_stays_whole(patch_px):
+    """A 0°-twisted (AA) second layer over a patch or all of a monolayer: its columns coincide
+    with the first layer's, but they form a lattice of their own, so every atom stays."""
+    s, bond = _monolayer(1)
+    atoms = s.atoms.reset_index(drop=True)
+    upper = atoms[np.hypot(atoms.x_px - 160, atoms.y_px - 160) < patch_px].assign(layer=1)
+    upper[["x_px", "y_px"]] += 0.1 * bond
+    both = pd.concat([atoms, upper], ignore_index=True)
+    fixed, _ = reassign_layers(both)
+    assert len(upper) > 0.2 * len(atoms)
+    assert np.bincount(fixed.layer).tolist() == np.bincount(both.layer).tolist()
+
+
+def test_a_slightly_twisted_bilayer_smaller_than_its_moire_cell_stays_whole():
+    """1° twist: the moiré cell (141 Å) is larger than the field, so most columns of the two
+    layers coincide within 0.3 bonds, and none may go."""
+    s = _bilayer(1.0, k=2)
+    fixed, _ = reassign_layers(s.atoms)
+    assert len(fixed) == len(s.atoms)
+    assert (fixed.layer.to_numpy() == s.atoms.layer.to_numpy()).mean() > 0.98
+
+
+def test_an_atom_moved_onto_a_column_its_new_layer_holds_is_dropped():
+    """Atoms moved from layer 1 to 0: the one landing 0.4 bonds from an atom layer 0 held is
+    that column found twice (dropped); the others land on free sites and stay."""
+    s, bond = _monolayer(2)
+    xy = s.atoms[["x_px", "y_px"]].to_numpy()
+    xy = np.vstack([xy, xy[:1] + 0.4 * bond])
+    original = np.zeros(len(xy), int)
+    original[1:6] = original[-1] = 1
+    new = _drop_moved_doubles(xy, original, np.zeros(len(xy), int), bond)
+    assert new[-1] == -1 and (new[:-1] == 0).all()

@@ -59,7 +59,8 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     split : str
         The simulator stream ("val", "train"...).
     lattice : bool
-        Also yield the atoms after :func:`reassign_layers` (suffix "_lattice").
+        Also yield the atoms after :func:`reassign_layers` and
+        :func:`tmdlearn.stem.atoms.merge_close_atoms` (suffix "_lattice").
     views : int
         Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
     lattice_prior : float
@@ -83,12 +84,12 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     for k in range(n_images):
         s = simulate_image(sim, split_seed(seed, split, k))
         logits = predict_views(model, prepare_image(s.image, meta), N_LAYERS, views)
-        found = merge_close_atoms(find_atoms(logits),
-                                  column_separation_px(sim.material, sim.pixel_size_angstrom))
-        masks = logits > 0
+        found, masks = find_atoms(logits), logits > 0
         yield s, "", found, segmentation_scores(masks, s.labels)
         if lattice:
             found, masks = reassign_layers(found, masks)
+            found = merge_close_atoms(found, column_separation_px(sim.material,
+                                                                  sim.pixel_size_angstrom))
             yield s, "_lattice", found, segmentation_scores(masks, s.labels)
         if lattice_prior > 0:
             found, masks = apply_lattice_prior(found, masks.shape, lattice_prior, meta,

@@ -204,7 +204,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
     centroids are mapped back to the image's own pixel grid. A column lit in several species
-    channels of a layer is one atom (:func:`tmdlearn.stem.atoms.merge_close_atoms`).
+    channels of a layer is one atom (:func:`tmdlearn.stem.atoms.merge_close_atoms`, after the
+    lattice step: before it a layer branch may hold columns of both layers).
 
     Parameters
     ----------
@@ -267,12 +268,13 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     resampled = resize(values, shape, order=1, anti_aliasing=ratio < 1, preserve_range=True)
     logits = predict_tiled(model, prepare_image(resampled, meta), int(meta["layers"]), views,
                            tile)
-    atoms = merge_close_atoms(find_atoms(logits, threshold), column_separation_px(
-        str(meta.get("material", "graphene")), model_pixel))
+    atoms = find_atoms(logits, threshold)
     cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
     masks = logits > cut
     if lattice:
         atoms, masks = reassign_layers(atoms, masks)
+    atoms = merge_close_atoms(atoms, column_separation_px(str(meta.get("material", "graphene")),
+                                                          model_pixel))
     if lattice_prior > 0:
         atoms, masks = apply_lattice_prior(atoms, masks.shape, lattice_prior, meta, model_pixel)
     # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
