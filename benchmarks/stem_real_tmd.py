@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from scipy.spatial import cKDTree
 
 from tmdlearn.data.containers import StemImage
