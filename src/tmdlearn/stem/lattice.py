@@ -8,10 +8,10 @@ vectors and origin, grown by least squares from seed points) and moves an atom t
 the other layer's sites and off its own layer's to the other layer. Where two honeycombs do
 not describe the atoms (e.g. a distorted or polycrystalline field) it falls back to a local
 test that compares only the bond vectors around each atom with each layer's lattice and needs
-the layers twisted apart (default more than 5 degrees). Either way a column is kept once: an atom
-moved onto a column its new layer already holds is dropped (:func:`_drop_moved_doubles`), and
-on a monolayer the other layer's copies of the crystal layer's columns are dropped
-(:func:`_fold_copies`). Mask pixels move with their atoms. Positions in pixels.
+the layers twisted apart (default more than 5 degrees). On a monolayer, the other layer's copies
+of the crystal layer's columns move to it (:func:`_fold_copies`), where
+:func:`tmdlearn.stem.atoms.merge_close_atoms` makes one atom of each column. Mask pixels move
+with their atoms. Positions in pixels.
 """
 
 from __future__ import annotations
@@ -90,20 +90,6 @@ COPY_BONDS, COPY_SHARE = 0.3, 0.5
 CORE_SHARE = 0.25
 
 
-def _drop_moved_doubles(xy: np.ndarray, original: np.ndarray, layer: np.ndarray,
-                        bond_px: float) -> np.ndarray:
-    """Layers (-1: drop) with every moved atom that lands within ``MERGE_BONDS`` bonds of an
-    atom its new layer held and kept dropped: the same column found in both layers."""
-    layer = layer.copy()
-    for k in np.unique(layer[layer >= 0]):
-        held = (original == k) & (layer == k)
-        incoming = np.flatnonzero((original != k) & (layer == k))
-        if held.any() and len(incoming):
-            dist = cKDTree(xy[held]).query(xy[incoming])[0]
-            layer[incoming[dist < MERGE_BONDS * bond_px]] = -1
-    return layer
-
-
 def lattice_core(xy: np.ndarray, bond_px: float, tolerance: float = 0.25) -> np.ndarray:
     """Which points (n, 2) px belong to a lattice of their own: the 2-core of the graph linking
     points one bond apart (``bond_px`` within ``tolerance`` of it), i.e. what is left after
@@ -138,16 +124,17 @@ def lattice_core(xy: np.ndarray, bond_px: float, tolerance: float = 0.25) -> np.
 
 
 def _fold_copies(xy: np.ndarray, layer: np.ndarray) -> np.ndarray:
-    """Layers (-1: drop) with the copies of a monolayer's columns in the other layer dropped.
+    """Layers with a monolayer's columns found again in the other layer moved to it.
 
     The layer with fewer atoms is a copy layer when more than ``COPY_SHARE`` of its atoms sit
     within ``COPY_BONDS`` bonds of the other layer's (in a twisted bilayer only where the image
     is smaller than a moiré cell) and at most ``CORE_SHARE`` of them form a lattice of their own
     (:func:`lattice_core`: an aligned or slightly twisted bilayer's second layer does, even
     found in part). Its atoms outside that core are then the crystal layer's columns found
-    again: dropped within ``MERGE_BONDS`` bonds of a crystal layer's atom, moved to it when
-    they sit on its fitted honeycomb's sites (within ``ON_SITE_BONDS``) where it has none.
-    Bonds are the crystal layer's (:func:`fit_lattice`).
+    again and move to it when within ``MERGE_BONDS`` bonds of one of its atoms (the same
+    column: :func:`tmdlearn.stem.atoms.merge_close_atoms` makes one atom of them) or on its
+    fitted honeycomb's sites (within ``ON_SITE_BONDS``). Bonds are the crystal layer's
+    (:func:`fit_lattice`).
     """
     kinds, counts = np.unique(layer[layer >= 0], return_counts=True)
     if len(kinds) != 2:
@@ -163,12 +150,12 @@ def _fold_copies(xy: np.ndarray, layer: np.ndarray) -> np.ndarray:
     loose = ~lattice_core(xy[mine], lattice.bond_px)
     if np.mean(~loose) > CORE_SHARE:
         return layer
-    layer = layer.copy()
     fit = fit_honeycomb(xy[layer == crystal])
+    ours = dist < MERGE_BONDS
     if fit is not None:
-        on_site = fit.sites(xy[mine])[0] < ON_SITE_BONDS * fit.bond_px
-        layer[mine[loose & on_site & (dist >= MERGE_BONDS)]] = crystal
-    layer[mine[loose & (dist < MERGE_BONDS)]] = -1
+        ours |= fit.sites(xy[mine])[0] < ON_SITE_BONDS * fit.bond_px
+    layer = layer.copy()
+    layer[mine[loose & ours]] = crystal
     return layer
 
 
@@ -210,10 +197,10 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
     atoms and moves an atom to the layer whose atoms around it fit that layer's lattice best
     (:func:`lattice_misfit`) when the misfit is smaller than in its own layer by more than
     ``margin`` bonds; nothing moves when a layer has fewer than 10 atoms or two layers are
-    twisted by less than ``min_twist_deg``. Then every column is kept once: a moved atom on a
-    column its new layer holds is dropped (:func:`_drop_moved_doubles`), and so are the copies
-    of a monolayer's columns in the other layer (:func:`_fold_copies`; some of its atoms may
-    move to the crystal layer).
+    twisted by less than ``min_twist_deg``. Last, a monolayer's columns found again in the
+    other layer move to the crystal layer (:func:`_fold_copies`). An atom moved onto a column
+    its new layer holds is left there: :func:`tmdlearn.stem.atoms.merge_close_atoms` makes one
+    atom of each column.
 
     Parameters
     ----------
@@ -257,13 +244,9 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
         if not better.any():
             break
         atoms.loc[better, "layer"] = np.asarray(layers)[best[better]]
-    fits = [f for f in (fit_lattice(xy[original == layer]) for layer in layers) if f is not None]
-    if fits:
-        bond = float(np.mean([f.bond_px for f in fits]))
-        atoms["layer"] = _fold_copies(
-            xy, _drop_moved_doubles(xy, original, atoms.layer.to_numpy(), bond))
+    atoms["layer"] = _fold_copies(xy, atoms.layer.to_numpy())
     if masks is not None and (atoms.layer.to_numpy() != original).any():
+        bond = float(np.mean([f.bond_px for f in (
+            fit_lattice(xy[original == layer]) for layer in layers) if f is not None]))
         masks = _move_pixels(np.asarray(masks, bool), atoms, original, 0.6 * bond)
     return atoms[atoms.layer >= 0].reset_index(drop=True), masks
-
-
