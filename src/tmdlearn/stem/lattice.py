@@ -85,7 +85,7 @@ def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin:
 #: atoms that close by chance; a bilayer model on a real monolayer, 60-70 %).
 COPY_BONDS, COPY_SHARE = 0.3, 0.5
 #: ... and is one when at most CORE_SHARE of its atoms form a lattice of their own
-#: (:func:`lattice_core`): a bilayer model's copies on a real monolayer, 3 %; the second layer
+#: (:func:`lattice_core`): a bilayer model's copies on real monolayers, 1 %; the second layer
 #: of a simulated graphene bilayer twisted 2° (most of the field near AA), found at 63 %, 56 %.
 CORE_SHARE = 0.25
 
