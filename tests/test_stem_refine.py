@@ -6,10 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import typer
 
+from tmdlearn.cli import main
+from tmdlearn.cli.stem import app
 from tmdlearn.errors import InputError
+from tmdlearn.stem.atoms import atom_scores
 from tmdlearn.stem.refine import MAX_SHIFT_ANGSTROM, refine_positions
 from tmdlearn.stem.workflow import DEFAULTS, HELP, check_options
+from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
 PIX = 0.1  # Å/px
 SIGMA = 0.4  # Å, spot width in the image
@@ -129,3 +134,40 @@ def test_config_key_default_help_and_check():
               "find": {**DEFAULTS["find"], "refine": "yes"}}
     with pytest.raises(InputError, match="find.refine"):
         check_options(config)
+
+
+def test_stem_predict_refine_keeps_the_atoms_and_moves_them_toward_the_truth(tmp_path):
+    """`stem predict --refine` on an image at 0.11 Å/px (resampled for the network; refined on
+    the image's own grid): the same atoms, layers and species, each moved at most 0.3 Å,
+    and the refined positions as close to the planted columns as the network's or closer."""
+    s = simulate_image(StemSimConfig(size_px=128, pixel_size_angstrom=0.11,
+                                     magnification_jitter=0.0, twist_deg=(21.0, 21.0),
+                                     dose=(1000.0, 1000.0), thermal_sigma_angstrom=(0.0, 0.0),
+                                     vacancy_fraction=(0.0, 0.0), hole_probability=0.0,
+                                     edge_probability=0.0), split_seed(5, "test", 0))
+    path = tmp_path / "bilayer.npy"
+    np.save(path, s.image)
+    found = {}
+    for flag in ("--no-refine", "--refine"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "predict", str(path), "--pixel-size", "0.11", flag,
+                  "--out", str(tmp_path / flag)])
+        assert exit_.value.code in (0, None)
+        found[flag] = pd.read_csv(tmp_path / flag / "atoms.csv")
+    plain, refined = found["--no-refine"], found["--refine"]
+    pd.testing.assert_frame_equal(plain.drop(columns=["x_px", "y_px"]),
+                                  refined.drop(columns=["x_px", "y_px"]))
+    moves = np.hypot(*(refined[["x_px", "y_px"]].to_numpy() - plain[["x_px", "y_px"]].to_numpy()).T)
+    assert 0.005 < np.median(moves) * 0.11 and moves.max() * 0.11 <= MAX_SHIFT_ANGSTROM + 1e-6
+    error = {}
+    for flag, table in found.items():
+        scores = [atom_scores(table.assign(species=0), s.atoms, 0.5 / 0.11, assignment=order,
+                              border_px=4, shape=s.image.shape) for order in ((0, 1), (1, 0))]
+        best = max(scores, key=lambda t: t.matched.sum())
+        error[flag] = float(np.sqrt(np.mean(best.rms_error_px ** 2))) * 0.11
+    assert error["--refine"] < error["--no-refine"] + 0.005, error
+
+
+def test_one_help_text_for_the_option_and_the_config():
+    params = {p.name: p for p in typer.main.get_command(app).commands["predict"].params}
+    assert params["refine"].help.endswith(HELP["find.refine"])
