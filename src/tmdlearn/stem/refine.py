@@ -19,8 +19,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import fft
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from tmdlearn.raster import splat
@@ -48,8 +46,7 @@ def refine_positions(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom
                      window_angstrom: float = WINDOW_ANGSTROM,
                      max_shift_angstrom: float = MAX_SHIFT_ANGSTROM,
                      min_separation_angstrom: float = MIN_SEPARATION_ANGSTROM,
-                     sweeps: int = SWEEPS, width_angstrom: float | None = None,
-                     together: bool = False
+                     sweeps: int = SWEEPS, width_angstrom: float | None = None
                      ) -> pd.DataFrame:
     """Copy of ``atoms`` with each position refined by a joint 2-D Gaussian fit to ``image``
     (module doc).
@@ -74,9 +71,6 @@ def refine_positions(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom
     width_angstrom : float, optional
         The spots' Gaussian σ (Å); default the one of ``WIDTH_FACTORS`` × the rendering's
         (:func:`render_back`) whose fit leaves the smallest residual.
-    together : bool
-        Atoms closer than ``min_separation_angstrom`` move together by their mean step
-        instead of keeping their position.
 
     Returns
     -------
@@ -96,11 +90,9 @@ def refine_positions(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom
         return atoms
     patch = _Patches(values, start, window_angstrom / pix, max_shift_angstrom / pix)
     height = _species_heights(values, atoms["species"].astype(str).to_numpy(), rendering)
-    group, count = _groups(start, min_separation_angstrom / pix)
-    free = _inside(start, patch) & (together | (count[group] == 1))
-    fits = [_joint_fit(values, patch, start, height, w / pix, free, group, count, together,
-                       sweeps, max_shift_angstrom / pix, BACKGROUND_ANGSTROM / pix)
-            for w in widths]
+    free = _inside(start, patch) & _isolated(start, min_separation_angstrom / pix)
+    fits = [_joint_fit(values, patch, start, height, w / pix, free, sweeps,
+                       max_shift_angstrom / pix, BACKGROUND_ANGSTROM / pix) for w in widths]
     xy, amp, _ = min(fits, key=lambda fit: fit[2])
     ok = free & (amp >= MIN_HEIGHT * height) & np.isfinite(xy).all(axis=1)
     xy[~ok] = start[~ok]
@@ -109,9 +101,8 @@ def refine_positions(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom
 
 
 def _joint_fit(values: np.ndarray, patch: _Patches, start: np.ndarray, height: np.ndarray,
-               sigma_px: float, free: np.ndarray, group: np.ndarray, count: np.ndarray,
-               together: bool, sweeps: int, max_shift_px: float, background_px: float
-               ) -> tuple[np.ndarray, np.ndarray, float]:
+               sigma_px: float, free: np.ndarray, sweeps: int, max_shift_px: float,
+               background_px: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Positions (n, 2) px and heights after ``sweeps`` joint sweeps with spots of
     ``sigma_px``, and the sum of squared residuals of the image they leave (module doc)."""
     xy, amp = start.copy(), height.copy()
@@ -121,10 +112,6 @@ def _joint_fit(values: np.ndarray, patch: _Patches, start: np.ndarray, height: n
         background = _smooth(values - model.reshape(values.shape), background_px).ravel()
         target = patch.data - background[patch.index] - (model[patch.index] - own)
         step = patch.gauss_newton(xy, amp, target, sigma_px)
-        if together:
-            moved = np.stack([np.bincount(group, step[:, k], len(count)) / count
-                              for k in (0, 1)], axis=1)
-            step[:, :2] = moved[group]
         step[~free, :2] = 0.0
         xy, amp = xy + STEP * step[:, :2], amp + STEP * step[:, 2]
         xy = _bounded(xy, start, max_shift_px)
@@ -223,14 +210,11 @@ def _species_heights(values: np.ndarray, species: np.ndarray, rendering) -> np.n
     return np.where(np.isfinite(heights) & (heights > 0), heights, max(spread, 1e-12))
 
 
-def _groups(start: np.ndarray, min_separation_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Groups of atoms linked by separations below ``min_separation_px``: each atom's group
-    index (n,) and every group's size."""
-    n = len(start)
-    pairs = cKDTree(start).query_pairs(min_separation_px, output_type="ndarray")
-    links = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, group = connected_components(links, directed=False)
-    return group, np.bincount(group).astype(float)
+def _isolated(start: np.ndarray, min_separation_px: float) -> np.ndarray:
+    """Atoms with no other atom within ``min_separation_px``."""
+    close = np.zeros(len(start), bool)
+    close[cKDTree(start).query_pairs(min_separation_px, output_type="ndarray").ravel()] = True
+    return ~close
 
 
 def _inside(start: np.ndarray, patch: _Patches) -> np.ndarray:
