@@ -74,9 +74,10 @@ def _truth_scores(found: pd.DataFrame, truth: pd.DataFrame, shape) -> dict:
     tables = [atom_scores(found, truth, 0.5 / PIXEL_ANGSTROM, assignment=order, border_px=4,
                           shape=shape) for order in ((0, 1), (1, 0))]
     best = max(tables, key=lambda t: t.matched.sum())
-    return {f"{key}_layer{row.layer}": round(float(getattr(row, key)) * scale, 4)
+    return {f"{name}_layer{row.layer}": round(float(getattr(row, key)) * scale, 4)
             for row in best.itertuples()
-            for key, scale in (("recall", 1), ("precision", 1), ("rms_error_px", PIXEL_ANGSTROM))}
+            for key, name, scale in (("recall", "recall", 1), ("precision", "precision", 1),
+                                     ("rms_error_px", "rms_error_angstrom", PIXEL_ANGSTROM))}
 
 
 def run_image(image: np.ndarray, truth: pd.DataFrame, folder: Path, refine: bool) -> dict:
