@@ -164,6 +164,8 @@ def predict(
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
+    refine: bool = typer.Option(False, "--refine/--no-refine", help="find.refine: "
+                                + HELP["find.refine"]),
     scheduler: str = common.SCHEDULER_OPTION,
     workers: int = common.WORKERS_OPTION,
 ) -> None:
@@ -192,7 +194,7 @@ def predict(
     cfg["model"].update(path=model, material=material, device=device,
                         trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
-                       lattice_prior=lattice_prior, tile=tile)
+                       lattice_prior=lattice_prior, tile=tile, refine=refine)
     common.set_engine(cfg, scheduler, workers)
     if not image.is_dir():
         row = _predict_one(cfg, workflow.load(cfg), out, started)
