@@ -157,13 +157,14 @@ def self_check(image: StemImage, found: pd.DataFrame, meta: dict) -> dict:
 
 def roc_rows(model, meta: dict, good: list[tuple], good_checks: list[dict],
              low_dose: list[tuple], n_sim: int, seed: int, views: int = 1,
-             lattice_prior: float = 0.0) -> list[dict]:
+             lattice_prior: float = 0.0, refine: bool = False) -> list[dict]:
     """Self-check rows (class, trust, score, main reason) for the ROC of ``stem_quality``'s
     classes: ``good`` the held-out recordings (their checks, ``good_checks``, as
     :func:`evaluate` made them), ``pixel_plus30`` / ``pixel_minus30`` the same read with the
     pixel size 30 % off, ``low_dose`` the held-out images recorded at too low a dose, and
     ``monolayer`` / ``amorphous`` ``n_sim`` simulated realistic images each (abTEM holds no
-    such specimens); predicted with ``views`` and ``lattice_prior`` as the good ones."""
+    such specimens); predicted with ``views``, ``lattice_prior`` and ``refine`` as the good
+    ones."""
     cases = [(name, StemImage(im.intensity, im.pixel_size_angstrom * f))
              for im, _, _ in good for name, f in (("pixel_plus30", 1.3), ("pixel_minus30", 0.7))]
     cases += [("low_dose", im) for im, _, _ in low_dose]
@@ -172,7 +173,8 @@ def roc_rows(model, meta: dict, good: list[tuple], good_checks: list[dict],
             meta["material"], name, n_sim, FINAL_PX, True, (1.0, 2.0), seed)]
     checks = [("good", check) for check in good_checks]
     for name, image in cases:
-        found, _ = identify_atoms(image, model, meta, views=views, lattice_prior=lattice_prior)
+        found, _ = identify_atoms(image, model, meta, views=views, lattice_prior=lattice_prior,
+                                  refine=refine)
         checks.append((name, self_check(image, found, meta)))
     return [{"class": name, "trust": c["trust"], "score": c["score"], "check": c["reason"]}
             for name, c in checks]
@@ -263,8 +265,8 @@ def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
     return out
 
 
-def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_prior: float
-             ) -> tuple[dict, list[dict]]:
+def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_prior: float,
+             refine: bool = False) -> tuple[dict, list[dict]]:
     """Scores of one model on its material's recordings, per dose and over all doses, and
     the self-check of each recording's prediction (:func:`self_check`, in order)."""
     groups: dict[str, dict[str, list]] = {}
@@ -272,7 +274,7 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
     names = np.asarray(meta["species"])
     for image, truth, drawn in recordings:
         found, _ = identify_atoms(image, model, meta, views=views,
-                                  lattice_prior=lattice_prior)
+                                  lattice_prior=lattice_prior, refine=refine)
         scan = (drawn["scan_x"], drawn["scan_y"])
         table, dist, confusion = score(found, truth, image, list(names), scan)
         _, truth_dist, _ = score(truth.assign(species=names[truth.species]), truth, image,
@@ -312,6 +314,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N images per material")
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--prior", type=float, default=0.0)
+    parser.add_argument("--refine", action="store_true",
+                        help="refine the positions against the image (stem predict --refine)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--roc-n", type=int, default=10,
                         help="simulated monolayer and amorphous images per model for the "
@@ -343,16 +347,16 @@ def main() -> None:
         model, meta = load_model(path)
         material = meta["material"]
         scores, checks = evaluate(model, meta, recordings.get(material, []), args.views,
-                                  args.prior)
+                                  args.prior, args.refine)
         results[path] = {"material": material, "scores": scores}
         if args.roc_n:
             rows = roc_rows(model, meta, recordings.get(material, []), checks,
                             low.get(material, []), args.roc_n, args.seed + 20, args.views,
-                            args.prior)
+                            args.prior, args.refine)
             results[path]["self_check_roc"] = summary(rows)
     print(json.dumps({
         "data": args.data, "images": counts, "doses": args.doses, "seed": args.seed,
-        "views": args.views, "prior": args.prior, "ideal": args.ideal,
+        "views": args.views, "prior": args.prior, "refine": args.refine, "ideal": args.ideal,
         "match_radius_angstrom": MATCH_ANGSTROM,
         "targets": {"recall": 0.95, "precision": 0.95, "species_accuracy": 0.95,
                     "nn_mean_angstrom": [round(BOND_ANGSTROM * f, 4) for f in (0.99, 1.01)],

@@ -4,7 +4,9 @@ Per model: scores after the lattice step (and the lattice prior 0.5) on ``--n`` 
 a well-tuned real microscope at dose 1000 without amorphous carbon (the model's own training
 ranges otherwise), graphene also on the ideal microscope; and on ``--mono`` realistic
 monolayers (dose 100-3000) how many atoms the model puts in the layer that is not there
-(median per image, the smaller of its two layers). ``--sim-config FILE`` takes the simulator
+(median per image, the smaller of its two layers). ``--refine`` also scores the positions
+refined against the image (:mod:`tmdlearn.stem.refine`; keys ``_refine``, and the prior then
+starts from them). ``--sim-config FILE`` takes the simulator
 ranges from a training config's ``data`` instead (every model then sees the same images);
 ``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
 of both layers (``se_rich``). Prints one JSON object.
@@ -36,7 +38,7 @@ GOOD = {"dose": (1000.0, 1000.0), "defocus_angstrom": (-10.0, 10.0),
 
 def _rounded(scores: dict) -> dict:
     return {k: round(v, 4) for k, v in scores.items()
-            if k.endswith(("_lattice", "_prior")) and np.isfinite(v)}
+            if k.endswith(("_lattice", "_refine", "_prior")) and np.isfinite(v)}
 
 
 def invented_atoms(model, meta: dict, data: dict, n: int) -> dict:
@@ -63,6 +65,9 @@ def main() -> None:
                         help="training config whose data ranges to simulate (default: the model's)")
     parser.add_argument("--skip", choices=("graphene", "ws2"), default=None)
     parser.add_argument("--se-rich", type=int, default=0)
+    parser.add_argument("--refine", action="store_true",
+                        help="also score the positions refined against the image (_refine; "
+                             "the prior then starts from them)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = {}
@@ -78,7 +83,8 @@ def main() -> None:
                                         "monolayer_probability": 0.0})
         row = {"model": path or f"shipped {material}",
                "good_real": _rounded(evaluate(model, real, 0, args.n, split="test",
-                                              lattice=True, lattice_prior=0.5)),
+                                              lattice=True, lattice_prior=0.5,
+                                              refine=args.refine)),
                "monolayer_invented_atoms": invented_atoms(model, meta, data, args.mono)}
         if material == "ws2" and args.se_rich:
             rich = StemSimConfig.from_dict({**real.as_dict(), "size_px": 128, "se_scenario": "both",
@@ -87,7 +93,8 @@ def main() -> None:
                                                lattice=True))
         if material == "graphene":
             row["ideal"] = _rounded(evaluate(model, StemSimConfig(size_px=256), 0, args.n,
-                                             split="test", lattice=True, lattice_prior=0.5))
+                                             split="test", lattice=True, lattice_prior=0.5,
+                                             refine=args.refine))
         out[material] = row
     print(json.dumps(out))
 

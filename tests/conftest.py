@@ -19,16 +19,27 @@ TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-@pytest.fixture
-def one_torch_thread():
-    """One torch CPU thread during a test (deterministic, and fair to the other jobs), the
-    previous count restored after it."""
+def _torch_threads_at_one():
+    """One torch CPU thread until resumed, then the previous count restored."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch CPU thread during a test (deterministic, and fair to the other jobs), the
+    previous count restored after it."""
+    yield from _torch_threads_at_one()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_module():
+    """:func:`one_torch_thread` for all the tests of a module at once."""
+    yield from _torch_threads_at_one()
 
 
 @pytest.fixture(scope="session")

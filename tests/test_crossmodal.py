@@ -25,12 +25,7 @@ FAST = {"device": "cpu", "embedding": {"methods": ["pca"]},
         "heads": {"epochs": 30}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

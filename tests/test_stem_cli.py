@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from tmdlearn.data.containers import StemImage
 from tmdlearn.io import write_stem
 from tmdlearn.io.digest import sha256
 from tmdlearn.models.store import read_model
+from tmdlearn.report.outdir import is_run_folder
 from tmdlearn.stem.inference import shipped_model_path
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
@@ -54,13 +56,27 @@ def test_train_writes_model_and_resumes(tiny_run):
     assert models[0]["sha256"] == card["files"]["weights.safetensors"]
 
 
-def _train(out, *items):
-    args = ["stem", "train", "--out", str(out)]
+def _train(out, *items, flags=()):
+    args = ["stem", "train", "--out", str(out), *flags]
     for item in [*TINY, *items]:
         args += ["--set", item]
     with pytest.raises(SystemExit) as exit_:
         main(args)
     return exit_.value.code
+
+
+def test_interrupted_training_is_refused_without_resume_and_continued_with_it(
+        tiny_run, tmp_path, capsys):
+    out = tmp_path / "interrupted"  # what a killed training leaves: all but run.json
+    shutil.copytree(tiny_run, out, ignore=shutil.ignore_patterns("run.json"))
+    steps = f"train.steps={pd.read_csv(out / 'history.csv').step.iloc[-1]}"  # nothing to train
+    assert _train(out, steps) == 2
+    err = capsys.readouterr().err
+    assert "unfinished training (its checkpoint/" in err and "pass --resume" in err
+    assert not (out / "run.json").exists()
+    assert _train(out, steps, flags=["--resume"]) in (0, None)
+    assert is_run_folder(out)
+    assert pd.read_csv(out / "history.csv").equals(pd.read_csv(tiny_run / "history.csv"))
 
 
 def test_warm_start_continues_from_the_init_weights(tiny_run, tmp_path, capsys):

@@ -40,14 +40,33 @@ def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: di
     """The effective config of a command: defaults < YAML file < ``--set`` overrides, every
     key checked against the defaults (an unknown key: one line naming the closest, exit 2)."""
     return load_config(path, overrides, defaults)
-SCHEDULER_OPTION = typer.Option(
-    None, "--scheduler", help=f"{SCHEDULER_HELP} Default: the config's run.scheduler (auto); "
-    "docs/scale.md."
-)
-WORKERS_OPTION = typer.Option(
-    None, "--workers", help="Threads or local worker processes (default: the config's "
-    "run.workers; null: one thread, or one process per CPU core)."
-)
+
+
+def engine_options(only_for: str = "",
+                   workers_null: str = "one thread, or one process per CPU core"):
+    """The ``--scheduler`` and ``--workers`` typer options of a batch command.
+
+    Parameters
+    ----------
+    only_for : str
+        The inputs the options apply to when not all of the command's (e.g. ``"zarr map
+        stores"``); "" for all.
+    workers_null : str
+        What ``run.workers: null`` means for the command.
+
+    Returns
+    -------
+    tuple
+        The ``--scheduler`` and ``--workers`` options (``typer.Option``, default None).
+    """
+    scope, of = (f" Only for {only_for}.", f" of {only_for}") if only_for else ("", "")
+    return (typer.Option(None, "--scheduler", help=f"{SCHEDULER_HELP}{scope} Default: the "
+                         "config's run.scheduler (auto); docs/scale.md."),
+            typer.Option(None, "--workers", help=f"Threads or local worker processes{of} "
+                         f"(default: the config's run.workers; null: {workers_null})."))
+
+
+SCHEDULER_OPTION, WORKERS_OPTION = engine_options()
 
 
 def engine_config(path: Path | None, overrides: list[str] | None, defaults: dict,

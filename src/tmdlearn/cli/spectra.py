@@ -7,8 +7,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli
-from tmdlearn.engine import SCHEDULER_HELP
+from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli, engine_options
 from tmdlearn.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)
@@ -24,10 +23,7 @@ FIGURE = typer.Option(None, "--figure", help="PNG of a few fits with components 
                       "residuals.")
 NEXUS = typer.Option(None, "--nexus", help="NeXus file (.nxs) of the parameter maps with "
                      "standard errors and units; needs exactly one map input.")
-SCHEDULER = typer.Option(None, "--scheduler", help=SCHEDULER_HELP + " Zarr map stores only "
-                         "(run.scheduler; default auto).")
-WORKERS = typer.Option(None, "--workers", help="Worker processes or threads of a zarr map "
-                       "store's fit (run.workers; default: the CPU cores).")
+SCHEDULER, WORKERS = engine_options("zarr map stores", workers_null="the CPU cores")
 OVERWRITE = typer.Option(False, "--overwrite", help="Zarr map stores: write into a non-empty "
                          "--out folder, and start over a result store of a different command.")
 

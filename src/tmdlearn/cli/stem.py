@@ -64,15 +64,20 @@ def train_command(
     """Train Gomb-Net (or a U-Net baseline) on simulated images; see configs/stem-*.yaml.
 
     Writes OUT/model/ (best validation mean IoU; a model folder with its card),
-    OUT/checkpoint/, OUT/history.csv and OUT/run.json.
+    OUT/checkpoint/, OUT/history.csv and OUT/run.json (at the end). An interrupted training
+    (OUT/checkpoint/, no run.json yet) is continued with --resume.
     """
     import time
 
+    from tmdlearn.report.outdir import is_run_folder
     from tmdlearn.report.run import model_records, write_run_json
     from tmdlearn.stem.train import DEFAULTS, train
 
     started = time.time()
     cfg = config_from_cli(config, overrides, DEFAULTS)
+    if not (resume or overwrite) and (out / "checkpoint").is_dir() and not is_run_folder(out):
+        raise InputError("--out holds an unfinished training (its checkpoint/, no run.json "
+                         "yet): pass --resume to continue it, or --overwrite to start again", out)
     prepare_out(out, overwrite or resume)
     final = train(cfg, out, resume=resume, log=typer.echo)
     write_run_json(out, cfg, started, validation=final,
@@ -159,6 +164,8 @@ def predict(
     tile: int = typer.Option(1024, help="Predict images larger than this many model pixels "
                              "per side in overlapping tiles of this size (bounds memory; 0: "
                              "always the whole image at once)."),
+    refine: bool = typer.Option(False, "--refine/--no-refine", help="find.refine: "
+                                + HELP["find.refine"]),
     scheduler: str = common.SCHEDULER_OPTION,
     workers: int = common.WORKERS_OPTION,
 ) -> None:
@@ -187,7 +194,7 @@ def predict(
     cfg["model"].update(path=model, material=material, device=device,
                         trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
-                       lattice_prior=lattice_prior, tile=tile)
+                       lattice_prior=lattice_prior, tile=tile, refine=refine)
     common.set_engine(cfg, scheduler, workers)
     if not image.is_dir():
         row = _predict_one(cfg, workflow.load(cfg), out, started)

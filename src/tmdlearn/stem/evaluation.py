@@ -19,6 +19,7 @@ from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
 from tmdlearn.stem.normalisation import prepare_image
 from tmdlearn.stem.prior import apply_lattice_prior, check_lattice_prior
+from tmdlearn.stem.refine import refine_positions
 from tmdlearn.synth.stem import N_LAYERS, StemSample, StemSimConfig, simulate_image, split_seed
 
 
@@ -37,7 +38,7 @@ def _summary(acc: list[float], iou: list[float], tables: list[pd.DataFrame],
 
 def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
                   split: str = "val", lattice: bool = False, views: int = 1,
-                  lattice_prior: float = 0.0
+                  lattice_prior: float = 0.0, refine: bool = False
                   ) -> Iterator[tuple[StemSample, str, pd.DataFrame, dict[str, Any]]]:
     """For each of ``n_images`` of ``split``: (sample, suffix, found atoms, segmentation
     scores).
@@ -68,6 +69,10 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
         last step with positions pulled that fraction of the way to the layers' honeycombs
         and the masks repainted as label disks there
         (:func:`tmdlearn.stem.prior.apply_lattice_prior`).
+    refine : bool
+        Also yield (suffix "_refine") the atoms of the last step before the prior with
+        positions refined against the image (:func:`tmdlearn.stem.refine.refine_positions`;
+        same masks); the prior then starts from them.
 
     Yields
     ------
@@ -91,6 +96,9 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
             found = merge_close_atoms(found, column_separation_px(sim.material,
                                                                   sim.pixel_size_angstrom))
             yield s, "_lattice", found, segmentation_scores(masks, s.labels)
+        if refine:
+            found = refine_positions(s.image, found, s.pixel_size_angstrom)
+            yield s, "_refine", found, segmentation_scores(masks, s.labels)
         if lattice_prior > 0:
             found, masks = apply_lattice_prior(found, masks.shape, lattice_prior, meta,
                                                sim.pixel_size_angstrom)
@@ -99,8 +107,8 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
 
 def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
              match_radius_angstrom: float = 0.5, split: str = "val",
-             lattice: bool = False, views: int = 1, lattice_prior: float = 0.0
-             ) -> dict[str, float]:
+             lattice: bool = False, views: int = 1, lattice_prior: float = 0.0,
+             refine: bool = False) -> dict[str, float]:
     """Mean pixel accuracy, mean IoU, atom precision/recall/RMS error (Å) and species accuracy
     of the matched atoms per layer over ``n_images`` (:func:`summarise_images` of
     :func:`scored_images`).
@@ -126,6 +134,8 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
         Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
     lattice_prior : float
         > 0 also scores them after the lattice prior (keys ending in ``_prior``).
+    refine : bool
+        Also scores them after the refinement against the image (keys ending in ``_refine``).
 
     Returns
     -------
@@ -135,7 +145,8 @@ def evaluate(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
         (each also with the suffixes above).
     """
     return summarise_images(
-        scored_images(model, sim, seed, n_images, split, lattice, views, lattice_prior),
+        scored_images(model, sim, seed, n_images, split, lattice, views, lattice_prior,
+                      refine),
         match_radius_angstrom)
 
 

@@ -29,6 +29,7 @@ from tmdlearn.stem.modelstore import (  # noqa: F401 - re-exported: their import
 )
 from tmdlearn.stem.normalisation import ROBUST, normalise, prepare_image  # noqa: F401 - ditto
 from tmdlearn.stem.prior import apply_lattice_prior, check_lattice_prior
+from tmdlearn.stem.refine import refine_positions
 from tmdlearn.stem.tiles import TILE_OVERLAP_PX, blend_window, match_branches, tile_starts
 
 
@@ -195,10 +196,19 @@ MIN_SIDE_PX = 48
 MAX_SCALE = 2.5
 
 
+def _regrid(atoms: pd.DataFrame, old: tuple[int, int], new: tuple[int, int]) -> pd.DataFrame:
+    """``atoms`` with positions (px) moved from a grid of shape ``old`` to one of ``new`` over
+    the same field (pixel centres: x_new = (x_old + 0.5) * nx_new / nx_old - 0.5)."""
+    atoms = atoms.copy()
+    atoms["x_px"] = (atoms["x_px"] + 0.5) * new[1] / old[1] - 0.5
+    atoms["y_px"] = (atoms["y_px"] + 0.5) * new[0] / old[0] - 0.5
+    return atoms
+
+
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
                    threshold: str | float = "logit0",
                    lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
-                   tile: int = 0
+                   tile: int = 0, refine: bool = False
                    ) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
@@ -229,6 +239,10 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     tile : int
         Tile side in model px (0 = the whole image at once): predicts larger images tile by
         tile (:func:`predict_tiled`), bounding the network's memory.
+    refine : bool
+        Refine the positions against the image itself, after the lattice step and before the
+        lattice prior (:func:`tmdlearn.stem.refine.refine_positions`, on the image's own
+        grid; the masks stay the network's).
 
     Returns
     -------
@@ -275,11 +289,12 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
         atoms, masks = reassign_layers(atoms, masks)
     atoms = merge_close_atoms(atoms, column_separation_px(str(meta.get("material", "graphene")),
                                                           model_pixel))
+    if refine:
+        atoms = _regrid(refine_positions(values, _regrid(atoms, shape, (ny, nx)),
+                                         image.pixel_size_angstrom), (ny, nx), shape)
     if lattice_prior > 0:
         atoms, masks = apply_lattice_prior(atoms, masks.shape, lattice_prior, meta, model_pixel)
-    # pixel centres: x_image = (x_model + 0.5) * nx / shape_x - 0.5
-    atoms["x_px"] = (atoms["x_px"] + 0.5) * nx / shape[1] - 0.5
-    atoms["y_px"] = (atoms["y_px"] + 0.5) * ny / shape[0] - 0.5
+    atoms = _regrid(atoms, shape, (ny, nx))
     atoms["species"] = np.asarray(meta["species"])[atoms["species"].to_numpy()]
     back = resize(masks.astype(np.float32), masks.shape[:2] + (ny, nx), order=1)
     return atoms[["x_px", "y_px", "layer", "species", "score"]], back > 0.5

@@ -28,10 +28,10 @@ DEFAULTS = {
     # trust_mismatch: load a model whose files differ from the sha256 in its card (a warning)
     "model": {"path": None, "material": None, "device": "auto", "trust_mismatch": False},
     # threshold: logit0, otsu or a probability; lattice: move atoms to the layer whose
-    # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior: HELP below;
+    # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior, refine: HELP below;
     # tile: model px per tile (0: none)
     "find": {"threshold": "logit0", "lattice": True, "views": 1, "lattice_prior": 0.0,
-             "tile": 1024},
+             "tile": 1024, "refine": False},
     # where the images of a folder are predicted, one task each (docs/scale.md)
     "run": dict(RUN_DEFAULTS),
 }
@@ -45,6 +45,9 @@ HELP = {
                           "honeycomb site and repaint the masks there; rigid lattices only: it "
                           "flattens real strain alike (`--lattice-prior`; docs/stem.md, "
                           "Rigid-lattice prior)",
+    "find.refine": "refine each atom's position by a joint 2-D Gaussian fit to the image "
+                   "(moves of at most 0.3 Å; before the lattice prior) (`--refine/--no-refine`; "
+                   "docs/stem.md, Position refinement)",
     **RUN_HELP,
 }
 
@@ -90,8 +93,8 @@ def load_model_inputs(config: dict) -> dict:
 
 
 def check_options(config: dict) -> None:
-    """InputError for a threshold, pixel size, lattice prior or tile out of range (the config
-    keys and their command-line options named).
+    """InputError for a threshold, pixel size, lattice prior, refine flag or tile out of range
+    (the config keys and their command-line options named).
 
     Parameters
     ----------
@@ -117,6 +120,9 @@ def check_options(config: dict) -> None:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}",
                          config["data"]["image"])
     check_lattice_prior(find["lattice_prior"])
+    if not isinstance(find["refine"], bool):
+        raise InputError(f"find.refine (--refine/--no-refine) must be true or false, got "
+                         f"{find['refine']!r}")
     tile = find["tile"]
     if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
         raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
@@ -173,7 +179,7 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     with showing(progress):
         atoms, masks = identify_atoms(stem_image, net, meta, find["threshold"],
                                       find["lattice"], find["views"], find["lattice_prior"],
-                                      find["tile"])
+                                      find["tile"], find["refine"])
     quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
                      str(meta.get("material", "graphene")), int(meta["layers"]))
     counts = atoms.groupby("layer").size()
