@@ -31,7 +31,13 @@ from scipy.ndimage import binary_dilation, binary_erosion
 from scipy.spatial import cKDTree
 
 from tmdlearn.raster import disk_masks
-from tmdlearn.stem.atoms import atom_masks, find_atoms, match_points
+from tmdlearn.stem.atoms import (
+    atom_masks,
+    column_separation_px,
+    find_atoms,
+    match_points,
+    merge_close_atoms,
+)
 from tmdlearn.stem.inference import load_model, predict_logits, prepare_image
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
@@ -155,8 +161,10 @@ def main() -> None:
         cuts = {f"cut_{c:g}": segmentation_scores(logits > c, s.labels)["pixel_accuracy"]
                 for c in LOGIT_CUTS}
         found, masks = find_atoms(logits), logits > 0
-        if args.lattice:
+        if args.lattice:  # the lattice step of evaluate: reassign, then one atom per column
             found, masks = reassign_layers(found, masks)
+            found = merge_close_atoms(found, column_separation_px(sim.material,
+                                                                  sim.pixel_size_angstrom))
         scores = segmentation_scores(masks, s.labels)
         radius = 0.5 / s.pixel_size_angstrom
         t, f = _atoms(found, s.atoms, scores["assignment"], radius,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial import cKDTree
 
-from tmdlearn.stem.atoms import atom_scores
+from tmdlearn.stem.atoms import MERGE_BONDS, atom_scores, merge_close_atoms
 from tmdlearn.stem.lattice import fit_honeycomb, fit_lattice, reassign_layers, twist_deg
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
@@ -120,3 +121,65 @@ def test_no_lattice_from_points_that_all_coincide_in_threes():
     s = _bilayer(10.0)
     xy = np.repeat(s.atoms[s.atoms.layer == 0][["x_px", "y_px"]].to_numpy(), 3, axis=0)
     assert fit_lattice(xy) is None
+
+
+def _monolayer(k: int = 0):
+    s = simulate_image(StemSimConfig(size_px=320, layers=1, hole_probability=0,
+                                     edge_probability=0), split_seed(5, "test", k))
+    return s, 1.42 / s.pixel_size_angstrom
+
+
+def _same_layer_pairs(atoms, distance_px):
+    return sum(len(cKDTree(g[["x_px", "y_px"]].to_numpy()).query_pairs(distance_px))
+               for _, g in atoms.groupby("layer"))
+
+
+def test_a_monolayers_columns_found_again_in_the_other_layer_are_kept_once():
+    """A bilayer model on a monolayer: 30 % of the columns found again in layer 1 up to 0.3
+    bonds off, and 3 % found in layer 1 only. They move to layer 0, where merging the atoms
+    closer than MERGE_BONDS leaves each column once, halfway to its copy."""
+    s, bond = _monolayer()
+    atoms = s.atoms.reset_index(drop=True)
+    assert (atoms.layer == 0).all()
+    rng = np.random.default_rng(0)
+    copies = atoms.sample(frac=0.3, random_state=1).assign(layer=1)
+    turn = rng.uniform(0, 2 * np.pi, len(copies))
+    copies["x_px"] += 0.3 * bond * rng.random(len(copies)) * np.cos(turn)
+    copies["y_px"] += 0.3 * bond * rng.random(len(copies)) * np.sin(turn)
+    only = atoms.drop(copies.index).sample(frac=0.03, random_state=2).index
+    found = pd.concat([atoms, copies], ignore_index=True).assign(area_px=12, score=0.9)
+    found.loc[only, "layer"] = 1
+    moved, _ = reassign_layers(found)
+    assert len(copies) > 50 and len(only) > 5
+    assert (moved.layer == 0).all() and _same_layer_pairs(moved, 0.5 * bond) > 30
+    fixed = merge_close_atoms(moved, MERGE_BONDS * bond)
+    assert len(fixed) == len(atoms) and _same_layer_pairs(fixed, 0.5 * bond) == 0
+    scores = atom_scores(fixed, atoms, 0.25 / s.pixel_size_angstrom, n_layers=1)
+    assert scores.precision.item() == 1 and scores.recall.item() == 1
+
+
+@pytest.mark.parametrize("patch_px", [90.0, 1e3])
+def test_an_aligned_second_layer_stays_whole(patch_px):
+    """A 0°-twisted (AA) second layer over a patch or all of a monolayer: its columns coincide
+    with the first layer's, but they form a lattice of their own, so every atom stays."""
+    s, bond = _monolayer(1)
+    atoms = s.atoms.reset_index(drop=True)
+    upper = atoms[np.hypot(atoms.x_px - 160, atoms.y_px - 160) < patch_px].assign(layer=1)
+    upper[["x_px", "y_px"]] += 0.1 * bond
+    both = pd.concat([atoms, upper], ignore_index=True)
+    fixed, _ = reassign_layers(both)
+    assert len(upper) > 0.2 * len(atoms)
+    assert (fixed.layer.to_numpy() == both.layer.to_numpy()).all()
+
+
+def test_a_slightly_twisted_bilayer_smaller_than_its_moire_cell_stays_whole():
+    """1° twist: the moiré cell (141 Å) is larger than the field, so most columns of the
+    smaller layer sit within 0.3 bonds of the other's (the copy test alone would fold them);
+    that layer is a lattice of its own, so none may go."""
+    s = _bilayer(1.0, k=0)
+    smaller = s.atoms[s.atoms.layer == np.bincount(s.atoms.layer).argmin()]
+    others = s.atoms.drop(smaller.index)
+    near = cKDTree(others[["x_px", "y_px"]]).query(smaller[["x_px", "y_px"]])[0]
+    assert np.mean(near < 0.3 * 1.42 / s.pixel_size_angstrom) > 0.5
+    fixed, _ = reassign_layers(s.atoms)
+    assert (fixed.layer.to_numpy() == s.atoms.layer.to_numpy()).all()

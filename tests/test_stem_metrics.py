@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from tmdlearn.stem.atoms import atom_scores, find_atoms, match_points
+from tmdlearn.stem.atoms import (
+    atom_scores,
+    column_separation_px,
+    find_atoms,
+    match_points,
+    merge_close_atoms,
+)
 from tmdlearn.stem.metrics import best_assignment, segmentation_scores
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
@@ -123,3 +130,56 @@ def test_border_band_is_a_dont_care_zone_for_matched_pairs():
     # second as a false positive; the same atoms without the band are all counted
     whole = atom_scores(found, truth, 1.0, n_layers=1)
     assert whole.n_true[0] == 5 and whole.matched[0] == 3
+
+
+def _spot(shape, x, y, peak, sigma=1.5):
+    """Logits of a Gaussian probability spot (peak probability ``peak``) at (x, y) px."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    p = peak * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def test_a_column_lit_in_two_species_channels_is_one_atom_of_the_stronger():
+    """WS2 model grid (0.15 Å/px): a column lit in the SSe (weaker) and Se2 (stronger) maps a
+    little apart is one Se2 atom between them, nearer the stronger; a W column a bond
+    (1.82 Å = 12.1 px; here 12 px) away stays, and so does the other layer's column there."""
+    sep = column_separation_px("ws2", 0.15)
+    assert sep == pytest.approx(0.6 * 3.153 / np.sqrt(3) / 0.15)
+    logits = np.full((2, 4, 40, 60), -12.0)
+    logits[0, 2] = _spot((40, 60), 20.0, 20.0, 0.8)   # SSe
+    logits[0, 3] = _spot((40, 60), 22.0, 20.0, 0.99)  # Se2, 0.3 Å away
+    logits[0, 0] = _spot((40, 60), 34.0, 20.0, 0.99)  # W, a bond away
+    logits[1, 3] = _spot((40, 60), 21.0, 20.0, 0.9)   # the other layer
+    found = find_atoms(logits)
+    assert len(found) == 4
+    merged = merge_close_atoms(found, sep).sort_values(["layer", "x_px"])
+    assert merged[["layer", "species"]].to_numpy().tolist() == [[0, 3], [0, 0], [1, 3]]
+    x = merged.x_px.to_numpy()
+    assert 21.0 < x[0] < 22.0 and x[1] == found.x_px[found.species == 0].item()
+    pair = found[(found.layer == 0) & (found.species >= 2)]
+    assert merged.area_px.iloc[0] == pair.area_px.sum()
+    assert merged.score.iloc[0] == pytest.approx((pair.score * pair.area_px).sum()
+                                                 / pair.area_px.sum())
+
+
+def test_a_weak_blob_between_two_columns_does_not_chain_them():
+    """Two W columns 1.82 Å apart and a weak blob on the bond's middle: the strongest seed
+    takes the blob, the other column stays (a chaining cluster would merge all three)."""
+    xy = [(10.0, 10.0), (22.1, 10.0), (16.05, 10.0)]
+    atoms = pd.DataFrame({"x_px": [p[0] for p in xy], "y_px": [p[1] for p in xy], "layer": 0,
+                          "species": [0, 0, 1], "area_px": [20, 18, 3],
+                          "score": [0.9, 0.9, 0.55]})
+    merged = merge_close_atoms(atoms, column_separation_px("ws2", 0.15))
+    assert len(merged) == 2 and (merged.species == 0).all()
+    assert merged.x_px.iloc[1] == 22.1
+    assert merged.x_px.iloc[0] == pytest.approx((20 * 0.9 * 10 + 3 * 0.55 * 16.05)
+                                                / (20 * 0.9 + 3 * 0.55))
+
+
+def test_merging_leaves_the_atoms_of_a_graphene_bilayer_alone():
+    """Perfect graphene masks: no two atoms of a layer closer than 0.6 bonds, nothing moves."""
+    s = simulate_image(CFG, seed=4)
+    found = find_atoms(_logits(s.labels))
+    merged = merge_close_atoms(found, column_separation_px("graphene", s.pixel_size_angstrom))
+    pd.testing.assert_frame_equal(merged, found)

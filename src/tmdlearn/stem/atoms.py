@@ -13,8 +13,15 @@ from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
 
 from tmdlearn.raster import disk_masks
+from tmdlearn.stem.layer_checks import bond_angstrom
 
 COLUMNS = ["x_px", "y_px", "layer", "species"]
+#: Two atoms of one layer closer than this many bonds (the material's shortest in-layer
+#: projected distance, :func:`tmdlearn.stem.layer_checks.bond_angstrom`) are one column found
+#: twice (:func:`merge_close_atoms`): real columns of a layer are at least a bond apart (0.75
+#: bond in strained or defected lattices); one column lit in two species channels gives blobs
+#: 0-0.5 bond apart.
+MERGE_BONDS = 0.6
 
 
 def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
@@ -64,6 +71,80 @@ def find_atoms(logits: np.ndarray, threshold: str | float = "logit0",
                                        "species": species, "area_px": area[keep],
                                        "score": weight[keep] / area[keep]}))
     return pd.concat(parts, ignore_index=True).astype({"layer": int, "species": int})
+
+
+def merge_close_atoms(atoms: pd.DataFrame, min_distance_px: float) -> pd.DataFrame:
+    """One atom per column per layer: atoms of a layer closer than ``min_distance_px`` merged.
+
+    :func:`find_atoms` labels blobs in every (layer, species) map apart, so a column whose
+    species the network is unsure of (e.g. SSe or Se2) comes out once per species channel.
+    Greedy, strongest first: the atom of the largest summed probability (score × area) takes
+    every atom of its layer within ``min_distance_px`` not yet taken; the merged atom sits at
+    their probability-weighted centroid and has the species of the largest summed probability.
+    Seeds are at least ``min_distance_px`` apart, so a weak blob between two columns joins one
+    of them instead of chaining them into one.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms of :func:`find_atoms` (x_px, y_px, layer, species, area_px, score).
+    min_distance_px : float
+        Least distance of two atoms of one layer, px (:data:`MERGE_BONDS` bonds:
+        :func:`column_separation_px`).
+
+    Returns
+    -------
+    DataFrame
+        The atoms, the same columns, merged ones with the summed area and their mean score.
+    """
+    atoms = atoms.reset_index(drop=True)
+    xy = atoms[["x_px", "y_px"]].to_numpy(float)
+    weight = (atoms.score * atoms.area_px).to_numpy(float)
+    owner = np.arange(len(atoms))
+    for _, rows in atoms.groupby("layer").indices.items():
+        tree = cKDTree(xy[rows])
+        crowded = rows[tree.query_ball_point(xy[rows], min_distance_px, return_length=True) > 1]
+        taken = np.zeros(len(atoms), bool)
+        for i in crowded[np.argsort(-weight[crowded], kind="stable")]:
+            if taken[i]:
+                continue
+            near = rows[tree.query_ball_point(xy[i], min_distance_px)]
+            near = near[~taken[near]]
+            owner[near] = i
+            taken[near] = True
+    if (owner == np.arange(len(atoms))).all():
+        return atoms
+    n, keep = len(atoms), np.unique(owner)
+    total = np.bincount(owner, weight, n)
+    by_species = pd.DataFrame({"owner": owner, "species": atoms.species, "w": weight}) \
+        .groupby(["owner", "species"]).w.sum().unstack(fill_value=0.0)
+    area = np.bincount(owner, atoms.area_px.to_numpy(float), n)
+    merged = atoms.loc[keep].copy()
+    merged["x_px"] = np.bincount(owner, weight * xy[:, 0], n)[keep] / total[keep]
+    merged["y_px"] = np.bincount(owner, weight * xy[:, 1], n)[keep] / total[keep]
+    merged["species"] = by_species.columns.to_numpy()[by_species.loc[keep].to_numpy().argmax(1)]
+    merged["area_px"] = area[keep].astype(atoms.area_px.dtype)
+    merged["score"] = total[keep] / area[keep]
+    return merged.reset_index(drop=True)
+
+
+def column_separation_px(material: str, pixel_size_angstrom: float) -> float:
+    """Least distance of two atoms of one layer (px): :data:`MERGE_BONDS` of the material's
+    bond at ``pixel_size_angstrom`` (Å/px), for :func:`merge_close_atoms`.
+
+    Parameters
+    ----------
+    material : str
+        "graphene" or "ws2".
+    pixel_size_angstrom : float
+        Pixel size of the atoms' grid, Å/px.
+
+    Returns
+    -------
+    float
+        px.
+    """
+    return MERGE_BONDS * bond_angstrom(material) / float(pixel_size_angstrom)
 
 
 def atom_masks(atoms: pd.DataFrame, shape: tuple[int, int, int, int],

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.models.unet import UNet
-from tmdlearn.stem.atoms import atom_scores, find_atoms
+from tmdlearn.stem.atoms import atom_scores, column_separation_px, find_atoms, merge_close_atoms
 from tmdlearn.stem.inference import predict_views
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import segmentation_scores
@@ -60,7 +60,8 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
     split : str
         The simulator stream ("val", "train"...).
     lattice : bool
-        Also yield the atoms after :func:`reassign_layers` (suffix "_lattice").
+        Also yield the atoms after :func:`reassign_layers` and
+        :func:`tmdlearn.stem.atoms.merge_close_atoms` (suffix "_lattice").
     views : int
         Mirror images averaged (:func:`tmdlearn.stem.inference.predict_views`).
     lattice_prior : float
@@ -92,6 +93,8 @@ def scored_images(model: UNet, sim: StemSimConfig, seed: int, n_images: int,
         yield s, "", found, segmentation_scores(masks, s.labels)
         if lattice:
             found, masks = reassign_layers(found, masks)
+            found = merge_close_atoms(found, column_separation_px(sim.material,
+                                                                  sim.pixel_size_angstrom))
             yield s, "_lattice", found, segmentation_scores(masks, s.labels)
         if refine:
             found = refine_positions(s.image, found, s.pixel_size_angstrom)

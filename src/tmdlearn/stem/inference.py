@@ -17,7 +17,7 @@ import torch
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.models.unet import UNet
-from tmdlearn.stem.atoms import find_atoms
+from tmdlearn.stem.atoms import column_separation_px, find_atoms, merge_close_atoms
 from tmdlearn.stem.lattice import reassign_layers
 from tmdlearn.stem.metrics import best_assignment
 from tmdlearn.stem.modelstore import (  # noqa: F401 - re-exported: their import path before
@@ -213,7 +213,9 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
     The image is resampled to the model's pixel size (Å), segmented, and the atoms' sub-pixel
-    centroids are mapped back to the image's own pixel grid.
+    centroids are mapped back to the image's own pixel grid. A column lit in several species
+    channels of a layer is one atom (:func:`tmdlearn.stem.atoms.merge_close_atoms`, after the
+    lattice step: before it a layer branch may hold columns of both layers).
 
     Parameters
     ----------
@@ -285,6 +287,8 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     masks = logits > cut
     if lattice:
         atoms, masks = reassign_layers(atoms, masks)
+    atoms = merge_close_atoms(atoms, column_separation_px(str(meta.get("material", "graphene")),
+                                                          model_pixel))
     if refine:
         atoms = _regrid(refine_positions(values, _regrid(atoms, shape, (ny, nx)),
                                          image.pixel_size_angstrom), (ny, nx), shape)

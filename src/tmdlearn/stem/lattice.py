@@ -8,8 +8,10 @@ vectors and origin, grown by least squares from seed points) and moves an atom t
 the other layer's sites and off its own layer's to the other layer. Where two honeycombs do
 not describe the atoms (e.g. a distorted or polycrystalline field) it falls back to a local
 test that compares only the bond vectors around each atom with each layer's lattice and needs
-the layers twisted apart (default more than 5 degrees). Mask pixels move with their atoms.
-Positions in pixels.
+the layers twisted apart (default more than 5 degrees). On a monolayer, the other layer's copies
+of the crystal layer's columns move to it (:func:`_fold_copies`), where
+:func:`tmdlearn.stem.atoms.merge_close_atoms` makes one atom of each column. Mask pixels move
+with their atoms. Positions in pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from tmdlearn.stem.atoms import MERGE_BONDS
+from tmdlearn.stem.grades import ON_SITE_BONDS
 from tmdlearn.stem.honeycomb import fit_honeycomb, fit_lattice, lattice_misfit, twist_deg
 from tmdlearn.stem.prior import (  # noqa: F401 - re-exported: their import path before
     check_lattice_prior,
@@ -76,6 +80,85 @@ def _global_layers(xy: np.ndarray, layer: np.ndarray, near: float = 0.2, margin:
     return new
 
 
+#: A layer whose atoms sit, for more than COPY_SHARE of them, within COPY_BONDS bonds of the
+#: other layer's atoms may be copies of its columns (a twisted bilayer has about 22 % of its
+#: atoms that close by chance; a bilayer model on a real monolayer, 60-70 %).
+COPY_BONDS, COPY_SHARE = 0.3, 0.5
+#: ... and is one when at most CORE_SHARE of its atoms form a lattice of their own
+#: (:func:`lattice_core`): a bilayer model's copies on real monolayers, 1 %; the second layer
+#: of a simulated graphene bilayer twisted 2° (most of the field near AA), found at 63 %, 56 %.
+CORE_SHARE = 0.25
+
+
+def lattice_core(xy: np.ndarray, bond_px: float, tolerance: float = 0.25) -> np.ndarray:
+    """Which points (n, 2) px belong to a lattice of their own: the 2-core of the graph linking
+    points one bond apart (``bond_px`` within ``tolerance`` of it), i.e. what is left after
+    repeatedly removing the points with fewer than two such neighbours left.
+
+    A crystal layer's columns each have three neighbours one bond away (two at an edge);
+    scattered points (a random quarter of a honeycomb's sites) have almost no such cycles.
+
+    Parameters
+    ----------
+    xy : (n, 2) array
+        Points, px.
+    bond_px : float
+        The bond length, px.
+    tolerance : float
+        Accepted relative deviation of a bond.
+
+    Returns
+    -------
+    (n,) bool array
+        In the core.
+    """
+    pairs = cKDTree(xy).query_pairs((1 + tolerance) * bond_px, output_type="ndarray")
+    pairs = pairs[np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T) > (1 - tolerance) * bond_px]
+    core = np.ones(len(xy), bool)
+    while True:
+        alive = pairs[core[pairs[:, 0]] & core[pairs[:, 1]]]
+        kept = core & (np.bincount(alive.ravel(), minlength=len(xy)) >= 2)
+        if (kept == core).all():
+            return core
+        core = kept
+
+
+def _fold_copies(xy: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """Layers with a monolayer's columns found again in the other layer moved to it.
+
+    The layer with fewer atoms is a copy layer when more than ``COPY_SHARE`` of its atoms sit
+    within ``COPY_BONDS`` bonds of the other layer's (in a twisted bilayer only where the image
+    is smaller than a moiré cell) and at most ``CORE_SHARE`` of them form a lattice of their own
+    (:func:`lattice_core`: an aligned or slightly twisted bilayer's second layer does, even
+    found in part). Its atoms outside that core are then the crystal layer's columns found
+    again and move to it when within ``MERGE_BONDS`` bonds of one of its atoms (the same
+    column: :func:`tmdlearn.stem.atoms.merge_close_atoms` makes one atom of them) or on its
+    fitted honeycomb's sites (within ``ON_SITE_BONDS``). Bonds are the crystal layer's
+    (:func:`fit_lattice`).
+    """
+    kinds, counts = np.unique(layer[layer >= 0], return_counts=True)
+    if len(kinds) != 2:
+        return layer
+    other, crystal = kinds[np.argsort(counts, kind="stable")]
+    mine = np.flatnonzero(layer == other)
+    lattice = fit_lattice(xy[layer == crystal])
+    if lattice is None:
+        return layer
+    dist = cKDTree(xy[layer == crystal]).query(xy[mine])[0] / lattice.bond_px
+    if np.mean(dist < COPY_BONDS) <= COPY_SHARE:
+        return layer
+    loose = ~lattice_core(xy[mine], lattice.bond_px)
+    if np.mean(~loose) > CORE_SHARE:
+        return layer
+    fit = fit_honeycomb(xy[layer == crystal])
+    ours = dist < MERGE_BONDS
+    if fit is not None:
+        ours |= fit.sites(xy[mine])[0] < ON_SITE_BONDS * fit.bond_px
+    layer = layer.copy()
+    layer[mine[loose & ours]] = crystal
+    return layer
+
+
 def _move_pixels(masks: np.ndarray, atoms: pd.DataFrame, source: np.ndarray,
                  radius_px: float) -> np.ndarray:
     """Copy of masks (B, S, H, W) with the pixels of each moved atom moved to its new layer
@@ -114,7 +197,10 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
     atoms and moves an atom to the layer whose atoms around it fit that layer's lattice best
     (:func:`lattice_misfit`) when the misfit is smaller than in its own layer by more than
     ``margin`` bonds; nothing moves when a layer has fewer than 10 atoms or two layers are
-    twisted by less than ``min_twist_deg``.
+    twisted by less than ``min_twist_deg``. Last, a monolayer's columns found again in the
+    other layer move to the crystal layer (:func:`_fold_copies`). An atom moved onto a column
+    its new layer holds is left there: :func:`tmdlearn.stem.atoms.merge_close_atoms` makes one
+    atom of each column.
 
     Parameters
     ----------
@@ -158,10 +244,9 @@ def reassign_layers(atoms: pd.DataFrame, masks: np.ndarray | None = None,
         if not better.any():
             break
         atoms.loc[better, "layer"] = np.asarray(layers)[best[better]]
+    atoms["layer"] = _fold_copies(xy, atoms.layer.to_numpy())
     if masks is not None and (atoms.layer.to_numpy() != original).any():
         bond = float(np.mean([f.bond_px for f in (
             fit_lattice(xy[original == layer]) for layer in layers) if f is not None]))
         masks = _move_pixels(np.asarray(masks, bool), atoms, original, 0.6 * bond)
     return atoms[atoms.layer >= 0].reset_index(drop=True), masks
-
-

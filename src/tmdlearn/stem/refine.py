@@ -22,7 +22,7 @@ from scipy import fft
 from scipy.spatial import cKDTree
 
 from tmdlearn.raster import splat
-from tmdlearn.stem.render import BACKGROUND_ANGSTROM, _smooth, render_back
+from tmdlearn.stem.render import BACKGROUND_ANGSTROM, box_blur, render_back
 
 #: Radius (Å) of the disk around the network's position in which an atom's spot is fitted.
 WINDOW_ANGSTROM = 0.6
@@ -109,14 +109,14 @@ def _joint_fit(values: np.ndarray, patch: _Patches, start: np.ndarray, height: n
     for _ in range(sweeps):
         model = render_spots(values.shape, xy, amp, sigma_px).ravel()
         own = amp[:, None] * patch.spots(xy, sigma_px)
-        background = _smooth(values - model.reshape(values.shape), background_px).ravel()
+        background = box_blur(values - model.reshape(values.shape), background_px).ravel()
         target = patch.data - background[patch.index] - (model[patch.index] - own)
         step = patch.gauss_newton(xy, amp, target, sigma_px)
         step[~free, :2] = 0.0
         xy, amp = xy + STEP * step[:, :2], amp + STEP * step[:, 2]
         xy = _bounded(xy, start, max_shift_px)
     residual = values - render_spots(values.shape, xy, amp, sigma_px)
-    residual -= _smooth(residual, background_px)
+    residual -= box_blur(residual, background_px)
     return xy, amp, float(np.sum(residual ** 2))
 
 

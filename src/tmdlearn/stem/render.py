@@ -112,9 +112,22 @@ def image_windows(shape: tuple[int, int], pixel_angstrom: float) -> Windows:
     return Windows(slice(oy, oy + n_y * window), slice(ox, ox + n_x * window), n_y, n_x, window)
 
 
-def _smooth(image: np.ndarray, sigma_px: float) -> np.ndarray:
+def box_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
     """Three box filters of the width whose variance is ``sigma_px``²: a Gaussian-like blur at
-    a cost independent of its width."""
+    a cost independent of its width.
+
+    Parameters
+    ----------
+    image : 2-D array
+        The image.
+    sigma_px : float
+        The blur's standard deviation, in px.
+
+    Returns
+    -------
+    2-D array
+        The blurred image (edges reflected).
+    """
     width = max(1, int(round(np.sqrt(4 * sigma_px ** 2 + 1))))
     for _ in range(3):
         image = ndimage.uniform_filter(image, width, mode="reflect")
@@ -137,7 +150,7 @@ class _SpotFit:
                                  g.y_px.to_numpy(float) / step + pad, np.ones(len(g)))
                            for _, g in groups])
         background_px = BACKGROUND_ANGSTROM / pix
-        self.smooth_points = np.stack([_smooth(p[pad:pad + ny, pad:pad + nx], background_px)
+        self.smooth_points = np.stack([box_blur(p[pad:pad + ny, pad:pad + nx], background_px)
                                        for p in points])  # mirrored at the edges, as the input
         self.spectrum = fft.rfft2(points)
         self.q2 = np.add.outer(fft.fftfreq(self.padded[0]) ** 2,
@@ -214,7 +227,7 @@ def render_back(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: flo
     pix = float(pixel_size_angstrom) * step
     low = ndimage.gaussian_filter(values, LOWPASS_ANGSTROM / pixel_size_angstrom,
                                   mode="reflect")[::step, ::step]
-    data = low - _smooth(low, BACKGROUND_ANGSTROM / pix)
+    data = low - box_blur(low, BACKGROUND_ANGSTROM / pix)
     windows = image_windows(low.shape, pix)
     groups = list(atoms.groupby(atoms["species"].astype(str), sort=False)) if len(atoms) else []
     if not groups:
