@@ -255,11 +255,12 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
 
 
 def _lone_layer(grades: dict[str, float], layers: int) -> int | None:
-    """The one layer whose checks all pass while every other layer fails one (a bilayer model
-    on a monolayer invents or splits the second layer), else None."""
+    """The one layer that fails no check (at worst doubtful: a real monolayer's positions may
+    scatter) while every other layer fails one (a bilayer model on a monolayer invents or
+    splits the second layer), else None."""
     per_layer = [min((g for name, g in grades.items() if name.startswith(f"layer{k}_")),
                      default=0.0) for k in range(layers)]
-    passing = [k for k, g in enumerate(per_layer) if g > OK_ABOVE]
+    passing = [k for k, g in enumerate(per_layer) if g > FAIL_AT]
     if layers > 1 and len(passing) == 1 and all(g <= FAIL_AT for k, g in enumerate(per_layer)
                                                  if k != passing[0]):
         return passing[0]
