@@ -216,3 +216,21 @@ def test_a_lone_crystal_layer_is_named():
     quality = assess(s.image, atoms, s.pixel_size_angstrom)
     assert quality.trust == "fail"
     assert quality.main_reason.startswith("only layer 0 looks like a crystal layer")
+
+
+def test_a_doubtful_lone_crystal_layer_is_still_named():
+    """A large monolayer whose positions scatter (σ 0.08 Å: its bond FWHM doubtful) beside an
+    invented layer of random points: still named the only crystal layer (a real monolayer's
+    found columns scatter so, the MoSe2 image of tests/test_stem_shipped.py)."""
+    s = simulate_image(StemSimConfig(size_px=400, layers=1, edge_probability=0.0,
+                                     hole_probability=0.0), seed=2)
+    rng = np.random.default_rng(0)
+    shift = rng.normal(0, 0.08 / s.pixel_size_angstrom, (len(s.atoms), 2))
+    crystal = s.atoms.assign(x_px=s.atoms.x_px + shift[:, 0], y_px=s.atoms.y_px + shift[:, 1])
+    junk = pd.DataFrame({"x_px": rng.uniform(0, 399, 900), "y_px": rng.uniform(0, 399, 900),
+                         "layer": 1, "species": 0})
+    quality = assess(s.image, pd.concat([crystal, junk], ignore_index=True).assign(species="C"),
+                     s.pixel_size_angstrom)
+    assert 0.25 < quality.grades["layer0_bond_fwhm"] <= 0.5
+    assert quality.trust == "fail"
+    assert quality.main_reason.startswith("only layer 0 looks like a crystal layer")
