@@ -51,8 +51,16 @@ SATURATED = Grade(0.0005, 0.005, 0.05)
 #: bonds under position noise σ (about -0.67 σ: -5 % at σ = 0.1 Å); 30 % off fails.
 BOND_MEAN = Grade(0.05, 0.1, 0.15)
 #: FWHM of the nearest-neighbour distances / bond, per layer (true atoms of realistic images:
-#: up to 0.18; the issue's real image, 0.41 Å for graphene: 0.29, a fail).
+#: up to 0.18 on small fields; the issue's real image, 0.41 Å for graphene: 0.29, a fail).
 BOND_FWHM = Grade(0.15, 0.22, 0.28)
+#: A layer of at least this many atoms has its FWHM graded by BOND_FWHM_PRECISE: the robust σ
+#: of n distances scatters by about 1.16/√n (5 % at 500 atoms; 20 % at the 33 atoms of a
+#: 96 px field, where correct predictions reach 0.19 bonds by that scatter alone).
+PRECISE_ATOMS = 500
+#: BOND_FWHM for a layer of PRECISE_ATOMS or more: good predictions of issue #18's 512 px
+#: real-like image reach 0.12 (``benchmarks/stem_real_like_diagnose.py``); a defocused,
+#: astigmatic probe there scatters the atoms to 0.15-0.16 (0.2 Å, RMS error 0.15 Å): doubtful.
+BOND_FWHM_PRECISE = Grade(0.11, 0.14, 0.28)
 #: Fraction of a layer's atoms within ON_SITE_BONDS of its fitted honeycomb.
 ON_LATTICE = Grade(0.8, 0.55, 0.4)
 #: RMS distance (bonds) of those atoms to their sites.

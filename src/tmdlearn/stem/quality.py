@@ -38,6 +38,7 @@ from tmdlearn.stem.fourier import angle_between, fft_lattices
 from tmdlearn.stem.grades import (
     ALL_LAYERS,
     BOND_FWHM,
+    BOND_FWHM_PRECISE,
     BOND_MEAN,
     DENSITY,
     DENSITY_NOWHERE,
@@ -50,6 +51,7 @@ from tmdlearn.stem.grades import (
     OK_ABOVE,
     ON_LATTICE,
     ON_SITE_BONDS,
+    PRECISE_ATOMS,
     PRESENT,
     RENDER_R2,
     SATURATED,
@@ -61,12 +63,12 @@ from tmdlearn.stem.honeycomb import fit_lattice
 from tmdlearn.stem.layer_checks import bond_angstrom, bond_figures, column_density, layer_checks
 from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, render_back
 
-__all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_MEAN", "DENSITY", "DENSITY_NOWHERE", "FAIL_AT",
-           "FOURIER_ANGLE", "FOURIER_SPOTS", "LATTICE_RMS", "METAL", "METAL_BALANCE",
-           "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PRESENT", "RENDER_R2", "SATURATED",
-           "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM", "Grade", "Quality", "assess",
-           "bond_angstrom", "bond_figures", "column_density", "layer_checks", "render_back",
-           "saturated_fraction"]
+__all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_FWHM_PRECISE", "BOND_MEAN", "DENSITY",
+           "DENSITY_NOWHERE", "FAIL_AT", "FOURIER_ANGLE", "FOURIER_SPOTS", "LATTICE_RMS",
+           "METAL", "METAL_BALANCE", "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PRECISE_ATOMS",
+           "PRESENT", "RENDER_R2", "SATURATED", "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM",
+           "Grade", "Quality", "assess", "bond_angstrom", "bond_figures", "column_density",
+           "layer_checks", "render_back", "saturated_fraction"]
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -230,13 +232,14 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
     if row.atoms < 10:
         return [(f"layer{row.layer}_atoms", 0.0, f"{name}: {row.atoms} atoms found")]
     deviation = abs(row.bond_mean_angstrom / bond - 1)
+    fwhm_grade = BOND_FWHM_PRECISE if row.atoms >= PRECISE_ATOMS else BOND_FWHM
     return [
         (f"layer{row.layer}_bond_mean", BOND_MEAN(deviation),
          f"{name}: nearest-neighbour mean {row.bond_mean_angstrom:.2f} Å, expected "
          f"{bond:.2f} ± {BOND_MEAN.doubtful * bond:.2f} Å"),
-        (f"layer{row.layer}_bond_fwhm", BOND_FWHM(row.bond_fwhm_angstrom / bond),
+        (f"layer{row.layer}_bond_fwhm", fwhm_grade(row.bond_fwhm_angstrom / bond),
          f"{name}: nearest-neighbour FWHM {row.bond_fwhm_angstrom:.2f} Å, expected below "
-         f"{BOND_FWHM.doubtful * bond:.2f} Å"),
+         f"{fwhm_grade.doubtful * bond:.2f} Å"),
         (f"layer{row.layer}_on_lattice", ON_LATTICE(row.on_lattice),
          f"{name}: {100 * row.on_lattice:.0f} % of the atoms on a honeycomb"),
         (f"layer{row.layer}_lattice_rms", LATTICE_RMS(row.lattice_rms_bonds),
@@ -255,11 +258,12 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
 
 
 def _lone_layer(grades: dict[str, float], layers: int) -> int | None:
-    """The one layer whose checks all pass while every other layer fails one (a bilayer model
-    on a monolayer invents or splits the second layer), else None."""
+    """The one layer that fails no check (at worst doubtful: a real monolayer's positions may
+    scatter) while every other layer fails one (a bilayer model on a monolayer invents or
+    splits the second layer), else None."""
     per_layer = [min((g for name, g in grades.items() if name.startswith(f"layer{k}_")),
                      default=0.0) for k in range(layers)]
-    passing = [k for k, g in enumerate(per_layer) if g > OK_ABOVE]
+    passing = [k for k, g in enumerate(per_layer) if g > FAIL_AT]
     if layers > 1 and len(passing) == 1 and all(g <= FAIL_AT for k, g in enumerate(per_layer)
                                                  if k != passing[0]):
         return passing[0]
