@@ -163,8 +163,9 @@ def test_shipped_ws2_model_finds_a_real_monolayers_columns_once(shared_data):
     """Real ADF image of monolayer MoSe2 (motif-learn, MIT) with its authors' 1017 column
     positions: one atom per column (no two of a layer within half a bond, almost none in the
     second layer), precision 0.99 (atoms 8 px or more from the border) and recall 0.996
-    (session 8's model: 0.937) against the reference (before: 0.79 and 0.94, 56 same-layer pairs and 167 copies in layer
-    1; benchmarks/stem_real_tmd.py), and the self-check still calls it a monolayer."""
+    (session 8's model: 0.937) against the reference (before columns were kept once: 0.79 and
+    0.94, 56 same-layer pairs and 167 copies in layer 1; benchmarks/stem_real_tmd.py), and
+    the self-check still calls it a monolayer."""
     from tmdlearn.stem.quality import assess
 
     data = np.load(shared_data / "stem-real-tmd" / "dataset_mose2_40KeV_converted.npz")
