@@ -158,15 +158,16 @@ def one_image(k: int, net, meta, views: int, prior: float, pin: dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--model", default=None, help="model folder (default: shipped graphene)")
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--prior", type=float, default=0.0)
     parser.add_argument("--pin", nargs="*", default=[], metavar="KEY=VALUE",
                         help="microscope ranges fixed to a value, e.g. defocus_angstrom=0")
     args = parser.parse_args()
     pin = {key: float(value) for key, value in (item.split("=") for item in args.pin)}
-    net, meta = load_model()
+    net, meta = load_model(args.model)
     rows = [one_image(k, net, meta, args.views, args.prior, pin) for k in args.seeds]
-    print(json.dumps({"views": args.views, "prior": args.prior, "pin": pin,
+    print(json.dumps({"model": args.model or "shipped graphene", "views": args.views, "prior": args.prior, "pin": pin,
                       "passes": sum(r["passes"] for r in rows),
                       "truth_passes": sum(r["truth_passes"] for r in rows), "n": len(rows),
                       "images": rows}))
