@@ -167,7 +167,8 @@ def main() -> None:
     pin = {key: float(value) for key, value in (item.split("=") for item in args.pin)}
     net, meta = load_model(args.model)
     rows = [one_image(k, net, meta, args.views, args.prior, pin) for k in args.seeds]
-    print(json.dumps({"model": args.model or "shipped graphene", "views": args.views, "prior": args.prior, "pin": pin,
+    print(json.dumps({"model": args.model or "shipped graphene", "views": args.views,
+                      "prior": args.prior, "pin": pin,
                       "passes": sum(r["passes"] for r in rows),
                       "truth_passes": sum(r["truth_passes"] for r in rows), "n": len(rows),
                       "images": rows}))
