@@ -1,4 +1,5 @@
-"""Point sets onto pixel grids: a bilinear deposit (splat) and disk masks.
+"""Point sets onto pixel grids: a bilinear deposit (splat), its Gaussian blur in Fourier
+space, and disk masks.
 
 Low-level helpers shared by the simulators (:mod:`tmdlearn.synth.stem`) and the analysis
 (:mod:`tmdlearn.stem`). Coordinates are in pixels: pixel (row i, column j) has its centre at
@@ -8,6 +9,7 @@ Low-level helpers shared by the simulators (:mod:`tmdlearn.synth.stem`) and the 
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft
 
 
 def splat(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, weights: np.ndarray
@@ -42,6 +44,49 @@ def splat(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, weights: np.ndar
             out += np.bincount(yi[ok] * nx + xi[ok], weights=(weights * wx * wy)[ok],
                                minlength=ny * nx)
     return out.reshape(ny, nx)
+
+
+def padded_frequencies(shape: tuple[int, int], pad: int
+                       ) -> tuple[tuple[int, int], np.ndarray]:
+    """A grid ``pad`` px larger than ``shape`` on every side (at FFT-fast sizes) and its
+    squared spatial frequencies for ``scipy.fft.rfft2``.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Grid size, px.
+    pad : int
+        Margin on each side, px.
+
+    Returns
+    -------
+    padded : (ny', nx')
+        The padded grid size, px.
+    q2 : (ny', nx' // 2 + 1) array
+        Squared frequencies, cycles² / px².
+    """
+    padded = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in shape)
+    return padded, np.add.outer(fft.fftfreq(padded[0]) ** 2, fft.rfftfreq(padded[1]) ** 2)
+
+
+def splat_blur(q2: np.ndarray, variance_px2: float) -> np.ndarray:
+    """Fourier transfer function that turns :func:`splat` points into Gaussians of variance
+    ``variance_px2`` (px²): a Gaussian blur less the 1/6 px² of variance the bilinear splat
+    already adds (none below it).
+
+    Parameters
+    ----------
+    q2 : array
+        Squared spatial frequencies, cycles² / px² (:func:`padded_frequencies`).
+    variance_px2 : float
+        The Gaussians' variance σ², px².
+
+    Returns
+    -------
+    array
+        The transfer function (1 at q = 0), the shape of ``q2``.
+    """
+    return np.exp(-2 * np.pi ** 2 * max(variance_px2 - 1 / 6, 0.0) * q2)
 
 
 def disk_masks(shape: tuple[int, int], x_px: np.ndarray, y_px: np.ndarray, channel: np.ndarray,

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import fft
 from scipy.spatial import cKDTree
 
-from tmdlearn.raster import splat
+from tmdlearn.raster import padded_frequencies, splat, splat_blur
 from tmdlearn.stem.render import BACKGROUND_ANGSTROM, box_blur, render_back
 
 #: Radius (Å) of the disk around the network's position in which an atom's spot is fitted.
@@ -174,7 +174,7 @@ def render_spots(shape: tuple[int, int], xy: np.ndarray, heights: np.ndarray,
                  sigma_px: float) -> np.ndarray:
     """Gaussian spots of σ ``sigma_px`` and peak ``heights`` at ``xy`` (n, 2) px, summed on a
     grid of ``shape``: their volumes splatted bilinearly on a padded grid and blurred in
-    Fourier space (less the 1/6 px² of variance the splat adds).
+    Fourier space (:func:`tmdlearn.raster.splat_blur`).
 
     Parameters
     ----------
@@ -194,11 +194,10 @@ def render_spots(shape: tuple[int, int], xy: np.ndarray, heights: np.ndarray,
     """
     ny, nx = shape
     pad = int(np.ceil(4 * sigma_px)) + 1
-    padded = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in shape)
+    padded, q2 = padded_frequencies(shape, pad)
     volumes = np.asarray(heights, float) * 2 * np.pi * sigma_px ** 2
     points = splat(padded, xy[:, 0] + pad, xy[:, 1] + pad, volumes)
-    q2 = np.add.outer(fft.fftfreq(padded[0]) ** 2, fft.rfftfreq(padded[1]) ** 2)
-    blur = np.exp(-2 * np.pi ** 2 * max(sigma_px ** 2 - 1 / 6, 0.0) * q2)
+    blur = splat_blur(q2, sigma_px ** 2)
     return fft.irfft2(fft.rfft2(points) * blur, s=padded)[pad:pad + ny, pad:pad + nx]
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import fft, ndimage
 from scipy.optimize import minimize_scalar
 
-from tmdlearn.raster import splat
+from tmdlearn.raster import padded_frequencies, splat, splat_blur
 
 #: Gaussian low-pass (σ, Å) of the input before the comparison: keeps the lattice (graphene's
 #: 2.13 Å fringes at 68 % contrast), removes most of the pixel-to-pixel shot noise.
@@ -144,7 +144,7 @@ class _SpotFit:
         self.shape = data.shape
         self.target = data[windows.rows, windows.cols].ravel()
         self.pad = pad = int(np.ceil(3 * WIDTH_ANGSTROM[1] / pix))
-        self.padded = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in data.shape)
+        self.padded, self.q2 = padded_frequencies(data.shape, pad)
         ny, nx = data.shape
         points = np.stack([splat(self.padded, g.x_px.to_numpy(float) / step + pad,
                                  g.y_px.to_numpy(float) / step + pad, np.ones(len(g)))
@@ -153,15 +153,13 @@ class _SpotFit:
         self.smooth_points = np.stack([box_blur(p[pad:pad + ny, pad:pad + nx], background_px)
                                        for p in points])  # mirrored at the edges, as the input
         self.spectrum = fft.rfft2(points)
-        self.q2 = np.add.outer(fft.fftfreq(self.padded[0]) ** 2,
-                               fft.rfftfreq(self.padded[1]) ** 2)
         self.total = float(np.sum((self.target - self.target.mean()) ** 2))
 
     def __call__(self, sigma: float) -> tuple[float, np.ndarray, np.ndarray]:
         """R², coefficients and the fitted model (background-free) at spot width ``sigma``."""
         pix, pad, (ny, nx), target = self.pix, self.pad, self.shape, self.target
-        blurred = max((sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2 - 1 / 6, 0.0)
-        gauss = np.exp(-2 * np.pi ** 2 * blurred * self.q2) * (2 * np.pi * (sigma / pix) ** 2)
+        gauss = (splat_blur(self.q2, (sigma ** 2 + LOWPASS_ANGSTROM ** 2) / pix ** 2)
+                 * (2 * np.pi * (sigma / pix) ** 2))
         spots = fft.irfft2(self.spectrum * gauss, s=self.padded)[:, pad:pad + ny, pad:pad + nx]
         basis = spots - self.smooth_points
         rows, cols = self.windows.rows, self.windows.cols
