@@ -140,17 +140,17 @@ def _fold_copies(xy: np.ndarray, layer: np.ndarray) -> np.ndarray:
     if len(kinds) != 2:
         return layer
     other, crystal = kinds[np.argsort(counts, kind="stable")]
-    mine = np.flatnonzero(layer == other)
-    lattice = fit_lattice(xy[layer == crystal])
+    mine, theirs = np.flatnonzero(layer == other), xy[layer == crystal]
+    lattice = fit_lattice(theirs)
     if lattice is None:
         return layer
-    dist = cKDTree(xy[layer == crystal]).query(xy[mine])[0] / lattice.bond_px
+    dist = cKDTree(theirs).query(xy[mine])[0] / lattice.bond_px
     if np.mean(dist < COPY_BONDS) <= COPY_SHARE:
         return layer
     loose = ~lattice_core(xy[mine], lattice.bond_px)
     if np.mean(~loose) > CORE_SHARE:
         return layer
-    fit = fit_honeycomb(xy[layer == crystal])
+    fit = fit_honeycomb(theirs)
     ours = dist < MERGE_BONDS
     if fit is not None:
         ours |= fit.sites(xy[mine])[0] < ON_SITE_BONDS * fit.bond_px
