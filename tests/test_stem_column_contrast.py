@@ -14,7 +14,13 @@ import yaml
 from scipy import ndimage
 
 from tmdlearn.synth.haadf import column_image
-from tmdlearn.synth.specimen import WS2_METAL_Z_OFFSET, WS2_Z_EXPONENT, column_weights
+from tmdlearn.synth.specimen import (
+    WS2_EXIT_LAYER_DIMMING,
+    WS2_METAL_Z_OFFSET,
+    WS2_Z_EXPONENT,
+    build_specimen,
+    column_weights,
+)
 from tmdlearn.synth.stem_files import simulation_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +123,23 @@ def test_training_config_and_simulate_use_the_calibrated_ranges():
     assert tuple(data["metal_z_offset"]) == WS2_METAL_Z_OFFSET
     cfg = simulation_config("ws2")
     assert (cfg.z_exponent, cfg.metal_z_offset) == (WS2_Z_EXPONENT, WS2_METAL_Z_OFFSET)
+
+
+def test_exit_layer_dimming_spans_abtem_bilayers_and_is_rendered():
+    # abTEM: the exit-side layer's W columns are 4-8 % dimmer than the entrance layer's
+    dims = [1 - case["L1 W/L0 W integral"] for cases in REFERENCE["bilayers"].values()
+            for case in cases.values()]
+    lo, hi = WS2_EXIT_LAYER_DIMMING
+    assert lo <= min(dims) and max(dims) <= hi, dims
+    data = yaml.safe_load((ROOT / "configs" / "stem-ws2.yaml").read_text())["data"]
+    assert tuple(data["exit_layer_dimming"]) == WS2_EXIT_LAYER_DIMMING
+    assert simulation_config("ws2").exit_layer_dimming == WS2_EXIT_LAYER_DIMMING
+    # the simulator dims every column of layer 1 (W, chalcogens) by the drawn fraction
+    cfg = simulation_config("ws2", size_px=64, pixel_size_angstrom=0.15)
+    for dimming in (0.0, 0.07):
+        cfg.exit_layer_dimming = dimming
+        cols = build_specimen(cfg, np.random.default_rng(3), 0.15, 8.0, 10.0)
+        assert cols.params["exit_layer_dimming"] == dimming
+        w = {layer: cols.weight[(cols.layer == layer) & (cols.kind == 0)] for layer in (0, 1)}
+        assert len(w[0]) and len(w[1])
+        assert np.allclose(w[1], w[0][0] * (1 - dimming)) and np.allclose(w[0], w[0][0])

@@ -93,6 +93,10 @@ class StemSimConfig:
     monolayer_probability : float
         Chance that a bilayer image is a monolayer instead (its second layer's labels empty:
         the network learns not to invent a layer).
+    exit_layer_dimming : float or (lo, hi)
+        Relative dimming of the second (exit-side) layer's columns by the first: abTEM
+        multislice of WS2 bilayers gives 0.04-0.08 at 70-200 mrad (docs/stem.md); 0 renders
+        both layers alike.
     microscope : dict, optional
         None forms the image with the ideal microscope (Airy probe, Poisson noise); a mapping
         (``{}`` for the defaults) with a real one
@@ -134,6 +138,7 @@ class StemSimConfig:
     label_radius_angstrom: float = 0.35
     layers: int = 2
     monolayer_probability: float = 0.0
+    exit_layer_dimming: float | tuple[float, float] = 0.0
     microscope: dict[str, Any] | None = None
     native_ratio: tuple[float, float] = (0.7, 1.4)
     amorphous_coverage: tuple[float, float] = (0.0, 0.4)

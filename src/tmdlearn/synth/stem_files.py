@@ -17,7 +17,7 @@ from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.progress import track
-from tmdlearn.synth.specimen import WS2_METAL_Z_OFFSET, WS2_Z_EXPONENT
+from tmdlearn.synth.specimen import WS2_EXIT_LAYER_DIMMING, WS2_METAL_Z_OFFSET, WS2_Z_EXPONENT
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
 
@@ -39,7 +39,8 @@ def simulation_config(material: str = "graphene", size_px: int = 256,
     microscope : str
         "real" (aberrated probe, scan distortion, detector, contamination, atom widths
         0.1-0.25 Å; WS2 columns weighted as abTEM calibrates them, :data:`WS2_Z_EXPONENT`,
-        :data:`WS2_METAL_Z_OFFSET`) or "ideal" (Airy probe, Poisson noise).
+        :data:`WS2_METAL_Z_OFFSET`, :data:`WS2_EXIT_LAYER_DIMMING`) or "ideal" (Airy probe,
+        Poisson noise).
 
     Returns
     -------
@@ -49,7 +50,8 @@ def simulation_config(material: str = "graphene", size_px: int = 256,
         raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
     real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
     if material == "ws2":
-        real |= {"z_exponent": WS2_Z_EXPONENT, "metal_z_offset": WS2_METAL_Z_OFFSET}
+        real |= {"z_exponent": WS2_Z_EXPONENT, "metal_z_offset": WS2_METAL_Z_OFFSET,
+                 "exit_layer_dimming": WS2_EXIT_LAYER_DIMMING}
     return StemSimConfig(material=material, size_px=size_px,
                          pixel_size_angstrom=pixel_size_angstrom, se_scenario=se_scenario,
                          **real)
