@@ -204,12 +204,10 @@ def haadf(atoms, slice_angstrom: float | tuple[float, ...], micro: dict, configs
 MATERIALS = ("graphene", "ws2")
 
 
-def simulate(material: str, index: int, seed: int, configs: int, layers: int = 2,
-             se: tuple[float, ...] | None = None, n_clean: int | None = None,
-             slicing: str = "layer") -> dict:
-    """One abTEM image and its truth (the arrays and JSON strings written to the npz);
-    ``slicing`` ``layer`` (one slice per layer, as the stored sets) or ``plane``
-    (:func:`plane_slices`)."""
+def _draw(material: str, index: int, seed: int, layers: int = 2,
+          se: tuple[float, ...] | None = None, n_clean: int | None = None) -> dict:
+    """Everything image ``index`` draws before the multislice: probe, scan grid, structure and
+    the frozen phonons' seed (the same stream :func:`simulate` and ``--phonon-truth`` use)."""
     rng = np.random.default_rng([seed, MATERIALS.index(material), index])
     pix = PIXEL[material]
     n_clean = n_clean or CLEAN_PX[material]
@@ -218,34 +216,95 @@ def simulate(material: str, index: int, seed: int, configs: int, layers: int = 2
         4 * micro["convergence_mrad"] * 1e-3)
     fine = n_clean + 2 * int(np.ceil(SCAN_MARGIN / pix))
     scan_n = int(np.ceil(fine * pix / nyquist))
-    scan_step = fine * pix / scan_n
     box = fine * pix + 2 * BOX_MARGIN
     atoms, cols, drawn = structure(material, rng, box, layers, se)
+    c = (fine - n_clean) // 2
+    return {"micro": micro, "pix": pix, "n_clean": n_clean, "fine": fine, "scan_n": scan_n,
+            "scan_step": fine * pix / scan_n, "atoms": atoms, "cols": cols, "drawn": drawn,
+            "phonon_seed": int(rng.integers(2**31)), "crop": c,
+            "origin": BOX_MARGIN + c * pix}
+
+
+def phonon_mean_xy(atoms, cols: dict, configs: int, seed: int, step: float) -> np.ndarray:
+    """Where each column (``cols["xy"]``, box frame, Å) is in an image of ``configs`` frozen
+    phonon configurations: its atoms' xy displacements averaged over the configurations, added
+    to the column. A microscope averages millions of configurations in a pixel's dwell (the
+    column sits at its equilibrium position); a few leave each column off it by about
+    sigma / sqrt(configs) per direction (C at 4 configurations: 0.038 Å, which alone makes the
+    two-nearest-neighbour bond FWHM 0.105 Å and its mean 1.395 Å)."""
+    import abtem
+    from scipy.spatial import cKDTree
+
+    frozen = abtem.FrozenPhonons(atoms, num_configs=configs, sigmas=SIGMAS, seed=seed)
+    shift = np.mean([a.positions[:, :2] for a in frozen], axis=0) - atoms.positions[:, :2]
+    atom_layer = (atoms.positions[:, 2] // step).astype(int)
+    out = np.array(cols["xy"], float)
+    for k in np.unique(cols["layer"]):
+        mine, theirs = cols["layer"] == k, np.flatnonzero(atom_layer == k)
+        members = cKDTree(atoms.positions[theirs, :2]).query_ball_point(cols["xy"][mine], 1e-3)
+        out[mine] += np.array([shift[theirs[m]].mean(axis=0) for m in members])
+    return out
+
+
+def simulate(material: str, index: int, seed: int, configs: int, layers: int = 2,
+             se: tuple[float, ...] | None = None, n_clean: int | None = None,
+             slicing: str = "layer") -> dict:
+    """One abTEM image and its truth (the arrays and JSON strings written to the npz);
+    ``slicing`` ``layer`` (one slice per layer, as the stored sets) or ``plane``
+    (:func:`plane_slices`)."""
+    d = _draw(material, index, seed, layers, se, n_clean)
+    micro, pix, n_clean, atoms, cols = d["micro"], d["pix"], d["n_clean"], d["atoms"], d["cols"]
     t0 = time.process_time()
     slices = INTERLAYER[material] if slicing == "layer" else \
         plane_slices(atoms.positions[:, 2], float(atoms.cell[2, 2]))
-    coarse = haadf(atoms, slices, micro, configs, BOX_MARGIN, scan_n, scan_step,
-                   int(rng.integers(2**31)))
+    coarse = haadf(atoms, slices, micro, configs, BOX_MARGIN, d["scan_n"], d["scan_step"],
+                   d["phonon_seed"])
     cpu = time.process_time() - t0
-    image = fourier_resample(coarse, fine)
+    image = fourier_resample(coarse, d["fine"])
     sigma = micro["source_fwhm_angstrom"] / (2 * np.sqrt(2 * np.log(2)))
     image = ndimage.gaussian_filter(image, sigma / pix, mode="reflect")
-    c = (fine - n_clean) // 2
+    c, origin = d["crop"], d["origin"]
     image = image[c:c + n_clean, c:c + n_clean]
-    origin = BOX_MARGIN + c * pix
     x, y = cols["xy"][:, 0] - origin, cols["xy"][:, 1] - origin
     keep = (x > -2) & (x < n_clean * pix + 2) & (y > -2) & (y < n_clean * pix + 2)
-    drawn |= {"configs": configs, "scan_n": scan_n, "scan_step_angstrom": scan_step,
-              "detector_mrad": list(DETECTOR_MRAD), "thermal_sigma_angstrom": SIGMAS,
-              "slice_angstrom": slices, "cpu_seconds": round(cpu, 1),
-              "seed": [seed, MATERIALS.index(material), index]}
+    mean_xy = phonon_mean_xy(atoms, cols, configs, d["phonon_seed"], INTERLAYER[material])
+    drawn = d["drawn"] | {"configs": configs, "scan_n": d["scan_n"],
+                          "scan_step_angstrom": d["scan_step"],
+                          "detector_mrad": list(DETECTOR_MRAD), "thermal_sigma_angstrom": SIGMAS,
+                          "slice_angstrom": slices, "cpu_seconds": round(cpu, 1),
+                          "seed": [seed, MATERIALS.index(material), index]}
     return {"image": image.astype(np.float32), "pixel_angstrom": pix,
             "origin_angstrom": origin, "x_angstrom": x[keep], "y_angstrom": y[keep],
+            "x_phonon_angstrom": mean_xy[keep, 0] - origin,
+            "y_phonon_angstrom": mean_xy[keep, 1] - origin,
             "layer": cols["layer"][keep].astype(np.int8),
             "species": cols["species"][keep].astype(np.int8),
             "n_se": cols["n_se"][keep].astype(np.int8),
             "species_names": np.array(SPECIES[material]),
             "microscope": json.dumps(micro), "structure": json.dumps(drawn)}
+
+
+def add_phonon_truth(path: Path) -> None:
+    """Add ``x_phonon_angstrom`` / ``y_phonon_angstrom`` (:func:`phonon_mean_xy`) to a held-out
+    image (Se drawn, not given) written before they were stored, redrawing its structure from
+    its seed (checked against the stored columns); the image itself is unchanged."""
+    with np.load(path) as npz:
+        item = {k: npz[k] for k in npz.files}
+    structure_ = json.loads(str(item["structure"]))
+    seed, material_index, index = structure_["seed"]
+    material = MATERIALS[material_index]
+    d = _draw(material, index, seed, structure_["layers"], None, item["image"].shape[0])
+    x = d["cols"]["xy"][:, 0] - d["origin"]
+    y = d["cols"]["xy"][:, 1] - d["origin"]
+    n, pix = d["n_clean"], d["pix"]
+    keep = (x > -2) & (x < n * pix + 2) & (y > -2) & (y < n * pix + 2)
+    if not (np.allclose(x[keep], item["x_angstrom"]) and np.allclose(y[keep], item["y_angstrom"])):
+        raise SystemExit(f"{path}: the redrawn columns are not the stored ones")
+    mean_xy = phonon_mean_xy(d["atoms"], d["cols"], structure_["configs"], d["phonon_seed"],
+                             INTERLAYER[material])
+    save(path, item | {"x_phonon_angstrom": mean_xy[keep, 0] - d["origin"],
+                       "y_phonon_angstrom": mean_xy[keep, 1] - d["origin"],
+                       "image": item["image"].astype(np.float32)})  # save stores float16
 
 
 def save(path: Path, item: dict) -> None:
@@ -410,7 +469,13 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--slicing", choices=("layer", "plane"), default="layer",
                         help="one slice per layer (the stored sets) or per atomic plane")
+    parser.add_argument("--phonon-truth", nargs="+", type=Path, metavar="NPZ",
+                        help="add the phonon-mean column positions to images written without")
     args = parser.parse_args()
+    if args.phonon_truth:
+        for path in args.phonon_truth:
+            add_phonon_truth(path)
+        return
     if args.calibrate:
         print(json.dumps(calibrate(Path(args.out), args.seed, args.configs), indent=1))
         return

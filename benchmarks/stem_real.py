@@ -22,10 +22,11 @@ matched atoms (and, for WS2, their confusion: rows true, columns found), and for
 nearest-neighbour statistic of the Gomb-Net study (two nearest neighbours of every found atom
 in its layer; mean and FWHM of the distribution) against 1.42 Å: ``nn_image{k}`` in the image
 at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same of the true
-positions in the distorted image (what scan distortion alone does: the two nearest of three
-bonds of unequal stretch are biased short), ``nn_true_undistorted{k}`` of the true positions
-with the shared distortion removed (the best a perfect model can reach: the microscope's
-magnification error and scan jitter remain); ``nn_specimen{k}`` between the specimen points the
+positions in the distorted image (the columns where the image's frozen-phonon configurations
+put them, :data:`TRUTH`, seen through the scan: the two nearest of three bonds of unequal
+length are biased short), ``nn_true_undistorted{k}`` of the true positions with the shared
+distortion removed (the best a perfect model can reach on these images: the phonon
+configurations' offsets, the microscope's magnification error and scan jitter remain); ``nn_specimen{k}`` between the specimen points the
 beam was on at the found positions (scan distortion undone: the model's own error).
 ``self_check`` counts the verdicts of the self-check (``stem predict``'s
 ``quality.json``) on these images, which should all be ``ok``; ``self_check_roc`` (per model)
@@ -105,6 +106,11 @@ IDEAL = {"scale_x": 0.0, "scale_y": 0.0, "shear": 0.0, "jitter_angstrom": 0.0,
          "readout_sigma": 0.0, "pulse_shape": 1e6}
 
 
+#: The truth positions of the held-out columns: where the few frozen-phonon configurations of
+#: each image put them (``stem_abtem.phonon_mean_xy``), not the lattice sites.
+TRUTH = "_phonon_angstrom"
+
+
 def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = False
            ) -> tuple[StemImage, pd.DataFrame, dict]:
     """The clean abTEM image recorded at ``dose`` (see module doc): image at its native pixel
@@ -134,7 +140,7 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
         draw(rng, sim.contamination) * field
     image = detect(sample_grid(signal, pix, sx - ox, sy - oy), micro, rng)
     centre = (size - 1) / 2 * pix
-    x, y = frame.pixels(item["x_angstrom"] - centre + ox, item["y_angstrom"] - centre + oy)
+    x, y = frame.pixels(item[f"x{TRUTH}"] - centre + ox, item[f"y{TRUTH}"] - centre + oy)
     y = y - r0
     inside = (x >= -0.5) & (x < n_native - 0.5) & (y >= -0.5) & (y < n_native - 0.5)
     truth = pd.DataFrame({"x_px": x[inside], "y_px": y[inside],
