@@ -57,10 +57,12 @@ BOND_FWHM = Grade(0.15, 0.22, 0.28)
 #: of n distances scatters by about 1.16/√n (5 % at 500 atoms; 20 % at the 33 atoms of a
 #: 96 px field, where correct predictions reach 0.19 bonds by that scatter alone).
 PRECISE_ATOMS = 500
-#: BOND_FWHM for a layer of PRECISE_ATOMS or more: good predictions of issue #18's 512 px
-#: real-like image reach 0.12 (``benchmarks/stem_real_like_diagnose.py``); a defocused,
-#: astigmatic probe there scatters the atoms to 0.15-0.16 (0.2 Å, RMS error 0.15 Å): doubtful.
-BOND_FWHM_PRECISE = Grade(0.11, 0.14, 0.28)
+#: BOND_FWHM for a layer of PRECISE_ATOMS or more: good up to issue #18's bar for a real
+#: graphene image (FWHM 0.15 Å = 0.106 bonds), doubtful at 0.12 (that bar plus twice the 5 %
+#: scatter of the estimate at 500 atoms). Good predictions of its 512 px real-like image reach
+#: 0.10 (``benchmarks/stem_real_like_diagnose.py``, the session-11 model); a defocused,
+#: astigmatic probe there scatters the atoms to 0.12-0.16 (RMS error 0.15 Å): doubtful.
+BOND_FWHM_PRECISE = Grade(0.106, 0.12, 0.28)
 #: Fraction of a layer's atoms within ON_SITE_BONDS of its fitted honeycomb.
 ON_LATTICE = Grade(0.8, 0.55, 0.4)
 #: RMS distance (bonds) of those atoms to their sites.
