@@ -26,6 +26,7 @@ x = j * pixel, y = i * pixel), ``layer``, ``species`` (tmdlearn's index), ``n_se
         benchmarks/stem_abtem.py --material graphene --n 20 --out /work/abtem-heldout
     ... benchmarks/stem_abtem.py --time --material ws2           # cost of one image
     ... benchmarks/stem_abtem.py --calibrate --out /work/abtem-calibration  # prints JSON
+    ... benchmarks/stem_abtem.py --phonon-bonds 4 16 32   # perfect positions' bond statistic
 
 ``--calibrate`` simulates its own images (other seeds: never the held-out ones), renders the same
 columns with tmdlearn's simulator through the same probe (:func:`tmdlearn.synth.microscope.
@@ -457,6 +458,30 @@ def calibrate(out: Path, seed: int, configs: int) -> dict:
             "detector_mrad": list(DETECTOR_MRAD)}
 
 
+def phonon_bonds(configs: int, seed: int, n: int) -> dict:
+    """The study's bond statistic (two nearest neighbours of every atom per layer; mean, KDE
+    FWHM, Å) of perfect positions in the first ``n`` held-out graphene images made with
+    ``configs`` frozen-phonon configurations: their columns' phonon means
+    (:func:`phonon_mean_xy`, no multislice), atoms 3 Å or more inside the box edges."""
+    from tmdlearn.stem.bonds import neighbour_distances
+    from tmdlearn.stem.densities import kde_fwhm
+
+    dist = []
+    for index in range(n):
+        d = _draw("graphene", index, seed)
+        xy = phonon_mean_xy(d["atoms"], d["cols"], configs, d["phonon_seed"],
+                            INTERLAYER["graphene"])
+        box = float(d["atoms"].cell[0, 0])
+        for k in (0, 1):
+            mine = xy[d["cols"]["layer"] == k]
+            inner = ((mine > BOX_MARGIN + 3) & (mine < box - BOX_MARGIN - 3)).all(axis=1)
+            near = neighbour_distances(mine, 1.0, k=2)
+            dist.append(near.reshape(-1, 2)[inner].ravel())
+    dist = np.concatenate(dist)
+    return {"configs": configs, "bond_mean_angstrom": round(float(dist.mean()), 4),
+            "bond_fwhm_angstrom": round(kde_fwhm(dist), 4), "distances": len(dist)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--material", choices=MATERIALS, default="graphene")
@@ -471,7 +496,12 @@ def main() -> None:
                         help="one slice per layer (the stored sets) or per atomic plane")
     parser.add_argument("--phonon-truth", nargs="+", type=Path, metavar="NPZ",
                         help="add the phonon-mean column positions to images written without")
+    parser.add_argument("--phonon-bonds", nargs="+", type=int, metavar="CONFIGS",
+                        help="bond statistic of the graphene images' phonon-mean positions")
     args = parser.parse_args()
+    if args.phonon_bonds:
+        print(json.dumps([phonon_bonds(c, args.seed, args.n) for c in args.phonon_bonds]))
+        return
     if args.phonon_truth:
         for path in args.phonon_truth:
             add_phonon_truth(path)

@@ -26,8 +26,9 @@ positions in the distorted image (the columns where the image's frozen-phonon co
 put them, :data:`TRUTH`, seen through the scan: the two nearest of three bonds of unequal
 length are biased short), ``nn_true_undistorted{k}`` of the true positions with the shared
 distortion removed (the best a perfect model can reach on these images: the phonon
-configurations' offsets, the microscope's magnification error and scan jitter remain); ``nn_specimen{k}`` between the specimen points the
-beam was on at the found positions (scan distortion undone: the model's own error).
+configurations' offsets, the microscope's magnification error and scan jitter remain);
+``nn_specimen{k}`` between the specimen points the beam was on at the found positions (scan
+distortion undone: the model's own error).
 ``self_check`` counts the verdicts of the self-check (``stem predict``'s
 ``quality.json``) on these images, which should all be ``ok``; ``self_check_roc`` (per model)
 separates them from bad cases (:func:`roc_rows`: the same recordings with the pixel size 30 %
