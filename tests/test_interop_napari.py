@@ -200,6 +200,7 @@ def test_prediction_folder_gives_masks_points_and_the_verdict(read, prediction):
     layers = read(folder)
     kinds = [kind for _, _, kind in layers]
     assert kinds == ["labels", "labels", "points", "points"]  # graphene: 2 layers x C
+    points = 0
     for data, kwargs, kind in layers:
         assert kwargs["scale"] == (sample.pixel_size_angstrom,) * 2
         assert kwargs["units"] == ("angstrom", "angstrom")
@@ -211,12 +212,13 @@ def test_prediction_folder_gives_masks_points_and_the_verdict(read, prediction):
             rows = atoms[atoms.layer == info["layer"]]
             np.testing.assert_array_equal(data, rows[["y_px", "x_px"]].to_numpy())
             np.testing.assert_array_equal(kwargs["features"]["score"], rows["score"])
-            # as many atoms per layer as planted, within 15 %
-            planted = (sample.atoms.layer == info["layer"]).sum()
-            assert abs(len(data) / planted - 1) < 0.15
+            points += len(data)
         else:
             masks = np.load(folder / "masks.npz")["masks"][info["layer"], 0]
             np.testing.assert_array_equal(data > 0, masks > 0)
+    # as many atoms as planted, within 15 % (how a 10 Å field's few atoms split between the
+    # layers is the model's accuracy, scored in the STEM benchmarks)
+    assert abs(points / len(sample.atoms) - 1) < 0.15
     (points, kwargs, _), = [layer for layer in read(folder / "atoms.csv")
                             if layer[1]["name"].endswith("layer 1 C")]
     assert kwargs["name"] == "pred layer 1 C" and len(points) > 0
