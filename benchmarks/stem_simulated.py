@@ -4,8 +4,9 @@ Per model: scores after the lattice step (and the lattice prior 0.5) on ``--n`` 
 a well-tuned real microscope at dose 1000 without amorphous carbon (the model's own training
 ranges otherwise; ``--microscope physical``: the physical ranges of
 :class:`~tmdlearn.synth.microscope.MicroscopeConfig` instead, every probe, dose and artefact as
-drawn for the held-out set, amorphous carbon included; key ``physical_real``), graphene also on
-the ideal microscope; and on ``--mono`` realistic
+drawn for the held-out set, amorphous carbon included, and for WS2 the exit layer dimmed as in
+abTEM (:data:`~tmdlearn.synth.specimen.WS2_EXIT_LAYER_DIMMING`); key ``physical_real``),
+graphene also on the ideal microscope; and on ``--mono`` realistic
 monolayers (dose 100-3000) how many atoms the model puts in the layer that is not there
 (median per image, the smaller of its two layers). ``--refine`` also scores the positions
 refined against the image (:mod:`tmdlearn.stem.refine`; keys ``_refine``, and the prior then
@@ -32,6 +33,7 @@ import yaml
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.inference import identify_atoms, load_model
 from tmdlearn.stem.train import evaluate
+from tmdlearn.synth.specimen import WS2_EXIT_LAYER_DIMMING
 from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
 
 #: A well-tuned real microscope at a good dose (as tests/test_stem_shipped.py).
@@ -84,7 +86,8 @@ def main() -> None:
         if args.sim_config:
             data = yaml.safe_load(Path(args.sim_config).read_text())["data"]
         chain = {"microscope": GOOD, "amorphous_coverage": (0.0, 0.0)} \
-            if args.microscope == "good" else {"microscope": {}}
+            if args.microscope == "good" else {"microscope": {}} | (
+                {"exit_layer_dimming": WS2_EXIT_LAYER_DIMMING} if material == "ws2" else {})
         real = StemSimConfig.from_dict({**data, "size_px": 256, **chain,
                                         "monolayer_probability": 0.0})
         row = {"model": path or f"shipped {material}",
