@@ -226,13 +226,21 @@ def _draw(material: str, index: int, seed: int, layers: int = 2,
             "origin": BOX_MARGIN + c * pix}
 
 
+def _in_field(d: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of a :func:`_draw` in the image frame (x, y, Å) and which are kept: those
+    within 2 Å of the cropped field."""
+    x, y = (d["cols"]["xy"][:, k] - d["origin"] for k in (0, 1))
+    side = d["n_clean"] * d["pix"]
+    return x, y, (x > -2) & (x < side + 2) & (y > -2) & (y < side + 2)
+
+
 def phonon_mean_xy(atoms, cols: dict, configs: int, seed: int, step: float) -> np.ndarray:
     """Where each column (``cols["xy"]``, box frame, Å) is in an image of ``configs`` frozen
     phonon configurations: its atoms' xy displacements averaged over the configurations, added
     to the column. A microscope averages millions of configurations in a pixel's dwell (the
     column sits at its equilibrium position); a few leave each column off it by about
     sigma / sqrt(configs) per direction (C at 4 configurations: 0.038 Å, which alone makes the
-    two-nearest-neighbour bond FWHM 0.105 Å and its mean 1.395 Å)."""
+    two-nearest-neighbour bond FWHM 0.101 Å and its mean 1.395 Å, :func:`phonon_bonds`)."""
     import abtem
     from scipy.spatial import cKDTree
 
@@ -266,8 +274,7 @@ def simulate(material: str, index: int, seed: int, configs: int, layers: int = 2
     image = ndimage.gaussian_filter(image, sigma / pix, mode="reflect")
     c, origin = d["crop"], d["origin"]
     image = image[c:c + n_clean, c:c + n_clean]
-    x, y = cols["xy"][:, 0] - origin, cols["xy"][:, 1] - origin
-    keep = (x > -2) & (x < n_clean * pix + 2) & (y > -2) & (y < n_clean * pix + 2)
+    x, y, keep = _in_field(d)
     mean_xy = phonon_mean_xy(atoms, cols, configs, d["phonon_seed"], INTERLAYER[material])
     drawn = d["drawn"] | {"configs": configs, "scan_n": d["scan_n"],
                           "scan_step_angstrom": d["scan_step"],
@@ -295,10 +302,7 @@ def add_phonon_truth(path: Path) -> None:
     seed, material_index, index = structure_["seed"]
     material = MATERIALS[material_index]
     d = _draw(material, index, seed, structure_["layers"], None, item["image"].shape[0])
-    x = d["cols"]["xy"][:, 0] - d["origin"]
-    y = d["cols"]["xy"][:, 1] - d["origin"]
-    n, pix = d["n_clean"], d["pix"]
-    keep = (x > -2) & (x < n * pix + 2) & (y > -2) & (y < n * pix + 2)
+    x, y, keep = _in_field(d)
     if not (np.allclose(x[keep], item["x_angstrom"]) and np.allclose(y[keep], item["y_angstrom"])):
         raise SystemExit(f"{path}: the redrawn columns are not the stored ones")
     mean_xy = phonon_mean_xy(d["atoms"], d["cols"], structure_["configs"], d["phonon_seed"],

@@ -85,9 +85,12 @@ def main() -> None:
         data = meta["config"]["data"]
         if args.sim_config:
             data = yaml.safe_load(Path(args.sim_config).read_text())["data"]
-        chain = {"microscope": GOOD, "amorphous_coverage": (0.0, 0.0)} \
-            if args.microscope == "good" else {"microscope": {}} | (
-                {"exit_layer_dimming": WS2_EXIT_LAYER_DIMMING} if material == "ws2" else {})
+        if args.microscope == "good":
+            chain = {"microscope": GOOD, "amorphous_coverage": (0.0, 0.0)}
+        else:
+            chain = {"microscope": {}}
+            if material == "ws2":
+                chain["exit_layer_dimming"] = WS2_EXIT_LAYER_DIMMING
         real = StemSimConfig.from_dict({**data, "size_px": 256, **chain,
                                         "monolayer_probability": 0.0})
         row = {"model": path or f"shipped {material}",

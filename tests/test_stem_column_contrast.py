@@ -134,10 +134,17 @@ def test_exit_layer_dimming_spans_abtem_bilayers_and_is_rendered():
     assert simulation_config("ws2").exit_layer_dimming == WS2_EXIT_LAYER_DIMMING
     # the simulator dims every column of layer 1 (W, chalcogens) by the drawn fraction
     cfg = simulation_config("ws2", size_px=64, pixel_size_angstrom=0.15)
-    for dimming in (0.0, 0.07):
+    cols = {}
+    for dimming in (0.0, 0.07):  # a fixed fraction draws no number: the same specimen
         cfg.exit_layer_dimming = dimming
-        cols = build_specimen(cfg, np.random.default_rng(3), 0.15, 8.0, 10.0)
-        assert cols.params["exit_layer_dimming"] == dimming
-        w = {layer: cols.weight[(cols.layer == layer) & (cols.kind == 0)] for layer in (0, 1)}
-        assert len(w[0]) and len(w[1])
-        assert np.allclose(w[1], w[0][0] * (1 - dimming)) and np.allclose(w[0], w[0][0])
+        cols[dimming] = build_specimen(cfg, np.random.default_rng(3), 0.15, 8.0, 10.0)
+        assert cols[dimming].params["exit_layer_dimming"] == dimming
+    plain, dimmed = cols[0.0], cols[0.07]
+    assert np.array_equal(plain.kind, dimmed.kind) and set(np.unique(plain.layer)) == {0, 1}
+    assert {0, 1} <= set(np.unique(plain.kind[plain.layer == 1]))  # W and chalcogen columns
+    for layer, factor in ((0, 1.0), (1, 1 - 0.07)):
+        mine = plain.layer == layer
+        assert np.allclose(dimmed.weight[mine], plain.weight[mine] * factor)
+    metal = {layer: dimmed.weight[(dimmed.layer == layer) & (dimmed.kind == 0)]
+             for layer in (0, 1)}
+    assert np.allclose(metal[1], metal[0][0] * (1 - 0.07)) and np.allclose(metal[0], metal[0][0])
