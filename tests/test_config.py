@@ -95,3 +95,20 @@ def test_merged_updates_every_depth_and_shares_nothing():
     out["a"]["b"]["d"].append(3)
     out["g"]["h"].append(5)
     assert base["a"]["b"]["d"] == [1, 2] and update["g"]["h"] == [4]
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.exit_layer_dimming=abc", "simulation key 'exit_layer_dimming'"),
+    ("data.twist_deg=[1, 2, 3]", "simulation key 'twist_deg'"),
+    ("data.microscope={defocus_angstrom: abc}", "microscope key 'defocus_angstrom'"),
+])
+def test_a_simulator_range_that_is_not_numbers_exits_2_before_training(override, key, tmp_path,
+                                                                        capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stem", "train", "--out", str(tmp_path / "out"), "--set", "train.steps=1",
+              "--set", override])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+    assert f"{key} must be a number or a pair of numbers" in err
+    assert not (tmp_path / "out").exists()

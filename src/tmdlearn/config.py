@@ -38,11 +38,25 @@ def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
     Raises
     ------
     InputError
-        For an unknown key, naming ``what`` and the closest known key.
+        For an unknown key, naming ``what`` and the closest known key; for a field whose
+        default is a number or a range that gets neither (a number or a pair of numbers).
     """
     values = dict(values or {})
     check_keys(values, [f.name for f in fields(cls)], f"{what} ")
+    for field in fields(cls):
+        if field.name in values and _is_range(field.default) \
+                and not _is_range(values[field.name]):
+            raise InputError(f"{what} key '{field.name}' must be a number or a pair of numbers "
+                             f"(lo, hi), got {values[field.name]!r}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _is_range(value: Any) -> bool:
+    """A real number, or a pair of them (lo, hi)."""
+    if isinstance(value, (list, tuple)):
+        return len(value) == 2 and all(_is_range(v) and not isinstance(v, (list, tuple))
+                                       for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class Open(dict):

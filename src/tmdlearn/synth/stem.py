@@ -25,6 +25,7 @@ from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z  # noqa: F40
 from tmdlearn.errors import InputError
 from tmdlearn.raster import disk_masks
 from tmdlearn.synth.haadf import render_ideal, render_real
+from tmdlearn.synth.microscope import MicroscopeConfig
 from tmdlearn.synth.specimen import N_LAYERS, SE_SCENARIOS, SPECIES, build_specimen
 
 
@@ -159,7 +160,8 @@ class StemSimConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> StemSimConfig:
-        """Build from a config mapping; unknown keys are an InputError.
+        """Build from a config mapping; unknown keys, here and in ``microscope``, and ranges
+        that are not numbers are an InputError.
 
         Parameters
         ----------
@@ -170,7 +172,10 @@ class StemSimConfig:
         -------
         StemSimConfig
         """
-        return dataclass_from_mapping(cls, values, "simulation")
+        cfg = dataclass_from_mapping(cls, values, "simulation")
+        if cfg.microscope is not None:  # checked now, not when the first image is drawn
+            MicroscopeConfig.from_dict(cfg.microscope)
+        return cfg
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a YAML-ready dict (pairs as lists).
