@@ -34,11 +34,14 @@ distortion undone: the model's own error).
 separates them from bad cases (:func:`roc_rows`: the same recordings with the pixel size 30 %
 off, recorded at ``--low-dose``, and simulated monolayers and amorphous-only fields): ROC AUC of
 the score, confusion table (class x trust), as ``benchmarks/stem_quality.py`` reports it.
-Prints one JSON object.
+``--per-image`` adds one row per recording (``per_image``: image, dose, the probe's defocus
+``C10`` and astigmatism ``C12`` in Å, per-layer scores and the self-check): which recordings
+fail, and whether the self-check says so. Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_real.py
     ... benchmarks/stem_real.py --models old-graphene/ new-graphene/
     ... benchmarks/stem_real.py --ideal     # perfect scan and detector: the physics gap alone
+    ... benchmarks/stem_real.py --models src/tmdlearn/stem/weights/ws2 --roc-n 0 --per-image
 """
 
 from __future__ import annotations
@@ -148,8 +151,9 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
                           "layer": item["layer"][inside].astype(int),
                           "species": item["species"][inside].astype(int),
                           "n_se": item["n_se"][inside].astype(int)})
-    drawn = {"native_pixel_angstrom": p_native, "dose": float(dose), "scan_x": sx - ox,
-             "scan_y": sy - oy}
+    drawn = {"name": item["name"], "native_pixel_angstrom": p_native, "dose": float(dose),
+             "scan_x": sx - ox, "scan_y": sy - oy,
+             "probe": {k: round(float(micro[k]), 1) for k in ("C10", "C12")}}
     return StemImage(image, p_native, metadata=drawn), truth, drawn
 
 
@@ -273,11 +277,13 @@ def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
 
 
 def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_prior: float,
-             refine: bool = False) -> tuple[dict, list[dict]]:
-    """Scores of one model on its material's recordings, per dose and over all doses, and
-    the self-check of each recording's prediction (:func:`self_check`, in order)."""
+             refine: bool = False) -> tuple[dict, list[dict], list[dict]]:
+    """Scores of one model on its material's recordings, per dose and over all doses, the
+    self-check of each recording's prediction (:func:`self_check`, in order) and one row per
+    recording (image name, dose, probe defocus C10 and astigmatism C12 in Å, per-layer scores,
+    self-check)."""
     groups: dict[str, dict[str, list]] = {}
-    checks = []
+    checks, rows = [], []
     names = np.asarray(meta["species"])
     for image, truth, drawn in recordings:
         found, _ = identify_atoms(image, model, meta, views=views,
@@ -288,6 +294,8 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
                               list(names), scan)
         check = self_check(image, found, meta)
         checks.append(check)
+        rows.append({"name": drawn["name"], "dose": drawn["dose"], **drawn["probe"],
+                     **_pooled([table]), **check})
         for key in (f"dose_{drawn['dose']:g}", "all"):
             g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0})
             g["tables"].append(table)
@@ -308,7 +316,7 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
                                         "counts": g["confusion"].tolist()}
         row["self_check"] = {t: g["trust"].count(t) for t in ("ok", "doubtful", "fail")}
         out[key] = row
-    return out, checks
+    return out, checks, rows
 
 
 def main() -> None:
@@ -324,6 +332,8 @@ def main() -> None:
     parser.add_argument("--refine", action="store_true",
                         help="refine the positions against the image (stem predict --refine)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--per-image", action="store_true",
+                        help="add each recording's scores and self-check (per_image)")
     parser.add_argument("--roc-n", type=int, default=10,
                         help="simulated monolayer and amorphous images per model for the "
                              "self-check ROC (0: no ROC)")
@@ -353,9 +363,11 @@ def main() -> None:
     for path in paths:
         model, meta = load_model(path)
         material = meta["material"]
-        scores, checks = evaluate(model, meta, recordings.get(material, []), args.views,
-                                  args.prior, args.refine)
+        scores, checks, rows = evaluate(model, meta, recordings.get(material, []),
+                                        args.views, args.prior, args.refine)
         results[path] = {"material": material, "scores": scores}
+        if args.per_image:
+            results[path]["per_image"] = rows
         if args.roc_n:
             rows = roc_rows(model, meta, recordings.get(material, []), checks,
                             low.get(material, []), args.roc_n, args.seed + 20, args.views,

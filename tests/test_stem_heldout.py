@@ -65,7 +65,10 @@ def test_recorded_truth_follows_the_scan():
 
     items = _items()
     for item in items[:: max(1, len(items) // 4)]:
-        image, truth, _ = record(item, 5000.0, np.random.default_rng(1))
+        image, truth, drawn = record(item, 5000.0, np.random.default_rng(1))
+        probe = json.loads(str(item["microscope"]))
+        assert drawn["name"] == item["name"] and drawn["dose"] == 5000.0
+        assert drawn["probe"] == pytest.approx({k: probe[k] for k in ("C10", "C12")}, abs=0.05)
         values = ndimage.gaussian_filter(image.intensity.astype(float), 1.0)
         ref = truth[truth.species == 0]
         step = 0.7 / image.pixel_size_angstrom
