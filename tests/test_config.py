@@ -98,9 +98,9 @@ def test_merged_updates_every_depth_and_shares_nothing():
 
 
 @pytest.mark.parametrize("override, key", [
-    ("data.exit_layer_dimming=abc", "simulation key 'exit_layer_dimming'"),
-    ("data.twist_deg=[1, 2, 3]", "simulation key 'twist_deg'"),
-    ("data.microscope={defocus_angstrom: abc}", "microscope key 'defocus_angstrom'"),
+    ("data.exit_layer_dimming=abc", "key 'data.exit_layer_dimming'"),
+    ("data.twist_deg=[1, 2, 3]", "key 'data.twist_deg'"),
+    ("data.microscope={defocus_angstrom: abc}", "key 'data.microscope.defocus_angstrom'"),
 ])
 def test_a_simulator_range_that_is_not_numbers_exits_2_before_training(override, key, tmp_path,
                                                                         capsys):
@@ -111,4 +111,20 @@ def test_a_simulator_range_that_is_not_numbers_exits_2_before_training(override,
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
     assert f"{key} must be a number or a pair of numbers" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("data, problem", [
+    ("{material: ws2, exit_layer_dimming: abc}", "must be a number or a pair of numbers"),
+    ("{material: ws2, twsit_deg: [0, 30]}", "'data.twsit_deg'; did you mean 'data.twist_deg'"),
+    ("{microscope: {defocus: [-30, 30]}}", "'data.microscope.defocus'; did you mean"),
+])
+def test_a_bad_simulator_key_in_a_config_file_names_the_file(data, problem, tmp_path, capsys):
+    config = tmp_path / "mine.yaml"
+    config.write_text(f"data: {data}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stem", "train", "-c", str(config), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {config}: ") and problem in err and "\n" not in err
     assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ import copy
 import difflib
 import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import yaml
 from tmdlearn.errors import InputError
 
 
-def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
+def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, where: str):
     """``cls(**values)`` for a dataclass, lists turned into tuples (YAML has no tuples).
 
     Parameters
@@ -27,8 +27,8 @@ def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
         The dataclass.
     values : dict, optional
         Field values by name.
-    what : str
-        What the values are, for the message of an unknown key.
+    where : str
+        Dotted prefix of the fields' config keys in messages, e.g. ``"data."``.
 
     Returns
     -------
@@ -38,16 +38,16 @@ def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, what: str):
     Raises
     ------
     InputError
-        For an unknown key, naming ``what`` and the closest known key; for a field whose
-        default is a number or a range that gets neither (a number or a pair of numbers).
+        For an unknown key, naming it and the closest known key; for a field whose default is
+        a number or a range that gets neither (a number or a pair of numbers).
     """
     values = dict(values or {})
-    check_keys(values, [f.name for f in fields(cls)], f"{what} ")
+    check_keys(values, [f.name for f in fields(cls)], where)
     for field in fields(cls):
         if field.name in values and _is_range(field.default) \
                 and not _is_range(values[field.name]):
-            raise InputError(f"{what} key '{field.name}' must be a number or a pair of numbers "
-                             f"(lo, hi), got {values[field.name]!r}")
+            raise InputError(f"config key '{where}{field.name}' must be a number or a pair of "
+                             f"numbers (lo, hi), got {values[field.name]!r}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -61,7 +61,13 @@ def _is_range(value: Any) -> bool:
 
 class Open(dict):
     """A section of DEFAULTS whose keys are free (a search space, a section another function
-    checks): :func:`validate` takes any keys there."""
+    checks): :func:`validate` takes any keys there, and calls ``check`` (given) with the
+    section's value, so that the InputError it raises names the config file."""
+
+    def __init__(self, values: dict[str, Any] | None = None,
+                 check: Callable[[Any], Any] | None = None):
+        super().__init__(values or {})
+        self.check = check
 
 
 def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
@@ -110,6 +116,13 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
     check_keys(config, defaults, where, path)
     for key, value in config.items():
         default = defaults[key]
+        if isinstance(default, Open) and default.check is not None:
+            try:
+                default.check(value)
+            except InputError as err:
+                if err.path is not None or path is None:
+                    raise
+                raise InputError(err.problem, path) from None
         if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
             validate(value, default, path, f"{where}{key}.")
 

@@ -46,8 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "threads": 2,
     "init": None,
     "normalisation": "zscore",
-    # checked by :meth:`tmdlearn.synth.stem.StemSimConfig.from_dict`
-    "data": Open({"material": "graphene", "size_px": 128}),
+    "data": Open({"material": "graphene", "size_px": 128}, check=StemSimConfig.from_dict),
     "model": {"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0, "norm": "batch"},
     "loss": {"name": "gomb", "alpha": 2.0, "per_species": False},
     "train": {"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,

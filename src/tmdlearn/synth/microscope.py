@@ -112,18 +112,21 @@ class MicroscopeConfig:
     saturate: float = 0.0
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> MicroscopeConfig:
+    def from_dict(cls, values: dict[str, Any] | None, where: str = "microscope."
+                  ) -> MicroscopeConfig:
         """Build from a config mapping; unknown keys are an InputError.
 
         Parameters
         ----------
         values : dict, optional
+        where : str
+            Dotted prefix of its keys in messages (``data.microscope.`` in a training config).
 
         Returns
         -------
         MicroscopeConfig
         """
-        return dataclass_from_mapping(cls, values, "microscope")
+        return dataclass_from_mapping(cls, values, where)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a YAML-ready dict (pairs as lists).

@@ -172,9 +172,9 @@ class StemSimConfig:
         -------
         StemSimConfig
         """
-        cfg = dataclass_from_mapping(cls, values, "simulation")
+        cfg = dataclass_from_mapping(cls, values, "data.")
         if cfg.microscope is not None:  # checked now, not when the first image is drawn
-            MicroscopeConfig.from_dict(cfg.microscope)
+            MicroscopeConfig.from_dict(cfg.microscope, "data.microscope.")
         return cfg
 
     def as_dict(self) -> dict[str, Any]:
