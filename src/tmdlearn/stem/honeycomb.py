@@ -199,8 +199,8 @@ def _origin(xy: np.ndarray, vectors: np.ndarray, seed: np.ndarray, bond: float) 
     return seed + origin @ vectors
 
 
-def fit_honeycomb(xy: np.ndarray, tol: float = 0.25, enough: float = 0.95
-                  ) -> Honeycomb | None:
+def fit_honeycomb(xy: np.ndarray, tol: float = 0.25, enough: float = 0.95,
+                  start: Lattice | None = None) -> Honeycomb | None:
     """The honeycomb that puts most points (n, 2) px within ``tol`` bonds of a site.
 
     From each of 5 seeds (centre and quarter points of the points' extent), starting with
@@ -217,6 +217,8 @@ def fit_honeycomb(xy: np.ndarray, tol: float = 0.25, enough: float = 0.95
         Largest distance of a fitted point from its site, in bonds.
     enough : float
         A seed whose lattice fits more than this fraction of the points ends the search.
+    start : Lattice, optional
+        ``fit_lattice(xy)`` where the caller has it already.
 
     Returns
     -------
@@ -224,7 +226,7 @@ def fit_honeycomb(xy: np.ndarray, tol: float = 0.25, enough: float = 0.95
         The fitted honeycomb (px); None for fewer than 10 points.
     """
     xy = np.asarray(xy, float)
-    start = fit_lattice(xy)
+    start = fit_lattice(xy) if start is None else start
     if start is None:
         return None
     lo, hi = xy.min(axis=0), xy.max(axis=0)

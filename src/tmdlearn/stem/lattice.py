@@ -150,7 +150,7 @@ def _fold_copies(xy: np.ndarray, layer: np.ndarray) -> np.ndarray:
     loose = ~lattice_core(xy[mine], lattice.bond_px)
     if np.mean(~loose) > CORE_SHARE:
         return layer
-    fit = fit_honeycomb(theirs)
+    fit = fit_honeycomb(theirs, start=lattice)
     ours = dist < MERGE_BONDS
     if fit is not None:
         ours |= fit.sites(xy[mine])[0] < ON_SITE_BONDS * fit.bond_px
