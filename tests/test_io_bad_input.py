@@ -121,7 +121,8 @@ FUZZ = settings(max_examples=25, deadline=None,
 @FUZZ
 @given(data=st.binary(min_size=0, max_size=3000),
        suffix=st.sampled_from([".txt", ".csv", ".di", ".spm", ".gwy", ".npy", ".npz", ".tif",
-                               ".wdf", ".ibw", ".nid", ".000", ".spc", ".nxs"]))
+                               ".wdf", ".ibw", ".nid", ".000", ".spc", ".nxs", ".nhdf",
+                               ".ndata1"]))
 def test_fuzz_random_bytes(tmp_path, data, suffix):
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)

@@ -139,6 +139,43 @@ def test_plain_tif_needs_pixel_size(tmp_path):
     assert hm.height_nm[1, 0] == 8
 
 
+def _imagej(path, image):
+    import tifffile
+
+    tifffile.imwrite(path, image, imagej=True, resolution=(1 / 0.01062, 1 / 0.01062),
+                     metadata={"unit": "nm"})
+
+
+def _ome(path, image):
+    import tifffile
+
+    tifffile.imwrite(path, image, ome=True, metadata={"PhysicalSizeX": 10.62,
+                                                      "PhysicalSizeXUnit": "pm"})
+
+
+def _fei(path, image):
+    import tifffile
+
+    ini = "[User]\nDate=12/07/2026\n[Scan]\nPixelWidth=1.062e-011\nPixelHeight=1.062e-011\n"
+    tifffile.imwrite(path, image, extratags=[(34682, "s", 0, ini, True)])
+
+
+@pytest.mark.parametrize("write, source", [(_imagej, "ImageJ: nm"),
+                                           (_ome, "OME PhysicalSizeX: 10.62 pm"),
+                                           (_fei, "FEI Scan PixelWidth: 1.062e-11 m")])
+def test_tiff_pixel_sizes_of_imagej_ome_and_thermo_fisher_files(tmp_path, write, source):
+    """0.1062 A/px stated three ways: ImageJ unit + resolution, OME-XML PhysicalSizeX, a Thermo
+    Fisher (FEI) microscope's INI tag; each read as a STEM image with its source."""
+    image = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    write(tmp_path / "haadf.tif", image)
+    stem = read(tmp_path / "haadf.tif")
+    assert isinstance(stem, StemImage) and stem.pixel_size_angstrom == pytest.approx(0.1062)
+    assert stem.metadata["pixel_size_source"] == source
+    np.testing.assert_array_equal(stem.intensity, image)
+    given = read(tmp_path / "haadf.tif", pixel_size_angstrom=0.2)
+    assert given.pixel_size_angstrom == 0.2 and given.metadata["pixel_size_source"] == "given"
+
+
 def test_gpl_formats_without_rosettasciio(tmp_path):
     try:
         import rsciio  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 import types
 
@@ -145,13 +146,50 @@ def test_gpl_calibrated_axis_units(tmp_path, monkeypatch, unit, scale):
     signal = {"data": IMAGE, "axes": [{"scale": scale, "units": unit}] * 2}
     reader = types.SimpleNamespace(file_reader=lambda name: [signal])
     fake = types.ModuleType("rsciio")
-    fake.digitalmicrograph, fake.emd = reader, reader
+    fake.digitalmicrograph, fake.emd, fake.tia = reader, reader, reader
     monkeypatch.setitem(sys.modules, "rsciio", fake)
     path = tmp_path / "image.dm4"
     path.write_bytes(b"\0" * 100)
     image = read(path)
     assert image.pixel_size_angstrom == pytest.approx(0.1062)
     assert image.metadata["pixel_size_source"].endswith(unit)
+
+
+def _write_ser(path, image, delta_m):
+    """A one-image TIA .ser file (series version 0x0210, one dimension of one element): the
+    header, its dimension array, the data and tag offset arrays, the 2-D element (x and y
+    calibrations in m, data type 2 = uint16, rows stored bottom row first) and its time tag."""
+    ny, nx = image.shape
+    dimension = struct.pack("<iddii", 1, 0.0, 1.0, 0, 6) + b"Number" + struct.pack("<i", 0)
+    offsets_at = 30 + len(dimension)
+    element = struct.pack("<ddiddihii", 0.0, delta_m, 0, 0.0, delta_m, 0, 2, nx, ny)
+    element += np.ascontiguousarray(image[::-1], "<u2").tobytes()
+    data_at = offsets_at + 8
+    header = struct.pack("<HHHiiiiii", 0x4949, 0x0197, 0x0210, 0x4122, 0x4152, 1, 1,
+                         offsets_at, 1)
+    path.write_bytes(header + dimension + struct.pack("<ii", data_at, data_at + len(element))
+                     + element + struct.pack("<hhi", 0x4152, 0, 0))
+    return path
+
+
+def test_tia_ser_image_and_calibration(tmp_path):
+    """A TIA .ser file (FEI / Thermo Fisher microscopes) read through rosettasciio: the image
+    the right way up and its x calibration (1.062e-11 m) as the pixel size."""
+    pytest.importorskip("rsciio")
+    image = np.arange(48 * 64, dtype=np.uint16).reshape(48, 64)
+    stem = read(_write_ser(tmp_path / "haadf_1.ser", image, 1.062e-11))
+    np.testing.assert_array_equal(stem.intensity, image)
+    assert stem.pixel_size_angstrom == pytest.approx(0.1062)
+    assert stem.metadata["format"] == "ser"
+
+
+def test_a_ser_file_without_a_tia_header_is_refused(tmp_path):
+    pytest.importorskip("rsciio")
+    path = tmp_path / "noise.ser"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes())
+    with pytest.raises(InputError, match="not a TIA .ser file") as info:
+        read(path)
+    assert str(path) in str(info.value)
 
 
 def test_real_dm3_calibration(shared_data):

@@ -139,7 +139,8 @@ def _warn_untrusted(row: dict, where: Path) -> None:
 
 @app.command()
 def predict(
-    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .dm3/.dm4/.emd), "
+    image: Path = typer.Argument(..., help="HAADF image (.tif, .npy, .npz, .nhdf/.ndata1 of "
+                                 "Nion Swift, .dm3/.dm4/.emd/.ser), "
                                  "a folder of them, or a STEM frame store (tmdlearn convert "
                                  "--modality stem)."),
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (overrides "

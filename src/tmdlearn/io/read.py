@@ -22,7 +22,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.io import afm, spc, spectra, stem
+from tmdlearn.io import afm, nion, spc, spectra, stem
 from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
@@ -76,6 +76,10 @@ def read(path: str | Path, **options) -> Container:
         raise InputError("the file is empty", path)
     modality = _modality(path, options)
     suffix = path.suffix.lower()
+    if suffix in stem.NION_FORMATS or head.startswith((b"PK\x03\x04", _HDF5_MAGIC)) \
+            and suffix not in afm.AFM_FORMATS and (nion.is_nion_zip(path)
+                                                    or nion.is_nion_hdf5(path)):
+        return nion.read_nion(path, options.get("pixel_size_angstrom"))
     if suffix == ".npz" or head.startswith(b"PK\x03\x04") and suffix not in afm.AFM_FORMATS:
         return _read_npz(path, options, modality)
     if suffix == ".npy" or head.startswith(b"\x93NUMPY"):
@@ -208,7 +212,7 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
     quiet.setLevel(logging.CRITICAL)  # damaged tags end in InputError, not in log lines
     try:
         with tifffile.TiffFile(path) as tif:
-            pixel_angstrom = stem.tiff_pixel_size_angstrom(tif)
+            stated = stem.tiff_pixel_size(tif)
             is_park = any(tag.code == 50432 for tag in tif.pages[0].tags)  # Park PSIA magic
             _check_tiff_page(path, tif.pages[0])
             values = tif.pages[0].asarray()
@@ -224,10 +228,10 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
     if modality == "afm":
         return afm.height_map_from_array(path, values, options.get("pixel_size_nm"),
                                          options.get("channel", "height"))
-    if modality == "stem" or pixel_angstrom is not None:
-        return stem.stem_from_array(
-            path, values, options.get("pixel_size_angstrom") or pixel_angstrom
-        )
+    if modality == "stem" or stated is not None:
+        given = options.get("pixel_size_angstrom")
+        pixel, source = (given, "given") if given else stated or (None, None)
+        return stem.stem_from_array(path, values, pixel, {"pixel_size_source": source})
     return _read_array(path, values, options, modality)
 
 

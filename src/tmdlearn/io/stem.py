@@ -1,5 +1,7 @@
-"""STEM readers: .tif/.npy/.npz with a pixel size, Gatan .dm3/.dm4 and Velox .emd through
-rosettasciio (GPL, optional: ``pip install tmdlearn[gpl]``).
+"""STEM readers: .tif/.npy/.npz with a pixel size, Gatan .dm3/.dm4, Velox .emd and TIA .ser
+through rosettasciio (GPL, optional: ``pip install tmdlearn[gpl]``); Nion Swift files are read
+by :mod:`tmdlearn.io.nion`. A TIFF's pixel size comes from tmdlearn's description, ImageJ,
+OME-XML or a Thermo Fisher (FEI) tag (:func:`tiff_pixel_size`).
 
 An .npz is read as one 2-D image plus a pixel size (:func:`stem_from_npz`): tmdlearn's own
 layout (``intensity``, ``pixel_size_angstrom``, ``metadata``), the Gomb-Net study's
@@ -20,9 +22,12 @@ from tmdlearn.io.arrays import as_image
 from tmdlearn.io.dm_layout import check_dm3_layout
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
 
-GPL_FORMATS = (".dm3", ".dm4", ".emd")
+GPL_FORMATS = (".dm3", ".dm4", ".emd", ".ser")
+#: Nion Swift files whatever their content (:mod:`tmdlearn.io.nion`; a Swift ``.h5`` is
+#: recognised by its layout).
+NION_FORMATS = (".nhdf", ".ndata1", ".ndata")
 #: Every file suffix the STEM readers take (the GPL ones need the optional extra).
-STEM_FORMATS = (".tif", ".tiff", ".npy", ".npz", *GPL_FORMATS)
+STEM_FORMATS = (".tif", ".tiff", ".npy", ".npz", *NION_FORMATS, *GPL_FORMATS)
 #: Length units a file may give its pixel size in, in Å (keys: lower-case spellings).
 ANGSTROM_PER_UNIT = {
     "pm": 0.01, "a": 1.0, "å": 1.0, "ang": 1.0, "angstrom": 1.0, "angstroms": 1.0, "nm": 10.0,
@@ -272,8 +277,10 @@ def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = 
     return stem_from_array(path, arrays[key], pixel_size_angstrom, metadata)
 
 
-def tiff_pixel_size_angstrom(tif) -> float | None:
-    """The pixel size a TIFF states: tmdlearn's JSON description or ImageJ's unit + resolution.
+def tiff_pixel_size(tif) -> tuple[float, str] | None:
+    """The pixel size a TIFF states, and where: tmdlearn's JSON description, ImageJ's unit +
+    resolution, OME-XML's ``PhysicalSizeX`` (in ``PhysicalSizeXUnit``, µm by default) or a
+    Thermo Fisher (FEI) microscope's ``PixelWidth`` (m, section ``Scan`` or ``EScan``).
 
     Parameters
     ----------
@@ -282,12 +289,12 @@ def tiff_pixel_size_angstrom(tif) -> float | None:
 
     Returns
     -------
-    float or None
-        Pixel size (Å/px), or None when the file states none.
+    (float, str) or None
+        Pixel size (Å/px) and its source, or None when the file states none.
     """
     shaped = tif.shaped_metadata
     if shaped and "pixel_size_angstrom" in shaped[0]:
-        return float(shaped[0]["pixel_size_angstrom"])
+        return float(shaped[0]["pixel_size_angstrom"]), "tmdlearn description"
     imagej = tif.imagej_metadata or {}
     factor = angstrom_per_unit(str(imagej.get("unit", "")))
     if factor is not None:
@@ -295,20 +302,56 @@ def tiff_pixel_size_angstrom(tif) -> float | None:
         if tag is not None:
             numerator, denominator = tag.value
             if numerator > 0:
-                return denominator / numerator * factor
+                return denominator / numerator * factor, f"ImageJ: {imagej['unit']}"
+    for stated in (_ome_pixel(tif.ome_metadata), _fei_pixel(tif.fei_metadata)):
+        if stated is not None:
+            return stated
+    return None
+
+
+def _ome_pixel(xml: str | None) -> tuple[float, str] | None:
+    """``PhysicalSizeX`` of the first OME ``Pixels`` element, in Å."""
+    if not xml:
+        return None
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "Pixels" and "PhysicalSizeX" in element.attrib:
+            unit = element.attrib.get("PhysicalSizeXUnit", "µm")
+            factor = angstrom_per_unit(unit)
+            try:
+                value = float(element.attrib["PhysicalSizeX"])
+            except ValueError:
+                return None
+            if factor is None or not value > 0:
+                return None
+            return value * factor, f"OME PhysicalSizeX: {value:.6g} {unit}"
+    return None
+
+
+def _fei_pixel(sections: dict | None) -> tuple[float, str] | None:
+    """``PixelWidth`` (m) of a Thermo Fisher (FEI) TIFF's ``Scan`` or ``EScan`` section, in Å."""
+    for name in ("Scan", "EScan"):
+        value = (sections or {}).get(name, {}).get("PixelWidth")
+        if isinstance(value, (int, float)) and value > 0:
+            return value * 1e10, f"FEI {name} PixelWidth: {value:.6g} m"
     return None
 
 
 def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
-    """Read a Gatan .dm3/.dm4 or Velox .emd image through rosettasciio (optional, GPL).
+    """Read a Gatan .dm3/.dm4, Velox .emd or TIA .ser image through rosettasciio (optional, GPL).
 
     The file's layout is checked first (:func:`check_dm3_layout`, :func:`check_hdf5_layout`
-    for .emd).
+    for .emd, :func:`check_ser_header` for .ser).
 
     Parameters
     ----------
     path : Path
-        The .dm3, .dm4 or .emd file.
+        The .dm3, .dm4, .emd or .ser file.
     pixel_size_angstrom : float, optional
         Pixel size (Å/px); default: the calibrated scale of the image's last (x) axis in its
         unit (m, µm, nm, Å, pm).
@@ -320,17 +363,15 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
         origin.
     """
     try:
-        from rsciio import digitalmicrograph, emd
+        from rsciio import digitalmicrograph, emd, tia
     except ImportError as err:
         raise InputError(
             f"reading {path.suffix} needs the optional GPL extra: pip install tmdlearn[gpl]", path
         ) from err
-    is_emd = path.suffix.lower() == ".emd"
-    reader = emd if is_emd else digitalmicrograph
-    if is_emd:
-        check_hdf5_layout(path)
-    else:
-        check_dm3_layout(path)
+    suffix = path.suffix.lower()
+    reader = {".emd": emd, ".ser": tia}.get(suffix, digitalmicrograph)
+    checks = {".emd": check_hdf5_layout, ".ser": check_ser_header}
+    checks.get(suffix, check_dm3_layout)(path)
     try:
         signals = reader.file_reader(str(path))
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
@@ -342,10 +383,32 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     axis = signal["axes"][-1]
     unit = str(axis.get("units", ""))
     factor = angstrom_per_unit(unit)
-    metadata = {"format": path.suffix.lower().lstrip("."), "axis_unit": unit}
+    metadata = {"format": suffix.lstrip("."), "axis_unit": unit}
     if pixel_size_angstrom is not None:
         metadata["pixel_size_source"] = "given"
     elif factor is not None and float(axis.get("scale", 0)) > 0:
         pixel_size_angstrom = float(axis["scale"]) * factor
         metadata["pixel_size_source"] = f"calibrated x axis: {float(axis['scale']):.6g} {unit}"
     return stem_from_array(path, signal["data"], pixel_size_angstrom, metadata)
+
+
+#: A TIA .ser file starts with its byte order ("II"), series id and version (TIA's docs).
+SER_BYTE_ORDER, SER_SERIES_ID, SER_VERSIONS = 0x4949, 0x0197, (0x0210, 0x0220)
+
+
+def check_ser_header(path: Path) -> None:
+    """InputError unless ``path`` starts with a TIA series header (little-endian, version
+    0x0210 or 0x0220).
+
+    Parameters
+    ----------
+    path : Path
+        The .ser file.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if len(head) < 6:
+        raise InputError("truncated TIA .ser header", path)
+    order, series, version = np.frombuffer(head, "<u2")
+    if order != SER_BYTE_ORDER or series != SER_SERIES_ID or version not in SER_VERSIONS:
+        raise InputError("not a TIA .ser file (no series header)", path)
