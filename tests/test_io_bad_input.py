@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nion_files import properties, write_ndata, write_nhdf
 from tmdlearn.cli import main
 from tmdlearn.data import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
@@ -152,13 +153,16 @@ def valid_files(tmp_path_factory, test_data):
                                                     np.linspace(100, 300, 20), "cm-1", 1.0)),
         shutil.copy(test_data / "spectra-wse2mose2" / "MoSe2_Raman.txt", folder / "r.txt"),
     ]
+    small = rng.integers(0, 1000, (16, 16)).astype(np.uint16)
+    files += [write_nhdf(folder / "s.nhdf", small, properties(small.shape)),
+              write_ndata(folder / "s.ndata1", small, properties(small.shape))]
     head = (test_data / "afm-bruker" / "di-1.di").read_bytes()[:60000]
     (folder / "cut.di").write_bytes(head)
     return [*map(str, files), str(folder / "cut.di")]
 
 
 @FUZZ
-@given(index=st.integers(0, 5), cuts=st.lists(st.tuples(st.integers(0, 10**6),
+@given(index=st.integers(0, 7), cuts=st.lists(st.tuples(st.integers(0, 10**6),
                                                          st.integers(0, 255)), max_size=8),
        truncate=st.one_of(st.none(), st.integers(0, 10**6)))
 def test_fuzz_mutated_valid_files(tmp_path, valid_files, index, cuts, truncate):

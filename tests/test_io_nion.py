@@ -1,57 +1,26 @@
 """Nion Swift files (.nhdf / Swift .h5, .ndata1): image, pixel size from the calibrations,
-sequences, refusals, and bad bytes ending in one InputError naming the file."""
+sequences, refusals, a truncated file on the command line (the mutation fuzz of
+test_io_bad_input covers both layouts)."""
 
 from __future__ import annotations
-
-import io
-import json
-import zipfile
 
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
+from nion_files import properties, write_ndata, write_nhdf
 from tmdlearn.cli import main
 from tmdlearn.data import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io import read
 
-
-def _properties(shape, scales=(0.01062, 0.01062), units="nm", sequence=False, **extra):
-    """Swift's properties of data of ``shape``: one calibration per axis."""
-    calibrations = [{"offset": 0.0, "scale": 1.0, "units": ""}] * (len(shape) - len(scales))
-    calibrations += [{"offset": -1.5, "scale": s, "units": units} for s in scales]
-    return {"type": "data-item", "is_sequence": sequence, "collection_dimension_count": 0,
-            "datum_dimension_count": 2, "dimensional_calibrations": calibrations,
-            "intensity_calibration": {"offset": 0.0, "scale": 1.0, "units": "counts"},
-            "title": "HAADF", "metadata": {"instrument": {"high_tension": 60000.0}}, **extra}
-
-
-def _nhdf(path, data, properties, key="ad2a8c3f"):
-    with h5py.File(path, "w") as handle:
-        dataset = handle.create_group("data").create_dataset(key, data=data)
-        dataset.attrs["properties"] = json.dumps(properties)
-    return path
-
-
-def _ndata(path, data, properties):
-    buffer = io.BytesIO()
-    np.save(buffer, data)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("data.npy", buffer.getvalue())
-        archive.writestr("metadata.json", json.dumps(properties))
-    return path
-
-
 IMAGE = np.random.default_rng(0).poisson(50, (48, 64)).astype(np.uint16)
 
 
-@pytest.mark.parametrize("name, write", [("a.nhdf", _nhdf), ("swift.h5", _nhdf),
-                                          ("a.ndata1", _ndata), ("a.ndata", _ndata)])
+@pytest.mark.parametrize("name, write", [("a.nhdf", write_nhdf), ("swift.h5", write_nhdf),
+                                          ("a.ndata1", write_ndata), ("a.ndata", write_ndata)])
 def test_an_image_with_its_calibrated_pixel_size(tmp_path, name, write):
-    path = write(tmp_path / name, IMAGE, _properties(IMAGE.shape))
+    path = write(tmp_path / name, IMAGE, properties(IMAGE.shape))
     image = read(path)
     assert isinstance(image, StemImage)
     np.testing.assert_array_equal(image.intensity, IMAGE)
@@ -61,21 +30,21 @@ def test_an_image_with_its_calibrated_pixel_size(tmp_path, name, write):
 
 
 def test_older_files_keep_spatial_calibrations_under_data_source(tmp_path):
-    props = _properties(IMAGE.shape, scales=(12.5, 12.5), units="pm")
+    props = properties(IMAGE.shape, scales=(12.5, 12.5), units="pm")
     props = {"data_source": {"spatial_calibrations": props.pop("dimensional_calibrations")}}
-    image = read(_ndata(tmp_path / "old.ndata", IMAGE, props))
+    image = read(write_ndata(tmp_path / "old.ndata", IMAGE, props))
     assert image.pixel_size_angstrom == pytest.approx(0.125)
 
 
 def test_a_sequence_gives_its_first_frame(tmp_path):
     frames = np.stack([IMAGE, IMAGE + 1, IMAGE + 2])
-    image = read(_nhdf(tmp_path / "seq.nhdf", frames, _properties(frames.shape, sequence=True)))
+    image = read(write_nhdf(tmp_path / "seq.nhdf", frames, properties(frames.shape, sequence=True)))
     np.testing.assert_array_equal(image.intensity, IMAGE)
     assert image.metadata["frames"] == 3 and image.pixel_size_angstrom == pytest.approx(0.1062)
 
 
 def test_a_given_pixel_size_wins_and_an_uncalibrated_file_needs_one(tmp_path):
-    path = _nhdf(tmp_path / "raw.nhdf", IMAGE, _properties(IMAGE.shape, units=""))
+    path = write_nhdf(tmp_path / "raw.nhdf", IMAGE, properties(IMAGE.shape, units=""))
     with pytest.raises(InputError, match="stores no pixel size") as info:
         read(path)
     assert str(path) in str(info.value)
@@ -86,11 +55,11 @@ def test_a_given_pixel_size_wins_and_an_uncalibrated_file_needs_one(tmp_path):
 @pytest.mark.parametrize("data, props, match", [
     (np.zeros((8, 8, 100)), {"is_sequence": False}, "not one 2-D image"),
     (np.zeros((4, 4, 8, 8)), {"is_sequence": False}, "not one 2-D image"),
-    (IMAGE, _properties(IMAGE.shape, scales=(0.02, 0.01)), "non-square pixels"),
+    (IMAGE, properties(IMAGE.shape, scales=(0.02, 0.01)), "non-square pixels"),
     (IMAGE, [1, 2], "not a JSON object"),
 ])
 def test_what_is_not_one_image_is_refused(tmp_path, data, props, match):
-    path = _ndata(tmp_path / "bad.ndata1", data, props)
+    path = write_ndata(tmp_path / "bad.ndata1", data, props)
     with pytest.raises(InputError, match=match) as info:
         read(path)
     assert str(path) in str(info.value)
@@ -106,7 +75,7 @@ def test_an_hdf5_file_of_another_layout_is_not_taken_for_nion(tmp_path):
 
 
 def test_cli_truncated_file_is_one_line_and_exit_2(tmp_path, capsys):
-    good = _nhdf(tmp_path / "good.nhdf", IMAGE, _properties(IMAGE.shape))
+    good = write_nhdf(tmp_path / "good.nhdf", IMAGE, properties(IMAGE.shape))
     cut = tmp_path / "cut.nhdf"
     cut.write_bytes(good.read_bytes()[:2000])
     with pytest.raises(SystemExit) as info:
@@ -114,25 +83,3 @@ def test_cli_truncated_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {cut}: ") and "\n" not in err
-
-
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cuts=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
-       truncate=st.one_of(st.none(), st.integers(0, 10**6)), zipped=st.booleans())
-def test_fuzz_mutated_nion_files(tmp_path, cuts, truncate, zipped):
-    source = tmp_path / ("src.ndata1" if zipped else "src.nhdf")
-    (_ndata if zipped else _nhdf)(source, IMAGE[:16, :16], _properties((16, 16)))
-    data = bytearray(source.read_bytes())
-    for position, value in cuts:
-        data[position % len(data)] = value
-    if truncate is not None:
-        data = data[: truncate % (len(data) + 1)]
-    path = tmp_path / f"mutated{source.suffix}"
-    path.write_bytes(bytes(data))
-    try:
-        result = read(path)
-    except InputError as err:
-        assert str(path) in str(err)
-        return
-    assert isinstance(result, StemImage)
