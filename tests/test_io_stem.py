@@ -138,21 +138,40 @@ def test_inspect_states_pixel_size_and_source(tmp_path, capsys):
     assert info.value.code == 2 and "none named as the image" in capsys.readouterr().err
 
 
+def _fake_rsciio_file(tmp_path, monkeypatch, signals):
+    """A .dm4 path whose reading rosettasciio (stood in for) answers with ``signals``."""
+    reader = types.SimpleNamespace(file_reader=lambda name: signals)
+    fake = types.ModuleType("rsciio")
+    fake.digitalmicrograph, fake.emd, fake.tia = reader, reader, reader
+    monkeypatch.setitem(sys.modules, "rsciio", fake)
+    path = tmp_path / "image.dm4"
+    path.write_bytes(b"\0" * 100)
+    return path
+
+
 @pytest.mark.parametrize("unit, scale", [("nm", 0.01062), ("\u00c5", 0.1062), ("A", 0.1062),
                                          ("pm", 10.62), ("\u00b5m", 1.062e-5),
                                          ("\u03bcm", 1.062e-5)])
 def test_gpl_calibrated_axis_units(tmp_path, monkeypatch, unit, scale):
     """The DM/EMD path converts the x axis scale from its unit (rsciio stood in for)."""
     signal = {"data": IMAGE, "axes": [{"scale": scale, "units": unit}] * 2}
-    reader = types.SimpleNamespace(file_reader=lambda name: [signal])
-    fake = types.ModuleType("rsciio")
-    fake.digitalmicrograph, fake.emd, fake.tia = reader, reader, reader
-    monkeypatch.setitem(sys.modules, "rsciio", fake)
-    path = tmp_path / "image.dm4"
-    path.write_bytes(b"\0" * 100)
-    image = read(path)
+    image = read(_fake_rsciio_file(tmp_path, monkeypatch, [signal]))
     assert image.pixel_size_angstrom == pytest.approx(0.1062)
     assert image.metadata["pixel_size_source"].endswith(unit)
+
+
+@pytest.mark.parametrize("titles, picked", [(["BF", "DF4", "HAADF"], 2), (["ABF", "DF2"], 1),
+                                            (["BF", "Camera"], 1), (["iDPC", "HAADF"], 1),
+                                            (["A", "B"], 0)])
+def test_of_several_images_the_haadf_one_is_read(tmp_path, monkeypatch, titles, picked):
+    """A Velox / DM file with simultaneous detectors: HAADF, else ADF, else DF, else the
+    first image that is not bright field (rsciio stood in for)."""
+    signals = [{"data": IMAGE + k, "axes": [{"scale": 0.01062, "units": "nm"}] * 2,
+                "metadata": {"General": {"title": title}}} for k, title in enumerate(titles)]
+    image = read(_fake_rsciio_file(tmp_path, monkeypatch, signals))
+    np.testing.assert_array_equal(image.intensity, IMAGE + picked)
+    assert image.metadata["detector"] == titles[picked]
+    assert image.metadata["images_in_file"] == titles
 
 
 def _write_ser(path, image, delta_m):

@@ -359,8 +359,10 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     Returns
     -------
     StemImage
-        The file's first 2-D image; ``metadata["pixel_size_source"]`` records the pixel size's
-        origin.
+        The file's HAADF image: of several 2-D images, the first whose title names HAADF,
+        else ADF, else DF, else the first that is not bright field (:data:`DETECTOR_ORDER`;
+        ``metadata["detector"]`` and ``["images_in_file"]`` then say which);
+        ``metadata["pixel_size_source"]`` records the pixel size's origin.
     """
     try:
         from rsciio import digitalmicrograph, emd, tia
@@ -379,17 +381,44 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     images = [s for s in signals if np.asarray(s["data"]).ndim == 2]
     if not images:
         raise InputError("no 2-D image in the file", path)
-    signal = images[0]
+    titles = [_title(s) for s in images]
+    pick = min(range(len(images)), key=lambda k: _detector_rank(titles[k]))
+    signal = images[pick]
     axis = signal["axes"][-1]
     unit = str(axis.get("units", ""))
     factor = angstrom_per_unit(unit)
     metadata = {"format": suffix.lstrip("."), "axis_unit": unit}
+    if len(images) > 1:
+        metadata["detector"] = titles[pick]
+        metadata["images_in_file"] = titles
     if pixel_size_angstrom is not None:
         metadata["pixel_size_source"] = "given"
     elif factor is not None and float(axis.get("scale", 0)) > 0:
         pixel_size_angstrom = float(axis["scale"]) * factor
         metadata["pixel_size_source"] = f"calibrated x axis: {float(axis['scale']):.6g} {unit}"
     return stem_from_array(path, signal["data"], pixel_size_angstrom, metadata)
+
+
+#: Detector names in signal titles, most wanted first (a file may hold several simultaneous
+#: images: Velox's HAADF, DF2, DF4 and BF segments; DM's HAADF and ABF); anything else comes
+#: after them, and bright-field (BF, ABF) last.
+DETECTOR_ORDER = ("HAADF", "ADF", "DF")
+
+
+def _title(signal: dict) -> str:
+    """A rosettasciio signal's title ("" when none)."""
+    general = (signal.get("metadata") or {}).get("General") or {}
+    return str(general.get("title", ""))
+
+
+def _detector_rank(title: str) -> int:
+    """Rank of an image by its title: HAADF, ADF, DF, other, bright field."""
+    words = re.findall(r"[A-Za-z]+", title.upper())
+    for rank, name in enumerate(DETECTOR_ORDER):
+        if any(word.startswith(name) for word in words):
+            return rank
+    bright = any(word in ("BF", "ABF") or word.startswith(("BF", "ABF")) for word in words)
+    return len(DETECTOR_ORDER) + int(bright)
 
 
 #: A TIA .ser file starts with its byte order ("II"), series id and version (TIA's docs).
