@@ -13,7 +13,8 @@ refined against the image (:mod:`tmdlearn.stem.refine`; keys ``_refine``, and th
 starts from them). ``--sim-config FILE`` takes the simulator
 ranges from a training config's ``data`` instead (every model then sees the same images);
 ``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
-of both layers (``se_rich``). Prints one JSON object.
+of both layers (``se_rich``). ``--views K`` averages K mirror images of every input, as
+``stem predict --views K``. Prints one JSON object.
 
     python benchmarks/stem_simulated.py [--graphene PATH] [--ws2 PATH] [--n 20] [--mono 10]
     python benchmarks/stem_simulated.py --skip graphene --ws2 new/model \
@@ -46,7 +47,7 @@ def _rounded(scores: dict) -> dict:
             if k.endswith(("_lattice", "_refine", "_prior")) and np.isfinite(v)}
 
 
-def invented_atoms(model, meta: dict, data: dict, n: int) -> dict:
+def invented_atoms(model, meta: dict, data: dict, n: int, views: int = 1) -> dict:
     """Atoms in the smaller layer of realistic monolayers of the simulator ranges ``data``
     (median and mean per image)."""
     data = {**data, "size_px": 256, "layers": 1, "monolayer_probability": 0.0,
@@ -55,7 +56,8 @@ def invented_atoms(model, meta: dict, data: dict, n: int) -> dict:
     minor = []
     for k in range(n):
         s = simulate_image(cfg, split_seed(0, "test", k))
-        atoms, _ = identify_atoms(StemImage(s.image, s.pixel_size_angstrom), model, meta)
+        atoms, _ = identify_atoms(StemImage(s.image, s.pixel_size_angstrom), model, meta,
+                                  views=views)
         minor.append(int(np.bincount(atoms.layer, minlength=2).min()))
     return {"images": n, "median": float(np.median(minor)), "mean": float(np.mean(minor))}
 
@@ -72,6 +74,8 @@ def main() -> None:
     parser.add_argument("--se-rich", type=int, default=0)
     parser.add_argument("--microscope", choices=("good", "physical"), default="good",
                         help="a well-tuned microscope at dose 1000, or the physical ranges")
+    parser.add_argument("--views", type=int, default=1,
+                        help="mirror images averaged (stem predict --views)")
     parser.add_argument("--refine", action="store_true",
                         help="also score the positions refined against the image (_refine; "
                              "the prior then starts from them)")
@@ -96,17 +100,18 @@ def main() -> None:
         row = {"model": path or f"shipped {material}",
                f"{args.microscope}_real": _rounded(evaluate(model, real, 0, args.n, split="test",
                                               lattice=True, lattice_prior=0.5,
-                                              refine=args.refine)),
-               "monolayer_invented_atoms": invented_atoms(model, meta, data, args.mono)}
+                                              refine=args.refine, views=args.views)),
+               "monolayer_invented_atoms": invented_atoms(model, meta, data, args.mono,
+                                                          args.views)}
         if material == "ws2" and args.se_rich:
             rich = StemSimConfig.from_dict({**real.as_dict(), "size_px": 128, "se_scenario": "both",
                                             "se_fraction": (0.9, 1.0)})
             row["se_rich"] = _rounded(evaluate(model, rich, 0, args.se_rich, split="test",
-                                               lattice=True))
+                                               lattice=True, views=args.views))
         if material == "graphene":
             row["ideal"] = _rounded(evaluate(model, StemSimConfig(size_px=256), 0, args.n,
                                              split="test", lattice=True, lattice_prior=0.5,
-                                             refine=args.refine))
+                                             refine=args.refine, views=args.views))
         out[material] = row
     print(json.dumps(out))
 
