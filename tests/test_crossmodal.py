@@ -12,10 +12,11 @@ from crossmodal_planted import planted
 from tmdlearn.crossmodal.data import PL_GRID, RAMAN_GRID, TASKS, load_pairs
 from tmdlearn.crossmodal.generate import build_generator, fit_generator, generator_from_state
 from tmdlearn.crossmodal.readout import read_feature
-from tmdlearn.crossmodal.workflow import held_out_samples, run, task_split
+from tmdlearn.crossmodal.workflow import DEFAULTS, held_out_samples, run, task_split
 from tmdlearn.errors import InputError
 from tmdlearn.learn.regression import pearson_rows, rmse_rows
 from tmdlearn.learn.tune import tune
+from tmdlearn.synth.optics import SAPPHIRE_LINES, Peak
 
 FAST = {"device": "cpu", "embedding": {"methods": ["pca"]},
         "regression": {"physical": [], "mlp": {"trials": 1, "epochs": 20},
@@ -116,6 +117,20 @@ def test_tuning_resumes_from_sqlite(tmp_path):
 def test_readout_recovers_planted_split():
     data, truth = planted(seed=0)
     split = read_feature(data.raman, data.raman_axis, "raman")
+    np.testing.assert_allclose(split, truth["split"], atol=0.3)
+
+
+def test_readout_on_sapphire_needs_its_lines():
+    """Films on sapphire: its 417.6 cm-1 line, 1.5x the film's tallest peak, added to the planted
+    spectra. Without the preset's sapphire lines no fit is ok (the A1g peak takes the line);
+    with them (the workflow's default ``generation.readout_include``) every split is found."""
+    data, truth = planted(seed=0)
+    axis = data.raman_axis
+    lines = sum(Peak("sapphire", c, w, rel).evaluate(axis) for c, rel, w in SAPPHIRE_LINES)
+    on_sapphire = data.raman + 1.5 * data.raman.max(axis=1, keepdims=True) * lines
+    assert np.isnan(read_feature(on_sapphire, axis, "raman")).all()
+    split = read_feature(on_sapphire, axis, "raman",
+                         include=DEFAULTS["generation"]["readout_include"]["raman"])
     np.testing.assert_allclose(split, truth["split"], atol=0.3)
 
 

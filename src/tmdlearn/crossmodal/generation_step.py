@@ -81,12 +81,14 @@ def run_generation(data: CrossModalData, cfg: dict, held_out: np.ndarray, storag
             axis, y[test], generated, pearson_rows(y[test], generated), gen["n_figure"],
             title=task, unit="cm-1" if output == "raman" else "eV")
         # read-outs: the output's physical feature fitted on generated and on true spectra
+        include = gen["readout_include"].get(output, [])
         if output not in truth:
             truth[output] = np.full(len(data), np.nan)
             rows = data.rows([output])
-            truth[output][rows] = read_feature(data.inputs(output)[rows], axis, output)
-        readout_rows.append(readout_row(task, truth[output], read_feature(generated, axis, output),
-                                     x, train, test, cfg, outcome))
+            truth[output][rows] = read_feature(data.inputs(output)[rows], axis, output,
+                                               include=include)
+        readout_rows.append(readout_row(task, truth[output], read_feature(
+            generated, axis, output, include=include), x, train, test, cfg, outcome))
         outcome.info[f"generation_{task}"] = {"params": params, "epochs": epochs,
                                               "n_train": len(train), "n_test": len(test)}
     outcome.tables["table4_generation"] = pd.DataFrame(score_rows)

@@ -97,6 +97,8 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
     from tmdlearn.io import read
 
     config, models, grids = run["config"], run["models"], _grids(run["config"])
+    # the run's read-out peaks (runs saved before the key: the plain presets)
+    include = config["generation"].get("readout_include", {})
     rows, generated = [], {}
     for path in files:
         item = read(path)
@@ -129,8 +131,8 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
             axis = grids[output].axis
             name = f"{Path(path).stem}_{modality}_to_{output}"
             generated[name] = (axis, spectrum[0], grids[output].unit)
-            row[f"{output}_feature_from_generated"] = float(read_feature(spectrum, axis,
-                                                                         output)[0])
+            row[f"{output}_feature_from_generated"] = float(read_feature(
+                spectrum, axis, output, include=include.get(output, []))[0])
             head = models.get(f"head_{task}")
             if head is not None:
                 row[f"{output}_feature_head"] = float(np.ravel(head.predict(x))[0])

@@ -70,6 +70,9 @@ DEFAULTS: dict = {
     "generation": {
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
         "n_figure": 4,
+        # optional peaks of the read-out presets fitted too: the study's films are on sapphire,
+        # whose 417.6 cm-1 line tops thin films' Raman spectra (docs/crossmodal.md)
+        "readout_include": {"raman": ["sapphire", "sapphire378"], "pl": []},
         "space": Open({"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
                        "fusion": {**_DECODER, **_SPECTRAL,
                                   "fusion_width": {"type": "categorical",
