@@ -30,10 +30,12 @@ configurations' offsets, the microscope's magnification error and scan jitter re
 ``nn_specimen{k}`` between the specimen points the beam was on at the found positions (scan
 distortion undone: the model's own error).
 ``self_check`` counts the verdicts of the self-check (``stem predict``'s
-``quality.json``) on these images, which should all be ``ok``; ``self_check_roc`` (per model)
-separates them from bad cases (:func:`roc_rows`: the same recordings with the pixel size 30 %
-off, recorded at ``--low-dose``, and simulated monolayers and amorphous-only fields): ROC AUC of
-the score, confusion table (class x trust), as ``benchmarks/stem_quality.py`` reports it.
+``quality.json``) on these images, which should all be ``ok``; ``trusted`` pools the scores
+over the recordings it calls ``ok`` (what a user who keeps only those gets);
+``self_check_roc`` (per model) separates them from bad cases (:func:`roc_rows`: the same
+recordings with the pixel size 30 % off, recorded at ``--low-dose``, and simulated monolayers
+and amorphous-only fields): ROC AUC of the score, confusion table (class x trust), as
+``benchmarks/stem_quality.py`` reports it.
 ``--per-image`` adds one row per recording (``per_image``: image, dose, the probe's defocus
 ``C10`` and astigmatism ``C12`` in Å, per-layer scores and the self-check): which recordings
 fail, and whether the self-check says so. Prints one JSON object.
@@ -296,7 +298,8 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
         checks.append(check)
         rows.append({"name": drawn["name"], "dose": drawn["dose"], **drawn["probe"],
                      **_pooled([table]), **check})
-        for key in (f"dose_{drawn['dose']:g}", "all"):
+        trusted = ("trusted",) if check["trust"] == "ok" else ()
+        for key in (f"dose_{drawn['dose']:g}", "all", *trusted):
             g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0})
             g["tables"].append(table)
             g["confusion"] = g["confusion"] + confusion
