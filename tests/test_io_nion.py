@@ -55,6 +55,8 @@ def test_a_given_pixel_size_wins_and_an_uncalibrated_file_needs_one(tmp_path):
 @pytest.mark.parametrize("data, props, match", [
     (np.zeros((8, 8, 100)), {"is_sequence": False}, "not one 2-D image"),
     (np.zeros((4, 4, 8, 8)), {"is_sequence": False}, "not one 2-D image"),
+    (np.zeros((16, 100)), {"datum_dimension_count": 1, "collection_dimension_count": 1},
+     "not one 2-D image"),
     (IMAGE, properties(IMAGE.shape, scales=(0.02, 0.01)), "non-square pixels"),
     (IMAGE, [1, 2], "not a JSON object"),
 ])

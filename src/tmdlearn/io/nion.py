@@ -8,8 +8,8 @@ and ``metadata.json``. The properties give one calibration per data axis,
 ``dimensional_calibrations`` (``offset``, ``scale``, ``units``; older files
 ``spatial_calibrations``, possibly under ``data_source``), and whether the first axis is a
 ``is_sequence`` of frames. An image is the 2-D data, or the first frame of a sequence of 2-D
-frames; a spectrum image or 4-D STEM data is refused. The pixel size is the x (last) axis'
-scale in its unit (usually nm); y must agree to 0.1 %.
+frames; spectra (``datum_dimension_count`` 1), a spectrum image or 4-D STEM data are refused.
+The pixel size is the x (last) axis' scale in its unit (usually nm); y must agree to 0.1 %.
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def read_nion(path: Path, pixel_size_angstrom: float | None = None) -> StemImage
     frames = 1
     if properties.get("is_sequence") and data.ndim == 3:
         frames, data = data.shape[0], data[0]
-    if data.ndim != 2:
-        raise InputError(f"holds data of shape {data.shape} (a spectrum image or 4-D STEM?), "
-                         "not one 2-D image", path)
+    if data.ndim != 2 or properties.get("datum_dimension_count") == 1:
+        raise InputError(f"holds data of shape {data.shape} (spectra, a spectrum image or "
+                         "4-D STEM?), not one 2-D image", path)
     calibrations = _calibrations(properties)[-2:]
     metadata: dict[str, Any] = {"format": "nion", "frames": frames}
     title = properties.get("title")
