@@ -336,7 +336,8 @@ def _ome_pixel(xml: str | None) -> tuple[float, str] | None:
 def _fei_pixel(sections: dict | None) -> tuple[float, str] | None:
     """``PixelWidth`` (m) of a Thermo Fisher (FEI) TIFF's ``Scan`` or ``EScan`` section, in Å."""
     for name in ("Scan", "EScan"):
-        value = (sections or {}).get(name, {}).get("PixelWidth")
+        section = (sections or {}).get(name)
+        value = section.get("PixelWidth") if isinstance(section, dict) else None
         if isinstance(value, (int, float)) and value > 0:
             return value * 1e10, f"FEI {name} PixelWidth: {value:.6g} m"
     return None
@@ -417,7 +418,7 @@ def _detector_rank(title: str) -> int:
     for rank, name in enumerate(DETECTOR_ORDER):
         if any(word.startswith(name) for word in words):
             return rank
-    bright = any(word in ("BF", "ABF") or word.startswith(("BF", "ABF")) for word in words)
+    bright = any(word.startswith(("BF", "ABF")) for word in words)
     return len(DETECTOR_ORDER) + int(bright)
 
 
