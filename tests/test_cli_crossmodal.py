@@ -41,6 +41,27 @@ def test_storage_that_cannot_be_used_fails_before_the_data(tmp_path, capsys, mon
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("section, problem", [
+    ("regression: {mlp: {space: {units: {type: categorial, choices: [8]}}}}",
+     "search space entry 'regression.mlp.space.units' needs type"),
+    ("generation: {space: {image: {lr: {type: float, low: 0.1, high: 0.01}}}}",
+     "search space entry 'generation.space.image.lr' needs numbers low <= high"),
+    ("generation: {space: {fuson: {}}}", "'generation.space.fuson'; did you mean"),
+])
+def test_a_bad_search_space_names_the_file_before_any_work(tmp_path, capsys, section, problem):
+    """Checked with the config, before the data are read (it used to surface after the
+    embedding, without the file, leaving a half-written run folder)."""
+    config = tmp_path / "mine.yaml"
+    config.write_text(section + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crossmodal", "run", "-c", str(config), "--data", str(tmp_path / "nothing"),
+              "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {config}: ") and problem in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("name", ["crossmodal.yaml", "crossmodal-study.yaml"])
 def test_shipped_configs_use_only_known_keys(name):
     from tmdlearn.crossmodal.workflow import DEFAULTS

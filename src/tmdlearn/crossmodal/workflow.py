@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tmdlearn.config import Open, merged
+from tmdlearn.config import Open, check_keys, merged
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generation_step import run_generation
 from tmdlearn.crossmodal.published import citation, note
@@ -24,7 +24,7 @@ from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
-from tmdlearn.learn.tune import open_storage
+from tmdlearn.learn.tune import check_space, open_storage
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing
 
@@ -38,6 +38,24 @@ _DECODER = {"n_decoder_layers": {"type": "int", "low": 1, "high": 3},
             "batch_size": {"type": "categorical", "choices": [16, 32]}}
 _SPECTRAL = {"n_layers": {"type": "int", "low": 1, "high": 3},
              "units": {"type": "categorical", "choices": [64, 128, 256, 512, 1024]}}
+
+
+def check_generation_spaces(spaces: dict) -> None:
+    """InputError for a malformed ``generation.space``: one search space per generator kind
+    (image, spectrum, fusion), each checked by :func:`~tmdlearn.learn.tune.check_space`.
+
+    Parameters
+    ----------
+    spaces : dict
+        The config's ``generation.space``.
+    """
+    if not isinstance(spaces, dict):
+        raise InputError(f"generation.space must map image, spectrum and fusion to search "
+                         f"spaces, got {spaces!r}")
+    check_keys(spaces, ("image", "spectrum", "fusion"), "generation.space.")
+    for kind, space in spaces.items():
+        check_space(space, f"generation.space.{kind}.")
+
 
 DEFAULTS: dict = {
     "seed": 0,
@@ -65,7 +83,8 @@ DEFAULTS: dict = {
                           "dropout": {"type": "float", "low": 0.0, "high": 0.3},
                           "l1": {"type": "float", "low": 1e-7, "high": 1e-4, "log": True},
                           "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
-                          "batch_size": {"type": "categorical", "choices": [16, 32]}})},
+                          "batch_size": {"type": "categorical", "choices": [16, 32]}},
+                              check=partial(check_space, where="regression.mlp.space."))},
     },
     "generation": {
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
@@ -76,7 +95,8 @@ DEFAULTS: dict = {
         "space": Open({"image": dict(_DECODER), "spectrum": {**_DECODER, **_SPECTRAL},
                        "fusion": {**_DECODER, **_SPECTRAL,
                                   "fusion_width": {"type": "categorical",
-                                                   "choices": [256, 512, 1024]}}}),
+                                                   "choices": [256, 512, 1024]}}},
+                      check=check_generation_spaces),
     },
     # where the folds of every search run, each a task (docs/scale.md)
     "run": dict(RUN_DEFAULTS),

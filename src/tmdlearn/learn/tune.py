@@ -52,27 +52,33 @@ _TABLE_TRIES = 5
 _HELD = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 
 
-def check_space(space: dict[str, dict]) -> None:
+def check_space(space: dict[str, dict], where: str = "") -> None:
     """Raise InputError naming the first malformed entry of a search space.
 
     Parameters
     ----------
     space : dict of str to dict
         Search space (see the module docstring).
+    where : str
+        Dotted prefix of its entries' config keys in messages (e.g. ``regression.mlp.space.``).
     """
+    if not isinstance(space, dict):
+        raise InputError(f"search space {where.rstrip('.')!r} must be a mapping of "
+                         f"parameters to specs, got {space!r}")
     for name, spec in space.items():
+        entry = f"search space entry '{where}{name}'"
         kind = spec.get("type") if isinstance(spec, dict) else None
         if kind not in _TYPES:
-            raise InputError(f"search space entry {name!r} needs type one of {_TYPES}")
+            raise InputError(f"{entry} needs type one of {_TYPES}")
         if kind == "categorical" and not spec.get("choices"):
-            raise InputError(f"search space entry {name!r} needs a non-empty choices list")
+            raise InputError(f"{entry} needs a non-empty choices list")
         if kind != "categorical":
             try:
                 ordered = float(spec["low"]) <= float(spec["high"])
             except (KeyError, TypeError, ValueError):
                 ordered = False
             if not ordered:
-                raise InputError(f"search space entry {name!r} needs numbers low <= high")
+                raise InputError(f"{entry} needs numbers low <= high")
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict[str, Any]:
