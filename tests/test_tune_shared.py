@@ -113,20 +113,55 @@ def _killed_mid_trial(storage):
     tuning.tune(objective, SPACE, 5, study_name="s", storage=storage)
 
 
-def test_trial_of_a_killed_worker_is_failed_and_run_again(tmp_path, monkeypatch):
-    storage = tmp_path / "optuna.db"
+def _killed_worker_study(storage):
+    """A study of 5 trials whose worker process was killed during trial 2."""
     worker = multiprocessing.get_context("fork").Process(target=_killed_mid_trial,
                                                          args=(storage,))
     worker.start()
     worker.join(timeout=60)
     assert worker.exitcode == -signal.SIGKILL
     assert [t.state.name for t in _trials(storage, "s")] == ["COMPLETE", "COMPLETE", "RUNNING"]
+
+
+def test_trial_of_a_killed_worker_is_failed_and_run_again(tmp_path, monkeypatch):
+    """Resumed on another machine: the killed trial's heartbeat lapses after GRACE_S."""
+    storage = tmp_path / "optuna.db"
+    _killed_worker_study(storage)
+    monkeypatch.setattr(tuning.socket, "gethostname", lambda: "another-machine")
     monkeypatch.setattr(tuning, "GRACE_S", 1)
     monkeypatch.setattr(tuning, "POLL_S", 0.1)
     study = tuning.tune(lambda params, trial: params["x"] ** 2, SPACE, 5, study_name="s",
                         storage=storage)
     states = [t.state.name for t in study.trials]
     assert states.count("COMPLETE") == 5 and states[2] == "FAIL"
+
+
+def test_a_killed_run_resumed_on_its_host_does_not_wait_for_the_heartbeat(tmp_path):
+    """The trial records its host and process; that process is gone, so the resumed run
+    fails the trial at once (with GRACE_S = 120 s it would wait two minutes)."""
+    storage = tmp_path / "optuna.db"
+    _killed_worker_study(storage)
+    study = tuning.tune(lambda params, trial: params["x"] ** 2, SPACE, 5, study_name="s",
+                        storage=storage)
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == 5 and states[2] == "FAIL"
+    assert study.trials[2].user_attrs[tuning.WORKER_ATTR]["host"] == socket.gethostname()
+
+
+def test_only_gone_processes_of_this_host_are_failed(tmp_path):
+    study = optuna.create_study(study_name="s", storage=tuning.open_storage(tmp_path / "o.db"))
+    gone = multiprocessing.get_context("fork").Process(target=int)
+    gone.start()
+    gone.join()
+    host = socket.gethostname()
+    owners = [{"host": host, "pid": gone.pid}, {"host": host, "pid": os.getppid()},
+              {"host": "another-machine", "pid": gone.pid}, None]
+    for owner in owners:
+        trial = study.ask()
+        if owner is not None:
+            trial.set_user_attr(tuning.WORKER_ATTR, owner)
+    assert tuning.fail_dead_local_trials(study) == [0]
+    assert [t.state.name for t in study.trials] == ["FAIL", "RUNNING", "RUNNING", "RUNNING"]
 
 
 def test_another_space_in_the_same_study_is_refused(tmp_path):

@@ -13,13 +13,17 @@ Every process that calls :func:`tune` with the same storage and study name works
 trial while the complete and running trials are fewer than ``n_trials``, then waits for the
 trials that others run, and returns when the study holds ``n_trials`` complete trials (so every
 worker returns the same best trial). A worker killed mid-trial stops sending heartbeats; after
-:data:`GRACE_S` its trial is marked failed and another worker runs one in its place.
+:data:`GRACE_S` its trial is marked failed and another worker runs one in its place. A trial
+records the host and process that run it: one of this host whose process is gone (a killed
+run, resumed here) is failed at once (:func:`fail_dead_local_trials`), without that wait.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
+import socket
 import time
 import warnings
 from collections.abc import Callable
@@ -50,6 +54,8 @@ DRIVERS = {"psycopg": "pip install 'tmdlearn[postgres]'", "mysqldb": "pip instal
            "pymysql": "pip install pymysql"}
 _TABLE_TRIES = 5
 _HELD = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+#: User attribute of a trial: the ``host`` and ``pid`` of the process that runs it.
+WORKER_ATTR = "worker"
 
 
 def check_space(space: dict[str, dict], where: str = "") -> None:
@@ -270,9 +276,11 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
         if not seeded:  # this process's first trial: its number keeps workers apart
             study.sampler = _sampler(seed + trial.number)
             seeded.append(trial.number)
+        trial.set_user_attr(WORKER_ATTR, {"host": socket.gethostname(), "pid": os.getpid()})
         return objective(suggest(trial, space), trial)
 
     while True:
+        fail_dead_local_trials(study)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # trials of killed workers
@@ -284,6 +292,45 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
             study.optimize(one_trial, n_trials=1)
         else:
             time.sleep(POLL_S)  # the last trials run in other workers
+
+
+def fail_dead_local_trials(study: optuna.Study) -> list[int]:
+    """Mark failed the running trials of ``study`` that a process of this host ran and that
+    process is gone (a killed run): their heartbeats would take :data:`GRACE_S` to lapse.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+
+    Returns
+    -------
+    list of int
+        Numbers of the trials failed.
+    """
+    host, failed = socket.gethostname(), []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        if isinstance(worker, dict) and worker.get("host") == host \
+                and not _alive(int(worker.get("pid", 0))):
+            study.tell(trial.number, state=TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (this process counts as alive)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _sampler(seed: int) -> optuna.samplers.TPESampler:
