@@ -128,3 +128,31 @@ def test_a_bad_simulator_key_in_a_config_file_names_the_file(data, problem, tmp_
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {config}: ") and problem in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("section, problem", [
+    ("train: {steps: many}", "config key 'train.steps' must be a number, got 'many'"),
+    ("loss: {per_species: 3}", "config key 'loss.per_species' must be true or false"),
+    ("train: [1, 2]", "config key 'train' must be a section of key: value lines"),
+])
+def test_a_value_of_the_wrong_kind_names_the_file_and_key(section, problem, tmp_path, capsys):
+    """Checked against the default's kind before any work (was a TypeError traceback, exit 1,
+    once training reached the value)."""
+    config = tmp_path / "mine.yaml"
+    config.write_text(section + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stem", "train", "-c", str(config), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {config}: {problem}") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_yaml_exponents_without_a_point_are_numbers():
+    """PyYAML reads 1e-3 as a string; where the default is a number it becomes one."""
+    from tmdlearn.config import load_config
+
+    cfg = load_config(None, ["train.lr=1e-3", "train.steps=2e3", "train.minutes=null"],
+                      {"train": {"lr": 0.1, "steps": 10, "minutes": None}})
+    assert cfg["train"] == {"lr": 0.001, "steps": 2000, "minutes": None}
+    assert isinstance(cfg["train"]["steps"], int)

@@ -100,7 +100,8 @@ def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
 def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path | None = None,
              where: str = "") -> None:
     """Check every key of ``config`` against ``defaults``, section by section; a section whose
-    default is not a mapping (None, a list) or is :class:`Open` takes any keys.
+    default is not a mapping (None, a list) or is :class:`Open` takes any keys. A value must be
+    of its default's kind (:func:`_wanted`: a section, a number, a flag).
 
     Parameters
     ----------
@@ -116,6 +117,10 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
     check_keys(config, defaults, where, path)
     for key, value in config.items():
         default = defaults[key]
+        value = config[key] = _yaml_number(value, default)
+        wanted = _wanted(value, default)
+        if wanted:
+            raise InputError(f"config key '{where}{key}' must be {wanted}, got {value!r}", path)
         if isinstance(default, Open) and default.check is not None:
             try:
                 default.check(value)
@@ -125,6 +130,38 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
                 raise InputError(err.problem, path) from None
         if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
             validate(value, default, path, f"{where}{key}.")
+
+
+def _yaml_number(value: Any, default: Any) -> Any:
+    """``value`` as a number where the default is one and it is a string that reads as one:
+    YAML 1.1 (PyYAML) reads ``1e-3`` (no decimal point) as the string "1e-3"."""
+    if isinstance(value, str) and isinstance(default, (int, float)) \
+            and not isinstance(default, bool):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        if isinstance(default, int) and number.is_integer():
+            return int(number)
+        return number
+    return value
+
+
+def _wanted(value: Any, default: Any) -> str:
+    """What a value must be where the default is ``default``, if ``value`` is not that ("" when
+    it is): a section (mapping) where the default is one, a number where it is a number, true or
+    false where it is a flag. Null passes everywhere (off, or the built-in choice); lists and
+    strings are left to the workflow (several take either)."""
+    if value is None:
+        return ""
+    if isinstance(default, dict):
+        return "" if isinstance(value, dict) else "a section of key: value lines"
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "true or false"
+    if isinstance(default, (int, float)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return "" if number else "a number"
+    return ""
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,
