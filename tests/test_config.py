@@ -156,3 +156,47 @@ def test_yaml_exponents_without_a_point_are_numbers():
                       {"train": {"lr": 0.1, "steps": 10, "minutes": None}})
     assert cfg["train"] == {"lr": 0.001, "steps": 2000, "minutes": None}
     assert isinstance(cfg["train"]["steps"], int)
+
+
+@pytest.mark.parametrize("command, section, problem", [
+    (["spectra", "fit", "nothing.txt", "-m", "mos2-raman"], "fit: {chunk_size: -1}",
+     "config key 'fit.chunk_size' must be at least 1, got -1"),
+    (["stem", "train"], "train: {steps: -5}", "config key 'train.steps' must be at least 1"),
+    (["stem", "train"], "train: {val_images: 0}", "config key 'train.val_images' must be at"),
+    (["stem", "train"], "model: {dropout: 2.0}", "config key 'model.dropout' must be below 1"),
+    (["stem", "train"], "model: {norm: batchnorm}", "config key 'model.norm': unknown"),
+    (["stem", "train"], "loss: {name: focal}", "config key 'loss.name': unknown 'focal'"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {inputs: [xray]}",
+     "config key 'regression.inputs': unknown 'xray'; one of raman, pl"),
+    (["crossmodal", "run", "--data", "nothing"], "split: {folds: 1}",
+     "config key 'split.folds' must be at least 2"),
+    (["crossmodal", "run", "--data", "nothing"], "split: {test_size: 3.5}",
+     "config key 'split.test_size' must be a fraction"),
+    (["crossmodal", "run", "--data", "nothing"], "generation: {tasks: [afm->xray]}",
+     "config key 'generation.tasks': unknown 'afm->xray'"),
+])
+def test_a_value_out_of_range_names_the_file_and_key(command, section, problem, tmp_path,
+                                                     capsys):
+    """Ranges and names checked with the config, before any input is read (were tracebacks
+    or a finished run with no model / NaN fits / PL fitted as 'xray')."""
+    config = tmp_path / "mine.yaml"
+    config.write_text(section + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "-c", str(config), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {config}: {problem}") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("device, problem", [("tpu", "unknown device 'tpu'"),
+                                              ("cuda", "torch sees no CUDA GPU")])
+def test_a_device_torch_cannot_use_is_an_input_error(device, problem):
+    import torch
+
+    from tmdlearn.learn.train import resolve_device
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is here")
+    with pytest.raises(InputError, match=problem):
+        resolve_device(device)

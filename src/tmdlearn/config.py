@@ -59,15 +59,63 @@ def _is_range(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class Open(dict):
-    """A section of DEFAULTS whose keys are free (a search space, a section another function
-    checks): :func:`validate` takes any keys there, and calls ``check`` (given) with the
-    section's value, so that the InputError it raises names the config file."""
+class Checked(dict):
+    """A section of DEFAULTS that :func:`validate` checks as any other (keys, kinds) and then
+    hands to ``check`` (ranges, names), so that the InputError it raises names the config
+    file and comes before any work."""
 
     def __init__(self, values: dict[str, Any] | None = None,
                  check: Callable[[Any], Any] | None = None):
         super().__init__(values or {})
         self.check = check
+
+
+class Open(Checked):
+    """A section of DEFAULTS whose keys are free (a search space, a section another function
+    checks): :func:`validate` takes any keys there, and calls ``check`` (given) with the
+    section's value."""
+
+
+def check_least(values: dict[str, Any], where: str, **least: float) -> None:
+    """InputError for the first of ``least``'s keys whose value in ``values`` is below its
+    bound (a null value passes).
+
+    Parameters
+    ----------
+    values : dict
+        A config section.
+    where : str
+        Dotted prefix of its keys in the message, e.g. ``"fit."``.
+    **least
+        Key = the least value it may take.
+    """
+    for key, low in least.items():
+        value = values.get(key)
+        if value is not None and not value >= low:
+            raise InputError(f"config key '{where}{key}' must be at least {low:g}, "
+                             f"got {value!r}")
+
+
+def check_among(values: dict[str, Any], where: str, **choices: Iterable[str]) -> None:
+    """InputError for the first of ``choices``' keys whose value (a name, or a list of names)
+    in ``values`` holds a name not among its choices.
+
+    Parameters
+    ----------
+    values : dict
+        A config section.
+    where : str
+        Dotted prefix of its keys in the message.
+    **choices
+        Key = the names it may take.
+    """
+    for key, allowed in choices.items():
+        value = values.get(key)
+        names = value if isinstance(value, list) else [value]
+        unknown = [n for n in names if n not in tuple(allowed)]
+        if value is not None and unknown:
+            raise InputError(f"config key '{where}{key}': unknown {unknown[0]!r}; one of "
+                             f"{', '.join(map(str, allowed))}")
 
 
 def check_keys(values: Iterable[str], known: Iterable[str], where: str = "",
@@ -121,15 +169,15 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
         wanted = _wanted(value, default)
         if wanted:
             raise InputError(f"config key '{where}{key}' must be {wanted}, got {value!r}", path)
-        if isinstance(default, Open) and default.check is not None:
+        if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
+            validate(value, default, path, f"{where}{key}.")
+        if isinstance(default, Checked) and default.check is not None and value is not None:
             try:
                 default.check(value)
             except InputError as err:
                 if err.path is not None or path is None:
                     raise
                 raise InputError(err.problem, path) from None
-        if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
-            validate(value, default, path, f"{where}{key}.")
 
 
 def _yaml_number(value: Any, default: Any) -> Any:

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tmdlearn.config import Open, check_keys, merged
+from tmdlearn.config import Checked, Open, check_among, check_keys, check_least, merged
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generation_step import run_generation
 from tmdlearn.crossmodal.published import citation, note
 from tmdlearn.crossmodal.regress import MODELS
 from tmdlearn.crossmodal.regression_step import run_regression
 from tmdlearn.crossmodal.saved import save_models
+from tmdlearn.crossmodal.targets import METHODS
 from tmdlearn.crossmodal.tasks import held_out_samples, task_split
 from tmdlearn.engine import workflow_engine
 from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
@@ -57,6 +58,28 @@ def check_generation_spaces(spaces: dict) -> None:
         check_space(space, f"generation.space.{kind}.")
 
 
+
+def _check_split(split: dict) -> None:
+    """``split``: at least 2 folds, a test fraction in (0, 1)."""
+    check_least(split, "split.", folds=2)
+    if not 0 < split.get("test_size", 0.2) < 1:
+        raise InputError(f"config key 'split.test_size' must be a fraction in (0, 1), got "
+                         f"{split['test_size']!r}")
+
+
+def _check_regression(regression: dict) -> None:
+    """``regression``: known inputs and models, counts in range."""
+    check_among(regression, "regression.", inputs=("raman", "pl"), models=MODELS)
+    check_least(regression, "regression.", bootstrap=0)
+    check_least(regression.get("mlp") or {}, "regression.mlp.", trials=1, epochs=1)
+
+
+def _check_generation(generation: dict) -> None:
+    """``generation``: known tasks, counts in range."""
+    check_among(generation, "generation.", tasks=TASKS)
+    check_least(generation, "generation.", folds=2, trials=1, epochs=1, patience=1,
+                n_figure=0)
+
 DEFAULTS: dict = {
     "seed": 0,
     "device": "auto",
@@ -65,11 +88,12 @@ DEFAULTS: dict = {
     "data": {"folder": None, "scan_size_um": 1.0, "raman_power_mw": None, "pl_power_mw": None,
              "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
              "pl_window_ev": [1.6, 2.2], "pl_points": 200},
-    "split": {"test_size": 0.2, "folds": 5},
-    "embedding": {"backbone": "efficientnet-lite0", "weights": "default", "cache_dir": None,
+    "split": Checked({"test_size": 0.2, "folds": 5}, check=_check_split),
+    "embedding": Checked({"backbone": "efficientnet-lite0", "weights": "default", "cache_dir": None,
                   "clip_nm": 1.5, "methods": ["umap", "pca"], "umap_neighbors": 15,
                   "umap_metric": "cosine"},
-    "regression": {
+                         check=lambda emb: check_among(emb, "embedding.", methods=METHODS)),
+    "regression": Checked({
         "inputs": ["raman", "pl"], "models": list(MODELS), "bootstrap": 30,
         "physical": ["coverage", "domain_density_um2", "bilayer_fraction", "sq_nm"],
         "ridge_alphas": [1.0, 10.0, 100.0, 1000.0, 10000.0],
@@ -85,8 +109,8 @@ DEFAULTS: dict = {
                           "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
                           "batch_size": {"type": "categorical", "choices": [16, 32]}},
                               check=partial(check_space, where="regression.mlp.space."))},
-    },
-    "generation": {
+    }, check=_check_regression),
+    "generation": Checked({
         "tasks": list(TASKS), "folds": 3, "trials": 1, "epochs": 100, "patience": 15,
         "n_figure": 4,
         # optional peaks of the read-out presets fitted too: the study's films are on sapphire,
@@ -97,7 +121,7 @@ DEFAULTS: dict = {
                                   "fusion_width": {"type": "categorical",
                                                    "choices": [256, 512, 1024]}}},
                       check=check_generation_spaces),
-    },
+    }, check=_check_generation),
     # where the folds of every search run, each a task (docs/scale.md)
     "run": dict(RUN_DEFAULTS),
     "heads": {"epochs": 150,

@@ -62,10 +62,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Returns
     -------
     torch.device
+
+    Raises
+    ------
+    InputError
+        An unknown device, or CUDA where torch sees no GPU.
     """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}: auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: torch sees no CUDA GPU here (use auto or cpu)")
+    return chosen
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tmdlearn.config import Checked, check_least
 from tmdlearn.data import Spectra, SpectralMap
 from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
@@ -38,8 +39,10 @@ DEFAULTS = {
     "preprocess": {"despike": "none", "despike_threshold": None, "despike_spatial_k": 6.0,
                    "baseline": "none", "normalise": "none"},
     "mask": {"method": "none", "k": 3.0, "corner": 3},
-    "fit": {"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
-            "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
+    "fit": Checked({"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
+                    "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
+                   check=lambda fit: check_least(fit, "fit.", max_iter=1, chunk_size=1,
+                                                 position_weight=0)),
     # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
     "verdict": {"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
                 "weak_snr": None, "chi2_max": None, "chi2_min": None, "misfit_max": None,

@@ -161,6 +161,10 @@ class GombLoss(nn.Module):
         return torch.where(empty[:, None, :], fp / (fp + k), d)
 
 
+#: The losses :func:`make_loss` builds by name.
+LOSSES = ("gomb", "dice")
+
+
 def make_loss(name: str, layers: int = 2, alpha: float = 2.0,
               per_species: bool = False) -> nn.Module:
     """"gomb" (GombLoss, ``per_species`` Dice optional) or "dice" (DiceLoss) by name.
@@ -184,4 +188,4 @@ def make_loss(name: str, layers: int = 2, alpha: float = 2.0,
         return GombLoss(layers, alpha, per_species=per_species)
     if name == "dice":
         return DiceLoss()
-    raise ValueError(f"loss must be 'gomb' or 'dice', got {name!r}")
+    raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")

@@ -23,21 +23,29 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tmdlearn.config import Open
+from tmdlearn.config import Checked, Open, check_among, check_least
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.store import read_model, write_model
-from tmdlearn.models.unet import UNet
+from tmdlearn.models.unet import NORMS, UNet
 from tmdlearn.progress import track
 from tmdlearn.stem.evaluation import evaluate, scored_images, summarise_images
-from tmdlearn.stem.losses import make_loss
+from tmdlearn.stem.losses import LOSSES, make_loss
 from tmdlearn.stem.modelstore import save_model, stem_card
 from tmdlearn.stem.normalisation import ROBUST, prepare_image
 from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch
 
 __all__ = ["DEFAULTS", "build_model", "evaluate", "save_checkpoint", "scored_images",
            "summarise_images", "train", "warm_start"]
+
+def _check_model(model: dict[str, Any]) -> None:
+    """The network's shape in range (``model`` of a training config)."""
+    check_least(model, "model.", branches=1, depth=1, filters=1, dropout=0)
+    check_among(model, "model.", norm=NORMS)
+    if model.get("dropout") is not None and not model["dropout"] < 1:
+        raise InputError(f"config key 'model.dropout' must be below 1, got {model['dropout']!r}")
+
 
 #: CPU-friendly defaults (configs/stem-graphene.yaml spells them out).
 DEFAULTS: dict[str, Any] = {
@@ -47,10 +55,15 @@ DEFAULTS: dict[str, Any] = {
     "init": None,
     "normalisation": "zscore",
     "data": Open({"material": "graphene", "size_px": 128}, check=StemSimConfig.from_dict),
-    "model": {"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0, "norm": "batch"},
-    "loss": {"name": "gomb", "alpha": 2.0, "per_species": False},
-    "train": {"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
-              "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
+    "model": Checked({"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0,
+                      "norm": "batch"}, check=_check_model),
+    "loss": Checked({"name": "gomb", "alpha": 2.0, "per_species": False},
+                    check=lambda loss: check_among(loss, "loss.", name=LOSSES)),
+    "train": Checked({"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
+                      "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
+                     check=lambda train: check_least(
+                         train, "train.", steps=1, batch_size=1, lr=1e-12, eval_every=1,
+                         val_images=1, minutes=0, match_radius_angstrom=1e-6)),
 }
 
 
