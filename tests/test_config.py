@@ -114,20 +114,28 @@ def test_a_simulator_range_that_is_not_numbers_exits_2_before_training(override,
     assert not (tmp_path / "out").exists()
 
 
+def _config_error(command, text, tmp_path, capsys):
+    """``command -c CONFIG --out OUT`` with ``text`` as CONFIG: exit 2, OUT not created; the
+    config path and the one error line."""
+    config = tmp_path / "mine.yaml"
+    config.write_text(text + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "-c", str(config), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert not (tmp_path / "out").exists()
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    return config, err
+
+
 @pytest.mark.parametrize("data, problem", [
     ("{material: ws2, exit_layer_dimming: abc}", "must be a number or a pair of numbers"),
     ("{material: ws2, twsit_deg: [0, 30]}", "'data.twsit_deg'; did you mean 'data.twist_deg'"),
     ("{microscope: {defocus: [-30, 30]}}", "'data.microscope.defocus'; did you mean"),
 ])
 def test_a_bad_simulator_key_in_a_config_file_names_the_file(data, problem, tmp_path, capsys):
-    config = tmp_path / "mine.yaml"
-    config.write_text(f"data: {data}\n")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["stem", "train", "-c", str(config), "--out", str(tmp_path / "out")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {config}: ") and problem in err and "\n" not in err
-    assert not (tmp_path / "out").exists()
+    config, err = _config_error(["stem", "train"], f"data: {data}", tmp_path, capsys)
+    assert err.startswith(f"error: {config}: ") and problem in err
 
 
 @pytest.mark.parametrize("section, problem", [
@@ -138,14 +146,8 @@ def test_a_bad_simulator_key_in_a_config_file_names_the_file(data, problem, tmp_
 def test_a_value_of_the_wrong_kind_names_the_file_and_key(section, problem, tmp_path, capsys):
     """Checked against the default's kind before any work (was a TypeError traceback, exit 1,
     once training reached the value)."""
-    config = tmp_path / "mine.yaml"
-    config.write_text(section + "\n")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["stem", "train", "-c", str(config), "--out", str(tmp_path / "out")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {config}: {problem}") and "\n" not in err
-    assert not (tmp_path / "out").exists()
+    config, err = _config_error(["stem", "train"], section, tmp_path, capsys)
+    assert err.startswith(f"error: {config}: {problem}")
 
 
 def test_yaml_exponents_without_a_point_are_numbers():
@@ -179,14 +181,8 @@ def test_a_value_out_of_range_names_the_file_and_key(command, section, problem, 
                                                      capsys):
     """Ranges and names checked with the config, before any input is read (were tracebacks
     or a finished run with no model / NaN fits / PL fitted as 'xray')."""
-    config = tmp_path / "mine.yaml"
-    config.write_text(section + "\n")
-    with pytest.raises(SystemExit) as exit_info:
-        main([*command, "-c", str(config), "--out", str(tmp_path / "out")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {config}: {problem}") and "\n" not in err
-    assert not (tmp_path / "out").exists()
+    config, err = _config_error(command, section, tmp_path, capsys)
+    assert err.startswith(f"error: {config}: {problem}")
 
 
 @pytest.mark.parametrize("device, problem", [("tpu", "unknown device 'tpu'"),
