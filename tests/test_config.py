@@ -164,6 +164,10 @@ def test_yaml_exponents_without_a_point_are_numbers():
     (["spectra", "fit", "nothing.txt", "-m", "mos2-raman"], "fit: {chunk_size: -1}",
      "config key 'fit.chunk_size' must be at least 1, got -1"),
     (["stem", "train"], "train: {steps: -5}", "config key 'train.steps' must be at least 1"),
+    (["afm", "embed", "nothing"], "embed: {n_boot: -1}",
+     "config key 'embed.n_boot' must be at least 1, got -1"),
+    (["afm", "embed", "nothing"], "embed: {methods: [tsne]}",
+     "config key 'embed.methods': unknown 'tsne'; one of umap, pca"),
     (["stem", "train"], "train: {val_images: 0}", "config key 'train.val_images' must be at"),
     (["stem", "train"], "model: {dropout: 2.0}", "config key 'model.dropout' must be below 1"),
     (["stem", "train"], "model: {norm: batchnorm}", "config key 'model.norm': unknown"),
@@ -180,7 +184,8 @@ def test_yaml_exponents_without_a_point_are_numbers():
 def test_a_value_out_of_range_names_the_file_and_key(command, section, problem, tmp_path,
                                                      capsys):
     """Ranges and names checked with the config, before any input is read (were tracebacks
-    or a finished run with no model / NaN fits / PL fitted as 'xray')."""
+    or a finished run with no model / NaN fits / PL fitted as 'xray', or the afm embedding's
+    cache written before a failure at its end)."""
     config, err = _config_error(command, section, tmp_path, capsys)
     assert err.startswith(f"error: {config}: {problem}")
 

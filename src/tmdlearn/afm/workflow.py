@@ -14,12 +14,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tmdlearn.config import Checked, check_among, check_least
 from tmdlearn.data import HeightMap
 from tmdlearn.engine import Engine, workflow_engine
 from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
 from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
+
+
+def _check_embed(embed: dict) -> None:
+    """``embed``: counts in range, known reductions."""
+    check_least(embed, "embed.", batch_size=1, size=8, clip_nm=1e-9, n_neighbors=2, n_boot=1)
+    check_among(embed, "embed.", methods=("umap", "pca"))
+
 
 #: The documented config of ``tmdlearn afm level|features|embed`` (docs/afm.md).
 DEFAULTS = {
@@ -31,10 +39,12 @@ DEFAULTS = {
     "features": {"sigma_px": 1.0, "threshold": "step", "opening_px": 1, "min_domain_px": 4,
                  "domain_method": "split", "boundary_depth_nm": 0.1, "edge_sigma_px": 2.0,
                  "smooth_sigma_px": 2.0, "blob_threshold_nm": 0.1, "monolayer_nm": 0.65},
-    "embed": {"backbone": "efficientnet-lite0", "weights": "default", "batch_size": 32,
-              # cache: a folder for the backbone features (true: OUT/cache on the command line)
-              "device": "auto", "clip_nm": 1.5, "size": 224, "cache": True,
-              "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0, "n_boot": 1000},
+    "embed": Checked({"backbone": "efficientnet-lite0", "weights": "default", "batch_size": 32,
+                      # cache: a folder for the backbone features (true: OUT/cache on the
+                      # command line)
+                      "device": "auto", "clip_nm": 1.5, "size": 224, "cache": True,
+                      "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0,
+                      "n_boot": 1000}, check=_check_embed),
     # where the images are levelled, featurised and embedded (docs/scale.md); the stage run
     "run": {**RUN_DEFAULTS, "stage": "embed"},
 }
