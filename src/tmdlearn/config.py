@@ -77,8 +77,9 @@ class Open(Checked):
 
 
 def check_least(values: dict[str, Any], where: str, **least: float) -> None:
-    """InputError for the first of ``least``'s keys whose value in ``values`` is below its
-    bound (a null value passes).
+    """InputError for the first of ``least``'s keys whose value in ``values`` is not a number
+    or is below its bound (a null value passes: keys whose default is null reach here
+    unchecked by :func:`validate`).
 
     Parameters
     ----------
@@ -91,7 +92,11 @@ def check_least(values: dict[str, Any], where: str, **least: float) -> None:
     """
     for key, low in least.items():
         value = values.get(key)
-        if value is not None and not value >= low:
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise InputError(f"config key '{where}{key}' must be a number, got {value!r}")
+        if not value >= low:
             raise InputError(f"config key '{where}{key}' must be at least {low:g}, "
                              f"got {value!r}")
 

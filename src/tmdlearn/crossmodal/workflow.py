@@ -58,13 +58,13 @@ def check_generation_spaces(spaces: dict) -> None:
         check_space(space, f"generation.space.{kind}.")
 
 
-
 def _check_split(split: dict) -> None:
     """``split``: at least 2 folds, a test fraction in (0, 1)."""
     check_least(split, "split.", folds=2)
-    if not 0 < split.get("test_size", 0.2) < 1:
+    fraction = split["test_size"]
+    if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
         raise InputError(f"config key 'split.test_size' must be a fraction in (0, 1), got "
-                         f"{split['test_size']!r}")
+                         f"{fraction!r}")
 
 
 def _check_regression(regression: dict) -> None:
@@ -80,6 +80,7 @@ def _check_generation(generation: dict) -> None:
     check_least(generation, "generation.", folds=2, trials=1, epochs=1, patience=1,
                 n_figure=0)
 
+
 DEFAULTS: dict = {
     "seed": 0,
     "device": "auto",
@@ -89,9 +90,9 @@ DEFAULTS: dict = {
              "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
              "pl_window_ev": [1.6, 2.2], "pl_points": 200},
     "split": Checked({"test_size": 0.2, "folds": 5}, check=_check_split),
-    "embedding": Checked({"backbone": "efficientnet-lite0", "weights": "default", "cache_dir": None,
-                  "clip_nm": 1.5, "methods": ["umap", "pca"], "umap_neighbors": 15,
-                  "umap_metric": "cosine"},
+    "embedding": Checked({"backbone": "efficientnet-lite0", "weights": "default",
+                          "cache_dir": None, "clip_nm": 1.5, "methods": ["umap", "pca"],
+                          "umap_neighbors": 15, "umap_metric": "cosine"},
                          check=lambda emb: check_among(emb, "embedding.", methods=METHODS)),
     "regression": Checked({
         "inputs": ["raman", "pl"], "models": list(MODELS), "bootstrap": 30,

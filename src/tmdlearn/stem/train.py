@@ -39,6 +39,7 @@ from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch
 __all__ = ["DEFAULTS", "build_model", "evaluate", "save_checkpoint", "scored_images",
            "summarise_images", "train", "warm_start"]
 
+
 def _check_model(model: dict[str, Any]) -> None:
     """The network's shape in range (``model`` of a training config)."""
     check_least(model, "model.", branches=1, depth=1, filters=1, dropout=0)
