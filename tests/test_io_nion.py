@@ -4,6 +4,8 @@ test_io_bad_input covers both layouts)."""
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -74,6 +76,19 @@ def test_an_hdf5_file_of_another_layout_is_not_taken_for_nion(tmp_path):
     with pytest.raises(InputError) as info:
         read(path)
     assert "Nion" not in str(info.value)
+
+
+def test_a_dataset_declaring_more_than_it_can_hold_is_refused_unread(tmp_path):
+    """A compressed dataset of 10^5 x 10^5 float64 (80 GB) in a small file: refused from its
+    declared shape before anything is allocated."""
+    path = tmp_path / "huge.nhdf"
+    with h5py.File(path, "w") as handle:
+        dataset = handle.create_group("data").create_dataset(
+            "k", shape=(100_000, 100_000), dtype="f8", chunks=(64, 64), compression="gzip")
+        dataset.attrs["properties"] = json.dumps(properties((100_000, 100_000)))
+    with pytest.raises(InputError, match="declares shape") as info:
+        read(path)
+    assert str(path) in str(info.value)
 
 
 def test_cli_truncated_file_is_one_line_and_exit_2(tmp_path, capsys):

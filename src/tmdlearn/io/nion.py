@@ -23,7 +23,7 @@ import numpy as np
 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.io.arrays import check_npy_header
+from tmdlearn.io.arrays import check_declared_size, check_npy_header
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
 from tmdlearn.io.stem import angstrom_per_unit, stem_from_array
 
@@ -123,7 +123,8 @@ def _read_zip(path: Path) -> tuple[np.ndarray, dict]:
 
 
 def _read_hdf5(path: Path) -> tuple[np.ndarray, dict]:
-    """The first (sorted) dataset of ``/data`` with ``properties`` and those properties."""
+    """The first (sorted) dataset of ``/data`` with ``properties`` and those properties (its
+    declared size checked before it is read)."""
     import h5py
 
     check_hdf5_layout(path)
@@ -132,9 +133,14 @@ def _read_hdf5(path: Path) -> tuple[np.ndarray, dict]:
             group = handle["data"]
             key = sorted(k for k, item in group.items()
                          if isinstance(item, h5py.Dataset) and "properties" in item.attrs)[0]
-            data = np.asarray(group[key])
-            raw = group[key].attrs["properties"]
+            dataset = group[key]
+            check_declared_size(path, dataset.shape, dataset.dtype, None,
+                                f"dataset 'data/{key}'")
+            data = np.asarray(dataset)
+            raw = dataset.attrs["properties"]
         properties = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as a Nion Swift file: {err}", path) from err
     return data, _mapping(path, properties)
