@@ -44,7 +44,8 @@ from tmdlearn.spectra.regionfit import MAX_ITER, OK, STATUS, fit_region
 #: Default LM iterations. Most spectra converge in 10-30; an optional peak that is absent (a
 #: substrate line not in the spectrum) fits a noise bump whose small height, position and
 #: width creep towards scipy's tolerance for a few hundred: at 100, 14 of 384 such fits of
-#: planted MoS2 spectra stopped as ``max_iter`` (verdict poor) with R² 0.997, at 400 none.
+#: planted MoS2 spectra stopped as ``max_iter`` (verdict poor) with R² 0.997, at 400 none
+#: (``benchmarks/optional_peak_fits.py``).
 #: Only the spectra still iterating pay (scipy's leastsq allows 200 (P + 1) evaluations).
 LM_MAX_ITER = 400
 
