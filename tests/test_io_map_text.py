@@ -99,3 +99,67 @@ def test_bad_map_rows_name_file_and_line(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         read(path)
+
+
+def _wire_long(path, names=("#X", "#Y"), positions=None, axis=AXIS[::-1], spectra=None):
+    """Renishaw WiRE's text export: one row per position and axis point, axis descending."""
+    spectra = CUBE.reshape(-1, AXIS.size)[:, ::-1] if spectra is None else spectra
+    if positions is None:  # a 4 x 3 grid, 1.5 µm pitch, X fastest
+        positions = [(-3 + 1.5 * ix, 10 + 1.5 * iy) for iy in range(3) for ix in range(4)]
+    lines = ["\t".join([*names, "#Wave", "#Intensity"])]
+    for where, spectrum in zip(positions, spectra, strict=True):
+        lines += ["\t".join([*(f"{p:.6f}" for p in np.atleast_1d(where)), f"{a:.6f}",
+                             f"{v:.6f}"]) for a, v in zip(axis, spectrum, strict=True)]
+    path.write_text("\r\n".join(lines) + "\r\n")
+    return path
+
+
+def test_wire_long_map_is_the_planted_cube(tmp_path):
+    spectral_map = read(_wire_long(tmp_path / "wire map.txt"))
+    assert isinstance(spectral_map, SpectralMap) and spectral_map.shape == (3, 4)
+    assert spectral_map.step_um == 1.5 and spectral_map.origin_um == (-3, 10)
+    assert spectral_map.unit == "cm-1"
+    np.testing.assert_allclose(spectral_map.axis, AXIS, atol=1e-6)
+    np.testing.assert_allclose(spectral_map.intensity, CUBE, atol=1e-6)
+
+
+def test_wire_long_series_keeps_each_position(tmp_path):
+    spectra = read(_wire_long(tmp_path / "series.txt", names=("#Time",),
+                              positions=[0.0, 2.5, 5.0], spectra=CUBE[0, :3, ::-1]))
+    assert isinstance(spectra, Spectra) and len(spectra) == 3
+    assert spectra.metadata["positions"] == {"time": [0.0, 2.5, 5.0]}
+    np.testing.assert_allclose(spectra.intensity, CUBE[0, :3], atol=1e-6)
+
+
+@pytest.mark.parametrize(("cut", "message"), [
+    (-1, r"w.txt: spectrum 12 \(data row 353\) has 31 points, the first has 32"),
+    (None, r"w.txt: spectrum 2 \(data row 33\) has another spectral axis than the first"),
+])
+def test_bad_wire_long_tables_name_file_and_spectrum(tmp_path, cut, message):
+    path = _wire_long(tmp_path / "w.txt")
+    lines = path.read_text().splitlines()
+    if cut is None:  # the second spectrum's axis shifted by 1 cm-1
+        lines[33:65] = [line.replace(line.split("\t")[2], f"{float(line.split()[2]) + 1:.6f}")
+                        for line in lines[33:65]]
+    else:
+        lines = lines[:cut]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=message):
+        read(path)
+
+
+@pytest.mark.parametrize(("text", "axis", "spectra"), [
+    ("X;Y;100;200\n0;0;1,5;2\n1;0;1;2,25E2\n", [100, 200], [[1.5, 2], [1, 225]]),
+    ("  100   1.0\n\n  200   2.5\n  300  3.25\n", [100, 200, 300], [[1, 2.5, 3.25]]),
+    ("100\t1\t\n200\t2\t\n300\t3\t\n", [100, 200, 300], [[1, 2, 3]]),
+    ("100,1\r300,3\r200,2\r".replace("300,3\r200,2", "200,2\r300,3"), [100, 200, 300],
+     [[1, 2, 3]]),
+])
+def test_delimiters_blank_lines_and_line_ends(tmp_path, text, axis, spectra):
+    """Rows after the first go through pandas' C reader when clean, line by line otherwise:
+    decimal commas, leading spaces and blank lines, trailing tabs, old Mac line ends."""
+    path = tmp_path / "s.txt"
+    path.write_bytes(text.encode())
+    got = read(path)
+    np.testing.assert_array_equal(got.axis, axis)
+    np.testing.assert_array_equal(got.intensity.reshape(len(spectra), -1), spectra)

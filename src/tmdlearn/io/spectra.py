@@ -1,10 +1,12 @@
-"""Spectra readers: column text/CSV, LabSpec 6 exports, row-per-pixel map tables, Renishaw .wdf.
+"""Spectra readers: column text/CSV, LabSpec 6 exports, row-per-pixel map tables, long tables
+(WiRE text exports), Renishaw .wdf.
 
 The unit of the spectral axis is resolved by :mod:`tmdlearn.io.spectral_units`.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 
 from tmdlearn.data.containers import Spectra, SpectralMap
 from tmdlearn.errors import InputError
+from tmdlearn.io import long_table
 from tmdlearn.io.spectral_units import laser_nm, normalise_unit, resolve_unit
 from tmdlearn.io.wdf_layout import check_wdf_layout
 
@@ -42,8 +45,8 @@ def _decode(path: Path) -> str:
 
 
 def _split(line: str) -> list[str]:
-    if "\t" in line:
-        return [f.strip() for f in line.rstrip("\r\n").split("\t")]
+    if "\t" in line:  # a trailing tab ends some exports' lines
+        return [f.strip() for f in line.rstrip("\r\n").rstrip("\t").split("\t")]
     if ";" in line:  # European CSV: a decimal comma is read as a point
         return [_DECIMAL_COMMA.sub(r"\1.\2", f.strip()) for f in line.split(";")]
     if "," in line:
@@ -96,11 +99,15 @@ def parse_header_line(line: str) -> tuple[str, str] | None:
 
 def read_text_spectra(path: Path, unit: str | None = None,
                       excitation_nm: float | None = None) -> Spectra | SpectralMap:
-    """Read column text / CSV spectra, a LabSpec 6 export or a row-per-pixel map table.
+    """Read column text / CSV spectra, a LabSpec 6 export, a row-per-pixel map table or a long
+    table.
 
     Layouts: two or more columns (axis, then one column per spectrum); a LabSpec series
     (``<TAB>axis…`` then one spectrum per line); a map (``<TAB><TAB>axis…`` or
-    ``X (mm);Y (mm);axis…``, then ``X;Y;intensities…`` per pixel). Map positions are
+    ``X (mm);Y (mm);axis…``, then ``X;Y;intensities…`` per pixel); a long table (column names
+    ``#X #Y #Wave #Intensity`` or another position column such as ``#Time``, then one row per
+    position and axis point: Renishaw WiRE's text export, :mod:`tmdlearn.io.long_table`; its X
+    and Y in µm). Map positions are
     converted to µm (mm, µm or nm from the column names, µm when unnamed); a ``;``-separated
     file may use decimal commas.
 
@@ -121,7 +128,7 @@ def read_text_spectra(path: Path, unit: str | None = None,
         positions do not fill a grid keep them in ``metadata["x_um"]``, ``metadata["y_um"]``.
     """
     table = _parse_lines(_decode(path), path)
-    if not table.rows:
+    if not len(table.rows):
         raise InputError("no numeric data found", path)
     data = np.asarray(table.rows, dtype=float)
     axis_line = table.axis_line
@@ -135,6 +142,9 @@ def read_text_spectra(path: Path, unit: str | None = None,
         excitation_nm = laser_nm(table.header)
     if axis_line is not None:
         return _with_axis_line(path, table, data, unit, excitation_nm, metadata)
+    names = long_table.position_names(metadata.get("column_names"), _split)
+    if names is not None:
+        return _long_spectra(path, table, data, names, unit, excitation_nm, metadata)
     if data.shape[1] < 2:
         raise InputError("need at least two columns (axis and intensity)", path)
     data = data[_monotonic_order(data[:, 0], path, metadata)]
@@ -162,7 +172,8 @@ def _parse_lines(text: str, path: Path) -> _Lines:
     """Header, axis row and numeric rows of a text file; InputError at the first line that is
     not numeric, or not as wide as the first data line, after the data began."""
     out = _Lines()
-    for number, line in enumerate(text.splitlines(), start=1):
+    stream = io.StringIO(text, newline=None)  # lines read lazily, \r and \r\n as \n
+    for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         if not out.rows and out.axis_line is None:
@@ -185,6 +196,8 @@ def _parse_lines(text: str, path: Path) -> _Lines:
                 continue
             out.rows.append(values)
             out.first_row_line = number
+            if _read_rest(stream, line, out):
+                return out
             continue
         values = _floats(_split(line))
         if values is None:
@@ -192,12 +205,41 @@ def _parse_lines(text: str, path: Path) -> _Lines:
         out.rows.append(values)
         if not out.first_row_line:
             out.first_row_line = number
+            if _read_rest(stream, line, out):
+                return out
         width = len(out.rows[0])
         if len(values) != width:
             raise InputError(
                 f"line {number} has {len(values)} columns, the first data line has {width}", path
             )
     return out
+
+
+def _read_rest(stream: io.StringIO, first: str, out: _Lines) -> bool:
+    """Read the rows after the first data line ``first`` into ``out`` with pandas' C reader
+    (a map exported as text has millions of lines) when they are a clean table of finite
+    numbers as wide as ``first``, with its delimiter; else rewind ``stream`` and return False,
+    and the line-by-line parse names the bad line."""
+    import pandas as pd
+
+    start, width = stream.tell(), len(out.rows[0])
+    sep = "\t" if "\t" in first else ";" if ";" in first else "," if "," in first else r"\s+"
+    try:
+        rows = pd.read_csv(stream, sep=sep, header=None, skipinitialspace=True,
+                           decimal="," if sep == ";" else ".", engine="c").to_numpy()
+    except pd.errors.EmptyDataError:
+        rows = np.empty((0, width))
+    except (ValueError, pd.errors.ParserError):
+        rows = None
+    if rows is not None and rows.dtype.kind in "fi" and rows.shape[1] > width and \
+            np.all(np.isnan(rows[:, width:])):
+        rows = rows[:, :width]  # trailing delimiters
+    if rows is None or rows.dtype.kind not in "fi" or rows.shape[1] != width or \
+            not np.all(np.isfinite(rows)):
+        stream.seek(start)
+        return False
+    out.rows = np.vstack([out.rows[0], rows])
+    return True
 
 
 def _with_axis_line(path: Path, table: _Lines, data: np.ndarray, unit: str | None,
@@ -220,6 +262,24 @@ def _with_axis_line(path: Path, table: _Lines, data: np.ndarray, unit: str | Non
         return _position_map(path, data, factor, axis, unit, excitation_nm, metadata)
     metadata["series"] = data[:, 0].tolist()
     return Spectra(data[:, 1:], axis, unit, excitation_nm, source=path, metadata=metadata)
+
+
+def _long_spectra(path: Path, table: _Lines, data: np.ndarray, names: list[str],
+                  unit: str | None, excitation_nm: float | None,
+                  metadata: dict) -> Spectra | SpectralMap:
+    """A long table: a map when its positions are X and Y (µm, WiRE's unit) on a grid, else
+    Spectra with each spectrum's position in ``metadata["positions"]`` (by column name)."""
+    where, axis, values = long_table.split_spectra(data, len(names), path)
+    order = _monotonic_order(axis, path, metadata)
+    axis, values = axis[order], values[:, order]
+    unit, axis = resolve_unit(axis, unit, table.header, table.header_text, excitation_nm,
+                              metadata, path)
+    if names == ["x", "y"]:
+        metadata["xy_unit"] = "\u00b5m (WiRE's unit)"
+        return _position_map(path, np.column_stack([where, values]), 1.0, axis, unit,
+                             excitation_nm, metadata)
+    metadata["positions"] = {name: where[:, k].tolist() for k, name in enumerate(names)}
+    return Spectra(values, axis, unit, excitation_nm, source=path, metadata=metadata)
 
 
 def _monotonic_order(axis: np.ndarray, path: Path, metadata: dict) -> np.ndarray:
