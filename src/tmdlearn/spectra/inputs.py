@@ -10,7 +10,7 @@ from tmdlearn.data.paths import contained
 from tmdlearn.errors import InputError
 
 #: File suffixes taken from a folder given as an input.
-SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".nxs")
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".sif", ".nxs")
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:

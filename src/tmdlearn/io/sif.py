@@ -1,0 +1,102 @@
+"""Andor SIF spectra (Andor Solis: Shamrock / Kymera spectrographs with Newton, iDus or iXon
+cameras, common for photoluminescence), read with sif-parser (BSD-3-Clause).
+
+Each frame (a kinetic series' time step or an accumulation) and each track of a multi-track
+acquisition is one spectrum; the axis is the file's wavelength calibration (a polynomial of
+the pixel number, nm), the laser line the file's Raman excitation wavelength.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tmdlearn.data.containers import Spectra
+from tmdlearn.errors import InputError
+from tmdlearn.io.spectral_units import resolve_unit
+
+MAGIC = b"Andor Technology Multi-Channel File\n"
+#: Most rows per frame read as tracks of spectra; more is a camera image.
+MAX_TRACKS = 32
+
+
+def is_sif(head: bytes) -> bool:
+    """Whether a file's first bytes are an Andor SIF's."""
+    return head.startswith(MAGIC[:32])
+
+
+def _text(value) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def read_sif(path: Path, unit: str | None = None,
+             excitation_nm: float | None = None) -> Spectra:
+    """Read an Andor SIF file's spectra.
+
+    Parameters
+    ----------
+    path : Path
+        The .sif file.
+    unit : str, optional
+        Axis unit ("nm", "cm-1", "eV"); default: from the file's axis name (Wavelength, Raman
+        shift), else from the values.
+    excitation_nm : float, optional
+        Laser wavelength (nm); default: the file's Raman excitation wavelength, if any.
+
+    Returns
+    -------
+    Spectra
+        (frames x tracks, pixels); ``metadata``: frames, tracks, exposure_s, accumulations,
+        detector, detector_temperature_c, frame_axis, calibration (polynomial coefficients).
+
+    Raises
+    ------
+    InputError
+        For a file that is not a SIF, truncated frames, no wavelength calibration, frames
+        calibrated differently, or a camera image (more than MAX_TRACKS rows).
+    """
+    import sif_parser
+
+    with open(path, "rb") as handle:
+        if handle.read(len(MAGIC)) != MAGIC:
+            raise InputError("not an Andor SIF file (no 'Andor Technology Multi-Channel "
+                             "File' header)", path)
+    try:  # memory-mapped: frames the header declares beyond the file's end fail here
+        frames, info = sif_parser.np_open(str(path), lazy="memmap")
+        frames = np.array(frames, dtype=float)
+    except (ValueError, SyntaxError, OSError, IndexError, KeyError, UnicodeDecodeError) as err:
+        raise InputError(f"unreadable Andor SIF file ({err}): truncated, or a SIF version "
+                         f"sif-parser does not know", path) from err
+    n, rows, width = frames.shape
+    if rows > MAX_TRACKS:
+        raise InputError(f"a camera image ({rows} x {width} px per frame), not spectra: "
+                         f"acquire or export in full vertical binning or multi-track mode",
+                         path)
+    axis = sif_parser.utils.extract_calibration(info)
+    if axis is None or np.ptp(axis) == 0:
+        raise InputError("no wavelength calibration: calibrate the spectrograph in Solis "
+                         "(or export the spectra as text)", path)
+    axis = axis[..., :width]  # computed for every pixel of a multi-track frame
+    if axis.ndim == 2:
+        if np.ptp(axis, axis=0).max() > 1e-9 * np.ptp(axis[0]):
+            raise InputError("its frames have different wavelength calibrations (moved "
+                             "grating): read them one at a time", path)
+        axis = axis[0]
+    laser = float(info.get("RamanExWavelength", np.nan))
+    if excitation_nm is None and np.isfinite(laser) and laser > 0:
+        excitation_nm = laser
+    frame_axis = _text(info.get("FrameAxis", ""))
+    metadata = {"frames": n, "tracks": rows, "exposure_s": info.get("ExposureTime"),
+                "accumulations": info.get("AccumulatedCycles"),
+                "detector": _text(info.get("DetectorType", "")),
+                "detector_temperature_c": info.get("DetectorTemperature"),
+                "frame_axis": frame_axis, "calibration": info.get("Calibration_data")}
+    spectra = frames.reshape(n * rows, width)
+    if not np.all(np.isfinite(spectra)):
+        raise InputError("NaN or infinite counts", path)
+    order = np.argsort(axis)
+    unit, axis = resolve_unit(axis[order], unit, {}, [frame_axis], excitation_nm, metadata,
+                              path)
+    return Spectra(spectra[:, order], axis, unit, excitation_nm, source=path,
+                   metadata=metadata)

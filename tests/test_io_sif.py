@@ -1,0 +1,71 @@
+"""Andor SIF spectra (sif-parser): planted frames, calibration and laser line come back; bad
+files are one error line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sif_files import write_sif
+from tmdlearn.cli import main
+from tmdlearn.data.containers import Spectra
+from tmdlearn.errors import InputError
+from tmdlearn.io import read
+
+RNG = np.random.default_rng(3)
+FRAMES = RNG.integers(0, 60000, size=(3, 128)).astype(np.float32)
+
+
+def test_kinetic_series_with_calibration_and_laser(tmp_path):
+    spectra = read(write_sif(tmp_path / "pl.sif", FRAMES, coefficients=(600.0, 0.5, 1e-4, 0)))
+    assert isinstance(spectra, Spectra) and spectra.intensity.shape == (3, 128)
+    pixel = np.arange(1, 129)
+    np.testing.assert_allclose(spectra.axis, 600 + 0.5 * pixel + 1e-4 * pixel ** 2)
+    np.testing.assert_array_equal(spectra.intensity, FRAMES)
+    assert spectra.unit == "nm" and spectra.excitation_nm == 532.0
+    assert spectra.metadata["unit_source"] == "header"
+    assert spectra.metadata["frames"] == 3 and spectra.metadata["exposure_s"] == 0.5
+
+
+def test_multitrack_and_descending_calibration(tmp_path):
+    """Two tracks per frame are two spectra; a calibration falling with the pixel is put in
+    ascending order with its counts."""
+    frames = RNG.integers(0, 1000, size=(2, 2 * 64)).astype(np.float32)
+    path = write_sif(tmp_path / "tracks.sif", frames, coefficients=(700.0, -0.25, 0, 0),
+                     excitation_nm=None, tracks=2)
+    spectra = read(path)
+    assert spectra.intensity.shape == (4, 64) and spectra.excitation_nm is None
+    np.testing.assert_allclose(spectra.axis, 700 - 0.25 * np.arange(64, 0, -1))
+    np.testing.assert_array_equal(spectra.intensity, frames.reshape(4, 64)[:, ::-1])
+
+
+def test_raman_shift_axis_is_named_by_the_file(tmp_path):
+    spectra = read(write_sif(tmp_path / "raman.sif", FRAMES[:1], coefficients=(100.0, 4.0, 0, 0),
+                             frame_axis="Raman shift"))
+    assert spectra.unit == "cm-1" and spectra.axis[0] == 104.0
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("truncate", r"x.sif: unreadable Andor SIF file"),
+    ("magic", r"x.sif: not an Andor SIF file"),
+    ("uncalibrated", r"x.sif: no wavelength calibration"),
+    ("image", r"x.sif: a camera image \(64 x 16 px per frame\), not spectra"),
+])
+def test_bad_sif_is_one_line_exit_2(tmp_path, capsys, damage, message):
+    path = tmp_path / "x.sif"
+    if damage == "image":
+        write_sif(path, RNG.random((1, 64 * 16)), tracks=64)
+    else:
+        write_sif(path, FRAMES, coefficients=(0, 0, 0, 0) if damage == "uncalibrated"
+                  else (400.0, 0.25, 0, 0))
+    raw = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(raw[:-100])
+    elif damage == "magic":
+        path.write_bytes(b"Andor Technology Multi-Channel Fiel" + raw[35:])
+    with pytest.raises(InputError, match=message):
+        read(path)
+    with pytest.raises(SystemExit) as info:
+        main(["inspect", str(path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and err[0].startswith("error: ")
