@@ -22,7 +22,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError
-from tmdlearn.io import afm, nion, sif, spc, spectra, stem
+from tmdlearn.io import afm, nion, sif, spc, spe, spectra, stem
 from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
@@ -92,6 +92,8 @@ def read(path: str | Path, **options) -> Container:
         return spectra.read_wdf(path, options.get("unit"), options.get("excitation_nm"))
     if suffix == ".sif" or sif.is_sif(head):
         return sif.read_sif(path, options.get("unit"), options.get("excitation_nm"))
+    if suffix == ".spe":
+        return spe.read_spe(path, options.get("unit"), options.get("excitation_nm"))
     fmt = afm.afm_format(path, head)
     if suffix in NEXUS_SUFFIXES or head.startswith(_HDF5_MAGIC) and fmt is False:
         return _read_nexus(path)  # HDF5-based AFM formats (Zygo .datx) go on below

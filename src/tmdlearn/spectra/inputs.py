@@ -10,7 +10,8 @@ from tmdlearn.data.paths import contained
 from tmdlearn.errors import InputError
 
 #: File suffixes taken from a folder given as an input.
-SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".sif", ".nxs")
+SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".sif", ".spe",
+                    ".nxs")
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
