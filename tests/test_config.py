@@ -183,6 +183,67 @@ def test_yaml_exponents_without_a_point_are_numbers():
      "config key 'split.test_size' must be a fraction"),
     (["crossmodal", "run", "--data", "nothing"], "generation: {tasks: [afm->xray]}",
      "config key 'generation.tasks': unknown 'afm->xray'"),
+    # counts of classify and explain (trained nothing, or crashed at the end)
+    (["classify", "run"], "cv: {n_boot: 0}", "config key 'cv.n_boot' must be at least 1, got 0"),
+    (["classify", "run"], "cv: {n_splits: 1}", "config key 'cv.n_splits' must be at least 2"),
+    (["classify", "run"], "mlp: {epochs: 0}", "config key 'mlp.epochs' must be at least 1"),
+    (["classify", "run"], "image: {epochs: -1}", "config key 'image.epochs' must be at least 1"),
+    (["classify", "run"], "image: {batch_size: 0}",
+     "config key 'image.batch_size' must be at least 1"),
+    (["explain", "run"], "model: {epochs: 0}", "config key 'model.epochs' must be at least 1"),
+    (["explain", "run"], "model: {batch_size: -4}",
+     "config key 'model.batch_size' must be at least 1"),
+    # names checked with the config, not after reading (afm) or training (explain)
+    (["afm", "features", "nothing"], "level: {method: planar}",
+     "config key 'level.method': unknown 'planar'; one of two-pass, lines, plane"),
+    (["afm", "features", "nothing"], "level: {threshold: median}",
+     "config key 'level.threshold': unknown 'median'; one of otsu"),
+    (["afm", "features", "nothing"], "features: {domain_method: watershed}",
+     "config key 'features.domain_method': unknown 'watershed'"),
+    (["afm", "features", "nothing"], "features: {threshold: mean}",
+     "config key 'features.threshold': unknown 'mean'; one of step, otsu"),
+    (["explain", "run"], "interpret: {target: width}",
+     "config key 'interpret.target': unknown 'width'; one of position, fwhm, intensity"),
+    (["explain", "run"], "interpret: {rank_by: all}", "config key 'interpret.rank_by': unknown"),
+    (["explain", "run"], "interpret: {mode: A2}",
+     "config key 'interpret.mode': unknown 'A2'; one of M220, Ep, A1p"),
+    (["classify", "run"], "latent: {method: tsne}", "config key 'latent.method': unknown"),
+    # run.* and spectra preprocess.* (named no file)
+    (["afm", "features", "nothing"], "run: {workers: 0}",
+     "config key 'run.workers' must be a positive integer or null, got 0"),
+    (["classify", "run"], "run: {scheduler: thread}",
+     "config key 'run.scheduler': unknown 'thread'; one of auto, threads, processes"),
+    (["spectra", "fit", "nothing.txt", "-m", "mos2-raman"], "run: {workers: -2}",
+     "config key 'run.workers' must be a positive integer"),
+    (["spectra", "fit", "nothing.txt", "-m", "mos2-raman"], "preprocess: {despike: median}",
+     "config key 'preprocess.despike': unknown 'median'"),
+    (["spectra", "fit", "nothing.txt", "-m", "mos2-raman"], "preprocess: {baseline: arpl}",
+     "config key 'preprocess.baseline': unknown 'arpl'; one of none, "),
+    (["spectra", "fit", "nothing.txt", "-m", "mos2-raman"], "preprocess: {normalise: l2}",
+     "config key 'preprocess.normalise': unknown 'l2'; one of none, minmax, max, area"),
+    # a name where a list of names goes, and a list where one name goes
+    (["classify", "run"], "heads: logreg",
+     "config key 'heads' must be a list of names, e.g. [logreg], got 'logreg'"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {inputs: pl}",
+     "config key 'regression.inputs' must be a list of names, e.g. [raman]"),
+    (["stem", "train"], "loss: {name: [gomb]}",
+     "config key 'loss.name' must be one name, e.g. gomb, got ['gomb']"),
+    (["classify", "run"], "transform: [none]", "config key 'transform' must be one name"),
+    # crossmodal windows and SVR grid
+    (["crossmodal", "run", "--data", "nothing"], "data: {raman_window_cm1: [480, 360]}",
+     "config key 'data.raman_window_cm1' must be [low, high] with low < high, got [480, 360]"),
+    (["crossmodal", "run", "--data", "nothing"], "data: {pl_window_ev: 1.6}",
+     "config key 'data.pl_window_ev' must be [low, high]"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {svr_grid: {C: [1, 0]}}",
+     "config key 'regression.svr_grid.C' must be at least 1e-12, got 0"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {svr_grid: {gamma: [scale, -1]}}",
+     "config key 'regression.svr_grid.gamma' must be at least 1e-12, got -1"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {svr_grid: {epsilon: [-0.1]}}",
+     "config key 'regression.svr_grid.epsilon' must be at least 0"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {svr_grid: {kernel: rbf}}",
+     "config key 'regression.svr_grid.kernel' must be a list of values"),
+    (["crossmodal", "run", "--data", "nothing"], "regression: {svr_grid: {gama: [1]}}",
+     "unknown config key 'regression.svr_grid.gama'; did you mean 'regression.svr_grid.gamma'"),
 ])
 def test_a_value_out_of_range_names_the_file_and_key(command, section, problem, tmp_path,
                                                      capsys):
@@ -191,6 +252,33 @@ def test_a_value_out_of_range_names_the_file_and_key(command, section, problem, 
     cache written before a failure at its end)."""
     config, err = _config_error(command, section, tmp_path, capsys)
     assert err.startswith(f"error: {config}: {problem}")
+
+
+def test_names_numbers_and_addresses_that_the_workflows_take_pass():
+    """The checks refuse only what the code refuses: a threshold number, a pybaselines
+    method, a Dask address, gamma scale, epsilon 0."""
+    from tmdlearn.afm.workflow import DEFAULTS as AFM
+    from tmdlearn.crossmodal.workflow import DEFAULTS as CROSSMODAL
+    from tmdlearn.spectra.workflow import DEFAULTS as SPECTRA
+
+    load_config(None, ["level.threshold=1.5", "features.threshold=0.3", "level.method=plane",
+                       "run.scheduler=tcp://host:8786", "run.workers=4"], AFM)
+    load_config(None, ["preprocess.baseline=arpls", "preprocess.despike=map"], SPECTRA)
+    load_config(None, ["regression.svr_grid={C: [1], gamma: [scale, 0.1], epsilon: [0]}",
+                       "data.pl_window_ev=[1.5, 2.0]"], CROSSMODAL)
+
+
+def test_check_among_takes_lists_and_check_one_among_one_name():
+    from tmdlearn.config import check_among, check_one_among
+
+    check_among({"m": ["a", "b"], "n": None}, "s.", m="abc", n="abc")
+    check_one_among({"m": "a", "n": None}, "s.", m="abc", n="abc")
+    with pytest.raises(InputError, match=r"^config key 's.m' must be a list of names, e.g. \[a\]"):
+        check_among({"m": "a"}, "s.", m="abc")
+    with pytest.raises(InputError, match="^config key 's.m' must be one name, e.g. a, got"):
+        check_one_among({"m": ["a"]}, "s.", m="abc")
+    with pytest.raises(InputError, match="^config key 's.m': unknown 'd'; one of a, b, c$"):
+        check_one_among({"m": "d"}, "s.", m="abc")
 
 
 @pytest.mark.parametrize("device, problem", [("tpu", "unknown device 'tpu'"),

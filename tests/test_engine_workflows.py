@@ -186,6 +186,6 @@ def test_auto_keeps_small_work_on_one_thread_and_bad_workers_are_refused():
                          parallel_threads=False) as engine:
         assert engine.workers == 1  # torch seeds and pyplot are per process
     for bad in (0, 2.5, True, "2"):
-        with pytest.raises(InputError, match="run.workers must be a positive integer"):
+        with pytest.raises(InputError, match="'run.workers' must be a positive integer"):
             with workflow_engine({"scheduler": "threads", "workers": bad}, 10, 256):
                 pass

@@ -274,3 +274,17 @@ def test_analyze_an_empty_atoms_table_is_one_line_exit_2(tmp_path, capsys):
               str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and "\n" not in err and "has no atoms" in err, err
+
+
+@pytest.mark.parametrize("n_boot", ["-1", "0"])
+def test_analyze_refuses_a_bootstrap_count_below_1(n_boot, tmp_path, capsys):
+    """Checked before any work (-1 and 0 were a traceback once the KDEs were drawn)."""
+    table = tmp_path / "atoms.csv"
+    table.write_text("x_px,y_px,layer,species\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(table), "--pixel-size", "0.1", "--out",
+              str(tmp_path / "o"), "--n-boot", n_boot])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in err
+    assert err == f"error: --n-boot must be at least 1, got {n_boot}"
+    assert not (tmp_path / "o").exists()

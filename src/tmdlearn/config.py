@@ -60,9 +60,10 @@ def _is_range(value: Any) -> bool:
 
 
 class Checked(dict):
-    """A section of DEFAULTS that :func:`validate` checks as any other (keys, kinds) and then
-    hands to ``check`` (ranges, names), so that the InputError it raises names the config
-    file and comes before any work."""
+    """A section of DEFAULTS (or DEFAULTS itself, for top-level keys and checks across
+    sections) that :func:`validate` checks as any other (keys, kinds) and then hands to
+    ``check`` (ranges, names), so that the InputError it raises names the config file and
+    comes before any work."""
 
     def __init__(self, values: dict[str, Any] | None = None,
                  check: Callable[[Any], Any] | None = None):
@@ -102,8 +103,9 @@ def check_least(values: dict[str, Any], where: str, **least: float) -> None:
 
 
 def check_among(values: dict[str, Any], where: str, **choices: Iterable[str]) -> None:
-    """InputError for the first of ``choices``' keys whose value (a name, or a list of names)
-    in ``values`` holds a name not among its choices.
+    """InputError for the first of ``choices``' keys whose value in ``values`` is not a list of
+    names among its choices (a lone name too: "must be a list of names, e.g. [name]"); for a
+    key that takes one name, :func:`check_one_among`.
 
     Parameters
     ----------
@@ -114,11 +116,39 @@ def check_among(values: dict[str, Any], where: str, **choices: Iterable[str]) ->
     **choices
         Key = the names it may take.
     """
+    _check_names(values, where, choices, many=True)
+
+
+def check_one_among(values: dict[str, Any], where: str, **choices: Iterable[str]) -> None:
+    """InputError for the first of ``choices``' keys whose value in ``values`` is not one name
+    among its choices (a list too: "must be one name"); :func:`check_among` for lists.
+
+    Parameters
+    ----------
+    values : dict
+        A config section.
+    where : str
+        Dotted prefix of its keys in the message.
+    **choices
+        Key = the names it may take.
+    """
+    _check_names(values, where, choices, many=False)
+
+
+def _check_names(values: dict[str, Any], where: str, choices: dict[str, Iterable[str]],
+                 many: bool) -> None:
+    """:func:`check_among` (``many``: lists of names) or :func:`check_one_among` (one name);
+    a null value passes."""
     for key, allowed in choices.items():
-        value = values.get(key)
-        names = value if isinstance(value, list) else [value]
-        unknown = [n for n in names if n not in tuple(allowed)]
-        if value is not None and unknown:
+        value, allowed = values.get(key), tuple(allowed)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)) != many:
+            shape = f"a list of names, e.g. [{allowed[0]}]" if many else \
+                f"one name, e.g. {allowed[0]}"
+            raise InputError(f"config key '{where}{key}' must be {shape}, got {value!r}")
+        unknown = [n for n in (value if many else [value]) if n not in allowed]
+        if unknown:
             raise InputError(f"config key '{where}{key}': unknown {unknown[0]!r}; one of "
                              f"{', '.join(map(str, allowed))}")
 
@@ -154,7 +184,8 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
              where: str = "") -> None:
     """Check every key of ``config`` against ``defaults``, section by section; a section whose
     default is not a mapping (None, a list) or is :class:`Open` takes any keys. A value must be
-    of its default's kind (:func:`_wanted`: a section, a number, a flag).
+    of its default's kind (:func:`_wanted`: a section, a number, a flag); then the ``check`` of
+    every :class:`Checked` section (and of ``defaults``, when it is one) runs.
 
     Parameters
     ----------
@@ -174,15 +205,23 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
         wanted = _wanted(value, default)
         if wanted:
             raise InputError(f"config key '{where}{key}' must be {wanted}, got {value!r}", path)
-        if isinstance(value, dict) and isinstance(default, dict) and not isinstance(default, Open):
+        if isinstance(default, Open) and value is not None:
+            _run_check(default, value, path)
+        elif isinstance(value, dict) and isinstance(default, dict):
             validate(value, default, path, f"{where}{key}.")
-        if isinstance(default, Checked) and default.check is not None and value is not None:
-            try:
-                default.check(value)
-            except InputError as err:
-                if err.path is not None or path is None:
-                    raise
-                raise InputError(err.problem, path) from None
+    _run_check(defaults, config, path)
+
+
+def _run_check(defaults: dict[str, Any], value: Any, path: str | Path | None) -> None:
+    """``defaults.check(value)`` of a :class:`Checked` section, its InputError naming ``path``."""
+    if not isinstance(defaults, Checked) or defaults.check is None:
+        return
+    try:
+        defaults.check(value)
+    except InputError as err:
+        if err.path is not None or path is None:
+            raise
+        raise InputError(err.problem, path) from None
 
 
 def _yaml_number(value: Any, default: Any) -> Any:

@@ -27,9 +27,13 @@ from tmdlearn.afm.twopass import flatten_two_pass
 from tmdlearn.data import HeightMap
 from tmdlearn.errors import InputError
 
-__all__ = ["align_rows", "clip_height", "feature_mask", "flatten_lines", "flatten_two_pass",
-           "histogram_counts", "level", "otsu_in_window", "plane_fit", "remove_scars",
-           "resize_image", "substrate_level", "zero_height"]
+__all__ = ["LEVEL_METHODS", "ZEROS", "align_rows", "clip_height", "feature_mask",
+           "flatten_lines", "flatten_two_pass", "histogram_counts", "level", "otsu_in_window",
+           "plane_fit", "remove_scars", "resize_image", "substrate_level", "zero_height"]
+
+#: The ``method`` and ``zero`` names :func:`level` takes.
+LEVEL_METHODS = ("two-pass", "lines", "plane")
+ZEROS = ("substrate", "median", "none")
 
 
 def remove_scars(h: np.ndarray, threshold_nm: float = 0.666, max_width: int = 4,
@@ -177,7 +181,7 @@ def level(h, method: str = "two-pass", order: int = 2, threshold: str | float = 
     elif method == "plane":
         out = plane_fit(h)
     else:
-        raise InputError(f"method must be 'two-pass', 'lines' or 'plane', got {method!r}")
+        raise InputError(f"method must be one of {', '.join(LEVEL_METHODS)}, got {method!r}")
     if scars:
         out = remove_scars(out)
     if zero == "substrate":
@@ -185,5 +189,5 @@ def level(h, method: str = "two-pass", order: int = 2, threshold: str | float = 
     elif zero == "median":
         out = zero_height(out)
     elif zero != "none":
-        raise InputError(f"zero must be 'substrate', 'median' or 'none', got {zero!r}")
+        raise InputError(f"zero must be one of {', '.join(ZEROS)}, got {zero!r}")
     return out

@@ -18,6 +18,9 @@ from tmdlearn.errors import InputError
 MONOLAYER_NM = 0.65
 #: Film mask defaults: Otsu window about the median, nm; particle height above the substrate, nm.
 WINDOW_NM, PARTICLE_NM = 1.5, 2.0
+#: The named thresholds of :func:`film_mask` (else a height, nm) and the methods of
+#: :func:`count_domains`.
+FILM_THRESHOLDS, DOMAIN_METHODS = ("step", "otsu"), ("split", "components")
 
 
 def film_mask(h: np.ndarray, sigma_px: float = 1.0, threshold: str | float = "step",
@@ -177,7 +180,8 @@ def count_domains(mask: np.ndarray, min_area_px: int = 4, method: str = "split",
             return count_h_maxima(distance, dynamic)
         return int(ndimage.label(distance > 0, structure=np.ones((3, 3)))[1])
     if method != "components":
-        raise InputError(f"domain method must be 'split' or 'components', got {method!r}")
+        raise InputError(f"domain method must be one of {', '.join(DOMAIN_METHODS)}, got "
+                         f"{method!r}")
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
         return 0

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tmdlearn.config import Checked, check_among, check_least
+from tmdlearn.afm.level import LEVEL_METHODS, ZEROS
+from tmdlearn.afm.structure import DOMAIN_METHODS, FILM_THRESHOLDS
+from tmdlearn.config import Checked, check_among, check_least, check_one_among
 from tmdlearn.data import HeightMap
 from tmdlearn.engine import Engine, workflow_engine
-from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
+from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
@@ -29,16 +31,36 @@ def _check_embed(embed: dict) -> None:
     check_among(embed, "embed.", methods=("umap", "pca"))
 
 
+def _check_threshold(section: dict, where: str, names: tuple[str, ...]) -> None:
+    """``threshold`` of ``section``: a number or one of ``names``."""
+    value = section.get("threshold")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        check_one_among(section, where, threshold=names)
+
+
+def _check_level(level: dict) -> None:
+    """``level``: known method, zero and threshold ("otsu" or a number)."""
+    check_one_among(level, "level.", method=LEVEL_METHODS, zero=ZEROS)
+    _check_threshold(level, "level.", ("otsu",))
+
+
+def _check_features(features: dict) -> None:
+    """``features``: known domain method and threshold (step, otsu or a height)."""
+    check_one_among(features, "features.", domain_method=DOMAIN_METHODS)
+    _check_threshold(features, "features.", FILM_THRESHOLDS)
+
+
 #: The documented config of ``tmdlearn afm level|features|embed`` (docs/afm.md).
 DEFAULTS = {
     # AFM files, folders (every AFM file inside, recursively), manifests (folder or CSV) or
     # image-stack stores (.zarr, tmdlearn convert: the workers read the images)
     "data": {"inputs": []},
-    "level": {"method": "two-pass", "order": 2, "threshold": "otsu", "scars": True,
-              "zero": "substrate"},
-    "features": {"sigma_px": 1.0, "threshold": "step", "opening_px": 1, "min_domain_px": 4,
-                 "domain_method": "split", "boundary_depth_nm": 0.1, "edge_sigma_px": 2.0,
-                 "smooth_sigma_px": 2.0, "blob_threshold_nm": 0.1, "monolayer_nm": 0.65},
+    "level": Checked({"method": "two-pass", "order": 2, "threshold": "otsu", "scars": True,
+                      "zero": "substrate"}, check=_check_level),
+    "features": Checked({"sigma_px": 1.0, "threshold": "step", "opening_px": 1,
+                         "min_domain_px": 4, "domain_method": "split", "boundary_depth_nm": 0.1,
+                         "edge_sigma_px": 2.0, "smooth_sigma_px": 2.0, "blob_threshold_nm": 0.1,
+                         "monolayer_nm": 0.65}, check=_check_features),
     "embed": Checked({"backbone": "efficientnet-lite0", "weights": "default", "batch_size": 32,
                       # cache: a folder for the backbone features (true: OUT/cache on the
                       # command line)
@@ -46,7 +68,7 @@ DEFAULTS = {
                       "methods": ["umap", "pca"], "n_neighbors": None, "seed": 0,
                       "n_boot": 1000}, check=_check_embed),
     # where the images are levelled, featurised and embedded (docs/scale.md); the stage run
-    "run": {**RUN_DEFAULTS, "stage": "embed"},
+    "run": run_section(stage="embed"),
 }
 #: Meaning of config keys, shared by the command-line help and the docs' config table.
 HELP = dict(RUN_HELP)

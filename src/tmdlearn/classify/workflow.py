@@ -12,6 +12,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from tmdlearn.afm.level import LEVEL_METHODS
 from tmdlearn.classify import figures
 from tmdlearn.classify.evaluate import (
     CVResult,
@@ -25,36 +26,57 @@ from tmdlearn.classify.heads import BASE_HEADS, HEADS, TRANSFORMS, make_head
 from tmdlearn.classify.inputs import load
 from tmdlearn.classify.latent import correlate, latent_map, physical_properties
 from tmdlearn.classify.saved import final_head, save_classifier
-from tmdlearn.classify.strategies import STRATEGIES, ImageClassifier
+from tmdlearn.classify.strategies import STRATEGIES, TRAINED_STRATEGIES, ImageClassifier
+from tmdlearn.config import Checked, check_among, check_least, check_one_among
 from tmdlearn.engine import workflow_engine
-from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
+from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError
 from tmdlearn.learn import confusion_table, per_class_scores
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing, track
 
-DEFAULTS: dict = {
+
+def _check(config: dict) -> None:
+    """The names of the heads, transforms, strategies and soft-vote models (lists of names;
+    soft votes among the models a run compares)."""
+    models = (*HEADS, *TRAINED_STRATEGIES, *(f"frozen + {head}" for head in HEADS))
+    check_among(config, "", heads=HEADS, transforms=TRANSFORMS, strategies=STRATEGIES,
+                soft_vote=models)
+    check_one_among(config, "", transform=TRANSFORMS)
+
+
+def _check_image(image: dict) -> None:
+    """``image``: known levelling and frozen head, counts and rates in range."""
+    check_one_among(image, "image.", level=LEVEL_METHODS, frozen_head=HEADS)
+    check_least(image, "image.", size=8, clip_nm=1e-9, unfreeze=0, epochs=1, batch_size=1,
+                lr=1e-12, backbone_lr=0, val_fraction=0, patience=1)
+
+
+DEFAULTS: dict = Checked({
     "data": {"manifest": None, "target": "material", "images": None, "features": None,
              "latent_features": None},
-    "cv": {"n_splits": 5, "seed": 0, "n_boot": 1000, "pool_samples": True},
+    "cv": Checked({"n_splits": 5, "seed": 0, "n_boot": 1000, "pool_samples": True},
+                  check=lambda cv: check_least(cv, "cv.", n_splits=2, n_boot=1)),
     "heads": list(HEADS),
     "tune": True,
     "transform": "power-l2",
     "transforms": list(TRANSFORMS),
     "soft_vote": ["logreg", "svm", "mlp"],
-    "mlp": {"epochs": 150},
+    "mlp": Checked({"epochs": 150}, check=lambda mlp: check_least(mlp, "mlp.", epochs=1)),
     "strategies": list(STRATEGIES),
-    "image": {"level": "two-pass", "backbone": "efficientnet-lite0", "weights": "default",
-              "size": 224,
-              "clip_nm": 1.5, "frozen_head": "logreg", "unfreeze": 1, "epochs": 10,
-              "batch_size": 16, "lr": 1e-3, "backbone_lr": 1e-4, "oversample": True,
-              "class_weight": None, "augment": True, "val_fraction": 0.2, "patience": 3,
-              "stages": None},
-    "latent": {"method": "pca", "physical": True},
+    "image": Checked({"level": "two-pass", "backbone": "efficientnet-lite0",
+                      "weights": "default", "size": 224, "clip_nm": 1.5, "frozen_head": "logreg",
+                      "unfreeze": 1, "epochs": 10, "batch_size": 16, "lr": 1e-3,
+                      "backbone_lr": 1e-4, "oversample": True, "class_weight": None,
+                      "augment": True, "val_fraction": 0.2, "patience": 3, "stages": None},
+                     check=_check_image),
+    "latent": Checked({"method": "pca", "physical": True},
+                      check=lambda latent: check_one_among(latent, "latent.",
+                                                           method=("pca", "umap"))),
     "device": "auto",
     # where the folds run, every (model, fold) a task (docs/scale.md)
-    "run": dict(RUN_DEFAULTS),
-}
+    "run": run_section(),
+}, check=_check)
 #: Meaning of config keys, shared by the command-line help and the docs' config table.
 HELP = dict(RUN_HELP)
 #: ``run.scheduler: auto`` starts a local cluster of processes from this many items on.

@@ -260,6 +260,8 @@ def analyze(
     from tmdlearn.report.run import write_outcome
     from tmdlearn.stem.workflow import analyse, read_atoms
 
+    if n_boot < 1:
+        raise InputError(f"--n-boot must be at least 1, got {n_boot}")
     prepare_out(out, overwrite)
     started = time.time()
     atoms, shape = read_atoms(atoms_csv, masks)

@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from sklearn.svm import SVR
 
 from tmdlearn.config import Checked, Open, check_among, check_keys, check_least, merged
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
@@ -21,7 +22,7 @@ from tmdlearn.crossmodal.saved import save_models
 from tmdlearn.crossmodal.targets import METHODS
 from tmdlearn.crossmodal.tasks import held_out_samples, task_split
 from tmdlearn.engine import workflow_engine
-from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
+from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import write_text
 from tmdlearn.learn import torch_threads
@@ -67,6 +68,37 @@ def _check_split(split: dict) -> None:
                          f"{fraction!r}")
 
 
+def _check_data(data: dict) -> None:
+    """``data``: spectral windows [low, high] with low < high, at least 2 points each."""
+    check_least(data, "data.", raman_points=2, pl_points=2)
+    for key in ("raman_window_cm1", "pl_window_ev"):
+        window = data.get(key)
+        if not (isinstance(window, (list, tuple)) and len(window) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)
+                and window[0] < window[1]):
+            raise InputError(f"config key 'data.{key}' must be [low, high] with low < high, "
+                             f"got {window!r}")
+
+
+#: The least value of SVR's numeric parameters (C and gamma: above 0).
+_SVR_LEAST = {"C": 1e-12, "gamma": 1e-12, "epsilon": 0, "degree": 1}
+
+
+def _check_svr_grid(grid: dict) -> None:
+    """``regression.svr_grid``: SVR parameters, each a list; C and gamma positive (or gamma
+    scale / auto), epsilon at least 0, degree at least 1, known kernels."""
+    where = "regression.svr_grid."
+    check_keys(grid, SVR().get_params(), where)
+    for key, values in grid.items():
+        if not isinstance(values, list):
+            raise InputError(f"config key '{where}{key}' must be a list of values, got "
+                             f"{values!r}")
+        for value in values:
+            if key in _SVR_LEAST and not (key == "gamma" and value in ("scale", "auto")):
+                check_least({key: value}, where, **{key: _SVR_LEAST[key]})
+    check_among(grid, where, kernel=("linear", "poly", "rbf", "sigmoid"))
+
+
 def _check_regression(regression: dict) -> None:
     """``regression``: known inputs and models, counts in range."""
     check_among(regression, "regression.", inputs=("raman", "pl"), models=MODELS)
@@ -86,9 +118,10 @@ DEFAULTS: dict = {
     "device": "auto",
     "threads": 1,
     "optuna": {"storage": None, "study": None},
-    "data": {"folder": None, "scan_size_um": 1.0, "raman_power_mw": None, "pl_power_mw": None,
-             "raman_window_cm1": [360.0, 480.0], "raman_points": 202,
-             "pl_window_ev": [1.6, 2.2], "pl_points": 200},
+    "data": Checked({"folder": None, "scan_size_um": 1.0, "raman_power_mw": None,
+                     "pl_power_mw": None, "raman_window_cm1": [360.0, 480.0],
+                     "raman_points": 202, "pl_window_ev": [1.6, 2.2], "pl_points": 200},
+                    check=_check_data),
     "split": Checked({"test_size": 0.2, "folds": 5}, check=_check_split),
     "embedding": Checked({"backbone": "efficientnet-lite0", "weights": "default",
                           "cache_dir": None, "clip_nm": 1.5, "methods": ["umap", "pca"],
@@ -99,7 +132,7 @@ DEFAULTS: dict = {
         "physical": ["coverage", "domain_density_um2", "bilayer_fraction", "sq_nm"],
         "ridge_alphas": [1.0, 10.0, 100.0, 1000.0, 10000.0],
         "svr_grid": Open({"C": [0.1, 1.0, 10.0], "gamma": ["scale"],
-                          "kernel": ["rbf", "poly"], "degree": [2]}),
+                          "kernel": ["rbf", "poly"], "degree": [2]}, check=_check_svr_grid),
         "mlp": {"trials": 2, "epochs": 120,
                 "space": Open({"n_layers": {"type": "int", "low": 1, "high": 3},
                           "units": {"type": "categorical", "choices": [32, 64, 128, 256]},
@@ -124,7 +157,7 @@ DEFAULTS: dict = {
                       check=check_generation_spaces),
     }, check=_check_generation),
     # where the folds of every search run, each a task (docs/scale.md)
-    "run": dict(RUN_DEFAULTS),
+    "run": run_section(),
     "heads": {"epochs": 150,
               "params": {"n_layers": 2, "units": 128, "activation": "relu", "dropout": 0.1,
                          "l1": 0.0, "lr": 1e-3, "batch_size": 16}},

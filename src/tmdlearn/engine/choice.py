@@ -1,7 +1,8 @@
 """How a workflow picks its engine from the ``run`` section of its config.
 
-Every batch workflow documents ``run.scheduler`` and ``run.workers`` (:data:`RUN_DEFAULTS`,
-with :data:`RUN_HELP` as their meaning in the docs' config tables) and opens its engine with
+Every batch workflow documents ``run.scheduler`` and ``run.workers`` (:func:`run_section`,
+checked with the config by :func:`check_run`; :data:`RUN_HELP` is their meaning in the docs'
+config tables) and opens its engine with
 :func:`workflow_engine`, which turns ``auto`` into ``processes`` only when the work is large
 enough to pay for a local cluster's start-up.
 """
@@ -12,11 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from tmdlearn.engine.scheduler import Engine, open_engine
+from tmdlearn.config import Checked
+from tmdlearn.engine.scheduler import ADDRESS_SCHEMES, SCHEDULERS, Engine, open_engine
 from tmdlearn.errors import InputError
 from tmdlearn.progress import track
 
-#: The ``run`` keys of every batch workflow's DEFAULTS.
+#: The ``run`` keys of every batch workflow's DEFAULTS (:func:`run_section`).
 RUN_DEFAULTS = {"scheduler": "auto", "workers": None}
 #: Their meaning, shared by the docs' config tables (``HELP`` of each workflow).
 RUN_HELP = {
@@ -26,6 +28,43 @@ RUN_HELP = {
     "run.workers": "threads or local worker processes; null: one thread, or one process per "
                    "CPU core (`--workers`)",
 }
+
+
+def check_run(run: dict) -> None:
+    """InputError unless ``run.scheduler`` is a known scheduler or a Dask address and
+    ``run.workers`` a positive integer or null.
+
+    Parameters
+    ----------
+    run : dict
+        A workflow's ``run`` section.
+    """
+    workers = run.get("workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InputError(f"config key 'run.workers' must be a positive integer or null, got "
+                         f"{workers!r}")
+    scheduler = str(run.get("scheduler") or "auto").strip()
+    if scheduler not in SCHEDULERS and not scheduler.startswith(ADDRESS_SCHEMES):
+        raise InputError(f"config key 'run.scheduler': unknown {scheduler!r}; one of "
+                         f"{', '.join(SCHEDULERS)} or a Dask scheduler address such as "
+                         "tcp://host:8786")
+
+
+def run_section(**more: Any) -> Checked:
+    """The ``run`` section of a workflow's DEFAULTS: :data:`RUN_DEFAULTS` and ``more`` keys,
+    checked with the config by :func:`check_run`.
+
+    Parameters
+    ----------
+    **more
+        The workflow's own ``run`` keys and their defaults.
+
+    Returns
+    -------
+    Checked
+    """
+    return Checked({**RUN_DEFAULTS, **more}, check=check_run)
 
 
 @contextmanager
@@ -54,11 +93,8 @@ def workflow_engine(run: dict, size: int, large_from: int,
         Threads: ``workers`` of them (None: 1); processes: ``workers`` single-threaded worker
         processes (None: one per CPU core); an address: its cluster's workers.
     """
-    scheduler = str(run.get("scheduler") or "auto").strip()
-    workers = run.get("workers")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise InputError(f"run.workers must be a positive integer or null, got {workers!r}")
+    check_run(run)
+    scheduler, workers = str(run.get("scheduler") or "auto").strip(), run.get("workers")
     large = size >= large_from
     if scheduler == "threads" or (scheduler == "auto" and not large):
         workers = (workers or 1) if parallel_threads else 1

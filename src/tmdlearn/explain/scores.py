@@ -21,6 +21,8 @@ from tmdlearn.errors import InputError
 #: The PL parameters (the columns of Y) and their units.
 PL_NAMES = ("position", "fwhm", "intensity")
 PL_UNITS = ("eV", "eV", "counts")
+#: What :func:`mode_ranking` ranks the modes by.
+RANK_BY = ("height", "any")
 
 
 def random_split(n: int, val_fraction: float = 0.3, seed=0) -> np.ndarray:
@@ -124,8 +126,9 @@ def mode_ranking(ranges: dict[str, float], modes: list[str],
         One row per mode, most important first: mode, rank (1 = largest), importance,
         range_center, range_fwhm, range_height.
     """
-    if rank_by not in ("height", "any"):
-        raise InputError(f"interpret.rank_by must be 'height' or 'any', got {rank_by!r}")
+    if rank_by not in RANK_BY:
+        raise InputError(f"interpret.rank_by must be one of {', '.join(RANK_BY)}, got "
+                         f"{rank_by!r}")
     rows = []
     for mode in modes:
         parts = {p: ranges.get(f"{mode}_{p}", np.nan) for p in ("center", "fwhm", "height")}

@@ -17,14 +17,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from functools import partial
 
+from tmdlearn.config import Checked, check_least, check_one_among
 from tmdlearn.engine import map_tasks, workflow_engine
-from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
+from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError
 from tmdlearn.explain.analyse import analyse_pair
 from tmdlearn.explain.inputs import load
 from tmdlearn.explain.pairs import PairData, PairResult, prepare_pair
 from tmdlearn.explain.regressor import CNNSettings
 from tmdlearn.explain.results import metrics, metrics_table, save_maps, tables
+from tmdlearn.explain.scores import PL_NAMES, RANK_BY
 from tmdlearn.learn import torch_threads
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing
@@ -33,7 +35,31 @@ __all__ = ["DEFAULTS", "HELP", "LARGE_PAIRS", "Outcome", "PairData", "PairResult
            "explain_pair", "load", "metrics", "metrics_table", "prepare_pair", "run", "run_pairs",
            "tables"]
 
-DEFAULTS: dict = {
+
+def _check(config: dict) -> None:
+    """``interpret.mode``: a peak of ``fit.raman_model``."""
+    from tmdlearn.spectra import load_model
+
+    model, interp = (config.get("fit") or {}).get("raman_model"), config.get("interpret") or {}
+    if model and interp.get("mode") is not None:
+        modes = [peak.name for peak in load_model(model).peaks]
+        check_one_among(interp, "interpret.", mode=modes)
+
+
+def _check_model(model: dict) -> None:
+    """``model``: the CNN's sizes, counts and rates in range."""
+    check_least(model, "model.", n_blocks=1, pool_every=1, width=1, length=2, half_window=1e-9,
+                epochs=1, batch_size=1, lr=1e-12, patience=1, dropout=0, ibn_ratio=0,
+                early_stopping_fraction=0)
+
+
+def _check_interpret(interp: dict) -> None:
+    """``interpret``: a known target and ranking, counts in range."""
+    check_one_among(interp, "interpret.", target=PL_NAMES, rank_by=RANK_BY)
+    check_least(interp, "interpret.", grid_resolution=2, pdp_samples=1, ice_curves=1)
+
+
+DEFAULTS: dict = Checked({
     # pairs: [{name, raman, pl, truth, regions}] of map files; synth: {seed, pixels, shape}
     "data": {"pairs": [], "synth": None},
     "preprocess": {
@@ -42,21 +68,22 @@ DEFAULTS: dict = {
         "raman_anchors_cm1": [186.0, 316.0, 408.0], "pl_anchors_ev": [1.47, 1.83],
         "anchor_half_width": 2.0,
     },
-    "fit": {"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100,
-            "only_ok": True},
+    "fit": Checked({"raman_model": "wse2-raman", "pl_model": "wse2-pl", "max_iter": 100,
+                    "only_ok": True}, check=lambda fit: check_least(fit, "fit.", max_iter=1)),
     # the CNN (:class:`~tmdlearn.explain.regressor.CNNSettings`)
-    "model": asdict(CNNSettings()),
+    "model": Checked(asdict(CNNSettings()), check=_check_model),
     "split": {"val_fraction": 0.3, "seed": 0},
     "retrain": True,
     "threads": 1,
     # where the map pairs are fitted, trained and explained, each a task (docs/scale.md)
-    "run": dict(RUN_DEFAULTS),
+    "run": run_section(),
     "overfit": {"max_gap": 0.1, "min_val_r2": 0.5},
-    "interpret": {"target": "intensity", "mode": "A1p", "label": "A1", "rank_by": "height",
-                  "grid_resolution": 20,
-                  "pdp_samples": 300, "ice_curves": 60, "seed": 0,
-                  "pristine": "pristine", "ignore_regions": ["substrate", "background"]},
-}
+    "interpret": Checked({"target": "intensity", "mode": "A1p", "label": "A1",
+                          "rank_by": "height", "grid_resolution": 20, "pdp_samples": 300,
+                          "ice_curves": 60, "seed": 0, "pristine": "pristine",
+                          "ignore_regions": ["substrate", "background"]},
+                         check=_check_interpret),
+}, check=_check)
 
 #: Meaning of config keys, shared by the command-line help and the docs' config table.
 HELP = dict(RUN_HELP)

@@ -26,6 +26,23 @@ def _as_batch(intensity) -> np.ndarray:
     return intensity[None, :] if intensity.ndim == 1 else intensity
 
 
+#: The ``method`` names :func:`normalise` takes.
+NORMALISE = ("minmax", "max", "area")
+
+
+def baseline_methods() -> tuple[str, ...]:
+    """The pybaselines 1-D algorithms :func:`baseline` takes by name (``arpls``, ...).
+
+    Returns
+    -------
+    tuple of str
+    """
+    from pybaselines import Baseline
+
+    return tuple(m for m in dir(Baseline) if not m.startswith("_")
+                 and callable(getattr(Baseline, m)))
+
+
 def baseline(intensity, axis, method: str = "arpls", progress: bool = False,
              **params) -> np.ndarray:
     """Baselines (N, L) from any pybaselines 1-D algorithm by name.
@@ -50,10 +67,10 @@ def baseline(intensity, axis, method: str = "arpls", progress: bool = False,
     """
     from pybaselines import Baseline
 
+    if method not in baseline_methods():
+        raise InputError(f"unknown pybaselines method {method!r}")
     y = _as_batch(intensity)
     fitter = Baseline(x_data=np.asarray(axis, dtype=float))
-    if not hasattr(fitter, method):
-        raise InputError(f"unknown pybaselines method {method!r}")
     function = getattr(fitter, method)
     rows = track(range(y.shape[0]), f"baseline {method}") if progress else range(y.shape[0])
     return np.stack([function(y[i], **params)[0] for i in rows])
@@ -132,7 +149,7 @@ def normalise(intensity, method: str = "minmax", axis=None) -> np.ndarray:
                 raise InputError("area normalisation needs the axis")
             area = trapezoid(y, np.asarray(axis, dtype=float), axis=1)[:, None]
             return y / np.where(area != 0, area, np.nan)
-    raise InputError(f"normalisation must be minmax, max or area, got {method!r}")
+    raise InputError(f"normalisation must be one of {', '.join(NORMALISE)}, got {method!r}")
 
 
 def crop(intensity, axis, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:

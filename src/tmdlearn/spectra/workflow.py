@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tmdlearn.config import Checked, check_least
+from tmdlearn.config import Checked, check_least, check_one_among
 from tmdlearn.data import Spectra, SpectralMap
+from tmdlearn.engine.choice import run_section
 from tmdlearn.errors import InputError
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import track
@@ -23,10 +24,18 @@ from tmdlearn.spectra.fit_inputs import fit_inputs
 from tmdlearn.spectra.fit_results import examples_figure, features_table, verdict_summary
 from tmdlearn.spectra.inputs import SPECTRA_SUFFIXES, expand_inputs
 from tmdlearn.spectra.prepare import fit_options, in_model_unit, preprocessed
+from tmdlearn.spectra.preprocess import DESPIKE, NORMALISE, baseline_methods
 
 __all__ = ["DEFAULTS", "SPECTRA_SUFFIXES", "campaign_check", "examples_figure", "expand_inputs",
            "features_table", "fit_options", "in_model_unit", "load", "preprocessed", "run",
            "verdict_summary"]
+
+def _check_preprocess(pre: dict) -> None:
+    """``preprocess``: known despike, normalise and baseline (none or a pybaselines method)."""
+    check_one_among(pre, "preprocess.", despike=DESPIKE, normalise=("none", *NORMALISE))
+    if pre.get("baseline") != "none":  # pybaselines imported only then
+        check_one_among(pre, "preprocess.", baseline=("none", *baseline_methods()))
+
 
 #: Defaults of ``spectra fit`` / ``spectra features``; any key can be set with ``--set``.
 DEFAULTS = {
@@ -36,8 +45,9 @@ DEFAULTS = {
     "read": {"unit": None, "excitation_nm": None},
     # despike: none, difference, whitaker-hayes or map (maps only; spikes confirmed by the 3 x 3
     # neighbours); despike_threshold None: the method's default
-    "preprocess": {"despike": "none", "despike_threshold": None, "despike_spatial_k": 6.0,
-                   "baseline": "none", "normalise": "none"},
+    "preprocess": Checked({"despike": "none", "despike_threshold": None,
+                           "despike_spatial_k": 6.0, "baseline": "none", "normalise": "none"},
+                          check=_check_preprocess),
     "mask": {"method": "none", "k": 3.0, "corner": 3},
     "fit": Checked({"solver": "lm", "backend": "numpy", "device": "auto", "dtype": "float64",
                     "max_iter": None, "position_weight": 0.0, "chunk_size": 65536},
@@ -49,8 +59,7 @@ DEFAULTS = {
                 "saturation_run": None, "saturation_snr": None},
     # zarr map stores only (tmdlearn convert): fitted a chunk at a time into the result store
     # ``store``, resumable; scheduler auto: processes from 200 000 spectra, else threads
-    "run": {"scheduler": "auto", "workers": None, "chunk_pixels": 16384, "store": None,
-            "overwrite": False},
+    "run": run_section(chunk_pixels=16384, store=None, overwrite=False),
 }
 
 

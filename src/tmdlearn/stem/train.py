@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tmdlearn.config import Checked, Open, check_among, check_least
+from tmdlearn.config import Checked, Open, check_least, check_one_among
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
 from tmdlearn.learn.train import resolve_device, torch_threads
@@ -43,7 +43,7 @@ __all__ = ["DEFAULTS", "build_model", "evaluate", "save_checkpoint", "scored_ima
 def _check_model(model: dict[str, Any]) -> None:
     """The network's shape in range (``model`` of a training config)."""
     check_least(model, "model.", branches=1, depth=1, filters=1, dropout=0)
-    check_among(model, "model.", norm=NORMS)
+    check_one_among(model, "model.", norm=NORMS)
     if model.get("dropout") is not None and not model["dropout"] < 1:
         raise InputError(f"config key 'model.dropout' must be below 1, got {model['dropout']!r}")
 
@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "model": Checked({"branches": 2, "depth": 4, "filters": 16, "dropout": 0.0,
                       "norm": "batch"}, check=_check_model),
     "loss": Checked({"name": "gomb", "alpha": 2.0, "per_species": False},
-                    check=lambda loss: check_among(loss, "loss.", name=LOSSES)),
+                    check=lambda loss: check_one_among(loss, "loss.", name=LOSSES)),
     "train": Checked({"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
                       "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
                      check=lambda train: check_least(

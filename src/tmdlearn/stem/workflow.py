@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
-from tmdlearn.engine.choice import RUN_DEFAULTS, RUN_HELP
+from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
@@ -33,7 +33,7 @@ DEFAULTS = {
     "find": {"threshold": "logit0", "lattice": True, "views": 1, "lattice_prior": 0.0,
              "tile": 1024, "refine": False},
     # where the images of a folder are predicted, one task each (docs/scale.md)
-    "run": dict(RUN_DEFAULTS),
+    "run": run_section(),
 }
 #: ``run.scheduler: auto`` starts a local cluster of processes from this many images on.
 LARGE_FOLDER = 16
