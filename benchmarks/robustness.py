@@ -180,7 +180,36 @@ def families(folder: Path) -> dict[str, list[tuple[Path, dict]]]:
         if _has_rsciio():
             found["dm"] = [(stem_dir / "example_Se_implanted_MoS2.dm3", {})]
     found["tiff"].append((write_stem(folder / "di-5-stem.tif", _as_stem(height)), {}))
+    found.update(_spectrometer_files(folder, read(wdf)))
     return found
+
+
+def _spectrometer_files(folder: Path, spectral_map) -> dict[str, list[tuple[Path, dict]]]:
+    """The Si-map.wdf spectra as a WiRE long text export, an Andor SIF (3 spectra) and SPE
+    2.x / 3.0 files (written as the tests write them: no real ones are in the test data)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from sif_files import write_sif
+    from spe_files import write_spe2, write_spe3
+
+    cube, axis = spectral_map.intensity, spectral_map.axis
+    wire = folder / "Si-map-wire.txt"
+    with wire.open("w") as handle:
+        handle.write("#X\t#Y\t#Wave\t#Intensity\n")
+        for iy, ix in np.ndindex(cube.shape[:2]):
+            rows = np.column_stack([np.full(axis.size, ix), np.full(axis.size, iy),
+                                    axis[::-1], cube[iy, ix, ::-1]])
+            np.savetxt(handle, rows, fmt="%.6f", delimiter="\t")
+    counts = np.clip(cube.reshape(-1, axis.size)[:3], 0, 65535)
+    nm = 1e7 / (1e7 / 532.0 - axis)  # the Raman shifts as wavelengths under a 532 nm laser
+    fit = np.polynomial.polynomial.polyfit(np.arange(1, axis.size + 1), nm, 3)
+    return {
+        "wire_text": [(wire, {})],
+        "sif": [(write_sif(folder / "Si.sif", counts, coefficients=tuple(fit)), {})],
+        "spe": [(write_spe2(folder / "Si-2.spe", counts[:, None].astype("<u2"),
+                            coefficients=tuple(fit)), {}),
+                (write_spe3(folder / "Si-3.spe", counts[:, None].astype("<u2"), nm,
+                            laser_nm=532.0, frame_metadata_bytes=16), {})],
+    }
 
 
 def _as_stem(height):

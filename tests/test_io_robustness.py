@@ -24,7 +24,8 @@ import robustness  # noqa: E402
 
 WDF = ROOT / "tests" / "data" / "renishaw-wdf" / "Si-map.wdf"
 #: Mutants per family in the default suite (the full run, 200 each, is marked slow).
-FAST = {"afm": 8, "wdf": 12, "text": 8, "npz_npy": 8, "tiff": 8, "dm": 3, "nexus": 8}
+FAST = {"afm": 8, "wdf": 12, "text": 8, "npz_npy": 8, "tiff": 8, "dm": 3, "nexus": 8,
+        "wire_text": 8, "sif": 12, "spe": 12}
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,8 @@ def test_raman_shift_axis_is_named_by_the_file(tmp_path):
 
 @pytest.mark.parametrize(("damage", "message"), [
     ("truncate", r"x.sif: unreadable Andor SIF file"),
+    ("header", r"x.sif: unreadable Andor SIF file \(the file ends inside its header\)"),
+    ("length", r"x.sif: unreadable Andor SIF file \(the file ends inside its header\)"),
     ("magic", r"x.sif: not an Andor SIF file"),
     ("uncalibrated", r"x.sif: no wavelength calibration"),
     ("image", r"x.sif: a camera image \(64 x 16 px per frame\), not spectra"),
@@ -61,6 +63,10 @@ def test_bad_sif_is_one_line_exit_2(tmp_path, capsys, damage, message):
     raw = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(raw[:-100])
+    elif damage == "header":  # sif-parser alone loops for ever here
+        path.write_bytes(raw[:200])
+    elif damage == "length":  # a 4 GB user text: sif-parser alone allocates it
+        path.write_bytes(raw.replace(b"65538 0\n", b"65538 4294967295\n", 1))
     elif damage == "magic":
         path.write_bytes(b"Andor Technology Multi-Channel Fiel" + raw[35:])
     with pytest.raises(InputError, match=message):

@@ -64,14 +64,17 @@ def test_spe3_mapping_of_the_whole_sensor_is_cut_to_the_region(tmp_path):
     ("image", r"x.spe: a camera image \(100 x 64 px per frame\), not spectra"),
     ("short", r"x.spe: shorter \(1000 bytes\) than an SPE header"),
     ("footer", r"x.spe: its XML footer offset \(\d+\) lies outside the file"),
+    ("regions", r"x.spe: its frames hold 2 regions of interest"),
 ])
 def test_bad_spe_is_one_line_exit_2(tmp_path, capsys, damage, message):
     path = tmp_path / "x.spe"
     if damage == "image":
         write_spe2(path, RNG.integers(0, 9, size=(1, 100, 64)).astype("<u2"))
-    elif damage == "footer":
+    elif damage in ("footer", "regions"):
         write_spe3(path, COUNTS, np.linspace(500, 600, 64))
-        path.write_bytes(path.read_bytes()[:4200])
+        raw = path.read_bytes()
+        region = raw[raw.index(b'<DataBlock type="Region"'):raw.index(b"</DataBlock></Data")]
+        path.write_bytes(raw[:4200] if damage == "footer" else raw.replace(region, region * 2))
     else:
         write_spe2(path, COUNTS, valid=damage != "uncalibrated")
         raw = path.read_bytes()

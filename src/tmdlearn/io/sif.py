@@ -8,6 +8,7 @@ the pixel number, nm), the laser line the file's Raman excitation wavelength.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,22 @@ MAX_TRACKS = 32
 def is_sif(head: bytes) -> bool:
     """Whether a file's first bytes are an Andor SIF's."""
     return head.startswith(MAGIC[:32])
+
+
+class _EndOfFile(io.FileIO):
+    """The file, read-only, whose reads past its end raise EOFError: sif-parser reads header
+    words byte by byte until a space and would loop for ever at the end of a truncated
+    header, and reads a string of the length a header number gives (4 GB allocated for a
+    damaged one)."""
+
+    def __init__(self, path: Path):
+        super().__init__(path, "r")
+        self.size = Path(path).stat().st_size
+
+    def read(self, size: int = -1) -> bytes:
+        if size is not None and size > 0 and size > self.size - self.tell():
+            raise EOFError("the file ends inside its header")
+        return super().read(size)
 
 
 def _text(value) -> str:
@@ -63,21 +80,25 @@ def read_sif(path: Path, unit: str | None = None,
             raise InputError("not an Andor SIF file (no 'Andor Technology Multi-Channel "
                              "File' header)", path)
     try:  # memory-mapped: frames the header declares beyond the file's end fail here
-        frames, info = sif_parser.np_open(str(path), lazy="memmap")
-        frames = np.array(frames, dtype=float)
-    except (ValueError, SyntaxError, OSError, IndexError, KeyError, UnicodeDecodeError) as err:
+        with _EndOfFile(path) as handle:
+            frames, info = sif_parser.np_open(handle, lazy="memmap")
+            frames = np.array(frames, dtype=float)
+    except (ValueError, SyntaxError, OSError, EOFError, IndexError, KeyError, ArithmeticError,
+            UnicodeDecodeError) as err:
         raise InputError(f"unreadable Andor SIF file ({err}): truncated, or a SIF version "
                          f"sif-parser does not know", path) from err
     n, rows, width = frames.shape
+    if frames.size == 0:
+        raise InputError(f"holds no spectrum ({n} frames of {rows} x {width} px)", path)
     if rows > MAX_TRACKS:
         raise InputError(f"a camera image ({rows} x {width} px per frame), not spectra: "
                          f"acquire or export in full vertical binning or multi-track mode",
                          path)
+    info["ImageLength"] = width  # the pixels calibrated: the frames' width, not a header number
     axis = sif_parser.utils.extract_calibration(info)
     if axis is None or np.ptp(axis) == 0:
         raise InputError("no wavelength calibration: calibrate the spectrograph in Solis "
                          "(or export the spectra as text)", path)
-    axis = axis[..., :width]  # computed for every pixel of a multi-track frame
     if axis.ndim == 2:
         if np.ptp(axis, axis=0).max() > 1e-9 * np.ptp(axis[0]):
             raise InputError("its frames have different wavelength calibrations (moved "

@@ -78,6 +78,21 @@ def _v3_footer(xml: bytes, width: int, path: Path
         root = ET.fromstring(xml.split(b"\0", 1)[0])
     except ET.ParseError as err:
         raise InputError(f"its XML footer is not readable XML ({err}): truncated?", path) from err
+    regions = [e for e in root.iter() if _local(e.tag) == "DataBlock"
+               and e.get("type") == "Region"]
+    if len(regions) > 1:
+        raise InputError(f"its frames hold {len(regions)} regions of interest: export them "
+                         f"one region per file", path)
+    try:
+        return _footer_values(root, width, path)
+    except ValueError as err:
+        raise InputError(f"its XML footer holds a value that is not a number ({err})",
+                         path) from err
+
+
+def _footer_values(root: ET.Element, width: int, path: Path
+                   ) -> tuple[np.ndarray | None, float | None, int, int]:
+    """:func:`_v3_footer`'s values from the parsed footer (ValueError for a bad number)."""
     axis, laser, sensor, stride, size = None, None, None, 0, 0
     for element in root.iter():
         name = _local(element.tag)
