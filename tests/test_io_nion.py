@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
+from cli_checks import inspect_fails_in_one_line
 from nion_files import properties, write_ndata, write_nhdf
-from tmdlearn.cli import main
 from tmdlearn.data import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io import read
@@ -95,8 +95,4 @@ def test_cli_truncated_file_is_one_line_and_exit_2(tmp_path, capsys):
     good = write_nhdf(tmp_path / "good.nhdf", IMAGE, properties(IMAGE.shape))
     cut = tmp_path / "cut.nhdf"
     cut.write_bytes(good.read_bytes()[:2000])
-    with pytest.raises(SystemExit) as info:
-        main(["inspect", str(cut)])
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {cut}: ") and "\n" not in err
+    inspect_fails_in_one_line(cut, capsys)

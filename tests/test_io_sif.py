@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cli_checks import inspect_fails_in_one_line
 from sif_files import write_sif
-from tmdlearn.cli import main
 from tmdlearn.data.containers import Spectra
 from tmdlearn.errors import InputError
 from tmdlearn.io import read
@@ -71,7 +71,4 @@ def test_bad_sif_is_one_line_exit_2(tmp_path, capsys, damage, message):
         path.write_bytes(b"Andor Technology Multi-Channel Fiel" + raw[35:])
     with pytest.raises(InputError, match=message):
         read(path)
-    with pytest.raises(SystemExit) as info:
-        main(["inspect", str(path)])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert info.value.code == 2 and len(err) == 1 and err[0].startswith("error: ")
+    inspect_fails_in_one_line(path, capsys)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cli_checks import inspect_fails_in_one_line
 from spe_files import write_spe2, write_spe3
-from tmdlearn.cli import main
 from tmdlearn.data.containers import Spectra
 from tmdlearn.errors import InputError
 from tmdlearn.io import read
@@ -84,7 +84,4 @@ def test_bad_spe_is_one_line_exit_2(tmp_path, capsys, damage, message):
             path.write_bytes(raw[:1000])
     with pytest.raises(InputError, match=message):
         read(path)
-    with pytest.raises(SystemExit) as info:
-        main(["inspect", str(path)])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert info.value.code == 2 and len(err) == 1 and err[0].startswith("error: ")
+    inspect_fails_in_one_line(path, capsys)
