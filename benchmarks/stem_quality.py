@@ -55,10 +55,13 @@ TRUSTS = ("ok", "doubtful", "fail")
 
 
 def class_images(material: str, name: str, n: int, size: int, realistic: bool,
-                 low_dose: tuple[float, float], seed: int):
-    """(image, pixel size given, true atoms with species names) of ``n`` images of a class."""
+                 low_dose: tuple[float, float], seed: int,
+                 twist: tuple[float, float] = (0.0, 30.0)):
+    """(image, pixel size given, true atoms with species names) of ``n`` images of a class,
+    bilayers twisted by ``twist`` (°, drawn)."""
     micro = {} if realistic else None
-    base = dict(material=material, size_px=size, pixel_size_angstrom=MATERIAL_PIXEL[material])
+    base = dict(material=material, size_px=size, pixel_size_angstrom=MATERIAL_PIXEL[material],
+                twist_deg=tuple(twist))
     if realistic:  # the column weights and widths the shipped models train on (abTEM-calibrated)
         data = yaml.safe_load((CONFIGS / f"stem-{material}.yaml").read_text())["data"]
         base |= {k: tuple(data[k]) for k in ("z_exponent", "metal_z_exponent",
@@ -131,6 +134,8 @@ def main() -> None:
     parser.add_argument("--materials", nargs="+", default=["graphene", "ws2"])
     parser.add_argument("--low-dose", nargs=2, type=float, default=(1.0, 2.0),
                         help="Dose range (electrons per pixel on a column) of low_dose.")
+    parser.add_argument("--twist", nargs=2, type=float, default=(0.0, 30.0),
+                        help="Twist range (°) of the bilayers (e.g. 0 6: near-aligned).")
     args = parser.parse_args()
     paths = {"graphene": args.model, "ws2": args.ws2_model}
     rows = {"model": [], "truth": []}
@@ -141,7 +146,7 @@ def main() -> None:
         for name in CLASSES:
             for image, pixel, truth, sample in class_images(
                     material, name, args.n, args.size, args.realistic, tuple(args.low_dose),
-                    args.seed):
+                    args.seed, tuple(args.twist)):
                 began = time.perf_counter()
                 atoms, _ = identify_atoms(StemImage(image, pixel), net, meta)
                 network.append(time.perf_counter() - began)
@@ -159,7 +164,8 @@ def main() -> None:
                         "identify_atoms": round(1000 * float(np.median(network)), 1)}
     result = {"config": {"n_per_class": args.n, "size_px": args.size, "seed": args.seed,
                          "microscope": "realistic" if args.realistic else "ideal",
-                         "low_dose": list(args.low_dose), "materials": args.materials,
+                         "low_dose": list(args.low_dose), "twist_deg": list(args.twist),
+                         "materials": args.materials,
                          "model": args.model or "shipped", "ws2_model": args.ws2_model
                          or "shipped"},
               "median_ms_per_image": ms}

@@ -234,3 +234,26 @@ def test_a_doubtful_lone_crystal_layer_is_still_named():
     assert 0.25 < quality.grades["layer0_bond_fwhm"] <= 0.5
     assert quality.trust == "fail"
     assert quality.main_reason.startswith("only layer 0 looks like a crystal layer")
+
+
+def test_metal_balance_tightens_with_the_layer_size():
+    """A large field's layer that lost 40 % of its chalcogen columns (what near-aligned
+    bilayers do to the model) is not ok on the W fraction; the same loss on a 36-atom layer
+    stays within its edge effects; the true atoms of the large field pass."""
+    from tmdlearn.stem.quality import metal_balance
+
+    assert metal_balance(36) == metal_balance(100) and metal_balance(400).good == \
+        pytest.approx(0.04) and metal_balance(10_000) == metal_balance(400)
+    s = simulate_image(StemSimConfig(material="ws2", size_px=384, pixel_size_angstrom=0.15,
+                                     edge_probability=0.0, hole_probability=0.0,
+                                     twist_deg=(20.0, 20.0)), seed=3)
+    truth = s.atoms.assign(species=np.array(s.species)[s.atoms.species.to_numpy(int)])
+    assert assess(s.image, truth, 0.15, "ws2").trust == "ok"
+    rng = np.random.default_rng(0)
+    chalcogen = np.flatnonzero((truth.layer == 1) & (truth.species != "W"))
+    thinned = truth.drop(truth.index[rng.choice(chalcogen, int(0.4 * len(chalcogen)),
+                                                replace=False)])
+    quality = assess(s.image, thinned, 0.15, "ws2")
+    assert quality.trust != "ok" and quality.grades["layer1_metal"] < 0.5
+    assert "W columns, expected 50 ± " in " ".join(quality.reasons)
+    assert metal_balance(36)(0.125) > 0.5  # a 36-atom layer: within its edge effects

@@ -68,8 +68,37 @@ ON_LATTICE = Grade(0.8, 0.55, 0.4)
 #: RMS distance (bonds) of those atoms to their sites.
 LATTICE_RMS = Grade(0.11, 0.15, 0.2)
 #: |fraction of metal columns - 1/2| in a layer of a TMD (2H in projection: one metal and one
-#: chalcogen column per cell; a model at the wrong scale finds the metal columns only).
+#: chalcogen column per cell; a model at the wrong scale finds the metal columns only), for a
+#: layer of at most METAL_ATOMS atoms; larger layers: :func:`metal_balance`.
 METAL_BALANCE = Grade(0.08, 0.15, 0.25)
+#: The two sublattices of a correctly found layer differ by its edge in the field, which grows
+#: as the field's side: their imbalance shrinks as 1/√n with the layer's atoms n. On 384 px
+#: fields (350-800 atoms a layer) correct predictions stay within 0.05 of 1/2, while a
+#: near-aligned bilayer whose chalcogen columns the model left on the other layer's reached
+#: 0.10 (``benchmarks/stem_quality.py --size 384 --twist 0 6``, docs/stem.md).
+METAL_ATOMS = 100
+#: The smallest fraction of METAL_BALANCE's good and doubtful anchors :func:`metal_balance` uses.
+METAL_FLOOR = 0.5
+
+
+def metal_balance(atoms: int) -> Grade:
+    """METAL_BALANCE for a layer of ``atoms`` atoms: its good and doubtful anchors shrink as
+    1/√atoms above METAL_ATOMS atoms, to METAL_FLOOR of them (0.04 and 0.075 from 400 atoms);
+    the fail anchor stays.
+
+    Parameters
+    ----------
+    atoms : int
+        Atoms of the layer.
+
+    Returns
+    -------
+    Grade
+        The grade of |W fraction - 1/2|.
+    """
+    factor = float(np.clip(np.sqrt(METAL_ATOMS / max(atoms, 1)), METAL_FLOOR, 1.0))
+    return Grade(METAL_BALANCE.good * factor, METAL_BALANCE.doubtful * factor,
+                 METAL_BALANCE.fail)
 #: The metal column species of each TMD material (graphene has none).
 METAL = {"ws2": "W"}
 #: Atoms per nm² of a layer over the windows that hold it / the lattice's (too many: false or

@@ -58,6 +58,7 @@ from tmdlearn.stem.grades import (
     STACKED,
     STACKED_BONDS,
     Grade,
+    metal_balance,
 )
 from tmdlearn.stem.honeycomb import fit_lattice
 from tmdlearn.stem.layer_checks import bond_angstrom, bond_figures, column_density, layer_checks
@@ -68,7 +69,7 @@ __all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_FWHM_PRECISE", "BOND_MEAN", "DENSITY
            "METAL", "METAL_BALANCE", "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PRECISE_ATOMS",
            "PRESENT", "RENDER_R2", "SATURATED", "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM",
            "Grade", "Quality", "assess", "bond_angstrom", "bond_figures", "column_density",
-           "layer_checks", "render_back", "saturated_fraction"]
+           "layer_checks", "metal_balance", "render_back", "saturated_fraction"]
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -233,6 +234,7 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
         return [(f"layer{row.layer}_atoms", 0.0, f"{name}: {row.atoms} atoms found")]
     deviation = abs(row.bond_mean_angstrom / bond - 1)
     fwhm_grade = BOND_FWHM_PRECISE if row.atoms >= PRECISE_ATOMS else BOND_FWHM
+    metal_grade = metal_balance(row.atoms)
     return [
         (f"layer{row.layer}_bond_mean", BOND_MEAN(deviation),
          f"{name}: nearest-neighbour mean {row.bond_mean_angstrom:.2f} Å, expected "
@@ -247,9 +249,9 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
         (f"layer{row.layer}_stacked", STACKED(row.stacked),
          f"{name}: {100 * row.stacked:.0f} % of the atoms on top of another layer's (one "
          "layer found twice?)"),
-        *([(f"layer{row.layer}_metal", METAL_BALANCE(abs(row.metal_fraction - 0.5)),
+        *([(f"layer{row.layer}_metal", metal_grade(abs(row.metal_fraction - 0.5)),
             f"{name}: {100 * row.metal_fraction:.0f} % {METAL[material]} columns, "
-            "expected 50 %")] if material in METAL else []),
+            f"expected 50 ± {100 * metal_grade.doubtful:.0f} %")] if material in METAL else []),
         (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
          else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),
          f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
