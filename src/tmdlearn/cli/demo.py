@@ -128,14 +128,18 @@ def _stem_verdict(folder: Path) -> str:
 
 
 def stem_step(out: Path) -> Section:
-    """Gomb-Net: the shipped graphene model on a simulated twisted-bilayer image."""
+    """Gomb-Net: the shipped graphene model on a typical simulated twisted-bilayer image and on
+    a hard one (a strongly aberrated probe, a hole), where the self-check says so."""
     folder = out / "stem"
-    _run(["stem", "simulate", "--out", folder / "sim", "--n-train", 0, "--n-val", 0,
-          "--n-test", 1, "--tif", 1, "--seed", 7])
+    for name, seed in (("sim", 0), ("sim-hard", 7)):
+        _run(["stem", "simulate", "--out", folder / name, "--n-train", 0, "--n-val", 0,
+              "--n-test", 1, "--tif", 1, "--seed", seed])
     from tmdlearn.io import read
 
     image = folder / "sim" / "test_0.tif"
     _run(["stem", "predict", image, "--out", folder / "predict"])
+    _run(["stem", "predict", folder / "sim-hard" / "test_0.tif", "--out",
+          folder / "predict-hard"])
     _run(["stem", "analyze", folder / "predict" / "atoms.csv",
           "--pixel-size", read(image).pixel_size_angstrom,
           "--out", folder / "analysis", "--n-boot", 200])
@@ -149,6 +153,10 @@ def stem_step(out: Path) -> Section:
         *_outputs(folder, out, ("predict/overlay.png", "predict/render.png",
                                 "analysis/lattice.md", "analysis/bond_histogram.png",
                                 "analysis/order_parameter.png")),
+        "The same model on a hard simulated image (a strongly aberrated probe, a hole in the "
+        "bilayer): it misses most of one layer, and its self-check says so:",
+        _stem_verdict(folder / "predict-hard"),
+        *_outputs(folder, out, ("predict-hard/overlay.png",)),
         "W, S2, SSe and Se2 columns per layer found by the shipped WS2 model (Se in one layer):",
         _stem_verdict(folder / "predict-ws2"),
         *_outputs(folder, out, ("predict-ws2/overlay.png", "predict/run.json",
