@@ -19,10 +19,12 @@ def _counted(text: str) -> bytes:
 
 def write_sif(path: Path, frames: np.ndarray, coefficients=(400.0, 0.25, 0.0, 0.0),
               excitation_nm: float | None = 532.0, frame_axis: str = "Wavelength",
-              exposure_s: float = 0.5, tracks: int = 1) -> Path:
+              exposure_s: float = 0.5, tracks: int = 1, detector_px: int | None = None
+              ) -> Path:
     """A SIF file of ``frames`` (N, tracks * width) float32 counts with the wavelength
     calibration ``coefficients`` (c0 + c1 p + c2 p² + c3 p³ at pixel p = 1..width, nm) and the
-    laser line (``None``: the line holds no number)."""
+    laser line (``None``: the line holds no number), from a detector ``detector_px`` wide
+    (default: the frames' width)."""
     frames = np.asarray(frames, np.float32).reshape(len(frames), tracks, -1)
     n, _, width = frames.shape
     head = MAGIC + b"65538 1\n"
@@ -30,7 +32,7 @@ def write_sif(path: Path, frames: np.ndarray, coefficients=(400.0, 0.25, 0.0, 0.
     head += f"0 {exposure_s} {exposure_s} {exposure_s} 1".encode() + b" \0 "
     head += b"0.5 1e-06 0 1 0 0 0 0 " + b"0 " * 16 + b"300.0 0\n"
     head += b"DU420_BVF\n"
-    head += b"1024 255 " + _counted("C:\\data\\pl.sif") + b" \n"
+    head += f"{detector_px or width} 255 ".encode() + _counted("C:\\data\\pl.sif") + b" \n"
     head += b"65538 " + _counted("") + b"\n"
     head += b"65538 " + b"\x01" * 8 + b"0.0 0.0\n"
     head += b"0\n" * 5

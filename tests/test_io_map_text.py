@@ -163,3 +163,29 @@ def test_delimiters_blank_lines_and_line_ends(tmp_path, text, axis, spectra):
     got = read(path)
     np.testing.assert_array_equal(got.axis, axis)
     np.testing.assert_array_equal(got.intensity.reshape(len(spectra), -1), spectra)
+
+
+def test_wire_long_axis_name_gives_the_unit_and_a_bom_is_not_data(tmp_path):
+    """The axis column's name decides the unit (600-800 would read as a Raman shift by
+    value); a UTF-8 byte-order mark before the column names changes nothing."""
+    path = _wire_long(tmp_path / "pl.txt", axis=np.linspace(800.0, 600.0, AXIS.size))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"#Wave", b"#Wavelength"))
+    spectral_map = read(path)
+    assert isinstance(spectral_map, SpectralMap) and spectral_map.unit == "nm"
+    assert spectral_map.metadata["unit_source"] == "header"
+
+
+def test_three_named_columns_changing_every_row_are_columns_not_a_long_table(tmp_path):
+    lines = ["Energy\tWavelength\tIntensity"] + [f"{1239.84 / w:.5f}\t{w:.3f}\t{i}"
+                                                 for i, w in enumerate(range(800, 750, -1))]
+    path = tmp_path / "three.txt"
+    path.write_text("\n".join(lines) + "\n")
+    spectra = read(path)
+    assert spectra.unit == "eV" and spectra.intensity.shape == (2, 50)
+
+
+def test_quoted_numbers_are_refused_by_either_reader(tmp_path):
+    path = tmp_path / "q.txt"
+    path.write_text("100\t1\n" + "".join(f'"{100 + k}"\t{k}\n' for k in range(1, 5)))
+    with pytest.raises(InputError, match=r"q.txt: line 2 is not numeric"):
+        read(path)

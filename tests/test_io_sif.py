@@ -23,7 +23,7 @@ def test_kinetic_series_with_calibration_and_laser(tmp_path):
     np.testing.assert_allclose(spectra.axis, 600 + 0.5 * pixel + 1e-4 * pixel ** 2)
     np.testing.assert_array_equal(spectra.intensity, FRAMES)
     assert spectra.unit == "nm" and spectra.excitation_nm == 532.0
-    assert spectra.metadata["unit_source"] == "header"
+    assert spectra.metadata["unit_source"] == "SIF wavelength calibration (nm)"
     assert spectra.metadata["frames"] == 3 and spectra.metadata["exposure_s"] == 0.5
 
 
@@ -39,10 +39,15 @@ def test_multitrack_and_descending_calibration(tmp_path):
     np.testing.assert_array_equal(spectra.intensity, frames.reshape(4, 64)[:, ::-1])
 
 
-def test_raman_shift_axis_is_named_by_the_file(tmp_path):
-    spectra = read(write_sif(tmp_path / "raman.sif", FRAMES[:1], coefficients=(100.0, 4.0, 0, 0),
-                             frame_axis="Raman shift"))
-    assert spectra.unit == "cm-1" and spectra.axis[0] == 104.0
+def test_raman_shift_display_keeps_the_wavelength_calibration(tmp_path):
+    """Solis shows a Raman shift but keeps the calibration in nm (as a real file of
+    sif-parser's issue 36: 529.988 + 0.0120012 p, laser 532 nm): wavelengths come back with
+    the laser line, from which the workflows compute the shift."""
+    spectra = read(write_sif(tmp_path / "raman.sif", FRAMES[:1],
+                             coefficients=(529.988, 0.0120012, 0, 0), frame_axis="Raman shift"))
+    assert spectra.unit == "nm" and spectra.excitation_nm == 532.0
+    assert spectra.axis[0] == pytest.approx(530.0000012)
+    assert spectra.metadata["frame_axis"] == "Raman shift"
 
 
 @pytest.mark.parametrize(("damage", "message"), [
@@ -51,12 +56,18 @@ def test_raman_shift_axis_is_named_by_the_file(tmp_path):
     ("length", r"x.sif: unreadable Andor SIF file \(the file ends inside its header\)"),
     ("magic", r"x.sif: not an Andor SIF file"),
     ("uncalibrated", r"x.sif: no wavelength calibration"),
+    ("pixels", r"x.sif: no wavelength calibration \(its axis is the pixel number\)"),
+    ("binned", r"x.sif: frames of 128 px from a 1024 px detector \(a cropped region"),
     ("image", r"x.sif: a camera image \(64 x 16 px per frame\), not spectra"),
 ])
 def test_bad_sif_is_one_line_exit_2(tmp_path, capsys, damage, message):
     path = tmp_path / "x.sif"
     if damage == "image":
         write_sif(path, RNG.random((1, 64 * 16)), tracks=64)
+    elif damage == "pixels":
+        write_sif(path, FRAMES, coefficients=(0, 1, 0, 0), frame_axis="Pixel number")
+    elif damage == "binned":
+        write_sif(path, FRAMES, detector_px=1024)
     else:
         write_sif(path, FRAMES, coefficients=(0, 0, 0, 0) if damage == "uncalibrated"
                   else (400.0, 0.25, 0, 0))

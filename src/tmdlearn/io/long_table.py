@@ -39,6 +39,22 @@ def position_names(column_names: str | None, split) -> list[str] | None:
     return names[:-2]
 
 
+def repeats(data: np.ndarray, n_positions: int) -> bool:
+    """Whether the position columns stay the same over consecutive rows somewhere (a long
+    table's spectra have several points; ``Energy  Wavelength  Intensity`` columns, whose
+    first column changes on every row, are not one).
+
+    Parameters
+    ----------
+    data : (rows, columns) array
+        The table.
+    n_positions : int
+        Number of position columns.
+    """
+    steps = np.diff(data[:, :n_positions], axis=0)
+    return bool(np.any(np.all(steps == 0, axis=1)))
+
+
 def split_spectra(data: np.ndarray, n_positions: int, path: Path
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions, axis and intensities of a long table's rows.

@@ -6,6 +6,7 @@ The unit of the spectral axis is resolved by :mod:`tmdlearn.io.spectral_units`.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ def _decode(path: Path) -> str:
     if b"\0" in raw[:4096]:
         raise InputError("binary content where a text spectrum was expected", path)
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark is not part of the first line
     except UnicodeDecodeError:
         return raw.decode("latin-1")  # LabSpec writes Latin-1
 
@@ -143,7 +144,7 @@ def read_text_spectra(path: Path, unit: str | None = None,
     if axis_line is not None:
         return _with_axis_line(path, table, data, unit, excitation_nm, metadata)
     names = long_table.position_names(metadata.get("column_names"), _split)
-    if names is not None:
+    if names is not None and long_table.repeats(data, len(names)):
         return _long_spectra(path, table, data, names, unit, excitation_nm, metadata)
     if data.shape[1] < 2:
         raise InputError("need at least two columns (axis and intensity)", path)
@@ -225,8 +226,9 @@ def _read_rest(stream: io.StringIO, first: str, out: _Lines) -> bool:
     start, width = stream.tell(), len(out.rows[0])
     sep = "\t" if "\t" in first else ";" if ";" in first else "," if "," in first else r"\s+"
     try:
-        rows = pd.read_csv(stream, sep=sep, header=None, skipinitialspace=True,
-                           decimal="," if sep == ";" else ".", engine="c").to_numpy()
+        rows = pd.read_csv(stream, sep=sep, header=None, skipinitialspace=True, dtype=float,
+                           decimal="," if sep == ";" else ".", quoting=csv.QUOTE_NONE,
+                           engine="c").to_numpy()
     except pd.errors.EmptyDataError:
         rows = np.empty((0, width))
     except (ValueError, pd.errors.ParserError):
@@ -272,8 +274,9 @@ def _long_spectra(path: Path, table: _Lines, data: np.ndarray, names: list[str],
     where, axis, values = long_table.split_spectra(data, len(names), path)
     order = _monotonic_order(axis, path, metadata)
     axis, values = axis[order], values[:, order]
-    unit, axis = resolve_unit(axis, unit, table.header, table.header_text, excitation_nm,
-                              metadata, path)
+    named = [f.lstrip("#").strip() for f in _split(metadata["column_names"]) if f.strip()]
+    unit, axis = resolve_unit(axis, unit, table.header, [*table.header_text[:-1], named[-2]],
+                              excitation_nm, metadata, path)
     if names == ["x", "y"]:
         metadata["xy_unit"] = "\u00b5m (WiRE's unit)"
         return _position_map(path, np.column_stack([where, values]), 1.0, axis, unit,
