@@ -1,12 +1,12 @@
 """Readers against mutated real files: how each of >= 200 mutants per reader family ended.
 
 Each mutant (a truncation, flipped bytes, a changed header number or a zeroed 4 kB block of
-a real instrument file; seeded) is read by ``tmdlearn.io.read`` in a forked child with a
-3 GB address-space limit and a 10 s CPU-time limit (the machine is shared, so CPU time, not
-wall time, is the measure; a 60 s wall clock is the backstop). Outcomes: ``read`` (a
-container came back), ``clean_error`` (one-line InputError naming the file), ``crash`` (any
-other exception, or an InputError that does not name the file, or a signal), ``hang`` (CPU or
-wall limit) and ``oom`` (MemoryError or the address-space limit). Prints one JSON object;
+a real instrument file; seeded) is read by ``tmdlearn.io.read`` in a forked child limited to
+3 GB of address space beyond what it inherited and to 10 s of CPU time (the machine is shared,
+so CPU time, not wall time, is the measure; a 60 s wall clock is the backstop). Outcomes:
+``read`` (a container came back), ``clean_error`` (one-line InputError naming the file),
+``crash`` (any other exception, or an InputError that does not name the file, or a signal),
+``hang`` (CPU or wall limit) and ``oom`` (MemoryError or the address-space limit). Prints one JSON object;
 ``models`` holds ``benchmarks/robustness_models.model_checks()`` where that module exists.
 
     nice -n 10 python benchmarks/robustness.py [--per-family 200] [--seed 0]
@@ -89,6 +89,16 @@ def _offset(size: int, rng: np.random.Generator) -> int:
     return int(rng.integers(0, size))
 
 
+def _mapped_bytes() -> int:
+    """Address space this process has mapped already (Linux; 0 elsewhere): a parent that
+    imported torch maps gigabytes, which an absolute limit would leave its child without."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
 def try_read(path: Path, options: dict, cpu_s: int = CPU_LIMIT_S,
              wall_s: float = WALL_LIMIT_S) -> dict:
     """Read ``path`` in a forked child under the memory limit and ``cpu_s`` of CPU time
@@ -98,7 +108,8 @@ def try_read(path: Path, options: dict, cpu_s: int = CPU_LIMIT_S,
     pid = os.fork()
     if pid == 0:  # child
         os.close(reader)
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+        limit = _mapped_bytes() + MEMORY_LIMIT_BYTES
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         result = _outcome(path, options)
         os.write(writer, json.dumps(result).encode())

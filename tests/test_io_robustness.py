@@ -74,7 +74,7 @@ def test_harness_counts_a_hang(monkeypatch, tmp_path):
 
 def test_harness_counts_an_allocation_past_the_limit(monkeypatch, tmp_path):
     def allocate(*args):
-        return np.ones(robustness.MEMORY_LIMIT_BYTES // 8 + 1)
+        return np.ones(robustness.MEMORY_LIMIT_BYTES // 4)  # twice the limit
 
     assert _planted(monkeypatch, tmp_path, allocate)["outcome"] == "oom"
 
