@@ -6,8 +6,9 @@ a real instrument file; seeded) is read by ``tmdlearn.io.read`` in a forked chil
 so CPU time, not wall time, is the measure; a 60 s wall clock is the backstop). Outcomes:
 ``read`` (a container came back), ``clean_error`` (one-line InputError naming the file),
 ``crash`` (any other exception, or an InputError that does not name the file, or a signal),
-``hang`` (CPU or wall limit) and ``oom`` (MemoryError or the address-space limit). Prints one JSON object;
-``models`` holds ``benchmarks/robustness_models.model_checks()`` where that module exists.
+``hang`` (CPU or wall limit) and ``oom`` (MemoryError or the address-space limit). Prints
+one JSON object; ``models`` holds ``benchmarks/robustness_models.model_checks()`` where that
+module exists.
 
     nice -n 10 python benchmarks/robustness.py [--per-family 200] [--seed 0]
 """
