@@ -23,7 +23,7 @@ def test_kinetic_series_with_calibration_and_laser(tmp_path):
     np.testing.assert_allclose(spectra.axis, 600 + 0.5 * pixel + 1e-4 * pixel ** 2)
     np.testing.assert_array_equal(spectra.intensity, FRAMES)
     assert spectra.unit == "nm" and spectra.excitation_nm == 532.0
-    assert spectra.metadata["unit_source"] == "SIF wavelength calibration (nm)"
+    assert spectra.metadata["unit_source"] == "SIF wavelength calibration"
     assert spectra.metadata["frames"] == 3 and spectra.metadata["exposure_s"] == 0.5
 
 
@@ -48,6 +48,20 @@ def test_raman_shift_display_keeps_the_wavelength_calibration(tmp_path):
     assert spectra.unit == "nm" and spectra.excitation_nm == 532.0
     assert spectra.axis[0] == pytest.approx(530.0000012)
     assert spectra.metadata["frame_axis"] == "Raman shift"
+
+
+def test_inspect_reads_a_wavelength_axis_beyond_the_laser_as_possibly_raman(tmp_path):
+    from typer.testing import CliRunner
+
+    from tmdlearn.cli import app
+
+    path = write_sif(tmp_path / "raman.sif", FRAMES[:1], coefficients=(540.0, 0.02, 0, 0))
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Raman or PL spectra" in result.output
+    assert "excitation 532 nm; as Raman shift 279 .. 366 cm-1" in result.output
+    path = write_sif(tmp_path / "pl.sif", FRAMES[:1], coefficients=(650.0, 1.5, 0, 0))
+    assert "raman" not in CliRunner().invoke(app, ["inspect", str(path)]).output.lower()
 
 
 @pytest.mark.parametrize(("damage", "message"), [

@@ -47,7 +47,7 @@ def describe(path: Path) -> list[str]:
     if isinstance(item, SpectralMap):
         ny, nx = item.shape
         return [
-            f"{path}: {_kind(item.unit)} map",
+            f"{path}: {_kind(item.axis, item.unit, item.excitation_nm)} map",
             f"  shape {ny} x {nx} pixels x {item.axis.size} points; step {item.step_um:.4g} µm; "
             f"origin ({item.origin_um[0]:.4g}, {item.origin_um[1]:.4g}) µm",
             _axis_line(item.axis, item.unit, item.excitation_nm, item.metadata),
@@ -55,7 +55,8 @@ def describe(path: Path) -> list[str]:
     if isinstance(item, Spectra):
         count = "1 spectrum" if len(item) == 1 else f"{len(item)} spectra"
         return [
-            f"{path}: {_kind(item.unit)} spectra, {count} x {item.n_points} points",
+            f"{path}: {_kind(item.axis, item.unit, item.excitation_nm)} spectra, {count} x "
+            f"{item.n_points} points",
             _axis_line(item.axis, item.unit, item.excitation_nm, item.metadata),
         ] + _extra_lines(item.metadata)
     if isinstance(item, StemImage):
@@ -72,8 +73,23 @@ def describe(path: Path) -> list[str]:
     raise TypeError(f"unexpected container {type(item).__name__}")
 
 
-def _kind(unit: str) -> str:
-    return "Raman" if unit == "cm-1" else "PL"
+#: Largest Raman shift (cm-1) a wavelength axis just beyond the laser line may be read as.
+RAMAN_MAX_CM1 = 4000.0
+
+
+def _raman_range(axis: np.ndarray, unit: str, excitation_nm: float | None):
+    """The Raman shifts (cm-1) of a wavelength axis lying just beyond the laser line (within
+    RAMAN_MAX_CM1), else None: a spectrograph camera records Raman lines in nm."""
+    if unit != "nm" or not excitation_nm or axis.min() <= excitation_nm:
+        return None
+    shifts = 1e7 / excitation_nm - 1e7 / np.array([axis.min(), axis.max()])
+    return shifts if shifts[1] <= RAMAN_MAX_CM1 else None
+
+
+def _kind(axis: np.ndarray, unit: str, excitation_nm: float | None) -> str:
+    if unit == "cm-1":
+        return "Raman"
+    return "Raman or PL" if _raman_range(axis, unit, excitation_nm) is not None else "PL"
 
 
 def _axis_line(axis: np.ndarray, unit: str, excitation_nm: float | None, metadata: dict) -> str:
@@ -88,6 +104,9 @@ def _axis_line(axis: np.ndarray, unit: str, excitation_nm: float | None, metadat
         line += f"; converted: {metadata['axis_converted']}"
     if excitation_nm:
         line += f"; excitation {excitation_nm:.6g} nm"
+    shifts = _raman_range(axis, unit, excitation_nm)
+    if shifts is not None:
+        line += f"; as Raman shift {shifts[0]:.0f} .. {shifts[1]:.0f} cm-1"
     return line
 
 

@@ -112,7 +112,7 @@ def read_sif(path: Path, unit: str | None = None,
     if not np.all(np.isfinite(spectra)):
         raise InputError("NaN or infinite counts", path)
     order = np.argsort(axis)
-    metadata["unit_source"] = "option" if unit else "SIF wavelength calibration (nm)"
+    metadata["unit_source"] = "option" if unit else "SIF wavelength calibration"
     unit = normalise_unit(unit, path) if unit else "nm"
     axis = axis[order]
     return Spectra(spectra[:, order], axis, unit, excitation_nm, source=path,
