@@ -51,12 +51,26 @@ def dataclass_from_mapping(cls: type, values: dict[str, Any] | None, where: str)
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (an int or a float; true / false are not).
+
+    Parameters
+    ----------
+    value : object
+        A config value.
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_range(value: Any) -> bool:
     """A real number, or a pair of them (lo, hi)."""
     if isinstance(value, (list, tuple)):
-        return len(value) == 2 and all(_is_range(v) and not isinstance(v, (list, tuple))
-                                       for v in value)
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return len(value) == 2 and all(is_number(v) for v in value)
+    return is_number(value)
 
 
 class Checked(dict):
@@ -95,7 +109,7 @@ def check_least(values: dict[str, Any], where: str, **least: float) -> None:
         value = values.get(key)
         if value is None:
             continue
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        if not is_number(value):
             raise InputError(f"config key '{where}{key}' must be a number, got {value!r}")
         if not value >= low:
             raise InputError(f"config key '{where}{key}' must be at least {low:g}, "
@@ -227,8 +241,7 @@ def _run_check(defaults: dict[str, Any], value: Any, path: str | Path | None) ->
 def _yaml_number(value: Any, default: Any) -> Any:
     """``value`` as a number where the default is one and it is a string that reads as one:
     YAML 1.1 (PyYAML) reads ``1e-3`` (no decimal point) as the string "1e-3"."""
-    if isinstance(value, str) and isinstance(default, (int, float)) \
-            and not isinstance(default, bool):
+    if isinstance(value, str) and is_number(default):
         try:
             number = float(value)
         except ValueError:
@@ -251,8 +264,7 @@ def _wanted(value: Any, default: Any) -> str:
     if isinstance(default, bool):
         return "" if isinstance(value, bool) else "true or false"
     if isinstance(default, (int, float)):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return "" if number else "a number"
+        return "" if is_number(value) else "a number"
     return ""
 
 

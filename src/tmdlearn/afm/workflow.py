@@ -16,7 +16,7 @@ import pandas as pd
 
 from tmdlearn.afm.level import LEVEL_METHODS, ZEROS
 from tmdlearn.afm.structure import DOMAIN_METHODS, FILM_THRESHOLDS
-from tmdlearn.config import Checked, check_among, check_least, check_one_among
+from tmdlearn.config import Checked, check_among, check_least, check_one_among, is_number
 from tmdlearn.data import HeightMap
 from tmdlearn.engine import Engine, workflow_engine
 from tmdlearn.engine.choice import RUN_HELP, run_section
@@ -33,8 +33,7 @@ def _check_embed(embed: dict) -> None:
 
 def _check_threshold(section: dict, where: str, names: tuple[str, ...]) -> None:
     """``threshold`` of ``section``: a number or one of ``names``."""
-    value = section.get("threshold")
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not is_number(section.get("threshold")):
         check_one_among(section, where, threshold=names)
 
 

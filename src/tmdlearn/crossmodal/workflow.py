@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.svm import SVR
 
-from tmdlearn.config import Checked, Open, check_among, check_keys, check_least, merged
+from tmdlearn.config import (
+    Checked,
+    Open,
+    check_among,
+    check_keys,
+    check_least,
+    is_number,
+    merged,
+)
 from tmdlearn.crossmodal.data import TASKS, CrossModalData, SpectrumGrid, load_pairs
 from tmdlearn.crossmodal.generation_step import run_generation
 from tmdlearn.crossmodal.published import citation, note
@@ -74,7 +82,7 @@ def _check_data(data: dict) -> None:
     for key in ("raman_window_cm1", "pl_window_ev"):
         window = data.get(key)
         if not (isinstance(window, (list, tuple)) and len(window) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)
+                and all(is_number(v) for v in window)
                 and window[0] < window[1]):
             raise InputError(f"config key 'data.{key}' must be [low, high] with low < high, "
                              f"got {window!r}")

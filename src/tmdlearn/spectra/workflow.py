@@ -30,6 +30,7 @@ __all__ = ["DEFAULTS", "SPECTRA_SUFFIXES", "campaign_check", "examples_figure", 
            "features_table", "fit_options", "in_model_unit", "load", "preprocessed", "run",
            "verdict_summary"]
 
+
 def _check_preprocess(pre: dict) -> None:
     """``preprocess``: known despike, normalise and baseline (none or a pybaselines method)."""
     check_one_among(pre, "preprocess.", despike=DESPIKE, normalise=("none", *NORMALISE))
