@@ -19,10 +19,10 @@ AXIS_NAMES = ("wave", "wavenumber", "raman shift", "wavelength", "energy")
 VALUE_NAMES = ("intensity", "counts")
 
 
-def position_names(column_names: str | None, split) -> list[str] | None:
-    """Names (lower case, no ``#``) of the position columns of a long table's column-name row,
-    or None when the row is not one (fewer than three names, or the last two not an axis and
-    an intensity).
+def column_names(column_names: str | None, split) -> list[str] | None:
+    """The names (lower case, no ``#``) of a long table's columns: positions, then the axis and
+    the intensity; None when the column-name row is not one (fewer than three names, or the
+    last two not an axis and an intensity).
 
     Parameters
     ----------
@@ -36,7 +36,7 @@ def position_names(column_names: str | None, split) -> list[str] | None:
     names = [f.strip().lstrip("#").strip().lower() for f in split(column_names) if f.strip()]
     if len(names) < 3 or names[-2] not in AXIS_NAMES or names[-1] not in VALUE_NAMES:
         return None
-    return names[:-2]
+    return names
 
 
 def repeats(data: np.ndarray, n_positions: int) -> bool:

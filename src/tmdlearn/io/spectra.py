@@ -143,8 +143,8 @@ def read_text_spectra(path: Path, unit: str | None = None,
         excitation_nm = laser_nm(table.header)
     if axis_line is not None:
         return _with_axis_line(path, table, data, unit, excitation_nm, metadata)
-    names = long_table.position_names(metadata.get("column_names"), _split)
-    if names is not None and long_table.repeats(data, len(names)):
+    names = long_table.column_names(metadata.get("column_names"), _split)
+    if names is not None and long_table.repeats(data, len(names) - 2):
         return _long_spectra(path, table, data, names, unit, excitation_nm, metadata)
     if data.shape[1] < 2:
         raise InputError("need at least two columns (axis and intensity)", path)
@@ -233,11 +233,9 @@ def _read_rest(stream: io.StringIO, first: str, out: _Lines) -> bool:
         rows = np.empty((0, width))
     except (ValueError, pd.errors.ParserError):
         rows = None
-    if rows is not None and rows.dtype.kind in "fi" and rows.shape[1] > width and \
-            np.all(np.isnan(rows[:, width:])):
+    if rows is not None and rows.shape[1] > width and np.all(np.isnan(rows[:, width:])):
         rows = rows[:, :width]  # trailing delimiters
-    if rows is None or rows.dtype.kind not in "fi" or rows.shape[1] != width or \
-            not np.all(np.isfinite(rows)):
+    if rows is None or rows.shape[1] != width or not np.all(np.isfinite(rows)):
         stream.seek(start)
         return False
     out.rows = np.vstack([out.rows[0], rows])
@@ -269,13 +267,14 @@ def _with_axis_line(path: Path, table: _Lines, data: np.ndarray, unit: str | Non
 def _long_spectra(path: Path, table: _Lines, data: np.ndarray, names: list[str],
                   unit: str | None, excitation_nm: float | None,
                   metadata: dict) -> Spectra | SpectralMap:
-    """A long table: a map when its positions are X and Y (µm, WiRE's unit) on a grid, else
-    Spectra with each spectrum's position in ``metadata["positions"]`` (by column name)."""
+    """A long table (``names``: its columns): a map when its positions are X and Y (µm, WiRE's
+    unit) on a grid, else Spectra with each spectrum's position in ``metadata["positions"]``
+    (by column name); the axis column's name gives the unit."""
+    names, axis_name = names[:-2], names[-2]
     where, axis, values = long_table.split_spectra(data, len(names), path)
     order = _monotonic_order(axis, path, metadata)
     axis, values = axis[order], values[:, order]
-    named = [f.lstrip("#").strip() for f in _split(metadata["column_names"]) if f.strip()]
-    unit, axis = resolve_unit(axis, unit, table.header, [*table.header_text[:-1], named[-2]],
+    unit, axis = resolve_unit(axis, unit, table.header, [*table.header_text[:-1], axis_name],
                               excitation_nm, metadata, path)
     if names == ["x", "y"]:
         metadata["xy_unit"] = "\u00b5m (WiRE's unit)"
