@@ -25,7 +25,7 @@ MAX_TRACKS = 32
 
 def is_sif(head: bytes) -> bool:
     """Whether a file's first bytes are an Andor SIF's."""
-    return head.startswith(MAGIC[:32])
+    return head.startswith(MAGIC)
 
 
 class _EndOfFile(io.FileIO):
@@ -78,7 +78,7 @@ def read_sif(path: Path, unit: str | None = None,
     import sif_parser
 
     with open(path, "rb") as handle:
-        if handle.read(len(MAGIC)) != MAGIC:
+        if not is_sif(handle.read(len(MAGIC))):
             raise InputError("not an Andor SIF file (no 'Andor Technology Multi-Channel "
                              "File' header)", path)
     try:  # memory-mapped: frames the header declares beyond the file's end fail here

@@ -68,9 +68,9 @@ def _local(tag: str) -> str:
 
 
 def _v3_footer(xml: bytes, width: int, path: Path
-               ) -> tuple[np.ndarray | None, float | None, int, int]:
-    """Axis (per pixel of the frame's width), laser line (nm), frame stride and frame size
-    (bytes; the stride is larger when each frame carries metadata) of an SPE 3.0 XML
+               ) -> tuple[np.ndarray | None, float | None, int]:
+    """Axis (per pixel of the frame's width), laser line (nm) and frame stride (bytes, 0 when
+    not given; larger than the frame when each frame carries metadata) of an SPE 3.0 XML
     footer."""
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
         raise InputError("its XML footer declares a DOCTYPE or entities (refused)", path)
@@ -91,9 +91,9 @@ def _v3_footer(xml: bytes, width: int, path: Path
 
 
 def _footer_values(root: ET.Element, width: int, path: Path
-                   ) -> tuple[np.ndarray | None, float | None, int, int]:
+                   ) -> tuple[np.ndarray | None, float | None, int]:
     """:func:`_v3_footer`'s values from the parsed footer (ValueError for a bad number)."""
-    axis, laser, sensor, stride, size = None, None, None, 0, 0
+    axis, laser, sensor, stride = None, None, None, 0
     for element in root.iter():
         name = _local(element.tag)
         if name == "Wavelength" and element.text and element.text.strip():
@@ -103,7 +103,7 @@ def _footer_values(root: ET.Element, width: int, path: Path
         elif name.lower().endswith("laserwavelength") and element.text:
             laser = _laser_nm(float(element.text))
         elif name == "DataBlock" and element.get("type") == "Frame":
-            stride, size = int(element.get("stride", 0)), int(element.get("size", 0))
+            stride = int(element.get("stride", 0))
     if axis is not None and axis.size != width and sensor is not None:
         x, bin_x = int(sensor.get("x", 0)), max(1, int(sensor.get("xBinning", 1)))
         cut = axis[x:x + width * bin_x]
@@ -111,7 +111,7 @@ def _footer_values(root: ET.Element, width: int, path: Path
     if axis is not None and axis.size != width:
         raise InputError(f"its wavelength mapping has {axis.size} values for frames "
                          f"{width} px wide", path)
-    return axis, laser, stride, size
+    return axis, laser, stride
 
 
 def _frames(path: Path, declared: int, rows: int, width: int, dtype: np.dtype,
@@ -183,14 +183,14 @@ def read_spe(path: Path, unit: str | None = None,
                              f"truncated", path)
         with open(path, "rb") as handle:
             handle.seek(footer)
-            axis, laser, stride, _ = _v3_footer(handle.read(), width, path)
+            axis, laser, stride = _v3_footer(handle.read(), width, path)
         end = footer
     else:
         axis, laser, label = _v2_calibration(header, width)
-    frames = _frames(path, declared, rows, width, DTYPES[code], end, stride).astype(float)
     if axis is None or np.ptp(axis) == 0:
         raise InputError("no wavelength calibration: calibrate the spectrograph (LightField, "
                          "WinSpec) or export the spectra as text", path)
+    frames = _frames(path, declared, rows, width, DTYPES[code], end, stride).astype(float)
     excitation_nm = laser if excitation_nm is None else excitation_nm
     metadata = {"frames": declared, "rows": rows, "spe_version": round(version, 2),
                 "exposure_s": round(_at(header, 10, "<f"), 6),
