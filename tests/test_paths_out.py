@@ -136,3 +136,33 @@ def test_cli_out_refused_then_overwrite_then_rerun(layout, tmp_path, capsys):
     assert _run(["afm", "features", image, "--out", out, "--overwrite"]) in (0, None)
     assert (out / "features.csv").is_file() and (out / "notes.txt").read_text() == "keep me"
     assert _run(["afm", "features", image, "--out", out]) in (0, None)  # a run folder now
+
+
+def test_cli_refuses_another_commands_run_folder(layout, tmp_path, capsys):
+    """`afm level` into an `afm features` run folder would replace its run.json and mix the
+    two runs' files: refused unless --overwrite; the API (no command) accepts it."""
+    image, out = layout / "afm" / "inside.npz", tmp_path / "run"
+    assert _run(["afm", "features", image, "--out", out]) in (0, None)
+    recorded = json.loads((out / "run.json").read_text())["command_name"]
+    assert recorded == "tmdlearn afm features"
+    assert _run(["afm", "level", image, "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "run folder of `tmdlearn afm features`, not of `tmdlearn afm level`" in err, err
+    assert "\n" not in err and not (out / "levelled").exists()
+    assert prepare_out(out) == out
+    assert _run(["afm", "level", image, "--out", out, "--overwrite"]) in (0, None)
+    assert (out / "levelled").is_dir()
+
+
+def test_a_folders_readme_and_license_are_not_spectra(tmp_path):
+    for name in ("WSe2_Raman.txt", "LICENSE.txt", "README-data.txt", "licence.csv",
+                 "notices_map.txt"):
+        (tmp_path / name).write_text("100 1\n200 2\n")
+    assert [p.name for p in expand_inputs([tmp_path])] == ["WSe2_Raman.txt", "notices_map.txt"]
+    assert expand_inputs([tmp_path / "LICENSE.txt"]) == [tmp_path / "LICENSE.txt"]  # named
+    # `convert FOLDER store.zarr` leaves them out alike (it read LICENSE.txt as a spectrum)
+    for name in ("notices_map.txt", "licence.csv"):
+        (tmp_path / name).unlink()
+    (tmp_path / "WSe2_PL.txt").write_text("100 3\n200 4\n")
+    assert _run(["convert", tmp_path, tmp_path.parent / "spectra.zarr"]) in (0, None)
+    assert len(read(tmp_path.parent / "spectra.zarr").intensity) == 2

@@ -19,3 +19,7 @@ class InputError(ValueError):
     def __reduce__(self):
         """Pickled with its problem and path (errors raised on Dask workers keep both)."""
         return type(self), (self.problem, self.path)
+
+
+class MissingPixelSize(InputError):
+    """An image file that stores no pixel size (the caller may give one)."""

@@ -36,6 +36,22 @@ def run_workflow(workflow, cfg: dict, out: Path, overwrite: bool, started: float
     return outcome
 
 
+def report_skipped(outcome) -> None:
+    """The error line of every file of a folder that was left out (``outcome.info["skipped"]``,
+    one line each); exit code 2 if any.
+
+    Parameters
+    ----------
+    outcome : Outcome
+        A workflow's outcome.
+    """
+    skipped = outcome.info.get("skipped", ())
+    for line in skipped:
+        typer.echo(f"error: {line}", err=True)
+    if skipped:
+        raise typer.Exit(2)
+
+
 def config_from_cli(path: Path | None, overrides: list[str] | None, defaults: dict) -> dict:
     """The effective config of a command: defaults < YAML file < ``--set`` overrides, every
     key checked against the defaults (an unknown key: one line naming the closest, exit 2)."""

@@ -2,15 +2,22 @@
 
 A name may be relative (``afm/S1.spm``, also ``afm/../afm/S1.spm``) or absolute, but once
 ``..`` and symbolic links are resolved it must lie inside the folder: ``../secret``,
-``/etc/passwd`` and a link pointing out of the folder are refused.
+``/etc/passwd`` and a link pointing out of the folder are refused. A folder's documentation
+files (:data:`DOCUMENT_NAME`) are not data.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from tmdlearn.errors import InputError
+
+#: A folder's files named so (any case; e.g. LICENSE.txt, README-data.txt) are its
+#: documentation, not data: folder inputs leave them out.
+DOCUMENT_NAME = re.compile(r"(readme|licen[cs]e|copying|notice|changelog|authors|citation)"
+                           r"([^a-z].*)?", re.IGNORECASE)
 
 
 def escape_reason(folder: str | Path, name: str | Path) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tmdlearn import __version__
 from tmdlearn.io.atomic import write_json
+from tmdlearn.report.outdir import command_name
 
 #: ``scheme://user:password@`` in a URL (a database storage of an Optuna study).
 _PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.I)
@@ -66,6 +67,7 @@ def write_run_json(run_dir: str | Path, config: dict[str, Any], started: float,
     payload = {
         "tmdlearn": __version__,
         "command": without_passwords(sys.argv),
+        "command_name": command_name(),
         "config": without_passwords(config),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 2),
