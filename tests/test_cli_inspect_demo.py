@@ -36,6 +36,20 @@ def test_inspect_feature_table(tmp_path):
     assert "feature table (not an instrument file): features 5x3" in out
 
 
+def test_inspect_describes_an_image_without_a_pixel_size(tmp_path):
+    """A bare array is described (size, values) with how to give its pixel size, exit 0."""
+    image = np.arange(48 * 64, dtype=np.float32).reshape(48, 64)
+    np.save(tmp_path / "haadf.npy", image)
+    out = _run("inspect", tmp_path / "haadf.npy")
+    assert "image without a pixel size (AFM or STEM)" in out
+    assert "shape 48 x 64 pixels, values 0 .. 3071" in out
+    assert "--pixel-size of stem predict or convert" in out
+    np.savez(tmp_path / "gomb.npz", im_array=image.astype(np.uint16))  # Gomb-Net layout, no size
+    out = _run("inspect", tmp_path / "gomb.npz")
+    assert "image without a pixel size" in out and "shape 48 x 64 pixels" in out
+    assert "the archive states no pixel size (keys: im_array 48x64)" in out
+
+
 def test_inspect_several_files_one_bad(test_data, tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("")
     with pytest.raises(SystemExit) as info:
@@ -143,3 +157,20 @@ def test_markdown_tables_show_missing_values_as_a_dash():
     table = pd.DataFrame({"model": ["ridge", None], "r2": [0.5, float("nan")]})
     rows = to_markdown(table).splitlines()
     assert rows[2] == "| ridge | 0.5 |" and rows[3] == "| — | — |"
+
+
+def test_every_commands_help_has_its_paragraphs_on_one_line_each():
+    """typer rewraps only a help's first paragraph: the others kept the docstring's breaks."""
+    import typer
+
+    def commands(group, path=()):
+        for name, command in getattr(group, "commands", {}).items():
+            yield path + (name,), command
+            yield from commands(command, path + (name,))
+
+    helps = {" ".join(path): command.help or "" for path, command in
+             commands(typer.main.get_command(app))}
+    assert "stem predict" in helps and "inspect" in helps
+    broken = [path for path, text in helps.items()
+              if any("\n" in paragraph for paragraph in text.split("\n\n"))]
+    assert broken == []

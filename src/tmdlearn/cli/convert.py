@@ -41,8 +41,8 @@ def convert(
 
     kind = FORMATS.get(out.suffix.lower())
     if kind is None:
-        raise InputError(f"unknown output format {out.suffix or 'none'!r}: use .nxs or .zarr",
-                         out)
+        said = f"unknown output format {out.suffix!r}" if out.suffix else "no output format"
+        raise InputError(f"{said}: end OUT with .nxs (NeXus) or .zarr (chunked store)", out)
     if kind == "zarr":
         from tmdlearn.engine.convert import convert_to_store
         from tmdlearn.engine.imagestack import HeightStack

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
-from tmdlearn.errors import InputError
+from tmdlearn.errors import InputError, MissingPixelSize
 
 
 def describe(path: Path) -> list[str]:
@@ -20,7 +20,12 @@ def describe(path: Path) -> list[str]:
 
     try:
         item = read_nexus(path) if path.suffix.lower() in NEXUS_SUFFIXES else read(path)
+    except MissingPixelSize as err:
+        return _bare_image(path, err)
     except InputError as err:
+        named = _named_image_archive(path)
+        if named is not None:
+            return _bare_image(path, named)
         feature_table = _feature_table(path)
         if feature_table is None:
             raise err from None
@@ -122,6 +127,39 @@ def _extra_lines(metadata: dict) -> list[str]:
         lines.append(f"  {x.size} sites not on a grid: X {x.min():.6g} .. {x.max():.6g} µm, "
                      f"Y {y.min():.6g} .. {y.max():.6g} µm")
     return lines
+
+
+def _bare_image(path: Path, missing: MissingPixelSize) -> list[str]:
+    """Lines for an image file without a pixel size: its size and values, and how to give
+    one."""
+    from tmdlearn.io import read
+
+    values = read(path, modality="stem", pixel_size_angstrom=1.0).intensity
+    ny, nx = values.shape
+    return [f"{path}: image without a pixel size (AFM or STEM)",
+            f"  shape {ny} x {nx} pixels, values {np.min(values):.6g} .. "
+            f"{np.max(values):.6g}",
+            f"  {missing.problem}"]
+
+
+def _named_image_archive(path: Path) -> MissingPixelSize | None:
+    """The reader's error for an .npz that names an image array (``im_array``, ``haadf``, ...:
+    :data:`tmdlearn.io.stem.IMAGE_KEYS`) but no pixel size, else None."""
+    from tmdlearn.io import read
+    from tmdlearn.io.stem import IMAGE_KEYS
+
+    if path.suffix.lower() != ".npz":
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not set(archive.files) & set(IMAGE_KEYS):
+                return None
+        read(path, modality="stem")
+    except MissingPixelSize as err:
+        return err
+    except Exception:  # noqa: BLE001 - anything else: the reader's own error stands
+        return None
+    return None
 
 
 def _feature_table(path: Path) -> list[str] | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
+from tmdlearn.data.paths import DOCUMENT_NAME
 from tmdlearn.engine.imagestack import (
     AFM,
     STEM,
@@ -152,7 +153,8 @@ def _files(source: Path) -> list[Path]:
         raise InputError("no such file or folder", source)
     if not source.is_dir():
         return [source]
-    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and not DOCUMENT_NAME.fullmatch(p.stem))  # README, LICENSE: not data
     if not files:
         raise InputError("the folder holds no files", source)
     return files

@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.data.containers import HeightMap
-from tmdlearn.errors import InputError
+from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.arrays import as_image
 
+#: What a bare image (array, plain TIFF) without a pixel size is told.
+NO_PIXEL_SIZE = ("the file stores no pixel size: give it (--pixel-size of stem predict or convert: "
+                 "Å for STEM, nm for AFM; pixel_size_angstrom= or pixel_size_nm= in Python)")
 #: File extensions handed to SurfaceTopography, with its format name (None: let it detect).
 AFM_FORMATS = {
     ".spm": "di", ".di": "di", ".gwy": "gwy", ".nid": "ezd", ".ezd": "ezd", ".ibw": "ibw",
@@ -186,10 +189,7 @@ def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float |
     HeightMap
     """
     if pixel_size_nm is None:
-        raise InputError(
-            "the file stores no pixel size: pass pixel_size_nm= (AFM) or "
-            "pixel_size_angstrom= (STEM)", path,
-        )
+        raise MissingPixelSize(NO_PIXEL_SIZE, path)
     values = as_image(path, values)
     if not float(pixel_size_nm) > 0:
         raise InputError(f"pixel_size_nm must be positive, got {pixel_size_nm}", path)

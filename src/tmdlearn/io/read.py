@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
-from tmdlearn.errors import InputError
+from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io import afm, nion, sif, spc, spe, spectra, stem
 from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
@@ -154,10 +154,7 @@ def _read_array(path: Path, values: np.ndarray, options: dict, modality: str | N
     if modality == "afm":
         return afm.height_map_from_array(path, values, options.get("pixel_size_nm"),
                                          options.get("channel", "height"))
-    raise InputError(
-        "the file stores no pixel size: pass pixel_size_nm= (AFM) or "
-        "pixel_size_angstrom= (STEM)", path,
-    )
+    raise MissingPixelSize(afm.NO_PIXEL_SIZE, path)
 
 
 def _read_npz(path: Path, options: dict, modality: str | None):

@@ -25,7 +25,7 @@ MAX_WINDOWS = 32
 MIN_WINDOW_POINTS = 8
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".xy", ".asc", ".prn")
 
-_DECIMAL_COMMA = re.compile(r"^([-+]?\d*),(\d+([eE][-+]?\d+)?)$")
+_DECIMAL_COMMA = re.compile(r"^([-+]?\d*),(\d*([eE][-+]?\d+)?)$")
 _XY_UNITS = {"mm": 1000.0, "\u00b5m": 1.0, "nm": 1e-3}
 _XY_LABEL = re.compile(
     r"(?:pos(?:ition)?[\s_]*)?([xy])(?:[\s_]*(?:pos(?:ition)?)?)?"

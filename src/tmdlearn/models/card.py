@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tmdlearn import __version__
+from tmdlearn.config import is_number
 from tmdlearn.errors import InputError
 from tmdlearn.io.digest import sha256
 
@@ -166,7 +167,7 @@ def _plain(value: Any) -> Any:
     """Tuples as lists, numbers as floats: JSON round trips compare equal."""
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if is_number(value):
         return float(value)
     return value
 
