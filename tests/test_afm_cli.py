@@ -27,11 +27,11 @@ def test_level_and_features_on_real_bruker_files(test_data, tmp_path):
     assert np.isfinite(rms[["raw_sq_nm", "levelled_sq_nm"]].to_numpy()).all()
     assert (tmp_path / "previews" / "di-1.png").stat().st_size > 1000
     assert (tmp_path / "levelled" / "di-5.npz").is_file()
-    assert _run(["afm", "features", *files, "-o", str(tmp_path)]) in (0, None)
-    features = pd.read_csv(tmp_path / "features.csv")
+    assert _run(["afm", "features", *files, "-o", str(tmp_path / "f")]) in (0, None)
+    features = pd.read_csv(tmp_path / "f" / "features.csv")
     assert len(features) == 2
     assert np.isfinite(features.drop(columns="image").to_numpy(dtype=float)).all()
-    assert (tmp_path / "features.md").read_text().startswith("| image |")
+    assert (tmp_path / "f" / "features.md").read_text().startswith("| image |")
     threaded = tmp_path / "threaded"
     assert _run(["afm", "features", *files, "-o", str(threaded), "--set", "run.workers=2"]) in (
         0, None)
@@ -71,3 +71,30 @@ def test_embed_on_a_folder_of_synthetic_maps(tmp_path):
     for name in ("thumbnails_pca.png", "correlations_pca.png"):
         assert (out / name).stat().st_size > 1000
     assert any((out / "cache").rglob("*.npy"))
+
+
+def test_features_warn_on_an_image_that_is_no_thin_film(test_data, tmp_path, capsys):
+    """di-1 (Sq 9.7 nm after levelling, a ±30 nm surface) is warned about, di-5 (1.75 nm)
+    not: the film features assume a few-layer film on a flat substrate."""
+    files = [str(test_data / "afm-bruker" / name) for name in BRUKER]
+    assert _run(["afm", "features", *files, "-o", str(tmp_path)]) in (0, None)
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: di-1.di: Sq 9.71 nm")
+
+
+def test_a_corrupt_file_of_a_folder_is_named_and_the_others_are_measured(test_data, tmp_path,
+                                                                        capsys):
+    """A folder with a truncated .di: its error line and exit 2, the good image's features
+    written (the corrupt file stopped the folder); a file named itself still stops the run."""
+    folder = tmp_path / "afm"
+    folder.mkdir()
+    for name in ("di-5.di", "di_corrupted.di"):
+        (folder / name).write_bytes((test_data / "afm-bruker" / name).read_bytes())
+    assert _run(["afm", "features", str(folder), "-o", str(tmp_path / "f")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {folder / 'di_corrupted.di'}: ")
+    assert list(pd.read_csv(tmp_path / "f" / "features.csv").image) == ["di-5.di"]
+    assert _run(["afm", "level", str(folder / "di_corrupted.di"), "-o",
+                 str(tmp_path / "l")]) == 2
+    assert not (tmp_path / "l").exists()

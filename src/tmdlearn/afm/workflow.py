@@ -76,20 +76,50 @@ STAGES = ("level", "features", "embed")
 LARGE_IMAGES = 256
 
 
-def load(config: dict) -> list[tuple[str, HeightMap]]:
+#: A levelled image whose Sq exceeds this many monolayer steps is not a few-layer film on a
+#: flat substrate: its film features (coverage, domains, bilayer fraction) are warned about.
+ROUGH_MONOLAYERS = 5
+
+
+def rough_images(table, monolayer_nm: float) -> list[str]:
+    """Sentences for the images of a features ``table`` (columns image, sq_nm) whose Sq is more
+    than ``ROUGH_MONOLAYERS`` monolayer steps (``monolayer_nm``, nm).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The features table.
+    monolayer_nm : float
+        The monolayer step, nm.
+
+    Returns
+    -------
+    list of str
+    """
+    limit = ROUGH_MONOLAYERS * monolayer_nm
+    return [f"{row.image}: Sq {row.sq_nm:.3g} nm, more than {ROUGH_MONOLAYERS} monolayer steps "
+            f"({limit:.3g} nm): not a few-layer film on a flat substrate? coverage, domains and "
+            "bilayer fraction assume one" for row in table.itertuples() if row.sq_nm > limit]
+
+
+def load(config: dict, skipped: list[InputError] | None = None
+         ) -> list[tuple[str, HeightMap]]:
     """(name, height map) of every AFM image ``data.inputs`` names (:func:`collect`).
 
     Parameters
     ----------
     config : dict
         The AFM config; its ``data.inputs`` lists image files, folders and manifests.
+    skipped : list, optional
+        Collects the errors of a folder's unreadable files, which are then left out
+        (:func:`collect`).
 
     Returns
     -------
     list of (str, HeightMap)
         Each image's name and its heights (nm).
     """
-    return collect([Path(p) for p in config["data"]["inputs"]])
+    return collect([Path(p) for p in config["data"]["inputs"]], skipped)
 
 
 def run(inputs: list[tuple[str, HeightMap]], config: dict,
@@ -185,7 +215,8 @@ def _embed_stage(items, cfg: dict, engine: Engine) -> Outcome:
     return outcome
 
 
-def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
+def collect(inputs: list[Path], skipped: list[InputError] | None = None
+            ) -> list[tuple[str, HeightMap]]:
     """(name, height map) for every AFM image the inputs name, in order.
 
     Parameters
@@ -194,6 +225,10 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
         AFM files, folders (every AFM file inside, recursively; names relative to the folder),
         manifests (a folder with ``manifest.csv``, or the CSV; names from its ``file``
         column) or image-stack stores (``tmdlearn convert``; names from the store).
+    skipped : list, optional
+        With a list, a file of a folder that cannot be read is left out and its InputError
+        appended (a corrupt file does not stop a folder); without, it is raised. A file named
+        itself is always raised.
 
     Returns
     -------
@@ -226,12 +261,18 @@ def collect(inputs: list[Path]) -> list[tuple[str, HeightMap]]:
         else:
             raise InputError("no such file or folder", path)
         for name, file in track(list(zip(names, files, strict=True)), "reading"):
-            image = read(file, modality="afm")
-            if not isinstance(image, HeightMap):
-                raise InputError("not an AFM height map", file)
+            try:
+                image = read(file, modality="afm")
+                if not isinstance(image, HeightMap):
+                    raise InputError("not an AFM height map", file)
+            except InputError as err:
+                if skipped is None or not path.is_dir():
+                    raise
+                skipped.append(err)
+                continue
             items.append((name, image))
     if not items:
-        raise InputError("no AFM images in the inputs")
+        raise skipped[0] if skipped else InputError("no AFM images in the inputs")
     return items
 
 

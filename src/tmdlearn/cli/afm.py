@@ -42,10 +42,13 @@ def _run(stage: str, inputs: list[Path], out: Path, config: Path | None,
     prepare_out(out, overwrite)  # created by the first output: a bad input writes nothing
     if cfg["embed"]["cache"] is True:
         cfg["embed"]["cache"] = str(out / "cache")
-    outcome = workflow.run(workflow.load(cfg), cfg)
+    skipped: list = []
+    outcome = workflow.run(workflow.load(cfg, skipped), cfg)
     outcome.info["command"] = f"afm {stage}"
+    outcome.info["skipped"] = [str(err) for err in skipped]
     write_outcome(out, outcome, cfg, started)
     return cfg, outcome
+
 
 
 @app.command("level")
@@ -58,17 +61,23 @@ def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
     _, outcome = _run("level", inputs, out, config, overrides, overwrite, scheduler,
                       workers)
     typer.echo(f"levelled {outcome.info['images']} image(s) into {out}")
+    common.report_skipped(outcome)
 
 
 @app.command("features")
 def features_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFIG_OPTION,
                  overrides: list[str] = SET_OPTION, overwrite: bool = OVERWRITE_OPTION,
                  scheduler: str = common.SCHEDULER_OPTION,
-              workers: int = common.WORKERS_OPTION) -> None:
+                 workers: int = common.WORKERS_OPTION) -> None:
     """Level every image and write its physical features to features.csv/.md (one row each)."""
-    _, outcome = _run("features", inputs, out, config, overrides, overwrite,
-                      scheduler, workers)
+    from tmdlearn.afm.workflow import rough_images
+
+    cfg, outcome = _run("features", inputs, out, config, overrides, overwrite,
+                        scheduler, workers)
     typer.echo(f"wrote {out / 'features.csv'} ({outcome.info['images']} image(s))")
+    for line in rough_images(outcome.tables["features"], cfg["features"]["monolayer_nm"]):
+        typer.echo(f"warning: {line}", err=True)
+    common.report_skipped(outcome)
 
 
 @app.command("embed")
@@ -80,6 +89,7 @@ def embed_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
     with the physical features: embedding.csv, features.csv, correlations.csv/.md,
     thumbnails_umap.png, thumbnails_pca.png, correlations_umap.png, correlations_pca.png."""
     cfg, outcome = _run("embed", inputs, out, config, overrides, overwrite,
-                                  scheduler, workers)
+                        scheduler, workers)
     typer.echo(f"wrote {out / 'correlations.csv'} ({outcome.info['images']} images, "
                f"{cfg['embed']['backbone']})")
+    common.report_skipped(outcome)
