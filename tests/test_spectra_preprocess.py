@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,19 @@ def test_despike_is_one_vocabulary_for_spectra_and_maps():
         despike(cube[0], "map")
     with pytest.raises(InputError, match="none, difference, whitaker-hayes, map"):
         despike(cube, "median")
+
+
+@pytest.mark.parametrize(("unit", "model_unit", "hint"), [
+    ("eV", "cm-1", "PL spectra? fit them with a PL model"),
+    ("cm-1", "eV", "Raman spectra? fit them with a Raman model"),
+    ("nm", "cm-1", "set read.excitation_nm"),
+])
+def test_a_spectrum_on_another_axis_than_the_model_says_what_to_do(unit, model_unit, hint):
+    from tmdlearn.data.containers import Spectra
+    from tmdlearn.spectra.prepare import in_model_unit
+
+    axis = np.linspace(1.5, 2.0, 50) if unit == "eV" else np.linspace(500, 700, 50)
+    spectra = Spectra(np.ones((1, 50)), axis, unit)
+    with pytest.raises(InputError) as info:
+        in_model_unit(spectra, model_unit, Path("s.txt"))
+    assert hint in str(info.value)

@@ -7,15 +7,21 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from tmdlearn.cli.common import CONFIG_OPTION, SET_OPTION, config_from_cli, engine_options
+from tmdlearn.cli.common import (
+    CONFIG_OPTION,
+    SET_OPTION,
+    config_from_cli,
+    engine_options,
+    report_skipped,
+)
 from tmdlearn.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)
 
 INPUTS = typer.Argument(..., help="Spectrum / map files, folders of them, or a manifest CSV "
                         "with a 'path' column.")
-MODEL = typer.Option(..., "--model", "-m", help="Preset (mos2-raman, mos2-pl, wse2-raman, "
-                     "wse2-pl) or a peak-model YAML file.")
+MODEL = typer.Option(..., "--model", "-m", help="Preset (mos2-raman, mos2-pl, mose2-raman, "
+                     "mose2-pl, wse2-raman, wse2-pl) or a peak-model YAML file.")
 OUT = typer.Option(..., "--out", "-o", help="Output table (.csv; a .md copy is written too).")
 WITH = typer.Option(None, "--with", help="Optional peak of the model to include "
                     "(repeatable), e.g. --with sapphire.")
@@ -35,14 +41,19 @@ def _group() -> None:
 
 def _fit_all(inputs, model_name, include, config_path, overrides, run=None):
     """The config of a command (its inputs and model in ``data``, ``run`` updated by the
-    options that are set) and the workflow's Outcome."""
+    options that are set) and the workflow's Outcome (``info["skipped"]``: the error lines of
+    a folder's files that could not be read, left out)."""
     from tmdlearn.spectra import workflow
 
     cfg = config_from_cli(config_path, overrides, workflow.DEFAULTS)
     cfg["data"].update(inputs=[str(p) for p in inputs], model=model_name,
                        include=list(include or ()))
     cfg["run"].update({k: v for k, v in (run or {}).items() if v is not None})
-    return cfg, workflow.run(workflow.load(cfg), cfg)
+    skipped: list = []
+    outcome = workflow.run(workflow.load(cfg, skipped), cfg)
+    outcome.info["skipped"] = [str(err) for err in skipped]
+    return cfg, outcome
+
 
 
 @app.command()
@@ -64,6 +75,7 @@ def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
         _fit_store(inputs, model, out, include, config, overrides,
                    {"scheduler": scheduler, "workers": workers, "overwrite": overwrite or None})
         return
+    _check_table_out(out, inputs)
     _, outcome = _fit_all(inputs, model, include, config, overrides)
     table = outcome.tables["fits"]
     if figure is not None:
@@ -74,6 +86,7 @@ def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     typer.echo(f"fitted {len(table)} spectra ({outcome.metrics['converged']} converged) -> "
                f"{csv_path}")
     _echo_verdicts(table)
+    report_skipped(outcome)
 
 
 @app.command()
@@ -89,12 +102,16 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     if stores:
         raise InputError("spectra features reads its inputs in memory: fit a zarr map store "
                          "with spectra fit (one array per parameter in fits.zarr)", stores[0])
+    _check_table_out(out, inputs)
     _, outcome = _fit_all(inputs, model, include, config, overrides)
-    csv_path, _ = _write(features_table(outcome), out)
-    n_values = len(vector_columns(outcome.details["model"]))
-    typer.echo(f"{len(outcome.tables['fits'])} feature vectors of {n_values} values -> "
-               f"{csv_path}")
+    table = features_table(outcome)
+    csv_path, _ = _write(table, out)
+    columns = vector_columns(outcome.details["model"])
+    empty = int(table[columns].isna().to_numpy().sum())
+    typer.echo(f"{len(table)} feature vectors of {len(columns)} values"
+               + (f" ({empty} empty: a peak not there)" if empty else "") + f" -> {csv_path}")
     _echo_verdicts(outcome.tables["fits"])
+    report_skipped(outcome)
 
 
 def _fit_store(inputs, model_name, out: Path, include, config_path, overrides,
@@ -144,11 +161,26 @@ def _write_nexus(path: Path, fitted_maps: list) -> None:
                f"{maps.shape[1]} pixels) -> {path}")
 
 
-def _write(table: pd.DataFrame, out: Path):
-    from tmdlearn.report.tables import write_table
+def _check_table_out(out: Path, inputs: list[Path]) -> None:
+    """InputError, before any work, for an output table that is not a .csv path or whose .csv
+    or .md copy would replace one of the input files."""
+    from tmdlearn.spectra.inputs import expand_inputs
 
     if out.suffix.lower() not in (".csv", ""):
         raise InputError("the output table must be a .csv path", out)
+    written = {out.with_suffix(suffix).resolve() for suffix in (".csv", ".md")}
+    try:
+        files = expand_inputs(list(inputs))
+    except InputError:
+        return  # a missing input: the workflow says so, after the config's own checks
+    if any(path.resolve() in written for path in files):
+        raise InputError("--out would replace one of the input files: choose another name",
+                         out)
+
+
+def _write(table: pd.DataFrame, out: Path):
+    from tmdlearn.report.tables import write_table
+
     return write_table(table, out.with_suffix(".csv"))
 
 

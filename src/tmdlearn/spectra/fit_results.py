@@ -56,7 +56,7 @@ def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
 
     counts = table["verdict"].value_counts()
     lines = ["verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS)]
-    reasons = table.loc[table["verdict"] != "ok", "reasons"].astype(str)
+    reasons = table["reasons"].fillna("").astype(str)  # an ok spectrum may carry a note
     frequent = reasons.str.split("; ").explode()
     # a number in a reason (reduced χ² 14) is dropped so that alike reasons are counted together
     frequent = frequent.str.replace(r" [0-9.e+]+( \(misfit [0-9]+ % of the peak\))?$", "",

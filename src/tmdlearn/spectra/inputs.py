@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from tmdlearn.data.paths import contained
+from tmdlearn.data.paths import DOCUMENT_NAME, contained
 from tmdlearn.errors import InputError
 
 #: File suffixes taken from a folder given as an input.
@@ -15,8 +15,8 @@ SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".si
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
-    """Files from paths, folders (their spectrum files, sorted) and manifests ('path' column,
-    relative to the manifest's folder and inside it).
+    """Files from paths, folders (their spectrum files, sorted; README, LICENSE and the like
+    left out) and manifests ('path' column, relative to the manifest's folder and inside it).
 
     Parameters
     ----------
@@ -34,7 +34,8 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
             files.append(item)
         elif item.is_dir():
             found = sorted(p for p in item.iterdir()
-                           if p.is_file() and p.suffix.lower() in SPECTRA_SUFFIXES)
+                           if p.is_file() and p.suffix.lower() in SPECTRA_SUFFIXES
+                           and not DOCUMENT_NAME.fullmatch(p.stem))
             if not found:
                 raise InputError(f"no spectrum files ({', '.join(SPECTRA_SUFFIXES)})", item)
             files += found

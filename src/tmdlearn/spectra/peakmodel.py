@@ -37,7 +37,7 @@ from tmdlearn.errors import InputError
 
 SHAPES = ("lorentzian", "gaussian", "pseudo_voigt")
 BACKGROUNDS = ("none", "constant", "linear")
-PRESETS = ("mos2-raman", "mos2-pl", "wse2-raman", "wse2-pl")
+PRESETS = ("mos2-raman", "mos2-pl", "mose2-raman", "mose2-pl", "wse2-raman", "wse2-pl")
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,8 @@ def _peak(spec: dict[str, Any]) -> Peak:
 
 
 def load_model(name_or_path: str | Path, include: list[str] | tuple[str, ...] = ()) -> PeakModel:
-    """A shipped preset by name (``mos2-raman``, ``mos2-pl``, ``wse2-raman``, ``wse2-pl``) or a
-    YAML file by path.
+    """A shipped preset by name (``mos2-raman``, ``mos2-pl``, ``mose2-raman``, ``mose2-pl``,
+    ``wse2-raman``, ``wse2-pl``: :data:`PRESETS`) or a YAML file by path.
 
     Parameters
     ----------

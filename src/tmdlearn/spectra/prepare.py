@@ -54,8 +54,11 @@ def in_model_unit(spectra: Spectra, unit: str, path: Path) -> Spectra:
     try:
         return spectra.to_unit(unit)
     except ValueError:
-        raise InputError(f"the spectra are in {spectra.unit} but the model in {unit}; set "
-                         "read.excitation_nm (or read.unit)", path) from None
+        hint = {("eV", "cm-1"): "PL spectra? fit them with a PL model (e.g. wse2-pl), or ",
+                ("cm-1", "eV"): "Raman spectra? fit them with a Raman model (e.g. "
+                                "wse2-raman), or "}.get((spectra.unit, unit), "")
+        raise InputError(f"the spectra are in {spectra.unit} but the model in {unit}: {hint}"
+                         "set read.excitation_nm (or read.unit)", path) from None
 
 
 def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:

@@ -21,17 +21,21 @@ spectrum and the presence score of each peak come from the data
   not present (or the spectrum is flat / the model's peaks lie outside the axis); ``poor``
   when the data or the fit cannot be trusted (saturated or non-finite input, solver at its
   iteration limit, reduced χ² outside [``chi2_min``, ``chi2_max``] with a residual RMS above
-  ``misfit_max`` x the largest main-peak height, a main peak's centre or width at its bound,
-  no standard error); ``weak`` when the main peaks are present but one
-  has an SNR below ``weak_snr``; otherwise ``ok``. Every reason found is kept in a bit mask
-  and written out as short text by :func:`reason_text`.
+  ``misfit_max`` x the largest main-peak height, a main peak's centre or FWHM on its bound
+  (within :data:`BOUND_TOL` of the bound range: the model does not describe the data there),
+  a main peak without a standard error); ``weak`` when the main peaks are present but one has
+  an SNR below ``weak_snr``; otherwise ``ok``. Every reason found is kept in a bit mask and
+  written out as short text by :func:`reason_text` (a bound per peak and side: 'A1g centre at
+  its lower bound 402 cm⁻¹'). Another present peak on its bound is said too ('M360 FWHM at
+  its upper bound 30 cm⁻¹': its own values are not to be trusted) without changing the
+  verdict, which judges the main peaks; absent peaks are not judged.
 - **Unresolved groups** (option ``unresolved``, e.g. ``[[Ep, A1p]]`` for WSe2's E′ and A1′
   2-3 cm⁻¹ apart): peaks closer than the data can separate share one band, and how the fit
-  splits it between them is arbitrary. A main peak in such a group is not ``poor`` for its
-  centre or width at a bound or a missing standard error, and it is ``weak`` when the band's
-  SNR (the highest point of the members' summed fitted profiles over the noise) is below
-  ``weak_snr``, not its own share of it. Its presence score is taken without its partners in
-  the null model, so it says whether the band is there.
+  splits it between them is arbitrary. A peak in such a group is not ``poor`` for its
+  centre or width at a bound nor for a missing standard error, and a main one is ``weak``
+  when the band's SNR (the highest point of the members' summed fitted profiles over the
+  noise) is below ``weak_snr``, not its own share of it. Its presence score is taken without
+  its partners in the null model, so it says whether the band is there.
 """
 
 from __future__ import annotations
@@ -63,14 +67,20 @@ DEFAULTS = {
 _REASONS = (
     "saturated", "non-finite values", "numerical failure", "too few points", "flat spectrum",
     "model peaks outside the axis", "main peak absent", "iteration limit", "reduced chi2",
-    "centre at its bound", "width at its bound", "no standard error", "main peak weak",
+    "centre at a bound", "FWHM at a bound", "no standard error", "main peak weak",
+    "side peak at a bound",
 )
 (SATURATED, NONFINITE, NUMERICAL, FEW, FLAT, OUTSIDE, MAIN_ABSENT, ITERATION, CHI2,
- CENTRE_BOUND, WIDTH_BOUND, NO_STDERR, MAIN_WEAK) = (1 << i for i in range(len(_REASONS)))
+ CENTRE_BOUND, WIDTH_BOUND, NO_STDERR, MAIN_WEAK, SIDE_BOUND) = (
+    1 << i for i in range(len(_REASONS)))
 _POOR = (SATURATED | NONFINITE | NUMERICAL | FEW | ITERATION | CHI2 | CENTRE_BOUND
          | WIDTH_BOUND | NO_STDERR)
 _ABSENT = FLAT | OUTSIDE | MAIN_ABSENT
 _INPUT = SATURATED | NONFINITE | NUMERICAL | FEW
+#: A fitted centre or FWHM within this fraction of its bound range of a bound is at the bound
+#: (the solver's bound transform approaches a bound only asymptotically).
+BOUND_TOL = 1e-3
+_UNITS = {"cm-1": "cm⁻¹"}
 
 
 def options(model_options: dict | None, overrides: dict | bool | None) -> dict:
@@ -160,8 +170,6 @@ def reason_text(judged: dict) -> np.ndarray:
     reasons, opts = judged["reasons"], judged["options"]
     texts = {MAIN_ABSENT: ("no ", f" peak (ΔBIC ≤ {opts['present_dbic']:g})", "main_absent"),
              MAIN_WEAK: ("weak ", f" (SNR < {opts['weak_snr']:g})", "main_weak"),
-             CENTRE_BOUND: ("", " centre at its bound", "centre_bound"),
-             WIDTH_BOUND: ("", " width at its bound", "width_bound"),
              NO_STDERR: ("no standard error for ", "", "no_stderr")}
     out = np.full(reasons.shape, "", dtype=object)
     for i, default in enumerate(_REASONS):
@@ -175,6 +183,10 @@ def reason_text(judged: dict) -> np.ndarray:
             shown = np.char.mod("%.0f", 100.0 * np.nan_to_num(misfit, posinf=0.0))
             text = "reduced χ² " + chi2.astype(object) + np.where(
                 np.isfinite(misfit), " (misfit " + shown.astype(object) + " % of the peak)", "")
+        elif bit in (CENTRE_BOUND, WIDTH_BOUND, SIDE_BOUND):
+            keys = {CENTRE_BOUND: ("centre_bound",), WIDTH_BOUND: ("width_bound",),
+                    SIDE_BOUND: ("centre_bound", "width_bound")}[bit]
+            text = _bound_text(judged, keys, hit, main=bit != SIDE_BOUND)
         elif bit in texts:
             prefix, suffix, key = texts[bit]
             names = np.full(int(hit.sum()), "", dtype=object)
@@ -185,6 +197,28 @@ def reason_text(judged: dict) -> np.ndarray:
             text = default
         sep = np.where(out[hit] == "", "", "; ")
         out[hit] = out[hit] + sep + text
+    return out
+
+
+def _bound_text(judged: dict, keys: tuple[str, ...], hit: np.ndarray, main: bool
+                ) -> np.ndarray:
+    """Text (n,) of the spectra ``hit`` for the main (``main``) or other peaks whose centre
+    (``keys`` holding "centre_bound") or FWHM ("width_bound") sits on a bound, e.g. 'M360 FWHM
+    at its upper bound 30 cm⁻¹'; centres first."""
+    unit = _UNITS.get(judged["unit"], judged["unit"])
+    out = np.full(int(hit.sum()), "", dtype=object)
+    for key in keys:
+        part, which = ("centre", 0) if key == "centre_bound" else ("FWHM", 1)
+        sides = judged[key][hit]
+        for k, (name, bounds) in enumerate(zip(judged["peaks"], judged["bounds"], strict=True)):
+            if (name in judged["main"]) != main:
+                continue
+            for side, label, value in ((-1, "lower", bounds[which][0]),
+                                       (1, "upper", bounds[which][1])):
+                flag = sides[:, k] == side
+                if flag.any():
+                    text = f"{name} {part} at its {label} bound {value:.6g} {unit}"
+                    out[flag] = out[flag] + np.where(out[flag] == "", "", "; ") + text
     return out
 
 
@@ -239,10 +273,13 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
     dict of str to array
         Arrays keyed ``noise, chi2, snr, dbic, present, verdict, reasons`` (``snr``,
         ``dbic`` (the presence score of :func:`presence`), ``present`` are (N, K) in the order
-        of ``model.peaks``).
+        of ``model.peaks``), ``centre_bound`` and ``width_bound`` ((N, K) int8: -1 on the lower
+        bound, +1 on the upper, 0 elsewhere or where the peak is absent) and what
+        :func:`reason_text` needs.
     """
     main = _main_names(model, opts)
-    out = _measure(model, names, values, regions, _unresolved(model, opts["unresolved"]), opts)
+    groups = _unresolved(model, opts["unresolved"])
+    out = _measure(model, names, values, regions, groups, opts)
     fitted = np.isin(status, ("ok", "max_iter"))
     out["dbic"][~fitted] = np.nan
     out["present"] = np.nan_to_num(out["dbic"], nan=-np.inf) > float(opts["present_dbic"])
@@ -255,17 +292,24 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
                      & (out["chi2"] <= float(opts["chi2_max"])))
     # a misfit of a few % of a very strong peak is significant but harmless: both must hold
     poor_fit = out_of_range & ~(out["misfit"] <= float(opts["misfit_max"]))
-    flags = _main_peak_flags(model.peaks, index, names, values, stderr, out,
+    flags = _main_peak_flags(model.peaks, index, names, stderr, out,
                              fitted[:, None] & out["present"][:, index], float(opts["weak_snr"]))
+    bounds = _bound_flags(model.peaks, names, values, fitted[:, None] & out["present"], groups)
     reasons = _status_reasons(status, out.pop("saturated"))
     reasons[out["main_absent"].any(axis=1)] |= MAIN_ABSENT
     reasons[fitted & poor_fit] |= CHI2
     for bit, hit in flags.items():
         reasons[hit.any(axis=1)] |= bit
+    is_main = np.isin([p.name for p in model.peaks], main)
+    for key, bit in (("centre_bound", CENTRE_BOUND), ("width_bound", WIDTH_BOUND)):
+        on = bounds[key] != 0
+        reasons[(on & is_main).any(axis=1)] |= bit
+        reasons[(on & ~is_main).any(axis=1)] |= SIDE_BOUND  # said, but no verdict of its own
     del out["band_snr"]
     out.update(verdict=verdict_codes(reasons), reasons=reasons, main=main, options=opts,
-               main_weak=flags[MAIN_WEAK], centre_bound=flags[CENTRE_BOUND],
-               width_bound=flags[WIDTH_BOUND], no_stderr=flags[NO_STDERR])
+               main_weak=flags[MAIN_WEAK], no_stderr=flags[NO_STDERR],
+               peaks=[p.name for p in model.peaks], unit=model.unit,
+               bounds=[(p.center_bounds, p.fwhm_bounds) for p in model.peaks], **bounds)
     return out
 
 
@@ -326,26 +370,40 @@ def _status_reasons(status: np.ndarray, saturated: np.ndarray) -> np.ndarray:
     return reasons
 
 
-def _main_peak_flags(peaks, index: list[int], names: list[str], values: np.ndarray,
-                     stderr: np.ndarray, measured: dict, here: np.ndarray,
-                     weak_snr: float) -> dict[int, np.ndarray]:
+def _main_peak_flags(peaks, index: list[int], names: list[str], stderr: np.ndarray,
+                     measured: dict, here: np.ndarray, weak_snr: float) -> dict[int, np.ndarray]:
     """Reason bit -> (N, M) flags of the M main peaks ``peaks[index]`` where they are present
-    (``here``): centre or width at a bound, no standard error, SNR below ``weak_snr``. A peak
-    of an unresolved group is weak by its band's SNR and never flagged for the rest."""
-    flags = {bit: np.zeros(here.shape, dtype=bool)
-             for bit in (CENTRE_BOUND, WIDTH_BOUND, NO_STDERR, MAIN_WEAK)}
+    (``here``): no standard error, SNR below ``weak_snr``. A peak of an unresolved group is weak
+    by its band's SNR and never flagged for a missing standard error."""
+    flags = {bit: np.zeros(here.shape, dtype=bool) for bit in (NO_STDERR, MAIN_WEAK)}
     for j, i in enumerate(index):
         peak = peaks[i]
         if peak.name in measured["band_snr"]:  # one band: how the fit shares it is arbitrary
             flags[MAIN_WEAK][:, j] = here[:, j] & (measured["band_snr"][peak.name] < weak_snr)
             continue
-        for part, bounds, bit in (("center", peak.center_bounds, CENTRE_BOUND),
-                                  ("fwhm", peak.fwhm_bounds, WIDTH_BOUND)):
-            value = values[:, names.index(f"{peak.name}_{part}")]
-            tol = 1e-6 * (bounds[1] - bounds[0])
-            at = (np.abs(value - bounds[0]) <= tol) | (np.abs(value - bounds[1]) <= tol)
-            flags[bit][:, j] = here[:, j] & at
         columns = [names.index(f"{peak.name}_{part}") for part in ("height", "center")]
         flags[NO_STDERR][:, j] = here[:, j] & ~np.isfinite(stderr[:, columns]).all(axis=1)
         flags[MAIN_WEAK][:, j] = here[:, j] & (measured["snr"][:, i] < weak_snr)
     return flags
+
+
+def _bound_flags(peaks, names: list[str], values: np.ndarray, here: np.ndarray,
+                 groups: dict) -> dict[str, np.ndarray]:
+    """``centre_bound`` and ``width_bound`` (N, K) int8 of every peak: -1 where its fitted
+    centre / FWHM sits on its lower bound, +1 on its upper bound (within :data:`BOUND_TOL` of
+    its bound range), 0 elsewhere; only where the peak is present (``here`` (N, K)): an absent
+    peak's values mean nothing. Members of unresolved ``groups`` are never flagged: how the fit
+    shares their band (a member narrowed or widened to a bound) is arbitrary."""
+    out = {"centre_bound": np.zeros(here.shape, dtype=np.int8),
+           "width_bound": np.zeros(here.shape, dtype=np.int8)}
+    for i, peak in enumerate(peaks):
+        if peak.name in groups:
+            continue
+        for part, bounds, key in (("center", peak.center_bounds, "centre_bound"),
+                                  ("fwhm", peak.fwhm_bounds, "width_bound")):
+            value = values[:, names.index(f"{peak.name}_{part}")]
+            low, high = float(bounds[0]), float(bounds[1])
+            tol = BOUND_TOL * (high - low)
+            side = np.where(value <= low + tol, -1, np.where(value >= high - tol, 1, 0))
+            out[key][:, i] = np.where(here[:, i], side, 0)
+    return out

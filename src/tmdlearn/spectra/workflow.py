@@ -64,13 +64,17 @@ DEFAULTS = {
 }
 
 
-def load(config: dict) -> dict:
+def load(config: dict, skipped: list[InputError] | None = None) -> dict:
     """The peak model and the spectra of the config's ``data``.
 
     Parameters
     ----------
     config : dict
         The workflow's config (:data:`DEFAULTS`).
+    skipped : list, optional
+        With a list, a file of a folder input that cannot be read is left out and its
+        InputError appended (one bad file does not stop a folder); without, it is raised, as
+        for a file named itself.
 
     Returns
     -------
@@ -88,21 +92,32 @@ def load(config: dict) -> dict:
         raise InputError("no peak model: set data.model (a preset or a peak-model YAML)")
     peak_model = load_model(data["model"], tuple(data["include"] or ()))
     read_options = {k: v for k, v in config["read"].items() if v is not None}
-    files = expand_inputs([Path(p) for p in data["inputs"]])
+    inputs = [Path(p) for p in data["inputs"]]
+    files = [(path, source.is_dir() and not is_zarr_store(source))
+             for source in inputs for path in expand_inputs([source])]
     if not files:
         raise InputError("no input files")
     items = []
-    for path in track(files, "reading", total=len(files)):
+    for path, in_folder in track(files, "reading", total=len(files)):
         if is_zarr_store(path):  # read lazily, fitted a chunk at a time
             store = open_map_store(path)
             if store.excitation_nm is None and config["read"]["excitation_nm"] is not None:
                 store = replace(store, excitation_nm=float(config["read"]["excitation_nm"]))
             items.append((path, store))
             continue
-        loaded = read(path, **read_options)
-        if not isinstance(loaded, Spectra | SpectralMap):
-            raise InputError(f"not a spectrum or spectral map ({type(loaded).__name__})", path)
+        try:
+            loaded = read(path, **read_options)
+            if not isinstance(loaded, Spectra | SpectralMap):
+                raise InputError(f"not a spectrum or spectral map ({type(loaded).__name__})",
+                                 path)
+        except InputError as err:
+            if skipped is None or not in_folder:
+                raise
+            skipped.append(err)
+            continue
         items.append((path, loaded))
+    if not items and skipped:
+        raise skipped[0]
     return {"model": peak_model, "items": items}
 
 
