@@ -10,9 +10,11 @@ the layers (a monolayer should fill one) and the model's time. ``--doubles`` add
 real image of the folder (the GPL .dm3 read in place, with rosettasciio), the columns found
 twice: pairs of atoms of one layer closer than half a bond (1.82 Å for the WS2 family), atoms
 of the smaller layer within 0.3 bonds of the other layer's, and the self-check's verdict and
-main reason. Prints one JSON object.
+main reason. ``--monolayer`` adds, for every real image, the prediction read as one layer
+(``stem predict --monolayer``): atoms, the self-check's verdict, score and main reason judged
+as one layer, beside the same for the bilayer reading. Prints one JSON object.
 
-    python benchmarks/stem_real_tmd.py [--model PATH ...] [--doubles]
+    python benchmarks/stem_real_tmd.py [--model PATH ...] [--doubles] [--monolayer]
 """
 
 from __future__ import annotations
@@ -70,15 +72,19 @@ def score(model_path: str | None, views: int = 1) -> dict:
             "reference_columns": len(reference), "cpu_seconds": round(seconds, 2)}
 
 
+def real_images():
+    """(name, pixel size in Å, StemImage) of every real image of :data:`IMAGES` present."""
+    for name, pixel in IMAGES.items():
+        if (DATA / name).exists():
+            yield name, pixel, read(DATA / name, modality="stem", pixel_size_angstrom=pixel)
+
+
 def doubles(model_path: str | None, views: int = 1) -> list[dict]:
     """Columns found twice on every real image present: same-layer pairs closer than half a
     bond, atoms of the smaller layer on the other layer's (within 0.3 bonds), the verdict."""
     model, meta = load_model(model_path, material="ws2")
     rows = []
-    for name, pixel in IMAGES.items():
-        if not (DATA / name).exists():
-            continue
-        image = read(DATA / name, modality="stem", pixel_size_angstrom=pixel)
+    for name, pixel, image in real_images():
         atoms, _ = identify_atoms(image, model, meta, views=views)
         bond = bond_angstrom("ws2") / pixel
         xy = [atoms.loc[atoms.layer == k, ["x_px", "y_px"]].to_numpy(float) for k in (0, 1)]
@@ -93,6 +99,24 @@ def doubles(model_path: str | None, views: int = 1) -> list[dict]:
     return rows
 
 
+def monolayer_verdicts(model_path: str | None, views: int = 1) -> list[dict]:
+    """Every real image present predicted as one layer and as two: atoms per layer and the
+    self-check's verdict, score and main reason of each reading."""
+    model, meta = load_model(model_path, material="ws2")
+    rows = []
+    for name, pixel, image in real_images():
+        row = {"image": name, "pixel_size_angstrom": pixel}
+        for reading, layers in (("monolayer", 1), ("bilayer", 2)):
+            atoms, _ = identify_atoms(image, model, meta, views=views,
+                                      monolayer=layers == 1)
+            quality = assess(image.intensity, atoms, pixel, "ws2", layers)
+            row[reading] = {"atoms_per_layer": atoms.groupby("layer").size().tolist(),
+                            "trust": quality.trust, "score": round(quality.score, 3),
+                            "main_reason": quality.main_reason}
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="*", default=[None], help="model files (default: the "
@@ -100,12 +124,19 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--doubles", action="store_true",
                         help="also count columns found twice on every real image")
+    parser.add_argument("--monolayer", action="store_true",
+                        help="also predict every real image as one layer (stem predict "
+                             "--monolayer) beside the bilayer reading")
     args = parser.parse_args()
     out = {"pixel_size_angstrom": round(PIXEL_ANGSTROM, 5),
            "runs": [score(path, args.views) for path in args.model]}
     if args.doubles:
         out["doubles"] = [{"model": path or "shipped ws2", "images": doubles(path, args.views)}
                           for path in args.model]
+    if args.monolayer:
+        out["monolayer"] = [{"model": path or "shipped ws2",
+                             "images": monolayer_verdicts(path, args.views)}
+                            for path in args.model]
     print(json.dumps(out))
 
 

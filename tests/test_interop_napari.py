@@ -239,6 +239,21 @@ def test_widget_run_matches_the_command_line(prediction):
     assert layers[0][1]["metadata"]["tmdlearn"]["quality"]["score"] == quality["score"]
 
 
+def test_widget_predicts_a_monolayer_as_one_layer():
+    """The widget's monolayer option, as `stem predict --monolayer`: one layer, checked ok."""
+    from tmdlearn.interop.napari.run import predict_layers
+    from tmdlearn.synth.stem import StemSimConfig, simulate_image, split_seed
+
+    mono = simulate_image(StemSimConfig(size_px=256, layers=1), split_seed(5, "test", 0))
+    image = StemImage(mono.image, mono.pixel_size_angstrom)
+    layers = predict_layers(image, "mono", monolayer=True)
+    points = [kwargs["metadata"]["tmdlearn"] for _, kwargs, kind in layers if kind == "points"]
+    assert [p["layer"] for p in points] == [0]
+    assert points[0]["quality"]["trust"] == "ok"
+    as_bilayer = predict_layers(image, "mono")[0][1]["metadata"]["tmdlearn"]["quality"]
+    assert as_bilayer["trust"] != "ok"
+
+
 def test_widget_fit_finds_the_planted_centres():
     from tmdlearn.interop.napari.run import fit_layers
 

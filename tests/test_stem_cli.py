@@ -144,9 +144,20 @@ def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
     assert (entry["workflow"], entry["material"]) == ("stem", "ws2")
     assert entry["weights"] == "weights.safetensors"
     assert entry["sha256"] == sha256(shipped / "weights.safetensors")
+    # `stem analyze` of the prediction's folder takes its pixel size and material from it
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(out), "--out", str(tmp_path / "ana"), "--n-boot", "10"])
+    assert exit_.value.code in (0, None)
+    assert "pixel_size_angstrom 0.1, material ws2 from the stem predict run" in \
+        capsys.readouterr().out
+    config = json.loads((tmp_path / "ana" / "run.json").read_text())["config"]
+    assert (config["pixel_size_angstrom"], config["material"]) == (0.1, "ws2")
+    lattice = pd.read_csv(tmp_path / "ana" / "lattice.csv")
+    assert lattice.lattice_constant_angstrom.between(3.1, 3.35).all()  # WS2 to WSe2, in Å
+    assert "vegard_se_fraction" in lattice
 
 
-def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path):
+def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path, capsys):
     folder = tmp_path / "images"
     folder.mkdir()
     for k in range(2):
@@ -161,11 +172,17 @@ def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path):
         atoms = pd.read_csv(out / name / "atoms.csv")
         assert row.atoms == len(atoms) == row.atoms_layer0 + row.atoms_layer1
         assert (out / name / "overlay.png").is_file()
-    # a bad file names itself, exits 2 and keeps what the images before it wrote
-    np.save(folder / "z_nan.npy", np.full((64, 64), np.nan))
+    # a bad file gets its error line and an error row; the others are predicted; exit 2
+    np.save(folder / "a_nan.npy", np.full((64, 64), np.nan))
     assert _predict(tiny_run, folder, tmp_path / "again", "--pixel-size", "0.1") == 2
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("error:")]
+    assert errors == [f"error: {folder / 'a_nan.npy'}: the image contains NaN or infinite "
+                      "values"]
     assert (tmp_path / "again" / "img1.tif" / "atoms.csv").is_file()
-    assert not (tmp_path / "again" / "summary.csv").exists()
+    again = pd.read_csv(tmp_path / "again" / "summary.csv")
+    assert list(again.file) == ["a_nan.npy", "img0.tif", "img1.tif"]
+    assert list(again.trust.iloc[:1]) == ["error"] and again.atoms.iloc[1:].notna().all()
 
 
 def test_predict_a_frame_store_like_its_folder(tiny_run, tmp_path):
@@ -205,7 +222,12 @@ def _bad_inputs(tmp_path):
     np.save(small, img[:20, :20])
     empty = tmp_path / "empty"
     empty.mkdir()
+    spectrum = tmp_path / "pl.txt"
+    spectrum.write_text("".join(f"{600 + k} {k % 7}\n" for k in range(50)))
     return [([str(empty), "--pixel-size", "0.1"], "no STEM images"),
+            ([str(spectrum), "--pixel-size", "0.1"], "not a STEM image: it holds spectra"),
+            ([str(good), "--pixel-size", "0.1", "--material", "mose2"],
+             "must be graphene or ws2, got 'mose2'"),
             ([str(rgb), "--pixel-size", "0.1"], "RGB"),
             ([str(nan), "--pixel-size", "0.1"], "NaN"),
             ([str(good), "--pixel-size", "0.01"], "pixel size"),
@@ -258,6 +280,8 @@ def test_analyze_truth_tables(tmp_path):
         lattice = pd.read_csv(out / "lattice.csv")
         expected = s.params.get("lattice_constant_angstrom", 2.46)  # ws2: Vegard, x = 0.5
         assert np.allclose(lattice.lattice_constant_angstrom, expected, atol=0.01)
+        analysis = json.loads((out / "analysis.json").read_text())
+        assert analysis["twist_deg"] == pytest.approx(s.params["twist_deg"], abs=0.3)
         if material == "ws2":
             assert np.allclose(lattice.vegard_se_fraction, 0.5, atol=0.05)
             assert np.allclose(lattice.species_se_fraction, 0.5, atol=0.1)
@@ -276,6 +300,44 @@ def test_analyze_an_empty_atoms_table_is_one_line_exit_2(tmp_path, capsys):
     assert exit_.value.code == 2 and "\n" not in err and "has no atoms" in err, err
 
 
+def test_analyze_names_a_missing_or_binary_atoms_table_and_warns_on_a_wrong_pixel_size(
+        tmp_path, capsys):
+    binary = tmp_path / "image.dm3"
+    binary.write_bytes(bytes(range(256)) * 8)
+    for path, words in ((tmp_path / "missing", "no such file"),
+                        (binary, "binary content, not an atoms table")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "analyze", str(path), "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err and words in err, err
+    s = simulate_image(StemSimConfig(size_px=160, magnification_jitter=0.0), seed=3)
+    s.atoms.assign(species="C").to_csv(tmp_path / "atoms.csv", index=False)
+    for factor, warned in ((1.0, False), (10.0, True)):
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "analyze", str(tmp_path / "atoms.csv"), "--pixel-size",
+                  str(factor * s.pixel_size_angstrom), "--out", str(tmp_path / f"a{factor}"),
+                  "--n-boot", "10"])
+        assert exit_.value.code in (0, None)
+        err = capsys.readouterr().err
+        assert ("bond mean 14." in err and "check the pixel size" in err) == warned, err
+
+
+def test_analyze_without_a_pixel_size_or_a_predict_run_is_one_line_exit_2(tmp_path, capsys):
+    table = tmp_path / "atoms.csv"
+    table.write_text("x_px,y_px,layer,species\n1,2,0,C\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(table), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in err and "give --pixel-size" in err, err
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "metrics.json").write_text("{broken")
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(table), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and err.endswith("metrics.json: not readable as JSON "
+                                                  "(JSONDecodeError)"), err
+
+
 @pytest.mark.parametrize("n_boot", ["-1", "0"])
 def test_analyze_refuses_a_bootstrap_count_below_1(n_boot, tmp_path, capsys):
     """Checked before any work (-1 and 0 were a traceback once the KDEs were drawn)."""
@@ -288,3 +350,28 @@ def test_analyze_refuses_a_bootstrap_count_below_1(n_boot, tmp_path, capsys):
     assert exit_.value.code == 2 and "\n" not in err
     assert err == f"error: --n-boot must be at least 1, got {n_boot}"
     assert not (tmp_path / "o").exists()
+
+
+def test_analyze_takes_the_material_from_the_species_and_names_an_unmeasurable_layer(
+        tmp_path, capsys):
+    """WS2 atoms with no predict run beside them: ws2 from the species (was graphene); a
+    layer of three lone chalcogen columns is too small to measure (no 'Vegard nan')."""
+    from tmdlearn.stem.workflow import material_of
+
+    assert material_of(["W", "S2", "C"]) == "ws2" and material_of(["C", "C", "W"]) == "graphene"
+    assert material_of([]) == "graphene"
+    s = simulate_image(StemSimConfig(material="ws2", size_px=160, magnification_jitter=0.0),
+                       seed=3)
+    atoms = s.atoms.assign(species=np.array(s.species)[s.atoms.species])
+    lone = pd.DataFrame({"x_px": [10.0, 80.0, 150.0], "y_px": [10.0, 80.0, 150.0],
+                         "layer": 1, "species": "S2"})
+    pd.concat([atoms[atoms.layer == 0], lone]).to_csv(tmp_path / "atoms.csv", index=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(tmp_path / "atoms.csv"), "--pixel-size",
+              str(s.pixel_size_angstrom), "--out", str(tmp_path / "a"), "--n-boot", "10"])
+    assert exit_.value.code in (0, None)
+    captured = capsys.readouterr()
+    assert "material ws2, from the atoms' species" in captured.out
+    assert "layer 1: too few atoms to measure" in captured.err and "nan" not in captured.err
+    lattice = pd.read_csv(tmp_path / "a" / "lattice.csv")
+    assert lattice.vegard_se_fraction.notna().iloc[0]

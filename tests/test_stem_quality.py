@@ -156,6 +156,38 @@ def test_shipped_model_on_monolayer_amorphous_noise_and_saturation(graphene):
     assert q.trust != "ok" and "saturated" in q.main_reason
 
 
+def test_a_monolayer_predicted_as_one_is_ok_with_its_columns_once(graphene):
+    """`monolayer`: the columns the bilayer model spreads over its two branches are one layer
+    (each once: recall and precision against the planted monolayer), judged as one layer."""
+    from tmdlearn.stem.atoms import atom_scores
+
+    net, meta = graphene
+    for k in range(2):
+        mono = simulate_image(StemSimConfig(size_px=256, layers=1), split_seed(5, "test", k))
+        image = StemImage(mono.image, mono.pixel_size_angstrom)
+        atoms, masks = identify_atoms(image, net, meta, monolayer=True)
+        assert set(atoms.layer) == {0} and masks.shape[0] == 1
+        scores = atom_scores(atoms.assign(species=0), mono.atoms, 0.5 / mono.pixel_size_angstrom,
+                             n_layers=1, border_px=4, shape=mono.image.shape).iloc[0]
+        assert scores.recall > 0.95 and scores.precision > 0.95, scores
+        quality = assess(mono.image, atoms, mono.pixel_size_angstrom, "graphene", 1)
+        assert quality.trust == "ok", quality.reasons
+
+
+def test_predict_monolayer_writes_one_layer(tmp_path, capsys):
+    mono = simulate_image(StemSimConfig(size_px=256, layers=1), split_seed(5, "test", 0))
+    np.save(tmp_path / "mono.npy", mono.image)
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(tmp_path / "mono.npy"), "--pixel-size",
+              f"{mono.pixel_size_angstrom}", "--monolayer", "--out", str(tmp_path / "p")])
+    assert exit_.value.code in (0, None)
+    assert "(one layer), trust ok" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "p" / "metrics.json").read_text())
+    assert "atoms_layer1" not in metrics and metrics["twist_deg"] is None
+    assert abs(metrics["atoms_layer0"] / len(mono.atoms) - 1) < 0.12  # edge columns
+    assert json.loads((tmp_path / "p" / "run.json").read_text())["config"]["find"]["monolayer"]
+
+
 def test_shipped_ws2_model_on_a_clean_bilayer_is_ok():
     model = load_model(material="ws2", device="cpu")
     cfg = StemSimConfig(material="ws2", size_px=256, pixel_size_angstrom=0.15,
@@ -181,6 +213,11 @@ def test_predict_writes_quality_and_warns_but_exits_0(tmp_path, capsys):
     assert summary.loc["bilayer.npy", "trust"] == "ok"
     assert summary.loc["noise.npy", "trust"] == "fail"
     assert summary.loc["noise.npy", "main_reason"] and summary.loc["noise.npy", "score"] < 0.25
+    # the found layers' twist and the image's (its Fourier lattices): none in noise
+    twist = s.params["twist_deg"]
+    assert summary.loc["bilayer.npy", "twist_deg"] == pytest.approx(twist, abs=0.5)
+    assert summary.loc["bilayer.npy", "fft_twist_deg"] == pytest.approx(twist, abs=1.0)
+    assert np.isnan(summary.loc["noise.npy", "fft_twist_deg"])
     report = json.loads((out / "noise.npy" / "quality.json").read_text())
     assert report["trust"] == "fail" and report["reasons"] and len(report["r2_map"]) == 2
     assert (out / "noise.npy" / "render.png").stat().st_size > 1000
@@ -195,6 +232,11 @@ def test_layers_must_match_the_lattices_of_the_fourier_transform():
     atoms = s.atoms.assign(species="C")
     good = assess(s.image, atoms, s.pixel_size_angstrom)
     assert good.grades["fourier0"] == 1.0 and good.grades["fourier1"] == 1.0
+    # the twist between the found layers and the one the transform shows, both the planted
+    assert good.figures["twist_deg"] == pytest.approx(20, abs=0.3)
+    assert good.figures["fft_twist_deg"] == pytest.approx(20, abs=1.0)
+    one = assess(s.image, atoms[atoms.layer == 0], s.pixel_size_angstrom)
+    assert np.isnan(one.figures["twist_deg"]) and one.figures["fft_twist_deg"] > 19
     t = np.radians(20)
     xy = atoms[["x_px", "y_px"]].to_numpy() - 127.5
     turned = xy @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]) + 127.5

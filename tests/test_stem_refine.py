@@ -126,7 +126,7 @@ def test_config_key_default_help_and_check():
     assert DEFAULTS["find"]["refine"] is False
     assert "--refine" in HELP["find.refine"]
     config = {"data": {"image": "x.npy", "pixel_size_angstrom": None},
-              "find": {**DEFAULTS["find"], "refine": "yes"}}
+              "model": DEFAULTS["model"], "find": {**DEFAULTS["find"], "refine": "yes"}}
     with pytest.raises(InputError, match="find.refine"):
         check_options(config)
 

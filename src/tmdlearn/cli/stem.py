@@ -12,7 +12,7 @@ from tmdlearn.cli import common
 from tmdlearn.cli.common import CONFIG_OPTION, OVERWRITE_OPTION, SET_OPTION, config_from_cli
 from tmdlearn.errors import InputError
 from tmdlearn.io.atomic import atomic_path
-from tmdlearn.report.outdir import prepare_out
+from tmdlearn.report.outdir import command_name, prepare_out, running_command
 from tmdlearn.stem.workflow import HELP
 
 app = typer.Typer(no_args_is_help=True)
@@ -20,7 +20,8 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def _group() -> None:
-    """Gomb-Net: per-layer atom identification in twisted bilayers (HAADF-STEM)."""
+    """Gomb-Net: atoms per layer in HAADF-STEM images of twisted bilayers (graphene; WS2 /
+    WS2(1-x)Se2x, the model for other 2H TMDs too) and of monolayers (--monolayer)."""
 
 
 @app.command()
@@ -101,29 +102,35 @@ def predict_file(task: tuple) -> dict:
     Parameters
     ----------
     task : tuple
-        ``(config, image, output folder, start time (s since the epoch), model inputs)``; the
-        image a path, or a frame of a STEM frame store
+        ``(config, image, output folder, start time (s since the epoch), model inputs,
+        command name)``; the image a path, or a frame of a STEM frame store
         (:class:`~tmdlearn.engine.imagestack.StackFrame`, sent as (store, index) and read
-        here); model inputs None: loaded once per worker process (:func:`_worker_model`).
+        here); model inputs None: loaded once per worker process (:func:`_worker_model`); the
+        command name for the image's run.json (a worker process never ran the command line).
 
     Returns
     -------
     dict
         The image's summary row (file, pixel size in Å, atoms per layer, trust, score,
-        main reason).
+        main reason); for an image that cannot be read or predicted (an InputError) the row
+        ``file``, trust ``error`` and the error's line as ``main_reason``.
     """
     from tmdlearn.engine.imagestack import StackFrame
     from tmdlearn.stem import workflow
 
-    cfg, path, out, started, model = task
+    cfg, path, out, started, model, command = task
+    running_command[0] = command  # a worker process never ran the command line
     if model is None:  # on a worker: its model, loaded by the first of its tasks
         key = repr(cfg["model"])
         if key not in _WORKER_MODELS:
             _WORKER_MODELS[key] = workflow.load_model_inputs(cfg)
         model = _WORKER_MODELS[key]
-    image = path.load(cfg["data"]["pixel_size_angstrom"]) if isinstance(path, StackFrame) \
-        else workflow.read_image(path, cfg)
-    return _predict_one(cfg, {**model, "image": image}, out, started)
+    try:
+        image = path.load(cfg["data"]["pixel_size_angstrom"]) \
+            if isinstance(path, StackFrame) else workflow.read_image(path, cfg)
+        return _predict_one(cfg, {**model, "image": image}, out, started)
+    except InputError as err:  # one bad image of a folder: its row says so, the rest go on
+        return {"file": out.name, "trust": "error", "main_reason": str(err)}
 
 
 #: Model inputs a worker process loaded, by the repr of their ``model`` settings.
@@ -167,6 +174,8 @@ def predict(
                              "always the whole image at once)."),
     refine: bool = typer.Option(False, "--refine/--no-refine", help="find.refine: "
                                 + HELP["find.refine"]),
+    monolayer: bool = typer.Option(False, "--monolayer/--no-monolayer", help="find.monolayer: "
+                                   + HELP["find.monolayer"]),
     scheduler: str = common.SCHEDULER_OPTION,
     workers: int = common.WORKERS_OPTION,
 ) -> None:
@@ -175,10 +184,12 @@ def predict(
     rendered image OUT/render.png; a prediction not ok prints a warning (exit code 0).
 
     For a folder, every image goes to OUT/<file name>/ and OUT/summary.csv counts the atoms
-    and gives each image's trust, score and main reason; each image is a task of the
-    --scheduler (on a cluster, OUT must be on storage its workers share). A STEM frame store
-    (``tmdlearn convert FOLDER frames.zarr --modality stem``) is treated as such a folder:
-    OUT/<frame name>/ per frame, each task reading its own frame from the store.
+    and gives each image's trust, score and main reason (an image that cannot be read or
+    predicted: trust "error", its error line, and exit code 2 after the others); each image
+    is a task of the --scheduler (on a cluster, OUT must be on storage its workers share). A
+    STEM frame store (``tmdlearn convert FOLDER frames.zarr --modality stem``) is treated as
+    such a folder: OUT/<frame name>/ per frame, each task reading its own frame from the
+    store.
     """
     import time
 
@@ -186,6 +197,7 @@ def predict(
     from tmdlearn.engine.imagestack import STEM, open_image_stack
     from tmdlearn.engine.stores import is_zarr_store
     from tmdlearn.io.stem import STEM_FORMATS
+    from tmdlearn.report.run import write_run_json
     from tmdlearn.stem import workflow
 
     prepare_out(out, overwrite)
@@ -195,13 +207,18 @@ def predict(
     cfg["model"].update(path=model, material=material, device=device,
                         trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,
-                       lattice_prior=lattice_prior, tile=tile, refine=refine)
+                       lattice_prior=lattice_prior, tile=tile, refine=refine,
+                       monolayer=monolayer)
     common.set_engine(cfg, scheduler, workers)
     if not image.is_dir():
         row = _predict_one(cfg, workflow.load(cfg), out, started)
-        layers = " / ".join(str(v) for k, v in row.items() if k.startswith("atoms_layer"))
-        typer.echo(f"{row['atoms']} atoms ({layers} per layer), trust {row['trust']} (score "
-                   f"{row['score']:.2f}) -> {out / 'atoms.csv'}")
+        counts = [str(v) for k, v in row.items() if k.startswith("atoms_layer")]
+        layers = f"{' / '.join(counts)} per layer" if len(counts) > 1 else "one layer"
+        twist = "" if row["twist_deg"] is None else f", layers twisted {row['twist_deg']:.1f}°"
+        if twist and row["fft_twist_deg"] is not None:
+            twist += f" (image FFT {row['fft_twist_deg']:.1f}°)"
+        typer.echo(f"{row['atoms']} atoms ({layers}){twist}, trust {row['trust']} "
+                   f"(score {row['score']:.2f}) -> {out / 'atoms.csv'}")
         _warn_untrusted(row, image)
         return
     if is_zarr_store(image):
@@ -217,25 +234,36 @@ def predict(
     with workflow_engine(cfg["run"], len(files), workflow.LARGE_FOLDER,
                          parallel_threads=False) as engine:
         here = model if engine.client is None else None
-        rows = map_tasks(engine, predict_file, [(cfg, path, out / name, started, here)
-                                                for name, path in zip(names, files, strict=True)],
-                         "finding atoms")
+        rows = map_tasks(engine, predict_file,
+                         [(cfg, path, out / name, started, here, command_name())
+                          for name, path in zip(names, files, strict=True)], "finding atoms")
     with atomic_path(out / "summary.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
+    write_run_json(out, cfg, started)  # the folder's own run: rerun into it, or --out checks
     trusted = sum(r["trust"] == "ok" for r in rows)
-    typer.echo(f"{len(files)} images, {sum(r['atoms'] for r in rows)} atoms, {trusted} ok -> "
-               f"{out / 'summary.csv'}")
+    failed = [r for r in rows if r["trust"] == "error"]
+    typer.echo(f"{len(files)} images, {sum(r.get('atoms', 0) for r in rows)} atoms, {trusted} "
+               f"ok" + (f", {len(failed)} not predicted" if failed else "")
+               + f" -> {out / 'summary.csv'}")
     for name, row in zip(names, rows, strict=True):
-        _warn_untrusted(row, image / name)
+        if row["trust"] != "error":
+            _warn_untrusted(row, image / name)
+    for row in failed:
+        typer.echo(f"error: {row['main_reason']}", err=True)
+    if failed:
+        raise typer.Exit(2)
 
 
 @app.command()
 def analyze(
-    atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`."),
-    pixel_size: float = typer.Option(..., "--pixel-size", help="Pixel size in Å."),
+    atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`, or "
+                                     "the folder it wrote (one image's)."),
+    pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (default: "
+                                     "the one the stem predict run beside ATOMS_CSV used)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     overwrite: bool = OVERWRITE_OPTION,
-    material: str = typer.Option("graphene", help="graphene or ws2."),
+    material: str = typer.Option(None, help="graphene or ws2 (default: the stem predict "
+                                 "run's model's, else graphene)."),
     masks: Path = typer.Option(None, help="masks.npz beside atoms.csv (for the map size)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
     a_ws2: float = typer.Option(3.153, help="WS2 lattice constant, Å (Vegard)."),
@@ -258,19 +286,45 @@ def analyze(
     import time
 
     from tmdlearn.report.run import write_outcome
-    from tmdlearn.stem.workflow import analyse, read_atoms
+    from tmdlearn.stem.workflow import (
+        analyse,
+        analysis_warnings,
+        material_of,
+        predict_record,
+        read_atoms,
+    )
 
     if n_boot < 1:
         raise InputError(f"--n-boot must be at least 1, got {n_boot}")
+    if atoms_csv.is_dir():
+        atoms_csv = atoms_csv / "atoms.csv"
+    atoms, shape = read_atoms(atoms_csv, masks)
+    record = predict_record(atoms_csv)
+    if pixel_size is None and "pixel_size_angstrom" not in record:
+        raise InputError("no pixel size: give --pixel-size (no metrics.json of a stem predict "
+                         "run beside the atoms says it)", atoms_csv)
+    taken = [f"{key} {record[key]}" for key, given in
+             (("pixel_size_angstrom", pixel_size), ("material", material))
+             if given is None and key in record]
+    pixel_size = record["pixel_size_angstrom"] if pixel_size is None else pixel_size
+    guessed = material is None and "material" not in record
+    material = material or record.get("material") or material_of(atoms.species)
     prepare_out(out, overwrite)
     started = time.time()
-    atoms, shape = read_atoms(atoms_csv, masks)
+    if taken:
+        typer.echo(f"{', '.join(taken)} from the stem predict run in {record['source']}")
+    if guessed:
+        typer.echo(f"material {material}, from the atoms' species (--material to say it)")
     outcome = analyse(atoms, shape, pixel_size, material, n_boot, seed, a_ws2, a_wse2, bond_max,
                       undistort)
     write_outcome(out, outcome, {"atoms": atoms_csv, "pixel_size_angstrom": pixel_size,
                                  "material": material, "n_boot": n_boot, "seed": seed,
                                  "a_ws2": a_ws2, "a_wse2": a_wse2, "bond_max": bond_max,
-                                 "undistort": undistort}, started)
+                                 "undistort": undistort,
+                                 "from_predict_run": record.get("source") if taken else None},
+                 started)
     typer.echo(outcome.tables["lattice"].to_string(index=False))
     typer.echo("bonds (two nearest neighbours of every atom):")
     typer.echo(outcome.tables["bonds"].to_string(index=False, float_format="{:.4f}".format))
+    for line in analysis_warnings(outcome, material, record.get("trust")):
+        typer.echo(f"warning: {atoms_csv}: {line}", err=True)

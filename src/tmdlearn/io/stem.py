@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.data.containers import StemImage
-from tmdlearn.errors import InputError
+from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.arrays import as_image
 from tmdlearn.io.dm_layout import check_dm3_layout
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
@@ -90,7 +90,8 @@ def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float |
         raise InputError(f"colour (RGB) image of shape {shape}: HAADF-STEM needs the "
                          "single-channel detector image", path)
     if pixel_size_angstrom is None:
-        raise InputError("the file stores no pixel size: pass pixel_size_angstrom=", path)
+        raise MissingPixelSize("the file stores no pixel size: give it (--pixel-size, Å; "
+                               "pixel_size_angstrom= in Python)", path)
     values = as_image(path, values)
     if not float(pixel_size_angstrom) > 0:
         raise InputError(f"pixel size must be positive, got {pixel_size_angstrom}", path)
@@ -271,8 +272,9 @@ def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = 
     else:
         stated = npz_pixel_size(path, arrays)
         if stated is None:
-            raise InputError("the archive states no pixel size (keys: "
-                             f"{_keys(arrays)}): pass pixel_size_angstrom= (--pixel-size)", path)
+            raise MissingPixelSize(f"the archive states no pixel size (keys: {_keys(arrays)}): "
+                                   "give it (--pixel-size, Å; pixel_size_angstrom= in Python)",
+                                   path)
         pixel_size_angstrom, metadata["pixel_size_source"] = stated
     return stem_from_array(path, arrays[key], pixel_size_angstrom, metadata)
 

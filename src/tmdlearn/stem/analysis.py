@@ -30,6 +30,7 @@ from tmdlearn.stem.composition import (
 )
 from tmdlearn.stem.densities import FWHM_PER_SIGMA, bootstrap_kde, density_mse, kde_fwhm
 from tmdlearn.stem.distortion import remove_scan_distortion
+from tmdlearn.stem.honeycomb import fit_lattice, twist_deg
 from tmdlearn.stem.order_parameter import local_stacking, order_parameter, order_parameter_map
 
 __all__ = ["FWHM_PER_SIGMA", "SE_PER_COLUMN", "analyse_atoms", "bond_statistics", "bond_table",
@@ -81,10 +82,11 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
         (:func:`bond_table`: two nearest neighbours per atom, mean and FWHM per layer and
         pooled); ``scan_distortion`` (with ``undistort``: the matrix and its anisotropy in per
         cent); for graphene ``bonds`` (nearest-neighbour C–C distances, Å). With two layers or
-        more also ``order_parameters`` (|u| per site, Å), ``maps`` (order-parameter and, for
-        WS2, stacking maps on the image grid, if ``shape`` is given) and for WS2 with Se sites
-        ``kde`` (Se-site against all-chalcogen-site distributions of u^{X/W}, with bootstrap
-        MSE).
+        more also ``twist_deg`` (between the first and last layers' lattices, degrees; NaN
+        where one does not fit), ``order_parameters`` (|u| per site, Å), ``maps``
+        (order-parameter and, for WS2, stacking maps on the image grid, if ``shape`` is
+        given) and for WS2 with Se sites ``kde`` (Se-site against all-chalcogen-site
+        distributions of u^{X/W}, with bootstrap MSE).
     """
     pix = pixel_size_angstrom
     out: dict[str, Any] = {}
@@ -118,6 +120,8 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
         return out
     xy = {layer: g for layer, g in atoms.groupby("layer")}
     lower, upper = xy[min(xy)], xy[max(xy)]
+    fits = [fit_lattice(g[["x_px", "y_px"]].to_numpy(float)) for g in (lower, upper)]
+    out["twist_deg"] = twist_deg(*fits) if None not in fits else float("nan")
     maps: dict[str, np.ndarray] = {}
     if material == "graphene":
         pairs = {"u": (lower, upper)}

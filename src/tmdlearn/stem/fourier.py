@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.feature import peak_local_max
 
+from tmdlearn.stem.honeycomb import angle_between
+
 
 @dataclass(frozen=True)
 class FftLattice:
@@ -29,23 +31,6 @@ class FftLattice:
     spacing_angstrom: float
     spots: int
     strength: float
-
-
-def angle_between(a_deg: float, b_deg: float) -> float:
-    """Smallest angle (0-30°) between two six-fold orientations.
-
-    Parameters
-    ----------
-    a_deg, b_deg : float
-        Orientations (degrees).
-
-    Returns
-    -------
-    float
-        Degrees, in [0, 30].
-    """
-    d = (a_deg - b_deg) % 60
-    return float(min(d, 60 - d))
 
 
 #: Side of the zero-padded transform; spots are then placed to a fraction of its pixel by their

@@ -91,8 +91,25 @@ def fit_lattice(xy: np.ndarray) -> Lattice | None:
     return Lattice(bond, float(mean))
 
 
+def angle_between(a_deg: float, b_deg: float) -> float:
+    """Smallest angle (0-30°) between two six-fold orientations.
+
+    Parameters
+    ----------
+    a_deg, b_deg : float
+        Orientations (degrees).
+
+    Returns
+    -------
+    float
+        Degrees, in [0, 30].
+    """
+    d = (a_deg - b_deg) % 60
+    return float(min(d, 60 - d))
+
+
 def twist_deg(a: Lattice, b: Lattice) -> float:
-    """Smallest angle (0-30°) between two honeycombs' orientations.
+    """Smallest angle (0-30°) between two honeycombs' orientations (:func:`angle_between`).
 
     Parameters
     ----------
@@ -104,8 +121,7 @@ def twist_deg(a: Lattice, b: Lattice) -> float:
     float
         The twist angle, in degrees.
     """
-    d = np.degrees(a.angle_rad - b.angle_rad) % 60
-    return float(min(d, 60 - d))
+    return angle_between(np.degrees(a.angle_rad), np.degrees(b.angle_rad))
 
 
 def lattice_misfit(xy: np.ndarray, others: np.ndarray, lattice: Lattice) -> np.ndarray:

@@ -208,7 +208,7 @@ def _regrid(atoms: pd.DataFrame, old: tuple[int, int], new: tuple[int, int]) -> 
 def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
                    threshold: str | float = "logit0",
                    lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
-                   tile: int = 0, refine: bool = False
+                   tile: int = 0, refine: bool = False, monolayer: bool = False
                    ) -> tuple[pd.DataFrame, np.ndarray]:
     """Atoms per layer and species in a HAADF image, and the per-layer masks.
 
@@ -243,6 +243,9 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
         Refine the positions against the image itself, after the lattice step and before the
         lattice prior (:func:`tmdlearn.stem.refine.refine_positions`, on the image's own
         grid; the masks stay the network's).
+    monolayer : bool
+        The specimen is one layer: the columns of every branch are one layer (0; a column
+        found in both is one atom) and the masks one layer, in place of the lattice step.
 
     Returns
     -------
@@ -267,7 +270,7 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
         raise InputError(
             f"pixel size {image.pixel_size_angstrom:g} Å is far from the model's "
             f"{model_pixel:g} Å (accepted {model_pixel / MAX_SCALE:.3g}-"
-            f"{model_pixel * MAX_SCALE:.3g} Å); check the unit (Å, not nm)", where)
+            f"{model_pixel * MAX_SCALE:.3g} Å); check the unit (Å, not nm or pm)", where)
     ny, nx = image.shape
     shape = (max(1, round(ny * ratio)), max(1, round(nx * ratio)))
     if min(shape) < MIN_SIDE_PX:
@@ -285,7 +288,9 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     atoms = find_atoms(logits, threshold)
     cut = 0.0 if threshold in ("logit0", "otsu") else float(np.log(threshold / (1 - threshold)))
     masks = logits > cut
-    if lattice:
+    if monolayer:
+        atoms, masks = atoms.assign(layer=0), masks.any(axis=0, keepdims=True)
+    elif lattice:
         atoms, masks = reassign_layers(atoms, masks)
     atoms = merge_close_atoms(atoms, column_separation_px(str(meta.get("material", "graphene")),
                                                           model_pixel))

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.constants import LATTICE_ANGSTROM
-from tmdlearn.stem.fourier import angle_between, fft_lattices
+from tmdlearn.stem.fourier import angle_between, fft_lattices, fft_twist_deg
 from tmdlearn.stem.grades import (
     ALL_LAYERS,
     BOND_FWHM,
@@ -91,11 +91,13 @@ def saturated_fraction(image: np.ndarray) -> float:
 
 
 def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material: str,
-                    table: pd.DataFrame) -> list[tuple[str, float, str]]:
+                    table: pd.DataFrame) -> tuple[list[tuple[str, float, str]], dict[str, float]]:
     """Every clear lattice of the image's Fourier transform (at least ``FOURIER_SPOTS`` of its
     six spots) against the nearest found layer's honeycomb; none when the transform shows no
     clear lattice (low dose, amorphous). A layer the transform does not show is not judged
-    here: a weak layer's spots may be lost in the noise."""
+    here: a weak layer's spots may be lost in the noise. Also the figures ``twist_deg``
+    (between the first two found layers' honeycombs) and ``fft_twist_deg`` (between the
+    transform's two strongest clear lattices), degrees, NaN where there are not two."""
     seen = [f for f in fft_lattices(image, pix, LATTICE_ANGSTROM[material])
             if f.spots >= FOURIER_SPOTS]
     found = [fit_lattice(atoms.loc[atoms.layer == row.layer, ["x_px", "y_px"]].to_numpy(float))
@@ -107,7 +109,8 @@ def _fourier_checks(image: np.ndarray, atoms: pd.DataFrame, pix: float, material
         checks.append((f"fourier{k}", FOURIER_ANGLE(angle),
                        f"the image's Fourier transform shows a lattice {angle:.1f}° from every "
                        "found layer's honeycomb"))
-    return checks
+    twist = angle_between(*found[:2]) if len(found) >= 2 else float("nan")
+    return checks, {"twist_deg": twist, "fft_twist_deg": fft_twist_deg(seen)}
 
 
 @dataclass
@@ -194,15 +197,18 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
     checks = _image_checks(figures, layers)
     for row in table.itertuples():
         checks += _layer_grades(row, material)
-    checks += _fourier_checks(image, atoms, pix, material, table)
+    fourier, twists = _fourier_checks(image, atoms, pix, material, table)
+    checks += fourier
+    figures.update(twists)
     grades = {name: grade for name, grade, _ in checks}
     score = min(grades.values())
     worst = sorted((c for c in checks if c[1] <= OK_ABOVE), key=lambda c: c[1])
     reasons = [reason for _, _, reason in worst]
     lone = _lone_layer(grades, layers)
     if lone is not None:
-        reasons.insert(0, f"only layer {lone} looks like a crystal layer: a monolayer, or the "
-                          "other layer not resolved")
+        reasons.insert(0, f"only layer {lone} looks like a crystal layer: a monolayer (predict "
+                          "it as one: --monolayer, find.monolayer), or the other layer not "
+                          "resolved")
     return Quality(_verdict(score), float(score), reasons, figures, table, grades,
                    rendering.r2_map, rendering)
 

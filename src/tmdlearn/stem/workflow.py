@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmdlearn.config import is_number
 from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
 from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError
@@ -28,15 +29,17 @@ DEFAULTS = {
     # trust_mismatch: load a model whose files differ from the sha256 in its card (a warning)
     "model": {"path": None, "material": None, "device": "auto", "trust_mismatch": False},
     # threshold: logit0, otsu or a probability; lattice: move atoms to the layer whose
-    # honeycomb they sit on; views: 1, 2 or 4 mirror views; lattice_prior, refine: HELP below;
-    # tile: model px per tile (0: none)
+    # honeycomb they sit on; views: 1, 2 or 4 mirror views; tile: model px per tile (0:
+    # none); lattice_prior, refine, monolayer: HELP below
     "find": {"threshold": "logit0", "lattice": True, "views": 1, "lattice_prior": 0.0,
-             "tile": 1024, "refine": False},
+             "tile": 1024, "refine": False, "monolayer": False},
     # where the images of a folder are predicted, one task each (docs/scale.md)
     "run": run_section(),
 }
 #: ``run.scheduler: auto`` starts a local cluster of processes from this many images on.
 LARGE_FOLDER = 16
+#: Materials with a shipped model (``model.material``).
+MATERIALS = ("graphene", "ws2")
 
 #: Meaning of config keys, shared by the command-line help and the docs' config table
 #: (:func:`tmdlearn.config.fill_config_tables`).
@@ -48,6 +51,9 @@ HELP = {
     "find.refine": "refine each atom's position by a joint 2-D Gaussian fit to the image "
                    "(moves of at most 0.3 Å; before the lattice prior) (`--refine/--no-refine`; "
                    "docs/stem.md, Position refinement)",
+    "find.monolayer": "the specimen is one layer (e.g. a TMD monolayer): every column found "
+                      "goes to layer 0, once, and the self-check judges one layer "
+                      "(`--monolayer/--no-monolayer`)",
     **RUN_HELP,
 }
 
@@ -93,8 +99,9 @@ def load_model_inputs(config: dict) -> dict:
 
 
 def check_options(config: dict) -> None:
-    """InputError for a threshold, pixel size, lattice prior, refine flag or tile out of range
-    (the config keys and their command-line options named).
+    """InputError for a material without a shipped model, or a threshold, pixel size, lattice
+    prior, refine flag or tile out of range (the config keys and their command-line options
+    named).
 
     Parameters
     ----------
@@ -119,10 +126,15 @@ def check_options(config: dict) -> None:
     if pixel_size is not None and not pixel_size > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}",
                          config["data"]["image"])
+    material = config["model"]["material"]
+    if material not in (None, *MATERIALS):
+        raise InputError(f"model.material (--material) must be graphene or ws2, got "
+                         f"{material!r} (other 2H TMDs such as MoS2 or MoSe2: ws2)")
     check_lattice_prior(find["lattice_prior"])
-    if not isinstance(find["refine"], bool):
-        raise InputError(f"find.refine (--refine/--no-refine) must be true or false, got "
-                         f"{find['refine']!r}")
+    for key in ("refine", "monolayer"):
+        if not isinstance(find[key], bool):
+            raise InputError(f"find.{key} (--{key}/--no-{key}) must be true or false, got "
+                             f"{find[key]!r}")
     tile = find["tile"]
     if tile != 0 and tile < 2 * TILE_OVERLAP_PX:
         raise InputError(f"--tile must be 0 or at least {2 * TILE_OVERLAP_PX} px, got {tile}")
@@ -142,11 +154,22 @@ def read_image(path, config: dict):
     Returns
     -------
     StemImage
+
+    Raises
+    ------
+    InputError
+        For a file that is not a HAADF image (an AFM map or spectra, say).
     """
+    from tmdlearn.data.containers import StemImage
     from tmdlearn.io import read
 
-    return read(Path(path), modality="stem",
-                pixel_size_angstrom=config["data"]["pixel_size_angstrom"])
+    image = read(Path(path), modality="stem",
+                 pixel_size_angstrom=config["data"]["pixel_size_angstrom"])
+    if not isinstance(image, StemImage):
+        kind = {"HeightMap": "an AFM height map", "Spectra": "spectra",
+                "SpectralMap": "a spectral map"}.get(type(image).__name__, type(image).__name__)
+        raise InputError(f"not a STEM image: it holds {kind}", path)
+    return image
 
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
@@ -164,11 +187,12 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     Returns
     -------
     Outcome
-        Metrics: the image's summary row (file, pixel size (Å), atoms per layer, trust, score,
-        main reason); files ``atoms.csv`` (positions in px), ``masks.npz`` and
-        ``quality.json``; figures ``overlay`` and ``render``; the model folder
-        (``inputs["model"]``, when given) as the loaded model; ``details``: atoms, masks and
-        the :class:`~tmdlearn.stem.quality.Quality`.
+        Metrics: the image's summary row (file, pixel size (Å), atoms per layer, the twist
+        between the found layers and between the image's Fourier lattices (degrees, None
+        where there are not two), trust, score, main reason); files ``atoms.csv`` (positions
+        in px), ``masks.npz`` and ``quality.json``; figures ``overlay`` and ``render``; the
+        model folder (``inputs["model"]``, when given) as the loaded model; ``details``:
+        atoms, masks and the :class:`~tmdlearn.stem.quality.Quality`.
     """
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
@@ -179,13 +203,16 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     with showing(progress):
         atoms, masks = identify_atoms(stem_image, net, meta, find["threshold"],
                                       find["lattice"], find["views"], find["lattice_prior"],
-                                      find["tile"], find["refine"])
+                                      find["tile"], find["refine"], find["monolayer"])
+    layers = 1 if find["monolayer"] else int(meta["layers"])
     quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
-                     str(meta.get("material", "graphene")), int(meta["layers"]))
+                     str(meta.get("material", "graphene")), layers)
     counts = atoms.groupby("layer").size()
     row = {"file": name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
            "atoms": len(atoms),
-           **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(int(meta["layers"]))},
+           **{f"atoms_layer{k}": int(counts.get(k, 0)) for k in range(layers)},
+           **{key: round(quality.figures[key], 2) if np.isfinite(quality.figures[key]) else None
+              for key in ("twist_deg", "fft_twist_deg")},
            "trust": quality.trust, "score": round(quality.score, 4),
            "main_reason": quality.main_reason}
     files = {"atoms.csv": partial(_write_csv, table=atoms),
@@ -211,6 +238,75 @@ def _write_masks(path: Path, masks: np.ndarray, species, pixel_size: float) -> N
                             pixel_size_angstrom=pixel_size)
 
 
+def predict_record(atoms_csv: str | Path) -> dict:
+    """What the ``stem predict`` run that wrote ``atoms_csv`` recorded beside it:
+    ``pixel_size_angstrom`` (its ``metrics.json``), ``material`` (the model's, its
+    ``run.json``) and ``trust`` (the self-check's verdict and main reason, its
+    ``quality.json``), each left out when no such file says it.
+
+    Parameters
+    ----------
+    atoms_csv : str or Path
+        An ``atoms.csv`` of ``stem predict``.
+
+    Returns
+    -------
+    dict
+        The keys found, and ``source`` (the folder they came from).
+
+    Raises
+    ------
+    InputError
+        For a metrics.json, run.json or quality.json beside it that is not JSON.
+    """
+    import json
+
+    folder = Path(atoms_csv).parent
+    found: dict = {}
+    for name in ("metrics.json", "run.json", "quality.json"):
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise InputError(f"not readable as JSON ({err.__class__.__name__})", path) from None
+        pixel = record.get("pixel_size_angstrom") if isinstance(record, dict) else None
+        if name == "metrics.json" and is_number(pixel) and pixel > 0:
+            found["pixel_size_angstrom"] = float(pixel)
+        models = record.get("models") if isinstance(record, dict) else None
+        if name == "run.json" and isinstance(models, list):
+            materials = {m.get("material") for m in models if isinstance(m, dict)}
+            if len(materials) == 1 and materials <= set(MATERIALS):
+                found["material"] = materials.pop()
+        if name == "quality.json" and isinstance(record, dict) and record.get("trust"):
+            found["trust"] = (str(record["trust"]), str((record.get("reasons") or [""])[0]))
+    if found:
+        found["source"] = str(folder)
+    return found
+
+
+def material_of(species) -> str:
+    """The material whose column species (:data:`tmdlearn.synth.specimen.SPECIES`) name most
+    of ``species``; graphene when none does.
+
+    Parameters
+    ----------
+    species : array-like of str
+        The atoms' species names.
+
+    Returns
+    -------
+    str
+        "graphene" or "ws2".
+    """
+    from tmdlearn.synth.specimen import SPECIES
+
+    names = np.asarray(species, dtype=str)
+    counts = {m: int(np.isin(names, SPECIES[m]).sum()) for m in MATERIALS}
+    return max(MATERIALS, key=lambda m: (counts[m], m == "graphene"))
+
+
 def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
     """The atoms table of ``stem predict`` and the image shape.
 
@@ -232,8 +328,17 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
     import pandas as pd
 
     atoms_csv = Path(atoms_csv)
+    if not atoms_csv.is_file():
+        raise InputError("no such file" if not atoms_csv.exists() else "not a file", atoms_csv)
+    binary = InputError("binary content, not an atoms table (give the atoms.csv of stem "
+                        "predict, or its folder)", atoms_csv)
+    with open(atoms_csv, "rb") as handle:
+        if b"\0" in handle.read(4096):
+            raise binary
     try:
         atoms = pd.read_csv(atoms_csv)
+    except UnicodeDecodeError:
+        raise binary from None
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read atoms table ({err.__class__.__name__})", atoms_csv) from None
     missing = {"x_px", "y_px", "layer", "species"} - set(atoms.columns)
@@ -248,6 +353,56 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
     else:
         shape = (int(np.ceil(atoms.y_px.max())) + 1, int(np.ceil(atoms.x_px.max())) + 1)
     return atoms, shape
+
+
+#: Bond means further than this (relative) from the material's bond are warned about.
+BOND_WARNING = 0.2
+
+
+def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | None = None
+                      ) -> list[str]:
+    """Sentences for what makes an analysis of :func:`analyse` doubtful: a prediction whose
+    self-check was not ok (``trust``: verdict and main reason), a layer's bond mean more than
+    ``BOND_WARNING`` off the material's bond (a wrong pixel size or material, or no crystal),
+    a layer too small to measure, a Vegard Se fraction outside 0-1 (not a WS2(1-x)Se2x
+    lattice).
+
+    Parameters
+    ----------
+    outcome : Outcome
+        Of :func:`analyse`.
+    material : str
+        "graphene" or "ws2".
+    trust : tuple of str, optional
+        The prediction's self-check verdict and main reason (:func:`predict_record`).
+
+    Returns
+    -------
+    list of str
+    """
+    from tmdlearn.stem.layer_checks import bond_angstrom
+
+    lines = []
+    if trust is not None and trust[0] != "ok":
+        lines.append(f"the prediction's self-check says {trust[0]}"
+                     + (f" ({trust[1]})" if trust[1] else ""))
+    bond = bond_angstrom(material)
+    for row in outcome.tables["bonds"].itertuples():
+        if row.layer == "all":
+            continue
+        if not np.isfinite(row.mean_angstrom):
+            lines.append(f"layer {row.layer}: too few atoms to measure (a monolayer? "
+                         "--monolayer)")
+        elif abs(row.mean_angstrom / bond - 1) > BOND_WARNING:
+            lines.append(f"layer {row.layer}: bond mean {row.mean_angstrom:.2f} Å, expected "
+                         f"{bond:.2f} Å for {material}: check the pixel size and material")
+    lattice = outcome.tables["lattice"]
+    for row in lattice.itertuples() if "vegard_se_fraction" in lattice else ():
+        if np.isfinite(row.vegard_se_fraction) and not -0.1 <= row.vegard_se_fraction <= 1.1:
+            lines.append(f"layer {row.layer}: Vegard Se fraction {row.vegard_se_fraction:.2f} "
+                         "outside 0-1: the pixel size off, or not a WS2(1-x)Se2x lattice "
+                         "(--a-ws2, --a-wse2)")
+    return lines
 
 
 def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
@@ -289,7 +444,7 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
 
     if not pixel_size_angstrom > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size_angstrom}")
-    if material not in ("graphene", "ws2"):
+    if material not in MATERIALS:
         raise InputError(f"material must be graphene or ws2, got {material!r}")
     if bond_max is not None and not bond_max > 0:
         raise InputError(f"--bond-max must be positive, got {bond_max}")
@@ -297,7 +452,9 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
                            a_wse2, bond_max, undistort)
     bonds = result["bond_statistics"]
     outcome = Outcome(tables={"lattice": result["lattice"], "bonds": bonds}, folders=("", ""))
+    twist = result.get("twist_deg", float("nan"))
     summary = {"scan_distortion": result.get("scan_distortion"),
+               "twist_deg": round(twist, 3) if np.isfinite(twist) else None,
                "lattice": result["lattice"].to_dict("records"),
                "bond_statistics": {str(row.pop("layer")): row for row in bonds.to_dict("records")}}
     if "bonds" in result and len(result["bonds"]):

@@ -129,7 +129,7 @@ def _image_layer(kind: str, name: str, widget: str) -> None:
 
 def predict_layers(image: StemImage, name: str, material: str = "graphene",
                    lattice: bool = True, views: int = 1, lattice_prior: float = 0.0,
-                   device: str = "auto") -> list[LayerData]:
+                   device: str = "auto", monolayer: bool = False) -> list[LayerData]:
     """``stem predict`` with the shipped ``material`` model on ``image``.
 
     Parameters
@@ -148,6 +148,8 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
         Pull the positions that fraction (0-1) of the way to their layer's fitted lattice.
     device : str
         Torch device, "auto" picks CUDA when available.
+    monolayer : bool
+        The specimen is one layer (``stem predict --monolayer``).
 
     Returns
     -------
@@ -161,9 +163,9 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
 
     net, meta = load_model(None, material, device)
     atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, lattice_prior,
-                                  1024)
+                                  1024, monolayer=monolayer)
     quality = assess(image.intensity, atoms, image.pixel_size_angstrom, material,
-                     int(meta["layers"])).to_dict()
+                     1 if monolayer else int(meta["layers"])).to_dict()
     pixel = image.pixel_size_angstrom
     return (mask_layers(masks, list(meta["species"]), pixel, quality, name)
             + atom_layers(atoms, pixel, quality, name))

@@ -20,8 +20,8 @@ from tmdlearn.interop.napari.run import fit_layers, map_of_layer, predict_layers
 
 def stem_predict(image: Image, pixel_size: float = 0.0,
                  material: Literal["graphene", "ws2"] = "graphene", lattice: bool = True,
-                 views: Literal[1, 2, 4] = 1, lattice_prior: float = 0.0
-                 ) -> list[LayerDataTuple]:
+                 views: Literal[1, 2, 4] = 1, lattice_prior: float = 0.0,
+                 monolayer: bool = False) -> list[LayerDataTuple]:
     """Find atoms layer by layer in a HAADF image (as ``tmdlearn stem predict``).
 
     Adds the masks and atoms of every crystal layer; the self-check verdict is in their metadata.
@@ -40,6 +40,8 @@ def stem_predict(image: Image, pixel_size: float = 0.0,
         Mirror images averaged.
     lattice_prior : float
         Pull the positions that fraction (0-1) of the way to their layer's fitted lattice.
+    monolayer : bool
+        The specimen is one layer: every column found in one layer, self-checked as one.
 
     Returns
     -------
@@ -50,7 +52,8 @@ def stem_predict(image: Image, pixel_size: float = 0.0,
         unit = str(image.units[-1]) if getattr(image, "units", None) else "pixel"
         picked = stem_image(type(image).__name__, image.data, image.name, image.scale[-1],
                             unit, pixel_size)
-        return predict_layers(picked, image.name, material, lattice, views, lattice_prior)
+        return predict_layers(picked, image.name, material, lattice, views, lattice_prior,
+                              monolayer=monolayer)
     return _shown(work)
 
 
@@ -64,7 +67,8 @@ def fit_map(image: Image, model: str = "mos2-raman") -> list[LayerDataTuple]:
     image : Image
         The spectral map layer.
     model : str
-        A preset (mos2-raman, mos2-pl, wse2-raman, wse2-pl) or a YAML path.
+        A preset (mos2-raman, mos2-pl, mose2-raman, mose2-pl, wse2-raman, wse2-pl) or a
+        YAML path.
 
     Returns
     -------
