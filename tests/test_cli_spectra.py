@@ -168,3 +168,30 @@ def test_an_unreadable_file_of_a_folder_is_named_and_the_others_are_fitted(test_
         main(["spectra", "fit", str(folder / "notes.txt"), "--model", "wse2-raman", "--out",
               str(tmp_path / "named.csv")])
     assert exit_info.value.code == 2 and not (tmp_path / "named.csv").exists()
+
+
+def test_a_folder_of_raman_and_pl_files_fits_those_on_the_models_axis(test_data, tmp_path,
+                                                                     capsys):
+    """Raman and PL files side by side (as the shared folder holds them): a Raman model fits
+    the Raman files and leaves the PL ones out with one warning line, exit code 0; a folder
+    with nothing on the model's axis is an error."""
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    for name in ("MoSe2_Raman.txt", "MoSe2_PL.txt", "WSe2_PL.txt"):
+        (folder / name).write_bytes((test_data / "spectra-wse2mose2" / name).read_bytes())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["spectra", "fit", str(folder), "--model", "mose2-raman", "--out",
+              str(tmp_path / "fits.csv")])
+    assert exit_info.value.code == 0
+    table = pd.read_csv(tmp_path / "fits.csv")
+    assert list(table.source) == ["MoSe2_Raman.txt"] and list(table.verdict) == ["ok"]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: left out MoSe2_PL.txt, WSe2_PL.txt: the spectra "
+                                  "are in eV but the model in cm-1: PL spectra?")
+    (folder / "MoSe2_Raman.txt").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["spectra", "fit", str(folder), "--model", "mose2-raman", "--out",
+              str(tmp_path / "none.csv")])
+    assert exit_info.value.code == 2 and not (tmp_path / "none.csv").exists()
+    assert "MoSe2_PL.txt: the spectra are in eV" in capsys.readouterr().err

@@ -157,6 +157,13 @@ def test_real_raman_on_the_command_line(test_data, tmp_path):
     table = _fit_cli(tmp_path, files, "mose2-raman")
     assert list(table["verdict"]) == ["ok", "absent", "absent"]
     assert table["A1g_center"][0] == pytest.approx(241.36, abs=0.1)
+    # the misfit is where WSe2's band is (E' 248, A1' 250.5 cm⁻¹), and the reasons say which
+    # optional lines would take it
+    at = float(table["reasons"][1].split("largest at ")[1].split(" ")[0])
+    assert 248.0 <= at <= 252.0
+    assert ("misfit where WSe2_Ep / WSe2_A1p would be (--with WSe2_Ep --with WSe2_A1p)"
+            in table["reasons"][1])
+    assert table["verdict"][0] == "ok" and pd.isna(table["reasons"][0])
     hetero = _fit_cli(tmp_path, files[1:2], "mose2-raman", *WITH_WSE2).iloc[0]
     assert hetero["verdict"] == "ok", hetero["reasons"]
     assert 239.0 <= hetero["A1g_center"] <= 245.0

@@ -241,3 +241,27 @@ def test_unresolved_groups_are_checked():
     for groups in ([["E2g", "B"]], [["E2g"]], "E2g", [["E2g", "A1g"], ["A1g", "2LA"]]):
         with pytest.raises(InputError, match="unresolved"):
             fit_peaks(y, "mos2-raman", X, progress=False, verdict={"unresolved": groups})
+
+
+def test_a_misfit_is_located_and_a_left_out_optional_line_named():
+    """MoS2 on sapphire: a planted sapphire line (417.6 cm⁻¹, 3x the A1g) that the preset
+    leaves out unless asked. The misfit is located at it and the reasons name ``--with
+    sapphire``; with the line in the model the fit is clean; a misfit elsewhere (a line at 440
+    cm⁻¹) is located without naming it."""
+    y, truth = mos2_spectra(20, seed=3)
+    n = len(y)
+    substrate = lorentzian(X, 3 * truth["A1g_height"], np.full(n, 417.6), np.full(n, 2.5))
+    fit = fit_peaks(y + substrate, "mos2-raman", X, progress=False)
+    at = fit.quality["misfit_at"]
+    assert np.all(np.abs(at - 417.6) <= 2.0), at
+    assert all("misfit where sapphire would be (--with sapphire)" in r for r in fit.reasons)
+    assert all("largest at 41" in r for r in fit.reasons)
+    with_line = fit_peaks(y + substrate, load_model("mos2-raman", ["sapphire"]), X,
+                          progress=False)
+    assert set(with_line.verdict) == {"ok"} and np.isnan(with_line.quality["misfit_at"]).all()
+    other = lorentzian(X, 3 * truth["A1g_height"], np.full(n, 440.0), np.full(n, 2.5))
+    elsewhere = fit_peaks(y + other, "mos2-raman", X, progress=False)
+    flagged = ~np.isnan(elsewhere.quality["misfit_at"])
+    assert flagged.sum() >= n // 2
+    assert np.all(np.abs(elsewhere.quality["misfit_at"][flagged] - 440.0) <= 2.0)
+    assert not any("--with" in r for r in elsewhere.reasons)

@@ -42,7 +42,8 @@ def _group() -> None:
 def _fit_all(inputs, model_name, include, config_path, overrides, run=None):
     """The config of a command (its inputs and model in ``data``, ``run`` updated by the
     options that are set) and the workflow's Outcome (``info["skipped"]``: the error lines of
-    a folder's files that could not be read, left out)."""
+    a folder's files that could not be read, left out; ``info["other_axis"]``: the InputErrors
+    of a folder's files on an axis the model cannot take, left out)."""
     from tmdlearn.spectra import workflow
 
     cfg = config_from_cli(config_path, overrides, workflow.DEFAULTS)
@@ -50,10 +51,22 @@ def _fit_all(inputs, model_name, include, config_path, overrides, run=None):
                        include=list(include or ()))
     cfg["run"].update({k: v for k, v in (run or {}).items() if v is not None})
     skipped: list = []
-    outcome = workflow.run(workflow.load(cfg, skipped), cfg)
+    loaded = workflow.load(cfg, skipped)
+    outcome = workflow.run(loaded, cfg)
     outcome.info["skipped"] = [str(err) for err in skipped]
+    outcome.info["other_axis"] = loaded["other_axis"]
     return cfg, outcome
 
+
+def _echo_other_axis(outcome) -> None:
+    """One warning line per reason for the folder files left out as on another axis than the
+    model (a folder of Raman and PL files fitted with a Raman model): a result, exit code 0."""
+    names: dict[str, list[str]] = {}
+    for err in outcome.info.get("other_axis", ()):
+        names.setdefault(err.problem, []).append(err.path.name)
+    for problem, files in names.items():
+        shown = ", ".join(files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
+        typer.echo(f"warning: left out {shown}: {problem}", err=True)
 
 
 @app.command()
@@ -86,6 +99,7 @@ def fit(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     typer.echo(f"fitted {len(table)} spectra ({outcome.metrics['converged']} converged) -> "
                f"{csv_path}")
     _echo_verdicts(table)
+    _echo_other_axis(outcome)
     report_skipped(outcome)
 
 
@@ -111,6 +125,7 @@ def features(inputs: list[Path] = INPUTS, model: str = MODEL, out: Path = OUT,
     typer.echo(f"{len(table)} feature vectors of {len(columns)} values"
                + (f" ({empty} empty: a peak not there)" if empty else "") + f" -> {csv_path}")
     _echo_verdicts(outcome.tables["fits"])
+    _echo_other_axis(outcome)
     report_skipped(outcome)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tmdlearn.spectra.lineshapes import evaluate, region_layout
+from tmdlearn.spectra.lineshapes import evaluate, region_layout, with_plain_background
 from tmdlearn.spectra.peakmodel import Region
 from tmdlearn.spectra.peaks import PeakFit
 
@@ -34,12 +34,10 @@ def model_curves(fit: PeakFit, axis: np.ndarray, index: int) -> dict[str, np.nda
     for region in fit.model.regions:
         inside = (axis >= region.window[0]) & (axis <= region.window[1])
         x = axis[inside]
-        p = fit.values[index, start:start + region.n_params][None, :].copy()
+        p = with_plain_background(region, fit.values[index, start:start + region.n_params][None],
+                                  x)
         start += region.n_params
         layout = region_layout(region)
-        if region.background == "linear":  # stored as value at the window's mid-point + slope
-            b = layout[1][1]
-            p[:, b] -= p[:, b + 1] * 0.5 * (x[0] + x[-1])
         total, _ = evaluate(np, x, p, layout, jacobian=False)
         curves["model"][inside] = total[0]
         background = Region(region.window, (), region.background)

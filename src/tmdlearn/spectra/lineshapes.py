@@ -111,3 +111,28 @@ def region_layout(region):
         peaks.append((peak.shape, offset))
         offset += peak.n_params
     return tuple(peaks), (region.background, offset)
+
+
+def with_plain_background(region, p, x):
+    """Parameters ``p`` (n, P) as fitted and stored, a linear background as its value at the
+    window's mid-point and its slope, rewritten for :func:`evaluate` (intercept at x = 0).
+
+    Parameters
+    ----------
+    region : Region
+    p : (n, P) array
+        Stored parameters of the region.
+    x : (L,) array
+        The region's window of the axis (its first and last points give the mid-point).
+
+    Returns
+    -------
+    (n, P) array
+        A copy when the background is linear, else ``p``.
+    """
+    if region.background != "linear" or not len(x):
+        return p
+    p = p.copy()
+    b = region_layout(region)[1][1]
+    p[:, b] -= p[:, b + 1] * 0.5 * (x[0] + x[-1])
+    return p

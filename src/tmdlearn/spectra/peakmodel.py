@@ -113,8 +113,10 @@ class PeakModel:
     features: tuple[dict[str, Any], ...] = ()
     vector: tuple[str, ...] = ()
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
     verdict: dict[str, Any] = field(default_factory=dict)
+    #: Optional peaks :meth:`select` left out (the verdict names one where the fit misses a
+    #: peak, e.g. WSe2's 250 cm⁻¹ line in a MoSe2/WSe2 heterostructure: ``--with`` it).
+    left_out: tuple[Peak, ...] = ()
 
     @property
     def peaks(self) -> tuple[Peak, ...]:
@@ -144,7 +146,9 @@ class PeakModel:
             replace(r, peaks=tuple(p for p in r.peaks if not p.optional or p.name in include))
             for r in self.regions
         )
-        return replace(self, regions=tuple(r for r in regions if r.peaks))
+        left_out = tuple(p for p in self.peaks if p.optional and p.name not in include)
+        return replace(self, regions=tuple(r for r in regions if r.peaks),
+                       left_out=self.left_out + left_out)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any], source: str | Path | None = None) -> PeakModel:

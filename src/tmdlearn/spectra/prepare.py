@@ -49,16 +49,40 @@ def in_model_unit(spectra: Spectra, unit: str, path: Path) -> Spectra:
     Spectra
         Converted (nm <-> cm⁻¹ needs ``excitation_nm``), or ``spectra`` when already in ``unit``.
     """
-    if spectra.unit == unit:
-        return spectra
+    problem = unit_problem(spectra, unit, path)
+    if problem is not None:
+        raise problem
     try:
         return spectra.to_unit(unit)
-    except ValueError:
-        hint = {("eV", "cm-1"): "PL spectra? fit them with a PL model (e.g. wse2-pl), or ",
-                ("cm-1", "eV"): "Raman spectra? fit them with a Raman model (e.g. "
-                                "wse2-raman), or "}.get((spectra.unit, unit), "")
-        raise InputError(f"the spectra are in {spectra.unit} but the model in {unit}: {hint}"
-                         "set read.excitation_nm (or read.unit)", path) from None
+    except ValueError as err:  # e.g. shifts beyond the laser line: no wavelength
+        raise InputError(f"cannot put the spectra on the model's {unit} axis: {err}",
+                         path) from None
+
+
+def unit_problem(data, unit: str, path: Path) -> InputError | None:
+    """Why ``data`` (spectra or a map) cannot be put on the model's axis ``unit``: a Raman shift
+    (cm⁻¹) to or from anything else needs the laser line; None when it can.
+
+    Parameters
+    ----------
+    data : Spectra or SpectralMap
+        Read spectra, with their ``unit`` and ``excitation_nm``.
+    unit : str
+        The model's unit.
+    path : Path
+        Their file, for the message.
+
+    Returns
+    -------
+    InputError or None
+    """
+    if data.unit == unit or "cm-1" not in (data.unit, unit) or data.excitation_nm:
+        return None
+    hint = {("eV", "cm-1"): "PL spectra? fit them with a PL model (e.g. wse2-pl), or ",
+            ("cm-1", "eV"): "Raman spectra? fit them with a Raman model (e.g. "
+                            "wse2-raman), or "}.get((data.unit, unit), "")
+    return InputError(f"the spectra are in {data.unit} but the model in {unit}: {hint}"
+                      "set read.excitation_nm (or read.unit)", path)
 
 
 def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:

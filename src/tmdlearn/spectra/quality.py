@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tmdlearn.spectra.lineshapes import evaluate
+from tmdlearn.spectra.lineshapes import evaluate, region_layout, with_plain_background
 from tmdlearn.spectra.presence import presence
 
 VERDICTS = ("ok", "weak", "absent", "poor")
@@ -178,11 +178,7 @@ def reason_text(judged: dict) -> np.ndarray:
         if not hit.any():
             continue
         if bit == CHI2:
-            chi2 = np.char.mod("%.3g", judged["chi2"][hit])
-            misfit = judged["misfit"][hit]
-            shown = np.char.mod("%.0f", 100.0 * np.nan_to_num(misfit, posinf=0.0))
-            text = "reduced χ² " + chi2.astype(object) + np.where(
-                np.isfinite(misfit), " (misfit " + shown.astype(object) + " % of the peak)", "")
+            text = _misfit_text(judged, hit)
         elif bit in (CENTRE_BOUND, WIDTH_BOUND, SIDE_BOUND):
             keys = {CENTRE_BOUND: ("centre_bound",), WIDTH_BOUND: ("width_bound",),
                     SIDE_BOUND: ("centre_bound", "width_bound")}[bit]
@@ -198,6 +194,30 @@ def reason_text(judged: dict) -> np.ndarray:
         sep = np.where(out[hit] == "", "", "; ")
         out[hit] = out[hit] + sep + text
     return out
+
+
+def _misfit_text(judged: dict, hit: np.ndarray) -> np.ndarray:
+    """Text (n,) of the spectra ``hit`` whose fit misses the data: 'reduced χ² 14 (misfit 21 %
+    of the peak, largest at 250.1 cm⁻¹)', and where that point lies in the centre range of an
+    optional peak the model left out, '; misfit where WSe2_Ep / WSe2_A1p would be (--with
+    WSe2_Ep --with WSe2_A1p)'."""
+    unit = _UNITS.get(judged["unit"], judged["unit"])
+    chi2 = np.char.mod("%.3g", judged["chi2"][hit]).astype(object)
+    misfit = judged["misfit"][hit]
+    at = judged["misfit_at"][hit]
+    shown = np.char.mod("%.0f", 100.0 * np.nan_to_num(misfit, posinf=0.0)).astype(object)
+    where = np.char.mod("%.4g", at).astype(object) + f" {unit}"
+    detail = np.where(np.isfinite(misfit), "misfit " + shown + " % of the peak", "")
+    detail = np.where(np.isfinite(at), detail + np.where(detail == "", "", ", ")
+                      + "largest at " + where, detail)
+    text = "reduced χ² " + chi2 + np.where(detail == "", "", " (" + detail + ")")
+    names = np.full(at.shape, "", dtype=object)
+    for name, (low, high) in judged["left_out"]:
+        names = np.where((at >= low) & (at <= high),
+                         names + np.where(names == "", "", " / ") + name, names)
+    flags = np.char.replace(names.astype(str), " / ", " --with ").astype(object)
+    return np.where(names == "", text,
+                    text + "; misfit where " + names + " would be (--with " + flags + ")")
 
 
 def _bound_text(judged: dict, keys: tuple[str, ...], hit: np.ndarray, main: bool
@@ -298,6 +318,7 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
     reasons = _status_reasons(status, out.pop("saturated"))
     reasons[out["main_absent"].any(axis=1)] |= MAIN_ABSENT
     reasons[fitted & poor_fit] |= CHI2
+    out["misfit_at"] = _misfit_at(model, values, regions, fitted & poor_fit)
     for bit, hit in flags.items():
         reasons[hit.any(axis=1)] |= bit
     is_main = np.isin([p.name for p in model.peaks], main)
@@ -309,8 +330,35 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
     out.update(verdict=verdict_codes(reasons), reasons=reasons, main=main, options=opts,
                main_weak=flags[MAIN_WEAK], no_stderr=flags[NO_STDERR],
                peaks=[p.name for p in model.peaks], unit=model.unit,
+               left_out=[(p.name, p.center_bounds) for p in model.left_out],
                bounds=[(p.center_bounds, p.fwhm_bounds) for p in model.peaks], **bounds)
     return out
+
+
+def _misfit_at(model, values: np.ndarray, regions: list[dict], rows: np.ndarray) -> np.ndarray:
+    """Where on the axis (N,) the fit of each spectrum of ``rows`` misses the data most: the
+    point of largest |residual| over all windows (axis unit; NaN for other rows)."""
+    at = np.full(rows.shape, np.nan)
+    if not rows.any():
+        return at
+    best = np.full(int(rows.sum()), -np.inf)
+    offset = 0
+    for region, info in zip(model.regions, regions, strict=True):
+        params = with_plain_background(region, values[rows, offset:offset + region.n_params],
+                                       info["x"])
+        offset += region.n_params
+        if not info["points"]:
+            continue
+        fitted, _ = evaluate(np, info["x"], params, region_layout(region), jacobian=False)
+        score = np.nan_to_num(np.abs(info["y"][rows] - fitted), nan=-1.0, posinf=-1.0)
+        top = np.argmax(score, axis=1)
+        value = score[np.arange(score.shape[0]), top]
+        here = value > best
+        best[here] = value[here]
+        where = at[rows]
+        where[here] = info["x"][top[here]]
+        at[rows] = where
+    return at
 
 
 def _main_names(model, opts: dict) -> list[str]:

@@ -23,7 +23,7 @@ from tmdlearn.spectra.campaign import campaign_check
 from tmdlearn.spectra.fit_inputs import fit_inputs
 from tmdlearn.spectra.fit_results import examples_figure, features_table, verdict_summary
 from tmdlearn.spectra.inputs import SPECTRA_SUFFIXES, expand_inputs
-from tmdlearn.spectra.prepare import fit_options, in_model_unit, preprocessed
+from tmdlearn.spectra.prepare import fit_options, in_model_unit, preprocessed, unit_problem
 from tmdlearn.spectra.preprocess import DESPIKE, NORMALISE, baseline_methods
 
 __all__ = ["DEFAULTS", "SPECTRA_SUFFIXES", "campaign_check", "examples_figure", "expand_inputs",
@@ -73,14 +73,17 @@ def load(config: dict, skipped: list[InputError] | None = None) -> dict:
         The workflow's config (:data:`DEFAULTS`).
     skipped : list, optional
         With a list, a file of a folder input that cannot be read is left out and its
-        InputError appended (one bad file does not stop a folder); without, it is raised, as
-        for a file named itself.
+        InputError appended (one bad file does not stop a folder), and one on an axis the
+        model cannot take is left out into ``other_axis``; without, both are raised, as for a
+        file named itself.
 
     Returns
     -------
     dict
-        ``model`` (PeakModel) and ``items``: every ``(path, Spectra or SpectralMap)``, or
-        ``(path, MapStore)`` for a zarr map store (opened lazily).
+        ``model`` (PeakModel), ``items``: every ``(path, Spectra or SpectralMap)``, or
+        ``(path, MapStore)`` for a zarr map store (opened lazily), and ``other_axis``: the
+        InputErrors of a folder's files left out because they cannot be put on the model's
+        axis (a PL file in a folder fitted with a Raman model).
     """
     from tmdlearn.engine.stores import is_zarr_store
     from tmdlearn.engine.zarrstore import open_map_store
@@ -97,7 +100,7 @@ def load(config: dict, skipped: list[InputError] | None = None) -> dict:
              for source in inputs for path in expand_inputs([source])]
     if not files:
         raise InputError("no input files")
-    items = []
+    items, other_axis = [], []
     for path, in_folder in track(files, "reading", total=len(files)):
         if is_zarr_store(path):  # read lazily, fitted a chunk at a time
             store = open_map_store(path)
@@ -115,10 +118,16 @@ def load(config: dict, skipped: list[InputError] | None = None) -> dict:
                 raise
             skipped.append(err)
             continue
+        problem = unit_problem(loaded, peak_model.unit, path) if in_folder else None
+        if problem is not None:
+            if skipped is None:
+                raise problem
+            other_axis.append(problem)
+            continue
         items.append((path, loaded))
-    if not items and skipped:
-        raise skipped[0]
-    return {"model": peak_model, "items": items}
+    if not items and (skipped or other_axis):
+        raise (skipped or other_axis)[0]
+    return {"model": peak_model, "items": items, "other_axis": other_axis}
 
 
 def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
