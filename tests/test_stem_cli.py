@@ -375,3 +375,55 @@ def test_analyze_takes_the_material_from_the_species_and_names_an_unmeasurable_l
     assert "layer 1: too few atoms to measure" in captured.err and "nan" not in captured.err
     lattice = pd.read_csv(tmp_path / "a" / "lattice.csv")
     assert lattice.vegard_se_fraction.notna().iloc[0]
+
+
+def test_analyze_a_folder_prediction_image_by_image(tmp_path, capsys):
+    """The output folder of `stem predict FOLDER` (one subfolder per image, each with atoms.csv
+    and metrics.json): every image analysed into OUT/<image>/, a summary.csv row each with the
+    planted lattice constant, bond length and twist; a broken atoms table is its error row and
+    exit code 2 after the others; a folder without atoms tables is one line."""
+    flat = {"magnification_jitter": 0.0, "thermal_sigma_angstrom": 0.0, "size_px": 160,
+            "hole_probability": 0.0, "edge_probability": 0.0}
+    pred = tmp_path / "pred"
+    twists = {}
+    for seed in (3, 4):
+        s = simulate_image(StemSimConfig(**flat), seed=seed)
+        folder = pred / f"img{seed}.tif"
+        folder.mkdir(parents=True)
+        s.atoms.assign(species="C").to_csv(folder / "atoms.csv", index=False)
+        (folder / "metrics.json").write_text(json.dumps(
+            {"pixel_size_angstrom": s.pixel_size_angstrom}))
+        twists[folder.name] = s.params["twist_deg"]
+    (pred / "logs").mkdir()
+    out = tmp_path / "analysed"
+    with pytest.raises(SystemExit) as exit_:  # --bond-max: the edge atoms' long "bonds" out
+        main(["stem", "analyze", str(pred), "--out", str(out), "--n-boot", "10",
+              "--bond-max", "1.6"])
+    assert exit_.value.code in (0, None)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.image) == ["img3.tif", "img4.tif"]
+    assert (summary.material == "graphene").all() and summary.error.isna().all()
+    for layer in (0, 1):
+        assert np.allclose(summary[f"lattice_constant_angstrom_layer{layer}"], 2.46, atol=0.01)
+        assert np.allclose(summary[f"bond_mean_angstrom_layer{layer}"], 1.42, atol=0.01)
+    assert np.allclose(summary.twist_deg, [twists[n] for n in summary.image], atol=0.3)
+    for name in summary.image:
+        bonds = pd.read_csv(out / name / "bonds.csv")
+        assert bonds.mean_angstrom[0] == pytest.approx(
+            summary.set_index("image").loc[name, "bond_mean_angstrom_layer0"])
+    assert is_run_folder(out)
+    (pred / "img5.tif").mkdir()
+    (pred / "img5.tif" / "atoms.csv").write_text("x,y\n1,2\n")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(pred), "--out", str(out), "--n-boot", "10"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert exit_.value.code == 2 and len(errors) == 1 and "img5.tif" in errors[0]
+    again = pd.read_csv(out / "summary.csv")
+    assert list(again.image) == ["img3.tif", "img4.tif", "img5.tif"]
+    assert again.error.iloc[:2].isna().all() and again.atoms.iloc[:2].tolist() == [
+        summary.atoms[0], summary.atoms[1]]
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(pred / "logs"), "--out", str(tmp_path / "none")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in err and "no atoms.csv here" in err, err

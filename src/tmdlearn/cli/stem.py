@@ -257,7 +257,8 @@ def predict(
 @app.command()
 def analyze(
     atoms_csv: Path = typer.Argument(..., help="atoms.csv from `tmdlearn stem predict`, or "
-                                     "the folder it wrote (one image's)."),
+                                     "the folder it wrote (one image's, or a folder "
+                                     "prediction's: every image analysed)."),
     pixel_size: float = typer.Option(None, "--pixel-size", help="Pixel size in Å (default: "
                                      "the one the stem predict run beside ATOMS_CSV used)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
@@ -282,7 +283,60 @@ def analyze(
     Writes OUT/lattice.{csv,md}, OUT/bonds.{csv,md} (the Gomb-Net study's bond statistic: two
     nearest neighbours of every atom, C–C or W–X, mean and FWHM per layer and pooled),
     OUT/analysis.json and figures.
+
+    The output folder of a folder prediction (stem predict FOLDER) is analysed image by image
+    into OUT/<image>/, and OUT/summary.csv gives each image's bond mean and FWHM and lattice
+    constant per layer, twist, the prediction's trust and the warnings (an image that cannot
+    be analysed: its error line, and exit code 2 after the others).
     """
+    from tmdlearn.report.run import write_run_json
+
+    if n_boot < 1:
+        raise InputError(f"--n-boot must be at least 1, got {n_boot}")
+    options = {"pixel_size": pixel_size, "material": material, "masks": masks,
+               "n_boot": n_boot, "a_ws2": a_ws2, "a_wse2": a_wse2, "bond_max": bond_max,
+               "undistort": undistort, "seed": seed}
+    if not (atoms_csv.is_dir() and not (atoms_csv / "atoms.csv").exists()):
+        atoms_csv = atoms_csv / "atoms.csv" if atoms_csv.is_dir() else atoms_csv
+        _analyze_one(atoms_csv, out, overwrite, options, single=True)
+        return
+    images = sorted(p for p in atoms_csv.iterdir() if (p / "atoms.csv").is_file())
+    if not images:
+        raise InputError("no atoms.csv here nor in its subfolders: give the output folder of "
+                         "stem predict", atoms_csv)
+    if masks is not None:
+        raise InputError("--masks is for one image's atoms.csv, not a folder prediction", masks)
+    import time
+
+    prepare_out(out, overwrite)
+    started = time.time()
+    rows = []
+    for folder in images:
+        try:
+            rows.append(_analyze_one(folder / "atoms.csv", out / folder.name, overwrite,
+                                     options, single=False))
+        except InputError as err:
+            rows.append({"image": folder.name, "error": str(err)})
+    table = pd.DataFrame(rows)
+    if "atoms" in table:
+        table["atoms"] = table["atoms"].astype("Int64")  # not 145.0 beside an error row
+    with atomic_path(out / "summary.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_run_json(out, {"atoms": str(atoms_csv), **{k: v for k, v in options.items()
+                                                     if k != "masks"}}, started)
+    failed = [row["error"] for row in rows if row.get("error")]
+    typer.echo(f"{len(rows) - len(failed)} of {len(rows)} images analysed -> "
+               f"{out / 'summary.csv'}")
+    for line in failed:
+        typer.echo(f"error: {line}", err=True)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _analyze_one(atoms_csv: Path, out: Path, overwrite: bool, options: dict,
+                 single: bool) -> dict:
+    """Analyse one prediction's atoms into ``out`` (:func:`analyze`'s options); print its
+    tables (``single``) or one line, and its warnings. Returns its summary.csv row."""
     import time
 
     from tmdlearn.report.run import write_outcome
@@ -294,12 +348,9 @@ def analyze(
         read_atoms,
     )
 
-    if n_boot < 1:
-        raise InputError(f"--n-boot must be at least 1, got {n_boot}")
-    if atoms_csv.is_dir():
-        atoms_csv = atoms_csv / "atoms.csv"
-    atoms, shape = read_atoms(atoms_csv, masks)
+    atoms, shape = read_atoms(atoms_csv, options["masks"])
     record = predict_record(atoms_csv)
+    pixel_size, material = options["pixel_size"], options["material"]
     if pixel_size is None and "pixel_size_angstrom" not in record:
         raise InputError("no pixel size: give --pixel-size (no metrics.json of a stem predict "
                          "run beside the atoms says it)", atoms_csv)
@@ -311,20 +362,43 @@ def analyze(
     material = material or record.get("material") or material_of(atoms.species)
     prepare_out(out, overwrite)
     started = time.time()
-    if taken:
+    if taken and single:
         typer.echo(f"{', '.join(taken)} from the stem predict run in {record['source']}")
     if guessed:
-        typer.echo(f"material {material}, from the atoms' species (--material to say it)")
-    outcome = analyse(atoms, shape, pixel_size, material, n_boot, seed, a_ws2, a_wse2, bond_max,
-                      undistort)
+        typer.echo(("" if single else f"{atoms_csv.parent.name}: ") + f"material {material}, "
+                   "from the atoms' species (--material to say it)")
+    outcome = analyse(atoms, shape, pixel_size, material, options["n_boot"], options["seed"],
+                      options["a_ws2"], options["a_wse2"], options["bond_max"],
+                      options["undistort"])
     write_outcome(out, outcome, {"atoms": atoms_csv, "pixel_size_angstrom": pixel_size,
-                                 "material": material, "n_boot": n_boot, "seed": seed,
-                                 "a_ws2": a_ws2, "a_wse2": a_wse2, "bond_max": bond_max,
-                                 "undistort": undistort,
+                                 "material": material,
+                                 **{k: options[k] for k in ("n_boot", "seed", "a_ws2", "a_wse2",
+                                                            "bond_max", "undistort")},
                                  "from_predict_run": record.get("source") if taken else None},
-                 started)
-    typer.echo(outcome.tables["lattice"].to_string(index=False))
-    typer.echo("bonds (two nearest neighbours of every atom):")
-    typer.echo(outcome.tables["bonds"].to_string(index=False, float_format="{:.4f}".format))
-    for line in analysis_warnings(outcome, material, record.get("trust")):
+                  started)
+    bonds, lattice = outcome.tables["bonds"], outcome.tables["lattice"]
+    layers = bonds[bonds["layer"].astype(str) != "all"]
+    if single:
+        typer.echo(lattice.to_string(index=False))
+        typer.echo("bonds (two nearest neighbours of every atom):")
+        typer.echo(bonds.to_string(index=False, float_format="{:.4f}".format))
+    else:
+        means = " / ".join(f"{v:.3f}" for v in layers["mean_angstrom"])
+        widths = " / ".join(f"{v:.3f}" for v in layers["fwhm_angstrom"])
+        typer.echo(f"{atoms_csv.parent.name}: bond mean {means} Å, FWHM {widths} Å per layer "
+                   f"-> {out}")
+    warnings = analysis_warnings(outcome, material, record.get("trust"))
+    for line in warnings:
         typer.echo(f"warning: {atoms_csv}: {line}", err=True)
+    row = {"image": atoms_csv.parent.name, "material": material,
+           "pixel_size_angstrom": pixel_size, "atoms": len(atoms),
+           "twist_deg": outcome.metrics.get("twist_deg"),
+           "trust": record.get("trust", (None,))[0]}
+    for _, layer in layers.iterrows():
+        row[f"bond_mean_angstrom_layer{layer['layer']}"] = layer["mean_angstrom"]
+        row[f"bond_fwhm_angstrom_layer{layer['layer']}"] = layer["fwhm_angstrom"]
+    for number, constant in zip(lattice["layer"], lattice["lattice_constant_angstrom"],
+                                strict=True):
+        row[f"lattice_constant_angstrom_layer{int(number)}"] = constant
+    row.update(warnings="; ".join(warnings), error="")
+    return row
