@@ -219,4 +219,4 @@ def test_the_wse2_presets_answer_as_before_on_mose2(test_data):
     assert raman["reasons"].startswith("no A1p peak (ΔBIC ≤ 10)")
     assert raman["r2"] == pytest.approx(0.367, abs=0.005)
     pl = fit_peaks(_real(test_data, "MoSe2_PL.txt"), "wse2-pl", progress=False).table().iloc[0]
-    assert pl["verdict"] == "poor" and pl["reasons"] == "A centre at its lower bound 1.57 eV"
+    assert pl["verdict"] == "poor" and "A centre at its lower bound 1.59 eV" in pl["reasons"]

@@ -182,6 +182,9 @@ def test_predict_folder_writes_each_image_and_a_summary(tiny_run, tmp_path, caps
     assert (tmp_path / "again" / "img1.tif" / "atoms.csv").is_file()
     again = pd.read_csv(tmp_path / "again" / "summary.csv")
     assert list(again.file) == ["a_nan.npy", "img0.tif", "img1.tif"]
+    assert list(again.columns) == list(summary.columns)  # whichever image comes first
+    written = pd.read_csv(tmp_path / "again" / "summary.csv", dtype=str)
+    assert all(value.isdigit() for value in written.atoms.iloc[1:])  # 145, not 145.0
     assert list(again.trust.iloc[:1]) == ["error"] and again.atoms.iloc[1:].notna().all()
 
 

@@ -47,8 +47,11 @@ def _fit_all(inputs, model_name, include, config_path, overrides, run=None):
     from tmdlearn.spectra import workflow
 
     cfg = config_from_cli(config_path, overrides, workflow.DEFAULTS)
+    configured = cfg["data"]["include"] or []
+    configured = [configured] if isinstance(configured, str) else list(configured)
+    wanted = configured + list(include or ())  # the config's optional peaks, then --with
     cfg["data"].update(inputs=[str(p) for p in inputs], model=model_name,
-                       include=list(include or ()))
+                       include=list(dict.fromkeys(wanted)))
     cfg["run"].update({k: v for k, v in (run or {}).items() if v is not None})
     skipped: list = []
     loaded = workflow.load(cfg, skipped)

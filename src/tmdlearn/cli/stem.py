@@ -137,6 +137,19 @@ def predict_file(task: tuple) -> dict:
 _WORKER_MODELS: dict[str, dict] = {}
 
 
+def _summary_table(rows: list[dict]) -> pd.DataFrame:
+    """A folder's summary.csv: the columns in a predicted image's order whatever image comes
+    first (an error row has only file, trust and main_reason), atom counts as integers."""
+    table = pd.DataFrame(rows)
+    predicted = [row for row in rows if row["trust"] != "error"]
+    if predicted:
+        table = table[list(dict.fromkeys([*predicted[0], *table.columns]))]
+    for column in table.columns:
+        if column.startswith("atoms"):
+            table[column] = table[column].astype("Int64")
+    return table
+
+
 def _warn_untrusted(row: dict, where: Path) -> None:
     """One warning line (stderr) for a prediction the self-check does not call ok."""
     if row["trust"] != "ok":
@@ -238,7 +251,7 @@ def predict(
                          [(cfg, path, out / name, started, here, command_name())
                           for name, path in zip(names, files, strict=True)], "finding atoms")
     with atomic_path(out / "summary.csv") as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False)
+        _summary_table(rows).to_csv(tmp, index=False)
     write_run_json(out, cfg, started)  # the folder's own run: rerun into it, or --out checks
     trusted = sum(r["trust"] == "ok" for r in rows)
     failed = [r for r in rows if r["trust"] == "error"]
@@ -359,7 +372,7 @@ def _analyze_one(atoms_csv: Path, out: Path, overwrite: bool, options: dict,
              if given is None and key in record]
     pixel_size = record["pixel_size_angstrom"] if pixel_size is None else pixel_size
     guessed = material is None and "material" not in record
-    material = material or record.get("material") or material_of(atoms.species)
+    material = (material or record.get("material") or material_of(atoms.species)).lower()
     prepare_out(out, overwrite)
     started = time.time()
     if taken and single:

@@ -24,10 +24,10 @@ class Backend:
         if self.torch:
             import torch
 
+            from tmdlearn.learn.train import resolve_device
+
             self.xp = torch
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self.device = torch.device(device)
+            self.device = resolve_device(device)
             self.dtype = getattr(torch, dtype)
         else:
             self.xp = np

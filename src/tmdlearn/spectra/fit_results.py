@@ -59,7 +59,8 @@ def verdict_summary(table: pd.DataFrame, top: int = 3) -> list[str]:
     reasons = table["reasons"].fillna("").astype(str)  # an ok spectrum may carry a note
     frequent = reasons.str.split("; ").explode()
     # a number in a reason (reduced χ² 14) is dropped so that alike reasons are counted together
-    frequent = frequent.str.replace(r"^reduced χ² .*$", "reduced χ²", regex=True)
+    frequent = frequent.str.replace(r"^reduced χ² .*$", "reduced χ²", regex=True).str.replace(
+        r"^background \S+ below", "background below", regex=True)
     for reason, count in frequent[frequent != ""].value_counts().head(top).items():
         lines.append(f"{count} of {len(table)} spectra: {reason}")
     return lines

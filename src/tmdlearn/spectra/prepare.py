@@ -85,6 +85,43 @@ def unit_problem(data, unit: str, path: Path) -> InputError | None:
                       "set read.excitation_nm (or read.unit)", path)
 
 
+def axis_problem(data, model, path: Path) -> InputError | None:
+    """Why ``data`` (spectra or a map) cannot be fitted with ``model`` at all: its unit cannot
+    be put on the model's (:func:`unit_problem`), or on the model's axis it covers none of the
+    model's windows (a Raman map, laser line known, fitted with a PL model); None when it can.
+
+    Parameters
+    ----------
+    data : Spectra or SpectralMap
+        Read spectra, with their ``axis``, ``unit`` and ``excitation_nm``.
+    model : PeakModel
+        The model to fit.
+    path : Path
+        Their file, for the message.
+
+    Returns
+    -------
+    InputError or None
+    """
+    problem = unit_problem(data, model.unit, path)
+    if problem is not None:
+        return problem
+    probe = Spectra(np.zeros((1, data.axis.size)), data.axis, data.unit, data.excitation_nm)
+    try:
+        axis = probe.to_unit(model.unit).axis
+    except ValueError as err:
+        return InputError(f"cannot put the spectra on the model's {model.unit} axis: {err}",
+                          path)
+    if any(np.count_nonzero((axis >= r.window[0]) & (axis <= r.window[1])) > r.n_params
+           for r in model.regions):
+        return None
+    windows = ", ".join(f"{r.window[0]:.4g}-{r.window[1]:.4g}" for r in model.regions)
+    hint = {"eV": " (Raman spectra? fit them with a Raman model)",
+            "cm-1": " (PL spectra? fit them with a PL model)"}.get(model.unit, "")
+    return InputError(f"the spectra cover {axis.min():.4g}-{axis.max():.4g} {model.unit} on the "
+                      f"model's axis, none of its windows ({windows} {model.unit}){hint}", path)
+
+
 def preprocessed(intensity: np.ndarray, axis: np.ndarray, options: dict) -> np.ndarray:
     """Spectra despiked, baseline-subtracted and normalised spectrum by spectrum as the config's
     ``preprocess`` section says (``despike: map`` is done on the map beforehand).

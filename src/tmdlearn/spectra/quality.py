@@ -68,18 +68,22 @@ _REASONS = (
     "saturated", "non-finite values", "numerical failure", "too few points", "flat spectrum",
     "model peaks outside the axis", "main peak absent", "iteration limit", "reduced chi2",
     "centre at a bound", "FWHM at a bound", "no standard error", "main peak weak",
-    "side peak at a bound",
+    "side peak at a bound", "background below the data",
 )
 (SATURATED, NONFINITE, NUMERICAL, FEW, FLAT, OUTSIDE, MAIN_ABSENT, ITERATION, CHI2,
- CENTRE_BOUND, WIDTH_BOUND, NO_STDERR, MAIN_WEAK, SIDE_BOUND) = (
+ CENTRE_BOUND, WIDTH_BOUND, NO_STDERR, MAIN_WEAK, SIDE_BOUND, SUNK) = (
     1 << i for i in range(len(_REASONS)))
 _POOR = (SATURATED | NONFINITE | NUMERICAL | FEW | ITERATION | CHI2 | CENTRE_BOUND
-         | WIDTH_BOUND | NO_STDERR)
+         | WIDTH_BOUND | NO_STDERR | SUNK)
 _ABSENT = FLAT | OUTSIDE | MAIN_ABSENT
 _INPUT = SATURATED | NONFINITE | NUMERICAL | FEW
 #: A fitted centre or FWHM within this fraction of its bound range of a bound is at the bound
 #: (the solver's bound transform approaches a bound only asymptotically).
 BOUND_TOL = 1e-3
+#: A background that sinks below the data's floor by more than this many noise σ and this
+#: fraction of the largest fitted peak height is dug out for the peaks to fill (a linear
+#: background tilted far below a foreign tail, e.g. WSe2 PL fitted with mos2-pl): poor.
+SUNK_NOISE, SUNK_HEIGHT = 5.0, 0.25
 _UNITS = {"cm-1": "cm⁻¹"}
 
 
@@ -179,6 +183,9 @@ def reason_text(judged: dict) -> np.ndarray:
             continue
         if bit == CHI2:
             text = _misfit_text(judged, hit)
+        elif bit == SUNK:
+            text = ("background " + np.char.mod("%.3g", judged["sunk"][hit]).astype(object)
+                    + " below the data's floor: the peaks fill it, not the data")
         elif bit in (CENTRE_BOUND, WIDTH_BOUND, SIDE_BOUND):
             keys = {CENTRE_BOUND: ("centre_bound",), WIDTH_BOUND: ("width_bound",),
                     SIDE_BOUND: ("centre_bound", "width_bound")}[bit]
@@ -318,6 +325,9 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
     reasons = _status_reasons(status, out.pop("saturated"))
     reasons[out["main_absent"].any(axis=1)] |= MAIN_ABSENT
     reasons[fitted & poor_fit] |= CHI2
+    out["sunk"] = _sunk_background(model, values, regions)
+    reasons[fitted & (out["sunk"] > np.fmax(SUNK_NOISE * out["noise"], SUNK_HEIGHT * np.max(
+        np.abs(values[:, _height_columns(model, names)]), axis=1, initial=0.0)))] |= SUNK
     out["misfit_at"] = _misfit_at(model, values, regions, fitted & poor_fit)
     for bit, hit in flags.items():
         reasons[hit.any(axis=1)] |= bit
@@ -333,6 +343,31 @@ def judge(model, names: list[str], values: np.ndarray, stderr: np.ndarray, rmse:
                left_out=[(p.name, p.center_bounds) for p in model.left_out],
                bounds=[(p.center_bounds, p.fwhm_bounds) for p in model.peaks], **bounds)
     return out
+
+
+def _height_columns(model, names: list[str]) -> list[int]:
+    """Columns of every peak's height in ``names``."""
+    return [names.index(f"{p.name}_height") for p in model.peaks]
+
+
+def _sunk_background(model, values: np.ndarray, regions: list[dict]) -> np.ndarray:
+    """How far (N,) the fitted background sinks below the data's floor (its 1st percentile)
+    in the worst window, intensity units (≤ 0 where it stays at or above it)."""
+    sunk = np.full(values.shape[0], -np.inf)
+    offset = 0
+    for region, info in zip(model.regions, regions, strict=True):
+        params = with_plain_background(region, values[:, offset:offset + region.n_params],
+                                       info["x"])
+        offset += region.n_params
+        if not info["points"] or region.background == "none":
+            continue
+        start = region.n_params - region.n_background
+        ends = info["x"][[0, -1]]
+        line = params[:, start, None] + (params[:, start + 1, None] * ends[None, :]
+                                         if region.background == "linear" else 0.0)
+        floor = np.percentile(np.asarray(info["y"], float), 1.0, axis=1)
+        sunk = np.fmax(sunk, floor - np.min(line, axis=1))
+    return sunk
 
 
 def _misfit_at(model, values: np.ndarray, regions: list[dict], rows: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from tmdlearn.spectra.campaign import campaign_check
 from tmdlearn.spectra.fit_inputs import fit_inputs
 from tmdlearn.spectra.fit_results import examples_figure, features_table, verdict_summary
 from tmdlearn.spectra.inputs import SPECTRA_SUFFIXES, expand_inputs
-from tmdlearn.spectra.prepare import fit_options, in_model_unit, preprocessed, unit_problem
+from tmdlearn.spectra.prepare import axis_problem, fit_options, in_model_unit, preprocessed
 from tmdlearn.spectra.preprocess import DESPIKE, NORMALISE, baseline_methods
 
 __all__ = ["DEFAULTS", "SPECTRA_SUFFIXES", "campaign_check", "examples_figure", "expand_inputs",
@@ -43,7 +43,8 @@ DEFAULTS = {
     # inputs: spectrum / map files, folders, manifests; model: a preset or a peak-model YAML;
     # include: optional peaks of the model (e.g. [sapphire])
     "data": {"inputs": [], "model": None, "include": []},
-    "read": {"unit": None, "excitation_nm": None},
+    "read": Checked({"unit": None, "excitation_nm": None},
+                    check=lambda r: check_least(r, "read.", excitation_nm=1.0)),
     # despike: none, difference, whitaker-hayes or map (maps only; spikes confirmed by the 3 x 3
     # neighbours); despike_threshold None: the method's default
     "preprocess": Checked({"despike": "none", "despike_threshold": None,
@@ -55,9 +56,13 @@ DEFAULTS = {
                    check=lambda fit: check_least(fit, "fit.", max_iter=1, chunk_size=1,
                                                  position_weight=0)),
     # None: the model's value or tmdlearn.spectra.quality.DEFAULTS; enabled false skips it
-    "verdict": {"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
-                "weak_snr": None, "chi2_max": None, "chi2_min": None, "misfit_max": None,
-                "saturation_run": None, "saturation_snr": None},
+    "verdict": Checked({"enabled": True, "main": None, "unresolved": None, "present_dbic": None,
+                        "weak_snr": None, "chi2_max": None, "chi2_min": None,
+                        "misfit_max": None, "saturation_run": None, "saturation_snr": None},
+                       check=lambda v: check_least(v, "verdict.", present_dbic=float("-inf"),
+                                                   weak_snr=0, chi2_max=0, chi2_min=0,
+                                                   misfit_max=0, saturation_run=1,
+                                                   saturation_snr=0)),
     # zarr map stores only (tmdlearn convert): fitted a chunk at a time into the result store
     # ``store``, resumable; scheduler auto: processes from 200 000 spectra, else threads
     "run": run_section(chunk_pixels=16384, store=None, overwrite=False),
@@ -118,9 +123,9 @@ def load(config: dict, skipped: list[InputError] | None = None) -> dict:
                 raise
             skipped.append(err)
             continue
-        problem = unit_problem(loaded, peak_model.unit, path) if in_folder else None
+        problem = axis_problem(loaded, peak_model, path)
         if problem is not None:
-            if skipped is None:
+            if skipped is None or not in_folder:
                 raise problem
             other_axis.append(problem)
             continue

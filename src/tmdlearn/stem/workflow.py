@@ -127,6 +127,8 @@ def check_options(config: dict) -> None:
         raise InputError(f"--pixel-size must be positive, got {pixel_size}",
                          config["data"]["image"])
     material = config["model"]["material"]
+    if isinstance(material, str):  # WS2 or ws2
+        material = config["model"]["material"] = material.lower()
     if material not in (None, *MATERIALS):
         raise InputError(f"model.material (--material) must be graphene or ws2, got "
                          f"{material!r} (other 2H TMDs such as MoS2 or MoSe2: ws2)")
@@ -444,6 +446,7 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
 
     if not pixel_size_angstrom > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size_angstrom}")
+    material = material.lower() if isinstance(material, str) else material
     if material not in MATERIALS:
         raise InputError(f"material must be graphene or ws2, got {material!r}")
     if bond_max is not None and not bond_max > 0:
