@@ -199,3 +199,52 @@ def test_a_folder_of_raman_and_pl_files_fits_those_on_the_models_axis(test_data,
               str(tmp_path / "none.csv")])
     assert exit_info.value.code == 2 and not (tmp_path / "none.csv").exists()
     assert "MoSe2_PL.txt: the spectra are in eV" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("verdict.weak_snr=abc", "config key 'verdict.weak_snr' must be a number, got 'abc'"),
+    ("read.excitation_nm=abc", "config key 'read.excitation_nm' must be a number"),
+    ("fit.device=abc", "unknown device 'abc'"),
+    ("data.include=[abc]", "has no optional peak ['abc']"),
+])
+def test_bad_config_values_are_one_line(test_data, tmp_path, capsys, setting, words):
+    args = ["spectra", "fit", str(test_data / "spectra-wse2mose2" / "MoSe2_Raman.txt"),
+            "--model", "mose2-raman", "--set", setting, "--set", "fit.backend=torch",
+            "--out", str(tmp_path / "o.csv")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert words in err and not (tmp_path / "o.csv").exists()
+
+
+def test_optional_peaks_from_the_config_and_with_are_both_taken(test_data, tmp_path):
+    """data.include (a config file or --set) and --with add up: the heterostructure's MoSe2
+    A1g (241.3 cm⁻¹) is found beside the WSe2 band either way."""
+    hetero = test_data / "spectra-wse2mose2" / "HS_Raman.txt"
+    config = tmp_path / "hs.yaml"
+    config.write_text("data:\n  include: [WSe2_Ep, WSe2_A1p]\n")
+    for extra in (["--config", str(config), "--with", "WSe2_2LA"],
+                  ["--set", "data.include=[WSe2_Ep,WSe2_A1p,WSe2_2LA]"]):
+        out = tmp_path / "fit.csv"
+        main_args = ["spectra", "fit", str(hetero), "--model", "mose2-raman", *extra,
+                     "--out", str(out), "--overwrite"]
+        with pytest.raises(SystemExit) as exit_info:
+            main(main_args)
+        assert exit_info.value.code in (0, None)
+        row = pd.read_csv(out).iloc[0]
+        assert row["verdict"] == "ok" and row["A1g_center"] == pytest.approx(241.3, abs=0.15)
+        assert row["WSe2_2LA_center"] == pytest.approx(257.9, abs=1.0)
+
+
+def test_a_file_covering_none_of_the_models_windows_is_one_line(test_data, tmp_path, capsys):
+    """The bare-silicon Raman map (laser line in the file) fitted with a PL model: on the
+    model's eV axis it covers 2.21-2.32 eV, none of mos2-pl's window 1.6-2.2 eV."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["spectra", "fit", str(test_data / "renishaw-wdf" / "Si-map.wdf"), "--model",
+              "mos2-pl", "--out", str(tmp_path / "o.csv"), "--figure", str(tmp_path / "f.png")])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "\n" not in err
+    assert "the spectra cover 2.21" in err and "none of its windows (1.6-2.2 eV)" in err
+    assert "Raman spectra?" in err
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "f.png").exists()

@@ -430,3 +430,21 @@ def test_analyze_a_folder_prediction_image_by_image(tmp_path, capsys):
         main(["stem", "analyze", str(pred / "logs"), "--out", str(tmp_path / "none")])
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and "\n" not in err and "no atoms.csv here" in err, err
+
+
+def test_material_names_are_case_insensitive(tmp_path, capsys):
+    s = simulate_image(StemSimConfig(material="ws2", size_px=128), seed=2)
+    atoms = s.atoms.assign(species=np.array(s.species)[s.atoms.species])
+    atoms.to_csv(tmp_path / "atoms.csv", index=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "analyze", str(tmp_path / "atoms.csv"), "--pixel-size",
+              str(s.pixel_size_angstrom), "--material", "WS2", "--out", str(tmp_path / "a"),
+              "--n-boot", "10"])
+    assert exit_.value.code in (0, None)
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["config"]["material"] == "ws2"
+    assert "vegard_se_fraction" in pd.read_csv(tmp_path / "a" / "lattice.csv")
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(tmp_path / "atoms.csv"), "--material", "MoS2", "--out",
+              str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "must be graphene or ws2, got 'mos2'" in err
