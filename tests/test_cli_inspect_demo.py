@@ -48,6 +48,29 @@ def test_inspect_describes_an_image_without_a_pixel_size(tmp_path):
     out = _run("inspect", tmp_path / "gomb.npz")
     assert "image without a pixel size" in out and "shape 48 x 64 pixels" in out
     assert "the archive states no pixel size (keys: im_array 48x64)" in out
+    assert "its lattice" not in out  # a ramp has none
+
+
+def test_inspect_and_predict_say_what_the_lattice_of_an_image_without_a_size_suggests(
+        tmp_path, capsys):
+    """A simulated WS2 bilayer (planted pixel size) saved without its size: inspect and
+    stem predict say the pixel size its lattice implies for WS2 (Vegard range 3.15-3.29 Å),
+    which brackets the planted one to within the alloy's 4 %."""
+    from tmdlearn.synth.stem import StemSimConfig, simulate_image
+
+    sample = simulate_image(StemSimConfig(material="ws2", size_px=256, se_scenario="none"), 1)
+    np.save(tmp_path / "ws2.npy", sample.image)
+    out = _run("inspect", tmp_path / "ws2.npy")
+    line = next(x for x in out.splitlines() if "its lattice (Fourier transform" in x)
+    low, high = (float(v) for v in line.split("suggests ")[1].split(", ")[1].split(" Å")[0]
+                 .split("-"))
+    assert low * 0.98 <= sample.pixel_size_angstrom <= high * 1.02, (line, sample)
+    with pytest.raises(SystemExit) as info:
+        main(["stem", "predict", str(tmp_path / "ws2.npy"), "--material", "ws2", "--out",
+              str(tmp_path / "p")])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and "\n" not in err
+    assert "stores no pixel size" in err and f"{low:.3g}-{high:.3g} Å/px for ws2" in err
 
 
 def test_inspect_several_files_one_bad(test_data, tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tmdlearn.stem.fourier import angle_between, fft_lattices, fft_twist_deg
+from tmdlearn.stem.fourier import angle_between, fft_lattices, fft_twist_deg, lattice_spacing_px
 from tmdlearn.stem.lattice import fit_lattice
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
@@ -38,3 +38,32 @@ def test_no_lattice_in_noise_or_amorphous_carbon():
                                              amorphous_coverage=(1.0, 1.0)), 2)
     assert fft_lattices(amorphous.image, 0.1, 2.46) == []
     assert np.isnan(fft_twist_deg([]))
+
+
+@pytest.mark.parametrize("material, a", [("graphene", 2.46), ("ws2", 3.153)])
+def test_the_lattice_spacing_without_a_pixel_size_is_the_first_order_planes(material, a):
+    """Simulated real-microscope bilayers at 0.09-0.11 Å/px: the strongest lattice found
+    without the pixel size has the first-order plane spacing a √3 / 2 in pixels (the WS2
+    layers' Vegard constants reach 3.28 Å)."""
+    for seed in range(4):
+        sample = simulate_image(StemSimConfig(material=material, size_px=256,
+                                              se_scenario="none"), seed)
+        lattice = lattice_spacing_px(sample.image)
+        assert lattice is not None and lattice.spots >= 4
+        assert lattice.spacing_angstrom * sample.pixel_size_angstrom == pytest.approx(
+            a * np.sqrt(3) / 2, rel=0.02)
+    assert lattice_spacing_px(np.random.default_rng(0).poisson(50, (256, 256))) is None
+
+
+@pytest.mark.parametrize("name, pixel", [("dataset_mose2_40KeV_converted.npz", 0.1368),
+                                         ("MoSe2_80K_samll_region.tif", 0.078)])
+def test_the_lattice_spacing_of_real_tmd_monolayers(shared_data, name, pixel):
+    """Real MoSe2 (a = 3.29 Å) at 40 and 80 kV, whose files store no pixel size (the folder's
+    README gives it from the lattice): the first-order planes, 2.85 Å apart, within 5 %."""
+    from tmdlearn.io import read
+
+    image = read(shared_data / "stem-real-tmd" / name, modality="stem",
+                 pixel_size_angstrom=1.0).intensity
+    lattice = lattice_spacing_px(image)
+    assert lattice is not None and lattice.spots == 6
+    assert lattice.spacing_angstrom * pixel == pytest.approx(3.29 * np.sqrt(3) / 2, rel=0.05)

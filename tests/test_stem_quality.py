@@ -75,7 +75,10 @@ def test_truth_of_a_clean_bilayer_is_ok_and_of_a_shifted_scale_not():
     assert good.figures["render_r2"] > 0.8
     for factor in (0.7, 1.3):
         bad = assess(s.image, atoms, s.pixel_size_angstrom * factor)
-        assert bad.trust == "fail" and "nearest-neighbour mean" in bad.main_reason
+        assert bad.trust == "fail" and "check --pixel-size" in bad.main_reason
+        # graphene read 1.3 x too coarse has WS2's lattice constant (3.153 / 2.46 = 1.28)
+        assert ("--material ws2" in bad.main_reason) == (factor == 1.3)
+        assert any("nearest-neighbour mean" in r for r in bad.reasons)
 
 
 def test_scattered_positions_are_doubtful_on_the_bond_fwhm_of_a_large_field():
@@ -135,10 +138,26 @@ def test_shipped_model_on_clean_bilayers_ok_and_with_a_wrong_pixel_size_not(grap
         s = simulate_image(CLEAN, split_seed(5, "test", k))
         q = _check(graphene, s.image, s.pixel_size_angstrom)
         assert q.trust == "ok", q.reasons
+        implied = q.figures["fft_pixel_size_angstrom"]
+        assert implied == pytest.approx(s.pixel_size_angstrom, rel=0.02)
         for factor in (0.7, 1.3):
             wrong = _check(graphene, s.image, s.pixel_size_angstrom * factor)
             assert wrong.trust != "ok" and wrong.score < 0.5
             assert any("nearest-neighbour" in r for r in wrong.reasons), wrong.reasons
+            # the root cause first, with the pixel size the image's lattice implies
+            assert wrong.reasons[0].startswith("the image's own lattice (Fourier transform")
+            assert f"says {implied:.3g} Å/px for graphene" in wrong.reasons[0]
+            assert wrong.grades["pixel_size"] <= 0.5
+
+
+def test_a_wrong_material_is_named_by_the_lattice(graphene):
+    """A WS2 bilayer predicted with the graphene model at its true pixel size: the lattice
+    fits WS2 there, not graphene (a 2.46 Å would need 0.78 x the pixel size)."""
+    s = simulate_image(StemSimConfig(material="ws2", size_px=256, se_scenario="none"), 3)
+    q = _check(graphene, s.image, s.pixel_size_angstrom)
+    assert q.trust == "fail"
+    assert q.reasons[0].endswith("check --pixel-size, or the material: ws2's lattice fits "
+                                 "the given one (--material ws2)"), q.reasons
 
 
 def test_shipped_model_on_monolayer_amorphous_noise_and_saturation(graphene):

@@ -15,3 +15,6 @@ LATTICE_ANGSTROM = {"graphene": 2.46, "ws2": 3.153}
 A_WS2_ANGSTROM = LATTICE_ANGSTROM["ws2"]
 #: WSe2 lattice constant, Å: a WS2(1-x)Se2x layer has a = (1 - x) a_WS2 + x a_WSe2 (Vegard).
 A_WSE2_ANGSTROM = 3.282
+#: The lattice constants (least, most; Å) of the specimens each STEM model is for: the WS2
+#: model also reads MoS2 (3.16 Å) and MoSe2 (3.29 Å), 2H TMDs of the same structure.
+LATTICE_RANGE_ANGSTROM = {"graphene": (2.46, 2.46), "ws2": (A_WS2_ANGSTROM, 3.29)}

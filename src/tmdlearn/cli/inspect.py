@@ -133,13 +133,16 @@ def _bare_image(path: Path, missing: MissingPixelSize) -> list[str]:
     """Lines for an image file without a pixel size: its size and values, and how to give
     one."""
     from tmdlearn.io import read
+    from tmdlearn.stem.fourier import lattice_hint
 
     values = read(path, modality="stem", pixel_size_angstrom=1.0).intensity
     ny, nx = values.shape
+    hint = lattice_hint(values)
     return [f"{path}: image without a pixel size (AFM or STEM)",
             f"  shape {ny} x {nx} pixels, values {np.min(values):.6g} .. "
             f"{np.max(values):.6g}",
-            f"  {missing.problem}"]
+            f"  {missing.problem}",
+            *([f"  if it is a STEM image, {hint}"] if hint else [])]
 
 
 def _named_image_archive(path: Path) -> MissingPixelSize | None:

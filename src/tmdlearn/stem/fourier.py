@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.feature import peak_local_max
 
+from tmdlearn.constants import LATTICE_RANGE_ANGSTROM
 from tmdlearn.stem.honeycomb import angle_between
 
 
@@ -36,6 +37,9 @@ class FftLattice:
 #: Side of the zero-padded transform; spots are then placed to a fraction of its pixel by their
 #: intensity centroid.
 PADDED = 512
+#: Plane spacings (px) searched for the image's own lattice whatever the pixel size: from near
+#: the Nyquist limit to fine sampling (a TMD's first-order planes at 0.05 Å/px: 55 px apart).
+PERIOD_PX = (2.2, 60.0)
 
 
 def _power(image: np.ndarray) -> np.ndarray:
@@ -61,8 +65,8 @@ def _centroids(power: np.ndarray, peaks: np.ndarray, kx: np.ndarray, ky: np.ndar
 
 
 def fft_lattices(image: np.ndarray, pixel_size_angstrom: float, lattice_angstrom: float,
-                 tolerance: float = 0.35, max_lattices: int = 2, min_strength: float = 50.0
-                 ) -> list[FftLattice]:
+                 tolerance: float = 0.35, max_lattices: int = 2, min_strength: float = 50.0,
+                 max_spots: int = 60) -> list[FftLattice]:
     """Hexagonal lattices (strongest first) whose first-order spots lie within ``tolerance``
     (relative) of the ring of a lattice constant ``lattice_angstrom``.
 
@@ -84,6 +88,8 @@ def fft_lattices(image: np.ndarray, pixel_size_angstrom: float, lattice_angstrom
         Most lattices returned.
     min_strength : float
         Least spot power over the ring's median power.
+    max_spots : int
+        Most local maxima of the ring taken as candidate spots (strongest first).
 
     Returns
     -------
@@ -101,7 +107,7 @@ def fft_lattices(image: np.ndarray, pixel_size_angstrom: float, lattice_angstrom
     inside = np.abs(k / ring - 1) <= tolerance
     level = float(np.median(power[inside]))
     peaks = peak_local_max(np.where(inside, power, 0), min_distance=4,
-                           threshold_abs=min_strength * level, num_peaks=60)
+                           threshold_abs=min_strength * level, num_peaks=max_spots)
     if len(peaks) == 0:
         return []
     strength = power[peaks[:, 0], peaks[:, 1]] / level
@@ -127,6 +133,98 @@ def fft_lattices(image: np.ndarray, pixel_size_angstrom: float, lattice_angstrom
         if len(found) == max_lattices:
             break
     return found
+
+
+def lattice_spacing_px(image: np.ndarray, min_spots: int = 4) -> FftLattice | None:
+    """The image's strongest hexagonal lattice over plane spacings :data:`PERIOD_PX`, found
+    without a pixel size: its ``spacing_angstrom`` is in pixels. Spot pairs within 4 % of the
+    strongest one's spacing count together (two layers of one material, or one lattice whose
+    spots scan distortion spread over several orientations). In HAADF images of graphene and
+    TMDs the strongest spots are the first-order ones (planes a √3 / 2 apart; checked on the
+    real and simulated images of ``tests/test_stem_fourier.py``).
+
+    Parameters
+    ----------
+    image : (H, W) array
+        The HAADF image.
+    min_spots : int
+        Least spots of that spacing.
+
+    Returns
+    -------
+    FftLattice or None
+        The strongest lattice's orientation, the spots' mean spacing (px, weighted by
+        strength), their count and the strongest's strength; None when the transform shows no
+        such lattice (amorphous, noise).
+    """
+    k_low, k_high = 1 / PERIOD_PX[1], 1 / PERIOD_PX[0]
+    ring = (k_low + k_high) / 2
+    found = fft_lattices(image, 1.0, 2 / (ring * np.sqrt(3)),
+                         tolerance=(k_high - k_low) / (k_high + k_low), max_lattices=6)
+    if not found:
+        return None
+    same = [f for f in found if abs(f.spacing_angstrom / found[0].spacing_angstrom - 1) < 0.04]
+    spots = sum(f.spots for f in same)
+    if spots < min_spots:
+        return None
+    spacing = np.average([f.spacing_angstrom for f in same], weights=[f.strength for f in same])
+    return FftLattice(found[0].angle_deg, float(spacing), spots, found[0].strength)
+
+
+def implied_pixel_sizes(spacing_px: float) -> dict[str, tuple[float, float]]:
+    """Pixel sizes (least, most; Å/px) at which first-order planes ``spacing_px`` apart belong to
+    each material's lattices (:data:`tmdlearn.constants.LATTICE_RANGE_ANGSTROM`).
+
+    Parameters
+    ----------
+    spacing_px : float
+        Plane spacing in pixels (:func:`lattice_spacing_px`).
+
+    Returns
+    -------
+    dict of str to (float, float)
+    """
+    return {m: tuple(a * np.sqrt(3) / 2 / spacing_px for a in lattices)
+            for m, lattices in LATTICE_RANGE_ANGSTROM.items()}
+
+
+def pixel_size_text(low: float, high: float) -> str:
+    """'0.104' or '0.0755-0.0787' (Å/px, three significant digits).
+
+    Parameters
+    ----------
+    low, high : float
+        A pixel size range (Å/px).
+
+    Returns
+    -------
+    str
+    """
+    return f"{low:.3g}" if high / low < 1.005 else f"{low:.3g}-{high:.3g}"
+
+
+def lattice_hint(image: np.ndarray) -> str:
+    """What the image's own lattice says of its pixel size, for a file that stores none:
+    'its lattice (Fourier transform, planes 36.2 px apart) suggests 0.0755-0.0787 Å/px for ws2
+    (MoS2, WS2, MoSe2, WSe2), 0.0589 for graphene'; '' without a clear lattice.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        The HAADF image.
+
+    Returns
+    -------
+    str
+    """
+    lattice = lattice_spacing_px(image)
+    if lattice is None:
+        return ""
+    ranges = implied_pixel_sizes(lattice.spacing_angstrom)
+    named = {"ws2": "ws2 (MoS2, WS2, MoSe2, WSe2)"}
+    return (f"its lattice (Fourier transform, planes {lattice.spacing_angstrom:.1f} px apart) "
+            "suggests " + ", ".join(f"{pixel_size_text(*r)} Å/px for {named.get(m, m)}"
+                                    for m, r in ranges.items()))
 
 
 def fft_twist_deg(lattices: list[FftLattice]) -> float:

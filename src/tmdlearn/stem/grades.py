@@ -120,5 +120,9 @@ ALL_LAYERS = Grade(0.25, 0.1, -0.1)
 FOURIER_ANGLE = Grade(4.0, 8.0, 15.0)
 #: Spots (of six) a lattice of the Fourier transform needs to be judged against the layers.
 FOURIER_SPOTS = 4
+#: Relative distance of the given pixel size from the one the image's own lattice implies for
+#: the material (:func:`tmdlearn.stem.fourier.lattice_spacing_px`; a range for the WS2 model's
+#: 3.15-3.29 Å lattices): a calibration a few % off is common, 30 % off is a wrong pixel size.
+PIXEL_SIZE = Grade(0.10, 0.15, 0.25)
 #: ``trust`` of a score: above OK_ABOVE ok, at or below FAIL_AT fail, doubtful between.
 OK_ABOVE, FAIL_AT = 0.5, 0.25

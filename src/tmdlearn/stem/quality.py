@@ -34,7 +34,14 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.constants import LATTICE_ANGSTROM
-from tmdlearn.stem.fourier import angle_between, fft_lattices, fft_twist_deg
+from tmdlearn.stem.fourier import (
+    angle_between,
+    fft_lattices,
+    fft_twist_deg,
+    implied_pixel_sizes,
+    lattice_spacing_px,
+    pixel_size_text,
+)
 from tmdlearn.stem.grades import (
     ALL_LAYERS,
     BOND_FWHM,
@@ -51,6 +58,7 @@ from tmdlearn.stem.grades import (
     OK_ABOVE,
     ON_LATTICE,
     ON_SITE_BONDS,
+    PIXEL_SIZE,
     PRECISE_ATOMS,
     PRESENT,
     RENDER_R2,
@@ -66,7 +74,8 @@ from tmdlearn.stem.render import WINDOW_ANGSTROM, Rendering, render_back
 
 __all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_FWHM_PRECISE", "BOND_MEAN", "DENSITY",
            "DENSITY_NOWHERE", "FAIL_AT", "FOURIER_ANGLE", "FOURIER_SPOTS", "LATTICE_RMS",
-           "METAL", "METAL_BALANCE", "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PRECISE_ATOMS",
+           "METAL", "METAL_BALANCE", "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PIXEL_SIZE",
+           "PRECISE_ATOMS",
            "PRESENT", "RENDER_R2", "SATURATED", "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM",
            "Grade", "Quality", "assess", "bond_angstrom", "bond_figures", "column_density",
            "layer_checks", "metal_balance", "render_back", "saturated_fraction"]
@@ -194,7 +203,7 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
                "saturated_fraction": saturated_fraction(image),
                "all_layers_coverage": float(present.all(axis=0).mean()) if layers else 0.0,
                "atoms": len(atoms), "pixel_size_angstrom": pix}
-    checks = _image_checks(figures, layers)
+    checks = _pixel_size_checks(image, pix, material, figures) + _image_checks(figures, layers)
     for row in table.itertuples():
         checks += _layer_grades(row, material)
     fourier, twists = _fourier_checks(image, atoms, pix, material, table)
@@ -202,7 +211,9 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
     figures.update(twists)
     grades = {name: grade for name, grade, _ in checks}
     score = min(grades.values())
-    worst = sorted((c for c in checks if c[1] <= OK_ABOVE), key=lambda c: c[1])
+    # a wrong pixel size misleads every other check: its reason first
+    worst = sorted((c for c in checks if c[1] <= OK_ABOVE),
+                   key=lambda c: (c[0] != "pixel_size", c[1]))
     reasons = [reason for _, _, reason in worst]
     lone = _lone_layer(grades, layers)
     if lone is not None:
@@ -211,6 +222,36 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
                           "resolved")
     return Quality(_verdict(score), float(score), reasons, figures, table, grades,
                    rendering.r2_map, rendering)
+
+
+def _pixel_size_checks(image: np.ndarray, pix: float, material: str,
+                       figures: dict) -> list[tuple[str, float, str]]:
+    """The given pixel size against the one the image's own lattice implies for the material
+    (its strongest spots taken as first-order planes, a √3 / 2 apart; a pixel size that reads
+    them as second-order, a / 2, passes too); none when the transform shows no lattice. Adds
+    the figures ``fft_spacing_px`` and ``fft_pixel_size_angstrom`` (at the material's
+    :data:`LATTICE_ANGSTROM`)."""
+    lattice = lattice_spacing_px(image, FOURIER_SPOTS)
+    if lattice is None:
+        return []
+    spacing = lattice.spacing_angstrom
+    figures.update(fft_spacing_px=spacing,
+                   fft_pixel_size_angstrom=LATTICE_ANGSTROM[material] * np.sqrt(3) / 2 / spacing)
+    ranges = implied_pixel_sizes(spacing)
+
+    def off(name: str, orders: tuple[float, ...] = (1.0, np.sqrt(3))) -> float:
+        low, high = ranges[name]
+        return min(max(low / (pix * order) - 1, pix * order / high - 1, 0.0)
+                   for order in orders)
+
+    implied = pixel_size_text(*ranges[material])
+    other = [m for m in ranges if m != material and off(m, (1.0,)) <= PIXEL_SIZE.good]
+    hint = (f", or the material: {other[0]}'s lattice fits the given one (--material "
+            f"{other[0]})" if other else "")
+    return [("pixel_size", PIXEL_SIZE(off(material)),
+             f"the image's own lattice (Fourier transform, planes {spacing:.1f} px apart) says "
+             f"{implied} Å/px for {material}, not the given {pix:.3g}: check --pixel-size"
+             + hint)]
 
 
 def _image_checks(figures: dict[str, float], layers: int) -> list[tuple[str, float, str]]:

@@ -16,7 +16,7 @@ import numpy as np
 from tmdlearn.config import is_number
 from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
 from tmdlearn.engine.choice import RUN_HELP, run_section
-from tmdlearn.errors import InputError
+from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing
@@ -164,9 +164,14 @@ def read_image(path, config: dict):
     """
     from tmdlearn.data.containers import StemImage
     from tmdlearn.io import read
+    from tmdlearn.stem.fourier import lattice_hint
 
-    image = read(Path(path), modality="stem",
-                 pixel_size_angstrom=config["data"]["pixel_size_angstrom"])
+    try:
+        image = read(Path(path), modality="stem",
+                     pixel_size_angstrom=config["data"]["pixel_size_angstrom"])
+    except MissingPixelSize as err:  # say what the image's own lattice suggests
+        hint = lattice_hint(read(Path(path), modality="stem", pixel_size_angstrom=1.0).intensity)
+        raise MissingPixelSize(err.problem + (f"; {hint}" if hint else ""), err.path) from None
     if not isinstance(image, StemImage):
         kind = {"HeightMap": "an AFM height map", "Spectra": "spectra",
                 "SpectralMap": "a spectral map"}.get(type(image).__name__, type(image).__name__)
