@@ -74,13 +74,36 @@ def test_embed_on_a_folder_of_synthetic_maps(tmp_path):
 
 
 def test_features_warn_on_an_image_that_is_no_thin_film(test_data, tmp_path, capsys):
-    """di-1 (Sq 9.7 nm after levelling, a ±30 nm surface) is warned about, di-5 (1.75 nm)
+    """di-1 (Sq 7.5 nm after levelling, a ±30 nm surface) is warned about, di-5 (1.75 nm)
     not: the film features assume a few-layer film on a flat substrate."""
     files = [str(test_data / "afm-bruker" / name) for name in BRUKER]
     assert _run(["afm", "features", *files, "-o", str(tmp_path)]) in (0, None)
     warnings = [line for line in capsys.readouterr().err.splitlines()
                 if line.startswith("warning:")]
-    assert len(warnings) == 1 and warnings[0].startswith("warning: di-1.di: Sq 9.71 nm")
+    assert len(warnings) == 1 and warnings[0].startswith("warning: di-1.di: Sq 7.49 nm")
+
+
+def _row_jump_nm(height: np.ndarray) -> float:
+    """Mean |median height difference| of adjacent rows (nm): bands the levelling added."""
+    return float(np.mean(np.abs(np.median(np.diff(height, axis=0), axis=1))))
+
+
+def test_a_rough_surface_is_levelled_without_bands(test_data, tmp_path, capsys):
+    """di-1 (a ±30 nm granular surface, no film) is levelled by row alignment and a
+    quadratic surface only, said in a note: adjacent rows agree (the layer-aware refit's
+    per-line fits left bands); di-5 (Sq 1.75 nm) keeps the film model
+    and its Sq."""
+    from tmdlearn.io import read
+
+    files = [str(test_data / "afm-bruker" / name) for name in BRUKER]
+    assert _run(["afm", "level", *files, "-o", str(tmp_path)]) in (0, None)
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note")]
+    assert len(notes) == 1 and notes[0].startswith("note: di-1.di: Sq 7.49 nm")
+    rms = pd.read_csv(tmp_path / "rms.csv")
+    assert list(rms.film_model) == [False, True]
+    assert rms.levelled_sq_nm[1] == pytest.approx(1.751, abs=0.005)
+    rough = read(tmp_path / "levelled" / "di-1.npz").height_nm
+    assert _row_jump_nm(rough) < 0.03  # 0.013 (the film model on it: 0.10)
 
 
 def test_a_corrupt_file_of_a_folder_is_named_and_the_others_are_measured(test_data, tmp_path,

@@ -19,6 +19,34 @@ from tmdlearn.afm.surface import (
 )
 from tmdlearn.afm.thresholds import feature_mask
 
+#: Sq (nm) of the first pass above which an image is no few-layer film: five TMD monolayer
+#: steps of 0.65 nm. The layer-aware refit then takes the topography for layers and its
+#: per-line fits streak the image (a ±30 nm surface came out in bands), so the rows are only
+#: aligned and a quadratic surface removed (:func:`is_rough`).
+ROUGH_SQ_NM = 3.25
+
+
+def is_rough(h: np.ndarray) -> bool:
+    """Whether ``h`` (raw heights, nm) is too rough for the two-pass film model: the Sq of its
+    rows aligned by the median of differences less a quadratic surface (:func:`_row_start`)
+    above :data:`ROUGH_SQ_NM`.
+
+    Parameters
+    ----------
+    h : (H, W) array
+        Raw heights (nm), fast scan along rows.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(np.nanstd(_row_start(height_array(h))) > ROUGH_SQ_NM)
+
+
+def _row_start(h: np.ndarray) -> np.ndarray:
+    """Rows aligned by the median of differences, then a quadratic surface removed."""
+    return plane_fit(align_rows(h, "difference"), order=2)
+
 
 def _robust_first_pass(h: np.ndarray) -> np.ndarray:
     """Rows aligned by the median of differences (removes anything that depends on y only:
@@ -48,6 +76,9 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
     within ``dilation_px`` of a level change and pixels between levels or further away
     (particles, second layers) stay out.
 
+    An image too rough for a film of a few layers (:func:`is_rough`) is levelled by its rows
+    aligned by the median of differences and a quadratic surface alone.
+
     Parameters
     ----------
     h : (H, W) array
@@ -67,8 +98,11 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
         Levelled heights (nm).
     """
     h = height_array(h)
+    rows = _row_start(h)
+    if np.nanstd(rows) > ROUGH_SQ_NM:
+        return rows
     best, best_misfit = None, np.inf
-    for start in (_robust_first_pass(h), plane_fit(align_rows(h, "difference"), order=2)):
+    for start in (_robust_first_pass(h), rows):
         out, misfit = _refine(h, start, order, threshold, dilation_px, passes)
         if misfit < best_misfit:
             best, best_misfit = out, misfit

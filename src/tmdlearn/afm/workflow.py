@@ -160,8 +160,10 @@ def run(inputs: list[tuple[str, HeightMap]], config: dict,
 
 
 def _level_stage(items, cfg: dict, engine: Engine) -> Outcome:
-    """Levelled .npz files, a preview PNG per image and rms (raw vs levelled Sq, nm)."""
+    """Levelled .npz files, a preview PNG per image and rms (raw vs levelled Sq, nm; whether
+    the two-pass film model levelled it, ``film_model``)."""
     from tmdlearn.afm.figures import preview_figure
+    from tmdlearn.afm.twopass import is_rough
     from tmdlearn.io import write_height_map
 
     outcome = Outcome(info={"images": len(items)}, folders=("", ""))
@@ -173,7 +175,9 @@ def _level_stage(items, cfg: dict, engine: Engine) -> Outcome:
         rows.append({"image": name, "pixels": "x".join(map(str, raw.shape)),
                      "pixel_size_nm": raw.pixel_size_nm,
                      "raw_sq_nm": float(np.nanstd(raw.height_nm)),
-                     "levelled_sq_nm": float(np.nanstd(flat.height_nm))})
+                     "levelled_sq_nm": float(np.nanstd(flat.height_nm)),
+                     "film_model": cfg["level"]["method"] == "two-pass"
+                     and not is_rough(raw.height_nm)})
     outcome.tables["rms"] = pd.DataFrame(rows)
     return outcome
 

@@ -58,9 +58,17 @@ def level_cmd(inputs: list[Path] = INPUTS, out: Path = OUT, config: Path = CONFI
               workers: int = common.WORKERS_OPTION) -> None:
     """Level every image; write levelled .npz files, rms.csv/.md (raw vs levelled Sq, nm) and a
     preview PNG per image."""
-    _, outcome = _run("level", inputs, out, config, overrides, overwrite, scheduler,
-                      workers)
+    from tmdlearn.afm.twopass import ROUGH_SQ_NM
+
+    cfg, outcome = _run("level", inputs, out, config, overrides, overwrite, scheduler,
+                        workers)
     typer.echo(f"levelled {outcome.info['images']} image(s) into {out}")
+    if cfg["level"]["method"] == "two-pass":
+        for row in outcome.tables["rms"].itertuples():
+            if not row.film_model:
+                typer.echo(f"note: {row.image}: Sq {row.levelled_sq_nm:.3g} nm with its rows "
+                           f"aligned, more than {ROUGH_SQ_NM:g} nm: no few-layer film, so "
+                           "levelled by row alignment and a quadratic surface only", err=True)
     common.report_skipped(outcome)
 
 
