@@ -318,3 +318,20 @@ def test_metal_balance_tightens_with_the_layer_size():
     assert quality.trust != "ok" and quality.grades["layer1_metal"] < 0.5
     assert "W columns, expected 50 ± " in " ".join(quality.reasons)
     assert metal_balance(36)(0.125) > 0.5  # a 36-atom layer: within its edge effects
+
+
+def test_overlay_markers_shrink_with_the_atoms_spacing():
+    """The overlay's markers are 0.4 of the atoms' drawn spacing: 3 pt (the most) on a 256 px
+    bilayer of ~300 atoms a layer, about 1 pt on the real 1024 px MoS2 field's 4405 columns,
+    where 3 pt markers covered the image."""
+    import pandas as pd
+
+    from tmdlearn.stem.figures import _marker_size
+
+    def atoms(n, layers):
+        return pd.DataFrame({"layer": np.repeat(np.arange(layers), n)})
+
+    assert _marker_size((256, 256), atoms(300, 2)) == 3.0
+    dense = _marker_size((1024, 1024), atoms(4405, 1))
+    assert 0.8 < dense < 1.5
+    assert _marker_size((1024, 1024), atoms(0, 1)) == 3.0
