@@ -121,3 +121,30 @@ def test_a_corrupt_file_of_a_folder_is_named_and_the_others_are_measured(test_da
     assert _run(["afm", "level", str(folder / "di_corrupted.di"), "-o",
                  str(tmp_path / "l")]) == 2
     assert not (tmp_path / "l").exists()
+
+
+def test_a_plain_tiff_needs_a_pixel_size_and_its_heights_are_said_to_be_assumed(tmp_path,
+                                                                               capsys):
+    """A height image exported as a plain TIFF (no scan size, no height unit): one error line
+    naming --pixel-size, exit 2; with --pixel-size its features are those of the same heights
+    in a calibrated file, and a note says the values are taken as nm."""
+    import tifffile
+
+    image, _ = render_afm(film_state(sample_growth(3), seed=4), scan_size_um=0.5, pixels=128,
+                          seed=5)
+    tifffile.imwrite(tmp_path / "film.tif", image.height_nm.astype(np.float32))
+    write_height_map(tmp_path / "film.npz", image.with_values(
+        image.height_nm.astype(np.float32).astype(float)))
+    assert _run(["afm", "features", str(tmp_path / "film.tif"), "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "stores no pixel size" in err and "--pixel-size of the afm commands" in err
+    assert _run(["afm", "features", str(tmp_path / "film.tif"), "-o", str(tmp_path / "b"),
+                 "--pixel-size", str(image.pixel_size_nm)]) in (0, None)
+    err = capsys.readouterr().err
+    assert "note: film.tif: the file states no height unit: its values are taken as nm" in err
+    assert _run(["afm", "features", str(tmp_path / "film.npz"), "-o", str(tmp_path / "c")]) in (
+        0, None)
+    assert "note" not in capsys.readouterr().err
+    given = pd.read_csv(tmp_path / "b" / "features.csv").drop(columns="image")
+    calibrated = pd.read_csv(tmp_path / "c" / "features.csv").drop(columns="image")
+    pd.testing.assert_frame_equal(given, calibrated)

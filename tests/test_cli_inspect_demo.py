@@ -43,7 +43,7 @@ def test_inspect_describes_an_image_without_a_pixel_size(tmp_path):
     out = _run("inspect", tmp_path / "haadf.npy")
     assert "image without a pixel size (AFM or STEM)" in out
     assert "shape 48 x 64 pixels, values 0 .. 3071" in out
-    assert "--pixel-size of stem predict or convert" in out
+    assert "--pixel-size of the afm commands, stem predict or convert" in out
     np.savez(tmp_path / "gomb.npz", im_array=image.astype(np.uint16))  # Gomb-Net layout, no size
     out = _run("inspect", tmp_path / "gomb.npz")
     assert "image without a pixel size" in out and "shape 48 x 64 pixels" in out

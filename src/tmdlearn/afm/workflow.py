@@ -53,7 +53,9 @@ def _check_features(features: dict) -> None:
 DEFAULTS = {
     # AFM files, folders (every AFM file inside, recursively), manifests (folder or CSV) or
     # image-stack stores (.zarr, tmdlearn convert: the workers read the images)
-    "data": {"inputs": []},
+    # pixel_size_nm: for files that store none (.npy, plain .tif), overriding the files'
+    "data": Checked({"inputs": [], "pixel_size_nm": None},
+                    check=lambda data: check_least(data, "data.", pixel_size_nm=1e-6)),
     "level": Checked({"method": "two-pass", "order": 2, "threshold": "otsu", "scars": True,
                       "zero": "substrate"}, check=_check_level),
     "features": Checked({"sigma_px": 1.0, "threshold": "step", "opening_px": 1,
@@ -119,7 +121,8 @@ def load(config: dict, skipped: list[InputError] | None = None
     list of (str, HeightMap)
         Each image's name and its heights (nm).
     """
-    return collect([Path(p) for p in config["data"]["inputs"]], skipped)
+    return collect([Path(p) for p in config["data"]["inputs"]], skipped,
+                   config["data"]["pixel_size_nm"])
 
 
 def run(inputs: list[tuple[str, HeightMap]], config: dict,
@@ -219,8 +222,8 @@ def _embed_stage(items, cfg: dict, engine: Engine) -> Outcome:
     return outcome
 
 
-def collect(inputs: list[Path], skipped: list[InputError] | None = None
-            ) -> list[tuple[str, HeightMap]]:
+def collect(inputs: list[Path], skipped: list[InputError] | None = None,
+            pixel_size_nm: float | None = None) -> list[tuple[str, HeightMap]]:
     """(name, height map) for every AFM image the inputs name, in order.
 
     Parameters
@@ -233,6 +236,9 @@ def collect(inputs: list[Path], skipped: list[InputError] | None = None
         With a list, a file of a folder that cannot be read is left out and its InputError
         appended (a corrupt file does not stop a folder); without, it is raised. A file named
         itself is always raised.
+    pixel_size_nm : float, optional
+        Pixel size (nm/px) for files that store none, overriding the files' (not a
+        manifest's or a stack store's images).
 
     Returns
     -------
@@ -266,7 +272,7 @@ def collect(inputs: list[Path], skipped: list[InputError] | None = None
             raise InputError("no such file or folder", path)
         for name, file in track(list(zip(names, files, strict=True)), "reading"):
             try:
-                image = read(file, modality="afm")
+                image = read(file, modality="afm", pixel_size_nm=pixel_size_nm)
                 if not isinstance(image, HeightMap):
                     raise InputError("not an AFM height map", file)
             except InputError as err:

@@ -17,8 +17,9 @@ from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.arrays import as_image
 
 #: What a bare image (array, plain TIFF) without a pixel size is told.
-NO_PIXEL_SIZE = ("the file stores no pixel size: give it (--pixel-size of stem predict or convert: "
-                 "Å for STEM, nm for AFM; pixel_size_angstrom= or pixel_size_nm= in Python)")
+NO_PIXEL_SIZE = ("the file stores no pixel size: give it (--pixel-size of the afm commands, stem "
+                 "predict or convert: nm for AFM, Å for STEM; pixel_size_nm= or "
+                 "pixel_size_angstrom= in Python)")
 #: File extensions handed to SurfaceTopography, with its format name (None: let it detect).
 AFM_FORMATS = {
     ".spm": "di", ".di": "di", ".gwy": "gwy", ".nid": "ezd", ".ezd": "ezd", ".ibw": "ibw",
@@ -170,7 +171,7 @@ def _channel_index(path: Path, names: list[str], channel: str | int) -> int:
 
 
 def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float | None,
-                          channel: str = "height") -> HeightMap:
+                          channel: str = "height", unit_stated: bool = False) -> HeightMap:
     """A HeightMap from a plain array file; the pixel size must come from the caller.
 
     Parameters
@@ -183,6 +184,9 @@ def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float |
         Pixel size (nm/px); None raises an InputError.
     channel : str
         Name of the recorded signal.
+    unit_stated : bool
+        The file says the values are nm (tmdlearn's .npz); otherwise nm is assumed and
+        ``metadata["unit_source"]`` says so.
 
     Returns
     -------
@@ -193,8 +197,10 @@ def height_map_from_array(path: Path, values: np.ndarray, pixel_size_nm: float |
     values = as_image(path, values)
     if not float(pixel_size_nm) > 0:
         raise InputError(f"pixel_size_nm must be positive, got {pixel_size_nm}", path)
+    metadata = {"unit": "nm"} if unit_stated else {
+        "unit": "nm", "unit_source": "assumed: the file states no height unit"}
     return HeightMap(values, float(pixel_size_nm), channel=channel, source=path,
-                     metadata={"unit": "nm"})
+                     metadata=metadata)
 
 
 def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = None
@@ -217,7 +223,8 @@ def height_map_from_npz(path: Path, arrays: dict, pixel_size_nm: float | None = 
     """
     stored = npz_scalar(path, arrays, "pixel_size_nm")
     channel = str(arrays["channel"]) if "channel" in arrays else "height"
-    hm = height_map_from_array(path, arrays["height_nm"], pixel_size_nm or stored, channel)
+    hm = height_map_from_array(path, arrays["height_nm"], pixel_size_nm or stored, channel,
+                               unit_stated=True)
     hm.metadata.update(npz_metadata(path, arrays))
     return hm
 
