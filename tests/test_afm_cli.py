@@ -148,3 +148,21 @@ def test_a_plain_tiff_needs_a_pixel_size_and_its_heights_are_said_to_be_assumed(
     given = pd.read_csv(tmp_path / "b" / "features.csv").drop(columns="image")
     calibrated = pd.read_csv(tmp_path / "c" / "features.csv").drop(columns="image")
     pd.testing.assert_frame_equal(given, calibrated)
+
+
+def test_a_rerun_on_fewer_images_leaves_no_stale_outputs(test_data, tmp_path):
+    """`afm level` rerun into its folder on one of its two images: the other's levelled map and
+    preview (recorded in run.json's outputs) are removed; a file the user put there stays."""
+    import json
+
+    files = [str(test_data / "afm-bruker" / name) for name in BRUKER]
+    assert _run(["afm", "level", *files, "-o", str(tmp_path)]) in (0, None)
+    outputs = json.loads((tmp_path / "run.json").read_text())["outputs"]
+    assert {"levelled/di-1.npz", "previews/di-1.png", "rms.csv"} <= set(outputs)
+    (tmp_path / "notes.txt").write_text("AFM session 12 May")
+    assert _run(["afm", "level", files[1], "-o", str(tmp_path)]) in (0, None)
+    assert not (tmp_path / "levelled" / "di-1.npz").exists()
+    assert not (tmp_path / "previews" / "di-1.png").exists()
+    assert (tmp_path / "levelled" / "di-5.npz").is_file()
+    assert (tmp_path / "notes.txt").is_file()
+    assert list(pd.read_csv(tmp_path / "rms.csv").image) == ["di-5.di"]

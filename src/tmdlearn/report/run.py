@@ -4,6 +4,7 @@ run.json (what produced it: command, config, versions, seed, timing). ``write_js
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import sys
@@ -85,7 +86,10 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any],
 
     Writes ``tables/`` (CSV and Markdown), ``figures/`` (PNG; both folders as
     ``outcome.folders`` says), its other files, ``metrics.json`` and ``run.json`` (with
-    ``outcome.info``, and ``models``: the models the run saved or loaded, :func:`model_records`).
+    ``outcome.info``, ``models``: the models the run saved or loaded, :func:`model_records`,
+    and ``outputs``: the files written, relative to ``out``). Files an earlier run of the same
+    command recorded in its ``outputs`` and this run did not write again are removed (a rerun
+    on fewer images leaves no stale levelled maps or previews).
 
     Parameters
     ----------
@@ -108,17 +112,39 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any],
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_outputs(out)
     tables, figures = outcome.folders
+    outputs = []
     for name, table in outcome.tables.items():
         write_table(table, out / tables / name)
+        outputs += [f"{Path(tables, name).as_posix()}.{ext}" for ext in ("csv", "md")]
     for name, figure in outcome.figures.items():
         save_figure(figure() if callable(figure) else figure, out / figures / f"{name}.png")
+        outputs.append(f"{Path(figures, name).as_posix()}.png")
     written = [write(out / name) for name, write in outcome.files.items()]
+    outputs += list(outcome.files)
     write_json(out / "metrics.json", outcome.metrics)
     models = model_records(out, written, outcome.loaded_models)
     write_run_json(out, config, time.time() if started is None else started, **outcome.info,
-                   **({"models": models} if models else {}))
+                   **({"models": models} if models else {}), outputs=outputs)
+    for name in sorted(set(earlier) - set(outputs)):
+        stale = out / name
+        if stale.is_file() and out.resolve() in stale.resolve().parents:
+            stale.unlink()
     return out
+
+
+def _earlier_outputs(out: Path) -> list[str]:
+    """The ``outputs`` an earlier run of the running command recorded in ``out/run.json``
+    (none for another command's run, whose folder only ``--overwrite`` lets one write into)."""
+    try:
+        record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(record, dict) or record.get("command_name") != command_name():
+        return []
+    outputs = record.get("outputs")
+    return [str(name) for name in outputs] if isinstance(outputs, list) else []
 
 
 def model_records(out: str | Path, written, loaded=()) -> list[dict[str, Any]]:
