@@ -448,3 +448,19 @@ def test_material_names_are_case_insensitive(tmp_path, capsys):
               str(tmp_path / "p")])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "must be graphene or ws2, got 'mos2'" in err
+
+
+def test_a_pixel_size_given_over_a_different_stored_one_is_noted(tiny_run, tmp_path, capsys):
+    """--pixel-size replaces a calibrated file's pixel size: a note when they differ by more
+    than 2 %, the file's value in the summary row; none when they agree."""
+    sample = simulate_image(StemSimConfig(size_px=64), seed=1)
+    path = tmp_path / "img.tif"
+    write_stem(path, StemImage(sample.image, 0.1))
+    assert _predict(tiny_run, path, tmp_path / "a", "--pixel-size", "0.12") in (0, None)
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note")]
+    assert notes == [f"note: {path}: --pixel-size 0.12 Å used; the file states 0.1 Å"]
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["file_pixel_size_angstrom"] == pytest.approx(0.1)
+    assert metrics["pixel_size_angstrom"] == pytest.approx(0.12)
+    assert _predict(tiny_run, path, tmp_path / "b", "--pixel-size", "0.1005") in (0, None)
+    assert "note" not in capsys.readouterr().err

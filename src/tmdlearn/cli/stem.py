@@ -150,6 +150,13 @@ def _summary_table(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
+def _note_overridden(row: dict, where: Path) -> None:
+    """A note when --pixel-size replaced a different pixel size the file states."""
+    if row.get("file_pixel_size_angstrom"):
+        typer.echo(f"note: {where}: --pixel-size {row['pixel_size_angstrom']:g} Å used; the "
+                   f"file states {row['file_pixel_size_angstrom']:.4g} Å", err=True)
+
+
 def _warn_untrusted(row: dict, where: Path) -> None:
     """One warning line (stderr) for a prediction the self-check does not call ok."""
     if row["trust"] != "ok":
@@ -232,6 +239,7 @@ def predict(
             twist += f" (image FFT {row['fft_twist_deg']:.1f}°)"
         typer.echo(f"{row['atoms']} atoms ({layers}){twist}, trust {row['trust']} "
                    f"(score {row['score']:.2f}) -> {out / 'atoms.csv'}")
+        _note_overridden(row, image)
         _warn_untrusted(row, image)
         return
     if is_zarr_store(image):
@@ -260,6 +268,7 @@ def predict(
                + f" -> {out / 'summary.csv'}")
     for name, row in zip(names, rows, strict=True):
         if row["trust"] != "error":
+            _note_overridden(row, image / name)
             _warn_untrusted(row, image / name)
     for row in failed:
         typer.echo(f"error: {row['main_reason']}", err=True)

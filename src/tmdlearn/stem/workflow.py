@@ -156,6 +156,8 @@ def read_image(path, config: dict):
     Returns
     -------
     StemImage
+        A file's own pixel size more than 2 % from the config's is kept in
+        ``metadata["file_pixel_size_angstrom"]``.
 
     Raises
     ------
@@ -176,6 +178,14 @@ def read_image(path, config: dict):
         kind = {"HeightMap": "an AFM height map", "Spectra": "spectra",
                 "SpectralMap": "a spectral map"}.get(type(image).__name__, type(image).__name__)
         raise InputError(f"not a STEM image: it holds {kind}", path)
+    given = config["data"]["pixel_size_angstrom"]
+    if given is not None:  # a calibrated file overridden: kept to be said
+        try:
+            stored = read(Path(path), modality="stem").pixel_size_angstrom
+        except InputError:
+            stored = None
+        if stored and abs(stored / given - 1) > 0.02:
+            image.metadata["file_pixel_size_angstrom"] = stored
     return image
 
 
@@ -222,6 +232,8 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
               for key in ("twist_deg", "fft_twist_deg")},
            "trust": quality.trust, "score": round(quality.score, 4),
            "main_reason": quality.main_reason}
+    if "file_pixel_size_angstrom" in stem_image.metadata:  # the file's own, overridden
+        row["file_pixel_size_angstrom"] = stem_image.metadata["file_pixel_size_angstrom"]
     files = {"atoms.csv": partial(_write_csv, table=atoms),
              "masks.npz": partial(_write_masks, masks=masks, species=meta["species"],
                                   pixel_size=stem_image.pixel_size_angstrom),
