@@ -27,8 +27,11 @@ AFM_FORMATS = {
     ".tom": "wsxm", ".sdf": "sdf", ".x3p": "x3p", ".opd": "opd", ".opdx": "opdx",
     ".datx": "datx", ".sur": "sur", ".plu": "plu", ".plux": "plux", ".mi": "mi",
     ".al3d": "al3d", ".lext": "lext", ".vk4": "vk", ".vk6": "vk", ".vk7": "vk",
-    ".zon": "zon", ".frt": "frt", ".mnt": "mnt", ".nms": "nms", ".bcr": "bcr",
+    ".zon": "zon", ".frt": "frt", ".mnt": "mnt", ".nms": "nms", ".bcr": "bcr", ".xyz": "xyz",
 }
+#: Text height exports SurfaceTopography reads: Gwyddion's ASCII matrix ("# Channel:",
+#: "# Width: 1.000 µm" ... header lines) and x y z point lists.
+TEXT_AFM_HEADERS = (b"# Channel:", b"# Width:")
 NANOSCOPE_NUMBERED = re.compile(r"^\.\d{3}$")  # NanoScope .000, .001, ...
 NANOSCOPE_MAGIC = b"\\*File list"
 GWY_MAGIC = b"GWYP"
@@ -58,6 +61,8 @@ def afm_format(path: Path, head: bytes = b"") -> str | None | bool:
         return "di"
     if head.startswith(GWY_MAGIC):
         return "gwy"
+    if head.lstrip(b"\xef\xbb\xbf").startswith(TEXT_AFM_HEADERS):
+        return "asc"
     return AFM_FORMATS.get(suffix, False)
 
 
@@ -111,17 +116,31 @@ def read_afm_instrument(
         raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read as an AFM file: {_first_line(err)}", path) from err
+    stated = unit is not None and "unit" not in kwargs
+    if unit is None:  # x y z text without a header: SI metres when sizes are below 1 mm
+        if max(sizes) >= 1e-3:
+            raise InputError("the file states no length unit: export it with its units", path)
+        unit = "m"
     lateral_nm = _to_nm(unit, path)
     ny, nx = values.shape
     pixel_x_nm, pixel_y_nm = sizes[0] * lateral_nm / nx, sizes[1] * lateral_nm / ny
     if pixel_size_nm is not None:
         pixel_x_nm = pixel_y_nm = float(pixel_size_nm)
-    is_height = any(w in names[index].lower().replace(" ", "") for w in HEIGHT_SYNONYMS)
+    lowered = names[index].lower().replace(" ", "")
+    is_height = any(w in lowered for w in HEIGHT_SYNONYMS) or [
+        n.lower() for n in names] == ["default"]  # an unnamed height export (x y z text)
     metadata = {
         "unit": "nm" if is_height else str(unit), "channels": names,
         "format": format or "auto", "pixel_size_y_nm": float(pixel_y_nm),
         "instrument_channel": names[index],
     }
+    if is_height and not stated:
+        tiny = float(np.nanmax(np.abs(values))) < 1e-5 if values.size else False
+        if tiny and lateral_nm == 1.0:  # heights given as metres beside a pixel size in nm
+            lateral_nm = 1e9
+        metadata["unit_source"] = ("assumed m: the file states no unit and its values are "
+                                   "below 1e-5" if tiny else
+                                   f"assumed {unit}: the file states no unit")
     if not np.all(np.isfinite(values)):
         metadata["undefined_pixels"] = int(np.sum(~np.isfinite(values)))
     instrument = reader.channels[index].info.get("instrument")
@@ -167,6 +186,8 @@ def _channel_index(path: Path, names: list[str], channel: str | int) -> int:
         for i, name in enumerate(lowered):
             if word in name:
                 return i
+    if wanted == "height" and lowered == ["default"]:  # an unnamed height export (x y z text)
+        return 0
     raise InputError(f"no channel {channel!r}: the file has {names}", path)
 
 

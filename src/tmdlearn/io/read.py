@@ -99,6 +99,8 @@ def read(path: str | Path, **options) -> Container:
         return _read_nexus(path)  # HDF5-based AFM formats (Zygo .datx) go on below
     if suffix == ".spc":
         return spc.read_spc(path, options.get("unit"), options.get("excitation_nm"))
+    if modality == "afm" and fmt is False and suffix in spectra.TEXT_SUFFIXES:
+        fmt = None  # a text height export: SurfaceTopography tells which
     if fmt is not False and modality != "spectra":
         return afm.read_afm_instrument(path, options.get("channel", "height"),
                                        options.get("pixel_size_nm"), fmt)

@@ -26,6 +26,10 @@ MIN_WINDOW_POINTS = 8
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".xy", ".asc", ".prn")
 
 _DECIMAL_COMMA = re.compile(r"^([-+]?\d*),(\d*([eE][-+]?\d+)?)$")
+#: A header line "Key: value" (Ocean Optics, WITec): a short key without '=' or a digit first.
+_COLON_PAIR = re.compile(r"^\s*([^\d\s=:][^=:]{0,59}?)\s*:\s*(\S.*?)\s*$")
+#: The line that ends the data of an Ocean Optics SpectraSuite export.
+_END_MARKER = ">>>>>End"
 _XY_UNITS = {"mm": 1000.0, "\u00b5m": 1.0, "nm": 1e-3}
 _XY_LABEL = re.compile(
     r"(?:pos(?:ition)?[\s_]*)?([xy])(?:[\s_]*(?:pos(?:ition)?)?)?"
@@ -46,13 +50,32 @@ def _decode(path: Path) -> str:
 
 
 def _split(line: str) -> list[str]:
-    if "\t" in line:  # a trailing tab ends some exports' lines
-        return [f.strip() for f in line.rstrip("\r\n").rstrip("\t").split("\t")]
-    if ";" in line:  # European CSV: a decimal comma is read as a point
-        return [_DECIMAL_COMMA.sub(r"\1.\2", f.strip()) for f in line.split(";")]
-    if "," in line:
-        return [f.strip() for f in line.split(",")]
-    return line.split()
+    """The fields of a line: tab, semicolon, comma or whitespace separated; a decimal comma
+    (a European locale's export) is read as a point where commas do not separate the fields,
+    and empty trailing fields (a spreadsheet's trailing separators) are dropped."""
+    line = line.rstrip("\r\n")
+    if "\t" in line or ";" in line:
+        fields = [_DECIMAL_COMMA.sub(r"\1.\2", f.strip())
+                  for f in line.split("\t" if "\t" in line else ";")]
+    elif "," in line and not _comma_decimals(line.split()):
+        fields = [f.strip() for f in line.split(",")]
+    else:
+        fields = [_DECIMAL_COMMA.sub(r"\1.\2", f) for f in line.split()]
+    while len(fields) > 1 and fields[-1] == "":
+        fields.pop()
+    return fields
+
+
+def _comma_decimals(words: list[str]) -> bool:
+    """Whether whitespace-separated ``words`` are two or more numbers with decimal commas."""
+    return len(words) >= 2 and all(_DECIMAL_COMMA.fullmatch(w) for w in words)
+
+
+def _colon_pair(line: str) -> tuple[str, str] | None:
+    """``Key: value`` -> (key, value) for a header line such as ``XAxis mode: Wavelengths`` or
+    ``Excitation Wavelength [nm]:<TAB>532.067``; None otherwise."""
+    match = _COLON_PAIR.match(line.rstrip("\r\n"))
+    return (match.group(1), match.group(2)) if match else None
 
 
 def _xy_scale(fields: list[str]) -> tuple[float, str] | None:
@@ -136,6 +159,9 @@ def read_text_spectra(path: Path, unit: str | None = None,
     if not np.all(np.isfinite(data)) or (axis_line and not np.all(np.isfinite(axis_line))):
         bad = int(np.argwhere(~np.isfinite(data))[0][0]) if not np.all(np.isfinite(data)) else 0
         raise InputError(f"NaN or infinite values (data row {bad + 1})", path)
+    if any(t.startswith(">>>>>Begin") for t in table.header_text) and not any(
+            k.lower().startswith("xaxis") for k in table.header):
+        table.header["XAxis mode"] = "Wavelengths (an Ocean Optics export: nm unless it says)"
     metadata: dict = {"header": table.header} if table.header else {}
     if table.header_text:
         metadata["column_names"] = table.header_text[-1]
@@ -193,7 +219,11 @@ def _parse_lines(text: str, path: Path) -> _Lines:
                 continue
             values = _floats(fields)
             if values is None or len(values) < 2:
-                out.header_text.append(line.strip())
+                pair = _colon_pair(line)
+                if pair:  # "Integration Time (sec): 0.1", "XAxis mode: Wavelengths"
+                    out.header[pair[0]] = pair[1]
+                else:
+                    out.header_text.append(line.strip())
                 continue
             out.rows.append(values)
             out.first_row_line = number
@@ -201,6 +231,8 @@ def _parse_lines(text: str, path: Path) -> _Lines:
                 return out
             continue
         values = _floats(_split(line))
+        if values is None and line.startswith(_END_MARKER):
+            break  # ">>>>>End Processed Spectral Data<<<<<" (Ocean Optics SpectraSuite)
         if values is None:
             raise InputError(f"line {number} is not numeric: {line.strip()[:40]!r}", path)
         out.rows.append(values)
@@ -224,11 +256,12 @@ def _read_rest(stream: io.StringIO, first: str, out: _Lines) -> bool:
     import pandas as pd
 
     start, width = stream.tell(), len(out.rows[0])
-    sep = "\t" if "\t" in first else ";" if ";" in first else "," if "," in first else r"\s+"
+    sep = "\t" if "\t" in first else ";" if ";" in first else r"\s+" if _comma_decimals(
+        first.split()) else "," if "," in first else r"\s+"
     try:
         rows = pd.read_csv(stream, sep=sep, header=None, skipinitialspace=True, dtype=float,
-                           decimal="," if sep == ";" else ".", quoting=csv.QUOTE_NONE,
-                           engine="c").to_numpy()
+                           decimal="," if sep != "," and "," in first else ".",
+                           quoting=csv.QUOTE_NONE, engine="c").to_numpy()
     except pd.errors.EmptyDataError:
         rows = np.empty((0, width))
     except (ValueError, pd.errors.ParserError):

@@ -90,7 +90,8 @@ def laser_nm(header: dict[str, str]) -> float | None:
 
 def _header_unit(header: dict[str, str], header_text: list[str]) -> tuple[str | None, bool]:
     """Unit named by the header (or None) and whether it says the axis is a Raman shift."""
-    keys = [k for k in header if k.lower().startswith(("range", "spectro", "x unit", "axis"))]
+    keys = [k for k in header
+            if k.lower().startswith(("range", "spectro", "x unit", "axis", "xaxis"))]
     candidates = [k + " " + header[k] for k in keys] + header_text[-1:]
     for text in candidates:
         first_field = re.split(r"[\t,;]", text)[0] if text in header_text else text
