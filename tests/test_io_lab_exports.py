@@ -126,3 +126,37 @@ def test_gwyddion_ascii_and_xyz_height_exports(tmp_path):
         patch = image.height_nm[20:45, 25:40].mean() - image.height_nm[:10, :10].mean()
         assert patch == pytest.approx(step, abs=0.05)
         assert ("unit_source" in image.metadata) == (name != "gwy.txt"), image.metadata
+
+
+def _jcamp(shift: np.ndarray, values: np.ndarray, extra: str = "") -> str:
+    """JCAMP-DX 4.24 as Bruker's and Thermo's software write it: labelled header, then
+    ##XYDATA=(X++(Y..Y)) lines of an X and five Y values (AFFN)."""
+    lines = [f"{shift[i]:.4f} " + " ".join(f"{v:.2f}" for v in values[i:i + 5])
+             for i in range(0, shift.size, 5)]
+    return ("##TITLE=MoS2 monolayer Raman\r\n##JCAMP-DX=4.24\r\n##DATA TYPE=RAMAN SPECTRUM\r\n"
+            f"##ORIGIN=Bruker SENTERRA\r\n{extra}##XUNITS=1/CM\r\n##YUNITS=ARBITRARY UNITS\r\n"
+            f"##XFACTOR=1.0\r\n##YFACTOR=1.0\r\n##FIRSTX={shift[0]:.4f}\r\n"
+            f"##LASTX={shift[-1]:.4f}\r\n##NPOINTS={shift.size}\r\n##XYDATA=(X++(Y..Y))\r\n"
+            + "\r\n".join(lines) + "\r\n##END=\r\n")
+
+
+def test_jcamp_dx_raman_spectrum(tmp_path):
+    from tmdlearn.errors import InputError
+
+    shift = np.linspace(349.6, 480.2, 200)
+    (tmp_path / "mos2.jdx").write_text(_jcamp(shift, _raman(shift), "##$LASER WAVELENGTH=532"
+                                              "\r\n"))
+    spectra = read(tmp_path / "mos2.jdx")
+    assert spectra.unit == "cm-1" and spectra.excitation_nm == 532.0
+    np.testing.assert_allclose(spectra.axis, shift, atol=1e-3)
+    assert spectra.metadata["header"]["data type"] == "RAMAN SPECTRUM"
+    fit = fit_peaks(spectra, "mos2-raman", progress=False)
+    assert fit.verdict[0] == "ok" and fit["A1g_center"][0] == pytest.approx(405, abs=0.05)
+    compound = ("##TITLE=two spectra\r\n##JCAMP-DX=5.01\r\n##DATA TYPE=LINK\r\n##BLOCKS=2\r\n"
+                + _jcamp(shift, _raman(shift)) + _jcamp(shift, _raman(shift)) + "##END=\r\n")
+    (tmp_path / "two.jdx").write_text(compound)
+    with pytest.raises(InputError, match="two.jdx: a compound JCAMP-DX file of 2 blocks"):
+        read(tmp_path / "two.jdx")
+    (tmp_path / "empty.jdx").write_text("##TITLE=nothing\r\n##JCAMP-DX=4.24\r\n##END=\r\n")
+    with pytest.raises(InputError, match="empty.jdx: no XY data"):
+        read(tmp_path / "empty.jdx")

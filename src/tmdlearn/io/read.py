@@ -22,7 +22,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError, MissingPixelSize
-from tmdlearn.io import afm, nion, sif, spc, spe, spectra, stem
+from tmdlearn.io import afm, jcamp_dx, nion, sif, spc, spe, spectra, stem
 from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
@@ -99,6 +99,8 @@ def read(path: str | Path, **options) -> Container:
         return _read_nexus(path)  # HDF5-based AFM formats (Zygo .datx) go on below
     if suffix == ".spc":
         return spc.read_spc(path, options.get("unit"), options.get("excitation_nm"))
+    if suffix in jcamp_dx.SUFFIXES or head.startswith(b"##TITLE"):
+        return jcamp_dx.read_jcamp(path, options.get("unit"), options.get("excitation_nm"))
     if modality == "afm" and fmt is False and suffix in spectra.TEXT_SUFFIXES:
         fmt = None  # a text height export: SurfaceTopography tells which
     if fmt is not False and modality != "spectra":

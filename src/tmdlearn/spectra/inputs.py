@@ -11,7 +11,7 @@ from tmdlearn.errors import InputError
 
 #: File suffixes taken from a folder given as an input.
 SPECTRA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".wdf", ".spc", ".sif", ".spe",
-                    ".nxs")
+                    ".nxs", ".jdx", ".dx", ".jcamp")
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
