@@ -139,7 +139,7 @@ def test_a_bad_simulator_key_in_a_config_file_names_the_file(data, problem, tmp_
 
 
 @pytest.mark.parametrize("section, problem", [
-    ("train: {steps: many}", "config key 'train.steps' must be a number, got 'many'"),
+    ("train: {steps: many}", "config key 'train.steps' must be a whole number, got 'many'"),
     ("loss: {per_species: 3}", "config key 'loss.per_species' must be true or false"),
     ("train: [1, 2]", "config key 'train' must be a section of key: value lines"),
 ])
@@ -292,3 +292,25 @@ def test_a_device_torch_cannot_use_is_an_input_error(device, problem):
         pytest.skip("a CUDA GPU is here")
     with pytest.raises(InputError, match=problem):
         resolve_device(device)
+
+
+def test_counts_must_be_whole_numbers_and_set_errors_name_the_option(tmp_path):
+    """An int default is a count: 2.0 is taken as 2, 1.5 is refused in one line; an error in a
+    --set value names the --set item, not the config file the rest came from."""
+    from tmdlearn.explain.workflow import DEFAULTS
+
+    config = tmp_path / "explain.yaml"
+    config.write_text("model:\n  epochs: 3\n")
+    cfg = load_config(config, ["model.epochs=2.0"], DEFAULTS)
+    assert cfg["model"]["epochs"] == 2 and isinstance(cfg["model"]["epochs"], int)
+    with pytest.raises(InputError) as err:
+        load_config(config, ["model.epochs=1.5"], DEFAULTS)
+    assert str(err.value) == ("--set model.epochs=1.5: config key 'model.epochs' must be a "
+                              "whole number, got 1.5")
+    with pytest.raises(InputError) as err:
+        load_config(config, ["model.epochz=3"], DEFAULTS)
+    assert str(err.value).startswith("--set model.epochz=3: unknown config key 'model.epochz'")
+    config.write_text("model:\n  epochs: 1.5\n")
+    with pytest.raises(InputError, match=r"explain.yaml: config key 'model.epochs' must be a "
+                                         r"whole number"):
+        load_config(config, [], DEFAULTS)

@@ -219,6 +219,8 @@ def validate(config: dict[str, Any], defaults: dict[str, Any], path: str | Path 
         wanted = _wanted(value, default)
         if wanted:
             raise InputError(f"config key '{where}{key}' must be {wanted}, got {value!r}", path)
+        if isinstance(default, int) and not isinstance(default, bool) and value is not None:
+            value = config[key] = int(value)
         if isinstance(default, Open) and value is not None:
             _run_check(default, value, path)
         elif isinstance(value, dict) and isinstance(default, dict):
@@ -254,8 +256,8 @@ def _yaml_number(value: Any, default: Any) -> Any:
 
 def _wanted(value: Any, default: Any) -> str:
     """What a value must be where the default is ``default``, if ``value`` is not that ("" when
-    it is): a section (mapping) where the default is one, a number where it is a number, true or
-    false where it is a flag. Null passes everywhere (off, or the built-in choice); lists and
+    it is): a section (mapping) where the default is one, a whole number where it is an int, a
+    number where it is a float, true or false where it is a flag. Null passes everywhere (off, or the built-in choice); lists and
     strings are left to the workflow (several take either)."""
     if value is None:
         return ""
@@ -263,7 +265,9 @@ def _wanted(value: Any, default: Any) -> str:
         return "" if isinstance(value, dict) else "a section of key: value lines"
     if isinstance(default, bool):
         return "" if isinstance(value, bool) else "true or false"
-    if isinstance(default, (int, float)):
+    if isinstance(default, int):  # a count (epochs, folds, seed, px): 2.0 is 2, 2.5 is not
+        return "" if is_number(value) and float(value).is_integer() else "a whole number"
+    if isinstance(default, float):
         return "" if is_number(value) else "a number"
     return ""
 
@@ -314,7 +318,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
                 raise InputError(f"override {item!r}: {part!r} is not a section")
         target[parts[-1]] = value
     if defaults is not None:
-        validate(config, defaults, path)
+        try:
+            validate(config, defaults, path)
+        except InputError as err:  # a key set on the command line: name the --set, not the file
+            for item in overrides or []:
+                if f"'{item.partition('=')[0]}'" in err.problem:
+                    raise InputError(f"--set {item}: {err.problem}") from None
+            raise
     return _plain(config)
 
 
