@@ -156,6 +156,35 @@ def test_demo_writes_report(tmp_path):
     assert "Example files" in (run / "report.html").read_text()
 
 
+def test_demo_steps_run_apart_are_reported_together(tmp_path, capsys):
+    """`--step examples`, then `--step data` into the same folder: the report holds both
+    sections, in the demo's order; a step that reads the datasets without them is one line."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "run"), "--step", "afm"])
+    assert exit_info.value.code == 2
+    assert "run the data step too (--step data)" in capsys.readouterr().err
+    _run("demo", "--out", tmp_path / "run", "--step", "examples")
+    _run("demo", "--out", tmp_path / "run", "--step", "data")
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert report.index("Embedded data") < report.index("Example files")
+
+
+def test_synth_refuses_another_dataset_folder(tmp_path, capsys):
+    """`synth wse2-maps` into a `synth mos2-campaign` folder mixed the two datasets under one
+    manifest; it is refused in one line (exit 2) unless --overwrite, and a rerun of the same
+    dataset into its folder is fine."""
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["synth", "mos2-campaign", "--small", str(tmp_path / "a")])
+        assert exit_info.value.code in (0, None)
+    before = (tmp_path / "a" / "manifest.csv").read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", "wse2-maps", "--small", str(tmp_path / "a")])
+    assert exit_info.value.code == 2
+    assert "run folder of `tmdlearn synth mos2-campaign`" in capsys.readouterr().err
+    assert (tmp_path / "a" / "manifest.csv").read_text() == before
+
+
 def test_demo_rejects_an_unknown_step(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--out", str(tmp_path / "run"), "--step", "nonsense"])

@@ -192,7 +192,11 @@ def explain_step(out: Path) -> Section:
                                 "run.json"))])
 
 
-#: The demo, in order; each workflow adds its step. Steps after "data" read its datasets.
+#: Where each step's report section is kept (a rerun of some steps reports all).
+SECTIONS = "report-sections"
+#: The steps that read the data step's datasets (OUT/data).
+NEEDS_DATA = ("spectra", "afm", "classify", "crossmodal")
+#: The demo, in order; each workflow adds its step.
 STEPS: dict[str, Callable[[Path], Section]] = {
     "data": synth.demo_step,
     "examples": inspect_examples,
@@ -220,10 +224,36 @@ def demo(
     unknown = [name for name in chosen if name not in STEPS]
     if unknown:
         raise InputError(f"unknown demo step(s) {unknown}: choose from {list(STEPS)}")
+    needing = [name for name in chosen if name in NEEDS_DATA]
+    if needing and "data" not in chosen and not (out / "data").is_dir():
+        raise InputError(f"demo step(s) {needing} read the demo's datasets in {out / 'data'}: "
+                         "run the data step too (--step data), or the whole demo")
     started = time.time()
     prepare_out(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    sections = [STEPS[name](out) for name in track(chosen, "demo")]
+    for name in track(chosen, "demo"):
+        _save_section(out, name, STEPS[name](out))
     write_run_json(out, {"steps": chosen}, started)
+    sections = [_load_section(out, name) for name in STEPS
+                if (out / SECTIONS / f"{name}.json").is_file()]
     report = write_report(out, "tmdlearn demo", sections)
     typer.echo(f"wrote {report}")
+
+
+def _save_section(out: Path, name: str, section: Section) -> None:
+    """A step's report section kept as OUT/report-sections/NAME.json, so that a later run of
+    other steps into the folder reports them all."""
+    from tmdlearn.io.atomic import write_json
+
+    heading, items = section
+    write_json(out / SECTIONS / f"{name}.json", {"heading": heading, "items": [
+        {"file": str(item)} if isinstance(item, Path) else {"text": item} for item in items]})
+
+
+def _load_section(out: Path, name: str) -> Section:
+    """The section :func:`_save_section` kept for step ``name``."""
+    import json
+
+    saved = json.loads((out / SECTIONS / f"{name}.json").read_text(encoding="utf-8"))
+    return saved["heading"], [Path(item["file"]) if "file" in item else item["text"]
+                              for item in saved["items"]]

@@ -8,8 +8,11 @@ import typer
 
 app = typer.Typer(no_args_is_help=True)
 
-OUT_ARGUMENT = typer.Argument(..., help="Folder to write (manifest.csv, truth.csv, files).")
+OUT_ARGUMENT = typer.Argument(..., help="Folder to write (manifest.csv, truth.csv, files): new "
+                              "or empty, or this command's earlier dataset.")
 SEED_OPTION = typer.Option(0, "--seed", help="Random seed: same seed, same data.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Write into a folder that holds other "
+                         "files or another dataset (files of the same name are replaced).")
 
 
 @app.callback()
@@ -17,9 +20,19 @@ def _group() -> None:
     """Generate the embedded datasets (simulators with stored ground truth)."""
 
 
-def _write(writer, out: Path, arguments: tuple) -> None:
-    """Write a dataset with ``writer(out, *arguments)`` and say where its manifest is."""
+def _write(writer, out: Path, arguments: tuple, overwrite: bool) -> None:
+    """Write a dataset with ``writer(out, *arguments)`` into a folder ``--out`` may take
+    (:func:`~tmdlearn.report.outdir.prepare_out`: not another command's dataset, nor a folder
+    of other files, unless ``overwrite``), with its run.json; say where its manifest is."""
+    import time
+
+    from tmdlearn.report.outdir import prepare_out
+    from tmdlearn.report.run import write_run_json
+
+    started = time.time()
+    prepare_out(out, overwrite)
     writer(out, *arguments)
+    write_run_json(out, {"writer": writer.__name__, "arguments": list(arguments)}, started)
     typer.echo(f"wrote {out / 'manifest.csv'}")
 
 
@@ -30,12 +43,13 @@ def mos2_campaign(
     pixels: int = typer.Option(512, "--pixels", help="AFM pixels per side."),
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size: 40 samples, 256 px, 1 power."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """MOCVD MoS2 campaign: AFM (1 and 5 µm), Raman (532 nm), PL, with the film state."""
     from tmdlearn.synth.campaign import write_mos2_campaign
 
     _write(write_mos2_campaign, out, (min(samples, 40), seed, min(pixels, 256), (1.0,), 3)
-           if small else (samples, seed, pixels))
+           if small else (samples, seed, pixels), overwrite)
 
 
 @app.command("wse2-maps")
@@ -45,12 +59,14 @@ def wse2_maps(
     pixels: int = typer.Option(96, "--pixels", help="Map pixels per side (64-128 typical)."),
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size: 2 flakes of 48 px."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """WSe2 flake Raman + PL maps at 2.33 eV (resonant) and 1.96 eV, with defect regions."""
     from tmdlearn.synth.maps import write_wse2_maps
 
     _write(write_wse2_maps, out,
-           (min(flakes, 2), min(pixels, 48), seed) if small else (flakes, pixels, seed))
+           (min(flakes, 2), min(pixels, 48), seed) if small else (flakes, pixels, seed),
+           overwrite)
 
 
 @app.command("tmd-materials")
@@ -61,12 +77,14 @@ def tmd_materials(
     pixels: int = typer.Option(128, "--pixels", help="Crop pixels per side."),
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size: 1/10 of the crops, 64 px."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Five-material AFM set (MoS2, WS2, WSe2, MoSe2, Mo-WSe2), several crops per sample."""
     from tmdlearn.synth.materials import write_tmd_materials
 
     _write(write_tmd_materials, out,
-           (min(scale, 0.1), min(pixels, 64), seed) if small else (scale, pixels, seed))
+           (min(scale, 0.1), min(pixels, 64), seed) if small else (scale, pixels, seed),
+           overwrite)
 
 
 @app.command("all")
@@ -74,11 +92,12 @@ def all_(
     out: Path = OUT_ARGUMENT,
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size (under 2 minutes)."),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """All three datasets into OUT/mos2-campaign, OUT/wse2-maps, OUT/tmd-materials."""
-    mos2_campaign(out / "mos2-campaign", 40, 512, seed, small)
-    wse2_maps(out / "wse2-maps", 6, 96, seed, small)
-    tmd_materials(out / "tmd-materials", 1.0, 128, seed, small)
+    mos2_campaign(out / "mos2-campaign", 40, 512, seed, small, overwrite)
+    wse2_maps(out / "wse2-maps", 6, 96, seed, small, overwrite)
+    tmd_materials(out / "tmd-materials", 1.0, 128, seed, small, overwrite)
 
 
 def demo_step(out: Path):
@@ -89,7 +108,7 @@ def demo_step(out: Path):
     from tmdlearn.report.tables import write_table
 
     data = out / "data"
-    all_(data, seed=0, small=True)
+    all_(data, seed=0, small=True, overwrite=False)
     rows = []
     for name in ("mos2-campaign", "wse2-maps", "tmd-materials"):
         manifest = Dataset.open(data / name).table
