@@ -139,3 +139,25 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     loaded = json.loads((out / "run.json").read_text())["models"]
     assert {m["role"] for m in loaded} == {"loaded"} and len(loaded) == len(saved)
     assert {m["sha256"] for m in loaded} == {m["sha256"] for m in saved.values()}
+
+
+def test_predict_with_another_workflows_run_folder_is_one_line(tmp_path, capsys):
+    """A classify (or any other) run folder given to crossmodal predict: one line naming what
+    it holds, exit 2 (was a KeyError traceback)."""
+    import json
+
+    from tmdlearn.cli import main
+
+    folder = tmp_path / "cls"
+    (folder / "models").mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"tmdlearn": "0.1.0", "command_name":
+                                                 "tmdlearn classify run", "config": {}}))
+    spectrum = tmp_path / "s.txt"
+    spectrum.write_text("".join(f"{x} {1 + x / 1000}\n" for x in range(350, 480)))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crossmodal", "predict", "--models", str(folder), "--out", str(tmp_path / "p"),
+              str(spectrum)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "\n" not in err
+    assert err == f"error: {folder}: not a crossmodal run folder: it holds a `tmdlearn " \
+                  "classify run` run"

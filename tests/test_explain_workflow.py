@@ -139,3 +139,24 @@ def test_metrics_table_puts_pairs_side_by_side():
     assert list(table.columns) == ["resonant", "off"]
     assert table.loc["r2_val_intensity", "off"] == 0.4
     assert table.loc["overfit", "off"] and not table.loc["overfit", "resonant"]
+
+
+def test_truth_labels_from_the_synth_archive_or_a_npy(tmp_path):
+    """The truth .npz that `tmdlearn synth wse2-maps` writes (regions + region_names, beside
+    other maps) gives its label map and names; a .npy its map; an archive without regions is
+    one error naming its keys (was "truth map (14,) differs from the maps")."""
+    from tmdlearn.explain.inputs import _truth_labels
+    from tmdlearn.synth.maps import write_wse2_maps
+
+    write_wse2_maps(tmp_path / "wse2", 1, 32, 0)
+    archive = sorted((tmp_path / "wse2" / "truth").glob("*.npz"))[0]
+    labels, names = _truth_labels(archive)
+    assert labels.shape == (32, 32) and names == {0: "background", 1: "pristine",
+                                                  2: "vacancy", 3: "oxygen"}
+    np.save(tmp_path / "labels.npy", labels)
+    again, none = _truth_labels(tmp_path / "labels.npy")
+    np.testing.assert_array_equal(again, labels)
+    assert none == {}
+    np.savez(tmp_path / "other.npz", pl_height=labels)
+    with pytest.raises(InputError, match="no 'regions' label map \\(keys: pl_height\\)"):
+        _truth_labels(tmp_path / "other.npz")

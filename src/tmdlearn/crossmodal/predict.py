@@ -40,7 +40,16 @@ def load_run(folder: str | Path, trust_mismatch: bool = False) -> dict:
     run_json = folder / "run.json"
     if not run_json.is_file():
         raise InputError("not a crossmodal run folder (no run.json)", folder)
-    config = json.loads(run_json.read_text(encoding="utf-8"))["config"]
+    try:
+        record = json.loads(run_json.read_text(encoding="utf-8"))
+    except ValueError:
+        raise InputError("run.json is not JSON", run_json) from None
+    wrote = record.get("command_name") if isinstance(record, dict) else None
+    config = record.get("config") if isinstance(record, dict) else None
+    if wrote and not str(wrote).endswith("crossmodal run") or not isinstance(config, dict) \
+            or not {"data", "embedding", "generation"} <= set(config):
+        raise InputError("not a crossmodal run folder" + (f": it holds a `{wrote}` run" if wrote
+                                                          else ""), folder)
     models = load_models(folder / "models", config, trust_mismatch)
     if not models:
         raise InputError("the run folder holds no models", folder / "models")

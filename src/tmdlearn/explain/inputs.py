@@ -60,13 +60,28 @@ def load_pairs(data: dict) -> list[dict]:
             pair[key] = loaded
         if entry.get("truth"):
             path = Path(entry["truth"])
-            try:
-                pair["truth"] = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as err:
-                raise InputError(f"cannot read the truth labels: {err}", path) from None
-            pair["regions"] = {int(k): str(v) for k, v in (entry.get("regions") or {}).items()}
+            pair["truth"], named = _truth_labels(path)
+            pair["regions"] = {int(k): str(v) for k, v in
+                               (entry.get("regions") or named).items()}
         pairs.append(pair)
     return pairs
+
+
+def _truth_labels(path: Path) -> tuple[np.ndarray, dict]:
+    """The label map of a ``.npy`` file, or of the ``regions`` array of an ``.npz`` (as
+    ``tmdlearn synth wse2-maps`` writes it, with its ``region_names``), and the names."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            return loaded, {}
+        with loaded:
+            if "regions" not in loaded.files:
+                raise InputError(f"the truth archive has no 'regions' label map (keys: "
+                                 f"{', '.join(loaded.files)})", path)
+            names = loaded["region_names"] if "region_names" in loaded.files else []
+            return loaded["regions"], {i: str(n) for i, n in enumerate(names)}
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read the truth labels: {err}", path) from None
 
 
 def _synth_pairs(settings: dict) -> list[dict]:
