@@ -314,3 +314,26 @@ def test_counts_must_be_whole_numbers_and_set_errors_name_the_option(tmp_path):
     with pytest.raises(InputError, match=r"explain.yaml: config key 'model.epochs' must be a "
                                          r"whole number"):
         load_config(config, [], DEFAULTS)
+
+
+def test_relative_paths_in_a_config_file_also_hold_from_another_folder(tmp_path, monkeypatch):
+    """configs/classify.yaml names its features file relative to itself: it works from the
+    repository and from any other working folder; a path that exists from the working
+    folder keeps that meaning."""
+    from tmdlearn.classify.workflow import DEFAULTS
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(repo / "configs" / "classify.yaml", [], DEFAULTS)
+    assert Path(cfg["data"]["features"]).is_file()
+    (tmp_path / "here.npz").write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "here.npz").write_bytes(b"")
+    (tmp_path / "sub" / "c.yaml").write_text("data:\n  features: here.npz\n  latent_features: "
+                                             "../sub/here.npz\n")
+    cfg = load_config(tmp_path / "sub" / "c.yaml", [], DEFAULTS)
+    assert cfg["data"]["features"] == "here.npz"  # the working folder's
+    assert cfg["data"]["latent_features"] == str(tmp_path / "sub" / "here.npz")  # beside c.yaml
+    monkeypatch.chdir(tmp_path / "sub")
+    cfg = load_config(Path("c.yaml"), [], DEFAULTS)
+    assert cfg["data"]["latent_features"] == "../sub/here.npz"

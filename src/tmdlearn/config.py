@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import difflib
 import importlib
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import fields
@@ -257,8 +258,9 @@ def _yaml_number(value: Any, default: Any) -> Any:
 def _wanted(value: Any, default: Any) -> str:
     """What a value must be where the default is ``default``, if ``value`` is not that ("" when
     it is): a section (mapping) where the default is one, a whole number where it is an int, a
-    number where it is a float, true or false where it is a flag. Null passes everywhere (off, or the built-in choice); lists and
-    strings are left to the workflow (several take either)."""
+    number where it is a float, true or false where it is a flag. Null passes everywhere (off,
+    or the built-in choice); lists and strings are left to the workflow (several take
+    either)."""
     if value is None:
         return ""
     if isinstance(default, dict):
@@ -304,7 +306,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
             raise InputError(f"not valid YAML ({err.__class__.__name__})", path) from None
         if not isinstance(loaded, dict):
             raise InputError("config must be a mapping of keys to values", path)
-        config = merged(config, loaded)
+        config = merged(config, _beside(loaded, path.parent))
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -326,6 +328,22 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
                     raise InputError(f"--set {item}: {err.problem}") from None
             raise
     return _plain(config)
+
+
+def _beside(values: Any, folder: Path) -> Any:
+    """``values`` of a config file with every relative path that names nothing from the
+    working folder but a file or folder beside the config (``folder``) made to point there,
+    so a config's data paths hold wherever the command runs."""
+    if isinstance(values, dict):
+        return {key: _beside(value, folder) for key, value in values.items()}
+    if isinstance(values, list):
+        return [_beside(value, folder) for value in values]
+    if isinstance(values, str) and ("/" in values or "." in values) and len(values) < 4096:
+        relative = Path(values)
+        if not relative.is_absolute() and not relative.exists() \
+                and (folder / relative).exists():
+            return os.path.normpath(folder / relative)
+    return values
 
 
 def markdown_table(defaults: dict[str, Any], meanings: dict[str, str] | None = None) -> str:
