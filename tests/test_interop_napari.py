@@ -85,14 +85,15 @@ def test_manifest_is_valid_and_its_commands_import(plugin):
 
 def test_reader_patterns_cover_every_format_tmdlearn_reads():
     from tmdlearn.io.afm import AFM_FORMATS
+    from tmdlearn.io.jcamp_dx import SUFFIXES as JCAMP
     from tmdlearn.io.read import NEXUS_SUFFIXES
     from tmdlearn.io.spectra import TEXT_SUFFIXES
     from tmdlearn.io.stem import STEM_FORMATS
 
     patterns = yaml.safe_load(MANIFEST.read_text())["contributions"]["readers"][0][
         "filename_patterns"]
-    suffixes = [*AFM_FORMATS, *TEXT_SUFFIXES, *STEM_FORMATS, *NEXUS_SUFFIXES, ".spc", ".wdf",
-                ".000", ".123"]
+    suffixes = [*AFM_FORMATS, *TEXT_SUFFIXES, *STEM_FORMATS, *NEXUS_SUFFIXES, *JCAMP, ".spc",
+                ".wdf", ".000", ".123"]
     missing = [s for s in suffixes if not any(fnmatch(f"scan{s}", p) for p in patterns)]
     assert missing == []
     assert not any(fnmatch("scan.py", p) or fnmatch("scan.1234", p) for p in patterns)
