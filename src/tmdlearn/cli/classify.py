@@ -52,8 +52,8 @@ def features(
 def _report(outcome, out: Path) -> None:
     """The best head and its accuracies."""
     best = outcome.metrics["best"]
-    typer.echo(f"best: {best['model']}  accuracy {best['accuracy']:.3f}  balanced accuracy "
-               f"{best['balanced_accuracy']:.3f}  -> {out}")
+    typer.echo(f"best by balanced accuracy: {best['model']}  balanced accuracy "
+               f"{best['balanced_accuracy']:.3f}  accuracy {best['accuracy']:.3f}  -> {out}")
 
 
 common.add_run_command(
