@@ -139,6 +139,10 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "predictions.csv")
     assert list(table["modality"]) == ["afm", "raman"]
+    # the read-out features say what they are and in which unit
+    assert {"raman_split_A1g_E2g_cm1_from_generated", "pl_A_fwhm_eV_from_generated"} <= set(
+        table.columns)
+    assert table["warning"].isna().all()  # a 1 µm scan, as trained
     assert (out / "generated" / "S001_center_1um_afm_to_raman.csv").is_file()
     assert (out / "generated" / "S001_center_1mW_raman_to_pl.csv").is_file()
     loaded = json.loads((out / "run.json").read_text())["models"]
@@ -166,3 +170,19 @@ def test_predict_with_another_workflows_run_folder_is_one_line(tmp_path, capsys)
     assert exit_info.value.code == 2 and "\n" not in err
     assert err == f"error: {folder}: not a crossmodal run folder: it holds a `tmdlearn " \
                   "classify run` run"
+
+
+def test_an_afm_scan_of_another_size_than_the_runs_is_warned_about():
+    """The run's models saw 1 µm scans (run.json filters): a 5 µm scan's predictions are
+    extrapolations, said per file; a 1 µm scan at another pixel count is not."""
+    import numpy as np
+
+    from tmdlearn.crossmodal.predict import _scan_warning
+    from tmdlearn.data import HeightMap
+
+    filters = {"afm": {"scan_size_um": 1.0}}
+    wide = HeightMap(np.zeros((512, 512)), 5000 / 512)
+    assert _scan_warning(wide, filters) == ("a 5 µm scan; the models were trained on 1 µm "
+                                            "scans: its predictions are extrapolations")
+    assert _scan_warning(HeightMap(np.zeros((128, 128)), 1000 / 128), filters) == ""
+    assert _scan_warning(wide, {}) == ""

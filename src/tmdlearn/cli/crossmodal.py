@@ -77,3 +77,7 @@ def predict(
     write_outcome(out, outcome, cfg, started)
     typer.echo(f"wrote {out / 'predictions.csv'} and {outcome.metrics['generated']} generated "
                "spectra")
+    table = outcome.tables["predictions"]
+    for row in table.itertuples() if "warning" in table else ():
+        if isinstance(row.warning, str) and row.warning:
+            typer.echo(f"warning: {row.file}: {row.warning}", err=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.crossmodal.data import SpectrumGrid, preprocess_spectrum
-from tmdlearn.crossmodal.readout import read_feature
+from tmdlearn.crossmodal.readout import READOUTS, read_feature
 from tmdlearn.crossmodal.saved import load_models
 from tmdlearn.data import HeightMap, Spectra
 from tmdlearn.errors import InputError
@@ -54,7 +54,8 @@ def load_run(folder: str | Path, trust_mismatch: bool = False) -> dict:
     if not models:
         raise InputError("the run folder holds no models", folder / "models")
     return {"config": config, "models": models, "folder": folder,
-            "model_folders": [folder / "models" / name for name in models]}
+            "model_folders": [folder / "models" / name for name in models],
+            "filters": record.get("filters") or {}}
 
 
 def _grids(config: dict) -> dict[str, SpectrumGrid]:
@@ -114,6 +115,7 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
         modality = modality_of(item)
         row: dict = {"file": str(path), "modality": modality}
         if modality == "afm":
+            row["warning"] = _scan_warning(item, run.get("filters", {}))
             emb = config["embedding"]
             x = embed([level(item)], backbone=emb["backbone"], weights=emb["weights"],
                       device="cpu", clip_nm=float(emb["clip_nm"]))
@@ -140,13 +142,32 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
             axis = grids[output].axis
             name = f"{Path(path).stem}_{modality}_to_{output}"
             generated[name] = (axis, spectrum[0], grids[output].unit)
-            row[f"{output}_feature_from_generated"] = float(read_feature(
+            feature = _feature_column(output)
+            row[f"{feature}_from_generated"] = float(read_feature(
                 spectrum, axis, output, include=include.get(output, []))[0])
             head = models.get(f"head_{task}")
             if head is not None:
-                row[f"{output}_feature_head"] = float(np.ravel(head.predict(x))[0])
+                row[f"{feature}_head"] = float(np.ravel(head.predict(x))[0])
         rows.append(row)
     return pd.DataFrame(rows), generated
+
+
+def _scan_warning(image, filters: dict) -> str:
+    """'' or why an AFM image is outside what the run was trained on: a scan size more than
+    10 % from the run's (``run.json`` filters, e.g. 1 µm), whose embedding the models never saw."""
+    trained = (filters.get("afm") or {}).get("scan_size_um")
+    scan = image.pixel_size_nm * image.shape[1] / 1000.0
+    if not trained or abs(scan / float(trained) - 1) <= 0.1:
+        return ""
+    return (f"a {scan:.3g} µm scan; the models were trained on {float(trained):g} µm scans: "
+            "its predictions are extrapolations")
+
+
+def _feature_column(output: str) -> str:
+    """The read-out feature's column stem with its unit: ``raman_split_A1g_E2g_cm1``
+    (A1g–E2g split, cm⁻¹) or ``pl_A_fwhm_eV`` (A-exciton FWHM, eV)."""
+    unit = "cm1" if output == "raman" else "eV"
+    return f"{output}_{READOUTS[output][1]}_{unit}"
 
 
 def predict(files, folder: str | Path, trust_mismatch: bool = False) -> Outcome:
