@@ -17,4 +17,5 @@ A_WS2_ANGSTROM = LATTICE_ANGSTROM["ws2"]
 A_WSE2_ANGSTROM = 3.282
 #: The lattice constants (least, most; Å) of the specimens each STEM model is for: the WS2
 #: model also reads MoS2 (3.16 Å) and MoSe2 (3.29 Å), 2H TMDs of the same structure.
-LATTICE_RANGE_ANGSTROM = {"graphene": (2.46, 2.46), "ws2": (A_WS2_ANGSTROM, 3.29)}
+LATTICE_RANGE_ANGSTROM = {"graphene": (LATTICE_ANGSTROM["graphene"],) * 2,
+                          "ws2": (A_WS2_ANGSTROM, 3.29)}

@@ -137,13 +137,13 @@ def predict_file(task: tuple) -> dict:
 _WORKER_MODELS: dict[str, dict] = {}
 
 
-def _summary_table(rows: list[dict]) -> pd.DataFrame:
-    """A folder's summary.csv: the columns in a predicted image's order whatever image comes
-    first (an error row has only file, trust and main_reason), atom counts as integers."""
+def _summary_table(rows: list[dict], failed) -> pd.DataFrame:
+    """A folder's summary.csv: the columns in a done image's order whatever image comes first
+    (an error row, ``failed(row)``, has only a few of them), atom counts as integers."""
     table = pd.DataFrame(rows)
-    predicted = [row for row in rows if row["trust"] != "error"]
-    if predicted:
-        table = table[list(dict.fromkeys([*predicted[0], *table.columns]))]
+    done = [row for row in rows if not failed(row)]
+    if done:
+        table = table[list(dict.fromkeys([*done[0], *table.columns]))]
     for column in table.columns:
         if column.startswith("atoms"):
             table[column] = table[column].astype("Int64")
@@ -259,7 +259,7 @@ def predict(
                          [(cfg, path, out / name, started, here, command_name())
                           for name, path in zip(names, files, strict=True)], "finding atoms")
     with atomic_path(out / "summary.csv") as tmp:
-        _summary_table(rows).to_csv(tmp, index=False)
+        _summary_table(rows, lambda row: row["trust"] == "error").to_csv(tmp, index=False)
     write_run_json(out, cfg, started)  # the folder's own run: rerun into it, or --out checks
     trusted = sum(r["trust"] == "ok" for r in rows)
     failed = [r for r in rows if r["trust"] == "error"]
@@ -339,11 +339,8 @@ def analyze(
                                      options, single=False))
         except InputError as err:
             rows.append({"image": folder.name, "error": str(err)})
-    table = pd.DataFrame(rows)
-    if "atoms" in table:
-        table["atoms"] = table["atoms"].astype("Int64")  # not 145.0 beside an error row
     with atomic_path(out / "summary.csv") as tmp:
-        table.to_csv(tmp, index=False)
+        _summary_table(rows, lambda row: bool(row.get("error"))).to_csv(tmp, index=False)
     write_run_json(out, {"atoms": str(atoms_csv), **{k: v for k, v in options.items()
                                                      if k != "masks"}}, started)
     failed = [row["error"] for row in rows if row.get("error")]

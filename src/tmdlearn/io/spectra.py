@@ -54,16 +54,24 @@ def _split(line: str) -> list[str]:
     (a European locale's export) is read as a point where commas do not separate the fields,
     and empty trailing fields (a spreadsheet's trailing separators) are dropped."""
     line = line.rstrip("\r\n")
-    if "\t" in line or ";" in line:
-        fields = [_DECIMAL_COMMA.sub(r"\1.\2", f.strip())
-                  for f in line.split("\t" if "\t" in line else ";")]
-    elif "," in line and not _comma_decimals(line.split()):
+    sep = _separator(line)
+    if sep == ",":
         fields = [f.strip() for f in line.split(",")]
     else:
-        fields = [_DECIMAL_COMMA.sub(r"\1.\2", f) for f in line.split()]
+        fields = [_DECIMAL_COMMA.sub(r"\1.\2", f.strip()) for f in line.split(sep)]
     while len(fields) > 1 and fields[-1] == "":
         fields.pop()
     return fields
+
+
+def _separator(line: str) -> str | None:
+    """The field separator of a line: a tab, a semicolon, a comma, or None for whitespace
+    (also for whitespace-separated numbers with decimal commas)."""
+    if "\t" in line:
+        return "\t"
+    if ";" in line:
+        return ";"
+    return "," if "," in line and not _comma_decimals(line.split()) else None
 
 
 def _comma_decimals(words: list[str]) -> bool:
@@ -256,8 +264,7 @@ def _read_rest(stream: io.StringIO, first: str, out: _Lines) -> bool:
     import pandas as pd
 
     start, width = stream.tell(), len(out.rows[0])
-    sep = "\t" if "\t" in first else ";" if ";" in first else r"\s+" if _comma_decimals(
-        first.split()) else "," if "," in first else r"\s+"
+    sep = _separator(first) or r"\s+"
     try:
         rows = pd.read_csv(stream, sep=sep, header=None, skipinitialspace=True, dtype=float,
                            decimal="," if sep != "," and "," in first else ".",

@@ -29,8 +29,18 @@ def command_name() -> str | None:
     return running_command[0]
 
 
-def _run_record(folder: Path) -> dict | None:
-    """The JSON object of ``folder``'s ``run.json`` when tmdlearn wrote it, else None."""
+def run_record(folder: Path) -> dict | None:
+    """The JSON object of ``folder``'s ``run.json`` when tmdlearn wrote it, else None.
+
+    Parameters
+    ----------
+    folder : Path
+        A folder.
+
+    Returns
+    -------
+    dict or None
+    """
     try:
         payload = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -50,7 +60,7 @@ def is_run_folder(folder: str | Path) -> bool:
     -------
     bool
     """
-    return _run_record(Path(folder)) is not None
+    return run_record(Path(folder)) is not None
 
 
 def holds_result_store(folder: str | Path) -> bool:
@@ -103,7 +113,7 @@ def prepare_out(out: str | Path, overwrite: bool = False) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("--out names a file, not a folder", out)
-    record = _run_record(out) if out.is_dir() and not overwrite else None
+    record = run_record(out) if out.is_dir() and not overwrite else None
     wrote, running = (record or {}).get("command_name"), command_name()
     if wrote and running and wrote != running:
         raise InputError(f"--out is the run folder of `{wrote}`, not of `{running}`: choose "

@@ -4,7 +4,6 @@ run.json (what produced it: command, config, versions, seed, timing). ``write_js
 
 from __future__ import annotations
 
-import json
 import platform
 import re
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 
 from tmdlearn import __version__
 from tmdlearn.io.atomic import write_json
-from tmdlearn.report.outdir import command_name
+from tmdlearn.report.outdir import command_name, run_record
 
 #: ``scheme://user:password@`` in a URL (a database storage of an Optuna study).
 _PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.I)
@@ -137,11 +136,8 @@ def write_outcome(out: str | Path, outcome, config: dict[str, Any],
 def _earlier_outputs(out: Path) -> list[str]:
     """The ``outputs`` an earlier run of the running command recorded in ``out/run.json``
     (none for another command's run, whose folder only ``--overwrite`` lets one write into)."""
-    try:
-        record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(record, dict) or record.get("command_name") != command_name():
+    record = run_record(out)
+    if record is None or record.get("command_name") != command_name():
         return []
     outputs = record.get("outputs")
     return [str(name) for name in outputs] if isinstance(outputs, list) else []

@@ -350,18 +350,24 @@ def _height_columns(model, names: list[str]) -> list[int]:
     return [names.index(f"{p.name}_height") for p in model.peaks]
 
 
+def _windows(model, values: np.ndarray, regions: list[dict]):
+    """(region, its window's info, its stored parameters (N, P) with a plain background,
+    :func:`with_plain_background`) for every fit window of ``model``."""
+    offset = 0
+    for region, info in zip(model.regions, regions, strict=True):
+        yield region, info, with_plain_background(
+            region, values[:, offset:offset + region.n_params], info["x"])
+        offset += region.n_params
+
+
 def _sunk_background(model, values: np.ndarray, regions: list[dict]) -> np.ndarray:
     """How far (N,) the fitted background sinks below the data's floor (its 1st percentile)
     in the worst window, intensity units (≤ 0 where it stays at or above it)."""
     sunk = np.full(values.shape[0], -np.inf)
-    offset = 0
-    for region, info in zip(model.regions, regions, strict=True):
-        params = with_plain_background(region, values[:, offset:offset + region.n_params],
-                                       info["x"])
-        offset += region.n_params
+    for region, info, params in _windows(model, values, regions):
         if not info["points"] or region.background == "none":
             continue
-        start = region.n_params - region.n_background
+        start = region_layout(region)[1][1]
         ends = info["x"][[0, -1]]
         line = params[:, start, None] + (params[:, start + 1, None] * ends[None, :]
                                          if region.background == "linear" else 0.0)
@@ -377,11 +383,8 @@ def _misfit_at(model, values: np.ndarray, regions: list[dict], rows: np.ndarray)
     if not rows.any():
         return at
     best = np.full(int(rows.sum()), -np.inf)
-    offset = 0
-    for region, info in zip(model.regions, regions, strict=True):
-        params = with_plain_background(region, values[rows, offset:offset + region.n_params],
-                                       info["x"])
-        offset += region.n_params
+    found = np.full(best.shape, np.nan)
+    for region, info, params in _windows(model, values[rows], regions):
         if not info["points"]:
             continue
         fitted, _ = evaluate(np, info["x"], params, region_layout(region), jacobian=False)
@@ -390,9 +393,8 @@ def _misfit_at(model, values: np.ndarray, regions: list[dict], rows: np.ndarray)
         value = score[np.arange(score.shape[0]), top]
         here = value > best
         best[here] = value[here]
-        where = at[rows]
-        where[here] = info["x"][top[here]]
-        at[rows] = where
+        found[here] = info["x"][top[here]]
+    at[rows] = found
     return at
 
 
