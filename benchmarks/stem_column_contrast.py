@@ -59,10 +59,13 @@ ABERRATIONS = ("C10", "C12", "phi12", "C21", "phi21", "C23", "phi23", "C30")
 DETECTORS = ((50.0, 200.0), (70.0, 200.0), (90.0, 200.0))
 REFERENCE_DETECTOR = 1
 #: rms thermal displacement per direction (Å) by element, as benchmarks/stem_abtem.py.
-SIGMAS = {"S": 0.065, "Se": 0.06, "W": 0.05}
+SIGMAS = {"S": 0.065, "Se": 0.06, "W": 0.05, "Mo": 0.05}
 #: Monolayers: chalcogen column -> (lattice constant Å, S-S thickness Å, (entrance, exit)).
 MONOLAYERS = {"WS2": (3.153, 3.14, ("S", "S")), "WSSe": (3.2175, 3.24, ("S", "Se")),
               "WSe2": (3.282, 3.34, ("Se", "Se"))}
+#: The same for MoS2(1-x)Se2x (``benchmarks/stem_mo_contrast.py``; MoSSe: Vegard's a).
+MO_MONOLAYERS = {"MoS2": (3.160, 3.17, ("S", "S")), "MoSSe": (3.224, 3.255, ("S", "Se")),
+                 "MoSe2": (3.288, 3.34, ("Se", "Se"))}
 #: Bilayers: (upper, lower) monolayer names, twist (Σ7), common a (Å), W-W interlayer (Å).
 BILAYERS = {"WS2/WSe2": ("WS2", "WSe2"), "WSe2/WS2": ("WSe2", "WS2")}
 TWIST_DEG = float(np.degrees(np.arccos(13 / 14)))
@@ -71,6 +74,8 @@ BILAYER_A, INTERLAYER = 3.2175, 6.2
 #: more from every other column (unshifted, 4 chalcogen columns of each layer do).
 LOWER_SHIFT = (0.0, 0.7)
 KINDS = ("W", "S2", "SSe", "Se2")
+#: Column kinds :func:`column_stats` measures (a Mo film's metal included).
+MEASURED_KINDS = ("W", "Mo", "S2", "SSe", "Se2")
 #: Measurement: integration radius, profile step and reach, and the minimum distance (Å) of a
 #: measured column from every other column (bilayers: near-coincident columns are skipped).
 RADIUS, STEP, REACH, ISOLATION = 0.5, 0.02, 1.0, 1.2
@@ -79,8 +84,9 @@ VACUUM = 2.0
 
 def layer_atoms(name: str, a: float, angle_deg: float, z0: float, reach: float):
     """Atoms (xyz (N, 3) Å, symbols) of one 2H layer ``name`` over a disk of ``reach`` Å,
-    rotated by ``angle_deg`` about the origin, its W plane at height ``z0``."""
-    _, thickness, (top, bottom) = MONOLAYERS[name]
+    rotated by ``angle_deg`` about the origin, its metal plane at height ``z0``."""
+    _, thickness, (top, bottom) = {**MONOLAYERS, **MO_MONOLAYERS}[name]
+    metal = "Mo" if name in MO_MONOLAYERS else "W"
     a1, a2 = np.array([a, 0.0]), np.array([a / 2, a * np.sqrt(3) / 2])
     n = int(reach / a) + 3
     i, j = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij")
@@ -89,7 +95,7 @@ def layer_atoms(name: str, a: float, angle_deg: float, z0: float, reach: float):
     xy = np.concatenate([origins, origins + chalcogen, origins + chalcogen])
     z = np.concatenate([np.zeros(len(origins)), np.full(len(origins), -thickness / 2),
                         np.full(len(origins), thickness / 2)]) + z0
-    symbols = ["W"] * len(origins) + [top] * len(origins) + [bottom] * len(origins)
+    symbols = [metal] * len(origins) + [top] * len(origins) + [bottom] * len(origins)
     t = np.deg2rad(angle_deg)
     xy = xy @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
     return np.column_stack([xy, z]), np.array(symbols)
@@ -99,8 +105,9 @@ def specimen(name: str) -> dict:
     """The periodic orthogonal cell of specimen ``name``: atoms (xyz Å, symbols, z along the
     beam: the entrance surface at small z), cell (Lx, Ly, Lz) Å, and its columns (xy Å, kind
     name, layer)."""
-    if name in MONOLAYERS:
-        a = MONOLAYERS[name][0]
+    table = {**MONOLAYERS, **MO_MONOLAYERS}
+    if name in table:
+        a = table[name][0]
         r1, r2 = np.array([4 * a, 0.0]), np.array([0.0, 2 * a * np.sqrt(3)])
         layers = [(name, 0.0)]
         frame = 0.0
@@ -114,7 +121,7 @@ def specimen(name: str) -> dict:
         r1, r2 = np.array([np.linalg.norm(r1), 0.0]), np.array([0.0, np.linalg.norm(r2)])
     reach = float(np.hypot(r1[0], r2[1])) + 2 * a
     xyz, symbols, layer_index = [], [], []
-    thick = max(MONOLAYERS[n][1] for n, _ in layers)
+    thick = max(table[n][1] for n, _ in layers)
     for k, (part, angle) in enumerate(layers):
         p, s = layer_atoms(part, a, angle - frame, VACUUM + thick / 2 + k * INTERLAYER, reach)
         p[:, :2] += np.array(LOWER_SHIFT) * k
@@ -134,8 +141,10 @@ def _columns(xyz: np.ndarray, symbols: np.ndarray, layer: np.ndarray) -> dict:
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     se = np.bincount(inverse, weights=symbols == "Se", minlength=len(uniq)).astype(int)
-    metal = np.bincount(inverse, weights=symbols == "W", minlength=len(uniq)) > 0
-    kind = np.where(metal, "W", np.array(["S2", "SSe", "Se2"])[se])
+    metal = {m: np.bincount(inverse, weights=symbols == m, minlength=len(uniq)) > 0
+             for m in ("W", "Mo")}
+    kind = np.where(metal["W"], "W", np.where(metal["Mo"], "Mo",
+                                              np.array(["S2", "SSe", "Se2"])[se]))
     return {"column_xy": uniq[:, :2], "column_kind": kind, "column_layer": uniq[:, 2].astype(int)}
 
 
@@ -254,7 +263,7 @@ def column_stats(sample, spec: dict) -> dict[str, dict[str, float]]:
     bins = np.round(r / STEP).astype(int)
     out = {}
     for layer in np.unique(spec["column_layer"]):
-        for kind in KINDS:
+        for kind in MEASURED_KINDS:
             sel = isolated & (spec["column_layer"] == layer) & (spec["column_kind"] == kind)
             if not sel.any():
                 continue

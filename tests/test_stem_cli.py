@@ -229,8 +229,11 @@ def _bad_inputs(tmp_path):
     spectrum.write_text("".join(f"{600 + k} {k % 7}\n" for k in range(50)))
     return [([str(empty), "--pixel-size", "0.1"], "no STEM images"),
             ([str(spectrum), "--pixel-size", "0.1"], "not a STEM image: it holds spectra"),
-            ([str(good), "--pixel-size", "0.1", "--material", "mose2"],
-             "must be graphene or ws2, got 'mose2'"),
+            ([str(good), "--pixel-size", "0.1", "--material", "mote2"],
+             "must be graphene or one of ws2, wse2, ws2-wse2, mos2, mose2, mos2-mose2, got "
+             "'mote2'"),
+            ([str(good), "--pixel-size", "0.1", "--material", "mose2"],  # the model's: graphene
+             "model for material 'graphene', not 'ws2'"),
             ([str(rgb), "--pixel-size", "0.1"], "RGB"),
             ([str(nan), "--pixel-size", "0.1"], "NaN"),
             ([str(good), "--pixel-size", "0.01"], "pixel size"),
@@ -444,10 +447,11 @@ def test_material_names_are_case_insensitive(tmp_path, capsys):
     assert json.loads((tmp_path / "a" / "run.json").read_text())["config"]["material"] == "ws2"
     assert "vegard_se_fraction" in pd.read_csv(tmp_path / "a" / "lattice.csv")
     with pytest.raises(SystemExit) as exit_:
-        main(["stem", "predict", str(tmp_path / "atoms.csv"), "--material", "MoS2", "--out",
+        main(["stem", "predict", str(tmp_path / "atoms.csv"), "--material", "MoS3", "--out",
               str(tmp_path / "p")])
     err = capsys.readouterr().err
-    assert exit_.value.code == 2 and "must be graphene or ws2, got 'mos2'" in err
+    assert exit_.value.code == 2 and "must be graphene or one of ws2, wse2" in err
+    assert "got 'MoS3'" in err
 
 
 def test_a_pixel_size_given_over_a_different_stored_one_is_noted(tiny_run, tmp_path, capsys):

@@ -316,7 +316,7 @@ def test_metal_balance_tightens_with_the_layer_size():
                                                 replace=False)])
     quality = assess(s.image, thinned, 0.15, "ws2")
     assert quality.trust != "ok" and quality.grades["layer1_metal"] < 0.5
-    assert "W columns, expected 50 ± " in " ".join(quality.reasons)
+    assert "metal (W or Mo) columns, expected 50 ± " in " ".join(quality.reasons)
     assert metal_balance(36)(0.125) > 0.5  # a 36-atom layer: within its edge effects
 
 

@@ -28,7 +28,8 @@ def _group() -> None:
 def simulate(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     overwrite: bool = OVERWRITE_OPTION,
-    material: str = typer.Option("graphene", help="graphene or ws2."),
+    material: str = typer.Option("graphene", help="graphene, ws2 (WS2(1-x)Se2x) or mos2 "
+                                 "(MoS2(1-x)Se2x)."),
     n_train: int = typer.Option(100, help="Training images."),
     n_val: int = typer.Option(20, help="Validation images."),
     n_test: int = typer.Option(20, help="Test images."),
@@ -151,10 +152,13 @@ def _summary_table(rows: list[dict], failed) -> pd.DataFrame:
 
 
 def _note_overridden(row: dict, where: Path) -> None:
-    """A note when --pixel-size replaced a different pixel size the file states."""
+    """A note when --pixel-size replaced a different pixel size the file states, and how a Mo
+    film's species were read (:func:`tmdlearn.stem.films.film_species`)."""
     if row.get("file_pixel_size_angstrom"):
         typer.echo(f"note: {where}: --pixel-size {row['pixel_size_angstrom']:g} Å used; the "
                    f"file states {row['file_pixel_size_angstrom']:.4g} Å", err=True)
+    if row.get("species_note"):
+        typer.echo(f"note: {where}: {row['species_note']}", err=True)
 
 
 def _warn_untrusted(row: dict, where: Path) -> None:
@@ -175,9 +179,11 @@ def predict(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     overwrite: bool = OVERWRITE_OPTION,
     model: Path = typer.Option(None, help="Model folder (default: the shipped one)."),
-    material: str = typer.Option(None, help="graphene or ws2: the shipped model to use when "
-                                 "--model is not given (default graphene); with --model, the "
-                                 "material the model must be for."),
+    material: str = typer.Option(None, help="graphene, or a TMD film: ws2, wse2, ws2-wse2, "
+                                 "mos2, mose2, mos2-mose2 (the shipped WS2 model; a Mo film's "
+                                 "species are read from the column brightness): the shipped "
+                                 "model to use when --model is not given (default graphene); "
+                                 "with --model, the material the model must be for."),
     trust_mismatch: bool = typer.Option(False, "--trust-mismatch", help="Load a model whose "
                                         "weight files differ from the sha256 in its card "
                                         "(with a warning)."),
@@ -285,12 +291,14 @@ def analyze(
                                      "the one the stem predict run beside ATOMS_CSV used)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     overwrite: bool = OVERWRITE_OPTION,
-    material: str = typer.Option(None, help="graphene or ws2 (default: the stem predict "
-                                 "run's model's, else graphene)."),
+    material: str = typer.Option(None, help="graphene or a TMD film (ws2, mos2, ...; default: "
+                                 "the stem predict run's model's, else graphene)."),
     masks: Path = typer.Option(None, help="masks.npz beside atoms.csv (for the map size)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the KDEs."),
-    a_ws2: float = typer.Option(3.153, help="WS2 lattice constant, Å (Vegard)."),
-    a_wse2: float = typer.Option(3.282, help="WSe2 lattice constant, Å (Vegard)."),
+    a_ws2: float = typer.Option(None, help="Sulphide lattice constant, Å (Vegard; default "
+                                "WS2 3.153, or MoS2 3.160 for Mo columns)."),
+    a_wse2: float = typer.Option(None, help="Selenide lattice constant, Å (Vegard; default "
+                                 "WSe2 3.282, or MoSe2 3.288 for Mo columns)."),
     bond_max: float = typer.Option(None, "--bond-max", help="Leave nearest-neighbour distances "
                                    "above this (Å) out of the bond mean and FWHM (default: "
                                    "none, as the Gomb-Net study)."),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
+from tmdlearn.constants import A_WS2_ANGSTROM, METALS, VEGARD_ANGSTROM
 from tmdlearn.stem.bonds import (
     bond_statistics,
     bond_table,
@@ -42,8 +42,7 @@ __all__ = ["FWHM_PER_SIGMA", "SE_PER_COLUMN", "analyse_atoms", "bond_statistics"
 
 def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str = "graphene",
                   shape: tuple[int, int] | None = None, n_boot: int = 1000,
-                  seed: int = 0, a_ws2: float = A_WS2_ANGSTROM,
-                  a_wse2: float = A_WSE2_ANGSTROM,
+                  seed: int = 0, a_ws2: float | None = None, a_wse2: float | None = None,
                   bond_max_angstrom: float | None = None, undistort: bool = True
                   ) -> dict[str, Any]:
     """All analyses of one image's layer-resolved atoms.
@@ -59,16 +58,18 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     pixel_size_angstrom : float
         Pixel size (Å/px) of every distance and lattice constant.
     material : str
-        "graphene" (honeycomb lattice, C–C bonds) or "ws2" (triangular W lattice, Vegard
-        fraction).
+        "graphene" (honeycomb lattice, C–C bonds) or "ws2" (a TMD: triangular metal lattice,
+        W or Mo columns, Vegard fraction).
     shape : tuple of int, optional
         (H, W) of the image; the order-parameter maps are made only when given.
     n_boot : int
         Bootstrap resamples of the KDE comparison.
     seed : int
         Seed of the bootstrap.
-    a_ws2, a_wse2 : float
-        Lattice constants (Å) of Vegard's law.
+    a_ws2, a_wse2 : float, optional
+        Lattice constants (Å) of Vegard's sulphide and selenide end members; default those of
+        the layer's metal (:data:`tmdlearn.constants.VEGARD_ANGSTROM`: WS2 / WSe2, or MoS2 /
+        MoSe2 for Mo columns).
     bond_max_angstrom : float, optional
         Bond distances above it (Å) are left out of ``bond_statistics``.
     undistort : bool
@@ -98,16 +99,18 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
                                   "anisotropy_percent": float(100 * (stretch[1] / stretch[0] - 1))}
     xy = {layer: g for layer, g in measured.groupby("layer")}
     rows = []
-    metal = "C" if material == "graphene" else "W"
     for layer, g in sorted(xy.items()):
-        sites = g[g.species == metal][["x_px", "y_px"]].to_numpy()
         row = {"layer": layer, "atoms": len(g)}
         if material == "graphene":
-            row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "honeycomb")
+            row["lattice_constant_angstrom"] = lattice_constant(
+                g[["x_px", "y_px"]].to_numpy(), pix, "honeycomb")
         else:
-            row["lattice_constant_angstrom"] = lattice_constant(sites, pix, "triangular")
-            row["vegard_se_fraction"] = vegard_se_fraction(row["lattice_constant_angstrom"],
-                                                           a_ws2, a_wse2)
+            metal = g[g.species.isin(METALS)]
+            row["lattice_constant_angstrom"] = lattice_constant(
+                metal[["x_px", "y_px"]].to_numpy(), pix, "triangular")
+            ends = VEGARD_ANGSTROM["Mo" if (metal.species == "Mo").mean() > 0.5 else "W"]
+            row["vegard_se_fraction"] = vegard_se_fraction(
+                row["lattice_constant_angstrom"], a_ws2 or ends[0], a_wse2 or ends[1])
             row["species_se_fraction"] = species_se_fraction(g.species)
         rows.append(row)
     out["lattice"] = pd.DataFrame(rows)
@@ -126,8 +129,8 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     if material == "graphene":
         pairs = {"u": (lower, upper)}
     else:
-        pairs = {"u_WX": (lower[lower.species == "W"], upper[upper.species != "W"]),
-                 "u_XW": (lower[lower.species != "W"], upper[upper.species == "W"])}
+        low, up = lower.species.isin(METALS), upper.species.isin(METALS)
+        pairs = {"u_WX": (lower[low], upper[~up]), "u_XW": (lower[~low], upper[up])}
     values = {}
     for name, (src, dst) in pairs.items():
         if len(src) < 4 or len(dst) < 1:
@@ -143,7 +146,7 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     out["maps"] = maps
     out["order_parameters"] = values
     if material != "graphene" and "u_XW" in values:
-        chalcogen = lower[lower.species != "W"]
+        chalcogen = lower[~lower.species.isin(METALS)]
         se = chalcogen.species.isin(["SSe", "Se2"]).to_numpy()
         if 3 <= se.sum() < len(se):
             u = values["u_XW"]

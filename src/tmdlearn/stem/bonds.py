@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from scipy.stats import median_abs_deviation
 
+from tmdlearn.constants import METALS
 from tmdlearn.stem.densities import FWHM_PER_SIGMA, kde_fwhm
 
 
@@ -123,8 +124,8 @@ def bond_statistics(xy_px: np.ndarray, pixel_size_angstrom: float, k: int = 2,
 def layer_bond_distances(layer_atoms: pd.DataFrame, pixel_size_angstrom: float,
                          material: str = "graphene", k: int = 2) -> np.ndarray:
     """The bond statistic's distances (Å) of one layer's atoms: every atom's ``k`` nearest
-    neighbours; graphene among all atoms (C–C), WS2 across the W and chalcogen columns (W–X:
-    W sites to chalcogen columns and chalcogen columns to W sites).
+    neighbours; graphene among all atoms (C–C), a TMD across the metal and chalcogen columns
+    (M–X: metal sites to chalcogen columns and chalcogen columns to metal sites).
 
     Parameters
     ----------
@@ -145,7 +146,7 @@ def layer_bond_distances(layer_atoms: pd.DataFrame, pixel_size_angstrom: float,
     xy = layer_atoms[["x_px", "y_px"]].to_numpy(float)
     if material == "graphene":
         return neighbour_distances(xy, pixel_size_angstrom, k)
-    metal = (layer_atoms.species == "W").to_numpy()
+    metal = layer_atoms.species.isin(METALS).to_numpy()
     return np.concatenate([neighbour_distances(xy[metal], pixel_size_angstrom, k,
                                                to_xy_px=xy[~metal]),
                            neighbour_distances(xy[~metal], pixel_size_angstrom, k,

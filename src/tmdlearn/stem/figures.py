@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 LAYER_COLOURS = ("tab:red", "tab:cyan", "tab:green", "tab:orange")
 #: Marker of each species (WS2: metal, pure-S, mixed and pure-Se chalcogen columns).
-SPECIES_MARKERS = {"W": "o", "S2": ".", "SSe": "^", "Se2": "s"}
+SPECIES_MARKERS = {"W": "o", "Mo": "o", "S2": ".", "SSe": "^", "Se2": "s"}
 
 
 #: Colour of each self-check verdict (tmdlearn.stem.quality).

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tmdlearn.constants import METALS
+
 #: A window holds a layer when it holds this fraction of the layer's expected atoms.
 PRESENT = 0.5
 #: Distance (bonds) within which an atom counts as on its layer's fitted honeycomb.
@@ -99,8 +101,8 @@ def metal_balance(atoms: int) -> Grade:
     factor = float(np.clip(np.sqrt(METAL_ATOMS / max(atoms, 1)), METAL_FLOOR, 1.0))
     return Grade(METAL_BALANCE.good * factor, METAL_BALANCE.doubtful * factor,
                  METAL_BALANCE.fail)
-#: The metal column species of each TMD material (graphene has none).
-METAL = {"ws2": "W"}
+#: The metal column species of each TMD model's films (graphene has none).
+METAL = {"ws2": METALS}
 #: Atoms per nm² of a layer over the windows that hold it / the lattice's (too many: false or
 #: doubled atoms; too few is what edges and holes do, left to ALL_LAYERS).
 DENSITY = Grade(1.15, 1.3, 1.6)

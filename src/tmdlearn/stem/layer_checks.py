@@ -138,7 +138,7 @@ def _layer_row(atoms: pd.DataFrame, layer: int, pix: float, material: str, windo
     expected = column_density(material) * (window * pix) ** 2
     mine = atoms.layer == layer
     xy = atoms.loc[mine, ["x_px", "y_px"]].to_numpy(float)
-    metal = float((atoms.loc[mine, "species"] == METAL[material]).mean()) \
+    metal = float(atoms.loc[mine, "species"].isin(METAL[material]).mean()) \
         if material in METAL and mine.any() else float("nan")
     others = atoms.loc[atoms.layer != layer, ["x_px", "y_px"]].to_numpy(float)
     stacked = float(np.mean(cKDTree(others).query(xy)[0] < STACKED_BONDS * bond / pix)) \

@@ -297,7 +297,8 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
          f"{name}: {100 * row.stacked:.0f} % of the atoms on top of another layer's (one "
          "layer found twice?)"),
         *([(f"layer{row.layer}_metal", metal_grade(abs(row.metal_fraction - 0.5)),
-            f"{name}: {100 * row.metal_fraction:.0f} % {METAL[material]} columns, "
+            f"{name}: {100 * row.metal_fraction:.0f} % metal ({' or '.join(METAL[material])}) "
+            f"columns, "
             f"expected 50 ± {100 * metal_grade.doubtful:.0f} %")] if material in METAL else []),
         (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
          else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),

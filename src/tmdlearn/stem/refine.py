@@ -78,26 +78,73 @@ def refine_positions(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom
         ``atoms`` with refined ``x_px``, ``y_px``.
     """
     atoms = atoms.copy()
+    fit = _fit(image, atoms, pixel_size_angstrom, window_angstrom, max_shift_angstrom,
+               min_separation_angstrom, sweeps, width_angstrom, move=True)
+    if fit is None:
+        return atoms
+    xy, amp, start, free, height = fit
+    ok = free & (amp >= MIN_HEIGHT * height) & np.isfinite(xy).all(axis=1)
+    xy[~ok] = start[~ok]
+    atoms["x_px"], atoms["y_px"] = xy[:, 0], xy[:, 1]
+    return atoms
+
+
+def column_heights(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
+                   sweeps: int = SWEEPS) -> np.ndarray:
+    """Each column's peak height (image units above the smooth background) by the joint 2-D
+    Gaussian fit of :func:`refine_positions` with the positions kept: the heights of
+    overlapping spots are shared out by the fit, not read off the image. NaN where a height is
+    ill-posed (another atom within ``MIN_SEPARATION_ANGSTROM``, or the fit disk mostly
+    outside the image).
+
+    Parameters
+    ----------
+    image : (ny, nx) array
+        The HAADF image (counts or any linear unit).
+    atoms : DataFrame
+        Atoms: ``x_px``, ``y_px`` (pixels of ``image``) and ``species``.
+    pixel_size_angstrom : float
+        Pixel size of ``image``, Å.
+    sweeps : int
+        Joint sweeps.
+
+    Returns
+    -------
+    (n,) array
+        Heights, in the image's unit; all NaN when no spot width can be fitted.
+    """
+    fit = _fit(image, atoms, pixel_size_angstrom, WINDOW_ANGSTROM, MAX_SHIFT_ANGSTROM,
+               MIN_SEPARATION_ANGSTROM, sweeps, None, move=False)
+    if fit is None:
+        return np.full(len(atoms), np.nan)
+    _, amp, _, free, _ = fit
+    return np.where(free, amp, np.nan)
+
+
+def _fit(image: np.ndarray, atoms: pd.DataFrame, pix: float, window_angstrom: float,
+         max_shift_angstrom: float, min_separation_angstrom: float, sweeps: int,
+         width_angstrom: float | None, move: bool):
+    """The joint fit of the best width (module doc): positions (n, 2) px, heights, starting
+    positions, the atoms whose fit is well posed and the starting heights; None without
+    atoms or a width. With ``move`` False every position is kept."""
     values = np.asarray(image, float)
     if len(atoms) == 0:
-        return atoms
-    pix = float(pixel_size_angstrom)
+        return None
+    pix = float(pix)
     start = atoms[["x_px", "y_px"]].to_numpy(float)
     rendering = render_back(values, atoms, pix)
     widths = ([width_angstrom] if width_angstrom is not None
               else [rendering.width_angstrom * f for f in WIDTH_FACTORS])
     if not all(np.isfinite(w) and w > 0 for w in widths):
-        return atoms
+        return None
     patch = _Patches(values, start, window_angstrom / pix, max_shift_angstrom / pix)
     height = _species_heights(values, atoms["species"].astype(str).to_numpy(), rendering)
     free = _inside(start, patch) & _isolated(start, min_separation_angstrom / pix)
-    fits = [_joint_fit(values, patch, start, height, w / pix, free, sweeps,
+    moving = free if move else np.zeros(len(start), bool)
+    fits = [_joint_fit(values, patch, start, height, w / pix, moving, sweeps,
                        max_shift_angstrom / pix, BACKGROUND_ANGSTROM / pix) for w in widths]
     xy, amp, _ = min(fits, key=lambda fit: fit[2])
-    ok = free & (amp >= MIN_HEIGHT * height) & np.isfinite(xy).all(axis=1)
-    xy[~ok] = start[~ok]
-    atoms["x_px"], atoms["y_px"] = xy[:, 0], xy[:, 1]
-    return atoms
+    return xy, amp, start, free, height
 
 
 def _joint_fit(values: np.ndarray, patch: _Patches, start: np.ndarray, height: np.ndarray,

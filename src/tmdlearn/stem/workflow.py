@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from tmdlearn.config import is_number
-from tmdlearn.constants import A_WS2_ANGSTROM, A_WSE2_ANGSTROM
 from tmdlearn.engine.choice import RUN_HELP, run_section
 from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.atomic import atomic_path, write_json
 from tmdlearn.outcome import Outcome
 from tmdlearn.progress import showing
+from tmdlearn.stem.films import check_material, film_of, film_species, model_material
 
 DEFAULTS = {
     # image: a HAADF file; pixel_size_angstrom: overrides the file's (Å)
@@ -93,8 +93,9 @@ def load_model_inputs(config: dict) -> dict:
 
     check_options(config)
     m = config["model"]
-    path = m["path"] or shipped_model_path(m["material"] or "graphene")
-    net, meta = load_model(path, m["material"], m["device"], trust_mismatch=m["trust_mismatch"])
+    material = model_material(m["material"])
+    path = m["path"] or shipped_model_path(material or "graphene")
+    net, meta = load_model(path, material, m["device"], trust_mismatch=m["trust_mismatch"])
     return {"net": net, "meta": meta, "model": model_folder(path)}
 
 
@@ -128,10 +129,8 @@ def check_options(config: dict) -> None:
                          config["data"]["image"])
     material = config["model"]["material"]
     if isinstance(material, str):  # WS2 or ws2
-        material = config["model"]["material"] = material.lower()
-    if material not in (None, *MATERIALS):
-        raise InputError(f"model.material (--material) must be graphene or ws2, got "
-                         f"{material!r} (other 2H TMDs such as MoS2 or MoSe2: ws2)")
+        config["model"]["material"] = material.lower()
+    check_material(material)
     check_lattice_prior(find["lattice_prior"])
     for key in ("refine", "monolayer"):
         if not isinstance(find[key], bool):
@@ -221,6 +220,11 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
         atoms, masks = identify_atoms(stem_image, net, meta, find["threshold"],
                                       find["lattice"], find["views"], find["lattice_prior"],
                                       find["tile"], find["refine"], find["monolayer"])
+    film = film_of(config["model"]["material"])
+    notes = []
+    if film is not None:
+        atoms, notes = film_species(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
+                                    film)
     layers = 1 if find["monolayer"] else int(meta["layers"])
     quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
                      str(meta.get("material", "graphene")), layers)
@@ -232,6 +236,8 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
               for key in ("twist_deg", "fft_twist_deg")},
            "trust": quality.trust, "score": round(quality.score, 4),
            "main_reason": quality.main_reason}
+    if notes:
+        row["species_note"] = "; ".join(notes)
     if "file_pixel_size_angstrom" in stem_image.metadata:  # the file's own, overridden
         row["file_pixel_size_angstrom"] = stem_image.metadata["file_pixel_size_angstrom"]
     files = {"atoms.csv": partial(_write_csv, table=atoms),
@@ -306,8 +312,8 @@ def predict_record(atoms_csv: str | Path) -> dict:
 
 
 def material_of(species) -> str:
-    """The material whose column species (:data:`tmdlearn.synth.specimen.SPECIES`) name most
-    of ``species``; graphene when none does.
+    """The model material whose column species (:data:`tmdlearn.synth.specimen.SPECIES`; a Mo
+    film's count as ws2's) name most of ``species``; graphene when none does.
 
     Parameters
     ----------
@@ -322,7 +328,8 @@ def material_of(species) -> str:
     from tmdlearn.synth.specimen import SPECIES
 
     names = np.asarray(species, dtype=str)
-    counts = {m: int(np.isin(names, SPECIES[m]).sum()) for m in MATERIALS}
+    known = {"graphene": SPECIES["graphene"], "ws2": SPECIES["ws2"] + SPECIES["mos2"]}
+    counts = {m: int(np.isin(names, known[m]).sum()) for m in MATERIALS}
     return max(MATERIALS, key=lambda m: (counts[m], m == "graphene"))
 
 
@@ -405,7 +412,7 @@ def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | 
     if trust is not None and trust[0] != "ok":
         lines.append(f"the prediction's self-check says {trust[0]}"
                      + (f" ({trust[1]})" if trust[1] else ""))
-    bond = bond_angstrom(material)
+    bond = bond_angstrom(model_material(material))
     for row in outcome.tables["bonds"].itertuples():
         if row.layer == "all":
             continue
@@ -419,14 +426,14 @@ def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | 
     for row in lattice.itertuples() if "vegard_se_fraction" in lattice else ():
         if np.isfinite(row.vegard_se_fraction) and not -0.1 <= row.vegard_se_fraction <= 1.1:
             lines.append(f"layer {row.layer}: Vegard Se fraction {row.vegard_se_fraction:.2f} "
-                         "outside 0-1: the pixel size off, or not a WS2(1-x)Se2x lattice "
-                         "(--a-ws2, --a-wse2)")
+                         "outside 0-1: the pixel size off, or not an MS2(1-x)Se2x lattice "
+                         "of the metal's end members (--a-ws2, --a-wse2)")
     return lines
 
 
 def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
             material: str = "graphene", n_boot: int = 1000, seed: int = 0,
-            a_ws2: float = A_WS2_ANGSTROM, a_wse2: float = A_WSE2_ANGSTROM,
+            a_ws2: float | None = None, a_wse2: float | None = None,
             bond_max: float | None = None, undistort: bool = True) -> Outcome:
     """The analyses of ``stem analyze`` (:func:`tmdlearn.stem.analysis.analyse_atoms`) as an
     Outcome.
@@ -440,13 +447,14 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
     pixel_size_angstrom : float
         Pixel size (Å/px), positive.
     material : str
-        "graphene" or "ws2".
+        "graphene", "ws2" or a TMD film of :data:`tmdlearn.stem.films.FILMS`.
     n_boot : int
         Bootstrap resamples of the Se-site KDE comparison (WS2 with two layers and Se sites).
     seed : int
         Seed of that bootstrap.
-    a_ws2, a_wse2 : float
-        Lattice constants (Å) of WS2 and WSe2 for the Vegard Se fraction (WS2 only).
+    a_ws2, a_wse2 : float, optional
+        Lattice constants (Å) of the sulphide and selenide for the Vegard Se fraction (TMDs
+        only); default those of the atoms' metal (WS2 / WSe2, MoS2 / MoSe2).
     bond_max : float, optional
         Bond distances above it (Å) are left out of the bond statistics.
     undistort : bool
@@ -463,9 +471,8 @@ def analyse(atoms, shape: tuple[int, int], pixel_size_angstrom: float,
 
     if not pixel_size_angstrom > 0:
         raise InputError(f"--pixel-size must be positive, got {pixel_size_angstrom}")
-    material = material.lower() if isinstance(material, str) else material
-    if material not in MATERIALS:
-        raise InputError(f"material must be graphene or ws2, got {material!r}")
+    check_material(material)
+    material = model_material(material)
     if bond_max is not None and not bond_max > 0:
         raise InputError(f"--bond-max must be positive, got {bond_max}")
     result = analyse_atoms(atoms, pixel_size_angstrom, material, shape, n_boot, seed, a_ws2,

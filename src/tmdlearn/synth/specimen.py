@@ -1,8 +1,8 @@
 """The specimen of the HAADF-STEM simulator: a twisted bilayer's projected atomic columns.
 
-A bilayer (graphene, or 2H WS2 with Se substituted on chosen chalcogen sublayers) is built from
-its ase unit cell, twisted, rotated, shifted, thinned by vacancies, holes and edges and shaken by
-thermal jitter; each column carries its HAADF weight ``sum(Z**n)`` over its atoms.
+A bilayer (graphene, or 2H WS2 or MoS2 with Se substituted on chosen chalcogen sublayers) is
+built from its ase unit cell, twisted, rotated, shifted, thinned by vacancies, holes and edges
+and shaken by thermal jitter; each column carries its HAADF weight ``sum(Z**n)`` over its atoms.
 :mod:`tmdlearn.synth.stem` images it. Lengths in Å.
 """
 
@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z
+from tmdlearn.constants import LATTICE_ANGSTROM, METALS, VEGARD_ANGSTROM, Z
 from tmdlearn.synth.microscope import draw
 
 if TYPE_CHECKING:
     from tmdlearn.synth.stem import StemSimConfig
 
 #: Species (output channels) of one layer, per material.
-SPECIES = {"graphene": ("C",), "ws2": ("W", "S2", "SSe", "Se2")}
+SPECIES = {"graphene": ("C",), "ws2": ("W", "S2", "SSe", "Se2"), "mos2": ("Mo", "S2", "SSe", "Se2")}
+#: The ase formula of each TMD material's unit cell.
+FORMULA = {"ws2": "WS2", "mos2": "MoS2"}
 #: Se substitution scenarios: which chalcogen sublayers (layer, sublayer) receive Se.
 SE_SCENARIOS = ("none", "sublayer", "layer", "both", "random")
 N_LAYERS = 2
@@ -50,7 +52,8 @@ def _unit_cell(material: str) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
     from ase.build import graphene, mx2
 
     a = LATTICE_ANGSTROM[material]
-    atoms = graphene(a=a) if material == "graphene" else mx2("WS2", "2H", a=a, thickness=3.14)
+    atoms = (graphene(a=a) if material == "graphene"
+             else mx2(FORMULA[material], "2H", a=a, thickness=3.14))
     cell = np.asarray(atoms.cell)[:2, :2]
     xy = np.round(atoms.positions[:, :2], 6)
     columns, members = [], []
@@ -153,13 +156,14 @@ def build_specimen(cfg: StemSimConfig, rng: np.random.Generator, pix: float, rad
         metal_exponent = draw(rng, cfg.metal_z_exponent)
     elif cfg.metal_z_offset is not None:
         metal_exponent = exponent - draw(rng, cfg.metal_z_offset)
-    metal_weight = float(column_weights(np.zeros(1, int), exponent, metal_exponent)[0])
+    metal = SPECIES[material][0]
+    metal_weight = float(column_weights(np.zeros(1, int), exponent, metal_exponent, metal)[0])
     thermal = draw(rng, cfg.thermal_sigma_angstrom)
     se_p = _se_probabilities(cfg.se_scenario, draw(rng, cfg.se_fraction), rng)
     # Vegard: each layer's mean Se fraction sets its lattice constant (graphene: no Se)
     a0 = LATTICE_ANGSTROM[material]
-    se_mean = se_p.mean(axis=1) if material == "ws2" else np.zeros(N_LAYERS)
-    lattice = a0 + se_mean * (A_WSE2_ANGSTROM - a0)
+    se_mean = se_p.mean(axis=1) if material != "graphene" else np.zeros(N_LAYERS)
+    lattice = a0 + se_mean * (VEGARD_ANGSTROM.get(metal, (a0, a0))[1] - a0)
     layers = cfg.layers
     if layers == 2 and cfg.monolayer_probability > 0 and rng.random() < cfg.monolayer_probability:
         layers = 1
@@ -219,20 +223,22 @@ def _column_contents(material: str, basis: np.ndarray, se_probability: np.ndarra
         weight = np.full(len(basis), Z["C"] ** exponent)
         return kind, count_se, weight
     _, _, members = _cell(material)
-    metal = np.array(["W" in members[b] for b in range(len(members))])[basis]
+    metal = np.array([members[b][0] in METALS for b in range(len(members))])[basis]
     se = rng.random((len(basis), 2)) < se_probability[None, :]
     count_se = np.where(metal, 0, se.sum(axis=1))
     kind = np.where(metal, 0, 1 + count_se)
-    weight = np.where(metal, metal_weight, column_weights(kind, exponent, exponent))
+    weight = np.where(metal, metal_weight, column_weights(kind, exponent, exponent,
+                                                          SPECIES[material][0]))
     return kind, count_se, weight
 
 
-def column_weights(kind: np.ndarray, exponent: float, metal_exponent: float) -> np.ndarray:
-    """HAADF weights of WS2(1-x)Se2x columns (:data:`SPECIES` ``ws2`` index: 0 W, 1 S2,
-    2 SSe, 3 Se2).
+def column_weights(kind: np.ndarray, exponent: float, metal_exponent: float,
+                   metal: str = "W") -> np.ndarray:
+    """HAADF weights of WS2(1-x)Se2x or MoS2(1-x)Se2x columns (:data:`SPECIES` index: 0 the
+    metal, 1 S2, 2 SSe, 3 Se2).
 
-    A chalcogen column weighs ``Σ Zⁿ`` over its two atoms; a W column
-    ``Z_S^n (Z_W / Z_S)^n_W`` (``metal_exponent`` n_W: ``Z_W^n`` when n_W = n).
+    A chalcogen column weighs ``Σ Zⁿ`` over its two atoms; a metal column
+    ``Z_S^n (Z_M / Z_S)^n_M`` (``metal_exponent`` n_M: ``Z_M^n`` when n_M = n).
 
     Parameters
     ----------
@@ -241,7 +247,9 @@ def column_weights(kind: np.ndarray, exponent: float, metal_exponent: float) -> 
     exponent : float
         The chalcogens' Z exponent n.
     metal_exponent : float
-        W's exponent n_W against S.
+        The metal's exponent n_M against S.
+    metal : str
+        "W" or "Mo".
 
     Returns
     -------
@@ -251,4 +259,4 @@ def column_weights(kind: np.ndarray, exponent: float, metal_exponent: float) -> 
     n_se = np.clip(np.asarray(kind) - 1, 0, 2)
     chalcogen = n_se * Z["Se"] ** exponent + (2 - n_se) * Z["S"] ** exponent
     return np.where(np.asarray(kind) == 0,
-                    Z["S"] ** exponent * (Z["W"] / Z["S"]) ** metal_exponent, chalcogen)
+                    Z["S"] ** exponent * (Z[metal] / Z["S"]) ** metal_exponent, chalcogen)

@@ -39,7 +39,7 @@ class StemSimConfig:
     Attributes
     ----------
     material : str
-        "graphene" or "ws2" (W, S2, SSe, Se2 columns).
+        "graphene", "ws2" (W, S2, SSe, Se2 columns) or "mos2" (Mo, S2, SSe, Se2 columns).
     size_px : int
         Image side, px (at least 16).
     pixel_size_angstrom : float

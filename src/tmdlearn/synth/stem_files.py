@@ -29,7 +29,7 @@ def simulation_config(material: str = "graphene", size_px: int = 256,
     Parameters
     ----------
     material : str
-        "graphene" or "ws2".
+        "graphene", "ws2" or "mos2".
     size_px : int
         Image side, px.
     pixel_size_angstrom : float
@@ -49,7 +49,7 @@ def simulation_config(material: str = "graphene", size_px: int = 256,
     if microscope not in ("real", "ideal"):
         raise InputError(f"--microscope must be real or ideal, got {microscope!r}")
     real = {"microscope": {}, "atom_sigma_angstrom": (0.1, 0.25)} if microscope == "real" else {}
-    if material == "ws2":
+    if material != "graphene":  # Mo columns: W's exponent offset assumed (not calibrated)
         real |= {"z_exponent": WS2_Z_EXPONENT, "metal_z_offset": WS2_METAL_Z_OFFSET,
                  "exit_layer_dimming": WS2_EXIT_LAYER_DIMMING}
     return StemSimConfig(material=material, size_px=size_px,

@@ -139,7 +139,8 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
     name : str
         Prefix of the layer names.
     material : str
-        Shipped model ("graphene" or "ws2").
+        "graphene" or a TMD film of :data:`tmdlearn.stem.films.FILMS` (the WS2 model; a Mo
+        film's species read from the column brightness).
     lattice : bool
         Move atoms to the layer whose lattice they fit.
     views : int
@@ -157,14 +158,19 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
         The masks (labels) and atoms (points) of every crystal layer, the self-check verdict in
         their metadata.
     """
+    from tmdlearn.stem.films import film_of, film_species, model_material
     from tmdlearn.stem.inference import identify_atoms
     from tmdlearn.stem.modelstore import load_model
     from tmdlearn.stem.quality import assess
 
-    net, meta = load_model(None, material, device)
+    net, meta = load_model(None, model_material(material), device)
     atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, lattice_prior,
                                   1024, monolayer=monolayer)
-    quality = assess(image.intensity, atoms, image.pixel_size_angstrom, material,
+    if film_of(material) is not None:
+        atoms, _ = film_species(image.intensity, atoms, image.pixel_size_angstrom,
+                                film_of(material))
+    quality = assess(image.intensity, atoms, image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")),
                      1 if monolayer else int(meta["layers"])).to_dict()
     pixel = image.pixel_size_angstrom
     return (mask_layers(masks, list(meta["species"]), pixel, quality, name)

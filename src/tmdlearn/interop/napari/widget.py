@@ -19,7 +19,8 @@ from tmdlearn.interop.napari.run import fit_layers, map_of_layer, predict_layers
 
 
 def stem_predict(image: Image, pixel_size: float = 0.0,
-                 material: Literal["graphene", "ws2"] = "graphene", lattice: bool = True,
+                 material: Literal["graphene", "ws2", "wse2", "ws2-wse2", "mos2", "mose2",
+                                   "mos2-mose2"] = "graphene", lattice: bool = True,
                  views: Literal[1, 2, 4] = 1, lattice_prior: float = 0.0,
                  monolayer: bool = False) -> list[LayerDataTuple]:
     """Find atoms layer by layer in a HAADF image (as ``tmdlearn stem predict``).
@@ -33,7 +34,7 @@ def stem_predict(image: Image, pixel_size: float = 0.0,
     pixel_size : float
         Pixel size in Å; 0 takes it from the layer's scale and units (set by tmdlearn's reader).
     material : str
-        Shipped model.
+        graphene, or the TMD film (the shipped WS2 model; Mo films' species by brightness).
     lattice : bool
         Move atoms to the layer whose lattice they fit.
     views : int
