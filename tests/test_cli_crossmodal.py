@@ -128,7 +128,8 @@ def test_campaign_reproduces_the_study_findings(tmp_path):
     assert info["filters"]["afm"] == {"scan_size_um": 1.0}
     assert 0 < len(info["test_samples"]) < 40
     saved = {m["path"]: m for m in info["models"]}
-    assert {"models/regression_raman", "models/generator_afm->raman"} <= set(saved)
+    assert {"models/regression_raman", "models/generator_afm->raman", "models/domain_raman",
+            "models/domain_afm"} <= set(saved)
     assert {m["role"] for m in saved.values()} == {"saved"}
     # predict applies the saved models to new files
     files = [str(data / "afm" / "S001_center_1um.npz"), str(data / "raman" /

@@ -98,7 +98,9 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
     -------
     table : DataFrame
         One row per file: file, modality, regression predictions ("<target> (<model>)"),
-        read-out features of generated spectra and of the feature heads.
+        read-out features of generated spectra and of the feature heads, the input's T² and Q
+        over their limits among the run's training inputs (above 1: outside them) and a
+        ``warning`` ('' or why the predictions are extrapolations).
     generated : dict
         Name to (axis (L,) in cm⁻¹ or eV, normalised intensities (L,), unit).
     """
@@ -114,8 +116,9 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
         item = read(path)
         modality = modality_of(item)
         row: dict = {"file": str(path), "modality": modality}
+        warnings = []
         if modality == "afm":
-            row["warning"] = _scan_warning(item, run.get("filters", {}))
+            warnings.append(_scan_warning(item, run.get("filters", {})))
             emb = config["embedding"]
             x = embed([level(item)], backbone=emb["backbone"], weights=emb["weights"],
                       device="cpu", clip_nm=float(emb["clip_nm"]))
@@ -133,6 +136,13 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
                     values = bundle["mlp"].predict(x)[0]
                     for target, value in zip(bundle["targets"], values, strict=True):
                         row[f"{target} (mlp)"] = float(value)
+        domain = models.get(f"domain_{modality}")
+        if domain is not None:  # runs saved before domains: not checked
+            t2, q = domain.scores(x)
+            row.update(input_t2_over_limit=float(t2[0] / domain.t2_limit),
+                       input_q_over_limit=float(q[0] / domain.q_limit))
+            warnings.append(domain.outside(x)[0])
+        row["warning"] = "; ".join(w for w in warnings if w)
         for output in ("raman", "pl"):
             task = f"{modality}->{output}"
             generator = models.get(f"generator_{task}")

@@ -2,7 +2,8 @@
 
 ``models/<name>/`` per model: regression bundles (``regression_<modality>``: scikit-learn
 Ridge/SVR pipelines through skops, the MLP as a state dict), generators
-(``generator_<task>``) and feature heads (``head_<task>``), each with a ``model.json`` card
+(``generator_<task>``), feature heads (``head_<task>``) and the training inputs' domains
+(``domain_<modality>``, :mod:`tmdlearn.crossmodal.domain`), each with a ``model.json`` card
 giving the spectral grids and AFM embedding it was trained on.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tmdlearn.crossmodal.domain import Domain, domain_from_state
 from tmdlearn.crossmodal.generate import Generator, generator_from_state
 from tmdlearn.crossmodal.regress import TorchRegressor, regressor_from_state
 from tmdlearn.errors import InputError
@@ -38,22 +40,24 @@ def old_classes() -> list:
 
 
 def to_tree(model: Any) -> dict:
-    """A generator, MLP head or regression bundle as a plain tree for the store.
+    """A generator, MLP head, regression bundle or domain as a plain tree for the store.
 
     Parameters
     ----------
-    model : Generator, TorchRegressor or dict
+    model : Generator, TorchRegressor, Domain or dict
         A run's model (a regression bundle is a dict with ``targets``).
 
     Returns
     -------
     dict
-        The model's state with its ``type`` ("generator", "mlp" or "regression").
+        The model's state with its ``type`` ("generator", "mlp", "regression" or "domain").
     """
     if isinstance(model, Generator):
         return {"type": "generator", **model.state()}
     if isinstance(model, TorchRegressor):
         return {"type": "mlp", **model.state()}
+    if isinstance(model, Domain):
+        return {"type": "domain", **model.state()}
     if isinstance(model, dict) and "targets" in model:
         return {"type": "regression", **{k: to_tree(v) if isinstance(v, TorchRegressor) else v
                                          for k, v in model.items()}}
@@ -63,7 +67,8 @@ def to_tree(model: Any) -> dict:
 
 
 def from_tree(tree: dict) -> Any:
-    """The model of :func:`to_tree`'s tree: Generator, TorchRegressor or regression bundle.
+    """The model of :func:`to_tree`'s tree: Generator, TorchRegressor, Domain or regression
+    bundle.
 
     Parameters
     ----------
@@ -72,13 +77,15 @@ def from_tree(tree: dict) -> Any:
 
     Returns
     -------
-    Generator, TorchRegressor or dict
+    Generator, TorchRegressor, Domain or dict
     """
     kind = tree.get("type")
     if kind == "generator":
         return generator_from_state(tree)
     if kind == "mlp":
         return regressor_from_state(tree)
+    if kind == "domain":
+        return domain_from_state(tree)
     if kind == "regression":
         return {k: from_tree(v) if isinstance(v, dict) and v.get("type") == "mlp" else v
                 for k, v in tree.items() if k != "type"}

@@ -244,6 +244,7 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
             run_regression(data, cfg, held_out, storage, outcome, engine)
         if cfg["generation"]["tasks"]:
             run_generation(data, cfg, held_out, storage, outcome, engine)
+    fit_domains(data, cfg, held_out, outcome)
     n_samples = int(np.unique(data.groups).size)
     outcome.files["models"] = partial(save_models, models=outcome.models, config=cfg,
                                       metrics=outcome.metrics, n_samples=n_samples)
@@ -251,6 +252,34 @@ def run(data: CrossModalData, config: dict, progress: bool | None = None) -> Out
     outcome.info.update(published=citation(), filters=data.filters, n_keys=len(data),
                         n_samples=n_samples)
     return outcome
+
+
+def fit_domains(data: CrossModalData, cfg: dict, held_out: np.ndarray,
+                outcome: Outcome) -> None:
+    """``outcome.models["domain_<modality>"]``: the training inputs of every modality a
+    single-input model reads (:func:`tmdlearn.crossmodal.domain.fit_domain`, the held-out
+    samples left out), which ``crossmodal predict`` checks new inputs against.
+
+    Parameters
+    ----------
+    data : CrossModalData
+        The dataset.
+    cfg : dict
+        The full config (``regression.inputs``, ``generation.tasks``).
+    held_out : array
+        The held-out samples.
+    outcome : Outcome
+        Filled in place.
+    """
+    from tmdlearn.crossmodal.domain import fit_domain
+
+    single = [TASKS[task][0] for task in cfg["generation"]["tasks"] if len(TASKS[task][0]) == 1]
+    modalities = set(cfg["regression"]["inputs"]) | {inputs[0] for inputs in single}
+    train = ~np.isin(data.groups, held_out)
+    for modality in sorted(modalities):
+        domain = fit_domain(data.inputs(modality)[train])
+        if domain is not None:
+            outcome.models[f"domain_{modality}"] = domain
 
 
 def compute_image_features(data: CrossModalData, embedding: dict, device: str = "auto",

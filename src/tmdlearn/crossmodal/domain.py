@@ -1,0 +1,137 @@
+"""The inputs a run's models were trained on, and whether a new input lies among them.
+
+A model trained on 1 mW Raman of MoS2 returns a number for a 5 mW spectrum or a WSe2 one as
+readily as for its own kind; the number is then an extrapolation. The check is the
+multivariate statistical process control one of chemometrics: a PCA of the training inputs
+(spectra on the run's grid, or AFM embeddings) keeps the components that explain
+``EXPLAINED`` of the variance; a new input is outside the training inputs when its Hotelling
+T² in those components (how unusual its mixture of the known variations is) or its residual Q
+(what the known variations cannot describe) exceeds its limit. Each limit is the
+``CONFIDENCE`` quantile of the training inputs' T² or Q computed by a PCA fitted without them
+(``FOLDS``-fold cross-validation), or of their in-sample values where that is larger. With
+fewer inputs than grid points an input's in-sample residual is far smaller than a new one's
+(which the analytic limits, F and Jackson-Mudholkar, assume away), while its in-sample T² is
+larger (the components partly fit each input's own noise): a training file passes, and so
+does a new one like it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Fraction of the training inputs' variance the kept components explain.
+EXPLAINED = 0.95
+#: Most components kept (the rest is residual).
+MAX_COMPONENTS = 10
+#: Quantile of the cross-validated training T² and Q taken as their limits.
+CONFIDENCE = 0.99
+#: Folds of that cross-validation.
+FOLDS = 10
+
+
+@dataclass
+class Domain:
+    """The training inputs' PCA (mean (D,), components (k, D), variances (k,)) and the limits
+    of T² (dimensionless) and Q (the inputs' unit squared)."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    variance: np.ndarray
+    t2_limit: float
+    q_limit: float
+
+    def state(self) -> dict:
+        """A plain tree for the model store."""
+        return {"mean": self.mean, "components": self.components, "variance": self.variance,
+                "t2_limit": self.t2_limit, "q_limit": self.q_limit}
+
+    def scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """T² and Q of each input row of ``x`` (m, D).
+
+        Parameters
+        ----------
+        x : (m, D) array
+            Inputs on the training grid.
+
+        Returns
+        -------
+        t2, q : (m,) arrays
+        """
+        centred = np.atleast_2d(np.asarray(x, float)) - self.mean
+        t = centred @ self.components.T
+        residual = centred - t @ self.components
+        return (t ** 2 / self.variance).sum(axis=1), (residual ** 2).sum(axis=1)
+
+    def outside(self, x: np.ndarray) -> list[str]:
+        """For each row of ``x``: '' inside the training inputs, else why it is outside.
+
+        Parameters
+        ----------
+        x : (m, D) array
+            Inputs on the training grid.
+
+        Returns
+        -------
+        list of str
+        """
+        out = []
+        for t2, q in zip(*self.scores(x), strict=True):
+            parts = [f"{name} {value:.3g} over its limit {limit:.3g}"
+                     for name, value, limit in (("T²", t2, self.t2_limit),
+                                                ("residual Q", q, self.q_limit))
+                     if value > limit]
+            out.append("" if not parts else "unlike the training inputs (" + "; ".join(parts)
+                       + "): its predictions are extrapolations")
+        return out
+
+
+def domain_from_state(state: dict) -> Domain:
+    """The Domain of :meth:`Domain.state`."""
+    return Domain(*(np.asarray(state[k], float) for k in ("mean", "components", "variance")),
+                  float(state["t2_limit"]), float(state["q_limit"]))
+
+
+def fit_domain(x: np.ndarray) -> Domain | None:
+    """The Domain of the training inputs ``x`` (n, D); rows with NaN are left out. None with
+    fewer than 5 rows.
+
+    Parameters
+    ----------
+    x : (n, D) array
+        Training inputs.
+
+    Returns
+    -------
+    Domain or None
+    """
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x).all(axis=1)]
+    if len(x) < 5:
+        return None
+    k = _components(x)
+    folds = np.arange(len(x)) % min(FOLDS, len(x))
+    held = [_pca(x[folds != f], k).scores(x[folds == f]) for f in np.unique(folds)]
+    t2, q = (np.concatenate(v) for v in zip(*held, strict=True))
+    domain = _pca(x, k)
+    own_t2, own_q = domain.scores(x)
+    domain.t2_limit = float(max(np.quantile(t2, CONFIDENCE), np.quantile(own_t2, CONFIDENCE)))
+    domain.q_limit = float(max(np.quantile(q, CONFIDENCE), np.quantile(own_q, CONFIDENCE)))
+    return domain
+
+
+def _components(x: np.ndarray) -> int:
+    """Components that explain ``EXPLAINED`` of the variance of ``x`` (at most
+    ``MAX_COMPONENTS`` and the rows less two)."""
+    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False) ** 2
+    share = np.cumsum(s) / s.sum() if s.sum() > 0 else np.ones_like(s)
+    return int(max(1, min(np.searchsorted(share, EXPLAINED) + 1, MAX_COMPONENTS, len(x) - 2)))
+
+
+def _pca(x: np.ndarray, k: int, t2_limit: float = np.inf, q_limit: float = np.inf) -> Domain:
+    """The k-component PCA of ``x`` as a Domain with the given limits."""
+    mean = x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    variance = np.maximum(s[:k] ** 2 / max(len(x) - 1, 1), 1e-30)
+    return Domain(mean, vt[:k], variance, t2_limit, q_limit)
