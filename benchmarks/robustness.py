@@ -189,8 +189,7 @@ def families(folder: Path) -> dict[str, list[tuple[Path, dict]]]:
         found["tiff"].append((tif, {"pixel_size_angstrom": 0.078}))
         found["tiff"].append((write_stem(folder / "MoSe2_80K.tif",
                                          read(tif, pixel_size_angstrom=0.078)), {}))
-        if _has_rsciio():
-            found["dm"] = [(stem_dir / "example_Se_implanted_MoS2.dm3", {})]
+        found["dm"] = [(stem_dir / "example_Se_implanted_MoS2.dm3", {})]
     found["tiff"].append((write_stem(folder / "di-5-stem.tif", _as_stem(height)), {}))
     found.update(_spectrometer_files(folder, read(wdf)))
     return found
@@ -228,14 +227,6 @@ def _as_stem(height):
     from tmdlearn.data import StemImage
 
     return StemImage(height.height_nm, 0.1)
-
-
-def _has_rsciio() -> bool:
-    try:
-        import rsciio  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def run_family(files: list[tuple[Path, dict]], count: int, seed: int, folder: Path) -> dict:

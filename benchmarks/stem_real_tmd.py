@@ -7,7 +7,7 @@ not ground truth). The pixel size is taken from the lattice: nearest-neighbour d
 its atoms are pooled over both layers and matched one-to-one to the reference within 0.5 Å;
 columns within 8 px of the border are not scored. Also reported: how the atoms split between
 the layers (a monolayer should fill one) and the model's time. ``--doubles`` adds, for every
-real image of the folder (the GPL .dm3 read in place, with rosettasciio), the columns found
+real image of the folder (the GPL .dm3 read in place), the columns found
 twice: pairs of atoms of one layer closer than half a bond (1.82 Å for the WS2 family), atoms
 of the smaller layer within 0.3 bonds of the other layer's, and the self-check's verdict and
 main reason. ``--monolayer`` adds, for every real image, the prediction read as one layer

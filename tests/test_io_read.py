@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import sys
+
 import numpy as np
 import pytest
 
@@ -176,16 +179,14 @@ def test_tiff_pixel_sizes_of_imagej_ome_and_thermo_fisher_files(tmp_path, write,
     assert given.pixel_size_angstrom == 0.2 and given.metadata["pixel_size_source"] == "given"
 
 
-def test_gpl_formats_without_rosettasciio(tmp_path):
-    try:
-        import rsciio  # noqa: F401
-    except ImportError:
-        path = tmp_path / "image.dm4"
-        path.write_bytes(b"\0" * 100)
-        with pytest.raises(InputError, match=r"pip install tmdlearn\[gpl\]"):
-            read(path)
-    else:
-        pytest.skip("rosettasciio is installed")
+def test_gpl_formats_without_rosettasciio(tmp_path, monkeypatch):
+    """Only TIA .ser needs the GPL extra; .dm3/.dm4/.emd are read by tmdlearn
+    (tests/test_io_dm_velox.py)."""
+    monkeypatch.setitem(sys.modules, "rsciio", None)  # import rsciio fails
+    path = tmp_path / "image.ser"
+    path.write_bytes(struct.pack("<HHH", 0x4949, 0x0197, 0x0210) + b"\0" * 100)
+    with pytest.raises(InputError, match=r"pip install tmdlearn\[gpl\]"):
+        read(path)
 
 
 @pytest.mark.parametrize("name", ["WSe2_Raman.txt", "MoSe2_Raman.txt", "HS_Raman.txt"])

@@ -1,4 +1,5 @@
-"""STEM readers: .npz layouts with pixel sizes in m, nm, Å or pm, and DM/EMD calibrations."""
+"""STEM readers: .npz layouts with pixel sizes in m, nm, Å or pm, TIA .ser calibrations and
+the detector choice."""
 
 from __future__ import annotations
 
@@ -139,13 +140,12 @@ def test_inspect_states_pixel_size_and_source(tmp_path, capsys):
 
 
 def _fake_rsciio_file(tmp_path, monkeypatch, signals):
-    """A .dm4 path whose reading rosettasciio (stood in for) answers with ``signals``."""
-    reader = types.SimpleNamespace(file_reader=lambda name: signals)
+    """A TIA .ser path whose reading rosettasciio (stood in for) answers with ``signals``."""
     fake = types.ModuleType("rsciio")
-    fake.digitalmicrograph, fake.emd, fake.tia = reader, reader, reader
+    fake.tia = types.SimpleNamespace(file_reader=lambda name: signals)
     monkeypatch.setitem(sys.modules, "rsciio", fake)
-    path = tmp_path / "image.dm4"
-    path.write_bytes(b"\0" * 100)
+    path = tmp_path / "image.ser"
+    path.write_bytes(struct.pack("<HHH", 0x4949, 0x0197, 0x0210) + b"\0" * 100)
     return path
 
 
@@ -153,7 +153,8 @@ def _fake_rsciio_file(tmp_path, monkeypatch, signals):
                                          ("pm", 10.62), ("\u00b5m", 1.062e-5),
                                          ("\u03bcm", 1.062e-5)])
 def test_gpl_calibrated_axis_units(tmp_path, monkeypatch, unit, scale):
-    """The DM/EMD path converts the x axis scale from its unit (rsciio stood in for)."""
+    """The rosettasciio (.ser) path converts the x axis scale from its unit (rsciio stood
+    in for)."""
     signal = {"data": IMAGE, "axes": [{"scale": scale, "units": unit}] * 2}
     image = read(_fake_rsciio_file(tmp_path, monkeypatch, [signal]))
     assert image.pixel_size_angstrom == pytest.approx(0.1062)
@@ -164,8 +165,9 @@ def test_gpl_calibrated_axis_units(tmp_path, monkeypatch, unit, scale):
                                             (["BF", "Camera"], 1), (["iDPC", "HAADF"], 1),
                                             (["A", "B"], 0)])
 def test_of_several_images_the_haadf_one_is_read(tmp_path, monkeypatch, titles, picked):
-    """A Velox / DM file with simultaneous detectors: HAADF, else ADF, else DF, else the
-    first image that is not bright field (rsciio stood in for)."""
+    """A file with simultaneous detectors: HAADF, else ADF, else DF, else the first image
+    that is not bright field (the .ser path, rsciio stood in for; the DM and EMD readers
+    choose with the same stem.haadf_choice)."""
     signals = [{"data": IMAGE + k, "axes": [{"scale": 0.01062, "units": "nm"}] * 2,
                 "metadata": {"General": {"title": title}}} for k, title in enumerate(titles)]
     image = read(_fake_rsciio_file(tmp_path, monkeypatch, signals))
@@ -213,7 +215,6 @@ def test_a_ser_file_without_a_tia_header_is_refused(tmp_path):
 
 def test_real_dm3_calibration(shared_data):
     """The Se-implanted MoS2 .dm3 states 0.0126953125 nm per pixel (GPL file, read in place)."""
-    pytest.importorskip("rsciio")
     path = shared_data / "stem-real-tmd" / "example_Se_implanted_MoS2.dm3"
     if not path.is_file():
         pytest.skip("the GPL example file is absent")

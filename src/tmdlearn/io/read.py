@@ -22,7 +22,7 @@ import numpy as np
 
 from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError, MissingPixelSize
-from tmdlearn.io import afm, jcamp_dx, nion, sif, spc, spe, spectra, stem
+from tmdlearn.io import afm, dm, jcamp_dx, nion, sif, spc, spe, spectra, stem, velox
 from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
@@ -77,8 +77,8 @@ def read(path: str | Path, **options) -> Container:
     modality = _modality(path, options)
     suffix = path.suffix.lower()
     if suffix in stem.NION_FORMATS or head.startswith((b"PK\x03\x04", _HDF5_MAGIC)) \
-            and suffix not in afm.AFM_FORMATS and (nion.is_nion_zip(path)
-                                                    or nion.is_nion_hdf5(path)):
+            and suffix not in (*afm.AFM_FORMATS, *stem.EMD_FORMATS) \
+            and (nion.is_nion_zip(path) or nion.is_nion_hdf5(path)):
         return nion.read_nion(path, options.get("pixel_size_angstrom"))
     if suffix == ".npz" or head.startswith(b"PK\x03\x04") and suffix not in afm.AFM_FORMATS:
         return _read_npz(path, options, modality)
@@ -86,6 +86,10 @@ def read(path: str | Path, **options) -> Container:
         return _read_array(path, _load_npy(path), options, modality)
     if suffix in (".tif", ".tiff") or head.startswith(_TIFF_MAGIC):
         return _read_tiff(path, options, modality)
+    if suffix in stem.DM_FORMATS:
+        return dm.read_dm(path, options.get("pixel_size_angstrom"))
+    if suffix in stem.EMD_FORMATS:
+        return velox.read_emd(path, options.get("pixel_size_angstrom"))
     if suffix in stem.GPL_FORMATS:
         return stem.read_stem_gpl(path, options.get("pixel_size_angstrom"))
     if suffix == ".wdf" or head.startswith(b"WDF1"):

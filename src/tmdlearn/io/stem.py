@@ -1,7 +1,8 @@
-"""STEM readers: .tif/.npy/.npz with a pixel size, Gatan .dm3/.dm4, Velox .emd and TIA .ser
-through rosettasciio (GPL, optional: ``pip install tmdlearn[gpl]``); Nion Swift files are read
-by :mod:`tmdlearn.io.nion`. A TIFF's pixel size comes from tmdlearn's description, ImageJ,
-OME-XML or a Thermo Fisher (FEI) tag (:func:`tiff_pixel_size`).
+"""STEM readers: .tif/.npy/.npz with a pixel size, and TIA .ser through rosettasciio (GPL,
+optional: ``pip install tmdlearn[gpl]``); Gatan .dm3/.dm4 files are read by
+:mod:`tmdlearn.io.dm`, Velox and Berkeley .emd by :mod:`tmdlearn.io.velox` and Nion Swift files
+by :mod:`tmdlearn.io.nion`, all without GPL packages. A TIFF's pixel size comes from
+tmdlearn's description, ImageJ, OME-XML or a Thermo Fisher (FEI) tag (:func:`tiff_pixel_size`).
 
 An .npz is read as one 2-D image plus a pixel size (:func:`stem_from_npz`): tmdlearn's own
 layout (``intensity``, ``pixel_size_angstrom``, ``metadata``), the Gomb-Net study's
@@ -19,15 +20,18 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.arrays import as_image
-from tmdlearn.io.dm_layout import check_dm3_layout
-from tmdlearn.io.hdf5_layout import check_hdf5_layout
 
-GPL_FORMATS = (".dm3", ".dm4", ".emd", ".ser")
+#: Gatan DigitalMicrograph (:mod:`tmdlearn.io.dm`) and Velox / Berkeley EMD
+#: (:mod:`tmdlearn.io.velox`) files, read by tmdlearn.
+DM_FORMATS, EMD_FORMATS = (".dm3", ".dm4"), (".emd",)
+#: Files read through rosettasciio, the optional GPL extra: TIA .ser.
+GPL_FORMATS = (".ser",)
 #: Nion Swift files whatever their content (:mod:`tmdlearn.io.nion`; a Swift ``.h5`` is
 #: recognised by its layout).
 NION_FORMATS = (".nhdf", ".ndata1", ".ndata")
 #: Every file suffix the STEM readers take (the GPL ones need the optional extra).
-STEM_FORMATS = (".tif", ".tiff", ".npy", ".npz", *NION_FORMATS, *GPL_FORMATS)
+STEM_FORMATS = (".tif", ".tiff", ".npy", ".npz", *NION_FORMATS, *DM_FORMATS, *EMD_FORMATS,
+                *GPL_FORMATS)
 #: Length units a file may give its pixel size in, in Å (keys: lower-case spellings).
 ANGSTROM_PER_UNIT = {
     "pm": 0.01, "a": 1.0, "å": 1.0, "ang": 1.0, "angstrom": 1.0, "angstroms": 1.0, "nm": 10.0,
@@ -346,15 +350,13 @@ def _fei_pixel(sections: dict | None) -> tuple[float, str] | None:
 
 
 def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
-    """Read a Gatan .dm3/.dm4, Velox .emd or TIA .ser image through rosettasciio (optional, GPL).
-
-    The file's layout is checked first (:func:`check_dm3_layout`, :func:`check_hdf5_layout`
-    for .emd, :func:`check_ser_header` for .ser).
+    """Read a TIA .ser image through rosettasciio (optional, GPL), its header checked first
+    (:func:`check_ser_header`).
 
     Parameters
     ----------
     path : Path
-        The .dm3, .dm4, .emd or .ser file.
+        The .ser file.
     pixel_size_angstrom : float, optional
         Pixel size (Å/px); default: the calibrated scale of the image's last (x) axis in its
         unit (m, µm, nm, Å, pm).
@@ -362,50 +364,92 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     Returns
     -------
     StemImage
-        The file's HAADF image: of several 2-D images, the first whose title names HAADF,
-        else ADF, else DF, else the first that is not bright field (:data:`DETECTOR_ORDER`;
-        ``metadata["detector"]`` and ``["images_in_file"]`` then say which);
-        ``metadata["pixel_size_source"]`` records the pixel size's origin.
+        The file's HAADF image (:func:`haadf_choice`); ``metadata["pixel_size_source"]``
+        records the pixel size's origin (:func:`axis_pixel_size`).
     """
     try:
-        from rsciio import digitalmicrograph, emd, tia
+        from rsciio import tia
     except ImportError as err:
         raise InputError(
             f"reading {path.suffix} needs the optional GPL extra: pip install tmdlearn[gpl]", path
         ) from err
-    suffix = path.suffix.lower()
-    reader = {".emd": emd, ".ser": tia}.get(suffix, digitalmicrograph)
-    checks = {".emd": check_hdf5_layout, ".ser": check_ser_header}
-    checks.get(suffix, check_dm3_layout)(path)
+    check_ser_header(path)
     try:
-        signals = reader.file_reader(str(path))
+        signals = tia.file_reader(str(path))
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read: {err}", path) from err
     images = [s for s in signals if np.asarray(s["data"]).ndim == 2]
     if not images:
         raise InputError("no 2-D image in the file", path)
-    titles = [_title(s) for s in images]
-    pick = min(range(len(images)), key=lambda k: _detector_rank(titles[k]))
-    signal = images[pick]
-    axis = signal["axes"][-1]
-    unit = str(axis.get("units", ""))
+    pick, metadata = haadf_choice([_title(s) for s in images])
+    axis = images[pick]["axes"][-1]
+    pixel_size_angstrom, calibration = axis_pixel_size(
+        axis.get("scale", 0), str(axis.get("units", "")), pixel_size_angstrom)
+    metadata = {"format": path.suffix.lower().lstrip("."), **calibration, **metadata}
+    return stem_from_array(path, images[pick]["data"], pixel_size_angstrom, metadata)
+
+
+def axis_pixel_size(scale, unit: str, given: float | None) -> tuple[float | None, dict]:
+    """The pixel size from an image's x axis calibration, and the metadata saying so.
+
+    Parameters
+    ----------
+    scale : float
+        Length of one pixel along x, in ``unit``.
+    unit : str
+        Its unit (m, µm, nm, Å, pm).
+    given : float or None
+        A pixel size (Å/px) the user gave, which wins.
+
+    Returns
+    -------
+    pixel_size : float or None
+        Å/px; None when neither given nor calibrated in a length unit.
+    metadata : dict
+        ``axis_unit`` and, with a pixel size, ``pixel_size_source`` (``given`` or
+        ``calibrated x axis: <scale> <unit>``).
+    """
+    metadata = {"axis_unit": unit}
     factor = angstrom_per_unit(unit)
-    metadata = {"format": suffix.lstrip("."), "axis_unit": unit}
-    if len(images) > 1:
-        metadata["detector"] = titles[pick]
-        metadata["images_in_file"] = titles
-    if pixel_size_angstrom is not None:
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        scale = 0.0
+    if given is not None:
         metadata["pixel_size_source"] = "given"
-    elif factor is not None and float(axis.get("scale", 0)) > 0:
-        pixel_size_angstrom = float(axis["scale"]) * factor
-        metadata["pixel_size_source"] = f"calibrated x axis: {float(axis['scale']):.6g} {unit}"
-    return stem_from_array(path, signal["data"], pixel_size_angstrom, metadata)
+    elif factor is not None and np.isfinite(scale) and scale > 0:
+        given = scale * factor
+        metadata["pixel_size_source"] = f"calibrated x axis: {scale:.6g} {unit}"
+    return given, metadata
 
 
-#: Detector names in signal titles, most wanted first (a file may hold several simultaneous
+#: Detector names in image titles, most wanted first (a file may hold several simultaneous
 #: images: Velox's HAADF, DF2, DF4 and BF segments; DM's HAADF and ABF); anything else comes
 #: after them, and bright-field (BF, ABF) last.
 DETECTOR_ORDER = ("HAADF", "ADF", "DF")
+
+
+def haadf_choice(titles: list[str]) -> tuple[int, dict]:
+    """Which of a file's images to read: the first whose title names HAADF, else ADF, else DF,
+    else the first that is not bright field (:data:`DETECTOR_ORDER`).
+
+    Parameters
+    ----------
+    titles : list of str
+        The images' titles (detector names), in file order.
+
+    Returns
+    -------
+    index : int
+        The image to read.
+    metadata : dict
+        Of several images, ``detector`` (the title read) and ``images_in_file`` (all titles);
+        empty for one.
+    """
+    pick = min(range(len(titles)), key=lambda k: _detector_rank(titles[k]))
+    if len(titles) == 1:
+        return pick, {}
+    return pick, {"detector": titles[pick], "images_in_file": list(titles)}
 
 
 def _title(signal: dict) -> str:

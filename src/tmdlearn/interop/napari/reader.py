@@ -33,11 +33,11 @@ from tmdlearn.interop.napari.layers import (
 )
 from tmdlearn.io.read import NEXUS_SUFFIXES
 from tmdlearn.io.spectra import TEXT_SUFFIXES
-from tmdlearn.io.stem import GPL_FORMATS, NION_FORMATS, STEM_FORMATS
+from tmdlearn.io.stem import DM_FORMATS, EMD_FORMATS, GPL_FORMATS, NION_FORMATS, STEM_FORMATS
 
 #: Extensions other programs use too: a file tmdlearn cannot read is left to other readers.
-GENERIC_SUFFIXES = (*TEXT_SUFFIXES,
-                    *(s for s in STEM_FORMATS if s not in GPL_FORMATS + NION_FORMATS),
+OWN_STEM_FORMATS = DM_FORMATS + EMD_FORMATS + GPL_FORMATS + NION_FORMATS
+GENERIC_SUFFIXES = (*TEXT_SUFFIXES, *(s for s in STEM_FORMATS if s not in OWN_STEM_FORMATS),
                     ".h5", ".hdf5")
 ATOMS_COLUMNS = ("x_px", "y_px", "layer", "species")
 
