@@ -183,13 +183,17 @@ def abtem_images(spec: dict, probe: dict, configs: int, seed: int) -> np.ndarray
     return np.stack([np.asarray(m.array, dtype=np.float64).T for m in measured])
 
 
-def run_abtem(configs: int, seed: int) -> None:
-    """Every (specimen, probe) abTEM image into :data:`DATA` (skipping those present)."""
-    DATA.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, p) for p in PROBES for s in MONOLAYERS]
-    jobs = jobs[:3] + [("WS2/WSe2", "80kV-30mrad")] + jobs[3:] + [("WSe2/WS2", "80kV-30mrad")]
+def run_abtem(configs: int, seed: int, jobs: list[tuple[str, str]] | None = None,
+              data: Path = DATA) -> None:
+    """Every (specimen, probe) abTEM image of ``jobs`` (default: the W films' monolayers and
+    bilayers) into ``data`` (skipping those present); the k-th job's phonons draw seed + k."""
+    data.mkdir(parents=True, exist_ok=True)
+    if jobs is None:
+        jobs = [(s, p) for p in PROBES for s in MONOLAYERS]
+        jobs = (jobs[:3] + [("WS2/WSe2", "80kV-30mrad")] + jobs[3:]
+                + [("WSe2/WS2", "80kV-30mrad")])
     for k, (name, probe) in enumerate(jobs):
-        path = DATA / f"{name.replace('/', '-on-')}_{probe}.npz"
+        path = data / f"{name.replace('/', '-on-')}_{probe}.npz"
         if path.exists():
             continue
         spec = specimen(name)

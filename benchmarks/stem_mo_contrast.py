@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +34,9 @@ from stem_column_contrast import (  # a sibling script (benchmarks/ on the path)
     MO_MONOLAYERS,
     PROBES,
     REFERENCE_DETECTOR,
-    SIGMAS,
-    abtem_images,
     column_stats,
     periodic_sampler,
+    run_abtem,
     simulator_sampler,
     specimen,
 )
@@ -49,26 +46,6 @@ DATA = ROOT / "benchmarks" / "data" / "abtem-mo-contrast"
 #: Each monolayer and the chalcogen column it holds.
 MONO = (("MoS2", "S2"), ("MoSSe", "SSe"), ("MoSe2", "Se2"))
 KINDS = ("Mo", "S2", "SSe", "Se2")
-
-
-def run_abtem(configs: int, seed: int) -> None:
-    """Every (monolayer, probe) abTEM image into :data:`DATA` (skipping those present)."""
-    DATA.mkdir(parents=True, exist_ok=True)
-    for k, (name, probe) in enumerate((s, p) for p in PROBES for s in MO_MONOLAYERS):
-        path = DATA / f"{name}_{probe}.npz"
-        if path.exists():
-            continue
-        spec = specimen(name)
-        t = time.process_time()
-        images = abtem_images(spec, PROBES[probe], configs, seed + k)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, images=images.astype(np.float32), cell=np.array(spec["cell"]),
-                            detectors=np.array(DETECTORS), specimen=name, probe=probe,
-                            probe_json=json.dumps(PROBES[probe]), configs=configs,
-                            seed=seed + k, sigmas=json.dumps(SIGMAS),
-                            cpu_seconds=time.process_time() - t)
-        os.replace(tmp, path)
-        print(f"{path.name}: {images.shape} {time.process_time() - t:.0f} CPU-s", flush=True)
 
 
 def _ratios(stats: dict[str, dict]) -> dict[str, float]:
@@ -130,7 +107,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     if args.abtem:
-        run_abtem(args.configs, args.seed)
+        run_abtem(args.configs, args.seed, [(s, p) for p in PROBES for s in MO_MONOLAYERS], DATA)
         return
     from tmdlearn.stem.films import MO_LEVELS
 
