@@ -178,8 +178,10 @@ def crossmodal_step(out: Path) -> Section:
     return ("Cross-modal learning", [
         "AFM embedding and features predicted from Raman and PL; Raman generated from AFM. "
         "Demo settings: 40 samples (16 held out), one MLP search trial, 2 generation folds, "
-        "one generation task. The best model per target is chosen on the test set, so those "
-        "figures are optimistic (metrics.json also holds each fixed model's mean); the "
+        "one generation task. Table 3's r2_cv column (grouped CV on the training samples) "
+        "picks each target's model without the test set (metrics.json: "
+        "..._cv_chosen_r2_test_mean); its 'best' figures pick it on the test set and are "
+        "optimistic (metrics.json also holds each fixed model's mean); the "
         "bootstrap intervals come from 16 test samples and are wide where a target is mostly "
         "zero (bilayer fraction). Units: Raman shifts and splits in cm⁻¹, PL energies and "
         "widths in eV, heights in nm, coverage and fractions 0-1.",
