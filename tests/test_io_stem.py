@@ -83,6 +83,14 @@ def test_given_pixel_size_overrides_the_file(tmp_path):
     path = _npz(tmp_path, im_array=IMAGE, pixel_size=np.str_("1.062e-11"))
     image = read(path, modality="stem", pixel_size_angstrom=0.2)
     assert image.pixel_size_angstrom == 0.2 and image.metadata["pixel_size_source"] == "given"
+    # the file's own stays in the metadata, so that it can be said without reading it again
+    assert image.metadata["file_pixel_size_angstrom"] == pytest.approx(0.1062)
+    tif = write_stem(tmp_path / "own.tif", StemImage(IMAGE.astype(float), 0.0837))
+    assert read(tif, pixel_size_angstrom=0.1).metadata["file_pixel_size_angstrom"] == \
+        pytest.approx(0.0837)
+    # a pixel size key the given one replaces need not be readable
+    bad = _npz(tmp_path, im_array=IMAGE, pixel_size=np.str_("0.1 furlong"))
+    assert "file_pixel_size_angstrom" not in read(bad, pixel_size_angstrom=0.2).metadata
 
 
 @pytest.mark.parametrize("arrays, message", [

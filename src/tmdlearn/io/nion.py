@@ -25,7 +25,7 @@ from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.arrays import check_declared_size, check_npy_header
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
-from tmdlearn.io.stem import angstrom_per_unit, stem_from_array
+from tmdlearn.io.stem import angstrom_per_unit, given_over, stem_from_array
 
 #: The zip members of an ``.ndata1`` file.
 ZIP_MEMBERS = ("data.npy", "metadata.json")
@@ -90,7 +90,11 @@ def read_nion(path: Path, pixel_size_angstrom: float | None = None) -> StemImage
     if volts is not None:
         metadata["high_tension_v"] = volts
     if pixel_size_angstrom is not None:
-        metadata["pixel_size_source"] = "given"
+        try:
+            stated = _angstrom(path, calibrations[1]) if len(calibrations) == 2 else None
+        except InputError:  # a calibration the given pixel size replaces
+            stated = None
+        given_over(metadata, stated)
     elif len(calibrations) == 2:
         y, x = (_angstrom(path, c) for c in calibrations)
         unit = str(calibrations[1].get("units", ""))

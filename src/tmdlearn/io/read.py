@@ -238,9 +238,13 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
         return afm.height_map_from_array(path, values, options.get("pixel_size_nm"),
                                          options.get("channel", "height"))
     if modality == "stem" or stated is not None:
-        given = options.get("pixel_size_angstrom")
-        pixel, source = (given, "given") if given else stated or (None, None)
-        return stem.stem_from_array(path, values, pixel, {"pixel_size_source": source})
+        given, metadata = options.get("pixel_size_angstrom"), {}
+        if given:
+            stem.given_over(metadata, stated and stated[0])
+            pixel = given
+        else:
+            pixel, metadata["pixel_size_source"] = stated or (None, None)
+        return stem.stem_from_array(path, values, pixel, metadata)
     return _read_array(path, values, options, modality)
 
 

@@ -272,7 +272,11 @@ def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = 
     key = npz_image_key(path, arrays)
     metadata = {**npz_metadata(path, arrays), "image_key": key}
     if pixel_size_angstrom is not None:
-        metadata["pixel_size_source"] = "given"
+        try:
+            stated = npz_pixel_size(path, arrays)
+        except InputError:  # a pixel size key the given one replaces
+            stated = None
+        given_over(metadata, stated and stated[0])
     else:
         stated = npz_pixel_size(path, arrays)
         if stated is None:
@@ -415,12 +419,30 @@ def axis_pixel_size(scale, unit: str, given: float | None) -> tuple[float | None
         scale = float(scale)
     except (TypeError, ValueError):
         scale = 0.0
+    calibrated = scale * factor if factor is not None and np.isfinite(scale) and scale > 0 \
+        else None
     if given is not None:
-        metadata["pixel_size_source"] = "given"
-    elif factor is not None and np.isfinite(scale) and scale > 0:
-        given = scale * factor
+        given_over(metadata, calibrated)
+    elif calibrated is not None:
+        given = calibrated
         metadata["pixel_size_source"] = f"calibrated x axis: {scale:.6g} {unit}"
     return given, metadata
+
+
+def given_over(metadata: dict, stated: float | None) -> None:
+    """Record in ``metadata`` that the pixel size was given (``pixel_size_source``) over the
+    file's own ``stated`` one (Å/px; kept as ``file_pixel_size_angstrom`` when there is one).
+
+    Parameters
+    ----------
+    metadata : dict
+        The image's metadata, changed in place.
+    stated : float or None
+        The pixel size the file states, Å/px.
+    """
+    metadata["pixel_size_source"] = "given"
+    if stated:
+        metadata["file_pixel_size_angstrom"] = float(stated)
 
 
 #: Detector names in image titles, most wanted first (a file may hold several simultaneous

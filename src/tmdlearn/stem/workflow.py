@@ -177,14 +177,9 @@ def read_image(path, config: dict):
         kind = {"HeightMap": "an AFM height map", "Spectra": "spectra",
                 "SpectralMap": "a spectral map"}.get(type(image).__name__, type(image).__name__)
         raise InputError(f"not a STEM image: it holds {kind}", path)
-    given = config["data"]["pixel_size_angstrom"]
-    if given is not None:  # a calibrated file overridden: kept to be said
-        try:
-            stored = read(Path(path), modality="stem").pixel_size_angstrom
-        except InputError:
-            stored = None
-        if stored and abs(stored / given - 1) > 0.02:
-            image.metadata["file_pixel_size_angstrom"] = stored
+    stored = image.metadata.get("file_pixel_size_angstrom")  # a calibrated file overridden
+    if stored and abs(stored / image.pixel_size_angstrom - 1) <= 0.02:
+        del image.metadata["file_pixel_size_angstrom"]  # the same: nothing to say
     return image
 
 
