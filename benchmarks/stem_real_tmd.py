@@ -12,9 +12,12 @@ twice: pairs of atoms of one layer closer than half a bond (1.82 Å for the WS2 
 of the smaller layer within 0.3 bonds of the other layer's, and the self-check's verdict and
 main reason. ``--monolayer`` adds, for every real image, the prediction read as one layer
 (``stem predict --monolayer``): atoms, the self-check's verdict, score and main reason judged
-as one layer, beside the same for the bilayer reading. Prints one JSON object.
+as one layer, beside the same for the bilayer reading. ``--films`` reads every real image as
+the Mo film it is (``stem predict --material mose2 | mos2 --monolayer``): the species counts
+and Se fraction from the model's own labels and after :func:`tmdlearn.stem.films.film_species`,
+with its note. Prints one JSON object.
 
-    python benchmarks/stem_real_tmd.py [--model PATH ...] [--doubles] [--monolayer]
+    python benchmarks/stem_real_tmd.py [--model PATH ...] [--doubles] [--monolayer] [--films]
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from scipy.spatial import cKDTree
 from tmdlearn.data.containers import StemImage
 from tmdlearn.io.read import read
 from tmdlearn.stem.atoms import match_points
+from tmdlearn.stem.composition import species_se_fraction
+from tmdlearn.stem.films import FILMS as FILM
+from tmdlearn.stem.films import film_species
 from tmdlearn.stem.inference import identify_atoms, load_model
 from tmdlearn.stem.layer_checks import bond_angstrom
 from tmdlearn.stem.quality import assess
@@ -40,6 +46,9 @@ BORDER_PX = 8
 #: The real images and their pixel sizes (Å/px) from the lattice (README.md of the folder).
 IMAGES = {"dataset_mose2_40KeV_converted.npz": PIXEL_ANGSTROM,
           "MoSe2_80K_samll_region.tif": 0.078, "example_Se_implanted_MoS2.dm3": 0.134}
+#: The film of each real image (``--material``).
+FILMS = {"dataset_mose2_40KeV_converted.npz": "mose2", "MoSe2_80K_samll_region.tif": "mose2",
+         "example_Se_implanted_MoS2.dm3": "mos2"}
 
 
 def score(model_path: str | None, views: int = 1) -> dict:
@@ -117,6 +126,23 @@ def monolayer_verdicts(model_path: str | None, views: int = 1) -> list[dict]:
     return rows
 
 
+def film_readings(model_path: str | None, views: int = 1) -> list[dict]:
+    """Every real image present predicted as one layer and read as its Mo film: species
+    counts and Se fraction with the model's labels and after ``film_species``, its note."""
+    model, meta = load_model(model_path, material="ws2")
+    rows = []
+    for name, pixel, image in real_images():
+        atoms, _ = identify_atoms(image, model, meta, views=views, monolayer=True)
+        read_as, notes = film_species(image.intensity, atoms, pixel, FILM[FILMS[name]])
+        rows.append({"image": name, "material": FILMS[name], "note": "; ".join(notes),
+                     **{f"{label}_{key}": value for label, table in
+                        (("model", atoms), ("film", read_as))
+                        for key, value in (("species", table.species.value_counts().to_dict()),
+                                           ("se_fraction",
+                                            round(species_se_fraction(table.species), 3)))}})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="*", default=[None], help="model files (default: the "
@@ -124,6 +150,9 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--doubles", action="store_true",
                         help="also count columns found twice on every real image")
+    parser.add_argument("--films", action="store_true",
+                        help="also read every real image as its Mo film (--material mose2 | "
+                             "mos2 --monolayer)")
     parser.add_argument("--monolayer", action="store_true",
                         help="also predict every real image as one layer (stem predict "
                              "--monolayer) beside the bilayer reading")
@@ -137,6 +166,9 @@ def main() -> None:
         out["monolayer"] = [{"model": path or "shipped ws2",
                              "images": monolayer_verdicts(path, args.views)}
                             for path in args.model]
+    if args.films:
+        out["films"] = [{"model": path or "shipped ws2", "images": film_readings(path, args.views)}
+                        for path in args.model]
     print(json.dumps(out))
 
 
