@@ -62,6 +62,17 @@ def test_correlations_match_scipy_and_cis_cover_the_estimate():
     pd.testing.assert_frame_equal(table, again)
 
 
+def test_features_proportional_on_these_images_share_a_row():
+    """A count and its density over scans of one size correlate alike: one row, both named."""
+    rng = np.random.default_rng(4)
+    emb = rng.normal(size=(30, 1))
+    count = rng.integers(5, 40, 30).astype(float)
+    features = pd.DataFrame({"count": count, "density_um2": count / 1.0, "per_mpx": count * 15.3,
+                             "negated": -count, "other": rng.normal(size=30)})
+    table = axis_correlations(emb, features, n_boot=50)
+    assert list(table.feature) == ["count = density_um2 = per_mpx", "negated", "other"]
+
+
 def test_figures_build():
     rng = np.random.default_rng(0)
     coords = rng.normal(size=(5, 2))

@@ -292,6 +292,23 @@ def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (a * b).sum(axis=1) / denom
 
 
+def _merge_proportional(numeric):
+    """``numeric`` with every column that is a positive multiple of an earlier one (to 1e-9)
+    dropped and its name added to that one's (``a = b``)."""
+    kept: dict[str, list[str]] = {}
+    for column in numeric.columns:
+        y = numeric[column].to_numpy(dtype=float)
+        for first in kept:
+            x = numeric[first].to_numpy(dtype=float)
+            scale = np.dot(x, y) / np.dot(x, x) if np.dot(x, x) > 0 else 0.0
+            if scale > 0 and np.allclose(y, scale * x, rtol=1e-9, atol=0):
+                kept[first].append(column)
+                break
+        else:
+            kept[column] = [column]
+    return numeric[list(kept)].rename(columns={k: " = ".join(v) for k, v in kept.items()})
+
+
 def axis_correlations(embedding: np.ndarray, features, axis_names: Sequence[str] | None = None,
                       n_boot: int = 1000, ci: float = 0.95, seed: int = 0):
     """Pearson and Spearman correlation of every embedding axis with every physical feature.
@@ -317,7 +334,9 @@ def axis_correlations(embedding: np.ndarray, features, axis_names: Sequence[str]
         A long table, one row per (axis, feature): ``n``, ``pearson_r``, ``pearson_p``,
         ``spearman_rho``, ``spearman_p`` (scipy.stats, two-sided) and the bootstrap intervals
         ``*_ci_low``, ``*_ci_high`` (resamples with a constant column are left out). Constant
-        features give NaN.
+        features give NaN. Features that are positive multiples of each other on these images
+        (a count and its density over scans of one size) share one row, named
+        ``domain_count = domain_density_um2``.
     """
     import pandas as pd
     from scipy import stats
@@ -333,7 +352,7 @@ def axis_correlations(embedding: np.ndarray, features, axis_names: Sequence[str]
     boots = rng.integers(0, n, size=(n_boot, n))
     alpha = (1.0 - ci) / 2.0
     rows = []
-    numeric = table.select_dtypes("number")
+    numeric = _merge_proportional(table.select_dtypes("number"))
     for j, axis in enumerate(names):
         x = emb[:, j]
         xb = x[boots]
