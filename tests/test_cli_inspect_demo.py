@@ -70,7 +70,7 @@ def test_inspect_and_predict_say_what_the_lattice_of_an_image_without_a_size_sug
               str(tmp_path / "p")])
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and "\n" not in err
-    assert "stores no pixel size" in err and f"{low:.3g}-{high:.3g} Å/px for ws2" in err
+    assert "stores no pixel size" in err and f"{low:.3g}-{high:.3g} Å/px for a 2H TMD" in err
 
 
 def test_inspect_several_files_one_bad(test_data, tmp_path, capsys):

@@ -205,8 +205,9 @@ def pixel_size_text(low: float, high: float) -> str:
 
 def lattice_hint(image: np.ndarray) -> str:
     """What the image's own lattice says of its pixel size, for a file that stores none:
-    'its lattice (Fourier transform, planes 36.2 px apart) suggests 0.0755-0.0787 Å/px for ws2
-    (MoS2, WS2, MoSe2, WSe2), 0.0589 for graphene'; '' without a clear lattice.
+    'its lattice (Fourier transform, planes 36.2 px apart) suggests 0.0755-0.0787 Å/px for a
+    2H TMD (--material ws2, wse2, mos2 or mose2), 0.0589 for graphene'; '' without a clear
+    lattice.
 
     Parameters
     ----------
@@ -221,7 +222,7 @@ def lattice_hint(image: np.ndarray) -> str:
     if lattice is None:
         return ""
     ranges = implied_pixel_sizes(lattice.spacing_angstrom)
-    named = {"ws2": "ws2 (MoS2, WS2, MoSe2, WSe2)"}
+    named = {"ws2": "a 2H TMD (--material ws2, wse2, mos2 or mose2)"}
     return (f"its lattice (Fourier transform, planes {lattice.spacing_angstrom:.1f} px apart) "
             "suggests " + ", ".join(f"{pixel_size_text(*r)} Å/px for {named.get(m, m)}"
                                     for m, r in ranges.items()))
