@@ -25,8 +25,8 @@ def campaign_check(folder: str | Path) -> Outcome:
     Outcome
         Metrics: spectra, converged, ok (verdict), ``median_split_error_cm1`` (|fitted − planted
         A1g–E2g split| over the ok fits) and ``spearman_split_bilayer`` (fitted split vs the
-        planted bilayer fraction of the spot); table ``spectra_fits``; figures ``spectra_split``
-        and ``spectra_fit_examples``.
+        planted bilayer fraction of the spot); table ``spectra_fits`` (centres and splits in
+        cm⁻¹, named so); figures ``spectra_split`` and ``spectra_fit_examples``.
     """
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
@@ -63,7 +63,9 @@ def campaign_check(folder: str | Path) -> Outcome:
     metrics = {"spectra": len(table), "converged": int(table["converged"].sum()),
                "ok": int(ok.sum()), "median_split_error_cm1": float(np.median(error)),
                "spearman_split_bilayer": float(rho), "verdicts": verdict_summary(table)[0]}
-    return Outcome(metrics=metrics, tables={"spectra_fits": table[columns]},
+    units = {"E2g_center": "E2g_center_cm1", "A1g_center": "A1g_center_cm1",
+             "split_A1g_E2g": "split_A1g_E2g_cm1", "true_split": "planted_split_cm1"}
+    return Outcome(metrics=metrics, tables={"spectra_fits": table[columns].rename(columns=units)},
                    figures={"spectra_split": fig, "spectra_fit_examples": fit_examples_figure(
                        [(fit, spectra[0].axis, intensity, "campaign")], "cm-1")})
 
