@@ -58,7 +58,7 @@ def run(net, meta, film: str, se: float, layers: int, n: int) -> dict:
         image = StemImage(sample.image, sample.pixel_size_angstrom)
         atoms, _ = identify_atoms(image, net, meta, monolayer=layers == 1)
         before.append(_scores(sample, atoms.replace({"species": {"W": "Mo"}})))
-        relabelled, _ = film_species(sample.image, atoms, sample.pixel_size_angstrom,
+        relabelled, _, _ = film_species(sample.image, atoms, sample.pixel_size_angstrom,
                                      FILMS[film])
         after.append(_scores(sample, relabelled))
 

@@ -133,7 +133,7 @@ def film_readings(model_path: str | None, views: int = 1) -> list[dict]:
     rows = []
     for name, pixel, image in real_images():
         atoms, _ = identify_atoms(image, model, meta, views=views, monolayer=True)
-        read_as, notes = film_species(image.intensity, atoms, pixel, FILM[FILMS[name]])
+        read_as, notes, _ = film_species(image.intensity, atoms, pixel, FILM[FILMS[name]])
         rows.append({"image": name, "material": FILMS[name], "note": "; ".join(notes),
                      **{f"{label}_{key}": value for label, table in
                         (("model", atoms), ("film", read_as))

@@ -3,7 +3,9 @@ simulator's planted columns (MoS2, MoSe2 and their alloy), and the metal's Vegar
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ from tmdlearn.constants import A_MOS2_ANGSTROM, A_MOSE2_ANGSTROM
 from tmdlearn.errors import InputError
 from tmdlearn.stem.analysis import analyse_atoms
 from tmdlearn.stem.films import FILMS, MO_LEVELS, check_material, film_species, model_material
-from tmdlearn.stem.workflow import material_of
+from tmdlearn.stem.workflow import analyse, analysis_warnings, material_of
 from tmdlearn.synth.specimen import column_weights
 from tmdlearn.synth.stem import simulate_image
 from tmdlearn.synth.stem_files import simulation_config
@@ -59,7 +61,8 @@ def test_pure_films_get_mo_on_the_right_sublattice(film, se, seed):
     sample = _monolayer(se, seed)
     model = _as_the_model_reads(sample)
     assert _accuracy(sample, model)[0] == 0.0  # the model's labels: no column called Mo
-    atoms, notes = film_species(sample.image, model, sample.pixel_size_angstrom, FILMS[film])
+    atoms, notes, doubts = film_species(sample.image, model, sample.pixel_size_angstrom,
+                                        FILMS[film])
     metal, chalcogen = _accuracy(sample, atoms)
     assert metal > 0.98 and chalcogen > 0.95
     assert notes[0].startswith("layer 0: Mo on the " + ("brighter" if se == 0 else "dimmer"))
@@ -68,7 +71,7 @@ def test_pure_films_get_mo_on_the_right_sublattice(film, se, seed):
 def test_a_heavily_substituted_sulphide_is_read_as_an_alloy():
     """x = 0.7 Se named mos2: the brighter sublattice is the chalcogens', and it says so."""
     sample = _monolayer(0.7, 3)
-    atoms, notes = film_species(sample.image, _as_the_model_reads(sample),
+    atoms, notes, doubts = film_species(sample.image, _as_the_model_reads(sample),
                                 sample.pixel_size_angstrom, FILMS["mos2"])
     metal, chalcogen = _accuracy(sample, atoms)
     assert metal > 0.98 and chalcogen > 0.9
@@ -77,21 +80,21 @@ def test_a_heavily_substituted_sulphide_is_read_as_an_alloy():
 
 def test_an_alloy_of_unknown_composition():
     sample = _monolayer(0.5, 4)
-    atoms, notes = film_species(sample.image, _as_the_model_reads(sample),
+    atoms, notes, doubts = film_species(sample.image, _as_the_model_reads(sample),
                                 sample.pixel_size_angstrom, FILMS["mos2-mose2"])
     metal, chalcogen = _accuracy(sample, atoms)
     assert metal > 0.98 and chalcogen > 0.85
     assert "uniform" not in notes[0]
     # a pure film named as an alloy: told that the composition cannot be read off
     pure = _monolayer(0.0, 5)
-    _, notes = film_species(pure.image, _as_the_model_reads(pure), pure.pixel_size_angstrom,
+    _, notes, _ = film_species(pure.image, _as_the_model_reads(pure), pure.pixel_size_angstrom,
                             FILMS["mos2-mose2"])
     assert "name the film (--material mos2 or mose2)" in notes[0]
 
 
 def test_w_films_keep_the_model_species():
     atoms = pd.DataFrame({"x_px": [1.0], "y_px": [2.0], "layer": [0], "species": ["SSe"]})
-    out, notes = film_species(np.zeros((8, 8)), atoms, 0.1, FILMS["wse2"])
+    out, notes, doubts = film_species(np.zeros((8, 8)), atoms, 0.1, FILMS["wse2"])
     assert out is atoms and notes == []
 
 
@@ -117,6 +120,17 @@ def test_vegard_ends_follow_the_metal():
         lattice = analyse_atoms(atoms, 0.1, "ws2", n_boot=10)["lattice"]
         assert lattice.vegard_se_fraction.iloc[0] == pytest.approx(expected, abs=0.01)
         assert lattice.species_se_fraction.iloc[0] == 0.5
+    # all Se2 columns on a lattice Vegard reads as x = 0.5 agree; on MoS2's they do not
+    for a_lattice, disagree in ((a, False), (A_MOS2_ANGSTROM, True)):
+        xy = (i.ravel()[:, None] * [a_lattice, 0]
+              + j.ravel()[:, None] * [a_lattice / 2, a_lattice * np.sqrt(3) / 2]) / 0.1
+        se2 = xy + np.array([a_lattice / 2, a_lattice / (2 * np.sqrt(3))]) / 0.1
+        atoms = pd.DataFrame({"x_px": np.r_[xy[:, 0], se2[:, 0]],
+                              "y_px": np.r_[xy[:, 1], se2[:, 1]], "layer": 0,
+                              "species": ["Mo"] * len(xy) + ["Se2"] * len(xy)})
+        outcome = analyse(atoms, (400, 400), 0.1, "mose2", n_boot=10)
+        said = " ".join(analysis_warnings(outcome, "mose2"))
+        assert ("the column species say Se fraction 1.00" in said) == disagree, said
 
 
 def test_predict_a_mose2_monolayer_end_to_end(tmp_path, capsys):
@@ -142,6 +156,33 @@ def test_predict_a_mose2_monolayer_end_to_end(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["stem", "analyze", str(out), "--out", str(tmp_path / "ana"), "--n-boot", "10"])
     assert exit_.value.code in (0, None)
+    assert "material mose2 from the stem predict run" in capsys.readouterr().out
     lattice = pd.read_csv(tmp_path / "ana" / "lattice.csv")
     assert lattice.vegard_se_fraction.iloc[0] == pytest.approx(1.0, abs=0.35)
     assert lattice.species_se_fraction.iloc[0] > 0.9
+    assert (lattice.vegard_a_s2_angstrom.iloc[0], lattice.vegard_a_se2_angstrom.iloc[0]) == \
+        (A_MOS2_ANGSTROM, A_MOSE2_ANGSTROM)
+
+
+REAL_MOSE2 = (Path(__file__).resolve().parents[2] / "shared" / "data" / "stem-real-tmd"
+              / "MoSe2_80K_samll_region.tif")
+
+
+@pytest.mark.skipif(not REAL_MOSE2.exists(), reason="../shared/data/stem-real-tmd is absent")
+def test_a_real_mose2_named_mos2_is_doubtful_and_says_which(tmp_path, capsys):
+    """The real 80 kV MoSe2 monolayer named mos2: its chalcogen columns 0.75 x the brighter
+    sublattice are no MoS2 contrast; the verdict is doubtful and names mose2. Named mose2: ok."""
+    for film, trust in (("mos2", "doubtful"), ("mose2", "ok")):
+        out = tmp_path / film
+        with pytest.raises(SystemExit) as exit_:
+            main(["stem", "predict", str(REAL_MOSE2), "--pixel-size", "0.078", "--material",
+                  film, "--monolayer", "--out", str(out)])
+        assert exit_.value.code in (0, None)
+        quality = json.loads((out / "quality.json").read_text())
+        assert quality["trust"] == trust, quality["reasons"]
+    assert "another film (--material mose2)" in quality_of(tmp_path / "mos2")
+
+
+def quality_of(folder: Path) -> str:
+    """The reasons of a prediction's self-check, joined."""
+    return " ".join(json.loads((folder / "quality.json").read_text())["reasons"])

@@ -157,7 +157,8 @@ def test_a_wrong_material_is_named_by_the_lattice(graphene):
     q = _check(graphene, s.image, s.pixel_size_angstrom)
     assert q.trust == "fail"
     assert q.reasons[0].endswith("check --pixel-size, or the material: ws2's lattice fits "
-                                 "the given one (--material ws2)"), q.reasons
+                                 "the given one (--material ws2, wse2, mos2 or mose2)"), \
+        q.reasons
 
 
 def test_shipped_model_on_monolayer_amorphous_noise_and_saturation(graphene):

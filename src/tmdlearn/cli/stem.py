@@ -424,8 +424,9 @@ def _analyze_one(atoms_csv: Path, out: Path, overwrite: bool, options: dict,
     for _, layer in layers.iterrows():
         row[f"bond_mean_angstrom_layer{layer['layer']}"] = layer["mean_angstrom"]
         row[f"bond_fwhm_angstrom_layer{layer['layer']}"] = layer["fwhm_angstrom"]
-    for number, constant in zip(lattice["layer"], lattice["lattice_constant_angstrom"],
-                                strict=True):
-        row[f"lattice_constant_angstrom_layer{int(number)}"] = constant
+    for layer_row in lattice.to_dict("records"):
+        for key in ("lattice_constant_angstrom", "vegard_se_fraction", "species_se_fraction"):
+            if key in layer_row:
+                row[f"{key}_layer{int(layer_row['layer'])}"] = layer_row[key]
     row.update(warnings="; ".join(warnings), error="")
     return row

@@ -78,8 +78,9 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
     Returns
     -------
     dict
-        ``lattice`` (table per layer: atoms, lattice constant Å, and for WS2 the Vegard Se
-        fraction and the Se fraction counted from the column species); ``bond_statistics``
+        ``lattice`` (table per layer: atoms, lattice constant Å, and for a TMD the Vegard Se
+        fraction with its end members' lattice constants (Å) and the Se fraction counted from
+        the column species); ``bond_statistics``
         (:func:`bond_table`: two nearest neighbours per atom, mean and FWHM per layer and
         pooled); ``scan_distortion`` (with ``undistort``: the matrix and its anisotropy in per
         cent); for graphene ``bonds`` (nearest-neighbour C–C distances, Å). With two layers or
@@ -109,8 +110,10 @@ def analyse_atoms(atoms: pd.DataFrame, pixel_size_angstrom: float, material: str
             row["lattice_constant_angstrom"] = lattice_constant(
                 metal[["x_px", "y_px"]].to_numpy(), pix, "triangular")
             ends = VEGARD_ANGSTROM["Mo" if (metal.species == "Mo").mean() > 0.5 else "W"]
-            row["vegard_se_fraction"] = vegard_se_fraction(
-                row["lattice_constant_angstrom"], a_ws2 or ends[0], a_wse2 or ends[1])
+            ends = (a_ws2 or ends[0], a_wse2 or ends[1])
+            row["vegard_se_fraction"] = vegard_se_fraction(row["lattice_constant_angstrom"],
+                                                           *ends)
+            row["vegard_a_s2_angstrom"], row["vegard_a_se2_angstrom"] = ends
             row["species_se_fraction"] = species_se_fraction(g.species)
         rows.append(row)
     out["lattice"] = pd.DataFrame(rows)

@@ -53,8 +53,10 @@ MIN_COLUMNS = 5
 MIXED_SPREAD = 0.35
 #: Bounds of the contrast exponent γ (:func:`_contrast`): a detector's non-linear response or
 #: another annular range raises the chalcogen/Mo ratios to a power (abTEM over 50-90 mrad inner
-#: angles: S2/Mo 0.34-0.57, Se2/Mo 1.37-1.95, γ about 0.6-1.4 of the middle levels).
-GAMMA_RANGE = (0.4, 1.6)
+#: angles: S2/Mo 0.34-0.57, Se2/Mo 1.37-1.95, γ 0.58-1.34 of the middle levels; the simulator's
+#: pure films 0.78-1.37; the real ones 0.55 and 1.18). A pure film named as the other one reads
+#: γ × 0.67 (a MoSe2 named mos2) or × 1.49 (a MoS2 named mose2): outside, it is said.
+GAMMA_RANGE = (0.45, 1.5)
 #: A column on its honeycomb site lies within this many bonds of it.
 ON_SITE_BONDS = 0.3
 
@@ -174,18 +176,30 @@ def _metal_sublattice(film: Film, median: np.ndarray, spread: np.ndarray,
     return metal, ""
 
 
-def _contrast(film: Film, contrast: float, spread: float) -> float:
+def _contrast(se_fraction: float | None, contrast: float, spread: float) -> float | None:
     """The exponent γ that takes the Z-contrast levels to this image's (levels ** γ): a pure
-    film's uniform chalcogen sublattice is its nominal column (S2 or Se2) at ``contrast`` × Mo;
-    1 for an alloy or a mixed sublattice (no reference), bounded to :data:`GAMMA_RANGE`."""
-    if film.se_fraction is None or spread > MIXED_SPREAD or not contrast > 0:
-        return 1.0
-    nominal = MO_LEVELS["S2" if film.se_fraction < 0.5 else "Se2"]
-    return float(np.clip(np.log(contrast) / np.log(nominal), *GAMMA_RANGE))
+    film's uniform chalcogen sublattice is its nominal column (S2 below ``se_fraction`` 0.5,
+    else Se2) at ``contrast`` × Mo; None for an alloy or a mixed sublattice (no reference)."""
+    if se_fraction is None or spread > MIXED_SPREAD or not contrast > 0:
+        return None
+    nominal = MO_LEVELS["S2" if se_fraction < 0.5 else "Se2"]
+    return float(np.log(contrast) / np.log(nominal))
+
+
+def _implausible(film: Film, contrast: float, gamma: float) -> str:
+    """Why a pure film's contrast γ outside :data:`GAMMA_RANGE` doubts the reading: another
+    film named (the other pure one, when its γ would fit) or a wrong pixel size."""
+    low, high = GAMMA_RANGE
+    named, other = ("MoS2", "mose2") if film.se_fraction < 0.5 else ("MoSe2", "mos2")
+    theirs = _contrast(1 - film.se_fraction, 1 / contrast, 0.0)
+    hint = (f"another film (--material {other})" if theirs is not None and low <= theirs <= high
+            else "not a Mo film")
+    return (f"chalcogen columns {contrast:.2f} × Mo: no detector gives that for {named} "
+            f"(contrast γ {gamma:.2f}, outside {low:g}-{high:g}): {hint}, or a wrong pixel size")
 
 
 def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
-                 film: Film) -> tuple[pd.DataFrame, list[str]]:
+                 film: Film) -> tuple[pd.DataFrame, list[str], list[str]]:
     """``atoms`` with the species of a Mo film read from the image (module doc); a W film's
     as the model found them.
 
@@ -202,15 +216,16 @@ def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: fl
 
     Returns
     -------
-    atoms, notes
+    atoms, notes, doubts
         The atoms with species Mo, S2, SSe or Se2 (a chalcogen column whose height is
         ill-posed, e.g. one overlapping another layer's, gets its layer's most common
-        chalcogen species), and one note per layer on what was decided.
+        chalcogen species), one note per layer on what was decided, and why the reading is
+        doubtful (a pure film's contrast no detector gives: :func:`_implausible`), if it is.
     """
     if film.metal != "Mo" or atoms.empty:
-        return atoms, []
+        return atoms, [], []
     heights = column_heights(image, atoms, pixel_size_angstrom)
-    out, notes = atoms.copy(), []
+    out, notes, doubts = atoms.copy(), [], []
     for layer, index in atoms.groupby("layer").groups.items():
         sub, h = _sublattices(atoms.loc[index]), heights[atoms.index.get_indexer(index)]
         found = [h[(sub == k) & np.isfinite(h) & (h > 0)] for k in (0, 1)]
@@ -224,7 +239,10 @@ def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: fl
         spread = np.array([_spread(f) for f in found])
         metal, doubt = _metal_sublattice(film, median, spread, found)
         contrast = median[1 - metal] / median[metal]
-        gamma = 1.0 if doubt else _contrast(film, contrast, spread[1 - metal])
+        raw = None if doubt else _contrast(film.se_fraction, contrast, spread[1 - metal])
+        gamma = 1.0 if raw is None else float(np.clip(raw, *GAMMA_RANGE))
+        if raw is not None and raw != gamma:
+            doubts.append(f"layer {layer}: " + _implausible(film, contrast, raw))
         levels = {k: v ** gamma for k, v in MO_LEVELS.items()}
         chalcogen = _chalcogen(h / median[metal], levels)
         clear = chalcogen[(sub != metal) & (chalcogen != "")]
@@ -237,4 +255,4 @@ def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: fl
                      f"{levels['SSe']:.2f}, Se2 {levels['Se2']:.2f}"
                      + (f" (detector contrast γ {gamma:.2f} from the film's own columns)"
                         if gamma != 1.0 else "") + doubt)
-    return out, notes
+    return out, notes, doubts

@@ -27,7 +27,7 @@ Positions in pixels of the image's own grid, lengths in Å.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -77,8 +77,9 @@ __all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_FWHM_PRECISE", "BOND_MEAN", "DENSITY
            "METAL", "METAL_BALANCE", "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PIXEL_SIZE",
            "PRECISE_ATOMS",
            "PRESENT", "RENDER_R2", "SATURATED", "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM",
-           "Grade", "Quality", "assess", "bond_angstrom", "bond_figures", "column_density",
-           "layer_checks", "metal_balance", "render_back", "saturated_fraction"]
+           "DOUBT_GRADE", "Grade", "Quality", "assess", "bond_angstrom", "bond_figures",
+           "column_density", "layer_checks", "metal_balance", "render_back", "saturated_fraction",
+           "with_doubts"]
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -166,6 +167,38 @@ class Quality:
         return self.reasons[0] if self.reasons else ""
 
 
+#: The grade of a check that found a doubt it cannot measure on a scale (doubtful, not fail).
+DOUBT_GRADE = 0.4
+
+
+def with_doubts(quality: Quality, name: str, doubts: list[str],
+                grade: float = DOUBT_GRADE) -> Quality:
+    """``quality`` with one more check ``name`` graded ``grade`` (doubtful) when there are
+    ``doubts`` (their sentences added to the reasons, by grade); unchanged without.
+
+    Parameters
+    ----------
+    quality : Quality
+        A self-check.
+    name : str
+        The check's name in ``grades``.
+    doubts : list of str
+        Why the prediction is doubtful.
+    grade : float
+        The check's grade when there are doubts.
+
+    Returns
+    -------
+    Quality
+    """
+    if not doubts:
+        return quality
+    score = min(quality.score, grade)
+    reasons = doubts + quality.reasons if grade <= quality.score else quality.reasons + doubts
+    return replace(quality, trust=_verdict(score), score=score, reasons=reasons,
+                   grades={**quality.grades, name: grade})
+
+
 def _verdict(score: float) -> str:
     return "ok" if score > OK_ABOVE else "fail" if score <= FAIL_AT else "doubtful"
 
@@ -246,8 +279,9 @@ def _pixel_size_checks(image: np.ndarray, pix: float, material: str,
 
     implied = pixel_size_text(*ranges[material])
     other = [m for m in ranges if m != material and off(m, (1.0,)) <= PIXEL_SIZE.good]
+    films = {"ws2": "ws2, wse2, mos2 or mose2"}  # the TMD model's films (stem.films)
     hint = (f", or the material: {other[0]}'s lattice fits the given one (--material "
-            f"{other[0]})" if other else "")
+            f"{films.get(other[0], other[0])})" if other else "")
     return [("pixel_size", PIXEL_SIZE(off(material)),
              f"the image's own lattice (Fourier transform, planes {spacing:.1f} px apart) says "
              f"{implied} Å/px for {material}, not the given {pix:.3g}: check --pixel-size"

@@ -207,7 +207,7 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     """
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
-    from tmdlearn.stem.quality import assess
+    from tmdlearn.stem.quality import assess, with_doubts
 
     stem_image, net, meta, find = inputs["image"], inputs["net"], inputs["meta"], config["find"]
     name = Path(stem_image.source).name if stem_image.source else "image"
@@ -216,13 +216,14 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
                                       find["lattice"], find["views"], find["lattice_prior"],
                                       find["tile"], find["refine"], find["monolayer"])
     film = film_of(config["model"]["material"])
-    notes = []
+    notes, doubts = [], []
     if film is not None:
-        atoms, notes = film_species(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
-                                    film)
+        atoms, notes, doubts = film_species(stem_image.intensity, atoms,
+                                            stem_image.pixel_size_angstrom, film)
     layers = 1 if find["monolayer"] else int(meta["layers"])
-    quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
-                     str(meta.get("material", "graphene")), layers)
+    quality = with_doubts(assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
+                                 str(meta.get("material", "graphene")), layers),
+                          "film_contrast", doubts)
     counts = atoms.groupby("layer").size()
     row = {"file": name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
            "atoms": len(atoms),
@@ -260,8 +261,8 @@ def _write_masks(path: Path, masks: np.ndarray, species, pixel_size: float) -> N
 
 def predict_record(atoms_csv: str | Path) -> dict:
     """What the ``stem predict`` run that wrote ``atoms_csv`` recorded beside it:
-    ``pixel_size_angstrom`` (its ``metrics.json``), ``material`` (the model's, its
-    ``run.json``) and ``trust`` (the self-check's verdict and main reason, its
+    ``pixel_size_angstrom`` (its ``metrics.json``), ``material`` (the model's, or the TMD film
+    the run named, its ``run.json``) and ``trust`` (the self-check's verdict and main reason, its
     ``quality.json``), each left out when no such file says it.
 
     Parameters
@@ -299,6 +300,9 @@ def predict_record(atoms_csv: str | Path) -> dict:
             materials = {m.get("material") for m in models if isinstance(m, dict)}
             if len(materials) == 1 and materials <= set(MATERIALS):
                 found["material"] = materials.pop()
+            film = ((record.get("config") or {}).get("model") or {}).get("material")
+            if film_of(film) is not None and model_material(film) == found.get("material"):
+                found["material"] = str(film).lower()  # the film the run named: mos2, ...
         if name == "quality.json" and isinstance(record, dict) and record.get("trust"):
             found["trust"] = (str(record["trust"]), str((record.get("reasons") or [""])[0]))
     if found:
@@ -378,6 +382,9 @@ def read_atoms(atoms_csv: str | Path, masks: str | Path | None = None):
 
 #: Bond means further than this (relative) from the material's bond are warned about.
 BOND_WARNING = 0.2
+#: The Se fractions from the column species and from Vegard's law disagree beyond this in a
+#: layer: said (a 2 % pixel-size error moves Vegard's by 0.5 for MoS2-MoSe2).
+SPECIES_VS_VEGARD = 0.5
 
 
 def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | None = None
@@ -386,7 +393,7 @@ def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | 
     self-check was not ok (``trust``: verdict and main reason), a layer's bond mean more than
     ``BOND_WARNING`` off the material's bond (a wrong pixel size or material, or no crystal),
     a layer too small to measure, a Vegard Se fraction outside 0-1 (not a WS2(1-x)Se2x
-    lattice).
+    lattice) or more than ``SPECIES_VS_VEGARD`` from the one the column species give.
 
     Parameters
     ----------
@@ -423,6 +430,12 @@ def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | 
             lines.append(f"layer {row.layer}: Vegard Se fraction {row.vegard_se_fraction:.2f} "
                          "outside 0-1: the pixel size off, or not an MS2(1-x)Se2x lattice "
                          "of the metal's end members (--a-ws2, --a-wse2)")
+        elif abs(row.vegard_se_fraction - row.species_se_fraction) > SPECIES_VS_VEGARD:
+            lines.append(f"layer {row.layer}: the column species say Se fraction "
+                         f"{row.species_se_fraction:.2f}, the lattice constant "
+                         f"{row.lattice_constant_angstrom:.3f} Å says "
+                         f"{row.vegard_se_fraction:.2f}: the film named wrong (stem predict "
+                         "--material), or the pixel size off")
     return lines
 
 
