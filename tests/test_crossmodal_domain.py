@@ -74,3 +74,35 @@ def test_predict_warns_per_file(domain, tmp_path):
     assert table.input_t2_over_limit[1] > 1 or table.input_q_over_limit[1] > 1
     if SHARED.is_dir():
         assert "its predictions are extrapolations" in table.warning[2]
+
+
+def test_a_bad_file_among_others_is_its_own_error_row(domain, tmp_path, capsys):
+    """`crossmodal predict` with a PL file (another axis), a missing file and a good spectrum:
+    the good one is predicted, the others get their error in predictions.csv and on stderr,
+    and the exit code is 2 (the run folder is a minimal one holding the Raman domain)."""
+    import json
+
+    import pandas as pd
+
+    from tmdlearn.cli import main
+    from tmdlearn.crossmodal.saved import save_models
+
+    run = tmp_path / "run"
+    config = copy.deepcopy(DEFAULTS)
+    save_models(run / "models", {"domain_raman": domain}, config, {})
+    (run / "run.json").write_text(json.dumps({"command_name": "tmdlearn crossmodal run",
+                                              "config": config}))
+    good = write_labspec(tmp_path / "good.txt", _spectra(1, 1, 1.0)[0][0])
+    files = [str(good), str(tmp_path / "missing.txt")]
+    if SHARED.is_dir():
+        files.append(str(SHARED / "WSe2_PL.txt"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["crossmodal", "predict", *files, "--models", str(run), "--out",
+              str(tmp_path / "pred")])
+    assert exit_.value.code == 2
+    table = pd.read_csv(tmp_path / "pred" / "predictions.csv")
+    assert table.error.isna().tolist() == [True] + [False] * (len(files) - 1)
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'missing.txt'}: " in err
+    if SHARED.is_dir():
+        assert "does not cover the window" in table.error.iloc[2]

@@ -65,7 +65,10 @@ def predict(
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Apply a run's saved models to new files: AFM → generated Raman/PL, Raman/PL → AFM
-    embedding and features, Raman ↔ PL."""
+    embedding and features, Raman ↔ PL.
+
+    A file that cannot be read or used gets its error line and an ``error`` in its row of
+    predictions.csv; the others are predicted, and the exit code is 2."""
     from tmdlearn.crossmodal.predict import predict as apply
     from tmdlearn.report.run import write_outcome
 
@@ -81,3 +84,8 @@ def predict(
     for row in table.itertuples() if "warning" in table else ():
         if isinstance(row.warning, str) and row.warning:
             typer.echo(f"warning: {row.file}: {row.warning}", err=True)
+    failed = table[table["error"].notna()] if "error" in table else table.iloc[:0]
+    for row in failed.itertuples():
+        typer.echo(f"error: {row.file}: {row.error}", err=True)
+    if len(failed):
+        raise typer.Exit(2)

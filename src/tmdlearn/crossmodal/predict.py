@@ -99,11 +99,26 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
     table : DataFrame
         One row per file: file, modality, regression predictions ("<target> (<model>)"),
         read-out features of generated spectra and of the feature heads, the input's T² and Q
-        over their limits among the run's training inputs (above 1: outside them) and a
-        ``warning`` ('' or why the predictions are extrapolations).
+        over their limits among the run's training inputs (above 1: outside them), a
+        ``warning`` ('' or why the predictions are extrapolations) and, for a file that cannot
+        be read or used (a wrong axis, a damaged file), its ``error`` (the others are still
+        predicted).
     generated : dict
         Name to (axis (L,) in cm⁻¹ or eV, normalised intensities (L,), unit).
     """
+    rows, generated = [], {}
+    for path in files:
+        try:
+            row, made = _predict_file(path, run)
+        except InputError as err:  # this file's problem: the others are still predicted
+            row, made = {"file": str(path), "error": err.problem}, {}
+        rows.append(row)
+        generated.update(made)
+    return pd.DataFrame(rows), generated
+
+
+def _predict_file(path, run: dict) -> tuple[dict, dict]:
+    """One file's row of :func:`predict_files` and its generated spectra."""
     from tmdlearn.afm.embed import embed
     from tmdlearn.afm.level import level
     from tmdlearn.io import read
@@ -111,55 +126,53 @@ def predict_files(files, run: dict) -> tuple[pd.DataFrame, dict]:
     config, models, grids = run["config"], run["models"], _grids(run["config"])
     # the run's read-out peaks (runs saved before the key: the plain presets)
     include = config["generation"].get("readout_include", {})
-    rows, generated = [], {}
-    for path in files:
-        item = read(path)
-        modality = modality_of(item)
-        row: dict = {"file": str(path), "modality": modality}
-        warnings = []
-        if modality == "afm":
-            warnings.append(_scan_warning(item, run.get("filters", {})))
-            emb = config["embedding"]
-            x = embed([level(item)], backbone=emb["backbone"], weights=emb["weights"],
-                      device="cpu", clip_nm=float(emb["clip_nm"]))
-        else:
-            grid = grids[modality]
-            spectra = item.to_unit(grid.unit) if item.unit != grid.unit else item
-            x = preprocess_spectrum(spectra.intensity.mean(axis=0), spectra.axis, grid,
-                                    str(path))[None]
-            bundle = models.get(f"regression_{modality}")
-            if bundle is not None:
-                for model in ("ridge", "svr"):
-                    for target, estimator in (bundle.get(model) or {}).items():
-                        row[f"{target} ({model})"] = float(estimator.predict(x)[0])
-                if "mlp" in bundle:
-                    values = bundle["mlp"].predict(x)[0]
-                    for target, value in zip(bundle["targets"], values, strict=True):
-                        row[f"{target} (mlp)"] = float(value)
-        domain = models.get(f"domain_{modality}")
-        if domain is not None:  # runs saved before domains: not checked
-            t2, q = domain.scores(x)
-            row.update(input_t2_over_limit=float(t2[0] / domain.t2_limit),
-                       input_q_over_limit=float(q[0] / domain.q_limit))
-            warnings.append(domain.outside(x)[0])
-        row["warning"] = "; ".join(w for w in warnings if w)
-        for output in ("raman", "pl"):
-            task = f"{modality}->{output}"
-            generator = models.get(f"generator_{task}")
-            if generator is None:
-                continue
-            spectrum = generator.predict(x)
-            axis = grids[output].axis
-            name = f"{Path(path).stem}_{modality}_to_{output}"
-            generated[name] = (axis, spectrum[0], grids[output].unit)
-            feature = _feature_column(output)
-            row[f"{feature}_from_generated"] = float(read_feature(
-                spectrum, axis, output, include=include.get(output, []))[0])
-            head = models.get(f"head_{task}")
-            if head is not None:
-                row[f"{feature}_head"] = float(np.ravel(head.predict(x))[0])
-        rows.append(row)
-    return pd.DataFrame(rows), generated
+    generated = {}
+    item = read(path)
+    modality = modality_of(item)
+    row: dict = {"file": str(path), "modality": modality}
+    warnings = []
+    if modality == "afm":
+        warnings.append(_scan_warning(item, run.get("filters", {})))
+        emb = config["embedding"]
+        x = embed([level(item)], backbone=emb["backbone"], weights=emb["weights"],
+                  device="cpu", clip_nm=float(emb["clip_nm"]))
+    else:
+        grid = grids[modality]
+        spectra = item.to_unit(grid.unit) if item.unit != grid.unit else item
+        x = preprocess_spectrum(spectra.intensity.mean(axis=0), spectra.axis, grid,
+                                str(path))[None]
+        bundle = models.get(f"regression_{modality}")
+        if bundle is not None:
+            for model in ("ridge", "svr"):
+                for target, estimator in (bundle.get(model) or {}).items():
+                    row[f"{target} ({model})"] = float(estimator.predict(x)[0])
+            if "mlp" in bundle:
+                values = bundle["mlp"].predict(x)[0]
+                for target, value in zip(bundle["targets"], values, strict=True):
+                    row[f"{target} (mlp)"] = float(value)
+    domain = models.get(f"domain_{modality}")
+    if domain is not None:  # runs saved before domains: not checked
+        t2, q = domain.scores(x)
+        row.update(input_t2_over_limit=float(t2[0] / domain.t2_limit),
+                   input_q_over_limit=float(q[0] / domain.q_limit))
+        warnings.append(domain.outside(x)[0])
+    row["warning"] = "; ".join(w for w in warnings if w)
+    for output in ("raman", "pl"):
+        task = f"{modality}->{output}"
+        generator = models.get(f"generator_{task}")
+        if generator is None:
+            continue
+        spectrum = generator.predict(x)
+        axis = grids[output].axis
+        name = f"{Path(path).stem}_{modality}_to_{output}"
+        generated[name] = (axis, spectrum[0], grids[output].unit)
+        feature = _feature_column(output)
+        row[f"{feature}_from_generated"] = float(read_feature(
+            spectrum, axis, output, include=include.get(output, []))[0])
+        head = models.get(f"head_{task}")
+        if head is not None:
+            row[f"{feature}_head"] = float(np.ravel(head.predict(x))[0])
+    return row, generated
 
 
 def _scan_warning(image, filters: dict) -> str:
@@ -203,7 +216,8 @@ def predict(files, folder: str | Path, trust_mismatch: bool = False) -> Outcome:
     writers = {f"generated/{name}.csv": partial(_write_spectrum, axis=axis, values=values,
                                                 unit=unit)
                for name, (axis, values, unit) in generated.items()}
-    return Outcome(metrics={"files": len(table), "generated": len(generated)},
+    failed = int(table["error"].notna().sum()) if "error" in table else 0
+    return Outcome(metrics={"files": len(table), "failed": failed, "generated": len(generated)},
                    tables={"predictions": table}, files=writers, folders=("", ""),
                    loaded_models=run["model_folders"])
 
