@@ -152,6 +152,10 @@ def test_workflow_on_planted_data_has_the_expected_ordering():
                 & (table["model"] != "mean")]
     chosen = pc0.loc[pc0["r2_cv"].idxmax()]
     assert chosen["r2_cv"] > 0.3 and chosen["r2_test"] > 0.5
+    assert pc0["cv_chosen"].tolist() == (pc0["r2_cv"] == chosen["r2_cv"]).tolist()
+    assert (table.groupby(["input", "target"])["cv_chosen"].sum() == 1).all()
+    assert m["regression_raman_PCA-0_cv_chosen_r2_test"] == chosen["r2_test"]
+    assert outcome.models["regression_raman"]["cv_chosen"]["PCA-0"] == chosen["model"]
     assert (m["regression_raman_embedding_cv_chosen_r2_test_mean"]
             <= m["regression_raman_embedding_best_r2_test_mean"] + 1e-12)
     assert m["generation_afm_to_raman_test_pearson"] >= 0.9

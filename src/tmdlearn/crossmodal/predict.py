@@ -150,6 +150,8 @@ def _predict_file(path, run: dict) -> tuple[dict, dict]:
                 values = bundle["mlp"].predict(x)[0]
                 for target, value in zip(bundle["targets"], values, strict=True):
                     row[f"{target} (mlp)"] = float(value)
+            for target, model in (bundle.get("cv_chosen") or {}).items():  # older runs: none
+                row[f"{target} (cv-chosen: {model})"] = row.get(f"{target} ({model})")
     domain = models.get(f"domain_{modality}")
     if domain is not None:  # runs saved before domains: not checked
         t2, q = domain.scores(x)

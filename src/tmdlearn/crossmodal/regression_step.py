@@ -60,9 +60,12 @@ def run_regression(data: CrossModalData, cfg: dict, held_out: np.ndarray, storag
                        "published_r2_test": published_value("regression", modality, name,
                                                             model)}
                 records.append(row)
-        outcome.models[f"regression_{modality}"] = bundle
         chosen = {name: max((m for m in predictions if m != "mean"), key=lambda m: cv[m][j])
                   for j, name in enumerate(names)}
+        for row in records[-len(predictions) * len(names):]:
+            row["cv_chosen"] = chosen[row["target"]] == row["model"]
+        bundle["cv_chosen"] = chosen  # what crossmodal predict reports per target
+        outcome.models[f"regression_{modality}"] = bundle
         best = {name: (m, r2(yte[:, j], predictions[m][1][:, j]))
                 for j, (name, m) in enumerate(chosen.items())}
         outcome.figures[f"scatter_{modality}"] = figures.scatter(
@@ -155,6 +158,8 @@ def _regression_metrics(table: pd.DataFrame, names: list[str], inputs: list[str]
         mean = sub[sub["model"] == "mean"].set_index("target")["r2_test"]
         for target, value in best.items():
             metrics[f"regression_{modality}_{target}_r2_test"] = float(value)
+            metrics[f"regression_{modality}_{target}_cv_chosen_r2_test"] = float(
+                chosen.loc[target, "r2_test"])
         for group, members in (("embedding", embedding_names),
                                ("physical", [n for n in names if n not in embedding_names])):
             if members:
