@@ -187,8 +187,9 @@ def test_cli_small_campaign_and_maps(tmp_path):
     assert {"growth_temperature_c", "growth_time_min"} <= set(data.table.columns)
     truth = (tmp_path / "c" / "truth.csv").read_text()
     assert "1L_A1g_center_cm1" in truth
-    with pytest.raises(SystemExit):
-        main(["synth", "wse2-maps", "--flakes", "1", "--pixels", "24", str(tmp_path / "w")])
+    with pytest.raises(SystemExit):  # the folder as --out, as the other commands take it
+        main(["synth", "wse2-maps", "--flakes", "1", "--pixels", "24", "--out",
+              str(tmp_path / "w")])
     maps = open_dataset(tmp_path / "w")
     assert set(maps.table["modality"]) == {"raman_map", "pl_map"}
     assert maps.load(0).shape == (24, 24)
@@ -198,6 +199,7 @@ def test_cli_small_campaign_and_maps(tmp_path):
     ["synth", "mos2-campaign", "--samples", "-3"],
     ["synth", "wse2-maps", "--pixels", "0"],
     ["synth", "tmd-materials", "--scale", "-1"],
+    ["synth", "wse2-maps", "--out", "elsewhere"],  # the folder twice
 ])
 def test_bad_arguments_one_line_exit_2(args, tmp_path, capsys):
     with pytest.raises(SystemExit) as done:

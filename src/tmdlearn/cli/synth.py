@@ -8,8 +8,10 @@ import typer
 
 app = typer.Typer(no_args_is_help=True)
 
-OUT_ARGUMENT = typer.Argument(..., help="Folder to write (manifest.csv, truth.csv, files): new "
-                              "or empty, or this command's earlier dataset.")
+OUT_ARGUMENT = typer.Argument(None, help="Folder to write (manifest.csv, truth.csv, files): "
+                              "new or empty, or this command's earlier dataset (or --out).")
+OUT_OPTION = typer.Option(None, "--out", "-o", help="The folder to write, as the other "
+                          "commands take it (instead of OUT).")
 SEED_OPTION = typer.Option(0, "--seed", help="Random seed: same seed, same data.")
 OVERWRITE = typer.Option(False, "--overwrite", help="Write into a folder that holds other "
                          "files or another dataset (files of the same name are replaced).")
@@ -18,6 +20,15 @@ OVERWRITE = typer.Option(False, "--overwrite", help="Write into a folder that ho
 @app.callback()
 def _group() -> None:
     """Generate the embedded datasets (simulators with stored ground truth)."""
+
+
+def _folder(out: Path | None, out_option: Path | None) -> Path:
+    """The output folder, given as OUT or as --out (one of them)."""
+    from tmdlearn.errors import InputError
+
+    if (out is None) == (out_option is None):
+        raise InputError("give the output folder once: OUT or --out")
+    return out if out is not None else out_option
 
 
 def _write(writer, out: Path, arguments: tuple, overwrite: bool) -> None:
@@ -44,10 +55,12 @@ def mos2_campaign(
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size: 40 samples, 256 px, 1 power."),
     overwrite: bool = OVERWRITE,
+    out_option: Path = OUT_OPTION,
 ) -> None:
     """MOCVD MoS2 campaign: AFM (1 and 5 µm), Raman (532 nm), PL, with the film state."""
     from tmdlearn.synth.campaign import write_mos2_campaign
 
+    out = _folder(out, out_option)
     _write(write_mos2_campaign, out, (min(samples, 40), seed, min(pixels, 256), (1.0,), 3)
            if small else (samples, seed, pixels), overwrite)
 
@@ -60,10 +73,12 @@ def wse2_maps(
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size: 2 flakes of 48 px."),
     overwrite: bool = OVERWRITE,
+    out_option: Path = OUT_OPTION,
 ) -> None:
     """WSe2 flake Raman + PL maps at 2.33 eV (resonant) and 1.96 eV, with defect regions."""
     from tmdlearn.synth.maps import write_wse2_maps
 
+    out = _folder(out, out_option)
     _write(write_wse2_maps, out,
            (min(flakes, 2), min(pixels, 48), seed) if small else (flakes, pixels, seed),
            overwrite)
@@ -78,10 +93,12 @@ def tmd_materials(
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size: 1/10 of the crops, 64 px."),
     overwrite: bool = OVERWRITE,
+    out_option: Path = OUT_OPTION,
 ) -> None:
     """Five-material AFM set (MoS2, WS2, WSe2, MoSe2, Mo-WSe2), several crops per sample."""
     from tmdlearn.synth.materials import write_tmd_materials
 
+    out = _folder(out, out_option)
     _write(write_tmd_materials, out,
            (min(scale, 0.1), min(pixels, 64), seed) if small else (scale, pixels, seed),
            overwrite)
@@ -93,11 +110,13 @@ def all_(
     seed: int = SEED_OPTION,
     small: bool = typer.Option(False, "--small", help="Demo size (under 2 minutes)."),
     overwrite: bool = OVERWRITE,
+    out_option: Path = OUT_OPTION,
 ) -> None:
     """All three datasets into OUT/mos2-campaign, OUT/wse2-maps, OUT/tmd-materials."""
-    mos2_campaign(out / "mos2-campaign", 40, 512, seed, small, overwrite)
-    wse2_maps(out / "wse2-maps", 6, 96, seed, small, overwrite)
-    tmd_materials(out / "tmd-materials", 1.0, 128, seed, small, overwrite)
+    out = _folder(out, out_option)
+    mos2_campaign(out / "mos2-campaign", 40, 512, seed, small, overwrite, None)
+    wse2_maps(out / "wse2-maps", 6, 96, seed, small, overwrite, None)
+    tmd_materials(out / "tmd-materials", 1.0, 128, seed, small, overwrite, None)
 
 
 def demo_step(out: Path):
