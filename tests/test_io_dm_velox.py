@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dm_files import DmWriter, write_dm
+from tmdlearn.cli import main
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io import read
@@ -222,7 +223,7 @@ def _write_velox(path: Path, images: dict[str, tuple[np.ndarray, str | None, flo
     return path
 
 
-def test_velox_haadf_of_bf_and_haadf(tmp_path):
+def test_velox_haadf_of_bf_and_haadf(tmp_path, capsys):
     bf, haadf = IMAGE[:, :, None], np.stack([IMAGE + 7, IMAGE], axis=-1)
     path = _write_velox(tmp_path / "velox.emd", {"a1": (bf, "BF", 2e-11, 0),
                                                  "b2": (haadf, "HAADF", 1.062e-11, 1)})
@@ -234,6 +235,12 @@ def test_velox_haadf_of_bf_and_haadf(tmp_path):
     assert image.metadata["images_in_file"] == ["BF", "HAADF"]
     assert image.metadata["frames"] == 2 and image.metadata["high_tension_v"] == 300e3
     assert image.metadata["format"] == "emd"
+    # inspect says which detector of which was read, the beam and the stack
+    with pytest.raises(SystemExit) as exit_:
+        main(["inspect", str(path)])
+    assert exit_.value.code in (0, None)
+    assert "beam 300 kV; detector HAADF (of BF, HAADF); first of 2 frames" in \
+        capsys.readouterr().out
 
 
 def test_velox_detector_from_its_index(tmp_path):

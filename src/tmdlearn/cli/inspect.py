@@ -74,8 +74,21 @@ def describe(path: Path) -> list[str]:
             f"  shape {ny} x {nx} pixels; pixel size {item.pixel_size_angstrom:.4g} Å"
             + (f" (from {source})" if source else "")
             + f"; field of view {fov_x / 10:.4g} x {fov_y / 10:.4g} nm",
-        ]
+        ] + _stem_lines(item.metadata)
     raise TypeError(f"unexpected container {type(item).__name__}")
+
+
+def _stem_lines(metadata: dict) -> list[str]:
+    """What a STEM file says besides the image: its title, the beam, the detector read of
+    several, the frames of a stack (one line, none without any)."""
+    parts = [f"title {metadata['title']!r}" if metadata.get("title") else "",
+             f"beam {metadata['high_tension_v'] / 1000:g} kV"
+             if metadata.get("high_tension_v") else "",
+             f"detector {metadata['detector']} (of {', '.join(metadata['images_in_file'])})"
+             if metadata.get("detector") and metadata.get("images_in_file") else "",
+             f"first of {metadata['frames']} frames" if metadata.get("frames", 1) > 1 else ""]
+    parts = [p for p in parts if p]
+    return ["  " + "; ".join(parts)] if parts else []
 
 
 #: Largest Raman shift (cm-1) a wavelength axis just beyond the laser line may be read as.

@@ -127,7 +127,7 @@ def demo_step(out: Path):
     from tmdlearn.report.tables import write_table
 
     data = out / "data"
-    all_(data, seed=0, small=True, overwrite=False)
+    all_(data, seed=0, small=True, overwrite=False, out_option=None)
     rows = []
     for name in ("mos2-campaign", "wse2-maps", "tmd-materials"):
         manifest = Dataset.open(data / name).table
