@@ -106,3 +106,15 @@ def test_a_bad_file_among_others_is_its_own_error_row(domain, tmp_path, capsys):
     assert f"error: {tmp_path / 'missing.txt'}: " in err
     if SHARED.is_dir():
         assert "does not cover the window" in table.error.iloc[2]
+
+
+def test_the_warning_says_how_far_out():
+    """Just over a limit is the edge of the training inputs (1 % of inputs like them get
+    there); far over it, unlike them."""
+    from tmdlearn.crossmodal.domain import Domain
+
+    box = Domain(np.zeros(3), np.eye(3)[:1], np.ones(1), t2_limit=1.0, q_limit=1.0)
+    edge, far, inside = box.outside(np.array([[1.1, 0, 0], [3.0, 0, 0], [0.5, 0.5, 0]]))
+    assert edge.startswith("at the edge of the training inputs (T² 1.21 over its limit 1)")
+    assert far.startswith("unlike the training inputs (T² 9 over its limit 1)")
+    assert inside == ""

@@ -29,6 +29,8 @@ MAX_COMPONENTS = 10
 CONFIDENCE = 0.99
 #: Folds of that cross-validation.
 FOLDS = 10
+#: An input at most this many times over a limit is "at the edge of" the training inputs.
+EDGE = 1.5
 
 
 @dataclass
@@ -65,7 +67,9 @@ class Domain:
         return (t ** 2 / self.variance).sum(axis=1), (residual ** 2).sum(axis=1)
 
     def outside(self, x: np.ndarray) -> list[str]:
-        """For each row of ``x``: '' inside the training inputs, else why it is outside.
+        """For each row of ``x``: '' inside the training inputs, else why it is outside ("at
+        the edge of" below ``EDGE`` × the limits: 1 % of inputs like the training ones get
+        there, "unlike" beyond).
 
         Parameters
         ----------
@@ -78,12 +82,19 @@ class Domain:
         """
         out = []
         for t2, q in zip(*self.scores(x), strict=True):
-            parts = [f"{name} {value:.3g} over its limit {limit:.3g}"
-                     for name, value, limit in (("T²", t2, self.t2_limit),
-                                                ("residual Q", q, self.q_limit))
-                     if value > limit]
-            out.append("" if not parts else "unlike the training inputs (" + "; ".join(parts)
-                       + "): its predictions are extrapolations")
+            over = [(name, value, limit) for name, value, limit in
+                    (("T²", t2, self.t2_limit), ("residual Q", q, self.q_limit))
+                    if value > limit]
+            parts = "; ".join(f"{name} {value:.3g} over its limit {limit:.3g}"
+                              for name, value, limit in over)
+            if not over:
+                out.append("")
+            elif max(value / limit for _, value, limit in over) < EDGE:
+                out.append(f"at the edge of the training inputs ({parts}): its predictions "
+                           "may be extrapolations")
+            else:
+                out.append(f"unlike the training inputs ({parts}): its predictions are "
+                           "extrapolations")
         return out
 
 
