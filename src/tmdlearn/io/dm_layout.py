@@ -77,8 +77,8 @@ def read_dm_tags(path: Path) -> tuple[int, str, Group]:
         walk.order = "<" if order else ">"
         return version, walk.order, walk.group(16 if version == 4 else 12, 0)[0]
     except struct.error as err:
-        raise InputError(f"the DM{version} tag tree runs past the end of the file ({err})",
-                         path) from err
+        raise InputError(f"the DM{version} tag tree runs past the end of the file: truncated "
+                         "or damaged", path) from err
 
 
 class _Unknown(Exception):

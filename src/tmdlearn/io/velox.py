@@ -58,7 +58,8 @@ def read_emd(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - any h5py or JSON failure on a user's file
-        raise InputError(f"cannot read as an EMD file: {err}", path) from err
+        raise InputError("cannot read as an EMD file: its HDF5 structure is damaged "
+                         f"({type(err).__name__})", path) from err
     pixel_size_angstrom, calibration = axis_pixel_size(scale, unit, pixel_size_angstrom)
     metadata = {"format": "emd", **calibration, **metadata}
     return stem_from_array(path, data, pixel_size_angstrom, metadata)
