@@ -23,9 +23,9 @@ from tmdlearn.synth.stem import simulate_image
 from tmdlearn.synth.stem_files import simulation_config
 
 
-def _monolayer(se_fraction: float, seed: int, size: int = 384):
+def _monolayer(se_fraction: float, seed: int, size: int = 384, pixel_angstrom: float = 0.1):
     """A simulated Mo film monolayer of the realistic microscope at a good dose."""
-    cfg = replace(simulation_config("mos2", size, 0.1, "both"), layers=1,
+    cfg = replace(simulation_config("mos2", size, pixel_angstrom, "both"), layers=1,
                   se_fraction=(se_fraction, se_fraction),
                   microscope={"dose": (1000.0, 1000.0)})
     return simulate_image(cfg, seed=seed)
@@ -186,3 +186,20 @@ def test_a_real_mose2_named_mos2_is_doubtful_and_says_which(tmp_path, capsys):
 def quality_of(folder: Path) -> str:
     """The reasons of a prediction's self-check, joined."""
     return " ".join(json.loads((folder / "quality.json").read_text())["reasons"])
+
+
+def test_a_pixel_size_root3_off_is_named_by_the_lattice(tmp_path):
+    """A TMD image whose pixel size is given √3 too small: its strongest Fourier spots then
+    read as second-order planes, which the pixel-size check accepts, but the atoms per nm² are
+    off, and their reason gives the pixel size the lattice says (first-order)."""
+    sample = _monolayer(0.0, 7, 256, 0.15)  # the given one then stays within 2.5x the model's
+    path = tmp_path / "mos2.npy"
+    np.save(path, sample.image)
+    given = sample.pixel_size_angstrom / np.sqrt(3)
+    with pytest.raises(SystemExit) as exit_:
+        main(["stem", "predict", str(path), "--pixel-size", f"{given:.4f}", "--material",
+              "mos2", "--monolayer", "--out", str(tmp_path / "p")])
+    assert exit_.value.code in (0, None)
+    reasons = quality_of(tmp_path / "p")
+    said = float(reasons.split("the image's lattice says ")[1].split(" Å/px")[0])
+    assert said == pytest.approx(sample.pixel_size_angstrom, rel=0.05), reasons

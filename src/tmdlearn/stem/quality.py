@@ -79,7 +79,7 @@ __all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_FWHM_PRECISE", "BOND_MEAN", "DENSITY
            "PRESENT", "RENDER_R2", "SATURATED", "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM",
            "DOUBT_GRADE", "Grade", "Quality", "assess", "bond_angstrom", "bond_figures",
            "column_density", "layer_checks", "metal_balance", "render_back", "saturated_fraction",
-           "with_doubts"]
+           "first_order_hint", "with_doubts"]
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -237,8 +237,9 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
                "all_layers_coverage": float(present.all(axis=0).mean()) if layers else 0.0,
                "atoms": len(atoms), "pixel_size_angstrom": pix}
     checks = _pixel_size_checks(image, pix, material, figures) + _image_checks(figures, layers)
+    hint = first_order_hint(figures, pix, material)
     for row in table.itertuples():
-        checks += _layer_grades(row, material)
+        checks += _layer_grades(row, material, hint)
     fourier, twists = _fourier_checks(image, atoms, pix, material, table)
     checks += fourier
     figures.update(twists)
@@ -288,6 +289,31 @@ def _pixel_size_checks(image: np.ndarray, pix: float, material: str,
              + hint)]
 
 
+def first_order_hint(figures: dict, pix: float, material: str) -> str:
+    """': the image's lattice says 0.134 Å/px, check --pixel-size' when a TMD image's strongest
+    Fourier spots, read as first-order planes, give a pixel size over 15 % from ``pix``; else
+    ''. (The pixel-size check also accepts them as second-order, which graphene's strongest
+    spots may be: a pixel size √3 off passes it, and other checks are then what says so.)
+
+    Parameters
+    ----------
+    figures : dict
+        A self-check's figures (``fft_pixel_size_angstrom``, Å/px).
+    pix : float
+        The given pixel size, Å/px.
+    material : str
+        The model's material.
+
+    Returns
+    -------
+    str
+    """
+    implied = figures.get("fft_pixel_size_angstrom")
+    if material == "graphene" or not implied or abs(implied / pix - 1) <= 0.15:
+        return ""
+    return f": the image's lattice says {implied:.3g} Å/px, check --pixel-size"
+
+
 def _image_checks(figures: dict[str, float], layers: int) -> list[tuple[str, float, str]]:
     """The whole-image checks (name, grade, reason): render-back R², saturation and, for a
     model of several layers, how much of the field holds them all."""
@@ -307,8 +333,9 @@ def _image_checks(figures: dict[str, float], layers: int) -> list[tuple[str, flo
     return checks
 
 
-def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
-    """The checks (name, grade, reason) of one row of :func:`layer_checks`."""
+def _layer_grades(row, material: str, density_hint: str = "") -> list[tuple[str, float, str]]:
+    """The checks (name, grade, reason) of one row of :func:`layer_checks`; ``density_hint``
+    ends the density's reason."""
     bond = bond_angstrom(material)
     name = f"layer {row.layer}"
     if row.atoms < 10:
@@ -337,7 +364,7 @@ def _layer_grades(row, material: str) -> list[tuple[str, float, str]]:
         (f"layer{row.layer}_density", DENSITY(row.density_ratio) if row.coverage > 0
          else min(DENSITY(row.density_ratio), DENSITY_NOWHERE(row.density_ratio)),
          f"{name}: {100 * row.density_ratio:.0f} % of the expected atoms per nm²"
-         + (" where found" if row.coverage > 0 else "")),
+         + (" where found" if row.coverage > 0 else "") + density_hint),
     ]
 
 

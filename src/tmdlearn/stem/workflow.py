@@ -207,7 +207,7 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     """
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
-    from tmdlearn.stem.quality import assess, with_doubts
+    from tmdlearn.stem.quality import assess, first_order_hint, with_doubts
 
     stem_image, net, meta, find = inputs["image"], inputs["net"], inputs["meta"], config["find"]
     name = Path(stem_image.source).name if stem_image.source else "image"
@@ -221,9 +221,11 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
         atoms, notes, doubts = film_species(stem_image.intensity, atoms,
                                             stem_image.pixel_size_angstrom, film)
     layers = 1 if find["monolayer"] else int(meta["layers"])
-    quality = with_doubts(assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
-                                 str(meta.get("material", "graphene")), layers),
-                          "film_contrast", doubts)
+    quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")), layers)
+    hint = first_order_hint(quality.figures, stem_image.pixel_size_angstrom,
+                            str(meta.get("material", "graphene")))
+    quality = with_doubts(quality, "film_contrast", [d + hint for d in doubts])
     counts = atoms.groupby("layer").size()
     row = {"file": name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
            "atoms": len(atoms),
