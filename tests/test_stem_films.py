@@ -129,8 +129,10 @@ def test_vegard_ends_follow_the_metal():
                               "y_px": np.r_[xy[:, 1], se2[:, 1]], "layer": 0,
                               "species": ["Mo"] * len(xy) + ["Se2"] * len(xy)})
         outcome = analyse(atoms, (400, 400), 0.1, "mose2", n_boot=10)
-        said = " ".join(analysis_warnings(outcome, "mose2"))
+        said = " ".join(analysis_warnings(outcome, "mose2", None, 0.1))
         assert ("the column species say Se fraction 1.00" in said) == disagree, said
+    # and which pixel size would make the lattice the species say: 0.1 x 3.288 / 3.160
+    assert "(0.104 Å/px would give the 3.288 Å the species say)" in said
 
 
 def test_predict_a_mose2_monolayer_end_to_end(tmp_path, capsys):

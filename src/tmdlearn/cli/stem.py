@@ -414,7 +414,7 @@ def _analyze_one(atoms_csv: Path, out: Path, overwrite: bool, options: dict,
         widths = " / ".join(f"{v:.3f}" for v in layers["fwhm_angstrom"])
         typer.echo(f"{atoms_csv.parent.name}: bond mean {means} Å, FWHM {widths} Å per layer "
                    f"-> {out}")
-    warnings = analysis_warnings(outcome, material, record.get("trust"))
+    warnings = analysis_warnings(outcome, material, record.get("trust"), pixel_size)
     for line in warnings:
         typer.echo(f"warning: {atoms_csv}: {line}", err=True)
     row = {"image": atoms_csv.parent.name, "material": material,

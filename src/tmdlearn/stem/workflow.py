@@ -389,8 +389,8 @@ BOND_WARNING = 0.2
 SPECIES_VS_VEGARD = 0.5
 
 
-def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | None = None
-                      ) -> list[str]:
+def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | None = None,
+                      pixel_size_angstrom: float | None = None) -> list[str]:
     """Sentences for what makes an analysis of :func:`analyse` doubtful: a prediction whose
     self-check was not ok (``trust``: verdict and main reason), a layer's bond mean more than
     ``BOND_WARNING`` off the material's bond (a wrong pixel size or material, or no crystal),
@@ -405,12 +405,24 @@ def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | 
         "graphene" or "ws2".
     trust : tuple of str, optional
         The prediction's self-check verdict and main reason (:func:`predict_record`).
+    pixel_size_angstrom : float, optional
+        The analysis' pixel size (Å/px): a Vegard warning then says which pixel size would give
+        the lattice constant the column species say.
 
     Returns
     -------
     list of str
     """
     from tmdlearn.stem.layer_checks import bond_angstrom
+
+    def rescaled(row) -> str:
+        """' (0.134 Å/px would give the 3.163 Å the species say)', or ''."""
+        if not pixel_size_angstrom or not np.isfinite(row.species_se_fraction):
+            return ""
+        said = row.vegard_a_s2_angstrom + row.species_se_fraction * (
+            row.vegard_a_se2_angstrom - row.vegard_a_s2_angstrom)
+        pixel = pixel_size_angstrom * said / row.lattice_constant_angstrom
+        return f" ({pixel:.3g} Å/px would give the {said:.3f} Å the species say)"
 
     lines = []
     if trust is not None and trust[0] != "ok":
@@ -430,14 +442,14 @@ def analysis_warnings(outcome: Outcome, material: str, trust: tuple[str, str] | 
     for row in lattice.itertuples() if "vegard_se_fraction" in lattice else ():
         if np.isfinite(row.vegard_se_fraction) and not -0.1 <= row.vegard_se_fraction <= 1.1:
             lines.append(f"layer {row.layer}: Vegard Se fraction {row.vegard_se_fraction:.2f} "
-                         "outside 0-1: the pixel size off, or not an MS2(1-x)Se2x lattice "
-                         "of the metal's end members (--a-ws2, --a-wse2)")
+                         "outside 0-1: the pixel size off" + rescaled(row) + ", or not an "
+                         "MS2(1-x)Se2x lattice of the metal's end members (--a-ws2, --a-wse2)")
         elif abs(row.vegard_se_fraction - row.species_se_fraction) > SPECIES_VS_VEGARD:
             lines.append(f"layer {row.layer}: the column species say Se fraction "
                          f"{row.species_se_fraction:.2f}, the lattice constant "
                          f"{row.lattice_constant_angstrom:.3f} Å says "
                          f"{row.vegard_se_fraction:.2f}: the film named wrong (stem predict "
-                         "--material), or the pixel size off")
+                         "--material), or the pixel size off" + rescaled(row))
     return lines
 
 
