@@ -175,7 +175,8 @@ def test_predict_with_another_workflows_run_folder_is_one_line(tmp_path, capsys)
 
 def test_an_afm_scan_of_another_size_than_the_runs_is_warned_about():
     """The run's models saw 1 µm scans (run.json filters): a 5 µm scan's predictions are
-    extrapolations, said per file; a 1 µm scan at another pixel count is not."""
+    extrapolations, said per file; a 1 µm scan at another pixel count is not (its resolution
+    is the domain's check, below)."""
     import numpy as np
 
     from tmdlearn.crossmodal.predict import _scan_warning
@@ -187,3 +188,20 @@ def test_an_afm_scan_of_another_size_than_the_runs_is_warned_about():
                                             "scans: its predictions are extrapolations")
     assert _scan_warning(HeightMap(np.zeros((128, 128)), 1000 / 128), filters) == ""
     assert _scan_warning(wide, {}) == ""
+
+
+def test_an_afm_scan_of_another_resolution_is_warned_about():
+    """The run's AFM domain records the training maps' pixel size (3.9 nm: 1 µm in 256 px): a
+    1 µm scan in 64 px (15.6 nm) is another resolution, said as such; runs without it: no
+    word."""
+    import numpy as np
+
+    from tmdlearn.crossmodal.predict import _resolution_warning
+    from tmdlearn.data import HeightMap
+
+    coarse = HeightMap(np.zeros((64, 64)), 1000 / 64)
+    assert _resolution_warning(coarse, 1000 / 256) == (
+        "15.6 nm pixels; the models were trained on 3.91 nm pixels (another resolution): its "
+        "predictions are extrapolations")
+    assert _resolution_warning(HeightMap(np.zeros((200, 200)), 4.5), 1000 / 256) == ""
+    assert _resolution_warning(coarse, float("nan")) == ""

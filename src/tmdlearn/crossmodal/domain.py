@@ -35,19 +35,22 @@ EDGE = 1.5
 
 @dataclass
 class Domain:
-    """The training inputs' PCA (mean (D,), components (k, D), variances (k,)) and the limits
-    of T² (dimensionless) and Q (the inputs' unit squared)."""
+    """The training inputs' PCA (mean (D,), components (k, D), variances (k,)), the limits of
+    T² (dimensionless) and Q (the inputs' unit squared), and for AFM inputs the training
+    maps' median pixel size (nm; NaN otherwise)."""
 
     mean: np.ndarray
     components: np.ndarray
     variance: np.ndarray
     t2_limit: float
     q_limit: float
+    pixel_size_nm: float = float("nan")
 
     def state(self) -> dict:
         """A plain tree for the model store."""
         return {"mean": self.mean, "components": self.components, "variance": self.variance,
-                "t2_limit": self.t2_limit, "q_limit": self.q_limit}
+                "t2_limit": self.t2_limit, "q_limit": self.q_limit,
+                "pixel_size_nm": self.pixel_size_nm}
 
     def scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """T² and Q of each input row of ``x`` (m, D).
@@ -101,7 +104,8 @@ class Domain:
 def domain_from_state(state: dict) -> Domain:
     """The Domain of :meth:`Domain.state`."""
     return Domain(*(np.asarray(state[k], float) for k in ("mean", "components", "variance")),
-                  float(state["t2_limit"]), float(state["q_limit"]))
+                  float(state["t2_limit"]), float(state["q_limit"]),
+                  float(state.get("pixel_size_nm", float("nan"))))
 
 
 def fit_domain(x: np.ndarray) -> Domain | None:

@@ -153,6 +153,8 @@ def _predict_file(path, run: dict) -> tuple[dict, dict]:
             for target, model in (bundle.get("cv_chosen") or {}).items():  # older runs: none
                 row[f"{target} (cv-chosen: {model})"] = row.get(f"{target} ({model})")
     domain = models.get(f"domain_{modality}")
+    if modality == "afm" and domain is not None:
+        warnings.append(_resolution_warning(item, domain.pixel_size_nm))
     if domain is not None:  # runs saved before domains: not checked
         t2, q = domain.scores(x)
         row.update(input_t2_over_limit=float(t2[0] / domain.t2_limit),
@@ -186,6 +188,16 @@ def _scan_warning(image, filters: dict) -> str:
         return ""
     return (f"a {scan:.3g} µm scan; the models were trained on {float(trained):g} µm scans: "
             "its predictions are extrapolations")
+
+
+def _resolution_warning(image, trained_nm: float) -> str:
+    """'' or why an AFM image's pixel size (nm) more than 25 % from the training maps' median
+    (``trained_nm``; NaN: not recorded) makes its embedding an extrapolation."""
+    if not np.isfinite(trained_nm) or abs(image.pixel_size_nm / trained_nm - 1) <= 0.25:
+        return ""
+    return (f"{image.pixel_size_nm:.3g} nm pixels; the models were trained on "
+            f"{trained_nm:.3g} nm pixels (another resolution): its predictions are "
+            "extrapolations")
 
 
 def _feature_column(output: str) -> str:

@@ -279,6 +279,11 @@ def fit_domains(data: CrossModalData, cfg: dict, held_out: np.ndarray,
     for modality in sorted(modalities):
         domain = fit_domain(data.inputs(modality)[train])
         if domain is not None:
+            sizes = [getattr(h, "pixel_size_nm", None) for h, t in
+                     zip(data.heights, train, strict=True) if t and modality == "afm"]
+            sizes = [size for size in sizes if size]
+            if sizes:  # the resolution the AFM embeddings were made at
+                domain.pixel_size_nm = float(np.median(sizes))
             outcome.models[f"domain_{modality}"] = domain
 
 
