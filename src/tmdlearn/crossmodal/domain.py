@@ -70,23 +70,27 @@ class Domain:
         return (t ** 2 / self.variance).sum(axis=1), (residual ** 2).sum(axis=1)
 
     def outside(self, x: np.ndarray) -> list[str]:
-        """For each row of ``x``: '' inside the training inputs, else why it is outside ("at
-        the edge of" below ``EDGE`` × the limits: 1 % of inputs like the training ones get
-        there, "unlike" beyond).
+        """:meth:`describe` of the rows of ``x`` (m, D), inputs on the training grid."""
+        return self.describe(*self.scores(x))
+
+    def describe(self, t2: np.ndarray, q: np.ndarray) -> list[str]:
+        """For each input's T² and Q (:meth:`scores`): '' inside the training inputs, else
+        why it is outside ("at the edge of" below ``EDGE`` × the limits: 1 % of inputs like
+        the training ones get there, "unlike" beyond).
 
         Parameters
         ----------
-        x : (m, D) array
-            Inputs on the training grid.
+        t2, q : (m,) arrays
+            The inputs' scores.
 
         Returns
         -------
         list of str
         """
         out = []
-        for t2, q in zip(*self.scores(x), strict=True):
+        for t2_one, q_one in zip(t2, q, strict=True):
             over = [(name, value, limit) for name, value, limit in
-                    (("T²", t2, self.t2_limit), ("residual Q", q, self.q_limit))
+                    (("T²", t2_one, self.t2_limit), ("residual Q", q_one, self.q_limit))
                     if value > limit]
             parts = "; ".join(f"{name} {value:.3g} over its limit {limit:.3g}"
                               for name, value, limit in over)
@@ -125,28 +129,25 @@ def fit_domain(x: np.ndarray) -> Domain | None:
     x = x[np.isfinite(x).all(axis=1)]
     if len(x) < 5:
         return None
-    k = _components(x)
+    domain = _pca(x)
+    k = len(domain.variance)
     folds = np.arange(len(x)) % min(FOLDS, len(x))
     held = [_pca(x[folds != f], k).scores(x[folds == f]) for f in np.unique(folds)]
     t2, q = (np.concatenate(v) for v in zip(*held, strict=True))
-    domain = _pca(x, k)
     own_t2, own_q = domain.scores(x)
     domain.t2_limit = float(max(np.quantile(t2, CONFIDENCE), np.quantile(own_t2, CONFIDENCE)))
     domain.q_limit = float(max(np.quantile(q, CONFIDENCE), np.quantile(own_q, CONFIDENCE)))
     return domain
 
 
-def _components(x: np.ndarray) -> int:
-    """Components that explain ``EXPLAINED`` of the variance of ``x`` (at most
-    ``MAX_COMPONENTS`` and the rows less two)."""
-    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False) ** 2
-    share = np.cumsum(s) / s.sum() if s.sum() > 0 else np.ones_like(s)
-    return int(max(1, min(np.searchsorted(share, EXPLAINED) + 1, MAX_COMPONENTS, len(x) - 2)))
-
-
-def _pca(x: np.ndarray, k: int, t2_limit: float = np.inf, q_limit: float = np.inf) -> Domain:
-    """The k-component PCA of ``x`` as a Domain with the given limits."""
+def _pca(x: np.ndarray, k: int | None = None) -> Domain:
+    """The k-component PCA of ``x`` as a Domain without limits; ``k`` None: the components
+    that explain ``EXPLAINED`` of its variance (at most ``MAX_COMPONENTS`` and the rows less
+    two)."""
     mean = x.mean(axis=0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    if k is None:
+        share = np.cumsum(s ** 2) / np.sum(s ** 2) if np.any(s > 0) else np.ones_like(s)
+        k = int(max(1, min(np.searchsorted(share, EXPLAINED) + 1, MAX_COMPONENTS, len(x) - 2)))
     variance = np.maximum(s[:k] ** 2 / max(len(x) - 1, 1), 1e-30)
-    return Domain(mean, vt[:k], variance, t2_limit, q_limit)
+    return Domain(mean, vt[:k], variance, np.inf, np.inf)

@@ -159,7 +159,7 @@ def _predict_file(path, run: dict) -> tuple[dict, dict]:
         t2, q = domain.scores(x)
         row.update(input_t2_over_limit=float(t2[0] / domain.t2_limit),
                    input_q_over_limit=float(q[0] / domain.q_limit))
-        warnings.append(domain.outside(x)[0])
+        warnings.append(domain.describe(t2, q)[0])
     row["warning"] = "; ".join(w for w in warnings if w)
     for output in ("raman", "pl"):
         task = f"{modality}->{output}"

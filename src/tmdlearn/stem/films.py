@@ -8,10 +8,12 @@ are about 0.4 of Mo, which the model calls SSe, and in MoSe2 the Se2 columns out
 the species are therefore re-read from the image (:func:`film_species`): each layer's two
 sublattices (its fitted honeycomb), each column's height by a joint Gaussian fit at the found
 positions (:func:`tmdlearn.stem.refine.column_heights`), the Mo sublattice the brighter one in
-a sulphide film (``mos2``), the dimmer one in a selenide (``mose2``) and, in an alloy
-(``mos2-mose2``), the one whose heights scatter less (the chalcogen sublattice holds three
-column kinds); each chalcogen column's species from its height against the layer's median
-Mo height, at the levels the simulator's abTEM-calibrated Z contrast gives (:data:`MO_LEVELS`).
+a sulphide film (``mos2``), the dimmer one in a selenide (``mose2``) unless that one's heights
+scatter like an alloy's chalcogens (:data:`MIXED_SPREAD`) and, in an alloy (``mos2-mose2``),
+the one whose heights scatter less while the other's sit nearer the chalcogen levels; each
+chalcogen column's species from its height against the layer's median Mo height, at the
+levels the simulator's abTEM-calibrated Z contrast gives (:data:`MO_LEVELS`), raised to the
+power γ that puts a pure film's own chalcogen at its measured ratio (:data:`GAMMA_RANGE`).
 """
 
 from __future__ import annotations
@@ -137,10 +139,16 @@ def _sublattices(layer: pd.DataFrame) -> np.ndarray:
     return np.where(on, second, fallback)
 
 
+def _log_distances(ratio: np.ndarray, levels: dict[str, float]) -> np.ndarray:
+    """Distances (n, levels) in log ratio of chalcogen/Mo height ratios (n,) from ``levels``
+    (NaN for NaN or non-positive ratios)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(np.log(ratio)[:, None] - np.log(list(levels.values()))[None, :])
+
+
 def _misfit(ratio: np.ndarray) -> float:
     """Median distance in log ratio of chalcogen/Mo height ratios from the nearest level."""
-    levels = np.log(list(MO_LEVELS.values()))
-    return float(np.median(np.abs(np.log(ratio)[:, None] - levels[None, :]).min(axis=1)))
+    return float(np.median(_log_distances(ratio, MO_LEVELS).min(axis=1)))
 
 
 def _spread(heights: np.ndarray) -> float:
@@ -151,11 +159,8 @@ def _spread(heights: np.ndarray) -> float:
 def _chalcogen(ratio: np.ndarray, levels: dict[str, float]) -> np.ndarray:
     """S2, SSe or Se2 for chalcogen/Mo height ratios: the nearest of ``levels`` in log ratio
     (NaN or non-positive ratios: "")."""
-    names = list(levels)
-    logs = np.log([levels[k] for k in names])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nearest = np.abs(np.log(ratio)[:, None] - logs[None, :]).argmin(axis=1)
-    return np.where(np.isfinite(ratio) & (ratio > 0), np.array(names)[nearest], "")
+    nearest = np.nan_to_num(_log_distances(ratio, levels), nan=np.inf).argmin(axis=1)
+    return np.where(np.isfinite(ratio) & (ratio > 0), np.array(list(levels))[nearest], "")
 
 
 def _metal_sublattice(film: Film, median: np.ndarray, spread: np.ndarray,
@@ -199,9 +204,9 @@ def _implausible(film: Film, contrast: float, gamma: float) -> str:
 
 
 def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
-                 film: Film) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """``atoms`` with the species of a Mo film read from the image (module doc); a W film's
-    as the model found them.
+                 film: Film | None) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """``atoms`` with the species of a Mo film read from the image (module doc); a W film's,
+    or any other material's (``film`` None), as the model found them.
 
     Parameters
     ----------
@@ -211,8 +216,8 @@ def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: fl
         The model's atoms: x_px, y_px (px of ``image``), layer and species (W, S2, SSe, Se2).
     pixel_size_angstrom : float
         Pixel size, Å.
-    film : Film
-        The film (:data:`FILMS`).
+    film : Film or None
+        The film (:data:`FILMS`; :func:`film_of`).
 
     Returns
     -------
@@ -222,7 +227,7 @@ def film_species(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: fl
         chalcogen species), one note per layer on what was decided, and why the reading is
         doubtful (a pure film's contrast no detector gives: :func:`_implausible`), if it is.
     """
-    if film.metal != "Mo" or atoms.empty:
+    if film is None or film.metal != "Mo" or atoms.empty:
         return atoms, [], []
     heights = column_heights(image, atoms, pixel_size_angstrom)
     out, notes, doubts = atoms.copy(), [], []

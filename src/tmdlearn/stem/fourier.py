@@ -203,6 +203,11 @@ def pixel_size_text(low: float, high: float) -> str:
     return f"{low:.3g}" if high / low < 1.005 else f"{low:.3g}-{high:.3g}"
 
 
+#: What ``--material`` takes for each model material's lattice (the TMD model's pure films:
+#: :data:`tmdlearn.stem.films.FILMS`), for hints.
+MATERIAL_NAMES = {"graphene": "graphene", "ws2": "ws2, wse2, mos2 or mose2"}
+
+
 def lattice_hint(image: np.ndarray) -> str:
     """What the image's own lattice says of its pixel size, for a file that stores none:
     'its lattice (Fourier transform, planes 36.2 px apart) suggests 0.0755-0.0787 Å/px for a
@@ -222,7 +227,7 @@ def lattice_hint(image: np.ndarray) -> str:
     if lattice is None:
         return ""
     ranges = implied_pixel_sizes(lattice.spacing_angstrom)
-    named = {"ws2": "a 2H TMD (--material ws2, wse2, mos2 or mose2)"}
+    named = {"ws2": f"a 2H TMD (--material {MATERIAL_NAMES['ws2']})"}
     return (f"its lattice (Fourier transform, planes {lattice.spacing_angstrom:.1f} px apart) "
             "suggests " + ", ".join(f"{pixel_size_text(*r)} Å/px for {named.get(m, m)}"
                                     for m, r in ranges.items()))

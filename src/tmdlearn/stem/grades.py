@@ -126,5 +126,8 @@ FOURIER_SPOTS = 4
 #: the material (:func:`tmdlearn.stem.fourier.lattice_spacing_px`; a range for the WS2 model's
 #: 3.15-3.29 Å lattices): a calibration a few % off is common, 30 % off is a wrong pixel size.
 PIXEL_SIZE = Grade(0.10, 0.15, 0.25)
+#: The grade of a Mo film whose chalcogen / Mo contrast no detector gives for the film named
+#: (:func:`tmdlearn.stem.films.film_species`' doubts): doubtful, not fail.
+FILM_CONTRAST = 0.4
 #: ``trust`` of a score: above OK_ABOVE ok, at or below FAIL_AT fail, doubtful between.
 OK_ABOVE, FAIL_AT = 0.5, 0.25

@@ -27,7 +27,8 @@ Positions in pixels of the image's own grid, lengths in Å.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import pandas as pd
 
 from tmdlearn.constants import LATTICE_ANGSTROM
 from tmdlearn.stem.fourier import (
+    MATERIAL_NAMES,
     angle_between,
     fft_lattices,
     fft_twist_deg,
@@ -50,6 +52,7 @@ from tmdlearn.stem.grades import (
     DENSITY,
     DENSITY_NOWHERE,
     FAIL_AT,
+    FILM_CONTRAST,
     FOURIER_ANGLE,
     FOURIER_SPOTS,
     LATTICE_RMS,
@@ -77,9 +80,9 @@ __all__ = ["ALL_LAYERS", "BOND_FWHM", "BOND_FWHM_PRECISE", "BOND_MEAN", "DENSITY
            "METAL", "METAL_BALANCE", "OK_ABOVE", "ON_LATTICE", "ON_SITE_BONDS", "PIXEL_SIZE",
            "PRECISE_ATOMS",
            "PRESENT", "RENDER_R2", "SATURATED", "STACKED", "STACKED_BONDS", "WINDOW_ANGSTROM",
-           "DOUBT_GRADE", "Grade", "Quality", "assess", "bond_angstrom", "bond_figures",
-           "column_density", "layer_checks", "metal_balance", "render_back", "saturated_fraction",
-           "first_order_hint", "with_doubts"]
+           "FILM_CONTRAST", "Grade", "Quality", "assess", "bond_angstrom", "bond_figures",
+           "column_density", "layer_checks", "metal_balance", "render_back",
+           "saturated_fraction"]
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -167,44 +170,13 @@ class Quality:
         return self.reasons[0] if self.reasons else ""
 
 
-#: The grade of a check that found a doubt it cannot measure on a scale (doubtful, not fail).
-DOUBT_GRADE = 0.4
-
-
-def with_doubts(quality: Quality, name: str, doubts: list[str],
-                grade: float = DOUBT_GRADE) -> Quality:
-    """``quality`` with one more check ``name`` graded ``grade`` (doubtful) when there are
-    ``doubts`` (their sentences added to the reasons, by grade); unchanged without.
-
-    Parameters
-    ----------
-    quality : Quality
-        A self-check.
-    name : str
-        The check's name in ``grades``.
-    doubts : list of str
-        Why the prediction is doubtful.
-    grade : float
-        The check's grade when there are doubts.
-
-    Returns
-    -------
-    Quality
-    """
-    if not doubts:
-        return quality
-    score = min(quality.score, grade)
-    reasons = doubts + quality.reasons if grade <= quality.score else quality.reasons + doubts
-    return replace(quality, trust=_verdict(score), score=score, reasons=reasons,
-                   grades={**quality.grades, name: grade})
-
-
 def _verdict(score: float) -> str:
     return "ok" if score > OK_ABOVE else "fail" if score <= FAIL_AT else "doubtful"
 
 
 def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
-           material: str = "graphene", layers: int = 2) -> Quality:
+           material: str = "graphene", layers: int = 2,
+           film_doubts: Sequence[str] = ()) -> Quality:
     """The self-check of a layer-resolved atom prediction (see module doc).
 
     Never raises for a bad image or prediction: that is what the verdict says.
@@ -221,6 +193,9 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
         The model's material, ``graphene`` or ``ws2``.
     layers : int
         Layers of the model.
+    film_doubts : sequence of str
+        Why a Mo film's species reading is doubtful (:func:`tmdlearn.stem.films.film_species`):
+        each a check ``film_contrast`` graded :data:`FILM_CONTRAST`.
 
     Returns
     -------
@@ -237,9 +212,10 @@ def assess(image: np.ndarray, atoms: pd.DataFrame, pixel_size_angstrom: float,
                "all_layers_coverage": float(present.all(axis=0).mean()) if layers else 0.0,
                "atoms": len(atoms), "pixel_size_angstrom": pix}
     checks = _pixel_size_checks(image, pix, material, figures) + _image_checks(figures, layers)
-    hint = first_order_hint(figures, pix, material)
+    hint = _first_order_hint(figures, pix, material)
     for row in table.itertuples():
         checks += _layer_grades(row, material, hint)
+    checks += [("film_contrast", FILM_CONTRAST, doubt + hint) for doubt in film_doubts]
     fourier, twists = _fourier_checks(image, atoms, pix, material, table)
     checks += fourier
     figures.update(twists)
@@ -280,34 +256,19 @@ def _pixel_size_checks(image: np.ndarray, pix: float, material: str,
 
     implied = pixel_size_text(*ranges[material])
     other = [m for m in ranges if m != material and off(m, (1.0,)) <= PIXEL_SIZE.good]
-    films = {"ws2": "ws2, wse2, mos2 or mose2"}  # the TMD model's films (stem.films)
     hint = (f", or the material: {other[0]}'s lattice fits the given one (--material "
-            f"{films.get(other[0], other[0])})" if other else "")
+            f"{MATERIAL_NAMES[other[0]]})" if other else "")
     return [("pixel_size", PIXEL_SIZE(off(material)),
              f"the image's own lattice (Fourier transform, planes {spacing:.1f} px apart) says "
              f"{implied} Å/px for {material}, not the given {pix:.3g}: check --pixel-size"
              + hint)]
 
 
-def first_order_hint(figures: dict, pix: float, material: str) -> str:
+def _first_order_hint(figures: dict, pix: float, material: str) -> str:
     """': the image's lattice says 0.134 Å/px, check --pixel-size' when a TMD image's strongest
-    Fourier spots, read as first-order planes, give a pixel size over 15 % from ``pix``; else
-    ''. (The pixel-size check also accepts them as second-order, which graphene's strongest
-    spots may be: a pixel size √3 off passes it, and other checks are then what says so.)
-
-    Parameters
-    ----------
-    figures : dict
-        A self-check's figures (``fft_pixel_size_angstrom``, Å/px).
-    pix : float
-        The given pixel size, Å/px.
-    material : str
-        The model's material.
-
-    Returns
-    -------
-    str
-    """
+    Fourier spots, read as first-order planes, give a pixel size over 15 % from ``pix``
+    (Å/px); else ''. (The pixel-size check also accepts them as second-order, which they may
+    be: a pixel size √3 off passes it, and the density or a Mo film's contrast says so.)"""
     implied = figures.get("fft_pixel_size_angstrom")
     if material == "graphene" or not implied or abs(implied / pix - 1) <= 0.15:
         return ""

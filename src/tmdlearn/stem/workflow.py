@@ -207,7 +207,7 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
     """
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
-    from tmdlearn.stem.quality import assess, first_order_hint, with_doubts
+    from tmdlearn.stem.quality import assess
 
     stem_image, net, meta, find = inputs["image"], inputs["net"], inputs["meta"], config["find"]
     name = Path(stem_image.source).name if stem_image.source else "image"
@@ -215,17 +215,12 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
         atoms, masks = identify_atoms(stem_image, net, meta, find["threshold"],
                                       find["lattice"], find["views"], find["lattice_prior"],
                                       find["tile"], find["refine"], find["monolayer"])
-    film = film_of(config["model"]["material"])
-    notes, doubts = [], []
-    if film is not None:
-        atoms, notes, doubts = film_species(stem_image.intensity, atoms,
-                                            stem_image.pixel_size_angstrom, film)
+    atoms, notes, doubts = film_species(stem_image.intensity, atoms,
+                                        stem_image.pixel_size_angstrom,
+                                        film_of(config["model"]["material"]))
     layers = 1 if find["monolayer"] else int(meta["layers"])
     quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
-                     str(meta.get("material", "graphene")), layers)
-    hint = first_order_hint(quality.figures, stem_image.pixel_size_angstrom,
-                            str(meta.get("material", "graphene")))
-    quality = with_doubts(quality, "film_contrast", [d + hint for d in doubts])
+                     str(meta.get("material", "graphene")), layers, doubts)
     counts = atoms.groupby("layer").size()
     row = {"file": name, "pixel_size_angstrom": stem_image.pixel_size_angstrom,
            "atoms": len(atoms),

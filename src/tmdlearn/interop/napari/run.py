@@ -161,19 +161,16 @@ def predict_layers(image: StemImage, name: str, material: str = "graphene",
     from tmdlearn.stem.films import film_of, film_species, model_material
     from tmdlearn.stem.inference import identify_atoms
     from tmdlearn.stem.modelstore import load_model
-    from tmdlearn.stem.quality import assess, with_doubts
+    from tmdlearn.stem.quality import assess
 
     net, meta = load_model(None, model_material(material), device)
     atoms, masks = identify_atoms(image, net, meta, "logit0", lattice, views, lattice_prior,
                                   1024, monolayer=monolayer)
-    doubts = []
-    if film_of(material) is not None:
-        atoms, _, doubts = film_species(image.intensity, atoms, image.pixel_size_angstrom,
-                                        film_of(material))
-    quality = with_doubts(assess(image.intensity, atoms, image.pixel_size_angstrom,
-                                 str(meta.get("material", "graphene")),
-                                 1 if monolayer else int(meta["layers"])),
-                          "film_contrast", doubts).to_dict()
+    atoms, _, doubts = film_species(image.intensity, atoms, image.pixel_size_angstrom,
+                                    film_of(material))
+    quality = assess(image.intensity, atoms, image.pixel_size_angstrom,
+                     str(meta.get("material", "graphene")),
+                     1 if monolayer else int(meta["layers"]), doubts).to_dict()
     pixel = image.pixel_size_angstrom
     return (mask_layers(masks, list(meta["species"]), pixel, quality, name)
             + atom_layers(atoms, pixel, quality, name))
