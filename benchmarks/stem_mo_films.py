@@ -8,10 +8,14 @@ twisted bilayers (10-30°). The planted columns are matched to the found ones wi
 each film it reports the fraction of the matched metal columns called Mo and of the matched
 chalcogen columns given their planted species, with the model's own labels (its "W" read as
 Mo) and after ``film_species``, and the Se fraction counted from the species against the
-planted one. Prints one JSON object.
+planted one. ``--names N`` instead counts, of N pure MoS2 and N pure MoSe2 monolayers, those
+whose reading is doubted (the self-check's ``film_contrast``) when named rightly and when named
+as the other film. Prints one JSON object.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_mo_films.py \\
         > benchmarks/results/stem-mo-films.json
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stem_mo_films.py --names 16 \\
+        > benchmarks/results/stem-mo-films-names.json
 """
 
 from __future__ import annotations
@@ -69,10 +73,37 @@ def run(net, meta, film: str, se: float, layers: int, n: int) -> dict:
             "model_labels": mean(before), "film_species": mean(after)}
 
 
+def film_names(n: int) -> dict:
+    """Of ``n`` simulated pure MoS2 and MoSe2 monolayers (256 px), how many ``film_species``
+    doubts named rightly and named as the other film. The planted columns are labelled as the
+    WS2 model labels a Mo film (the brighter sublattice "W", the other a chalcogen), so that
+    only the species reading is measured."""
+    out = {}
+    for film, other, se in (("mos2", "mose2", 0.0), ("mose2", "mos2", 1.0)):
+        cfg = replace(simulation_config("mos2", 256, 0.1, "both"), layers=1, se_fraction=(se, se))
+        doubted = {film: 0, other: 0}
+        for k in range(n):
+            sample = simulate_image(cfg, seed=500 + k)
+            metal = sample.atoms.species.to_numpy() == 0
+            labels = np.where(metal, "Se2" if se else "W", "W" if se else "SSe")
+            atoms = sample.atoms.assign(species=labels)
+            for name in doubted:
+                doubted[name] += bool(film_species(sample.image, atoms, sample.pixel_size_angstrom,
+                                                   FILMS[name])[2])
+        out[film] = {"images": n, "doubted_named_rightly": doubted[film],
+                     f"doubted_named_{other}": doubted[other]}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4)
+    parser.add_argument("--names", type=int, default=0, help="only this many pure films per "
+                        "kind named rightly and wrongly (film_names; no network)")
     args = parser.parse_args()
+    if args.names:
+        print(json.dumps({"names": film_names(args.names)}, indent=1))
+        return
     net, meta = load_model(shipped_model_path("ws2"), "ws2", "cpu")
     rows = [run(net, meta, film, se, layers, args.n)
             for layers in (1, 2) for film, se in CASES]
