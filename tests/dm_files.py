@@ -68,14 +68,18 @@ class DmWriter:
 
     def image(self, data: np.ndarray, scale: float | None = 0.01, units: str = "nm",
               name: str = "HAADF", voltage: float | None = 200e3,
-              data_type: int | None = None) -> bytes:
+              data_type: int | None = None, axes: list[tuple[float, str]] | None = None,
+              meta: dict[str, str] | None = None) -> bytes:
         """One ``ImageList`` entry: ``data`` ([frames,] y, x), every axis calibrated with
-        ``scale`` ``units`` (none when ``scale`` is None), its title and beam voltage (V)."""
+        ``scale`` ``units`` (none when ``scale`` is None) or each with its own of ``axes``
+        ((scale, units), x first), its title, beam voltage (V) and ``ImageTags/Meta Data``
+        texts."""
         dims = data.shape[::-1]
         code = IMAGE_TYPES.get(data.dtype.str[1:]) if data_type is None else data_type
+        axes = axes or ([(scale, units)] * len(dims) if scale is not None else [])
         calibration = [self.sub("", self.number("Origin", 0.0, "f4"),
-                                self.number("Scale", scale, "f4"), self.text("Units", units))
-                       for _ in dims] if scale is not None else []
+                                self.number("Scale", value, "f4"), self.text("Units", unit))
+                       for value, unit in axes]
         image_data = self.sub("ImageData",
                               self.sub("Calibrations", self.sub("Dimension", *calibration)),
                               self.array("Data", data),
@@ -83,7 +87,11 @@ class DmWriter:
                               self.sub("Dimensions", *(self.number("", d, "u4") for d in dims)),
                               self.number("PixelDepth", data.dtype.itemsize, "u4"))
         tags = [] if voltage is None else [self.number("Voltage", voltage, "f8")]
-        return self.sub("", image_data, self.sub("ImageTags", self.sub("Microscope Info", *tags)),
+        image_tags = [self.sub("Microscope Info", *tags)]
+        if meta:
+            image_tags.insert(0, self.sub("Meta Data", *(self.text(k, v)
+                                                         for k, v in sorted(meta.items()))))
+        return self.sub("", image_data, self.sub("ImageTags", *image_tags),
                         self.text("Name", name))
 
     def file(self, *images: bytes, thumbnail: bool = True, extra: tuple[bytes, ...] = ()

@@ -90,6 +90,14 @@ def test_dm_stack_gives_its_first_frame(tmp_path):
     (np.zeros(64, np.float32), {}, "DM image of dimensions [64] (a spectrum?)"),
     (np.zeros((64, 16), np.float32), {"units": "eV"}, "spectra or a spectrum image"),
     (np.zeros((16, 16), np.float32), {"data_type": 99}, "unknown DM image data type 99"),
+    # real Gatan files of these kinds (hyperspy 1.7.2's test data, docs/io.md) were read as
+    # images before: a CL spectrum image's first wavelength, a line scan's wavelength axis
+    (np.zeros((4, 3, 3), np.float32), {"meta": {"Format": "Spectrum image", "Signal": "CL"}},
+     "a CL spectrum image (DM Meta Data), not an image"),
+    (np.zeros((67, 96), np.float32), {"axes": [(0.0934, "nm"), (0.0206, "\u00b5m")]},
+     "x and y calibrated differently (0.0934 nm, 0.0206 \u00b5m per pixel)"),
+    (np.zeros((16, 16), np.float32), {"units": "1/nm"},
+     "calibrated in 1/nm: a diffraction pattern or Fourier transform"),
 ])
 def test_dm_refuses_what_is_not_a_haadf_image(tmp_path, data, kwargs, words):
     w = DmWriter(3)
@@ -296,3 +304,25 @@ def test_ser_still_needs_the_gpl_extra(tmp_path):
     path.write_bytes(struct.pack("<HHH", 0x4949, 0x0197, 0x0210) + bytes(100))
     with pytest.raises(InputError, match=r"pip install tmdlearn\[gpl\]"):
         read(path)
+
+
+def test_prismatic_emd_reads_the_full_thickness_haadf(tmp_path):
+    """Prismatic's simulation output (Berkeley EMD): 2-D ``realslice`` arrays stored (x, y)
+    with ``dim1`` named R_x; of the annular detector's depths the last is read, the right way
+    round (rosettasciio reads the real Si100_2x1x1_3D.emd of hyperspy's test data as our
+    transpose does, docs/io.md)."""
+    path = tmp_path / "prismatic.emd"
+    with h5py.File(path, "w") as handle:
+        slices = handle.create_group("4DSTEM_simulation/data/realslices")
+        for k in range(2):
+            group = slices.create_group(f"annular_detector_depth000{k}")
+            group.attrs["emd_group_type"] = 1
+            group["realslice"] = (IMAGE + k).T
+            for d, (name, size) in enumerate((("R_x", IMAGE.shape[1]),
+                                              ("R_y", IMAGE.shape[0])), start=1):
+                dim = group.create_dataset(f"dim{d}", data=np.arange(size) * 0.025)
+                dim.attrs.update(name=np.bytes_(name), units=np.bytes_("[n_m]"))
+    image = read(path)
+    np.testing.assert_array_equal(image.intensity, IMAGE + 1)
+    assert image.pixel_size_angstrom == pytest.approx(0.25)
+    assert image.metadata["detector"] == "annular_detector_depth0001"

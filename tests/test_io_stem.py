@@ -184,6 +184,51 @@ def test_of_several_images_the_haadf_one_is_read(tmp_path, monkeypatch, titles, 
     assert image.metadata["images_in_file"] == titles
 
 
+def test_ser_series_gives_its_first_frame_spectra_are_refused(tmp_path, monkeypatch):
+    """A TIA preview series (frames, y, x) gives its first frame, as DM and Velox stacks do;
+    spectra, line scans and spectrum images (an energy axis) and diffraction patterns (TIA's
+    1/m calibration read as a length: 1e18 Å) are refused, not read as images. The real
+    files of these kinds in hyperspy 1.7.2's test data were refused as "no 2-D image" or read
+    at 1e18 Å per pixel before (docs/io.md)."""
+    pixel = {"scale": 0.3844, "units": "nm"}
+    series = {"data": np.stack([IMAGE, IMAGE + 1]), "axes": [{"scale": 1}, pixel, pixel]}
+    image = read(_fake_rsciio_file(tmp_path, monkeypatch, [series]))
+    np.testing.assert_array_equal(image.intensity, IMAGE)
+    assert image.metadata["frames"] == 2 and image.pixel_size_angstrom == pytest.approx(3.844)
+    energy = {"scale": 5, "units": "eV"}
+    for signal, words in (
+            ({"data": np.ones((5, 5, 400)), "axes": [pixel, pixel, energy]}, "no image"),
+            ({"data": np.ones((5, 400)), "axes": [pixel, energy]}, "no image"),
+            ({"data": IMAGE, "axes": [{"scale": 1.0e8, "units": "m"}] * 2},
+             r"pixel size 1e\+18 Å is beyond any microscope image's"),
+            ({"data": IMAGE, "axes": [{"scale": 0.2, "units": "1 / nm"}] * 2},
+             "calibrated in 1 / nm: a diffraction pattern")):
+        with pytest.raises(InputError, match=words):
+            read(_fake_rsciio_file(tmp_path, monkeypatch, [signal]))
+
+
+@pytest.mark.parametrize("unit, scale, angstrom", [("nm", 0.01062, 0.1062),
+                                                   ("\u00b5m", 0.16867, 1686.7)])
+def test_tiff_exported_by_digitalmicrograph(tmp_path, unit, scale, angstrom):
+    """A TIFF saved by Gatan DigitalMicrograph states its calibration in private tags (65009
+    x scale, 65003 its unit; the real one in hyperspy's test data: 0.16867 µm, as its .dm3);
+    an inverse-length unit is a diffraction pattern's and is refused."""
+    import tifffile
+
+    path = tmp_path / "dm.tif"
+    text = unit.encode("latin-1")  # DM writes µ as one byte, which tifffile reads back
+    tags = [(65003, "s", 0, text, False), (65004, "s", 0, text, False),
+            (65009, "d", 1, scale, False), (65010, "d", 1, scale, False)]
+    tifffile.imwrite(path, IMAGE, extratags=tags)
+    image = read(path)
+    assert image.pixel_size_angstrom == pytest.approx(angstrom, rel=1e-4)
+    assert image.metadata["pixel_size_source"].startswith("DigitalMicrograph TIFF tags")
+    tifffile.imwrite(path, IMAGE, extratags=[(65003, "s", 0, "1/nm", False),
+                                             (65009, "d", 1, 0.2, False)])
+    with pytest.raises(InputError, match="calibrated in 1/nm"):
+        read(path)
+
+
 def _write_ser(path, image, delta_m):
     """A one-image TIA .ser file (series version 0x0210, one dimension of one element): the
     header, its dimension array, the data and tag offset arrays, the 2-D element (x and y

@@ -8,7 +8,10 @@ UTF-16), ``ImageData`` with ``Data`` (the pixels, x fastest), ``DataType`` (DM's
 ([frames,] y, x)) and ``Calibrations/Dimension`` (per axis, in the same order, ``Scale`` and
 ``Units``), and ``ImageTags/Microscope Info/Voltage`` (V). Of several images the HAADF one is
 read (:func:`tmdlearn.io.stem.haadf_choice`), of a stack its first frame. Complex (Fourier
-transform) and colour (RGB) images, spectra and spectrum images (an axis in eV) are refused.
+transform) and colour (RGB) images, spectra and spectrum images (an axis in eV, or
+``ImageTags/Meta Data/Format`` "Spectrum image": EELS, EDS, cathodoluminescence), images whose
+x and y axes are calibrated differently (a spectrum line scan: length against wavelength) and
+diffraction patterns (an axis in an inverse length) are refused.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.dm_layout import Group, find, read_dm_tags
-from tmdlearn.io.stem import axis_pixel_size, haadf_choice, stem_from_array
+from tmdlearn.io.stem import angstrom_per_unit, axis_pixel_size, haadf_choice, stem_from_array
 
 #: NumPy type of each real DM image data type (``ImageData/DataType``; 14 is binary).
 DATA_TYPES = {1: "i2", 2: "f4", 6: "u1", 7: "i4", 9: "i1", 10: "u2", 11: "u4", 12: "f8",
@@ -31,6 +34,8 @@ DATA_TYPES = {1: "i2", 2: "f4", 6: "u1", 7: "i4", 9: "i1", 10: "u2", 11: "u4", 1
 COMPLEX_TYPES = (3, 5, 13)
 #: DM's colour image data types (RGB and RGBA of 1-8 byte channels).
 RGB_TYPES = (8, *range(15, 24))
+#: Largest ratio of the x and y pixel sizes of an image (scan pixels are about square).
+AXES_AGREE = 1.5
 
 
 def read_dm(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
@@ -67,7 +72,7 @@ def read_dm(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     calibrations = _calibrations(image)
     x = calibrations[0] if calibrations else []
     pixel_size_angstrom, calibration = axis_pixel_size(
-        find(x, "Scale"), _text(find(x, "Units")), pixel_size_angstrom)
+        path, find(x, "Scale"), _text(find(x, "Units")), pixel_size_angstrom)
     metadata = {"format": f"dm{version}", **calibration, **metadata, "frames": frames}
     if titles[pick]:
         metadata["title"] = titles[pick]
@@ -110,7 +115,32 @@ def _problem(image: Group) -> str:
                 "optionally frames")
     if any(unit.endswith("ev") for unit in units):
         return f"DM image with an axis in {units} (spectra or a spectrum image), not an image"
+    meta = find(image, "ImageTags", "Meta Data")
+    kind, signal = (_tag_text(find(meta, key)) for key in ("Format", "Signal"))
+    if "spectrum" in kind.lower():
+        return f"a {signal + ' ' if signal else ''}{kind.lower()} (DM Meta Data), not an image"
+    return _axes_problem(_calibrations(image)[:2])
+
+
+def _axes_problem(calibrations: list[Group]) -> str:
+    """Why x and y calibrations are not an image's ("" when they agree within
+    :data:`AXES_AGREE` or either is uncalibrated)."""
+    sizes = []
+    for calibration in calibrations:
+        unit, scale = _text(find(calibration, "Units")).strip(), find(calibration, "Scale")
+        factor = angstrom_per_unit(unit)
+        if factor is None or not isinstance(scale, (int, float)) or not scale > 0:
+            return ""
+        sizes.append((scale * factor, f"{scale:.4g} {unit}"))
+    if len(sizes) == 2 and max(sizes)[0] > AXES_AGREE * min(sizes)[0]:
+        return (f"x and y calibrated differently ({sizes[0][1]}, {sizes[1][1]} per pixel): "
+                "a spectrum line scan, not an image")
     return ""
+
+
+def _tag_text(value: Any) -> str:
+    """A DM tag that holds text (a Python string or DM's UTF-16 array); "" otherwise."""
+    return value if isinstance(value, str) else _text(value)
 
 
 def _dimensions(image: Group) -> list[int] | None:

@@ -2,7 +2,9 @@
 optional: ``pip install tmdlearn[gpl]``); Gatan .dm3/.dm4 files are read by
 :mod:`tmdlearn.io.dm`, Velox and Berkeley .emd by :mod:`tmdlearn.io.velox` and Nion Swift files
 by :mod:`tmdlearn.io.nion`, all without GPL packages. A TIFF's pixel size comes from
-tmdlearn's description, ImageJ, OME-XML or a Thermo Fisher (FEI) tag (:func:`tiff_pixel_size`).
+tmdlearn's description, ImageJ, OME-XML, a Thermo Fisher (FEI) tag or DigitalMicrograph's
+export tags (:func:`tiff_pixel_size`). Calibrations in reciprocal units (diffraction patterns,
+Fourier transforms) and pixel sizes beyond any microscope image's are refused.
 
 An .npz is read as one 2-D image plus a pixel size (:func:`stem_from_npz`): tmdlearn's own
 layout (``intensity``, ``pixel_size_angstrom``, ``metadata``), the Gomb-Net study's
@@ -49,6 +51,11 @@ PIXEL_SIZE_KEYS = ("pixel_size", "pixelsize", "pixel_spacing", "px_size", "sampl
 PLAUSIBLE_PIXEL_ANGSTROM = (0.005, 5.0)
 #: A bare pixel size below this is read as metres, otherwise as Å.
 BARE_METRES_BELOW = 1e-6
+#: Largest pixel size (Å) of a real-space microscope image: 1 mm. Beyond it a calibration is
+#: a diffraction pattern's in reciprocal units read as a length (TIA stores 1/m).
+MAX_PIXEL_ANGSTROM = 1e7
+#: The DigitalMicrograph export tags of a TIFF saved by DM: x scale and its unit.
+DM_TIFF_SCALE, DM_TIFF_UNIT = 65009, 65003
 _NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*")
 
 
@@ -99,6 +106,10 @@ def stem_from_array(path: Path, values: np.ndarray, pixel_size_angstrom: float |
     values = as_image(path, values)
     if not float(pixel_size_angstrom) > 0:
         raise InputError(f"pixel size must be positive, got {pixel_size_angstrom}", path)
+    if float(pixel_size_angstrom) > MAX_PIXEL_ANGSTROM:
+        raise InputError(f"pixel size {float(pixel_size_angstrom):.3g} Å is beyond any "
+                         "microscope image's (1 mm): a diffraction pattern calibrated in "
+                         "reciprocal units?", path)
     return StemImage(values, float(pixel_size_angstrom), source=path,
                      metadata=dict(metadata or {}))
 
@@ -287,10 +298,45 @@ def stem_from_npz(path: Path, arrays: dict, pixel_size_angstrom: float | None = 
     return stem_from_array(path, arrays[key], pixel_size_angstrom, metadata)
 
 
+def reciprocal_unit(unit: str) -> bool:
+    """Whether ``unit`` is an inverse length (``1/nm``, ``1 / µm``, ``nm^-1``, ``nm⁻¹``): the
+    calibration of a diffraction pattern or a Fourier transform.
+
+    Parameters
+    ----------
+    unit : str
+        The unit as a file states it.
+
+    Returns
+    -------
+    bool
+    """
+    unit = unit.replace(" ", "").lower()
+    return unit.startswith("1/") or unit.endswith(("^-1", "⁻¹", "-1"))
+
+
+def reciprocal_problem(unit: str) -> str:
+    """The refusal of an image calibrated in an inverse length.
+
+    Parameters
+    ----------
+    unit : str
+        The unit as the file states it (``1/nm``).
+
+    Returns
+    -------
+    str
+        The problem, for an InputError.
+    """
+    return (f"calibrated in {unit}: a diffraction pattern or Fourier transform, not a "
+            "real-space HAADF image")
+
+
 def tiff_pixel_size(tif) -> tuple[float, str] | None:
     """The pixel size a TIFF states, and where: tmdlearn's JSON description, ImageJ's unit +
-    resolution, OME-XML's ``PhysicalSizeX`` (in ``PhysicalSizeXUnit``, µm by default) or a
-    Thermo Fisher (FEI) microscope's ``PixelWidth`` (m, section ``Scan`` or ``EScan``).
+    resolution, OME-XML's ``PhysicalSizeX`` (in ``PhysicalSizeXUnit``, µm by default), a
+    Thermo Fisher (FEI) microscope's ``PixelWidth`` (m, section ``Scan`` or ``EScan``) or the
+    x scale DigitalMicrograph writes into the TIFFs it exports (tags 65009 and 65003).
 
     Parameters
     ----------
@@ -313,10 +359,30 @@ def tiff_pixel_size(tif) -> tuple[float, str] | None:
             numerator, denominator = tag.value
             if numerator > 0:
                 return denominator / numerator * factor, f"ImageJ: {imagej['unit']}"
-    for stated in (_ome_pixel(tif.ome_metadata), _fei_pixel(tif.fei_metadata)):
+    for stated in (_ome_pixel(tif.ome_metadata), _fei_pixel(tif.fei_metadata),
+                   _dm_tiff_pixel(tif)):
         if stated is not None:
             return stated
     return None
+
+
+def _dm_tiff_pixel(tif) -> tuple[float, str] | None:
+    """The x scale (tag 65009) in its unit (tag 65003) of a TIFF exported by Gatan
+    DigitalMicrograph, in Å; an InputError when the unit is an inverse length."""
+    tags = tif.pages[0].tags
+    scale, unit = tags.get(DM_TIFF_SCALE), tags.get(DM_TIFF_UNIT)
+    if scale is None or unit is None or not isinstance(unit.value, str):
+        return None
+    if reciprocal_unit(unit.value):
+        raise InputError(reciprocal_problem(unit.value), tif.filehandle.path)
+    factor = angstrom_per_unit(unit.value)
+    try:
+        value = float(scale.value)
+    except (TypeError, ValueError):
+        return None
+    if factor is None or not (np.isfinite(value) and value > 0):
+        return None
+    return value * factor, f"DigitalMicrograph TIFF tags: {value:.6g} {unit.value}"
 
 
 def _ome_pixel(xml: str | None) -> tuple[float, str] | None:
@@ -368,8 +434,9 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     Returns
     -------
     StemImage
-        The file's HAADF image (:func:`haadf_choice`); ``metadata["pixel_size_source"]``
-        records the pixel size's origin (:func:`axis_pixel_size`).
+        The file's HAADF image (:func:`haadf_choice`), of a series (a preview's frames) its
+        first frame; ``metadata``: ``pixel_size_source`` (:func:`axis_pixel_size`) and
+        ``frames``.
     """
     try:
         from rsciio import tia
@@ -382,22 +449,37 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
         signals = tia.file_reader(str(path))
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
         raise InputError(f"cannot read: {err}", path) from err
-    images = [s for s in signals if np.asarray(s["data"]).ndim == 2]
+    images = [s for s in signals if _ser_image(s)]
     if not images:
-        raise InputError("no 2-D image in the file", path)
+        raise InputError("no image in the file (spectra, a spectrum image or 4-D data)", path)
     pick, metadata = haadf_choice([_title(s) for s in images])
-    axis = images[pick]["axes"][-1]
+    data, axis = np.asarray(images[pick]["data"]), images[pick]["axes"][-1]
+    frames, data = (data.shape[0], data[0]) if data.ndim == 3 else (1, data)
     pixel_size_angstrom, calibration = axis_pixel_size(
-        axis.get("scale", 0), str(axis.get("units", "")), pixel_size_angstrom)
-    metadata = {"format": path.suffix.lower().lstrip("."), **calibration, **metadata}
-    return stem_from_array(path, images[pick]["data"], pixel_size_angstrom, metadata)
+        path, axis.get("scale", 0), str(axis.get("units", "")), pixel_size_angstrom)
+    metadata = {"format": path.suffix.lower().lstrip("."), **calibration, **metadata,
+                "frames": frames}
+    return stem_from_array(path, data, pixel_size_angstrom, metadata)
 
 
-def axis_pixel_size(scale, unit: str, given: float | None) -> tuple[float | None, dict]:
-    """The pixel size from an image's x axis calibration, and the metadata saying so.
+def _ser_image(signal: dict) -> bool:
+    """Whether a rosettasciio TIA signal is an image or a series of images (frames first):
+    2 or 3 axes, the last two in one unit (a spectrum's energy axis differs)."""
+    axes = signal.get("axes") or []
+    units = [str(axis.get("units", "")) for axis in axes[-2:]]
+    return np.ndim(signal["data"]) in (2, 3) and len(axes) == np.ndim(signal["data"]) \
+        and units[0] == units[1]
+
+
+def axis_pixel_size(path: Path, scale, unit: str, given: float | None
+                    ) -> tuple[float | None, dict]:
+    """The pixel size from an image's x axis calibration, and the metadata saying so; an
+    InputError when the axis is in an inverse length (:func:`reciprocal_unit`).
 
     Parameters
     ----------
+    path : Path
+        The file (named in the error).
     scale : float
         Length of one pixel along x, in ``unit``.
     unit : str
@@ -413,6 +495,8 @@ def axis_pixel_size(scale, unit: str, given: float | None) -> tuple[float | None
         ``axis_unit`` and, with a pixel size, ``pixel_size_source`` (``given`` or
         ``calibrated x axis: <scale> <unit>``).
     """
+    if reciprocal_unit(unit):
+        raise InputError(reciprocal_problem(unit), path)
     metadata = {"axis_unit": unit}
     factor = angstrom_per_unit(unit)
     try:

@@ -12,7 +12,9 @@ first frame.
 **Berkeley EMD** (NCEM's EMD 0.2 layout): a group with the attribute ``emd_group_type`` = 1
 holds ``data`` and one dataset ``dim<k>`` per axis of it (the axis' coordinates, attributes
 ``name`` and ``units`` such as ``[n_m]``). A 2-D ``data`` is read as (y, x), its pixel size the
-step of ``dim2``; groups of other ranks are skipped.
+step of ``dim2``; groups of other ranks are skipped. Prismatic's simulation output is read
+too: its 2-D ``realslice`` arrays are (x, y) (``dim1`` named ``R_x``), and of its
+``annular_detector_depth<k>`` images the last (the full thickness) is read.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def read_emd(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     except Exception as err:  # noqa: BLE001 - any h5py or JSON failure on a user's file
         raise InputError("cannot read as an EMD file: its HDF5 structure is damaged "
                          f"({type(err).__name__})", path) from err
-    pixel_size_angstrom, calibration = axis_pixel_size(scale, unit, pixel_size_angstrom)
+    pixel_size_angstrom, calibration = axis_pixel_size(path, scale, unit, pixel_size_angstrom)
     metadata = {"format": "emd", **calibration, **metadata}
     return stem_from_array(path, data, pixel_size_angstrom, metadata)
 
@@ -129,8 +131,8 @@ def _berkeley(path: Path, handle) -> tuple[np.ndarray, Any, str, dict]:
 
     def collect(_name: str, item) -> None:
         if isinstance(item, h5py.Group) and _attribute(item, "emd_group_type") == "1" \
-                and isinstance(item.get("data"), h5py.Dataset) and item["data"].ndim == 2 \
-                and isinstance(item.get("dim2"), h5py.Dataset):
+                and _values(item) is not None and _values(item).ndim == 2 \
+                and all(isinstance(item.get(d), h5py.Dataset) for d in ("dim1", "dim2")):
             groups.append(item)
 
     handle.visititems(collect)
@@ -138,15 +140,39 @@ def _berkeley(path: Path, handle) -> tuple[np.ndarray, Any, str, dict]:
         raise InputError("no Velox /Data/Image and no 2-D Berkeley EMD data group (attribute "
                          "emd_group_type = 1 holding data, dim1, dim2)", path)
     titles = [g.name.rsplit("/", 1)[-1] for g in groups]
-    pick, metadata = haadf_choice(titles)
+    detectors = [k for k, title in enumerate(titles) if title.startswith(PRISMATIC_HAADF)]
+    pick, metadata = (detectors[-1], {"detector": titles[detectors[-1]],
+                                      "images_in_file": titles}) if detectors \
+        else haadf_choice(titles)
     group = groups[pick]
-    dataset, x = group["data"], group["dim2"]
+    dataset = _values(group)
     check_declared_size(path, dataset.shape, dataset.dtype, None, f"dataset '{dataset.name}'")
-    check_declared_size(path, x.shape, x.dtype, None, f"dataset '{x.name}'")
+    dims = [group[d] for d in ("dim1", "dim2")]
+    for dim in dims:
+        check_declared_size(path, dim.shape, dim.dtype, None, f"dataset '{dim.name}'")
+    x_first = _attribute(dims[0], "name").lower().endswith("x")
+    x = dims[0] if x_first else dims[1]
     steps = np.diff(np.asarray(x[()], dtype=float).ravel()[:2])
     unit = _attribute(x, "units").strip("[]").replace("_", "")
     metadata.update(frames=1, title=titles[pick])
-    return dataset[()], (abs(steps[0]) if steps.size else 0.0), unit, metadata
+    data = dataset[()]
+    return (data.T if x_first else data), (abs(steps[0]) if steps.size else 0.0), unit, metadata
+
+
+#: Prismatic's HAADF output groups (``annular_detector_depth<k>``; the last is the full
+#: thickness).
+PRISMATIC_HAADF = "annular_detector"
+
+
+def _values(group):
+    """A Berkeley EMD group's array: ``data`` (NCEM), or ``realslice`` (Prismatic's
+    ``realslices``, whose ``dim1`` is x); None when it has neither."""
+    import h5py
+
+    for name in ("data", "realslice"):
+        if isinstance(group.get(name), h5py.Dataset):
+            return group[name]
+    return None
 
 
 def _field(info: Any, *keys: str) -> Any:
