@@ -3,12 +3,15 @@ OPUS / SENTERRA, Thermo OMNIC and most spectrometer software) through ``jcamp`` 
 
 One spectrum per file (``##XYDATA`` or ``##PEAK TABLE`` in any of the compressed forms the
 library decodes); a compound file of several blocks is refused. The axis unit comes from
-``##XUNITS`` (1/CM, NANOMETERS, MICROMETERS, EV), else from the value range; a laser line
-from a ``Laser`` / ``Excitation`` label. Every label is kept in ``metadata["header"]``.
+``##XUNITS`` (1/CM, NANOMETERS, MICROMETERS, EV, or one in parentheses: ``Wavelength (nm)``),
+else from the value range; an axis in HZ, PPM, M/Z, time or volume (NMR, mass spectra,
+chromatograms, titrations) is refused unless ``unit=`` is given. A laser line comes from a
+``Laser`` / ``Excitation`` label. Every label is kept in ``metadata["header"]``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,10 @@ SUFFIXES = (".jdx", ".dx", ".jcamp")
 #: ``##XUNITS`` (upper case, spaces removed) -> (tmdlearn unit, factor to it).
 X_UNITS = {"1/CM": ("cm-1", 1.0), "CM-1": ("cm-1", 1.0), "CM^-1": ("cm-1", 1.0),
            "NANOMETERS": ("nm", 1.0), "NM": ("nm", 1.0), "MICROMETERS": ("nm", 1000.0),
-           "UM": ("nm", 1000.0), "EV": ("eV", 1.0)}
+           "UM": ("nm", 1000.0), "EV": ("eV", 1.0), "WAVENUMBERS": ("cm-1", 1.0)}
+#: ``##XUNITS`` of axes that are no optical spectrum (NMR, mass, chromatography, titration).
+NOT_SPECTRAL = {"HZ", "KHZ", "MHZ", "PPM", "M/Z", "SECONDS", "MILLISECONDS", "MINUTES", "S",
+                "MS", "MIN", "VOLUME", "ML", "MILLILITERS"}
 
 
 def read_jcamp(path: Path, unit: str | None = None,
@@ -47,7 +53,7 @@ def read_jcamp(path: Path, unit: str | None = None,
     ------
     InputError
         Naming the file: not JCAMP-DX, several blocks, no XY data, mismatched or non-finite
-        values.
+        values, an x axis in a unit no optical spectrum has (HZ, PPM, M/Z ...).
     """
     import jcamp
 
@@ -70,7 +76,13 @@ def read_jcamp(path: Path, unit: str | None = None,
     if excitation_nm is None:
         excitation_nm = laser_nm(header)
     metadata: dict = {"header": header, "format": "jcamp-dx"}
-    named = X_UNITS.get(header.get("xunits", "").upper().replace(" ", ""))
+    xunits = _xunits(header.get("xunits", ""))
+    if unit is None and xunits in NOT_SPECTRAL:
+        kind = header.get("data type", "").strip()
+        raise InputError(f"its x axis is in {header['xunits'].strip()}"
+                         f"{f' ({kind})' if kind else ''}, not a Raman or PL axis (cm-1, nm, "
+                         f"eV): pass unit= to read it anyway", path)
+    named = X_UNITS.get(xunits)
     if unit is None and named is not None:
         chosen, x = named[0], x * named[1]
         metadata["unit_source"] = f"JCAMP-DX ##XUNITS={header['xunits']}"
@@ -79,3 +91,11 @@ def read_jcamp(path: Path, unit: str | None = None,
     order = np.argsort(x, kind="stable")
     return Spectra(y[order][None, :], x[order], chosen, excitation_nm, source=path,
                    metadata=metadata)
+
+
+def _xunits(label: str) -> str:
+    """``##XUNITS`` upper case without spaces, or the unit in its parentheses
+    (``Wavelength (nm)`` -> ``NM``) when the whole label is none of X_UNITS."""
+    key = label.upper().replace(" ", "")
+    inner = re.search(r"\(([^()]+)\)", key)
+    return inner.group(1) if key not in X_UNITS and inner else key

@@ -14,8 +14,10 @@ is the subfile's own in a multi-spectrum file and the main header's otherwise.
 
 An evenly spaced axis runs from ``ffirst`` to ``flast`` in ``fnpts`` points. Its unit comes
 from ``fxtype`` (``X_TYPES``); the intensity unit from ``fytype`` (``Y_TYPES``) is kept in
-``metadata["y_unit"]``. A laser line in the log text (``Laser=633``) sets ``excitation_nm``.
-Big-endian files (0x4C) and Shimadzu variants are refused with an InputError.
+``metadata["y_unit"]``; when ``fxtype`` names no unit, the x label of ``fcatxt`` (flag
+TALABS, e.g. ``Wavenumber (cm-1)``) does, else the values. A laser line in the log text
+(``Laser=633``) sets ``excitation_nm``. Big-endian files (0x4C) and Shimadzu's SPC (an OLE2
+compound document) are refused with an InputError.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ NEW_HEADER_BYTES, OLD_HEADER_BYTES, SUBHEADER_BYTES = 512, 224, 32
 FLOAT_EXPONENT = -128
 
 # ftflgs bits
-TSPREC, TMULTI, TXYXYS, TXVALS = 0x01, 0x04, 0x40, 0x80
+TSPREC, TMULTI, TALABS, TXYXYS, TXVALS = 0x01, 0x04, 0x20, 0x40, 0x80
+#: Shimadzu's SPC files are OLE2 compound documents, not Galactic SPC.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 #: fxtype code -> (description, tmdlearn unit or None, factor to that unit).
 X_TYPES: dict[int, tuple[str, str | None, float]] = {
@@ -57,6 +61,7 @@ Y_TYPES = {
 _NEW = struct.Struct("<BBbbidd i BBBB")  # ftflgs fversn fexper fexp fnpts ffirst flast fnsub
 #                                          fxtype fytype fztype fpost
 _NEW_LOGOFF = 248  # int32 flogoff
+_FCATXT = slice(218, 248)  # axis labels (x, y, z; NUL-separated) when TALABS is set
 _OLD = struct.Struct("<BBhfffBB")  # ftflgs oversn oexp onpts ofirst olast oxtype oytype
 _SUB = struct.Struct("<Bbhfffiif4s")  # subflgs subexp subindx subtime subnext subnois
 #                                        subnpts subscan subwlevel subresv
@@ -102,7 +107,8 @@ def read_spc(path: Path, unit: str | None = None,
         chosen = header["unit"]
         metadata["unit_source"] = f"SPC header, fxtype {header['fxtype']} = {header['x_type']}"
     else:
-        chosen, axis = resolve_unit(axis, unit, {}, [], excitation_nm, metadata, path)
+        chosen, axis = resolve_unit(axis, unit, {}, header.get("axis_labels", [])[:1],
+                                    excitation_nm, metadata, path)
     return Spectra(spectra.intensity, axis, chosen, excitation_nm, source=path,
                    metadata=metadata)
 
@@ -126,6 +132,9 @@ def parse_spc(path: Path) -> tuple[Spectra, dict]:
     raw = path.read_bytes()
     if len(raw) < 2:
         raise InputError("truncated SPC file: no header", path)
+    if raw.startswith(OLE2_MAGIC):
+        raise InputError("a Shimadzu SPC file (an OLE2 compound document), not a Galactic / "
+                         "Thermo GRAMS SPC: export the spectrum as text or JCAMP-DX", path)
     version = raw[1]
     if version == NEW_FORMAT:
         return _read_new(raw, path)
@@ -200,6 +209,8 @@ def _read_new(raw: bytes, path: Path) -> tuple[Spectra, dict]:
         common_x = np.linspace(ffirst, flast, fnpts)
     header = {"format": "spc", "version": "new (0x4B)", "fxtype": fxtype, "fytype": fytype,
               "flags": flags, "log": _log_text(raw, path)}
+    if flags & TALABS:
+        header["axis_labels"] = _axis_labels(raw)
     if multi:
         header["z"] = z
     return _spectra(path, common_x, np.asarray(ys), header)
@@ -239,6 +250,11 @@ def _one_axis(xs: list[np.ndarray], path: Path) -> np.ndarray:
                 path,
             )
     return first
+
+
+def _axis_labels(raw: bytes) -> list[str]:
+    """The x, y and z axis labels of ``fcatxt`` (set when the TALABS flag is)."""
+    return [label.decode("latin-1").strip() for label in raw[_FCATXT].split(b"\0")[:3]]
 
 
 def _log_text(raw: bytes, path: Path) -> str:

@@ -3,10 +3,12 @@ ProEM, PyLoN cameras on Acton / IsoPlane spectrographs).
 
 The frames are read by imageio's SPE plugin (BSD-2-Clause), which checks the frame count the
 header declares against the file's size. The wavelength calibration, which imageio leaves in
-the file, is read here from the published layouts: SPE 2.x, the header's x-calibration block
-(byte 3000: validity flag, polynomial order, six coefficients of the pixel number counted
-from 1, laser line); SPE 3.0, the XML footer's ``WavelengthMapping`` (one wavelength per
-pixel, nm). Each frame row (a kinetic series' time step, each binned strip) is one spectrum.
+the file, is read here from the published layouts: SPE 2.x (and older WinView / SDT-control
+headers whose version field is 0), the header's x-calibration block (byte 3000: validity
+flag, polynomial order, six coefficients of the pixel number counted from 1, laser line;
+WinSpec's "Pixel" calibration, the identity polynomial, is no wavelength); SPE 3.0, the XML
+footer's ``WavelengthMapping`` (one wavelength per pixel, nm). Each frame row (a kinetic
+series' time step, each binned strip) is one spectrum.
 """
 
 from __future__ import annotations
@@ -60,7 +62,17 @@ def _v2_calibration(header: bytes, width: int) -> tuple[np.ndarray | None, float
     if not block[VALID] or not 1 <= order <= 5:
         return None, laser, label
     coefficients = struct.unpack_from("<6d", block, COEFFS)[:order + 1]
+    if _is_pixel_calibration(label, coefficients):
+        return None, laser, "Pixel"
     return np.polynomial.polynomial.polyval(np.arange(1, width + 1), coefficients), laser, label
+
+
+def _is_pixel_calibration(label: str, coefficients: tuple[float, ...]) -> bool:
+    """Whether an SPE 2.x x calibration is WinSpec's pixel-number axis (label "Pixel", or a
+    polynomial ``c0 + 1 * p`` with an offset of 0 or 1 pixel), not a wavelength."""
+    identity = coefficients[1:2] == (1.0,) and coefficients[0] in (0.0, 1.0) \
+        and not any(coefficients[2:])
+    return label.lower().startswith("pixel") or identity
 
 
 def _local(tag: str) -> str:
@@ -168,7 +180,7 @@ def read_spe(path: Path, unit: str | None = None,
                          f"({HEADER_BYTES} bytes)", path)
     code, width, rows = _at(header, 108, "<h"), _at(header, 42, "<H"), _at(header, 656, "<H")
     declared, version = _at(header, 1446, "<i"), _at(header, 1992, "<f")
-    if code not in DTYPES or not width or not rows or not 1 <= version < 10:
+    if code not in DTYPES or not width or not rows or not 0 <= version < 10:
         raise InputError("not an SPE file (its header's data type, frame size or version "
                          "is not one)", path)
     if rows > MAX_ROWS:
@@ -188,8 +200,9 @@ def read_spe(path: Path, unit: str | None = None,
     else:
         axis, laser, label = _v2_calibration(header, width)
     if axis is None or np.ptp(axis) == 0:
-        raise InputError("no wavelength calibration: calibrate the spectrograph (LightField, "
-                         "WinSpec) or export the spectra as text", path)
+        axis_name = " (its axis is the pixel number)" if label == "Pixel" else ""
+        raise InputError(f"no wavelength calibration{axis_name}: calibrate the spectrograph "
+                         f"(LightField, WinSpec) or export the spectra as text", path)
     frames = _frames(path, declared, rows, width, DTYPES[code], end, stride).astype(float)
     excitation_nm = laser if excitation_nm is None else excitation_nm
     metadata = {"frames": declared, "rows": rows, "spe_version": round(version, 2),

@@ -23,14 +23,17 @@ COUNTS = struct.Struct("<IIIQQIII")  # ntracks, status, npoints, nspectra, ncoll
 COUNTS_OFFSET = 52
 MAP_AREA_BYTES = 48  # flags, reserved, start xyz, step xyz, count xyz, line-focus count
 MAX_BLOCKS = 1_000_000
+#: The blocks a reader takes values from; any other block may be cut short at the file's end.
+NEEDED = (b"DATA", b"XLST", b"YLST", b"ORGN", b"WMAP")
 
 
 def check_wdf_layout(path: Path) -> dict[bytes, tuple[int, int]]:
     """Check a .wdf file's block chain and header counts against its real size.
 
-    Every block must declare at least its own 16-byte header and end inside the file; the
-    DATA block must hold ``nspectra × npoints`` float32 values and the XLST block
-    ``xlistcount`` of them.
+    Every block must declare at least its own 16-byte header and end inside the file, except a
+    last block that no reader needs (an analysis or image block cut short, as WiRE leaves
+    some files: the walk stops there); the DATA block must hold ``nspectra × npoints``
+    float32 values and the XLST block ``xlistcount`` of them.
 
     Parameters
     ----------
@@ -79,6 +82,8 @@ def _walk(handle, total: int, path: Path) -> dict[bytes, tuple[int, int]]:
         if len(raw) < BLOCK_HEADER.size:
             raise InputError(f"truncated: a block header at byte {position} is cut off", path)
         name, _, size = BLOCK_HEADER.unpack(raw)
+        if BLOCK_HEADER.size <= size and size > total - position and name not in NEEDED:
+            return blocks  # a trailing block cut short, which no reader needs
         if size < BLOCK_HEADER.size or size > total - position:
             label = name.decode("latin-1").strip("\0 ") or "(blank)"
             raise InputError(
