@@ -223,6 +223,7 @@ def _bad_inputs(tmp_path):
     np.save(good, img)
     small = tmp_path / "small.npy"
     np.save(small, img[:20, :20])
+    overview = write_stem(tmp_path / "overview.tif", StemImage(img, 53.0))  # a survey image
     empty = tmp_path / "empty"
     empty.mkdir()
     spectrum = tmp_path / "pl.txt"
@@ -236,7 +237,9 @@ def _bad_inputs(tmp_path):
              "model for material 'graphene', not 'ws2'"),
             ([str(rgb), "--pixel-size", "0.1"], "RGB"),
             ([str(nan), "--pixel-size", "0.1"], "NaN"),
-            ([str(good), "--pixel-size", "0.01"], "pixel size"),
+            ([str(good), "--pixel-size", "0.01"], "check the unit (Å, not nm or pm)"),
+            ([str(overview)], "the file states it (tmdlearn description): a field of 509 nm "
+                              "is no atomic-resolution image"),
             ([str(good), "--pixel-size", "-1"], "positive"),
             ([str(good)], "pixel size"),
             ([str(small), "--pixel-size", "0.1"], "smaller than the model"),

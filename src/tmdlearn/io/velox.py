@@ -141,9 +141,10 @@ def _berkeley(path: Path, handle) -> tuple[np.ndarray, Any, str, dict]:
                          "emd_group_type = 1 holding data, dim1, dim2)", path)
     titles = [g.name.rsplit("/", 1)[-1] for g in groups]
     detectors = [k for k, title in enumerate(titles) if title.startswith(PRISMATIC_HAADF)]
-    pick, metadata = (detectors[-1], {"detector": titles[detectors[-1]],
-                                      "images_in_file": titles}) if detectors \
-        else haadf_choice(titles)
+    pick, metadata = haadf_choice(titles)
+    if detectors and len(titles) > 1:
+        pick, metadata = detectors[-1], {"detector": titles[detectors[-1]],
+                                         "images_in_file": titles}
     group = groups[pick]
     dataset = _values(group)
     check_declared_size(path, dataset.shape, dataset.dtype, None, f"dataset '{dataset.name}'")

@@ -267,10 +267,16 @@ def identify_atoms(image: StemImage, model: UNet, meta: dict[str, Any],
     ratio = image.pixel_size_angstrom / model_pixel
     where = image.source
     if not 1 / MAX_SCALE <= ratio <= MAX_SCALE:
+        source = (image.metadata or {}).get("pixel_size_source")
+        advice = ("check the unit (Å, not nm or pm)" if source in (None, "given") else
+                  f"the file states it ({source}): a field of "
+                  f"{max(image.shape) * image.pixel_size_angstrom / 10:.3g} nm is no "
+                  "atomic-resolution image; give --pixel-size if the file's calibration "
+                  "is wrong")
         raise InputError(
             f"pixel size {image.pixel_size_angstrom:g} Å is far from the model's "
             f"{model_pixel:g} Å (accepted {model_pixel / MAX_SCALE:.3g}-"
-            f"{model_pixel * MAX_SCALE:.3g} Å); check the unit (Å, not nm or pm)", where)
+            f"{model_pixel * MAX_SCALE:.3g} Å); {advice}", where)
     ny, nx = image.shape
     shape = (max(1, round(ny * ratio)), max(1, round(nx * ratio)))
     if min(shape) < MIN_SIDE_PX:
