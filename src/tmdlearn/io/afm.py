@@ -1,7 +1,8 @@
 """AFM readers: instrument files through SurfaceTopography, plus .tif/.npy/.npz arrays.
 
 Heights are converted to nm from the unit SurfaceTopography reports; the image is returned
-as (ny, nx) rows of the slow scan axis (SurfaceTopography stores (nx, ny)).
+as (ny, nx) rows of the slow scan axis (SurfaceTopography stores (nx, ny)); rows spaced
+unlike the pixels along a line are interpolated to square pixels (:func:`square_rows`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ NO_PIXEL_SIZE = ("the file stores no pixel size: give it (--pixel-size of the af
 #: File extensions handed to SurfaceTopography, with its format name (None: let it detect).
 AFM_FORMATS = {
     ".spm": "di", ".di": "di", ".gwy": "gwy", ".nid": "ezd", ".ezd": "ezd", ".ibw": "ibw",
-    ".jpk": "jpk", ".mdt": "mdt", ".stp": "wsxm", ".top": "wsxm", ".cur": "wsxm",
-    ".tom": "wsxm", ".sdf": "sdf", ".x3p": "x3p", ".opd": "opd", ".opdx": "opdx",
+    ".jpk": "jpk", ".jpk-qi-image": "jpk", ".mdt": "mdt", ".stp": "wsxm", ".top": "wsxm",
+    ".cur": "wsxm", ".tom": "wsxm", ".sdf": "sdf", ".x3p": "x3p", ".opd": "opd", ".opdx": "opdx",
     ".datx": "datx", ".sur": "sur", ".plu": "plu", ".plux": "plux", ".mi": "mi",
     ".al3d": "al3d", ".lext": "lext", ".vk4": "vk", ".vk6": "vk", ".vk7": "vk",
     ".zon": "zon", ".frt": "frt", ".mnt": "mnt", ".nms": "nms", ".bcr": "bcr", ".xyz": "xyz",
@@ -35,6 +36,10 @@ TEXT_AFM_HEADERS = (b"# Channel:", b"# Width:")
 NANOSCOPE_NUMBERED = re.compile(r"^\.\d{3}$")  # NanoScope .000, .001, ...
 NANOSCOPE_MAGIC = b"\\*File list"
 GWY_MAGIC = b"GWYP"
+#: What a file without an image channel in length units (a force curve, a thermal tune,
+#: unitless data) is told.
+NO_IMAGE_CHANNEL = ("the file holds no image channel with a length unit (a force curve, a "
+                    "spectrum or a thermal tune is no height map)")
 #: Channel names that hold the topography, in order of preference (spaces removed).
 HEIGHT_SYNONYMS = ("height", "zsensor", "heightsensor", "topography", "topo", "z")
 
@@ -100,6 +105,8 @@ def read_afm_instrument(
     try:
         reader = open_topography(str(path), format=format)
         names = [c.name for c in reader.channels]
+        if not names:
+            raise InputError(NO_IMAGE_CHANNEL, path)
         index = _channel_index(path, names, channel)
         info = reader.channels[index]
         kwargs = {}
@@ -126,6 +133,11 @@ def read_afm_instrument(
     pixel_x_nm, pixel_y_nm = sizes[0] * lateral_nm / nx, sizes[1] * lateral_nm / ny
     if pixel_size_nm is not None:
         pixel_x_nm = pixel_y_nm = float(pixel_size_nm)
+    resampled = None
+    if not np.isclose(pixel_y_nm, pixel_x_nm, rtol=1e-3):
+        resampled = {"rows": ny, "pixel_size_y_nm": float(pixel_y_nm)}
+        values = square_rows(values, pixel_x_nm, pixel_y_nm)
+        pixel_y_nm = pixel_x_nm
     lowered = names[index].lower().replace(" ", "")
     is_height = any(w in lowered for w in HEIGHT_SYNONYMS) or [
         n.lower() for n in names] == ["default"]  # an unnamed height export (x y z text)
@@ -134,6 +146,8 @@ def read_afm_instrument(
         "format": format or "auto", "pixel_size_y_nm": float(pixel_y_nm),
         "instrument_channel": names[index],
     }
+    if resampled:
+        metadata["resampled_rows"] = resampled
     if is_height and not stated:
         tiny = float(np.nanmax(np.abs(values))) < 1e-5 if values.size else False
         if tiny and lateral_nm == 1.0:  # heights given as metres beside a pixel size in nm
@@ -151,6 +165,32 @@ def read_afm_instrument(
         channel="height" if is_height else names[index].lower(),
         source=path, metadata=metadata,
     )
+
+
+def square_rows(values: np.ndarray, pixel_x_nm: float, pixel_y_nm: float) -> np.ndarray:
+    """Resample the rows (slow axis) of a map so that its pixels are square.
+
+    Parameters
+    ----------
+    values : (ny, nx) array
+        Heights on pixels of ``pixel_x_nm`` along a row and ``pixel_y_nm`` between rows.
+    pixel_x_nm, pixel_y_nm : float
+        Pixel size along the fast and the slow axis (nm).
+
+    Returns
+    -------
+    (my, nx) array
+        Linearly interpolated rows ``pixel_x_nm`` apart over the same scan height
+        (``my = round(ny * pixel_y_nm / pixel_x_nm)``).
+    """
+    ny = values.shape[0]
+    rows = max(1, round(ny * pixel_y_nm / pixel_x_nm))
+    centres = (np.arange(rows) + 0.5) * (ny / rows) - 0.5  # in old row units
+    centres = np.clip(centres, 0, ny - 1)
+    low = np.floor(centres).astype(int)
+    high = np.minimum(low + 1, ny - 1)
+    weight = (centres - low)[:, None]
+    return values[low] * (1 - weight) + values[high] * weight
 
 
 def _first_line(err: Exception) -> str:
