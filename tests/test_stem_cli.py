@@ -244,6 +244,8 @@ def _bad_inputs(tmp_path):
             ([str(good)], "pixel size"),
             ([str(small), "--pixel-size", "0.1"], "smaller than the model"),
             ([str(good), "--pixel-size", "0.1", "--views", "3"], "views must be 1, 2 or 4"),
+            ([str(good), "--pixel-size", "0.1", "--frames", "sum"],
+             "frames must be one of first, mean, got 'sum'"),
             ([str(good), "--pixel-size", "0.1", "--lattice-prior", "1.5"], "lattice-prior"),
             ([str(tmp_path / "missing.tif"), "--pixel-size", "0.1"], "no such file")]
 
@@ -471,3 +473,23 @@ def test_a_pixel_size_given_over_a_different_stored_one_is_noted(tiny_run, tmp_p
     assert metrics["pixel_size_angstrom"] == pytest.approx(0.12)
     assert _predict(tiny_run, path, tmp_path / "b", "--pixel-size", "0.1005") in (0, None)
     assert "note" not in capsys.readouterr().err
+
+
+def test_predict_a_series_as_its_registered_mean(tiny_run, tmp_path):
+    """--frames mean: a DM stack of drifting frames is predicted as their registered average
+    and metrics.json says so (the atoms lie on the grid cropped by frames_cropped_px)."""
+    from scipy import ndimage
+
+    from dm_files import DmWriter, write_dm
+
+    sample = simulate_image(StemSimConfig(size_px=120), seed=2)
+    frames = np.array([ndimage.shift(sample.image.astype(float), (k * 0.8, -k * 1.1))[12:108,
+                                                                                     12:108]
+                       for k in range(4)], np.float32)
+    w = DmWriter(4)
+    path = write_dm(tmp_path / "series.dm4", w.image(frames, scale=0.01), writer=w)
+    for how, cropped in (("first", None), ("mean", 4)):
+        out = tmp_path / how
+        assert _predict(tiny_run, path, out, "--frames", how) in (0, None)
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["frames"] == 4 and metrics.get("frames_cropped_px") == cropped

@@ -202,6 +202,7 @@ def predict(
                                 + HELP["find.refine"]),
     monolayer: bool = typer.Option(False, "--monolayer/--no-monolayer", help="find.monolayer: "
                                    + HELP["find.monolayer"]),
+    frames: str = typer.Option("first", help="data.frames: " + HELP["data.frames"]),
     scheduler: str = common.SCHEDULER_OPTION,
     workers: int = common.WORKERS_OPTION,
 ) -> None:
@@ -229,7 +230,7 @@ def predict(
     prepare_out(out, overwrite)
     started = time.time()
     cfg = copy.deepcopy(workflow.DEFAULTS)
-    cfg["data"].update(image=str(image), pixel_size_angstrom=pixel_size)
+    cfg["data"].update(image=str(image), pixel_size_angstrom=pixel_size, frames=frames)
     cfg["model"].update(path=model, material=material, device=device,
                         trust_mismatch=trust_mismatch)
     cfg["find"].update(threshold=threshold, lattice=lattice, views=views,

@@ -25,6 +25,7 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.dm_layout import Group, find, read_dm_tags
+from tmdlearn.io.frames import combine_frames
 from tmdlearn.io.stem import angstrom_per_unit, axis_pixel_size, haadf_choice, stem_from_array
 
 #: NumPy type of each real DM image data type (``ImageData/DataType``; 14 is binary).
@@ -38,7 +39,8 @@ RGB_TYPES = (8, *range(15, 24))
 AXES_AGREE = 1.5
 
 
-def read_dm(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
+def read_dm(path: Path, pixel_size_angstrom: float | None = None,
+            frames: str = "first") -> StemImage:
     """Read a Gatan DigitalMicrograph .dm3 / .dm4 image (module doc).
 
     Parameters
@@ -48,6 +50,9 @@ def read_dm(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     pixel_size_angstrom : float, optional
         Pixel size (Å/px); default the calibrated scale of the x axis in its unit (m, µm, nm,
         Å, pm).
+    frames : str, optional
+        Of a stack, ``"first"`` frame or the registered ``"mean"``
+        (:func:`tmdlearn.io.frames.combine_frames`).
 
     Returns
     -------
@@ -68,12 +73,13 @@ def read_dm(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     pick, metadata = haadf_choice(titles)
     image = readable[pick]
     data = _pixels(path, image, order)
-    frames, data = (data.shape[0], data[0]) if data.ndim == 3 else (1, data)
+    data, combined = combine_frames(path, data, frames) if data.ndim == 3 \
+        else (data, {"frames": 1})
     calibrations = _calibrations(image)
     x = calibrations[0] if calibrations else []
     pixel_size_angstrom, calibration = axis_pixel_size(
         path, find(x, "Scale"), _text(find(x, "Units")), pixel_size_angstrom)
-    metadata = {"format": f"dm{version}", **calibration, **metadata, "frames": frames}
+    metadata = {"format": f"dm{version}", **calibration, **metadata, **combined}
     if titles[pick]:
         metadata["title"] = titles[pick]
     volts = find(image, "ImageTags", "Microscope Info", "Voltage")

@@ -24,6 +24,7 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.arrays import check_declared_size, check_npy_header
+from tmdlearn.io.frames import combine_frames
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
 from tmdlearn.io.stem import angstrom_per_unit, given_over, stem_from_array
 
@@ -56,7 +57,8 @@ def is_nion_hdf5(path: Path) -> bool:
         return False
 
 
-def read_nion(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
+def read_nion(path: Path, pixel_size_angstrom: float | None = None,
+              frames: str = "first") -> StemImage:
     """Read a Nion Swift image (module doc).
 
     Parameters
@@ -65,6 +67,9 @@ def read_nion(path: Path, pixel_size_angstrom: float | None = None) -> StemImage
         A ``.nhdf`` / Swift ``.h5`` or ``.ndata1`` / ``.ndata`` file.
     pixel_size_angstrom : float, optional
         Pixel size (Å/px); default the calibrated scale of the x axis.
+    frames : str, optional
+        Of a sequence, ``"first"`` frame or the registered ``"mean"``
+        (:func:`tmdlearn.io.frames.combine_frames`).
 
     Returns
     -------
@@ -75,14 +80,14 @@ def read_nion(path: Path, pixel_size_angstrom: float | None = None) -> StemImage
     with open(path, "rb") as handle:
         is_zip = handle.read(4) == b"PK\x03\x04"
     data, properties = _read_zip(path) if is_zip else _read_hdf5(path)
-    frames = 1
+    combined = {"frames": 1}
     if properties.get("is_sequence") and data.ndim == 3:
-        frames, data = data.shape[0], data[0]
+        data, combined = combine_frames(path, data, frames)
     if data.ndim != 2 or properties.get("datum_dimension_count") == 1:
         raise InputError(f"holds data of shape {data.shape} (spectra, a spectrum image or "
                          "4-D STEM?), not one 2-D image", path)
     calibrations = _calibrations(properties)[-2:]
-    metadata: dict[str, Any] = {"format": "nion", "frames": frames}
+    metadata: dict[str, Any] = {"format": "nion", **combined}
     title = properties.get("title")
     if isinstance(title, str) and title:
         metadata["title"] = title

@@ -10,7 +10,9 @@ Options (all optional):
 * ``channel``: AFM channel name or index (default "height");
 * ``pixel_size_nm`` (AFM) / ``pixel_size_angstrom`` (STEM): needed for files without one,
   and overriding the file's value otherwise;
-* ``unit`` ("cm-1", "eV", "nm") and ``excitation_nm`` for spectra.
+* ``unit`` ("cm-1", "eV", "nm") and ``excitation_nm`` for spectra;
+* ``frames``: of a STEM series in one file (DM, Velox, TIA, Nion), ``"first"`` (default) or
+  ``"mean"``, the frames registered and averaged (:mod:`tmdlearn.io.frames`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
 _OPTIONS = {"modality", "channel", "pixel_size_nm", "pixel_size_angstrom", "unit",
-            "excitation_nm"}
+            "excitation_nm", "frames"}
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NEXUS_SUFFIXES = (".nxs", ".nx5", ".h5", ".hdf5")
@@ -45,8 +47,8 @@ def read(path: str | Path, **options) -> Container:
         .tif/.npy); ``channel`` (AFM channel name or index, default "height");
         ``pixel_size_nm`` (AFM, nm/px) / ``pixel_size_angstrom`` (STEM, Å/px), needed for
         files without one and overriding the file's value otherwise; ``unit`` ("cm-1", "eV",
-        "nm") and ``excitation_nm`` (laser wavelength, nm) for spectra. NeXus files ignore
-        them.
+        "nm") and ``excitation_nm`` (laser wavelength, nm) for spectra; ``frames``
+        ("first" or "mean") for a STEM series. NeXus files ignore them.
 
     Returns
     -------
@@ -76,22 +78,24 @@ def read(path: str | Path, **options) -> Container:
         raise InputError("the file is empty", path)
     modality = _modality(path, options)
     suffix = path.suffix.lower()
+    frames = options.get("frames", "first")
     if suffix in stem.NION_FORMATS or head.startswith((b"PK\x03\x04", _HDF5_MAGIC)) \
             and suffix not in (*afm.AFM_FORMATS, *stem.EMD_FORMATS) \
             and (nion.is_nion_zip(path) or nion.is_nion_hdf5(path)):
-        return nion.read_nion(path, options.get("pixel_size_angstrom"))
+        return nion.read_nion(path, options.get("pixel_size_angstrom"), frames)
     if suffix == ".npz" or head.startswith(b"PK\x03\x04") and suffix not in afm.AFM_FORMATS:
         return _read_npz(path, options, modality)
     if suffix == ".npy" or head.startswith(b"\x93NUMPY"):
         return _read_array(path, _load_npy(path), options, modality)
-    if suffix in (".tif", ".tiff") or head.startswith(_TIFF_MAGIC):
+    if suffix in (".tif", ".tiff") or head.startswith(_TIFF_MAGIC) \
+            and suffix not in afm.AFM_FORMATS:  # JPK images are TIFF files too
         return _read_tiff(path, options, modality)
     if suffix in stem.DM_FORMATS:
-        return dm.read_dm(path, options.get("pixel_size_angstrom"))
+        return dm.read_dm(path, options.get("pixel_size_angstrom"), frames)
     if suffix in stem.EMD_FORMATS:
-        return velox.read_emd(path, options.get("pixel_size_angstrom"))
+        return velox.read_emd(path, options.get("pixel_size_angstrom"), frames)
     if suffix in stem.GPL_FORMATS:
-        return stem.read_stem_gpl(path, options.get("pixel_size_angstrom"))
+        return stem.read_stem_gpl(path, options.get("pixel_size_angstrom"), frames)
     if suffix == ".wdf" or head.startswith(b"WDF1"):
         return spectra.read_wdf(path, options.get("unit"), options.get("excitation_nm"))
     if suffix == ".sif" or sif.is_sif(head):

@@ -419,7 +419,8 @@ def _fei_pixel(sections: dict | None) -> tuple[float, str] | None:
     return None
 
 
-def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
+def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None,
+                  frames: str = "first") -> StemImage:
     """Read a TIA .ser image through rosettasciio (optional, GPL), its header checked first
     (:func:`check_ser_header`).
 
@@ -430,13 +431,15 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
     pixel_size_angstrom : float, optional
         Pixel size (Å/px); default: the calibrated scale of the image's last (x) axis in its
         unit (m, µm, nm, Å, pm).
+    frames : str, optional
+        Of a series (a preview's frames), ``"first"`` frame or the registered ``"mean"``
+        (:func:`tmdlearn.io.frames.combine_frames`).
 
     Returns
     -------
     StemImage
-        The file's HAADF image (:func:`haadf_choice`), of a series (a preview's frames) its
-        first frame; ``metadata``: ``pixel_size_source`` (:func:`axis_pixel_size`) and
-        ``frames``.
+        The file's HAADF image (:func:`haadf_choice`); ``metadata``: ``pixel_size_source``
+        (:func:`axis_pixel_size`) and ``frames``.
     """
     try:
         from rsciio import tia
@@ -454,11 +457,14 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None) -> StemI
         raise InputError("no image in the file (spectra, a spectrum image or 4-D data)", path)
     pick, metadata = haadf_choice([_title(s) for s in images])
     data, axis = np.asarray(images[pick]["data"]), images[pick]["axes"][-1]
-    frames, data = (data.shape[0], data[0]) if data.ndim == 3 else (1, data)
+    from tmdlearn.io.frames import combine_frames
+
+    data, combined = combine_frames(path, data, frames) if data.ndim == 3 \
+        else (data, {"frames": 1})
     pixel_size_angstrom, calibration = axis_pixel_size(
         path, axis.get("scale", 0), str(axis.get("units", "")), pixel_size_angstrom)
     metadata = {"format": path.suffix.lower().lstrip("."), **calibration, **metadata,
-                "frames": frames}
+                **combined}
     return stem_from_array(path, data, pixel_size_angstrom, metadata)
 
 

@@ -28,11 +28,13 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError
 from tmdlearn.io.arrays import check_declared_size
+from tmdlearn.io.frames import check_frames, combine_frames
 from tmdlearn.io.hdf5_layout import check_hdf5_layout
 from tmdlearn.io.stem import axis_pixel_size, haadf_choice, stem_from_array
 
 
-def read_emd(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
+def read_emd(path: Path, pixel_size_angstrom: float | None = None,
+             frames: str = "first") -> StemImage:
     """Read a Velox or Berkeley .emd image (module doc).
 
     Parameters
@@ -41,6 +43,9 @@ def read_emd(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
         The .emd file.
     pixel_size_angstrom : float, optional
         Pixel size (Å/px); default the calibrated x axis in its unit (m, µm, nm, Å, pm).
+    frames : str, optional
+        Of a Velox series, ``"first"`` frame or the registered ``"mean"``
+        (:func:`tmdlearn.io.frames.combine_frames`).
 
     Returns
     -------
@@ -55,7 +60,8 @@ def read_emd(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     try:
         with h5py.File(path, "r") as handle:
             images = handle.get("Data/Image")
-            data, scale, unit, metadata = (_velox(path, images) if isinstance(images, h5py.Group)
+            data, scale, unit, metadata = (_velox(path, images, frames)
+                                           if isinstance(images, h5py.Group)
                                            else _berkeley(path, handle))
     except InputError:
         raise
@@ -67,9 +73,9 @@ def read_emd(path: Path, pixel_size_angstrom: float | None = None) -> StemImage:
     return stem_from_array(path, data, pixel_size_angstrom, metadata)
 
 
-def _velox(path: Path, images) -> tuple[np.ndarray, Any, str, dict]:
-    """The HAADF image of a Velox ``/Data/Image`` group: first frame, x scale and unit,
-    metadata."""
+def _velox(path: Path, images, frames: str) -> tuple[np.ndarray, Any, str, dict]:
+    """The HAADF image of a Velox ``/Data/Image`` group (its ``frames`` made one image by
+    :func:`tmdlearn.io.frames.combine_frames`), x scale and unit, metadata."""
     import h5py
 
     groups = [images[key] for key in sorted(images)]
@@ -81,10 +87,16 @@ def _velox(path: Path, images) -> tuple[np.ndarray, Any, str, dict]:
     titles = [_detector(info) for info in infos]
     pick, metadata = haadf_choice(titles)
     dataset, info = groups[pick]["Data"], infos[pick]
-    check_declared_size(path, dataset.shape[:2], dataset.dtype, None,
-                        f"dataset '{dataset.name}'")
-    metadata["frames"] = dataset.shape[2] if dataset.ndim == 3 else 1
-    data = dataset[:, :, 0] if dataset.ndim == 3 else dataset[()]
+    series = dataset.ndim == 3 and check_frames(frames) == "mean"
+    check_declared_size(path, dataset.shape if series else dataset.shape[:2], dataset.dtype,
+                        None, f"dataset '{dataset.name}'")
+    if dataset.ndim == 3:
+        stack = np.moveaxis(dataset[()], 2, 0) if series else dataset[:, :, 0][None]
+        data, combined = combine_frames(path, stack, frames)
+        metadata.update(combined, frames=dataset.shape[2])
+    else:
+        data = dataset[()]
+        metadata["frames"] = 1
     if titles[pick]:
         metadata["title"] = titles[pick]
     volts = _number(_field(info, "Optics", "AccelerationVoltage"))

@@ -22,8 +22,8 @@ from tmdlearn.progress import showing
 from tmdlearn.stem.films import check_material, film_of, film_species, model_material
 
 DEFAULTS = {
-    # image: a HAADF file; pixel_size_angstrom: overrides the file's (Å)
-    "data": {"image": None, "pixel_size_angstrom": None},
+    # image: a HAADF file; pixel_size_angstrom: overrides the file's (Å); frames: HELP below
+    "data": {"image": None, "pixel_size_angstrom": None, "frames": "first"},
     # path: a model folder (null: the shipped one for material, graphene if null); material:
     # with a path, the material the model must be for; device: auto, cpu or cuda;
     # trust_mismatch: load a model whose files differ from the sha256 in its card (a warning)
@@ -38,12 +38,18 @@ DEFAULTS = {
 }
 #: ``run.scheduler: auto`` starts a local cluster of processes from this many images on.
 LARGE_FOLDER = 16
+#: What ``metrics.json`` says of a series of frames (the atoms of an averaged one lie on its
+#: grid cropped by ``frames_cropped_px`` on every side of the first frame's).
+FRAME_KEYS = ("frames", "frames_averaged", "frames_cropped_px")
 #: Materials with a shipped model (``model.material``).
 MATERIALS = ("graphene", "ws2")
 
 #: Meaning of config keys, shared by the command-line help and the docs' config table
 #: (:func:`tmdlearn.config.fill_config_tables`).
 HELP = {
+    "data.frames": "of a series of frames in one file (DM, Velox, TIA, Nion): first, or mean "
+                   "(every frame registered to the first and averaged: more signal at low "
+                   "dose) (`--frames`; docs/stem.md, Frame series)",
     "find.lattice_prior": "pull each atom this fraction (0-1) of the way to its layer's fitted "
                           "honeycomb site and repaint the masks there; rigid lattices only: it "
                           "flattens real strain alike (`--lattice-prior`; docs/stem.md, "
@@ -110,6 +116,7 @@ def check_options(config: dict) -> None:
         The config (:data:`DEFAULTS` layout); a numeric ``find.threshold`` given as text is
         replaced by its float.
     """
+    from tmdlearn.io.frames import check_frames
     from tmdlearn.stem.prior import check_lattice_prior
     from tmdlearn.stem.tiles import TILE_OVERLAP_PX
 
@@ -132,6 +139,7 @@ def check_options(config: dict) -> None:
         config["model"]["material"] = material.lower()
     check_material(material)
     check_lattice_prior(find["lattice_prior"])
+    check_frames(config["data"].get("frames", "first"))
     for key in ("refine", "monolayer"):
         if not isinstance(find[key], bool):
             raise InputError(f"find.{key} (--{key}/--no-{key}) must be true or false, got "
@@ -168,7 +176,7 @@ def read_image(path, config: dict):
     from tmdlearn.stem.fourier import lattice_hint
 
     try:
-        image = read(Path(path), modality="stem",
+        image = read(Path(path), modality="stem", frames=config["data"].get("frames", "first"),
                      pixel_size_angstrom=config["data"]["pixel_size_angstrom"])
     except MissingPixelSize as err:  # say what the image's own lattice suggests
         hint = lattice_hint(read(Path(path), modality="stem", pixel_size_angstrom=1.0).intensity)
@@ -233,6 +241,9 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
         row["species_note"] = "; ".join(notes)
     if "file_pixel_size_angstrom" in stem_image.metadata:  # the file's own, overridden
         row["file_pixel_size_angstrom"] = stem_image.metadata["file_pixel_size_angstrom"]
+    if stem_image.metadata.get("frames", 1) > 1:  # a series: which frames, on which grid
+        row.update({key: stem_image.metadata[key] for key in FRAME_KEYS
+                    if key in stem_image.metadata})
     files = {"atoms.csv": partial(_write_csv, table=atoms),
              "masks.npz": partial(_write_masks, masks=masks, species=meta["species"],
                                   pixel_size=stem_image.pixel_size_angstrom),
