@@ -74,3 +74,19 @@ def test_a_jump_beyond_a_quarter_of_the_field_is_refused(tmp_path):
                       field[50:146, 50:146]])
     with pytest.raises(InputError, match="frame 2 of 3 registers (29|30) px off the first"):
         combine_frames(tmp_path / "s.dm4", stack, "mean")
+
+
+def test_a_multipage_tiff_series_read_as_its_registered_mean(tmp_path):
+    """An ImageJ TIFF of frames (pages of one shape), as a series is often exported."""
+    import tifffile
+
+    _, stack = _series(counts_per_frame=50.0)
+    path = tmp_path / "series.tif"
+    tifffile.imwrite(path, stack.astype(np.float32), imagej=True, resolution=(100.0, 100.0),
+                     metadata={"unit": "nm", "axes": "TYX"})
+    first = read(path)
+    np.testing.assert_array_equal(first.intensity, stack[0])
+    assert first.metadata["frames"] == len(DRIFTS) and first.pixel_size_angstrom == \
+        pytest.approx(0.1)
+    image = read(path, frames="mean")
+    np.testing.assert_allclose(image.metadata["frame_shifts_px"], -DRIFTS, atol=0.4)

@@ -11,8 +11,9 @@ Options (all optional):
 * ``pixel_size_nm`` (AFM) / ``pixel_size_angstrom`` (STEM): needed for files without one,
   and overriding the file's value otherwise;
 * ``unit`` ("cm-1", "eV", "nm") and ``excitation_nm`` for spectra;
-* ``frames``: of a STEM series in one file (DM, Velox, TIA, Nion), ``"first"`` (default) or
-  ``"mean"``, the frames registered and averaged (:mod:`tmdlearn.io.frames`).
+* ``frames``: of a STEM series in one file (DM, Velox, TIA, Nion, a multi-page TIFF),
+  ``"first"`` (default) or ``"mean"``, the frames registered and averaged
+  (:mod:`tmdlearn.io.frames`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tmdlearn.data.containers import HeightMap, Spectra, SpectralMap, StemImage
 from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io import afm, dm, jcamp_dx, nion, sif, spc, spe, spectra, stem, velox
 from tmdlearn.io.arrays import as_image, check_declared_size, check_npy_header
+from tmdlearn.io.frames import check_frames, combine_frames
 
 Container = HeightMap | Spectra | SpectralMap | StemImage
 _OPTIONS = {"modality", "channel", "pixel_size_nm", "pixel_size_angstrom", "unit",
@@ -229,6 +231,7 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
             is_park = any(tag.code == 50432 for tag in tif.pages[0].tags)  # Park PSIA magic
             _check_tiff_page(path, tif.pages[0])
             values = tif.pages[0].asarray()
+            frames = _tiff_frames(path, tif, options.get("frames", "first"))
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
@@ -243,6 +246,8 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
                                          options.get("channel", "height"))
     if modality == "stem" or stated is not None:
         given, metadata = options.get("pixel_size_angstrom"), {}
+        if frames is not None:  # a multi-page series of equal pages
+            values, metadata = combine_frames(path, frames, options.get("frames", "first"))
         if given:
             stem.given_over(metadata, stated and stated[0])
             pixel = given
@@ -250,6 +255,22 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
             pixel, metadata["pixel_size_source"] = stated or (None, None)
         return stem.stem_from_array(path, values, pixel, metadata)
     return _read_array(path, values, options, modality)
+
+
+def _tiff_frames(path: Path, tif, how: str) -> np.ndarray | None:
+    """The pages of a multi-page TIFF of equal pages (a STEM series) as (frames, ny, nx): all
+    of them for ``how`` "mean", the first alone otherwise (its count is what the caller says);
+    None for a single page or pages of unequal shapes (thumbnails, pyramids)."""
+    first = tif.pages[0]
+    pages = [page for page in tif.pages if page.shape == first.shape
+             and page.dtype == first.dtype]
+    if len(pages) < 2 or len(pages) != len(tif.pages) or len(first.shape) != 2:
+        return None
+    if check_frames(how) == "first":
+        return np.broadcast_to(first.asarray(), (len(pages), *first.shape))
+    for page in pages:
+        _check_tiff_page(path, page)
+    return np.stack([page.asarray() for page in pages])
 
 
 def _check_tiff_page(path: Path, page) -> None:
