@@ -247,7 +247,8 @@ def test_velox_haadf_of_bf_and_haadf(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["inspect", str(path)])
     assert exit_.value.code in (0, None)
-    assert "beam 300 kV; detector HAADF (of BF, HAADF); first of 2 frames" in \
+    assert "beam 300 kV; detector HAADF (of BF, HAADF); first of 2 frames (stem predict " \
+           "--frames mean averages them)" in \
         capsys.readouterr().out
 
 

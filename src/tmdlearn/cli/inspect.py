@@ -86,7 +86,8 @@ def _stem_lines(metadata: dict) -> list[str]:
              if metadata.get("high_tension_v") else "",
              f"detector {metadata['detector']} (of {', '.join(metadata['images_in_file'])})"
              if metadata.get("detector") and metadata.get("images_in_file") else "",
-             f"first of {metadata['frames']} frames" if metadata.get("frames", 1) > 1 else ""]
+             f"first of {metadata['frames']} frames (stem predict --frames mean averages them)"
+             if metadata.get("frames", 1) > 1 else ""]
     parts = [p for p in parts if p]
     return ["  " + "; ".join(parts)] if parts else []
 
