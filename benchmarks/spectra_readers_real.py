@@ -42,11 +42,11 @@ import contextlib
 import io
 import json
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from real_files import report  # a sibling script (benchmarks/ on the path)
 from tmdlearn.io import read
 
 FORMATS = {".sif": "sif", ".spe": "spe", ".spc": "spc", ".jdx": "jcamp-dx", ".dx": "jcamp-dx",
@@ -224,12 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     files = sorted(p for p in args.data.rglob("*")
                    if p.is_file() and p.suffix.lower() in FORMATS)
-    rows = [check(path, args.data) for path in files]
-    for row in rows:
-        row["verdict"] = verdict(row)
-    summary = {fmt: dict(Counter(r["verdict"] for r in rows if r["format"] == fmt))
-               for fmt in sorted({r["format"] for r in rows})}
-    print(json.dumps({"files": rows, "summary": summary, "tolerance_rel": 1e-6}, indent=1))
+    print(json.dumps(report(files, args.data, check, verdict, 1e-6), indent=1))
 
 
 if __name__ == "__main__":
