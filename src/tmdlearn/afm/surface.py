@@ -202,6 +202,15 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
     -------
     (H, W) ndarray
         Flattened heights (nm).
+
+    Notes
+    -----
+    A line whose usable pixels span less than half its length (a particle or a masked band
+    covering the rest) keeps only its own offset: its slope and curvature, which would be
+    extrapolated across the masked part (a quadratic through a few pixels 7 px apart threw
+    the rest of a real 512 px line hundreds of nm off), are interpolated from the nearest
+    lines that span enough. The scanner's tilt and bow change slowly from line to line; the
+    line offset does not.
     """
     h = height_array(h)
     if order not in (0, 1, 2):
@@ -216,7 +225,17 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
     gram = (weight @ (basis[:, :, None] * basis[:, None, :]).reshape(nx, -1)).reshape(
         ny, order + 1, order + 1)
     rhs = (weight * values) @ basis
-    good = weight.sum(axis=1) >= max(min_points, order + 1)
+    enough = weight.sum(axis=1) >= max(min_points, order + 1)
+    good = enough
+    short = np.zeros(ny, dtype=bool)
+    if order > 0:
+        used = weight > 0
+        first = np.where(used.any(axis=1), used.argmax(axis=1), 0)
+        last = np.where(used.any(axis=1), nx - 1 - used[:, ::-1].argmax(axis=1), 0)
+        short = enough & (last - first < (nx - 1) / 2)
+        good = enough & ~short
+        if not good.any():  # no line spans enough: fit each as it is
+            good, short = enough, np.zeros(ny, dtype=bool)
     coef = np.zeros((ny, order + 1))
     if good.any():
         lhs = gram[good] + 1e-9 * np.eye(order + 1)
@@ -225,6 +244,9 @@ def flatten_lines(h: np.ndarray, order: int = 1, mask: np.ndarray | None = None,
             rows = np.arange(ny)
             for k in range(order + 1):
                 coef[~good, k] = np.interp(rows[~good], rows[good], coef[good, k])
+        if short.any():  # own offset under the neighbours' slope and curvature
+            rest = values[short] - coef[short, 1:] @ basis[:, 1:].T
+            coef[short, 0] = (weight[short] * rest).sum(axis=1) / weight[short].sum(axis=1)
     return h - coef @ basis.T
 
 

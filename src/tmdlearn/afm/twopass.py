@@ -76,8 +76,10 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
     within ``dilation_px`` of a level change and pixels between levels or further away
     (particles, second layers) stay out.
 
-    An image too rough for a film of a few layers (:func:`is_rough`) is levelled by its rows
-    aligned by the median of differences and a quadratic surface alone.
+    An image too rough for a film of a few layers (:func:`is_rough`), and one in which neither
+    start finds a layer step (a bare substrate: the robust start's x curvature from medians of
+    second differences put a 0.9 nm bow into a flat 0.05 nm sapphire scan), is levelled by its
+    rows aligned by the median of differences and a quadratic surface alone.
 
     Parameters
     ----------
@@ -106,6 +108,8 @@ def flatten_two_pass(h: np.ndarray, order: int = 2, threshold: str | float = "ot
         out, misfit = _refine(h, start, order, threshold, dilation_px, passes)
         if misfit < best_misfit:
             best, best_misfit = out, misfit
+    if best_misfit >= 1.0:  # neither start found a layer step: no film, level as a rough image
+        return rows
     return best
 
 

@@ -81,8 +81,31 @@ def unit_problem(data, unit: str, path: Path) -> InputError | None:
     hint = {("eV", "cm-1"): "PL spectra? fit them with a PL model (e.g. wse2-pl), or ",
             ("cm-1", "eV"): "Raman spectra? fit them with a Raman model (e.g. "
                             "wse2-raman), or "}.get((data.unit, unit), "")
+    if data.unit == "cm-1" and unit == "eV" and _guessed_wavelength(data):
+        hint = (f"{_guessed(data)}; a PL spectrum in wavelength? set read.unit=nm; Raman "
+                "spectra? fit them with a Raman model (e.g. wse2-raman), or ")
     return InputError(f"the spectra are in {data.unit} but the model in {unit}: {hint}"
                       "set read.excitation_nm (or read.unit)", path)
+
+
+#: Axis values (nm) of the spectrometers' visible and near-infrared range: an axis taken for a
+#: Raman shift from its values alone that lies here may be a wavelength.
+WAVELENGTH_RANGE_NM = (300.0, 1700.0)
+
+
+def _guessed_wavelength(data) -> bool:
+    """Whether ``data``'s axis was taken for a Raman shift (cm⁻¹) from its values alone and
+    lies where a wavelength axis would (:data:`WAVELENGTH_RANGE_NM`)."""
+    meta = getattr(data, "metadata", None) or {}
+    if data.unit != "cm-1" or meta.get("unit_source") != "value range" or "axis_converted" in meta:
+        return False
+    low, high = float(np.min(data.axis)), float(np.max(data.axis))
+    return WAVELENGTH_RANGE_NM[0] <= low and high <= WAVELENGTH_RANGE_NM[1]
+
+
+def _guessed(data) -> str:
+    return (f"the axis ({float(np.min(data.axis)):.4g}-{float(np.max(data.axis)):.4g}) was taken "
+            "for Raman shifts in cm-1 from its values alone (no unit in the file)")
 
 
 def axis_problem(data, model, path: Path) -> InputError | None:
@@ -118,6 +141,13 @@ def axis_problem(data, model, path: Path) -> InputError | None:
     windows = ", ".join(f"{r.window[0]:.4g}-{r.window[1]:.4g}" for r in model.regions)
     hint = {"eV": " (Raman spectra? fit them with a Raman model)",
             "cm-1": " (PL spectra? fit them with a PL model)"}.get(model.unit, "")
+    if model.unit == "cm-1" and _guessed_wavelength(data):
+        hint = (f" ({_guessed(data)}: a wavelength axis? set read.unit=nm and "
+                "read.excitation_nm to the laser line)")
+    elif model.unit == "cm-1" and data.unit == "nm" and axis.max() < 0:
+        hint = (f" (all below zero: the spectra lie on the short-wavelength side of the laser "
+                f"line {data.excitation_nm:.6g} nm; is read.excitation_nm the line they were "
+                "taken with?)")
     return InputError(f"the spectra cover {axis.min():.4g}-{axis.max():.4g} {model.unit} on the "
                       f"model's axis, none of its windows ({windows} {model.unit}){hint}", path)
 
