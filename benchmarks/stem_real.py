@@ -62,101 +62,17 @@ from scipy.stats import gaussian_kde
 
 from stem_quality import class_images, summary  # a sibling script (benchmarks/ on the path)
 from tmdlearn.data.containers import StemImage
+from tmdlearn.stem.abtem_set import FINAL_PX, load_set, record
 from tmdlearn.stem.atoms import atom_scores, species_confusion
 from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.stem.quality import assess
-from tmdlearn.synth.haadf import smooth_field
-from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
-from tmdlearn.synth.stem import StemSimConfig
 
 DATA = Path(__file__).parent / "data" / "abtem-heldout"
-#: Final images are FINAL_PX model pixels wide (the clean grid is larger: distorted scans stay
-#: inside it), matching stem_abtem.py.
-FINAL_PX = 96
-#: Lines (and pixels per line) of the whole frame a recorded image is cut from: the image is
-#: its first n columns of its middle n lines (fly-back included), so the scan's slow drift
-#: has the correlation length of a real frame (FRAME_PX / 6 lines), not of a small image.
-FRAME_PX = 512
 #: Graphene C–C bond (Å), match radius (Å), border band (px) of the scores.
 BOND_ANGSTROM, MATCH_ANGSTROM, BORDER_PX = 1.42, 0.5, 4
 #: Atoms this close to the image edge (Å) are no centres of the neighbour statistic.
 EDGE_ANGSTROM = 1.5
-
-
-def load_set(folder: Path) -> list[dict]:
-    """The held-out images in ``folder`` (``*.npz`` of stem_abtem.py), name order."""
-    items = []
-    for path in sorted(folder.glob("*.npz")):
-        with np.load(path) as npz:
-            item = {k: npz[k] for k in npz.files}
-        item["name"] = path.stem
-        item["material"] = json.loads(str(item["structure"]))["material"]
-        items.append(item)
-    return items
-
-
-def _reference(item: dict, clean: np.ndarray) -> float:
-    """Clean intensity at a reference column (median over the C or W columns' centres)."""
-    pix = float(item["pixel_angstrom"])
-    rows, cols = np.round(item["y_angstrom"] / pix), np.round(item["x_angstrom"] / pix)
-    n = clean.shape[0]
-    ok = (item["species"] == 0) & (rows >= 0) & (rows < n) & (cols >= 0) & (cols < n)
-    return float(np.median(clean[rows[ok].astype(int), cols[ok].astype(int)]))
-
-
-#: ``--ideal``: a perfect scan and detector (Poisson counting only) at the model's pixel size,
-#: no background or contamination: what is left is the specimen and probe physics.
-IDEAL = {"scale_x": 0.0, "scale_y": 0.0, "shear": 0.0, "jitter_angstrom": 0.0,
-         "drift_angstrom": 0.0, "flyback_px": 0.0, "line_gain": 0.0, "gamma": 1.0,
-         "readout_sigma": 0.0, "pulse_shape": 1e6}
-
-
-#: The truth positions of the held-out columns: where the few frozen-phonon configurations of
-#: each image put them (``stem_abtem.phonon_mean_xy``), not the lattice sites.
-TRUTH = "_phonon_angstrom"
-
-
-def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = False
-           ) -> tuple[StemImage, pd.DataFrame, dict]:
-    """The clean abTEM image recorded at ``dose`` (see module doc): image at its native pixel
-    size, truth table (x_px, y_px, layer, species, n_se) on its grid, and what was drawn.
-    ``ideal`` records it with a perfect microscope instead (:data:`IDEAL`)."""
-    sim = StemSimConfig(material=item["material"])
-    if ideal:
-        sim = StemSimConfig(material=item["material"], native_ratio=(1.0, 1.0),
-                            background=0.0, contamination=0.0)
-    micro = json.loads(str(item["microscope"])) | {"dose": float(dose)} | (IDEAL if ideal
-                                                                           else {})
-    clean = item["image"].astype(float)
-    pix, size = float(item["pixel_angstrom"]), clean.shape[0]
-    ratio = draw(rng, sim.native_ratio, log=True)
-    n_native = max(16, int(round(FINAL_PX / ratio)))
-    p_native = pix * FINAL_PX / n_native
-    frame = draw_scan(FRAME_PX, p_native, micro, rng)
-    r0 = (FRAME_PX - n_native) // 2
-    window = (slice(r0, r0 + n_native), slice(0, n_native))
-    sx, sy = (v[window] for v in frame.positions())
-    ox, oy = sx.mean(), sy.mean()
-    q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pix), np.fft.rfftfreq(size, pix),
-                              indexing="ij"))
-    field = smooth_field(rng, size, q, sim.contamination_scale_angstrom)
-    field = (field - field.min()) / max(np.ptp(field), 1e-12)
-    signal = clean / _reference(item, clean) + draw(rng, sim.background) + \
-        draw(rng, sim.contamination) * field
-    image = detect(sample_grid(signal, pix, sx - ox, sy - oy), micro, rng)
-    centre = (size - 1) / 2 * pix
-    x, y = frame.pixels(item[f"x{TRUTH}"] - centre + ox, item[f"y{TRUTH}"] - centre + oy)
-    y = y - r0
-    inside = (x >= -0.5) & (x < n_native - 0.5) & (y >= -0.5) & (y < n_native - 0.5)
-    truth = pd.DataFrame({"x_px": x[inside], "y_px": y[inside],
-                          "layer": item["layer"][inside].astype(int),
-                          "species": item["species"][inside].astype(int),
-                          "n_se": item["n_se"][inside].astype(int)})
-    drawn = {"name": item["name"], "native_pixel_angstrom": p_native, "dose": float(dose),
-             "scan_x": sx - ox, "scan_y": sy - oy,
-             "probe": {k: round(float(micro[k]), 1) for k in ("C10", "C12")}}
-    return StemImage(image, p_native, metadata=drawn), truth, drawn
 
 
 def self_check(image: StemImage, found: pd.DataFrame, meta: dict) -> dict:

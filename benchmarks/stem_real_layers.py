@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stem_real import DATA, load_set, record  # a sibling script (benchmarks/ on the path)
+from stem_real import DATA  # a sibling script (benchmarks/ on the path)
+from tmdlearn.stem.abtem_set import load_set, record
 from tmdlearn.stem.inference import identify_atoms, load_model
 
 

@@ -1,9 +1,8 @@
 """The abTEM held-out STEM set (benchmarks/data/abtem-heldout) and its recording chain
-(benchmarks/stem_real.py): truth columns sit on the image's bright columns, before and after
-the microscope's scan and detector."""
+(tmdlearn.stem.abtem_set, which benchmarks/stem_real.py uses): truth columns sit on the
+image's bright columns, before and after the microscope's scan and detector."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +11,12 @@ from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "abtem-heldout"
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="held-out set not present")
 
 
 def _items():
-    from stem_real import load_set
+    from tmdlearn.stem.abtem_set import load_set
 
     return load_set(DATA)
 
@@ -61,7 +59,7 @@ def test_truth_columns_are_on_the_bright_columns():
 def test_recorded_truth_follows_the_scan():
     """After scan distortion and the detector (high dose), the mapped truth columns are
     brighter than points half a bond away from them."""
-    from stem_real import record
+    from tmdlearn.stem.abtem_set import record
 
     items = _items()
     for item in items[:: max(1, len(items) // 4)]:
@@ -130,3 +128,48 @@ def test_phonon_mean_truth_is_where_the_columns_are():
             rms.append(np.sqrt(((e - e.mean(axis=0)) ** 2).sum(axis=1).mean()))  # less coma
         closer.append(rms[1] < rms[0])
     assert len(closer) >= 15 and np.mean(closer) >= 0.7, closer
+
+
+def _training_copy(tmp_path, item_path: Path, seed: int = 19) -> Path:
+    """A held-out file copied as if simulated for training (another root seed)."""
+    with np.load(item_path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    structure = json.loads(str(arrays["structure"]))
+    arrays["structure"] = np.str_(json.dumps({**structure, "seed": [seed, *structure["seed"][1:]]}))
+    folder = tmp_path / "abtem-train"
+    folder.mkdir(exist_ok=True)
+    np.savez(folder / item_path.name, **arrays)
+    return folder
+
+
+def test_training_batch_labels_sit_on_the_recorded_columns():
+    """abtem_set.training_batch: recordings at the model's pixel with label disks on their W
+    columns (brighter there than the image's mean) for training beside the simulator."""
+    from tmdlearn.stem.abtem_set import FINAL_PX, training_batch
+    from tmdlearn.synth.stem import StemSimConfig
+
+    items = [i for i in _items() if i["material"] == "ws2"][:3]
+    sim = StemSimConfig(material="ws2", pixel_size_angstrom=0.15, microscope={"dose": [2000, 3000]})
+    images, labels = training_batch(items, sim, np.random.default_rng(0), 4)
+    assert images.shape == (4, FINAL_PX, FINAL_PX) and labels.shape == (4, 8, FINAL_PX, FINAL_PX)
+    for image, label in zip(images, labels, strict=True):
+        w = (label[0] | label[4]).astype(bool)  # W of layer 0 and 1
+        assert w.any() and image[w].mean() > np.percentile(image, 75)
+
+
+def test_stem_train_mixes_abtem_steps_and_refuses_the_held_out_set(tmp_path):
+    from tmdlearn.config import merged
+    from tmdlearn.errors import InputError
+    from tmdlearn.stem.train import DEFAULTS, train
+
+    config = merged(DEFAULTS, {"data": {"material": "ws2", "size_px": 32,
+                                        "pixel_size_angstrom": 0.15},
+                               "model": {"depth": 2, "filters": 4}, "threads": 1,
+                               "train": {"steps": 2, "eval_every": 2, "val_images": 1,
+                                         "batch_size": 1},
+                               "abtem": {"folder": str(DATA), "every": 2}})
+    with pytest.raises(InputError, match="held-out set .seed 18., which is never trained on"):
+        train(config, tmp_path / "refused")
+    config["abtem"]["folder"] = str(_training_copy(tmp_path, DATA / "ws2-000.npz"))
+    scores = train(config, tmp_path / "run", log=lambda line: None)
+    assert scores["step"] == 2

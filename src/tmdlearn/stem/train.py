@@ -14,6 +14,7 @@ Validation scores come from :mod:`tmdlearn.stem.evaluation` (:func:`evaluate`,
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from tmdlearn.learn.train import resolve_device, torch_threads
 from tmdlearn.models.store import read_model, write_model
 from tmdlearn.models.unet import NORMS, UNet
 from tmdlearn.progress import track
+from tmdlearn.stem.abtem_set import HELDOUT_SEED, load_set, training_batch
 from tmdlearn.stem.evaluation import evaluate, scored_images, summarise_images
 from tmdlearn.stem.losses import LOSSES, make_loss
 from tmdlearn.stem.modelstore import save_model, stem_card
@@ -60,6 +62,10 @@ DEFAULTS: dict[str, Any] = {
                       "norm": "batch"}, check=_check_model),
     "loss": Checked({"name": "gomb", "alpha": 2.0, "per_species": False},
                     check=lambda loss: check_one_among(loss, "loss.", name=LOSSES)),
+    # every: each every-th step trains on abTEM images of folder (benchmarks/stem_abtem.py
+    # sets; never the held-out one) recorded through the microscope chain; 0: never
+    "abtem": Checked({"folder": None, "every": 0},
+                     check=lambda abtem: check_least(abtem, "abtem.", every=0)),
     "train": Checked({"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
                       "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
                      check=lambda train: check_least(
@@ -205,8 +211,14 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     batch_size, began, cpu_began = int(tc["batch_size"]), time.time(), time.process_time()
     minutes = tc.get("minutes")
     running = []
+    every, abtem_items = _abtem_items(config.get("abtem") or {}, sim)
     for step in track(range(start, steps), "training", total=steps - start):
-        images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size, batch_size)
+        if every and (step + 1) % every == 0:
+            images, labels = training_batch(abtem_items, sim, np.random.default_rng([seed, step]),
+                                            batch_size)
+        else:
+            images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size,
+                                               batch_size)
         # cosine decay to 5 % of lr, resumable at any step
         lr = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
         running.append(_step(model, opt, loss_fn, images, labels, meta, lr, device))
@@ -225,6 +237,26 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
         if out_of_time:
             break
     return history[-1] if history else {}
+
+
+def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[dict]]:
+    """The ``abtem`` config's step period and its images (of the simulator's material, at its
+    pixel size); (0, []) when ``every`` is 0."""
+    every = int(abtem.get("every") or 0)
+    if not every:
+        return 0, []
+    folder = abtem.get("folder")
+    items = load_set(Path(folder)) if folder and Path(folder).is_dir() else []
+    items = [i for i in items if i["material"] == sim.material
+             and np.isclose(float(i["pixel_angstrom"]), sim.pixel_size_angstrom)]
+    if not items:
+        raise InputError(f"abtem.folder {folder!r} holds no {sim.material} images at "
+                         f"{sim.pixel_size_angstrom} Å/px (benchmarks/stem_abtem.py writes them)")
+    if any(json.loads(str(i["structure"]))["seed"][0] == HELDOUT_SEED for i in items):
+        raise InputError(f"abtem.folder {folder!r} holds images of the held-out set (seed "
+                         f"{HELDOUT_SEED}), which is never trained on: simulate a training set "
+                         "with another --seed")
+    return every, items
 
 
 def _resume(ckpt_path: Path, model: UNet, opt: torch.optim.Optimizer
