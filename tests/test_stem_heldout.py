@@ -173,3 +173,16 @@ def test_stem_train_mixes_abtem_steps_and_refuses_the_held_out_set(tmp_path):
     config["abtem"]["folder"] = str(_training_copy(tmp_path, DATA / "ws2-000.npz"))
     scores = train(config, tmp_path / "run", log=lambda line: None)
     assert scores["step"] == 2
+
+
+def test_the_abtem_training_set_is_apart_from_the_held_out_one():
+    """benchmarks/data/abtem-train-ws2: WS2 at the training pixel, another root seed than the
+    held-out set's (so `stem train` takes it), one slice per atomic plane."""
+    from tmdlearn.stem.abtem_set import HELDOUT_SEED, load_set
+
+    items = load_set(ROOT / "benchmarks" / "data" / "abtem-train-ws2")
+    assert len(items) >= 90
+    structures = [json.loads(str(i["structure"])) for i in items]
+    assert {s["seed"][0] for s in structures} == {19} != {HELDOUT_SEED}
+    assert all(i["material"] == "ws2" and float(i["pixel_angstrom"]) == 0.15 for i in items)
+    assert all(len(s["slice_angstrom"]) >= 6 for s in structures)
