@@ -47,7 +47,8 @@ MATERIALS = ("graphene", "ws2")
 #: Meaning of config keys, shared by the command-line help and the docs' config table
 #: (:func:`tmdlearn.config.fill_config_tables`).
 HELP = {
-    "data.frames": "of a series of frames in one file (DM, Velox, TIA, Nion): first, or mean "
+    "data.frames": "of a series of frames in one file (DM, Velox, TIA, Nion, multi-page "
+                   "TIFF): first, or mean "
                    "(every frame registered to the first and averaged: more signal at low "
                    "dose) (`--frames`; docs/stem.md, Frame series)",
     "find.lattice_prior": "pull each atom this fraction (0-1) of the way to its layer's fitted "
