@@ -231,7 +231,7 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
             is_park = any(tag.code == 50432 for tag in tif.pages[0].tags)  # Park PSIA magic
             _check_tiff_page(path, tif.pages[0])
             values = tif.pages[0].asarray()
-            frames = _tiff_frames(path, tif, options.get("frames", "first"))
+            frames = _tiff_frames(path, tif, options.get("frames", "first"), values)
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - any parser failure on a user's file
@@ -257,17 +257,18 @@ def _read_tiff(path: Path, options: dict, modality: str | None):
     return _read_array(path, values, options, modality)
 
 
-def _tiff_frames(path: Path, tif, how: str) -> np.ndarray | None:
+def _tiff_frames(path: Path, tif, how: str, first_values: np.ndarray) -> np.ndarray | None:
     """The pages of a multi-page TIFF of equal pages (a STEM series) as (frames, ny, nx): all
-    of them for ``how`` "mean", the first alone otherwise (its count is what the caller says);
-    None for a single page or pages of unequal shapes (thumbnails, pyramids)."""
+    of them read for ``how`` "mean"; for "first", ``first_values`` (page 0, already read)
+    repeated as a view, which gives :func:`combine_frames` the count. None for a single page
+    or pages of unequal shapes (thumbnails, pyramids)."""
     first = tif.pages[0]
     pages = [page for page in tif.pages if page.shape == first.shape
              and page.dtype == first.dtype]
     if len(pages) < 2 or len(pages) != len(tif.pages) or len(first.shape) != 2:
         return None
     if check_frames(how) == "first":
-        return np.broadcast_to(first.asarray(), (len(pages), *first.shape))
+        return np.broadcast_to(first_values, (len(pages), *first.shape))
     for page in pages:
         _check_tiff_page(path, page)
     return np.stack([page.asarray() for page in pages])

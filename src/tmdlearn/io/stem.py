@@ -22,6 +22,7 @@ import numpy as np
 from tmdlearn.data.containers import StemImage
 from tmdlearn.errors import InputError, MissingPixelSize
 from tmdlearn.io.arrays import as_image
+from tmdlearn.io.frames import combine_frames
 
 #: Gatan DigitalMicrograph (:mod:`tmdlearn.io.dm`) and Velox / Berkeley EMD
 #: (:mod:`tmdlearn.io.velox`) files, read by tmdlearn.
@@ -457,8 +458,6 @@ def read_stem_gpl(path: Path, pixel_size_angstrom: float | None = None,
         raise InputError("no image in the file (spectra, a spectrum image or 4-D data)", path)
     pick, metadata = haadf_choice([_title(s) for s in images])
     data, axis = np.asarray(images[pick]["data"]), images[pick]["axes"][-1]
-    from tmdlearn.io.frames import combine_frames
-
     data, combined = combine_frames(path, data, frames) if data.ndim == 3 \
         else (data, {"frames": 1})
     pixel_size_angstrom, calibration = axis_pixel_size(

@@ -87,16 +87,15 @@ def _velox(path: Path, images, frames: str) -> tuple[np.ndarray, Any, str, dict]
     titles = [_detector(info) for info in infos]
     pick, metadata = haadf_choice(titles)
     dataset, info = groups[pick]["Data"], infos[pick]
-    series = dataset.ndim == 3 and check_frames(frames) == "mean"
-    check_declared_size(path, dataset.shape if series else dataset.shape[:2], dataset.dtype,
+    mean = dataset.ndim == 3 and check_frames(frames) == "mean"
+    check_declared_size(path, dataset.shape if mean else dataset.shape[:2], dataset.dtype,
                         None, f"dataset '{dataset.name}'")
-    if dataset.ndim == 3:
-        stack = np.moveaxis(dataset[()], 2, 0) if series else dataset[:, :, 0][None]
-        data, combined = combine_frames(path, stack, frames)
-        metadata.update(combined, frames=dataset.shape[2])
+    if mean:
+        data, combined = combine_frames(path, np.moveaxis(dataset[()], 2, 0), frames)
+        metadata.update(combined)
     else:
-        data = dataset[()]
-        metadata["frames"] = 1
+        data = dataset[:, :, 0] if dataset.ndim == 3 else dataset[()]
+        metadata["frames"] = dataset.shape[2] if dataset.ndim == 3 else 1
     if titles[pick]:
         metadata["title"] = titles[pick]
     volts = _number(_field(info, "Optics", "AccelerationVoltage"))
