@@ -18,7 +18,9 @@ Per model (``--models`` paths, default the shipped graphene and WS2 models), mat
 pooled over images: per-layer atom recall and precision within 0.5 Å
 (:func:`tmdlearn.stem.atoms.atom_scores`, predicted branches mapped to the true layers by the
 assignment that matches most atoms, a 4-px border band as don't-care), species accuracy of the
-matched atoms (and, for WS2, their confusion: rows true, columns found), and for graphene the
+matched atoms (and, for WS2, their confusion: rows true, columns found, and
+``species_accuracy_by_overlap``: the accuracy by how near the other layer's nearest true column
+is, :data:`OVERLAP_ANGSTROM`), and for graphene the
 nearest-neighbour statistic of the Gomb-Net study (two nearest neighbours of every found atom
 in its layer; mean and FWHM of the distribution) against 1.42 Å: ``nn_image{k}`` in the image
 at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same of the true
@@ -51,6 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +66,7 @@ from scipy.stats import gaussian_kde
 from stem_quality import class_images, summary  # a sibling script (benchmarks/ on the path)
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.abtem_set import FINAL_PX, load_set, record
-from tmdlearn.stem.atoms import atom_scores, species_confusion
+from tmdlearn.stem.atoms import atom_scores, other_layer_angstrom, species_confusion
 from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.stem.quality import assess
@@ -73,6 +76,9 @@ DATA = Path(__file__).parent / "data" / "abtem-heldout"
 BOND_ANGSTROM, MATCH_ANGSTROM, BORDER_PX = 1.42, 0.5, 4
 #: Atoms this close to the image edge (Å) are no centres of the neighbour statistic.
 EDGE_ANGSTROM = 1.5
+#: Bins (Å) of a true column's distance to the other layer's nearest column, for the species
+#: accuracy by overlap (docs/stem.md, "Species where the layers' columns overlap").
+OVERLAP_ANGSTROM = (0.0, 0.5, 1.0, np.inf)
 
 
 def self_check(image: StemImage, found: pd.DataFrame, meta: dict) -> dict:
@@ -152,7 +158,9 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
           scan: tuple[np.ndarray, np.ndarray]
           ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Per-layer scores of one prediction (true-layer order), the species confusion of the
-    matched atoms (true × found) and the found atoms' two-nearest-neighbour distances (Å) per
+    matched atoms (bin × true × found, the bins of :data:`OVERLAP_ANGSTROM` by the true
+    column's distance to the other layer's nearest) and the found atoms'
+    two-nearest-neighbour distances (Å) per
     true layer k: ``image{k}`` at the nominal pixel size, ``undistorted{k}`` the same after the
     scan distortion both layers' honeycombs share is removed (as ``stem analyze`` measures
     them, :func:`tmdlearn.stem.distortion.scan_distortion`), and
@@ -162,8 +170,11 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
         {name: k for k, name in enumerate(species)}).to_numpy(int))
     radius = MATCH_ANGSTROM / image.pixel_size_angstrom
     assignment, table = _assignment(found, truth, radius, image.shape)
-    confusion = species_confusion(found, truth, radius, len(species), assignment=assignment,
-                                  border_px=BORDER_PX, shape=image.shape)
+    overlap = other_layer_angstrom(truth, image.pixel_size_angstrom)
+    confusion = np.stack([species_confusion(found, truth[(overlap >= lo) & (overlap < hi)],
+                                            radius, len(species), assignment=assignment,
+                                            border_px=BORDER_PX, shape=image.shape)
+                          for lo, hi in pairwise(OVERLAP_ANGSTROM)])
     layer_of = np.asarray(assignment)[found.layer.to_numpy(int)] if len(found) else np.zeros(0)
     xy = found[["x_px", "y_px"]].to_numpy(float)
     specimen = np.column_stack([ndimage.map_coordinates(v, [xy[:, 1], xy[:, 0]], order=1,
@@ -191,6 +202,17 @@ def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
         right = (rows.species_accuracy.fillna(0) * rows.matched).sum()
         out[f"species_accuracy_layer{layer}"] = round(float(right / max(matched, 1)), 4)
         out[f"n_true_layer{layer}"] = int(rows.n_true.sum())
+    return out
+
+
+def overlap_accuracy(confusion: np.ndarray) -> dict[str, dict]:
+    """Species accuracy and matched atoms per bin of :data:`OVERLAP_ANGSTROM` (keys ``"0-0.5"``
+    ... Å) of a (bin, true, found) confusion."""
+    out = {}
+    for (lo, hi), counts in zip(pairwise(OVERLAP_ANGSTROM), confusion, strict=True):
+        key = f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">={lo:g}"
+        out[key] = {"accuracy": round(float(np.trace(counts) / max(counts.sum(), 1)), 4),
+                    "atoms": int(counts.sum())}
     return out
 
 
@@ -232,7 +254,8 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
                 row[key_nn] = mean_fwhm(np.concatenate(g[key_nn]))
         if len(names) > 1:
             row["species_confusion"] = {"rows_true_columns_found": list(names),
-                                        "counts": g["confusion"].tolist()}
+                                        "counts": g["confusion"].sum(axis=0).tolist()}
+            row["species_accuracy_by_overlap"] = overlap_accuracy(g["confusion"])
         row["self_check"] = {t: g["trust"].count(t) for t in ("ok", "doubtful", "fail")}
         out[key] = row
     return out, checks, rows

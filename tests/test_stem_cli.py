@@ -17,6 +17,7 @@ from tmdlearn.io import write_stem
 from tmdlearn.io.digest import sha256
 from tmdlearn.models.store import read_model
 from tmdlearn.report.outdir import is_run_folder
+from tmdlearn.stem.atoms import other_layer_angstrom
 from tmdlearn.stem.inference import shipped_model_path
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
 
@@ -133,6 +134,8 @@ def test_predict_with_the_shipped_ws2_model(tmp_path, capsys):
     atoms = pd.read_csv(out / "atoms.csv")
     assert list(atoms.columns[:4]) == ["x_px", "y_px", "layer", "species"]
     assert set(atoms.species) == {"W", "S2", "SSe", "Se2"} and set(atoms.layer) == {0, 1}
+    np.testing.assert_allclose(atoms.other_layer_angstrom,
+                               other_layer_angstrom(atoms, 0.1), atol=6e-4)  # 3 decimals
     # as many columns as planted (the truth counts those whose centre is in the image)
     assert abs(len(atoms) / len(sample.atoms) - 1) < 0.1
     assert np.load(out / "masks.npz")["masks"].shape == (2, 4, 160, 160)

@@ -173,6 +173,11 @@ def test_stem_train_mixes_abtem_steps_and_refuses_the_held_out_set(tmp_path):
     config["abtem"]["folder"] = str(_training_copy(tmp_path, DATA / "ws2-000.npz"))
     scores = train(config, tmp_path / "run", log=lambda line: None)
     assert scores["step"] == 2
+    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    assert card["training"]["data"] == (
+        f"simulated on the fly (tmdlearn.synth.stem), and abTEM images of "
+        f"{config['abtem']['folder']} recorded through the microscope chain on one step in 2; "
+        "no manifest")
 
 
 def test_the_abtem_training_set_is_apart_from_the_held_out_one():

@@ -12,6 +12,7 @@ from tmdlearn.stem.atoms import (
     find_atoms,
     match_points,
     merge_close_atoms,
+    other_layer_angstrom,
 )
 from tmdlearn.stem.metrics import best_assignment, segmentation_scores
 from tmdlearn.synth.stem import StemSimConfig, simulate_image
@@ -183,3 +184,16 @@ def test_merging_leaves_the_atoms_of_a_graphene_bilayer_alone():
     found = find_atoms(_logits(s.labels))
     merged = merge_close_atoms(found, column_separation_px("graphene", s.pixel_size_angstrom))
     pd.testing.assert_frame_equal(merged, found)
+
+
+def test_other_layer_distance_against_brute_force_on_a_simulated_bilayer():
+    """Each atom's distance to the other layer's nearest, against all pairs; NaN alone."""
+    s = simulate_image(StemSimConfig(material="ws2", size_px=96), seed=3)
+    pix = s.pixel_size_angstrom
+    got = other_layer_angstrom(s.atoms, pix)
+    xy, layer = s.atoms[["x_px", "y_px"]].to_numpy(float), s.atoms.layer.to_numpy()
+    pair = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) * pix
+    pair[layer[:, None] == layer[None, :]] = np.inf
+    np.testing.assert_allclose(got, pair.min(axis=1))
+    assert (got > 0).all() and got.min() < 0.5 < got.max()  # a twisted bilayer has both
+    assert np.isnan(other_layer_angstrom(s.atoms[layer == 0], pix)).all()

@@ -204,6 +204,7 @@ def test_predict_monolayer_writes_one_layer(tmp_path, capsys):
     assert "(one layer), trust ok" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "p" / "metrics.json").read_text())
     assert "atoms_layer1" not in metrics and metrics["twist_deg"] is None
+    assert "other_layer_angstrom" not in pd.read_csv(tmp_path / "p" / "atoms.csv")
     assert abs(metrics["atoms_layer0"] / len(mono.atoms) - 1) < 0.12  # edge columns
     assert json.loads((tmp_path / "p" / "run.json").read_text())["config"]["find"]["monolayer"]
 

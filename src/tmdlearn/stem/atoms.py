@@ -280,6 +280,33 @@ def atom_scores(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float, n_la
     return pd.DataFrame(rows)
 
 
+def other_layer_angstrom(atoms: pd.DataFrame, pixel_size_angstrom: float) -> np.ndarray:
+    """Distance (Å) from each atom to the nearest atom of any other layer: in projection, a
+    column that close to another layer's adds its intensity to this one's, so its species is
+    read less surely (docs/stem.md, "Species where the layers' columns overlap").
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        Atoms with x_px, y_px (px) and layer.
+    pixel_size_angstrom : float
+        Pixel size, Å/px.
+
+    Returns
+    -------
+    (N,) array
+        Distances in Å; NaN for every atom when only one layer has atoms.
+    """
+    xy = atoms[["x_px", "y_px"]].to_numpy(float)
+    layer = atoms["layer"].to_numpy()
+    out = np.full(len(xy), np.nan)
+    for k in np.unique(layer):
+        own = layer == k
+        if (~own).any():
+            out[own] = cKDTree(xy[~own]).query(xy[own])[0] * pixel_size_angstrom
+    return out
+
+
 def species_confusion(found: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
                       n_species: int, n_layers: int = 2,
                       assignment: tuple[int, ...] | None = None, border_px: float = 0.0,

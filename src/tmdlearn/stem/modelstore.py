@@ -62,6 +62,11 @@ def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
     train = config.get("train") or {}
     step = meta.get("step")
     images = step * int(train["batch_size"]) if step and train.get("batch_size") else None
+    abtem = config.get("abtem") or {}
+    data = "simulated on the fly (tmdlearn.synth.stem)"
+    if abtem.get("folder"):
+        data += (f", and abTEM images of {abtem['folder']} recorded through the microscope "
+                 f"chain on one step in {abtem.get('every')}")
     return make_card(
         "stem", "per-layer atom segmentation (Gomb-Net U-Net)", material=meta.get("material"),
         inputs={"modality": "haadf-stem", "unit": "counts",
@@ -69,7 +74,7 @@ def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
                 "image_size_px": (config.get("data") or {}).get("size_px"),
                 "species": meta.get("species"), "layers": meta.get("layers"),
                 "normalisation": meta.get("normalisation")},
-        training={"data": "simulated on the fly (tmdlearn.synth.stem); no manifest",
+        training={"data": f"{data}; no manifest",
                   "manifest_sha256": None, "n_samples": images, "steps": step,
                   "record": record or None},
         metrics=meta.get("val") or {}, seed=config.get("seed"))

@@ -214,6 +214,7 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
         model folder (``inputs["model"]``, when given) as the loaded model; ``details``:
         atoms, masks and the :class:`~tmdlearn.stem.quality.Quality`.
     """
+    from tmdlearn.stem.atoms import other_layer_angstrom
     from tmdlearn.stem.figures import overlay_figure, render_figure
     from tmdlearn.stem.inference import identify_atoms
     from tmdlearn.stem.quality import assess
@@ -228,6 +229,9 @@ def run(inputs: dict, config: dict, progress: bool | None = None) -> Outcome:
                                         stem_image.pixel_size_angstrom,
                                         film_of(config["model"]["material"]))
     layers = 1 if find["monolayer"] else int(meta["layers"])
+    if layers > 1:
+        atoms = atoms.assign(other_layer_angstrom=other_layer_angstrom(
+            atoms, stem_image.pixel_size_angstrom).round(3))
     quality = assess(stem_image.intensity, atoms, stem_image.pixel_size_angstrom,
                      str(meta.get("material", "graphene")), layers, doubts)
     counts = atoms.groupby("layer").size()
