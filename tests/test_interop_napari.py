@@ -212,7 +212,8 @@ def test_prediction_folder_gives_masks_points_and_the_verdict(read, prediction):
         if kind == "points":
             rows = atoms[atoms.layer == info["layer"]]
             np.testing.assert_array_equal(data, rows[["y_px", "x_px"]].to_numpy())
-            np.testing.assert_array_equal(kwargs["features"]["score"], rows["score"])
+            for key in ("score", "other_layer_angstrom"):
+                np.testing.assert_array_equal(kwargs["features"][key], rows[key])
             points += len(data)
         else:
             masks = np.load(folder / "masks.npz")["masks"][info["layer"], 0]

@@ -26,6 +26,9 @@ LayerData = tuple[Any, dict[str, Any], str]
 ATOM_MARKER_ANGSTROM = 0.7
 #: Relative tolerance within which a spectral axis counts as evenly spaced.
 UNIFORM_RTOL = 1e-6
+#: Per-atom columns of ``atoms.csv`` shown as point features: the model's score and the
+#: distance (Å) to the other layer's nearest column.
+ATOM_FEATURES = ("score", "other_layer_angstrom")
 #: Marker colours by species index (as the overlay figure: metal first).
 SPECIES_COLOURS = ("#ff7f0e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
@@ -177,7 +180,7 @@ def atom_layers(atoms: pd.DataFrame, pixel_size_angstrom: float | None,
     Parameters
     ----------
     atoms : DataFrame
-        Columns x_px, y_px (px), layer, species and optionally score.
+        Columns x_px, y_px (px), layer, species and optionally the :data:`ATOM_FEATURES`.
     pixel_size_angstrom : float, optional
         Pixel size (Å): Å scale when given, else pixels.
     quality : dict, optional
@@ -205,8 +208,10 @@ def atom_layers(atoms: pd.DataFrame, pixel_size_angstrom: float | None,
                   "axis_labels": ("y", "x"), "face_color": colour, "border_width": 0,
                   "size": ATOM_MARKER_ANGSTROM / scale[0] if pixel_size_angstrom else 3.0,
                   "metadata": {"tmdlearn": info}}
-        if "score" in group.columns:
-            kwargs["features"] = {"score": group["score"].to_numpy(float)}
+        features = {key: group[key].to_numpy(float) for key in ATOM_FEATURES
+                    if key in group.columns}
+        if features:
+            kwargs["features"] = features
         layers.append((group[["y_px", "x_px"]].to_numpy(float), kwargs, "points"))
     return layers
 
