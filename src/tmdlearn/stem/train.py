@@ -17,6 +17,7 @@ import copy
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,14 @@ from tmdlearn.synth.stem import N_LAYERS, StemSimConfig, simulate_batch
 
 __all__ = ["DEFAULTS", "build_model", "evaluate", "save_checkpoint", "scored_images",
            "summarise_images", "train", "warm_start"]
+
+
+def _check_films(films: dict[str, Any]) -> None:
+    check_least(films, "films.", every=0, monolayer_probability=0)
+    check_one_among(films, "films.", material=("mos2",))
+    if films["monolayer_probability"] > 1:
+        raise InputError("films.monolayer_probability must be at most 1, got "
+                         f"{films['monolayer_probability']}")
 
 
 def _check_model(model: dict[str, Any]) -> None:
@@ -66,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     # sets; never the held-out one) recorded through the microscope chain; 0: never
     "abtem": Checked({"folder": None, "every": 0},
                      check=lambda abtem: check_least(abtem, "abtem.", every=0)),
+    # every: each every-th step that is no abTEM step simulates a film of another metal
+    # (material: mos2, whose columns the model's W channel then holds), monolayer_probability
+    # of them monolayers; 0: never
+    "films": Checked({"material": "mos2", "every": 0, "monolayer_probability": 0.5},
+                     check=_check_films),
     "train": Checked({"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
                       "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
                      check=lambda train: check_least(
@@ -212,12 +226,14 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
     minutes = tc.get("minutes")
     running = []
     every, abtem_items = _abtem_items(config.get("abtem") or {}, sim)
+    films_every, film_sim = _film_sim(config.get("films") or {}, sim)
     for step in track(range(start, steps), "training", total=steps - start):
         if every and (step + 1) % every == 0:
             images, labels = training_batch(abtem_items, sim, np.random.default_rng([seed, step]),
                                             batch_size)
         else:
-            images, labels, _ = simulate_batch(sim, seed, "train", step * batch_size,
+            drawn = film_sim if films_every and (step + 1) % films_every == 0 else sim
+            images, labels, _ = simulate_batch(drawn, seed, "train", step * batch_size,
                                                batch_size)
         # cosine decay to 5 % of lr, resumable at any step
         lr = float(tc["lr"]) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
@@ -257,6 +273,19 @@ def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[d
                          f"{HELDOUT_SEED}), which is never trained on: simulate a training set "
                          "with another --seed")
     return every, items
+
+
+def _film_sim(films: dict[str, Any], sim: StemSimConfig) -> tuple[int, StemSimConfig | None]:
+    """The ``films`` config's step period and its simulator (``sim`` with the film's material
+    and monolayer share); (0, None) when ``every`` is 0. Only for a TMD model: a film's
+    species channels (metal, S2, SSe, Se2) are the model's."""
+    every = int(films.get("every") or 0)
+    if not every:
+        return 0, None
+    if sim.material != "ws2":
+        raise InputError(f"films are for a TMD model (data.material ws2), not {sim.material}")
+    return every, replace(sim, material=films["material"],
+                          monolayer_probability=float(films["monolayer_probability"]))
 
 
 def _resume(ckpt_path: Path, model: UNet, opt: torch.optim.Optimizer

@@ -1,0 +1,59 @@
+"""`stem train` config `films`: Mo films simulated on every k-th step beside the WS2 model's own
+material, in the model's channels (metal, S2, SSe, Se2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tmdlearn.stem.train as stem_train
+from tmdlearn.config import merged, validate
+from tmdlearn.errors import InputError
+from tmdlearn.synth.stem import StemSimConfig, simulate_batch
+
+
+def _config(**films):
+    return merged(stem_train.DEFAULTS, {
+        "data": {"material": "ws2", "size_px": 32, "pixel_size_angstrom": 0.15},
+        "model": {"depth": 2, "filters": 4}, "threads": 1,
+        "train": {"steps": 6, "eval_every": 6, "val_images": 1, "batch_size": 1},
+        "films": films})
+
+
+def test_film_steps_are_every_kth_and_simulate_the_film(tmp_path, monkeypatch):
+    drawn = []
+
+    def spy(sim, *args):
+        drawn.append((sim.material, sim.monolayer_probability))
+        return simulate_batch(sim, *args)
+
+    monkeypatch.setattr(stem_train, "simulate_batch", spy)
+    stem_train.train(_config(every=3, monolayer_probability=1.0), tmp_path / "run",
+                     log=lambda line: None)
+    ws2 = ("ws2", 0.0)
+    assert drawn == [ws2, ws2, ("mos2", 1.0), ws2, ws2, ("mos2", 1.0)]
+
+
+def test_a_film_batch_has_the_models_channels_with_mo_in_the_metal_one():
+    every, film = stem_train._film_sim({"material": "mos2", "every": 2,
+                                        "monolayer_probability": 1.0},
+                                       StemSimConfig(material="ws2", size_px=64,
+                                                     pixel_size_angstrom=0.15))
+    assert every == 2 and film.species == ("Mo", "S2", "SSe", "Se2")
+    images, labels, [sample] = simulate_batch(film, 0, "train", 0, 1)
+    assert labels.shape == (1, 8, 64, 64)  # 2 layers x 4 species, as the WS2 model's
+    assert labels[0, :4].any() and not labels[0, 4:].any()  # a monolayer: one layer labelled
+    assert set(sample.atoms.species) <= {0, 1, 2, 3} and (sample.atoms.species == 0).any()
+    metal = labels[0, 0].astype(bool)
+    assert images[0][metal].mean() > np.percentile(images[0], 60)  # Mo columns are bright
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"data": {"material": "graphene"}}, "films are for a TMD model"),
+    ({"films": {"material": "mose2"}}, "films.material"),
+    ({"films": {"monolayer_probability": 1.5}}, "at most 1")])
+def test_films_are_refused_where_they_do_not_fit(change, message, tmp_path):
+    config = merged(_config(every=2), change)
+    with pytest.raises(InputError, match=message):
+        validate(config, stem_train.DEFAULTS)  # as `stem train` checks its config
+        stem_train.train(config, tmp_path / "run", log=lambda line: None)
