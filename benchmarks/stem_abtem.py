@@ -4,7 +4,9 @@ tmdlearn's simulator against them.
 abTEM (GPL-3) is used here only, in a separate environment; nothing in ``src/`` imports it. Its
 outputs are data. Each image: a twisted bilayer built with ase (graphene a = 2.46 Å, interlayer
 3.35 Å; 2H WS2(1-x)Se2x with Se drawn on each chalcogen site with probability x per layer and
-the Vegard lattice constant a = 3.153 + 0.129 x Å, W–W interlayer 6.2 Å), a random twist
+the Vegard lattice constant a = 3.153 + 0.129 x Å, W–W interlayer 6.2 Å; ``--material mos2``:
+2H MoS2(1-x)Se2x, a = 3.160 + 0.128 x Å, S-S 3.17 Å, Mo-Mo interlayer 6.15 Å; ``--layers 1``
+monolayers), a random twist
 (0-30°), rotation and shift, cut into an orthogonal periodic box a few Å larger than the
 scanned field (the wrap seams stay outside it); frozen phonons (``--configs`` configurations,
 rms displacement per direction 0.05-0.075 Å by element); a probe with the energy, convergence
@@ -25,6 +27,8 @@ x = j * pixel, y = i * pixel), ``layer``, ``species`` (tmdlearn's index), ``n_se
     nice -n 10 env OMP_NUM_THREADS=1 PYTHONPATH=src /work/venv-abtem/bin/python \\
         benchmarks/stem_abtem.py --material graphene --n 20 --out /work/abtem-heldout
     ... benchmarks/stem_abtem.py --time --material ws2           # cost of one image
+    ... benchmarks/stem_abtem.py --material mos2 --layers 1 --seed 19 --configs 2 \
+        --slicing plane --out DIR          # Mo-film monolayers for training beside
     ... benchmarks/stem_abtem.py --calibrate --out /work/abtem-calibration  # prints JSON
     ... benchmarks/stem_abtem.py --phonon-bonds 4 16 32   # perfect positions' bond statistic
 
@@ -46,7 +50,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, optimize, signal
 
-from tmdlearn.constants import A_WSE2_ANGSTROM, LATTICE_ANGSTROM, Z
+from tmdlearn.constants import LATTICE_ANGSTROM, METALS, VEGARD_ANGSTROM, Z
 from tmdlearn.raster import splat
 from tmdlearn.synth.microscope import (
     MicroscopeConfig,
@@ -60,13 +64,16 @@ from tmdlearn.synth.stem import SPECIES
 
 #: Model pixel (Å) and clean image side (px) per material: larger than the 96 px that
 #: benchmarks/stem_real.py records, so that distorted scans stay inside it.
-PIXEL = {"graphene": 0.1, "ws2": 0.15}
-CLEAN_PX = {"graphene": 120, "ws2": 114}
-#: Distance between the layers' mid-planes (Å) and the layers' own thickness (S-S, Å).
-INTERLAYER = {"graphene": 3.35, "ws2": 6.2}
-THICKNESS_WS2 = 3.14
+PIXEL = {"graphene": 0.1, "ws2": 0.15, "mos2": 0.15}
+CLEAN_PX = {"graphene": 120, "ws2": 114, "mos2": 114}
+#: Distance between the layers' mid-planes (Å) and the layers' own thickness (S-S, Å): 2H WS2
+#: and MoS2 (c/2 6.16-6.2 Å, S-S 3.14-3.17 Å).
+INTERLAYER = {"graphene": 3.35, "ws2": 6.2, "mos2": 6.15}
+THICKNESS = {"ws2": 3.14, "mos2": 3.17}
+#: The metal of a TMD material.
+METAL = {"ws2": "W", "mos2": "Mo"}
 #: rms thermal displacement per direction (Å) by element (room temperature).
-SIGMAS = {"C": 0.075, "S": 0.065, "Se": 0.06, "W": 0.05}
+SIGMAS = {"C": 0.075, "S": 0.065, "Se": 0.06, "W": 0.05, "Mo": 0.05}
 #: Scanned margin beyond the clean image (Fourier interpolation) and box margin beyond the scan.
 SCAN_MARGIN, BOX_MARGIN = 0.8, 2.0
 #: ``--slicing plane``: every atomic plane starts its own slice, this far (Å) above it (frozen
@@ -79,8 +86,8 @@ def _cell(material: str, a: float):
     """ase unit cell of one layer: in-plane cell (2, 2) Å, atom xy (k, 2), z (k,), symbols."""
     from ase.build import graphene, mx2
 
-    atoms = graphene(a=a) if material == "graphene" else mx2("WS2", "2H", a=a,
-                                                                thickness=THICKNESS_WS2)
+    atoms = graphene(a=a) if material == "graphene" else mx2(
+        f"{METAL[material]}S2", "2H", a=a, thickness=THICKNESS[material])
     z = atoms.positions[:, 2] - atoms.positions[:, 2].mean()
     return (np.asarray(atoms.cell)[:2, :2], atoms.positions[:, :2], z,
             atoms.get_chemical_symbols())
@@ -108,8 +115,8 @@ def layer(material: str, a: float, angle_deg: float, box: float, z0: float, se_f
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     n_se = np.bincount(inverse, weights=se, minlength=len(uniq)).astype(int)
-    metal = np.bincount(inverse, weights=sym == "W", minlength=len(uniq)) > 0
-    kind = np.where(metal, 0, 1 + n_se) if material == "ws2" else np.zeros(len(uniq), int)
+    metal = np.bincount(inverse, weights=np.isin(sym, METALS), minlength=len(uniq)) > 0
+    kind = np.where(metal, 0, 1 + n_se) if material in METAL else np.zeros(len(uniq), int)
     return np.column_stack([pos, zz]), sym, uniq, kind, n_se
 
 
@@ -126,7 +133,9 @@ def structure(material: str, rng: np.random.Generator, box: float, layers: int =
     step = INTERLAYER[material]
     xyz, sym, cols = [], [], []
     for k in range(layers):
-        a = LATTICE_ANGSTROM[material] + se[k] * (A_WSE2_ANGSTROM - LATTICE_ANGSTROM["ws2"])
+        lo, hi = VEGARD_ANGSTROM[METAL[material]] if material in METAL else (
+            LATTICE_ANGSTROM[material],) * 2
+        a = lo + se[k] * (hi - lo)  # Vegard between the sulphide and the selenide
         p, s, cxy, kind, n_se = layer(material, a, rotation + k * twist, box,
                                       step / 2 + k * step, se[k], rng)
         xyz.append(p)
@@ -202,7 +211,7 @@ def haadf(atoms, slice_angstrom: float | tuple[float, ...], micro: dict, configs
     return np.asarray(measurement.array, dtype=np.float64).T  # abTEM indexes [x, y]
 
 
-MATERIALS = ("graphene", "ws2")
+MATERIALS = ("graphene", "ws2", "mos2")  # the index seeds each image: append only
 
 
 def _draw(material: str, index: int, seed: int, layers: int = 2,
@@ -493,6 +502,8 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--configs", type=int, default=4)
+    parser.add_argument("--layers", type=int, choices=(1, 2), default=2,
+                        help="1: monolayers (the twist is drawn but unused)")
     parser.add_argument("--out", default="/work/abtem-heldout")
     parser.add_argument("--time", action="store_true", help="time one image, write nothing")
     parser.add_argument("--calibrate", action="store_true")
@@ -527,7 +538,8 @@ def main() -> None:
         if path.exists():
             continue
         t = time.process_time()
-        item = simulate(args.material, index, args.seed, args.configs, slicing=args.slicing)
+        item = simulate(args.material, index, args.seed, args.configs, args.layers,
+                        slicing=args.slicing)
         save(path, item)
         with open(out / "log.txt", "a") as log:
             log.write(f"{path.name} cpu {time.process_time() - t:.1f} s "
