@@ -3,6 +3,8 @@ material, in the model's channels (metal, S2, SSe, Se2)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,23 @@ def test_films_are_refused_where_they_do_not_fit(change, message, tmp_path):
     with pytest.raises(InputError, match=message):
         validate(config, stem_train.DEFAULTS)  # as `stem train` checks its config
         stem_train.train(config, tmp_path / "run", log=lambda line: None)
+
+
+def test_a_ws2_model_trains_beside_abtem_mo_film_monolayers(tmp_path):
+    """abTEM MoS2(1-x)Se2x monolayers (benchmarks/data/abtem-train-mos2-1L) are taken for a WS2
+    model: recorded with Mo as the dose's reference column and labelled in the model's
+    channels, layer 0 only, the metal channel on the bright Mo columns."""
+    from tmdlearn.stem.abtem_set import FINAL_PX, load_set, training_batch
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "abtem-train-mos2-1L"
+    items = load_set(folder)
+    assert items and {i["material"] for i in items} == {"mos2"}
+    sim = StemSimConfig(material="ws2", pixel_size_angstrom=0.15,
+                        microscope={"dose": [2000, 3000]})
+    images, labels = training_batch(items, sim, np.random.default_rng(0), 2)
+    assert labels.shape == (2, 8, FINAL_PX, FINAL_PX)
+    for image, label in zip(images, labels, strict=True):
+        assert label[:4].any() and not label[4:].any()
+        assert image[label[0].astype(bool)].mean() > np.percentile(image, 70)
+    config = merged(_config(), {"abtem": {"folder": str(folder), "every": 2}})
+    assert stem_train.train(config, tmp_path / "run", log=lambda line: None)["step"] == 6

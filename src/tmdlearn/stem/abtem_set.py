@@ -7,8 +7,8 @@ by :func:`load_set`; :func:`record` puts one through tmdlearn's microscope artef
 native pixel size (``native_ratio`` × the model's), the scan of the image's drawn microscope
 (:func:`~tmdlearn.synth.microscope.draw_scan` of a 512-line frame, of which the image is the
 first columns of the middle lines), a background and contamination (the simulator's default
-ranges), and the detector at a dose (mean electrons on a reference column: C for graphene, W
-for WS2); the truth is mapped to the image through the scan. ``benchmarks/stem_real.py``
+ranges), and the detector at a dose (mean electrons on a reference column: C for graphene, the
+metal, W or Mo, for a TMD); the truth is mapped to the image through the scan. ``benchmarks/stem_real.py``
 scores the models on the held-out set this way.
 """
 
@@ -61,7 +61,7 @@ def load_set(folder: Path) -> list[dict]:
 
 
 def _reference(item: dict, clean: np.ndarray) -> float:
-    """Clean intensity at a reference column (median over the C or W columns' centres)."""
+    """Clean intensity at a reference column (median over the C or metal columns' centres)."""
     pix = float(item["pixel_angstrom"])
     rows, cols = np.round(item["y_angstrom"] / pix), np.round(item["x_angstrom"] / pix)
     n = clean.shape[0]

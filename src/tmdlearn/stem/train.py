@@ -256,14 +256,16 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
 
 
 def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[dict]]:
-    """The ``abtem`` config's step period and its images (of the simulator's material, at its
-    pixel size); (0, []) when ``every`` is 0."""
+    """The ``abtem`` config's step period and its images (of the simulator's material, or for
+    a WS2 model also of MoS2(1-x)Se2x, whose columns fill the same channels; at the
+    simulator's pixel size); (0, []) when ``every`` is 0."""
     every = int(abtem.get("every") or 0)
     if not every:
         return 0, []
     folder = abtem.get("folder")
     items = load_set(Path(folder)) if folder and Path(folder).is_dir() else []
-    items = [i for i in items if i["material"] == sim.material
+    materials = {sim.material} | ({"mos2"} if sim.material == "ws2" else set())
+    items = [i for i in items if i["material"] in materials
              and np.isclose(float(i["pixel_angstrom"]), sim.pixel_size_angstrom)]
     if not items:
         raise InputError(f"abtem.folder {folder!r} holds no {sim.material} images at "
