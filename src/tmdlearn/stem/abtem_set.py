@@ -8,8 +8,8 @@ native pixel size (``native_ratio`` × the model's), the scan of the image's dra
 (:func:`~tmdlearn.synth.microscope.draw_scan` of a 512-line frame, of which the image is the
 first columns of the middle lines), a background and contamination (the simulator's default
 ranges), and the detector at a dose (mean electrons on a reference column: C for graphene, the
-metal, W or Mo, for a TMD); the truth is mapped to the image through the scan. ``benchmarks/stem_real.py``
-scores the models on the held-out set this way.
+metal, W or Mo, for a TMD); the truth is mapped to the image through the scan.
+``benchmarks/stem_real.py`` scores the models on the held-out set this way.
 """
 
 from __future__ import annotations
