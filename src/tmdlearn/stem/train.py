@@ -44,6 +44,7 @@ __all__ = ["DEFAULTS", "build_model", "evaluate", "save_checkpoint", "scored_ima
 
 
 def _check_films(films: dict[str, Any]) -> None:
+    """The ``films`` section in range: a known film, a period of 0 or more, a share in [0, 1]."""
     check_least(films, "films.", every=0, monolayer_probability=0)
     check_one_among(films, "films.", material=("mos2",))
     if films["monolayer_probability"] > 1:
