@@ -70,8 +70,8 @@ CLEAN_PX = {"graphene": 120, "ws2": 114, "mos2": 114}
 #: and MoS2 (c/2 6.16-6.2 Å, S-S 3.14-3.17 Å).
 INTERLAYER = {"graphene": 3.35, "ws2": 6.2, "mos2": 6.15}
 THICKNESS = {"ws2": 3.14, "mos2": 3.17}
-#: The metal of a TMD material.
-METAL = {"ws2": "W", "mos2": "Mo"}
+#: The metal of a TMD material (its first species).
+METAL = {material: SPECIES[material][0] for material in ("ws2", "mos2")}
 #: rms thermal displacement per direction (Å) by element (room temperature).
 SIGMAS = {"C": 0.075, "S": 0.065, "Se": 0.06, "W": 0.05, "Mo": 0.05}
 #: Scanned margin beyond the clean image (Fourier interpolation) and box margin beyond the scan.
@@ -132,9 +132,9 @@ def structure(material: str, rng: np.random.Generator, box: float, layers: int =
                                                          rng.uniform(0, 1, 2)))
     step = INTERLAYER[material]
     xyz, sym, cols = [], [], []
+    lo, hi = VEGARD_ANGSTROM[METAL[material]] if material in METAL else (
+        LATTICE_ANGSTROM[material],) * 2
     for k in range(layers):
-        lo, hi = VEGARD_ANGSTROM[METAL[material]] if material in METAL else (
-            LATTICE_ANGSTROM[material],) * 2
         a = lo + se[k] * (hi - lo)  # Vegard between the sulphide and the selenide
         p, s, cxy, kind, n_se = layer(material, a, rotation + k * twist, box,
                                       step / 2 + k * step, se[k], rng)

@@ -43,10 +43,15 @@ __all__ = ["DEFAULTS", "build_model", "evaluate", "save_checkpoint", "scored_ima
            "summarise_images", "train", "warm_start"]
 
 
+#: Films of another metal whose columns fill a TMD model's channels (metal, S2, SSe, Se2):
+#: simulated on the ``films`` steps, and taken from an ``abtem`` folder beside the model's own.
+FILMS = {"ws2": ("mos2",)}
+
+
 def _check_films(films: dict[str, Any]) -> None:
     """The ``films`` section in range: a known film, a period of 0 or more, a share in [0, 1]."""
     check_least(films, "films.", every=0, monolayer_probability=0)
-    check_one_among(films, "films.", material=("mos2",))
+    check_one_among(films, "films.", material=FILMS["ws2"])
     if films["monolayer_probability"] > 1:
         raise InputError("films.monolayer_probability must be at most 1, got "
                          f"{films['monolayer_probability']}")
@@ -265,7 +270,7 @@ def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[d
         return 0, []
     folder = abtem.get("folder")
     items = load_set(Path(folder)) if folder and Path(folder).is_dir() else []
-    materials = {sim.material} | ({"mos2"} if sim.material == "ws2" else set())
+    materials = {sim.material, *FILMS.get(sim.material, ())}
     items = [i for i in items if i["material"] in materials
              and np.isclose(float(i["pixel_angstrom"]), sim.pixel_size_angstrom)]
     if not items:
@@ -285,7 +290,7 @@ def _film_sim(films: dict[str, Any], sim: StemSimConfig) -> tuple[int, StemSimCo
     every = int(films.get("every") or 0)
     if not every:
         return 0, None
-    if sim.material != "ws2":
+    if films["material"] not in FILMS.get(sim.material, ()):
         raise InputError(f"films are for a TMD model (data.material ws2), not {sim.material}")
     return every, replace(sim, material=films["material"],
                           monolayer_probability=float(films["monolayer_probability"]))
