@@ -53,8 +53,8 @@ def _check_films(films: dict[str, Any]) -> None:
     check_least(films, "films.", every=0, monolayer_probability=0)
     check_one_among(films, "films.", material=FILMS["ws2"])
     if films["monolayer_probability"] > 1:
-        raise InputError("films.monolayer_probability must be at most 1, got "
-                         f"{films['monolayer_probability']}")
+        raise InputError("config key 'films.monolayer_probability' must be at most 1, got "
+                         f"{films['monolayer_probability']!r}")
 
 
 def _check_model(model: dict[str, Any]) -> None:
