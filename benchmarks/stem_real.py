@@ -20,7 +20,8 @@ pooled over images: per-layer atom recall and precision within 0.5 Å
 assignment that matches most atoms, a 4-px border band as don't-care), species accuracy of the
 matched atoms (and, for WS2, their confusion: rows true, columns found, and
 ``species_accuracy_by_overlap``: the accuracy by how near the other layer's nearest true column
-is, :data:`OVERLAP_ANGSTROM`), and for graphene the
+is, :data:`OVERLAP_ANGSTROM`; ``se_fraction_abs_error``: the Se fraction counted per layer
+against the true one, :func:`se_fraction_errors`), and for graphene the
 nearest-neighbour statistic of the Gomb-Net study (two nearest neighbours of every found atom
 in its layer; mean and FWHM of the distribution) against 1.42 Å: ``nn_image{k}`` in the image
 at the nominal pixel size, as a user measures it; ``nn_true_image{k}`` the same of the true
@@ -67,6 +68,7 @@ from stem_quality import class_images, summary  # a sibling script (benchmarks/ 
 from tmdlearn.data.containers import StemImage
 from tmdlearn.stem.abtem_set import FINAL_PX, load_set, record
 from tmdlearn.stem.atoms import atom_scores, other_layer_angstrom, species_confusion
+from tmdlearn.stem.composition import species_se_fraction
 from tmdlearn.stem.distortion import remove_scan_distortion
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 from tmdlearn.stem.quality import assess
@@ -79,6 +81,9 @@ EDGE_ANGSTROM = 1.5
 #: Bins (Å) of a true column's distance to the other layer's nearest column, for the species
 #: accuracy by overlap (docs/stem.md, "Species where the layers' columns overlap").
 OVERLAP_ANGSTROM = (0.0, 0.5, 1.0, np.inf)
+#: Found columns at least this far (Å) from the other layer's are ``clear`` in
+#: :func:`se_fraction_errors`.
+CLEAR_ANGSTROM = 1.0
 
 
 def self_check(image: StemImage, found: pd.DataFrame, meta: dict) -> dict:
@@ -156,7 +161,7 @@ def mean_fwhm(dist: np.ndarray) -> dict[str, float]:
 
 def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: list[str],
           scan: tuple[np.ndarray, np.ndarray]
-          ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
+          ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray, dict[str, list]]:
     """Per-layer scores of one prediction (true-layer order), the species confusion of the
     matched atoms (bin × true × found, the bins of :data:`OVERLAP_ANGSTROM` by the true
     column's distance to the other layer's nearest) and the found atoms'
@@ -165,7 +170,8 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
     scan distortion both layers' honeycombs share is removed (as ``stem analyze`` measures
     them, :func:`tmdlearn.stem.distortion.scan_distortion`), and
     ``specimen{k}`` between where the beam was at the found positions (``scan``: specimen x, y
-    in Å of every pixel): the scan distortion undone, what the model alone gets wrong."""
+    in Å of every pixel): the scan distortion undone, what the model alone gets wrong; and
+    :func:`se_fraction_errors`."""
     found = found.assign(species=pd.Series(found.species).map(
         {name: k for k, name in enumerate(species)}).to_numpy(int))
     radius = MATCH_ANGSTROM / image.pixel_size_angstrom
@@ -189,7 +195,30 @@ def score(found: pd.DataFrame, truth: pd.DataFrame, image: StemImage, species: l
                                                       fixed[sel] * image.pixel_size_angstrom)
         dist[f"specimen{k}"] = neighbour_distances(xy[sel], image.pixel_size_angstrom,
                                                    image.shape, specimen[sel])
-    return table, dist, confusion
+    return table, dist, confusion, se_fraction_errors(found, truth, layer_of, species,
+                                                      image.pixel_size_angstrom)
+
+
+def se_fraction_errors(found: pd.DataFrame, truth: pd.DataFrame, layer_of: np.ndarray,
+                       species: list[str], pixel_angstrom: float) -> dict[str, list]:
+    """Per true layer with chalcogen columns, |Se fraction counted from the found columns −
+    the true columns' own| (:func:`tmdlearn.stem.composition.species_se_fraction`): from every
+    found column of the layer (``all``) and from those :data:`CLEAR_ANGSTROM` or more from the
+    other layer's nearest found column (``clear``). ``found`` species coded as in
+    :func:`score`, ``layer_of`` its true layer."""
+    names = np.asarray(species)
+    clear = ~(other_layer_angstrom(found, pixel_angstrom) < CLEAR_ANGSTROM)
+    true_names = names[truth.species.to_numpy(int)]
+    out: dict[str, list] = {"all": [], "clear": []}
+    for k in np.unique(truth.layer):
+        x_true = species_se_fraction(true_names[truth.layer.to_numpy() == k])
+        if not np.isfinite(x_true):
+            continue
+        mine = layer_of == k
+        for key, keep in (("all", mine), ("clear", mine & clear)):
+            out[key].append(abs(species_se_fraction(names[found.species.to_numpy()[keep]])
+                                - x_true))
+    return out
 
 
 def _pooled(tables: list[pd.DataFrame]) -> dict[str, float]:
@@ -229,8 +258,8 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
         found, _ = identify_atoms(image, model, meta, views=views,
                                   lattice_prior=lattice_prior, refine=refine)
         scan = (drawn["scan_x"], drawn["scan_y"])
-        table, dist, confusion = score(found, truth, image, list(names), scan)
-        _, truth_dist, _ = score(truth.assign(species=names[truth.species]), truth, image,
+        table, dist, confusion, se_error = score(found, truth, image, list(names), scan)
+        _, truth_dist, _, _ = score(truth.assign(species=names[truth.species]), truth, image,
                               list(names), scan)
         check = self_check(image, found, meta)
         checks.append(check)
@@ -238,9 +267,12 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
                      **_pooled([table]), **check})
         trusted = ("trusted",) if check["trust"] == "ok" else ()
         for key in (f"dose_{drawn['dose']:g}", "all", *trusted):
-            g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0})
+            g = groups.setdefault(key, {"tables": [], "trust": [], "confusion": 0,
+                                        "se_all": [], "se_clear": []})
             g["tables"].append(table)
             g["confusion"] = g["confusion"] + confusion
+            g["se_all"] += se_error["all"]
+            g["se_clear"] += se_error["clear"]
             for name, values in dist.items():
                 g.setdefault(f"nn_{name}", []).append(values)
             for name in ("image0", "image1", "undistorted0", "undistorted1"):
@@ -256,6 +288,9 @@ def evaluate(model, meta: dict, recordings: list[tuple], views: int, lattice_pri
             row["species_confusion"] = {"rows_true_columns_found": list(names),
                                         "counts": g["confusion"].sum(axis=0).tolist()}
             row["species_accuracy_by_overlap"] = overlap_accuracy(g["confusion"])
+            row["se_fraction_abs_error"] = {
+                key: round(float(np.nanmean(g[f"se_{key}"])), 4) for key in ("all", "clear")
+            } | {"layers": len(g["se_all"])}
         row["self_check"] = {t: g["trust"].count(t) for t in ("ok", "doubtful", "fail")}
         out[key] = row
     return out, checks, rows
