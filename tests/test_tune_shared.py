@@ -17,6 +17,7 @@ from collections import Counter
 
 import optuna
 import pytest
+from optuna.storages._heartbeat import HeartbeatThread
 
 from tmdlearn.errors import InputError
 from tmdlearn.learn import tune as tuning
@@ -104,7 +105,10 @@ def test_interrupted_search_resumes_to_its_target(tmp_path):
     assert [t.state for t in study.trials].count(optuna.trial.TrialState.FAIL) == 1
 
 
-def _killed_mid_trial(storage):
+def _killed_mid_trial(storage, heartbeat_thread):
+    if not heartbeat_thread:  # killed before Optuna's heartbeat thread first ran (seen in CI)
+        HeartbeatThread.start = HeartbeatThread.join = lambda self: None
+
     def objective(params, trial):
         if trial.number == 2:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -113,20 +117,24 @@ def _killed_mid_trial(storage):
     tuning.tune(objective, SPACE, 5, study_name="s", storage=storage)
 
 
-def _killed_worker_study(storage):
+def _killed_worker_study(storage, heartbeat_thread=True):
     """A study of 5 trials whose worker process was killed during trial 2."""
     worker = multiprocessing.get_context("fork").Process(target=_killed_mid_trial,
-                                                         args=(storage,))
+                                                         args=(storage, heartbeat_thread))
     worker.start()
     worker.join(timeout=60)
     assert worker.exitcode == -signal.SIGKILL
     assert [t.state.name for t in _trials(storage, "s")] == ["COMPLETE", "COMPLETE", "RUNNING"]
 
 
-def test_trial_of_a_killed_worker_is_failed_and_run_again(tmp_path, monkeypatch):
-    """Resumed on another machine: the killed trial's heartbeat lapses after GRACE_S."""
+@pytest.mark.timeout(60)  # without a first heartbeat the resumed run would wait forever
+@pytest.mark.parametrize("heartbeat_thread", [True, False])
+def test_trial_of_a_killed_worker_is_failed_and_run_again(heartbeat_thread, tmp_path,
+                                                           monkeypatch):
+    """Resumed on another machine: the killed trial's heartbeat lapses after GRACE_S, also when
+    the worker was killed before Optuna's heartbeat thread first ran."""
     storage = tmp_path / "optuna.db"
-    _killed_worker_study(storage)
+    _killed_worker_study(storage, heartbeat_thread)
     monkeypatch.setattr(tuning.socket, "gethostname", lambda: "another-machine")
     monkeypatch.setattr(tuning, "GRACE_S", 1)
     monkeypatch.setattr(tuning, "POLL_S", 0.1)

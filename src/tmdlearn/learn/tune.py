@@ -262,9 +262,9 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
     if n_trials < 1:
         raise InputError(f"n_trials must be at least 1, got {n_trials}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=open_storage(storage),
-                                load_if_exists=True, direction=direction,
-                                sampler=_sampler(seed))
+    opened = open_storage(storage)
+    study = optuna.create_study(study_name=study_name, storage=opened, load_if_exists=True,
+                                direction=direction, sampler=_sampler(seed))
     _claim_space(study, space)
 
     seeded = []
@@ -277,6 +277,7 @@ def tune(objective: Callable[[dict[str, Any], optuna.Trial], float], space: dict
             study.sampler = _sampler(seed + trial.number)
             seeded.append(trial.number)
         trial.set_user_attr(WORKER_ATTR, {"host": socket.gethostname(), "pid": os.getpid()})
+        _first_heartbeat(opened, trial)
         return objective(suggest(trial, space), trial)
 
     while True:
@@ -316,6 +317,14 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
             study.tell(trial.number, state=TrialState.FAIL)
             failed.append(trial.number)
     return failed
+
+
+def _first_heartbeat(storage: BaseStorage | None, trial: optuna.Trial) -> None:
+    """Record the trial's first heartbeat before its objective runs. Optuna's heartbeat thread
+    may not have run yet when a worker is killed, and a running trial that never had a
+    heartbeat is never found stale: every worker would wait for it forever."""
+    if getattr(storage, "get_heartbeat_interval", lambda: None)():
+        storage.record_heartbeat(trial._trial_id)  # Optuna names a trial's row only so
 
 
 def _alive(pid: int) -> bool:
