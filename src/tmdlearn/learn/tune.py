@@ -323,8 +323,8 @@ def _first_heartbeat(storage: BaseStorage | None, trial: optuna.Trial) -> None:
     """Record the trial's first heartbeat before its objective runs. Optuna's heartbeat thread
     may not have run yet when a worker is killed, and a running trial that never had a
     heartbeat is never found stale: every worker would wait for it forever."""
-    if getattr(storage, "get_heartbeat_interval", lambda: None)():
-        storage.record_heartbeat(trial._trial_id)  # Optuna names a trial's row only so
+    if isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval():
+        storage.record_heartbeat(trial._trial_id)  # its row id: Optuna has no public getter
 
 
 def _alive(pid: int) -> bool:
