@@ -10,11 +10,15 @@ Per model (``--models`` paths, default the shipped WS2 model):
   native pixels 0.85-0.95 × it (resampled by ``identify_atoms``, as the real images below are),
   there also with the detector's response exponent ``gamma`` set to 0.5 (a compressed
   contrast; the simulator draws 0.8-1.15); the mean share over the images.
-- ``real``: the real MoSe2 40 kV monolayer of ``../shared/data/stem-real-tmd`` (motif-learn,
-  MIT; at its lattice's 0.1368 Å/px) whole, and the mean share over its squares of 88 and
-  176 px (12 and 24 Å, the size of the training crops), and the whole image changed by one
-  of :data:`CHANGES` before the prediction: what in it makes a model read two layers. Left
-  out without ``../shared``.
+- ``real_mose2_40kv``: the real MoSe2 40 kV monolayer of ``../shared/data/stem-real-tmd``
+  (motif-learn, MIT; at its lattice's 0.1368 Å/px) whole, and the mean share over its squares
+  of 88 and 176 px (12 and 24 Å, the size of the training crops), and the whole image under
+  each change of :func:`changed`: what in it makes a model read two layers.
+- ``real_mos2_dm3``: the real Se-implanted MoS2 monolayer of the same folder (GPL, read in
+  place with the ``gpl`` extra; 0.134 Å/px) whole and with its floor removed
+  (:func:`floor_free`).
+
+The real images are left out without ``../shared``.
 
 Prints one JSON object.
 
@@ -29,45 +33,69 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
+from stem_real_tmd import DATA, IMAGES
 from tmdlearn.data.containers import StemImage
+from tmdlearn.errors import InputError
+from tmdlearn.io.read import read
 from tmdlearn.stem.abtem_set import load_set, record
 from tmdlearn.stem.inference import identify_atoms, load_model, shipped_model_path
 
 ABTEM = Path(__file__).parent / "data" / "abtem-train-mos2-1L"
-REAL = (Path(__file__).resolve().parents[2] / "shared" / "data" / "stem-real-tmd"
-        / "dataset_mose2_40KeV_converted.npz")
-#: The real image's pixel (Å): MoSe2's a = 3.29 Å over √3 × its 13.89 px nearest-neighbour spacing.
-REAL_PIXEL = 3.29 / np.sqrt(3) / 13.89
+REAL, DM3 = DATA / "dataset_mose2_40KeV_converted.npz", DATA / "example_Se_implanted_MoS2.dm3"
+REAL_PIXEL = IMAGES[REAL.name]
 
 
-def _floor(image: np.ndarray) -> np.ndarray:
-    """The image's local floor: 3rd percentile over 6 Å of the image smoothed over one pixel."""
+def floor_free(image: np.ndarray, pixel: float) -> np.ndarray:
+    """``image`` less its local floor (3rd percentile over 6 Å of the image smoothed over one
+    pixel), negatives clipped; ``pixel`` in Å."""
     from scipy import ndimage
 
-    size = int(round(6.0 / REAL_PIXEL))
-    return ndimage.percentile_filter(ndimage.gaussian_filter(image, 1.0), 3, size=size)
+    floor = ndimage.percentile_filter(ndimage.gaussian_filter(image, 1.0), 3,
+                                      size=int(round(6.0 / pixel)))
+    return np.clip(image - floor, 0, None)
 
 
-def _blur(image: np.ndarray, angstrom: float) -> np.ndarray:
+def brighter_sublattice(image: np.ndarray) -> np.ndarray:
+    """Pixels of the real MoSe2 image nearer to a column that the shipped WS2 model, reading it
+    as a monolayer, calls its metal (to that model the brighter sublattice: Se2) than to any
+    other column."""
+    model, meta = load_model(shipped_model_path("ws2"))
+    atoms, _ = identify_atoms(StemImage(image, REAL_PIXEL), model, meta, monolayer=True)
+    rows, cols = np.indices(image.shape)
+    nearest = cKDTree(atoms[["x_px", "y_px"]].to_numpy(float)).query(
+        np.c_[cols.ravel(), rows.ravel()])[1]
+    return (atoms.species.to_numpy()[nearest] == meta["species"][0]).reshape(image.shape)
+
+
+def changed(image: np.ndarray) -> dict[str, np.ndarray]:
+    """The real MoSe2 image under each change, by name: its floor removed (:func:`floor_free`);
+    that floor-free image's contrast raised to a power (compressed at 0.75, expanded at 1.5),
+    or its brighter sublattice (:func:`brighter_sublattice`) alone scaled by 0.86 (Se2/Mo from
+    about 1.35 to 1.16) or 1.16; or the image blurred by a Gaussian of σ 0.25 Å."""
     from scipy import ndimage
 
-    return ndimage.gaussian_filter(image, angstrom / REAL_PIXEL)
+    free = floor_free(image, REAL_PIXEL)
+    brighter = brighter_sublattice(free)
+    return {"floor_removed": free, "floor_removed_power_0.75": free ** 0.75,
+            "floor_removed_power_1.5": free ** 1.5,
+            **{f"floor_removed_brighter_x{f}": free * np.where(brighter, f, 1.0)
+               for f in (0.86, 1.16)},
+            "blurred_0.25A": ndimage.gaussian_filter(image, 0.25 / REAL_PIXEL)}
 
 
-#: Changes of the real image, by name: its local floor (:func:`_floor`) removed and the
-#: negatives clipped, then that floor-free image's contrast raised to a power (compressed at
-#: 0.75, expanded at 1.5), or the image blurred by a Gaussian of σ 0.25 Å.
-CHANGES = {
-    "floor_removed": lambda im: np.clip(im - _floor(im), 0, None),
-    "floor_removed_power_0.75": lambda im: np.clip(im - _floor(im), 0, None) ** 0.75,
-    "floor_removed_power_1.5": lambda im: np.clip(im - _floor(im), 0, None) ** 1.5,
-    "blurred_0.25A": lambda im: _blur(im, 0.25),
-}
+#: How the abTEM monolayers are recorded, by name: the native pixel over the model's, and the
+#: detector's response exponent set in place of the drawn one (None: as drawn).
+RECORDINGS = (("model_pixel", (1.0, 1.0), None), ("native_0.85-0.95", (0.85, 0.95), None),
+              ("native_0.85-0.95_gamma_0.5", (0.85, 0.95), 0.5))
 
 
-def _gamma(item: dict, gamma: float) -> dict:
-    """The abTEM image ``item`` with its drawn microscope's detector exponent set to ``gamma``."""
+def _with_gamma(item: dict, gamma: float | None) -> dict:
+    """The abTEM image ``item`` with its drawn microscope's detector exponent set to ``gamma``
+    (None: as drawn)."""
+    if gamma is None:
+        return item
     microscope = json.loads(str(item["microscope"])) | {"gamma": gamma}
     return item | {"microscope": json.dumps(microscope)}
 
@@ -92,30 +120,40 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40, help="abTEM monolayers")
     args = parser.parse_args()
     items = load_set(ABTEM)[:args.n]
+    real = np.load(REAL)["image"].astype(float) if REAL.is_file() else None
+    changes = changed(real) if real is not None else {}
     out = {"abtem_images": len(items), "models": {}}
+    dm3 = None
+    if DM3.is_file():
+        try:
+            dm3 = read(DM3, modality="stem", pixel_size_angstrom=IMAGES[DM3.name]).intensity
+        except InputError as error:  # without the gpl extra
+            out["real_mos2_dm3"] = f"left out: {error}"
+    dm3_readings = {} if dm3 is None else {"whole": dm3,
+                                           "floor_removed": floor_free(dm3, IMAGES[DM3.name])}
     for path in args.models:
         model, meta = load_model(path)
         row = {"abtem": {}}
-        for name, ratio in (("model_pixel", (1.0, 1.0)), ("native_0.85-0.95", (0.85, 0.95))):
-            shares = [second_layer_share(record(item, 150.0, np.random.default_rng([7, k]),
+        for name, ratio, gamma in RECORDINGS:
+            shares = [second_layer_share(record(_with_gamma(item, gamma), 150.0,
+                                                np.random.default_rng([7, k]),
                                                 native_ratio=ratio)[0], model, meta)
                       for k, item in enumerate(items)]
             row["abtem"][name] = round(float(np.mean(shares)), 4)
-        shares = [second_layer_share(record(_gamma(item, 0.5), 150.0, np.random.default_rng([7, k]),
-                                            native_ratio=(0.85, 0.95))[0], model, meta)
-                  for k, item in enumerate(items)]
-        row["abtem"]["native_0.85-0.95_gamma_0.5"] = round(float(np.mean(shares)), 4)
-        if REAL.is_file():
-            image = np.load(REAL)["image"].astype(float)
+        if real is not None:
             row["real_mose2_40kv"] = {"whole": round(second_layer_share(
-                StemImage(image, REAL_PIXEL), model, meta), 4)}
+                StemImage(real, REAL_PIXEL), model, meta), 4)}
             for size in (88, 176):
                 shares = [second_layer_share(StemImage(part, REAL_PIXEL), model, meta)
-                          for part in squares(image, size)]
+                          for part in squares(real, size)]
                 row["real_mose2_40kv"][f"squares_{size}px"] = round(float(np.mean(shares)), 4)
-            for name, change in CHANGES.items():
+            for name, image in changes.items():
                 row["real_mose2_40kv"][name] = round(second_layer_share(
-                    StemImage(change(image), REAL_PIXEL), model, meta), 4)
+                    StemImage(image, REAL_PIXEL), model, meta), 4)
+        if dm3_readings:
+            row["real_mos2_dm3"] = {name: round(second_layer_share(
+                StemImage(image, IMAGES[DM3.name]), model, meta), 4)
+                for name, image in dm3_readings.items()}
         out["models"][path] = row
     print(json.dumps(out, indent=1))
 
