@@ -76,6 +76,24 @@ def test_recorded_truth_follows_the_scan():
         assert at > off, item["name"]
 
 
+def test_recording_compresses_the_columns_contrast_before_the_detector():
+    """column_gamma acts on abTEM's clean columns (1 = the metal's), not on the background: at
+    0.5, ideal recording and high dose, Se2 against W is the square root of what it was."""
+    from tmdlearn.stem.abtem_set import record
+
+    item = next(i for i in _items() if i["material"] == "ws2")
+    ratios = []
+    for gamma in (1.0, 0.5):
+        image, truth, drawn = record(item, 1e5, np.random.default_rng(3), ideal=True,
+                                     column_gamma=gamma)
+        assert drawn["column_gamma"] == gamma
+        values = image.intensity.astype(float)
+        at = ndimage.map_coordinates(values, [truth.y_px, truth.x_px], order=1)
+        ratios.append(np.median(at[truth.species > 0]) / np.median(at[truth.species == 0]))
+    assert ratios[0] < 0.8
+    assert ratios[1] == pytest.approx(np.sqrt(ratios[0]), rel=0.05)
+
+
 def _centroids(image: np.ndarray, xy_px: np.ndarray, radius_px: float) -> np.ndarray:
     """Intensity centroids (px) of the columns near ``xy_px``: five re-centred passes of the
     centre of mass within ``radius_px``, above the patch's 20th percentile (NaN where a

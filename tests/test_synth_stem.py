@@ -96,6 +96,25 @@ def test_heavier_columns_are_brighter():
     assert np.median(peak[a.species == 0]) > 2 * np.median(peak[a.species == 1])
 
 
+def test_column_gamma_compresses_the_columns_contrast():
+    """The clean signal (1 = a W column's peak) raised to column_gamma: at 0.5 each column's
+    peak over the W peak is the square root of what it was, and the drawn power is recorded."""
+    base = {**CLEAN, "material": "ws2", "layers": 1, "se_scenario": "none", "z_exponent": 1.8,
+            "metal_z_offset": 0.2}
+    plain, compressed = (simulate_image(StemSimConfig(**base, column_gamma=g), seed=4)
+                         for g in (1.0, 0.5))
+    a = plain.atoms
+    ratio = []
+    for sample in (plain, compressed):
+        peak = sample.image[_pixel(a.y_px), _pixel(a.x_px)]
+        ratio.append(np.median(peak[a.species == 1]) / np.median(peak[a.species == 0]))
+    assert ratio[0] < 0.3  # S2 against W, as drawn
+    assert ratio[1] == pytest.approx(np.sqrt(ratio[0]), rel=0.05)
+    assert compressed.params["column_gamma"] == 0.5
+    drawn = simulate_image(StemSimConfig(**base, column_gamma=(0.5, 1.2)), seed=4)
+    assert 0.5 <= drawn.params["column_gamma"] <= 1.2 and drawn.params["column_gamma"] != 1.0
+
+
 def test_deterministic_and_seeded():
     cfg = StemSimConfig(size_px=64)
     a, b, c = (simulate_batch(cfg, seed, "train", 0, 2) for seed in (0, 0, 1))
@@ -110,3 +129,5 @@ def test_bad_config():
         StemSimConfig.from_dict({"material": "mos3"})
     with pytest.raises(InputError):
         StemSimConfig.from_dict({"twist": 3})
+    with pytest.raises(InputError, match="column_gamma"):
+        StemSimConfig.from_dict({"column_gamma": [0.0, 1.0]})

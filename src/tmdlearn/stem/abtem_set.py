@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tmdlearn.data.containers import StemImage
-from tmdlearn.synth.haadf import smooth_field
+from tmdlearn.synth.haadf import smooth_field, with_background
 from tmdlearn.synth.microscope import detect, draw, draw_scan, sample_grid
 from tmdlearn.synth.stem import StemSimConfig
 
@@ -82,7 +82,8 @@ TRUTH = "_phonon_angstrom"
 
 
 def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = False,
-           native_ratio: tuple[float, float] | None = None
+           native_ratio: tuple[float, float] | None = None,
+           column_gamma: float | tuple[float, float] = 1.0
            ) -> tuple[StemImage, pd.DataFrame, dict]:
     """A clean abTEM image recorded at ``dose`` (module doc).
 
@@ -99,6 +100,9 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
     native_ratio : (float, float), optional
         Range of the native pixel over the model's (default the simulator's); ``(1, 1)``
         records at the model's pixel size.
+    column_gamma : float or (lo, hi)
+        Power of the columns' own contrast (the simulator's ``column_gamma``; 1: as abTEM
+        gives it).
 
     Returns
     -------
@@ -107,13 +111,14 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
     truth : DataFrame
         x_px, y_px, layer, species, n_se of the columns on the image's grid.
     drawn : dict
-        The image's name, native pixel (Å), dose, scan positions and probe (C10, C12; Å).
+        The image's name, native pixel (Å), dose, scan positions, probe (C10, C12; Å) and
+        column gamma.
     """
-    sim = StemSimConfig(material=item["material"],
+    sim = StemSimConfig(material=item["material"], column_gamma=column_gamma,
                         **({"native_ratio": native_ratio} if native_ratio else {}))
     if ideal:
         sim = StemSimConfig(material=item["material"], native_ratio=(1.0, 1.0),
-                            background=0.0, contamination=0.0)
+                            background=0.0, contamination=0.0, column_gamma=column_gamma)
     micro = json.loads(str(item["microscope"])) | {"dose": float(dose)} | (IDEAL if ideal
                                                                            else {})
     clean = item["image"].astype(float)
@@ -128,10 +133,10 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
     ox, oy = sx.mean(), sy.mean()
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, pix), np.fft.rfftfreq(size, pix),
                               indexing="ij"))
-    field = smooth_field(rng, size, q, sim.contamination_scale_angstrom)
-    field = (field - field.min()) / max(np.ptp(field), 1e-12)
-    signal = clean / _reference(item, clean) + draw(rng, sim.background) + \
-        draw(rng, sim.contamination) * field
+    drawn = {"name": item["name"], "native_pixel_angstrom": p_native, "dose": float(dose)}
+    signal = with_background(clean / _reference(item, clean),
+                             smooth_field(rng, size, q, sim.contamination_scale_angstrom), sim,
+                             rng, drawn)
     image = detect(sample_grid(signal, pix, sx - ox, sy - oy), micro, rng)
     centre = (size - 1) / 2 * pix
     x, y = frame.pixels(item[f"x{TRUTH}"] - centre + ox, item[f"y{TRUTH}"] - centre + oy)
@@ -141,9 +146,8 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
                           "layer": item["layer"][inside].astype(int),
                           "species": item["species"][inside].astype(int),
                           "n_se": item["n_se"][inside].astype(int)})
-    drawn = {"name": item["name"], "native_pixel_angstrom": p_native, "dose": float(dose),
-             "scan_x": sx - ox, "scan_y": sy - oy,
-             "probe": {k: round(float(micro[k]), 1) for k in ("C10", "C12")}}
+    drawn |= {"scan_x": sx - ox, "scan_y": sy - oy,
+              "probe": {k: round(float(micro[k]), 1) for k in ("C10", "C12")}}
     return StemImage(image, p_native, metadata=drawn), truth, drawn
 
 
@@ -153,7 +157,7 @@ def training_batch(items: list[dict], sim: StemSimConfig, rng: np.random.Generat
     training beside the simulator (``stem train`` config ``abtem``).
 
     Each is a random item of ``items`` recorded (:func:`record`) at a dose drawn log-uniformly
-    over the simulator's microscope dose range, its label disks drawn as
+    over the simulator's microscope dose range, with its ``column_gamma``, its label disks drawn as
     :func:`tmdlearn.synth.stem.simulate_image` draws them (radius
     ``sim.label_radius_angstrom``; channel = layer × species + species).
 
@@ -184,7 +188,8 @@ def training_batch(items: list[dict], sim: StemSimConfig, rng: np.random.Generat
     images, labels = [], []
     for _ in range(count):
         item = items[int(rng.integers(len(items)))]
-        image, truth, _ = record(item, draw(rng, doses, log=True), rng, native_ratio=(1.0, 1.0))
+        image, truth, _ = record(item, draw(rng, doses, log=True), rng, native_ratio=(1.0, 1.0),
+                                 column_gamma=sim.column_gamma)
         images.append(image.intensity.astype(np.float32))
         labels.append(disk_masks(image.shape, truth.x_px.to_numpy(), truth.y_px.to_numpy(),
                                  (truth.layer * species + truth.species).to_numpy(),

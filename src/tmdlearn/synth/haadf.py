@@ -85,12 +85,19 @@ def smooth_field(rng: np.random.Generator, size: int, q: np.ndarray, scale_angst
     return np.fft.irfft2(np.fft.rfft2(rng.normal(size=(size, size))) * smooth, s=(size, size))
 
 
-def _with_background(clean: np.ndarray, field_: np.ndarray, cfg: StemSimConfig,
-                     rng: np.random.Generator) -> np.ndarray:
-    """The clean image (negative ringing clipped) plus a drawn flat ``background`` and the
-    random ``field_`` scaled to 0..1 times a drawn ``contamination``."""
+def with_background(clean: np.ndarray, field_: np.ndarray, cfg: StemSimConfig,
+                    rng: np.random.Generator, params: dict) -> np.ndarray:
+    """The clean image (negative ringing clipped; 1 = a reference column's peak) raised to a
+    drawn ``column_gamma``, plus a drawn flat ``background`` and the random ``field_`` scaled
+    to 0..1 times a drawn ``contamination``; the gamma drawn goes into ``params``.
+
+    A ``column_gamma`` that is one number draws nothing (the default 1 leaves every image of a
+    seed as it was).
+    """
+    gamma = draw(rng, cfg.column_gamma)
+    params["column_gamma"] = gamma
     field_ = (field_ - field_.min()) / max(np.ptp(field_), 1e-12)
-    return np.clip(clean, 0, None) + draw(rng, cfg.background) + \
+    return np.clip(clean, 0, None) ** gamma + draw(rng, cfg.background) + \
         draw(rng, cfg.contamination) * field_
 
 
@@ -135,7 +142,7 @@ def render_ideal(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pi
     clean = clean[pad:pad + n, pad:pad + n] / peak
     field_ = smooth_field(rng, size, q, cfg.contamination_scale_angstrom)[pad:pad + n,
                                                                            pad:pad + n]
-    signal = _with_background(clean, field_, cfg, rng)
+    signal = with_background(clean, field_, cfg, rng, cols.params)
     dose = draw(rng, cfg.dose, log=True)
     cols.params.update(dose=dose, probe_cutoff_inv_angstrom=cutoff, atom_sigma_angstrom=sigma)
     return rng.poisson(signal * dose).astype(np.float32), x, y
@@ -275,8 +282,8 @@ def render_real(cfg: StemSimConfig, rng: np.random.Generator, cols: Columns, pix
     clean /= _reference_peak(transfer, size, cols.params["reference_weight"])
     q = np.hypot(*np.meshgrid(np.fft.fftfreq(size, p_native), np.fft.rfftfreq(size, p_native),
                               indexing="ij"))
-    signal = _with_background(clean, smooth_field(rng, size, q, cfg.contamination_scale_angstrom),
-                              cfg, rng)
+    signal = with_background(clean, smooth_field(rng, size, q, cfg.contamination_scale_angstrom),
+                             cfg, rng, cols.params)
     image = detect(sample_grid(signal, p_native, sx, sy), micro, rng)
     if n_native != n:
         image = resize(image, (n, n), order=1, anti_aliasing=n < n_native,

@@ -75,6 +75,12 @@ class StemSimConfig:
         reference peak.
     contamination_scale_angstrom : float
         Correlation length of the contamination, Å.
+    column_gamma : float or (lo, hi)
+        Power the columns' clean signal is raised to (1 = a reference column's peak), before
+        background, contamination and detector: below 1 it compresses the columns' contrast
+        (chalcogen against metal, columns against the hollow sites between them) as real Mo
+        films show it (a power of 0.55 for the MoSe2 40 kV image, 1.18 for the MoS2 DM3;
+        docs/stem.md). 1 leaves the Z contrast as drawn.
     vacancy_fraction : (lo, hi)
         Fraction of the columns removed.
     hole_probability : float
@@ -130,6 +136,7 @@ class StemSimConfig:
     background: tuple[float, float] = (0.0, 0.2)
     contamination: tuple[float, float] = (0.0, 0.5)
     contamination_scale_angstrom: float = 6.0
+    column_gamma: float | tuple[float, float] = 1.0
     vacancy_fraction: tuple[float, float] = (0.0, 0.02)
     hole_probability: float = 0.3
     hole_radius_angstrom: tuple[float, float] = (2.0, 6.0)
@@ -155,6 +162,8 @@ class StemSimConfig:
             raise InputError("give metal_z_exponent or metal_z_offset, not both")
         if self.layers not in (0, 1, 2):
             raise InputError(f"layers must be 0, 1 or 2, got {self.layers}")
+        if not np.all(np.asarray(self.column_gamma, float) > 0):
+            raise InputError(f"column_gamma must be positive, got {self.column_gamma!r}")
         if self.size_px < 16 or not self.pixel_size_angstrom > 0:
             raise InputError("size_px must be >= 16 and pixel_size_angstrom positive")
 
