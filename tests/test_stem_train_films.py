@@ -79,3 +79,24 @@ def test_a_ws2_model_trains_beside_abtem_mo_film_monolayers(tmp_path):
         assert image[label[0].astype(bool)].mean() > np.percentile(image, 70)
     config = merged(_config(), {"abtem": {"folder": str(folder), "every": 2}})
     assert stem_train.train(config, tmp_path / "run", log=lambda line: None)["step"] == 6
+
+
+def test_abtem_validation_files_are_left_out_of_training():
+    """abtem.validation_every 8 trains on every file but those of index 7 mod 8 (the set's own
+    validation images; the README of benchmarks/data/abtem-train-ws2), and the model card
+    says so."""
+    from tmdlearn.stem.modelstore import stem_card
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "abtem-train-mos2-1L"
+    sim = StemSimConfig(material="ws2", pixel_size_angstrom=0.15)
+    every, everything = stem_train._abtem_items({"folder": str(folder), "every": 2}, sim)
+    _, kept = stem_train._abtem_items({"folder": str(folder), "every": 2,
+                                       "validation_every": 8}, sim)
+    names = {i["name"] for i in everything}
+    apart = {n for n in names if int(n.split("-")[-1]) % 8 == 7}
+    assert every == 2 and len(apart) >= 2
+    assert {i["name"] for i in kept} == names - apart
+    card = stem_card({"config": {"abtem": {"folder": "F", "every": 2, "validation_every": 8}}})
+    assert "abTEM images of F (those of index 7 mod 8 left out)" in card["training"]["data"]
+    with pytest.raises(InputError, match="abtem.validation_every"):
+        validate(merged(_config(), {"abtem": {"validation_every": -1}}), stem_train.DEFAULTS)

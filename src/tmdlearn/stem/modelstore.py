@@ -65,8 +65,10 @@ def stem_card(meta: dict[str, Any]) -> dict[str, Any]:
     abtem = config.get("abtem") or {}
     data = "simulated on the fly (tmdlearn.synth.stem)"
     if abtem.get("folder"):
-        data += (f", and abTEM images of {abtem['folder']} recorded through the microscope "
-                 f"chain on one step in {abtem.get('every')}")
+        apart = abtem.get("validation_every")
+        data += (f", and abTEM images of {abtem['folder']}"
+                 + (f" (those of index {apart - 1} mod {apart} left out)" if apart else "")
+                 + f" recorded through the microscope chain on one step in {abtem.get('every')}")
     return make_card(
         "stem", "per-layer atom segmentation (Gomb-Net U-Net)", material=meta.get("material"),
         inputs={"modality": "haadf-stem", "unit": "counts",

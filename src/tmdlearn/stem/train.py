@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -78,9 +79,12 @@ DEFAULTS: dict[str, Any] = {
     "loss": Checked({"name": "gomb", "alpha": 2.0, "per_species": False},
                     check=lambda loss: check_one_among(loss, "loss.", name=LOSSES)),
     # every: each every-th step trains on abTEM images of folder (benchmarks/stem_abtem.py
-    # sets; never the held-out one) recorded through the microscope chain; 0: never
-    "abtem": Checked({"folder": None, "every": 0},
-                     check=lambda abtem: check_least(abtem, "abtem.", every=0)),
+    # sets; never the held-out one) recorded through the microscope chain; 0: never.
+    # validation_every: k leaves out the files whose index is k - 1 mod k (the set's own
+    # validation images); 0: all
+    "abtem": Checked({"folder": None, "every": 0, "validation_every": 0},
+                     check=lambda abtem: check_least(abtem, "abtem.", every=0,
+                                                     validation_every=0)),
     # every: each every-th step that is no abTEM step simulates a film of another metal
     # (material: mos2, whose columns the model's W channel then holds), monolayer_probability
     # of them monolayers; 0: never
@@ -264,15 +268,18 @@ def _train(config: dict[str, Any], out_dir: Path, resume: bool,
 def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[dict]]:
     """The ``abtem`` config's step period and its images (of the simulator's material, or for
     a WS2 model also of MoS2(1-x)Se2x, whose columns fill the same channels; at the
-    simulator's pixel size); (0, []) when ``every`` is 0."""
+    simulator's pixel size; without the validation files ``validation_every`` leaves out);
+    (0, []) when ``every`` is 0."""
     every = int(abtem.get("every") or 0)
     if not every:
         return 0, []
     folder = abtem.get("folder")
     items = load_set(Path(folder)) if folder and Path(folder).is_dir() else []
     materials = {sim.material, *FILMS.get(sim.material, ())}
+    apart = int(abtem.get("validation_every") or 0)
     items = [i for i in items if i["material"] in materials
-             and np.isclose(float(i["pixel_angstrom"]), sim.pixel_size_angstrom)]
+             and np.isclose(float(i["pixel_angstrom"]), sim.pixel_size_angstrom)
+             and not (apart and _index(i["name"]) % apart == apart - 1)]
     if not items:
         raise InputError(f"abtem.folder {folder!r} holds no {sim.material} images at "
                          f"{sim.pixel_size_angstrom} Å/px (benchmarks/stem_abtem.py writes them)")
@@ -281,6 +288,12 @@ def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[d
                          f"{HELDOUT_SEED}), which is never trained on: simulate a training set "
                          "with another --seed")
     return every, items
+
+
+def _index(name: str) -> int:
+    """The index a set's file name ends with (``ws2-007`` -> 7; -1 without one)."""
+    digits = re.search(r"(\d+)$", name)
+    return int(digits.group(1)) if digits else -1
 
 
 def _film_sim(films: dict[str, Any], sim: StemSimConfig) -> tuple[int, StemSimConfig | None]:
