@@ -93,6 +93,24 @@ def with_background(clean: np.ndarray, field_: np.ndarray, cfg: StemSimConfig,
 
     A ``column_gamma`` that is one number draws nothing (the default 1 leaves every image of a
     seed as it was).
+
+    Parameters
+    ----------
+    clean : array
+        The columns' signal, relative to a reference column's peak.
+    field_ : array
+        A smooth random field shaped as ``clean`` (:func:`smooth_field`).
+    cfg : StemSimConfig
+        The ``column_gamma``, ``background`` and ``contamination`` ranges.
+    rng : Generator
+        Draws them.
+    params : dict
+        Receives ``column_gamma``.
+
+    Returns
+    -------
+    array
+        The signal before the detector, relative to the reference peak.
     """
     gamma = draw(rng, cfg.column_gamma)
     params["column_gamma"] = gamma
