@@ -496,3 +496,23 @@ def test_predict_a_series_as_its_registered_mean(tiny_run, tmp_path):
         assert _predict(tiny_run, path, out, "--frames", how) in (0, None)
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["frames"] == 4 and metrics.get("frames_cropped_px") == cropped
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_model_folder_keeps_the_best_or_the_last_evaluated_weights(keep, tmp_path):
+    """train.keep best: model/ holds the step of the highest validation mean IoU; last: the
+    last evaluated step, the checkpoint's weights."""
+    assert _train(tmp_path / "run", "train.steps=4", "train.eval_every=1",
+                  f"train.keep={keep}") in (0, None)
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    model, _, _ = read_model(tmp_path / "run" / "model")
+    ckpt, _, _ = read_model(tmp_path / "run" / "checkpoint")
+    want = history.step.iloc[-1] if keep == "last" else history.step[history.mean_iou.idxmax()]
+    assert model["meta"]["step"] == want
+    same = all(torch.equal(model["state_dict"][k], v) for k, v in ckpt["model"].items())
+    assert same == (want == history.step.iloc[-1])
+
+
+def test_train_keep_must_be_best_or_last(tmp_path, capsys):
+    assert _train(tmp_path / "run", "train.keep=first") == 2
+    assert "train.keep" in capsys.readouterr().err

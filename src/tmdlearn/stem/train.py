@@ -4,9 +4,10 @@ Every step draws a fresh batch from the simulator (image k of the "train" stream
 so the network never sees the same image twice; validation uses the fixed "val" stream.
 Checkpoints (model, optimiser, step, history) are written atomically as a model folder
 (``checkpoint/``, :mod:`tmdlearn.models.store`: data, never code) and a run resumes from
-them; the model with the best validation mean IoU is kept as ``model/``. ``init`` warm-starts
-from the weights of an earlier model (e.g. the shipped one). The history records the process
-CPU time (``cpu_minutes``, all threads, including the CPU time of the ``init`` model).
+them; the model with the best validation mean IoU (or the last, ``train.keep: last``) is
+kept as ``model/``. ``init`` warm-starts from the weights of an earlier model (e.g. the
+shipped one). The history records the process CPU time (``cpu_minutes``, all threads,
+including the CPU time of the ``init`` model).
 Validation scores come from :mod:`tmdlearn.stem.evaluation` (:func:`evaluate`,
 :func:`scored_images` and :func:`summarise_images`, importable from here too).
 """
@@ -66,6 +67,13 @@ def _check_model(model: dict[str, Any]) -> None:
         raise InputError(f"config key 'model.dropout' must be below 1, got {model['dropout']!r}")
 
 
+def _check_train(train: dict[str, Any]) -> None:
+    """The ``train`` section in range, ``keep`` best or last."""
+    check_least(train, "train.", steps=1, batch_size=1, lr=1e-12, eval_every=1, val_images=1,
+                minutes=0, match_radius_angstrom=1e-6)
+    check_one_among(train, "train.", keep=("best", "last"))
+
+
 #: CPU-friendly defaults (configs/stem-graphene.yaml spells them out).
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -90,11 +98,11 @@ DEFAULTS: dict[str, Any] = {
     # of them monolayers; 0: never
     "films": Checked({"material": "mos2", "every": 0, "monolayer_probability": 0.5},
                      check=_check_films),
+    # keep: which weights model/ holds, the best validation mean IoU (best) or the last
+    # evaluated (last)
     "train": Checked({"steps": 2000, "batch_size": 8, "lr": 1e-3, "eval_every": 200,
-                      "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5},
-                     check=lambda train: check_least(
-                         train, "train.", steps=1, batch_size=1, lr=1e-12, eval_every=1,
-                         val_images=1, minutes=0, match_radius_angstrom=1e-6)),
+                      "val_images": 16, "minutes": None, "match_radius_angstrom": 0.5,
+                      "keep": "best"}, check=_check_train),
 }
 
 
@@ -185,8 +193,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False,
           log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a model described by ``config`` into ``out_dir``.
 
-    Writes ``checkpoint/`` (resumable), ``model/`` (best validation mean IoU) and
-    ``history.csv``.
+    Writes ``checkpoint/`` (resumable), ``model/`` (best validation mean IoU, or the last with
+    ``train.keep: last``) and ``history.csv``.
 
     Parameters
     ----------
@@ -343,10 +351,12 @@ def _step(model: UNet, opt: torch.optim.Optimizer, loss_fn, images: np.ndarray,
 def _save_progress(out_dir: Path, model: UNet, opt: torch.optim.Optimizer,
                    meta: dict[str, Any], history: list[dict], best: float) -> float:
     """After an evaluation (the last of ``history``): the model when its mean IoU beats
-    ``best``, the checkpoint and history.csv; the best mean IoU."""
+    ``best`` (or always, with ``train.keep`` last), the checkpoint and history.csv; the best
+    mean IoU."""
     scores = history[-1]
-    if scores["mean_iou"] > best:
-        best = scores["mean_iou"]
+    last = meta["config"]["train"].get("keep") == "last"
+    if scores["mean_iou"] > best or last:
+        best = max(best, scores["mean_iou"])
         save_model(out_dir / "model", model, {**meta, "step": scores["step"], "val": scores})
     save_checkpoint(out_dir / "checkpoint", {"model": model.state_dict(),
                                              "optimizer": opt.state_dict(),
