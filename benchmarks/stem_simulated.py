@@ -12,7 +12,8 @@ monolayers (dose 100-3000) how many atoms the model puts in the layer that is no
 refined against the image (:mod:`tmdlearn.stem.refine`; keys ``_refine``, and the prior then
 starts from them). ``--sim-config FILE`` takes the simulator
 ranges from a training config's ``data`` instead (every model then sees the same images);
-``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
+``--column-gamma G`` draws the columns' contrast with the power G (1: uncompressed, as abTEM
+gives it). ``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
 of both layers (``se_rich``). ``--views K`` averages K mirror images of every input, as
 ``stem predict --views K``. Prints one JSON object.
 
@@ -72,6 +73,9 @@ def main() -> None:
                         help="training config whose data ranges to simulate (default: the model's)")
     parser.add_argument("--skip", choices=("graphene", "ws2"), default=None)
     parser.add_argument("--se-rich", type=int, default=0)
+    parser.add_argument("--column-gamma", type=float, default=None,
+                        help="draw the columns' contrast with this power (1: uncompressed, "
+                             "as abTEM) instead of the ranges' own")
     parser.add_argument("--microscope", choices=("good", "physical"), default="good",
                         help="a well-tuned microscope at dose 1000, or the physical ranges")
     parser.add_argument("--views", type=int, default=1,
@@ -89,6 +93,8 @@ def main() -> None:
         data = meta["config"]["data"]
         if args.sim_config:
             data = yaml.safe_load(Path(args.sim_config).read_text())["data"]
+        if args.column_gamma is not None:
+            data = {**data, "column_gamma": args.column_gamma}
         if args.microscope == "good":
             chain = {"microscope": GOOD, "amorphous_coverage": (0.0, 0.0)}
         else:
