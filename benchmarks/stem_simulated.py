@@ -13,9 +13,9 @@ refined against the image (:mod:`tmdlearn.stem.refine`; keys ``_refine``, and th
 starts from them). ``--sim-config FILE`` takes the simulator
 ranges from a training config's ``data`` instead (every model then sees the same images);
 ``--column-gamma G`` draws the columns' contrast with the power G (1: uncompressed, as abTEM
-gives it). ``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the chalcogen sites
-of both layers (``se_rich``). ``--views K`` averages K mirror images of every input, as
-``stem predict --views K``. Prints one JSON object.
+gives it). ``--se-rich N`` (WS2) also scores N 128 px bilayers with Se on 90-100 % of the
+chalcogen sites of both layers (``se_rich``). ``--views K`` averages K mirror images of every
+input, as ``stem predict --views K``. Prints one JSON object.
 
     python benchmarks/stem_simulated.py [--graphene PATH] [--ws2 PATH] [--n 20] [--mono 10]
     python benchmarks/stem_simulated.py --skip graphene --ws2 new/model \
