@@ -100,3 +100,13 @@ def test_abtem_validation_files_are_left_out_of_training():
     assert "abTEM images of F (those of index 7 mod 8 left out)" in card["training"]["data"]
     with pytest.raises(InputError, match="abtem.validation_every"):
         validate(merged(_config(), {"abtem": {"validation_every": -1}}), stem_train.DEFAULTS)
+
+
+def test_abtem_folder_that_is_not_there_is_named(tmp_path):
+    """A missing abtem.folder (e.g. the config's relative one, run from elsewhere) is named as
+    missing, not as a folder without images; an empty one as holding none."""
+    sim = StemSimConfig(material="ws2", pixel_size_angstrom=0.15)
+    with pytest.raises(InputError, match="is not a folder"):
+        stem_train._abtem_items({"folder": str(tmp_path / "nowhere"), "every": 2}, sim)
+    with pytest.raises(InputError, match="holds no ws2 images"):
+        stem_train._abtem_items({"folder": str(tmp_path), "every": 2}, sim)

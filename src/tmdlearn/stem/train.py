@@ -282,7 +282,10 @@ def _abtem_items(abtem: dict[str, Any], sim: StemSimConfig) -> tuple[int, list[d
     if not every:
         return 0, []
     folder = abtem.get("folder")
-    items = load_set(Path(folder)) if folder and Path(folder).is_dir() else []
+    if folder and not Path(folder).is_dir():
+        raise InputError(f"abtem.folder {folder!r} is not a folder (a relative one is read from "
+                         f"{Path.cwd()})")
+    items = load_set(Path(folder)) if folder else []
     materials = {sim.material, *FILMS.get(sim.material, ())}
     apart = int(abtem.get("validation_every") or 0)
     items = [i for i in items if i["material"] in materials
