@@ -114,11 +114,9 @@ def record(item: dict, dose: float, rng: np.random.Generator, ideal: bool = Fals
         The image's name, native pixel (Å), dose, scan positions, probe (C10, C12; Å) and
         column gamma.
     """
-    sim = StemSimConfig(material=item["material"], column_gamma=column_gamma,
-                        **({"native_ratio": native_ratio} if native_ratio else {}))
-    if ideal:
-        sim = StemSimConfig(material=item["material"], native_ratio=(1.0, 1.0),
-                            background=0.0, contamination=0.0, column_gamma=column_gamma)
+    chain = ({"native_ratio": (1.0, 1.0), "background": 0.0, "contamination": 0.0} if ideal
+             else {"native_ratio": native_ratio} if native_ratio else {})
+    sim = StemSimConfig(material=item["material"], column_gamma=column_gamma, **chain)
     micro = json.loads(str(item["microscope"])) | {"dose": float(dose)} | (IDEAL if ideal
                                                                            else {})
     clean = item["image"].astype(float)
